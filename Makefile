@@ -1,0 +1,70 @@
+# Rapport — one command to run the suite, one to test it.
+#   make run    start the five services locally (SQLite, no Redis needed)
+#   make test   install whatever is missing, then run every check and test
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+BUF_VERSION := 1.75.0
+BUF    := .tools/node_modules/.bin/buf
+
+# Roots of the `rapport` namespace package (see pyproject.toml).
+SERVICES := identity profile consent decisioning delivery
+PY_ROOTS := gen/python runtime localsuite $(addprefix services/,$(SERVICES))
+
+INSTALL_STAMP := $(VENV)/.installed
+PROTO_FILES   := $(shell find protos -name '*.proto' | sort)
+
+.PHONY: install proto check-generated lint test test-fast run demo bench clean
+
+install: $(INSTALL_STAMP) $(BUF)
+
+$(INSTALL_STAMP): pyproject.toml constraints.txt Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/python -c 'import os, sysconfig; open(os.path.join(sysconfig.get_paths()["purelib"], "rapport-roots.pth"), "w").write("".join(os.path.abspath(r) + "\n" for r in "$(PY_ROOTS)".split()))'
+	touch $@
+
+$(BUF):
+	npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix .tools @bufbuild/buf@$(BUF_VERSION)
+
+# Regenerate the Python code of the contracts. Never edit gen/ by hand.
+proto: $(INSTALL_STAMP)
+	rm -rf gen/python/rapport
+	mkdir -p gen/python
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=gen/python \
+	  --pyi_out=gen/python --grpc_python_out=gen/python $(PROTO_FILES)
+
+# Fails when gen/ does not match what `make proto` would produce.
+check-generated: $(INSTALL_STAMP)
+	rm -rf .tools/gen-check && mkdir -p .tools/gen-check
+	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=.tools/gen-check \
+	  --pyi_out=.tools/gen-check --grpc_python_out=.tools/gen-check $(PROTO_FILES)
+	diff -r .tools/gen-check/rapport gen/python/rapport \
+	  || (echo "gen/python is stale: run 'make proto' and commit the result" && exit 1)
+
+lint: install
+	$(BUF) lint
+	$(BIN)/ruff check runtime localsuite services tests bench
+	$(BIN)/hadolint $(wildcard services/*/Dockerfile)
+	$(BIN)/python -m rapport.deploycheck deploy/k8s
+
+test: install check-generated lint
+	$(BIN)/pytest
+
+# Tests only, no lint (quicker while working).
+test-fast: install
+	$(BIN)/pytest -x -q
+
+run: install
+	$(BIN)/python -m rapport.localsuite
+
+demo: install
+	$(BIN)/python -m rapport.localsuite.demo
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .tools .data .pytest_cache

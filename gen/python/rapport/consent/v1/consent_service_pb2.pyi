@@ -1,0 +1,127 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CHANNEL_UNSPECIFIED: _ClassVar[Channel]
+    CHANNEL_EMAIL: _ClassVar[Channel]
+    CHANNEL_SMS: _ClassVar[Channel]
+    CHANNEL_PUSH: _ClassVar[Channel]
+    CHANNEL_WEBHOOK: _ClassVar[Channel]
+    CHANNEL_IN_APP: _ClassVar[Channel]
+
+class ConsentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONSENT_STATE_UNSPECIFIED: _ClassVar[ConsentState]
+    CONSENT_STATE_GRANTED: _ClassVar[ConsentState]
+    CONSENT_STATE_DENIED: _ClassVar[ConsentState]
+CHANNEL_UNSPECIFIED: Channel
+CHANNEL_EMAIL: Channel
+CHANNEL_SMS: Channel
+CHANNEL_PUSH: Channel
+CHANNEL_WEBHOOK: Channel
+CHANNEL_IN_APP: Channel
+CONSENT_STATE_UNSPECIFIED: ConsentState
+CONSENT_STATE_GRANTED: ConsentState
+CONSENT_STATE_DENIED: ConsentState
+
+class ConsentRecord(_message.Message):
+    __slots__ = ("name", "customer", "purpose", "channel", "state", "source", "notice_version", "proof", "effective_time", "record_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    NOTICE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RECORD_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    customer: str
+    purpose: str
+    channel: Channel
+    state: ConsentState
+    source: str
+    notice_version: str
+    proof: str
+    effective_time: _timestamp_pb2.Timestamp
+    record_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., state: _Optional[_Union[ConsentState, str]] = ..., source: _Optional[str] = ..., notice_version: _Optional[str] = ..., proof: _Optional[str] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RecordConsentRequest(_message.Message):
+    __slots__ = ("parent", "record")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    record: ConsentRecord
+    def __init__(self, parent: _Optional[str] = ..., record: _Optional[_Union[ConsentRecord, _Mapping]] = ...) -> None: ...
+
+class CheckConsentRequest(_message.Message):
+    __slots__ = ("customer", "purpose", "channel", "time")
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    customer: str
+    purpose: str
+    channel: Channel
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CheckConsentResponse(_message.Message):
+    __slots__ = ("allowed", "state", "record", "reason")
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    allowed: bool
+    state: ConsentState
+    record: ConsentRecord
+    reason: str
+    def __init__(self, allowed: _Optional[bool] = ..., state: _Optional[_Union[ConsentState, str]] = ..., record: _Optional[_Union[ConsentRecord, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class BatchCheckConsentRequest(_message.Message):
+    __slots__ = ("parent", "requests")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    requests: _containers.RepeatedCompositeFieldContainer[CheckConsentRequest]
+    def __init__(self, parent: _Optional[str] = ..., requests: _Optional[_Iterable[_Union[CheckConsentRequest, _Mapping]]] = ...) -> None: ...
+
+class BatchCheckConsentResponse(_message.Message):
+    __slots__ = ("responses",)
+    RESPONSES_FIELD_NUMBER: _ClassVar[int]
+    responses: _containers.RepeatedCompositeFieldContainer[CheckConsentResponse]
+    def __init__(self, responses: _Optional[_Iterable[_Union[CheckConsentResponse, _Mapping]]] = ...) -> None: ...
+
+class ListConsentHistoryRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token", "purpose", "channel")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    purpose: str
+    channel: Channel
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ...) -> None: ...
+
+class ListConsentHistoryResponse(_message.Message):
+    __slots__ = ("records", "next_page_token")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[ConsentRecord]
+    next_page_token: str
+    def __init__(self, records: _Optional[_Iterable[_Union[ConsentRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
