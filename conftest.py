@@ -1,0 +1,120 @@
+"""Root pytest fixtures: PostgreSQL and Redis for integration tests.
+
+They skip with a message when the server is absent, and fail instead when
+CI=true (in CI both must run on 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+_PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+_REDIS_DEFAULT = "redis://127.0.0.1:6379/15"
+
+
+def _unavailable(what: str, url: str, env: str, why: str) -> None:
+    message = (
+        f"{what} not reachable at {_safe(url)} ({why}); start it or set {env} to run these tests"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _safe(url: str) -> str:
+    # Never print a password from the URL.
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def _tcp_probe(url: str, default_port: int) -> str | None:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or "127.0.0.1", parts.port or default_port), timeout=1
+        ):
+            return None
+    except OSError as exc:
+        return str(exc)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+async def _pg_execute(url: str, *statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = os.environ.get("RAPPORT_TEST_POSTGRES_URL", _PG_DEFAULT)
+    if (why := _tcp_probe(url, 5432)) is not None:
+        _unavailable("PostgreSQL", url, "RAPPORT_TEST_POSTGRES_URL", why)
+    try:
+        asyncio.run(_pg_execute(url, "SELECT 1"))
+    except Exception as exc:  # auth, missing database...
+        _unavailable("PostgreSQL", url, "RAPPORT_TEST_POSTGRES_URL", repr(exc))
+    return url
+
+
+@pytest.fixture
+def pg_schema(postgres_url: str) -> Iterator[str]:
+    """A fresh schema name for one test, dropped (CASCADE) afterwards."""
+    schema = "t_" + uuid.uuid4().hex[:12]
+    yield schema
+    asyncio.run(_pg_execute(postgres_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+async def _redis_command(url: str, *command: str) -> None:
+    import redis.asyncio as redis
+
+    client = redis.from_url(url, socket_connect_timeout=2)
+    try:
+        await client.execute_command(*command)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The test Redis database (db 15 by default), flushed before and after the session.
+
+    Session scope (a shared database): tests use their own key prefixes.
+    """
+    url = os.environ.get("RAPPORT_TEST_REDIS_URL", _REDIS_DEFAULT)
+    if (why := _tcp_probe(url, 6379)) is not None:
+        _unavailable("Redis", url, "RAPPORT_TEST_REDIS_URL", why)
+    try:
+        asyncio.run(_redis_command(url, "FLUSHDB"))
+    except Exception as exc:
+        _unavailable("Redis", url, "RAPPORT_TEST_REDIS_URL", repr(exc))
+    yield url
+    asyncio.run(_redis_command(url, "FLUSHDB"))
+
+
+_MARKS = {"postgres_url": "postgres", "pg_schema": "postgres", "redis_url": "redis"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests using the fixtures get the marker, so `-m "not postgres"` works.
+    for item in items:
+        for fixture, mark in _MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, mark))

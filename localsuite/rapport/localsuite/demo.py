@@ -1,0 +1,159 @@
+"""`make demo`: the seed scenario against a running suite.
+
+A customer is identified first by email, then by phone; grants email marketing
+consent; a `Policy Renewal Due` event arrives (carrying only the phone); the
+renewal trigger decides, delivery re-checks consent and the reminder lands in
+the SMTP sink addressed to them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf import struct_pb2, timestamp_pb2
+
+from rapport.consent.v1 import consent_service_pb2 as consent_pb
+from rapport.consent.v1 import consent_service_pb2_grpc as consent_grpc
+from rapport.delivery.v1 import delivery_service_pb2 as delivery_pb
+from rapport.delivery.v1 import delivery_service_pb2_grpc as delivery_grpc
+from rapport.localsuite.suite import DEFAULT_PORTS
+from rapport.profile.v1 import profile_service_pb2 as profile_pb
+from rapport.profile.v1 import profile_service_pb2_grpc as profile_grpc
+
+WORKSPACE = "workspaces/default"
+EMAIL = "Ada.Lovelace@Example.com "
+PHONE = "+44 20 7946 0958"
+
+
+@dataclass
+class DemoResult:
+    customer: str
+    message: delivery_pb.Message
+
+
+def _struct(values: dict) -> struct_pb2.Struct:
+    result = struct_pb2.Struct()
+    result.update(values)
+    return result
+
+
+def _now() -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.GetCurrentTime()
+    return stamp
+
+
+async def play(addresses: dict[str, str], *, timeout: float = 30.0, say=print) -> DemoResult:
+    run = uuid.uuid4().hex[:8]
+    async with (
+        grpc.aio.insecure_channel(addresses["profile"]) as profile_channel,
+        grpc.aio.insecure_channel(addresses["consent"]) as consent_channel,
+        grpc.aio.insecure_channel(addresses["delivery"]) as delivery_channel,
+    ):
+        profile = profile_grpc.ProfileServiceStub(profile_channel)
+        consent = consent_grpc.ConsentServiceStub(consent_channel)
+        delivery = delivery_grpc.DeliveryServiceStub(delivery_channel)
+
+        first = profile_pb.Event(
+            type=profile_pb.EVENT_TYPE_IDENTIFY,
+            message_id=f"demo-{run}-identify-email",
+            anonymous_id=f"anon-{run}",
+            traits=_struct({"email": EMAIL, "first_name": "Ada", "last_name": "Lovelace"}),
+            original_timestamp=_now(),
+            sent_at=_now(),
+        )
+        reply = await profile.IngestEvents(
+            profile_pb.IngestEventsRequest(parent=WORKSPACE, events=[first]), timeout=10
+        )
+        customer = reply.results[0].customer
+        say(f"1. identified by email           -> {customer}")
+
+        second = profile_pb.Event(
+            type=profile_pb.EVENT_TYPE_IDENTIFY,
+            message_id=f"demo-{run}-identify-phone",
+            traits=_struct({"email": EMAIL.strip().lower(), "phone": PHONE, "plan": "motor"}),
+            original_timestamp=_now(),
+            sent_at=_now(),
+        )
+        reply = await profile.IngestEvents(
+            profile_pb.IngestEventsRequest(parent=WORKSPACE, events=[second]), timeout=10
+        )
+        if reply.results[0].customer != customer:
+            raise RuntimeError("the phone identify did not resolve to the same customer")
+        say(f"2. identified by email and phone -> {reply.results[0].customer} (same customer)")
+
+        record = await consent.RecordConsent(
+            consent_pb.RecordConsentRequest(
+                parent=customer,
+                record=consent_pb.ConsentRecord(
+                    purpose="marketing",
+                    channel=consent_pb.CHANNEL_EMAIL,
+                    state=consent_pb.CONSENT_STATE_GRANTED,
+                    source="demo_web_form",
+                    notice_version="2026-01",
+                    proof=f"form-submission-{run}",
+                ),
+            ),
+            timeout=10,
+        )
+        say(f"3. email marketing consent       -> {record.name}")
+
+        renewal = profile_pb.Event(
+            type=profile_pb.EVENT_TYPE_TRACK,
+            message_id=f"demo-{run}-renewal-due",
+            event="Policy Renewal Due",
+            identifiers=[profile_pb.Identifier(type="phone", value=PHONE)],
+            properties=_struct(
+                {"policy_number": "HOME-0042", "days_left": 21, "renewal_date": "2026-12-15"}
+            ),
+            original_timestamp=_now(),
+            sent_at=_now(),
+        )
+        await profile.IngestEvents(
+            profile_pb.IngestEventsRequest(parent=WORKSPACE, events=[renewal]), timeout=10
+        )
+        say("4. 'Policy Renewal Due' ingested (identified by phone only)")
+
+        deadline = time.monotonic() + timeout
+        while True:
+            listing = await delivery.ListMessages(
+                delivery_pb.ListMessagesRequest(parent=WORKSPACE, customer=customer), timeout=10
+            )
+            mine = [m for m in listing.messages if run in m.idempotency_key]
+            done = [m for m in mine if m.state != delivery_pb.MESSAGE_STATE_QUEUED]
+            if done:
+                message = done[0]
+                state = delivery_pb.MessageState.Name(message.state)
+                say(f"5. renewal reminder              -> {message.name} {state}")
+                return DemoResult(customer=customer, message=message)
+            if time.monotonic() > deadline:
+                raise TimeoutError("no renewal reminder was sent in time")
+            await asyncio.sleep(0.3)
+
+
+def main() -> int:
+    addresses = {
+        s: f"127.0.0.1:{os.environ.get(f'RAPPORT_LOCAL_{s.upper()}_PORT', p)}"
+        for s, p in DEFAULT_PORTS.items()
+    }
+    try:
+        result = asyncio.run(play(addresses))
+    except grpc.aio.AioRpcError as exc:
+        print(f"demo failed: {exc.code().name}: {exc.details()} (is `make run` running?)")
+        return 1
+    if result.message.state != delivery_pb.MESSAGE_STATE_SENT:
+        print(f"the reminder was not sent: {result.message.failure_reason}")
+        return 1
+    data_dir = os.environ.get("RAPPORT_LOCAL_DATA_DIR", ".data")
+    print(f"\nOpen the mail: the newest file in {data_dir}/mail/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

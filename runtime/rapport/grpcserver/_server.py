@@ -1,0 +1,234 @@
+"""Server assembly: interceptors, health, reflection, TLS, background tasks, drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from rapport import jsonlogs, tracing
+from rapport.config import ServiceSettings
+
+from ._interceptors import (
+    AccessLogInterceptor,
+    AuthInterceptor,
+    DeadlineInterceptor,
+    ErrorMappingInterceptor,
+)
+
+__all__ = ["HealthServicer", "RunningServer", "ServiceParts", "run", "start"]
+
+_log = logging.getLogger("rapport.grpcserver")
+
+# The grpc.aio flavour of the library's health servicer (its set() is async).
+HealthServicer = health_aio.HealthServicer
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@dataclass
+class ServiceParts:
+    """What a service's ``build(settings)`` hands to the runtime."""
+
+    register: list[Callable[[grpc.aio.Server], None]]
+    service_names: list[str]
+    error_domain: str
+    # Full method name -> scope required; unlisted methods need only a valid token.
+    method_scopes: dict[str, str] = field(default_factory=dict)
+    # Started once SERVING, cancelled first on stop.
+    background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # Run after the server stopped (dispose engines, close channels).
+    on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+
+class RunningServer:
+    """A started server; ``stop()`` drains it."""
+
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        port: int,
+        host: str,
+        health: HealthServicer,
+        parts: ServiceParts,
+        settings: ServiceSettings,
+    ) -> None:
+        self.server = server
+        self.port = port
+        self.address = f"{_host_for_clients(host)}:{port}"
+        self.health = health
+        self._parts = parts
+        self._settings = settings
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping: asyncio.Task[None] | None = None
+
+    def _start_background(self) -> None:
+        for job in self._parts.background:
+            task = asyncio.create_task(self._guard(job), name=getattr(job, "__name__", "job"))
+            self._tasks.append(task)
+
+    async def _guard(self, job: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # A crashed background loop must be visible, not silently gone.
+            _log.exception("background task failed", extra={"action": repr(job)})
+
+    async def stop(self, grace: float | None = None) -> None:
+        """NOT_SERVING, cancel background tasks, stop with grace, run on_close hooks.
+
+        ``grace=None`` uses ``settings.grace_seconds``. Concurrent and repeated
+        calls wait for the same shutdown.
+        """
+        if self._stopping is None:
+            if grace is None:
+                grace = self._settings.grace_seconds
+            self._stopping = asyncio.ensure_future(self._stop(grace))
+        await asyncio.shield(self._stopping)
+
+    async def _stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.server.stop(grace)
+        for hook in self._parts.on_close:
+            try:
+                await hook()
+            except Exception:
+                _log.exception("on_close hook failed", extra={"action": repr(hook)})
+        _log.info("stopped", extra={"port": self.port})
+
+    async def wait_for_termination(self) -> None:
+        await self.server.wait_for_termination()
+        if self._stopping is not None:
+            await asyncio.shield(self._stopping)
+
+
+def _host_for_clients(host: str) -> str:
+    # A wildcard bind is reachable on loopback; IPv6 literals need brackets.
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        return "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        return f"[{host}]"
+    return host
+
+
+def _server_credentials(settings: ServiceSettings) -> grpc.ServerCredentials | None:
+    if settings.tls_cert_file is None and settings.tls_key_file is None:
+        return None
+    if settings.tls_cert_file is None or settings.tls_key_file is None:
+        raise ValueError("tls_cert_file and tls_key_file must be set together")
+    client_ca = settings.tls_client_ca_file.read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [(settings.tls_key_file.read_bytes(), settings.tls_cert_file.read_bytes())],
+        root_certificates=client_ca,
+        require_client_auth=client_ca is not None,
+    )
+
+
+def _options(settings: ServiceSettings) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        # Detect dead peers on idle long-lived streams (Watch*), but let
+        # well-behaved clients ping no more often than every 10 s.
+        ("grpc.keepalive_time_ms", 60_000),
+        ("grpc.keepalive_timeout_ms", 20_000),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_pings_without_data", 0),
+    ]
+
+
+async def start(parts: ServiceParts, settings: ServiceSettings) -> RunningServer:
+    """Build, bind and start the server; SERVING once it listens."""
+    interceptors: list[grpc.aio.ServerInterceptor] = [AccessLogInterceptor()]
+    if settings.auth_tokens:
+        interceptors.append(
+            AuthInterceptor(settings.auth_tokens, parts.method_scopes, parts.error_domain)
+        )
+    interceptors += [DeadlineInterceptor(), ErrorMappingInterceptor(parts.error_domain)]
+
+    # Looked up at call time so the OpenTelemetry instrumentation can patch it.
+    server = grpc.aio.server(interceptors=interceptors, options=_options(settings))
+    for register in parts.register:
+        register(server)
+
+    health = HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    await health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    for name in parts.service_names:
+        await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection(
+        [
+            *parts.service_names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+
+    bind = f"{settings.host}:{settings.port}"
+    credentials = _server_credentials(settings)
+    port = (
+        server.add_secure_port(bind, credentials)
+        if credentials is not None
+        else server.add_insecure_port(bind)
+    )
+    if port == 0:
+        raise RuntimeError(f"could not bind {bind}")
+    await server.start()
+
+    running = RunningServer(server, port, settings.host, health, parts, settings)
+    for name in ("", *parts.service_names):
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    running._start_background()
+    _log.info(
+        "serving",
+        extra={"port": port, "address": running.address, "service_names": parts.service_names},
+    )
+    return running
+
+
+def run(build: Callable[[S], Awaitable[ServiceParts]], settings: S) -> None:
+    """Process entry point: logs, tracing, serve until SIGTERM/SIGINT, drain, exit 0."""
+    jsonlogs.configure(settings.service_name, settings.log_level, settings.log_format)
+    tracing.configure(settings.service_name, settings.tracing_exporter, settings.otlp_endpoint)
+    try:
+        asyncio.run(_serve(build, settings))
+    except Exception:
+        # Keep start-up failures (bad settings, unreachable database) in JSON too.
+        _log.critical("service failed", exc_info=True)
+        raise SystemExit(1) from None
+    finally:
+        tracing.shutdown()
+
+
+async def _serve(build: Callable[[S], Awaitable[ServiceParts]], settings: S) -> None:
+    parts = await build(settings)
+    server = await start(parts, settings)
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):  # e.g. Windows
+            loop.add_signal_handler(sig, stop_requested.set)
+    terminated = asyncio.create_task(server.wait_for_termination())
+    stop_wait = asyncio.create_task(stop_requested.wait())
+    await asyncio.wait({terminated, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    stop_wait.cancel()
+    # Probes see NOT_SERVING first (inside stop), then in-flight calls get the grace.
+    _log.info("draining", extra={"port": server.port})
+    await server.stop(settings.grace_seconds)
+    terminated.cancel()

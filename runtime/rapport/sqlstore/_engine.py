@@ -1,0 +1,109 @@
+"""Async engine creation with the settings each backend needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# Execution option read by the SQLite "begin" hook: writers ask for IMMEDIATE.
+SQLITE_BEGIN_OPTION = "rapport_sqlite_begin"
+
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",  # readers never block the writer
+    "PRAGMA busy_timeout=10000",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",  # safe with WAL, much faster than FULL
+)
+
+_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+}
+
+
+def normalise_url(url: str | URL) -> URL:
+    """Rewrite sync driver names to their async counterparts."""
+    parsed = make_url(url)
+    driver = _DRIVERS.get(parsed.drivername)
+    return parsed.set(drivername=driver) if driver else parsed
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def create_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
+    """Create an AsyncEngine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+    sa_url = normalise_url(url)
+    backend = sa_url.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(sa_url, echo)
+    if backend == "postgresql":
+        connect_args: dict[str, Any] = {}
+        if schema:
+            # Only the service's schema: a missing schema fails loudly instead
+            # of silently creating tables in public.
+            connect_args["server_settings"] = {"search_path": quote_ident(schema)}
+        return create_async_engine(sa_url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+    return create_async_engine(sa_url, echo=echo)
+
+
+def _sqlite_engine(sa_url: URL, echo: bool) -> AsyncEngine:
+    database = sa_url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(sa_url, echo=echo)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # SQLAlchemy emits BEGIN itself (below): the sqlite3 driver's legacy
+        # mode would skip BEGIN for SELECT and DDL.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in _SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def is_postgres(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+async def ensure_schema(engine: AsyncEngine, schema: str | None) -> None:
+    """CREATE SCHEMA IF NOT EXISTS on PostgreSQL; no-op elsewhere."""
+    if not schema or not is_postgres(engine):
+        return
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"))
+    except DBAPIError:
+        # Two replicas starting together can race on the catalog insert; the
+        # loser just needs the schema to exist now.
+        async with engine.connect() as conn:
+            found = await conn.scalar(
+                text("SELECT 1 FROM information_schema.schemata WHERE schema_name = :s"),
+                {"s": schema},
+            )
+        if not found:
+            raise

@@ -1,0 +1,92 @@
+"""Base unit of work: one connection, one transaction, rollback unless committed."""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+from typing import Self
+from weakref import WeakKeyDictionary
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ._engine import SQLITE_BEGIN_OPTION, is_sqlite
+
+# One writer at a time per SQLite database (each service is one process per
+# file), so writers queue in-process instead of failing with "database is locked".
+_sqlite_write_locks: WeakKeyDictionary[Engine, asyncio.Lock] = WeakKeyDictionary()
+
+
+def _write_lock(engine: AsyncEngine) -> asyncio.Lock:
+    lock = _sqlite_write_locks.get(engine.sync_engine)
+    if lock is None:
+        lock = _sqlite_write_locks[engine.sync_engine] = asyncio.Lock()
+    return lock
+
+
+class SqlUnitOfWork:
+    """``async with uow: ...; await uow.commit()``; leaving without commit rolls back.
+
+    Subclasses override :meth:`_open_repositories` to build their repositories
+    on ``self.connection``. Not re-entrant: on SQLite, nesting two writing
+    units of work on the same engine would wait on itself.
+    """
+
+    connection: AsyncConnection
+
+    def __init__(self, engine: AsyncEngine, *, readonly: bool = False) -> None:
+        self.engine = engine
+        self.readonly = readonly
+        self._lock: asyncio.Lock | None = None
+
+    async def __aenter__(self) -> Self:
+        sqlite = is_sqlite(self.engine)
+        if sqlite and not self.readonly:
+            self._lock = _write_lock(self.engine)
+            await self._lock.acquire()
+        try:
+            connection = await self.engine.connect()
+            try:
+                if sqlite and not self.readonly:
+                    # Take the write lock up front: a deferred transaction that
+                    # upgrades from read to write can fail with SQLITE_BUSY.
+                    await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                await connection.begin()
+            except BaseException:
+                await connection.close()
+                raise
+        except BaseException:
+            self._release()
+            raise
+        self.connection = connection
+        self._open_repositories()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self.connection.in_transaction():
+                await self.connection.rollback()
+        finally:
+            try:
+                await self.connection.close()
+            finally:
+                self._release()
+
+    async def commit(self) -> None:
+        await self.connection.commit()
+
+    async def rollback(self) -> None:
+        await self.connection.rollback()
+
+    def _open_repositories(self) -> None:
+        """Create repository attributes from ``self.connection`` (override)."""
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
