@@ -8,7 +8,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from rapport.config import ServiceSettings
 from rapport.grpcclients import open_channel
 from rapport.grpctesting import serve_in_process
