@@ -48,7 +48,7 @@ lint: install
 	$(BUF) lint
 	$(BIN)/ruff check runtime localsuite services tests bench
 	$(BIN)/hadolint $(wildcard services/*/Dockerfile)
-	$(BIN)/python -m rapport.deploycheck deploy/k8s
+	$(BIN)/python deploy/check_manifests.py deploy/k8s
 
 test: install check-generated lint
 	$(BIN)/pytest
