@@ -1,0 +1,53 @@
+"""Outbound port to the consent service: may we contact this customer now?"""
+
+from __future__ import annotations
+
+import abc
+
+import grpc
+from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
+from rapport.delivery.domain.model import Channel
+
+from .upstream import UpstreamUnavailable, as_upstream_unavailable
+
+
+class ConsentClient(abc.ABC):
+    @abc.abstractmethod
+    async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
+        """Consent in force now; raises UpstreamUnavailable when it cannot be known."""
+
+
+class GrpcConsentClient(ConsentClient):
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stub = consent_service_pb2_grpc.ConsentServiceStub(channel)
+
+    async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
+        request = consent_service_pb2.CheckConsentRequest(
+            customer=customer,
+            purpose=purpose,
+            channel=consent_service_pb2.Channel.Value(f"CHANNEL_{channel.value}"),
+        )
+        try:
+            reply = await self._stub.CheckConsent(request)
+        except grpc.aio.AioRpcError as err:
+            # Whatever the error, no answer means no send (yet).
+            raise as_upstream_unavailable("consent", err) from None
+        return reply.allowed
+
+
+class InMemoryConsentClient(ConsentClient):
+    """Fake for service-layer tests: decisions by (customer, purpose, channel); default deny."""
+
+    def __init__(self) -> None:
+        self.decisions: dict[tuple[str, str, Channel], bool] = {}
+        self.unavailable = False
+        self.calls = 0
+
+    def set(self, customer: str, purpose: str, channel: Channel, allowed: bool) -> None:
+        self.decisions[(customer, purpose, channel)] = allowed
+
+    async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
+        self.calls += 1
+        if self.unavailable:
+            raise UpstreamUnavailable("consent", "UNAVAILABLE")
+        return self.decisions.get((customer, purpose, channel), False)

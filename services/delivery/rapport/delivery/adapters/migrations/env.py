@@ -1,0 +1,4 @@
+from rapport.delivery.adapters.tables import metadata
+from rapport.sqlstore import run_alembic_env
+
+run_alembic_env(metadata)

@@ -1,0 +1,202 @@
+"""Messages in SQL (SQLAlchemy Core); the same statements on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from rapport.delivery.domain.model import (
+    Channel,
+    Message,
+    MessageContent,
+    MessageState,
+)
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import messages
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything is stored in UTC.
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _to_message(row: RowMapping) -> Message:
+    return Message(
+        id=row["id"],
+        workspace=row["workspace"],
+        customer_id=row["customer_id"],
+        purpose=row["purpose"],
+        channel=Channel(row["channel"]),
+        idempotency_key=row["idempotency_key"],
+        payload_fingerprint=row["payload_fingerprint"],
+        content=MessageContent(
+            subject=row["subject"], text_body=row["text_body"], html_body=row["html_body"]
+        ),
+        data=json.loads(row["data"]),
+        source=row["source"],
+        state=MessageState(row["state"]),
+        attempt_count=row["attempt_count"],
+        provider=row["provider"],
+        provider_message_id=row["provider_message_id"],
+        failure_reason=row["failure_reason"],
+        create_time=_utc(row["create_time"]),  # type: ignore[arg-type]
+        update_time=_utc(row["update_time"]),  # type: ignore[arg-type]
+        send_time=_utc(row["send_time"]),
+        next_attempt_time=_utc(row["next_attempt_time"]),  # type: ignore[arg-type]
+    )
+
+
+def _outcome_values(message: Message) -> dict[str, Any]:
+    return {
+        "state": message.state.value,
+        "attempt_count": message.attempt_count,
+        "provider": message.provider,
+        "provider_message_id": message.provider_message_id,
+        "failure_reason": message.failure_reason,
+        "update_time": message.update_time,
+        "send_time": message.send_time,
+        "next_attempt_time": message.next_attempt_time,
+    }
+
+
+class MessageRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add(self, message: Message) -> None:
+        await self._conn.execute(
+            messages.insert().values(
+                id=message.id,
+                workspace=message.workspace,
+                customer_id=message.customer_id,
+                purpose=message.purpose,
+                channel=message.channel.value,
+                idempotency_key=message.idempotency_key,
+                payload_fingerprint=message.payload_fingerprint,
+                subject=message.content.subject,
+                text_body=message.content.text_body,
+                html_body=message.content.html_body,
+                data=json.dumps(message.data, sort_keys=True, separators=(",", ":")),
+                source=message.source,
+                create_time=message.create_time,
+                lease_token=None,
+                lease_expire_time=None,
+                **_outcome_values(message),
+            )
+        )
+
+    async def get(self, workspace: str, message_id: str) -> Message | None:
+        row = (
+            (
+                await self._conn.execute(
+                    select(messages).where(
+                        messages.c.workspace == workspace, messages.c.id == message_id
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return _to_message(row) if row is not None else None
+
+    async def get_by_idempotency_key(self, workspace: str, key: str) -> Message | None:
+        row = (
+            (
+                await self._conn.execute(
+                    select(messages).where(
+                        messages.c.workspace == workspace, messages.c.idempotency_key == key
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return _to_message(row) if row is not None else None
+
+    async def list(
+        self,
+        workspace: str,
+        *,
+        customer_id: str | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Message]:
+        """Newest first; `before` is the (create_time, id) keyset position to continue after."""
+        query = select(messages).where(messages.c.workspace == workspace)
+        if customer_id is not None:
+            query = query.where(messages.c.customer_id == customer_id)
+        if before is not None:
+            time, message_id = before
+            query = query.where(
+                or_(
+                    messages.c.create_time < time,
+                    and_(messages.c.create_time == time, messages.c.id < message_id),
+                )
+            )
+        query = query.order_by(messages.c.create_time.desc(), messages.c.id.desc()).limit(limit)
+        rows = (await self._conn.execute(query)).mappings().all()
+        return [_to_message(row) for row in rows]
+
+    async def claim_due(
+        self, *, now: datetime, limit: int, lease_token: str, lease_expire_time: datetime
+    ) -> list[Message]:
+        """Lease up to `limit` due messages and count the attempt; returns the claimed ones.
+
+        Each UPDATE re-checks the lease condition, so of two dispatchers racing
+        for a message exactly one sees rowcount 1 (SKIP LOCKED on PostgreSQL just
+        keeps them from waiting on each other's candidates).
+        """
+        claimable = and_(
+            messages.c.state == MessageState.QUEUED.value,
+            messages.c.next_attempt_time <= now,
+            or_(messages.c.lease_expire_time.is_(None), messages.c.lease_expire_time <= now),
+        )
+        candidates = (
+            (
+                await self._conn.execute(
+                    select(messages.c.id)
+                    .where(claimable)
+                    .order_by(messages.c.next_attempt_time)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        claimed: list[str] = []
+        for message_id in candidates:
+            result = await self._conn.execute(
+                update(messages)
+                .where(messages.c.id == message_id, claimable)
+                .values(
+                    lease_token=lease_token,
+                    lease_expire_time=lease_expire_time,
+                    attempt_count=messages.c.attempt_count + 1,
+                )
+            )
+            if result.rowcount == 1:
+                claimed.append(message_id)
+        if not claimed:
+            return []
+        rows = (
+            (await self._conn.execute(select(messages).where(messages.c.id.in_(claimed))))
+            .mappings()
+            .all()
+        )
+        return sorted((_to_message(row) for row in rows), key=lambda m: m.next_attempt_time)
+
+    async def record_attempt(self, message: Message, lease_token: str) -> bool:
+        """Store the attempt's outcome and release the lease; False if the lease was lost."""
+        result = await self._conn.execute(
+            update(messages)
+            .where(messages.c.id == message.id, messages.c.lease_token == lease_token)
+            .values(lease_token=None, lease_expire_time=None, **_outcome_values(message))
+        )
+        return result.rowcount == 1

@@ -1,0 +1,155 @@
+"""Messages and their life: QUEUED, then SENT, SUPPRESSED or FAILED."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+MESSAGE_PATTERN = "workspaces/{workspace}/messages/{message}"
+CUSTOMER_PATTERN = "workspaces/{workspace}/customers/{customer}"
+WORKSPACE_PATTERN = "workspaces/{workspace}"
+
+
+class Channel(StrEnum):
+    EMAIL = "EMAIL"
+    SMS = "SMS"
+    PUSH = "PUSH"
+    WEBHOOK = "WEBHOOK"
+    IN_APP = "IN_APP"
+
+
+class MessageState(StrEnum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    SUPPRESSED = "SUPPRESSED"
+    FAILED = "FAILED"
+
+
+class FailureReason(StrEnum):
+    CONSENT_DENIED = "CONSENT_DENIED"
+    NO_PROFILE = "NO_PROFILE"
+    NO_ADDRESS = "NO_ADDRESS"
+    INVALID_ADDRESS = "INVALID_ADDRESS"
+    TEMPLATE_ERROR = "TEMPLATE_ERROR"
+    PROVIDER_REJECTED = "PROVIDER_REJECTED"
+    RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
+
+
+@dataclass(frozen=True)
+class MessageContent:
+    subject: str
+    text_body: str
+    html_body: str = ""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: base × 2^(attempt-1), capped; give up after max_attempts."""
+
+    max_attempts: int = 8
+    base_seconds: float = 1.0
+    max_delay_seconds: float = 300.0
+
+    def delay(self, attempt: int) -> timedelta:
+        # Cap the exponent too, so a huge attempt count cannot overflow the float.
+        exponent = min(max(attempt, 1) - 1, 62)
+        return timedelta(seconds=min(self.base_seconds * 2.0**exponent, self.max_delay_seconds))
+
+
+@dataclass
+class Message:
+    id: str
+    workspace: str
+    customer_id: str
+    purpose: str
+    channel: Channel
+    idempotency_key: str
+    payload_fingerprint: str
+    content: MessageContent
+    data: dict[str, Any]
+    source: str
+    create_time: datetime
+    update_time: datetime
+    next_attempt_time: datetime
+    state: MessageState = MessageState.QUEUED
+    attempt_count: int = 0
+    provider: str = ""
+    provider_message_id: str = ""
+    failure_reason: str = ""
+    send_time: datetime | None = None
+
+    @classmethod
+    def queue(
+        cls,
+        *,
+        id: str,
+        workspace: str,
+        customer_id: str,
+        purpose: str,
+        channel: Channel,
+        idempotency_key: str,
+        payload_fingerprint: str,
+        content: MessageContent,
+        data: dict[str, Any],
+        source: str,
+        now: datetime,
+    ) -> Message:
+        return cls(
+            id=id,
+            workspace=workspace,
+            customer_id=customer_id,
+            purpose=purpose,
+            channel=channel,
+            idempotency_key=idempotency_key,
+            payload_fingerprint=payload_fingerprint,
+            content=content,
+            data=data,
+            source=source,
+            create_time=now,
+            update_time=now,
+            next_attempt_time=now,
+        )
+
+    @property
+    def name(self) -> str:
+        return MESSAGE_PATTERN.format(workspace=self.workspace, message=self.id)
+
+    @property
+    def customer(self) -> str:
+        return CUSTOMER_PATTERN.format(workspace=self.workspace, customer=self.customer_id)
+
+    @property
+    def is_final(self) -> bool:
+        return self.state is not MessageState.QUEUED
+
+    def same_payload(self, fingerprint: str) -> bool:
+        return self.payload_fingerprint == fingerprint
+
+    def mark_sent(self, provider: str, provider_message_id: str, now: datetime) -> None:
+        self._finish(MessageState.SENT, "", now)
+        self.provider = provider
+        self.provider_message_id = provider_message_id
+        self.send_time = now
+
+    def suppress(self, reason: FailureReason, now: datetime) -> None:
+        self._finish(MessageState.SUPPRESSED, reason, now)
+
+    def fail(self, reason: FailureReason, now: datetime) -> None:
+        self._finish(MessageState.FAILED, reason, now)
+
+    def retry_later(self, policy: RetryPolicy, now: datetime) -> None:
+        """After a transient failure: queue again with backoff, or dead-letter (FAILED)."""
+        if self.attempt_count >= policy.max_attempts:
+            self.fail(FailureReason.RETRIES_EXHAUSTED, now)
+            return
+        self.update_time = now
+        self.next_attempt_time = now + policy.delay(self.attempt_count)
+
+    def _finish(self, state: MessageState, reason: str, now: datetime) -> None:
+        if self.is_final:
+            raise ValueError(f"message {self.id} is already {self.state}")
+        self.state = state
+        self.failure_reason = str(reason)
+        self.update_time = now

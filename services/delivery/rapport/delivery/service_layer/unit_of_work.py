@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rapport.delivery.adapters.repository import MessageRepository
+from rapport.sqlstore import SqlUnitOfWork
+
+
+class DeliveryUnitOfWork(SqlUnitOfWork):
+    messages: MessageRepository
+
+    def _open_repositories(self) -> None:
+        self.messages = MessageRepository(self.connection)
+
+
+# uow_factory(readonly=...) -> a fresh unit of work.
+UnitOfWorkFactory = Callable[..., DeliveryUnitOfWork]

@@ -1,0 +1,196 @@
+"""Fakes shared by delivery's tests: profile and consent gRPC servers, an SMTP sink."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from aiosmtpd.controller import Controller
+from google.protobuf import json_format, struct_pb2
+from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
+from rapport.delivery.settings import DeliverySettings
+from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+
+CUSTOMER = "workspaces/default/customers/c0ffee"
+OTHER_CUSTOMER = "workspaces/default/customers/beef01"
+
+
+class FakeProfileService(profile_service_pb2_grpc.ProfileServiceServicer):
+    def __init__(self) -> None:
+        self.traits: dict[str, dict[str, Any]] = {}
+        self.unavailable = False
+        # When set, GetProfile waits for it: lets a test act in the middle of a dispatch.
+        self.gate: asyncio.Event | None = None
+        self.entered = asyncio.Event()
+
+    async def GetProfile(
+        self, request: profile_service_pb2.GetProfileRequest, context: grpc.aio.ServicerContext
+    ) -> profile_service_pb2.Profile:
+        self.entered.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "down for the test")
+        customer = request.name.removesuffix("/profile")
+        if customer not in self.traits:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+        return profile_service_pb2.Profile(
+            name=request.name,
+            customer=customer,
+            traits={
+                key: profile_service_pb2.Trait(value=json_format.ParseDict(v, struct_pb2.Value()))
+                for key, v in self.traits[customer].items()
+            },
+        )
+
+
+class FakeConsentService(consent_service_pb2_grpc.ConsentServiceServicer):
+    def __init__(self) -> None:
+        self.allowed: dict[tuple[str, str, int], bool] = {}
+        self.checks: list[consent_service_pb2.CheckConsentRequest] = []
+        self.unavailable = False
+
+    def grant(self, customer: str, purpose: str = "marketing", allowed: bool = True) -> None:
+        self.allowed[(customer, purpose, consent_service_pb2.CHANNEL_EMAIL)] = allowed
+
+    async def CheckConsent(
+        self, request: consent_service_pb2.CheckConsentRequest, context: grpc.aio.ServicerContext
+    ) -> consent_service_pb2.CheckConsentResponse:
+        self.checks.append(request)
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "down for the test")
+        allowed = self.allowed.get((request.customer, request.purpose, request.channel), False)
+        return consent_service_pb2.CheckConsentResponse(
+            allowed=allowed,
+            state=consent_service_pb2.CONSENT_STATE_GRANTED
+            if allowed
+            else consent_service_pb2.CONSENT_STATE_DENIED,
+            reason="GRANTED" if allowed else "NO_RECORD_DEFAULT_DENY",
+        )
+
+
+class Upstreams:
+    """The fake profile and consent services, served on one ephemeral port."""
+
+    def __init__(self, address: str, profile: FakeProfileService, consent: FakeConsentService):
+        self.address = address
+        self.profile = profile
+        self.consent = consent
+
+
+@pytest.fixture
+async def upstreams() -> AsyncIterator[Upstreams]:
+    profile, consent = FakeProfileService(), FakeConsentService()
+    server = grpc.aio.server()
+    profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile, server)
+    consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(consent, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield Upstreams(f"127.0.0.1:{port}", profile, consent)
+    finally:
+        await server.stop(0)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) keeping what it receives; `reply` forces an answer."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.received: list[tuple[list[str], EmailMessage]] = []
+        self.reply: str | None = None
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.reply is not None:
+            return self.reply
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.received.append((list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def start(self) -> None:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def smtp_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def smtp_sink(smtp_port: int) -> Iterator[SmtpSink]:
+    """An SMTP server on `smtp_port`, not started yet (the test starts it)."""
+    sink = SmtpSink(smtp_port)
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def smtp(smtp_sink: SmtpSink) -> SmtpSink:
+    smtp_sink.start()
+    return smtp_sink
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, upstreams: Upstreams, smtp_port: int
+) -> Callable[..., DeliverySettings]:
+    def make(**overrides: Any) -> DeliverySettings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path,
+            "profile_address": upstreams.address,
+            "consent_address": upstreams.address,
+            "smtp_port": smtp_port,
+            "smtp_timeout_seconds": 2.0,
+            "retry_base_seconds": 0.05,
+            "dispatch_poll_seconds": 0.05,
+            "default_deadline_seconds": 5.0,
+            "log_format": "text",
+        }
+        values.update(overrides)
+        return DeliverySettings(**values)
+
+    return make
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 10.0
+) -> None:
+    """Poll until `check` holds (sync or async), or fail after `within` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def wait_until() -> Callable[..., Awaitable[None]]:
+    return eventually

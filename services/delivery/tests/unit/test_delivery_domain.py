@@ -1,0 +1,187 @@
+"""Pure domain: message life, backoff, validation, templates, addresses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rapport.delivery.domain import templates, validation
+from rapport.delivery.domain.addressing import email_address
+from rapport.delivery.domain.model import (
+    Channel,
+    FailureReason,
+    Message,
+    MessageContent,
+    MessageState,
+    RetryPolicy,
+)
+from rapport.errors import InvalidArgument
+
+NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def queued(**overrides: object) -> Message:
+    values: dict[str, object] = {
+        "id": "m1",
+        "workspace": "default",
+        "customer_id": "c1",
+        "purpose": "marketing",
+        "channel": Channel.EMAIL,
+        "idempotency_key": "k",
+        "payload_fingerprint": "f" * 64,
+        "content": MessageContent("s", "t"),
+        "data": {},
+        "source": "",
+        "now": NOW,
+    }
+    values.update(overrides)
+    return Message.queue(**values)  # type: ignore[arg-type]
+
+
+def test_queued_message_names_and_times() -> None:
+    message = queued()
+    assert message.name == "workspaces/default/messages/m1"
+    assert message.customer == "workspaces/default/customers/c1"
+    assert message.state is MessageState.QUEUED
+    assert message.next_attempt_time == message.create_time == NOW
+    assert message.same_payload("f" * 64) and not message.same_payload("0" * 64)
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    policy = RetryPolicy(max_attempts=20, base_seconds=1.0, max_delay_seconds=300)
+    assert [policy.delay(n).total_seconds() for n in range(1, 6)] == [1, 2, 4, 8, 16]
+    assert policy.delay(10).total_seconds() == 300
+    assert policy.delay(10_000).total_seconds() == 300  # no overflow
+
+
+@given(st.integers(min_value=1, max_value=10_000), st.floats(min_value=0.001, max_value=10))
+def test_backoff_is_monotonic_and_bounded(attempt: int, base: float) -> None:
+    policy = RetryPolicy(max_attempts=8, base_seconds=base, max_delay_seconds=300)
+    assert policy.delay(attempt) <= policy.delay(attempt + 1) <= timedelta(seconds=300)
+
+
+def test_retry_later_requeues_then_dead_letters() -> None:
+    policy = RetryPolicy(max_attempts=3, base_seconds=1.0)
+    message = queued()
+    message.attempt_count = 2
+    message.retry_later(policy, NOW)
+    assert message.state is MessageState.QUEUED
+    assert message.next_attempt_time == NOW + timedelta(seconds=2)
+    message.attempt_count = 3
+    message.retry_later(policy, NOW)
+    assert (message.state, message.failure_reason) == (
+        MessageState.FAILED,
+        FailureReason.RETRIES_EXHAUSTED,
+    )
+
+
+def test_final_states_are_final() -> None:
+    message = queued()
+    message.mark_sent("smtp", "<id@x>", NOW)
+    assert (message.state, message.send_time, message.provider) == (MessageState.SENT, NOW, "smtp")
+    with pytest.raises(ValueError):
+        message.suppress(FailureReason.CONSENT_DENIED, NOW)
+
+
+@pytest.mark.parametrize("key", ["", "x" * 201, "tab\there", "nul\x00"])
+def test_bad_idempotency_keys(key: str) -> None:
+    with pytest.raises(InvalidArgument) as caught:
+        validation.validate_idempotency_key(key)
+    assert caught.value.field == "idempotency_key"
+
+
+def test_good_idempotency_keys() -> None:
+    for key in ["a", "x" * 200, "trigger:renewal/event 42", "clé-é"]:
+        validation.validate_idempotency_key(key)
+
+
+@pytest.mark.parametrize("purpose", ["", "Marketing", "1abc", "a" * 65, "with space"])
+def test_bad_purposes(purpose: str) -> None:
+    with pytest.raises(InvalidArgument):
+        validation.validate_purpose(purpose)
+
+
+def test_channels() -> None:
+    assert validation.parse_channel("EMAIL") is Channel.EMAIL
+    for bad in ["", "UNSPECIFIED", "42"]:
+        with pytest.raises(InvalidArgument):
+            validation.parse_channel(bad)
+
+
+def test_templates_render_missing_variables_empty_and_escape_only_html() -> None:
+    content = MessageContent(
+        subject="Hi {{ traits.first_name }}{{ traits.nope.deeper }}{{ nothing }}",
+        text_body="{{ data.x }} {{ customer }} {{ traits.none_value }}",
+        html_body="<p>{{ data.x }}</p>",
+    )
+    rendered = templates.render_content(
+        content,
+        traits={"first_name": "Ada", "none_value": None},
+        data={"x": "<i>&</i>"},
+        customer="workspaces/default/customers/c1",
+    )
+    assert rendered.subject == "Hi Ada"
+    assert rendered.text_body == "<i>&</i> workspaces/default/customers/c1 "
+    assert rendered.html_body == "<p>&lt;i&gt;&amp;&lt;/i&gt;</p>"
+
+
+def test_subject_line_breaks_are_folded() -> None:
+    content = MessageContent(subject="A {{ data.s }} B", text_body="t")
+    rendered = templates.render_content(
+        content, traits={}, data={"s": "x\r\nBcc: eve@example.com"}, customer=""
+    )
+    assert "\n" not in rendered.subject and "\r" not in rendered.subject
+    assert rendered.html_body is None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ traits.__class__ }}",
+        "{{ data.update({'a': 1}) }}",
+        "{{ 10 ** 100000 }}",
+        "{{ 'x' * 10000000 }}",
+        "{{ 1 / 0 }}",
+        "{{ traits.first_name.mro() }}",
+    ],
+)
+def test_unsafe_or_failing_templates_raise_render_error(source: str) -> None:
+    assert templates.template_syntax_error(source) is None  # they parse...
+    with pytest.raises(templates.TemplateRenderError):  # ...but do not render
+        templates.render(source, {"traits": {"first_name": "Ada"}, "data": {}, "customer": ""})
+
+
+def test_syntax_errors_are_described() -> None:
+    problem = templates.template_syntax_error("{% if %}")
+    assert problem is not None and problem.startswith("is not a valid template")
+    assert templates.template_syntax_error("plain {{ ok }}") is None
+
+
+@pytest.mark.parametrize(
+    ("traits", "expected"),
+    [
+        ({"email": " ada@example.com "}, "ada@example.com"),
+        ({}, FailureReason.NO_ADDRESS),
+        ({"email": ""}, FailureReason.NO_ADDRESS),
+        ({"email": 42}, FailureReason.NO_ADDRESS),
+        ({"email": "not-an-address"}, FailureReason.INVALID_ADDRESS),
+        ({"email": "a@b.com, eve@example.com"}, FailureReason.INVALID_ADDRESS),
+        ({"email": "a@b.com\nBcc: eve@x.com"}, FailureReason.INVALID_ADDRESS),
+        ({"email": "a@localhost"}, FailureReason.INVALID_ADDRESS),
+    ],
+)
+def test_email_address(traits: dict[str, object], expected: object) -> None:
+    assert email_address(traits) == expected
+
+
+def test_whole_numbers_become_ints() -> None:
+    from rapport.delivery.domain.values import whole_numbers_as_ints
+
+    assert whole_numbers_as_ints({"a": 1.0, "b": [2.0, 2.5], "c": "x", "d": 1e300}) == {
+        "a": 1,
+        "b": [2, 2.5],
+        "c": "x",
+        "d": 1e300,
+    }

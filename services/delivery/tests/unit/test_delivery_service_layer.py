@@ -1,0 +1,305 @@
+"""Service layer with in-memory fakes (profile, consent, provider) on a throwaway SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rapport.delivery.adapters.consent_client import InMemoryConsentClient
+from rapport.delivery.adapters.email_provider import (
+    FakeEmailProvider,
+    ProviderRejectedError,
+    ProviderTransientError,
+)
+from rapport.delivery.adapters.profile_client import InMemoryProfileClient
+from rapport.delivery.bootstrap import MIGRATIONS_DIR
+from rapport.delivery.domain.model import Channel, MessageContent, MessageState, RetryPolicy
+from rapport.delivery.service_layer import commands, handlers
+from rapport.delivery.service_layer.dispatcher import Dispatcher
+from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
+from rapport.errors import FailedPrecondition
+from rapport.sqlstore import create_engine, migrate
+
+CUSTOMER = "workspaces/default/customers/c1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2030, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class Harness:
+    dispatcher: Dispatcher
+    context: handlers.SendContext
+    uow_factory: object
+    profiles: InMemoryProfileClient
+    consents: InMemoryConsentClient
+    provider: FakeEmailProvider
+    clock: Clock
+    wakes: list[int]
+
+    async def send(self, cmd: commands.SendMessage):  # type: ignore[no-untyped-def]
+        return await handlers.send_message(cmd, self.uow_factory, self.context)  # type: ignore[arg-type]
+
+    async def get(self, name: str):  # type: ignore[no-untyped-def]
+        return await handlers.get_message(
+            commands.GetMessage(name),
+            self.uow_factory,
+            ["default"],  # type: ignore[arg-type]
+        )
+
+
+@asynccontextmanager
+async def harness(directory: Path, *, max_attempts: int = 3) -> AsyncIterator[Harness]:
+    engine = create_engine(f"sqlite+aiosqlite:///{directory / 'delivery.db'}")
+    await migrate(engine, MIGRATIONS_DIR)
+
+    def uow_factory(*, readonly: bool = False) -> DeliveryUnitOfWork:
+        return DeliveryUnitOfWork(engine, readonly=readonly)
+
+    profiles = InMemoryProfileClient({CUSTOMER: {"email": "ada@example.com", "name": "Ada"}})
+    consents = InMemoryConsentClient()
+    consents.set(CUSTOMER, "marketing", Channel.EMAIL, True)
+    provider = FakeEmailProvider()
+    clock = Clock()
+    dispatcher = Dispatcher(
+        uow_factory,
+        profiles,
+        consents,
+        {Channel.EMAIL: provider},
+        RetryPolicy(max_attempts=max_attempts, base_seconds=1.0),
+        clock=clock,
+    )
+    wakes: list[int] = []
+    context = handlers.SendContext(
+        workspaces=["default"],
+        channels=dispatcher.channels,
+        notify=lambda: wakes.append(1),
+        clock=clock,
+    )
+    try:
+        yield Harness(dispatcher, context, uow_factory, profiles, consents, provider, clock, wakes)
+    finally:
+        await engine.dispose()
+
+
+def command(key: str = "k", **overrides: object) -> commands.SendMessage:
+    cmd = commands.SendMessage(
+        parent="workspaces/default",
+        idempotency_key=key,
+        customer=CUSTOMER,
+        purpose="marketing",
+        channel="EMAIL",
+        content=MessageContent("Hi {{ traits.name }}", "Body {{ data.n }}"),
+        data={"n": 1},
+    )
+    cmd = replace(cmd, **overrides)  # type: ignore[arg-type]
+    # Stand-in for the servicer's sha256 of the serialised request.
+    fingerprint = hashlib.sha256(repr(replace(cmd, payload_fingerprint="")).encode()).hexdigest()
+    return replace(cmd, payload_fingerprint=fingerprint)
+
+
+async def test_send_queues_wakes_and_dispatch_sends(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        message = await h.send(command())
+        assert message.state is MessageState.QUEUED and h.wakes == [1]
+        assert await h.dispatcher.dispatch_due() == 1
+        stored = await h.get(message.name)
+    assert stored.state is MessageState.SENT and stored.attempt_count == 1
+    assert stored.provider == "fake" and stored.provider_message_id.startswith("<fake-")
+    [sent] = h.provider.sent
+    assert (sent.to, sent.subject, sent.text_body) == ("ada@example.com", "Hi Ada", "Body 1")
+    assert sent.headers == {"X-Rapport-Message": message.name}
+
+
+async def test_transient_failures_back_off_then_dead_letter(tmp_path: Path) -> None:
+    async with harness(tmp_path, max_attempts=3) as h:
+        h.provider.failures = [ProviderTransientError("smtp 421")] * 3
+        message = await h.send(command())
+        assert await h.dispatcher.dispatch_due() == 1
+        first = await h.get(message.name)
+        assert first.state is MessageState.QUEUED
+        assert first.next_attempt_time == h.clock.now + timedelta(seconds=1)
+        assert await h.dispatcher.dispatch_due() == 0  # not due yet
+        h.clock.advance(1)
+        assert await h.dispatcher.dispatch_due() == 1
+        second = await h.get(message.name)
+        assert second.next_attempt_time == h.clock.now + timedelta(seconds=2)
+        h.clock.advance(2)
+        await h.dispatcher.dispatch_due()
+        last = await h.get(message.name)
+    assert (last.state, last.failure_reason, last.attempt_count) == (
+        MessageState.FAILED,
+        "RETRIES_EXHAUSTED",
+        3,
+    )
+    assert h.provider.calls == 3
+
+
+async def test_definite_rejection_is_not_retried(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        h.provider.failures = [ProviderRejectedError("smtp 550")]
+        message = await h.send(command())
+        await h.dispatcher.dispatch_due()
+        h.clock.advance(3600)
+        assert await h.dispatcher.dispatch_due() == 0
+        stored = await h.get(message.name)
+    assert (stored.state, stored.failure_reason) == (MessageState.FAILED, "PROVIDER_REJECTED")
+
+
+async def test_upstreams_unavailable_are_transient(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        message = await h.send(command())
+        h.consents.unavailable = True
+        await h.dispatcher.dispatch_due()
+        assert (await h.get(message.name)).state is MessageState.QUEUED
+        assert h.provider.calls == 0  # never sent without a consent answer
+        h.consents.unavailable = False
+        h.profiles.unavailable = True
+        h.clock.advance(1)
+        await h.dispatcher.dispatch_due()
+        assert (await h.get(message.name)).state is MessageState.QUEUED
+        h.profiles.unavailable = False
+        h.clock.advance(2)
+        await h.dispatcher.dispatch_due()
+        assert (await h.get(message.name)).state is MessageState.SENT
+
+
+async def test_consent_is_checked_at_dispatch_not_at_queueing(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        message = await h.send(command())
+        h.consents.set(CUSTOMER, "marketing", Channel.EMAIL, False)  # opt-out after queueing
+        await h.dispatcher.dispatch_due()
+        stored = await h.get(message.name)
+    assert (stored.state, stored.failure_reason) == (MessageState.SUPPRESSED, "CONSENT_DENIED")
+    assert h.provider.calls == 0
+
+
+async def test_a_leased_message_is_not_claimed_twice(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        await h.send(command())
+        async with h.uow_factory() as uow:  # type: ignore[operator]
+            claimed = await uow.messages.claim_due(
+                now=h.clock(),
+                limit=10,
+                lease_token="a" * 32,
+                lease_expire_time=h.clock() + timedelta(seconds=60),
+            )
+            await uow.commit()
+        assert len(claimed) == 1
+        assert await h.dispatcher.dispatch_due() == 0  # someone else holds the lease
+        h.clock.advance(61)  # that dispatcher died: the lease expires, the message is retried
+        assert await h.dispatcher.dispatch_due() == 1
+    assert h.provider.calls == 1
+
+
+async def test_reused_key_with_other_payload_is_refused(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        first = await h.send(command("k"))
+        with pytest.raises(FailedPrecondition) as caught:
+            await h.send(command("k", purpose="renewals"))
+        assert caught.value.reason == "IDEMPOTENCY_KEY_REUSED"
+        assert (await h.send(command("k"))).name == first.name
+
+
+# Invariant: N submissions of one idempotency key cause exactly one provider call.
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    repeats=st.lists(st.integers(min_value=1, max_value=6), min_size=1, max_size=5),
+    shuffle_seed=st.randoms(use_true_random=False),
+)
+def test_each_key_causes_exactly_one_provider_call(repeats: list[int], shuffle_seed) -> None:  # type: ignore[no-untyped-def]
+    async def scenario() -> None:
+        with tempfile.TemporaryDirectory() as directory:
+            async with harness(Path(directory)) as h:
+                submissions = [
+                    command(f"key-{i}") for i, count in enumerate(repeats) for _ in range(count)
+                ]
+                shuffle_seed.shuffle(submissions)
+                accepted = await asyncio.gather(*(h.send(cmd) for cmd in submissions))
+                # Replays between dispatches change nothing either.
+                await h.dispatcher.dispatch_due()
+                replayed = await asyncio.gather(*(h.send(cmd) for cmd in submissions))
+                await h.dispatcher.dispatch_due()
+                names_by_key: dict[str, set[str]] = {}
+                for message in [*accepted, *replayed]:
+                    names_by_key.setdefault(message.idempotency_key, set()).add(message.name)
+                assert all(len(names) == 1 for names in names_by_key.values())
+                assert len(names_by_key) == len(repeats)
+                assert h.provider.calls == len(repeats)
+                sent_to = sorted(e.headers["X-Rapport-Message"] for e in h.provider.sent)
+                assert sent_to == sorted(n for names in names_by_key.values() for n in names)
+
+    asyncio.run(scenario())
+
+
+class BlockingProvider(FakeEmailProvider):
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+
+    async def send(self, email_to_send):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        self.entered.set()
+        await asyncio.Event().wait()  # a provider that never answers
+        raise AssertionError("unreachable")
+
+
+async def test_shutdown_hands_in_flight_messages_back(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        blocking = BlockingProvider()
+        h.dispatcher._providers[Channel.EMAIL] = blocking
+        message = await h.send(command())
+        running = asyncio.create_task(h.dispatcher.run())
+        await asyncio.wait_for(blocking.entered.wait(), 5)
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        # Released, not left leased: due again at once (no wait for the lease to expire).
+        h.dispatcher._providers[Channel.EMAIL] = h.provider
+        assert await h.dispatcher.dispatch_due() == 1
+        stored = await h.get(message.name)
+    assert stored.state is MessageState.SENT and stored.attempt_count == 2
+
+
+async def test_a_slow_send_does_not_block_the_others(tmp_path: Path, wait_until: Any) -> None:
+    async with harness(tmp_path) as h:
+        blocking = BlockingProvider()
+        sends: list[str] = []
+
+        class Router(FakeEmailProvider):
+            async def send(self, email_to_send):  # type: ignore[no-untyped-def]
+                if not sends:
+                    sends.append("slow")
+                    return await blocking.send(email_to_send)
+                sends.append("fast")
+                return await h.provider.send(email_to_send)
+
+        h.dispatcher._providers[Channel.EMAIL] = Router()
+        messages = [await h.send(command(f"k{i}")) for i in range(3)]
+        running = asyncio.create_task(h.dispatcher.run())
+        try:
+            await wait_until(lambda: len(h.provider.sent) == 2, within=5)
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+        states = [(await h.get(m.name)).state for m in messages]
+    assert sorted(states) == [MessageState.QUEUED, MessageState.SENT, MessageState.SENT]
