@@ -1,0 +1,153 @@
+"""The consent ledger on SQLAlchemy Core: append and read, never update or delete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from rapport.consent.adapters.tables import consent_ledger as ledger
+from rapport.consent.domain.model import (
+    Channel,
+    ConsentEntry,
+    ConsentKey,
+    ConsentState,
+    CurrentState,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+_newest_first_in_force = (ledger.c.effective_time.desc(), ledger.c.seq.desc())
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _entry(row: Any) -> ConsentEntry:
+    return ConsentEntry(
+        id=row.id,
+        workspace=row.workspace,
+        customer_id=row.customer_id,
+        purpose=row.purpose,
+        channel=Channel(row.channel),
+        state=ConsentState(row.state),
+        source=row.source,
+        notice_version=row.notice_version,
+        proof=row.proof,
+        effective_time=_utc(row.effective_time),
+        record_time=_utc(row.record_time),
+        seq=row.seq,
+    )
+
+
+def _key_clause(key: ConsentKey) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        ledger.c.workspace == key.workspace,
+        ledger.c.customer_id == key.customer_id,
+        ledger.c.purpose == key.purpose,
+        ledger.c.channel == key.channel.value,
+    )
+
+
+class LedgerRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, entry: ConsentEntry) -> ConsentEntry:
+        """Append an entry; returns it with its ledger position."""
+        result = await self._connection.execute(
+            sa.insert(ledger)
+            .values(
+                id=entry.id,
+                workspace=entry.workspace,
+                customer_id=entry.customer_id,
+                purpose=entry.purpose,
+                channel=entry.channel.value,
+                state=entry.state.value,
+                source=entry.source,
+                notice_version=entry.notice_version,
+                proof=entry.proof,
+                effective_time=entry.effective_time.astimezone(UTC),
+                record_time=entry.record_time.astimezone(UTC),
+            )
+            .returning(ledger.c.seq)
+        )
+        return replace(entry, seq=result.scalar_one())
+
+    async def entry_in_force_at(self, key: ConsentKey, at: datetime) -> ConsentEntry | None:
+        """Same rule as domain.model.entry_in_force_at, as one indexed query."""
+        at = at.astimezone(UTC)
+        row = (
+            await self._connection.execute(
+                sa.select(ledger)
+                .where(_key_clause(key), ledger.c.effective_time <= at, ledger.c.record_time <= at)
+                .order_by(*_newest_first_in_force)
+                .limit(1)
+            )
+        ).first()
+        return _entry(row) if row is not None else None
+
+    async def current_state(self, key: ConsentKey, now: datetime) -> CurrentState:
+        """Same rule as domain.model.current_state, as two indexed queries."""
+        now = now.astimezone(UTC)
+        in_force_now = sa.or_(
+            ledger.c.effective_time <= now, ledger.c.effective_time <= ledger.c.record_time
+        )
+        row = (
+            await self._connection.execute(
+                sa.select(ledger)
+                .where(_key_clause(key), in_force_now)
+                .order_by(*_newest_first_in_force)
+                .limit(1)
+            )
+        ).first()
+        valid_until = await self._connection.scalar(
+            sa.select(sa.func.min(ledger.c.effective_time)).where(
+                _key_clause(key), sa.not_(in_force_now)
+            )
+        )
+        return CurrentState(
+            _entry(row) if row is not None else None,
+            _utc(valid_until) if valid_until is not None else None,
+        )
+
+    async def entries_for_keys(
+        self, workspace: str, keys: Sequence[tuple[str, str, Channel]]
+    ) -> list[ConsentEntry]:
+        """Every entry of the given (customer_id, purpose, channel) keys, in one query."""
+        if not keys:
+            return []
+        distinct = sorted({(c, p, ch.value) for c, p, ch in keys})
+        rows = await self._connection.execute(
+            sa.select(ledger).where(
+                ledger.c.workspace == workspace,
+                sa.tuple_(ledger.c.customer_id, ledger.c.purpose, ledger.c.channel).in_(distinct),
+            )
+        )
+        return [_entry(row) for row in rows]
+
+    async def history(
+        self,
+        workspace: str,
+        customer_id: str,
+        *,
+        purpose: str | None,
+        channel: Channel | None,
+        before_seq: int | None,
+        limit: int,
+    ) -> list[ConsentEntry]:
+        """A customer's entries newest first (by ledger position), keyset-paginated."""
+        query = sa.select(ledger).where(
+            ledger.c.workspace == workspace, ledger.c.customer_id == customer_id
+        )
+        if purpose is not None:
+            query = query.where(ledger.c.purpose == purpose)
+        if channel is not None:
+            query = query.where(ledger.c.channel == channel.value)
+        if before_seq is not None:
+            query = query.where(ledger.c.seq < before_seq)
+        rows = await self._connection.execute(query.order_by(ledger.c.seq.desc()).limit(limit))
+        return [_entry(row) for row in rows]

@@ -1,0 +1,73 @@
+"""Wires the consent service: storage, migrations, cache, servicer."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from pathlib import Path
+
+from rapport.consent.adapters.cache import (
+    InProcessStateCache,
+    NoStateCache,
+    RedisStateCache,
+    StateCache,
+)
+from rapport.consent.entrypoints.grpc_servicer import ConsentServicer
+from rapport.consent.service_layer.handlers import Clock, ConsentDependencies, utc_now
+from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
+from rapport.consent.settings import ConsentSettings
+from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
+from rapport.grpcserver import ServiceParts
+from rapport.sqlstore import create_engine, is_sqlite, migrate
+
+_log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).parent / "adapters" / "migrations"
+SERVICE_NAME = consent_service_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name
+_METHOD_SCOPES = {
+    f"/{SERVICE_NAME}/RecordConsent": "consent.write",
+    f"/{SERVICE_NAME}/CheckConsent": "consent.read",
+    f"/{SERVICE_NAME}/BatchCheckConsent": "consent.read",
+    f"/{SERVICE_NAME}/ListConsentHistory": "consent.read",
+}
+
+
+def _state_cache(settings: ConsentSettings, sqlite: bool) -> StateCache:
+    if settings.redis_url:
+        return RedisStateCache.from_url(
+            settings.redis_url,
+            timeout_seconds=settings.redis_timeout_seconds,
+            key_prefix=settings.cache_key_prefix,
+            ttl_seconds=settings.cache_ttl_seconds,
+        )
+    if sqlite:
+        # One process per SQLite database by design: invalidation in-process is complete.
+        return InProcessStateCache(max_entries=settings.cache_max_entries)
+    # PostgreSQL without Redis means possibly several replicas that cannot invalidate
+    # each other's memory: no cache at all rather than a withdrawn consent served stale.
+    return NoStateCache()
+
+
+async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> ServiceParts:
+    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
+    cache = _state_cache(settings, is_sqlite(engine))
+    _log.info("consent cache ready", extra={"action": type(cache).__name__})
+    deps = ConsentDependencies(
+        uow_factory=partial(ConsentUnitOfWork, engine),
+        cache=cache,
+        workspaces=tuple(settings.workspaces),
+        clock=clock,
+    )
+    servicer = ConsentServicer(deps)
+    return ServiceParts(
+        register=[
+            lambda server: consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(
+                servicer, server
+            )
+        ],
+        service_names=[SERVICE_NAME],
+        error_domain="rapport.consent.v1",
+        method_scopes=_METHOD_SCOPES,
+        on_close=[cache.close, engine.dispose],
+    )

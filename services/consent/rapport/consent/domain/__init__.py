@@ -1,0 +1,1 @@
+"""Consent domain: pure rules, no I/O."""

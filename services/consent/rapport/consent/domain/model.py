@@ -1,0 +1,193 @@
+"""The consent ledger: entries, validation rules, and which entry is in force when.
+
+An entry is never changed once recorded; the state at a moment is derived from the
+entries alone, so any past state can be reconstructed from the ledger.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from rapport.errors import InvalidArgument
+
+PURPOSE_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+MAX_SOURCE_CHARS = 100
+MAX_NOTICE_VERSION_CHARS = 200
+MAX_PROOF_CHARS = 1000
+# Clocks of capture systems drift; a decision far in the future is a mistake, not a plan.
+MAX_FUTURE_EFFECTIVE_TIME = timedelta(minutes=5)
+
+CUSTOMER_PATTERN = "workspaces/{workspace}/customers/{customer}"
+RECORD_PATTERN = "workspaces/{workspace}/customers/{customer}/consentRecords/{record}"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    WEBHOOK = "webhook"
+    IN_APP = "in_app"
+
+
+class ConsentState(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+
+
+class Reason(StrEnum):
+    GRANTED = "GRANTED"
+    DENIED = "DENIED"
+    NO_RECORD_DEFAULT_DENY = "NO_RECORD_DEFAULT_DENY"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentKey:
+    """What one consent decision is about."""
+
+    workspace: str
+    customer_id: str
+    purpose: str
+    channel: Channel
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEntry:
+    """One ledger entry. `seq` is the ledger position (0 until stored)."""
+
+    id: str
+    workspace: str
+    customer_id: str
+    purpose: str
+    channel: Channel
+    state: ConsentState
+    source: str
+    notice_version: str
+    proof: str
+    effective_time: datetime
+    record_time: datetime
+    seq: int = 0
+
+    @property
+    def key(self) -> ConsentKey:
+        return ConsentKey(self.workspace, self.customer_id, self.purpose, self.channel)
+
+    @property
+    def name(self) -> str:
+        return RECORD_PATTERN.format(
+            workspace=self.workspace, customer=self.customer_id, record=self.id
+        )
+
+    @property
+    def customer_name(self) -> str:
+        return CUSTOMER_PATTERN.format(workspace=self.workspace, customer=self.customer_id)
+
+    def in_force_now(self, now: datetime) -> bool:
+        """Whether this entry counts for a check of the current state.
+
+        Everything committed is known now. An entry whose effective time is not after
+        its record time was in force the moment it was recorded, whatever this
+        process's clock says (another replica's clock may run slightly ahead).
+        """
+        return self.effective_time <= now or self.effective_time <= self.record_time
+
+    def in_force_at(self, at: datetime) -> bool:
+        """Whether this entry counts for a check at a past (or given) moment:
+        effective by then, and already known then."""
+        return self.effective_time <= at and self.record_time <= at
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentState:
+    """The entry in force now and until when that answer holds without a new write
+    (the effective time of the earliest entry recorded ahead of time), if ever."""
+
+    entry: ConsentEntry | None
+    valid_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentDecision:
+    allowed: bool
+    state: ConsentState
+    reason: Reason
+    entry: ConsentEntry | None
+
+
+def _precedence(entry: ConsentEntry) -> tuple[datetime, int]:
+    # The latest decision wins; among equal effective times, the later ledger entry.
+    return (entry.effective_time, entry.seq)
+
+
+def entry_in_force_at(entries: Iterable[ConsentEntry], at: datetime) -> ConsentEntry | None:
+    """The entry in force at `at` given what was known at `at`."""
+    return max((e for e in entries if e.in_force_at(at)), key=_precedence, default=None)
+
+
+def current_state(entries: Iterable[ConsentEntry], now: datetime) -> CurrentState:
+    """The entry in force now, and when an entry recorded ahead of time takes over."""
+    entries = list(entries)
+    entry = max((e for e in entries if e.in_force_now(now)), key=_precedence, default=None)
+    valid_until = min((e.effective_time for e in entries if not e.in_force_now(now)), default=None)
+    return CurrentState(entry, valid_until)
+
+
+def decide(entry: ConsentEntry | None) -> ConsentDecision:
+    """The answer to a check from the entry in force (opt-in: nothing recorded means no)."""
+    if entry is None:
+        return ConsentDecision(False, ConsentState.DENIED, Reason.NO_RECORD_DEFAULT_DENY, None)
+    if entry.state is ConsentState.GRANTED:
+        return ConsentDecision(True, ConsentState.GRANTED, Reason.GRANTED, entry)
+    return ConsentDecision(False, ConsentState.DENIED, Reason.DENIED, entry)
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def validate_purpose(purpose: str, field: str) -> str:
+    if not purpose:
+        raise InvalidArgument(field, "is required")
+    if not PURPOSE_PATTERN.fullmatch(purpose):
+        raise InvalidArgument(
+            field,
+            "must start with a lower-case letter and contain only lower-case letters, "
+            "digits, '_', '-' and '.' (at most 64 characters)",
+        )
+    return purpose
+
+
+def require_channel(channel: Channel | None, field: str) -> Channel:
+    if channel is None:
+        raise InvalidArgument(field, "is required")
+    return channel
+
+
+def require_state(state: ConsentState | None, field: str) -> ConsentState:
+    if state is None:
+        raise InvalidArgument(field, "is required")
+    return state
+
+
+def validate_text(value: str, field: str, *, max_chars: int, required: bool = False) -> str:
+    if required and not value.strip():
+        raise InvalidArgument(field, "is required")
+    if len(value) > max_chars:
+        raise InvalidArgument(field, f"must be at most {max_chars} characters")
+    return value
+
+
+def effective_time_or_default(
+    effective_time: datetime | None, record_time: datetime, field: str
+) -> datetime:
+    if effective_time is None:
+        return record_time
+    if effective_time > record_time + MAX_FUTURE_EFFECTIVE_TIME:
+        raise InvalidArgument(
+            field,
+            "must not be more than "
+            f"{int(MAX_FUTURE_EFFECTIVE_TIME.total_seconds() // 60)} minutes in the future",
+        )
+    return effective_time

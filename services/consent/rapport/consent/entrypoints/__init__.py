@@ -1,0 +1,1 @@
+"""Entry points: the gRPC servicer."""

@@ -1,0 +1,1 @@
+"""Use cases: commands, handlers, unit of work."""

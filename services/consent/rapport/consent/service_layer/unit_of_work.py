@@ -1,0 +1,13 @@
+"""Unit of work over the consent database."""
+
+from __future__ import annotations
+
+from rapport.consent.adapters.repository import LedgerRepository
+from rapport.sqlstore import SqlUnitOfWork
+
+
+class ConsentUnitOfWork(SqlUnitOfWork):
+    ledger: LedgerRepository
+
+    def _open_repositories(self) -> None:
+        self.ledger = LedgerRepository(self.connection)

@@ -1,0 +1,20 @@
+"""Consent service settings (environment prefix RAPPORT_CONSENT_)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+from rapport.config import ServiceSettings
+
+
+class ConsentSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="RAPPORT_CONSENT_")
+
+    service_name: str = "consent"
+    port: int = 50053
+    workspaces: list[str] = ["default"]
+    # Current-state cache. With Redis (redis_url) it is shared by the replicas; the TTL
+    # bounds how long a replica could be wrong if a write's invalidation failed.
+    cache_ttl_seconds: float = 60.0
+    cache_max_entries: int = 100_000  # in-process cache (SQLite) only
+    cache_key_prefix: str = "rapport:consent:"
+    redis_timeout_seconds: float = 0.25

@@ -1,0 +1,407 @@
+"""The consent service through its real gRPC server (SQLite, in-process cache)."""
+
+from __future__ import annotations
+
+from datetime import UTC, timedelta
+
+import grpc
+import pytest
+from rapport.consent.settings import ConsentSettings
+from rapport.consent.v1 import consent_service_pb2 as pb
+from rapport.consent.v1 import consent_service_pb2_grpc as pb_grpc
+from rapport.grpctesting import status_details
+
+from .._consent_support import (
+    FakeClock,
+    check,
+    consent_stub,
+    customer_name,
+    expect_error,
+    record,
+    run_core_scenario,
+    ts,
+)
+
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
+Stub = pb_grpc.ConsentServiceStub
+
+
+async def test_core_scenario(stub: Stub, clock: FakeClock) -> None:
+    await run_core_scenario(stub, clock)
+
+
+async def test_record_returns_the_stored_entry(stub: Stub, clock: FakeClock) -> None:
+    customer = customer_name()
+    decided_at = clock.now - timedelta(days=3)
+    stored = await stub.RecordConsent(
+        pb.RecordConsentRequest(
+            parent=customer,
+            record=pb.ConsentRecord(
+                name="ignored",
+                customer="ignored",
+                purpose="renewals.home",
+                channel=pb.CHANNEL_SMS,
+                state=pb.CONSENT_STATE_GRANTED,
+                source="call_centre",
+                notice_version="2025-01",
+                proof="recording-991",
+                effective_time=ts(decided_at),
+                record_time=ts(clock.now - timedelta(days=30)),
+            ),
+        )
+    )
+    assert stored.name.startswith(f"{customer}/consentRecords/")
+    assert stored.customer == customer
+    assert (stored.purpose, stored.channel, stored.state) == (
+        "renewals.home",
+        pb.CHANNEL_SMS,
+        pb.CONSENT_STATE_GRANTED,
+    )
+    assert (stored.source, stored.notice_version, stored.proof) == (
+        "call_centre",
+        "2025-01",
+        "recording-991",
+    )
+    assert stored.effective_time.ToDatetime(tzinfo=UTC) == decided_at
+    assert stored.record_time.ToDatetime(tzinfo=UTC) == clock.now  # server time, not ours
+
+    answer = await check(stub, customer, purpose="renewals.home", channel=pb.CHANNEL_SMS)
+    assert answer.record == stored
+    # Backdated but recorded now: at a time between the two it was not yet known.
+    past = await check(
+        stub,
+        customer,
+        purpose="renewals.home",
+        channel=pb.CHANNEL_SMS,
+        at=clock.now - timedelta(days=1),
+    )
+    assert past.reason == "NO_RECORD_DEFAULT_DENY"
+
+
+def _valid_record(**changes: object) -> pb.ConsentRecord:
+    fields: dict[str, object] = {
+        "purpose": "marketing",
+        "channel": pb.CHANNEL_EMAIL,
+        "state": pb.CONSENT_STATE_GRANTED,
+        "source": "web_form",
+    }
+    fields.update(changes)
+    return pb.ConsentRecord(**fields)
+
+
+@pytest.mark.parametrize(
+    ("parent", "consent", "field"),
+    [
+        ("", _valid_record(), "parent"),
+        ("customers/abc", _valid_record(), "parent"),
+        ("workspaces/default/customers/ABC", _valid_record(), "parent"),
+        (None, pb.ConsentRecord(), "record.purpose"),
+        (None, _valid_record(purpose=""), "record.purpose"),
+        (None, _valid_record(purpose="Marketing"), "record.purpose"),
+        (None, _valid_record(purpose="m" * 65), "record.purpose"),
+        (None, _valid_record(channel=pb.CHANNEL_UNSPECIFIED), "record.channel"),
+        (None, _valid_record(channel=42), "record.channel"),
+        (None, _valid_record(state=pb.CONSENT_STATE_UNSPECIFIED), "record.state"),
+        (None, _valid_record(state=7), "record.state"),
+        (None, _valid_record(source=""), "record.source"),
+        (None, _valid_record(source="s" * 101), "record.source"),
+        (None, _valid_record(notice_version="n" * 201), "record.notice_version"),
+        (None, _valid_record(proof="p" * 1001), "record.proof"),
+        (None, _valid_record(effective_time={"seconds": 10**13}), "record.effective_time"),
+    ],
+)
+async def test_bad_record_requests_are_refused_and_change_nothing(
+    stub: Stub, parent: str | None, consent: pb.ConsentRecord, field: str
+) -> None:
+    customer = customer_name()
+    request = pb.RecordConsentRequest(parent=customer if parent is None else parent, record=consent)
+    await expect_error(stub.RecordConsent(request), INVALID, field=field)
+
+    history = await stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer))
+    assert list(history.records) == []
+    assert (await check(stub, customer)).reason == "NO_RECORD_DEFAULT_DENY"
+
+
+async def test_effective_time_more_than_five_minutes_ahead_is_refused(
+    stub: Stub, clock: FakeClock
+) -> None:
+    customer = customer_name()
+    too_far = clock.now + timedelta(minutes=5, seconds=1)
+    request = pb.RecordConsentRequest(
+        parent=customer, record=_valid_record(effective_time=ts(too_far))
+    )
+    await expect_error(stub.RecordConsent(request), INVALID, field="record.effective_time")
+    history = await stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer))
+    assert list(history.records) == []
+
+
+async def test_an_unknown_workspace_is_not_found(stub: Stub) -> None:
+    err = await expect_error(
+        record(stub, "workspaces/elsewhere/customers/c1", pb.CONSENT_STATE_GRANTED),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    info, _ = status_details(err)
+    assert info is not None and info.metadata["resource"] == "workspaces/elsewhere"
+    await expect_error(check(stub, "workspaces/elsewhere/customers/c1"), grpc.StatusCode.NOT_FOUND)
+    await expect_error(
+        stub.BatchCheckConsent(pb.BatchCheckConsentRequest(parent="workspaces/elsewhere")),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    await expect_error(
+        stub.ListConsentHistory(
+            pb.ListConsentHistoryRequest(parent="workspaces/elsewhere/customers/c1")
+        ),
+        grpc.StatusCode.NOT_FOUND,
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "field"),
+    [
+        ({"customer": ""}, "customer"),
+        ({"customer": "workspaces/default/customers/"}, "customer"),
+        ({"purpose": ""}, "purpose"),
+        ({"purpose": "has space"}, "purpose"),
+        ({"channel": pb.CHANNEL_UNSPECIFIED}, "channel"),
+        ({"channel": 99}, "channel"),
+        ({"time": {"seconds": -(10**12)}}, "time"),
+    ],
+)
+async def test_bad_checks_name_the_field(
+    stub: Stub, request_fields: dict[str, object], field: str
+) -> None:
+    fields: dict[str, object] = {
+        "customer": "workspaces/default/customers/c1",
+        "purpose": "marketing",
+        "channel": pb.CHANNEL_EMAIL,
+    }
+    fields.update(request_fields)
+    await expect_error(stub.CheckConsent(pb.CheckConsentRequest(**fields)), INVALID, field=field)
+
+
+async def test_a_future_effective_decision_takes_over_at_its_time(
+    stub: Stub, clock: FakeClock
+) -> None:
+    customer = customer_name()
+    await record(stub, customer, pb.CONSENT_STATE_GRANTED)
+    withdrawn = await record(
+        stub, customer, pb.CONSENT_STATE_DENIED, effective_time=clock.now + timedelta(minutes=3)
+    )
+    assert (await check(stub, customer)).allowed
+    assert (await check(stub, customer)).allowed  # now cached
+    clock.advance(minutes=3)
+    answer = await check(stub, customer)  # the cached answer expired with the new entry
+    assert (answer.allowed, answer.record.name) == (False, withdrawn.name)
+
+
+async def test_checks_right_after_each_write_see_it(stub: Stub, clock: FakeClock) -> None:
+    customer = customer_name()
+    for i in range(6):
+        assert (await check(stub, customer, channel=pb.CHANNEL_PUSH)).allowed == (i % 2 == 1)
+        clock.advance(seconds=1)
+        state = pb.CONSENT_STATE_GRANTED if i % 2 == 0 else pb.CONSENT_STATE_DENIED
+        stored = await record(stub, customer, state, channel=pb.CHANNEL_PUSH)
+        answer = await check(stub, customer, channel=pb.CHANNEL_PUSH)
+        assert answer.record.name == stored.name
+    # Another channel and purpose of the same customer are independent.
+    assert (await check(stub, customer, channel=pb.CHANNEL_EMAIL)).reason == (
+        "NO_RECORD_DEFAULT_DENY"
+    )
+
+
+async def test_batch_answers_in_request_order(stub: Stub, clock: FakeClock) -> None:
+    alice, bob = customer_name(), customer_name()
+    await record(stub, alice, pb.CONSENT_STATE_GRANTED)
+    await record(stub, bob, pb.CONSENT_STATE_DENIED, channel=pb.CHANNEL_SMS)
+    await check(stub, alice)  # one of them cached, the others read from the ledger
+
+    def req(customer: str, channel: int = pb.CHANNEL_EMAIL, **kw: object) -> pb.CheckConsentRequest:
+        return pb.CheckConsentRequest(customer=customer, purpose="marketing", channel=channel, **kw)
+
+    requests = [
+        req(bob, pb.CHANNEL_SMS),
+        req(alice),
+        req(bob),
+        req(alice, time=ts(clock.now - timedelta(seconds=1))),
+        req(alice),
+    ]
+    response = await stub.BatchCheckConsent(
+        pb.BatchCheckConsentRequest(parent="workspaces/default", requests=requests)
+    )
+    assert [(r.allowed, r.reason) for r in response.responses] == [
+        (False, "DENIED"),
+        (True, "GRANTED"),
+        (False, "NO_RECORD_DEFAULT_DENY"),
+        (False, "NO_RECORD_DEFAULT_DENY"),
+        (True, "GRANTED"),
+    ]
+    empty = await stub.BatchCheckConsent(pb.BatchCheckConsentRequest(parent="workspaces/default"))
+    assert list(empty.responses) == []
+
+
+async def test_batch_errors_name_the_check(stub: Stub) -> None:
+    good = pb.CheckConsentRequest(
+        customer="workspaces/default/customers/c1", purpose="marketing", channel=pb.CHANNEL_EMAIL
+    )
+    other_workspace = pb.CheckConsentRequest(
+        customer="workspaces/brand2/customers/c1", purpose="marketing", channel=pb.CHANNEL_EMAIL
+    )
+    bad_purpose = pb.CheckConsentRequest(
+        customer="workspaces/default/customers/c1", purpose="", channel=pb.CHANNEL_EMAIL
+    )
+    no_channel = pb.CheckConsentRequest(customer="workspaces/default/customers/c1", purpose="m")
+
+    async def batch(parent: str, requests: list[pb.CheckConsentRequest]) -> object:
+        return await stub.BatchCheckConsent(
+            pb.BatchCheckConsentRequest(parent=parent, requests=requests)
+        )
+
+    await expect_error(
+        batch("workspaces/default", [good, other_workspace]), INVALID, field="requests[1].customer"
+    )
+    await expect_error(
+        batch("workspaces/default", [good, good, bad_purpose]), INVALID, field="requests[2].purpose"
+    )
+    await expect_error(
+        batch("workspaces/default", [no_channel]), INVALID, field="requests[0].channel"
+    )
+    await expect_error(batch("default", [good]), INVALID, field="parent")
+    await expect_error(batch("workspaces/default", [good] * 1001), INVALID, field="requests")
+    full = await batch("workspaces/default", [good] * 1000)
+    assert len(full.responses) == 1000  # type: ignore[attr-defined]
+
+
+async def test_history_pages_newest_first_with_filters(stub: Stub, clock: FakeClock) -> None:
+    customer = customer_name()
+    names = []
+    for i in range(7):
+        clock.advance(seconds=1)
+        channel = pb.CHANNEL_EMAIL if i % 2 == 0 else pb.CHANNEL_SMS
+        # Effective times out of order: history follows the ledger, not the decisions.
+        decided = clock.now - timedelta(hours=i % 3)
+        names.append(
+            (
+                await record(
+                    stub,
+                    customer,
+                    pb.CONSENT_STATE_GRANTED,
+                    channel=channel,
+                    effective_time=decided,
+                )
+            ).name
+        )
+    await record(stub, customer, pb.CONSENT_STATE_DENIED, purpose="service")
+
+    seen, token, pages = [], "", 0
+    while True:
+        page = await stub.ListConsentHistory(
+            pb.ListConsentHistoryRequest(
+                parent=customer, purpose="marketing", page_size=3, page_token=token
+            )
+        )
+        pages += 1
+        assert len(page.records) <= 3
+        seen += [r.name for r in page.records]
+        token = page.next_page_token
+        if not token:
+            break
+    assert pages == 3
+    assert seen == names[::-1]
+
+    sms = await stub.ListConsentHistory(
+        pb.ListConsentHistoryRequest(parent=customer, channel=pb.CHANNEL_SMS)
+    )
+    assert [r.name for r in sms.records] == names[1::2][::-1]
+    everything = await stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer))
+    assert len(everything.records) == 8 and everything.records[0].purpose == "service"
+
+    first = await stub.ListConsentHistory(
+        pb.ListConsentHistoryRequest(parent=customer, purpose="marketing", page_size=3)
+    )
+    # A token only works for the request that made it.
+    await expect_error(
+        stub.ListConsentHistory(
+            pb.ListConsentHistoryRequest(
+                parent=customer, purpose="service", page_token=first.next_page_token
+            )
+        ),
+        INVALID,
+        field="page_token",
+    )
+    await expect_error(
+        stub.ListConsentHistory(
+            pb.ListConsentHistoryRequest(
+                parent=customer_name(), purpose="marketing", page_token=first.next_page_token
+            )
+        ),
+        INVALID,
+        field="page_token",
+    )
+    await expect_error(
+        stub.ListConsentHistory(
+            pb.ListConsentHistoryRequest(parent=customer, page_token="garbage")
+        ),
+        INVALID,
+        field="page_token",
+    )
+    await expect_error(
+        stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer, page_size=-1)),
+        INVALID,
+        field="page_size",
+    )
+    await expect_error(
+        stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer, purpose="Bad")),
+        INVALID,
+        field="purpose",
+    )
+    await expect_error(
+        stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer, channel=77)),
+        INVALID,
+        field="channel",
+    )
+    await expect_error(
+        stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent="workspaces/default")),
+        INVALID,
+        field="parent",
+    )
+
+
+async def test_scopes_guard_writes(tmp_path: object, clock: FakeClock) -> None:
+    settings = ConsentSettings(
+        data_dir=tmp_path, auth_tokens={"reader": ["consent.read"], "writer": ["consent.write"]}
+    )
+    customer = customer_name()
+    request = pb.RecordConsentRequest(parent=customer, record=_valid_record())
+    reader = (("authorization", "Bearer reader"),)
+    writer = (("authorization", "Bearer writer"),)
+    async with consent_stub(settings, clock) as stub:
+        await expect_error(
+            stub.RecordConsent(request, metadata=reader), grpc.StatusCode.PERMISSION_DENIED
+        )
+        await stub.RecordConsent(request, metadata=writer)
+        check_request = pb.CheckConsentRequest(
+            customer=customer, purpose="marketing", channel=pb.CHANNEL_EMAIL
+        )
+        assert (await stub.CheckConsent(check_request, metadata=reader)).allowed
+        await expect_error(
+            stub.CheckConsent(check_request, metadata=writer), grpc.StatusCode.PERMISSION_DENIED
+        )
+
+
+async def test_an_unreachable_redis_degrades_to_the_database(
+    tmp_path: object, clock: FakeClock
+) -> None:
+    # Nothing listens on port 1: every Redis call fails fast.
+    settings = ConsentSettings(data_dir=tmp_path, redis_url="redis://127.0.0.1:1/0")
+    customer = customer_name()
+    async with consent_stub(settings, clock) as stub:
+        assert (await check(stub, customer)).reason == "NO_RECORD_DEFAULT_DENY"
+        # The write is committed but cannot be acknowledged as visible everywhere.
+        err = await expect_error(
+            record(stub, customer, pb.CONSENT_STATE_GRANTED), grpc.StatusCode.UNAVAILABLE
+        )
+        info, _ = status_details(err)
+        assert info is not None and info.reason == "CACHE_INVALIDATION_FAILED"
+        assert (await check(stub, customer)).allowed  # read from the database
+        history = await stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer))
+        assert len(history.records) == 1
