@@ -1,0 +1,287 @@
+"""Storage of the identity graph on SQLAlchemy Core (SQLite or PostgreSQL, same code)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from rapport.identity.domain.model import (
+    Customer,
+    CustomerRecord,
+    Identifier,
+    IdentityChange,
+    Observation,
+)
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    and_,
+    bindparam,
+    insert,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .tables import customers, identifiers, identity_changes, merges
+
+# Sorted before locking, so that overlapping resolves acquire locks in one global order.
+_LOCK_IDENTIFIERS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(:keys) AS k ORDER BY k) AS ordered_keys"
+).bindparams(bindparam("keys", type_=ARRAY(BigInteger)))
+
+
+def identifier_lock_key(workspace: str, identifier: Identifier) -> int:
+    """A stable signed 64-bit key for pg_advisory_xact_lock (same in every replica)."""
+    material = f"rapport.identity\x1f{workspace}\x1f{identifier.type}\x1f{identifier.value}"
+    digest = hashlib.blake2b(material.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored as UTC).
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _record(row: Row[Any]) -> CustomerRecord:
+    return CustomerRecord(
+        id=row.customer_id,
+        create_time=_utc(row.create_time),
+        update_time=_utc(row.update_time),
+        merged_into=row.merged_into,
+    )
+
+
+_CUSTOMER_COLUMNS = (
+    customers.c.customer_id,
+    customers.c.create_time,
+    customers.c.update_time,
+    customers.c.merged_into,
+)
+
+
+class IdentityRepository:
+    """The identity graph of every workspace, read and written on one connection."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self._postgres = connection.dialect.name == "postgresql"
+
+    async def lock_identifiers(self, workspace: str, observed: Iterable[Identifier]) -> None:
+        """Serialise transactions touching the same identifiers, until this one ends.
+
+        PostgreSQL only: on SQLite the unit of work already holds the single writer lock.
+        """
+        if not self._postgres:
+            return
+        keys = sorted({identifier_lock_key(workspace, identifier) for identifier in observed})
+        if keys:
+            await self._connection.execute(_LOCK_IDENTIFIERS, {"keys": keys})
+
+    async def find_links(
+        self, workspace: str, observed: Sequence[Identifier], *, lock_customers: bool = False
+    ) -> list[tuple[Identifier, CustomerRecord]]:
+        """The known identifiers among ``observed`` and their customers' rows, in one query.
+
+        With ``lock_customers`` the customer rows are locked (PostgreSQL ``FOR UPDATE``,
+        in customer id order) and re-read at their latest committed version, so a
+        customer merged meanwhile shows up as not live.
+        """
+        if not observed:
+            return []
+        statement = (
+            select(identifiers.c.type, identifiers.c.value, *_CUSTOMER_COLUMNS)
+            .join(
+                customers,
+                and_(
+                    customers.c.workspace == identifiers.c.workspace,
+                    customers.c.customer_id == identifiers.c.customer_id,
+                ),
+            )
+            .where(
+                identifiers.c.workspace == workspace,
+                tuple_(identifiers.c.type, identifiers.c.value).in_(
+                    [(identifier.type, identifier.value) for identifier in observed]
+                ),
+            )
+            .order_by(customers.c.customer_id)
+        )
+        if lock_customers:
+            statement = statement.with_for_update(of=customers)
+        rows = (await self._connection.execute(statement)).all()
+        return [(Identifier(row.type, row.value), _record(row)) for row in rows]
+
+    async def get_record(self, workspace: str, customer_id: str) -> CustomerRecord | None:
+        row = (
+            await self._connection.execute(
+                select(*_CUSTOMER_COLUMNS).where(
+                    customers.c.workspace == workspace, customers.c.customer_id == customer_id
+                )
+            )
+        ).first()
+        return None if row is None else _record(row)
+
+    async def list_live(
+        self, workspace: str, after: tuple[datetime, str] | None, limit: int
+    ) -> list[CustomerRecord]:
+        """Live customers oldest first, starting after the (create_time, id) key."""
+        statement = select(*_CUSTOMER_COLUMNS).where(
+            customers.c.workspace == workspace, customers.c.merged_into.is_(None)
+        )
+        if after is not None:
+            after_time, after_id = after
+            statement = statement.where(
+                or_(
+                    customers.c.create_time > after_time,
+                    and_(customers.c.create_time == after_time, customers.c.customer_id > after_id),
+                )
+            )
+        statement = statement.order_by(customers.c.create_time, customers.c.customer_id).limit(
+            limit
+        )
+        rows = (await self._connection.execute(statement)).all()
+        return [_record(row) for row in rows]
+
+    async def load_customers(
+        self, workspace: str, records: Sequence[CustomerRecord]
+    ) -> list[Customer]:
+        """Customers with their identifiers and merged customers, in two queries."""
+        if not records:
+            return []
+        ids = [record.id for record in records]
+        identifier_rows = (
+            await self._connection.execute(
+                select(identifiers.c.customer_id, identifiers.c.type, identifiers.c.value)
+                .where(identifiers.c.workspace == workspace, identifiers.c.customer_id.in_(ids))
+                .order_by(identifiers.c.link_time, identifiers.c.type, identifiers.c.value)
+            )
+        ).all()
+        merged_rows = (
+            await self._connection.execute(
+                select(customers.c.customer_id, customers.c.merged_into)
+                .where(customers.c.workspace == workspace, customers.c.merged_into.in_(ids))
+                .order_by(customers.c.create_time, customers.c.customer_id)
+            )
+        ).all()
+        linked: dict[str, list[Identifier]] = {customer_id: [] for customer_id in ids}
+        for row in identifier_rows:
+            linked[row.customer_id].append(Identifier(row.type, row.value))
+        merged: dict[str, list[str]] = {customer_id: [] for customer_id in ids}
+        for row in merged_rows:
+            merged[row.merged_into].append(row.customer_id)
+        return [
+            Customer(
+                id=record.id,
+                create_time=record.create_time,
+                update_time=record.update_time,
+                identifiers=tuple(linked[record.id]),
+                merged_customer_ids=tuple(merged[record.id]),
+            )
+            for record in records
+        ]
+
+    async def add_customer(self, workspace: str, record: CustomerRecord) -> None:
+        await self._connection.execute(
+            insert(customers).values(
+                workspace=workspace,
+                customer_id=record.id,
+                create_time=record.create_time,
+                update_time=record.update_time,
+                merged_into=None,
+            )
+        )
+
+    async def link(
+        self, workspace: str, customer_id: str, new: Sequence[Identifier], now: datetime
+    ) -> None:
+        """Link identifiers that belong to nobody yet (IntegrityError if one is taken)."""
+        if not new:
+            return
+        await self._connection.execute(
+            insert(identifiers),
+            [
+                {
+                    "workspace": workspace,
+                    "type": identifier.type,
+                    "value": identifier.value,
+                    "customer_id": customer_id,
+                    "link_time": now,
+                }
+                for identifier in new
+            ],
+        )
+
+    async def touch(self, workspace: str, customer_id: str, now: datetime) -> None:
+        await self._connection.execute(
+            update(customers)
+            .where(customers.c.workspace == workspace, customers.c.customer_id == customer_id)
+            .values(update_time=now)
+        )
+
+    async def merge(
+        self,
+        workspace: str,
+        survivor_id: str,
+        merged_ids: Sequence[str],
+        observation: Observation,
+        now: datetime,
+    ) -> None:
+        """Move the merged customers' identifiers to the survivor and record each merge."""
+        await self._connection.execute(
+            update(identifiers)
+            .where(identifiers.c.workspace == workspace, identifiers.c.customer_id.in_(merged_ids))
+            .values(customer_id=survivor_id)
+        )
+        # Customers merged earlier into the merged ones now point at the survivor
+        # directly, so a lookup follows at most one hop (history stays in `merges`).
+        await self._connection.execute(
+            update(customers)
+            .where(customers.c.workspace == workspace, customers.c.merged_into.in_(merged_ids))
+            .values(merged_into=survivor_id)
+        )
+        await self._connection.execute(
+            update(customers)
+            .where(customers.c.workspace == workspace, customers.c.customer_id.in_(merged_ids))
+            .values(merged_into=survivor_id, update_time=now)
+        )
+        observed = [[identifier.type, identifier.value] for identifier in observation.identifiers]
+        await self._connection.execute(
+            insert(merges),
+            [
+                {
+                    "workspace": workspace,
+                    "survivor_id": survivor_id,
+                    "merged_id": merged_id,
+                    "identifiers": observed,
+                    "source": observation.source,
+                    "observe_time": observation.observe_time,
+                    "merge_time": now,
+                }
+                for merged_id in merged_ids
+            ],
+        )
+
+    async def record_changes(
+        self, workspace: str, changes: Sequence[IdentityChange], now: datetime
+    ) -> None:
+        if not changes:
+            return
+        await self._connection.execute(
+            insert(identity_changes),
+            [
+                {
+                    "workspace": workspace,
+                    "kind": str(change.kind),
+                    "customer_id": change.customer_id,
+                    "other_customer_id": change.other_customer_id,
+                    "change_time": now,
+                }
+                for change in changes
+            ],
+        )

@@ -1,0 +1,70 @@
+"""The identity graph's vocabulary: identifiers, customers, observations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, order=True)
+class Identifier:
+    """A normalised identifier: unique per workspace, linked to at most one customer."""
+
+    type: str
+    value: str
+
+
+@dataclass(frozen=True)
+class CustomerRecord:
+    """A customer's own row: a merged customer points at the customer it now lives in."""
+
+    id: str
+    create_time: datetime
+    update_time: datetime
+    merged_into: str | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.merged_into is None
+
+    @property
+    def age_key(self) -> tuple[datetime, str]:
+        """Oldest first: earliest create time, then smallest id."""
+        return (self.create_time, self.id)
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A live customer as clients see it."""
+
+    id: str
+    create_time: datetime
+    update_time: datetime
+    identifiers: tuple[Identifier, ...]
+    merged_customer_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Identifiers seen together by a source at a time (already normalised, deduplicated)."""
+
+    identifiers: tuple[Identifier, ...]
+    source: str
+    observe_time: datetime
+
+
+class ChangeKind(StrEnum):
+    """Kinds of entries in the identity change log (streamed by WatchChanges)."""
+
+    CREATED = "created"
+    MERGED = "merged"
+
+
+@dataclass(frozen=True)
+class IdentityChange:
+    """One entry of the change log; ``other_customer_id`` is the merged customer of a merge."""
+
+    kind: ChangeKind
+    customer_id: str
+    other_customer_id: str | None = None

@@ -1,0 +1,173 @@
+"""Property: the graph after any sequence of observations matches the "seen together" graph.
+
+Runs the real handlers and repository on SQLite; every Hypothesis example uses a
+fresh workspace of one migrated database, so examples never see each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rapport.identity.bootstrap import MIGRATIONS_DIR
+from rapport.identity.domain.identifiers import IdentifierPolicy
+from rapport.identity.domain.model import Identifier
+from rapport.identity.service_layer import commands, handlers
+from rapport.identity.service_layer.handlers import IdentityContext
+from rapport.identity.service_layer.unit_of_work import IdentityUnitOfWork
+from rapport.sqlstore import create_engine, migrate
+
+POLICY = IdentifierPolicy(
+    known_types=frozenset({"user_id", "email", "phone", "anonymous_id"}),
+    default_phone_region="US",
+)
+
+# A small alphabet with spellings that normalise to the same identifier.
+RAW_IDENTIFIERS = [
+    ("user_id", "u1"),
+    ("user_id", " u1"),
+    ("user_id", "u2"),
+    ("user_id", "u3"),
+    ("email", "a@x.io"),
+    ("email", "A@X.io "),
+    ("email", "b@x.io"),
+    ("phone", "(650) 253-0000"),
+    ("phone", "+1 650 253 0000"),
+    ("phone", "+44 20 7946 0958"),
+    ("anonymous_id", "an1"),
+    ("anonymous_id", "an2"),
+    ("anonymous_id", "an3"),
+]
+
+observation = st.lists(st.sampled_from(RAW_IDENTIFIERS), min_size=1, max_size=4)
+# Several observations may share one batch (one unit of work), to cover both paths.
+step = st.lists(observation, min_size=1, max_size=3)
+
+_workspace_numbers = itertools.count()
+
+
+class UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[Identifier, Identifier] = {}
+
+    def find(self, item: Identifier) -> Identifier:
+        self.parent.setdefault(item, item)
+        while self.parent[item] != item:
+            self.parent[item] = self.parent[self.parent[item]]
+            item = self.parent[item]
+        return item
+
+    def union(self, a: Identifier, b: Identifier) -> None:
+        self.parent[self.find(a)] = self.find(b)
+
+    def components(self) -> dict[Identifier, set[Identifier]]:
+        groups: dict[Identifier, set[Identifier]] = {}
+        for item in self.parent:
+            groups.setdefault(self.find(item), set()).add(item)
+        return groups
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    # One loop for all examples: the engine's connections belong to it.
+    event_loop = asyncio.new_event_loop()
+    yield event_loop
+    event_loop.close()
+
+
+@pytest.fixture(scope="module")
+def engine(loop: asyncio.AbstractEventLoop, tmp_path_factory: pytest.TempPathFactory):
+    path: Path = tmp_path_factory.mktemp("identity-graph") / "identity.db"
+    sql_engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    loop.run_until_complete(migrate(sql_engine, MIGRATIONS_DIR))
+    yield sql_engine
+    loop.run_until_complete(sql_engine.dispose())
+
+
+async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> None:
+    workspace = f"w{next(_workspace_numbers)}"
+    parent = f"workspaces/{workspace}"
+    ctx = IdentityContext(
+        uow_factory=lambda readonly=False: IdentityUnitOfWork(engine, readonly=readonly),
+        policy=POLICY,
+        workspaces=frozenset({workspace}),
+    )
+    seen_together = UnionFind()
+    every_name: set[str] = set()
+
+    for batch in steps:
+        requests = tuple(
+            commands.Resolve(
+                parent=parent,
+                identifiers=tuple(commands.RawIdentifier(t, v) for t, v in raw),
+                source="property",
+            )
+            for raw in batch
+        )
+        if len(requests) == 1:
+            results = [await handlers.resolve(requests[0], ctx)]
+        else:
+            results = await handlers.batch_resolve(commands.BatchResolve(parent, requests), ctx)
+        for request, result in zip(requests, results, strict=True):
+            normalised = POLICY.normalise_all(
+                ((r.type, r.value) for r in request.identifiers), field="identifiers"
+            )
+            for identifier in normalised:
+                seen_together.union(normalised[0], identifier)
+                # The response already holds every identifier of the observation.
+                assert identifier in result.customer.identifiers
+            every_name.add(result.customer.id)
+            every_name.update(result.merged_customer_ids)
+
+    live = []
+    token = ""
+    while True:
+        page = await handlers.list_customers(
+            commands.ListCustomers(parent, page_size=2, page_token=token), ctx
+        )
+        live += page.customers
+        token = page.next_page_token
+        if not token:
+            break
+
+    owner: dict[Identifier, list[str]] = {}
+    for customer in live:
+        for identifier in customer.identifiers:
+            owner.setdefault(identifier, []).append(customer.id)
+
+    # (a) every identifier belongs to exactly one live customer, and nothing else is linked.
+    assert set(owner) == set(seen_together.parent)
+    assert all(len(ids) == 1 for ids in owner.values())
+    # (b) identifiers ever seen together belong to the same live customer.
+    components = seen_together.components()
+    for members in components.values():
+        assert len({owner[m][0] for m in members}) == 1
+    # (c) one live customer per connected component.
+    assert len(live) == len(components)
+
+    # Every customer ever returned (even merged away) leads to a live one.
+    live_ids = {customer.id for customer in live}
+    for customer_id in every_name:
+        got = await handlers.get_customer(
+            commands.GetCustomer(f"{parent}/customers/{customer_id}"), ctx
+        )
+        assert got.id in live_ids
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=st.lists(step, min_size=1, max_size=8))
+def test_live_customers_are_the_components_of_the_seen_together_graph(
+    loop: asyncio.AbstractEventLoop,
+    engine,
+    steps,
+) -> None:
+    loop.run_until_complete(_run_and_check(engine, steps))
