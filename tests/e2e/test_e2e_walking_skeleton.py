@@ -11,7 +11,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-
 from rapport.delivery.v1 import delivery_service_pb2 as delivery_pb
 from rapport.localsuite import SERVICES, Suite, SuiteLayout
 from rapport.localsuite.demo import play
@@ -85,7 +84,7 @@ async def test_demo_scenario_delivers_the_renewal_reminder(tmp_path, smtp_inbox)
     suite = Suite(layout)
     suite.start()
     try:
-        await suite.wait_until_serving(timeout=30)
+        await suite.wait_until_serving(within_seconds=30)
         for service, full_name in EXPECTED_SERVICES.items():
             address = layout.address(service)
             assert await health(address) == health_pb2.HealthCheckResponse.SERVING

@@ -47,11 +47,11 @@ def banner(layout: SuiteLayout, mail_folder: Path) -> str:
         f"  data, logs   {layout.data_dir}/ (SQLite files, logs/<service>.log)",
         "",
         "Call a service through reflection with buf (installed by make under .tools/):",
-        f"  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge \\",
+        "  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge \\",
         f"    --list-methods http://{identity}",
-        f"  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge \\",
-        f"    -d '{{\"parent\":\"workspaces/default\",\"identifiers\":"
-        f"[{{\"type\":\"email\",\"value\":\"ada@example.com\"}}]}}' \\",
+        "  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge \\",
+        "    -d '{\"parent\":\"workspaces/default\",\"identifiers\":"
+        "[{\"type\":\"email\",\"value\":\"ada@example.com\"}]}' \\",
         f"    http://{identity}/rapport.identity.v1.IdentityService/Resolve",
         "",
         "Play the demo scenario in another terminal:  make demo",
@@ -74,7 +74,7 @@ async def main() -> int:
     try:
         suite.start()
         try:
-            await suite.wait_until_serving(timeout=30)
+            await suite.wait_until_serving(within_seconds=30)
         except (RuntimeError, TimeoutError) as exc:
             print(f"Rapport did not start: {exc}", file=sys.stderr)
             return 1

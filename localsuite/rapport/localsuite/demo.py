@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import grpc
 from google.protobuf import struct_pb2, timestamp_pb2
-
 from rapport.consent.v1 import consent_service_pb2 as consent_pb
 from rapport.consent.v1 import consent_service_pb2_grpc as consent_grpc
 from rapport.delivery.v1 import delivery_service_pb2 as delivery_pb
@@ -49,7 +48,7 @@ def _now() -> timestamp_pb2.Timestamp:
     return stamp
 
 
-async def play(addresses: dict[str, str], *, timeout: float = 30.0, say=print) -> DemoResult:
+async def play(addresses: dict[str, str], *, wait_seconds: float = 30.0, say=print) -> DemoResult:
     run = uuid.uuid4().hex[:8]
     async with (
         grpc.aio.insecure_channel(addresses["profile"]) as profile_channel,
@@ -120,7 +119,7 @@ async def play(addresses: dict[str, str], *, timeout: float = 30.0, say=print) -
         )
         say("4. 'Policy Renewal Due' ingested (identified by phone only)")
 
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait_seconds
         while True:
             listing = await delivery.ListMessages(
                 delivery_pb.ListMessagesRequest(parent=WORKSPACE, customer=customer), timeout=10

@@ -87,9 +87,9 @@ class Suite:
             )
             log.close()
 
-    async def wait_until_serving(self, timeout: float = 30.0) -> None:
+    async def wait_until_serving(self, within_seconds: float = 30.0) -> None:
         """Wait for every service's standard health check to say SERVING."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + within_seconds
         await asyncio.gather(*(self._wait_one(s, deadline) for s in SERVICES))
 
     async def _wait_one(self, service: str, deadline: float) -> None:
