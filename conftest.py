@@ -79,6 +79,16 @@ def pg_schema(postgres_url: str) -> Iterator[str]:
     """A fresh schema name for one test, dropped (CASCADE) afterwards."""
     schema = "t_" + uuid.uuid4().hex[:12]
     yield schema
+    # A test that failed mid-transaction may leave a session holding locks on
+    # the schema; end such sessions rather than wait on them forever.
+    asyncio.run(
+        _pg_execute(
+            postgres_url,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " AND state LIKE 'idle in transaction%'",
+        )
+    )
     asyncio.run(_pg_execute(postgres_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 

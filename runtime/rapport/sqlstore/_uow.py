@@ -68,9 +68,24 @@ class SqlUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Shielded: a cancelled request (client gone, deadline) must still
+        # roll back and return its connection, or PostgreSQL keeps an
+        # "idle in transaction" session holding locks.
+        cleanup = asyncio.ensure_future(self._finish())
+        try:
+            await asyncio.shield(cleanup)
+        except asyncio.CancelledError:
+            await cleanup
+            raise
+
+    async def _finish(self) -> None:
         try:
             if self.connection.in_transaction():
                 await self.connection.rollback()
+        except BaseException:
+            # The connection is in an unknown state: drop it from the pool.
+            await self.connection.invalidate()
+            raise
         finally:
             try:
                 await self.connection.close()

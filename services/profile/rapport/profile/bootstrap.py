@@ -1,0 +1,67 @@
+"""Wires the profile service: storage, identity client, handlers, servicer."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from rapport.grpcserver import ServiceParts
+from rapport.profile.adapters.identity_client import GrpcIdentityClient
+from rapport.profile.entrypoints.grpc_servicer import ProfileServicer
+from rapport.profile.service_layer.handlers import Dependencies
+from rapport.profile.service_layer.notifications import SignalNotifier
+from rapport.profile.service_layer.unit_of_work import unit_of_work_factory
+from rapport.profile.settings import ProfileSettings
+from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from rapport.sqlstore import create_engine, migrate
+
+MIGRATIONS_DIR = Path(__file__).parent / "adapters" / "migrations"
+SERVICE_NAME = profile_service_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name
+ERROR_DOMAIN = "rapport.profile.v1"
+
+
+def method_scopes() -> dict[str, str]:
+    scopes = {
+        "IngestEvents": "profile.write",
+        "GetProfile": "profile.read",
+        "ListEvents": "profile.read",
+        "WatchSignals": "profile.read",
+    }
+    return {f"/{SERVICE_NAME}/{method}": scope for method, scope in scopes.items()}
+
+
+async def build(settings: ProfileSettings) -> ServiceParts:
+    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
+    identity = GrpcIdentityClient(settings.identity_address, settings)
+    notifier = SignalNotifier()
+    deps = Dependencies(
+        uow=unit_of_work_factory(engine),
+        identity=identity,
+        notifier=notifier,
+        workspaces=tuple(settings.workspaces),
+        signal_batch_size=settings.signal_batch_size,
+        signal_poll_seconds=settings.signal_poll_seconds,
+    )
+    servicer = ProfileServicer(deps)
+
+    async def end_watch_streams_at_stop() -> None:
+        # Background tasks are cancelled first when the server stops: that is
+        # the moment to let every WatchSignals stream end instead of hanging.
+        try:
+            await asyncio.Event().wait()
+        finally:
+            notifier.close()
+
+    return ServiceParts(
+        register=[
+            lambda server: profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(
+                servicer, server
+            )
+        ],
+        service_names=[SERVICE_NAME],
+        error_domain=ERROR_DOMAIN,
+        method_scopes=method_scopes(),
+        background=[end_watch_streams_at_stop],
+        on_close=[identity.close, engine.dispose],
+    )

@@ -1,0 +1,154 @@
+"""Rules for ingesting a batch: validation, identifiers, timestamps, duplicates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rapport.errors import InvalidArgument
+
+from .model import TRAIT_BEARING_TYPES, EventType, Identifier, IncomingEvent
+
+MAX_EVENTS_PER_BATCH = 1000
+MAX_MESSAGE_ID_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class SourcedIdentifier:
+    """An identifier and the request field it came from (to name it in errors)."""
+
+    identifier: Identifier
+    field: str
+    # True for `identifiers[n]` entries, whose sub-fields (`.type`, `.value`) exist.
+    structured: bool = False
+
+
+def validate_batch(events: Sequence[IncomingEvent]) -> list[list[SourcedIdentifier]]:
+    """Validate every event; return each event's identifiers. Raises on the first problem."""
+    if not events:
+        raise InvalidArgument("events", "at least one event is required")
+    if len(events) > MAX_EVENTS_PER_BATCH:
+        raise InvalidArgument("events", f"at most {MAX_EVENTS_PER_BATCH} events per call")
+    return [_validate_event(event, f"events[{i}]") for i, event in enumerate(events)]
+
+
+def _validate_event(event: IncomingEvent, path: str) -> list[SourcedIdentifier]:
+    if event.type is None:
+        raise InvalidArgument(f"{path}.type", "is required (identify, track, page, ...)")
+    if not event.message_id:
+        raise InvalidArgument(f"{path}.message_id", "is required")
+    if len(event.message_id) > MAX_MESSAGE_ID_LENGTH:
+        raise InvalidArgument(
+            f"{path}.message_id", f"must be at most {MAX_MESSAGE_ID_LENGTH} characters"
+        )
+    if event.type is EventType.TRACK and not event.event:
+        raise InvalidArgument(f"{path}.event", "is required for track events (the event name)")
+    # Stored in text columns, where PostgreSQL refuses NUL characters.
+    if "\x00" in event.message_id:
+        raise InvalidArgument(f"{path}.message_id", "must not contain NUL characters")
+    if "\x00" in event.event:
+        raise InvalidArgument(f"{path}.event", "must not contain NUL characters")
+    if event.type in TRAIT_BEARING_TYPES and any("\x00" in key for key in event.traits or {}):
+        raise InvalidArgument(f"{path}.traits", "keys must not contain NUL characters")
+    identifiers = extract_identifiers(event, path)
+    if not identifiers:
+        raise InvalidArgument(
+            path,
+            "needs at least one identifier (user_id, anonymous_id, identifiers, traits.email, "
+            "traits.phone or context.device.id)",
+        )
+    return identifiers
+
+
+def extract_identifiers(event: IncomingEvent, path: str) -> list[SourcedIdentifier]:
+    """The identifiers an event carries, each with its field; duplicates dropped."""
+    found: list[SourcedIdentifier] = []
+    if event.user_id:
+        found.append(SourcedIdentifier(Identifier("user_id", event.user_id), f"{path}.user_id"))
+    if event.anonymous_id:
+        found.append(
+            SourcedIdentifier(
+                Identifier("anonymous_id", event.anonymous_id), f"{path}.anonymous_id"
+            )
+        )
+    for n, identifier in enumerate(event.identifiers):
+        field = f"{path}.identifiers[{n}]"
+        if not identifier.type.strip():
+            raise InvalidArgument(f"{field}.type", "is required")
+        if not identifier.value.strip():
+            raise InvalidArgument(f"{field}.value", "is required")
+        found.append(SourcedIdentifier(identifier, field, structured=True))
+    for key, kind in (("email", "email"), ("phone", "phone")):
+        value = _string_at(event.traits, (key,), f"{path}.traits.{key}")
+        if value:
+            found.append(SourcedIdentifier(Identifier(kind, value), f"{path}.traits.{key}"))
+    device_id = _string_at(event.context, ("device", "id"), f"{path}.context.device.id")
+    if device_id:
+        found.append(
+            SourcedIdentifier(Identifier("device_id", device_id), f"{path}.context.device.id")
+        )
+    if event.type is EventType.ALIAS and event.previous_id:
+        found.append(
+            SourcedIdentifier(Identifier("anonymous_id", event.previous_id), f"{path}.previous_id")
+        )
+    unique: list[SourcedIdentifier] = []
+    seen: set[Identifier] = set()
+    for sourced in found:
+        if sourced.identifier not in seen:
+            seen.add(sourced.identifier)
+            unique.append(sourced)
+    return unique
+
+
+def _string_at(document: Mapping[str, Any] | None, keys: tuple[str, ...], field: str) -> str:
+    value: Any = document
+    for key in keys:
+        if not isinstance(value, Mapping) or key not in value:
+            return ""
+        value = value[key]
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidArgument(field, "must be a string")
+    return value.strip()
+
+
+def corrected_timestamp(
+    received_at: datetime, original_timestamp: datetime | None, sent_at: datetime | None
+) -> datetime:
+    """Segment semantics: shift the sender's time by its clock skew when both are known."""
+    if original_timestamp is not None and sent_at is not None:
+        return received_at - (sent_at - original_timestamp)
+    if original_timestamp is not None:
+        return original_timestamp
+    return received_at
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """Which events of a batch are new, and which repeat a message id."""
+
+    new_indexes: list[int]
+    # Event index -> stored customer (already stored before this batch).
+    stored_duplicates: dict[int, str]
+    # Event index -> index of the earlier event of the batch with the same message id.
+    batch_duplicates: dict[int, int]
+
+
+def plan_batch(events: Sequence[IncomingEvent], stored: Mapping[str, str]) -> BatchPlan:
+    """Split a batch given the message ids already stored (message id -> customer)."""
+    new_indexes: list[int] = []
+    stored_duplicates: dict[int, str] = {}
+    batch_duplicates: dict[int, int] = {}
+    first_index: dict[str, int] = {}
+    for i, event in enumerate(events):
+        if event.message_id in stored:
+            stored_duplicates[i] = stored[event.message_id]
+        elif event.message_id in first_index:
+            batch_duplicates[i] = first_index[event.message_id]
+        else:
+            first_index[event.message_id] = i
+            new_indexes.append(i)
+    return BatchPlan(new_indexes, stored_duplicates, batch_duplicates)

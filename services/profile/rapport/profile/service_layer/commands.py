@@ -1,0 +1,34 @@
+"""The use cases' inputs, independent of protobuf."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rapport.profile.domain.model import IncomingEvent, SignalKind
+
+
+@dataclass(frozen=True)
+class IngestEvents:
+    parent: str
+    events: Sequence[IncomingEvent]
+
+
+@dataclass(frozen=True)
+class GetProfile:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListEvents:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class WatchSignals:
+    parent: str
+    start_cursor: str = ""
+    # None stands for an unspecified or unknown kind (refused, by index).
+    kinds: Sequence[SignalKind | None] = ()

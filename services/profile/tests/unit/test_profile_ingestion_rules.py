@@ -1,0 +1,155 @@
+"""Domain rules of ingestion: validation, identifiers, timestamps, duplicates."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from rapport.errors import InvalidArgument
+from rapport.profile.domain.ingestion import (
+    corrected_timestamp,
+    extract_identifiers,
+    plan_batch,
+    validate_batch,
+)
+from rapport.profile.domain.model import EventType, Identifier, IncomingEvent
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def event(**fields: object) -> IncomingEvent:
+    defaults: dict[str, object] = {
+        "type": EventType.IDENTIFY,
+        "message_id": "m1",
+        "user_id": "u1",
+    }
+    return IncomingEvent(**{**defaults, **fields})  # type: ignore[arg-type]
+
+
+def refused(events: list[IncomingEvent]) -> InvalidArgument:
+    with pytest.raises(InvalidArgument) as caught:
+        validate_batch(events)
+    return caught.value
+
+
+def test_empty_batch_is_refused() -> None:
+    assert refused([]).field == "events"
+
+
+def test_more_than_1000_events_are_refused() -> None:
+    events = [event(message_id=f"m{i}") for i in range(1001)]
+    assert refused(events).field == "events"
+
+
+def test_unspecified_type_is_named() -> None:
+    assert refused([event(), event(type=None)]).field == "events[1].type"
+
+
+def test_message_id_is_required_and_bounded() -> None:
+    assert refused([event(message_id="")]).field == "events[0].message_id"
+    assert refused([event(), event(message_id="x" * 201)]).field == "events[1].message_id"
+    validate_batch([event(message_id="x" * 200)])
+
+
+def test_track_needs_an_event_name() -> None:
+    assert refused([event(type=EventType.TRACK)]).field == "events[0].event"
+    validate_batch([event(type=EventType.TRACK, event="Order Completed")])
+    validate_batch([event(type=EventType.PAGE)])  # page names are optional
+
+
+def test_an_identifier_is_required() -> None:
+    err = refused([event(), event(message_id="m2", user_id="")])
+    assert err.field == "events[1]"
+    assert "needs at least one identifier" in err.description
+
+
+def test_explicit_identifiers_need_type_and_value() -> None:
+    bad_type = event(identifiers=(Identifier("", "x"),))
+    assert refused([bad_type]).field == "events[0].identifiers[0].type"
+    bad_value = event(identifiers=(Identifier("email", "a@b.c"), Identifier("crm_id", " ")))
+    assert refused([bad_value]).field == "events[0].identifiers[1].value"
+
+
+def test_non_string_email_trait_is_refused() -> None:
+    assert refused([event(traits={"email": 3.0})]).field == "events[0].traits.email"
+
+
+def test_identifiers_come_from_every_place_with_their_field() -> None:
+    incoming = event(
+        type=EventType.ALIAS,
+        user_id="u1",
+        anonymous_id="a1",
+        identifiers=(Identifier("crm_id", "c1"),),
+        traits={"email": "Ann@Example.com", "phone": "+44 20 7946 0000", "plan": "pro"},
+        context={"device": {"id": "d1"}},
+        previous_id="a0",
+    )
+    found = {
+        (s.identifier.type, s.identifier.value): s.field
+        for s in extract_identifiers(incoming, "events[3]")
+    }
+    assert found == {
+        ("user_id", "u1"): "events[3].user_id",
+        ("anonymous_id", "a1"): "events[3].anonymous_id",
+        ("crm_id", "c1"): "events[3].identifiers[0]",
+        ("email", "Ann@Example.com"): "events[3].traits.email",
+        ("phone", "+44 20 7946 0000"): "events[3].traits.phone",
+        ("device_id", "d1"): "events[3].context.device.id",
+        ("anonymous_id", "a0"): "events[3].previous_id",
+    }
+
+
+def test_previous_id_counts_only_for_alias_events() -> None:
+    found = extract_identifiers(event(user_id="", previous_id="a0"), "events[0]")
+    assert found == []
+
+
+def test_repeated_identifiers_are_sent_once() -> None:
+    incoming = event(user_id="u1", identifiers=(Identifier("user_id", "u1"),))
+    assert [s.field for s in extract_identifiers(incoming, "events[0]")] == ["events[0].user_id"]
+
+
+def test_device_id_alone_is_enough() -> None:
+    validate_batch([event(user_id="", context={"device": {"id": "d1"}})])
+
+
+def test_skew_is_corrected_when_both_sender_times_are_known() -> None:
+    received = T0
+    sent = T0 + timedelta(hours=2)  # the sender's clock is two hours fast
+    original = sent - timedelta(seconds=30)
+    assert corrected_timestamp(received, original, sent) == T0 - timedelta(seconds=30)
+
+
+def test_timestamp_falls_back_to_original_then_received() -> None:
+    original = T0 - timedelta(days=1)
+    assert corrected_timestamp(T0, original, None) == original
+    assert corrected_timestamp(T0, None, T0 + timedelta(hours=1)) == T0
+    assert corrected_timestamp(T0, None, None) == T0
+
+
+def test_plan_separates_new_stored_and_repeated_events() -> None:
+    events = [event(message_id=m) for m in ["a", "b", "a", "c", "b", "c"]]
+    plan = plan_batch(events, {"c": "cust-1"})
+    assert plan.new_indexes == [0, 1]
+    assert plan.stored_duplicates == {3: "cust-1", 5: "cust-1"}
+    assert plan.batch_duplicates == {2: 0, 4: 1}
+
+
+@given(
+    st.lists(st.sampled_from("abcdef"), min_size=1, max_size=30), st.sets(st.sampled_from("abcdef"))
+)
+def test_plan_accounts_for_every_event_once(ids: list[str], stored_ids: set[str]) -> None:
+    events = [event(message_id=m) for m in ids]
+    plan = plan_batch(events, {m: "c" for m in stored_ids})
+    placed = [*plan.new_indexes, *plan.stored_duplicates, *plan.batch_duplicates]
+    assert sorted(placed) == list(range(len(ids)))
+    new_ids = [ids[i] for i in plan.new_indexes]
+    assert len(new_ids) == len(set(new_ids)) == len(set(ids) - stored_ids)
+
+
+def test_nul_characters_are_refused_where_they_would_be_stored_as_text() -> None:
+    assert refused([event(message_id="a\x00b")]).field == "events[0].message_id"
+    assert refused([event(type=EventType.TRACK, event="x\x00")]).field == "events[0].event"
+    assert refused([event(traits={"a\x00": 1.0})]).field == "events[0].traits"
