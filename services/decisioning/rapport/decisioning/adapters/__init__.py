@@ -1,0 +1,1 @@
+"""Adapters: storage, the catalogue file and clients of the services decisioning calls."""

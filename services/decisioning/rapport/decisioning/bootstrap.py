@@ -1,0 +1,114 @@
+"""Wires the decisioning service: storage, clients, catalogue file, servicer, trigger runner."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+
+from rapport.decisioning.adapters import catalogue_file
+from rapport.decisioning.adapters.grpc_clients import (
+    GrpcConsentClient,
+    GrpcDeliveryClient,
+    GrpcProfileClient,
+)
+from rapport.decisioning.domain.rules import RuleBook
+from rapport.decisioning.entrypoints.grpc_servicer import DecisioningServicer
+from rapport.decisioning.service_layer import handlers
+from rapport.decisioning.service_layer.triggers import TriggerRunner
+from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
+from rapport.decisioning.settings import DecisioningSettings
+from rapport.decisioning.v1 import decisioning_service_pb2, decisioning_service_pb2_grpc
+from rapport.errors import RapportError
+from rapport.grpcclients import open_channel
+from rapport.grpcserver import ServiceParts
+from rapport.sqlstore import create_engine, migrate
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+SERVICE_NAME = decisioning_service_pb2.DESCRIPTOR.services_by_name["DecisioningService"].full_name
+_METHOD_SCOPES = {
+    "Decide": "decisioning.decide",
+    "RecordOutcome": "decisioning.decide",
+    "CreateAction": "decisioning.admin",
+    "DeleteAction": "decisioning.admin",
+    "CreateTrigger": "decisioning.admin",
+    "GetAction": "decisioning.read",
+    "ListActions": "decisioning.read",
+    "ListTriggers": "decisioning.read",
+}
+METHOD_SCOPES = {f"/{SERVICE_NAME}/{method}": scope for method, scope in _METHOD_SCOPES.items()}
+
+
+class StartupError(RuntimeError):
+    """The service cannot start with this configuration."""
+
+
+async def _load_catalogue(path: Path, deps: handlers.Dependencies) -> None:
+    try:
+        command = catalogue_file.read_catalogue(path)
+        actions, triggers = await handlers.load_catalogue(command, deps)
+    except catalogue_file.CatalogueFileError as err:
+        raise StartupError(str(err)) from err
+    except RapportError as err:
+        raise StartupError(f"catalogue file {path}: {err.message}") from err
+    log.info(
+        "catalogue loaded",
+        extra={"workspace": command.workspace, "count": actions + triggers},
+    )
+
+
+async def build(settings: DecisioningSettings) -> ServiceParts:
+    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    channels = []
+    try:
+        await migrate(engine, MIGRATIONS, schema=settings.database_schema)
+        profile_channel = open_channel(settings.profile_address, settings)
+        consent_channel = open_channel(settings.consent_address, settings)
+        delivery_channel = open_channel(settings.delivery_address, settings)
+        channels = [profile_channel, consent_channel, delivery_channel]
+        deps = handlers.Dependencies(
+            uow=functools.partial(DecisioningUnitOfWork, engine),
+            profile=GrpcProfileClient(profile_channel),
+            consent=GrpcConsentClient(consent_channel),
+            delivery=GrpcDeliveryClient(delivery_channel),
+            workspaces=tuple(settings.workspaces),
+            rules=RuleBook(),
+        )
+        if settings.catalogue_file is not None:
+            await _load_catalogue(settings.catalogue_file, deps)
+    except BaseException:
+        for channel in channels:
+            await channel.close()
+        await engine.dispose()
+        raise
+
+    servicer = DecisioningServicer(deps)
+
+    async def close() -> None:
+        for channel in channels:
+            await channel.close()
+        await engine.dispose()
+
+    background = []
+    if settings.triggers_enabled:
+        runner = TriggerRunner(
+            deps,
+            backoff_initial_seconds=settings.trigger_backoff_initial_seconds,
+            backoff_max_seconds=settings.trigger_backoff_max_seconds,
+        )
+        background.append(runner.run)
+
+    return ServiceParts(
+        register=[
+            lambda server: decisioning_service_pb2_grpc.add_DecisioningServiceServicer_to_server(
+                servicer, server
+            )
+        ],
+        service_names=[SERVICE_NAME],
+        error_domain="rapport.decisioning.v1",
+        method_scopes=METHOD_SCOPES,
+        background=background,
+        on_close=[close],
+    )

@@ -1,0 +1,1 @@
+"""Domain: the action catalogue, engagement rules and arbitration (pure Python, no I/O)."""

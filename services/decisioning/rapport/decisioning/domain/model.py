@@ -1,0 +1,227 @@
+"""The catalogue (actions, triggers), decisions and outcomes."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ACTION_PATTERN = "workspaces/{workspace}/actions/{action}"
+TRIGGER_PATTERN = "workspaces/{workspace}/triggers/{trigger}"
+CUSTOMER_PATTERN = "workspaces/{workspace}/customers/{customer}"
+WORKSPACE_PATTERN = "workspaces/{workspace}"
+OUTCOME_PATTERN = "workspaces/{workspace}/outcomes/{outcome}"
+MAX_IDEMPOTENCY_KEY_CHARS = 200  # delivery's limit
+
+
+class Channel(enum.Enum):
+    """A contact channel; the values are the catalogue file's spelling."""
+
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+    WEBHOOK = "webhook"
+    IN_APP = "in_app"
+    INBOUND = "inbound"
+
+    @property
+    def needs_consent(self) -> bool:
+        # Inbound actions answer a customer who asked: nothing is sent to them.
+        return self is not Channel.INBOUND
+
+    @property
+    def needs_text_body(self) -> bool:
+        return self in (Channel.EMAIL, Channel.SMS, Channel.PUSH)
+
+    @property
+    def can_be_sent(self) -> bool:
+        return self is not Channel.INBOUND
+
+
+class OutcomeType(enum.Enum):
+    IMPRESSION = "impression"
+    CLICK = "click"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    CONVERSION = "conversion"
+
+
+@dataclass(frozen=True)
+class MessageContent:
+    subject: str = ""
+    text_body: str = ""
+    html_body: str = ""
+
+
+@dataclass(frozen=True)
+class ActionDraft:
+    """An action as a client or the catalogue file wrote it, before validation.
+
+    A channel is None when it is unspecified or unknown.
+    """
+
+    display_name: str = ""
+    description: str = ""
+    channels: list[Channel | None] = field(default_factory=list)
+    purpose: str = ""
+    value: float = 0.0
+    lever: float = 0.0
+    base_propensity: float = 0.0
+    eligibility: str = ""
+    content: MessageContent = MessageContent()
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """A validated action with its defaults applied."""
+
+    workspace: str
+    action_id: str
+    display_name: str
+    description: str
+    channels: tuple[Channel, ...]
+    purpose: str
+    value: float
+    lever: float
+    base_propensity: float
+    eligibility: str
+    content: MessageContent
+    start_time: datetime | None
+    end_time: datetime | None
+    create_time: datetime
+
+    @property
+    def name(self) -> str:
+        return f"workspaces/{self.workspace}/actions/{self.action_id}"
+
+    def in_window(self, now: datetime) -> bool:
+        if self.start_time is not None and now < self.start_time:
+            return False
+        return self.end_time is None or now < self.end_time
+
+
+@dataclass(frozen=True)
+class TriggerDraft:
+    """A trigger before validation; `action_id` is already extracted from its name."""
+
+    event_name: str = ""
+    condition: str = ""
+    action_id: str = ""
+    channel: Channel | None = None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    workspace: str
+    trigger_id: str
+    event_name: str
+    condition: str
+    action_id: str
+    channel: Channel
+    create_time: datetime
+
+    @property
+    def name(self) -> str:
+        return f"workspaces/{self.workspace}/triggers/{self.trigger_id}"
+
+    @property
+    def action_name(self) -> str:
+        return f"workspaces/{self.workspace}/actions/{self.action_id}"
+
+    def idempotency_key(self, event_message_id: str) -> str:
+        """Stable per (trigger, event), so a replayed signal never sends twice."""
+        key = f"trigger:{self.trigger_id}:{event_message_id}"
+        if len(key) <= MAX_IDEMPOTENCY_KEY_CHARS:
+            return key
+        # Delivery takes at most 200 characters: a digest keeps long ids stable.
+        digest = hashlib.sha256(event_message_id.encode()).hexdigest()
+        return f"trigger:{self.trigger_id}:sha256:{digest}"
+
+
+@dataclass(frozen=True)
+class ScoreParts:
+    propensity: float
+    context_weight: float
+    value: float
+    lever: float
+
+    @property
+    def priority(self) -> float:
+        return self.propensity * self.context_weight * self.value * self.lever
+
+
+@dataclass(frozen=True)
+class RankedAction:
+    action: str
+    rank: int
+    priority: float
+    score: ScoreParts
+    probability: float
+    channel: Channel
+    explanation: str
+
+
+class ExclusionReason(enum.StrEnum):
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+    NO_CONSENT = "NO_CONSENT"
+    OUT_OF_WINDOW = "OUT_OF_WINDOW"
+    CHANNEL_MISMATCH = "CHANNEL_MISMATCH"
+    RULE_ERROR = "RULE_ERROR"
+
+
+@dataclass(frozen=True)
+class ExcludedAction:
+    action: str
+    reason: ExclusionReason
+    explanation: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision_id: str
+    workspace: str
+    customer: str
+    actions: list[RankedAction]
+    excluded: list[ExcludedAction]
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class Outcome:
+    workspace: str
+    outcome_id: str
+    decision_id: str
+    customer: str
+    action: str
+    type: OutcomeType
+    channel: Channel | None
+    outcome_time: datetime
+    create_time: datetime
+
+    @property
+    def name(self) -> str:
+        return f"workspaces/{self.workspace}/outcomes/{self.outcome_id}"
+
+
+@dataclass(frozen=True)
+class TrackedEvent:
+    """The event of an event-seen signal, as trigger conditions see it."""
+
+    type: str  # "track", "identify", ...
+    name: str
+    message_id: str
+    properties: dict[str, Any]
+    context: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One entry of the profile service's signal log; `event` only for event-seen signals."""
+
+    cursor: str
+    customer: str
+    event: TrackedEvent | None

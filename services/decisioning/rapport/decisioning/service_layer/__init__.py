@@ -1,0 +1,1 @@
+"""Service layer: commands, handlers, unit of work and the trigger runner."""

@@ -1,0 +1,282 @@
+"""Fake profile, consent and delivery gRPC servers, and helpers shared by the tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf import json_format, struct_pb2
+from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
+from rapport.decisioning.bootstrap import build
+from rapport.decisioning.settings import DecisioningSettings
+from rapport.decisioning.v1 import decisioning_service_pb2_grpc
+from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
+from rapport.grpctesting import serve_in_process
+from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+
+
+class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
+    """Traits by customer and a scripted signal log that can grow while watched."""
+
+    def __init__(self) -> None:
+        self.traits: dict[str, dict[str, Any]] = {}
+        self.signals: list[profile_service_pb2.Signal] = []
+        self.watch_requests: list[profile_service_pb2.WatchSignalsRequest] = []
+        self.get_profile_calls = 0
+        # Abort the stream with this code once, after sending this many signals.
+        self.break_stream: tuple[int, grpc.StatusCode] | None = None
+        self._changed = asyncio.Condition()
+
+    async def add_signal(self, signal: profile_service_pb2.Signal) -> None:
+        async with self._changed:
+            self.signals.append(signal)
+            self._changed.notify_all()
+
+    async def GetProfile(
+        self, request: profile_service_pb2.GetProfileRequest, context: grpc.aio.ServicerContext
+    ) -> profile_service_pb2.Profile:
+        self.get_profile_calls += 1
+        customer = request.name.removesuffix("/profile")
+        if customer not in self.traits:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+        profile = profile_service_pb2.Profile(name=request.name, customer=customer)
+        for key, value in self.traits[customer].items():
+            profile.traits[key].value.CopyFrom(json_format.ParseDict(value, struct_pb2.Value()))
+        return profile
+
+    async def WatchSignals(
+        self,
+        request: profile_service_pb2.WatchSignalsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[profile_service_pb2.WatchSignalsResponse]:
+        self.watch_requests.append(request)
+        cursors = [s.cursor for s in self.signals]
+        position = cursors.index(request.start_cursor) + 1 if request.start_cursor else 0
+        sent = 0
+        while True:
+            async with self._changed:
+                await self._changed.wait_for(lambda at=position: at < len(self.signals))
+                batch = self.signals[position:]
+            for signal in batch:
+                if self.break_stream is not None and sent == self.break_stream[0]:
+                    code = self.break_stream[1]
+                    self.break_stream = None
+                    await context.abort(code, "stream broken by the test")
+                yield profile_service_pb2.WatchSignalsResponse(signal=signal)
+                position += 1
+                sent += 1
+
+
+class FakeConsent(consent_service_pb2_grpc.ConsentServiceServicer):
+    """Denied unless granted; counts the calls."""
+
+    def __init__(self) -> None:
+        self.granted: set[tuple[str, str, int]] = set()
+        self.batch_requests: list[consent_service_pb2.BatchCheckConsentRequest] = []
+        self.check_requests: list[consent_service_pb2.CheckConsentRequest] = []
+        self.unavailable = False
+
+    def grant(self, customer: str, purpose: str, *channels: int) -> None:
+        for channel in channels:
+            self.granted.add((customer, purpose, channel))
+
+    def _answer(
+        self, request: consent_service_pb2.CheckConsentRequest
+    ) -> consent_service_pb2.CheckConsentResponse:
+        allowed = (request.customer, request.purpose, request.channel) in self.granted
+        return consent_service_pb2.CheckConsentResponse(
+            allowed=allowed,
+            state=consent_service_pb2.CONSENT_STATE_GRANTED
+            if allowed
+            else consent_service_pb2.CONSENT_STATE_DENIED,
+            reason="GRANTED" if allowed else "NO_RECORD_DEFAULT_DENY",
+        )
+
+    async def CheckConsent(
+        self,
+        request: consent_service_pb2.CheckConsentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> consent_service_pb2.CheckConsentResponse:
+        self.check_requests.append(request)
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "consent is down")
+        return self._answer(request)
+
+    async def BatchCheckConsent(
+        self,
+        request: consent_service_pb2.BatchCheckConsentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> consent_service_pb2.BatchCheckConsentResponse:
+        self.batch_requests.append(request)
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "consent is down")
+        return consent_service_pb2.BatchCheckConsentResponse(
+            responses=[self._answer(r) for r in request.requests]
+        )
+
+
+class FakeDelivery(delivery_service_pb2_grpc.DeliveryServiceServicer):
+    """Captures SendMessage; `fail_with` failures are returned first, one per call."""
+
+    def __init__(self) -> None:
+        self.requests: list[delivery_service_pb2.SendMessageRequest] = []
+        self.accepted: list[delivery_service_pb2.SendMessageRequest] = []
+        # A code, or a full grpc.Status (with details) to abort with.
+        self.fail_with: list[grpc.StatusCode | grpc.Status] = []
+        self.sent_event = asyncio.Event()
+        self._by_key: dict[str, delivery_service_pb2.Message] = {}
+
+    @property
+    def keys(self) -> list[str]:
+        return [r.idempotency_key for r in self.accepted]
+
+    async def SendMessage(
+        self,
+        request: delivery_service_pb2.SendMessageRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> delivery_service_pb2.Message:
+        self.requests.append(request)
+        if self.fail_with:
+            failure = self.fail_with.pop(0)
+            if isinstance(failure, grpc.StatusCode):
+                await context.abort(failure, "delivery failure scripted by the test")
+            await context.abort_with_status(failure)
+        self.accepted.append(request)
+        self.sent_event.set()
+        existing = self._by_key.get(request.idempotency_key)
+        if existing is not None:
+            return existing
+        message = delivery_service_pb2.Message(
+            name=f"{request.parent}/messages/m{len(self._by_key) + 1}",
+            customer=request.customer,
+            purpose=request.purpose,
+            channel=request.channel,
+            idempotency_key=request.idempotency_key,
+            state=delivery_service_pb2.MESSAGE_STATE_QUEUED,
+            source=request.source,
+        )
+        self._by_key[request.idempotency_key] = message
+        return message
+
+
+@dataclass
+class FakeServices:
+    address: str
+    profile: FakeProfile
+    consent: FakeConsent
+    delivery: FakeDelivery
+    server: grpc.aio.Server
+    _counter: list[int] = field(default_factory=lambda: [0])
+
+    async def emit_event(
+        self,
+        customer: str,
+        name: str,
+        *,
+        message_id: str | None = None,
+        properties: dict[str, Any] | None = None,
+        event_type: int = profile_service_pb2.EVENT_TYPE_TRACK,
+    ) -> profile_service_pb2.Signal:
+        """Append an event-seen signal; returns it (its cursor is sequential)."""
+        self._counter[0] += 1
+        number = self._counter[0]
+        event = profile_service_pb2.Event(
+            type=event_type,
+            message_id=message_id or f"msg-{number}",
+            event=name,
+            customer=customer,
+        )
+        event.properties.update(properties or {})
+        signal = profile_service_pb2.Signal(
+            cursor=f"c{number:06d}",
+            kind=profile_service_pb2.SIGNAL_KIND_EVENT_SEEN,
+            customer=customer,
+            event_seen=profile_service_pb2.EventSeen(event=event),
+        )
+        await self.profile.add_signal(signal)
+        return signal
+
+
+@pytest.fixture
+async def fake_services() -> AsyncIterator[FakeServices]:
+    server = grpc.aio.server()
+    profile, consent, delivery = FakeProfile(), FakeConsent(), FakeDelivery()
+    profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile, server)
+    consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(consent, server)
+    delivery_service_pb2_grpc.add_DeliveryServiceServicer_to_server(delivery, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield FakeServices(f"127.0.0.1:{port}", profile, consent, delivery, server)
+    finally:
+        await server.stop(0)
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path, fake_services: FakeServices
+) -> Callable[..., DecisioningSettings]:
+    """Settings pointing at the fakes, on a SQLite file in tmp_path; triggers off by default."""
+
+    def make(**overrides: Any) -> DecisioningSettings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path,
+            "profile_address": fake_services.address,
+            "consent_address": fake_services.address,
+            "delivery_address": fake_services.address,
+            "triggers_enabled": False,
+            "trigger_backoff_initial_seconds": 0.02,
+            "trigger_backoff_max_seconds": 0.1,
+            "default_deadline_seconds": 5.0,
+        }
+        values.update(overrides)
+        return DecisioningSettings(**values)
+
+    return make
+
+
+async def _eventually(
+    predicate: Callable[[], bool], *, within: float = 5.0, interval: float = 0.01
+) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def eventually() -> Callable[..., Any]:
+    """`await eventually(predicate, within=5)`: wait until it holds, else fail."""
+    return _eventually
+
+
+@asynccontextmanager
+async def _serve(
+    settings: DecisioningSettings,
+) -> AsyncIterator[decisioning_service_pb2_grpc.DecisioningServiceStub]:
+    async with serve_in_process(build, settings) as running:
+        async with grpc.aio.insecure_channel(running.address) as channel:
+            yield decisioning_service_pb2_grpc.DecisioningServiceStub(channel)
+
+
+@pytest.fixture
+def serve() -> Callable[..., Any]:
+    """`async with serve(settings) as stub:` runs the real service in-process."""
+    return _serve
+
+
+@pytest.fixture
+async def stub(
+    serve: Callable[..., Any], make_settings: Callable[..., DecisioningSettings]
+) -> AsyncIterator[decisioning_service_pb2_grpc.DecisioningServiceStub]:
+    """The service on SQLite with the fakes behind it and triggers off."""
+    async with serve(make_settings()) as client:
+        yield client

@@ -1,0 +1,136 @@
+"""The core scenario on PostgreSQL: catalogue, action CRUD, Decide, outcomes, triggers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import grpc
+import pytest
+import sqlalchemy as sa
+from rapport.consent.v1 import consent_service_pb2 as consent_pb
+from rapport.decisioning.adapters import tables
+from rapport.decisioning.v1 import decisioning_service_pb2 as pb
+from rapport.sqlstore import create_engine
+
+PARENT = "workspaces/default"
+ALICE = "workspaces/default/customers/alice"
+
+CATALOGUE = """
+actions:
+  - id: renewal-reminder
+    channels: [email]
+    purpose: marketing
+    value: 120.0
+    content: {subject: "Renew", text_body: "Renew now"}
+triggers:
+  - id: renewal-due
+    event_name: Policy Renewal Due
+    action: renewal-reminder
+    channel: email
+"""
+
+
+async def stored_cursor(settings) -> str:
+    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    try:
+        async with engine.connect() as conn:
+            value = await conn.scalar(sa.select(tables.signal_cursors.c.cursor))
+    finally:
+        await engine.dispose()
+    return value or ""
+
+
+@pytest.fixture
+def pg_settings(tmp_path, make_settings, postgres_url, pg_schema):
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(CATALOGUE)
+    return make_settings(
+        database_url=postgres_url,
+        database_schema=pg_schema,
+        catalogue_file=path,
+        triggers_enabled=True,
+    )
+
+
+async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, eventually):
+    fake_services.profile.traits[ALICE] = {"age": 30}
+    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    async with serve(pg_settings) as stub:
+        for action_id, value in [("gold-offer", 500.0), ("adults-only", 50.0)]:
+            await stub.CreateAction(
+                pb.CreateActionRequest(
+                    parent=PARENT,
+                    action_id=action_id,
+                    action=pb.Action(
+                        channels=[pb.CHANNEL_EMAIL, pb.CHANNEL_INBOUND],
+                        purpose="marketing",
+                        value=value,
+                        eligibility="profile.traits.age >= 18",
+                        content=pb.MessageContent(subject="s", text_body="b"),
+                    ),
+                )
+            )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateAction(
+                pb.CreateActionRequest(
+                    parent=PARENT,
+                    action_id="gold-offer",
+                    action=pb.Action(channels=[pb.CHANNEL_INBOUND], purpose="x", value=1),
+                )
+            )
+        assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+        first = await stub.ListActions(pb.ListActionsRequest(parent=PARENT, page_size=2))
+        rest = await stub.ListActions(
+            pb.ListActionsRequest(parent=PARENT, page_size=2, page_token=first.next_page_token)
+        )
+        names = [a.name.rsplit("/", 1)[1] for a in [*first.actions, *rest.actions]]
+        assert names == ["adults-only", "gold-offer", "renewal-reminder"]
+        fetched = await stub.GetAction(
+            pb.GetActionRequest(name="workspaces/default/actions/gold-offer")
+        )
+        assert fetched.create_time.seconds > 0 and fetched.value == 500.0
+
+        decision = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=ALICE))
+        assert [a.action.rsplit("/", 1)[1] for a in decision.actions] == [
+            "gold-offer",
+            "renewal-reminder",
+            "adults-only",
+        ]
+        outcome = await stub.RecordOutcome(
+            pb.RecordOutcomeRequest(
+                parent=PARENT,
+                outcome=pb.Outcome(
+                    decision_id=decision.decision_id,
+                    customer=ALICE,
+                    action=decision.actions[0].action,
+                    type=pb.OUTCOME_TYPE_ACCEPT,
+                ),
+            )
+        )
+        assert outcome.name.startswith("workspaces/default/outcomes/")
+
+        await stub.DeleteAction(
+            pb.DeleteActionRequest(name="workspaces/default/actions/gold-offer")
+        )
+        decision = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=ALICE))
+        assert len(decision.actions) == 2
+
+        # The trigger from the catalogue fires and the cursor is stored in PostgreSQL.
+        await fake_services.emit_event(ALICE, "Policy Renewal Due", message_id="e1")
+        await eventually(lambda: len(fake_services.delivery.accepted) == 1)
+        await fake_services.emit_event(ALICE, "Policy Renewal Due", message_id="e2")
+        await eventually(lambda: len(fake_services.delivery.accepted) == 2)
+        for _ in range(200):
+            if await stored_cursor(pg_settings) == "c000002":
+                break
+            await asyncio.sleep(0.01)
+        assert await stored_cursor(pg_settings) == "c000002"
+
+    # Restart on the same schema: the catalogue reloads idempotently, the cursor resumes.
+    async with serve(pg_settings) as stub:
+        listed = await stub.ListActions(pb.ListActionsRequest(parent=PARENT))
+        assert len(listed.actions) == 2
+        await eventually(lambda: len(fake_services.profile.watch_requests) == 2)
+        assert fake_services.profile.watch_requests[1].start_cursor == "c000002"
+    assert fake_services.delivery.keys == ["trigger:renewal-due:e1", "trigger:renewal-due:e2"]

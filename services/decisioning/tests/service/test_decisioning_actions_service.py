@@ -1,0 +1,320 @@
+"""Action and trigger CRUD through the real gRPC server."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from rapport.decisioning.v1 import decisioning_service_pb2 as pb
+from rapport.grpctesting import status_details
+
+PARENT = "workspaces/default"
+DOMAIN = "rapport.decisioning.v1"
+
+
+def email_action(**changes) -> pb.Action:
+    action = pb.Action(
+        display_name="Renewal reminder",
+        description="Tells the customer the policy renews soon",
+        channels=[pb.CHANNEL_EMAIL, pb.CHANNEL_SMS],
+        purpose="marketing",
+        value=120.0,
+        eligibility="has(profile.traits.email)",
+        content=pb.MessageContent(
+            subject="Your policy renews soon, {{ traits.first_name }}",
+            text_body="Renew before {{ data.event.renewal_date }}.",
+        ),
+    )
+    for key, value in changes.items():
+        if key == "channels":
+            del action.channels[:]
+            action.channels.extend(value)
+        elif key == "content":
+            action.content.CopyFrom(value)
+        else:
+            setattr(action, key, value)
+    return action
+
+
+async def expect_error(call, code: grpc.StatusCode):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    assert caught.value.code() == code, caught.value.details()
+    info, bad_request = status_details(caught.value)
+    assert info is not None and info.domain == DOMAIN
+    return info, bad_request
+
+
+async def expect_invalid(call, field: str):
+    info, bad_request = await expect_error(call, grpc.StatusCode.INVALID_ARGUMENT)
+    assert bad_request is not None
+    assert [v.field for v in bad_request.field_violations] == [field]
+    assert info.metadata["field"] == field
+    return bad_request.field_violations[0].description
+
+
+async def test_create_get_list_delete(stub):
+    created = await stub.CreateAction(
+        pb.CreateActionRequest(parent=PARENT, action_id="renewal", action=email_action())
+    )
+    assert created.name == "workspaces/default/actions/renewal"
+    assert created.lever == 1.0 and created.base_propensity == 0.5
+    assert list(created.channels) == [pb.CHANNEL_EMAIL, pb.CHANNEL_SMS]
+    assert created.create_time.seconds > 0
+    assert not created.HasField("start_time")
+
+    fetched = await stub.GetAction(pb.GetActionRequest(name=created.name))
+    assert fetched == created
+
+    listed = await stub.ListActions(pb.ListActionsRequest(parent=PARENT))
+    assert [a.name for a in listed.actions] == [created.name]
+    assert listed.next_page_token == ""
+
+    await stub.DeleteAction(pb.DeleteActionRequest(name=created.name))
+    await expect_error(
+        stub.GetAction(pb.GetActionRequest(name=created.name)), grpc.StatusCode.NOT_FOUND
+    )
+    info, _ = await expect_error(
+        stub.DeleteAction(pb.DeleteActionRequest(name=created.name)), grpc.StatusCode.NOT_FOUND
+    )
+    assert info.metadata["resource"] == created.name
+
+
+async def test_validity_window_round_trips(stub):
+    start = timestamp_pb2.Timestamp(seconds=1_700_000_000)
+    end = timestamp_pb2.Timestamp(seconds=1_800_000_000, nanos=500_000_000)
+    action = email_action()
+    action.start_time.CopyFrom(start)
+    action.end_time.CopyFrom(end)
+    created = await stub.CreateAction(
+        pb.CreateActionRequest(parent=PARENT, action_id="windowed", action=action)
+    )
+    fetched = await stub.GetAction(pb.GetActionRequest(name=created.name))
+    assert fetched.start_time == start
+    assert fetched.end_time == end
+
+
+async def test_duplicate_id_is_already_exists(stub):
+    request = pb.CreateActionRequest(parent=PARENT, action_id="renewal", action=email_action())
+    await stub.CreateAction(request)
+    info, _ = await expect_error(stub.CreateAction(request), grpc.StatusCode.ALREADY_EXISTS)
+    assert info.reason == "ALREADY_EXISTS"
+
+
+@pytest.mark.parametrize(
+    ("action_id", "action", "field"),
+    [
+        ("", email_action(), "action_id"),
+        ("Bad_Id", email_action(), "action_id"),
+        ("ok", email_action(channels=[]), "action.channels"),
+        (
+            "ok",
+            email_action(channels=[pb.CHANNEL_EMAIL, pb.CHANNEL_UNSPECIFIED]),
+            "action.channels[1]",
+        ),
+        ("ok", email_action(channels=[42]), "action.channels[0]"),
+        ("ok", email_action(purpose=""), "action.purpose"),
+        ("ok", email_action(value=0.0), "action.value"),
+        ("ok", email_action(lever=-1.0), "action.lever"),
+        ("ok", email_action(base_propensity=2.0), "action.base_propensity"),
+        ("ok", email_action(eligibility="profile.traits.("), "action.eligibility"),
+        ("ok", email_action(content=pb.MessageContent(text_body="x")), "action.content.subject"),
+        (
+            "ok",
+            email_action(content=pb.MessageContent(subject="x", text_body="{{ a ")),
+            "action.content.text_body",
+        ),
+    ],
+)
+async def test_bad_input_is_refused_and_changes_nothing(stub, action_id, action, field):
+    await expect_invalid(
+        stub.CreateAction(
+            pb.CreateActionRequest(parent=PARENT, action_id=action_id, action=action)
+        ),
+        field,
+    )
+    listed = await stub.ListActions(pb.ListActionsRequest(parent=PARENT))
+    assert list(listed.actions) == []
+
+
+async def test_eligibility_syntax_error_carries_the_compiler_message(stub):
+    description = await expect_invalid(
+        stub.CreateAction(
+            pb.CreateActionRequest(
+                parent=PARENT, action_id="x", action=email_action(eligibility="1 +")
+            )
+        ),
+        "action.eligibility",
+    )
+    assert "Syntax error" in description
+
+
+async def test_end_before_start_is_refused(stub):
+    action = email_action()
+    action.start_time.seconds = 2_000
+    action.end_time.seconds = 1_000
+    await expect_invalid(
+        stub.CreateAction(pb.CreateActionRequest(parent=PARENT, action_id="x", action=action)),
+        "action.end_time",
+    )
+
+
+async def test_names_and_workspaces(stub):
+    await expect_invalid(
+        stub.CreateAction(pb.CreateActionRequest(parent="", action_id="x", action=email_action())),
+        "parent",
+    )
+    info, _ = await expect_error(
+        stub.CreateAction(
+            pb.CreateActionRequest(parent="workspaces/other", action_id="x", action=email_action())
+        ),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    assert info.metadata["resource"] == "workspaces/other"
+    await expect_invalid(stub.GetAction(pb.GetActionRequest(name="actions/x")), "name")
+    await expect_error(
+        stub.GetAction(pb.GetActionRequest(name="workspaces/other/actions/x")),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    await expect_error(
+        stub.ListActions(pb.ListActionsRequest(parent="workspaces/other")),
+        grpc.StatusCode.NOT_FOUND,
+    )
+
+
+async def test_pagination_across_pages(stub):
+    ids = [f"action-{i:02d}" for i in range(7)]
+    for action_id in reversed(ids):
+        await stub.CreateAction(
+            pb.CreateActionRequest(parent=PARENT, action_id=action_id, action=email_action())
+        )
+    seen: list[str] = []
+    token = ""
+    pages = 0
+    while True:
+        page = await stub.ListActions(
+            pb.ListActionsRequest(parent=PARENT, page_size=3, page_token=token)
+        )
+        pages += 1
+        seen.extend(a.name.rsplit("/", 1)[1] for a in page.actions)
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == ids
+    assert pages == 3
+
+    await expect_invalid(
+        stub.ListActions(pb.ListActionsRequest(parent=PARENT, page_size=-1)), "page_size"
+    )
+    await expect_invalid(
+        stub.ListActions(pb.ListActionsRequest(parent=PARENT, page_token="garbage!")),
+        "page_token",
+    )
+    first = await stub.ListActions(pb.ListActionsRequest(parent=PARENT, page_size=2))
+    # A token from ListActions is refused by ListTriggers (bound to its request).
+    await expect_invalid(
+        stub.ListTriggers(pb.ListTriggersRequest(parent=PARENT, page_token=first.next_page_token)),
+        "page_token",
+    )
+
+
+# -- triggers ------------------------------------------------------------------------
+
+
+def renewal_trigger(**changes) -> pb.Trigger:
+    trigger = pb.Trigger(
+        event_name="Policy Renewal Due",
+        condition="event.properties.days_left <= 30",
+        action="workspaces/default/actions/renewal",
+        channel=pb.CHANNEL_EMAIL,
+    )
+    for key, value in changes.items():
+        setattr(trigger, key, value)
+    return trigger
+
+
+async def test_create_and_list_triggers(stub):
+    await stub.CreateAction(
+        pb.CreateActionRequest(parent=PARENT, action_id="renewal", action=email_action())
+    )
+    created = await stub.CreateTrigger(
+        pb.CreateTriggerRequest(parent=PARENT, trigger_id="renewal-due", trigger=renewal_trigger())
+    )
+    assert created.name == "workspaces/default/triggers/renewal-due"
+    assert created.action == "workspaces/default/actions/renewal"
+    assert created.channel == pb.CHANNEL_EMAIL
+    assert created.create_time.seconds > 0
+
+    for i in range(4):
+        await stub.CreateTrigger(
+            pb.CreateTriggerRequest(parent=PARENT, trigger_id=f"t{i}", trigger=renewal_trigger())
+        )
+    first = await stub.ListTriggers(pb.ListTriggersRequest(parent=PARENT, page_size=3))
+    second = await stub.ListTriggers(
+        pb.ListTriggersRequest(parent=PARENT, page_size=3, page_token=first.next_page_token)
+    )
+    assert [t.name.rsplit("/", 1)[1] for t in [*first.triggers, *second.triggers]] == [
+        "renewal-due",
+        "t0",
+        "t1",
+        "t2",
+        "t3",
+    ]
+    assert second.next_page_token == ""
+
+    await expect_error(
+        stub.CreateTrigger(
+            pb.CreateTriggerRequest(parent=PARENT, trigger_id="t0", trigger=renewal_trigger())
+        ),
+        grpc.StatusCode.ALREADY_EXISTS,
+    )
+
+
+@pytest.mark.parametrize(
+    ("trigger_id", "trigger", "field"),
+    [
+        ("", renewal_trigger(), "trigger_id"),
+        ("t", renewal_trigger(event_name=""), "trigger.event_name"),
+        ("t", renewal_trigger(condition="event.("), "trigger.condition"),
+        ("t", renewal_trigger(action=""), "trigger.action"),
+        ("t", renewal_trigger(action="renewal"), "trigger.action"),
+        ("t", renewal_trigger(action="workspaces/default/actions/nope"), "trigger.action"),
+        ("t", renewal_trigger(action="workspaces/other/actions/renewal"), "trigger.action"),
+        ("t", renewal_trigger(channel=pb.CHANNEL_UNSPECIFIED), "trigger.channel"),
+        ("t", renewal_trigger(channel=pb.CHANNEL_PUSH), "trigger.channel"),
+    ],
+)
+async def test_bad_triggers_are_refused_and_change_nothing(stub, trigger_id, trigger, field):
+    await stub.CreateAction(
+        pb.CreateActionRequest(parent=PARENT, action_id="renewal", action=email_action())
+    )
+    await expect_invalid(
+        stub.CreateTrigger(
+            pb.CreateTriggerRequest(parent=PARENT, trigger_id=trigger_id, trigger=trigger)
+        ),
+        field,
+    )
+    listed = await stub.ListTriggers(pb.ListTriggersRequest(parent=PARENT))
+    assert list(listed.triggers) == []
+
+
+async def test_missing_action_says_no_such_action(stub):
+    description = await expect_invalid(
+        stub.CreateTrigger(
+            pb.CreateTriggerRequest(parent=PARENT, trigger_id="t", trigger=renewal_trigger())
+        ),
+        "trigger.action",
+    )
+    assert description == "no such action"
+
+
+async def test_deleting_an_action_removes_its_triggers(stub):
+    await stub.CreateAction(
+        pb.CreateActionRequest(parent=PARENT, action_id="renewal", action=email_action())
+    )
+    await stub.CreateTrigger(
+        pb.CreateTriggerRequest(parent=PARENT, trigger_id="t", trigger=renewal_trigger())
+    )
+    await stub.DeleteAction(pb.DeleteActionRequest(name="workspaces/default/actions/renewal"))
+    listed = await stub.ListTriggers(pb.ListTriggersRequest(parent=PARENT))
+    assert list(listed.triggers) == []

@@ -1,0 +1,195 @@
+"""The catalogue file: loaded at start-up, create-or-replace, clear errors."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime
+
+import pytest
+from rapport.decisioning.adapters.catalogue_file import (
+    CatalogueFileError,
+    parse_catalogue,
+    read_catalogue,
+)
+from rapport.decisioning.bootstrap import StartupError, build
+from rapport.decisioning.domain.model import Channel
+from rapport.decisioning.v1 import decisioning_service_pb2 as pb
+from rapport.errors import InvalidArgument
+
+CATALOGUE = """
+workspace: default
+actions:
+  - id: renewal-reminder
+    display_name: Renewal reminder
+    description: Policy renews soon
+    channels: [email, sms]
+    purpose: marketing
+    value: 120
+    lever: 1.5
+    base_propensity: 0.3
+    eligibility: 'has(profile.traits.email)'
+    start_time: 2024-01-01T00:00:00Z
+    end_time: "2030-01-01T00:00:00+00:00"
+    content:
+      subject: "Your policy renews soon, {{ traits.first_name }}"
+      text_body: "Renew now"
+      html_body: "<p>Renew now</p>"
+  - id: banner
+    channels: [inbound]
+    purpose: service
+    value: 5
+triggers:
+  - id: renewal-due
+    event_name: Policy Renewal Due
+    condition: 'event.properties.days_left <= 30'
+    action: renewal-reminder
+    channel: email
+"""
+
+
+def test_parse_builds_drafts_with_file_paths():
+    command = parse_catalogue(__import__("yaml").safe_load(CATALOGUE))
+    assert command.workspace == "default"
+    first = command.actions[0]
+    assert first.action_id == "renewal-reminder"
+    assert first.draft.channels == [Channel.EMAIL, Channel.SMS]
+    assert first.draft.value == 120.0
+    assert first.draft.start_time == datetime(2024, 1, 1, tzinfo=UTC)
+    assert first.draft.end_time == datetime(2030, 1, 1, tzinfo=UTC)
+    assert first.fields("purpose") == "actions[0].purpose"
+    assert command.triggers[0].draft.action_id == "renewal-reminder"
+    assert command.triggers[0].fields.trigger_id == "triggers[0].id"
+
+
+def test_workspace_defaults_to_default():
+    assert parse_catalogue({"actions": []}).workspace == "default"
+    assert parse_catalogue(None).actions == []
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        ([], "(top level)"),
+        ({"actionz": []}, "actionz"),
+        ({"actions": {}}, "actions"),
+        ({"actions": ["x"]}, "actions[0]"),
+        ({"actions": [{"id": "a", "colour": "red"}]}, "actions[0].colour"),
+        ({"actions": [{"id": "a", "value": "lots"}]}, "actions[0].value"),
+        ({"actions": [{"id": "a", "value": True}]}, "actions[0].value"),
+        ({"actions": [{"id": 7}]}, "actions[0].id"),
+        ({"actions": [{"id": "a", "channels": "email"}]}, "actions[0].channels"),
+        ({"actions": [{"id": "a", "content": {"body": "x"}}]}, "actions[0].content.body"),
+        ({"actions": [{"id": "a", "start_time": "soon"}]}, "actions[0].start_time"),
+        ({"triggers": [{"id": "t", "when": "x"}]}, "triggers[0].when"),
+    ],
+)
+def test_shape_errors_name_the_yaml_path(document, field):
+    with pytest.raises(InvalidArgument) as caught:
+        parse_catalogue(document)
+    assert caught.value.field == field
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    with pytest.raises(CatalogueFileError, match="cannot be read"):
+        read_catalogue(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("actions: [\n")
+    with pytest.raises(CatalogueFileError, match="not valid YAML"):
+        read_catalogue(bad)
+
+
+async def test_loaded_at_start_up_and_idempotent_across_restarts(tmp_path, serve, make_settings):
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(CATALOGUE)
+    settings = make_settings(catalogue_file=path)
+    async with serve(settings) as stub:
+        listed = await stub.ListActions(pb.ListActionsRequest(parent="workspaces/default"))
+        first = {a.name: a for a in listed.actions}
+        triggers = await stub.ListTriggers(pb.ListTriggersRequest(parent="workspaces/default"))
+    reminder = first["workspaces/default/actions/renewal-reminder"]
+    assert reminder.lever == 1.5 and reminder.base_propensity == 0.3
+    assert list(reminder.channels) == [pb.CHANNEL_EMAIL, pb.CHANNEL_SMS]
+    assert reminder.content.html_body == "<p>Renew now</p>"
+    assert reminder.start_time.seconds == int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
+    assert first["workspaces/default/actions/banner"].base_propensity == 0.5
+    assert [t.name for t in triggers.triggers] == ["workspaces/default/triggers/renewal-due"]
+    assert triggers.triggers[0].action == "workspaces/default/actions/renewal-reminder"
+
+    # Restart with a changed value: replaced in place, nothing duplicated.
+    path.write_text(CATALOGUE.replace("value: 120", "value: 99"))
+    async with serve(settings) as stub:
+        listed = await stub.ListActions(pb.ListActionsRequest(parent="workspaces/default"))
+        triggers = await stub.ListTriggers(pb.ListTriggersRequest(parent="workspaces/default"))
+    again = {a.name: a for a in listed.actions}
+    assert set(again) == set(first)
+    changed = again["workspaces/default/actions/renewal-reminder"]
+    assert changed.value == 99.0
+    assert changed.create_time == reminder.create_time
+    assert len(triggers.triggers) == 1
+
+
+def _broken(old: str, new: str) -> str:
+    assert old in CATALOGUE
+    return CATALOGUE.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (_broken("purpose: marketing", "purpose: ''"), "actions[0].purpose: is required"),
+        (_broken("channels: [email, sms]", "channels: [email, fax]"), "actions[0].channels[1]"),
+        (_broken("value: 120", "value: -1"), "actions[0].value: must be positive"),
+        (_broken("id: banner", "id: Banner"), "actions[1].id"),
+        (_broken("id: banner", "id: renewal-reminder"), "actions[1].id"),
+        (
+            _broken("'has(profile.traits.email)'", "'has(profile.traits.'"),
+            "actions[0].eligibility: is not a valid CEL expression",
+        ),
+        (
+            _broken('text_body: "Renew now"', 'text_body: "{{ x "'),
+            "actions[0].content.text_body",
+        ),
+        (
+            _broken("action: renewal-reminder", "action: nope"),
+            "triggers[0].action: no such action",
+        ),
+        (_broken("channel: email", "channel: push"), "triggers[0].channel"),
+        (_broken("workspace: default", "workspace: other"), "workspace"),
+        ("actions: [\n", "not valid YAML"),
+    ],
+)
+async def test_bad_files_fail_start_up_and_change_nothing(
+    tmp_path, serve, make_settings, text, message
+):
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(text)
+    with pytest.raises(StartupError) as caught:
+        await build(make_settings(catalogue_file=path))
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+    # Nothing of the file was written (all or nothing).
+    async with serve(make_settings()) as stub:
+        listed = await stub.ListActions(pb.ListActionsRequest(parent="workspaces/default"))
+    assert list(listed.actions) == []
+
+
+async def test_triggers_may_refer_to_actions_already_stored(tmp_path, serve, make_settings):
+    first = tmp_path / "actions.yaml"
+    first.write_text(CATALOGUE.split("triggers:")[0])
+    async with serve(make_settings(catalogue_file=first)):
+        pass
+    second = tmp_path / "triggers.yaml"
+    second.write_text(
+        textwrap.dedent(
+            """
+            triggers:
+              - id: renewal-due
+                event_name: Policy Renewal Due
+                action: renewal-reminder
+                channel: sms
+            """
+        )
+    )
+    async with serve(make_settings(catalogue_file=second)) as stub:
+        triggers = await stub.ListTriggers(pb.ListTriggersRequest(parent="workspaces/default"))
+    assert [t.channel for t in triggers.triggers] == [pb.CHANNEL_SMS]

@@ -1,0 +1,290 @@
+"""Decide and RecordOutcome through the real gRPC server, against fake profile and consent."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.protobuf import struct_pb2, timestamp_pb2
+from rapport.consent.v1 import consent_service_pb2 as consent_pb
+from rapport.decisioning.v1 import decisioning_service_pb2 as pb
+from rapport.grpctesting import status_details
+
+PARENT = "workspaces/default"
+ALICE = "workspaces/default/customers/alice"
+BOB = "workspaces/default/customers/bob"
+
+
+def action(channels=(pb.CHANNEL_EMAIL,), **fields) -> pb.Action:
+    defaults = {
+        "purpose": "marketing",
+        "value": 100.0,
+        "content": pb.MessageContent(subject="s", text_body="b"),
+    }
+    defaults.update(fields)
+    return pb.Action(channels=list(channels), **defaults)
+
+
+async def create(stub, action_id: str, message: pb.Action) -> None:
+    await stub.CreateAction(
+        pb.CreateActionRequest(parent=PARENT, action_id=action_id, action=message)
+    )
+
+
+def short(name: str) -> str:
+    return name.rsplit("/", 1)[1]
+
+
+async def decide(stub, customer=ALICE, **fields) -> pb.DecideResponse:
+    return await stub.Decide(pb.DecideRequest(parent=PARENT, customer=customer, **fields))
+
+
+async def test_ranking_with_score_parts_and_stored_decision(stub, fake_services):
+    fake_services.profile.traits[ALICE] = {"email": "a@example.com", "age": 40}
+    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    await create(stub, "low", action(value=10.0))
+    await create(stub, "high", action(value=200.0, lever=2.0, base_propensity=0.25))
+    await create(stub, "mid", action(value=100.0, eligibility="profile.traits.age > 18"))
+
+    response = await decide(stub)
+    assert len(response.decision_id) == 32
+    assert [short(a.action) for a in response.actions] == ["high", "mid", "low"]
+    assert [a.rank for a in response.actions] == [1, 2, 3]
+    best = response.actions[0]
+    assert best.priority == pytest.approx(0.25 * 1.0 * 200.0 * 2.0)
+    assert best.score == pb.ScoreParts(propensity=0.25, context_weight=1.0, value=200.0, lever=2.0)
+    assert best.probability == 1.0
+    assert best.channel == pb.CHANNEL_EMAIL
+    assert "= 100" in best.explanation and "consent granted" in best.explanation
+    assert "profile.traits.age > 18" in response.actions[1].explanation
+    assert list(response.excluded_actions) == []
+
+    # One consent call for the one distinct (purpose, channel) pair.
+    assert len(fake_services.consent.batch_requests) == 1
+    batch = fake_services.consent.batch_requests[0]
+    assert batch.parent == PARENT
+    assert [(r.customer, r.purpose, r.channel) for r in batch.requests] == [
+        (ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    ]
+
+    # The decision is stored: an outcome can refer to it.
+    outcome = await stub.RecordOutcome(
+        pb.RecordOutcomeRequest(
+            parent=PARENT,
+            outcome=pb.Outcome(
+                decision_id=response.decision_id,
+                customer=ALICE,
+                action=best.action,
+                type=pb.OUTCOME_TYPE_CLICK,
+                channel=pb.CHANNEL_EMAIL,
+            ),
+        )
+    )
+    assert outcome.name.startswith("workspaces/default/outcomes/")
+    assert outcome.decision_id == response.decision_id
+    assert outcome.type == pb.OUTCOME_TYPE_CLICK
+    assert outcome.outcome_time == outcome.create_time
+
+
+async def test_max_actions(stub, fake_services):
+    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    for i in range(5):
+        await create(stub, f"a{i}", action(value=float(i + 1)))
+    assert [short(a.action) for a in (await decide(stub)).actions] == ["a4", "a3", "a2"]
+    assert len((await decide(stub, max_actions=1)).actions) == 1
+    assert len((await decide(stub, max_actions=100)).actions) == 5
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await decide(stub, max_actions=101)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad_request = status_details(caught.value)
+    assert bad_request.field_violations[0].field == "max_actions"
+
+
+async def test_exclusions_with_reasons(stub, fake_services):
+    fake_services.profile.traits[ALICE] = {"age": 12}
+    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    expired = action()
+    expired.end_time.CopyFrom(timestamp_pb2.Timestamp(seconds=1_000_000))
+    await create(stub, "expired", expired)
+    await create(stub, "sms-only", action(channels=[pb.CHANNEL_SMS]))
+    await create(stub, "adults", action(eligibility="profile.traits.age >= 18"))
+    await create(stub, "broken", action(eligibility="context.page == 'home'"))
+    await create(stub, "needs-service", action(purpose="service"))
+    await create(stub, "ok", action())
+
+    response = await decide(stub, channel=pb.CHANNEL_EMAIL)
+    assert [short(a.action) for a in response.actions] == ["ok"]
+    excluded = {short(e.action): e.reason for e in response.excluded_actions}
+    assert excluded == {
+        "expired": "OUT_OF_WINDOW",
+        "sms-only": "CHANNEL_MISMATCH",
+        "adults": "NOT_ELIGIBLE",
+        "broken": "RULE_ERROR",
+        "needs-service": "NO_CONSENT",
+    }
+    assert [short(e.action) for e in response.excluded_actions] == sorted(excluded)
+    broken = next(e for e in response.excluded_actions if e.action.endswith("/broken"))
+    assert "no such key: page" in broken.explanation
+
+
+async def test_context_reaches_rules(stub, fake_services):
+    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    await create(stub, "home-only", action(eligibility="context.page == 'home'"))
+    context = struct_pb2.Struct()
+    context.update({"page": "home"})
+    assert [short(a.action) for a in (await decide(stub, context=context)).actions] == ["home-only"]
+    context.update({"page": "checkout"})
+    response = await decide(stub, context=context)
+    assert response.excluded_actions[0].reason == "NOT_ELIGIBLE"
+
+
+async def test_consent_picks_the_first_allowed_channel(stub, fake_services):
+    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_SMS)
+    await create(stub, "multi", action(channels=[pb.CHANNEL_EMAIL, pb.CHANNEL_SMS]))
+    response = await decide(stub)
+    assert response.actions[0].channel == pb.CHANNEL_SMS
+    # A requested channel without consent excludes the action.
+    response = await decide(stub, channel=pb.CHANNEL_EMAIL)
+    assert list(response.actions) == []
+    assert response.excluded_actions[0].reason == "NO_CONSENT"
+
+
+async def test_inbound_needs_no_consent_and_no_call(stub, fake_services):
+    await create(stub, "banner", action(channels=[pb.CHANNEL_INBOUND], content=None))
+    response = await decide(stub, channel=pb.CHANNEL_INBOUND)
+    assert [a.channel for a in response.actions] == [pb.CHANNEL_INBOUND]
+    assert fake_services.consent.batch_requests == []
+
+
+async def test_unknown_profile_means_empty_traits(stub, fake_services):
+    fake_services.consent.grant(BOB, "marketing", consent_pb.CHANNEL_EMAIL)
+    await create(stub, "with-email", action(eligibility="has(profile.traits.email)"))
+    await create(stub, "anyone", action())
+    response = await decide(stub, customer=BOB)
+    assert [short(a.action) for a in response.actions] == ["anyone"]
+    assert response.excluded_actions[0].reason == "NOT_ELIGIBLE"
+
+
+async def test_consent_unavailable_refuses_to_decide(stub, fake_services):
+    await create(stub, "a", action())
+    fake_services.consent.unavailable = True
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await decide(stub)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    info, _ = status_details(caught.value)
+    assert info.reason == "CONSENT_UNAVAILABLE"
+
+
+async def test_empty_catalogue_decides_nothing(stub, fake_services):
+    response = await decide(stub)
+    assert list(response.actions) == [] and list(response.excluded_actions) == []
+    assert fake_services.profile.get_profile_calls == 0
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "field"),
+    [
+        ({"customer": ""}, "customer"),
+        ({"customer": "alice"}, "customer"),
+        ({"customer": "workspaces/other/customers/alice"}, "customer"),
+        ({"channel": 99}, "channel"),
+        ({"max_actions": -1}, "max_actions"),
+    ],
+)
+async def test_decide_bad_input(stub, request_fields, field):
+    values = {"parent": PARENT, "customer": ALICE}
+    values.update(request_fields)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Decide(pb.DecideRequest(**values))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad_request = status_details(caught.value)
+    assert bad_request.field_violations[0].field == field
+
+
+async def test_unknown_workspace_is_not_found(stub):
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.Decide(pb.DecideRequest(parent="workspaces/x", customer=ALICE))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+# -- RecordOutcome -------------------------------------------------------------------
+
+
+def outcome(**fields) -> pb.Outcome:
+    values = {
+        "customer": ALICE,
+        "action": "workspaces/default/actions/a",
+        "type": pb.OUTCOME_TYPE_IMPRESSION,
+    }
+    values.update(fields)
+    return pb.Outcome(**values)
+
+
+async def test_outcome_without_decision(stub):
+    await create(stub, "a", action())
+    when = timestamp_pb2.Timestamp(seconds=1_700_000_000)
+    recorded = await stub.RecordOutcome(
+        pb.RecordOutcomeRequest(parent=PARENT, outcome=outcome(outcome_time=when))
+    )
+    assert recorded.decision_id == ""
+    assert recorded.outcome_time == when
+    assert recorded.create_time.seconds > when.seconds
+
+
+@pytest.mark.parametrize(
+    ("fields", "code", "field"),
+    [
+        ({"customer": ""}, grpc.StatusCode.INVALID_ARGUMENT, "outcome.customer"),
+        ({"action": ""}, grpc.StatusCode.INVALID_ARGUMENT, "outcome.action"),
+        ({"type": pb.OUTCOME_TYPE_UNSPECIFIED}, grpc.StatusCode.INVALID_ARGUMENT, "outcome.type"),
+        ({"channel": 77}, grpc.StatusCode.INVALID_ARGUMENT, "outcome.channel"),
+        (
+            {"outcome_time": timestamp_pb2.Timestamp(seconds=4_000_000_000)},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "outcome.outcome_time",
+        ),
+        ({"action": "workspaces/default/actions/nope"}, grpc.StatusCode.NOT_FOUND, None),
+        ({"decision_id": "0" * 32}, grpc.StatusCode.NOT_FOUND, None),
+    ],
+)
+async def test_outcome_errors(stub, fields, code, field):
+    await create(stub, "a", action())
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.RecordOutcome(pb.RecordOutcomeRequest(parent=PARENT, outcome=outcome(**fields)))
+    assert caught.value.code() == code
+    info, bad_request = status_details(caught.value)
+    assert info is not None
+    if field is not None:
+        assert bad_request.field_violations[0].field == field
+
+
+async def test_outcome_for_another_customers_decision_is_refused(stub, fake_services):
+    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    await create(stub, "a", action())
+    decision = await decide(stub)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.RecordOutcome(
+            pb.RecordOutcomeRequest(
+                parent=PARENT, outcome=outcome(customer=BOB, decision_id=decision.decision_id)
+            )
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_scopes_are_enforced(serve, make_settings, fake_services):
+    settings = make_settings(
+        auth_tokens={"reader": ["decisioning.read"], "decider": ["decisioning.decide"]}
+    )
+    async with serve(settings) as client:
+        reader = [("authorization", "Bearer reader")]
+        decider = [("authorization", "Bearer decider")]
+        await client.ListActions(pb.ListActionsRequest(parent=PARENT), metadata=reader)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.Decide(pb.DecideRequest(parent=PARENT, customer=ALICE), metadata=reader)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        await client.Decide(pb.DecideRequest(parent=PARENT, customer=ALICE), metadata=decider)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await client.CreateAction(
+                pb.CreateActionRequest(parent=PARENT, action_id="a", action=action()),
+                metadata=decider,
+            )
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -1,0 +1,100 @@
+"""The real outbound adapters against the fake gRPC servers."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import aclosing
+
+import grpc
+import pytest
+from google.protobuf import timestamp_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from rapport.consent.v1 import consent_service_pb2 as consent_pb
+from rapport.decisioning.adapters.dependencies import (
+    ConsentQuery,
+    DependencyError,
+    OutboundMessage,
+)
+from rapport.decisioning.adapters.grpc_clients import (
+    GrpcConsentClient,
+    GrpcDeliveryClient,
+    GrpcProfileClient,
+    signal_from_proto,
+)
+from rapport.decisioning.domain.model import Channel, MessageContent
+from rapport.profile.v1 import profile_service_pb2 as profile_pb
+
+ALICE = "workspaces/default/customers/alice"
+
+
+@pytest.fixture
+async def channel(fake_services):
+    async with grpc.aio.insecure_channel(fake_services.address) as opened:
+        yield opened
+
+
+async def test_traits_are_plain_values_and_missing_profiles_are_none(fake_services, channel):
+    fake_services.profile.traits[ALICE] = {"age": 40, "tags": ["a"], "vip": True, "x": None}
+    client = GrpcProfileClient(channel)
+    assert await client.get_traits(ALICE) == {"age": 40.0, "tags": ["a"], "vip": True, "x": None}
+    assert await client.get_traits("workspaces/default/customers/nobody") is None
+
+
+async def test_watch_yields_signals_from_the_cursor(fake_services, channel):
+    first = await fake_services.emit_event(ALICE, "A", properties={"n": 1})
+    await fake_services.emit_event(ALICE, "B")
+    client = GrpcProfileClient(channel)
+    async with aclosing(client.watch_signals("default", first.cursor)) as signals:
+        signal = await asyncio.wait_for(anext(signals), 5)
+    assert signal.customer == ALICE
+    assert signal.event is not None
+    assert (signal.event.type, signal.event.name) == ("track", "B")
+    assert fake_services.profile.watch_requests[0].start_cursor == first.cursor
+
+
+def test_signals_without_an_event_have_none():
+    signal = signal_from_proto(
+        profile_pb.Signal(
+            cursor="c9",
+            kind=profile_pb.SIGNAL_KIND_TRAIT_CHANGED,
+            customer=ALICE,
+            trait_changed=profile_pb.TraitChanged(key="plan"),
+        )
+    )
+    assert signal.event is None and signal.cursor == "c9"
+
+
+async def test_batches_are_split_at_the_service_limit(fake_services, channel):
+    fake_services.consent.grant(ALICE, "p1", consent_pb.CHANNEL_SMS)
+    queries = [ConsentQuery(ALICE, f"p{i}", Channel.SMS) for i in range(1500)]
+    answers = await GrpcConsentClient(channel).batch_check("default", queries)
+    assert [len(r.requests) for r in fake_services.consent.batch_requests] == [1000, 500]
+    assert answers[1] is True and answers.count(True) == 1 and len(answers) == 1500
+
+
+async def test_errors_carry_code_and_reason(fake_services, channel):
+    status = status_pb2.Status(code=code_pb2.FAILED_PRECONDITION, message="reused")
+    info = error_details_pb2.ErrorInfo(reason="IDEMPOTENCY_KEY_REUSED", domain="d")
+    status.details.add().Pack(info)
+    fake_services.delivery.fail_with = [rpc_status.to_status(status)]
+    message = OutboundMessage(
+        workspace="default",
+        idempotency_key="k",
+        customer=ALICE,
+        purpose="marketing",
+        channel=Channel.EMAIL,
+        content=MessageContent("s", "b"),
+        source="workspaces/default/triggers/t",
+        data={"event": {"when": timestamp_pb2.Timestamp(seconds=1).ToJsonString()}},
+    )
+    with pytest.raises(DependencyError) as caught:
+        await GrpcDeliveryClient(channel).send(message)
+    assert caught.value.code == "FAILED_PRECONDITION"
+    assert caught.value.reason == "IDEMPOTENCY_KEY_REUSED"
+    assert not caught.value.transient
+
+    fake_services.consent.unavailable = True
+    with pytest.raises(DependencyError) as caught:
+        await GrpcConsentClient(channel).check(ConsentQuery(ALICE, "p", Channel.EMAIL))
+    assert caught.value.code == "UNAVAILABLE" and caught.value.transient

@@ -1,0 +1,66 @@
+"""CEL rules: compile once, evaluate to a bool, errors as RuleEvaluationError."""
+
+from __future__ import annotations
+
+import pytest
+from rapport.decisioning.domain.rules import RuleBook, RuleEvaluationError, RuleSyntaxError
+
+PROFILE = {"profile": {"traits": {"age": 42.0, "email": "x"}, "customer": "c"}, "context": {}}
+
+
+def test_true_and_false():
+    rules = RuleBook()
+    assert rules.evaluate("profile.traits.age >= 18", PROFILE) is True
+    assert rules.evaluate("profile.traits.age < 18", PROFILE) is False
+
+
+def test_empty_rule_is_always_true():
+    assert RuleBook().evaluate("  ", {}) is True
+
+
+def test_programs_are_compiled_once():
+    rules = RuleBook()
+    assert rules.compile("1 == 1") is rules.compile("1 == 1")
+
+
+def test_cache_is_bounded():
+    rules = RuleBook(max_programs=2)
+    first = rules.compile("1 == 1")
+    rules.compile("2 == 2")
+    rules.compile("3 == 3")
+    assert rules.compile("1 == 1") is not first
+
+
+def test_syntax_error():
+    with pytest.raises(RuleSyntaxError, match="Syntax error"):
+        RuleBook().compile("1 +")
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "context.page == 'home'",  # missing key
+        "unknown_variable",  # undefined
+        "1 / 0 == 1",  # division by zero
+        "profile.traits.age",  # not a bool
+        "'text'",  # not a bool
+    ],
+)
+def test_evaluation_errors(expression):
+    with pytest.raises(RuleEvaluationError) as caught:
+        RuleBook().evaluate(expression, PROFILE)
+    assert str(caught.value)
+
+
+def test_missing_key_is_described():
+    with pytest.raises(RuleEvaluationError, match="no such key: page"):
+        RuleBook().evaluate("context.page == 'home'", PROFILE)
+
+
+def test_not_a_bool_is_described():
+    with pytest.raises(RuleEvaluationError, match="not a bool"):
+        RuleBook().evaluate("profile.traits.age", PROFILE)
+
+
+def test_has_guards_missing_traits():
+    assert RuleBook().evaluate("has(profile.traits.phone)", PROFILE) is False
