@@ -23,7 +23,6 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from grpc_baseline import empty_rpc_timing, print_table, time_calls  # noqa: E402
-
 from rapport.grpctesting import serve_in_process  # noqa: E402
 from rapport.identity.bootstrap import build  # noqa: E402
 from rapport.identity.settings import IdentitySettings  # noqa: E402
