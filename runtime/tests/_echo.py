@@ -28,6 +28,10 @@ async def boom(request: bytes, context: Any) -> bytes:
     raise RuntimeError("leaked secret alice@example.com")
 
 
+async def not_built(request: bytes, context: Any) -> bytes:
+    raise NotImplementedError("Method not implemented!")
+
+
 async def slow(request: bytes, context: Any) -> bytes:
     await asyncio.sleep(float(request.decode() or "0.5"))
     return b"done"
@@ -67,6 +71,7 @@ def make_build(relay_to: str | None = None, **part_kwargs: Any) -> Any:
             "Echo": grpc.unary_unary_rpc_method_handler(echo),
             "Fail": grpc.unary_unary_rpc_method_handler(fail),
             "Boom": grpc.unary_unary_rpc_method_handler(boom),
+            "NotBuilt": grpc.unary_unary_rpc_method_handler(not_built),
             "Slow": grpc.unary_unary_rpc_method_handler(slow),
             "Deadline": grpc.unary_unary_rpc_method_handler(deadline),
             "Relay": grpc.unary_unary_rpc_method_handler(relay),

@@ -72,6 +72,16 @@ async def test_invalid_argument_maps_to_status_with_details() -> None:
     )
 
 
+async def test_rpc_not_built_yet_is_unimplemented() -> None:
+    async with serve_in_process(make_build(), ServiceSettings()) as server:
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await call(channel, "NotBuilt")(b"")
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    info, _ = status_details(caught.value)
+    assert info is not None and info.reason == "NOT_IMPLEMENTED"
+
+
 async def test_unexpected_exception_is_internal_without_leak(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -238,10 +238,20 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
             raise  # the handler aborted with its own status
         except RapportError as err:
             await context.abort_with_status(to_grpc_status(err, self._domain))
+        except NotImplementedError:
+            # The generated servicer base raises it for RPCs not built yet.
+            await context.abort_with_status(to_grpc_status(_Unimplemented(method), self._domain))
         except Exception:
             # The message may contain anything (even input); log it, never send it.
             _error_log.exception("unhandled error", extra={"method": method})
             await context.abort_with_status(to_grpc_status(_Internal(), self._domain))
+
+
+class _Unimplemented(RapportError):
+    code = "UNIMPLEMENTED"
+
+    def __init__(self, method: str) -> None:
+        super().__init__("NOT_IMPLEMENTED", f"{method} is not implemented yet", {"method": method})
 
 
 class _Internal(RapportError):

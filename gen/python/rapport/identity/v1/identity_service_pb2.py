@@ -22,38 +22,102 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*rapport/identity/v1/identity_service.proto\x12\x13rapport.identity.v1\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\nIdentifier\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xca\x01\n\x08\x43ustomer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x34\n\x0bidentifiers\x18\x02 \x03(\x0b\x32\x1f.rapport.identity.v1.Identifier\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10merged_customers\x18\x05 \x03(\t\"n\n\x12RejectedIdentifier\x12\x33\n\nidentifier\x18\x01 \x01(\x0b\x32\x1f.rapport.identity.v1.Identifier\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\x98\x01\n\x0eResolveRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x34\n\x0bidentifiers\x18\x02 \x03(\x0b\x32\x1f.rapport.identity.v1.Identifier\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x30\n\x0cobserve_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb4\x01\n\x0fResolveResponse\x12/\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.rapport.identity.v1.Customer\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x18\n\x10merged_customers\x18\x03 \x03(\t\x12\x45\n\x14rejected_identifiers\x18\x04 \x03(\x0b\x32\'.rapport.identity.v1.RejectedIdentifier\"\\\n\x13\x42\x61tchResolveRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x35\n\x08requests\x18\x02 \x03(\x0b\x32#.rapport.identity.v1.ResolveRequest\"O\n\x14\x42\x61tchResolveResponse\x12\x37\n\tresponses\x18\x01 \x03(\x0b\x32$.rapport.identity.v1.ResolveResponse\"\"\n\x12GetCustomerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\\\n\x15LookupCustomerRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x33\n\nidentifier\x18\x02 \x01(\x0b\x32\x1f.rapport.identity.v1.Identifier\"M\n\x14ListCustomersRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x15ListCustomersResponse\x12\x30\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.rapport.identity.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xe8\x03\n\x0fIdentityService\x12T\n\x07Resolve\x12#.rapport.identity.v1.ResolveRequest\x1a$.rapport.identity.v1.ResolveResponse\x12\x63\n\x0c\x42\x61tchResolve\x12(.rapport.identity.v1.BatchResolveRequest\x1a).rapport.identity.v1.BatchResolveResponse\x12U\n\x0bGetCustomer\x12\'.rapport.identity.v1.GetCustomerRequest\x1a\x1d.rapport.identity.v1.Customer\x12[\n\x0eLookupCustomer\x12*.rapport.identity.v1.LookupCustomerRequest\x1a\x1d.rapport.identity.v1.Customer\x12\x66\n\rListCustomers\x12).rapport.identity.v1.ListCustomersRequest\x1a*.rapport.identity.v1.ListCustomersResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*rapport/identity/v1/identity_service.proto\x12\x13rapport.identity.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\nIdentifier\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\x85\x02\n\x08\x43ustomer\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x34\n\x0bidentifiers\x18\x02 \x03(\x0b\x32\x1f.rapport.identity.v1.Identifier\x12/\n\x0b\x63reate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10merged_customers\x18\x05 \x03(\t\x12\x39\n\nattributes\x18\x06 \x01(\x0b\x32%.rapport.identity.v1.PersonAttributes\"\xcb\x01\n\x10PersonAttributes\x12\x12\n\ngiven_name\x18\x01 \x01(\t\x12\x13\n\x0b\x66\x61mily_name\x18\x02 \x01(\t\x12\x12\n\nbirth_date\x18\x03 \x01(\t\x12\x15\n\rstreet_number\x18\x04 \x01(\t\x12\x15\n\raddress_line1\x18\x05 \x01(\t\x12\x15\n\raddress_line2\x18\x06 \x01(\t\x12\x10\n\x08locality\x18\x07 \x01(\t\x12\x13\n\x0bpostal_code\x18\x08 \x01(\t\x12\x0e\n\x06region\x18\t \x01(\t\"n\n\x12RejectedIdentifier\x12\x33\n\nidentifier\x18\x01 \x01(\x0b\x32\x1f.rapport.identity.v1.Identifier\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"\xd3\x01\n\x0eResolveRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x34\n\x0bidentifiers\x18\x02 \x03(\x0b\x32\x1f.rapport.identity.v1.Identifier\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x30\n\x0cobserve_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\nattributes\x18\x05 \x01(\x0b\x32%.rapport.identity.v1.PersonAttributes\"\xb4\x01\n\x0fResolveResponse\x12/\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.rapport.identity.v1.Customer\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x18\n\x10merged_customers\x18\x03 \x03(\t\x12\x45\n\x14rejected_identifiers\x18\x04 \x03(\x0b\x32\'.rapport.identity.v1.RejectedIdentifier\"\\\n\x13\x42\x61tchResolveRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x35\n\x08requests\x18\x02 \x03(\x0b\x32#.rapport.identity.v1.ResolveRequest\"O\n\x14\x42\x61tchResolveResponse\x12\x37\n\tresponses\x18\x01 \x03(\x0b\x32$.rapport.identity.v1.ResolveResponse\"\"\n\x12GetCustomerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\\\n\x15LookupCustomerRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x33\n\nidentifier\x18\x02 \x01(\x0b\x32\x1f.rapport.identity.v1.Identifier\"M\n\x14ListCustomersRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"b\n\x15ListCustomersResponse\x12\x30\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.rapport.identity.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"9\n\x16UnmergeCustomerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tcustomers\x18\x02 \x03(\t\"\x85\x01\n\x17UnmergeCustomerResponse\x12/\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.rapport.identity.v1.Customer\x12\x39\n\x12restored_customers\x18\x02 \x03(\x0b\x32\x1d.rapport.identity.v1.Customer\"?\n\x14\x45raseCustomerRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x19\n\x11\x62lock_identifiers\x18\x02 \x01(\x08\"F\n\x15\x45raseCustomerResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x1f\n\x17\x65rased_identifier_count\x18\x02 \x01(\x05\"\xa3\x01\n\x06\x43hange\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.rapport.identity.v1.ChangeKind\x12\x10\n\x08\x63ustomer\x18\x03 \x01(\t\x12\x17\n\x0fother_customers\x18\x04 \x03(\t\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\";\n\x13WatchChangesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x14\n\x0cstart_cursor\x18\x02 \x01(\t\"C\n\x14WatchChangesResponse\x12+\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x1b.rapport.identity.v1.Change\"\xf2\x01\n\x12IdentifierTypeRule\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x39\n\rnormalization\x18\x02 \x01(\x0e\x32\".rapport.identity.v1.Normalization\x12\x1b\n\x13\x66old_email_provider\x18\x03 \x01(\x08\x12\x1c\n\x14\x64\x65\x66\x61ult_phone_region\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x05\x12/\n\x0climit_window\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12\x18\n\x10\x62locked_patterns\x18\x07 \x03(\t\"G\n\x12MatchingThresholds\x12\x17\n\x0fmerge_threshold\x18\x01 \x01(\x01\x12\x18\n\x10review_threshold\x18\x02 \x01(\x01\"\xcc\x01\n\rIdentityRules\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x41\n\x10identifier_types\x18\x02 \x03(\x0b\x32\'.rapport.identity.v1.IdentifierTypeRule\x12\x39\n\x08matching\x18\x03 \x01(\x0b\x32\'.rapport.identity.v1.MatchingThresholds\x12/\n\x0bupdate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\'\n\x17GetIdentityRulesRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x89\x01\n\x1aUpdateIdentityRulesRequest\x12:\n\x0eidentity_rules\x18\x01 \x01(\x0b\x32\".rapport.identity.v1.IdentityRules\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"M\n\x13\x41ttributeComparison\x12\x11\n\tattribute\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\x14\n\x0c\x62\x61yes_factor\x18\x03 \x01(\x01\"\x83\x01\n\x05Match\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12\x13\n\x0bprobability\x18\x02 \x01(\x01\x12\x14\n\x0cmatch_weight\x18\x03 \x01(\x01\x12=\n\x0b\x63omparisons\x18\x04 \x03(\x0b\x32(.rapport.identity.v1.AttributeComparison\"\xaa\x01\n\x12\x46indMatchesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x12\n\x08\x63ustomer\x18\x02 \x01(\tH\x00\x12\x37\n\x06record\x18\x03 \x01(\x0b\x32%.rapport.identity.v1.PersonAttributesH\x00\x12\x13\n\x0bmax_results\x18\x04 \x01(\x05\x12\x17\n\x0fmin_probability\x18\x05 \x01(\x01\x42\t\n\x07subject\"B\n\x13\x46indMatchesResponse\x12+\n\x07matches\x18\x01 \x03(\x0b\x32\x1a.rapport.identity.v1.Match\"\xeb\x02\n\x10\x44\x65\x64uplicationJob\x12\x0c\n\x04name\x18\x01 \x01(\t\x12,\n\x05state\x18\x02 \x01(\x0e\x32\x1d.rapport.identity.v1.JobState\x12\x10\n\x08progress\x18\x03 \x01(\x01\x12;\n\nthresholds\x18\x04 \x01(\x0b\x32\'.rapport.identity.v1.MatchingThresholds\x12\x14\n\x0crecord_count\x18\x05 \x01(\x03\x12\x1c\n\x14\x63\x61ndidate_pair_count\x18\x06 \x01(\x03\x12\x14\n\x0cmerged_count\x18\x07 \x01(\x03\x12\x14\n\x0creview_count\x18\x08 \x01(\x03\x12\r\n\x05\x65rror\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"q\n\x1d\x43reateDeduplicationJobRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12@\n\x11\x64\x65\x64uplication_job\x18\x02 \x01(\x0b\x32%.rapport.identity.v1.DeduplicationJob\"*\n\x1aGetDeduplicationJobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"U\n\x1cListDeduplicationJobsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"{\n\x1dListDeduplicationJobsResponse\x12\x41\n\x12\x64\x65\x64uplication_jobs\x18\x01 \x03(\x0b\x32%.rapport.identity.v1.DeduplicationJob\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x86\x02\n\x0bMatchReview\x12\x0c\n\x04name\x18\x01 \x01(\t\x12)\n\x05match\x18\x02 \x01(\x0b\x32\x1a.rapport.identity.v1.Match\x12\x10\n\x08\x63ustomer\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .rapport.identity.v1.ReviewState\x12\x19\n\x11\x64\x65\x64uplication_job\x18\x05 \x01(\t\x12/\n\x0b\x63reate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breview_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x81\x01\n\x17ListMatchReviewsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .rapport.identity.v1.ReviewState\"l\n\x18ListMatchReviewsResponse\x12\x37\n\rmatch_reviews\x18\x01 \x03(\x0b\x32 .rapport.identity.v1.MatchReview\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Y\n\x12ReviewMatchRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x35\n\x08\x64\x65\x63ision\x18\x02 \x01(\x0e\x32#.rapport.identity.v1.ReviewDecision*\x8c\x01\n\nChangeKind\x12\x1b\n\x17\x43HANGE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13\x43HANGE_KIND_CREATED\x10\x01\x12\x16\n\x12\x43HANGE_KIND_MERGED\x10\x02\x12\x18\n\x14\x43HANGE_KIND_UNMERGED\x10\x03\x12\x16\n\x12\x43HANGE_KIND_ERASED\x10\x04*\x95\x01\n\rNormalization\x12\x1d\n\x19NORMALIZATION_UNSPECIFIED\x10\x00\x12\x16\n\x12NORMALIZATION_TRIM\x10\x01\x12\x17\n\x13NORMALIZATION_EMAIL\x10\x02\x12\x17\n\x13NORMALIZATION_PHONE\x10\x03\x12\x1b\n\x17NORMALIZATION_LOWERCASE\x10\x04*\x82\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_SUCCEEDED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04*{\n\x0bReviewState\x12\x1c\n\x18REVIEW_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14REVIEW_STATE_PENDING\x10\x01\x12\x19\n\x15REVIEW_STATE_ACCEPTED\x10\x02\x12\x19\n\x15REVIEW_STATE_REJECTED\x10\x03*i\n\x0eReviewDecision\x12\x1f\n\x1bREVIEW_DECISION_UNSPECIFIED\x10\x00\x12\x1a\n\x16REVIEW_DECISION_ACCEPT\x10\x01\x12\x1a\n\x16REVIEW_DECISION_REJECT\x10\x02\x32\x88\r\n\x0fIdentityService\x12T\n\x07Resolve\x12#.rapport.identity.v1.ResolveRequest\x1a$.rapport.identity.v1.ResolveResponse\x12\x63\n\x0c\x42\x61tchResolve\x12(.rapport.identity.v1.BatchResolveRequest\x1a).rapport.identity.v1.BatchResolveResponse\x12U\n\x0bGetCustomer\x12\'.rapport.identity.v1.GetCustomerRequest\x1a\x1d.rapport.identity.v1.Customer\x12[\n\x0eLookupCustomer\x12*.rapport.identity.v1.LookupCustomerRequest\x1a\x1d.rapport.identity.v1.Customer\x12\x66\n\rListCustomers\x12).rapport.identity.v1.ListCustomersRequest\x1a*.rapport.identity.v1.ListCustomersResponse\x12l\n\x0fUnmergeCustomer\x12+.rapport.identity.v1.UnmergeCustomerRequest\x1a,.rapport.identity.v1.UnmergeCustomerResponse\x12\x66\n\rEraseCustomer\x12).rapport.identity.v1.EraseCustomerRequest\x1a*.rapport.identity.v1.EraseCustomerResponse\x12\x65\n\x0cWatchChanges\x12(.rapport.identity.v1.WatchChangesRequest\x1a).rapport.identity.v1.WatchChangesResponse0\x01\x12\x64\n\x10GetIdentityRules\x12,.rapport.identity.v1.GetIdentityRulesRequest\x1a\".rapport.identity.v1.IdentityRules\x12j\n\x13UpdateIdentityRules\x12/.rapport.identity.v1.UpdateIdentityRulesRequest\x1a\".rapport.identity.v1.IdentityRules\x12`\n\x0b\x46indMatches\x12\'.rapport.identity.v1.FindMatchesRequest\x1a(.rapport.identity.v1.FindMatchesResponse\x12s\n\x16\x43reateDeduplicationJob\x12\x32.rapport.identity.v1.CreateDeduplicationJobRequest\x1a%.rapport.identity.v1.DeduplicationJob\x12m\n\x13GetDeduplicationJob\x12/.rapport.identity.v1.GetDeduplicationJobRequest\x1a%.rapport.identity.v1.DeduplicationJob\x12~\n\x15ListDeduplicationJobs\x12\x31.rapport.identity.v1.ListDeduplicationJobsRequest\x1a\x32.rapport.identity.v1.ListDeduplicationJobsResponse\x12o\n\x10ListMatchReviews\x12,.rapport.identity.v1.ListMatchReviewsRequest\x1a-.rapport.identity.v1.ListMatchReviewsResponse\x12X\n\x0bReviewMatch\x12\'.rapport.identity.v1.ReviewMatchRequest\x1a .rapport.identity.v1.MatchReviewb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.identity.v1.identity_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IDENTIFIER']._serialized_start=100
-  _globals['_IDENTIFIER']._serialized_end=141
-  _globals['_CUSTOMER']._serialized_start=144
-  _globals['_CUSTOMER']._serialized_end=346
-  _globals['_REJECTEDIDENTIFIER']._serialized_start=348
-  _globals['_REJECTEDIDENTIFIER']._serialized_end=458
-  _globals['_RESOLVEREQUEST']._serialized_start=461
-  _globals['_RESOLVEREQUEST']._serialized_end=613
-  _globals['_RESOLVERESPONSE']._serialized_start=616
-  _globals['_RESOLVERESPONSE']._serialized_end=796
-  _globals['_BATCHRESOLVEREQUEST']._serialized_start=798
-  _globals['_BATCHRESOLVEREQUEST']._serialized_end=890
-  _globals['_BATCHRESOLVERESPONSE']._serialized_start=892
-  _globals['_BATCHRESOLVERESPONSE']._serialized_end=971
-  _globals['_GETCUSTOMERREQUEST']._serialized_start=973
-  _globals['_GETCUSTOMERREQUEST']._serialized_end=1007
-  _globals['_LOOKUPCUSTOMERREQUEST']._serialized_start=1009
-  _globals['_LOOKUPCUSTOMERREQUEST']._serialized_end=1101
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=1103
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=1180
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=1182
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=1280
-  _globals['_IDENTITYSERVICE']._serialized_start=1283
-  _globals['_IDENTITYSERVICE']._serialized_end=1771
+  _globals['_CHANGEKIND']._serialized_start=4796
+  _globals['_CHANGEKIND']._serialized_end=4936
+  _globals['_NORMALIZATION']._serialized_start=4939
+  _globals['_NORMALIZATION']._serialized_end=5088
+  _globals['_JOBSTATE']._serialized_start=5091
+  _globals['_JOBSTATE']._serialized_end=5221
+  _globals['_REVIEWSTATE']._serialized_start=5223
+  _globals['_REVIEWSTATE']._serialized_end=5346
+  _globals['_REVIEWDECISION']._serialized_start=5348
+  _globals['_REVIEWDECISION']._serialized_end=5453
+  _globals['_IDENTIFIER']._serialized_start=166
+  _globals['_IDENTIFIER']._serialized_end=207
+  _globals['_CUSTOMER']._serialized_start=210
+  _globals['_CUSTOMER']._serialized_end=471
+  _globals['_PERSONATTRIBUTES']._serialized_start=474
+  _globals['_PERSONATTRIBUTES']._serialized_end=677
+  _globals['_REJECTEDIDENTIFIER']._serialized_start=679
+  _globals['_REJECTEDIDENTIFIER']._serialized_end=789
+  _globals['_RESOLVEREQUEST']._serialized_start=792
+  _globals['_RESOLVEREQUEST']._serialized_end=1003
+  _globals['_RESOLVERESPONSE']._serialized_start=1006
+  _globals['_RESOLVERESPONSE']._serialized_end=1186
+  _globals['_BATCHRESOLVEREQUEST']._serialized_start=1188
+  _globals['_BATCHRESOLVEREQUEST']._serialized_end=1280
+  _globals['_BATCHRESOLVERESPONSE']._serialized_start=1282
+  _globals['_BATCHRESOLVERESPONSE']._serialized_end=1361
+  _globals['_GETCUSTOMERREQUEST']._serialized_start=1363
+  _globals['_GETCUSTOMERREQUEST']._serialized_end=1397
+  _globals['_LOOKUPCUSTOMERREQUEST']._serialized_start=1399
+  _globals['_LOOKUPCUSTOMERREQUEST']._serialized_end=1491
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=1493
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=1570
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=1572
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=1670
+  _globals['_UNMERGECUSTOMERREQUEST']._serialized_start=1672
+  _globals['_UNMERGECUSTOMERREQUEST']._serialized_end=1729
+  _globals['_UNMERGECUSTOMERRESPONSE']._serialized_start=1732
+  _globals['_UNMERGECUSTOMERRESPONSE']._serialized_end=1865
+  _globals['_ERASECUSTOMERREQUEST']._serialized_start=1867
+  _globals['_ERASECUSTOMERREQUEST']._serialized_end=1930
+  _globals['_ERASECUSTOMERRESPONSE']._serialized_start=1932
+  _globals['_ERASECUSTOMERRESPONSE']._serialized_end=2002
+  _globals['_CHANGE']._serialized_start=2005
+  _globals['_CHANGE']._serialized_end=2168
+  _globals['_WATCHCHANGESREQUEST']._serialized_start=2170
+  _globals['_WATCHCHANGESREQUEST']._serialized_end=2229
+  _globals['_WATCHCHANGESRESPONSE']._serialized_start=2231
+  _globals['_WATCHCHANGESRESPONSE']._serialized_end=2298
+  _globals['_IDENTIFIERTYPERULE']._serialized_start=2301
+  _globals['_IDENTIFIERTYPERULE']._serialized_end=2543
+  _globals['_MATCHINGTHRESHOLDS']._serialized_start=2545
+  _globals['_MATCHINGTHRESHOLDS']._serialized_end=2616
+  _globals['_IDENTITYRULES']._serialized_start=2619
+  _globals['_IDENTITYRULES']._serialized_end=2823
+  _globals['_GETIDENTITYRULESREQUEST']._serialized_start=2825
+  _globals['_GETIDENTITYRULESREQUEST']._serialized_end=2864
+  _globals['_UPDATEIDENTITYRULESREQUEST']._serialized_start=2867
+  _globals['_UPDATEIDENTITYRULESREQUEST']._serialized_end=3004
+  _globals['_ATTRIBUTECOMPARISON']._serialized_start=3006
+  _globals['_ATTRIBUTECOMPARISON']._serialized_end=3083
+  _globals['_MATCH']._serialized_start=3086
+  _globals['_MATCH']._serialized_end=3217
+  _globals['_FINDMATCHESREQUEST']._serialized_start=3220
+  _globals['_FINDMATCHESREQUEST']._serialized_end=3390
+  _globals['_FINDMATCHESRESPONSE']._serialized_start=3392
+  _globals['_FINDMATCHESRESPONSE']._serialized_end=3458
+  _globals['_DEDUPLICATIONJOB']._serialized_start=3461
+  _globals['_DEDUPLICATIONJOB']._serialized_end=3824
+  _globals['_CREATEDEDUPLICATIONJOBREQUEST']._serialized_start=3826
+  _globals['_CREATEDEDUPLICATIONJOBREQUEST']._serialized_end=3939
+  _globals['_GETDEDUPLICATIONJOBREQUEST']._serialized_start=3941
+  _globals['_GETDEDUPLICATIONJOBREQUEST']._serialized_end=3983
+  _globals['_LISTDEDUPLICATIONJOBSREQUEST']._serialized_start=3985
+  _globals['_LISTDEDUPLICATIONJOBSREQUEST']._serialized_end=4070
+  _globals['_LISTDEDUPLICATIONJOBSRESPONSE']._serialized_start=4072
+  _globals['_LISTDEDUPLICATIONJOBSRESPONSE']._serialized_end=4195
+  _globals['_MATCHREVIEW']._serialized_start=4198
+  _globals['_MATCHREVIEW']._serialized_end=4460
+  _globals['_LISTMATCHREVIEWSREQUEST']._serialized_start=4463
+  _globals['_LISTMATCHREVIEWSREQUEST']._serialized_end=4592
+  _globals['_LISTMATCHREVIEWSRESPONSE']._serialized_start=4594
+  _globals['_LISTMATCHREVIEWSRESPONSE']._serialized_end=4702
+  _globals['_REVIEWMATCHREQUEST']._serialized_start=4704
+  _globals['_REVIEWMATCHREQUEST']._serialized_end=4793
+  _globals['_IDENTITYSERVICE']._serialized_start=5456
+  _globals['_IDENTITYSERVICE']._serialized_end=7128
 # @@protoc_insertion_point(module_scope)

@@ -62,6 +62,61 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListCustomersRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListCustomersResponse.FromString,
                 _registered_method=True)
+        self.UnmergeCustomer = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/UnmergeCustomer',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.UnmergeCustomerRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.UnmergeCustomerResponse.FromString,
+                _registered_method=True)
+        self.EraseCustomer = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/EraseCustomer',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.EraseCustomerRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.EraseCustomerResponse.FromString,
+                _registered_method=True)
+        self.WatchChanges = channel.unary_stream(
+                '/rapport.identity.v1.IdentityService/WatchChanges',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.WatchChangesRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.WatchChangesResponse.FromString,
+                _registered_method=True)
+        self.GetIdentityRules = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/GetIdentityRules',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.GetIdentityRulesRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.IdentityRules.FromString,
+                _registered_method=True)
+        self.UpdateIdentityRules = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/UpdateIdentityRules',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.UpdateIdentityRulesRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.IdentityRules.FromString,
+                _registered_method=True)
+        self.FindMatches = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/FindMatches',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.FindMatchesRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.FindMatchesResponse.FromString,
+                _registered_method=True)
+        self.CreateDeduplicationJob = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/CreateDeduplicationJob',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.CreateDeduplicationJobRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.DeduplicationJob.FromString,
+                _registered_method=True)
+        self.GetDeduplicationJob = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/GetDeduplicationJob',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.GetDeduplicationJobRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.DeduplicationJob.FromString,
+                _registered_method=True)
+        self.ListDeduplicationJobs = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/ListDeduplicationJobs',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsResponse.FromString,
+                _registered_method=True)
+        self.ListMatchReviews = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/ListMatchReviews',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListMatchReviewsRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListMatchReviewsResponse.FromString,
+                _registered_method=True)
+        self.ReviewMatch = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/ReviewMatch',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ReviewMatchRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.MatchReview.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -110,6 +165,95 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UnmergeCustomer(self, request, context):
+        """Splits a merged customer back into the customers it came from, each
+        with the identifiers it brought. The split customers are kept apart:
+        later observations that would merge them again leave the conflicting
+        identifiers out instead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseCustomer(self, request, context):
+        """Deletes a customer's identifiers, attributes and merge records. With
+        `block_identifiers`, those identifiers can never be linked again (only a
+        one-way digest of each is kept).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchChanges(self, request, context):
+        """Streams changes of the graph (merges, unmerges, erasures) from a durable
+        log, starting after `start_cursor`, and keeps streaming new ones.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetIdentityRules(self, request, context):
+        """Gets the identity rules of a workspace.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateIdentityRules(self, request, context):
+        """Updates the identity rules of a workspace. Rules apply to later
+        observations; existing links are not changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindMatches(self, request, context):
+        """Finds the customers most likely to be the same person as a customer or
+        a bare record, by probabilistic matching on names, birth date and
+        address (Fellegi-Sunter, parameters learned from the workspace's data).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateDeduplicationJob(self, request, context):
+        """Starts a workspace-wide deduplication job (AIP-152): pairs above the
+        merge threshold are merged, pairs between the thresholds are queued for
+        review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDeduplicationJob(self, request, context):
+        """Gets a deduplication job and its progress.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeduplicationJobs(self, request, context):
+        """Lists the deduplication jobs of a workspace, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListMatchReviews(self, request, context):
+        """Lists likely duplicates waiting for (or given) a human decision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviewMatch(self, request, context):
+        """Accepts (merges the two customers) or rejects (keeps them apart) a
+        match under review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +281,61 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.ListCustomers,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListCustomersRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListCustomersResponse.SerializeToString,
+            ),
+            'UnmergeCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmergeCustomer,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.UnmergeCustomerRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.UnmergeCustomerResponse.SerializeToString,
+            ),
+            'EraseCustomer': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseCustomer,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.EraseCustomerRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.EraseCustomerResponse.SerializeToString,
+            ),
+            'WatchChanges': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchChanges,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.WatchChangesRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.WatchChangesResponse.SerializeToString,
+            ),
+            'GetIdentityRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetIdentityRules,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.GetIdentityRulesRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.IdentityRules.SerializeToString,
+            ),
+            'UpdateIdentityRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateIdentityRules,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.UpdateIdentityRulesRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.IdentityRules.SerializeToString,
+            ),
+            'FindMatches': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindMatches,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.FindMatchesRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.FindMatchesResponse.SerializeToString,
+            ),
+            'CreateDeduplicationJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDeduplicationJob,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.CreateDeduplicationJobRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.DeduplicationJob.SerializeToString,
+            ),
+            'GetDeduplicationJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDeduplicationJob,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.GetDeduplicationJobRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.DeduplicationJob.SerializeToString,
+            ),
+            'ListDeduplicationJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeduplicationJobs,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsResponse.SerializeToString,
+            ),
+            'ListMatchReviews': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListMatchReviews,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListMatchReviewsRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListMatchReviewsResponse.SerializeToString,
+            ),
+            'ReviewMatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewMatch,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ReviewMatchRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.MatchReview.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -277,6 +476,303 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/ListCustomers',
             rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListCustomersRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmergeCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/UnmergeCustomer',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.UnmergeCustomerRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.UnmergeCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseCustomer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/EraseCustomer',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.EraseCustomerRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.EraseCustomerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/WatchChanges',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.WatchChangesRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.WatchChangesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetIdentityRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/GetIdentityRules',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.GetIdentityRulesRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.IdentityRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateIdentityRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/UpdateIdentityRules',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.UpdateIdentityRulesRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.IdentityRules.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindMatches(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/FindMatches',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.FindMatchesRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.FindMatchesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDeduplicationJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/CreateDeduplicationJob',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.CreateDeduplicationJobRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.DeduplicationJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDeduplicationJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/GetDeduplicationJob',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.GetDeduplicationJobRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.DeduplicationJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeduplicationJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/ListDeduplicationJobs',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListMatchReviews(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/ListMatchReviews',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListMatchReviewsRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListMatchReviewsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewMatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/ReviewMatch',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.ReviewMatchRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.MatchReview.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -29,6 +30,9 @@ customers = Table(
     Column("update_time", DateTime(timezone=True), nullable=False),
     # Set when merged: always the live survivor (chains are compressed on merge).
     Column("merged_into", String(64), nullable=True),
+    # PersonAttributes for probabilistic matching, and the observe time that set them.
+    Column("attributes", JSON, nullable=True),
+    Column("attributes_time", DateTime(timezone=True), nullable=True),
     # Live customers oldest first (ListCustomers) and "merged into X" lookups.
     Index(
         "ix_customers_workspace_merged_into_age",
@@ -47,6 +51,8 @@ identifiers = Table(
     Column("value", String(512), nullable=False),
     Column("customer_id", String(64), nullable=False),
     Column("link_time", DateTime(timezone=True), nullable=False),
+    # The customer the identifier was first linked to; unmerge sends it back there.
+    Column("origin_customer_id", String(64), nullable=True),
     # The graph's core guarantee: an identifier belongs to one customer.
     UniqueConstraint("workspace", "type", "value", name="uq_identifiers_workspace_type_value"),
     Index("ix_identifiers_workspace_customer", "workspace", "customer_id"),
@@ -64,6 +70,8 @@ merges = Table(
     Column("source", String(256), nullable=False),
     Column("observe_time", DateTime(timezone=True), nullable=False),
     Column("merge_time", DateTime(timezone=True), nullable=False),
+    # Set when an unmerge undid this merge.
+    Column("undone_time", DateTime(timezone=True), nullable=True),
     Index("ix_merges_workspace_survivor", "workspace", "survivor_id"),
     Index("ix_merges_workspace_merged", "workspace", "merged_id"),
 )
@@ -79,4 +87,85 @@ identity_changes = Table(
     Column("other_customer_id", String(64), nullable=True),
     Column("change_time", DateTime(timezone=True), nullable=False),
     Index("ix_identity_changes_workspace_seq", "workspace", "seq"),
+)
+
+# --- identity rules, unmerge, erasure, probabilistic matching (migration 0002) ---
+
+# One row per workspace whose rules differ from the YAML defaults.
+identity_rules = Table(
+    "identity_rules",
+    metadata,
+    Column("workspace", String(128), primary_key=True),
+    Column("rules", JSON, nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+)
+
+# Identifiers erased with block_identifiers: only a digest, never the value.
+blocked_identifiers = Table(
+    "blocked_identifiers",
+    metadata,
+    Column("workspace", String(128), primary_key=True),
+    Column("type", String(64), primary_key=True),
+    Column("value_digest", String(64), primary_key=True),
+    Column("reason", String(64), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+)
+
+# Pairs of customers that must not be merged again (unmerged, or a rejected
+# match review); customer_a < customer_b.
+separations = Table(
+    "separations",
+    metadata,
+    Column("workspace", String(128), primary_key=True),
+    Column("customer_a", String(64), primary_key=True),
+    Column("customer_b", String(64), primary_key=True),
+    Column("reason", String(64), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+)
+
+deduplication_jobs = Table(
+    "deduplication_jobs",
+    metadata,
+    Column("workspace", String(128), primary_key=True),
+    Column("job_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("progress", Float, nullable=False),
+    Column("merge_threshold", Float, nullable=False),
+    Column("review_threshold", Float, nullable=False),
+    Column("record_count", BigInteger, nullable=False),
+    Column("candidate_pair_count", BigInteger, nullable=False),
+    Column("merged_count", BigInteger, nullable=False),
+    Column("review_count", BigInteger, nullable=False),
+    Column("error", String(1024), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("end_time", DateTime(timezone=True), nullable=True),
+    Index("ix_deduplication_jobs_workspace_created", "workspace", "create_time"),
+)
+
+match_reviews = Table(
+    "match_reviews",
+    metadata,
+    Column("workspace", String(128), primary_key=True),
+    Column("review_id", String(64), primary_key=True),
+    Column("customer_a", String(64), nullable=False),
+    Column("customer_b", String(64), nullable=False),
+    Column("probability", Float, nullable=False),
+    # match_weight and per-attribute comparisons, as scored.
+    Column("details", JSON, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("job_id", String(64), nullable=True),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("review_time", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("workspace", "customer_a", "customer_b", name="uq_match_reviews_pair"),
+    Index("ix_match_reviews_workspace_state_probability", "workspace", "state", "probability"),
+)
+
+# Fellegi-Sunter parameters learned per workspace (m, u, term frequencies).
+match_models = Table(
+    "match_models",
+    metadata,
+    Column("workspace", String(128), primary_key=True),
+    Column("parameters", JSON, nullable=False),
+    Column("record_count", BigInteger, nullable=False),
+    Column("train_time", DateTime(timezone=True), nullable=False),
 )
