@@ -79,17 +79,26 @@ def pg_schema(postgres_url: str) -> Iterator[str]:
     """A fresh schema name for one test, dropped (CASCADE) afterwards."""
     schema = "t_" + uuid.uuid4().hex[:12]
     yield schema
-    # A test that failed mid-transaction may leave a session holding locks on
-    # the schema; end such sessions rather than wait on them forever.
-    asyncio.run(
-        _pg_execute(
-            postgres_url,
+    asyncio.run(_drop_schema(postgres_url, schema))
+
+
+async def _drop_schema(url: str, schema: str) -> None:
+    drop = f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'
+    try:
+        await _pg_execute(url, "SET lock_timeout = '5s'", drop)
+    except Exception:
+        # A test that failed mid-transaction may have left a session holding
+        # locks on the schema: end sessions stuck "idle in transaction" for a
+        # while (never fresh ones of another run), then drop again.
+        await _pg_execute(
+            url,
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
             " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            " AND state LIKE 'idle in transaction%'",
+            " AND state LIKE 'idle in transaction%'"
+            " AND state_change < now() - interval '5 seconds'",
+            "SET lock_timeout = '30s'",
+            drop,
         )
-    )
-    asyncio.run(_pg_execute(postgres_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
 
 
 async def _redis_command(url: str, *command: str) -> None:
