@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 from rapport.config import ServiceSettings
 
@@ -12,7 +14,19 @@ class IdentitySettings(ServiceSettings):
     service_name: str = "identity"
     port: int = 50051
     workspaces: list[str] = ["default"]
-    # Types accepted in Identifier.type; anything else is refused.
-    identifier_types: list[str] = ["user_id", "email", "phone", "anonymous_id", "device_id"]
-    # Region assumed for phone numbers written without an international prefix.
+    # Identity rules of workspaces that never stored their own (UpdateIdentityRules):
+    # None means the defaults shipped in rapport/identity/default_rules.yaml.
+    default_rules_file: Path | None = None
+    # Region assumed for phone numbers written without an international prefix (phone
+    # rules that name no region of their own).
     default_phone_region: str = "US"
+    # Identifier -> customer cache: shared in Redis when redis_url is set, in-process on
+    # SQLite, none on PostgreSQL without Redis. The TTL bounds how long a replica could
+    # be wrong if a write's invalidation failed.
+    cache_ttl_seconds: float = 300.0
+    cache_max_entries: int = 100_000  # in-process cache (SQLite) only
+    cache_key_prefix: str = "rapport:identity:"
+    redis_timeout_seconds: float = 0.25
+    # WatchChanges: rows read per query, and how often to look for other replicas' commits.
+    watch_batch_size: int = 500
+    watch_poll_seconds: float = 0.5

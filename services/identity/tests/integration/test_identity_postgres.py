@@ -34,6 +34,16 @@ def pg_settings(postgres_url: str, pg_schema: str) -> IdentitySettings:
     return IdentitySettings(database_url=postgres_url, database_schema=pg_schema)
 
 
+async def lift_limits(stub: pb_grpc.IdentityServiceStub) -> None:
+    """These tests chain many identifiers of one type into one customer: no limits."""
+    rules = await stub.GetIdentityRules(
+        pb.GetIdentityRulesRequest(name=f"{PARENT}/identityRules")
+    )
+    for rule in rules.identifier_types:
+        rule.limit = 0
+    await stub.UpdateIdentityRules(pb.UpdateIdentityRulesRequest(identity_rules=rules))
+
+
 async def all_live(stub: pb_grpc.IdentityServiceStub) -> list[pb.Customer]:
     listed = await stub.ListCustomers(pb.ListCustomersRequest(parent=PARENT, page_size=1000))
     assert not listed.next_page_token
@@ -81,6 +91,7 @@ async def test_concurrent_overlapping_resolves_on_two_replicas_end_in_one_custom
 ) -> None:
     settings = pg_settings(postgres_url, pg_schema)
     async with replica(settings) as first, replica(settings) as second:
+        await lift_limits(first)
         # Call i links id i and id i+1: together they connect all 51 identifiers.
         calls = [
             (first if i % 2 else second).Resolve(
@@ -113,6 +124,7 @@ async def test_concurrent_batches_on_two_replicas_end_in_one_customer(
 ) -> None:
     settings = pg_settings(postgres_url, pg_schema)
     async with replica(settings) as first, replica(settings) as second:
+        await lift_limits(first)
 
         def batch(start: int) -> pb.BatchResolveRequest:
             return pb.BatchResolveRequest(

@@ -1,4 +1,8 @@
-"""Property: the graph after any sequence of observations matches the "seen together" graph.
+"""Property: the graph after any sequence of observations matches the "accepted together" graph.
+
+Identifiers an observation links (all but the rejected ones) end in one live
+customer; no live customer ever exceeds a limit of the rules; blocked values
+are never linked.
 
 Runs the real handlers and repository on SQLite; every Hypothesis example uses a
 fresh workspace of one migrated database, so examples never see each other.
@@ -9,22 +13,33 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rapport.identity.adapters.rules_repository import load_default_rules
 from rapport.identity.bootstrap import MIGRATIONS_DIR
-from rapport.identity.domain.identifiers import IdentifierPolicy
 from rapport.identity.domain.model import Identifier
+from rapport.identity.domain.rules import restricted_to
 from rapport.identity.service_layer import commands, handlers
 from rapport.identity.service_layer.handlers import IdentityContext
 from rapport.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from rapport.sqlstore import create_engine, migrate
 
-POLICY = IdentifierPolicy(
-    known_types=frozenset({"user_id", "email", "phone", "anonymous_id"}),
-    default_phone_region="US",
+# The shipped defaults (user_id limit 1, blocked values) with a tighter
+# anonymous_id limit, so that small examples hit limits often.
+_DEFAULTS = restricted_to(
+    load_default_rules(None, default_phone_region="US"),
+    ["user_id", "email", "phone", "anonymous_id"],
+)
+RULES = replace(
+    _DEFAULTS,
+    identifier_types=tuple(
+        replace(rule, limit=2) if rule.type == "anonymous_id" else rule
+        for rule in _DEFAULTS.identifier_types
+    ),
 )
 
 # A small alphabet with spellings that normalise to the same identifier.
@@ -42,6 +57,9 @@ RAW_IDENTIFIERS = [
     ("anonymous_id", "an1"),
     ("anonymous_id", "an2"),
     ("anonymous_id", "an3"),
+    # Blocked by the default rules.
+    ("user_id", "null"),
+    ("anonymous_id", "0000"),
 ]
 
 observation = st.lists(st.sampled_from(RAW_IDENTIFIERS), min_size=1, max_size=4)
@@ -94,8 +112,8 @@ async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> No
     parent = f"workspaces/{workspace}"
     ctx = IdentityContext(
         uow_factory=lambda readonly=False: IdentityUnitOfWork(engine, readonly=readonly),
-        policy=POLICY,
         workspaces=frozenset({workspace}),
+        default_rules=RULES,
     )
     seen_together = UnionFind()
     every_name: set[str] = set()
@@ -114,13 +132,20 @@ async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> No
         else:
             results = await handlers.batch_resolve(commands.BatchResolve(parent, requests), ctx)
         for request, result in zip(requests, results, strict=True):
-            normalised = POLICY.normalise_all(
+            normalised = RULES.normalise_all(
                 ((r.type, r.value) for r in request.identifiers), field="identifiers"
             )
-            for identifier in normalised:
-                seen_together.union(normalised[0], identifier)
-                # The response already holds every identifier of the observation.
+            rejected = {rejection.identifier for rejection in result.rejected}
+            accepted = [i for i in normalised if i not in rejected]
+            assert all(not RULES.is_blocked(i) for i in accepted)
+            if result.customer is None:
+                assert not accepted  # nothing is created when everything is rejected
+                continue
+            for identifier in accepted:
+                seen_together.union(accepted[0], identifier)
+                # The response already holds every accepted identifier of the observation.
                 assert identifier in result.customer.identifiers
+            assert not rejected & set(result.customer.identifiers)
             every_name.add(result.customer.id)
             every_name.update(result.merged_customer_ids)
 
@@ -140,6 +165,11 @@ async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> No
         for identifier in customer.identifiers:
             owner.setdefault(identifier, []).append(customer.id)
 
+    # No live customer exceeds a limit; blocked values are never linked.
+    for customer in live:
+        for rule in RULES.limited_types:
+            assert sum(1 for i in customer.identifiers if i.type == rule.type) <= rule.limit
+        assert not any(RULES.is_blocked(i) for i in customer.identifiers)
     # (a) every identifier belongs to exactly one live customer, and nothing else is linked.
     assert set(owner) == set(seen_together.parent)
     assert all(len(ids) == 1 for ids in owner.values())
@@ -165,7 +195,7 @@ async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> No
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(step, min_size=1, max_size=8))
-def test_live_customers_are_the_components_of_the_seen_together_graph(
+def test_live_customers_are_the_components_of_the_accepted_together_graph(
     loop: asyncio.AbstractEventLoop,
     engine,
     steps,

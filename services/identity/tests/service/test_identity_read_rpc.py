@@ -123,11 +123,11 @@ async def test_lookup_bad_input(stub, fails, request_, field) -> None:
 
 
 async def test_list_pages_through_live_customers_oldest_first(stub) -> None:
-    made = [(await create(stub, ident("user_id", f"u{i}"))).name for i in range(7)]
-    # Merge u5 into u1's customer: u5's customer must disappear from the list.
+    made = [(await create(stub, ident("device_id", f"d{i}"))).name for i in range(7)]
+    # Merge d5 into d1's customer: d5's customer must disappear from the list.
     await stub.Resolve(
         pb.ResolveRequest(
-            parent=PARENT, identifiers=[ident("user_id", "u5"), ident("user_id", "u1")]
+            parent=PARENT, identifiers=[ident("device_id", "d5"), ident("device_id", "d1")]
         )
     )
     expected = [name for i, name in enumerate(made) if i != 5]

@@ -48,19 +48,19 @@ async def test_duplicate_identifiers_in_one_request_are_linked_once(stub) -> Non
 
 
 async def test_merge_chain_follows_to_the_oldest_survivor(stub) -> None:
-    c1 = (await stub.Resolve(resolve(ident("user_id", "u1")))).customer.name
-    c2 = (await stub.Resolve(resolve(ident("user_id", "u2")))).customer.name
-    c3 = (await stub.Resolve(resolve(ident("user_id", "u3")))).customer.name
+    c1 = (await stub.Resolve(resolve(ident("anonymous_id", "a1")))).customer.name
+    c2 = (await stub.Resolve(resolve(ident("anonymous_id", "a2")))).customer.name
+    c3 = (await stub.Resolve(resolve(ident("anonymous_id", "a3")))).customer.name
 
-    m23 = await stub.Resolve(resolve(ident("user_id", "u3"), ident("user_id", "u2")))
+    m23 = await stub.Resolve(resolve(ident("anonymous_id", "a3"), ident("anonymous_id", "a2")))
     assert m23.customer.name == c2
     assert list(m23.merged_customers) == [c3]
 
-    m12 = await stub.Resolve(resolve(ident("user_id", "u2"), ident("user_id", "u1")))
+    m12 = await stub.Resolve(resolve(ident("anonymous_id", "a2"), ident("anonymous_id", "a1")))
     assert m12.customer.name == c1
     assert list(m12.merged_customers) == [c2]  # only what this observation merged
     assert set(m12.customer.merged_customers) == {c2, c3}  # everything ever merged in
-    assert {i.value for i in m12.customer.identifiers} == {"u1", "u2", "u3"}
+    assert {i.value for i in m12.customer.identifiers} == {"a1", "a2", "a3"}
 
     for name in (c1, c2, c3):
         got = await stub.GetCustomer(pb.GetCustomerRequest(name=name))

@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .lifecycle_repository import lock_change_log
 from .tables import customers, identifiers, identity_changes, merges
 
 # Sorted before locking, so that overlapping resolves acquire locks in one global order.
@@ -55,6 +56,8 @@ def _record(row: Row[Any]) -> CustomerRecord:
         create_time=_utc(row.create_time),
         update_time=_utc(row.update_time),
         merged_into=row.merged_into,
+        attributes=dict(row.attributes or {}),
+        attributes_time=None if row.attributes_time is None else _utc(row.attributes_time),
     )
 
 
@@ -63,6 +66,8 @@ _CUSTOMER_COLUMNS = (
     customers.c.create_time,
     customers.c.update_time,
     customers.c.merged_into,
+    customers.c.attributes,
+    customers.c.attributes_time,
 )
 
 
@@ -182,6 +187,7 @@ class IdentityRepository:
                 update_time=record.update_time,
                 identifiers=tuple(linked[record.id]),
                 merged_customer_ids=tuple(merged[record.id]),
+                attributes=record.attributes,
             )
             for record in records
         ]
@@ -272,6 +278,7 @@ class IdentityRepository:
     ) -> None:
         if not changes:
             return
+        await lock_change_log(self._connection)  # seq order = commit order (WatchChanges)
         await self._connection.execute(
             insert(identity_changes),
             [

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, order=True)
-class Identifier:
-    """A normalised identifier: unique per workspace, linked to at most one customer."""
+class Identifier(NamedTuple):
+    """A normalised identifier: unique per workspace, linked to at most one customer.
+
+    A named tuple rather than a dataclass: batches hash and sort thousands of them,
+    and tuple hashing and ordering run in C.
+    """
 
     type: str
     value: str
@@ -23,6 +28,9 @@ class CustomerRecord:
     create_time: datetime
     update_time: datetime
     merged_into: str | None = None
+    # PersonAttributes (non-empty fields only) and the observe time that set them.
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
+    attributes_time: datetime | None = None
 
     @property
     def live(self) -> bool:
@@ -43,6 +51,7 @@ class Customer:
     update_time: datetime
     identifiers: tuple[Identifier, ...]
     merged_customer_ids: tuple[str, ...] = ()
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,8 @@ class Observation:
     identifiers: tuple[Identifier, ...]
     source: str
     observe_time: datetime
+    # PersonAttributes seen with the identifiers (non-empty fields only).
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 class ChangeKind(StrEnum):
@@ -59,6 +70,8 @@ class ChangeKind(StrEnum):
 
     CREATED = "created"
     MERGED = "merged"
+    UNMERGED = "unmerged"  # customer = the split customer, other = a restored one
+    ERASED = "erased"
 
 
 @dataclass(frozen=True)

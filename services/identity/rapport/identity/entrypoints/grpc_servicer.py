@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.errors import InvalidArgument
 from rapport.identity.domain.model import Customer
+from rapport.identity.entrypoints.lifecycle_servicer import LifecycleRpcs
+from rapport.identity.entrypoints.matching_servicer import MatchingRpcs
+from rapport.identity.entrypoints.rules_servicer import RulesRpcs
 from rapport.identity.service_layer import commands, handlers
 from rapport.identity.service_layer.handlers import IdentityContext, ResolveResult
 from rapport.identity.v1 import identity_service_pb2 as pb
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
 
 
-class IdentityServicer(pb_grpc.IdentityServiceServicer):
+class IdentityServicer(
+    RulesRpcs, MatchingRpcs, LifecycleRpcs, pb_grpc.IdentityServiceServicer
+):
     def __init__(self, ctx: IdentityContext) -> None:
         self._ctx = ctx
 
@@ -70,6 +75,9 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         )
 
 
+_ATTRIBUTE_FIELDS = frozenset(pb.PersonAttributes.DESCRIPTOR.fields_by_name)
+
+
 def _workspace_of(name: str) -> str:
     # Only called after the handler validated the name.
     return name.split("/")[1]
@@ -84,7 +92,14 @@ def _resolve_command(request: pb.ResolveRequest, *, prefix: str) -> commands.Res
         ),
         source=request.source,
         observe_time=_datetime(request, "observe_time", field=f"{prefix}observe_time"),
+        attributes=(
+            _attributes_from_pb(request.attributes) if request.HasField("attributes") else {}
+        ),
     )
+
+
+def _attributes_from_pb(message: pb.PersonAttributes) -> dict[str, str]:
+    return {field.name: value for field, value in message.ListFields()}
 
 
 def _datetime(message: pb.ResolveRequest, name: str, *, field: str) -> datetime | None:
@@ -97,9 +112,14 @@ def _datetime(message: pb.ResolveRequest, name: str, *, field: str) -> datetime 
 
 
 def _timestamp(value: datetime) -> Timestamp:
-    timestamp = Timestamp()
-    timestamp.FromDatetime(value)
-    return timestamp
+    # Direct arithmetic: Timestamp.FromDatetime goes through calendar.timegm, and
+    # BatchResolve builds two timestamps per response.
+    seconds = (value.astimezone(UTC) - _EPOCH) // _SECOND
+    return Timestamp(seconds=seconds, nanos=value.microsecond * 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
 
 
 def _customer_name(workspace: str, customer_id: str) -> str:
@@ -113,12 +133,24 @@ def _customer(customer: Customer, workspace: str) -> pb.Customer:
         create_time=_timestamp(customer.create_time),
         update_time=_timestamp(customer.update_time),
         merged_customers=[_customer_name(workspace, m) for m in customer.merged_customer_ids],
+        attributes=pb.PersonAttributes(
+            **{k: v for k, v in customer.attributes.items() if k in _ATTRIBUTE_FIELDS}
+        ),
     )
 
 
 def _resolve_response(result: ResolveResult, workspace: str) -> pb.ResolveResponse:
+    # No customer when every identifier was rejected (see rejected_identifiers).
     return pb.ResolveResponse(
-        customer=_customer(result.customer, workspace),
+        customer=None if result.customer is None else _customer(result.customer, workspace),
         created=result.created,
         merged_customers=[_customer_name(workspace, m) for m in result.merged_customer_ids],
+        rejected_identifiers=[
+            pb.RejectedIdentifier(
+                identifier=pb.Identifier(type=r.identifier.type, value=r.identifier.value),
+                reason=str(r.reason),
+                description=r.description,
+            )
+            for r in result.rejected
+        ],
     )

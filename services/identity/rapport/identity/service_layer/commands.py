@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -20,6 +21,8 @@ class Resolve:
     identifiers: tuple[RawIdentifier, ...]
     source: str = ""
     observe_time: datetime | None = None  # None: the time of the call
+    # PersonAttributes as sent: attribute name -> value (empty means unknown).
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -3,28 +3,31 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from rapport.errors import Aborted, InvalidArgument, NotFound
+from rapport.identity.adapters.cache import IdentifierCache, NoIdentifierCache
 from rapport.identity.adapters.repository import IdentityRepository
+from rapport.identity.adapters.rules_repository import load_default_rules
 from rapport.identity.domain.identifiers import IdentifierPolicy
 from rapport.identity.domain.model import (
-    ChangeKind,
     Customer,
     CustomerRecord,
-    Identifier,
-    IdentityChange,
     Observation,
 )
-from rapport.identity.domain.resolution import plan_resolution
+from rapport.identity.domain.resolution import Rejection
+from rapport.identity.domain.rules import IdentityRules
 from rapport.pagination import decode_page_token, encode_page_token, page_size
 from rapport.resourcenames import format_name, parse_name, require_workspace
 
-from . import commands
+from . import commands, lifecycle
+from .attributes import validate_attributes
+from .notifications import ChangeNotifier
+from .resolving import GraphUpdate, resolve_observations
+from .rules import RulesCache
 from .unit_of_work import ConcurrentUpdate, IdentityUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -47,21 +50,52 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class IdentityContext:
     """What the handlers need, wired by bootstrap (or by a test)."""
 
     uow_factory: Callable[..., IdentityUnitOfWork]  # called as uow_factory(readonly=...)
-    policy: IdentifierPolicy
     workspaces: frozenset[str]
     clock: Callable[[], datetime] = field(default=_utc_now)
+    # Lifecycle (service_layer.lifecycle): identifier -> customer cache, WatchChanges.
+    cache: IdentifierCache = field(default_factory=NoIdentifierCache)
+    change_notifier: ChangeNotifier = field(default_factory=ChangeNotifier)
+    watch_batch_size: int = 500
+    watch_poll_seconds: float = 0.5
+    # Identity rules (service_layer.rules): rules of workspaces that never stored
+    # their own. None: the shipped YAML defaults, or (tests) the plain rules of
+    # ``policy`` when given.
+    default_rules: IdentityRules | None = None
+    policy: IdentifierPolicy | None = None
+    default_phone_region: str = "US"
+    # Per-process cache of every workspace's rules (built from the above).
+    rules: RulesCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        defaults = self.default_rules
+        if defaults is None:
+            defaults = (
+                self.policy.rules
+                if self.policy is not None
+                else load_default_rules(None, default_phone_region=self.default_phone_region)
+            )
+        self.rules = RulesCache(
+            self.uow_factory, defaults, default_phone_region=self.default_phone_region
+        )
+
+    async def after_graph_update(self, update: GraphUpdate) -> None:
+        """Called after every committed graph change of the resolve path (lookup cache)."""
+        await lifecycle.forget_graph_update(self, update)
 
 
 @dataclass(frozen=True)
 class ResolveResult:
-    customer: Customer
+    # None when every identifier was rejected: nothing was created or changed,
+    # and that is an answer (with ``rejected``), not an error.
+    customer: Customer | None
     created: bool
     merged_customer_ids: tuple[str, ...]
+    rejected: tuple[Rejection, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,8 +109,15 @@ class CustomerPage:
 
 async def resolve(command: commands.Resolve, ctx: IdentityContext) -> ResolveResult:
     workspace = _workspace(command.parent, ctx, field="parent")
-    observation = _observation(command, ctx, prefix="")
+    rules = await ctx.rules.get(workspace)
+    observation = _observation(command, ctx, rules, prefix="")
+    # Fast path: every identifier cached to one live customer, nothing to store.
+    cached, tags = await lifecycle.cached_resolve_result(ctx, workspace, observation, rules)
+    if cached is not None:
+        return ResolveResult(cached, created=False, merged_customer_ids=())
     [result] = await _resolve_in_order(ctx, workspace, [observation])
+    if result.customer is not None:
+        await lifecycle.remember_resolved(ctx, workspace, observation, tags, result.customer)
     return result
 
 
@@ -91,100 +132,39 @@ async def batch_resolve(
     workspace = _workspace(command.parent, ctx, field="parent")
     if len(command.requests) > MAX_BATCH_REQUESTS:
         raise InvalidArgument("requests", f"at most {MAX_BATCH_REQUESTS} requests per batch")
+    rules = await ctx.rules.get(workspace)
     observations = []
     for index, request in enumerate(command.requests):
         prefix = f"requests[{index}]."
         if request.parent and request.parent != command.parent:
             raise InvalidArgument(f"{prefix}parent", "must be empty or equal to the batch parent")
-        observations.append(_observation(request, ctx, prefix=prefix))
+        observations.append(_observation(request, ctx, rules, prefix=prefix))
     if not observations:
         return []
     return await _resolve_in_order(ctx, workspace, observations)
 
 
-def _observation(command: commands.Resolve, ctx: IdentityContext, *, prefix: str) -> Observation:
-    identifiers = ctx.policy.normalise_all(
+def _observation(
+    command: commands.Resolve, ctx: IdentityContext, rules: IdentityRules, *, prefix: str
+) -> Observation:
+    identifiers = rules.normalise_all(
         ((raw.type, raw.value) for raw in command.identifiers), field=f"{prefix}identifiers"
     )
     if len(command.source) > MAX_SOURCE_LENGTH:
         raise InvalidArgument(f"{prefix}source", f"longer than {MAX_SOURCE_LENGTH} characters")
+    attributes = validate_attributes(command.attributes, field=f"{prefix}attributes")
     observe_time = command.observe_time or ctx.clock()
-    return Observation(identifiers, command.source, observe_time.astimezone(UTC))
+    return Observation(identifiers, command.source, observe_time.astimezone(UTC), attributes)
 
 
 async def _resolve_in_order(
     ctx: IdentityContext, workspace: str, observations: Sequence[Observation]
 ) -> list[ResolveResult]:
-    async def work(uow: IdentityUnitOfWork) -> list[ResolveResult]:
-        # Every identifier of the unit, locked up front in one sorted pass:
-        # overlapping units queue in one global order instead of deadlocking.
-        await uow.identities.lock_identifiers(
-            workspace, (i for observation in observations for i in observation.identifiers)
-        )
-        return [
-            await _resolve_one(uow.identities, workspace, observation, ctx.clock())
-            for observation in observations
-        ]
-
-    return await _with_retries(ctx, work)
-
-
-async def _resolve_one(
-    repository: IdentityRepository, workspace: str, observation: Observation, now: datetime
-) -> ResolveResult:
-    links = await _current_links(repository, workspace, observation.identifiers)
-    plan = plan_resolution(observation.identifiers, links)
-
-    if plan.survivor is None:
-        record = CustomerRecord(id=uuid.uuid4().hex, create_time=now, update_time=now)
-        await repository.add_customer(workspace, record)
-        await repository.link(workspace, record.id, plan.to_link, now)
-        await repository.record_changes(
-            workspace, [IdentityChange(ChangeKind.CREATED, record.id)], now
-        )
-        _log.info(
-            "customer created",
-            extra={"workspace": workspace, "customer": record.id, "count": len(plan.to_link)},
-        )
-        # Same order as storage reads return: link time, then type and value.
-        customer = Customer(record.id, now, now, tuple(sorted(plan.to_link)))
-        return ResolveResult(customer, created=True, merged_customer_ids=())
-
-    survivor = plan.survivor
-    merged_ids = tuple(customer.id for customer in plan.absorbed)
-    if merged_ids:
-        await repository.merge(workspace, survivor.id, merged_ids, observation, now)
-        await repository.record_changes(
-            workspace,
-            [IdentityChange(ChangeKind.MERGED, survivor.id, merged) for merged in merged_ids],
-            now,
-        )
-        _log.info(
-            "customers merged",
-            extra={"workspace": workspace, "customer": survivor.id, "count": len(merged_ids)},
-        )
-    await repository.link(workspace, survivor.id, plan.to_link, now)
-    if plan.changes_anything:
-        await repository.touch(workspace, survivor.id, now)
-        survivor = replace(survivor, update_time=now)
-    [customer] = await repository.load_customers(workspace, [survivor])
-    return ResolveResult(customer, created=False, merged_customer_ids=merged_ids)
-
-
-async def _current_links(
-    repository: IdentityRepository, workspace: str, observed: Sequence[Identifier]
-) -> dict[Identifier, CustomerRecord]:
-    """Known identifiers and their customers, whose rows are now locked by us.
-
-    On PostgreSQL a concurrent merge may commit between our snapshot and our
-    lock: the locked row then shows the customer merged. Starting the unit of
-    work again (releasing every lock) beats re-reading while holding locks
-    taken out of order, which deadlocks.
-    """
-    links = await repository.find_links(workspace, observed, lock_customers=True)
-    if not all(customer.live for _, customer in links):
-        raise ConcurrentUpdate(STALE_READ)
-    return dict(links)
+    outcomes, update = await resolve_observations(ctx, workspace, observations)
+    await ctx.after_graph_update(update)  # committed: caches forget what changed
+    return [
+        ResolveResult(o.customer, o.created, o.merged_customer_ids, o.rejected) for o in outcomes
+    ]
 
 
 async def _with_retries(
@@ -236,9 +216,13 @@ async def get_customer(command: commands.GetCustomer, ctx: IdentityContext) -> C
 
 async def lookup_customer(command: commands.LookupCustomer, ctx: IdentityContext) -> Customer:
     workspace = _workspace(command.parent, ctx, field="parent")
-    identifier = ctx.policy.normalise(
+    rules = await ctx.rules.get(workspace)
+    identifier = rules.normalise(
         command.identifier.type, command.identifier.value, field="identifier"
     )
+    cached, tag = await lifecycle.cached_customer(ctx, workspace, identifier)
+    if cached is not None:
+        return cached
     async with ctx.uow_factory(readonly=True) as uow:
         links = await uow.identities.find_links(workspace, [identifier])
         record = await _survivor(uow.identities, workspace, links[0][1] if links else None)
@@ -249,6 +233,7 @@ async def lookup_customer(command: commands.LookupCustomer, ctx: IdentityContext
                 "no customer has this identifier",
             )
         [customer] = await uow.identities.load_customers(workspace, [record])
+    await lifecycle.remember(ctx, workspace, identifier, tag, customer.id)
     return customer
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 
 from rapport.identity.adapters.repository import IdentityRepository
@@ -32,6 +33,8 @@ def _race_reason(exc: BaseException | None) -> str | None:
 
 class IdentityUnitOfWork(SqlUnitOfWork):
     identities: IdentityRepository
+    # Called after each successful commit (bootstrap: wakes WatchChanges streams).
+    on_commit: Callable[[], None] | None = None
 
     def _open_repositories(self) -> None:
         self.identities = IdentityRepository(self.connection)
@@ -54,3 +57,5 @@ class IdentityUnitOfWork(SqlUnitOfWork):
             if (reason := _race_reason(exc)) is not None:
                 raise ConcurrentUpdate(reason) from exc
             raise
+        if self.on_commit is not None:
+            self.on_commit()

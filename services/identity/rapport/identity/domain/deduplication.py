@@ -1,0 +1,139 @@
+"""Deduplication jobs and match reviews: states, thresholds, clustering of matched pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+DEFAULT_MERGE_THRESHOLD = 0.99
+DEFAULT_REVIEW_THRESHOLD = 0.8
+
+
+class JobState(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+ACTIVE_JOB_STATES = (JobState.PENDING, JobState.RUNNING)
+
+
+class ReviewState(StrEnum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+
+
+class ReviewDecision(StrEnum):
+    ACCEPT = "ACCEPT"
+    REJECT = "REJECT"
+
+
+class InvalidThresholds(ValueError):
+    """Thresholds out of order or out of [0, 1]; ``field`` names the offending one."""
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(description)
+        self.field = field
+        self.description = description
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Pairs at or above ``merge`` are merged; pairs in [review, merge) are reviewed."""
+
+    merge: float = DEFAULT_MERGE_THRESHOLD
+    review: float = DEFAULT_REVIEW_THRESHOLD
+
+    @classmethod
+    def from_requested(cls, merge: float, review: float, *, defaults: Thresholds) -> Thresholds:
+        """Requested values (0 = the default), validated: 0 <= review <= merge <= 1."""
+        for name, value in (("merge_threshold", merge), ("review_threshold", review)):
+            if not 0.0 <= value <= 1.0:  # also refuses NaN
+                raise InvalidThresholds(name, "must be between 0 and 1")
+        thresholds = cls(merge=merge or defaults.merge, review=review or defaults.review)
+        if thresholds.review > thresholds.merge:
+            raise InvalidThresholds("review_threshold", "must not be above the merge threshold")
+        return thresholds
+
+
+@dataclass(frozen=True)
+class DeduplicationJob:
+    id: str
+    state: JobState
+    progress: float
+    thresholds: Thresholds
+    create_time: datetime
+    record_count: int = 0
+    candidate_pair_count: int = 0
+    merged_count: int = 0
+    review_count: int = 0
+    error: str = ""
+    end_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MatchReview:
+    """A pair of customers (customer_a < customer_b) waiting for, or given, a decision."""
+
+    id: str
+    customer_a: str
+    customer_b: str
+    probability: float
+    # {"match_weight": float, "comparisons": [[attribute, level, bayes_factor], ...]}
+    details: dict[str, Any]
+    state: ReviewState
+    create_time: datetime
+    job_id: str | None = None
+    review_time: datetime | None = None
+
+    @property
+    def match_weight(self) -> float:
+        return float(self.details.get("match_weight", 0.0))
+
+    @property
+    def comparisons(self) -> list[tuple[str, str, float]]:
+        return [
+            (str(attribute), str(level), float(factor))
+            for attribute, level, factor in self.details.get("comparisons", [])
+        ]
+
+
+def ordered_pair(first: str, second: str) -> tuple[str, str]:
+    """Pairs of customers are stored smallest id first."""
+    return (first, second) if first < second else (second, first)
+
+
+@dataclass
+class _DisjointSets:
+    parent: dict[str, str] = field(default_factory=dict)
+
+    def find(self, item: str) -> str:
+        root = self.parent.setdefault(item, item)
+        while root != self.parent[root]:
+            root = self.parent[root]
+        while item != root:  # path compression
+            self.parent[item], item = root, self.parent[item]
+        return root
+
+    def union(self, first: str, second: str) -> None:
+        first_root, second_root = self.find(first), self.find(second)
+        if first_root != second_root:
+            # Smallest id as root: clusters come out the same whatever the pair order.
+            low, high = sorted((first_root, second_root))
+            self.parent[high] = low
+
+
+def clusters(pairs: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Connected components of the pairs' graph (each sorted; components by first id)."""
+    sets = _DisjointSets()
+    for first, second in pairs:
+        sets.union(first, second)
+    components: dict[str, list[str]] = {}
+    for item in sets.parent:
+        components.setdefault(sets.find(item), []).append(item)
+    return sorted((sorted(members) for members in components.values()), key=lambda c: c[0])
