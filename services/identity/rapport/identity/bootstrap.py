@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 
+from rapport.commitwatch import CommitNotifier, close_at_stop
 from rapport.grpcserver import ServiceParts
 from rapport.identity.adapters.cache import identifier_cache
 from rapport.identity.adapters.rules_repository import load_default_rules
@@ -12,7 +13,6 @@ from rapport.identity.entrypoints.grpc_servicer import IdentityServicer
 from rapport.identity.service_layer.handlers import IdentityContext
 from rapport.identity.service_layer.matching_jobs import MatchingService
 from rapport.identity.service_layer.merging import merge_customers
-from rapport.identity.service_layer.notifications import ChangeNotifier, close_at_stop
 from rapport.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
@@ -54,7 +54,7 @@ async def build(settings: IdentitySettings) -> ServiceParts:
         await engine.dispose()
         raise
 
-    change_notifier = ChangeNotifier()
+    change_notifier = CommitNotifier()
     cache = identifier_cache(
         redis_url=settings.redis_url,
         sqlite=is_sqlite(engine),

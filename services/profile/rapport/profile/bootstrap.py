@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from rapport.commitwatch import CommitNotifier
 from rapport.grpcserver import ServiceParts
 from rapport.profile.adapters.identity_client import GrpcIdentityClient
 from rapport.profile.entrypoints.grpc_servicer import ProfileServicer
 from rapport.profile.service_layer.handlers import Dependencies
-from rapport.profile.service_layer.notifications import SignalNotifier
 from rapport.profile.service_layer.unit_of_work import unit_of_work_factory
 from rapport.profile.settings import ProfileSettings
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
@@ -34,7 +34,7 @@ async def build(settings: ProfileSettings) -> ServiceParts:
     engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
     await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
     identity = GrpcIdentityClient(settings.identity_address, settings)
-    notifier = SignalNotifier()
+    notifier = CommitNotifier()
     deps = Dependencies(
         uow=unit_of_work_factory(engine),
         identity=identity,

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rapport.commitwatch import CommitNotifier
 from rapport.errors import InvalidArgument, Unavailable
 from rapport.profile.adapters.identity_client import InMemoryIdentityClient
 from rapport.profile.adapters.repository import ProfileRepository
 from rapport.profile.bootstrap import MIGRATIONS_DIR
 from rapport.profile.domain.model import EventType, IncomingEvent, IngestStatus
 from rapport.profile.service_layer import commands, handlers
-from rapport.profile.service_layer.notifications import SignalNotifier
 from rapport.profile.service_layer.unit_of_work import unit_of_work_factory
 from rapport.sqlstore import create_engine, migrate
 
@@ -31,7 +31,7 @@ async def make_deps(directory: Path) -> tuple[handlers.Dependencies, Any]:
     deps = handlers.Dependencies(
         uow=unit_of_work_factory(engine),
         identity=InMemoryIdentityClient(),
-        notifier=SignalNotifier(),
+        notifier=CommitNotifier(),
         workspaces=("default",),
     )
     return deps, engine

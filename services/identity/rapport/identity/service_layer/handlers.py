@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from rapport.commitwatch import CommitNotifier
 from rapport.errors import Aborted, InvalidArgument, NotFound
 from rapport.identity.adapters.cache import IdentifierCache, NoIdentifierCache
 from rapport.identity.adapters.repository import IdentityRepository
@@ -25,7 +26,6 @@ from rapport.resourcenames import format_name, parse_name, require_workspace
 
 from . import commands, lifecycle
 from .attributes import validate_attributes
-from .notifications import ChangeNotifier
 from .resolving import GraphUpdate, resolve_observations
 from .rules import RulesCache
 from .unit_of_work import ConcurrentUpdate, IdentityUnitOfWork
@@ -59,7 +59,7 @@ class IdentityContext:
     clock: Callable[[], datetime] = field(default=_utc_now)
     # Lifecycle (service_layer.lifecycle): identifier -> customer cache, WatchChanges.
     cache: IdentifierCache = field(default_factory=NoIdentifierCache)
-    change_notifier: ChangeNotifier = field(default_factory=ChangeNotifier)
+    change_notifier: CommitNotifier = field(default_factory=CommitNotifier)
     watch_batch_size: int = 500
     watch_poll_seconds: float = 0.5
     # Identity rules (service_layer.rules): rules of workspaces that never stored

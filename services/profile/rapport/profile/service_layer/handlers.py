@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from rapport.commitwatch import CommitNotifier
 from rapport.errors import InvalidArgument, NotFound, Unavailable
 from rapport.pagination import decode_page_token, encode_page_token, page_size
 from rapport.profile.adapters.identity_client import (
@@ -45,7 +46,6 @@ from rapport.profile.domain.traits import apply_event_traits, merge_traits
 from rapport.resourcenames import parse_name, require_workspace
 
 from . import commands
-from .notifications import SignalNotifier
 from .unit_of_work import UnitOfWorkFactory
 
 _log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def utc_now() -> datetime:
 class Dependencies:
     uow: UnitOfWorkFactory
     identity: IdentityClient
-    notifier: SignalNotifier
+    notifier: CommitNotifier
     workspaces: Collection[str]
     clock: Callable[[], datetime] = utc_now
     signal_batch_size: int = 500

@@ -1,12 +1,19 @@
-"""In-process wake-ups for signal watchers after each ingest commit."""
+"""In-process wake-ups for streams that tail a log table (WatchSignals, WatchChanges).
+
+A writer calls notify() after each commit; a watcher takes a ticket before reading the
+log and waits on it, polling as well for commits made by other replicas.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+
+__all__ = ["CommitNotifier", "close_at_stop"]
 
 
-class SignalNotifier:
+class CommitNotifier:
     """Watchers take a ticket *before* reading the log, then wait on it.
 
     A commit between their read and their wait has already set the ticket, so
@@ -36,3 +43,16 @@ class SignalNotifier:
     async def wait(self, ticket: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ticket.wait(), seconds)
+
+
+def close_at_stop(notifier: CommitNotifier) -> Callable[[], Awaitable[None]]:
+    """A background task for ServiceParts: background tasks are cancelled first when the
+    server stops, the moment to let every watching stream end instead of hanging."""
+
+    async def wait_then_close() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            notifier.close()
+
+    return wait_then_close
