@@ -12,7 +12,7 @@ from rapport.identity.adapters.rules_repository import load_default_rules
 from rapport.identity.entrypoints.grpc_servicer import IdentityServicer
 from rapport.identity.service_layer.handlers import IdentityContext
 from rapport.identity.service_layer.matching_jobs import MatchingService
-from rapport.identity.service_layer.merging import merge_customers
+from rapport.identity.service_layer.merging import merge_customer_groups
 from rapport.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
@@ -82,7 +82,7 @@ async def build(settings: IdentitySettings) -> ServiceParts:
         watch_poll_seconds=settings.watch_poll_seconds,
     )
     servicer = IdentityServicer(ctx)
-    servicer.matching = MatchingService(ctx, merge_customers)
+    servicer.matching = MatchingService(ctx, merge_customer_groups)
     try:
         await servicer.matching.fail_interrupted_jobs()
     except BaseException:

@@ -50,7 +50,9 @@ class MergeGate:
 @pytest.fixture
 def merge_gate(monkeypatch: pytest.MonkeyPatch) -> MergeGate:
     gate = MergeGate()
-    monkeypatch.setattr(bootstrap, "merge_customers", gate.wrap(bootstrap.merge_customers))
+    monkeypatch.setattr(
+        bootstrap, "merge_customer_groups", gate.wrap(bootstrap.merge_customer_groups)
+    )
     return gate
 
 

@@ -101,3 +101,24 @@ async def test_already_merged_customers_resolve_to_their_survivor(ctx) -> None:
     await make(ctx, ("device_id", "d1"), ("device_id", "d2"))  # c2 merged into c1
     outcome = await merge_customers(ctx, "default", [c2, c1], source="dedup", reason="MATCH")
     assert outcome.survivor == c1 and outcome.merged == [] and outcome.refused == []
+
+
+async def test_many_groups_merge_in_one_unit_with_the_same_rules(ctx, engine) -> None:
+    from rapport.identity.service_layer.merging import merge_customer_groups
+
+    a1 = await make(ctx, ("device_id", "a1"))
+    a2 = await make(ctx, ("device_id", "a2"))
+    b1 = await make(ctx, ("user_id", "ub1"))
+    b2 = await make(ctx, ("user_id", "ub2"))  # user_id limit 1: b1 and b2 cannot merge
+    c1 = await make(ctx, ("device_id", "c1"))
+    c2 = await make(ctx, ("device_id", "c2"))
+
+    outcomes = await merge_customer_groups(
+        ctx, "default", [[a2, a1], [b1, b2], [c1, c2]], source="dedup", reason="MATCH"
+    )
+
+    assert [(o.survivor, o.merged) for o in outcomes] == [(a1, [a2]), (b1, []), (c1, [c2])]
+    assert outcomes[1].refused == [(b2, "LIMIT_EXCEEDED")]
+    async with engine.connect() as conn:
+        pairs = {(m.survivor_id, m.merged_id) for m in (await conn.execute(select(merges))).all()}
+    assert pairs == {(a1, a2), (c1, c2)}

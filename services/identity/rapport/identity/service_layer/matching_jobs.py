@@ -64,16 +64,20 @@ class MergeOutcomeLike(Protocol):
     refused: list[tuple[str, str]]
 
 
-class MergeCustomers(Protocol):
+class MergeCustomerGroups(Protocol):
     def __call__(
         self,
         ctx: IdentityContext,
         workspace: str,
-        customer_ids: Sequence[str],
+        groups: Sequence[Sequence[str]],
         *,
         source: str,
         reason: str,
-    ) -> Awaitable[MergeOutcomeLike]: ...
+    ) -> Awaitable[Sequence[MergeOutcomeLike]]: ...
+
+
+# Clusters merged per unit of work by a deduplication job.
+MERGE_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -118,12 +122,12 @@ class MatchingService:
     def __init__(
         self,
         ctx: IdentityContext,
-        merge_customers: MergeCustomers,
+        merge_customer_groups: MergeCustomerGroups,
         *,
         progress_interval: float = 0.5,
     ) -> None:
         self._ctx = ctx
-        self._merge_customers = merge_customers
+        self._merge_groups = merge_customer_groups
         self._progress_interval = progress_interval
         # workspace -> (train time, model): parsing a stored model is not free.
         self._models: dict[str, tuple[datetime, MatchModel]] = {}
@@ -439,23 +443,25 @@ class MatchingService:
             for i, j, probability in scored
             if probability >= job.thresholds.merge
         }
-        for cluster in clusters(to_merge):
-            outcome = await self._merge_customers(
+        groups = list(clusters(to_merge))
+        outcomes: list[MergeOutcomeLike] = []
+        for start in range(0, len(groups), MERGE_BATCH):
+            outcomes += await self._merge_groups(
                 self._ctx,
                 workspace,
-                cluster,
+                groups[start : start + MERGE_BATCH],
                 source=DEDUPLICATION_SOURCE,
                 reason=DEDUPLICATION_REASON,
             )
-            counts["merged_count"] += len(outcome.merged)
-            refused = {customer_id for customer_id, _ in outcome.refused}
-            if refused:
-                # A rule (limit, separation) refused these merges: a human decides instead.
-                to_review.update(
-                    (pair, scored_pair)
-                    for pair, scored_pair in merge_probability.items()
-                    if pair[0] in refused or pair[1] in refused
-                )
+        counts["merged_count"] += sum(len(outcome.merged) for outcome in outcomes)
+        refused = {customer_id for outcome in outcomes for customer_id, _ in outcome.refused}
+        if refused:
+            # A rule (limit, separation) refused these merges: a human decides instead.
+            to_review.update(
+                (pair, scored_pair)
+                for pair, scored_pair in merge_probability.items()
+                if pair[0] in refused or pair[1] in refused
+            )
         counts["review_count"] = await self._queue_reviews(
             workspace, job, records, model, to_review
         )
@@ -603,8 +609,8 @@ class MatchingService:
         self, workspace: str, review: MatchReview, name: str, first: str, second: str
     ) -> MatchReview:
         if first != second:
-            outcome = await self._merge_customers(
-                self._ctx, workspace, [first, second], source=REVIEW_SOURCE, reason=REVIEW_REASON
+            (outcome,) = await self._merge_groups(
+                self._ctx, workspace, [[first, second]], source=REVIEW_SOURCE, reason=REVIEW_REASON
             )
             if outcome.refused:
                 reason = outcome.refused[0][1]

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .resolving import MergeOutcome, merge_customers
+from .resolving import MergeOutcome, merge_customer_groups, merge_customers
 
-__all__ = ["MergeOutcome", "merge_customers"]
+__all__ = ["MergeOutcome", "merge_customer_groups", "merge_customers"]

@@ -117,43 +117,61 @@ async def merge_customers(
     Customers already merged resolve to the customer they live in; unknown ids
     are refused with NOT_FOUND. Refused customers stay as they are.
     """
+    (outcome,) = await merge_customer_groups(
+        ctx, workspace, [customer_ids], source=source, reason=reason
+    )
+    return outcome
+
+
+async def merge_customer_groups(
+    ctx: IdentityContext,
+    workspace: str,
+    groups: Sequence[Sequence[str]],
+    *,
+    source: str,
+    reason: str,
+) -> list[MergeOutcome]:
+    """merge_customers for many groups in one unit of work (deduplication jobs merge
+    thousands of clusters: one transaction each would dominate the job's time)."""
     from .handlers import _with_retries  # handlers imports this module
 
     rules = await ctx.rules.get(workspace)
+    every_id = list(dict.fromkeys(c for group in groups for c in group))
 
-    async def work(uow: IdentityUnitOfWork) -> tuple[MergeOutcome, Journal]:
+    async def work(uow: IdentityUnitOfWork) -> tuple[list[MergeOutcome], Journal]:
         repository = GraphRepository(uow.connection)
         try:
-            graph = await repository.load_customers_graph(workspace, customer_ids, rules)
+            graph = await repository.load_customers_graph(workspace, every_id, rules)
         except StaleGraph as exc:
             raise ConcurrentUpdate(STALE_READ) from exc
-        refused = [
-            (c, "NOT_FOUND") for c in dict.fromkeys(customer_ids) if c not in graph.customers
-        ]
-        live = list(dict.fromkeys(graph.live_id(c) for c in customer_ids if c in graph.customers))
-        now = ctx.clock()
-        survivor, merged, kept = graph.plan_merge(live, now)
-        refused += [(customer_id, str(why)) for customer_id, why in kept]
-        customer = None
-        if survivor is not None:
-            customer = graph.merge(survivor, merged, source=source, now=now)
+        outcomes = []
+        for customer_ids in groups:
+            refused = [
+                (c, "NOT_FOUND") for c in dict.fromkeys(customer_ids) if c not in graph.customers
+            ]
+            live = list(
+                dict.fromkeys(graph.live_id(c) for c in customer_ids if c in graph.customers)
+            )
+            now = ctx.clock()
+            survivor, merged, kept = graph.plan_merge(live, now)
+            refused += [(customer_id, str(why)) for customer_id, why in kept]
+            customer = None
+            if survivor is not None:
+                customer = graph.merge(survivor, merged, source=source, now=now)
+            outcomes.append(MergeOutcome(survivor, merged, refused, customer))
         await repository.write(workspace, graph)
-        return MergeOutcome(survivor, merged, refused, customer), graph.journal
+        return outcomes, graph.journal
 
-    outcome, journal = await _with_retries(ctx, work)
-    if outcome.merged:
+    outcomes, journal = await _with_retries(ctx, work)
+    merged_count = sum(len(outcome.merged) for outcome in outcomes)
+    if merged_count:
         _log.info(
             "customers merged",
-            extra={
-                "workspace": workspace,
-                "customer": outcome.survivor,
-                "count": len(outcome.merged),
-                "error_reason": reason,
-            },
+            extra={"workspace": workspace, "count": merged_count, "error_reason": reason},
         )
     # --- committed: the single point where caches learn what changed --------
     await _after_commit(ctx, GraphUpdate.of(workspace, journal))
-    return outcome
+    return outcomes
 
 
 async def _after_commit(ctx: IdentityContext, update: GraphUpdate) -> None:
