@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import os
 import sys
 import tempfile
@@ -37,6 +38,15 @@ from rapport.sqlstore import create_engine  # noqa: E402
 PARENT = "workspaces/default"
 
 
+def _valid_date(value: str) -> str:
+    """The generator's typos can make impossible dates, which Resolve refuses: drop them."""
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return ""
+    return value
+
+
 async def seed(stub: pb_grpc.IdentityServiceStub, data) -> list[str]:
     names: list[str] = []
     values = [data.columns[a].tolist() for a in ATTRIBUTES]
@@ -45,7 +55,12 @@ async def seed(stub: pb_grpc.IdentityServiceStub, data) -> list[str]:
         requests = [
             pb.ResolveRequest(
                 identifiers=[pb.Identifier(type="email", value=f"p{start + k}@bench.example")],
-                attributes=pb.PersonAttributes(**dict(zip(ATTRIBUTES, row, strict=True))),
+                attributes=pb.PersonAttributes(
+                    **{
+                        **dict(zip(ATTRIBUTES, row, strict=True)),
+                        "birth_date": _valid_date(row[ATTRIBUTES.index("birth_date")]),
+                    }
+                ),
             )
             for k, row in enumerate(rows[start : start + 1000])
         ]
