@@ -244,12 +244,13 @@ def test_candidate_pairs_are_exactly_the_pairs_sharing_a_blocking_key(trained) -
         PersonRecord("5", given_name="Ed", postal_code="9"),  # postal code alone: not a rule
         PersonRecord(
             "6", given_name="", family_name="", birth_date="1980-02-03"
-        ),  # nulls block nothing
+        ),  # nulls block nothing; the birth date alone does (loose rule, small blocks)
+        PersonRecord("7", given_name="", family_name="", locality="x"),  # nulls only
     ]
     pairs = model.candidate_pairs(records)
     assert pairs.dtype == np.int64 and pairs.shape[1] == 2
-    assert sorted(map(tuple, pairs.tolist())) == [(0, 1), (0, 2), (3, 4)]
-    assert sorted(model.candidates_for(records[0], records[1:]).tolist()) == [0, 1]
+    assert sorted(map(tuple, pairs.tolist())) == [(0, 1), (0, 2), (0, 6), (1, 6), (3, 4)]
+    assert sorted(model.candidates_for(records[0], records[1:]).tolist()) == [0, 1, 5]
     assert model.candidates_for(PersonRecord("x"), records).tolist() == []
 
 

@@ -28,6 +28,7 @@ LOOSE_RULES: tuple[tuple[str, ...], ...] = (
     ("family_name_soundex", "birth_year"),
     ("given_name", "family_name"),
     ("postal_code", "family_name_initial"),
+    ("birth_date",),
 )
 LOOSE_PAIR_BUDGET = 2_000_000  # per loose rule, at worst n * limit / 2 pairs
 
