@@ -16,14 +16,10 @@ from rapport.consent.domain.model import (
     ConsentState,
     CurrentState,
 )
+from rapport.sqlstore import as_utc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _newest_first_in_force = (ledger.c.effective_time.desc(), ledger.c.seq.desc())
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _entry(row: Any) -> ConsentEntry:
@@ -37,8 +33,8 @@ def _entry(row: Any) -> ConsentEntry:
         source=row.source,
         notice_version=row.notice_version,
         proof=row.proof,
-        effective_time=_utc(row.effective_time),
-        record_time=_utc(row.record_time),
+        effective_time=as_utc(row.effective_time),
+        record_time=as_utc(row.record_time),
         seq=row.seq,
     )
 
@@ -111,7 +107,7 @@ class LedgerRepository:
         )
         return CurrentState(
             _entry(row) if row is not None else None,
-            _utc(valid_until) if valid_until is not None else None,
+            as_utc(valid_until) if valid_until is not None else None,
         )
 
     async def entries_for_keys(

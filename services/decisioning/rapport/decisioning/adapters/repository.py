@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,25 +15,11 @@ from rapport.decisioning.domain.model import (
     OutcomeType,
     Trigger,
 )
+from rapport.sqlstore import as_utc
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes: they were stored as UTC.
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-def _required_utc(value: datetime) -> datetime:
-    result = _utc(value)
-    assert result is not None
-    return result
 
 
 def _action_values(action: Action) -> dict[str, Any]:
@@ -67,9 +53,9 @@ def _action_from_row(row: Any) -> Action:
         base_propensity=row.base_propensity,
         eligibility=row.eligibility,
         content=MessageContent(row.subject, row.text_body, row.html_body),
-        start_time=_utc(row.start_time),
-        end_time=_utc(row.end_time),
-        create_time=_required_utc(row.create_time),
+        start_time=as_utc(row.start_time),
+        end_time=as_utc(row.end_time),
+        create_time=as_utc(row.create_time),
     )
 
 
@@ -90,7 +76,7 @@ def _trigger_from_row(row: Any) -> Trigger:
         condition=row.condition,
         action_id=row.action_id,
         channel=Channel(row.channel),
-        create_time=_required_utc(row.create_time),
+        create_time=as_utc(row.create_time),
     )
 
 
@@ -103,8 +89,8 @@ def _outcome_from_row(row: Any) -> Outcome:
         action=row.action,
         type=OutcomeType(row.type),
         channel=Channel(row.channel) if row.channel else None,
-        outcome_time=_required_utc(row.outcome_time),
-        create_time=_required_utc(row.create_time),
+        outcome_time=as_utc(row.outcome_time),
+        create_time=as_utc(row.create_time),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rapport.delivery.domain.model import (
@@ -12,18 +12,12 @@ from rapport.delivery.domain.model import (
     MessageContent,
     MessageState,
 )
+from rapport.sqlstore import as_utc
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import messages
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything is stored in UTC.
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _to_message(row: RowMapping) -> Message:
@@ -45,10 +39,10 @@ def _to_message(row: RowMapping) -> Message:
         provider=row["provider"],
         provider_message_id=row["provider_message_id"],
         failure_reason=row["failure_reason"],
-        create_time=_utc(row["create_time"]),  # type: ignore[arg-type]
-        update_time=_utc(row["update_time"]),  # type: ignore[arg-type]
-        send_time=_utc(row["send_time"]),
-        next_attempt_time=_utc(row["next_attempt_time"]),  # type: ignore[arg-type]
+        create_time=as_utc(row["create_time"]),  # type: ignore[arg-type]
+        update_time=as_utc(row["update_time"]),  # type: ignore[arg-type]
+        send_time=as_utc(row["send_time"]),
+        next_attempt_time=as_utc(row["next_attempt_time"]),  # type: ignore[arg-type]
     )
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from rapport.identity.domain.model import Identifier
 from rapport.identity.domain.resolution import CustomerState, IdentityGraph, Journal
 from rapport.identity.domain.rules import IdentityRules, erased_digest
+from rapport.sqlstore import as_utc
 from sqlalchemy import (
     DateTime,
     Select,
@@ -51,11 +51,6 @@ T = TypeVar("T")
 def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes (stored as UTC).
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class StaleGraph(Exception):
@@ -155,12 +150,12 @@ class GraphRepository:
                 loaded.append(
                     CustomerState(
                         id=row.customer_id,
-                        create_time=_utc(row.create_time),
-                        update_time=_utc(row.update_time),
+                        create_time=as_utc(row.create_time),
+                        update_time=as_utc(row.update_time),
                         merged_into=row.merged_into,
                         attributes=dict(row.attributes or {}),
                         attributes_time=(
-                            None if row.attributes_time is None else _utc(row.attributes_time)
+                            None if row.attributes_time is None else as_utc(row.attributes_time)
                         ),
                     )
                 )
@@ -185,7 +180,7 @@ class GraphRepository:
                 ).where(identifiers.c.workspace == workspace, identifiers.c.customer_id.in_(chunk))
             )
             for row in rows:
-                by_id[row.customer_id].identifiers[Identifier(row.type, row.value)] = _utc(
+                by_id[row.customer_id].identifiers[Identifier(row.type, row.value)] = as_utc(
                     row.link_time
                 )
             merged_rows = await self._connection.execute(
@@ -194,7 +189,7 @@ class GraphRepository:
                 ).where(customers.c.workspace == workspace, customers.c.merged_into.in_(chunk))
             )
             for row in merged_rows:
-                by_id[row.merged_into].merged.append((_utc(row.create_time), row.customer_id))
+                by_id[row.merged_into].merged.append((as_utc(row.create_time), row.customer_id))
         separated = await self._separations(
             workspace, sorted({m for c in loaded if c.merged_into is None for m in c.members()})
         )

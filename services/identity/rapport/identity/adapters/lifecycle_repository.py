@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rapport.identity.domain.model import Customer, Identifier, IdentityChange
+from rapport.sqlstore import as_utc
 from sqlalchemy import Row, delete, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -39,10 +40,6 @@ async def lock_change_log(connection: AsyncConnection) -> None:
         await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHANGE_LOG_KEY})
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 @dataclass(frozen=True)
 class LinkedIdentifier:
     identifier: Identifier
@@ -65,7 +62,7 @@ def _change(row: Row[Any]) -> ChangeRow:
         kind=row.kind,
         customer_id=row.customer_id,
         other_customer_id=row.other_customer_id,
-        change_time=_utc(row.change_time),
+        change_time=as_utc(row.change_time),
     )
 
 
@@ -307,8 +304,8 @@ class LifecycleRepository:
         return [
             Customer(
                 id=customer_id,
-                create_time=_utc(found[customer_id].create_time),
-                update_time=_utc(found[customer_id].update_time),
+                create_time=as_utc(found[customer_id].create_time),
+                update_time=as_utc(found[customer_id].update_time),
                 identifiers=tuple(linked[customer_id]),
                 merged_customer_ids=tuple(merged[customer_id]),
                 attributes=dict(found[customer_id].attributes or {}),

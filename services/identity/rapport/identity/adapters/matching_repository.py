@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rapport.identity.domain.deduplication import (
@@ -15,6 +15,7 @@ from rapport.identity.domain.deduplication import (
     ReviewState,
     Thresholds,
 )
+from rapport.sqlstore import as_utc
 from sqlalchemy import Row, and_, insert, or_, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -31,12 +32,6 @@ from .tables import (
 _CHUNK = 400
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
@@ -48,13 +43,13 @@ def _job(row: Row[Any]) -> DeduplicationJob:
         state=JobState(row.state),
         progress=row.progress,
         thresholds=Thresholds(merge=row.merge_threshold, review=row.review_threshold),
-        create_time=_utc(row.create_time),  # type: ignore[arg-type]
+        create_time=as_utc(row.create_time),  # type: ignore[arg-type]
         record_count=row.record_count,
         candidate_pair_count=row.candidate_pair_count,
         merged_count=row.merged_count,
         review_count=row.review_count,
         error=row.error,
-        end_time=_utc(row.end_time),
+        end_time=as_utc(row.end_time),
     )
 
 
@@ -66,9 +61,9 @@ def _review(row: Row[Any]) -> MatchReview:
         probability=row.probability,
         details=dict(row.details or {}),
         state=ReviewState(row.state),
-        create_time=_utc(row.create_time),  # type: ignore[arg-type]
+        create_time=as_utc(row.create_time),  # type: ignore[arg-type]
         job_id=row.job_id,
-        review_time=_utc(row.review_time),
+        review_time=as_utc(row.review_time),
     )
 
 
@@ -198,7 +193,7 @@ class MatchingRepository:
                 select(match_models.c.train_time).where(match_models.c.workspace == workspace)
             )
         ).scalar()
-        return _utc(value)
+        return as_utc(value)
 
     async def load_model(self, workspace: str) -> tuple[dict[str, Any], datetime] | None:
         row = (
@@ -210,7 +205,7 @@ class MatchingRepository:
         ).first()
         if row is None:
             return None
-        return dict(row.parameters), _utc(row.train_time)  # type: ignore[return-value]
+        return dict(row.parameters), as_utc(row.train_time)  # type: ignore[return-value]
 
     async def save_model(
         self, workspace: str, parameters: dict[str, Any], record_count: int, now: datetime

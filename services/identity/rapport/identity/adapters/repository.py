@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from rapport.identity.domain.model import (
@@ -14,6 +14,7 @@ from rapport.identity.domain.model import (
     IdentityChange,
     Observation,
 )
+from rapport.sqlstore import as_utc
 from sqlalchemy import (
     BigInteger,
     Row,
@@ -45,19 +46,14 @@ def identifier_lock_key(workspace: str, identifier: Identifier) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes (stored as UTC).
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _record(row: Row[Any]) -> CustomerRecord:
     return CustomerRecord(
         id=row.customer_id,
-        create_time=_utc(row.create_time),
-        update_time=_utc(row.update_time),
+        create_time=as_utc(row.create_time),
+        update_time=as_utc(row.update_time),
         merged_into=row.merged_into,
         attributes=dict(row.attributes or {}),
-        attributes_time=None if row.attributes_time is None else _utc(row.attributes_time),
+        attributes_time=None if row.attributes_time is None else as_utc(row.attributes_time),
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import yaml
 from rapport.identity.domain.rules import IdentityRules, rules_from_data, rules_to_data
+from rapport.sqlstore import as_utc
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,10 +26,6 @@ def load_default_rules(path: Path | None, *, default_phone_region: str) -> Ident
         raise ValueError(f"identity rules file {source} is invalid: {exc}") from exc
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class RulesRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
@@ -44,7 +41,7 @@ class RulesRepository:
         if row is None:
             return None
         rules = rules_from_data(row.rules, default_phone_region=default_phone_region)
-        return IdentityRules(rules.identifier_types, rules.matching, _utc(row.update_time))
+        return IdentityRules(rules.identifier_types, rules.matching, as_utc(row.update_time))
 
     async def put(self, workspace: str, rules: IdentityRules, now: datetime) -> None:
         """Insert or replace (a concurrent first insert loses with IntegrityError: retried)."""
