@@ -14,10 +14,15 @@ PY_ROOTS := gen/python runtime localsuite $(addprefix services/,$(SERVICES))
 
 INSTALL_STAMP := $(VENV)/.installed
 PROTO_FILES   := $(shell find protos -name '*.proto' | sort)
+# google/api (field_behavior, resource) and google/rpc protos, copied from the
+# installed googleapis-common-protos so buf and protoc find them offline.
+GOOGLEAPIS    := .tools/googleapis
+GOOGLEAPIS_STAMP := $(GOOGLEAPIS)/.copied
+PROTOC        := $(BIN)/python -m grpc_tools.protoc -Iprotos -I$(GOOGLEAPIS)
 
 .PHONY: install proto check-generated lint test test-fast run demo bench clean
 
-install: $(INSTALL_STAMP) $(BUF)
+install: $(INSTALL_STAMP) $(BUF) $(GOOGLEAPIS_STAMP)
 
 $(INSTALL_STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,20 +31,28 @@ $(INSTALL_STAMP): pyproject.toml constraints.txt Makefile
 	$(BIN)/python -c 'import os, sysconfig; open(os.path.join(sysconfig.get_paths()["purelib"], "rapport-roots.pth"), "w").write("".join(os.path.abspath(r) + "\n" for r in "$(PY_ROOTS)".split()))'
 	touch $@
 
+$(GOOGLEAPIS_STAMP): $(INSTALL_STAMP)
+	rm -rf $(GOOGLEAPIS) && mkdir -p $(GOOGLEAPIS)/google/api $(GOOGLEAPIS)/google/rpc
+	$(BIN)/python -c 'import shutil, google.api, google.rpc; [shutil.copy(f"{pkg.__path__[0]}/{name}.proto", \
+	  "$(GOOGLEAPIS)/" + pkg.__name__.replace(".", "/")) for pkg, names in ( \
+	  (google.api, ("field_behavior", "resource")), (google.rpc, ("status", "error_details", "code"))) \
+	  for name in names]'
+	touch $@
+
 $(BUF):
 	npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix .tools @bufbuild/buf@$(BUF_VERSION)
 
 # Regenerate the Python code of the contracts. Never edit gen/ by hand.
-proto: $(INSTALL_STAMP)
+proto: $(INSTALL_STAMP) $(GOOGLEAPIS_STAMP)
 	rm -rf gen/python/rapport
 	mkdir -p gen/python
-	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=gen/python \
+	$(PROTOC) --python_out=gen/python \
 	  --pyi_out=gen/python --grpc_python_out=gen/python $(PROTO_FILES)
 
 # Fails when gen/ does not match what `make proto` would produce.
-check-generated: $(INSTALL_STAMP)
+check-generated: $(INSTALL_STAMP) $(GOOGLEAPIS_STAMP)
 	rm -rf .tools/gen-check && mkdir -p .tools/gen-check
-	$(BIN)/python -m grpc_tools.protoc -Iprotos --python_out=.tools/gen-check \
+	$(PROTOC) --python_out=.tools/gen-check \
 	  --pyi_out=.tools/gen-check --grpc_python_out=.tools/gen-check $(PROTO_FILES)
 	diff -r .tools/gen-check/rapport gen/python/rapport \
 	  || (echo "gen/python is stale: run 'make proto' and commit the result" && exit 1)

@@ -22,36 +22,85 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from rapport.type.v1 import channel_pb2 as rapport_dot_type_dot_v1_dot_channel__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(rapport/consent/v1/consent_service.proto\x12\x12rapport.consent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbb\x02\n\rConsentRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x63ustomer\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12,\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1b.rapport.consent.v1.Channel\x12/\n\x05state\x18\x05 \x01(\x0e\x32 .rapport.consent.v1.ConsentState\x12\x0e\n\x06source\x18\x06 \x01(\t\x12\x16\n\x0enotice_version\x18\x07 \x01(\t\x12\r\n\x05proof\x18\x08 \x01(\t\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0brecord_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Y\n\x14RecordConsentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x31\n\x06record\x18\x02 \x01(\x0b\x32!.rapport.consent.v1.ConsentRecord\"\x90\x01\n\x13\x43heckConsentRequest\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12\x0f\n\x07purpose\x18\x02 \x01(\t\x12,\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1b.rapport.consent.v1.Channel\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9b\x01\n\x14\x43heckConsentResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12/\n\x05state\x18\x02 \x01(\x0e\x32 .rapport.consent.v1.ConsentState\x12\x31\n\x06record\x18\x03 \x01(\x0b\x32!.rapport.consent.v1.ConsentRecord\x12\x0e\n\x06reason\x18\x04 \x01(\t\"e\n\x18\x42\x61tchCheckConsentRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x39\n\x08requests\x18\x02 \x03(\x0b\x32\'.rapport.consent.v1.CheckConsentRequest\"X\n\x19\x42\x61tchCheckConsentResponse\x12;\n\tresponses\x18\x01 \x03(\x0b\x32(.rapport.consent.v1.CheckConsentResponse\"\x91\x01\n\x19ListConsentHistoryRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12,\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x1b.rapport.consent.v1.Channel\"i\n\x1aListConsentHistoryResponse\x12\x32\n\x07records\x18\x01 \x03(\x0b\x32!.rapport.consent.v1.ConsentRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x81\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x11\n\rCHANNEL_EMAIL\x10\x01\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x02\x12\x10\n\x0c\x43HANNEL_PUSH\x10\x03\x12\x13\n\x0f\x43HANNEL_WEBHOOK\x10\x04\x12\x12\n\x0e\x43HANNEL_IN_APP\x10\x05*b\n\x0c\x43onsentState\x12\x1d\n\x19\x43ONSENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONSENT_STATE_GRANTED\x10\x01\x12\x18\n\x14\x43ONSENT_STATE_DENIED\x10\x02\x32\xb8\x03\n\x0e\x43onsentService\x12\\\n\rRecordConsent\x12(.rapport.consent.v1.RecordConsentRequest\x1a!.rapport.consent.v1.ConsentRecord\x12\x61\n\x0c\x43heckConsent\x12\'.rapport.consent.v1.CheckConsentRequest\x1a(.rapport.consent.v1.CheckConsentResponse\x12p\n\x11\x42\x61tchCheckConsent\x12,.rapport.consent.v1.BatchCheckConsentRequest\x1a-.rapport.consent.v1.BatchCheckConsentResponse\x12s\n\x12ListConsentHistory\x12-.rapport.consent.v1.ListConsentHistoryRequest\x1a..rapport.consent.v1.ListConsentHistoryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(rapport/consent/v1/consent_service.proto\x12\x12rapport.consent.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1drapport/type/v1/channel.proto\"\xa0\x04\n\rConsentRecord\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x38\n\x08\x63ustomer\x18\x02 \x01(\tB&\xe2\x41\x01\x03\xfa\x41\x1f\n\x1didentity.rapport.dev/Customer\x12\x15\n\x07purpose\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x18.rapport.type.v1.ChannelB\x04\xe2\x41\x01\x02\x12\x35\n\x05state\x18\x05 \x01(\x0e\x32 .rapport.consent.v1.ConsentStateB\x04\xe2\x41\x01\x02\x12\x14\n\x06source\x18\x06 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x0enotice_version\x18\x07 \x01(\t\x12\r\n\x05proof\x18\x08 \x01(\t\x12\x38\n\x0e\x65\x66\x66\x65\x63tive_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x35\n\x0brecord_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:\x93\x01\xea\x41\x8f\x01\n!consent.rapport.dev/ConsentRecord\x12Kworkspaces/{workspace}/customers/{customer}/consentRecords/{consent_record}*\x0e\x63onsentRecords2\rconsentRecord\"\x87\x01\n\x14RecordConsentRequest\x12\x36\n\x06parent\x18\x01 \x01(\tB&\xe2\x41\x01\x02\xfa\x41\x1f\n\x1didentity.rapport.dev/Customer\x12\x37\n\x06record\x18\x02 \x01(\x0b\x32!.rapport.consent.v1.ConsentRecordB\x04\xe2\x41\x01\x02\"S\n\x17GetConsentRecordRequest\x12\x38\n\x04name\x18\x01 \x01(\tB*\xe2\x41\x01\x02\xfa\x41#\n!consent.rapport.dev/ConsentRecord\"\xd2\x01\n\x19ListConsentRecordsRequest\x12:\n\x06parent\x18\x01 \x01(\tB*\xe2\x41\x01\x02\xfa\x41#\x12!consent.rapport.dev/ConsentRecord\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x15\n\x07purpose\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12/\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x18.rapport.type.v1.ChannelB\x04\xe2\x41\x01\x01\"q\n\x1aListConsentRecordsResponse\x12:\n\x0f\x63onsent_records\x18\x01 \x03(\x0b\x32!.rapport.consent.v1.ConsentRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xcd\x01\n\x13\x43heckConsentRequest\x12\x38\n\x08\x63ustomer\x18\x01 \x01(\tB&\xe2\x41\x01\x02\xfa\x41\x1f\n\x1didentity.rapport.dev/Customer\x12\x15\n\x07purpose\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x18.rapport.type.v1.ChannelB\x04\xe2\x41\x01\x02\x12\x34\n\ncheck_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\"\x9b\x01\n\x14\x43heckConsentResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12/\n\x05state\x18\x02 \x01(\x0e\x32 .rapport.consent.v1.ConsentState\x12\x31\n\x06record\x18\x03 \x01(\x0b\x32!.rapport.consent.v1.ConsentRecord\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\x8b\x01\n\x18\x42\x61tchCheckConsentRequest\x12.\n\x06parent\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15rapport.dev/Workspace\x12?\n\x08requests\x18\x02 \x03(\x0b\x32\'.rapport.consent.v1.CheckConsentRequestB\x04\xe2\x41\x01\x02\"X\n\x19\x42\x61tchCheckConsentResponse\x12;\n\tresponses\x18\x01 \x03(\x0b\x32(.rapport.consent.v1.CheckConsentResponse*b\n\x0c\x43onsentState\x12\x1d\n\x19\x43ONSENT_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43ONSENT_STATE_GRANTED\x10\x01\x12\x18\n\x14\x43ONSENT_STATE_DENIED\x10\x02\x32\x9c\x04\n\x0e\x43onsentService\x12\\\n\rRecordConsent\x12(.rapport.consent.v1.RecordConsentRequest\x1a!.rapport.consent.v1.ConsentRecord\x12\x62\n\x10GetConsentRecord\x12+.rapport.consent.v1.GetConsentRecordRequest\x1a!.rapport.consent.v1.ConsentRecord\x12s\n\x12ListConsentRecords\x12-.rapport.consent.v1.ListConsentRecordsRequest\x1a..rapport.consent.v1.ListConsentRecordsResponse\x12\x61\n\x0c\x43heckConsent\x12\'.rapport.consent.v1.CheckConsentRequest\x1a(.rapport.consent.v1.CheckConsentResponse\x12p\n\x11\x42\x61tchCheckConsent\x12,.rapport.consent.v1.BatchCheckConsentRequest\x1a-.rapport.consent.v1.BatchCheckConsentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.consent.v1.consent_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANNEL']._serialized_start=1260
-  _globals['_CHANNEL']._serialized_end=1389
-  _globals['_CONSENTSTATE']._serialized_start=1391
-  _globals['_CONSENTSTATE']._serialized_end=1489
-  _globals['_CONSENTRECORD']._serialized_start=98
-  _globals['_CONSENTRECORD']._serialized_end=413
-  _globals['_RECORDCONSENTREQUEST']._serialized_start=415
-  _globals['_RECORDCONSENTREQUEST']._serialized_end=504
-  _globals['_CHECKCONSENTREQUEST']._serialized_start=507
-  _globals['_CHECKCONSENTREQUEST']._serialized_end=651
-  _globals['_CHECKCONSENTRESPONSE']._serialized_start=654
-  _globals['_CHECKCONSENTRESPONSE']._serialized_end=809
-  _globals['_BATCHCHECKCONSENTREQUEST']._serialized_start=811
-  _globals['_BATCHCHECKCONSENTREQUEST']._serialized_end=912
-  _globals['_BATCHCHECKCONSENTRESPONSE']._serialized_start=914
-  _globals['_BATCHCHECKCONSENTRESPONSE']._serialized_end=1002
-  _globals['_LISTCONSENTHISTORYREQUEST']._serialized_start=1005
-  _globals['_LISTCONSENTHISTORYREQUEST']._serialized_end=1150
-  _globals['_LISTCONSENTHISTORYRESPONSE']._serialized_start=1152
-  _globals['_LISTCONSENTHISTORYRESPONSE']._serialized_end=1257
-  _globals['_CONSENTSERVICE']._serialized_start=1492
-  _globals['_CONSENTSERVICE']._serialized_end=1932
+  _globals['_CONSENTRECORD'].fields_by_name['name']._loaded_options = None
+  _globals['_CONSENTRECORD'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_CONSENTRECORD'].fields_by_name['customer']._loaded_options = None
+  _globals['_CONSENTRECORD'].fields_by_name['customer']._serialized_options = b'\342A\001\003\372A\037\n\035identity.rapport.dev/Customer'
+  _globals['_CONSENTRECORD'].fields_by_name['purpose']._loaded_options = None
+  _globals['_CONSENTRECORD'].fields_by_name['purpose']._serialized_options = b'\342A\001\002'
+  _globals['_CONSENTRECORD'].fields_by_name['channel']._loaded_options = None
+  _globals['_CONSENTRECORD'].fields_by_name['channel']._serialized_options = b'\342A\001\002'
+  _globals['_CONSENTRECORD'].fields_by_name['state']._loaded_options = None
+  _globals['_CONSENTRECORD'].fields_by_name['state']._serialized_options = b'\342A\001\002'
+  _globals['_CONSENTRECORD'].fields_by_name['source']._loaded_options = None
+  _globals['_CONSENTRECORD'].fields_by_name['source']._serialized_options = b'\342A\001\002'
+  _globals['_CONSENTRECORD'].fields_by_name['effective_time']._loaded_options = None
+  _globals['_CONSENTRECORD'].fields_by_name['effective_time']._serialized_options = b'\342A\001\001'
+  _globals['_CONSENTRECORD'].fields_by_name['record_time']._loaded_options = None
+  _globals['_CONSENTRECORD'].fields_by_name['record_time']._serialized_options = b'\342A\001\003'
+  _globals['_CONSENTRECORD']._loaded_options = None
+  _globals['_CONSENTRECORD']._serialized_options = b'\352A\217\001\n!consent.rapport.dev/ConsentRecord\022Kworkspaces/{workspace}/customers/{customer}/consentRecords/{consent_record}*\016consentRecords2\rconsentRecord'
+  _globals['_RECORDCONSENTREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_RECORDCONSENTREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\037\n\035identity.rapport.dev/Customer'
+  _globals['_RECORDCONSENTREQUEST'].fields_by_name['record']._loaded_options = None
+  _globals['_RECORDCONSENTREQUEST'].fields_by_name['record']._serialized_options = b'\342A\001\002'
+  _globals['_GETCONSENTRECORDREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETCONSENTRECORDREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A#\n!consent.rapport.dev/ConsentRecord'
+  _globals['_LISTCONSENTRECORDSREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTCONSENTRECORDSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A#\022!consent.rapport.dev/ConsentRecord'
+  _globals['_LISTCONSENTRECORDSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTCONSENTRECORDSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTCONSENTRECORDSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTCONSENTRECORDSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTCONSENTRECORDSREQUEST'].fields_by_name['purpose']._loaded_options = None
+  _globals['_LISTCONSENTRECORDSREQUEST'].fields_by_name['purpose']._serialized_options = b'\342A\001\001'
+  _globals['_LISTCONSENTRECORDSREQUEST'].fields_by_name['channel']._loaded_options = None
+  _globals['_LISTCONSENTRECORDSREQUEST'].fields_by_name['channel']._serialized_options = b'\342A\001\001'
+  _globals['_CHECKCONSENTREQUEST'].fields_by_name['customer']._loaded_options = None
+  _globals['_CHECKCONSENTREQUEST'].fields_by_name['customer']._serialized_options = b'\342A\001\002\372A\037\n\035identity.rapport.dev/Customer'
+  _globals['_CHECKCONSENTREQUEST'].fields_by_name['purpose']._loaded_options = None
+  _globals['_CHECKCONSENTREQUEST'].fields_by_name['purpose']._serialized_options = b'\342A\001\002'
+  _globals['_CHECKCONSENTREQUEST'].fields_by_name['channel']._loaded_options = None
+  _globals['_CHECKCONSENTREQUEST'].fields_by_name['channel']._serialized_options = b'\342A\001\002'
+  _globals['_CHECKCONSENTREQUEST'].fields_by_name['check_time']._loaded_options = None
+  _globals['_CHECKCONSENTREQUEST'].fields_by_name['check_time']._serialized_options = b'\342A\001\001'
+  _globals['_BATCHCHECKCONSENTREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_BATCHCHECKCONSENTREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\027\n\025rapport.dev/Workspace'
+  _globals['_BATCHCHECKCONSENTREQUEST'].fields_by_name['requests']._loaded_options = None
+  _globals['_BATCHCHECKCONSENTREQUEST'].fields_by_name['requests']._serialized_options = b'\342A\001\002'
+  _globals['_CONSENTSTATE']._serialized_start=1884
+  _globals['_CONSENTSTATE']._serialized_end=1982
+  _globals['_CONSENTRECORD']._serialized_start=189
+  _globals['_CONSENTRECORD']._serialized_end=733
+  _globals['_RECORDCONSENTREQUEST']._serialized_start=736
+  _globals['_RECORDCONSENTREQUEST']._serialized_end=871
+  _globals['_GETCONSENTRECORDREQUEST']._serialized_start=873
+  _globals['_GETCONSENTRECORDREQUEST']._serialized_end=956
+  _globals['_LISTCONSENTRECORDSREQUEST']._serialized_start=959
+  _globals['_LISTCONSENTRECORDSREQUEST']._serialized_end=1169
+  _globals['_LISTCONSENTRECORDSRESPONSE']._serialized_start=1171
+  _globals['_LISTCONSENTRECORDSRESPONSE']._serialized_end=1284
+  _globals['_CHECKCONSENTREQUEST']._serialized_start=1287
+  _globals['_CHECKCONSENTREQUEST']._serialized_end=1492
+  _globals['_CHECKCONSENTRESPONSE']._serialized_start=1495
+  _globals['_CHECKCONSENTRESPONSE']._serialized_end=1650
+  _globals['_BATCHCHECKCONSENTREQUEST']._serialized_start=1653
+  _globals['_BATCHCHECKCONSENTREQUEST']._serialized_end=1792
+  _globals['_BATCHCHECKCONSENTRESPONSE']._serialized_start=1794
+  _globals['_BATCHCHECKCONSENTRESPONSE']._serialized_end=1882
+  _globals['_CONSENTSERVICE']._serialized_start=1985
+  _globals['_CONSENTSERVICE']._serialized_end=2525
 # @@protoc_insertion_point(module_scope)

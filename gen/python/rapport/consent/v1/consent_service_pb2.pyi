@@ -1,6 +1,9 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from rapport.type.v1 import channel_pb2 as _channel_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -10,26 +13,11 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    CHANNEL_UNSPECIFIED: _ClassVar[Channel]
-    CHANNEL_EMAIL: _ClassVar[Channel]
-    CHANNEL_SMS: _ClassVar[Channel]
-    CHANNEL_PUSH: _ClassVar[Channel]
-    CHANNEL_WEBHOOK: _ClassVar[Channel]
-    CHANNEL_IN_APP: _ClassVar[Channel]
-
 class ConsentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     CONSENT_STATE_UNSPECIFIED: _ClassVar[ConsentState]
     CONSENT_STATE_GRANTED: _ClassVar[ConsentState]
     CONSENT_STATE_DENIED: _ClassVar[ConsentState]
-CHANNEL_UNSPECIFIED: Channel
-CHANNEL_EMAIL: Channel
-CHANNEL_SMS: Channel
-CHANNEL_PUSH: Channel
-CHANNEL_WEBHOOK: Channel
-CHANNEL_IN_APP: Channel
 CONSENT_STATE_UNSPECIFIED: ConsentState
 CONSENT_STATE_GRANTED: ConsentState
 CONSENT_STATE_DENIED: ConsentState
@@ -49,14 +37,14 @@ class ConsentRecord(_message.Message):
     name: str
     customer: str
     purpose: str
-    channel: Channel
+    channel: _channel_pb2.Channel
     state: ConsentState
     source: str
     notice_version: str
     proof: str
     effective_time: _timestamp_pb2.Timestamp
     record_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., state: _Optional[_Union[ConsentState, str]] = ..., source: _Optional[str] = ..., notice_version: _Optional[str] = ..., proof: _Optional[str] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., state: _Optional[_Union[ConsentState, str]] = ..., source: _Optional[str] = ..., notice_version: _Optional[str] = ..., proof: _Optional[str] = ..., effective_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., record_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RecordConsentRequest(_message.Message):
     __slots__ = ("parent", "record")
@@ -66,17 +54,45 @@ class RecordConsentRequest(_message.Message):
     record: ConsentRecord
     def __init__(self, parent: _Optional[str] = ..., record: _Optional[_Union[ConsentRecord, _Mapping]] = ...) -> None: ...
 
+class GetConsentRecordRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListConsentRecordsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token", "purpose", "channel")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    purpose: str
+    channel: _channel_pb2.Channel
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ...) -> None: ...
+
+class ListConsentRecordsResponse(_message.Message):
+    __slots__ = ("consent_records", "next_page_token")
+    CONSENT_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    consent_records: _containers.RepeatedCompositeFieldContainer[ConsentRecord]
+    next_page_token: str
+    def __init__(self, consent_records: _Optional[_Iterable[_Union[ConsentRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
 class CheckConsentRequest(_message.Message):
-    __slots__ = ("customer", "purpose", "channel", "time")
+    __slots__ = ("customer", "purpose", "channel", "check_time")
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
-    TIME_FIELD_NUMBER: _ClassVar[int]
+    CHECK_TIME_FIELD_NUMBER: _ClassVar[int]
     customer: str
     purpose: str
-    channel: Channel
-    time: _timestamp_pb2.Timestamp
-    def __init__(self, customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    channel: _channel_pb2.Channel
+    check_time: _timestamp_pb2.Timestamp
+    def __init__(self, customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., check_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CheckConsentResponse(_message.Message):
     __slots__ = ("allowed", "state", "record", "reason")
@@ -103,25 +119,3 @@ class BatchCheckConsentResponse(_message.Message):
     RESPONSES_FIELD_NUMBER: _ClassVar[int]
     responses: _containers.RepeatedCompositeFieldContainer[CheckConsentResponse]
     def __init__(self, responses: _Optional[_Iterable[_Union[CheckConsentResponse, _Mapping]]] = ...) -> None: ...
-
-class ListConsentHistoryRequest(_message.Message):
-    __slots__ = ("parent", "page_size", "page_token", "purpose", "channel")
-    PARENT_FIELD_NUMBER: _ClassVar[int]
-    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
-    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    PURPOSE_FIELD_NUMBER: _ClassVar[int]
-    CHANNEL_FIELD_NUMBER: _ClassVar[int]
-    parent: str
-    page_size: int
-    page_token: str
-    purpose: str
-    channel: Channel
-    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ...) -> None: ...
-
-class ListConsentHistoryResponse(_message.Message):
-    __slots__ = ("records", "next_page_token")
-    RECORDS_FIELD_NUMBER: _ClassVar[int]
-    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    records: _containers.RepeatedCompositeFieldContainer[ConsentRecord]
-    next_page_token: str
-    def __init__(self, records: _Optional[_Iterable[_Union[ConsentRecord, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

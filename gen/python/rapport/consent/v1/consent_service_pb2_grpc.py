@@ -28,6 +28,8 @@ if _version_not_supported:
 class ConsentServiceStub:
     """The record of permission: per customer, purpose and channel, an
     append-only ledger of decisions from which the state at any time follows.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `consent.rapport.dev`.
     """
 
     def __init__(self, channel):
@@ -41,6 +43,16 @@ class ConsentServiceStub:
                 request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.RecordConsentRequest.SerializeToString,
                 response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ConsentRecord.FromString,
                 _registered_method=True)
+        self.GetConsentRecord = channel.unary_unary(
+                '/rapport.consent.v1.ConsentService/GetConsentRecord',
+                request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.GetConsentRecordRequest.SerializeToString,
+                response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ConsentRecord.FromString,
+                _registered_method=True)
+        self.ListConsentRecords = channel.unary_unary(
+                '/rapport.consent.v1.ConsentService/ListConsentRecords',
+                request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentRecordsRequest.SerializeToString,
+                response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentRecordsResponse.FromString,
+                _registered_method=True)
         self.CheckConsent = channel.unary_unary(
                 '/rapport.consent.v1.ConsentService/CheckConsent',
                 request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.CheckConsentRequest.SerializeToString,
@@ -51,20 +63,31 @@ class ConsentServiceStub:
                 request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentRequest.SerializeToString,
                 response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentResponse.FromString,
                 _registered_method=True)
-        self.ListConsentHistory = channel.unary_unary(
-                '/rapport.consent.v1.ConsentService/ListConsentHistory',
-                request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentHistoryRequest.SerializeToString,
-                response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentHistoryResponse.FromString,
-                _registered_method=True)
 
 
 class ConsentServiceServicer:
     """The record of permission: per customer, purpose and channel, an
     append-only ledger of decisions from which the state at any time follows.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `consent.rapport.dev`.
     """
 
     def RecordConsent(self, request, context):
         """Records a consent decision. Appends to the ledger; never overwrites.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConsentRecord(self, request, context):
+        """Gets one ledger entry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConsentRecords(self, request, context):
+        """Lists a customer's ledger entries, newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -85,13 +108,6 @@ class ConsentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def ListConsentHistory(self, request, context):
-        """Lists a customer's ledger entries, newest first.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
 
 def add_ConsentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -99,6 +115,16 @@ def add_ConsentServiceServicer_to_server(servicer, server):
                     servicer.RecordConsent,
                     request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.RecordConsentRequest.FromString,
                     response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ConsentRecord.SerializeToString,
+            ),
+            'GetConsentRecord': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConsentRecord,
+                    request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.GetConsentRecordRequest.FromString,
+                    response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ConsentRecord.SerializeToString,
+            ),
+            'ListConsentRecords': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConsentRecords,
+                    request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentRecordsRequest.FromString,
+                    response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentRecordsResponse.SerializeToString,
             ),
             'CheckConsent': grpc.unary_unary_rpc_method_handler(
                     servicer.CheckConsent,
@@ -109,11 +135,6 @@ def add_ConsentServiceServicer_to_server(servicer, server):
                     servicer.BatchCheckConsent,
                     request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentRequest.FromString,
                     response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentResponse.SerializeToString,
-            ),
-            'ListConsentHistory': grpc.unary_unary_rpc_method_handler(
-                    servicer.ListConsentHistory,
-                    request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentHistoryRequest.FromString,
-                    response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentHistoryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -126,6 +147,8 @@ def add_ConsentServiceServicer_to_server(servicer, server):
 class ConsentService:
     """The record of permission: per customer, purpose and channel, an
     append-only ledger of decisions from which the state at any time follows.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `consent.rapport.dev`.
     """
 
     @staticmethod
@@ -145,6 +168,60 @@ class ConsentService:
             '/rapport.consent.v1.ConsentService/RecordConsent',
             rapport_dot_consent_dot_v1_dot_consent__service__pb2.RecordConsentRequest.SerializeToString,
             rapport_dot_consent_dot_v1_dot_consent__service__pb2.ConsentRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConsentRecord(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.consent.v1.ConsentService/GetConsentRecord',
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.GetConsentRecordRequest.SerializeToString,
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.ConsentRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConsentRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.consent.v1.ConsentService/ListConsentRecords',
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentRecordsRequest.SerializeToString,
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -199,33 +276,6 @@ class ConsentService:
             '/rapport.consent.v1.ConsentService/BatchCheckConsent',
             rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentRequest.SerializeToString,
             rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def ListConsentHistory(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/rapport.consent.v1.ConsentService/ListConsentHistory',
-            rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentHistoryRequest.SerializeToString,
-            rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListConsentHistoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from rapport.decisioning.v1 import decisioning_service_pb2 as rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -29,6 +30,9 @@ class DecisioningServiceStub:
     """"The brain": decides the next best action for a customer from a catalogue
     of actions, engagement policies written in CEL, consent and arbitration,
     and turns signals into sends through triggers.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain
+    `decisioning.rapport.dev`.
     """
 
     def __init__(self, channel):
@@ -41,6 +45,16 @@ class DecisioningServiceStub:
                 '/rapport.decisioning.v1.DecisioningService/Decide',
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecideRequest.SerializeToString,
                 response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecideResponse.FromString,
+                _registered_method=True)
+        self.GetDecision = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetDecision',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetDecisionRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Decision.FromString,
+                _registered_method=True)
+        self.ListDecisions = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ListDecisions',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionsRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionsResponse.FromString,
                 _registered_method=True)
         self.CreateAction = channel.unary_unary(
                 '/rapport.decisioning.v1.DecisioningService/CreateAction',
@@ -60,16 +74,31 @@ class DecisioningServiceStub:
         self.DeleteAction = channel.unary_unary(
                 '/rapport.decisioning.v1.DecisioningService/DeleteAction',
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteActionRequest.SerializeToString,
-                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteActionResponse.FromString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
         self.RecordOutcome = channel.unary_unary(
                 '/rapport.decisioning.v1.DecisioningService/RecordOutcome',
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.RecordOutcomeRequest.SerializeToString,
                 response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Outcome.FromString,
                 _registered_method=True)
+        self.GetOutcome = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetOutcome',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetOutcomeRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Outcome.FromString,
+                _registered_method=True)
+        self.ListOutcomes = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ListOutcomes',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListOutcomesRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListOutcomesResponse.FromString,
+                _registered_method=True)
         self.CreateTrigger = channel.unary_unary(
                 '/rapport.decisioning.v1.DecisioningService/CreateTrigger',
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateTriggerRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Trigger.FromString,
+                _registered_method=True)
+        self.GetTrigger = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetTrigger',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetTriggerRequest.SerializeToString,
                 response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Trigger.FromString,
                 _registered_method=True)
         self.ListTriggers = channel.unary_unary(
@@ -83,11 +112,29 @@ class DecisioningServiceServicer:
     """"The brain": decides the next best action for a customer from a catalogue
     of actions, engagement policies written in CEL, consent and arbitration,
     and turns signals into sends through triggers.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain
+    `decisioning.rapport.dev`.
     """
 
     def Decide(self, request, context):
         """Decides the next best actions for a customer in a context, ranked, with
-        score parts, selection probability and a readable explanation.
+        score parts, selection probability and a readable explanation. The
+        decision is stored (see GetDecision).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDecision(self, request, context):
+        """Gets a stored decision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDecisions(self, request, context):
+        """Lists the decisions of a workspace, newest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,8 +175,29 @@ class DecisioningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOutcome(self, request, context):
+        """Gets a recorded outcome.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOutcomes(self, request, context):
+        """Lists the outcomes of a workspace, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreateTrigger(self, request, context):
         """Creates a trigger that turns signals into sends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrigger(self, request, context):
+        """Gets a trigger.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -150,6 +218,16 @@ def add_DecisioningServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecideRequest.FromString,
                     response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecideResponse.SerializeToString,
             ),
+            'GetDecision': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDecision,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetDecisionRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Decision.SerializeToString,
+            ),
+            'ListDecisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDecisions,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionsRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionsResponse.SerializeToString,
+            ),
             'CreateAction': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateAction,
                     request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateActionRequest.FromString,
@@ -168,16 +246,31 @@ def add_DecisioningServiceServicer_to_server(servicer, server):
             'DeleteAction': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteAction,
                     request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteActionRequest.FromString,
-                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteActionResponse.SerializeToString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
             'RecordOutcome': grpc.unary_unary_rpc_method_handler(
                     servicer.RecordOutcome,
                     request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.RecordOutcomeRequest.FromString,
                     response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Outcome.SerializeToString,
             ),
+            'GetOutcome': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOutcome,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetOutcomeRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Outcome.SerializeToString,
+            ),
+            'ListOutcomes': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOutcomes,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListOutcomesRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListOutcomesResponse.SerializeToString,
+            ),
             'CreateTrigger': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateTrigger,
                     request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateTriggerRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Trigger.SerializeToString,
+            ),
+            'GetTrigger': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrigger,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetTriggerRequest.FromString,
                     response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Trigger.SerializeToString,
             ),
             'ListTriggers': grpc.unary_unary_rpc_method_handler(
@@ -197,6 +290,9 @@ class DecisioningService:
     """"The brain": decides the next best action for a customer from a catalogue
     of actions, engagement policies written in CEL, consent and arbitration,
     and turns signals into sends through triggers.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain
+    `decisioning.rapport.dev`.
     """
 
     @staticmethod
@@ -216,6 +312,60 @@ class DecisioningService:
             '/rapport.decisioning.v1.DecisioningService/Decide',
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecideRequest.SerializeToString,
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecideResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDecision(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetDecision',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetDecisionRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Decision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ListDecisions',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionsRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -323,7 +473,7 @@ class DecisioningService:
             target,
             '/rapport.decisioning.v1.DecisioningService/DeleteAction',
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteActionRequest.SerializeToString,
-            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteActionResponse.FromString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,
@@ -362,6 +512,60 @@ class DecisioningService:
             _registered_method=True)
 
     @staticmethod
+    def GetOutcome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetOutcome',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetOutcomeRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Outcome.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOutcomes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ListOutcomes',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListOutcomesRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListOutcomesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def CreateTrigger(request,
             target,
             options=(),
@@ -377,6 +581,33 @@ class DecisioningService:
             target,
             '/rapport.decisioning.v1.DecisioningService/CreateTrigger',
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateTriggerRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Trigger.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrigger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetTrigger',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetTriggerRequest.SerializeToString,
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Trigger.FromString,
             options,
             channel_credentials,

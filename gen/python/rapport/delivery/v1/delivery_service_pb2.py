@@ -22,33 +22,89 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from rapport.type.v1 import channel_pb2 as rapport_dot_type_dot_v1_dot_channel__pb2
+from rapport.type.v1 import message_content_pb2 as rapport_dot_type_dot_v1_dot_message__content__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*rapport/delivery/v1/delivery_service.proto\x12\x13rapport.delivery.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\x0eMessageContent\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x11\n\ttext_body\x18\x02 \x01(\t\x12\x11\n\thtml_body\x18\x03 \x01(\t\"\xb3\x03\n\x07Message\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x63ustomer\x18\x02 \x01(\t\x12\x0f\n\x07purpose\x18\x03 \x01(\t\x12-\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x1c.rapport.delivery.v1.Channel\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x30\n\x05state\x18\x06 \x01(\x0e\x32!.rapport.delivery.v1.MessageState\x12\x15\n\rattempt_count\x18\x07 \x01(\x05\x12\x10\n\x08provider\x18\x08 \x01(\t\x12\x1b\n\x13provider_message_id\x18\t \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\n \x01(\t\x12\x0e\n\x06source\x18\x0b \x01(\t\x12/\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tsend_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfc\x01\n\x12SendMessageRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\x12\x10\n\x08\x63ustomer\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12-\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x1c.rapport.delivery.v1.Channel\x12\x34\n\x07\x63ontent\x18\x06 \x01(\x0b\x32#.rapport.delivery.v1.MessageContent\x12%\n\x04\x64\x61ta\x18\x07 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0e\n\x06source\x18\x08 \x01(\t\"!\n\x11GetMessageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"^\n\x13ListMessagesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x10\n\x08\x63ustomer\x18\x04 \x01(\t\"_\n\x14ListMessagesResponse\x12.\n\x08messages\x18\x01 \x03(\x0b\x32\x1c.rapport.delivery.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x81\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x11\n\rCHANNEL_EMAIL\x10\x01\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x02\x12\x10\n\x0c\x43HANNEL_PUSH\x10\x03\x12\x13\n\x0f\x43HANNEL_WEBHOOK\x10\x04\x12\x12\n\x0e\x43HANNEL_IN_APP\x10\x05*\x97\x01\n\x0cMessageState\x12\x1d\n\x19MESSAGE_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14MESSAGE_STATE_QUEUED\x10\x01\x12\x16\n\x12MESSAGE_STATE_SENT\x10\x02\x12\x1c\n\x18MESSAGE_STATE_SUPPRESSED\x10\x03\x12\x18\n\x14MESSAGE_STATE_FAILED\x10\x04\x32\xa0\x02\n\x0f\x44\x65liveryService\x12T\n\x0bSendMessage\x12\'.rapport.delivery.v1.SendMessageRequest\x1a\x1c.rapport.delivery.v1.Message\x12R\n\nGetMessage\x12&.rapport.delivery.v1.GetMessageRequest\x1a\x1c.rapport.delivery.v1.Message\x12\x63\n\x0cListMessages\x12(.rapport.delivery.v1.ListMessagesRequest\x1a).rapport.delivery.v1.ListMessagesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*rapport/delivery/v1/delivery_service.proto\x12\x13rapport.delivery.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1drapport/type/v1/channel.proto\x1a%rapport/type/v1/message_content.proto\"\x86\x05\n\x07Message\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x38\n\x08\x63ustomer\x18\x02 \x01(\tB&\xe2\x41\x01\x03\xfa\x41\x1f\n\x1didentity.rapport.dev/Customer\x12\x15\n\x07purpose\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12/\n\x07\x63hannel\x18\x04 \x01(\x0e\x32\x18.rapport.type.v1.ChannelB\x04\xe2\x41\x01\x03\x12\x1d\n\x0fidempotency_key\x18\x05 \x01(\tB\x04\xe2\x41\x01\x03\x12\x36\n\x05state\x18\x06 \x01(\x0e\x32!.rapport.delivery.v1.MessageStateB\x04\xe2\x41\x01\x03\x12\x1b\n\rattempt_count\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x16\n\x08provider\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12!\n\x13provider_message_id\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x1c\n\x0e\x66\x61ilure_reason\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x12\x14\n\x06source\x18\x0b \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tsend_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:_\xea\x41\\\n\x1c\x64\x65livery.rapport.dev/Message\x12)workspaces/{workspace}/messages/{message}*\x08messages2\x07message\"\xe7\x02\n\x12SendMessageRequest\x12\x35\n\x06parent\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\x12\x1c\x64\x65livery.rapport.dev/Message\x12\x1d\n\x0fidempotency_key\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x38\n\x08\x63ustomer\x18\x03 \x01(\tB&\xe2\x41\x01\x02\xfa\x41\x1f\n\x1didentity.rapport.dev/Customer\x12\x15\n\x07purpose\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12/\n\x07\x63hannel\x18\x05 \x01(\x0e\x32\x18.rapport.type.v1.ChannelB\x04\xe2\x41\x01\x02\x12\x36\n\x07\x63ontent\x18\x06 \x01(\x0b\x32\x1f.rapport.type.v1.MessageContentB\x04\xe2\x41\x01\x02\x12+\n\x04\x64\x61ta\x18\x07 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x01\x12\x14\n\x06source\x18\x08 \x01(\tB\x04\xe2\x41\x01\x01\"H\n\x11GetMessageRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1c\x64\x65livery.rapport.dev/Message\"\xb9\x01\n\x13ListMessagesRequest\x12\x35\n\x06parent\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\x12\x1c\x64\x65livery.rapport.dev/Message\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x38\n\x08\x63ustomer\x18\x04 \x01(\tB&\xe2\x41\x01\x01\xfa\x41\x1f\n\x1didentity.rapport.dev/Customer\"_\n\x14ListMessagesResponse\x12.\n\x08messages\x18\x01 \x03(\x0b\x32\x1c.rapport.delivery.v1.Message\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x97\x01\n\x0cMessageState\x12\x1d\n\x19MESSAGE_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14MESSAGE_STATE_QUEUED\x10\x01\x12\x16\n\x12MESSAGE_STATE_SENT\x10\x02\x12\x1c\n\x18MESSAGE_STATE_SUPPRESSED\x10\x03\x12\x18\n\x14MESSAGE_STATE_FAILED\x10\x04\x32\xa0\x02\n\x0f\x44\x65liveryService\x12T\n\x0bSendMessage\x12\'.rapport.delivery.v1.SendMessageRequest\x1a\x1c.rapport.delivery.v1.Message\x12R\n\nGetMessage\x12&.rapport.delivery.v1.GetMessageRequest\x1a\x1c.rapport.delivery.v1.Message\x12\x63\n\x0cListMessages\x12(.rapport.delivery.v1.ListMessagesRequest\x1a).rapport.delivery.v1.ListMessagesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.delivery.v1.delivery_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CHANNEL']._serialized_start=1125
-  _globals['_CHANNEL']._serialized_end=1254
-  _globals['_MESSAGESTATE']._serialized_start=1257
-  _globals['_MESSAGESTATE']._serialized_end=1408
-  _globals['_MESSAGECONTENT']._serialized_start=130
-  _globals['_MESSAGECONTENT']._serialized_end=201
-  _globals['_MESSAGE']._serialized_start=204
-  _globals['_MESSAGE']._serialized_end=639
-  _globals['_SENDMESSAGEREQUEST']._serialized_start=642
-  _globals['_SENDMESSAGEREQUEST']._serialized_end=894
-  _globals['_GETMESSAGEREQUEST']._serialized_start=896
-  _globals['_GETMESSAGEREQUEST']._serialized_end=929
-  _globals['_LISTMESSAGESREQUEST']._serialized_start=931
-  _globals['_LISTMESSAGESREQUEST']._serialized_end=1025
-  _globals['_LISTMESSAGESRESPONSE']._serialized_start=1027
-  _globals['_LISTMESSAGESRESPONSE']._serialized_end=1122
-  _globals['_DELIVERYSERVICE']._serialized_start=1411
-  _globals['_DELIVERYSERVICE']._serialized_end=1699
+  _globals['_MESSAGE'].fields_by_name['name']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_MESSAGE'].fields_by_name['customer']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['customer']._serialized_options = b'\342A\001\003\372A\037\n\035identity.rapport.dev/Customer'
+  _globals['_MESSAGE'].fields_by_name['purpose']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['purpose']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['channel']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['channel']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['idempotency_key']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['idempotency_key']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['state']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['attempt_count']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['attempt_count']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['provider']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['provider']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['provider_message_id']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['provider_message_id']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['failure_reason']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['failure_reason']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['source']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['source']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['create_time']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['update_time']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE'].fields_by_name['send_time']._loaded_options = None
+  _globals['_MESSAGE'].fields_by_name['send_time']._serialized_options = b'\342A\001\003'
+  _globals['_MESSAGE']._loaded_options = None
+  _globals['_MESSAGE']._serialized_options = b'\352A\\\n\034delivery.rapport.dev/Message\022)workspaces/{workspace}/messages/{message}*\010messages2\007message'
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\036\022\034delivery.rapport.dev/Message'
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['idempotency_key']._loaded_options = None
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['idempotency_key']._serialized_options = b'\342A\001\002'
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['customer']._loaded_options = None
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['customer']._serialized_options = b'\342A\001\002\372A\037\n\035identity.rapport.dev/Customer'
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['purpose']._loaded_options = None
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['purpose']._serialized_options = b'\342A\001\002'
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['channel']._loaded_options = None
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['channel']._serialized_options = b'\342A\001\002'
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['content']._loaded_options = None
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['content']._serialized_options = b'\342A\001\002'
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['data']._loaded_options = None
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['data']._serialized_options = b'\342A\001\001'
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['source']._loaded_options = None
+  _globals['_SENDMESSAGEREQUEST'].fields_by_name['source']._serialized_options = b'\342A\001\001'
+  _globals['_GETMESSAGEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETMESSAGEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\036\n\034delivery.rapport.dev/Message'
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\036\022\034delivery.rapport.dev/Message'
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['customer']._loaded_options = None
+  _globals['_LISTMESSAGESREQUEST'].fields_by_name['customer']._serialized_options = b'\342A\001\001\372A\037\n\035identity.rapport.dev/Customer'
+  _globals['_MESSAGESTATE']._serialized_start=1631
+  _globals['_MESSAGESTATE']._serialized_end=1782
+  _globals['_MESSAGE']._serialized_start=261
+  _globals['_MESSAGE']._serialized_end=907
+  _globals['_SENDMESSAGEREQUEST']._serialized_start=910
+  _globals['_SENDMESSAGEREQUEST']._serialized_end=1269
+  _globals['_GETMESSAGEREQUEST']._serialized_start=1271
+  _globals['_GETMESSAGEREQUEST']._serialized_end=1343
+  _globals['_LISTMESSAGESREQUEST']._serialized_start=1346
+  _globals['_LISTMESSAGESREQUEST']._serialized_end=1531
+  _globals['_LISTMESSAGESRESPONSE']._serialized_start=1533
+  _globals['_LISTMESSAGESRESPONSE']._serialized_end=1628
+  _globals['_DELIVERYSERVICE']._serialized_start=1785
+  _globals['_DELIVERYSERVICE']._serialized_end=2073
 # @@protoc_insertion_point(module_scope)

@@ -1,7 +1,11 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from rapport.type.v1 import channel_pb2 as _channel_pb2
+from rapport.type.v1 import message_content_pb2 as _message_content_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -11,15 +15,6 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    CHANNEL_UNSPECIFIED: _ClassVar[Channel]
-    CHANNEL_EMAIL: _ClassVar[Channel]
-    CHANNEL_SMS: _ClassVar[Channel]
-    CHANNEL_PUSH: _ClassVar[Channel]
-    CHANNEL_WEBHOOK: _ClassVar[Channel]
-    CHANNEL_IN_APP: _ClassVar[Channel]
-
 class MessageState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MESSAGE_STATE_UNSPECIFIED: _ClassVar[MessageState]
@@ -27,27 +22,11 @@ class MessageState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MESSAGE_STATE_SENT: _ClassVar[MessageState]
     MESSAGE_STATE_SUPPRESSED: _ClassVar[MessageState]
     MESSAGE_STATE_FAILED: _ClassVar[MessageState]
-CHANNEL_UNSPECIFIED: Channel
-CHANNEL_EMAIL: Channel
-CHANNEL_SMS: Channel
-CHANNEL_PUSH: Channel
-CHANNEL_WEBHOOK: Channel
-CHANNEL_IN_APP: Channel
 MESSAGE_STATE_UNSPECIFIED: MessageState
 MESSAGE_STATE_QUEUED: MessageState
 MESSAGE_STATE_SENT: MessageState
 MESSAGE_STATE_SUPPRESSED: MessageState
 MESSAGE_STATE_FAILED: MessageState
-
-class MessageContent(_message.Message):
-    __slots__ = ("subject", "text_body", "html_body")
-    SUBJECT_FIELD_NUMBER: _ClassVar[int]
-    TEXT_BODY_FIELD_NUMBER: _ClassVar[int]
-    HTML_BODY_FIELD_NUMBER: _ClassVar[int]
-    subject: str
-    text_body: str
-    html_body: str
-    def __init__(self, subject: _Optional[str] = ..., text_body: _Optional[str] = ..., html_body: _Optional[str] = ...) -> None: ...
 
 class Message(_message.Message):
     __slots__ = ("name", "customer", "purpose", "channel", "idempotency_key", "state", "attempt_count", "provider", "provider_message_id", "failure_reason", "source", "create_time", "update_time", "send_time")
@@ -68,7 +47,7 @@ class Message(_message.Message):
     name: str
     customer: str
     purpose: str
-    channel: Channel
+    channel: _channel_pb2.Channel
     idempotency_key: str
     state: MessageState
     attempt_count: int
@@ -79,7 +58,7 @@ class Message(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     send_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., idempotency_key: _Optional[str] = ..., state: _Optional[_Union[MessageState, str]] = ..., attempt_count: _Optional[int] = ..., provider: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., idempotency_key: _Optional[str] = ..., state: _Optional[_Union[MessageState, str]] = ..., attempt_count: _Optional[int] = ..., provider: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SendMessageRequest(_message.Message):
     __slots__ = ("parent", "idempotency_key", "customer", "purpose", "channel", "content", "data", "source")
@@ -95,11 +74,11 @@ class SendMessageRequest(_message.Message):
     idempotency_key: str
     customer: str
     purpose: str
-    channel: Channel
-    content: MessageContent
+    channel: _channel_pb2.Channel
+    content: _message_content_pb2.MessageContent
     data: _struct_pb2.Struct
     source: str
-    def __init__(self, parent: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., content: _Optional[_Union[MessageContent, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
+    def __init__(self, parent: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
 
 class GetMessageRequest(_message.Message):
     __slots__ = ("name",)

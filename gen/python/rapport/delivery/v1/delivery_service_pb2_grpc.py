@@ -29,6 +29,8 @@ class DeliveryServiceStub:
     """The last mile: sends messages on a channel through provider adapters,
     once per idempotency key, with consent checked again right before
     sending.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
 
     def __init__(self, channel):
@@ -58,6 +60,8 @@ class DeliveryServiceServicer:
     """The last mile: sends messages on a channel through provider adapters,
     once per idempotency key, with consent checked again right before
     sending.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
 
     def SendMessage(self, request, context):
@@ -115,6 +119,8 @@ class DeliveryService:
     """The last mile: sends messages on a channel through provider adapters,
     once per idempotency key, with consent checked again right before
     sending.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
 
     @staticmethod

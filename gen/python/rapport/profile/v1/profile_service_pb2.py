@@ -22,57 +22,116 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from rapport.type.v1 import identifier_pb2 as rapport_dot_type_dot_v1_dot_identifier__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(rapport/profile/v1/profile_service.proto\x12\x12rapport.profile.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\")\n\nIdentifier\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xbf\x04\n\x05\x45vent\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\x04type\x18\x02 \x01(\x0e\x32\x1d.rapport.profile.v1.EventType\x12\x12\n\nmessage_id\x18\x03 \x01(\t\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x14\n\x0c\x61nonymous_id\x18\x05 \x01(\t\x12\x33\n\x0bidentifiers\x18\x06 \x03(\x0b\x32\x1e.rapport.profile.v1.Identifier\x12\r\n\x05\x65vent\x18\x07 \x01(\t\x12+\n\nproperties\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06traits\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07\x63ontext\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x36\n\x12original_timestamp\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07sent_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\ttimestamp\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63ustomer\x18\x0f \x01(\t\x12\x13\n\x0bprevious_id\x18\x10 \x01(\t\x12\x10\n\x08group_id\x18\x11 \x01(\t\"P\n\x13IngestEventsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12)\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x19.rapport.profile.v1.Event\"e\n\x0b\x45ventResult\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .rapport.profile.v1.IngestStatus\x12\x10\n\x08\x63ustomer\x18\x03 \x01(\t\"H\n\x14IngestEventsResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.rapport.profile.v1.EventResult\"z\n\x05Trait\x12%\n\x05value\x18\x01 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x19\n\x11source_message_id\x18\x02 \x01(\t\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaa\x02\n\x07Profile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x63ustomer\x18\x02 \x01(\t\x12\x37\n\x06traits\x18\x03 \x03(\x0b\x32\'.rapport.profile.v1.Profile.TraitsEntry\x12\x13\n\x0b\x65vent_count\x18\x04 \x01(\x03\x12\x33\n\x0f\x66irst_seen_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0elast_seen_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1aH\n\x0bTraitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.rapport.profile.v1.Trait:\x02\x38\x01\"!\n\x11GetProfileRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"J\n\x11ListEventsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"X\n\x12ListEventsResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.rapport.profile.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\tEventSeen\x12(\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x19.rapport.profile.v1.Event\"\x8c\x01\n\x0cTraitChanged\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\told_value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12)\n\tnew_value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x19\n\x11source_message_id\x18\x04 \x01(\t\"\x83\x02\n\x06Signal\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.rapport.profile.v1.SignalKind\x12\x10\n\x08\x63ustomer\x18\x03 \x01(\t\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\nevent_seen\x18\x05 \x01(\x0b\x32\x1d.rapport.profile.v1.EventSeenH\x00\x12\x39\n\rtrait_changed\x18\x06 \x01(\x0b\x32 .rapport.profile.v1.TraitChangedH\x00\x42\x08\n\x06\x64\x65tail\"j\n\x13WatchSignalsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x14\n\x0cstart_cursor\x18\x02 \x01(\t\x12-\n\x05kinds\x18\x03 \x03(\x0e\x32\x1e.rapport.profile.v1.SignalKind\"B\n\x14WatchSignalsResponse\x12*\n\x06signal\x18\x01 \x01(\x0b\x32\x1a.rapport.profile.v1.Signal*\xae\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45VENT_TYPE_IDENTIFY\x10\x01\x12\x14\n\x10\x45VENT_TYPE_TRACK\x10\x02\x12\x13\n\x0f\x45VENT_TYPE_PAGE\x10\x03\x12\x15\n\x11\x45VENT_TYPE_SCREEN\x10\x04\x12\x14\n\x10\x45VENT_TYPE_GROUP\x10\x05\x12\x14\n\x10\x45VENT_TYPE_ALIAS\x10\x06*f\n\x0cIngestStatus\x12\x1d\n\x19INGEST_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16INGEST_STATUS_ACCEPTED\x10\x01\x12\x1b\n\x17INGEST_STATUS_DUPLICATE\x10\x02*\xc9\x01\n\nSignalKind\x12\x1b\n\x17SIGNAL_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16SIGNAL_KIND_EVENT_SEEN\x10\x01\x12\x1d\n\x19SIGNAL_KIND_TRAIT_CHANGED\x10\x02\x12\x1f\n\x1bSIGNAL_KIND_SEGMENT_ENTERED\x10\x03\x12\x1e\n\x1aSIGNAL_KIND_SEGMENT_EXITED\x10\x04\x12\"\n\x1eSIGNAL_KIND_LIFE_STAGE_CHANGED\x10\x05\x32\x87\x03\n\x0eProfileService\x12\x61\n\x0cIngestEvents\x12\'.rapport.profile.v1.IngestEventsRequest\x1a(.rapport.profile.v1.IngestEventsResponse\x12P\n\nGetProfile\x12%.rapport.profile.v1.GetProfileRequest\x1a\x1b.rapport.profile.v1.Profile\x12[\n\nListEvents\x12%.rapport.profile.v1.ListEventsRequest\x1a&.rapport.profile.v1.ListEventsResponse\x12\x63\n\x0cWatchSignals\x12\'.rapport.profile.v1.WatchSignalsRequest\x1a(.rapport.profile.v1.WatchSignalsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(rapport/profile/v1/profile_service.proto\x12\x12rapport.profile.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a rapport/type/v1/identifier.proto\"\xf8\x05\n\x05\x45vent\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x31\n\x04type\x18\x02 \x01(\x0e\x32\x1d.rapport.profile.v1.EventTypeB\x04\xe2\x41\x01\x02\x12\x18\n\nmessage_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07user_id\x18\x04 \x01(\t\x12\x14\n\x0c\x61nonymous_id\x18\x05 \x01(\t\x12\x30\n\x0bidentifiers\x18\x06 \x03(\x0b\x32\x1b.rapport.type.v1.Identifier\x12\r\n\x05\x65vent\x18\x07 \x01(\t\x12+\n\nproperties\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\'\n\x06traits\x18\t \x01(\x0b\x32\x17.google.protobuf.Struct\x12(\n\x07\x63ontext\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x37\n\roriginal_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x33\n\tsent_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x36\n\x0creceive_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x34\n\nevent_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x38\n\x08\x63ustomer\x18\x0f \x01(\tB&\xe2\x41\x01\x03\xfa\x41\x1f\n\x1didentity.rapport.dev/Customer\x12\x13\n\x0bprevious_id\x18\x10 \x01(\t\x12\x10\n\x08group_id\x18\x11 \x01(\t:i\xea\x41\x66\n\x19profile.rapport.dev/Event\x12:workspaces/{workspace}/customers/{customer}/events/{event}*\x06\x65vents2\x05\x65vent\"v\n\x13IngestEventsRequest\x12.\n\x06parent\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15rapport.dev/Workspace\x12/\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x19.rapport.profile.v1.EventB\x04\xe2\x41\x01\x02\"\x89\x01\n\x0b\x45ventResult\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .rapport.profile.v1.IngestStatus\x12\x34\n\x08\x63ustomer\x18\x03 \x01(\tB\"\xfa\x41\x1f\n\x1didentity.rapport.dev/Customer\"H\n\x14IngestEventsResponse\x12\x30\n\x07results\x18\x01 \x03(\x0b\x32\x1f.rapport.profile.v1.EventResult\"z\n\x05Trait\x12%\n\x05value\x18\x01 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x19\n\x11source_message_id\x18\x02 \x01(\t\x12/\n\x0bupdate_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xda\x03\n\x07Profile\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x38\n\x08\x63ustomer\x18\x02 \x01(\tB&\xe2\x41\x01\x03\xfa\x41\x1f\n\x1didentity.rapport.dev/Customer\x12=\n\x06traits\x18\x03 \x03(\x0b\x32\'.rapport.profile.v1.Profile.TraitsEntryB\x04\xe2\x41\x01\x03\x12\x19\n\x0b\x65vent_count\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x39\n\x0f\x66irst_seen_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x38\n\x0elast_seen_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x1aH\n\x0bTraitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12(\n\x05value\x18\x02 \x01(\x0b\x32\x19.rapport.profile.v1.Trait:\x02\x38\x01:h\xea\x41\x65\n\x1bprofile.rapport.dev/Profile\x12\x33workspaces/{workspace}/customers/{customer}/profile*\x08profiles2\x07profile\"G\n\x11GetProfileRequest\x12\x32\n\x04name\x18\x01 \x01(\tB$\xe2\x41\x01\x02\xfa\x41\x1d\n\x1bprofile.rapport.dev/Profile\"C\n\x0fGetEventRequest\x12\x30\n\x04name\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\n\x19profile.rapport.dev/Event\"z\n\x11ListEventsRequest\x12\x32\n\x06parent\x18\x01 \x01(\tB\"\xe2\x41\x01\x02\xfa\x41\x1b\x12\x19profile.rapport.dev/Event\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"X\n\x12ListEventsResponse\x12)\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x19.rapport.profile.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"5\n\tEventSeen\x12(\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x19.rapport.profile.v1.Event\"\x8c\x01\n\x0cTraitChanged\x12\x0b\n\x03key\x18\x01 \x01(\t\x12)\n\told_value\x18\x02 \x01(\x0b\x32\x16.google.protobuf.Value\x12)\n\tnew_value\x18\x03 \x01(\x0b\x32\x16.google.protobuf.Value\x12\x19\n\x11source_message_id\x18\x04 \x01(\t\"\xa7\x02\n\x06Signal\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12,\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.rapport.profile.v1.SignalKind\x12\x34\n\x08\x63ustomer\x18\x03 \x01(\tB\"\xfa\x41\x1f\n\x1didentity.rapport.dev/Customer\x12/\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\nevent_seen\x18\x05 \x01(\x0b\x32\x1d.rapport.profile.v1.EventSeenH\x00\x12\x39\n\rtrait_changed\x18\x06 \x01(\x0b\x32 .rapport.profile.v1.TraitChangedH\x00\x42\x08\n\x06\x64\x65tail\"\x96\x01\n\x13WatchSignalsRequest\x12.\n\x06parent\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15rapport.dev/Workspace\x12\x1a\n\x0cstart_cursor\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x33\n\x05kinds\x18\x03 \x03(\x0e\x32\x1e.rapport.profile.v1.SignalKindB\x04\xe2\x41\x01\x01\"`\n\x14WatchSignalsResponse\x12*\n\x06signal\x18\x01 \x01(\x0b\x32\x1a.rapport.profile.v1.Signal\x12\x1c\n\x14skipped_signal_count\x18\x02 \x01(\x05*\xae\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x17\n\x13\x45VENT_TYPE_IDENTIFY\x10\x01\x12\x14\n\x10\x45VENT_TYPE_TRACK\x10\x02\x12\x13\n\x0f\x45VENT_TYPE_PAGE\x10\x03\x12\x15\n\x11\x45VENT_TYPE_SCREEN\x10\x04\x12\x14\n\x10\x45VENT_TYPE_GROUP\x10\x05\x12\x14\n\x10\x45VENT_TYPE_ALIAS\x10\x06*f\n\x0cIngestStatus\x12\x1d\n\x19INGEST_STATUS_UNSPECIFIED\x10\x00\x12\x1a\n\x16INGEST_STATUS_ACCEPTED\x10\x01\x12\x1b\n\x17INGEST_STATUS_DUPLICATE\x10\x02*\xc9\x01\n\nSignalKind\x12\x1b\n\x17SIGNAL_KIND_UNSPECIFIED\x10\x00\x12\x1a\n\x16SIGNAL_KIND_EVENT_SEEN\x10\x01\x12\x1d\n\x19SIGNAL_KIND_TRAIT_CHANGED\x10\x02\x12\x1f\n\x1bSIGNAL_KIND_SEGMENT_ENTERED\x10\x03\x12\x1e\n\x1aSIGNAL_KIND_SEGMENT_EXITED\x10\x04\x12\"\n\x1eSIGNAL_KIND_LIFE_STAGE_CHANGED\x10\x05\x32\xd3\x03\n\x0eProfileService\x12\x61\n\x0cIngestEvents\x12\'.rapport.profile.v1.IngestEventsRequest\x1a(.rapport.profile.v1.IngestEventsResponse\x12P\n\nGetProfile\x12%.rapport.profile.v1.GetProfileRequest\x1a\x1b.rapport.profile.v1.Profile\x12J\n\x08GetEvent\x12#.rapport.profile.v1.GetEventRequest\x1a\x19.rapport.profile.v1.Event\x12[\n\nListEvents\x12%.rapport.profile.v1.ListEventsRequest\x1a&.rapport.profile.v1.ListEventsResponse\x12\x63\n\x0cWatchSignals\x12\'.rapport.profile.v1.WatchSignalsRequest\x1a(.rapport.profile.v1.WatchSignalsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'rapport.profile.v1.profile_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_EVENT'].fields_by_name['name']._loaded_options = None
+  _globals['_EVENT'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_EVENT'].fields_by_name['type']._loaded_options = None
+  _globals['_EVENT'].fields_by_name['type']._serialized_options = b'\342A\001\002'
+  _globals['_EVENT'].fields_by_name['message_id']._loaded_options = None
+  _globals['_EVENT'].fields_by_name['message_id']._serialized_options = b'\342A\001\002'
+  _globals['_EVENT'].fields_by_name['original_time']._loaded_options = None
+  _globals['_EVENT'].fields_by_name['original_time']._serialized_options = b'\342A\001\001'
+  _globals['_EVENT'].fields_by_name['sent_time']._loaded_options = None
+  _globals['_EVENT'].fields_by_name['sent_time']._serialized_options = b'\342A\001\001'
+  _globals['_EVENT'].fields_by_name['receive_time']._loaded_options = None
+  _globals['_EVENT'].fields_by_name['receive_time']._serialized_options = b'\342A\001\003'
+  _globals['_EVENT'].fields_by_name['event_time']._loaded_options = None
+  _globals['_EVENT'].fields_by_name['event_time']._serialized_options = b'\342A\001\003'
+  _globals['_EVENT'].fields_by_name['customer']._loaded_options = None
+  _globals['_EVENT'].fields_by_name['customer']._serialized_options = b'\342A\001\003\372A\037\n\035identity.rapport.dev/Customer'
+  _globals['_EVENT']._loaded_options = None
+  _globals['_EVENT']._serialized_options = b'\352Af\n\031profile.rapport.dev/Event\022:workspaces/{workspace}/customers/{customer}/events/{event}*\006events2\005event'
+  _globals['_INGESTEVENTSREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_INGESTEVENTSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\027\n\025rapport.dev/Workspace'
+  _globals['_INGESTEVENTSREQUEST'].fields_by_name['events']._loaded_options = None
+  _globals['_INGESTEVENTSREQUEST'].fields_by_name['events']._serialized_options = b'\342A\001\002'
+  _globals['_EVENTRESULT'].fields_by_name['customer']._loaded_options = None
+  _globals['_EVENTRESULT'].fields_by_name['customer']._serialized_options = b'\372A\037\n\035identity.rapport.dev/Customer'
   _globals['_PROFILE_TRAITSENTRY']._loaded_options = None
   _globals['_PROFILE_TRAITSENTRY']._serialized_options = b'8\001'
-  _globals['_EVENTTYPE']._serialized_start=2270
-  _globals['_EVENTTYPE']._serialized_end=2444
-  _globals['_INGESTSTATUS']._serialized_start=2446
-  _globals['_INGESTSTATUS']._serialized_end=2548
-  _globals['_SIGNALKIND']._serialized_start=2551
-  _globals['_SIGNALKIND']._serialized_end=2752
-  _globals['_IDENTIFIER']._serialized_start=127
-  _globals['_IDENTIFIER']._serialized_end=168
-  _globals['_EVENT']._serialized_start=171
-  _globals['_EVENT']._serialized_end=746
-  _globals['_INGESTEVENTSREQUEST']._serialized_start=748
-  _globals['_INGESTEVENTSREQUEST']._serialized_end=828
-  _globals['_EVENTRESULT']._serialized_start=830
-  _globals['_EVENTRESULT']._serialized_end=931
-  _globals['_INGESTEVENTSRESPONSE']._serialized_start=933
-  _globals['_INGESTEVENTSRESPONSE']._serialized_end=1005
-  _globals['_TRAIT']._serialized_start=1007
-  _globals['_TRAIT']._serialized_end=1129
-  _globals['_PROFILE']._serialized_start=1132
-  _globals['_PROFILE']._serialized_end=1430
-  _globals['_PROFILE_TRAITSENTRY']._serialized_start=1358
-  _globals['_PROFILE_TRAITSENTRY']._serialized_end=1430
-  _globals['_GETPROFILEREQUEST']._serialized_start=1432
-  _globals['_GETPROFILEREQUEST']._serialized_end=1465
-  _globals['_LISTEVENTSREQUEST']._serialized_start=1467
-  _globals['_LISTEVENTSREQUEST']._serialized_end=1541
-  _globals['_LISTEVENTSRESPONSE']._serialized_start=1543
-  _globals['_LISTEVENTSRESPONSE']._serialized_end=1631
-  _globals['_EVENTSEEN']._serialized_start=1633
-  _globals['_EVENTSEEN']._serialized_end=1686
-  _globals['_TRAITCHANGED']._serialized_start=1689
-  _globals['_TRAITCHANGED']._serialized_end=1829
-  _globals['_SIGNAL']._serialized_start=1832
-  _globals['_SIGNAL']._serialized_end=2091
-  _globals['_WATCHSIGNALSREQUEST']._serialized_start=2093
-  _globals['_WATCHSIGNALSREQUEST']._serialized_end=2199
-  _globals['_WATCHSIGNALSRESPONSE']._serialized_start=2201
-  _globals['_WATCHSIGNALSRESPONSE']._serialized_end=2267
-  _globals['_PROFILESERVICE']._serialized_start=2755
-  _globals['_PROFILESERVICE']._serialized_end=3146
+  _globals['_PROFILE'].fields_by_name['name']._loaded_options = None
+  _globals['_PROFILE'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_PROFILE'].fields_by_name['customer']._loaded_options = None
+  _globals['_PROFILE'].fields_by_name['customer']._serialized_options = b'\342A\001\003\372A\037\n\035identity.rapport.dev/Customer'
+  _globals['_PROFILE'].fields_by_name['traits']._loaded_options = None
+  _globals['_PROFILE'].fields_by_name['traits']._serialized_options = b'\342A\001\003'
+  _globals['_PROFILE'].fields_by_name['event_count']._loaded_options = None
+  _globals['_PROFILE'].fields_by_name['event_count']._serialized_options = b'\342A\001\003'
+  _globals['_PROFILE'].fields_by_name['first_seen_time']._loaded_options = None
+  _globals['_PROFILE'].fields_by_name['first_seen_time']._serialized_options = b'\342A\001\003'
+  _globals['_PROFILE'].fields_by_name['last_seen_time']._loaded_options = None
+  _globals['_PROFILE'].fields_by_name['last_seen_time']._serialized_options = b'\342A\001\003'
+  _globals['_PROFILE']._loaded_options = None
+  _globals['_PROFILE']._serialized_options = b'\352Ae\n\033profile.rapport.dev/Profile\0223workspaces/{workspace}/customers/{customer}/profile*\010profiles2\007profile'
+  _globals['_GETPROFILEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETPROFILEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\035\n\033profile.rapport.dev/Profile'
+  _globals['_GETEVENTREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETEVENTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\033\n\031profile.rapport.dev/Event'
+  _globals['_LISTEVENTSREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTEVENTSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\033\022\031profile.rapport.dev/Event'
+  _globals['_LISTEVENTSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTEVENTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTEVENTSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTEVENTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_SIGNAL'].fields_by_name['customer']._loaded_options = None
+  _globals['_SIGNAL'].fields_by_name['customer']._serialized_options = b'\372A\037\n\035identity.rapport.dev/Customer'
+  _globals['_WATCHSIGNALSREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_WATCHSIGNALSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\027\n\025rapport.dev/Workspace'
+  _globals['_WATCHSIGNALSREQUEST'].fields_by_name['start_cursor']._loaded_options = None
+  _globals['_WATCHSIGNALSREQUEST'].fields_by_name['start_cursor']._serialized_options = b'\342A\001\001'
+  _globals['_WATCHSIGNALSREQUEST'].fields_by_name['kinds']._loaded_options = None
+  _globals['_WATCHSIGNALSREQUEST'].fields_by_name['kinds']._serialized_options = b'\342A\001\001'
+  _globals['_EVENTTYPE']._serialized_start=3023
+  _globals['_EVENTTYPE']._serialized_end=3197
+  _globals['_INGESTSTATUS']._serialized_start=3199
+  _globals['_INGESTSTATUS']._serialized_end=3301
+  _globals['_SIGNALKIND']._serialized_start=3304
+  _globals['_SIGNALKIND']._serialized_end=3505
+  _globals['_EVENT']._serialized_start=222
+  _globals['_EVENT']._serialized_end=982
+  _globals['_INGESTEVENTSREQUEST']._serialized_start=984
+  _globals['_INGESTEVENTSREQUEST']._serialized_end=1102
+  _globals['_EVENTRESULT']._serialized_start=1105
+  _globals['_EVENTRESULT']._serialized_end=1242
+  _globals['_INGESTEVENTSRESPONSE']._serialized_start=1244
+  _globals['_INGESTEVENTSRESPONSE']._serialized_end=1316
+  _globals['_TRAIT']._serialized_start=1318
+  _globals['_TRAIT']._serialized_end=1440
+  _globals['_PROFILE']._serialized_start=1443
+  _globals['_PROFILE']._serialized_end=1917
+  _globals['_PROFILE_TRAITSENTRY']._serialized_start=1739
+  _globals['_PROFILE_TRAITSENTRY']._serialized_end=1811
+  _globals['_GETPROFILEREQUEST']._serialized_start=1919
+  _globals['_GETPROFILEREQUEST']._serialized_end=1990
+  _globals['_GETEVENTREQUEST']._serialized_start=1992
+  _globals['_GETEVENTREQUEST']._serialized_end=2059
+  _globals['_LISTEVENTSREQUEST']._serialized_start=2061
+  _globals['_LISTEVENTSREQUEST']._serialized_end=2183
+  _globals['_LISTEVENTSRESPONSE']._serialized_start=2185
+  _globals['_LISTEVENTSRESPONSE']._serialized_end=2273
+  _globals['_EVENTSEEN']._serialized_start=2275
+  _globals['_EVENTSEEN']._serialized_end=2328
+  _globals['_TRAITCHANGED']._serialized_start=2331
+  _globals['_TRAITCHANGED']._serialized_end=2471
+  _globals['_SIGNAL']._serialized_start=2474
+  _globals['_SIGNAL']._serialized_end=2769
+  _globals['_WATCHSIGNALSREQUEST']._serialized_start=2772
+  _globals['_WATCHSIGNALSREQUEST']._serialized_end=2922
+  _globals['_WATCHSIGNALSRESPONSE']._serialized_start=2924
+  _globals['_WATCHSIGNALSRESPONSE']._serialized_end=3020
+  _globals['_PROFILESERVICE']._serialized_start=3508
+  _globals['_PROFILESERVICE']._serialized_end=3975
 # @@protoc_insertion_point(module_scope)

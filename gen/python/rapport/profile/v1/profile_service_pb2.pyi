@@ -1,7 +1,10 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from rapport.type.v1 import identifier_pb2 as _identifier_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -52,16 +55,8 @@ SIGNAL_KIND_SEGMENT_ENTERED: SignalKind
 SIGNAL_KIND_SEGMENT_EXITED: SignalKind
 SIGNAL_KIND_LIFE_STAGE_CHANGED: SignalKind
 
-class Identifier(_message.Message):
-    __slots__ = ("type", "value")
-    TYPE_FIELD_NUMBER: _ClassVar[int]
-    VALUE_FIELD_NUMBER: _ClassVar[int]
-    type: str
-    value: str
-    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-
 class Event(_message.Message):
-    __slots__ = ("name", "type", "message_id", "user_id", "anonymous_id", "identifiers", "event", "properties", "traits", "context", "original_timestamp", "sent_at", "received_at", "timestamp", "customer", "previous_id", "group_id")
+    __slots__ = ("name", "type", "message_id", "user_id", "anonymous_id", "identifiers", "event", "properties", "traits", "context", "original_time", "sent_time", "receive_time", "event_time", "customer", "previous_id", "group_id")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -72,10 +67,10 @@ class Event(_message.Message):
     PROPERTIES_FIELD_NUMBER: _ClassVar[int]
     TRAITS_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
-    ORIGINAL_TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
-    SENT_AT_FIELD_NUMBER: _ClassVar[int]
-    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
-    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_TIME_FIELD_NUMBER: _ClassVar[int]
+    SENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    RECEIVE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     PREVIOUS_ID_FIELD_NUMBER: _ClassVar[int]
     GROUP_ID_FIELD_NUMBER: _ClassVar[int]
@@ -84,19 +79,19 @@ class Event(_message.Message):
     message_id: str
     user_id: str
     anonymous_id: str
-    identifiers: _containers.RepeatedCompositeFieldContainer[Identifier]
+    identifiers: _containers.RepeatedCompositeFieldContainer[_identifier_pb2.Identifier]
     event: str
     properties: _struct_pb2.Struct
     traits: _struct_pb2.Struct
     context: _struct_pb2.Struct
-    original_timestamp: _timestamp_pb2.Timestamp
-    sent_at: _timestamp_pb2.Timestamp
-    received_at: _timestamp_pb2.Timestamp
-    timestamp: _timestamp_pb2.Timestamp
+    original_time: _timestamp_pb2.Timestamp
+    sent_time: _timestamp_pb2.Timestamp
+    receive_time: _timestamp_pb2.Timestamp
+    event_time: _timestamp_pb2.Timestamp
     customer: str
     previous_id: str
     group_id: str
-    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[EventType, str]] = ..., message_id: _Optional[str] = ..., user_id: _Optional[str] = ..., anonymous_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[Identifier, _Mapping]]] = ..., event: _Optional[str] = ..., properties: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., traits: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., original_timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sent_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., customer: _Optional[str] = ..., previous_id: _Optional[str] = ..., group_id: _Optional[str] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[EventType, str]] = ..., message_id: _Optional[str] = ..., user_id: _Optional[str] = ..., anonymous_id: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[_identifier_pb2.Identifier, _Mapping]]] = ..., event: _Optional[str] = ..., properties: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., traits: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., original_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sent_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receive_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., customer: _Optional[str] = ..., previous_id: _Optional[str] = ..., group_id: _Optional[str] = ...) -> None: ...
 
 class IngestEventsRequest(_message.Message):
     __slots__ = ("parent", "events")
@@ -156,6 +151,12 @@ class Profile(_message.Message):
     def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., traits: _Optional[_Mapping[str, Trait]] = ..., event_count: _Optional[int] = ..., first_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class GetProfileRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetEventRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
@@ -224,7 +225,9 @@ class WatchSignalsRequest(_message.Message):
     def __init__(self, parent: _Optional[str] = ..., start_cursor: _Optional[str] = ..., kinds: _Optional[_Iterable[_Union[SignalKind, str]]] = ...) -> None: ...
 
 class WatchSignalsResponse(_message.Message):
-    __slots__ = ("signal",)
+    __slots__ = ("signal", "skipped_signal_count")
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_SIGNAL_COUNT_FIELD_NUMBER: _ClassVar[int]
     signal: Signal
-    def __init__(self, signal: _Optional[_Union[Signal, _Mapping]] = ...) -> None: ...
+    skipped_signal_count: int
+    def __init__(self, signal: _Optional[_Union[Signal, _Mapping]] = ..., skipped_signal_count: _Optional[int] = ...) -> None: ...

@@ -27,6 +27,8 @@ if _version_not_supported:
 
 class ProfileServiceStub:
     """The single customer view: events in, traits and signals out.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `profile.rapport.dev`.
     """
 
     def __init__(self, channel):
@@ -45,6 +47,11 @@ class ProfileServiceStub:
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.SerializeToString,
                 response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.FromString,
                 _registered_method=True)
+        self.GetEvent = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/GetEvent',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetEventRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Event.FromString,
+                _registered_method=True)
         self.ListEvents = channel.unary_unary(
                 '/rapport.profile.v1.ProfileService/ListEvents',
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListEventsRequest.SerializeToString,
@@ -59,6 +66,8 @@ class ProfileServiceStub:
 
 class ProfileServiceServicer:
     """The single customer view: events in, traits and signals out.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `profile.rapport.dev`.
     """
 
     def IngestEvents(self, request, context):
@@ -74,6 +83,13 @@ class ProfileServiceServicer:
 
     def GetProfile(self, request, context):
         """Gets the profile of a customer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEvent(self, request, context):
+        """Gets one stored event.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -109,6 +125,11 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.FromString,
                     response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.SerializeToString,
             ),
+            'GetEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEvent,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetEventRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Event.SerializeToString,
+            ),
             'ListEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.ListEvents,
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListEventsRequest.FromString,
@@ -129,6 +150,8 @@ def add_ProfileServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class ProfileService:
     """The single customer view: events in, traits and signals out.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `profile.rapport.dev`.
     """
 
     @staticmethod
@@ -175,6 +198,33 @@ class ProfileService:
             '/rapport.profile.v1.ProfileService/GetProfile',
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.SerializeToString,
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/GetEvent',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetEventRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.Event.FromString,
             options,
             channel_credentials,
             insecure,
