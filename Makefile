@@ -60,6 +60,7 @@ check-generated: $(INSTALL_STAMP) $(GOOGLEAPIS_STAMP)
 lint: install
 	$(BUF) lint
 	$(BIN)/ruff check runtime localsuite services tests bench
+	$(BIN)/lint-imports
 	$(BIN)/hadolint $(wildcard services/*/Dockerfile)
 	$(BIN)/python deploy/check_manifests.py deploy/k8s
 
