@@ -18,9 +18,7 @@ from google.protobuf import json_format, struct_pb2
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.delivery.settings import DeliverySettings
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
-
-CUSTOMER = "workspaces/default/customers/c0ffee"
-OTHER_CUSTOMER = "workspaces/default/customers/beef01"
+from rapport.type.v1 import channel_pb2
 
 
 class FakeProfileService(profile_service_pb2_grpc.ProfileServiceServicer):
@@ -59,7 +57,7 @@ class FakeConsentService(consent_service_pb2_grpc.ConsentServiceServicer):
         self.unavailable = False
 
     def grant(self, customer: str, purpose: str = "marketing", allowed: bool = True) -> None:
-        self.allowed[(customer, purpose, consent_service_pb2.CHANNEL_EMAIL)] = allowed
+        self.allowed[(customer, purpose, channel_pb2.CHANNEL_EMAIL)] = allowed
 
     async def CheckConsent(
         self, request: consent_service_pb2.CheckConsentRequest, context: grpc.aio.ServicerContext

@@ -1,7 +1,8 @@
-"""Wiring: engine and migrations, outbound clients, providers, dispatcher, servicer."""
+"""Wiring: engine and migrations, outbound clients, providers, Dependencies, dispatcher."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from rapport.delivery.adapters.consent_client import GrpcConsentClient
@@ -9,8 +10,8 @@ from rapport.delivery.adapters.email_provider import SmtpEmailProvider
 from rapport.delivery.adapters.profile_client import GrpcProfileClient
 from rapport.delivery.domain.model import Channel, RetryPolicy
 from rapport.delivery.entrypoints.grpc_servicer import DeliveryServicer
+from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.delivery.service_layer.dispatcher import Dispatcher
-from rapport.delivery.service_layer.handlers import SendContext
 from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 from rapport.delivery.settings import DeliverySettings
 from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
@@ -20,10 +21,20 @@ from rapport.sqlstore import create_engine, migrate
 
 MIGRATIONS_DIR = Path(__file__).parent / "adapters" / "migrations"
 SERVICE_NAME = delivery_service_pb2.DESCRIPTOR.services_by_name["DeliveryService"].full_name
+# The ErrorInfo domain of every error (stable across contract versions).
+ERROR_DOMAIN = "delivery.rapport.dev"
 
 
 def _method(name: str) -> str:
     return f"/{SERVICE_NAME}/{name}"
+
+
+# Every RPC of the contract (authorization is default-deny): reads need delivery.read.
+METHOD_SCOPES = {
+    _method("SendMessage"): "delivery.send",
+    _method("GetMessage"): "delivery.read",
+    _method("ListMessages"): "delivery.read",
+}
 
 
 async def build(settings: DeliverySettings) -> ServiceParts:
@@ -44,28 +55,27 @@ async def build(settings: DeliverySettings) -> ServiceParts:
         password=(settings.smtp_password.get_secret_value() if settings.smtp_password else None),
         start_tls=settings.smtp_start_tls,
     )
-    dispatcher = Dispatcher(
-        uow_factory,
-        GrpcProfileClient(profile_channel),
-        GrpcConsentClient(consent_channel),
-        {Channel.EMAIL: email},
-        RetryPolicy(
+    deps = Dependencies(
+        uow_factory=uow_factory,
+        workspaces=frozenset(settings.workspaces),
+        profiles=GrpcProfileClient(profile_channel),
+        consents=GrpcConsentClient(consent_channel),
+        providers={Channel.EMAIL: email},
+        retry_policy=RetryPolicy(
             max_attempts=settings.max_attempts,
             base_seconds=settings.retry_base_seconds,
             max_delay_seconds=settings.retry_max_seconds,
         ),
+        dispatch_wakeup=asyncio.Event(),
+    )
+    dispatcher = Dispatcher(
+        deps,
         concurrency=settings.dispatch_concurrency,
         poll_seconds=settings.dispatch_poll_seconds,
         attempt_timeout_seconds=settings.attempt_timeout_seconds,
         lease_seconds=settings.lease_seconds,
     )
-    servicer = DeliveryServicer(
-        uow_factory,
-        SendContext(
-            workspaces=settings.workspaces, channels=dispatcher.channels, notify=dispatcher.wake
-        ),
-        settings.workspaces,
-    )
+    servicer = DeliveryServicer(deps)
 
     async def close() -> None:
         await profile_channel.close()
@@ -79,12 +89,8 @@ async def build(settings: DeliverySettings) -> ServiceParts:
             )
         ],
         service_names=[SERVICE_NAME],
-        error_domain="rapport.delivery.v1",
-        method_scopes={
-            _method("SendMessage"): "delivery.send",
-            _method("GetMessage"): "delivery.read",
-            _method("ListMessages"): "delivery.read",
-        },
+        error_domain=ERROR_DOMAIN,
+        method_scopes=dict(METHOD_SCOPES),
         background=[dispatcher.run] if settings.dispatcher_enabled else [],
         on_close=[close],
     )

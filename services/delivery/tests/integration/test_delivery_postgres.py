@@ -12,6 +12,7 @@ from rapport.delivery.bootstrap import build
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc
 from rapport.grpctesting import serve_in_process, status_details
+from rapport.type.v1 import channel_pb2, message_content_pb2
 
 CUSTOMER = "workspaces/default/customers/c0ffee"
 
@@ -22,8 +23,10 @@ def send_request(key: str, purpose: str = "marketing") -> pb.SendMessageRequest:
         idempotency_key=key,
         customer=CUSTOMER,
         purpose=purpose,
-        channel=pb.CHANNEL_EMAIL,
-        content=pb.MessageContent(subject="Hi {{ traits.first_name }}", text_body="Body"),
+        channel=channel_pb2.CHANNEL_EMAIL,
+        content=message_content_pb2.MessageContent(
+            subject="Hi {{ traits.first_name }}", text_body="Body"
+        ),
     )
 
 

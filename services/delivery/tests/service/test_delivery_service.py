@@ -1,63 +1,28 @@
-"""DeliveryService through the real gRPC server, with fake upstreams and a real SMTP server."""
+"""DeliveryService through the real gRPC server, with fake upstreams and a real SMTP server:
+the main path, failures and retries."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import struct_pb2
-from rapport.delivery.bootstrap import build
-from rapport.delivery.settings import DeliverySettings
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc
-from rapport.grpctesting import serve_in_process, status_details
+from rapport.grpctesting import status_details
+from rapport.type.v1 import message_content_pb2
 
-CUSTOMER = "workspaces/default/customers/c0ffee"
-OTHER_CUSTOMER = "workspaces/default/customers/beef01"
+from .._delivery_support import CUSTOMER, delivery, send_request
+
 ADDRESS = "ada@example.com"
 QUEUED, SENT = pb.MESSAGE_STATE_QUEUED, pb.MESSAGE_STATE_SENT
 SUPPRESSED, FAILED = pb.MESSAGE_STATE_SUPPRESSED, pb.MESSAGE_STATE_FAILED
 
 Wait = Callable[..., Awaitable[None]]
-
-
-def send_request(
-    key: str = "k-1", customer: str = CUSTOMER, **overrides: Any
-) -> pb.SendMessageRequest:
-    data = struct_pb2.Struct()
-    data.update({"offer": "10% off", "html": "<b>bold</b>"})
-    request = pb.SendMessageRequest(
-        parent="workspaces/default",
-        idempotency_key=key,
-        customer=customer,
-        purpose="marketing",
-        channel=pb.CHANNEL_EMAIL,
-        content=pb.MessageContent(
-            subject="Hello {{ traits.first_name }}{{ traits.missing }}",
-            text_body="Dear {{ traits.first_name }}, {{ data.offer }} {{ data.html }}",
-            html_body="<p>{{ data.html }}</p>",
-        ),
-        data=data,
-        source="workspaces/default/triggers/welcome",
-    )
-    for field, value in overrides.items():
-        if field == "content":
-            request.content.CopyFrom(value)
-        else:
-            setattr(request, field, value)
-    return request
-
-
-@asynccontextmanager
-async def delivery(settings: DeliverySettings) -> AsyncIterator[pb_grpc.DeliveryServiceStub]:
-    async with serve_in_process(build, settings) as server:
-        async with grpc.aio.insecure_channel(server.address) as channel:
-            yield pb_grpc.DeliveryServiceStub(channel)
 
 
 @pytest.fixture
@@ -126,6 +91,7 @@ async def test_consent_denied_at_send_time_suppresses_without_mail(
     assert smtp.received == []
     [check] = upstreams.consent.checks
     assert (check.customer, check.purpose, check.channel) == (CUSTOMER, "marketing", 1)
+    assert not check.HasField("check_time")  # the consent in force now
 
 
 async def test_opt_out_committed_after_queueing_is_honoured(
@@ -171,10 +137,31 @@ async def test_same_key_with_other_payload_is_refused_and_changes_nothing(
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     info, _ = status_details(caught.value)
     assert info is not None
-    assert (info.reason, info.domain) == ("IDEMPOTENCY_KEY_REUSED", "rapport.delivery.v1")
+    assert (info.reason, info.domain) == ("IDEMPOTENCY_KEY_REUSED", "delivery.rapport.dev")
     assert info.metadata["message"] == accepted.name
     assert after == before and again == before  # the replay returns the message as it is now
     assert len(listed.messages) == 1 and len(smtp.received) == 1
+
+
+async def test_replay_with_data_keys_in_another_order_is_the_same_message(
+    make_settings: Any,
+) -> None:
+    first, second = struct_pb2.Struct(), struct_pb2.Struct()
+    first.update({"a": 1, "b": {"x": [1, 2], "y": "z"}})
+    second.update({"b": {"y": "z", "x": [1.0, 2.0]}, "a": 1.0})
+    async with delivery(make_settings(dispatcher_enabled=False)) as stub:
+        accepted = await stub.SendMessage(send_request("k", data=first))
+        again = await stub.SendMessage(send_request("k", data=second))
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            changed = struct_pb2.Struct()
+            changed.update({"a": 2, "b": {"x": [1, 2], "y": "z"}})
+            await stub.SendMessage(send_request("k", data=changed))
+        listed = await stub.ListMessages(pb.ListMessagesRequest(parent="workspaces/default"))
+    assert again == accepted
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info, _ = status_details(caught.value)
+    assert info is not None and info.reason == "IDEMPOTENCY_KEY_REUSED"
+    assert [m.name for m in listed.messages] == [accepted.name]
 
 
 # --- failures and retries ------------------------------------------------------------------
@@ -267,199 +254,11 @@ async def test_customers_without_usable_address_fail(
 async def test_template_failing_at_render_time_fails_the_message(
     make_settings: Any, smtp: Any, known_customer: None, wait_until: Wait
 ) -> None:
-    content = pb.MessageContent(subject="Hi {{ traits.__class__ }}", text_body="body")
+    content = message_content_pb2.MessageContent(
+        subject="Hi {{ traits.__class__ }}", text_body="body"
+    )
     async with delivery(make_settings()) as stub:
         accepted = await stub.SendMessage(send_request(content=content))
         message = await final_state(stub, accepted.name, wait_until)
     assert (message.state, message.failure_reason) == (FAILED, "TEMPLATE_ERROR")
     assert smtp.received == []
-
-
-# --- bad input -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("overrides", "code", "reason", "field"),
-    [
-        ({"parent": "workspace/default"}, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "parent"),
-        ({"parent": "workspaces/other"}, "NOT_FOUND", "NOT_FOUND", None),
-        ({"idempotency_key": ""}, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "idempotency_key"),
-        ({"idempotency_key": "x" * 201}, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "idempotency_key"),
-        ({"idempotency_key": "a\nb"}, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "idempotency_key"),
-        ({"customer": ""}, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "customer"),
-        (
-            {"customer": "workspaces/other/customers/c0ffee"},
-            "INVALID_ARGUMENT",
-            "INVALID_ARGUMENT",
-            "customer",
-        ),
-        ({"purpose": ""}, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "purpose"),
-        ({"purpose": "Marketing"}, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "purpose"),
-        ({"channel": pb.CHANNEL_UNSPECIFIED}, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "channel"),
-        ({"channel": 42}, "INVALID_ARGUMENT", "INVALID_ARGUMENT", "channel"),
-        (
-            {"content": pb.MessageContent(text_body="body")},
-            "INVALID_ARGUMENT",
-            "INVALID_ARGUMENT",
-            "content.subject",
-        ),
-        (
-            {"content": pb.MessageContent(subject="s")},
-            "INVALID_ARGUMENT",
-            "INVALID_ARGUMENT",
-            "content.text_body",
-        ),
-        (
-            {"content": pb.MessageContent(subject="{{ oops", text_body="b")},
-            "INVALID_ARGUMENT",
-            "INVALID_ARGUMENT",
-            "content.subject",
-        ),
-        (
-            {"content": pb.MessageContent(subject="s", text_body="{% if %}")},
-            "INVALID_ARGUMENT",
-            "INVALID_ARGUMENT",
-            "content.text_body",
-        ),
-        (
-            {"content": pb.MessageContent(subject="s", text_body="b", html_body="{% for %}")},
-            "INVALID_ARGUMENT",
-            "INVALID_ARGUMENT",
-            "content.html_body",
-        ),
-        ({"channel": pb.CHANNEL_SMS}, "FAILED_PRECONDITION", "CHANNEL_NOT_CONFIGURED", None),
-    ],
-)
-async def test_bad_send_requests_are_refused_and_change_nothing(
-    make_settings: Any,
-    overrides: dict[str, Any],
-    code: str,
-    reason: str,
-    field: str | None,
-) -> None:
-    async with delivery(make_settings(dispatcher_enabled=False)) as stub:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.SendMessage(send_request(**overrides))
-        listed = await stub.ListMessages(pb.ListMessagesRequest(parent="workspaces/default"))
-    assert caught.value.code() == grpc.StatusCode[code]
-    info, bad_request = status_details(caught.value)
-    assert info is not None and info.reason == reason
-    if field is not None:
-        assert bad_request is not None
-        assert [v.field for v in bad_request.field_violations] == [field]
-    assert list(listed.messages) == []
-
-
-async def test_get_message_errors(make_settings: Any) -> None:
-    async with delivery(make_settings(dispatcher_enabled=False)) as stub:
-        for name, code in [
-            ("workspaces/default/messages/nope", grpc.StatusCode.NOT_FOUND),
-            ("workspaces/other/messages/nope", grpc.StatusCode.NOT_FOUND),
-            ("messages/nope", grpc.StatusCode.INVALID_ARGUMENT),
-            ("", grpc.StatusCode.INVALID_ARGUMENT),
-        ]:
-            with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await stub.GetMessage(pb.GetMessageRequest(name=name))
-            assert caught.value.code() == code, name
-            info, _ = status_details(caught.value)
-            assert info is not None and info.domain == "rapport.delivery.v1"
-
-
-# --- listing -----------------------------------------------------------------------------------
-
-
-async def test_list_messages_pages_newest_first_with_customer_filter(make_settings: Any) -> None:
-    async with delivery(make_settings(dispatcher_enabled=False)) as stub:
-        sent = []
-        for i in range(7):
-            customer = CUSTOMER if i % 2 == 0 else OTHER_CUSTOMER
-            sent.append(await stub.SendMessage(send_request(f"key-{i}", customer=customer)))
-
-        names: list[str] = []
-        token = ""
-        pages = 0
-        while True:
-            page = await stub.ListMessages(
-                pb.ListMessagesRequest(parent="workspaces/default", page_size=3, page_token=token)
-            )
-            pages += 1
-            assert len(page.messages) <= 3
-            names += [m.name for m in page.messages]
-            token = page.next_page_token
-            if not token:
-                break
-        assert pages == 3
-        assert names == [m.name for m in reversed(sent)]
-
-        first = await stub.ListMessages(
-            pb.ListMessagesRequest(parent="workspaces/default", customer=CUSTOMER, page_size=2)
-        )
-        rest = await stub.ListMessages(
-            pb.ListMessagesRequest(
-                parent="workspaces/default",
-                customer=CUSTOMER,
-                page_size=2,
-                page_token=first.next_page_token,
-            )
-        )
-        mine = [m.name for m in [*first.messages, *rest.messages]]
-        assert mine == [m.name for m in reversed(sent) if m.customer == CUSTOMER]
-        assert rest.next_page_token == ""
-
-        # A token only continues the listing it came from.
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.ListMessages(
-                pb.ListMessagesRequest(
-                    parent="workspaces/default",
-                    customer=OTHER_CUSTOMER,
-                    page_token=first.next_page_token,
-                )
-            )
-        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        _, bad_request = status_details(caught.value)
-        assert bad_request is not None
-        assert bad_request.field_violations[0].field == "page_token"
-
-
-@pytest.mark.parametrize(
-    ("request_fields", "field"),
-    [
-        ({"page_size": -1}, "page_size"),
-        ({"page_token": "garbage"}, "page_token"),
-        ({"customer": "workspaces/other/customers/c0ffee"}, "customer"),
-        ({"parent": ""}, "parent"),
-    ],
-)
-async def test_list_messages_bad_input(
-    make_settings: Any, request_fields: dict[str, Any], field: str
-) -> None:
-    values = {"parent": "workspaces/default", **request_fields}
-    async with delivery(make_settings(dispatcher_enabled=False)) as stub:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.ListMessages(pb.ListMessagesRequest(**values))
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    _, bad_request = status_details(caught.value)
-    assert bad_request is not None and bad_request.field_violations[0].field == field
-
-
-# --- auth ----------------------------------------------------------------------------------------
-
-
-async def test_method_scopes(make_settings: Any) -> None:
-    settings = make_settings(
-        dispatcher_enabled=False,
-        auth_tokens={"reader": ["delivery.read"], "sender": ["delivery.send"]},
-    )
-
-    def auth(token: str) -> tuple[tuple[str, str]]:
-        return (("authorization", f"Bearer {token}"),)
-
-    async with delivery(settings) as stub:
-        with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.SendMessage(send_request(), metadata=auth("reader"))
-        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
-        accepted = await stub.SendMessage(send_request(), metadata=auth("sender"))
-        got = await stub.GetMessage(
-            pb.GetMessageRequest(name=accepted.name), metadata=auth("reader")
-        )
-        assert got.name == accepted.name

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from rapport.delivery.domain import templates, validation
+from rapport.delivery.domain import names, templates, validation
 from rapport.delivery.domain.addressing import email_address
 from rapport.delivery.domain.model import (
     Channel,
@@ -16,7 +16,9 @@ from rapport.delivery.domain.model import (
     MessageContent,
     MessageState,
     RetryPolicy,
+    payload_fingerprint,
 )
+from rapport.delivery.domain.values import whole_numbers_as_ints
 from rapport.errors import InvalidArgument
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -30,7 +32,6 @@ def queued(**overrides: object) -> Message:
         "purpose": "marketing",
         "channel": Channel.EMAIL,
         "idempotency_key": "k",
-        "payload_fingerprint": "f" * 64,
         "content": MessageContent("s", "t"),
         "data": {},
         "source": "",
@@ -46,7 +47,49 @@ def test_queued_message_names_and_times() -> None:
     assert message.customer == "workspaces/default/customers/c1"
     assert message.state is MessageState.QUEUED
     assert message.next_attempt_time == message.create_time == NOW
-    assert message.same_payload("f" * 64) and not message.same_payload("0" * 64)
+    assert message.same_payload(queued(id="m2", now=NOW + timedelta(seconds=1)))
+    assert not message.same_payload(queued(purpose="renewals"))
+
+
+def test_payload_fingerprint_is_canonical() -> None:
+    def fingerprint(**overrides: object) -> str:
+        values: dict[str, object] = {
+            "customer": "workspaces/default/customers/c1",
+            "purpose": "marketing",
+            "channel": Channel.EMAIL,
+            "content": MessageContent("s", "t", "<p>h</p>"),
+            "data": {"a": 1, "b": {"c": [1, 2.5, None, True, "x"]}},
+            "source": "",
+        }
+        values.update(overrides)
+        return payload_fingerprint(**values)  # type: ignore[arg-type]
+
+    base = fingerprint()
+    assert len(base) == 64 and base == fingerprint()
+    assert fingerprint(data={"b": {"c": [1, 2.5, None, True, "x"]}, "a": 1}) == base
+    for changed in [
+        {"customer": "workspaces/default/customers/c2"},
+        {"purpose": "renewals"},
+        {"channel": Channel.SMS},
+        {"content": MessageContent("s", "t")},
+        {"content": MessageContent("s", "t<p>h</p>")},  # fields do not run together
+        {"data": {"a": 1, "b": {"c": [1, 2.5, None, True]}}},
+        {"data": {"a": "1", "b": {"c": [1, 2.5, None, True, "x"]}}},
+        {"source": "workspaces/default/triggers/t"},
+    ]:
+        assert fingerprint(**changed) != base, changed
+
+
+def test_names() -> None:
+    assert names.message_name("default", "m1") == "workspaces/default/messages/m1"
+    assert names.parse_message("workspaces/default/messages/m1", field="name") == ("default", "m1")
+    assert names.parse_customer("workspaces/w/customers/c", field="customer") == ("w", "c")
+    assert names.parse_workspace("workspaces/w", field="parent") == "w"
+    assert names.profile_name("workspaces/w/customers/c") == "workspaces/w/customers/c/profile"
+    for bad in ["", "messages/m1", "workspaces/default/messages/M1", "workspaces/default"]:
+        with pytest.raises(InvalidArgument) as caught:
+            names.parse_message(bad, field="name")
+        assert caught.value.field == "name"
 
 
 def test_backoff_doubles_and_is_capped() -> None:
@@ -104,10 +147,11 @@ def test_bad_purposes(purpose: str) -> None:
 
 
 def test_channels() -> None:
-    assert validation.parse_channel("EMAIL") is Channel.EMAIL
-    for bad in ["", "UNSPECIFIED", "42"]:
-        with pytest.raises(InvalidArgument):
-            validation.parse_channel(bad)
+    assert validation.require_send_channel(Channel.EMAIL) is Channel.EMAIL
+    for bad in [None, Channel.INBOUND]:
+        with pytest.raises(InvalidArgument) as caught:
+            validation.require_send_channel(bad)
+        assert caught.value.field == "channel"
 
 
 def test_templates_render_missing_variables_empty_and_escape_only_html() -> None:
@@ -177,8 +221,6 @@ def test_email_address(traits: dict[str, object], expected: object) -> None:
 
 
 def test_whole_numbers_become_ints() -> None:
-    from rapport.delivery.domain.values import whole_numbers_as_ints
-
     assert whole_numbers_as_ints({"a": 1.0, "b": [2.0, 2.5], "c": "x", "d": 1e300}) == {
         "a": 1,
         "b": [2, 2.5],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,20 +14,27 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rapport.delivery.adapters.consent_client import InMemoryConsentClient
 from rapport.delivery.adapters.email_provider import (
-    FakeEmailProvider,
+    EmailProvider,
     ProviderRejectedError,
     ProviderTransientError,
 )
-from rapport.delivery.adapters.profile_client import InMemoryProfileClient
 from rapport.delivery.bootstrap import MIGRATIONS_DIR
-from rapport.delivery.domain.model import Channel, MessageContent, MessageState, RetryPolicy
-from rapport.delivery.service_layer import commands, handlers
+from rapport.delivery.domain.model import (
+    Channel,
+    Message,
+    MessageContent,
+    MessageState,
+    RetryPolicy,
+)
+from rapport.delivery.service_layer import commands, messages
+from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.delivery.service_layer.dispatcher import Dispatcher
 from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
-from rapport.errors import FailedPrecondition
+from rapport.errors import FailedPrecondition, InvalidArgument
 from rapport.sqlstore import create_engine, migrate
+
+from .._delivery_support import FakeEmailProvider, InMemoryConsentClient, InMemoryProfileClient
 
 CUSTOMER = "workspaces/default/customers/c1"
 
@@ -44,26 +50,34 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
+class CountingEvent(asyncio.Event):
+    """The dispatcher's wake-up, counting how often it was set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sets = 0
+
+    def set(self) -> None:
+        self.sets += 1
+        super().set()
+
+
 @dataclass
 class Harness:
     dispatcher: Dispatcher
-    context: handlers.SendContext
-    uow_factory: object
+    deps: Dependencies
+    providers: dict[Channel, EmailProvider]
     profiles: InMemoryProfileClient
     consents: InMemoryConsentClient
     provider: FakeEmailProvider
     clock: Clock
-    wakes: list[int]
+    wakeup: CountingEvent
 
-    async def send(self, cmd: commands.SendMessage):  # type: ignore[no-untyped-def]
-        return await handlers.send_message(cmd, self.uow_factory, self.context)  # type: ignore[arg-type]
+    async def send(self, cmd: commands.SendMessage) -> Message:
+        return await messages.send_message(cmd, self.deps)
 
-    async def get(self, name: str):  # type: ignore[no-untyped-def]
-        return await handlers.get_message(
-            commands.GetMessage(name),
-            self.uow_factory,
-            ["default"],  # type: ignore[arg-type]
-        )
+    async def get(self, name: str) -> Message:
+        return await messages.get_message(commands.GetMessage(name), self.deps)
 
 
 @asynccontextmanager
@@ -78,48 +92,43 @@ async def harness(directory: Path, *, max_attempts: int = 3) -> AsyncIterator[Ha
     consents = InMemoryConsentClient()
     consents.set(CUSTOMER, "marketing", Channel.EMAIL, True)
     provider = FakeEmailProvider()
+    providers: dict[Channel, EmailProvider] = {Channel.EMAIL: provider}
     clock = Clock()
-    dispatcher = Dispatcher(
-        uow_factory,
-        profiles,
-        consents,
-        {Channel.EMAIL: provider},
-        RetryPolicy(max_attempts=max_attempts, base_seconds=1.0),
+    wakeup = CountingEvent()
+    deps = Dependencies(
+        uow_factory=uow_factory,
+        workspaces=frozenset({"default"}),
+        profiles=profiles,
+        consents=consents,
+        providers=providers,
+        retry_policy=RetryPolicy(max_attempts=max_attempts, base_seconds=1.0),
+        dispatch_wakeup=wakeup,
         clock=clock,
     )
-    wakes: list[int] = []
-    context = handlers.SendContext(
-        workspaces=["default"],
-        channels=dispatcher.channels,
-        notify=lambda: wakes.append(1),
-        clock=clock,
-    )
+    dispatcher = Dispatcher(deps)
     try:
-        yield Harness(dispatcher, context, uow_factory, profiles, consents, provider, clock, wakes)
+        yield Harness(dispatcher, deps, providers, profiles, consents, provider, clock, wakeup)
     finally:
         await engine.dispose()
 
 
-def command(key: str = "k", **overrides: object) -> commands.SendMessage:
+def command(key: str = "k", **overrides: Any) -> commands.SendMessage:
     cmd = commands.SendMessage(
         parent="workspaces/default",
         idempotency_key=key,
         customer=CUSTOMER,
         purpose="marketing",
-        channel="EMAIL",
+        channel=Channel.EMAIL,
         content=MessageContent("Hi {{ traits.name }}", "Body {{ data.n }}"),
         data={"n": 1},
     )
-    cmd = replace(cmd, **overrides)  # type: ignore[arg-type]
-    # Stand-in for the servicer's sha256 of the serialised request.
-    fingerprint = hashlib.sha256(repr(replace(cmd, payload_fingerprint="")).encode()).hexdigest()
-    return replace(cmd, payload_fingerprint=fingerprint)
+    return replace(cmd, **overrides)
 
 
 async def test_send_queues_wakes_and_dispatch_sends(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         message = await h.send(command())
-        assert message.state is MessageState.QUEUED and h.wakes == [1]
+        assert message.state is MessageState.QUEUED and h.wakeup.sets == 1
         assert await h.dispatcher.dispatch_due() == 1
         stored = await h.get(message.name)
     assert stored.state is MessageState.SENT and stored.attempt_count == 1
@@ -195,7 +204,7 @@ async def test_consent_is_checked_at_dispatch_not_at_queueing(tmp_path: Path) ->
 async def test_a_leased_message_is_not_claimed_twice(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         await h.send(command())
-        async with h.uow_factory() as uow:  # type: ignore[operator]
+        async with h.deps.uow_factory() as uow:
             claimed = await uow.messages.claim_due(
                 now=h.clock(),
                 limit=10,
@@ -217,6 +226,49 @@ async def test_reused_key_with_other_payload_is_refused(tmp_path: Path) -> None:
             await h.send(command("k", purpose="renewals"))
         assert caught.value.reason == "IDEMPOTENCY_KEY_REUSED"
         assert (await h.send(command("k"))).name == first.name
+
+
+async def test_the_fingerprint_comes_from_the_decoded_command(tmp_path: Path) -> None:
+    data = {"offer": {"code": "X", "percent": 10}, "tags": ["a", "b"]}
+    reordered = {"tags": ["a", "b"], "offer": {"percent": 10, "code": "X"}}
+    async with harness(tmp_path) as h:
+        first = await h.send(command("k", data=data))
+        # The same payload (keys in another order) is a replay: same message, nothing new.
+        again = await h.send(command("k", data=reordered))
+        assert (again.name, again.payload_fingerprint) == (first.name, first.payload_fingerprint)
+        for changed in (
+            {"data": {**data, "tags": ["a"]}},
+            {"content": MessageContent("Hi", "Body {{ data.n }}")},
+            {"source": "workspaces/default/triggers/other"},
+            {"customer": "workspaces/default/customers/c2"},
+        ):
+            with pytest.raises(FailedPrecondition) as caught:
+                await h.send(command("k", **{"data": data, **changed}))
+            assert caught.value.reason == "IDEMPOTENCY_KEY_REUSED", changed
+            assert caught.value.metadata == {"message": first.name}
+    assert h.wakeup.sets == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"channel": None}, "channel"),
+        ({"channel": Channel.INBOUND}, "channel"),
+        ({"data": {"x": [1, float("nan")]}}, "data"),
+        ({"data": {"x": {"y": float("inf")}}}, "data"),
+    ],
+)
+async def test_bad_commands_are_refused_naming_the_field(
+    tmp_path: Path, overrides: dict[str, Any], field: str
+) -> None:
+    async with harness(tmp_path) as h:
+        with pytest.raises(InvalidArgument) as caught:
+            await h.send(command(**overrides))
+        page = await messages.list_messages(
+            commands.ListMessages(parent="workspaces/default"), h.deps
+        )
+    assert caught.value.field == field
+    assert page.messages == [] and h.wakeup.sets == 0
 
 
 # Invariant: N submissions of one idempotency key cause exactly one provider call.
@@ -267,14 +319,14 @@ class BlockingProvider(FakeEmailProvider):
 async def test_shutdown_hands_in_flight_messages_back(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         blocking = BlockingProvider()
-        h.dispatcher._providers[Channel.EMAIL] = blocking
+        h.providers[Channel.EMAIL] = blocking
         message = await h.send(command())
         running = asyncio.create_task(h.dispatcher.run())
         await asyncio.wait_for(blocking.entered.wait(), 5)
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
         # Released, not left leased: due again at once (no wait for the lease to expire).
-        h.dispatcher._providers[Channel.EMAIL] = h.provider
+        h.providers[Channel.EMAIL] = h.provider
         assert await h.dispatcher.dispatch_due() == 1
         stored = await h.get(message.name)
     assert stored.state is MessageState.SENT and stored.attempt_count == 2
@@ -293,7 +345,7 @@ async def test_a_slow_send_does_not_block_the_others(tmp_path: Path, wait_until:
                 sends.append("fast")
                 return await h.provider.send(email_to_send)
 
-        h.dispatcher._providers[Channel.EMAIL] = Router()
+        h.providers[Channel.EMAIL] = Router()
         messages = [await h.send(command(f"k{i}")) for i in range(3)]
         running = asyncio.create_task(h.dispatcher.run())
         try:

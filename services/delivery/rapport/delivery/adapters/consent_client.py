@@ -7,8 +7,9 @@ import abc
 import grpc
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.delivery.domain.model import Channel
+from rapport.type.v1 import channel_pb2
 
-from .upstream import UpstreamUnavailable, as_upstream_unavailable
+from .upstream import as_upstream_unavailable
 
 
 class ConsentClient(abc.ABC):
@@ -25,7 +26,8 @@ class GrpcConsentClient(ConsentClient):
         request = consent_service_pb2.CheckConsentRequest(
             customer=customer,
             purpose=purpose,
-            channel=consent_service_pb2.Channel.Value(f"CHANNEL_{channel.value}"),
+            channel=channel_pb2.Channel.Value(f"CHANNEL_{channel.value}"),
+            # check_time unset: the consent in force now.
         )
         try:
             reply = await self._stub.CheckConsent(request)
@@ -33,21 +35,3 @@ class GrpcConsentClient(ConsentClient):
             # Whatever the error, no answer means no send (yet).
             raise as_upstream_unavailable("consent", err) from None
         return reply.allowed
-
-
-class InMemoryConsentClient(ConsentClient):
-    """Fake for service-layer tests: decisions by (customer, purpose, channel); default deny."""
-
-    def __init__(self) -> None:
-        self.decisions: dict[tuple[str, str, Channel], bool] = {}
-        self.unavailable = False
-        self.calls = 0
-
-    def set(self, customer: str, purpose: str, channel: Channel, allowed: bool) -> None:
-        self.decisions[(customer, purpose, channel)] = allowed
-
-    async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
-        self.calls += 1
-        if self.unavailable:
-            raise UpstreamUnavailable("consent", "UNAVAILABLE")
-        return self.decisions.get((customer, purpose, channel), False)

@@ -1,4 +1,4 @@
-"""Email providers: the port the dispatcher sends through, SMTP, and a fake.
+"""Email providers: the port the dispatcher sends through, and SMTP.
 
 Later providers (SMS, push, webhook, a second email vendor for fallback) follow
 the same shape: a `send` that returns the provider's message id or raises
@@ -12,7 +12,6 @@ import email.generator
 import email.policy
 import email.utils
 import io
-import itertools
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 
@@ -131,22 +130,3 @@ class SmtpEmailProvider(EmailProvider):
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as err:
             raise ProviderTransientError(type(err).__name__) from None
         return str(message["Message-ID"])
-
-
-class FakeEmailProvider(EmailProvider):
-    """Records what it is asked to send; `failures` scripts errors for the next calls."""
-
-    name = "fake"
-
-    def __init__(self) -> None:
-        self.sent: list[OutgoingEmail] = []
-        self.calls = 0
-        self.failures: list[Exception] = []
-        self._ids = itertools.count(1)
-
-    async def send(self, email_to_send: OutgoingEmail) -> str:
-        self.calls += 1
-        if self.failures:
-            raise self.failures.pop(0)
-        self.sent.append(email_to_send)
-        return f"<fake-{next(self._ids)}@rapport.test>"

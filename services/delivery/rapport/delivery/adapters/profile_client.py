@@ -8,10 +8,11 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
+from rapport.delivery.domain import names
 from rapport.delivery.domain.values import whole_numbers_as_ints
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 
-from .upstream import UpstreamUnavailable, as_upstream_unavailable
+from .upstream import as_upstream_unavailable
 
 
 class ProfileNotFound(Exception):
@@ -27,7 +28,7 @@ class CustomerProfile:
 class ProfileClient(abc.ABC):
     @abc.abstractmethod
     async def get_profile(self, customer: str) -> CustomerProfile:
-        """The profile of `workspaces/{w}/customers/{c}`.
+        """The profile of the customer named `customer`.
 
         Raises ProfileNotFound, or UpstreamUnavailable for failures worth a retry.
         """
@@ -38,7 +39,7 @@ class GrpcProfileClient(ProfileClient):
         self._stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
 
     async def get_profile(self, customer: str) -> CustomerProfile:
-        request = profile_service_pb2.GetProfileRequest(name=f"{customer}/profile")
+        request = profile_service_pb2.GetProfileRequest(name=names.profile_name(customer))
         try:
             reply = await self._stub.GetProfile(request)
         except grpc.aio.AioRpcError as err:
@@ -50,20 +51,3 @@ class GrpcProfileClient(ProfileClient):
             for key, trait in reply.traits.items()
         }
         return CustomerProfile(customer=customer, traits=traits)
-
-
-class InMemoryProfileClient(ProfileClient):
-    """Fake for service-layer tests: profiles by customer name."""
-
-    def __init__(self, profiles: dict[str, dict[str, Any]] | None = None) -> None:
-        self.profiles: dict[str, dict[str, Any]] = dict(profiles or {})
-        self.unavailable = False
-        self.calls = 0
-
-    async def get_profile(self, customer: str) -> CustomerProfile:
-        self.calls += 1
-        if self.unavailable:
-            raise UpstreamUnavailable("profile", "UNAVAILABLE")
-        if customer not in self.profiles:
-            raise ProfileNotFound(customer)
-        return CustomerProfile(customer=customer, traits=dict(self.profiles[customer]))

@@ -15,6 +15,7 @@ from rapport.delivery.domain.model import (
 from rapport.sqlstore import as_utc
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import messages
@@ -84,6 +85,22 @@ class MessageRepository:
                 **_outcome_values(message),
             )
         )
+
+    async def add_unless_key_taken(self, message: Message) -> Message | None:
+        """Add `message`, or return the message already holding its idempotency key.
+
+        For concurrent first submissions of one key: the insert runs in a
+        savepoint, so losing the race leaves the transaction usable.
+        """
+        try:
+            async with self._conn.begin_nested():
+                await self.add(message)
+        except IntegrityError:
+            winner = await self.get_by_idempotency_key(message.workspace, message.idempotency_key)
+            if winner is None:
+                raise
+            return winner
+        return None
 
     async def get(self, workspace: str, message_id: str) -> Message | None:
         row = (

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-MESSAGE_PATTERN = "workspaces/{workspace}/messages/{message}"
-CUSTOMER_PATTERN = "workspaces/{workspace}/customers/{customer}"
-WORKSPACE_PATTERN = "workspaces/{workspace}"
+from . import names
 
 
 class Channel(StrEnum):
+    """The channels of the shared contract (rapport.type.v1.Channel)."""
+
     EMAIL = "EMAIL"
     SMS = "SMS"
     PUSH = "PUSH"
     WEBHOOK = "WEBHOOK"
     IN_APP = "IN_APP"
+    # Shown on the inbound channel that asked: nothing is sent on it, so delivery refuses it.
+    INBOUND = "INBOUND"
 
 
 class MessageState(StrEnum):
@@ -42,6 +47,36 @@ class MessageContent:
     subject: str
     text_body: str
     html_body: str = ""
+
+
+def payload_fingerprint(
+    *,
+    customer: str,
+    purpose: str,
+    channel: Channel,
+    content: MessageContent,
+    data: Mapping[str, Any],
+    source: str,
+) -> str:
+    """sha256 of what a message says, canonically serialised (keys sorted, no whitespace).
+
+    The same payload always gives the same fingerprint, whatever the order of
+    `data`'s keys. The idempotency key is not part of it: it is what the
+    fingerprint is compared under. `data` holds JSON values with finite numbers
+    (validation refuses the others).
+    """
+    payload = {
+        "customer": customer,
+        "purpose": purpose,
+        "channel": channel.value,
+        "subject": content.subject,
+        "text_body": content.text_body,
+        "html_body": content.html_body,
+        "data": data,
+        "source": source,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -90,12 +125,19 @@ class Message:
         purpose: str,
         channel: Channel,
         idempotency_key: str,
-        payload_fingerprint: str,
         content: MessageContent,
         data: dict[str, Any],
         source: str,
         now: datetime,
     ) -> Message:
+        fingerprint = payload_fingerprint(
+            customer=names.customer_name(workspace, customer_id),
+            purpose=purpose,
+            channel=channel,
+            content=content,
+            data=data,
+            source=source,
+        )
         return cls(
             id=id,
             workspace=workspace,
@@ -103,7 +145,7 @@ class Message:
             purpose=purpose,
             channel=channel,
             idempotency_key=idempotency_key,
-            payload_fingerprint=payload_fingerprint,
+            payload_fingerprint=fingerprint,
             content=content,
             data=data,
             source=source,
@@ -114,18 +156,19 @@ class Message:
 
     @property
     def name(self) -> str:
-        return MESSAGE_PATTERN.format(workspace=self.workspace, message=self.id)
+        return names.message_name(self.workspace, self.id)
 
     @property
     def customer(self) -> str:
-        return CUSTOMER_PATTERN.format(workspace=self.workspace, customer=self.customer_id)
+        return names.customer_name(self.workspace, self.customer_id)
 
     @property
     def is_final(self) -> bool:
         return self.state is not MessageState.QUEUED
 
-    def same_payload(self, fingerprint: str) -> bool:
-        return self.payload_fingerprint == fingerprint
+    def same_payload(self, other: Message) -> bool:
+        """Whether `other` (a new submission of the same key) says the same as this message."""
+        return self.payload_fingerprint == other.payload_fingerprint
 
     def mark_sent(self, provider: str, provider_message_id: str, now: datetime) -> None:
         self._finish(MessageState.SENT, "", now)

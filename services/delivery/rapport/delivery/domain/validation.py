@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from rapport.errors import InvalidArgument
 
-from .model import Channel
+from . import templates
+from .model import Channel, MessageContent
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 MAX_SOURCE_LENGTH = 1000
@@ -31,14 +35,44 @@ def validate_purpose(purpose: str, *, field: str = "purpose") -> None:
         )
 
 
-def parse_channel(value: str, *, field: str = "channel") -> Channel:
-    """`value` is the enum's name without prefix (EMAIL...); empty means unset."""
-    if not value or value == "UNSPECIFIED":
+def require_send_channel(channel: Channel | None, *, field: str = "channel") -> Channel:
+    """A channel messages are sent on; None means unset."""
+    if channel is None:
         raise InvalidArgument(field, "is required")
-    try:
-        return Channel(value)
-    except ValueError:
-        raise InvalidArgument(field, "is not a known channel") from None
+    if channel is Channel.INBOUND:
+        raise InvalidArgument(field, "CHANNEL_INBOUND is not a channel messages are sent on")
+    return channel
+
+
+def validate_content(content: MessageContent, channel: Channel, *, field: str = "content") -> None:
+    """Templates parse in the sandbox; email needs a subject and a text body."""
+    if channel is Channel.EMAIL:
+        for name, value in (("subject", content.subject), ("text_body", content.text_body)):
+            if not value.strip():
+                raise InvalidArgument(f"{field}.{name}", "is required for email")
+    for name, value, html in (
+        ("subject", content.subject, False),
+        ("text_body", content.text_body, False),
+        ("html_body", content.html_body, True),
+    ):
+        if value and (problem := templates.template_syntax_error(value, html=html)):
+            raise InvalidArgument(f"{field}.{name}", problem)
+
+
+def validate_data(data: Mapping[str, Any], *, field: str = "data") -> None:
+    """Template data are JSON values: numbers must be finite."""
+
+    def check(value: Any) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidArgument(field, "numbers must be finite (no NaN or infinity)")
+        if isinstance(value, Mapping):
+            for item in value.values():
+                check(item)
+        elif isinstance(value, list):
+            for item in value:
+                check(item)
+
+    check(data)
 
 
 def validate_source(source: str, *, field: str = "source") -> None:

@@ -1,11 +1,11 @@
-"""Inputs of the use cases, free of protobuf."""
+"""Inputs of the use cases, decoded from protobuf (enums, structs) but not yet validated."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from rapport.delivery.domain.model import MessageContent
+from rapport.delivery.domain.model import Channel, MessageContent
 
 
 @dataclass(frozen=True)
@@ -14,13 +14,12 @@ class SendMessage:
     idempotency_key: str
     customer: str
     purpose: str
-    # Channel enum name without its prefix ("EMAIL"); "" or "UNSPECIFIED" when unset.
-    channel: str
+    # None when the request left it unspecified.
+    channel: Channel | None
     content: MessageContent
+    # Template data: JSON values, whole numbers as ints.
     data: dict[str, Any] = field(default_factory=dict)
     source: str = ""
-    # sha256 of the whole request, deterministically serialised.
-    payload_fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -33,4 +32,5 @@ class ListMessages:
     parent: str
     page_size: int = 0
     page_token: str = ""
+    # Empty: every customer's messages.
     customer: str = ""

@@ -1,3 +1,5 @@
+"""The unit of work: one transaction, and every repository as an attribute."""
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,0 +1,142 @@
+"""Use cases behind the RPCs: accept a message once per idempotency key, read messages."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from rapport import pagination
+from rapport.delivery.domain import names, validation
+from rapport.delivery.domain.model import Message
+from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
+from rapport.resourcenames import require_workspace
+
+from . import commands
+from .dependencies import Dependencies
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    messages: list[Message]
+    # Empty on the last page.
+    next_page_token: str
+
+
+def _workspace(parent: str, deps: Dependencies) -> str:
+    workspace = names.parse_workspace(parent, field="parent")
+    require_workspace(workspace, deps.workspaces)
+    return workspace
+
+
+def _customer_id(customer: str, workspace: str) -> str:
+    customer_workspace, customer_id = names.parse_customer(customer, field="customer")
+    if customer_workspace != workspace:
+        raise InvalidArgument("customer", f"must be in {names.workspace_name(workspace)}")
+    return customer_id
+
+
+def _new_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
+    """The message `cmd` asks for, fully validated; nothing is written yet."""
+    workspace = _workspace(cmd.parent, deps)
+    validation.validate_idempotency_key(cmd.idempotency_key)
+    customer_id = _customer_id(cmd.customer, workspace)
+    validation.validate_purpose(cmd.purpose)
+    channel = validation.require_send_channel(cmd.channel)
+    validation.validate_source(cmd.source)
+    validation.validate_content(cmd.content, channel)
+    validation.validate_data(cmd.data)
+    if channel not in deps.channels:
+        raise FailedPrecondition(
+            "CHANNEL_NOT_CONFIGURED",
+            f"no provider is configured for channel {channel.value}",
+            {"channel": channel.value},
+        )
+    return Message.queue(
+        id=deps.new_id(),
+        workspace=workspace,
+        customer_id=customer_id,
+        purpose=cmd.purpose,
+        channel=channel,
+        idempotency_key=cmd.idempotency_key,
+        content=cmd.content,
+        data=cmd.data,
+        source=cmd.source,
+        now=deps.clock(),
+    )
+
+
+def _replay(existing: Message, submitted: Message) -> Message:
+    if existing.same_payload(submitted):
+        return existing
+    raise FailedPrecondition(
+        "IDEMPOTENCY_KEY_REUSED",
+        "this idempotency key was already used with a different payload",
+        {"message": existing.name},
+    )
+
+
+async def send_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
+    # Everything is checked before anything is written.
+    message = _new_message(cmd, deps)
+    async with deps.uow_factory() as uow:
+        existing = await uow.messages.get_by_idempotency_key(
+            message.workspace, message.idempotency_key
+        )
+        if existing is not None:
+            return _replay(existing, message)
+        winner = await uow.messages.add_unless_key_taken(message)
+        if winner is not None:
+            # A concurrent first submission of the same key committed first.
+            _log.info("concurrent submission of one key", extra={"message_id": winner.id})
+            return _replay(winner, message)
+        await uow.commit()
+    _log.info(
+        "message queued",
+        extra={
+            "message_id": message.id,
+            "customer": message.customer_id,
+            "channel": message.channel.value,
+        },
+    )
+    deps.dispatch_wakeup.set()
+    return message
+
+
+async def get_message(cmd: commands.GetMessage, deps: Dependencies) -> Message:
+    workspace, message_id = names.parse_message(cmd.name, field="name")
+    require_workspace(workspace, deps.workspaces)
+    async with deps.uow_factory(readonly=True) as uow:
+        message = await uow.messages.get(workspace, message_id)
+    if message is None:
+        raise NotFound(cmd.name)
+    return message
+
+
+async def list_messages(cmd: commands.ListMessages, deps: Dependencies) -> MessagePage:
+    workspace = _workspace(cmd.parent, deps)
+    customer_id = _customer_id(cmd.customer, workspace) if cmd.customer else None
+    size = pagination.page_size(cmd.page_size)
+    bound_to = f"ListMessages|{cmd.parent}|{cmd.customer}"
+    position = pagination.decode_page_token(cmd.page_token, bound_to=bound_to)
+    before = None
+    if position is not None:
+        try:
+            time = datetime.fromisoformat(position["t"])
+            before = (time if time.tzinfo else time.replace(tzinfo=UTC), str(position["id"]))
+        except (KeyError, TypeError, ValueError):
+            raise InvalidArgument("page_token", "is not a token returned by this method") from None
+    async with deps.uow_factory(readonly=True) as uow:
+        page = await uow.messages.list(
+            workspace, customer_id=customer_id, before=before, limit=size + 1
+        )
+    next_token = ""
+    if len(page) > size:
+        page = page[:size]
+        last = page[-1]
+        next_token = pagination.encode_page_token(
+            {"t": last.create_time.isoformat(), "id": last.id}, bound_to=bound_to
+        )
+    return MessagePage(messages=page, next_page_token=next_token)

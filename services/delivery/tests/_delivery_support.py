@@ -1,0 +1,121 @@
+"""Shared by delivery's tests: in-memory outbound ports, and requests to the real server."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import grpc
+from google.protobuf import struct_pb2
+from rapport.delivery.adapters.consent_client import ConsentClient
+from rapport.delivery.adapters.email_provider import EmailProvider, OutgoingEmail
+from rapport.delivery.adapters.profile_client import (
+    CustomerProfile,
+    ProfileClient,
+    ProfileNotFound,
+)
+from rapport.delivery.adapters.upstream import UpstreamUnavailable
+from rapport.delivery.bootstrap import build
+from rapport.delivery.domain.model import Channel
+from rapport.delivery.settings import DeliverySettings
+from rapport.delivery.v1 import delivery_service_pb2 as pb
+from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc
+from rapport.grpctesting import serve_in_process
+from rapport.type.v1 import channel_pb2, message_content_pb2
+
+# The customers of the service tests (the fake upstreams know them by these names).
+CUSTOMER = "workspaces/default/customers/c0ffee"
+OTHER_CUSTOMER = "workspaces/default/customers/beef01"
+
+
+class InMemoryConsentClient(ConsentClient):
+    """Decisions by (customer, purpose, channel); default deny."""
+
+    def __init__(self) -> None:
+        self.decisions: dict[tuple[str, str, Channel], bool] = {}
+        self.unavailable = False
+        self.calls = 0
+
+    def set(self, customer: str, purpose: str, channel: Channel, allowed: bool) -> None:
+        self.decisions[(customer, purpose, channel)] = allowed
+
+    async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
+        self.calls += 1
+        if self.unavailable:
+            raise UpstreamUnavailable("consent", "UNAVAILABLE")
+        return self.decisions.get((customer, purpose, channel), False)
+
+
+class InMemoryProfileClient(ProfileClient):
+    """Profiles by customer name."""
+
+    def __init__(self, profiles: dict[str, dict[str, Any]] | None = None) -> None:
+        self.profiles: dict[str, dict[str, Any]] = dict(profiles or {})
+        self.unavailable = False
+        self.calls = 0
+
+    async def get_profile(self, customer: str) -> CustomerProfile:
+        self.calls += 1
+        if self.unavailable:
+            raise UpstreamUnavailable("profile", "UNAVAILABLE")
+        if customer not in self.profiles:
+            raise ProfileNotFound(customer)
+        return CustomerProfile(customer=customer, traits=dict(self.profiles[customer]))
+
+
+class FakeEmailProvider(EmailProvider):
+    """Records what it is asked to send; `failures` scripts errors for the next calls."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingEmail] = []
+        self.calls = 0
+        self.failures: list[Exception] = []
+        self._ids = itertools.count(1)
+
+    async def send(self, email_to_send: OutgoingEmail) -> str:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append(email_to_send)
+        return f"<fake-{next(self._ids)}@rapport.test>"
+
+
+# --- the real server -------------------------------------------------------------------------
+
+
+def send_request(
+    key: str = "k-1", customer: str = CUSTOMER, **overrides: Any
+) -> pb.SendMessageRequest:
+    data = struct_pb2.Struct()
+    data.update({"offer": "10% off", "html": "<b>bold</b>"})
+    request = pb.SendMessageRequest(
+        parent="workspaces/default",
+        idempotency_key=key,
+        customer=customer,
+        purpose="marketing",
+        channel=channel_pb2.CHANNEL_EMAIL,
+        content=message_content_pb2.MessageContent(
+            subject="Hello {{ traits.first_name }}{{ traits.missing }}",
+            text_body="Dear {{ traits.first_name }}, {{ data.offer }} {{ data.html }}",
+            html_body="<p>{{ data.html }}</p>",
+        ),
+        data=data,
+        source="workspaces/default/triggers/welcome",
+    )
+    for field, value in overrides.items():
+        if field in ("content", "data"):
+            getattr(request, field).CopyFrom(value)
+        else:
+            setattr(request, field, value)
+    return request
+
+
+@asynccontextmanager
+async def delivery(settings: DeliverySettings) -> AsyncIterator[pb_grpc.DeliveryServiceStub]:
+    async with serve_in_process(build, settings) as server:
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            yield pb_grpc.DeliveryServiceStub(channel)

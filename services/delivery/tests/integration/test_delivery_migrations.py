@@ -1,0 +1,128 @@
+"""Revision 0002: messages accepted before it keep answering replays of their key."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from rapport.delivery.adapters.tables import messages as messages_table
+from rapport.delivery.bootstrap import MIGRATIONS_DIR
+from rapport.delivery.domain.model import Channel, MessageContent, RetryPolicy
+from rapport.delivery.service_layer import commands, messages
+from rapport.delivery.service_layer.dependencies import Dependencies
+from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
+from rapport.errors import FailedPrecondition
+from rapport.sqlstore import create_engine, ensure_schema, migrate
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .._delivery_support import FakeEmailProvider, InMemoryConsentClient, InMemoryProfileClient
+
+NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+async def _upgrade_to(engine: AsyncEngine, revision: str, schema: str | None) -> None:
+    await ensure_schema(engine, schema)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.attributes["schema"] = schema
+
+    def upgrade(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    async with engine.begin() as conn:
+        await conn.run_sync(upgrade)
+
+
+def _old_row(message_id: str, key: str, text_body: str) -> dict[str, object]:
+    return {
+        "id": message_id,
+        "workspace": "default",
+        "customer_id": "c1",
+        "purpose": "marketing",
+        "channel": "EMAIL",
+        "idempotency_key": key,
+        # Revision 0001's form: the hash of the serialised request, which nothing recomputes.
+        "payload_fingerprint": hashlib.sha256(f"request {key}".encode()).hexdigest(),
+        "subject": "Hi",
+        "text_body": text_body,
+        "html_body": "",
+        "data": '{"n":1,"nested":{"x":[1,2.5]}}',
+        "source": "workspaces/default/triggers/t",
+        "state": "SENT",
+        "attempt_count": 1,
+        "provider": "smtp",
+        "provider_message_id": "<1@x>",
+        "failure_reason": "",
+        "create_time": NOW,
+        "update_time": NOW,
+        "send_time": NOW,
+        "next_attempt_time": NOW,
+        "lease_token": None,
+        "lease_expire_time": None,
+    }
+
+
+async def _scenario(engine: AsyncEngine, schema: str | None) -> None:
+    await _upgrade_to(engine, "0001", schema)
+    async with engine.begin() as conn:
+        # More rows than one batch of the revision would need, in no particular id order.
+        await conn.execute(
+            messages_table.insert(),
+            [_old_row(f"m{i:04d}", f"key-{i}", f"Body {i}") for i in reversed(range(1500))],
+        )
+    await migrate(engine, MIGRATIONS_DIR, schema=schema)
+
+    def uow_factory(*, readonly: bool = False) -> DeliveryUnitOfWork:
+        return DeliveryUnitOfWork(engine, readonly=readonly)
+
+    deps = Dependencies(
+        uow_factory=uow_factory,
+        workspaces=frozenset({"default"}),
+        profiles=InMemoryProfileClient(),
+        consents=InMemoryConsentClient(),
+        providers={Channel.EMAIL: FakeEmailProvider()},
+        retry_policy=RetryPolicy(),
+    )
+
+    def replay(i: int, text_body: str) -> commands.SendMessage:
+        return commands.SendMessage(
+            parent="workspaces/default",
+            idempotency_key=f"key-{i}",
+            customer="workspaces/default/customers/c1",
+            purpose="marketing",
+            channel=Channel.EMAIL,
+            content=MessageContent("Hi", text_body),
+            data={"nested": {"x": [1, 2.5]}, "n": 1},
+            source="workspaces/default/triggers/t",
+        )
+
+    for i in (0, 999, 1000, 1499):
+        again = await messages.send_message(replay(i, f"Body {i}"), deps)
+        assert again.name == f"workspaces/default/messages/m{i:04d}"
+    with pytest.raises(FailedPrecondition) as caught:
+        await messages.send_message(replay(7, "Another body"), deps)
+    assert caught.value.reason == "IDEMPOTENCY_KEY_REUSED"
+    assert not deps.dispatch_wakeup.is_set()  # nothing new was queued
+
+
+async def test_revision_0002_on_sqlite(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}")
+    try:
+        await _scenario(engine, None)
+    finally:
+        await engine.dispose()
+
+
+async def test_revision_0002_on_postgres(postgres_url: str, pg_schema: str) -> None:
+    engine = create_engine(postgres_url, schema=pg_schema)
+    try:
+        await _scenario(engine, pg_schema)
+    finally:
+        await engine.dispose()
