@@ -15,6 +15,7 @@ from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.consent.v1 import consent_service_pb2_grpc as pb_grpc
 from rapport.grpctesting import serve_in_process, status_details
+from rapport.type.v1 import channel_pb2
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -58,7 +59,7 @@ async def record(
     state: int,
     *,
     purpose: str = "marketing",
-    channel: int = pb.CHANNEL_EMAIL,
+    channel: int = channel_pb2.CHANNEL_EMAIL,
     effective_time: datetime | None = None,
     source: str = "web_form",
 ) -> pb.ConsentRecord:
@@ -75,12 +76,12 @@ async def check(
     customer: str,
     *,
     purpose: str = "marketing",
-    channel: int = pb.CHANNEL_EMAIL,
+    channel: int = channel_pb2.CHANNEL_EMAIL,
     at: datetime | None = None,
 ) -> pb.CheckConsentResponse:
     request = pb.CheckConsentRequest(customer=customer, purpose=purpose, channel=channel)
     if at is not None:
-        request.time.CopyFrom(ts(at))
+        request.check_time.CopyFrom(ts(at))
     return await stub.CheckConsent(request)
 
 
@@ -114,24 +115,24 @@ async def run_core_scenario(stub: pb_grpc.ConsentServiceStub, clock: FakeClock) 
             parent="workspaces/default",
             requests=[
                 pb.CheckConsentRequest(
-                    customer=customer, purpose="marketing", channel=pb.CHANNEL_EMAIL
+                    customer=customer, purpose="marketing", channel=channel_pb2.CHANNEL_EMAIL
                 ),
                 pb.CheckConsentRequest(
                     customer=customer,
                     purpose="marketing",
-                    channel=pb.CHANNEL_EMAIL,
-                    time=ts(granted_at),
+                    channel=channel_pb2.CHANNEL_EMAIL,
+                    check_time=ts(granted_at),
                 ),
                 pb.CheckConsentRequest(
-                    customer=customer, purpose="service", channel=pb.CHANNEL_SMS
+                    customer=customer, purpose="service", channel=channel_pb2.CHANNEL_SMS
                 ),
             ],
         )
     )
     assert [r.reason for r in batch.responses] == ["DENIED", "GRANTED", "NO_RECORD_DEFAULT_DENY"]
 
-    history = await stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer))
-    assert [r.name for r in history.records] == [denied.name, granted.name]
+    history = await stub.ListConsentRecords(pb.ListConsentRecordsRequest(parent=customer))
+    assert [r.name for r in history.consent_records] == [denied.name, granted.name]
     assert history.next_page_token == ""
 
 
@@ -144,7 +145,7 @@ async def expect_error(
     except grpc.aio.AioRpcError as err:
         assert err.code() == code, err.details()
         info, bad_request = status_details(err)
-        assert info is not None and info.domain == "rapport.consent.v1"
+        assert info is not None and info.domain == "consent.rapport.dev"
         if field is not None:
             assert info.metadata["field"] == field
             assert bad_request is not None

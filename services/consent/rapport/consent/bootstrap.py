@@ -13,7 +13,7 @@ from rapport.consent.adapters.cache import (
     StateCache,
 )
 from rapport.consent.entrypoints.grpc_servicer import ConsentServicer
-from rapport.consent.service_layer.handlers import Clock, ConsentDependencies, utc_now
+from rapport.consent.service_layer.dependencies import Clock, Dependencies, utc_now
 from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
@@ -24,11 +24,14 @@ _log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "adapters" / "migrations"
 SERVICE_NAME = consent_service_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name
-_METHOD_SCOPES = {
+ERROR_DOMAIN = "consent.rapport.dev"
+# Every RPC of the contract (authorization is default-deny: an RPC missing here is refused).
+METHOD_SCOPES = {
     f"/{SERVICE_NAME}/RecordConsent": "consent.write",
+    f"/{SERVICE_NAME}/GetConsentRecord": "consent.read",
+    f"/{SERVICE_NAME}/ListConsentRecords": "consent.read",
     f"/{SERVICE_NAME}/CheckConsent": "consent.read",
     f"/{SERVICE_NAME}/BatchCheckConsent": "consent.read",
-    f"/{SERVICE_NAME}/ListConsentHistory": "consent.read",
 }
 
 
@@ -53,7 +56,7 @@ async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> Service
     await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
     cache = _state_cache(settings, is_sqlite(engine))
     _log.info("consent cache ready", extra={"action": type(cache).__name__})
-    deps = ConsentDependencies(
+    deps = Dependencies(
         uow_factory=partial(ConsentUnitOfWork, engine),
         cache=cache,
         workspaces=tuple(settings.workspaces),
@@ -67,7 +70,7 @@ async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> Service
             )
         ],
         service_names=[SERVICE_NAME],
-        error_domain="rapport.consent.v1",
-        method_scopes=_METHOD_SCOPES,
+        error_domain=ERROR_DOMAIN,
+        method_scopes=METHOD_SCOPES,
         on_close=[cache.close, engine.dispose],
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import grpc
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2 as pb
 
@@ -12,6 +13,7 @@ from .._consent_support import (
     check,
     consent_stub,
     customer_name,
+    expect_error,
     record,
     run_core_scenario,
 )
@@ -46,10 +48,30 @@ async def test_history_and_future_decisions_on_postgres(
 
         seen, token = [], ""
         while True:
-            page = await stub.ListConsentHistory(
-                pb.ListConsentHistoryRequest(parent=customer, page_size=4, page_token=token)
+            page = await stub.ListConsentRecords(
+                pb.ListConsentRecordsRequest(parent=customer, page_size=4, page_token=token)
             )
-            seen += [r.name for r in page.records]
+            seen += [r.name for r in page.consent_records]
             if not (token := page.next_page_token):
                 break
         assert seen == names[::-1]
+
+
+async def test_get_consent_record_on_postgres(
+    postgres_url: str, pg_schema: str, clock: FakeClock
+) -> None:
+    settings = ConsentSettings(database_url=postgres_url, database_schema=pg_schema)
+    async with consent_stub(settings, clock) as stub:
+        customer, other = customer_name(), customer_name()
+        stored = await record(stub, customer, pb.CONSENT_STATE_GRANTED)
+        got = await stub.GetConsentRecord(pb.GetConsentRecordRequest(name=stored.name))
+        assert got == stored
+        record_id = stored.name.rsplit("/", 1)[1]
+        for missing in (
+            f"{other}/consentRecords/{record_id}",
+            f"{customer}/consentRecords/{'a' * 128}",  # longer than any stored id
+        ):
+            await expect_error(
+                stub.GetConsentRecord(pb.GetConsentRecordRequest(name=missing)),
+                grpc.StatusCode.NOT_FOUND,
+            )

@@ -12,6 +12,7 @@ from rapport.consent.adapters.cache import InProcessStateCache, NoStateCache, St
 from rapport.consent.bootstrap import MIGRATIONS_DIR
 from rapport.consent.domain.model import Channel, ConsentState
 from rapport.consent.service_layer import commands, handlers
+from rapport.consent.service_layer.dependencies import Dependencies
 from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
 from rapport.sqlstore import create_engine, migrate
 from sqlalchemy import event
@@ -28,8 +29,8 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def _deps(engine: AsyncEngine, cache: StateCache) -> handlers.ConsentDependencies:
-    return handlers.ConsentDependencies(
+def _deps(engine: AsyncEngine, cache: StateCache) -> Dependencies:
+    return Dependencies(
         uow_factory=partial(ConsentUnitOfWork, engine),
         cache=cache,
         workspaces=("default",),
@@ -68,7 +69,7 @@ async def test_a_batch_reads_the_ledger_once_and_then_the_cache(engine: AsyncEng
         for channel in (Channel.EMAIL, Channel.SMS)
     ]
     selects = _count_ledger_selects(engine)
-    batch = commands.BatchCheckConsent(parent="workspaces/default", requests=checks)
+    batch = commands.BatchCheckConsent(parent="workspaces/default", requests=tuple(checks))
 
     first = await handlers.batch_check_consent(batch, deps)
     assert len(selects) == 1

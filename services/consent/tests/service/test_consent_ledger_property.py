@@ -3,7 +3,7 @@
 A random sequence of RecordConsent calls (random effective times, some ahead of the
 clock, many ties; the record time advances) is replayed against one running server.
 After it, CheckConsent at any probe time T equals the reference model's answer, the
-batch endpoint agrees, and ListConsentHistory lists every change exactly once. Around
+batch endpoint agrees, and ListConsentRecords lists every change exactly once. Around
 every write, the cached current-state check equals the uncached answer at that moment.
 """
 
@@ -21,14 +21,15 @@ from hypothesis import strategies as st
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.consent.v1 import consent_service_pb2_grpc as pb_grpc
+from rapport.type.v1 import channel_pb2
 
 from .._consent_support import FakeClock, consent_stub, ts
 
 KEYS = [  # (customer index, purpose, channel)
-    (0, "marketing", pb.CHANNEL_EMAIL),
-    (0, "marketing", pb.CHANNEL_SMS),
-    (0, "service", pb.CHANNEL_EMAIL),
-    (1, "marketing", pb.CHANNEL_EMAIL),
+    (0, "marketing", channel_pb2.CHANNEL_EMAIL),
+    (0, "marketing", channel_pb2.CHANNEL_SMS),
+    (0, "service", channel_pb2.CHANNEL_EMAIL),
+    (1, "marketing", channel_pb2.CHANNEL_EMAIL),
 ]
 ADVANCES = [
     timedelta(0),
@@ -123,7 +124,7 @@ async def _scenario(harness: Harness, plan: list[Step]) -> None:
         customer, purpose, channel = KEYS[key]
         req = pb.CheckConsentRequest(customer=customers[customer], purpose=purpose, channel=channel)
         if at is not None:
-            req.time.CopyFrom(ts(at))
+            req.check_time.CopyFrom(ts(at))
         return req
 
     async def cached_and_uncached(key: int) -> None:
@@ -179,10 +180,10 @@ async def _scenario(harness: Harness, plan: list[Step]) -> None:
     for index, customer in enumerate(customers):
         listed, token = [], ""
         while True:
-            page = await stub.ListConsentHistory(
-                pb.ListConsentHistoryRequest(parent=customer, page_size=2, page_token=token)
+            page = await stub.ListConsentRecords(
+                pb.ListConsentRecordsRequest(parent=customer, page_size=2, page_token=token)
             )
-            listed += [r.name for r in page.records]
+            listed += [r.name for r in page.consent_records]
             token = page.next_page_token
             if not token:
                 break

@@ -10,6 +10,7 @@ from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.consent.v1 import consent_service_pb2_grpc as pb_grpc
 from rapport.grpctesting import status_details
+from rapport.type.v1 import channel_pb2
 
 from .._consent_support import (
     FakeClock,
@@ -40,7 +41,7 @@ async def test_record_returns_the_stored_entry(stub: Stub, clock: FakeClock) -> 
                 name="ignored",
                 customer="ignored",
                 purpose="renewals.home",
-                channel=pb.CHANNEL_SMS,
+                channel=channel_pb2.CHANNEL_SMS,
                 state=pb.CONSENT_STATE_GRANTED,
                 source="call_centre",
                 notice_version="2025-01",
@@ -54,7 +55,7 @@ async def test_record_returns_the_stored_entry(stub: Stub, clock: FakeClock) -> 
     assert stored.customer == customer
     assert (stored.purpose, stored.channel, stored.state) == (
         "renewals.home",
-        pb.CHANNEL_SMS,
+        channel_pb2.CHANNEL_SMS,
         pb.CONSENT_STATE_GRANTED,
     )
     assert (stored.source, stored.notice_version, stored.proof) == (
@@ -65,14 +66,14 @@ async def test_record_returns_the_stored_entry(stub: Stub, clock: FakeClock) -> 
     assert stored.effective_time.ToDatetime(tzinfo=UTC) == decided_at
     assert stored.record_time.ToDatetime(tzinfo=UTC) == clock.now  # server time, not ours
 
-    answer = await check(stub, customer, purpose="renewals.home", channel=pb.CHANNEL_SMS)
+    answer = await check(stub, customer, purpose="renewals.home", channel=channel_pb2.CHANNEL_SMS)
     assert answer.record == stored
     # Backdated but recorded now: at a time between the two it was not yet known.
     past = await check(
         stub,
         customer,
         purpose="renewals.home",
-        channel=pb.CHANNEL_SMS,
+        channel=channel_pb2.CHANNEL_SMS,
         at=clock.now - timedelta(days=1),
     )
     assert past.reason == "NO_RECORD_DEFAULT_DENY"
@@ -81,7 +82,7 @@ async def test_record_returns_the_stored_entry(stub: Stub, clock: FakeClock) -> 
 def _valid_record(**changes: object) -> pb.ConsentRecord:
     fields: dict[str, object] = {
         "purpose": "marketing",
-        "channel": pb.CHANNEL_EMAIL,
+        "channel": channel_pb2.CHANNEL_EMAIL,
         "state": pb.CONSENT_STATE_GRANTED,
         "source": "web_form",
     }
@@ -99,7 +100,8 @@ def _valid_record(**changes: object) -> pb.ConsentRecord:
         (None, _valid_record(purpose=""), "record.purpose"),
         (None, _valid_record(purpose="Marketing"), "record.purpose"),
         (None, _valid_record(purpose="m" * 65), "record.purpose"),
-        (None, _valid_record(channel=pb.CHANNEL_UNSPECIFIED), "record.channel"),
+        (None, _valid_record(channel=channel_pb2.CHANNEL_UNSPECIFIED), "record.channel"),
+        (None, _valid_record(channel=channel_pb2.CHANNEL_INBOUND), "record.channel"),
         (None, _valid_record(channel=42), "record.channel"),
         (None, _valid_record(state=pb.CONSENT_STATE_UNSPECIFIED), "record.state"),
         (None, _valid_record(state=7), "record.state"),
@@ -117,8 +119,8 @@ async def test_bad_record_requests_are_refused_and_change_nothing(
     request = pb.RecordConsentRequest(parent=customer if parent is None else parent, record=consent)
     await expect_error(stub.RecordConsent(request), INVALID, field=field)
 
-    history = await stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer))
-    assert list(history.records) == []
+    history = await stub.ListConsentRecords(pb.ListConsentRecordsRequest(parent=customer))
+    assert list(history.consent_records) == []
     assert (await check(stub, customer)).reason == "NO_RECORD_DEFAULT_DENY"
 
 
@@ -131,8 +133,8 @@ async def test_effective_time_more_than_five_minutes_ahead_is_refused(
         parent=customer, record=_valid_record(effective_time=ts(too_far))
     )
     await expect_error(stub.RecordConsent(request), INVALID, field="record.effective_time")
-    history = await stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer))
-    assert list(history.records) == []
+    history = await stub.ListConsentRecords(pb.ListConsentRecordsRequest(parent=customer))
+    assert list(history.consent_records) == []
 
 
 async def test_an_unknown_workspace_is_not_found(stub: Stub) -> None:
@@ -148,8 +150,8 @@ async def test_an_unknown_workspace_is_not_found(stub: Stub) -> None:
         grpc.StatusCode.NOT_FOUND,
     )
     await expect_error(
-        stub.ListConsentHistory(
-            pb.ListConsentHistoryRequest(parent="workspaces/elsewhere/customers/c1")
+        stub.ListConsentRecords(
+            pb.ListConsentRecordsRequest(parent="workspaces/elsewhere/customers/c1")
         ),
         grpc.StatusCode.NOT_FOUND,
     )
@@ -162,9 +164,10 @@ async def test_an_unknown_workspace_is_not_found(stub: Stub) -> None:
         ({"customer": "workspaces/default/customers/"}, "customer"),
         ({"purpose": ""}, "purpose"),
         ({"purpose": "has space"}, "purpose"),
-        ({"channel": pb.CHANNEL_UNSPECIFIED}, "channel"),
+        ({"channel": channel_pb2.CHANNEL_UNSPECIFIED}, "channel"),
+        ({"channel": channel_pb2.CHANNEL_INBOUND}, "channel"),
         ({"channel": 99}, "channel"),
-        ({"time": {"seconds": -(10**12)}}, "time"),
+        ({"check_time": {"seconds": -(10**12)}}, "check_time"),
     ],
 )
 async def test_bad_checks_name_the_field(
@@ -173,7 +176,7 @@ async def test_bad_checks_name_the_field(
     fields: dict[str, object] = {
         "customer": "workspaces/default/customers/c1",
         "purpose": "marketing",
-        "channel": pb.CHANNEL_EMAIL,
+        "channel": channel_pb2.CHANNEL_EMAIL,
     }
     fields.update(request_fields)
     await expect_error(stub.CheckConsent(pb.CheckConsentRequest(**fields)), INVALID, field=field)
@@ -197,14 +200,16 @@ async def test_a_future_effective_decision_takes_over_at_its_time(
 async def test_checks_right_after_each_write_see_it(stub: Stub, clock: FakeClock) -> None:
     customer = customer_name()
     for i in range(6):
-        assert (await check(stub, customer, channel=pb.CHANNEL_PUSH)).allowed == (i % 2 == 1)
+        assert (await check(stub, customer, channel=channel_pb2.CHANNEL_PUSH)).allowed == (
+            i % 2 == 1
+        )
         clock.advance(seconds=1)
         state = pb.CONSENT_STATE_GRANTED if i % 2 == 0 else pb.CONSENT_STATE_DENIED
-        stored = await record(stub, customer, state, channel=pb.CHANNEL_PUSH)
-        answer = await check(stub, customer, channel=pb.CHANNEL_PUSH)
+        stored = await record(stub, customer, state, channel=channel_pb2.CHANNEL_PUSH)
+        answer = await check(stub, customer, channel=channel_pb2.CHANNEL_PUSH)
         assert answer.record.name == stored.name
     # Another channel and purpose of the same customer are independent.
-    assert (await check(stub, customer, channel=pb.CHANNEL_EMAIL)).reason == (
+    assert (await check(stub, customer, channel=channel_pb2.CHANNEL_EMAIL)).reason == (
         "NO_RECORD_DEFAULT_DENY"
     )
 
@@ -212,17 +217,19 @@ async def test_checks_right_after_each_write_see_it(stub: Stub, clock: FakeClock
 async def test_batch_answers_in_request_order(stub: Stub, clock: FakeClock) -> None:
     alice, bob = customer_name(), customer_name()
     await record(stub, alice, pb.CONSENT_STATE_GRANTED)
-    await record(stub, bob, pb.CONSENT_STATE_DENIED, channel=pb.CHANNEL_SMS)
+    await record(stub, bob, pb.CONSENT_STATE_DENIED, channel=channel_pb2.CHANNEL_SMS)
     await check(stub, alice)  # one of them cached, the others read from the ledger
 
-    def req(customer: str, channel: int = pb.CHANNEL_EMAIL, **kw: object) -> pb.CheckConsentRequest:
+    def req(
+        customer: str, channel: int = channel_pb2.CHANNEL_EMAIL, **kw: object
+    ) -> pb.CheckConsentRequest:
         return pb.CheckConsentRequest(customer=customer, purpose="marketing", channel=channel, **kw)
 
     requests = [
-        req(bob, pb.CHANNEL_SMS),
+        req(bob, channel_pb2.CHANNEL_SMS),
         req(alice),
         req(bob),
-        req(alice, time=ts(clock.now - timedelta(seconds=1))),
+        req(alice, check_time=ts(clock.now - timedelta(seconds=1))),
         req(alice),
     ]
     response = await stub.BatchCheckConsent(
@@ -241,15 +248,24 @@ async def test_batch_answers_in_request_order(stub: Stub, clock: FakeClock) -> N
 
 async def test_batch_errors_name_the_check(stub: Stub) -> None:
     good = pb.CheckConsentRequest(
-        customer="workspaces/default/customers/c1", purpose="marketing", channel=pb.CHANNEL_EMAIL
+        customer="workspaces/default/customers/c1",
+        purpose="marketing",
+        channel=channel_pb2.CHANNEL_EMAIL,
     )
     other_workspace = pb.CheckConsentRequest(
-        customer="workspaces/brand2/customers/c1", purpose="marketing", channel=pb.CHANNEL_EMAIL
+        customer="workspaces/brand2/customers/c1",
+        purpose="marketing",
+        channel=channel_pb2.CHANNEL_EMAIL,
     )
     bad_purpose = pb.CheckConsentRequest(
-        customer="workspaces/default/customers/c1", purpose="", channel=pb.CHANNEL_EMAIL
+        customer="workspaces/default/customers/c1", purpose="", channel=channel_pb2.CHANNEL_EMAIL
     )
     no_channel = pb.CheckConsentRequest(customer="workspaces/default/customers/c1", purpose="m")
+    inbound = pb.CheckConsentRequest(
+        customer="workspaces/default/customers/c1",
+        purpose="marketing",
+        channel=channel_pb2.CHANNEL_INBOUND,
+    )
 
     async def batch(parent: str, requests: list[pb.CheckConsentRequest]) -> object:
         return await stub.BatchCheckConsent(
@@ -265,127 +281,13 @@ async def test_batch_errors_name_the_check(stub: Stub) -> None:
     await expect_error(
         batch("workspaces/default", [no_channel]), INVALID, field="requests[0].channel"
     )
+    await expect_error(
+        batch("workspaces/default", [good, inbound]), INVALID, field="requests[1].channel"
+    )
     await expect_error(batch("default", [good]), INVALID, field="parent")
     await expect_error(batch("workspaces/default", [good] * 1001), INVALID, field="requests")
     full = await batch("workspaces/default", [good] * 1000)
     assert len(full.responses) == 1000  # type: ignore[attr-defined]
-
-
-async def test_history_pages_newest_first_with_filters(stub: Stub, clock: FakeClock) -> None:
-    customer = customer_name()
-    names = []
-    for i in range(7):
-        clock.advance(seconds=1)
-        channel = pb.CHANNEL_EMAIL if i % 2 == 0 else pb.CHANNEL_SMS
-        # Effective times out of order: history follows the ledger, not the decisions.
-        decided = clock.now - timedelta(hours=i % 3)
-        names.append(
-            (
-                await record(
-                    stub,
-                    customer,
-                    pb.CONSENT_STATE_GRANTED,
-                    channel=channel,
-                    effective_time=decided,
-                )
-            ).name
-        )
-    await record(stub, customer, pb.CONSENT_STATE_DENIED, purpose="service")
-
-    seen, token, pages = [], "", 0
-    while True:
-        page = await stub.ListConsentHistory(
-            pb.ListConsentHistoryRequest(
-                parent=customer, purpose="marketing", page_size=3, page_token=token
-            )
-        )
-        pages += 1
-        assert len(page.records) <= 3
-        seen += [r.name for r in page.records]
-        token = page.next_page_token
-        if not token:
-            break
-    assert pages == 3
-    assert seen == names[::-1]
-
-    sms = await stub.ListConsentHistory(
-        pb.ListConsentHistoryRequest(parent=customer, channel=pb.CHANNEL_SMS)
-    )
-    assert [r.name for r in sms.records] == names[1::2][::-1]
-    everything = await stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer))
-    assert len(everything.records) == 8 and everything.records[0].purpose == "service"
-
-    first = await stub.ListConsentHistory(
-        pb.ListConsentHistoryRequest(parent=customer, purpose="marketing", page_size=3)
-    )
-    # A token only works for the request that made it.
-    await expect_error(
-        stub.ListConsentHistory(
-            pb.ListConsentHistoryRequest(
-                parent=customer, purpose="service", page_token=first.next_page_token
-            )
-        ),
-        INVALID,
-        field="page_token",
-    )
-    await expect_error(
-        stub.ListConsentHistory(
-            pb.ListConsentHistoryRequest(
-                parent=customer_name(), purpose="marketing", page_token=first.next_page_token
-            )
-        ),
-        INVALID,
-        field="page_token",
-    )
-    await expect_error(
-        stub.ListConsentHistory(
-            pb.ListConsentHistoryRequest(parent=customer, page_token="garbage")
-        ),
-        INVALID,
-        field="page_token",
-    )
-    await expect_error(
-        stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer, page_size=-1)),
-        INVALID,
-        field="page_size",
-    )
-    await expect_error(
-        stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer, purpose="Bad")),
-        INVALID,
-        field="purpose",
-    )
-    await expect_error(
-        stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer, channel=77)),
-        INVALID,
-        field="channel",
-    )
-    await expect_error(
-        stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent="workspaces/default")),
-        INVALID,
-        field="parent",
-    )
-
-
-async def test_scopes_guard_writes(tmp_path: object, clock: FakeClock) -> None:
-    settings = ConsentSettings(
-        data_dir=tmp_path, auth_tokens={"reader": ["consent.read"], "writer": ["consent.write"]}
-    )
-    customer = customer_name()
-    request = pb.RecordConsentRequest(parent=customer, record=_valid_record())
-    reader = (("authorization", "Bearer reader"),)
-    writer = (("authorization", "Bearer writer"),)
-    async with consent_stub(settings, clock) as stub:
-        await expect_error(
-            stub.RecordConsent(request, metadata=reader), grpc.StatusCode.PERMISSION_DENIED
-        )
-        await stub.RecordConsent(request, metadata=writer)
-        check_request = pb.CheckConsentRequest(
-            customer=customer, purpose="marketing", channel=pb.CHANNEL_EMAIL
-        )
-        assert (await stub.CheckConsent(check_request, metadata=reader)).allowed
-        await expect_error(
-            stub.CheckConsent(check_request, metadata=writer), grpc.StatusCode.PERMISSION_DENIED
-        )
 
 
 async def test_an_unreachable_redis_degrades_to_the_database(
@@ -403,5 +305,5 @@ async def test_an_unreachable_redis_degrades_to_the_database(
         info, _ = status_details(err)
         assert info is not None and info.reason == "CACHE_INVALIDATION_FAILED"
         assert (await check(stub, customer)).allowed  # read from the database
-        history = await stub.ListConsentHistory(pb.ListConsentHistoryRequest(parent=customer))
-        assert len(history.records) == 1
+        history = await stub.ListConsentRecords(pb.ListConsentRecordsRequest(parent=customer))
+        assert len(history.consent_records) == 1

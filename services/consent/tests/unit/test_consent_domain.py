@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rapport.consent.domain import names
 from rapport.consent.domain.model import (
     Channel,
     ConsentEntry,
@@ -13,8 +14,12 @@ from rapport.consent.domain.model import (
     Reason,
     current_state,
     decide,
-    effective_time_or_default,
     entry_in_force_at,
+)
+from rapport.consent.domain.validation import (
+    effective_time_or_default,
+    require_channel,
+    validate_channel,
     validate_purpose,
     validate_text,
 )
@@ -161,3 +166,34 @@ def test_entry_names() -> None:
     e = replace(entry(1), id="r1")
     assert e.name == "workspaces/default/customers/c1/consentRecords/r1"
     assert e.customer_name == "workspaces/default/customers/c1"
+
+
+def test_names_round_trip() -> None:
+    record = names.consent_record_name("default", "c1", "r1")
+    assert record == "workspaces/default/customers/c1/consentRecords/r1"
+    assert names.parse_consent_record(record, field="name") == names.ConsentRecordName(
+        "default", "c1", "r1"
+    )
+    customer = names.customer_name("brand2", "c9")
+    assert names.parse_customer(customer, field="parent") == names.CustomerName("brand2", "c9")
+    assert names.parse_workspace(names.workspace_name("default"), field="parent") == "default"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["", "workspaces/default/customers/c1", "workspaces/default/customers/c1/consentRecords/R"],
+)
+def test_malformed_record_names_name_the_field(value: str) -> None:
+    with pytest.raises(InvalidArgument) as err:
+        names.parse_consent_record(value, field="name")
+    assert err.value.field == "name"
+
+
+def test_the_inbound_channel_is_refused() -> None:
+    assert require_channel(Channel.SMS, "record.channel") is Channel.SMS
+    for check in (require_channel, validate_channel):
+        with pytest.raises(InvalidArgument) as err:
+            check(Channel.INBOUND, "record.channel")
+        assert err.value.field == "record.channel"
+    with pytest.raises(InvalidArgument):
+        require_channel(None, "channel")

@@ -73,6 +73,19 @@ class LedgerRepository:
         )
         return replace(entry, seq=result.scalar_one())
 
+    async def get(self, workspace: str, customer_id: str, entry_id: str) -> ConsentEntry | None:
+        """The entry with this id, if it is this customer's."""
+        row = (
+            await self._connection.execute(
+                sa.select(ledger).where(
+                    ledger.c.id == entry_id,
+                    ledger.c.workspace == workspace,
+                    ledger.c.customer_id == customer_id,
+                )
+            )
+        ).first()
+        return _entry(row) if row is not None else None
+
     async def entry_in_force_at(self, key: ConsentKey, at: datetime) -> ConsentEntry | None:
         """Same rule as domain.model.entry_in_force_at, as one indexed query."""
         at = at.astimezone(UTC)
@@ -125,7 +138,7 @@ class LedgerRepository:
         )
         return [_entry(row) for row in rows]
 
-    async def history(
+    async def list_by_customer(
         self,
         workspace: str,
         customer_id: str,

@@ -1,4 +1,4 @@
-"""The consent ledger: entries, validation rules, and which entry is in force when.
+"""The consent ledger: entries, and which entry is in force when.
 
 An entry is never changed once recorded; the state at a moment is derived from the
 entries alone, so any past state can be reconstructed from the ledger.
@@ -6,23 +6,12 @@ entries alone, so any past state can be reconstructed from the ledger.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
-from rapport.errors import InvalidArgument
-
-PURPOSE_PATTERN = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
-MAX_SOURCE_CHARS = 100
-MAX_NOTICE_VERSION_CHARS = 200
-MAX_PROOF_CHARS = 1000
-# Clocks of capture systems drift; a decision far in the future is a mistake, not a plan.
-MAX_FUTURE_EFFECTIVE_TIME = timedelta(minutes=5)
-
-CUSTOMER_PATTERN = "workspaces/{workspace}/customers/{customer}"
-RECORD_PATTERN = "workspaces/{workspace}/customers/{customer}/consentRecords/{record}"
+from rapport.consent.domain import names
 
 
 class Channel(StrEnum):
@@ -31,6 +20,9 @@ class Channel(StrEnum):
     PUSH = "push"
     WEBHOOK = "webhook"
     IN_APP = "in_app"
+    # Shown on the inbound channel that asked; nothing is sent on it, so no consent is
+    # recorded or checked for it (domain.validation.require_channel refuses it).
+    INBOUND = "inbound"
 
 
 class ConsentState(StrEnum):
@@ -77,13 +69,11 @@ class ConsentEntry:
 
     @property
     def name(self) -> str:
-        return RECORD_PATTERN.format(
-            workspace=self.workspace, customer=self.customer_id, record=self.id
-        )
+        return names.consent_record_name(self.workspace, self.customer_id, self.id)
 
     @property
     def customer_name(self) -> str:
-        return CUSTOMER_PATTERN.format(workspace=self.workspace, customer=self.customer_id)
+        return names.customer_name(self.workspace, self.customer_id)
 
     def in_force_now(self, now: datetime) -> bool:
         """Whether this entry counts for a check of the current state.
@@ -142,52 +132,3 @@ def decide(entry: ConsentEntry | None) -> ConsentDecision:
     if entry.state is ConsentState.GRANTED:
         return ConsentDecision(True, ConsentState.GRANTED, Reason.GRANTED, entry)
     return ConsentDecision(False, ConsentState.DENIED, Reason.DENIED, entry)
-
-
-# --- validation --------------------------------------------------------------------------
-
-
-def validate_purpose(purpose: str, field: str) -> str:
-    if not purpose:
-        raise InvalidArgument(field, "is required")
-    if not PURPOSE_PATTERN.fullmatch(purpose):
-        raise InvalidArgument(
-            field,
-            "must start with a lower-case letter and contain only lower-case letters, "
-            "digits, '_', '-' and '.' (at most 64 characters)",
-        )
-    return purpose
-
-
-def require_channel(channel: Channel | None, field: str) -> Channel:
-    if channel is None:
-        raise InvalidArgument(field, "is required")
-    return channel
-
-
-def require_state(state: ConsentState | None, field: str) -> ConsentState:
-    if state is None:
-        raise InvalidArgument(field, "is required")
-    return state
-
-
-def validate_text(value: str, field: str, *, max_chars: int, required: bool = False) -> str:
-    if required and not value.strip():
-        raise InvalidArgument(field, "is required")
-    if len(value) > max_chars:
-        raise InvalidArgument(field, f"must be at most {max_chars} characters")
-    return value
-
-
-def effective_time_or_default(
-    effective_time: datetime | None, record_time: datetime, field: str
-) -> datetime:
-    if effective_time is None:
-        return record_time
-    if effective_time > record_time + MAX_FUTURE_EFFECTIVE_TIME:
-        raise InvalidArgument(
-            field,
-            "must not be more than "
-            f"{int(MAX_FUTURE_EFFECTIVE_TIME.total_seconds() // 60)} minutes in the future",
-        )
-    return effective_time

@@ -1,4 +1,4 @@
-"""Use-case inputs, already translated from protobuf (enums and timestamps decoded)."""
+"""Use-case inputs, already decoded from protobuf (enums, timestamps); not yet validated."""
 
 from __future__ import annotations
 
@@ -21,23 +21,28 @@ class RecordConsent:
 
 
 @dataclass(frozen=True, slots=True)
-class CheckConsent:
-    customer: str
-    purpose: str
-    channel: Channel | None
-    time: datetime | None = None
+class GetConsentRecord:
+    name: str
 
 
 @dataclass(frozen=True, slots=True)
-class BatchCheckConsent:
-    parent: str
-    requests: list[CheckConsent] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class ListConsentHistory:
+class ListConsentRecords:
     parent: str
     page_size: int = 0
     page_token: str = ""
     purpose: str = ""
     channel: Channel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CheckConsent:
+    customer: str
+    purpose: str
+    channel: Channel | None
+    check_time: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCheckConsent:
+    parent: str
+    requests: tuple[CheckConsent, ...] = field(default_factory=tuple)

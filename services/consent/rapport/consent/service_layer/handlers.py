@@ -1,79 +1,59 @@
-"""One function per use case. Every input is validated before anything is written."""
+"""One function per use case: `async def use_case(cmd, deps) -> result`.
+
+Every input is validated before anything is written.
+"""
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 
-from rapport.consent.adapters.cache import CacheInvalidationError, StateCache
+from rapport.consent.adapters.cache import CacheInvalidationError, VersionTag
+from rapport.consent.domain import names
 from rapport.consent.domain.model import (
-    CUSTOMER_PATTERN,
-    MAX_NOTICE_VERSION_CHARS,
-    MAX_PROOF_CHARS,
-    MAX_SOURCE_CHARS,
     ConsentDecision,
     ConsentEntry,
     ConsentKey,
     CurrentState,
     current_state,
     decide,
-    effective_time_or_default,
     entry_in_force_at,
+)
+from rapport.consent.domain.validation import (
+    MAX_NOTICE_VERSION_CHARS,
+    MAX_PROOF_CHARS,
+    MAX_SOURCE_CHARS,
+    effective_time_or_default,
     require_channel,
     require_state,
+    validate_batch_size,
+    validate_channel,
     validate_purpose,
     validate_text,
 )
 from rapport.consent.service_layer import commands
-from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
-from rapport.errors import InvalidArgument, Unavailable
+from rapport.consent.service_layer.dependencies import Dependencies
+from rapport.errors import InvalidArgument, NotFound, Unavailable
 from rapport.pagination import decode_page_token, encode_page_token, page_size
-from rapport.resourcenames import parse_name, require_workspace
+from rapport.resourcenames import require_workspace
 
 _log = logging.getLogger(__name__)
 
-MAX_BATCH_CHECKS = 1000
-WORKSPACE_PATTERN = "workspaces/{workspace}"
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_record_id() -> str:
-    return uuid.uuid4().hex
-
-
-@dataclass
-class ConsentDependencies:
-    """What the handlers need, wired by bootstrap (or by tests)."""
-
-    uow_factory: Callable[..., ConsentUnitOfWork]  # (readonly: bool = False)
-    cache: StateCache
-    workspaces: Collection[str]
-    clock: Clock = utc_now
-    new_id: Callable[[], str] = field(default=new_record_id)
-
 
 @dataclass(frozen=True, slots=True)
-class HistoryPage:
+class ConsentRecordsPage:
     entries: list[ConsentEntry]
     next_page_token: str
 
 
-# --- RecordConsent ------------------------------------------------------------------------
+# --- RecordConsent / GetConsentRecord / ListConsentRecords ----------------------------------
 
 
-async def record_consent(cmd: commands.RecordConsent, deps: ConsentDependencies) -> ConsentEntry:
-    ids = parse_name(CUSTOMER_PATTERN, cmd.parent, field="parent")
-    workspace, customer_id = ids["workspace"], ids["customer"]
-    require_workspace(workspace, deps.workspaces)
+async def record_consent(cmd: commands.RecordConsent, deps: Dependencies) -> ConsentEntry:
+    customer = names.parse_customer(cmd.parent, field="parent")
+    require_workspace(customer.workspace, deps.workspaces)
     purpose = validate_purpose(cmd.purpose, "record.purpose")
     channel = require_channel(cmd.channel, "record.channel")
     state = require_state(cmd.state, "record.state")
@@ -93,8 +73,8 @@ async def record_consent(cmd: commands.RecordConsent, deps: ConsentDependencies)
         entry = await uow.ledger.add(
             ConsentEntry(
                 id=deps.new_id(),
-                workspace=workspace,
-                customer_id=customer_id,
+                workspace=customer.workspace,
+                customer_id=customer.customer,
                 purpose=purpose,
                 channel=channel,
                 state=state,
@@ -108,12 +88,16 @@ async def record_consent(cmd: commands.RecordConsent, deps: ConsentDependencies)
         await uow.commit()
 
     try:
-        await deps.cache.invalidate(workspace, customer_id)
+        await deps.cache.invalidate(customer.workspace, customer.customer)
     except CacheInvalidationError as exc:
         # Acknowledging now could let another replica answer from the old state.
         _log.error(
             "consent recorded but cache invalidation failed",
-            extra={"customer": customer_id, "resource": entry.name, "error_reason": str(exc)},
+            extra={
+                "customer": customer.customer,
+                "resource": entry.name,
+                "error_reason": str(exc),
+            },
         )
         raise Unavailable(
             "CACHE_INVALIDATION_FAILED",
@@ -124,8 +108,8 @@ async def record_consent(cmd: commands.RecordConsent, deps: ConsentDependencies)
     _log.info(
         "consent recorded",
         extra={
-            "workspace": workspace,
-            "customer": customer_id,
+            "workspace": customer.workspace,
+            "customer": customer.customer,
             "purpose": purpose,
             "channel": channel.value,
             "resource": entry.name,
@@ -134,27 +118,74 @@ async def record_consent(cmd: commands.RecordConsent, deps: ConsentDependencies)
     return entry
 
 
+async def get_consent_record(cmd: commands.GetConsentRecord, deps: Dependencies) -> ConsentEntry:
+    name = names.parse_consent_record(cmd.name, field="name")
+    require_workspace(name.workspace, deps.workspaces)
+    async with deps.uow_factory(readonly=True) as uow:
+        entry = await uow.ledger.get(name.workspace, name.customer, name.consent_record)
+    if entry is None:
+        # Also when the entry exists under another customer: the name is wrong.
+        raise NotFound(cmd.name)
+    return entry
+
+
+async def list_consent_records(
+    cmd: commands.ListConsentRecords, deps: Dependencies
+) -> ConsentRecordsPage:
+    customer = names.parse_customer(cmd.parent, field="parent")
+    require_workspace(customer.workspace, deps.workspaces)
+    purpose = validate_purpose(cmd.purpose, "purpose") if cmd.purpose else None
+    channel = validate_channel(cmd.channel, "channel") if cmd.channel is not None else None
+    size = page_size(cmd.page_size)
+    # The token only works for the same customer and filters.
+    bound_to = "|".join((cmd.parent, purpose or "", channel.value if channel is not None else ""))
+    position = decode_page_token(cmd.page_token, bound_to=bound_to)
+    before_seq: int | None = None
+    if position is not None:
+        before_seq = position.get("before_seq")
+        if not isinstance(before_seq, int) or isinstance(before_seq, bool):
+            raise InvalidArgument("page_token", "is not a token returned by this method")
+
+    async with deps.uow_factory(readonly=True) as uow:
+        entries = await uow.ledger.list_by_customer(
+            customer.workspace,
+            customer.customer,
+            purpose=purpose,
+            channel=channel,
+            before_seq=before_seq,
+            limit=size + 1,
+        )
+    next_page_token = ""
+    if len(entries) > size:
+        entries = entries[:size]
+        next_page_token = encode_page_token({"before_seq": entries[-1].seq}, bound_to=bound_to)
+    return ConsentRecordsPage(entries, next_page_token)
+
+
 # --- CheckConsent / BatchCheckConsent -----------------------------------------------------
 
 
 def _check_target(
     cmd: commands.CheckConsent,
-    deps: ConsentDependencies,
+    deps: Dependencies,
     *,
     field_prefix: str = "",
     workspace: str | None = None,
 ) -> tuple[ConsentKey, datetime | None]:
-    ids = parse_name(CUSTOMER_PATTERN, cmd.customer, field=f"{field_prefix}customer")
+    customer = names.parse_customer(cmd.customer, field=f"{field_prefix}customer")
     if workspace is None:
-        require_workspace(ids["workspace"], deps.workspaces)
-    elif ids["workspace"] != workspace:
-        raise InvalidArgument(f"{field_prefix}customer", f"must be in workspaces/{workspace}")
+        require_workspace(customer.workspace, deps.workspaces)
+    elif customer.workspace != workspace:
+        raise InvalidArgument(
+            f"{field_prefix}customer", f"must be in {names.workspace_name(workspace)}"
+        )
     purpose = validate_purpose(cmd.purpose, f"{field_prefix}purpose")
     channel = require_channel(cmd.channel, f"{field_prefix}channel")
-    return ConsentKey(ids["workspace"], ids["customer"], purpose, channel), cmd.time
+    key = ConsentKey(customer.workspace, customer.customer, purpose, channel)
+    return key, cmd.check_time
 
 
-async def check_consent(cmd: commands.CheckConsent, deps: ConsentDependencies) -> ConsentDecision:
+async def check_consent(cmd: commands.CheckConsent, deps: Dependencies) -> ConsentDecision:
     key, at = _check_target(cmd, deps)
     if at is not None:
         # Past states are not cached: reconstructed from the ledger every time.
@@ -172,12 +203,11 @@ async def check_consent(cmd: commands.CheckConsent, deps: ConsentDependencies) -
 
 
 async def batch_check_consent(
-    cmd: commands.BatchCheckConsent, deps: ConsentDependencies
+    cmd: commands.BatchCheckConsent, deps: Dependencies
 ) -> list[ConsentDecision]:
-    workspace = parse_name(WORKSPACE_PATTERN, cmd.parent, field="parent")["workspace"]
+    workspace = names.parse_workspace(cmd.parent, field="parent")
     require_workspace(workspace, deps.workspaces)
-    if len(cmd.requests) > MAX_BATCH_CHECKS:
-        raise InvalidArgument("requests", f"must hold at most {MAX_BATCH_CHECKS} checks")
+    validate_batch_size(len(cmd.requests), "requests")
     targets = [
         _check_target(request, deps, field_prefix=f"requests[{i}].", workspace=workspace)
         for i, request in enumerate(cmd.requests)
@@ -186,7 +216,7 @@ async def batch_check_consent(
     now = deps.clock()
     decisions: list[ConsentDecision | None] = [None] * len(targets)
     current = [i for i, (_key, at) in enumerate(targets) if at is None]
-    versions = {}
+    versions: dict[int, VersionTag] = {}
     lookups = await deps.cache.get_many([targets[i][0] for i in current], now)
     for i, (cached, version) in zip(current, lookups, strict=True):
         if cached is not None:
@@ -205,7 +235,7 @@ async def batch_check_consent(
         by_key: dict[ConsentKey, list[ConsentEntry]] = defaultdict(list)
         for entry in entries:
             by_key[entry.key].append(entry)
-        fresh: dict[ConsentKey, tuple[ConsentKey, object, CurrentState]] = {}
+        fresh: dict[ConsentKey, tuple[ConsentKey, VersionTag, CurrentState]] = {}
         for i in unanswered:
             key, at = targets[i]
             if at is not None:
@@ -217,40 +247,3 @@ async def batch_check_consent(
         await deps.cache.put_many(list(fresh.values()), now)
 
     return [decision for decision in decisions if decision is not None]
-
-
-# --- ListConsentHistory -------------------------------------------------------------------
-
-
-async def list_consent_history(
-    cmd: commands.ListConsentHistory, deps: ConsentDependencies
-) -> HistoryPage:
-    ids = parse_name(CUSTOMER_PATTERN, cmd.parent, field="parent")
-    require_workspace(ids["workspace"], deps.workspaces)
-    purpose = validate_purpose(cmd.purpose, "purpose") if cmd.purpose else None
-    size = page_size(cmd.page_size)
-    # The token only works for the same customer and filters.
-    bound_to = "|".join(
-        (cmd.parent, purpose or "", cmd.channel.value if cmd.channel is not None else "")
-    )
-    position = decode_page_token(cmd.page_token, bound_to=bound_to)
-    before_seq: int | None = None
-    if position is not None:
-        before_seq = position.get("before_seq")
-        if not isinstance(before_seq, int) or isinstance(before_seq, bool):
-            raise InvalidArgument("page_token", "is not a token returned by this method")
-
-    async with deps.uow_factory(readonly=True) as uow:
-        entries = await uow.ledger.history(
-            ids["workspace"],
-            ids["customer"],
-            purpose=purpose,
-            channel=cmd.channel,
-            before_seq=before_seq,
-            limit=size + 1,
-        )
-    next_page_token = ""
-    if len(entries) > size:
-        entries = entries[:size]
-        next_page_token = encode_page_token({"before_seq": entries[-1].seq}, bound_to=bound_to)
-    return HistoryPage(entries, next_page_token)

@@ -1,0 +1,34 @@
+"""Everything the consent use cases need, built once in bootstrap (or by a test)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from rapport.consent.adapters.cache import StateCache
+from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_record_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    # uow_factory(readonly: bool = False): one unit of work over the consent database.
+    uow_factory: Callable[..., ConsentUnitOfWork]
+    # The current-state cache; RecordConsent invalidates the customer after its commit.
+    cache: StateCache
+    # The workspaces this deployment serves; a name in another one is NOT_FOUND.
+    workspaces: Collection[str]
+    clock: Clock = utc_now
+    # Ids of new ledger entries (the last segment of their resource names).
+    new_id: Callable[[], str] = field(default=new_record_id)
