@@ -234,6 +234,14 @@ async def core_scenario(stub: profile_service_pb2_grpc.ProfileServiceStub) -> No
     assert all(e.customer == ann for e in [*listed.events, *rest.events])
     assert not rest.next_page_token
 
+    # The visitor's event, named by the merged-away visitor: found under Ann.
+    [e3] = [e for e in [*listed.events, *rest.events] if e.message_id == "e3"]
+    assert e3.name.startswith(f"{ann}/events/")
+    event_id = e3.name.rsplit("/", 1)[1]
+    got = await stub.GetEvent(pb.GetEventRequest(name=f"{visitor}/events/{event_id}"))
+    assert got == e3
+    assert got.traits["city"] == "Oslo" and got.anonymous_id == "anon-9"
+
 
 @pytest.fixture
 def scenario() -> Callable[[profile_service_pb2_grpc.ProfileServiceStub], Any]:

@@ -1,15 +1,14 @@
-"""Wires the profile service: storage, identity client, handlers, servicer."""
+"""Wires the profile service: storage, identity client, dependencies, servicer."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from rapport.commitwatch import CommitNotifier
+from rapport.commitwatch import CommitNotifier, close_at_stop
 from rapport.grpcserver import ServiceParts
 from rapport.profile.adapters.identity_client import GrpcIdentityClient
 from rapport.profile.entrypoints.grpc_servicer import ProfileServicer
-from rapport.profile.service_layer.handlers import Dependencies
+from rapport.profile.service_layer.dependencies import Dependencies
 from rapport.profile.service_layer.unit_of_work import unit_of_work_factory
 from rapport.profile.settings import ProfileSettings
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
@@ -17,13 +16,15 @@ from rapport.sqlstore import create_engine, migrate
 
 MIGRATIONS_DIR = Path(__file__).parent / "adapters" / "migrations"
 SERVICE_NAME = profile_service_pb2.DESCRIPTOR.services_by_name["ProfileService"].full_name
-ERROR_DOMAIN = "rapport.profile.v1"
+ERROR_DOMAIN = "profile.rapport.dev"
 
 
 def method_scopes() -> dict[str, str]:
+    """Every RPC of the contract: authorization refuses a method missing here."""
     scopes = {
         "IngestEvents": "profile.write",
         "GetProfile": "profile.read",
+        "GetEvent": "profile.read",
         "ListEvents": "profile.read",
         "WatchSignals": "profile.read",
     }
@@ -44,15 +45,6 @@ async def build(settings: ProfileSettings) -> ServiceParts:
         signal_poll_seconds=settings.signal_poll_seconds,
     )
     servicer = ProfileServicer(deps)
-
-    async def end_watch_streams_at_stop() -> None:
-        # Background tasks are cancelled first when the server stops: that is
-        # the moment to let every WatchSignals stream end instead of hanging.
-        try:
-            await asyncio.Event().wait()
-        finally:
-            notifier.close()
-
     return ServiceParts(
         register=[
             lambda server: profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(
@@ -62,6 +54,8 @@ async def build(settings: ProfileSettings) -> ServiceParts:
         service_names=[SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
         method_scopes=method_scopes(),
-        background=[end_watch_streams_at_stop],
+        # Background tasks are cancelled first when the server stops: every
+        # WatchSignals stream then ends instead of hanging.
+        background=[close_at_stop(notifier)],
         on_close=[identity.close, engine.dispose],
     )

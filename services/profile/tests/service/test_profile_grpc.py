@@ -1,4 +1,7 @@
-"""The profile service through its real gRPC server, with a fake identity server."""
+"""The profile service through its real gRPC server, with a fake identity server.
+
+Over 400 lines: every RPC's tests share the helpers at the top (ingest, expect_*, take).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.grpctesting import status_details
+from rapport.profile.bootstrap import method_scopes
 from rapport.profile.v1 import profile_service_pb2 as pb
+from rapport.type.v1 import identifier_pb2
 
 PARENT = "workspaces/default"
 ALL = "workspaces/default/customers/-"
@@ -34,7 +39,7 @@ async def expect_error(call: Any, code: grpc.StatusCode) -> tuple[Any, Any]:
         await call
     assert caught.value.code() == code, caught.value.details()
     info, bad_request = status_details(caught.value)
-    assert info is not None and info.domain == "rapport.profile.v1"
+    assert info is not None and info.domain == "profile.rapport.dev"
     return info, bad_request
 
 
@@ -70,7 +75,7 @@ async def test_events_keep_what_the_sender_sent(profile: Stub, event_factory: An
     assert stored.event == "Viewed Item" and stored.type == pb.EVENT_TYPE_TRACK
     assert dict(stored.properties) == {"sku": "A-1", "price": 9.5}
     assert stored.context["locale"] == "nb-NO"
-    assert stored.received_at.seconds > 0 and stored.timestamp == stored.received_at
+    assert stored.receive_time.seconds > 0 and stored.event_time == stored.receive_time
 
 
 async def test_skew_is_corrected(profile: Stub, event_factory: Any) -> None:
@@ -80,12 +85,12 @@ async def test_skew_is_corrected(profile: Stub, event_factory: Any) -> None:
         profile,
         event_factory(
             "m-1",
-            original_timestamp=stamp(sender_now - timedelta(seconds=30)),
-            sent_at=stamp(sender_now),
+            original_time=stamp(sender_now - timedelta(seconds=30)),
+            sent_time=stamp(sender_now),
         ),
     )
     [stored] = (await profile.ListEvents(pb.ListEventsRequest(parent=ALL))).events
-    skew = stored.received_at.ToDatetime() - stored.timestamp.ToDatetime()
+    skew = stored.receive_time.ToDatetime() - stored.event_time.ToDatetime()
     assert skew == timedelta(seconds=30)
 
 
@@ -122,7 +127,7 @@ async def test_traits_last_writer_wins_by_event_time(profile: Stub, event_factor
             type=pb.EVENT_TYPE_IDENTIFY,
             user_id="ann",
             traits=traits,
-            original_timestamp=stamp(t0 + timedelta(minutes=minute)),
+            original_time=stamp(t0 + timedelta(minutes=minute)),
         )
 
     result = await ingest(profile, identify("new", 10, plan="pro"))
@@ -151,7 +156,7 @@ async def test_identity_receives_every_identifier_in_one_call(
             traits={"email": "ANN@example.com"},
             context={"device": {"id": "dev-1"}},
         ),
-        event_factory("m-2", identifiers=[pb.Identifier(type="crm_id", value="c-7")]),
+        event_factory("m-2", identifiers=[identifier_pb2.Identifier(type="crm_id", value="c-7")]),
     )
     [request] = fake.requests
     assert request.parent == PARENT
@@ -177,7 +182,7 @@ async def test_a_merge_moves_events_and_traits_to_the_survivor(
             type=pb.EVENT_TYPE_IDENTIFY,
             user_id="ann",
             traits={"plan": "pro"},
-            original_timestamp=stamp(t0 + timedelta(minutes=5)),
+            original_time=stamp(t0 + timedelta(minutes=5)),
         ),
     )
     anonymous = await ingest(
@@ -187,7 +192,7 @@ async def test_a_merge_moves_events_and_traits_to_the_survivor(
             type=pb.EVENT_TYPE_IDENTIFY,
             anonymous_id="anon-1",
             traits={"plan": "free", "city": "Oslo"},
-            original_timestamp=stamp(t0 + timedelta(minutes=1)),
+            original_time=stamp(t0 + timedelta(minutes=1)),
         ),
     )
     survivor, merged = known.results[0].customer, anonymous.results[0].customer
@@ -225,13 +230,96 @@ async def test_get_profile_errors(profile: Stub) -> None:
     )
 
 
+# -- GetEvent -----------------------------------------------------------------------
+
+
+async def test_get_event_returns_what_was_stored(profile: Stub, event_factory: Any) -> None:
+    t0 = datetime(2024, 1, 1, tzinfo=UTC)
+    sent = event_factory(
+        "m-1",
+        user_id="ann",
+        anonymous_id="anon-1",
+        identifiers=[identifier_pb2.Identifier(type="crm_id", value="c-7")],
+        properties={"sku": "A-1", "tags": ["x", "y"], "n": None},
+        context={"device": {"id": "dev-1"}},
+        original_time=stamp(t0),
+        sent_time=stamp(t0 + timedelta(seconds=30)),
+        group_id="g-1",
+        name="workspaces/default/customers/forged/events/x",  # output only: ignored
+    )
+    customer = (await ingest(profile, sent, event_factory("m-2"))).results[0].customer
+    listed = await profile.ListEvents(pb.ListEventsRequest(parent=customer))
+    [stored] = [e for e in listed.events if e.message_id == "m-1"]
+
+    got = await profile.GetEvent(pb.GetEventRequest(name=stored.name))
+    assert got == stored
+    assert got.name.startswith(f"{customer}/events/") and got.customer == customer
+    assert got.type == pb.EVENT_TYPE_TRACK and got.event == "Viewed Item"
+    assert (got.user_id, got.anonymous_id, got.group_id) == ("ann", "anon-1", "g-1")
+    assert [(i.type, i.value) for i in got.identifiers] == [("crm_id", "c-7")]
+    assert dict(got.properties)["sku"] == "A-1"
+    assert list(got.properties["tags"]) == ["x", "y"] and got.properties["n"] is None
+    assert got.context["device"]["id"] == "dev-1"
+    assert not got.HasField("traits")
+    assert got.original_time == stamp(t0)
+    assert got.sent_time == stamp(t0 + timedelta(seconds=30))
+    assert got.receive_time.ToDatetime() - got.event_time.ToDatetime() == timedelta(seconds=30)
+
+
+async def test_get_event_follows_merges(profile: Stub, event_factory: Any) -> None:
+    known = (await ingest(profile, event_factory("k-1", user_id="ann"))).results[0].customer
+    visitor = (
+        (await ingest(profile, event_factory("a-1", anonymous_id="anon-1"))).results[0].customer
+    )
+    [before] = (await profile.ListEvents(pb.ListEventsRequest(parent=visitor))).events
+    assert before.customer == visitor
+    event_id = before.name.rsplit("/", 1)[1]
+
+    await ingest(profile, event_factory("l-1", user_id="ann", anonymous_id="anon-1"))
+    for customer in (visitor, known):
+        got = await profile.GetEvent(pb.GetEventRequest(name=f"{customer}/events/{event_id}"))
+        assert got.name == f"{known}/events/{event_id}" and got.customer == known
+        assert got.message_id == "a-1"
+
+
+async def test_get_event_errors(profile: Stub, event_factory: Any) -> None:
+    ann = (await ingest(profile, event_factory("m-1", user_id="ann"))).results[0].customer
+    bob = (await ingest(profile, event_factory("m-2", user_id="bob"))).results[0].customer
+    [bobs] = (await profile.ListEvents(pb.ListEventsRequest(parent=bob))).events
+    bobs_id = bobs.name.rsplit("/", 1)[1]
+
+    for missing in (
+        f"{ann}/events/{'0' * 32}",  # no such event
+        f"{ann}/events/{bobs_id}",  # another customer's event
+        f"workspaces/default/customers/nobody/events/{bobs_id}",  # no such customer
+    ):
+        info, _ = await expect_error(
+            profile.GetEvent(pb.GetEventRequest(name=missing)), grpc.StatusCode.NOT_FOUND
+        )
+        assert info.metadata["resource"] == missing
+    await expect_error(
+        profile.GetEvent(pb.GetEventRequest(name=f"workspaces/other/customers/x/events/{bobs_id}")),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    for malformed in (
+        "",
+        f"{ann}/profile",
+        ann,
+        f"{ann}/events/",
+        f"{ann}/events/{bobs_id.upper()}",
+        f"workspaces/default/customers/-/events/{bobs_id}",
+        f"{bobs.name}/extra",
+    ):
+        await expect_invalid(profile.GetEvent(pb.GetEventRequest(name=malformed)), "name")
+
+
 async def test_list_events_pages_newest_first(profile: Stub, event_factory: Any) -> None:
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     events = [
-        event_factory(f"m-{i:02}", user_id="ann", original_timestamp=stamp(t0 + timedelta(hours=i)))
+        event_factory(f"m-{i:02}", user_id="ann", original_time=stamp(t0 + timedelta(hours=i)))
         for i in (3, 1, 4, 0, 2)
     ]
-    events += [event_factory("same-time", user_id="ann", original_timestamp=stamp(t0))]
+    events += [event_factory("same-time", user_id="ann", original_time=stamp(t0))]
     customer = (await ingest(profile, *events)).results[0].customer
     seen: list[str] = []
     token = ""
@@ -282,7 +370,12 @@ async def test_list_events_errors(profile: Stub, event_factory: Any) -> None:
         ([{"message_id": "m", "event": ""}], "events[0].event"),
         ([{"message_id": "m"}, {"message_id": "n", "user_id": ""}], "events[1]"),
         (
-            [{"message_id": "m", "identifiers": [pb.Identifier(type="email", value="")]}],
+            [
+                {
+                    "message_id": "m",
+                    "identifiers": [identifier_pb2.Identifier(type="email", value="")],
+                }
+            ],
             "events[0].identifiers[0].value",
         ),
     ],
@@ -329,7 +422,9 @@ async def test_identity_refusal_names_the_event_field(profile: Stub, event_facto
     await expect_invalid(
         ingest(
             profile,
-            event_factory("m-3", identifiers=[pb.Identifier(type="shoe_size", value="44")]),
+            event_factory(
+                "m-3", identifiers=[identifier_pb2.Identifier(type="shoe_size", value="44")]
+            ),
         ),
         "events[0].identifiers[0].type",
     )
@@ -388,6 +483,23 @@ async def test_scopes_guard_the_methods(profile_server: Any, event_factory: Any)
         await stub.IngestEvents(request, metadata=writer)
         listed = await stub.ListEvents(pb.ListEventsRequest(parent=ALL), metadata=reader)
         assert len(listed.events) == 1
+        [event] = listed.events
+        got = await stub.GetEvent(pb.GetEventRequest(name=event.name), metadata=reader)
+        assert got == event
+        profile = await stub.GetProfile(
+            pb.GetProfileRequest(name=f"{event.customer}/profile"), metadata=reader
+        )
+        assert profile.event_count == 1
+
+
+def test_every_method_of_the_contract_has_a_scope() -> None:
+    service = pb.DESCRIPTOR.services_by_name["ProfileService"]
+    scopes = method_scopes()
+    assert set(scopes) == {f"/{service.full_name}/{m.name}" for m in service.methods}
+    writes = {"IngestEvents"}
+    for method, scope in scopes.items():
+        name = method.rsplit("/", 1)[1]
+        assert scope == ("profile.write" if name in writes else "profile.read"), method
 
 
 # -- WatchSignals -------------------------------------------------------------------
@@ -399,6 +511,7 @@ async def take(stub: Stub, count: int, **request: Any) -> list[pb.Signal]:
     try:
         async with asyncio.timeout(5):
             async for response in call:
+                assert response.skipped_signal_count == 0  # nothing is skipped yet
                 received.append(response.signal)
                 if len(received) == count:
                     break
@@ -498,7 +611,8 @@ async def test_watch_ends_when_the_server_stops(profile_server: Any, event_facto
         call = stub.WatchSignals(pb.WatchSignalsRequest(parent=PARENT))
         await asyncio.sleep(0.2)
         started = asyncio.get_running_loop().time()
-        await running.stop(grace=5)
+        # No drain period: it keeps serving (and streaming) on purpose.
+        await running.stop(grace=5, drain=0)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             async with asyncio.timeout(3):
                 async for _ in call:
@@ -511,10 +625,22 @@ async def test_watch_ends_when_the_server_stops(profile_server: Any, event_facto
 async def test_malformed_values_are_invalid_not_internal(profile: Stub, event_factory: Any) -> None:
     not_json = event_factory("m-1", type=pb.EVENT_TYPE_IDENTIFY, traits={"score": float("nan")})
     await expect_invalid(ingest(profile, not_json), "events[0].traits")
-    far_future = event_factory("m-2", original_timestamp=Timestamp(seconds=10**12))
-    await expect_invalid(ingest(profile, far_future), "events[0].original_timestamp")
+    far_future = event_factory("m-2", original_time=Timestamp(seconds=10**12))
+    await expect_invalid(ingest(profile, far_future), "events[0].original_time")
     unknown_type = event_factory("m-3", type=99)
     await expect_invalid(ingest(profile, event_factory("m-0"), unknown_type), "events[1].type")
     not_a_string = event_factory("m-4", context={"device": {"id": 7}})
     await expect_invalid(ingest(profile, not_a_string), "events[0].context.device.id")
+    assert await stored_count(profile) == 0
+
+
+async def test_an_out_of_range_skew_correction_is_invalid(
+    profile: Stub, event_factory: Any
+) -> None:
+    # Both times are valid, but shifting the receive time by their gap leaves the calendar.
+    earliest = datetime(1, 1, 1, tzinfo=UTC)
+    latest = datetime(9999, 12, 31, tzinfo=UTC)
+    for original, sent in ((earliest, latest), (latest, earliest)):
+        skewed = event_factory("m-1", original_time=stamp(original), sent_time=stamp(sent))
+        await expect_invalid(ingest(profile, event_factory("m-0"), skewed), "events[1].sent_time")
     assert await stored_count(profile) == 0

@@ -14,21 +14,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rapport.commitwatch import CommitNotifier
 from rapport.errors import InvalidArgument, Unavailable
-from rapport.profile.adapters.identity_client import InMemoryIdentityClient
 from rapport.profile.adapters.repository import ProfileRepository
 from rapport.profile.bootstrap import MIGRATIONS_DIR
 from rapport.profile.domain.model import EventType, IncomingEvent, IngestStatus
-from rapport.profile.service_layer import commands, handlers
+from rapport.profile.service_layer import commands, ingestion, queries, signals
+from rapport.profile.service_layer.dependencies import Dependencies
 from rapport.profile.service_layer.unit_of_work import unit_of_work_factory
 from rapport.sqlstore import create_engine, migrate
+
+from .._profile_support import InMemoryIdentityClient
 
 PARENT = "workspaces/default"
 
 
-async def make_deps(directory: Path) -> tuple[handlers.Dependencies, Any]:
+async def make_deps(directory: Path) -> tuple[Dependencies, Any]:
     engine = create_engine(f"sqlite+aiosqlite:///{directory / 'profile.db'}")
     await migrate(engine, MIGRATIONS_DIR)
-    deps = handlers.Dependencies(
+    deps = Dependencies(
         uow=unit_of_work_factory(engine),
         identity=InMemoryIdentityClient(),
         notifier=CommitNotifier(),
@@ -38,7 +40,7 @@ async def make_deps(directory: Path) -> tuple[handlers.Dependencies, Any]:
 
 
 @pytest.fixture
-async def deps(tmp_path: Path) -> AsyncIterator[handlers.Dependencies]:
+async def deps(tmp_path: Path) -> AsyncIterator[Dependencies]:
     deps, engine = await make_deps(tmp_path)
     yield deps
     await engine.dispose()
@@ -48,18 +50,18 @@ def identify(message_id: str, **fields: Any) -> IncomingEvent:
     return IncomingEvent(type=EventType.IDENTIFY, message_id=message_id, **fields)
 
 
-async def ingest(deps: handlers.Dependencies, *events: IncomingEvent) -> list[Any]:
-    return await handlers.ingest_events(commands.IngestEvents(PARENT, list(events)), deps)
+async def ingest(deps: Dependencies, *events: IncomingEvent) -> list[Any]:
+    return await ingestion.ingest_events(commands.IngestEvents(PARENT, list(events)), deps)
 
 
-async def count_events(deps: handlers.Dependencies) -> int:
+async def count_events(deps: Dependencies) -> int:
     async with deps.uow(readonly=True) as uow:
         return await uow.profiles.count_events("default")
 
 
-async def profile_of(deps: handlers.Dependencies, customer_id: str) -> Any:
+async def profile_of(deps: Dependencies, customer_id: str) -> Any:
     name = f"workspaces/default/customers/{customer_id}/profile"
-    return await handlers.get_profile(commands.GetProfile(name), deps)
+    return await queries.get_profile(commands.GetProfile(name), deps)
 
 
 batches = st.lists(
@@ -111,7 +113,7 @@ def test_replayed_batches_store_each_message_once(
 
 
 async def test_a_concurrent_insert_of_the_same_message_is_a_duplicate(
-    deps: handlers.Dependencies, monkeypatch: pytest.MonkeyPatch
+    deps: Dependencies, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     [first] = await ingest(deps, identify("m1", user_id="ann"))
     original = ProfileRepository.stored_customers
@@ -133,7 +135,7 @@ async def test_a_concurrent_insert_of_the_same_message_is_a_duplicate(
 
 
 async def test_merges_within_one_batch_end_with_one_customer(
-    deps: handlers.Dependencies,
+    deps: Dependencies,
 ) -> None:
     results = await ingest(
         deps,
@@ -155,7 +157,7 @@ async def test_merges_within_one_batch_end_with_one_customer(
     }
 
 
-async def test_merge_chains_across_batches_are_followed(deps: handlers.Dependencies) -> None:
+async def test_merge_chains_across_batches_are_followed(deps: Dependencies) -> None:
     # The oldest customer survives: c, then b, then a are created.
     [c] = await ingest(deps, identify("c1", traits={"email": "c@example.com"}))
     [b] = await ingest(deps, identify("b1", user_id="b", traits={"k": "b"}))
@@ -170,14 +172,14 @@ async def test_merge_chains_across_batches_are_followed(deps: handlers.Dependenc
         assert view.customer_id == survivor
         assert view.event_count == 5
         assert view.traits["k"].value == "a"  # the latest write
-    page = await handlers.list_events(
+    page = await queries.list_events(
         commands.ListEvents(f"workspaces/default/customers/{a.customer_id}"), deps
     )
     assert {e.customer_id for e in page.events} == {survivor}
     assert len(page.events) == 5
 
 
-async def test_identity_unavailable_stores_nothing(deps: handlers.Dependencies) -> None:
+async def test_identity_unavailable_stores_nothing(deps: Dependencies) -> None:
     assert isinstance(deps.identity, InMemoryIdentityClient)
     deps.identity.unavailable = True
     with pytest.raises(Unavailable):
@@ -185,7 +187,7 @@ async def test_identity_unavailable_stores_nothing(deps: handlers.Dependencies) 
     assert await count_events(deps) == 0
 
 
-async def test_identity_refusal_maps_to_the_source_field(deps: handlers.Dependencies) -> None:
+async def test_identity_refusal_maps_to_the_source_field(deps: Dependencies) -> None:
     with pytest.raises(InvalidArgument) as caught:
         await ingest(
             deps,
@@ -197,8 +199,8 @@ async def test_identity_refusal_maps_to_the_source_field(deps: handlers.Dependen
     assert await count_events(deps) == 0
 
 
-async def test_signals_follow_commits(deps: handlers.Dependencies) -> None:
-    stream = await handlers.watch_signals(commands.WatchSignals(PARENT), deps)
+async def test_signals_follow_commits(deps: Dependencies) -> None:
+    stream = await signals.watch_signals(commands.WatchSignals(PARENT), deps)
     received: list[Any] = []
 
     async def consume() -> None:
@@ -211,4 +213,4 @@ async def test_signals_follow_commits(deps: handlers.Dependencies) -> None:
     await asyncio.sleep(0.05)
     await ingest(deps, identify("m1", user_id="ann", traits={"plan": "pro"}))
     await asyncio.wait_for(task, 2)
-    assert [s.kind.value for s in received] == ["event_seen", "trait_changed"]
+    assert [s.signal.kind.value for s in received] == ["event_seen", "trait_changed"]

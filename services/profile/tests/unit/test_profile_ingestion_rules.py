@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rapport.errors import InvalidArgument
 from rapport.profile.domain.ingestion import (
-    corrected_timestamp,
+    corrected_event_time,
     extract_identifiers,
     plan_batch,
     validate_batch,
@@ -119,14 +119,14 @@ def test_skew_is_corrected_when_both_sender_times_are_known() -> None:
     received = T0
     sent = T0 + timedelta(hours=2)  # the sender's clock is two hours fast
     original = sent - timedelta(seconds=30)
-    assert corrected_timestamp(received, original, sent) == T0 - timedelta(seconds=30)
+    assert corrected_event_time(received, original, sent) == T0 - timedelta(seconds=30)
 
 
-def test_timestamp_falls_back_to_original_then_received() -> None:
+def test_event_time_falls_back_to_original_then_received() -> None:
     original = T0 - timedelta(days=1)
-    assert corrected_timestamp(T0, original, None) == original
-    assert corrected_timestamp(T0, None, T0 + timedelta(hours=1)) == T0
-    assert corrected_timestamp(T0, None, None) == T0
+    assert corrected_event_time(T0, original, None) == original
+    assert corrected_event_time(T0, None, T0 + timedelta(hours=1)) == T0
+    assert corrected_event_time(T0, None, None) == T0
 
 
 def test_plan_separates_new_stored_and_repeated_events() -> None:

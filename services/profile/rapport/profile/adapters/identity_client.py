@@ -1,11 +1,13 @@
-"""Outbound calls to the identity service (contract rapport.identity.v1)."""
+"""Outbound calls to the identity service (contract rapport.identity.v1).
+
+The profile's identifiers (domain ``Identifier``) are converted to identity's
+contract here, and identity's answers back to customer ids.
+"""
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,15 +16,16 @@ from datetime import datetime
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from rapport.config import ServiceSettings
+from rapport.errors import InvalidArgument
 from rapport.grpcclients import open_channel
 from rapport.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
+from rapport.profile.domain import names
 from rapport.profile.domain.model import Identifier
 
 _log = logging.getLogger(__name__)
 
 SOURCE = "profile"
 
-_CUSTOMER_NAME = re.compile(r"workspaces/[^/]+/customers/(?P<customer>[^/]+)")
 _IDENTIFIER_FIELD = re.compile(
     r"requests\[(?P<request>\d+)\](?:\.identifiers\[(?P<identifier>\d+)\](?P<rest>.*))?"
 )
@@ -92,7 +95,7 @@ class GrpcIdentityClient(IdentityClient):
     async def batch_resolve(
         self, workspace: str, observations: Sequence[Observation]
     ) -> list[Resolution]:
-        request = identity_service_pb2.BatchResolveRequest(parent=f"workspaces/{workspace}")
+        request = identity_service_pb2.BatchResolveRequest(parent=names.workspace_name(workspace))
         for observation in observations:
             item = request.requests.add(source=SOURCE)
             for identifier in observation.identifiers:
@@ -123,10 +126,13 @@ class GrpcIdentityClient(IdentityClient):
 
 
 def _customer_id(name: str) -> str:
-    match = _CUSTOMER_NAME.fullmatch(name)
-    if match is None:
-        raise RuntimeError("identity returned a customer name that is not a resource name")
-    return match["customer"]
+    try:
+        return names.parse_customer(name, field="customer").customer_id
+    except InvalidArgument:
+        # Identity's answer, not the caller's mistake: an internal error.
+        raise RuntimeError(
+            "identity returned a customer name that is not a resource name"
+        ) from None
 
 
 def _refusal(err: grpc.aio.AioRpcError) -> IdentityRefused:
@@ -161,67 +167,3 @@ def _field_violations(
             detail.Unpack(bad_request)
             violations.extend(bad_request.field_violations)
     return violations
-
-
-_PHONE = re.compile(r"\+?[0-9][0-9 ().-]{6,}")
-_KNOWN_TYPES = frozenset({"user_id", "email", "phone", "anonymous_id", "device_id"})
-
-
-class InMemoryIdentityClient(IdentityClient):
-    """A fake identity graph for service-layer tests: union of identifiers seen together.
-
-    Emails are lower-cased; phones must look like phone numbers; unknown types
-    are refused. The oldest customer of an observation survives a merge.
-    """
-
-    def __init__(self, *, extra_types: Sequence[str] = ()) -> None:
-        self._owner: dict[tuple[str, str, str], str] = {}
-        self._merged_into: dict[str, str] = {}
-        self._created: dict[str, int] = {}
-        self._counter = itertools.count()
-        self._types = _KNOWN_TYPES | set(extra_types)
-        self.unavailable = False
-        self.calls = 0
-
-    async def batch_resolve(
-        self, workspace: str, observations: Sequence[Observation]
-    ) -> list[Resolution]:
-        self.calls += 1
-        if self.unavailable:
-            raise IdentityUnavailable("UNAVAILABLE")
-        for k, observation in enumerate(observations):
-            for j, identifier in enumerate(observation.identifiers):
-                if identifier.type not in self._types:
-                    raise IdentityRefused("unknown identifier type", k, j, ".type")
-                if identifier.type == "phone" and not _PHONE.fullmatch(identifier.value.strip()):
-                    raise IdentityRefused("not a phone number", k, j, ".value")
-        return [self._resolve(workspace, observation) for observation in observations]
-
-    def _resolve(self, workspace: str, observation: Observation) -> Resolution:
-        keys = [(workspace, i.type, _normalise(i)) for i in observation.identifiers]
-        customers: list[str] = []
-        for key in keys:
-            owner = self._owner.get(key)
-            if owner is not None and (root := self._root(owner)) not in customers:
-                customers.append(root)
-        if not customers:
-            survivor = uuid.uuid4().hex
-            self._created[survivor] = next(self._counter)
-        else:
-            survivor = min(customers, key=self._created.__getitem__)
-        merged = tuple(c for c in customers if c != survivor)
-        for customer in merged:
-            self._merged_into[customer] = survivor
-        for key in keys:
-            self._owner[key] = survivor
-        return Resolution(survivor, merged)
-
-    def _root(self, customer: str) -> str:
-        while customer in self._merged_into:
-            customer = self._merged_into[customer]
-        return customer
-
-
-def _normalise(identifier: Identifier) -> str:
-    value = identifier.value.strip()
-    return value.lower() if identifier.type == "email" else value

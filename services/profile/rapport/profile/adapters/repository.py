@@ -7,14 +7,9 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from rapport.profile.domain.model import (
-    EventType,
-    Signal,
-    SignalKind,
-    StoredEvent,
-    Trait,
-    as_utc,
-)
+from rapport.profile.domain.documents import event_document, event_from_document
+from rapport.profile.domain.model import EventType, Signal, SignalKind, StoredEvent, Trait
+from rapport.sqlstore import as_utc
 from sqlalchemy import and_, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -100,14 +95,22 @@ class ProfileRepository:
                         customer_id=event.customer_id,
                         type=event.type.value,
                         event_name=event.event_name,
-                        timestamp=_utc(event.timestamp),
-                        received_at=_utc(event.received_at),
-                        document=event.document,
+                        timestamp=_utc(event.event_time),
+                        received_at=_utc(event.receive_time),
+                        document=event_document(event.sent),
                     )
                 )
         except IntegrityError:
             return None  # a concurrent ingest stored the same message id first
         return int(result.inserted_primary_key[0])
+
+    async def get_event(self, workspace: str, event_id: str) -> StoredEvent | None:
+        row = (
+            await self._conn.execute(
+                select(events).where(events.c.workspace == workspace, events.c.event_id == event_id)
+            )
+        ).one_or_none()
+        return _stored_event(row) if row is not None else None
 
     async def reassign_events(self, workspace: str, from_ids: Sequence[str], to_id: str) -> int:
         result = await self._conn.execute(
@@ -125,7 +128,7 @@ class ProfileRepository:
         before: tuple[datetime, int] | None,
         limit: int,
     ) -> list[StoredEvent]:
-        """Newest first by (timestamp, seq), strictly after the keyset position ``before``."""
+        """Newest first by (event time, seq), strictly after the keyset position ``before``."""
         query = select(events).where(events.c.workspace == workspace)
         if customer_id is not None:
             query = query.where(events.c.customer_id == customer_id)
@@ -151,11 +154,7 @@ class ProfileRepository:
             )
         ).one()
         count, first, last = row
-        return (
-            int(count),
-            as_utc(first) if first is not None else None,
-            as_utc(last) if last is not None else None,
-        )
+        return int(count), as_utc(first), as_utc(last)
 
     async def count_events(self, workspace: str) -> int:
         return int(
@@ -323,15 +322,14 @@ class ProfileRepository:
 
 
 def _stored_event(row: Any) -> StoredEvent:
+    event_type = EventType(row.type)
     return StoredEvent(
         event_id=row.event_id,
         workspace=row.workspace,
         customer_id=row.customer_id,
-        message_id=row.message_id,
-        type=EventType(row.type),
-        event_name=row.event_name,
-        timestamp=as_utc(row.timestamp),
-        received_at=as_utc(row.received_at),
-        document=row.document,
+        type=event_type,
+        event_time=as_utc(row.timestamp),
+        receive_time=as_utc(row.received_at),
+        sent=event_from_document(row.document, type=event_type, message_id=row.message_id),
         seq=int(row.seq),
     )

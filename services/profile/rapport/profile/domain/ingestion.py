@@ -1,4 +1,4 @@
-"""Rules for ingesting a batch: validation, identifiers, timestamps, duplicates."""
+"""Rules for ingesting a batch: validation, identifiers, event times, duplicates."""
 
 from __future__ import annotations
 
@@ -115,15 +115,36 @@ def _string_at(document: Mapping[str, Any] | None, keys: tuple[str, ...], field:
     return value.strip()
 
 
-def corrected_timestamp(
-    received_at: datetime, original_timestamp: datetime | None, sent_at: datetime | None
+def corrected_event_time(
+    receive_time: datetime, original_time: datetime | None, sent_time: datetime | None
 ) -> datetime:
-    """Segment semantics: shift the sender's time by its clock skew when both are known."""
-    if original_timestamp is not None and sent_at is not None:
-        return received_at - (sent_at - original_timestamp)
-    if original_timestamp is not None:
-        return original_timestamp
-    return received_at
+    """Segment semantics: shift the sender's time by its clock skew when both are known.
+
+    Raises OverflowError when the shifted time is out of range.
+    """
+    if original_time is not None and sent_time is not None:
+        return receive_time - (sent_time - original_time)
+    if original_time is not None:
+        return original_time
+    return receive_time
+
+
+def event_times(
+    events: Sequence[IncomingEvent], indexes: Sequence[int], receive_time: datetime
+) -> dict[int, datetime]:
+    """The corrected event time of each event at ``indexes`` (event index -> time)."""
+    times: dict[int, datetime] = {}
+    for i in indexes:
+        event = events[i]
+        try:
+            times[i] = corrected_event_time(receive_time, event.original_time, event.sent_time)
+        except OverflowError:
+            raise InvalidArgument(
+                f"events[{i}].sent_time",
+                "is too far from original_time: the event time corrected for the clock skew "
+                "is out of range",
+            ) from None
+    return times
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -42,10 +42,10 @@ class Identifier:
 
 @dataclass(frozen=True)
 class IncomingEvent:
-    """An event as the sender gave it (output-only fields ignored).
+    """An event as the sender gave it: the fields a sender may set, already decoded.
 
-    ``document`` is the whole event in protobuf JSON form; it is stored verbatim
-    so that nothing the sender sent (properties, context...) is lost.
+    Output-only fields of the contract (name, customer, receive and event time)
+    are not here: the server decides them.
     """
 
     type: EventType | None  # None: unspecified or unknown
@@ -54,29 +54,36 @@ class IncomingEvent:
     anonymous_id: str = ""
     identifiers: tuple[Identifier, ...] = ()
     event: str = ""
+    properties: dict[str, Any] | None = None
     traits: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
     previous_id: str = ""
     group_id: str = ""
-    original_timestamp: datetime | None = None
-    sent_at: datetime | None = None
-    document: dict[str, Any] = field(default_factory=dict)
+    original_time: datetime | None = None
+    sent_time: datetime | None = None
 
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """An event as stored: the sender's document plus what the server decided."""
+    """An event as stored: what the sender sent plus what the server decided."""
 
     event_id: str
     workspace: str
     customer_id: str
-    message_id: str
     type: EventType
-    event_name: str
-    timestamp: datetime
-    received_at: datetime
-    document: dict[str, Any]
+    # When it happened, corrected for the sender's clock skew.
+    event_time: datetime
+    receive_time: datetime
+    sent: IncomingEvent
     seq: int = 0
+
+    @property
+    def message_id(self) -> str:
+        return self.sent.message_id
+
+    @property
+    def event_name(self) -> str:
+        return self.sent.event
 
 
 @dataclass(frozen=True)
@@ -121,10 +128,3 @@ class ProfileView:
     event_count: int
     first_seen_time: datetime
     last_seen_time: datetime
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Timezone-aware UTC; naive values (SQLite) are taken as UTC."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)

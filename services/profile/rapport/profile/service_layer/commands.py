@@ -1,4 +1,4 @@
-"""The use cases' inputs, independent of protobuf."""
+"""The use cases' inputs, decoded from protobuf (enums, timestamps, structs)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ class IngestEvents:
 
 @dataclass(frozen=True)
 class GetProfile:
+    name: str
+
+
+@dataclass(frozen=True)
+class GetEvent:
     name: str
 
 

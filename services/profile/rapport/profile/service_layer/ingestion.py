@@ -1,32 +1,28 @@
-"""The profile use cases: one function per RPC."""
+"""IngestEvents: validate a batch, resolve its identifiers, store events, traits, signals."""
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
-import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
-from rapport.commitwatch import CommitNotifier
-from rapport.errors import InvalidArgument, NotFound, Unavailable
-from rapport.pagination import decode_page_token, encode_page_token, page_size
+from rapport.errors import InvalidArgument, Unavailable
 from rapport.profile.adapters.identity_client import (
-    IdentityClient,
     IdentityRefused,
     IdentityUnavailable,
     Observation,
     Resolution,
 )
 from rapport.profile.adapters.repository import ProfileRepository, is_transient_conflict
+from rapport.profile.domain import names
 from rapport.profile.domain.ingestion import (
     SourcedIdentifier,
-    corrected_timestamp,
+    event_times,
     plan_batch,
     validate_batch,
 )
@@ -34,8 +30,6 @@ from rapport.profile.domain.model import (
     TRAIT_BEARING_TYPES,
     IncomingEvent,
     IngestStatus,
-    ProfileView,
-    Signal,
     SignalKind,
     StoredEvent,
     Trait,
@@ -43,36 +37,15 @@ from rapport.profile.domain.model import (
 )
 from rapport.profile.domain.signals import event_seen_payload, trait_changed_payload
 from rapport.profile.domain.traits import apply_event_traits, merge_traits
-from rapport.resourcenames import parse_name, require_workspace
+from rapport.resourcenames import require_workspace
 
 from . import commands
-from .unit_of_work import UnitOfWorkFactory
+from .dependencies import Dependencies
 
 _log = logging.getLogger(__name__)
 
-WORKSPACE = "workspaces/{workspace}"
-CUSTOMER = "workspaces/{workspace}/customers/{customer}"
-ALL_CUSTOMERS = "workspaces/{workspace}/customers/-"
-PROFILE = "workspaces/{workspace}/customers/{customer}/profile"
-
-_CURSOR = re.compile(r"[1-9][0-9]{0,18}")
 _MAX_MERGE_HOPS = 1000
 _WRITE_ATTEMPTS = 5
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Dependencies:
-    uow: UnitOfWorkFactory
-    identity: IdentityClient
-    notifier: CommitNotifier
-    workspaces: Collection[str]
-    clock: Callable[[], datetime] = utc_now
-    signal_batch_size: int = 500
-    signal_poll_seconds: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -83,23 +56,9 @@ class EventResult:
     customer_id: str
 
 
-@dataclass(frozen=True)
-class EventPage:
-    events: list[StoredEvent]
-    next_page_token: str
-
-
-def _workspace(parent: str, deps: Dependencies, field: str = "parent") -> str:
-    workspace = parse_name(WORKSPACE, parent, field=field)["workspace"]
-    require_workspace(workspace, deps.workspaces)
-    return workspace
-
-
-# -- IngestEvents ----------------------------------------------------------------
-
-
 async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[EventResult]:
-    workspace = _workspace(cmd.parent, deps)
+    workspace = names.parse_workspace(cmd.parent, field="parent")
+    require_workspace(workspace, deps.workspaces)
     events = list(cmd.events)
     identifiers = validate_batch(events)
 
@@ -107,19 +66,16 @@ async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[
         stored = await uow.profiles.stored_customers(workspace, {e.message_id for e in events})
     plan = plan_batch(events, stored)
 
-    received_at = deps.clock()
-    timestamps = {
-        i: corrected_timestamp(received_at, events[i].original_timestamp, events[i].sent_at)
-        for i in plan.new_indexes
-    }
+    receive_time = deps.clock()
+    times = event_times(events, plan.new_indexes, receive_time)
     resolutions: list[Resolution] = []
     if plan.new_indexes:
-        resolutions = await _resolve(workspace, plan.new_indexes, identifiers, timestamps, deps)
+        resolutions = await _resolve(workspace, plan.new_indexes, identifiers, times, deps)
 
-    write = _BatchWrite(workspace, received_at)
+    write = _BatchWrite(workspace, receive_time)
     if plan.new_indexes:
         write = await _write_batch(
-            workspace, received_at, events, plan.new_indexes, resolutions, timestamps, deps
+            workspace, receive_time, events, plan.new_indexes, resolutions, times, deps
         )
         if write.signal_count:
             deps.notifier.notify()
@@ -150,12 +106,12 @@ async def _resolve(
     workspace: str,
     new_indexes: Sequence[int],
     identifiers: Sequence[Sequence[SourcedIdentifier]],
-    timestamps: dict[int, datetime],
+    times: dict[int, datetime],
     deps: Dependencies,
 ) -> list[Resolution]:
     """One BatchResolve for every new event; identity errors named by our fields."""
     observations = [
-        Observation([s.identifier for s in identifiers[i]], timestamps[i]) for i in new_indexes
+        Observation([s.identifier for s in identifiers[i]], times[i]) for i in new_indexes
     ]
     try:
         return await deps.identity.batch_resolve(workspace, observations)
@@ -170,20 +126,20 @@ async def _resolve(
 
 async def _write_batch(
     workspace: str,
-    received_at: datetime,
+    receive_time: datetime,
     events: Sequence[IncomingEvent],
     new_indexes: Sequence[int],
     resolutions: Sequence[Resolution],
-    timestamps: dict[int, datetime],
+    times: dict[int, datetime],
     deps: Dependencies,
 ) -> _BatchWrite:
     """One transaction, retried when the database aborts it in a conflict with a
     concurrent writer (a safety net: lock ordering avoids the known deadlocks)."""
     for attempt in range(1, _WRITE_ATTEMPTS + 1):
-        write = _BatchWrite(workspace, received_at)
+        write = _BatchWrite(workspace, receive_time)
         try:
             async with deps.uow() as uow:
-                await write.run(uow.profiles, events, new_indexes, resolutions, timestamps)
+                await write.run(uow.profiles, events, new_indexes, resolutions, times)
                 await uow.commit()
             return write
         except Exception as err:
@@ -243,7 +199,7 @@ class _BatchWrite:
         events: Sequence[IncomingEvent],
         new_indexes: Sequence[int],
         resolutions: Sequence[Resolution],
-        timestamps: dict[int, datetime],
+        times: dict[int, datetime],
     ) -> None:
         for resolution in resolutions:
             for merged in resolution.merged_customer_ids:
@@ -264,9 +220,7 @@ class _BatchWrite:
         # wait on each other's unique-index entries in one order, never in a cycle.
         stored: dict[int, StoredEvent] = {}
         for i in sorted(new_indexes, key=lambda n: events[n].message_id):
-            inserted = await self._insert_event(
-                repo, events[i], i, event_customers[i], timestamps[i]
-            )
+            inserted = await self._insert_event(repo, events[i], i, event_customers[i], times[i])
             if inserted is not None:
                 stored[i] = inserted
         # Effects in request order (trait ties go to the later event of the batch).
@@ -307,7 +261,7 @@ class _BatchWrite:
         event: IncomingEvent,
         index: int,
         customer_id: str,
-        timestamp: datetime,
+        event_time: datetime,
     ) -> StoredEvent | None:
         """Store the event; None (and a DUPLICATE outcome) when its message id is taken."""
         assert event.type is not None  # validated
@@ -315,12 +269,10 @@ class _BatchWrite:
             event_id=uuid.uuid4().hex,
             workspace=self.workspace,
             customer_id=customer_id,
-            message_id=event.message_id,
             type=event.type,
-            event_name=event.event,
-            timestamp=timestamp,
-            received_at=self.now,
-            document=event.document,
+            event_time=event_time,
+            receive_time=self.now,
+            sent=event,
         )
         seq = await repo.add_event(stored)
         if seq is None:
@@ -329,7 +281,7 @@ class _BatchWrite:
             self.outcomes[index] = (found[event.message_id], IngestStatus.DUPLICATE)
             return None
         self.outcomes[index] = (customer_id, IngestStatus.ACCEPTED)
-        return dataclasses.replace(stored, seq=seq)
+        return replace(stored, seq=seq)
 
     def _apply_event(
         self,
@@ -345,7 +297,7 @@ class _BatchWrite:
                 books.setdefault(customer_id, {}),
                 event.traits,
                 source_message_id=event.message_id,
-                event_time=stored.timestamp,
+                event_time=stored.event_time,
                 received_at=self.now,
                 batch_index=index,
             )
@@ -359,104 +311,3 @@ class _BatchWrite:
             self._signals.append(
                 (SignalKind.TRAIT_CHANGED, customer_id, trait_changed_payload(change))
             )
-
-
-# -- GetProfile / ListEvents -------------------------------------------------------
-
-
-async def get_profile(cmd: commands.GetProfile, deps: Dependencies) -> ProfileView:
-    ids = parse_name(PROFILE, cmd.name, field="name")
-    require_workspace(ids["workspace"], deps.workspaces)
-    workspace = ids["workspace"]
-    async with deps.uow(readonly=True) as uow:
-        customer_id = await uow.profiles.survivor_of(workspace, ids["customer"])
-        count, first, last = await uow.profiles.event_stats(workspace, customer_id)
-        if count == 0 or first is None or last is None:
-            raise NotFound(cmd.name)
-        traits = (await uow.profiles.traits_of(workspace, [customer_id]))[customer_id]
-    return ProfileView(workspace, customer_id, traits, count, first, last)
-
-
-async def list_events(cmd: commands.ListEvents, deps: Dependencies) -> EventPage:
-    if cmd.parent.endswith("/customers/-"):
-        ids = parse_name(ALL_CUSTOMERS, cmd.parent, field="parent")
-        requested_customer: str | None = None
-    else:
-        ids = parse_name(CUSTOMER, cmd.parent, field="parent")
-        requested_customer = ids["customer"]
-    workspace = ids["workspace"]
-    require_workspace(workspace, deps.workspaces)
-    size = page_size(cmd.page_size)
-    before = _keyset_position(decode_page_token(cmd.page_token, bound_to=cmd.parent))
-
-    async with deps.uow(readonly=True) as uow:
-        customer_id = (
-            await uow.profiles.survivor_of(workspace, requested_customer)
-            if requested_customer is not None
-            else None
-        )
-        found = await uow.profiles.list_events(
-            workspace, customer_id, before=before, limit=size + 1
-        )
-    page, more = found[:size], len(found) > size
-    token = ""
-    if more:
-        last = page[-1]
-        token = encode_page_token(
-            {"t": last.timestamp.isoformat(), "s": last.seq}, bound_to=cmd.parent
-        )
-    return EventPage(page, token)
-
-
-def _keyset_position(position: dict[str, Any] | None) -> tuple[datetime, int] | None:
-    if position is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(position["t"])
-        seq = int(position["s"])
-    except (KeyError, TypeError, ValueError):
-        raise InvalidArgument("page_token", "is not a token returned by this method") from None
-    if moment.tzinfo is None:
-        raise InvalidArgument("page_token", "is not a token returned by this method")
-    return moment, seq
-
-
-# -- WatchSignals ----------------------------------------------------------------
-
-
-async def watch_signals(cmd: commands.WatchSignals, deps: Dependencies) -> AsyncIterator[Signal]:
-    """Validate, then stream signals after the cursor forever (until cancelled or stopped)."""
-    workspace = _workspace(cmd.parent, deps)
-    kinds: list[SignalKind] = []
-    for n, kind in enumerate(cmd.kinds):
-        if kind is None:
-            raise InvalidArgument(f"kinds[{n}]", "must be a known signal kind, not unspecified")
-        kinds.append(kind)
-    after = 0
-    if cmd.start_cursor:
-        if not _CURSOR.fullmatch(cmd.start_cursor):
-            raise InvalidArgument("start_cursor", "is not a cursor returned by WatchSignals")
-        after = int(cmd.start_cursor)
-        async with deps.uow(readonly=True) as uow:
-            if after > await uow.profiles.last_signal_seq():
-                raise InvalidArgument("start_cursor", "is not a cursor returned by WatchSignals")
-    return _follow_signals(workspace, after, kinds, deps)
-
-
-async def _follow_signals(
-    workspace: str, after: int, kinds: Sequence[SignalKind], deps: Dependencies
-) -> AsyncIterator[Signal]:
-    notifier = deps.notifier
-    while not notifier.closed:
-        # Taken before reading, so a commit racing with the read still wakes us.
-        ticket = notifier.ticket()
-        async with deps.uow(readonly=True) as uow:
-            batch = await uow.profiles.signals_after(
-                workspace, after, kinds, deps.signal_batch_size
-            )
-        for signal in batch:
-            yield signal
-            after = signal.seq
-        if len(batch) < deps.signal_batch_size:
-            await notifier.wait(ticket, deps.signal_poll_seconds)
-    raise Unavailable("SHUTTING_DOWN", "the server is stopping; resume from the last cursor")

@@ -1,0 +1,79 @@
+"""The resource names of the profile service: the one place that formats and parses them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapport.resourcenames import format_name, parse_name
+
+WORKSPACE = "workspaces/{workspace}"
+CUSTOMER = "workspaces/{workspace}/customers/{customer}"
+# ListEvents' parent for the events of every customer of a workspace.
+ALL_CUSTOMERS = "workspaces/{workspace}/customers/-"
+PROFILE = "workspaces/{workspace}/customers/{customer}/profile"
+EVENT = "workspaces/{workspace}/customers/{customer}/events/{event}"
+
+_ALL_CUSTOMERS_SUFFIX = "/customers/-"
+
+
+@dataclass(frozen=True)
+class CustomerRef:
+    workspace: str
+    customer_id: str
+
+
+@dataclass(frozen=True)
+class EventRef:
+    workspace: str
+    customer_id: str
+    event_id: str
+
+
+@dataclass(frozen=True)
+class EventsParent:
+    workspace: str
+    # None: every customer of the workspace (`customers/-`).
+    customer_id: str | None
+
+
+def workspace_name(workspace: str) -> str:
+    return format_name(WORKSPACE, workspace=workspace)
+
+
+def customer_name(workspace: str, customer_id: str) -> str:
+    return format_name(CUSTOMER, workspace=workspace, customer=customer_id)
+
+
+def profile_name(workspace: str, customer_id: str) -> str:
+    return format_name(PROFILE, workspace=workspace, customer=customer_id)
+
+
+def event_name(workspace: str, customer_id: str, event_id: str) -> str:
+    return format_name(EVENT, workspace=workspace, customer=customer_id, event=event_id)
+
+
+def parse_workspace(name: str, *, field: str) -> str:
+    return parse_name(WORKSPACE, name, field=field)["workspace"]
+
+
+def parse_customer(name: str, *, field: str) -> CustomerRef:
+    ids = parse_name(CUSTOMER, name, field=field)
+    return CustomerRef(ids["workspace"], ids["customer"])
+
+
+def parse_profile(name: str, *, field: str) -> CustomerRef:
+    ids = parse_name(PROFILE, name, field=field)
+    return CustomerRef(ids["workspace"], ids["customer"])
+
+
+def parse_event(name: str, *, field: str) -> EventRef:
+    ids = parse_name(EVENT, name, field=field)
+    return EventRef(ids["workspace"], ids["customer"], ids["event"])
+
+
+def parse_events_parent(name: str, *, field: str) -> EventsParent:
+    """A customer, or `workspaces/{workspace}/customers/-` for all of them."""
+    if name.endswith(_ALL_CUSTOMERS_SUFFIX):
+        return EventsParent(parse_name(ALL_CUSTOMERS, name, field=field)["workspace"], None)
+    customer = parse_customer(name, field=field)
+    return EventsParent(customer.workspace, customer.customer_id)
