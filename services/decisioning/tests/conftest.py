@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,10 @@ from rapport.decisioning.v1 import decisioning_service_pb2_grpc
 from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
 from rapport.grpctesting import serve_in_process
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from rapport.type.v1 import channel_pb2
+
+# Channels consent and delivery refuse (rapport.type.v1.Channel).
+_UNSENDABLE = frozenset({channel_pb2.CHANNEL_UNSPECIFIED, channel_pb2.CHANNEL_INBOUND})
 
 
 class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
@@ -98,6 +104,16 @@ class FakeConsent(consent_service_pb2_grpc.ConsentServiceServicer):
             reason="GRANTED" if allowed else "NO_RECORD_DEFAULT_DENY",
         )
 
+    async def _refuse_unsendable(
+        self,
+        requests: list[consent_service_pb2.CheckConsentRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        # Like consent: permission is only recorded for channels that send.
+        for request in requests:
+            if request.channel in _UNSENDABLE:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "channel: cannot be sent")
+
     async def CheckConsent(
         self,
         request: consent_service_pb2.CheckConsentRequest,
@@ -106,6 +122,7 @@ class FakeConsent(consent_service_pb2_grpc.ConsentServiceServicer):
         self.check_requests.append(request)
         if self.unavailable:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "consent is down")
+        await self._refuse_unsendable([request], context)
         return self._answer(request)
 
     async def BatchCheckConsent(
@@ -116,6 +133,7 @@ class FakeConsent(consent_service_pb2_grpc.ConsentServiceServicer):
         self.batch_requests.append(request)
         if self.unavailable:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "consent is down")
+        await self._refuse_unsendable(list(request.requests), context)
         return consent_service_pb2.BatchCheckConsentResponse(
             responses=[self._answer(r) for r in request.requests]
         )
@@ -142,6 +160,8 @@ class FakeDelivery(delivery_service_pb2_grpc.DeliveryServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> delivery_service_pb2.Message:
         self.requests.append(request)
+        if request.channel in _UNSENDABLE:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "channel: cannot be sent")
         if self.fail_with:
             failure = self.fail_with.pop(0)
             if isinstance(failure, grpc.StatusCode):
@@ -193,6 +213,9 @@ class FakeServices:
             customer=customer,
         )
         event.properties.update(properties or {})
+        # As profile sends them: the corrected event time and the receive time.
+        event.event_time.GetCurrentTime()
+        event.receive_time.CopyFrom(event.event_time)
         signal = profile_service_pb2.Signal(
             cursor=f"c{number:06d}",
             kind=profile_service_pb2.SIGNAL_KIND_EVENT_SEEN,
@@ -260,16 +283,17 @@ def eventually() -> Callable[..., Any]:
 
 @asynccontextmanager
 async def _serve(
-    settings: DecisioningSettings,
+    settings: DecisioningSettings, *, clock: Callable[[], datetime] | None = None
 ) -> AsyncIterator[decisioning_service_pb2_grpc.DecisioningServiceStub]:
-    async with serve_in_process(build, settings) as running:
+    builder = build if clock is None else functools.partial(build, clock=clock)
+    async with serve_in_process(builder, settings) as running:
         async with grpc.aio.insecure_channel(running.address) as channel:
             yield decisioning_service_pb2_grpc.DecisioningServiceStub(channel)
 
 
 @pytest.fixture
 def serve() -> Callable[..., Any]:
-    """`async with serve(settings) as stub:` runs the real service in-process."""
+    """`async with serve(settings[, clock=...]) as stub:` runs the real service in-process."""
     return _serve
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from rapport.decisioning.adapters import catalogue_file
@@ -14,8 +16,10 @@ from rapport.decisioning.adapters.grpc_clients import (
 )
 from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.entrypoints.grpc_servicer import DecisioningServicer
-from rapport.decisioning.service_layer import handlers
-from rapport.decisioning.service_layer.triggers import TriggerRunner
+from rapport.decisioning.service_layer import commands
+from rapport.decisioning.service_layer.catalogue import load_catalogue
+from rapport.decisioning.service_layer.dependencies import Dependencies, utc_now
+from rapport.decisioning.service_layer.trigger_runner import TriggerRunner
 from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
 from rapport.decisioning.settings import DecisioningSettings
 from rapport.decisioning.v1 import decisioning_service_pb2, decisioning_service_pb2_grpc
@@ -27,6 +31,7 @@ from rapport.sqlstore import create_engine, migrate
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
+ERROR_DOMAIN = "decisioning.rapport.dev"
 SERVICE_NAME = decisioning_service_pb2.DESCRIPTOR.services_by_name["DecisioningService"].full_name
 _METHOD_SCOPES = {
     "Decide": "decisioning.decide",
@@ -36,7 +41,12 @@ _METHOD_SCOPES = {
     "CreateTrigger": "decisioning.admin",
     "GetAction": "decisioning.read",
     "ListActions": "decisioning.read",
+    "GetTrigger": "decisioning.read",
     "ListTriggers": "decisioning.read",
+    "GetDecision": "decisioning.read",
+    "ListDecisions": "decisioning.read",
+    "GetOutcome": "decisioning.read",
+    "ListOutcomes": "decisioning.read",
 }
 METHOD_SCOPES = {f"/{SERVICE_NAME}/{method}": scope for method, scope in _METHOD_SCOPES.items()}
 
@@ -45,21 +55,23 @@ class StartupError(RuntimeError):
     """The service cannot start with this configuration."""
 
 
-async def _load_catalogue(path: Path, deps: handlers.Dependencies) -> None:
+async def _load_catalogue(path: Path, deps: Dependencies) -> None:
     try:
-        command = catalogue_file.read_catalogue(path)
-        actions, triggers = await handlers.load_catalogue(command, deps)
+        catalogue = catalogue_file.read_catalogue(path)
+        actions, triggers = await load_catalogue(commands.LoadCatalogue(catalogue), deps)
     except catalogue_file.CatalogueFileError as err:
         raise StartupError(str(err)) from err
     except RapportError as err:
         raise StartupError(f"catalogue file {path}: {err.message}") from err
     log.info(
         "catalogue loaded",
-        extra={"workspace": command.workspace, "count": actions + triggers},
+        extra={"workspace": catalogue.workspace, "count": actions + triggers},
     )
 
 
-async def build(settings: DecisioningSettings) -> ServiceParts:
+async def build(
+    settings: DecisioningSettings, *, clock: Callable[[], datetime] = utc_now
+) -> ServiceParts:
     engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
     channels = []
     try:
@@ -68,13 +80,14 @@ async def build(settings: DecisioningSettings) -> ServiceParts:
         consent_channel = open_channel(settings.consent_address, settings)
         delivery_channel = open_channel(settings.delivery_address, settings)
         channels = [profile_channel, consent_channel, delivery_channel]
-        deps = handlers.Dependencies(
+        deps = Dependencies(
             uow=functools.partial(DecisioningUnitOfWork, engine),
             profile=GrpcProfileClient(profile_channel),
             consent=GrpcConsentClient(consent_channel),
             delivery=GrpcDeliveryClient(delivery_channel),
-            workspaces=tuple(settings.workspaces),
+            workspaces=frozenset(settings.workspaces),
             rules=RuleBook(),
+            clock=clock,
         )
         if settings.catalogue_file is not None:
             await _load_catalogue(settings.catalogue_file, deps)
@@ -107,7 +120,7 @@ async def build(settings: DecisioningSettings) -> ServiceParts:
             )
         ],
         service_names=[SERVICE_NAME],
-        error_domain="rapport.decisioning.v1",
+        error_domain=ERROR_DOMAIN,
         method_scopes=METHOD_SCOPES,
         background=background,
         on_close=[close],

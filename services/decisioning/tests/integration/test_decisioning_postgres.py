@@ -7,10 +7,10 @@ import asyncio
 import grpc
 import pytest
 import sqlalchemy as sa
-from rapport.consent.v1 import consent_service_pb2 as consent_pb
 from rapport.decisioning.adapters import tables
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.sqlstore import create_engine
+from rapport.type.v1 import channel_pb2, message_content_pb2
 
 PARENT = "workspaces/default"
 ALICE = "workspaces/default/customers/alice"
@@ -54,7 +54,7 @@ def pg_settings(tmp_path, make_settings, postgres_url, pg_schema):
 
 async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, eventually):
     fake_services.profile.traits[ALICE] = {"age": 30}
-    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     async with serve(pg_settings) as stub:
         for action_id, value in [("gold-offer", 500.0), ("adults-only", 50.0)]:
             await stub.CreateAction(
@@ -62,11 +62,11 @@ async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, even
                     parent=PARENT,
                     action_id=action_id,
                     action=pb.Action(
-                        channels=[pb.CHANNEL_EMAIL, pb.CHANNEL_INBOUND],
+                        channels=[channel_pb2.CHANNEL_EMAIL, channel_pb2.CHANNEL_INBOUND],
                         purpose="marketing",
                         value=value,
                         eligibility="profile.traits.age >= 18",
-                        content=pb.MessageContent(subject="s", text_body="b"),
+                        content=message_content_pb2.MessageContent(subject="s", text_body="b"),
                     ),
                 )
             )
@@ -75,7 +75,7 @@ async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, even
                 pb.CreateActionRequest(
                     parent=PARENT,
                     action_id="gold-offer",
-                    action=pb.Action(channels=[pb.CHANNEL_INBOUND], purpose="x", value=1),
+                    action=pb.Action(channels=[channel_pb2.CHANNEL_INBOUND], purpose="x", value=1),
                 )
             )
         assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
@@ -101,7 +101,7 @@ async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, even
             pb.RecordOutcomeRequest(
                 parent=PARENT,
                 outcome=pb.Outcome(
-                    decision_id=decision.decision_id,
+                    decision=decision.decision,
                     customer=ALICE,
                     action=decision.actions[0].action,
                     type=pb.OUTCOME_TYPE_ACCEPT,
@@ -113,8 +113,30 @@ async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, even
         await stub.DeleteAction(
             pb.DeleteActionRequest(name="workspaces/default/actions/gold-offer")
         )
-        decision = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=ALICE))
-        assert len(decision.actions) == 2
+        second = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=ALICE))
+        assert len(second.actions) == 2
+
+        # Stored decisions and outcomes read back, newest first, page by page.
+        stored = await stub.GetDecision(pb.GetDecisionRequest(name=decision.decision))
+        assert list(stored.actions) == list(decision.actions) and stored.customer == ALICE
+        page = await stub.ListDecisions(pb.ListDecisionsRequest(parent=PARENT, page_size=1))
+        rest = await stub.ListDecisions(
+            pb.ListDecisionsRequest(parent=PARENT, page_size=1, page_token=page.next_page_token)
+        )
+        assert [d.name for d in [*page.decisions, *rest.decisions]] == [
+            second.decision,
+            decision.decision,
+        ]
+        assert rest.next_page_token == ""
+        of_decision = await stub.ListOutcomes(
+            pb.ListOutcomesRequest(parent=PARENT, decision=decision.decision)
+        )
+        assert [o.name for o in of_decision.outcomes] == [outcome.name]
+        assert await stub.GetOutcome(pb.GetOutcomeRequest(name=outcome.name)) == outcome
+        trigger = await stub.GetTrigger(
+            pb.GetTriggerRequest(name="workspaces/default/triggers/renewal-due")
+        )
+        assert trigger.action == "workspaces/default/actions/renewal-reminder"
 
         # The trigger from the catalogue fires and the cursor is stored in PostgreSQL.
         await fake_services.emit_event(ALICE, "Policy Renewal Due", message_id="e1")

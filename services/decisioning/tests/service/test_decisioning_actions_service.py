@@ -7,20 +7,21 @@ import pytest
 from google.protobuf import timestamp_pb2
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.grpctesting import status_details
+from rapport.type.v1 import channel_pb2, message_content_pb2
 
 PARENT = "workspaces/default"
-DOMAIN = "rapport.decisioning.v1"
+DOMAIN = "decisioning.rapport.dev"
 
 
 def email_action(**changes) -> pb.Action:
     action = pb.Action(
         display_name="Renewal reminder",
         description="Tells the customer the policy renews soon",
-        channels=[pb.CHANNEL_EMAIL, pb.CHANNEL_SMS],
+        channels=[channel_pb2.CHANNEL_EMAIL, channel_pb2.CHANNEL_SMS],
         purpose="marketing",
         value=120.0,
         eligibility="has(profile.traits.email)",
-        content=pb.MessageContent(
+        content=message_content_pb2.MessageContent(
             subject="Your policy renews soon, {{ traits.first_name }}",
             text_body="Renew before {{ data.event.renewal_date }}.",
         ),
@@ -59,7 +60,7 @@ async def test_create_get_list_delete(stub):
     )
     assert created.name == "workspaces/default/actions/renewal"
     assert created.lever == 1.0 and created.base_propensity == 0.5
-    assert list(created.channels) == [pb.CHANNEL_EMAIL, pb.CHANNEL_SMS]
+    assert list(created.channels) == [channel_pb2.CHANNEL_EMAIL, channel_pb2.CHANNEL_SMS]
     assert created.create_time.seconds > 0
     assert not created.HasField("start_time")
 
@@ -109,7 +110,7 @@ async def test_duplicate_id_is_already_exists(stub):
         ("ok", email_action(channels=[]), "action.channels"),
         (
             "ok",
-            email_action(channels=[pb.CHANNEL_EMAIL, pb.CHANNEL_UNSPECIFIED]),
+            email_action(channels=[channel_pb2.CHANNEL_EMAIL, channel_pb2.CHANNEL_UNSPECIFIED]),
             "action.channels[1]",
         ),
         ("ok", email_action(channels=[42]), "action.channels[0]"),
@@ -118,10 +119,16 @@ async def test_duplicate_id_is_already_exists(stub):
         ("ok", email_action(lever=-1.0), "action.lever"),
         ("ok", email_action(base_propensity=2.0), "action.base_propensity"),
         ("ok", email_action(eligibility="profile.traits.("), "action.eligibility"),
-        ("ok", email_action(content=pb.MessageContent(text_body="x")), "action.content.subject"),
         (
             "ok",
-            email_action(content=pb.MessageContent(subject="x", text_body="{{ a ")),
+            email_action(content=message_content_pb2.MessageContent(text_body="x")),
+            "action.content.subject",
+        ),
+        (
+            "ok",
+            email_action(
+                content=message_content_pb2.MessageContent(subject="x", text_body="{{ a ")
+            ),
             "action.content.text_body",
         ),
     ],
@@ -226,7 +233,7 @@ def renewal_trigger(**changes) -> pb.Trigger:
         event_name="Policy Renewal Due",
         condition="event.properties.days_left <= 30",
         action="workspaces/default/actions/renewal",
-        channel=pb.CHANNEL_EMAIL,
+        channel=channel_pb2.CHANNEL_EMAIL,
     )
     for key, value in changes.items():
         setattr(trigger, key, value)
@@ -242,7 +249,7 @@ async def test_create_and_list_triggers(stub):
     )
     assert created.name == "workspaces/default/triggers/renewal-due"
     assert created.action == "workspaces/default/actions/renewal"
-    assert created.channel == pb.CHANNEL_EMAIL
+    assert created.channel == channel_pb2.CHANNEL_EMAIL
     assert created.create_time.seconds > 0
 
     for i in range(4):
@@ -280,8 +287,8 @@ async def test_create_and_list_triggers(stub):
         ("t", renewal_trigger(action="renewal"), "trigger.action"),
         ("t", renewal_trigger(action="workspaces/default/actions/nope"), "trigger.action"),
         ("t", renewal_trigger(action="workspaces/other/actions/renewal"), "trigger.action"),
-        ("t", renewal_trigger(channel=pb.CHANNEL_UNSPECIFIED), "trigger.channel"),
-        ("t", renewal_trigger(channel=pb.CHANNEL_PUSH), "trigger.channel"),
+        ("t", renewal_trigger(channel=channel_pb2.CHANNEL_UNSPECIFIED), "trigger.channel"),
+        ("t", renewal_trigger(channel=channel_pb2.CHANNEL_PUSH), "trigger.channel"),
     ],
 )
 async def test_bad_triggers_are_refused_and_change_nothing(stub, trigger_id, trigger, field):

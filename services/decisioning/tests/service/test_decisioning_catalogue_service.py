@@ -15,6 +15,7 @@ from rapport.decisioning.bootstrap import StartupError, build
 from rapport.decisioning.domain.model import Channel
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.errors import InvalidArgument
+from rapport.type.v1 import channel_pb2
 
 CATALOGUE = """
 workspace: default
@@ -63,7 +64,7 @@ def test_parse_builds_drafts_with_file_paths():
 
 def test_workspace_defaults_to_default():
     assert parse_catalogue({"actions": []}).workspace == "default"
-    assert parse_catalogue(None).actions == []
+    assert parse_catalogue(None).actions == ()
 
 
 @pytest.mark.parametrize(
@@ -108,7 +109,7 @@ async def test_loaded_at_start_up_and_idempotent_across_restarts(tmp_path, serve
         triggers = await stub.ListTriggers(pb.ListTriggersRequest(parent="workspaces/default"))
     reminder = first["workspaces/default/actions/renewal-reminder"]
     assert reminder.lever == 1.5 and reminder.base_propensity == 0.3
-    assert list(reminder.channels) == [pb.CHANNEL_EMAIL, pb.CHANNEL_SMS]
+    assert list(reminder.channels) == [channel_pb2.CHANNEL_EMAIL, channel_pb2.CHANNEL_SMS]
     assert reminder.content.html_body == "<p>Renew now</p>"
     assert reminder.start_time.seconds == int(datetime(2024, 1, 1, tzinfo=UTC).timestamp())
     assert first["workspaces/default/actions/banner"].base_propensity == 0.5
@@ -192,4 +193,4 @@ async def test_triggers_may_refer_to_actions_already_stored(tmp_path, serve, mak
     )
     async with serve(make_settings(catalogue_file=second)) as stub:
         triggers = await stub.ListTriggers(pb.ListTriggersRequest(parent="workspaces/default"))
-    assert [t.channel for t in triggers.triggers] == [pb.CHANNEL_SMS]
+    assert [t.channel for t in triggers.triggers] == [channel_pb2.CHANNEL_SMS]

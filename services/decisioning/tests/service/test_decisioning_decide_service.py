@@ -5,20 +5,20 @@ from __future__ import annotations
 import grpc
 import pytest
 from google.protobuf import struct_pb2, timestamp_pb2
-from rapport.consent.v1 import consent_service_pb2 as consent_pb
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.grpctesting import status_details
+from rapport.type.v1 import channel_pb2, message_content_pb2
 
 PARENT = "workspaces/default"
 ALICE = "workspaces/default/customers/alice"
 BOB = "workspaces/default/customers/bob"
 
 
-def action(channels=(pb.CHANNEL_EMAIL,), **fields) -> pb.Action:
+def action(channels=(channel_pb2.CHANNEL_EMAIL,), **fields) -> pb.Action:
     defaults = {
         "purpose": "marketing",
         "value": 100.0,
-        "content": pb.MessageContent(subject="s", text_body="b"),
+        "content": message_content_pb2.MessageContent(subject="s", text_body="b"),
     }
     defaults.update(fields)
     return pb.Action(channels=list(channels), **defaults)
@@ -40,20 +40,21 @@ async def decide(stub, customer=ALICE, **fields) -> pb.DecideResponse:
 
 async def test_ranking_with_score_parts_and_stored_decision(stub, fake_services):
     fake_services.profile.traits[ALICE] = {"email": "a@example.com", "age": 40}
-    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     await create(stub, "low", action(value=10.0))
     await create(stub, "high", action(value=200.0, lever=2.0, base_propensity=0.25))
     await create(stub, "mid", action(value=100.0, eligibility="profile.traits.age > 18"))
 
     response = await decide(stub)
-    assert len(response.decision_id) == 32
+    assert response.decision.startswith("workspaces/default/decisions/")
+    assert len(short(response.decision)) == 32
     assert [short(a.action) for a in response.actions] == ["high", "mid", "low"]
     assert [a.rank for a in response.actions] == [1, 2, 3]
     best = response.actions[0]
     assert best.priority == pytest.approx(0.25 * 1.0 * 200.0 * 2.0)
     assert best.score == pb.ScoreParts(propensity=0.25, context_weight=1.0, value=200.0, lever=2.0)
     assert best.probability == 1.0
-    assert best.channel == pb.CHANNEL_EMAIL
+    assert best.channel == channel_pb2.CHANNEL_EMAIL
     assert "= 100" in best.explanation and "consent granted" in best.explanation
     assert "profile.traits.age > 18" in response.actions[1].explanation
     assert list(response.excluded_actions) == []
@@ -63,7 +64,7 @@ async def test_ranking_with_score_parts_and_stored_decision(stub, fake_services)
     batch = fake_services.consent.batch_requests[0]
     assert batch.parent == PARENT
     assert [(r.customer, r.purpose, r.channel) for r in batch.requests] == [
-        (ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+        (ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     ]
 
     # The decision is stored: an outcome can refer to it.
@@ -71,22 +72,22 @@ async def test_ranking_with_score_parts_and_stored_decision(stub, fake_services)
         pb.RecordOutcomeRequest(
             parent=PARENT,
             outcome=pb.Outcome(
-                decision_id=response.decision_id,
+                decision=response.decision,
                 customer=ALICE,
                 action=best.action,
                 type=pb.OUTCOME_TYPE_CLICK,
-                channel=pb.CHANNEL_EMAIL,
+                channel=channel_pb2.CHANNEL_EMAIL,
             ),
         )
     )
     assert outcome.name.startswith("workspaces/default/outcomes/")
-    assert outcome.decision_id == response.decision_id
+    assert outcome.decision == response.decision
     assert outcome.type == pb.OUTCOME_TYPE_CLICK
     assert outcome.outcome_time == outcome.create_time
 
 
 async def test_max_actions(stub, fake_services):
-    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     for i in range(5):
         await create(stub, f"a{i}", action(value=float(i + 1)))
     assert [short(a.action) for a in (await decide(stub)).actions] == ["a4", "a3", "a2"]
@@ -101,17 +102,17 @@ async def test_max_actions(stub, fake_services):
 
 async def test_exclusions_with_reasons(stub, fake_services):
     fake_services.profile.traits[ALICE] = {"age": 12}
-    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     expired = action()
     expired.end_time.CopyFrom(timestamp_pb2.Timestamp(seconds=1_000_000))
     await create(stub, "expired", expired)
-    await create(stub, "sms-only", action(channels=[pb.CHANNEL_SMS]))
+    await create(stub, "sms-only", action(channels=[channel_pb2.CHANNEL_SMS]))
     await create(stub, "adults", action(eligibility="profile.traits.age >= 18"))
     await create(stub, "broken", action(eligibility="context.page == 'home'"))
     await create(stub, "needs-service", action(purpose="service"))
     await create(stub, "ok", action())
 
-    response = await decide(stub, channel=pb.CHANNEL_EMAIL)
+    response = await decide(stub, channel=channel_pb2.CHANNEL_EMAIL)
     assert [short(a.action) for a in response.actions] == ["ok"]
     excluded = {short(e.action): e.reason for e in response.excluded_actions}
     assert excluded == {
@@ -127,7 +128,7 @@ async def test_exclusions_with_reasons(stub, fake_services):
 
 
 async def test_context_reaches_rules(stub, fake_services):
-    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     await create(stub, "home-only", action(eligibility="context.page == 'home'"))
     context = struct_pb2.Struct()
     context.update({"page": "home"})
@@ -138,25 +139,27 @@ async def test_context_reaches_rules(stub, fake_services):
 
 
 async def test_consent_picks_the_first_allowed_channel(stub, fake_services):
-    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_SMS)
-    await create(stub, "multi", action(channels=[pb.CHANNEL_EMAIL, pb.CHANNEL_SMS]))
+    fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_SMS)
+    await create(
+        stub, "multi", action(channels=[channel_pb2.CHANNEL_EMAIL, channel_pb2.CHANNEL_SMS])
+    )
     response = await decide(stub)
-    assert response.actions[0].channel == pb.CHANNEL_SMS
+    assert response.actions[0].channel == channel_pb2.CHANNEL_SMS
     # A requested channel without consent excludes the action.
-    response = await decide(stub, channel=pb.CHANNEL_EMAIL)
+    response = await decide(stub, channel=channel_pb2.CHANNEL_EMAIL)
     assert list(response.actions) == []
     assert response.excluded_actions[0].reason == "NO_CONSENT"
 
 
 async def test_inbound_needs_no_consent_and_no_call(stub, fake_services):
-    await create(stub, "banner", action(channels=[pb.CHANNEL_INBOUND], content=None))
-    response = await decide(stub, channel=pb.CHANNEL_INBOUND)
-    assert [a.channel for a in response.actions] == [pb.CHANNEL_INBOUND]
+    await create(stub, "banner", action(channels=[channel_pb2.CHANNEL_INBOUND], content=None))
+    response = await decide(stub, channel=channel_pb2.CHANNEL_INBOUND)
+    assert [a.channel for a in response.actions] == [channel_pb2.CHANNEL_INBOUND]
     assert fake_services.consent.batch_requests == []
 
 
 async def test_unknown_profile_means_empty_traits(stub, fake_services):
-    fake_services.consent.grant(BOB, "marketing", consent_pb.CHANNEL_EMAIL)
+    fake_services.consent.grant(BOB, "marketing", channel_pb2.CHANNEL_EMAIL)
     await create(stub, "with-email", action(eligibility="has(profile.traits.email)"))
     await create(stub, "anyone", action())
     response = await decide(stub, customer=BOB)
@@ -225,7 +228,7 @@ async def test_outcome_without_decision(stub):
     recorded = await stub.RecordOutcome(
         pb.RecordOutcomeRequest(parent=PARENT, outcome=outcome(outcome_time=when))
     )
-    assert recorded.decision_id == ""
+    assert recorded.decision == ""
     assert recorded.outcome_time == when
     assert recorded.create_time.seconds > when.seconds
 
@@ -243,7 +246,13 @@ async def test_outcome_without_decision(stub):
             "outcome.outcome_time",
         ),
         ({"action": "workspaces/default/actions/nope"}, grpc.StatusCode.NOT_FOUND, None),
-        ({"decision_id": "0" * 32}, grpc.StatusCode.NOT_FOUND, None),
+        ({"decision": "workspaces/default/decisions/" + "0" * 32}, grpc.StatusCode.NOT_FOUND, None),
+        ({"decision": "0" * 32}, grpc.StatusCode.INVALID_ARGUMENT, "outcome.decision"),
+        (
+            {"decision": "workspaces/other/decisions/" + "0" * 32},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "outcome.decision",
+        ),
     ],
 )
 async def test_outcome_errors(stub, fields, code, field):
@@ -258,16 +267,18 @@ async def test_outcome_errors(stub, fields, code, field):
 
 
 async def test_outcome_for_another_customers_decision_is_refused(stub, fake_services):
-    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     await create(stub, "a", action())
     decision = await decide(stub)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.RecordOutcome(
             pb.RecordOutcomeRequest(
-                parent=PARENT, outcome=outcome(customer=BOB, decision_id=decision.decision_id)
+                parent=PARENT, outcome=outcome(customer=BOB, decision=decision.decision)
             )
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad_request = status_details(caught.value)
+    assert bad_request.field_violations[0].field == "outcome.decision"
 
 
 async def test_scopes_are_enforced(serve, make_settings, fake_services):

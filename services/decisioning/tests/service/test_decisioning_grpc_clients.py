@@ -10,12 +10,6 @@ import pytest
 from google.protobuf import timestamp_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from rapport.consent.v1 import consent_service_pb2 as consent_pb
-from rapport.decisioning.adapters.dependencies import (
-    ConsentQuery,
-    DependencyError,
-    OutboundMessage,
-)
 from rapport.decisioning.adapters.grpc_clients import (
     GrpcConsentClient,
     GrpcDeliveryClient,
@@ -23,7 +17,9 @@ from rapport.decisioning.adapters.grpc_clients import (
     signal_from_proto,
 )
 from rapport.decisioning.domain.model import Channel, MessageContent
+from rapport.decisioning.domain.outbound import ConsentQuery, DependencyError, OutboundMessage
 from rapport.profile.v1 import profile_service_pb2 as profile_pb
+from rapport.type.v1 import channel_pb2
 
 ALICE = "workspaces/default/customers/alice"
 
@@ -66,7 +62,7 @@ def test_signals_without_an_event_have_none():
 
 
 async def test_batches_are_split_at_the_service_limit(fake_services, channel):
-    fake_services.consent.grant(ALICE, "p1", consent_pb.CHANNEL_SMS)
+    fake_services.consent.grant(ALICE, "p1", channel_pb2.CHANNEL_SMS)
     queries = [ConsentQuery(ALICE, f"p{i}", Channel.SMS) for i in range(1500)]
     answers = await GrpcConsentClient(channel).batch_check("default", queries)
     assert [len(r.requests) for r in fake_services.consent.batch_requests] == [1000, 500]
@@ -98,3 +94,10 @@ async def test_errors_carry_code_and_reason(fake_services, channel):
     with pytest.raises(DependencyError) as caught:
         await GrpcConsentClient(channel).check(ConsentQuery(ALICE, "p", Channel.EMAIL))
     assert caught.value.code == "UNAVAILABLE" and caught.value.transient
+
+
+async def test_a_malformed_customer_is_a_permanent_profile_error(fake_services, channel):
+    with pytest.raises(DependencyError) as caught:
+        await GrpcProfileClient(channel).get_traits("alice")
+    assert caught.value.code == "INVALID_ARGUMENT" and not caught.value.transient
+    assert fake_services.profile.get_profile_calls == 0

@@ -8,11 +8,10 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from google.protobuf import json_format
-from rapport.consent.v1 import consent_service_pb2 as consent_pb
 from rapport.decisioning.adapters import tables
-from rapport.delivery.v1 import delivery_service_pb2 as delivery_pb
 from rapport.profile.v1 import profile_service_pb2 as profile_pb
 from rapport.sqlstore import create_engine
+from rapport.type.v1 import channel_pb2, message_content_pb2
 
 ALICE = "workspaces/default/customers/alice"
 BOB = "workspaces/default/customers/bob"
@@ -42,7 +41,7 @@ def trigger_settings(tmp_path, make_settings, fake_services):
     path = tmp_path / "catalogue.yaml"
     path.write_text(CATALOGUE)
     fake_services.profile.traits[ALICE] = {"first_name": "Alice"}
-    fake_services.consent.grant(ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+    fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     return make_settings(catalogue_file=path, triggers_enabled=True)
 
 
@@ -76,7 +75,7 @@ async def test_matching_event_sends_once_with_the_derived_key(
     assert sent.idempotency_key == "trigger:renewal-due:evt-1"
     assert sent.customer == ALICE
     assert sent.purpose == "marketing"
-    assert sent.channel == delivery_pb.CHANNEL_EMAIL
+    assert sent.channel == channel_pb2.CHANNEL_EMAIL
     assert sent.content.subject == "Your policy renews soon, {{ traits.first_name }}"
     assert sent.content.text_body == "Renew within {{ data.event.days_left }} days."
     assert json_format.MessageToDict(sent.data) == {"event": {"days_left": 10}}
@@ -84,7 +83,7 @@ async def test_matching_event_sends_once_with_the_derived_key(
     assert delivery.keys == ["trigger:renewal-due:evt-1", "trigger:renewal-due:evt-2"]
     # Consent was checked at decide time for the trigger's channel.
     assert [(r.customer, r.purpose, r.channel) for r in fake_services.consent.check_requests] == [
-        (ALICE, "marketing", consent_pb.CHANNEL_EMAIL)
+        (ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     ] * 2
     # The watch asked for event-seen signals of the workspace, from the start.
     watch = fake_services.profile.watch_requests[0]
@@ -208,17 +207,17 @@ async def test_consent_unavailable_is_retried(serve, trigger_settings, fake_serv
 async def test_triggers_created_over_grpc_fire(serve, make_settings, fake_services, eventually):
     from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 
-    fake_services.consent.grant(ALICE, "service", consent_pb.CHANNEL_SMS)
+    fake_services.consent.grant(ALICE, "service", channel_pb2.CHANNEL_SMS)
     async with serve(make_settings(triggers_enabled=True)) as stub:
         await stub.CreateAction(
             pb.CreateActionRequest(
                 parent="workspaces/default",
                 action_id="welcome",
                 action=pb.Action(
-                    channels=[pb.CHANNEL_SMS],
+                    channels=[channel_pb2.CHANNEL_SMS],
                     purpose="service",
                     value=1.0,
-                    content=pb.MessageContent(text_body="Welcome"),
+                    content=message_content_pb2.MessageContent(text_body="Welcome"),
                 ),
             )
         )
@@ -229,14 +228,14 @@ async def test_triggers_created_over_grpc_fire(serve, make_settings, fake_servic
                 trigger=pb.Trigger(
                     event_name="Signed Up",
                     action="workspaces/default/actions/welcome",
-                    channel=pb.CHANNEL_SMS,
+                    channel=channel_pb2.CHANNEL_SMS,
                 ),
             )
         )
         await fake_services.emit_event(ALICE, "Signed Up", message_id="s1")
         await eventually(lambda: len(fake_services.delivery.accepted) == 1)
     sent = fake_services.delivery.accepted[0]
-    assert sent.channel == delivery_pb.CHANNEL_SMS
+    assert sent.channel == channel_pb2.CHANNEL_SMS
     assert sent.idempotency_key == "trigger:welcome:s1"
     # Unknown profile: the condition-free trigger still fires.
     assert fake_services.profile.get_profile_calls == 1

@@ -9,12 +9,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from rapport.decisioning.adapters.dependencies import DependencyError
-from rapport.decisioning.adapters.fakes import (
-    FakeConsentClient,
-    FakeDeliveryClient,
-    FakeProfileClient,
-)
 from rapport.decisioning.bootstrap import MIGRATIONS
 from rapport.decisioning.domain.model import (
     ActionDraft,
@@ -24,11 +18,15 @@ from rapport.decisioning.domain.model import (
     TrackedEvent,
     TriggerDraft,
 )
+from rapport.decisioning.domain.outbound import DependencyError
+from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.domain.validation import validate_action, validate_trigger
-from rapport.decisioning.service_layer.handlers import Dependencies
-from rapport.decisioning.service_layer.triggers import Backoff, TriggerRunner
+from rapport.decisioning.service_layer.dependencies import Dependencies
+from rapport.decisioning.service_layer.trigger_runner import Backoff, TriggerRunner
 from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
 from rapport.sqlstore import create_engine, migrate
+
+from .._decisioning_fakes import FakeConsentClient, FakeDeliveryClient, FakeProfileClient
 
 ALICE = "workspaces/default/customers/alice"
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -44,6 +42,7 @@ async def deps(tmp_path) -> AsyncIterator[Dependencies]:
         consent=FakeConsentClient(),
         delivery=FakeDeliveryClient(),
         workspaces=("default",),
+        rules=RuleBook(),
         clock=lambda: NOW,
     )
     action = validate_action(
@@ -78,9 +77,9 @@ async def deps(tmp_path) -> AsyncIterator[Dependencies]:
         ]
     ]
     async with dependencies.uow() as uow:
-        await uow.repository.add_action(action)
+        await uow.actions.add(action)
         for trigger in triggers:
-            await uow.repository.add_trigger(trigger)
+            await uow.triggers.add(trigger)
         await uow.commit()
     dependencies.consent.grant(ALICE, "marketing", Channel.EMAIL, Channel.PUSH)
     try:
@@ -151,7 +150,7 @@ async def test_retries_the_same_signal_then_stores_its_cursor(deps):
     try:
         for _ in range(500):
             async with deps.uow(readonly=True) as uow:
-                if await uow.repository.get_cursor("default") == "c1":
+                if await uow.signal_cursors.get("default") == "c1":
                     break
             await asyncio.sleep(0.01)
     finally:
@@ -194,7 +193,7 @@ async def test_profile_failure_while_watching_reconnects(deps):
 
     flaky = FlakyProfile()
     flaky.append(signal(1, total=80.0))
-    deps.profile = flaky
+    deps = dataclasses.replace(deps, profile=flaky)
     task = asyncio.create_task(
         TriggerRunner(deps, backoff_initial_seconds=0.001, backoff_max_seconds=0.002).run()
     )
@@ -237,8 +236,8 @@ async def test_backoff_doubles_up_to_the_cap(monkeypatch):
 async def test_actions_that_can_no_longer_be_sent_are_skipped(deps, change):
     deps.profile.traits[ALICE] = {"app": True}
     async with deps.uow() as uow:
-        action = await uow.repository.get_action("default", "reminder")
-        await uow.repository.put_action(dataclasses.replace(action, **change))
+        action = await uow.actions.get("default", "reminder")
+        await uow.actions.put(dataclasses.replace(action, **change))
         await uow.commit()
     await TriggerRunner(deps).handle("default", signal(1, total=80.0))
     assert deps.delivery.sent == [] and deps.consent.check_calls == 0

@@ -1,8 +1,8 @@
 """The catalogue file: actions and triggers in YAML, loaded at start-up.
 
 This module only reads the file and turns it into drafts; the drafts are
-validated by the same code as CreateAction / CreateTrigger, with field paths
-that point into the file (``actions[1].purpose``).
+validated by the same code as CreateAction / CreateTrigger (the service layer's
+load_catalogue), with field paths that point into the file (``actions[1].purpose``).
 """
 
 from __future__ import annotations
@@ -12,13 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rapport.decisioning.domain.catalogue import Catalogue, CatalogueAction, CatalogueTrigger
 from rapport.decisioning.domain.model import ActionDraft, Channel, MessageContent, TriggerDraft
 from rapport.decisioning.domain.validation import ActionFields, TriggerFields
-from rapport.decisioning.service_layer.commands import (
-    CatalogueAction,
-    CatalogueTrigger,
-    LoadCatalogue,
-)
 from rapport.errors import InvalidArgument
 from rapport.resourcenames import DEFAULT_WORKSPACE
 
@@ -161,8 +157,8 @@ def _trigger(entry: Any, path: str) -> CatalogueTrigger:
     )
 
 
-def parse_catalogue(data: Any) -> LoadCatalogue:
-    """The load command for a parsed YAML document, or InvalidArgument naming the place."""
+def parse_catalogue(data: Any) -> Catalogue:
+    """The catalogue of a parsed YAML document, or InvalidArgument naming the place."""
     if data is None:
         data = {}
     top = _mapping(data, "(top level)")
@@ -170,14 +166,14 @@ def parse_catalogue(data: Any) -> LoadCatalogue:
     workspace = _string(top, "workspace", "") if "workspace" in top else DEFAULT_WORKSPACE
     actions = _list(top, "actions", "")
     triggers = _list(top, "triggers", "")
-    return LoadCatalogue(
+    return Catalogue(
         workspace=workspace or DEFAULT_WORKSPACE,
-        actions=[_action(a, f"actions[{i}]") for i, a in enumerate(actions)],
-        triggers=[_trigger(t, f"triggers[{i}]") for i, t in enumerate(triggers)],
+        actions=tuple(_action(a, f"actions[{i}]") for i, a in enumerate(actions)),
+        triggers=tuple(_trigger(t, f"triggers[{i}]") for i, t in enumerate(triggers)),
     )
 
 
-def read_catalogue(path: Path) -> LoadCatalogue:
+def read_catalogue(path: Path) -> Catalogue:
     """Read and parse the file; CatalogueFileError with a clear message when unusable."""
     try:
         text = path.read_text(encoding="utf-8")

@@ -1,4 +1,8 @@
-"""gRPC implementations of the profile, consent and delivery clients."""
+"""gRPC implementations of the profile, consent and delivery clients.
+
+They implement the service layer's client ports (service_layer.dependencies)
+structurally and speak the other services' v1 contracts.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +13,18 @@ import grpc
 from google.protobuf import json_format, struct_pb2
 from google.rpc import error_details_pb2, status_pb2
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
+from rapport.decisioning.domain import names
 from rapport.decisioning.domain.model import Channel, Signal, TrackedEvent
-from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
-from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
-
-from .dependencies import (
-    ConsentClient,
+from rapport.decisioning.domain.outbound import (
     ConsentQuery,
-    DeliveryClient,
     DependencyError,
     OutboundMessage,
-    ProfileClient,
     SentMessage,
 )
+from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
+from rapport.errors import InvalidArgument
+from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from rapport.type.v1 import channel_pb2, message_content_pb2
 
 MAX_CONSENT_BATCH = 1000  # BatchCheckConsent's documented limit
 
@@ -78,15 +81,18 @@ def signal_from_proto(signal: profile_service_pb2.Signal) -> Signal:
     return Signal(cursor=signal.cursor, customer=signal.customer, event=event)
 
 
-class GrpcProfileClient(ProfileClient):
+class GrpcProfileClient:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
 
     async def get_traits(self, customer: str) -> dict[str, Any] | None:
         try:
-            profile = await self._stub.GetProfile(
-                profile_service_pb2.GetProfileRequest(name=f"{customer}/profile")
-            )
+            name = names.profile_name(customer)
+        except InvalidArgument as err:
+            # A customer name profile itself would refuse: the same permanent failure.
+            raise DependencyError("profile", "INVALID_ARGUMENT", "BAD_CUSTOMER_NAME") from err
+        try:
+            profile = await self._stub.GetProfile(profile_service_pb2.GetProfileRequest(name=name))
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return None
@@ -98,7 +104,7 @@ class GrpcProfileClient(ProfileClient):
     async def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
         call = self._stub.WatchSignals(
             profile_service_pb2.WatchSignalsRequest(
-                parent=f"workspaces/{workspace}",
+                parent=names.workspace_name(workspace),
                 start_cursor=start_cursor,
                 kinds=[profile_service_pb2.SIGNAL_KIND_EVENT_SEEN],
             )
@@ -112,17 +118,19 @@ class GrpcProfileClient(ProfileClient):
             call.cancel()
 
 
-def _consent_channel(channel: Channel) -> int:
-    return consent_service_pb2.Channel.Value(f"CHANNEL_{channel.name}")
+def channel_to_proto(channel: Channel) -> int:
+    """The rapport.type.v1.Channel value of a channel (same names, CHANNEL_ prefix)."""
+    return channel_pb2.Channel.Value(f"CHANNEL_{channel.name}")
 
 
 def _check_request(query: ConsentQuery) -> consent_service_pb2.CheckConsentRequest:
+    # No check_time: consent in force now.
     return consent_service_pb2.CheckConsentRequest(
-        customer=query.customer, purpose=query.purpose, channel=_consent_channel(query.channel)
+        customer=query.customer, purpose=query.purpose, channel=channel_to_proto(query.channel)
     )
 
 
-class GrpcConsentClient(ConsentClient):
+class GrpcConsentClient:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = consent_service_pb2_grpc.ConsentServiceStub(channel)
 
@@ -140,7 +148,7 @@ class GrpcConsentClient(ConsentClient):
             try:
                 response = await self._stub.BatchCheckConsent(
                     consent_service_pb2.BatchCheckConsentRequest(
-                        parent=f"workspaces/{workspace}",
+                        parent=names.workspace_name(workspace),
                         requests=[_check_request(q) for q in chunk],
                     )
                 )
@@ -154,18 +162,18 @@ class GrpcConsentClient(ConsentClient):
         return answers
 
 
-class GrpcDeliveryClient(DeliveryClient):
+class GrpcDeliveryClient:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = delivery_service_pb2_grpc.DeliveryServiceStub(channel)
 
     async def send(self, message: OutboundMessage) -> SentMessage:
         request = delivery_service_pb2.SendMessageRequest(
-            parent=f"workspaces/{message.workspace}",
+            parent=names.workspace_name(message.workspace),
             idempotency_key=message.idempotency_key,
             customer=message.customer,
             purpose=message.purpose,
-            channel=delivery_service_pb2.Channel.Value(f"CHANNEL_{message.channel.name}"),
-            content=delivery_service_pb2.MessageContent(
+            channel=channel_to_proto(message.channel),
+            content=message_content_pb2.MessageContent(
                 subject=message.content.subject,
                 text_body=message.content.text_body,
                 html_body=message.content.html_body,

@@ -49,9 +49,19 @@ decisions = sa.Table(
     sa.Column("decision_id", sa.String(32), primary_key=True),
     sa.Column("workspace", sa.String(128), nullable=False),
     sa.Column("customer", sa.String(300), nullable=False),
-    # The ranked actions with their score parts (no personal data).
+    # The ranked actions with their score parts and explanations (no personal data).
     sa.Column("actions", sa.JSON, nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    # Since 0002. The actions left out, with reasons; NULL in rows written before.
+    sa.Column("excluded_actions", sa.JSON, nullable=True),
+    # The channel asked for; NULL means any.
+    sa.Column("channel", sa.String(16), nullable=True),
+    # Empty for Decide; the trigger's name for a triggered decision. NULL (read
+    # as empty) in rows written before: all of them came from Decide.
+    sa.Column("source", sa.String(300), nullable=True),
+    # ListDecisions: newest first, in a workspace or for one customer.
+    sa.Index("ix_decisions_time", "workspace", "create_time", "decision_id"),
+    sa.Index("ix_decisions_customer_time", "workspace", "customer", "create_time", "decision_id"),
 )
 
 outcomes = sa.Table(
@@ -67,6 +77,8 @@ outcomes = sa.Table(
     sa.Column("outcome_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_outcomes_decision", "decision_id"),
+    # ListOutcomes: newest first (since 0002).
+    sa.Index("ix_outcomes_time", "workspace", "create_time", "outcome_id"),
 )
 
 signal_cursors = sa.Table(

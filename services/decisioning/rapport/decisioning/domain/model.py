@@ -8,11 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-ACTION_PATTERN = "workspaces/{workspace}/actions/{action}"
-TRIGGER_PATTERN = "workspaces/{workspace}/triggers/{trigger}"
-CUSTOMER_PATTERN = "workspaces/{workspace}/customers/{customer}"
-WORKSPACE_PATTERN = "workspaces/{workspace}"
-OUTCOME_PATTERN = "workspaces/{workspace}/outcomes/{outcome}"
+from . import names
+
 MAX_IDEMPOTENCY_KEY_CHARS = 200  # delivery's limit
 
 
@@ -96,7 +93,7 @@ class Action:
 
     @property
     def name(self) -> str:
-        return f"workspaces/{self.workspace}/actions/{self.action_id}"
+        return names.action_name(self.workspace, self.action_id)
 
     def in_window(self, now: datetime) -> bool:
         if self.start_time is not None and now < self.start_time:
@@ -126,11 +123,11 @@ class Trigger:
 
     @property
     def name(self) -> str:
-        return f"workspaces/{self.workspace}/triggers/{self.trigger_id}"
+        return names.trigger_name(self.workspace, self.trigger_id)
 
     @property
     def action_name(self) -> str:
-        return f"workspaces/{self.workspace}/actions/{self.action_id}"
+        return names.action_name(self.workspace, self.action_id)
 
     def idempotency_key(self, event_message_id: str) -> str:
         """Stable per (trigger, event), so a replayed signal never sends twice."""
@@ -185,15 +182,24 @@ class Decision:
     decision_id: str
     workspace: str
     customer: str
-    actions: list[RankedAction]
-    excluded: list[ExcludedAction]
+    actions: tuple[RankedAction, ...]
+    excluded: tuple[ExcludedAction, ...]
+    # The channel asked for; None means any.
+    channel: Channel | None
+    # Empty for a Decide call; the trigger's name for a triggered decision.
+    source: str
     create_time: datetime
+
+    @property
+    def name(self) -> str:
+        return names.decision_name(self.workspace, self.decision_id)
 
 
 @dataclass(frozen=True)
 class Outcome:
     workspace: str
     outcome_id: str
+    # Empty when no stored decision explains the outcome.
     decision_id: str
     customer: str
     action: str
@@ -204,7 +210,12 @@ class Outcome:
 
     @property
     def name(self) -> str:
-        return f"workspaces/{self.workspace}/outcomes/{self.outcome_id}"
+        return names.outcome_name(self.workspace, self.outcome_id)
+
+    @property
+    def decision(self) -> str:
+        """The decision's name; empty when there is none."""
+        return names.decision_name(self.workspace, self.decision_id) if self.decision_id else ""
 
 
 @dataclass(frozen=True)

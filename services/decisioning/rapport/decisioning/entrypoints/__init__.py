@@ -1,1 +1,1 @@
-"""Entrypoints: the gRPC servicer."""
+"""Entrypoints: the gRPC servicer and its protobuf converters."""

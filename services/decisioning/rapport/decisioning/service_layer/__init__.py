@@ -1,1 +1,2 @@
-"""Service layer: commands, handlers, unit of work and the trigger runner."""
+"""Service layer: commands, one handler module per group of use cases, Dependencies, the unit
+of work and the trigger runner."""

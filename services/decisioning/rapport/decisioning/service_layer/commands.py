@@ -1,13 +1,30 @@
-"""What the use cases are asked to do (built by the servicer and the catalogue loader)."""
+"""What the use cases are asked to do, already decoded from protobuf or the catalogue file."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from rapport.decisioning.domain.model import ActionDraft, Channel, OutcomeType, TriggerDraft
-from rapport.decisioning.domain.validation import ActionFields, TriggerFields
+from rapport.decisioning.domain.catalogue import Catalogue
+from rapport.decisioning.domain.model import (
+    ActionDraft,
+    Channel,
+    OutcomeType,
+    Signal,
+    TriggerDraft,
+)
+
+
+@dataclass(frozen=True)
+class UnknownEnumValue:
+    """An enum number this version does not know; the handler refuses it, naming the field."""
+
+    number: int
+
+
+# -- actions ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -34,13 +51,34 @@ class DeleteAction:
     name: str
 
 
+# -- decisions -------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Decide:
     parent: str
     customer: str
-    context: dict[str, Any] = field(default_factory=dict)
-    channel: Channel | None = None
+    context: Mapping[str, Any] = field(default_factory=dict)
+    # None means any channel.
+    channel: Channel | UnknownEnumValue | None = None
     max_actions: int = 0
+
+
+@dataclass(frozen=True)
+class GetDecision:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListDecisions:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+    # A customer's name; empty means every customer.
+    customer: str = ""
+
+
+# -- outcomes --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -50,9 +88,27 @@ class RecordOutcome:
     action: str
     # None when unspecified (or unknown).
     type: OutcomeType | None
-    channel: Channel | None = None
-    decision_id: str = ""
+    channel: Channel | UnknownEnumValue | None = None
+    # The decision's name; empty when no stored decision explains the outcome.
+    decision: str = ""
     outcome_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GetOutcome:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListOutcomes:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+    # A decision's name; empty means every outcome.
+    decision: str = ""
+
+
+# -- triggers --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -65,6 +121,11 @@ class CreateTrigger:
 
 
 @dataclass(frozen=True)
+class GetTrigger:
+    name: str
+
+
+@dataclass(frozen=True)
 class ListTriggers:
     parent: str
     page_size: int = 0
@@ -72,24 +133,18 @@ class ListTriggers:
 
 
 @dataclass(frozen=True)
-class CatalogueAction:
-    action_id: str
-    draft: ActionDraft
-    fields: ActionFields
+class HandleSignal:
+    """Fire the triggers a profile signal matches (the trigger runner's use case)."""
+
+    workspace: str
+    signal: Signal
 
 
-@dataclass(frozen=True)
-class CatalogueTrigger:
-    trigger_id: str
-    # draft.action_id is the action's id as written in the file.
-    draft: TriggerDraft
-    fields: TriggerFields
+# -- catalogue file --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class LoadCatalogue:
-    """Create or replace every action and trigger of the catalogue file."""
+    """Create or replace every action and trigger of the catalogue file, all or nothing."""
 
-    workspace: str
-    actions: list[CatalogueAction] = field(default_factory=list)
-    triggers: list[CatalogueTrigger] = field(default_factory=list)
+    catalogue: Catalogue

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from rapport.decisioning.adapters.repository import SqlRepository
+from rapport.decisioning.adapters.catalogue_repository import ActionRepository, TriggerRepository
+from rapport.decisioning.adapters.cursor_repository import SignalCursorRepository
+from rapport.decisioning.adapters.decision_repository import (
+    DecisionRepository,
+    OutcomeRepository,
+)
 from rapport.sqlstore import SqlUnitOfWork
 
 
 class DecisioningUnitOfWork(SqlUnitOfWork):
-    repository: SqlRepository
+    actions: ActionRepository
+    triggers: TriggerRepository
+    decisions: DecisionRepository
+    outcomes: OutcomeRepository
+    signal_cursors: SignalCursorRepository
 
     def _open_repositories(self) -> None:
-        self.repository = SqlRepository(self.connection)
+        self.actions = ActionRepository(self.connection)
+        self.triggers = TriggerRepository(self.connection)
+        self.decisions = DecisionRepository(self.connection)
+        self.outcomes = OutcomeRepository(self.connection)
+        self.signal_cursors = SignalCursorRepository(self.connection)

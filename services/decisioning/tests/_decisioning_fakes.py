@@ -1,4 +1,7 @@
-"""In-memory profile, consent and delivery clients for tests of the service layer."""
+"""In-memory profile, consent and delivery clients for tests of the service layer.
+
+They implement the client ports of rapport.decisioning.service_layer.dependencies.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +10,15 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from rapport.decisioning.domain.model import Channel, Signal
-
-from .dependencies import (
-    ConsentClient,
+from rapport.decisioning.domain.outbound import (
     ConsentQuery,
-    DeliveryClient,
     DependencyError,
     OutboundMessage,
-    ProfileClient,
     SentMessage,
 )
 
 
-class FakeProfileClient(ProfileClient):
+class FakeProfileClient:
     """Profiles by customer name and a signal log that can grow while watched."""
 
     def __init__(self) -> None:
@@ -53,7 +52,7 @@ class FakeProfileClient(ProfileClient):
             await self._changed.wait()
 
 
-class FakeConsentClient(ConsentClient):
+class FakeConsentClient:
     """Everything denied unless granted; counts calls so tests can assert batching."""
 
     def __init__(self) -> None:
@@ -82,7 +81,7 @@ class FakeConsentClient(ConsentClient):
         return [self._allowed(q) for q in queries]
 
 
-class FakeDeliveryClient(DeliveryClient):
+class FakeDeliveryClient:
     """Records sends; `failures` are raised, one per call, before any send succeeds."""
 
     def __init__(self) -> None:

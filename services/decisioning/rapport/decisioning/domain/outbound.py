@@ -1,17 +1,15 @@
-"""What decisioning needs from profile, consent and delivery, as plain Python.
+"""What decisioning asks of profile, consent and delivery, and how such a call fails.
 
-The service layer codes against these abstract clients; ``grpc_clients`` talks
-to the real services and ``fakes`` keeps everything in memory for tests.
+Plain values shared by the service layer's client ports and the adapters that
+implement them (over gRPC, or in memory in tests).
 """
 
 from __future__ import annotations
 
-import abc
-from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from rapport.decisioning.domain.model import Channel, MessageContent, Signal
+from .model import Channel, MessageContent
 
 # Codes after which the same call may succeed later; anything else is the
 # request's own fault and retrying it cannot help.
@@ -58,29 +56,3 @@ class OutboundMessage:
 class SentMessage:
     name: str
     state: str  # the delivery state's name, e.g. "QUEUED"
-
-
-class ProfileClient(abc.ABC):
-    @abc.abstractmethod
-    async def get_traits(self, customer: str) -> dict[str, Any] | None:
-        """The customer's traits as plain values; None when the profile does not exist."""
-
-    @abc.abstractmethod
-    def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
-        """Event-seen signals after `start_cursor`, then new ones as they come."""
-
-
-class ConsentClient(abc.ABC):
-    @abc.abstractmethod
-    async def check(self, query: ConsentQuery) -> bool:
-        """True when contact is allowed now."""
-
-    @abc.abstractmethod
-    async def batch_check(self, workspace: str, queries: Sequence[ConsentQuery]) -> list[bool]:
-        """One answer per query, in order, in as few calls as the service allows."""
-
-
-class DeliveryClient(abc.ABC):
-    @abc.abstractmethod
-    async def send(self, message: OutboundMessage) -> SentMessage:
-        """Hand a message to delivery (idempotent by its key)."""

@@ -1,20 +1,11 @@
-"""Storage of actions, triggers, decisions, outcomes and signal cursors (SQLAlchemy Core)."""
+"""Storage of the catalogue: actions and triggers (SQLAlchemy Core)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from rapport.decisioning.domain.model import (
-    Action,
-    Channel,
-    Decision,
-    MessageContent,
-    Outcome,
-    OutcomeType,
-    Trigger,
-)
+from rapport.decisioning.domain.model import Action, Channel, MessageContent, Trigger
 from rapport.sqlstore import as_utc
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -80,29 +71,11 @@ def _trigger_from_row(row: Any) -> Trigger:
     )
 
 
-def _outcome_from_row(row: Any) -> Outcome:
-    return Outcome(
-        workspace=row.workspace,
-        outcome_id=row.outcome_id,
-        decision_id=row.decision_id or "",
-        customer=row.customer,
-        action=row.action,
-        type=OutcomeType(row.type),
-        channel=Channel(row.channel) if row.channel else None,
-        outcome_time=as_utc(row.outcome_time),
-        create_time=as_utc(row.create_time),
-    )
-
-
-class SqlRepository:
-    """All decisioning tables through one connection (the unit of work's)."""
-
+class ActionRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
-    # -- actions ---------------------------------------------------------------------
-
-    async def add_action(self, action: Action) -> bool:
+    async def add(self, action: Action) -> bool:
         """Insert; False when an action with this id already exists."""
         try:
             async with self._conn.begin_nested():
@@ -118,9 +91,9 @@ class SqlRepository:
             return False
         return True
 
-    async def put_action(self, action: Action) -> None:
+    async def put(self, action: Action) -> None:
         """Create or replace (keeping the original create_time)."""
-        if not await self.add_action(action):
+        if not await self.add(action):
             await self._conn.execute(
                 tables.actions.update()
                 .where(
@@ -130,7 +103,7 @@ class SqlRepository:
                 .values(**_action_values(action))
             )
 
-    async def get_action(self, workspace: str, action_id: str) -> Action | None:
+    async def get(self, workspace: str, action_id: str) -> Action | None:
         row = (
             await self._conn.execute(
                 sa.select(tables.actions).where(
@@ -141,7 +114,7 @@ class SqlRepository:
         ).first()
         return _action_from_row(row) if row is not None else None
 
-    async def list_actions(
+    async def list_page(
         self, workspace: str, *, after: str | None = None, limit: int | None = None
     ) -> list[Action]:
         """By id (so by name); keyset: only ids after `after`."""
@@ -154,7 +127,11 @@ class SqlRepository:
         rows = (await self._conn.execute(query)).all()
         return [_action_from_row(row) for row in rows]
 
-    async def delete_action(self, workspace: str, action_id: str) -> bool:
+    async def list_all(self, workspace: str) -> list[Action]:
+        """Every action of the workspace, by id."""
+        return await self.list_page(workspace)
+
+    async def delete(self, workspace: str, action_id: str) -> bool:
         result = await self._conn.execute(
             tables.actions.delete().where(
                 tables.actions.c.workspace == workspace,
@@ -163,9 +140,13 @@ class SqlRepository:
         )
         return result.rowcount > 0
 
-    # -- triggers --------------------------------------------------------------------
 
-    async def add_trigger(self, trigger: Trigger) -> bool:
+class TriggerRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def add(self, trigger: Trigger) -> bool:
+        """Insert; False when a trigger with this id already exists."""
         try:
             async with self._conn.begin_nested():
                 await self._conn.execute(
@@ -180,8 +161,9 @@ class SqlRepository:
             return False
         return True
 
-    async def put_trigger(self, trigger: Trigger) -> None:
-        if not await self.add_trigger(trigger):
+    async def put(self, trigger: Trigger) -> None:
+        """Create or replace (keeping the original create_time)."""
+        if not await self.add(trigger):
             await self._conn.execute(
                 tables.triggers.update()
                 .where(
@@ -191,9 +173,21 @@ class SqlRepository:
                 .values(**_trigger_values(trigger))
             )
 
-    async def list_triggers(
+    async def get(self, workspace: str, trigger_id: str) -> Trigger | None:
+        row = (
+            await self._conn.execute(
+                sa.select(tables.triggers).where(
+                    tables.triggers.c.workspace == workspace,
+                    tables.triggers.c.trigger_id == trigger_id,
+                )
+            )
+        ).first()
+        return _trigger_from_row(row) if row is not None else None
+
+    async def list_page(
         self, workspace: str, *, after: str | None = None, limit: int | None = None
     ) -> list[Trigger]:
+        """By id (so by name); keyset: only ids after `after`."""
         query = sa.select(tables.triggers).where(tables.triggers.c.workspace == workspace)
         if after is not None:
             query = query.where(tables.triggers.c.trigger_id > after)
@@ -203,7 +197,7 @@ class SqlRepository:
         rows = (await self._conn.execute(query)).all()
         return [_trigger_from_row(row) for row in rows]
 
-    async def triggers_for_event(self, workspace: str, event_name: str) -> list[Trigger]:
+    async def for_event(self, workspace: str, event_name: str) -> list[Trigger]:
         rows = (
             await self._conn.execute(
                 sa.select(tables.triggers)
@@ -216,7 +210,7 @@ class SqlRepository:
         ).all()
         return [_trigger_from_row(row) for row in rows]
 
-    async def delete_triggers_of_action(self, workspace: str, action_id: str) -> int:
+    async def delete_for_action(self, workspace: str, action_id: str) -> int:
         result = await self._conn.execute(
             tables.triggers.delete().where(
                 tables.triggers.c.workspace == workspace,
@@ -224,99 +218,3 @@ class SqlRepository:
             )
         )
         return result.rowcount
-
-    # -- decisions and outcomes --------------------------------------------------------
-
-    async def add_decision(self, decision: Decision) -> None:
-        await self._conn.execute(
-            tables.decisions.insert().values(
-                decision_id=decision.decision_id,
-                workspace=decision.workspace,
-                customer=decision.customer,
-                actions=[
-                    {
-                        "action": ranked.action,
-                        "rank": ranked.rank,
-                        "priority": ranked.priority,
-                        "propensity": ranked.score.propensity,
-                        "context_weight": ranked.score.context_weight,
-                        "value": ranked.score.value,
-                        "lever": ranked.score.lever,
-                        "probability": ranked.probability,
-                        "channel": ranked.channel.value,
-                    }
-                    for ranked in decision.actions
-                ],
-                create_time=decision.create_time,
-            )
-        )
-
-    async def decision_customer(self, workspace: str, decision_id: str) -> str | None:
-        """The customer a decision was for; None when there is no such decision."""
-        return await self._conn.scalar(
-            sa.select(tables.decisions.c.customer).where(
-                tables.decisions.c.workspace == workspace,
-                tables.decisions.c.decision_id == decision_id,
-            )
-        )
-
-    async def add_outcome(self, outcome: Outcome) -> None:
-        await self._conn.execute(
-            tables.outcomes.insert().values(
-                workspace=outcome.workspace,
-                outcome_id=outcome.outcome_id,
-                decision_id=outcome.decision_id or None,
-                customer=outcome.customer,
-                action=outcome.action,
-                type=outcome.type.value,
-                channel=outcome.channel.value if outcome.channel else None,
-                outcome_time=outcome.outcome_time,
-                create_time=outcome.create_time,
-            )
-        )
-
-    async def get_outcome(self, workspace: str, outcome_id: str) -> Outcome | None:
-        row = (
-            await self._conn.execute(
-                sa.select(tables.outcomes).where(
-                    tables.outcomes.c.workspace == workspace,
-                    tables.outcomes.c.outcome_id == outcome_id,
-                )
-            )
-        ).first()
-        return _outcome_from_row(row) if row is not None else None
-
-    # -- signal cursors ----------------------------------------------------------------
-
-    async def get_cursor(self, workspace: str) -> str:
-        """The last handled signal's cursor; empty when none was handled yet."""
-        value = await self._conn.scalar(
-            sa.select(tables.signal_cursors.c.cursor).where(
-                tables.signal_cursors.c.workspace == workspace
-            )
-        )
-        return value or ""
-
-    async def save_cursor(self, workspace: str, cursor: str, now: datetime) -> None:
-        result = await self._conn.execute(
-            tables.signal_cursors.update()
-            .where(tables.signal_cursors.c.workspace == workspace)
-            .values(cursor=cursor, update_time=now)
-        )
-        if result.rowcount == 0:
-            try:
-                async with self._conn.begin_nested():
-                    await self._conn.execute(
-                        tables.signal_cursors.insert().values(
-                            workspace=workspace, cursor=cursor, update_time=now
-                        )
-                    )
-            except IntegrityError:
-                # Another replica inserted it first. Cursors are opaque, so the
-                # last writer wins; a cursor left behind only causes replays,
-                # which the sends' idempotency keys absorb.
-                await self._conn.execute(
-                    tables.signal_cursors.update()
-                    .where(tables.signal_cursors.c.workspace == workspace)
-                    .values(cursor=cursor, update_time=now)
-                )

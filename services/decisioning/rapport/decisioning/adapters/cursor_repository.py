@@ -1,0 +1,49 @@
+"""Storage of how far the trigger runner got in each workspace's profile signal log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import tables
+
+
+class SignalCursorRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def get(self, workspace: str) -> str:
+        """The last handled signal's cursor; empty when none was handled yet."""
+        value = await self._conn.scalar(
+            sa.select(tables.signal_cursors.c.cursor).where(
+                tables.signal_cursors.c.workspace == workspace
+            )
+        )
+        return value or ""
+
+    async def save(self, workspace: str, cursor: str, now: datetime) -> None:
+        result = await self._conn.execute(
+            tables.signal_cursors.update()
+            .where(tables.signal_cursors.c.workspace == workspace)
+            .values(cursor=cursor, update_time=now)
+        )
+        if result.rowcount == 0:
+            try:
+                async with self._conn.begin_nested():
+                    await self._conn.execute(
+                        tables.signal_cursors.insert().values(
+                            workspace=workspace, cursor=cursor, update_time=now
+                        )
+                    )
+            except IntegrityError:
+                # Another replica inserted it first. Cursors are opaque, so the
+                # last writer wins; a cursor left behind only causes replays,
+                # which the sends' idempotency keys absorb.
+                await self._conn.execute(
+                    tables.signal_cursors.update()
+                    .where(tables.signal_cursors.c.workspace == workspace)
+                    .values(cursor=cursor, update_time=now)
+                )

@@ -1,0 +1,233 @@
+"""Protobuf <-> domain values and commands for the DecisioningService servicer."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from google.protobuf import json_format, timestamp_pb2
+from google.protobuf.message import Message
+from rapport.decisioning.domain.model import (
+    Action,
+    ActionDraft,
+    Channel,
+    Decision,
+    ExcludedAction,
+    MessageContent,
+    Outcome,
+    OutcomeType,
+    RankedAction,
+    Trigger,
+    TriggerDraft,
+)
+from rapport.decisioning.service_layer import commands
+from rapport.decisioning.v1 import decisioning_service_pb2 as pb
+from rapport.type.v1 import channel_pb2, message_content_pb2
+
+_PROTO_CHANNELS = set(channel_pb2.Channel.values()) - {channel_pb2.CHANNEL_UNSPECIFIED}
+_PROTO_OUTCOME_TYPES = set(pb.OutcomeType.values()) - {pb.OUTCOME_TYPE_UNSPECIFIED}
+
+
+# -- enums and scalars ---------------------------------------------------------------
+
+
+def channel_from_proto(value: int) -> Channel | None:
+    """None for unspecified and for values this version does not know."""
+    if value not in _PROTO_CHANNELS:
+        return None
+    return Channel[channel_pb2.Channel.Name(value).removeprefix("CHANNEL_")]
+
+
+def optional_channel_from_proto(value: int) -> Channel | commands.UnknownEnumValue | None:
+    """None for unspecified; unknown values are kept for the handler to refuse."""
+    if value == channel_pb2.CHANNEL_UNSPECIFIED:
+        return None
+    channel = channel_from_proto(value)
+    return channel if channel is not None else commands.UnknownEnumValue(value)
+
+
+def channel_to_proto(channel: Channel | None) -> int:
+    if channel is None:
+        return channel_pb2.CHANNEL_UNSPECIFIED
+    return channel_pb2.Channel.Value(f"CHANNEL_{channel.name}")
+
+
+def outcome_type_from_proto(value: int) -> OutcomeType | None:
+    if value not in _PROTO_OUTCOME_TYPES:
+        return None
+    return OutcomeType[pb.OutcomeType.Name(value).removeprefix("OUTCOME_TYPE_")]
+
+
+def outcome_type_to_proto(value: OutcomeType) -> int:
+    return pb.OutcomeType.Value(f"OUTCOME_TYPE_{value.name}")
+
+
+def time_from_proto(message: Message, field: str) -> datetime | None:
+    if not message.HasField(field):
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(message, field)
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def _content_from_proto(content: message_content_pb2.MessageContent) -> MessageContent:
+    return MessageContent(
+        subject=content.subject, text_body=content.text_body, html_body=content.html_body
+    )
+
+
+def _content_to_proto(content: MessageContent) -> message_content_pb2.MessageContent:
+    return message_content_pb2.MessageContent(
+        subject=content.subject, text_body=content.text_body, html_body=content.html_body
+    )
+
+
+# -- requests -> commands ------------------------------------------------------------
+
+
+def action_draft_from_proto(action: pb.Action) -> ActionDraft:
+    return ActionDraft(
+        display_name=action.display_name,
+        description=action.description,
+        channels=[channel_from_proto(c) for c in action.channels],
+        purpose=action.purpose,
+        value=action.value,
+        lever=action.lever,
+        base_propensity=action.base_propensity,
+        eligibility=action.eligibility,
+        content=_content_from_proto(action.content),
+        start_time=time_from_proto(action, "start_time"),
+        end_time=time_from_proto(action, "end_time"),
+    )
+
+
+def create_trigger_command(request: pb.CreateTriggerRequest) -> commands.CreateTrigger:
+    return commands.CreateTrigger(
+        parent=request.parent,
+        trigger_id=request.trigger_id,
+        action=request.trigger.action,
+        draft=TriggerDraft(
+            event_name=request.trigger.event_name,
+            condition=request.trigger.condition,
+            channel=channel_from_proto(request.trigger.channel),
+        ),
+    )
+
+
+def decide_command(request: pb.DecideRequest) -> commands.Decide:
+    return commands.Decide(
+        parent=request.parent,
+        customer=request.customer,
+        context=json_format.MessageToDict(request.context),
+        channel=optional_channel_from_proto(request.channel),
+        max_actions=request.max_actions,
+    )
+
+
+def record_outcome_command(request: pb.RecordOutcomeRequest) -> commands.RecordOutcome:
+    outcome = request.outcome
+    return commands.RecordOutcome(
+        parent=request.parent,
+        customer=outcome.customer,
+        action=outcome.action,
+        type=outcome_type_from_proto(outcome.type),
+        channel=optional_channel_from_proto(outcome.channel),
+        decision=outcome.decision,
+        outcome_time=time_from_proto(outcome, "outcome_time"),
+    )
+
+
+# -- domain -> messages --------------------------------------------------------------
+
+
+def action_to_proto(action: Action) -> pb.Action:
+    return pb.Action(
+        name=action.name,
+        display_name=action.display_name,
+        description=action.description,
+        channels=[channel_to_proto(c) for c in action.channels],
+        purpose=action.purpose,
+        value=action.value,
+        lever=action.lever,
+        base_propensity=action.base_propensity,
+        eligibility=action.eligibility,
+        content=_content_to_proto(action.content),
+        start_time=timestamp(action.start_time),
+        end_time=timestamp(action.end_time),
+        create_time=timestamp(action.create_time),
+    )
+
+
+def trigger_to_proto(trigger: Trigger) -> pb.Trigger:
+    return pb.Trigger(
+        name=trigger.name,
+        event_name=trigger.event_name,
+        condition=trigger.condition,
+        action=trigger.action_name,
+        channel=channel_to_proto(trigger.channel),
+        create_time=timestamp(trigger.create_time),
+    )
+
+
+def _ranked_to_proto(ranked: RankedAction) -> pb.RankedAction:
+    return pb.RankedAction(
+        action=ranked.action,
+        rank=ranked.rank,
+        priority=ranked.priority,
+        score=pb.ScoreParts(
+            propensity=ranked.score.propensity,
+            context_weight=ranked.score.context_weight,
+            value=ranked.score.value,
+            lever=ranked.score.lever,
+        ),
+        probability=ranked.probability,
+        channel=channel_to_proto(ranked.channel),
+        explanation=ranked.explanation,
+    )
+
+
+def _excluded_to_proto(excluded: ExcludedAction) -> pb.ExcludedAction:
+    return pb.ExcludedAction(
+        action=excluded.action,
+        reason=excluded.reason.value,
+        explanation=excluded.explanation,
+    )
+
+
+def decide_response(decision: Decision) -> pb.DecideResponse:
+    return pb.DecideResponse(
+        decision=decision.name,
+        actions=[_ranked_to_proto(r) for r in decision.actions],
+        excluded_actions=[_excluded_to_proto(e) for e in decision.excluded],
+    )
+
+
+def decision_to_proto(decision: Decision) -> pb.Decision:
+    return pb.Decision(
+        name=decision.name,
+        customer=decision.customer,
+        actions=[_ranked_to_proto(r) for r in decision.actions],
+        excluded_actions=[_excluded_to_proto(e) for e in decision.excluded],
+        channel=channel_to_proto(decision.channel),
+        source=decision.source,
+        create_time=timestamp(decision.create_time),
+    )
+
+
+def outcome_to_proto(outcome: Outcome) -> pb.Outcome:
+    return pb.Outcome(
+        name=outcome.name,
+        decision=outcome.decision,
+        customer=outcome.customer,
+        action=outcome.action,
+        type=outcome_type_to_proto(outcome.type),
+        channel=channel_to_proto(outcome.channel),
+        outcome_time=timestamp(outcome.outcome_time),
+        create_time=timestamp(outcome.create_time),
+    )

@@ -1,0 +1,97 @@
+"""Use cases of outcomes: record what happened after a decision, get, list."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from rapport.decisioning.domain import names
+from rapport.decisioning.domain.model import Outcome
+from rapport.errors import InvalidArgument, NotFound
+from rapport.pagination import page_size
+
+from . import commands, paging
+from .dependencies import Dependencies
+from .request_checks import known_channel, served_name, served_workspace
+
+# Outcomes reported by clients whose clocks run a little fast are still accepted.
+OUTCOME_CLOCK_SKEW = timedelta(minutes=5)
+
+
+async def record_outcome(cmd: commands.RecordOutcome, deps: Dependencies) -> Outcome:
+    workspace = served_workspace(cmd.parent, deps.workspaces)
+    names.require_same_workspace(
+        names.parse_customer(cmd.customer, "outcome.customer"), workspace, "outcome.customer"
+    )
+    action = names.require_same_workspace(
+        names.parse_action(cmd.action, "outcome.action"), workspace, "outcome.action"
+    )
+    if cmd.type is None:
+        raise InvalidArgument("outcome.type", "is required")
+    channel = known_channel(cmd.channel, "outcome.channel")
+    decision_id = ""
+    if cmd.decision:
+        decision_id = names.require_same_workspace(
+            names.parse_decision(cmd.decision, "outcome.decision"), workspace, "outcome.decision"
+        ).id
+    now = deps.clock()
+    outcome_time = cmd.outcome_time or now
+    if outcome_time > now + OUTCOME_CLOCK_SKEW:
+        raise InvalidArgument("outcome.outcome_time", "must not be in the future")
+    outcome = Outcome(
+        workspace=workspace,
+        outcome_id=uuid.uuid4().hex,
+        decision_id=decision_id,
+        customer=cmd.customer,
+        action=cmd.action,
+        type=cmd.type,
+        channel=channel,
+        outcome_time=outcome_time,
+        create_time=now,
+    )
+    async with deps.uow() as uow:
+        if await uow.actions.get(workspace, action.id) is None:
+            raise NotFound(cmd.action)
+        if decision_id:
+            decided_for = await uow.decisions.customer_of(workspace, decision_id)
+            if decided_for is None:
+                raise NotFound(cmd.decision)
+            if decided_for != cmd.customer:
+                raise InvalidArgument("outcome.decision", "was made for another customer")
+        await uow.outcomes.add(outcome)
+        await uow.commit()
+    return outcome
+
+
+async def get_outcome(cmd: commands.GetOutcome, deps: Dependencies) -> Outcome:
+    name = served_name(names.parse_outcome, cmd.name, deps.workspaces)
+    async with deps.uow(readonly=True) as uow:
+        outcome = await uow.outcomes.get(name.workspace, name.id)
+    if outcome is None:
+        raise NotFound(cmd.name)
+    return outcome
+
+
+async def list_outcomes(
+    cmd: commands.ListOutcomes, deps: Dependencies
+) -> tuple[list[Outcome], str]:
+    """Newest recorded first."""
+    workspace = served_workspace(cmd.parent, deps.workspaces)
+    decision_id = None
+    if cmd.decision:
+        decision_id = names.require_same_workspace(
+            names.parse_decision(cmd.decision, "decision"), workspace, "decision"
+        ).id
+    size = page_size(cmd.page_size)
+    bound_to = f"ListOutcomes:{cmd.parent}:{cmd.decision}"
+    before = paging.before(cmd.page_token, bound_to=bound_to)
+    async with deps.uow(readonly=True) as uow:
+        outcomes = await uow.outcomes.list_page(
+            workspace, decision_id=decision_id, before=before, limit=size + 1
+        )
+    return paging.page_of(
+        outcomes,
+        size,
+        position=lambda o: paging.newest_first_position(o.create_time, o.outcome_id),
+        bound_to=bound_to,
+    )

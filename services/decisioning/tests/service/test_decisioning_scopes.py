@@ -1,0 +1,52 @@
+"""Every RPC of the contract has a scope: reads need decisioning.read, writes theirs."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from rapport.decisioning.bootstrap import ERROR_DOMAIN, METHOD_SCOPES, SERVICE_NAME
+from rapport.decisioning.v1 import decisioning_service_pb2 as pb
+
+PARENT = "workspaces/default"
+READS = {
+    "GetAction": pb.GetActionRequest(name="workspaces/default/actions/a"),
+    "ListActions": pb.ListActionsRequest(parent=PARENT),
+    "GetTrigger": pb.GetTriggerRequest(name="workspaces/default/triggers/t"),
+    "ListTriggers": pb.ListTriggersRequest(parent=PARENT),
+    "GetDecision": pb.GetDecisionRequest(name="workspaces/default/decisions/d"),
+    "ListDecisions": pb.ListDecisionsRequest(parent=PARENT),
+    "GetOutcome": pb.GetOutcomeRequest(name="workspaces/default/outcomes/o"),
+    "ListOutcomes": pb.ListOutcomesRequest(parent=PARENT),
+}
+WRITES = {
+    "Decide": ("decisioning.decide", pb.DecideRequest(parent=PARENT)),
+    "RecordOutcome": ("decisioning.decide", pb.RecordOutcomeRequest(parent=PARENT)),
+    "CreateAction": ("decisioning.admin", pb.CreateActionRequest(parent=PARENT)),
+    "DeleteAction": ("decisioning.admin", pb.DeleteActionRequest(name="x")),
+    "CreateTrigger": ("decisioning.admin", pb.CreateTriggerRequest(parent=PARENT)),
+}
+
+
+def test_every_rpc_of_the_contract_has_its_scope():
+    methods = pb.DESCRIPTOR.services_by_name["DecisioningService"].methods_by_name
+    expected = {name: "decisioning.read" for name in READS}
+    expected.update({name: scope for name, (scope, _) in WRITES.items()})
+    assert set(methods) == set(expected)
+    assert METHOD_SCOPES == {f"/{SERVICE_NAME}/{name}": scope for name, scope in expected.items()}
+    assert ERROR_DOMAIN == "decisioning.rapport.dev"
+
+
+async def test_a_reader_reads_and_writes_nothing(serve, make_settings):
+    settings = make_settings(auth_tokens={"reader": ["decisioning.read"]})
+    reader = [("authorization", "Bearer reader")]
+    async with serve(settings) as stub:
+        for name, request in READS.items():
+            try:
+                await getattr(stub, name)(request, metadata=reader)
+            except grpc.aio.AioRpcError as err:
+                # Let through, then refused on its merits.
+                assert err.code() == grpc.StatusCode.NOT_FOUND, name
+        for name, (_, request) in WRITES.items():
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await getattr(stub, name)(request, metadata=reader)
+            assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, name
