@@ -10,7 +10,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from rapport.config import ServiceSettings
 from rapport.grpcclients import open_channel
 from rapport.grpcserver import ServiceParts, start
-from rapport.grpctesting import serve_in_process, status_details
+from rapport.grpctesting import eventually, serve_in_process, status_details
 
 from ._echo import DOMAIN, SERVICE, make_build
 
@@ -33,7 +33,7 @@ async def test_health_serving_then_not_serving_while_draining() -> None:
 
         in_flight = asyncio.ensure_future(call(channel, "Slow")(b"0.5"))
         await asyncio.sleep(0.1)
-        stopping = asyncio.ensure_future(server.stop(grace=5))
+        stopping = asyncio.ensure_future(server.stop(grace=5, drain=0))
         await asyncio.sleep(0.05)
         # Draining: health says NOT_SERVING, the in-flight call still completes.
         assert server.health._server_status[""] == NOT_SERVING
@@ -124,16 +124,32 @@ async def test_access_log_has_method_code_and_duration(
                 await call(channel, "Echo")(b"payload-bytes")
                 with pytest.raises(grpc.aio.AioRpcError):
                     await call(channel, "Fail")(b"")
-    records = [r for r in caplog.records if r.name == "rapport.access"]
+                # Written when grpc reports the call done: maybe just after the
+                # client got its answer.
+                records = await eventually(lambda: access_records(caplog, 2))
     codes = {r.method: r.code for r in records}
     assert codes == {f"/{SERVICE}/Echo": "OK", f"/{SERVICE}/Fail": "INVALID_ARGUMENT"}
     assert all(isinstance(r.duration_ms, float) for r in records)
     assert "payload-bytes" not in caplog.text
 
 
+def access_records(caplog: pytest.LogCaptureFixture, count: int) -> list[logging.LogRecord]:
+    """The access-log records once there are ``count`` of them, else []."""
+    records = [r for r in caplog.records if r.name == "rapport.access"]
+    return records if len(records) >= count else []
+
+
 class TestAuth:
     settings = ServiceSettings(auth_tokens={"reader": ["test.read"], "admin": ["*"]})
-    build = staticmethod(make_build(method_scopes={f"/{SERVICE}/Echo": "test.write"}))
+    build = staticmethod(
+        make_build(
+            method_scopes={
+                f"/{SERVICE}/Echo": "test.write",
+                f"/{SERVICE}/Deadline": "test.read",
+                f"/{SERVICE}/StreamDeadline": "test.read",
+            }
+        )
+    )
 
     async def _call(self, method: str, token: str | None) -> grpc.aio.AioRpcError | bytes:
         async with serve_in_process(self.build, self.settings) as server:
@@ -166,7 +182,23 @@ class TestAuth:
 
     async def test_valid_token_and_scope(self) -> None:
         assert await self._call("Echo", "admin") == b"hi"
-        assert await self._call("Deadline", "reader") == b"none"  # unlisted: any valid token
+        assert await self._call("Deadline", "reader") == b"none"
+
+    async def test_method_not_in_policy_is_denied_to_every_token(self) -> None:
+        for token in ("reader", "admin"):  # admin has scope "*"
+            err = await self._call("Slow", token)
+            assert isinstance(err, grpc.aio.AioRpcError)
+            assert err.code() == grpc.StatusCode.PERMISSION_DENIED
+            info, _ = status_details(err)
+            assert info is not None and (info.reason, info.domain) == (
+                "METHOD_NOT_IN_POLICY",
+                DOMAIN,
+            )
+            assert dict(info.metadata) == {"method": f"/{SERVICE}/Slow"}
+        # Authentication still comes first.
+        err = await self._call("Slow", None)
+        assert isinstance(err, grpc.aio.AioRpcError)
+        assert err.code() == grpc.StatusCode.UNAUTHENTICATED
 
     async def test_health_is_open(self) -> None:
         async with serve_in_process(self.build, self.settings) as server:
@@ -180,8 +212,17 @@ class TestAuth:
         client_settings = ServiceSettings(outbound_token="reader")
         async with serve_in_process(self.build, self.settings) as server:
             async with open_channel(server.address, client_settings) as channel:
-                # Deadline is unlisted in method_scopes: any valid token passes.
                 assert float(await call(channel, "Deadline")(b"")) > 0
+
+    async def test_outbound_token_is_sent_on_streaming_calls(self) -> None:
+        async with serve_in_process(self.build, self.settings) as server:
+            async with open_channel(server.address, ServiceSettings(outbound_token="reader")) as ch:
+                items = [r async for r in ch.unary_stream(f"/{SERVICE}/StreamDeadline")(b"")]
+                assert items == [b"none"]  # and still no default deadline on a stream
+            async with open_channel(server.address, ServiceSettings()) as channel:
+                with pytest.raises(grpc.aio.AioRpcError) as caught:
+                    [r async for r in channel.unary_stream(f"/{SERVICE}/StreamDeadline")(b"")]
+        assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 async def test_deadline_propagates_to_outbound_calls() -> None:
@@ -237,8 +278,8 @@ async def test_background_tasks_and_on_close() -> None:
     assert isinstance(parts, ServiceParts)
     server = await start(parts, ServiceSettings())
     await asyncio.wait_for(started.wait(), 1)
-    await server.stop(grace=0)
-    await server.stop(grace=0)
+    await server.stop(grace=0, drain=0)
+    await server.stop(grace=0, drain=0)
     assert events == ["cancelled", "closed"]
 
 

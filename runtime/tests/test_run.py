@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import grpc
@@ -32,6 +33,7 @@ def test_run_serves_traces_and_drains_on_sigterm() -> None:
         "RAPPORT_SERVICE_NAME": "echo",
         "RAPPORT_TRACING_EXPORTER": "console",
         "RAPPORT_GRACE_SECONDS": "2",
+        "RAPPORT_DRAIN_SECONDS": "1.5",
     }
     proc = subprocess.Popen(
         [sys.executable, str(SCRIPT)],
@@ -47,7 +49,14 @@ def test_run_serves_traces_and_drains_on_sigterm() -> None:
             reply = health.Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert reply.status == health_pb2.HealthCheckResponse.SERVING
             assert channel.unary_unary("/test.Echo/Echo")(b"hi", timeout=5) == b"hi"
-        proc.send_signal(signal.SIGTERM)
+            proc.send_signal(signal.SIGTERM)
+            # Draining: probes see NOT_SERVING while calls are still answered.
+            deadline = time.monotonic() + 1.0
+            while reply.status != health_pb2.HealthCheckResponse.NOT_SERVING:
+                assert time.monotonic() < deadline, "still SERVING after SIGTERM"
+                time.sleep(0.02)
+                reply = health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert channel.unary_unary("/test.Echo/Echo")(b"late", timeout=5) == b"late"
         stdout, stderr = proc.communicate(timeout=15)
     finally:
         proc.kill()
@@ -55,8 +64,9 @@ def test_run_serves_traces_and_drains_on_sigterm() -> None:
     records = [json.loads(line) for line in stderr.splitlines()]
     messages = [r["message"] for r in records]
     assert "draining" in messages and "stopped" in messages
-    [access] = [r for r in records if r.get("method") == "/test.Echo/Echo"]
+    access, late = [r for r in records if r.get("method") == "/test.Echo/Echo"]
     assert access["code"] == "OK" and access["service"] == "echo"
+    assert late["code"] == "OK"
     assert len(access["trace_id"]) == 32  # the server span was active
     # Console exporter: the server span, with the service resource; no payload.
     assert '"name": "/test.Echo/Echo"' in stdout

@@ -24,6 +24,7 @@ from rapport.delivery.v1 import delivery_service_pb2_grpc as delivery_grpc
 from rapport.localsuite.suite import DEFAULT_PORTS
 from rapport.profile.v1 import profile_service_pb2 as profile_pb
 from rapport.profile.v1 import profile_service_pb2_grpc as profile_grpc
+from rapport.type.v1 import channel_pb2, identifier_pb2
 
 WORKSPACE = "workspaces/default"
 EMAIL = "Ada.Lovelace@Example.com "
@@ -64,8 +65,8 @@ async def play(addresses: dict[str, str], *, wait_seconds: float = 30.0, say=pri
             message_id=f"demo-{run}-identify-email",
             anonymous_id=f"anon-{run}",
             traits=_struct({"email": EMAIL, "first_name": "Ada", "last_name": "Lovelace"}),
-            original_timestamp=_now(),
-            sent_at=_now(),
+            original_time=_now(),
+            sent_time=_now(),
         )
         reply = await profile.IngestEvents(
             profile_pb.IngestEventsRequest(parent=WORKSPACE, events=[first]), timeout=10
@@ -77,8 +78,8 @@ async def play(addresses: dict[str, str], *, wait_seconds: float = 30.0, say=pri
             type=profile_pb.EVENT_TYPE_IDENTIFY,
             message_id=f"demo-{run}-identify-phone",
             traits=_struct({"email": EMAIL.strip().lower(), "phone": PHONE, "plan": "motor"}),
-            original_timestamp=_now(),
-            sent_at=_now(),
+            original_time=_now(),
+            sent_time=_now(),
         )
         reply = await profile.IngestEvents(
             profile_pb.IngestEventsRequest(parent=WORKSPACE, events=[second]), timeout=10
@@ -92,7 +93,7 @@ async def play(addresses: dict[str, str], *, wait_seconds: float = 30.0, say=pri
                 parent=customer,
                 record=consent_pb.ConsentRecord(
                     purpose="marketing",
-                    channel=consent_pb.CHANNEL_EMAIL,
+                    channel=channel_pb2.CHANNEL_EMAIL,
                     state=consent_pb.CONSENT_STATE_GRANTED,
                     source="demo_web_form",
                     notice_version="2026-01",
@@ -107,12 +108,12 @@ async def play(addresses: dict[str, str], *, wait_seconds: float = 30.0, say=pri
             type=profile_pb.EVENT_TYPE_TRACK,
             message_id=f"demo-{run}-renewal-due",
             event="Policy Renewal Due",
-            identifiers=[profile_pb.Identifier(type="phone", value=PHONE)],
+            identifiers=[identifier_pb2.Identifier(type="phone", value=PHONE)],
             properties=_struct(
                 {"policy_number": "HOME-0042", "days_left": 21, "renewal_date": "2026-12-15"}
             ),
-            original_timestamp=_now(),
-            sent_at=_now(),
+            original_time=_now(),
+            sent_time=_now(),
         )
         await profile.IngestEvents(
             profile_pb.IngestEventsRequest(parent=WORKSPACE, events=[renewal]), timeout=10

@@ -1,4 +1,4 @@
-"""Outbound channels: deadline propagation and the service's bearer token."""
+"""Outbound channels (deadline propagation, the service's bearer token) and error details."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 from rapport.config import ServiceSettings
 from rapport.deadlines import current_deadline_remaining
 
-__all__ = ["open_channel"]
+__all__ = ["error_details", "open_channel", "unpack_details"]
 
 # Never send a zero or negative timeout: an expired incoming deadline becomes
 # an immediate DEADLINE_EXCEEDED instead of an invalid argument.
@@ -24,67 +27,113 @@ def _timeout(explicit: float | None, default: float | None) -> float | None:
     return max(min(candidates), _MIN_TIMEOUT)
 
 
-class _OutboundInterceptor(
-    grpc.aio.UnaryUnaryClientInterceptor,
-    grpc.aio.UnaryStreamClientInterceptor,
-    grpc.aio.StreamUnaryClientInterceptor,
-    grpc.aio.StreamStreamClientInterceptor,
-):
-    """Adjusts call details; subclasses implement ``_details(details, streaming)``."""
+_Adjust = Callable[[grpc.aio.ClientCallDetails, bool], grpc.aio.ClientCallDetails]
 
-    def _details(
-        self, details: grpc.aio.ClientCallDetails, streaming: bool
-    ) -> grpc.aio.ClientCallDetails:
-        raise NotImplementedError
+
+# grpc.aio's Channel files each interceptor object under the first call kind it
+# implements (an if/elif chain), so one class implementing all four would only
+# ever see unary-unary calls. Each adjustment gets one object per call kind.
+class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):
+    def __init__(self, adjust: _Adjust) -> None:
+        self._adjust = adjust
 
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await continuation(self._details(details, False), request)
+        return await continuation(self._adjust(details, False), request)
+
+
+class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):
+    def __init__(self, adjust: _Adjust) -> None:
+        self._adjust = adjust
 
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
-        return await continuation(self._details(details, True), request)
+        return await continuation(self._adjust(details, True), request)
+
+
+class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):
+    def __init__(self, adjust: _Adjust) -> None:
+        self._adjust = adjust
 
     async def intercept_stream_unary(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, requests: Any
     ) -> Any:
-        return await continuation(self._details(details, False), requests)
+        return await continuation(self._adjust(details, False), requests)
+
+
+class _StreamStream(grpc.aio.StreamStreamClientInterceptor):
+    def __init__(self, adjust: _Adjust) -> None:
+        self._adjust = adjust
 
     async def intercept_stream_stream(
         self, continuation: Callable[..., Any], details: grpc.aio.ClientCallDetails, requests: Any
     ) -> Any:
-        return await continuation(self._details(details, True), requests)
+        return await continuation(self._adjust(details, True), requests)
 
 
-class DeadlineInterceptor(_OutboundInterceptor):
+def _for_every_call_kind(adjust: _Adjust) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors applying ``adjust(details, response_streaming)`` to all four call kinds."""
+    return [_UnaryUnary(adjust), _UnaryStream(adjust), _StreamUnary(adjust), _StreamStream(adjust)]
+
+
+def _deadline_adjust(default_seconds: float) -> _Adjust:
     """timeout = min(explicit, incoming remaining), else the default for unary responses.
 
     Response streams (Watch*) are long-lived: no default deadline for them.
     """
 
-    def __init__(self, default_seconds: float) -> None:
-        self._default = default_seconds
-
-    def _details(
-        self, details: grpc.aio.ClientCallDetails, streaming: bool
-    ) -> grpc.aio.ClientCallDetails:
-        timeout = _timeout(details.timeout, None if streaming else self._default)
+    def adjust(details: grpc.aio.ClientCallDetails, streaming: bool) -> grpc.aio.ClientCallDetails:
+        timeout = _timeout(details.timeout, None if streaming else default_seconds)
         return details._replace(timeout=timeout)
 
+    return adjust
 
-class BearerTokenInterceptor(_OutboundInterceptor):
-    def __init__(self, token: str) -> None:
-        self._header = ("authorization", f"Bearer {token}")
 
-    def _details(
-        self, details: grpc.aio.ClientCallDetails, streaming: bool
-    ) -> grpc.aio.ClientCallDetails:
+def _bearer_token_adjust(token: str) -> _Adjust:
+    header = ("authorization", f"Bearer {token}")
+
+    def adjust(details: grpc.aio.ClientCallDetails, streaming: bool) -> grpc.aio.ClientCallDetails:
         metadata = grpc.aio.Metadata(*tuple(details.metadata or ()))
         if "authorization" not in metadata:  # an explicit caller header wins
-            metadata.add(*self._header)
+            metadata.add(*header)
         return details._replace(metadata=metadata)
+
+    return adjust
+
+
+def error_details(
+    err: grpc.aio.AioRpcError,
+) -> tuple[error_details_pb2.ErrorInfo | None, error_details_pb2.BadRequest | None]:
+    """The first ErrorInfo and BadRequest of a failed call's google.rpc.Status, if any.
+
+    Details are advisory: a missing, garbled or inconsistent status trailer gives
+    ``(None, None)`` so callers still act on ``err.code()``.
+    """
+    try:
+        status = rpc_status.from_call(err)
+    except (ValueError, DecodeError):  # DecodeError is no ValueError
+        return None, None
+    if status is None:
+        return None, None
+    return unpack_details(status)
+
+
+def unpack_details(
+    status: status_pb2.Status,
+) -> tuple[error_details_pb2.ErrorInfo | None, error_details_pb2.BadRequest | None]:
+    """The first ErrorInfo and BadRequest packed in ``status.details``."""
+    info: error_details_pb2.ErrorInfo | None = None
+    bad_request: error_details_pb2.BadRequest | None = None
+    for detail in status.details:
+        if info is None and detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+        elif bad_request is None and detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+    return info, bad_request
 
 
 def _channel_credentials(settings: ServiceSettings) -> grpc.ChannelCredentials | None:
@@ -101,11 +150,10 @@ def _channel_credentials(settings: ServiceSettings) -> grpc.ChannelCredentials |
 
 def open_channel(address: str, settings: ServiceSettings) -> grpc.aio.Channel:
     """A grpc.aio channel to another service (insecure unless outbound_tls_ca_file is set)."""
-    interceptors: list[grpc.aio.ClientInterceptor] = [
-        DeadlineInterceptor(settings.default_deadline_seconds)
-    ]
+    # Tracing (when on) adds its own per-kind interceptors in front of these.
+    interceptors = _for_every_call_kind(_deadline_adjust(settings.default_deadline_seconds))
     if settings.outbound_token:
-        interceptors.append(BearerTokenInterceptor(settings.outbound_token))
+        interceptors += _for_every_call_kind(_bearer_token_adjust(settings.outbound_token))
     options = [
         ("grpc.max_receive_message_length", settings.max_message_bytes),
         ("grpc.max_send_message_length", settings.max_message_bytes),

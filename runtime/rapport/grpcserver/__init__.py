@@ -3,12 +3,14 @@
 from rapport.deadlines import current_deadline_remaining
 
 from ._server import HealthServicer, RunningServer, ServiceParts, run, start
+from ._workspaces import named_workspaces
 
 __all__ = [
     "HealthServicer",
     "RunningServer",
     "ServiceParts",
     "current_deadline_remaining",
+    "named_workspaces",
     "run",
     "start",
 ]

@@ -22,6 +22,8 @@ from ._interceptors import (
     AuthInterceptor,
     DeadlineInterceptor,
     ErrorMappingInterceptor,
+    RequestDecodingInterceptor,
+    ResponseSizeInterceptor,
 )
 
 __all__ = ["HealthServicer", "RunningServer", "ServiceParts", "run", "start"]
@@ -41,7 +43,8 @@ class ServiceParts:
     register: list[Callable[[grpc.aio.Server], None]]
     service_names: list[str]
     error_domain: str
-    # Full method name -> scope required; unlisted methods need only a valid token.
+    # Full method name -> scope required. With auth on, a method not listed here
+    # is refused whatever the token (default deny); health and reflection stay open.
     method_scopes: dict[str, str] = field(default_factory=dict)
     # Started once SERVING, cancelled first on stop.
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -50,7 +53,7 @@ class ServiceParts:
 
 
 class RunningServer:
-    """A started server; ``stop()`` drains it."""
+    """A started server; ``stop()`` drains it, then stops it."""
 
     def __init__(
         self,
@@ -84,20 +87,27 @@ class RunningServer:
             # A crashed background loop must be visible, not silently gone.
             _log.exception("background task failed", extra={"action": repr(job)})
 
-    async def stop(self, grace: float | None = None) -> None:
-        """NOT_SERVING, cancel background tasks, stop with grace, run on_close hooks.
+    async def stop(self, grace: float | None = None, drain: float | None = None) -> None:
+        """NOT_SERVING; keep serving for ``drain`` seconds; cancel background tasks;
+        stop with ``grace`` for in-flight calls; run on_close hooks.
 
-        ``grace=None`` uses ``settings.grace_seconds``. Concurrent and repeated
-        calls wait for the same shutdown.
+        The drain lets readiness probes see NOT_SERVING and take the pod out of
+        the endpoints before new calls are refused. ``None`` uses
+        ``settings.drain_seconds`` / ``settings.grace_seconds``. Concurrent and
+        repeated calls wait for the same shutdown.
         """
         if self._stopping is None:
             if grace is None:
                 grace = self._settings.grace_seconds
-            self._stopping = asyncio.ensure_future(self._stop(grace))
+            if drain is None:
+                drain = self._settings.drain_seconds
+            self._stopping = asyncio.ensure_future(self._stop(grace, drain))
         await asyncio.shield(self._stopping)
 
-    async def _stop(self, grace: float) -> None:
+    async def _stop(self, grace: float, drain: float) -> None:
         await self.health.enter_graceful_shutdown()
+        if drain > 0:
+            await asyncio.sleep(drain)
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -154,12 +164,19 @@ def _options(settings: ServiceSettings) -> list[tuple[str, int]]:
 
 async def start(parts: ServiceParts, settings: ServiceSettings) -> RunningServer:
     """Build, bind and start the server; SERVING once it listens."""
+    # Outermost first. The last two raise RapportErrors, so they sit inside
+    # ErrorMappingInterceptor, which maps them.
     interceptors: list[grpc.aio.ServerInterceptor] = [AccessLogInterceptor()]
     if settings.auth_tokens:
         interceptors.append(
             AuthInterceptor(settings.auth_tokens, parts.method_scopes, parts.error_domain)
         )
-    interceptors += [DeadlineInterceptor(), ErrorMappingInterceptor(parts.error_domain)]
+    interceptors += [
+        DeadlineInterceptor(),
+        ErrorMappingInterceptor(parts.error_domain),
+        RequestDecodingInterceptor(),
+        ResponseSizeInterceptor(settings.max_message_bytes),
+    ]
 
     # Looked up at call time so the OpenTelemetry instrumentation can patch it.
     server = grpc.aio.server(interceptors=interceptors, options=_options(settings))
@@ -228,7 +245,9 @@ async def _serve(build: Callable[[S], Awaitable[ServiceParts]], settings: S) -> 
     stop_wait = asyncio.create_task(stop_requested.wait())
     await asyncio.wait({terminated, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
     stop_wait.cancel()
-    # Probes see NOT_SERVING first (inside stop), then in-flight calls get the grace.
+    # Inside stop: NOT_SERVING, drain_seconds of normal serving so probes notice,
+    # then grace_seconds for in-flight calls.
     _log.info("draining", extra={"port": server.port})
-    await server.stop(settings.grace_seconds)
+    # A server that already terminated has nobody left to drain for.
+    await server.stop(drain=0 if terminated.done() else None)
     terminated.cancel()

@@ -1,12 +1,18 @@
-"""SQLAlchemy (async) storage helpers: engines, Alembic migrations, unit of work."""
+"""SQLAlchemy (async) storage helpers: engines, Alembic migrations, unit of work,
+retries of units that lost a race, advisory locks."""
 
 from ._engine import create_engine, ensure_schema, is_postgres, is_sqlite
+from ._locks import advisory_key, advisory_xact_locks
 from ._migrations import migrate, run_alembic_env
+from ._retry import TransientConflict, run_with_retries, transient_conflict
 from ._times import as_utc
 from ._uow import SqlUnitOfWork
 
 __all__ = [
     "SqlUnitOfWork",
+    "TransientConflict",
+    "advisory_key",
+    "advisory_xact_locks",
     "as_utc",
     "create_engine",
     "ensure_schema",
@@ -14,4 +20,6 @@ __all__ = [
     "is_sqlite",
     "migrate",
     "run_alembic_env",
+    "run_with_retries",
+    "transient_conflict",
 ]

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import zlib
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ._engine import create_engine, ensure_schema, is_postgres
+from ._engine import create_engine, ensure_schema
+from ._locks import advisory_key, advisory_xact_locks
 
 
 async def migrate(
@@ -35,9 +34,7 @@ async def migrate(
         command.upgrade(config, "head")
 
     async with engine.begin() as conn:
-        if is_postgres(engine):
-            key = zlib.crc32(f"rapport-migrate:{schema or ''}".encode())
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        await advisory_xact_locks(conn, [advisory_key("rapport.sqlstore", "migrate", schema or "")])
         await conn.run_sync(upgrade)
 
 
