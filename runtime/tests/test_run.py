@@ -33,7 +33,7 @@ def test_run_serves_traces_and_drains_on_sigterm() -> None:
         "RAPPORT_SERVICE_NAME": "echo",
         "RAPPORT_TRACING_EXPORTER": "console",
         "RAPPORT_GRACE_SECONDS": "2",
-        "RAPPORT_DRAIN_SECONDS": "1.5",
+        "RAPPORT_DRAIN_SECONDS": "3",
     }
     proc = subprocess.Popen(
         [sys.executable, str(SCRIPT)],
@@ -51,7 +51,7 @@ def test_run_serves_traces_and_drains_on_sigterm() -> None:
             assert channel.unary_unary("/test.Echo/Echo")(b"hi", timeout=5) == b"hi"
             proc.send_signal(signal.SIGTERM)
             # Draining: probes see NOT_SERVING while calls are still answered.
-            deadline = time.monotonic() + 1.0
+            deadline = time.monotonic() + 2.0
             while reply.status != health_pb2.HealthCheckResponse.NOT_SERVING:
                 assert time.monotonic() < deadline, "still SERVING after SIGTERM"
                 time.sleep(0.02)

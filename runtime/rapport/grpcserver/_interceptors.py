@@ -131,6 +131,10 @@ def wrap_handler(
     request_deserializer: Any = _KEEP,
     response_serializer: Any = _KEEP,
 ) -> grpc.RpcMethodHandler | None:
+    """``handler`` with its behaviour wrapped: ``around`` the call, ``on_request`` for
+    each request message, ``on_response`` for each response; the (de)serializers
+    replaced when given. Outer interceptors copy whatever an inner one set.
+    """
     if handler is None:
         return None
     hooks = _Hooks(method, around, on_request, on_response)
