@@ -13,7 +13,6 @@ from typing import TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
-from grpc_reflection.v1alpha import reflection
 from rapport import jsonlogs, tracing
 from rapport.config import ServiceSettings
 
@@ -25,6 +24,7 @@ from ._interceptors import (
     RequestDecodingInterceptor,
     ResponseSizeInterceptor,
 )
+from ._reflection import enable_reflection
 
 __all__ = ["HealthServicer", "RunningServer", "ServiceParts", "run", "start"]
 
@@ -188,13 +188,9 @@ async def start(parts: ServiceParts, settings: ServiceSettings) -> RunningServer
     await health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
     for name in parts.service_names:
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    reflection.enable_server_reflection(
-        [
-            *parts.service_names,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ],
+    enable_reflection(
         server,
+        [*parts.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name],
     )
 
     bind = f"{settings.host}:{settings.port}"
