@@ -16,7 +16,8 @@
    securityContext (runAsNonRoot, non-root runAsUser, allowPrivilegeEscalation
    false, readOnlyRootFilesystem true, capabilities drop ALL, seccompProfile
    RuntimeDefault), a writable /tmp, terminationGracePeriodSeconds longer than the
-   drain grace, and RAPPORT_<SERVICE>_ variables only for its own service.
+   drain period plus the stop grace, and RAPPORT_<SERVICE>_ variables only for its
+   own service (besides the suite-wide ones, such as RAPPORT_WORKSPACES_FILE).
 
 Prints one line per problem and exits 1, or prints a summary and exits 0.
 """
@@ -33,7 +34,12 @@ import yaml
 KUBERNETES_VERSION = "1.31"
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 KUSTOMIZE_KINDS = ("Kustomization", "Component")
-DEFAULT_DRAIN_GRACE_SECONDS = 5.0
+# The runtime's defaults (rapport.config.ServiceSettings): NOT_SERVING for drain_seconds,
+# then in-flight calls get grace_seconds.
+DEFAULT_DRAIN_SECONDS = 5.0
+DEFAULT_GRACE_SECONDS = 5.0
+# Read by every service, without a service prefix.
+SUITE_WIDE_VARIABLES = frozenset({"RAPPORT_WORKSPACES_FILE"})
 
 
 class Checker:
@@ -47,6 +53,9 @@ class Checker:
         self.targeted_patch_files: set[Path] = set()
         self.generator_files: set[Path] = set()
         self.defined: set[tuple[str, str]] = set()  # (kind, name) of resources and generators
+        # Deployment name -> DRAIN/GRACE seconds set in its rapport-<name>-config ConfigMap.
+        self.timings: dict[str, dict[str, float]] = {}
+        self.deployments: list[tuple[Path | str, dict]] = []
 
     def problem(self, where: Path | str, message: str) -> None:
         self.problems.append(f"{self._rel(where)}: {message}")
@@ -156,7 +165,8 @@ class Checker:
             except kubernetes_validate.SchemaNotFoundError as exc:
                 self.problem(where, exc.message)
             if doc["kind"] == "Deployment":
-                self.check_deployment(where, doc)
+                # Checked once every ConfigMap is read: they may set drain and grace.
+                self.deployments.append((where, doc))
             elif doc["kind"] == "ConfigMap":
                 self.check_configmap(where, doc)
 
@@ -183,7 +193,8 @@ class Checker:
         containers = pod.get("containers") or []
         if not containers:
             self.problem(where, f"Deployment/{name}: no containers")
-        grace = DEFAULT_DRAIN_GRACE_SECONDS
+        timings = {"DRAIN": DEFAULT_DRAIN_SECONDS, "GRACE": DEFAULT_GRACE_SECONDS}
+        timings.update(self.timings.get(name, {}))
         for c in containers:
             cname = f"Deployment/{name} container {c.get('name')}"
             ports = {p.get("containerPort") for p in c.get("ports") or []}
@@ -231,14 +242,16 @@ class Checker:
                     where, f"{cname}: mount an emptyDir on /tmp (read-only root filesystem)"
                 )
             for e in c.get("env") or []:
-                if e.get("name", "").endswith("_GRACE_SECONDS") and "value" in e:
-                    grace = max(grace, float(e["value"]))
+                for part in timings:
+                    if e.get("name", "").endswith(f"_{part}_SECONDS") and "value" in e:
+                        timings[part] = float(e["value"])
+        needed = timings["DRAIN"] + timings["GRACE"]
         tgps = pod.get("terminationGracePeriodSeconds")
-        if not isinstance(tgps, int) or tgps <= grace:
+        if not isinstance(tgps, int) or tgps <= needed:
             self.problem(
                 where,
-                f"Deployment/{name}: terminationGracePeriodSeconds must be set "
-                f"and longer than the {grace:g} s drain grace",
+                f"Deployment/{name}: terminationGracePeriodSeconds must be set and longer "
+                f"than drain + grace ({timings['DRAIN']:g} s + {timings['GRACE']:g} s)",
             )
         if pod.get("hostNetwork") or pod.get("hostPID") or pod.get("hostIPC"):
             self.problem(where, f"Deployment/{name}: host namespaces are not allowed")
@@ -251,16 +264,24 @@ class Checker:
         for c in pod.get("containers") or []:
             for e in c.get("env") or []:
                 env = e.get("name", "")
-                if env.startswith("RAPPORT_") and not env.startswith(prefix):
+                if (
+                    env.startswith("RAPPORT_")
+                    and not env.startswith(prefix)
+                    and env not in SUITE_WIDE_VARIABLES
+                ):
                     self.problem(where, f"Deployment/{name}: variable {env} is not {prefix}*")
 
     def check_configmap(self, where: Path | str, cm: dict) -> None:
         name = cm["metadata"].get("name", "")
         if name.startswith("rapport-") and name.endswith("-config"):
             prefix = f"RAPPORT_{name[len('rapport-') : -len('-config')].upper()}_"
-            for key in cm.get("data") or {}:
+            service = name[len("rapport-") : -len("-config")]
+            for key, value in (cm.get("data") or {}).items():
                 if not key.startswith(prefix):
                     self.problem(where, f"ConfigMap/{name}: key {key} is not {prefix}*")
+                for part in ("DRAIN", "GRACE"):
+                    if key == f"{prefix}{part}_SECONDS":
+                        self.timings.setdefault(service, {})[part] = float(value)
 
     # --------------------------------------------------------------------- run
     def run(self) -> int:
@@ -276,6 +297,8 @@ class Checker:
             self.check_kustomization(p)
         for p in sorted(self.resource_files):
             self.check_resource_file(p)
+        for where, deployment in self.deployments:
+            self.check_deployment(where, deployment)
         for p in sorted(self.patch_files):
             self.check_patch_file(p)
         used = set(kust) | self.resource_files | self.patch_files

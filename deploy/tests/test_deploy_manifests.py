@@ -71,3 +71,29 @@ def test_schema_violation_fails(tmp_path: Path) -> None:
 
     assert result.returncode == 1
     assert "Service/consent invalid for Kubernetes" in result.stdout
+
+
+def test_drain_longer_than_the_termination_grace_fails(tmp_path: Path) -> None:
+    tree = copy_tree(tmp_path)
+    path = tree / "base" / "profile" / "configmap.yaml"
+    config = yaml.safe_load(path.read_text())
+    config["data"]["RAPPORT_PROFILE_DRAIN_SECONDS"] = "30"
+    path.write_text(yaml.safe_dump(config))
+
+    result = run_checker(tree)
+
+    assert result.returncode == 1
+    assert "Deployment/profile: terminationGracePeriodSeconds" in result.stdout
+    assert "drain + grace (30 s + 5 s)" in result.stdout
+
+
+def test_every_service_reads_the_one_workspaces_file(tmp_path: Path) -> None:
+    for service in ("identity", "profile", "consent", "decisioning", "delivery"):
+        deployment = yaml.safe_load((K8S / "base" / service / "deployment.yaml").read_text())
+        pod = deployment["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        mounted = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert env["RAPPORT_WORKSPACES_FILE"]["value"].startswith(mounted["workspaces"])
+        assert volumes["workspaces"]["configMap"]["name"] == "rapport-workspaces", service

@@ -1,19 +1,22 @@
 """`make run`: the five services, the mail sink and the demo catalogue on 127.0.0.1.
 
 Ports and folders can be overridden with RAPPORT_LOCAL_<SERVICE>_PORT,
-RAPPORT_LOCAL_SMTP_PORT and RAPPORT_LOCAL_DATA_DIR.
+RAPPORT_LOCAL_SMTP_PORT and RAPPORT_LOCAL_DATA_DIR. Authentication is on, as in
+production: a bearer token is made at start and written to <data dir>/token
+(RAPPORT_LOCAL_AUTH=off turns it off).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
 
 from rapport.localsuite.mail_sink import MailSink
-from rapport.localsuite.suite import DEFAULT_PORTS, SERVICES, Suite, SuiteLayout
+from rapport.localsuite.suite import DEFAULT_PORTS, SERVICES, TOKEN_FILE, Suite, SuiteLayout
 
 PACKAGES = {
     "identity": "rapport.identity.v1.IdentityService",
@@ -29,27 +32,46 @@ def layout_from_environment() -> SuiteLayout:
         s: int(os.environ.get(f"RAPPORT_LOCAL_{s.upper()}_PORT", DEFAULT_PORTS[s]))
         for s in SERVICES
     }
+    auth = os.environ.get("RAPPORT_LOCAL_AUTH", "on").lower() not in ("off", "0", "false")
     return SuiteLayout(
         data_dir=Path(os.environ.get("RAPPORT_LOCAL_DATA_DIR", ".data")).resolve(),
         smtp_port=int(os.environ.get("RAPPORT_LOCAL_SMTP_PORT", "2525")),
         ports=ports,
+        auth_token=secrets.token_urlsafe(24) if auth else None,
     )
 
 
-def banner(layout: SuiteLayout, mail_folder: Path) -> str:
+def write_token(layout: SuiteLayout) -> Path | None:
+    """Where `make demo` and buf curl find this run's token (readable by the owner only)."""
+    token_file = layout.data_dir / TOKEN_FILE
+    token_file.unlink(missing_ok=True)
+    if layout.auth_token is None:
+        return None
+    layout.data_dir.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(layout.auth_token + "\n")
+    return token_file
+
+
+def banner(layout: SuiteLayout, mail_folder: Path, token_file: Path | None) -> str:
     lines = ["", "Rapport is running:", ""]
     for service in SERVICES:
         lines.append(f"  {service:<12} {layout.address(service):<17} {PACKAGES[service]}")
     identity = layout.address("identity")
+    header = f" \\\n    -H \"authorization: Bearer $(cat {token_file})\"" if token_file else ""
     lines += [
         "",
         f"  SMTP sink    127.0.0.1:{layout.smtp_port:<7}  mails saved in {mail_folder}/",
         f"  data, logs   {layout.data_dir}/ (SQLite files, logs/<service>.log)",
+        f"  auth         bearer token in {token_file}" if token_file else "  auth         off",
         "",
         "Call a service through reflection with buf (installed by make under .tools/):",
         "  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge \\",
         f"    --list-methods http://{identity}",
-        "  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge \\",
+        "  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge"
+        + header
+        + " \\",
         "    -d '{\"parent\":\"workspaces/default\",\"identifiers\":"
         "[{\"type\":\"email\",\"value\":\"ada@example.com\"}]}' \\",
         f"    http://{identity}/rapport.identity.v1.IdentityService/Resolve",
@@ -66,6 +88,7 @@ async def main() -> int:
     mail_folder = layout.data_dir / "mail"
     sink = MailSink(mail_folder, port=layout.smtp_port)
     sink.start()
+    token_file = write_token(layout)
     suite = Suite(layout)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -78,7 +101,7 @@ async def main() -> int:
         except (RuntimeError, TimeoutError) as exc:
             print(f"Rapport did not start: {exc}", file=sys.stderr)
             return 1
-        print(banner(layout, mail_folder), flush=True)
+        print(banner(layout, mail_folder, token_file), flush=True)
         await stop.wait()
         print("Stopping: draining every service...", flush=True)
         return 0

@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from google.protobuf import struct_pb2, timestamp_pb2
@@ -21,7 +22,7 @@ from rapport.consent.v1 import consent_service_pb2 as consent_pb
 from rapport.consent.v1 import consent_service_pb2_grpc as consent_grpc
 from rapport.delivery.v1 import delivery_service_pb2 as delivery_pb
 from rapport.delivery.v1 import delivery_service_pb2_grpc as delivery_grpc
-from rapport.localsuite.suite import DEFAULT_PORTS
+from rapport.localsuite.suite import DEFAULT_PORTS, TOKEN_FILE
 from rapport.profile.v1 import profile_service_pb2 as profile_pb
 from rapport.profile.v1 import profile_service_pb2_grpc as profile_grpc
 from rapport.type.v1 import channel_pb2, identifier_pb2
@@ -49,12 +50,34 @@ def _now() -> timestamp_pb2.Timestamp:
     return stamp
 
 
-async def play(addresses: dict[str, str], *, wait_seconds: float = 30.0, say=print) -> DemoResult:
+def _channel(address: str, token: str | None) -> grpc.aio.Channel:
+    interceptors = [_BearerToken(token)] if token else []
+    return grpc.aio.insecure_channel(address, interceptors=interceptors)
+
+
+class _BearerToken(grpc.aio.UnaryUnaryClientInterceptor):
+    """The demo only makes unary calls; each carries the suite's token."""
+
+    def __init__(self, token: str) -> None:
+        self._header = ("authorization", f"Bearer {token}")
+
+    async def intercept_unary_unary(self, continuation, details, request):
+        metadata = grpc.aio.Metadata(*(details.metadata or ()), self._header)
+        return await continuation(details._replace(metadata=metadata), request)
+
+
+async def play(
+    addresses: dict[str, str],
+    *,
+    token: str | None = None,
+    wait_seconds: float = 30.0,
+    say=print,
+) -> DemoResult:
     run = uuid.uuid4().hex[:8]
     async with (
-        grpc.aio.insecure_channel(addresses["profile"]) as profile_channel,
-        grpc.aio.insecure_channel(addresses["consent"]) as consent_channel,
-        grpc.aio.insecure_channel(addresses["delivery"]) as delivery_channel,
+        _channel(addresses["profile"], token) as profile_channel,
+        _channel(addresses["consent"], token) as consent_channel,
+        _channel(addresses["delivery"], token) as delivery_channel,
     ):
         profile = profile_grpc.ProfileServiceStub(profile_channel)
         consent = consent_grpc.ConsentServiceStub(consent_channel)
@@ -137,20 +160,26 @@ async def play(addresses: dict[str, str], *, wait_seconds: float = 30.0, say=pri
             await asyncio.sleep(0.3)
 
 
+def _token(data_dir: Path) -> str | None:
+    """The token `make run` wrote (none when it runs with RAPPORT_LOCAL_AUTH=off)."""
+    token_file = data_dir / TOKEN_FILE
+    return token_file.read_text().strip() if token_file.exists() else None
+
+
 def main() -> int:
     addresses = {
         s: f"127.0.0.1:{os.environ.get(f'RAPPORT_LOCAL_{s.upper()}_PORT', p)}"
         for s, p in DEFAULT_PORTS.items()
     }
+    data_dir = Path(os.environ.get("RAPPORT_LOCAL_DATA_DIR", ".data"))
     try:
-        result = asyncio.run(play(addresses))
+        result = asyncio.run(play(addresses, token=_token(data_dir)))
     except grpc.aio.AioRpcError as exc:
         print(f"demo failed: {exc.code().name}: {exc.details()} (is `make run` running?)")
         return 1
     if result.message.state != delivery_pb.MESSAGE_STATE_SENT:
         print(f"the reminder was not sent: {result.message.failure_reason}")
         return 1
-    data_dir = os.environ.get("RAPPORT_LOCAL_DATA_DIR", ".data")
     print(f"\nOpen the mail: the newest file in {data_dir}/mail/")
     return 0
 

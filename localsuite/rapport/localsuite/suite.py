@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -30,6 +31,8 @@ PEERS = {
     "delivery": ("profile", "consent"),
 }
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
+# `make run` writes its bearer token here, under the data folder; `make demo` reads it.
+TOKEN_FILE = "token"
 
 
 @dataclass
@@ -41,6 +44,9 @@ class SuiteLayout:
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
     catalogue_file: Path = CATALOGUE_FILE
     extra_env: dict[str, str] = field(default_factory=dict)
+    # With a token, every service requires it (all scopes, all workspaces) and the
+    # services that call others present it: the same default-deny path as production.
+    auth_token: str | None = None
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
@@ -55,7 +61,14 @@ class SuiteLayout:
             f"{prefix}HOST": "127.0.0.1",
             f"{prefix}PORT": str(self.ports[service]),
             f"{prefix}DATA_DIR": str(self.data_dir / service),
+            # No load balancer to notice NOT_SERVING locally: stop at once, with grace.
+            f"{prefix}DRAIN_SECONDS": "0",
         }
+        if self.auth_token:
+            grant = {"scopes": ["*"], "workspaces": ["*"]}
+            env[f"{prefix}AUTH_TOKENS"] = json.dumps({self.auth_token: grant})
+            if PEERS[service]:
+                env[f"{prefix}OUTBOUND_TOKEN"] = self.auth_token
         for peer in PEERS[service]:
             env[f"{prefix}{peer.upper()}_ADDRESS"] = self.address(peer)
         if service == "decisioning":
