@@ -1,12 +1,18 @@
-"""Helpers of the profile service tests: an in-memory identity client for the service layer."""
+"""Helpers of the profile service tests: an in-memory identity client and a response
+encoder for the service layer; error expectations for the gRPC tests."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
+import grpc
+from rapport.grpctesting import expect_error
 from rapport.profile.adapters.identity_client import (
     IdentityClient,
     IdentityRefused,
@@ -14,7 +20,67 @@ from rapport.profile.adapters.identity_client import (
     Observation,
     Resolution,
 )
-from rapport.profile.domain.model import Identifier
+from rapport.profile.adapters.tables import signals
+from rapport.profile.domain.model import (
+    EventType,
+    Identifier,
+    IncomingEvent,
+    SignalKind,
+    StoredEvent,
+    WatchedSignal,
+)
+from rapport.profile.domain.signals import event_seen_payload
+from rapport.profile.v1 import profile_service_pb2 as pb
+from rapport.sqlstore import create_engine
+from sqlalchemy import Text, insert, type_coerce
+
+DOMAIN = "profile.rapport.dev"
+WORKSPACE = "workspaces/default"
+
+
+async def watch(stub: Any, count: int, **request: Any) -> list[pb.WatchSignalsResponse]:
+    """The first ``count`` WatchSignals responses (of workspace default unless ``parent``)."""
+    request.setdefault("parent", WORKSPACE)
+    call = stub.WatchSignals(pb.WatchSignalsRequest(**request))
+    received: list[pb.WatchSignalsResponse] = []
+    try:
+        async with asyncio.timeout(5):
+            async for response in call:
+                received.append(response)
+                if len(received) == count:
+                    break
+    finally:
+        call.cancel()
+    return received
+
+
+async def expect_invalid(call: Awaitable[Any], field: str) -> str:
+    """INVALID_ARGUMENT naming exactly ``field``; the violation's description."""
+    _, bad_request = await expect_error(
+        call, grpc.StatusCode.INVALID_ARGUMENT, domain=DOMAIN, field=field
+    )
+    assert bad_request is not None
+    return bad_request.field_violations[0].description
+
+
+class DomainEncoder:
+    """A ResponseEncoder for service-layer tests: results stay domain objects.
+
+    Sizes are those of their text, enough for tests of byte budgets.
+    """
+
+    def event(self, event: StoredEvent) -> StoredEvent:
+        return event
+
+    def event_entry_size(self, encoded: Any) -> int:
+        return self.size(encoded)
+
+    def watch_response(self, watched: WatchedSignal) -> WatchedSignal:
+        return watched
+
+    def size(self, encoded: Any) -> int:
+        return len(repr(encoded).encode())
+
 
 _PHONE = re.compile(r"\+?[0-9][0-9 ().-]{6,}")
 _KNOWN_TYPES = frozenset({"user_id", "email", "phone", "anonymous_id", "device_id"})
@@ -78,3 +144,63 @@ class InMemoryIdentityClient(IdentityClient):
 def _normalise(identifier: Identifier) -> str:
     value = identifier.value.strip()
     return value.lower() if identifier.type == "email" else value
+
+
+# -- stored signals that cannot be streamed -----------------------------------------
+
+# In every row below; it must never reach a log line.
+SECRET = "ann.secret@example.com"
+
+
+async def store_unstreamable_signals(
+    url: str, *, schema: str | None = None, max_bytes: int, invalid_json: bool = True
+) -> list[tuple[int, str]]:
+    """Append signals WatchSignals cannot stream, as a damaged or future row would be:
+    an event-seen payload missing keys, a kind this release does not know, a payload
+    that is a JSON list, one whose response exceeds ``max_bytes`` and (SQLite only: a
+    PostgreSQL json column refuses it) one that is not JSON at all.
+
+    Returns (seq, kind) of each row, in log order.
+    """
+    engine = create_engine(url, schema=schema)
+    now = datetime.now(UTC)
+    big = StoredEvent(
+        event_id=uuid.uuid4().hex,
+        workspace="default",
+        customer_id="c0ffee",
+        type=EventType.TRACK,
+        event_time=now,
+        receive_time=now,
+        sent=IncomingEvent(
+            EventType.TRACK,
+            "big-1",
+            user_id=SECRET,
+            event="Viewed",
+            properties={"blob": "b" * max_bytes},
+        ),
+    )
+    rows: list[tuple[SignalKind | str, Any]] = [
+        (SignalKind.EVENT_SEEN, {"message_id": "x", "user_id": SECRET}),
+        ("mystery_kind", {"user_id": SECRET}),
+        (SignalKind.TRAIT_CHANGED, [SECRET]),
+        (SignalKind.EVENT_SEEN, event_seen_payload(big)),
+    ]
+    if invalid_json:
+        rows.append((SignalKind.EVENT_SEEN, type_coerce('{"user_id": "' + SECRET, Text)))
+    stored: list[tuple[int, str]] = []
+    try:
+        async with engine.begin() as conn:
+            for kind, payload in rows:
+                result = await conn.execute(
+                    insert(signals).values(
+                        workspace="default",
+                        kind=str(kind),
+                        customer_id="c0ffee",
+                        payload=payload,
+                        create_time=now,
+                    )
+                )
+                stored.append((int(result.inserted_primary_key[0]), str(kind)))
+    finally:
+        await engine.dispose()
+    return stored

@@ -14,7 +14,7 @@ import grpc
 import pytest
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from rapport.grpctesting import serve_in_process
+from rapport.grpctesting import serve_fakes, serve_in_process
 from rapport.identity.v1 import identity_service_pb2 as ipb
 from rapport.identity.v1 import identity_service_pb2_grpc
 from rapport.profile.bootstrap import build
@@ -24,6 +24,7 @@ from rapport.profile.v1 import profile_service_pb2_grpc
 
 _KNOWN_TYPES = {"user_id", "email", "phone", "anonymous_id", "device_id", "crm_id"}
 _PHONE = re.compile(r"\+[0-9]{7,15}")
+_DETAILS_KEY = "grpc-status-details-bin"
 
 
 class FakeIdentity(identity_service_pb2_grpc.IdentityServiceServicer):
@@ -36,6 +37,10 @@ class FakeIdentity(identity_service_pb2_grpc.IdentityServiceServicer):
         self.created: dict[str, int] = {}
         self.counter = itertools.count()
         self.fail_with: grpc.StatusCode | None = None
+        # Sent as the status details trailer of fail_with, when set.
+        self.fail_details: bytes | None = None
+        # Rewrites each answer (e.g. into one profile cannot use).
+        self.tamper: Callable[[ipb.BatchResolveResponse], None] | None = None
         self.requests: list[ipb.BatchResolveRequest] = []
 
     async def BatchResolve(
@@ -43,7 +48,8 @@ class FakeIdentity(identity_service_pb2_grpc.IdentityServiceServicer):
     ) -> ipb.BatchResolveResponse:
         self.requests.append(request)
         if self.fail_with is not None:
-            await context.abort(self.fail_with, "identity is having a bad day")
+            trailer = () if self.fail_details is None else ((_DETAILS_KEY, self.fail_details),)
+            await context.abort(self.fail_with, "identity is having a bad day", trailer)
         for k, item in enumerate(request.requests):
             for j, identifier in enumerate(item.identifiers):
                 field = f"requests[{k}].identifiers[{j}]"
@@ -52,9 +58,12 @@ class FakeIdentity(identity_service_pb2_grpc.IdentityServiceServicer):
                 if identifier.type == "phone" and not _PHONE.fullmatch(identifier.value):
                     await _abort_invalid(context, f"{field}.value", "not an E.164 phone number")
         workspace = request.parent.split("/")[1]
-        return ipb.BatchResolveResponse(
+        response = ipb.BatchResolveResponse(
             responses=[self._resolve(workspace, item) for item in request.requests]
         )
+        if self.tamper is not None:
+            self.tamper(response)
+        return response
 
     def _resolve(self, workspace: str, item: ipb.ResolveRequest) -> ipb.ResolveResponse:
         keys = [
@@ -101,14 +110,10 @@ async def _abort_invalid(context: grpc.aio.ServicerContext, field: str, descript
 @pytest.fixture
 async def identity() -> AsyncIterator[tuple[FakeIdentity, str]]:
     fake = FakeIdentity()
-    server = grpc.aio.server()
-    identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(fake, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield fake, f"127.0.0.1:{port}"
-    finally:
-        await server.stop(0)
+    async with serve_fakes(
+        lambda server: identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(fake, server)
+    ) as address:
+        yield fake, address
 
 
 ProfileServer = Callable[..., AbstractAsyncContextManager[Any]]

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from rapport.commitwatch import CommitNotifier, close_at_stop
 from rapport.grpcserver import ServiceParts
+from rapport.pagination import PageTokens
 from rapport.profile.adapters.identity_client import GrpcIdentityClient
+from rapport.profile.entrypoints.converters import ProtobufEncoder
 from rapport.profile.entrypoints.grpc_servicer import ProfileServicer
-from rapport.profile.service_layer.dependencies import Dependencies
+from rapport.profile.service_layer.dependencies import Dependencies, streamable_bytes
 from rapport.profile.service_layer.unit_of_work import unit_of_work_factory
 from rapport.profile.settings import ProfileSettings
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
@@ -41,8 +43,13 @@ async def build(settings: ProfileSettings) -> ServiceParts:
         identity=identity,
         notifier=notifier,
         workspaces=tuple(settings.workspaces),
+        page_tokens=PageTokens(settings.page_token_key),
+        encoder=ProtobufEncoder(),
+        ingest_limits=settings.ingest_limits(),
+        list_page_max_bytes=settings.list_page_max_bytes,
         signal_batch_size=settings.signal_batch_size,
         signal_poll_seconds=settings.signal_poll_seconds,
+        signal_response_max_bytes=streamable_bytes(settings.max_message_bytes),
     )
     servicer = ProfileServicer(deps)
     return ServiceParts(

@@ -1,9 +1,20 @@
-"""Settings of the profile service (environment prefix RAPPORT_PROFILE_)."""
+"""Settings of the profile service (environment prefix RAPPORT_PROFILE_).
+
+The workspaces served are the suite-wide ``workspaces`` of ServiceSettings.
+"""
 
 from __future__ import annotations
 
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 from rapport.config import ServiceSettings
+from rapport.profile.domain.ingestion import (
+    MAX_BATCH_BYTES,
+    MAX_EVENT_BYTES,
+    MAX_STRUCT_DEPTH,
+    IngestLimits,
+)
+from rapport.profile.service_layer.dependencies import DEFAULT_LIST_PAGE_MAX_BYTES
 
 
 class ProfileSettings(ServiceSettings):
@@ -11,8 +22,24 @@ class ProfileSettings(ServiceSettings):
 
     service_name: str = "profile"
     port: int = 50052
-    workspaces: list[str] = ["default"]
     identity_address: str = "127.0.0.1:50051"
     # WatchSignals: rows read per query, and how often to look for other replicas' commits.
-    signal_batch_size: int = 500
+    signal_batch_size: int = Field(default=500, ge=1)
     signal_poll_seconds: float = 0.5
+    # IngestEvents limits (Segment's), checked before anything is stored: the serialized
+    # size of one Event and of the whole IngestEventsRequest, and how deep the Structs
+    # properties, traits and context may nest (protobuf itself decodes 33 levels at most).
+    max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=1)
+    max_batch_bytes: int = Field(default=MAX_BATCH_BYTES, ge=1)
+    max_struct_depth: int = Field(default=MAX_STRUCT_DEPTH, ge=1, le=MAX_STRUCT_DEPTH)
+    # ListEvents: a page also ends before its response would exceed this many bytes.
+    list_page_max_bytes: int = Field(default=DEFAULT_LIST_PAGE_MAX_BYTES, ge=1)
+
+    def ingest_limits(self) -> IngestLimits:
+        return IngestLimits(self.max_event_bytes, self.max_batch_bytes, self.max_struct_depth)
+
+    @model_validator(mode="after")
+    def _pages_fit_in_a_message(self) -> ProfileSettings:
+        if self.list_page_max_bytes >= self.max_message_bytes:
+            raise ValueError("list_page_max_bytes must be below max_message_bytes")
+        return self

@@ -13,6 +13,8 @@ from rapport.profile.bootstrap import MIGRATIONS_DIR
 from rapport.profile.v1 import profile_service_pb2 as pb
 from rapport.sqlstore import create_engine, migrate
 
+from .._profile_support import store_unstreamable_signals, watch
+
 PARENT = "workspaces/default"
 
 
@@ -117,3 +119,26 @@ async def test_overlapping_batches_in_opposite_orders_all_succeed(
             pb.ListEventsRequest(parent="workspaces/default/customers/-", page_size=1000)
         )
         assert len(listed.events) == len(ids)
+
+
+async def test_unstreamable_signals_are_skipped_on_postgres(
+    profile_server: Any, event_factory: Any, postgres_url: str, pg_schema: str
+) -> None:
+    max_bytes = 256 * 1024
+    settings = {
+        "database_url": postgres_url,
+        "database_schema": pg_schema,
+        "max_message_bytes": max_bytes,
+        "list_page_max_bytes": max_bytes // 2,
+    }
+    async with profile_server(**settings) as (stub, _):
+        before = pb.IngestEventsRequest(parent=PARENT, events=[event_factory("before")])
+        await stub.IngestEvents(before)
+        bad = await store_unstreamable_signals(
+            postgres_url, schema=pg_schema, max_bytes=max_bytes, invalid_json=False
+        )
+        after = pb.IngestEventsRequest(parent=PARENT, events=[event_factory("after")])
+        await stub.IngestEvents(after)
+        received = await watch(stub, 2)
+    assert [r.signal.event_seen.event.message_id for r in received] == ["before", "after"]
+    assert [r.skipped_signal_count for r in received] == [0, len(bad)] == [0, 4]

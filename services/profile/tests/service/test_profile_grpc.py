@@ -14,10 +14,12 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
-from rapport.grpctesting import status_details
+from rapport.grpctesting import expect_error
 from rapport.profile.bootstrap import method_scopes
 from rapport.profile.v1 import profile_service_pb2 as pb
 from rapport.type.v1 import identifier_pb2
+
+from .._profile_support import DOMAIN, expect_invalid, watch
 
 PARENT = "workspaces/default"
 ALL = "workspaces/default/customers/-"
@@ -32,23 +34,6 @@ def stamp(moment: datetime) -> Timestamp:
 
 async def ingest(stub: Stub, *events: pb.Event) -> pb.IngestEventsResponse:
     return await stub.IngestEvents(pb.IngestEventsRequest(parent=PARENT, events=list(events)))
-
-
-async def expect_error(call: Any, code: grpc.StatusCode) -> tuple[Any, Any]:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, caught.value.details()
-    info, bad_request = status_details(caught.value)
-    assert info is not None and info.domain == "profile.rapport.dev"
-    return info, bad_request
-
-
-async def expect_invalid(call: Any, field: str) -> str:
-    info, bad_request = await expect_error(call, grpc.StatusCode.INVALID_ARGUMENT)
-    assert bad_request is not None
-    assert [v.field for v in bad_request.field_violations] == [field]
-    assert info.metadata["field"] == field
-    return bad_request.field_violations[0].description
 
 
 async def stored_count(stub: Stub) -> int:
@@ -217,7 +202,9 @@ async def test_a_merge_moves_events_and_traits_to_the_survivor(
 async def test_get_profile_errors(profile: Stub) -> None:
     missing = "workspaces/default/customers/abc/profile"
     info, _ = await expect_error(
-        profile.GetProfile(pb.GetProfileRequest(name=missing)), grpc.StatusCode.NOT_FOUND
+        profile.GetProfile(pb.GetProfileRequest(name=missing)),
+        grpc.StatusCode.NOT_FOUND,
+        domain=DOMAIN,
     )
     assert info.metadata["resource"] == missing
     await expect_invalid(profile.GetProfile(pb.GetProfileRequest(name="")), "name")
@@ -227,6 +214,7 @@ async def test_get_profile_errors(profile: Stub) -> None:
     await expect_error(
         profile.GetProfile(pb.GetProfileRequest(name="workspaces/other/customers/abc/profile")),
         grpc.StatusCode.NOT_FOUND,
+        domain=DOMAIN,
     )
 
 
@@ -294,12 +282,15 @@ async def test_get_event_errors(profile: Stub, event_factory: Any) -> None:
         f"workspaces/default/customers/nobody/events/{bobs_id}",  # no such customer
     ):
         info, _ = await expect_error(
-            profile.GetEvent(pb.GetEventRequest(name=missing)), grpc.StatusCode.NOT_FOUND
+            profile.GetEvent(pb.GetEventRequest(name=missing)),
+            grpc.StatusCode.NOT_FOUND,
+            domain=DOMAIN,
         )
         assert info.metadata["resource"] == missing
     await expect_error(
         profile.GetEvent(pb.GetEventRequest(name=f"workspaces/other/customers/x/events/{bobs_id}")),
         grpc.StatusCode.NOT_FOUND,
+        domain=DOMAIN,
     )
     for malformed in (
         "",
@@ -357,6 +348,7 @@ async def test_list_events_errors(profile: Stub, event_factory: Any) -> None:
     await expect_error(
         profile.ListEvents(pb.ListEventsRequest(parent="workspaces/other/customers/-")),
         grpc.StatusCode.NOT_FOUND,
+        domain=DOMAIN,
     )
 
 
@@ -406,6 +398,7 @@ async def test_ingest_parent_errors(profile: Stub, event_factory: Any) -> None:
     await expect_error(
         profile.IngestEvents(pb.IngestEventsRequest(parent="workspaces/nope", events=events)),
         grpc.StatusCode.NOT_FOUND,
+        domain=DOMAIN,
     )
 
 
@@ -451,7 +444,9 @@ async def test_identity_failure_is_unavailable_and_stores_nothing(
     profile: Stub, identity: Any, event_factory: Any, code: grpc.StatusCode
 ) -> None:
     identity[0].fail_with = code
-    info, _ = await expect_error(ingest(profile, event_factory("m-1")), grpc.StatusCode.UNAVAILABLE)
+    info, _ = await expect_error(
+        ingest(profile, event_factory("m-1")), grpc.StatusCode.UNAVAILABLE, domain=DOMAIN
+    )
     assert info.reason == "IDENTITY_UNAVAILABLE"
     assert await stored_count(profile) == 0
     identity[0].fail_with = None
@@ -467,7 +462,9 @@ def _closed_port() -> int:
 
 async def test_identity_down_is_unavailable(profile_server: Any, event_factory: Any) -> None:
     async with profile_server(identity_address=f"127.0.0.1:{_closed_port()}") as (stub, _):
-        await expect_error(ingest(stub, event_factory("m-1")), grpc.StatusCode.UNAVAILABLE)
+        await expect_error(
+            ingest(stub, event_factory("m-1")), grpc.StatusCode.UNAVAILABLE, domain=DOMAIN
+        )
         assert await stored_count(stub) == 0
 
 
@@ -478,7 +475,9 @@ async def test_scopes_guard_the_methods(profile_server: Any, event_factory: Any)
         writer = (("authorization", "Bearer writer"),)
         request = pb.IngestEventsRequest(parent=PARENT, events=[event_factory("m-1")])
         await expect_error(
-            stub.IngestEvents(request, metadata=reader), grpc.StatusCode.PERMISSION_DENIED
+            stub.IngestEvents(request, metadata=reader),
+            grpc.StatusCode.PERMISSION_DENIED,
+            domain=DOMAIN,
         )
         await stub.IngestEvents(request, metadata=writer)
         listed = await stub.ListEvents(pb.ListEventsRequest(parent=ALL), metadata=reader)
@@ -506,18 +505,9 @@ def test_every_method_of_the_contract_has_a_scope() -> None:
 
 
 async def take(stub: Stub, count: int, **request: Any) -> list[pb.Signal]:
-    call = stub.WatchSignals(pb.WatchSignalsRequest(parent=PARENT, **request))
-    received: list[pb.Signal] = []
-    try:
-        async with asyncio.timeout(5):
-            async for response in call:
-                assert response.skipped_signal_count == 0  # nothing is skipped yet
-                received.append(response.signal)
-                if len(received) == count:
-                    break
-    finally:
-        call.cancel()
-    return received
+    received = await watch(stub, count, **request)
+    assert [r.skipped_signal_count for r in received] == [0] * count  # nothing is skipped
+    return [response.signal for response in received]
 
 
 async def quiet(stub: Stub, seconds: float, **request: Any) -> list[pb.Signal]:
@@ -603,7 +593,7 @@ async def test_watch_refuses_bad_requests(profile: Stub, event_factory: Any) -> 
     await expect_invalid(first(parent=PARENT, start_cursor="999"), "start_cursor")
     await expect_invalid(first(parent=PARENT, kinds=[pb.SIGNAL_KIND_UNSPECIFIED]), "kinds[0]")
     await expect_invalid(first(parent=""), "parent")
-    await expect_error(first(parent="workspaces/nope"), grpc.StatusCode.NOT_FOUND)
+    await expect_error(first(parent="workspaces/nope"), grpc.StatusCode.NOT_FOUND, domain=DOMAIN)
 
 
 async def test_watch_ends_when_the_server_stops(profile_server: Any, event_factory: Any) -> None:
@@ -624,7 +614,7 @@ async def test_watch_ends_when_the_server_stops(profile_server: Any, event_facto
 
 async def test_malformed_values_are_invalid_not_internal(profile: Stub, event_factory: Any) -> None:
     not_json = event_factory("m-1", type=pb.EVENT_TYPE_IDENTIFY, traits={"score": float("nan")})
-    await expect_invalid(ingest(profile, not_json), "events[0].traits")
+    await expect_invalid(ingest(profile, not_json), "events[0].traits.score")
     far_future = event_factory("m-2", original_time=Timestamp(seconds=10**12))
     await expect_invalid(ingest(profile, far_future), "events[0].original_time")
     unknown_type = event_factory("m-3", type=99)

@@ -6,6 +6,7 @@ import asyncio
 import random
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +14,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rapport.commitwatch import CommitNotifier
-from rapport.errors import InvalidArgument, Unavailable
+from rapport.errors import Aborted, InvalidArgument, Unavailable
+from rapport.pagination import PageTokens
 from rapport.profile.adapters.repository import ProfileRepository
 from rapport.profile.bootstrap import MIGRATIONS_DIR
 from rapport.profile.domain.model import EventType, IncomingEvent, IngestStatus
 from rapport.profile.service_layer import commands, ingestion, queries, signals
 from rapport.profile.service_layer.dependencies import Dependencies
 from rapport.profile.service_layer.unit_of_work import unit_of_work_factory
-from rapport.sqlstore import create_engine, migrate
+from rapport.sqlstore import TransientConflict, create_engine, migrate
 
-from .._profile_support import InMemoryIdentityClient
+from .._profile_support import DomainEncoder, InMemoryIdentityClient
 
 PARENT = "workspaces/default"
+ALL = "workspaces/default/customers/-"
 
 
 async def make_deps(directory: Path) -> tuple[Dependencies, Any]:
@@ -35,6 +38,8 @@ async def make_deps(directory: Path) -> tuple[Dependencies, Any]:
         identity=InMemoryIdentityClient(),
         notifier=CommitNotifier(),
         workspaces=("default",),
+        page_tokens=PageTokens(None),
+        encoder=DomainEncoder(),
     )
     return deps, engine
 
@@ -131,7 +136,7 @@ async def test_a_concurrent_insert_of_the_same_message_is_a_duplicate(
     assert await count_events(deps) == 1
     async with deps.uow(readonly=True) as uow:
         signals = await uow.profiles.signals_after("default", 0, (), 100)
-    assert [s.kind.value for s in signals] == ["event_seen"]  # nothing for the duplicate
+    assert [s.kind for s in signals] == ["event_seen"]  # nothing for the duplicate
 
 
 async def test_merges_within_one_batch_end_with_one_customer(
@@ -214,3 +219,55 @@ async def test_signals_follow_commits(deps: Dependencies) -> None:
     await ingest(deps, identify("m1", user_id="ann", traits={"plan": "pro"}))
     await asyncio.wait_for(task, 2)
     assert [s.signal.kind.value for s in received] == ["event_seen", "trait_changed"]
+
+
+async def test_a_write_that_lost_a_race_is_redone_whole(
+    deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = ProfileRepository.lock_signal_log
+    attempts = {"n": 0}
+
+    async def lose_the_first_race(self: Any) -> None:
+        # As if the database aborted the first attempt after its events were inserted.
+        attempts["n"] += 1
+        if attempts["n"] == 1:
+            raise TransientConflict("DEADLOCK")
+        await original(self)
+
+    monkeypatch.setattr(ProfileRepository, "lock_signal_log", lose_the_first_race)
+    [result] = await ingest(deps, identify("m1", user_id="ann", traits={"plan": "pro"}))
+    assert attempts["n"] == 2
+    assert result.status is IngestStatus.ACCEPTED
+    assert await count_events(deps) == 1
+    async with deps.uow(readonly=True) as uow:
+        logged = await uow.profiles.signals_after("default", 0, (), 100)
+    assert [s.kind for s in logged] == ["event_seen", "trait_changed"]
+
+
+async def test_a_write_that_keeps_losing_is_aborted_and_stores_nothing(
+    deps: Dependencies, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def always_lose(self: Any) -> None:
+        raise TransientConflict("DEADLOCK")
+
+    monkeypatch.setattr(ProfileRepository, "lock_signal_log", always_lose)
+    with pytest.raises(Aborted) as caught:
+        await ingest(deps, identify("m1", user_id="ann", traits={"plan": "pro"}))
+    assert caught.value.reason == "CONCURRENT_UPDATE"
+    assert await count_events(deps) == 0
+
+
+async def test_list_events_pages_in_bytes_through_the_encoder(deps: Dependencies) -> None:
+    await ingest(deps, *(identify(f"m{i}", user_id="ann") for i in range(6)))
+    size = DomainEncoder().size(
+        (await queries.list_events(commands.ListEvents(ALL, 1), deps)).events[0]
+    )
+    small = replace(deps, list_page_max_bytes=1024 + 2 * size + size // 2)
+    token, pages = "", []
+    while True:
+        page = await queries.list_events(commands.ListEvents(ALL, page_token=token), small)
+        pages.append([e.message_id for e in page.events])
+        if not (token := page.next_page_token):
+            break
+    assert [len(p) for p in pages] == [2, 2, 2]
+    assert sorted(m for p in pages for m in p) == [f"m{i}" for i in range(6)]

@@ -1,7 +1,9 @@
 """Outbound calls to the identity service (contract rapport.identity.v1).
 
 The profile's identifiers (domain ``Identifier``) are converted to identity's
-contract here, and identity's answers back to customer ids.
+contract here, and identity's answers back to customer ids. Identifiers are
+built with ``.add(type=..., value=...)`` so that the request does not depend on
+which package the contract's Identifier message lives in.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 from rapport.config import ServiceSettings
 from rapport.errors import InvalidArgument
-from rapport.grpcclients import open_channel
+from rapport.grpcclients import error_details, open_channel
 from rapport.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from rapport.profile.domain import names
 from rapport.profile.domain.model import Identifier
+from rapport.wellknowntypes import to_timestamp
 
 _log = logging.getLogger(__name__)
 
@@ -29,7 +31,6 @@ SOURCE = "profile"
 _IDENTIFIER_FIELD = re.compile(
     r"requests\[(?P<request>\d+)\](?:\.identifiers\[(?P<identifier>\d+)\](?P<rest>.*))?"
 )
-_STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,15 @@ class IdentityRefused(Exception):
         self.subfield = subfield
 
 
+class IdentityBadAnswer(Exception):
+    """Identity answered with something profile cannot use (a definite failure:
+    asking again gets the same answer). ``problem`` says what, without personal data."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+
+
 class IdentityUnavailable(Exception):
     """Identity could not answer now; retrying later may succeed."""
 
@@ -101,7 +111,7 @@ class GrpcIdentityClient(IdentityClient):
             for identifier in observation.identifiers:
                 item.identifiers.add(type=identifier.type, value=identifier.value)
             if observation.observe_time is not None:
-                item.observe_time.FromDatetime(observation.observe_time)
+                item.observe_time.CopyFrom(to_timestamp(observation.observe_time))
         try:
             response = await self._stub.BatchResolve(request)
         except grpc.aio.AioRpcError as err:
@@ -109,35 +119,49 @@ class GrpcIdentityClient(IdentityClient):
                 raise _refusal(err) from None
             _log.warning("identity BatchResolve failed", extra={"code": err.code().name})
             raise IdentityUnavailable(err.code().name) from None
-        if len(response.responses) != len(observations):
-            raise RuntimeError(
-                f"identity answered {len(response.responses)} of {len(observations)} requests"
-            )
-        return [
-            Resolution(
-                customer_id=_customer_id(item.customer.name),
-                merged_customer_ids=tuple(_customer_id(name) for name in item.merged_customers),
-            )
-            for item in response.responses
-        ]
+        return _resolutions(response, workspace, len(observations))
 
     async def close(self) -> None:
         await self._channel.close()
 
 
-def _customer_id(name: str) -> str:
+def _resolutions(
+    response: identity_service_pb2.BatchResolveResponse, workspace: str, expected: int
+) -> list[Resolution]:
+    """Identity's answer as customer ids of ``workspace``; IdentityBadAnswer otherwise."""
+    if len(response.responses) != expected:
+        raise _bad_answer(f"{len(response.responses)} answers to {expected} requests")
+    return [
+        Resolution(
+            customer_id=_customer_id(item.customer.name, workspace),
+            merged_customer_ids=tuple(
+                _customer_id(name, workspace) for name in item.merged_customers
+            ),
+        )
+        for item in response.responses
+    ]
+
+
+def _bad_answer(problem: str) -> IdentityBadAnswer:
+    _log.warning("identity BatchResolve answer unusable", extra={"error_reason": problem})
+    return IdentityBadAnswer(problem)
+
+
+def _customer_id(name: str, workspace: str) -> str:
     try:
-        return names.parse_customer(name, field="customer").customer_id
+        ref = names.parse_customer(name, field="customer")
     except InvalidArgument:
-        # Identity's answer, not the caller's mistake: an internal error.
-        raise RuntimeError(
-            "identity returned a customer name that is not a resource name"
-        ) from None
+        # Identity's answer, not the caller's mistake. The name is not logged.
+        raise _bad_answer("a customer name that is not a resource name") from None
+    if ref.workspace != workspace:
+        raise _bad_answer("a customer of another workspace")
+    return ref.customer_id
 
 
 def _refusal(err: grpc.aio.AioRpcError) -> IdentityRefused:
     description = err.details() or "identity refused the identifiers"
-    for violation in _field_violations(err):
+    _, bad_request = error_details(err)
+    for violation in bad_request.field_violations if bad_request is not None else ():
         match = _IDENTIFIER_FIELD.fullmatch(violation.field)
         if match is None:
             continue
@@ -149,21 +173,3 @@ def _refusal(err: grpc.aio.AioRpcError) -> IdentityRefused:
             subfield=match["rest"] or "",
         )
     return IdentityRefused(description)
-
-
-def _field_violations(
-    err: grpc.aio.AioRpcError,
-) -> list[error_details_pb2.BadRequest.FieldViolation]:
-    raw = next(
-        (value for key, value in (err.trailing_metadata() or ()) if key == _STATUS_DETAILS_KEY),
-        None,
-    )
-    if raw is None:
-        return []
-    violations: list[error_details_pb2.BadRequest.FieldViolation] = []
-    for detail in status_pb2.Status.FromString(raw).details:
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad_request = error_details_pb2.BadRequest()
-            detail.Unpack(bad_request)
-            violations.extend(bad_request.field_violations)
-    return violations

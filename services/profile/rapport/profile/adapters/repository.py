@@ -2,38 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from rapport.profile.domain.documents import event_document, event_from_document
-from rapport.profile.domain.model import EventType, Signal, SignalKind, StoredEvent, Trait
-from rapport.sqlstore import as_utc
-from sqlalchemy import and_, delete, func, insert, or_, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from rapport.profile.domain.model import EventType, SignalKind, SignalRecord, StoredEvent, Trait
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
+from sqlalchemy import Text, and_, cast, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import customer_aliases, events, signals, traits
 
 # Merges chain at most this deep before we stop following (a cycle would be a bug).
 _MAX_ALIAS_HOPS = 16
-
-
-# PostgreSQL deadlock_detected and serialization_failure: retrying the transaction helps.
-_TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
-
-
-def is_transient_conflict(err: BaseException) -> bool:
-    """True for a write conflict that a fresh attempt of the transaction resolves."""
-    if not isinstance(err, DBAPIError):
-        return False
-    code = getattr(err.orig, "pgcode", None) or getattr(err.orig, "sqlstate", None)
-    return code in _TRANSIENT_SQLSTATES
-
-
-def _lock_key(name: str) -> int:
-    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+_LOCK_NAMESPACE = "profile"
 
 
 def _utc(moment: datetime) -> datetime:
@@ -44,18 +28,16 @@ def _utc(moment: datetime) -> datetime:
 class ProfileRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
-        self._postgres = connection.dialect.name == "postgresql"
 
     # -- locks (PostgreSQL; SQLite already serialises writers) ------------------
 
     async def lock_customers(self, workspace: str, customer_ids: Iterable[str]) -> None:
-        """Serialise writers of the same customers' traits until commit."""
-        if not self._postgres:
-            return
-        # Sorted, so concurrent writers always take locks in the same order.
-        for customer_id in sorted(set(customer_ids)):
-            key = _lock_key(f"profile:customer:{workspace}/{customer_id}")
-            await self._conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        """Serialise writers of the same customers' traits until commit (in one
+        global key order, so concurrent writers queue instead of deadlocking)."""
+        await advisory_xact_locks(
+            self._conn,
+            [advisory_key(_LOCK_NAMESPACE, "customer", workspace, c) for c in customer_ids],
+        )
 
     async def lock_signal_log(self) -> None:
         """Make signal seq order equal commit order.
@@ -64,9 +46,7 @@ class ProfileRepository:
         can never later find a committed seq below N (no gaps for cursors).
         Always taken after the customer locks.
         """
-        if self._postgres:
-            key = _lock_key("profile:signal-log")
-            await self._conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        await advisory_xact_locks(self._conn, [advisory_key(_LOCK_NAMESPACE, "signal-log")])
 
     # -- events ------------------------------------------------------------------
 
@@ -300,16 +280,25 @@ class ProfileRepository:
 
     async def signals_after(
         self, workspace: str, after_seq: int, kinds: Collection[SignalKind], limit: int
-    ) -> list[Signal]:
-        query = select(signals).where(signals.c.workspace == workspace, signals.c.seq > after_seq)
+    ) -> list[SignalRecord]:
+        """The rows as stored: the payload as JSON text, decoded by the reader row by
+        row, so that one row it cannot decode does not fail the whole read."""
+        query = select(
+            signals.c.seq,
+            signals.c.workspace,
+            signals.c.kind,
+            signals.c.customer_id,
+            cast(signals.c.payload, Text).label("payload"),
+            signals.c.create_time,
+        ).where(signals.c.workspace == workspace, signals.c.seq > after_seq)
         if kinds:
             query = query.where(signals.c.kind.in_([kind.value for kind in kinds]))
         query = query.order_by(signals.c.seq).limit(limit)
         return [
-            Signal(
+            SignalRecord(
                 seq=int(row.seq),
                 workspace=row.workspace,
-                kind=SignalKind(row.kind),
+                kind=row.kind,
                 customer_id=row.customer_id,
                 payload=row.payload,
                 create_time=as_utc(row.create_time),

@@ -13,6 +13,20 @@ from .model import TRAIT_BEARING_TYPES, EventType, Identifier, IncomingEvent
 
 MAX_EVENTS_PER_BATCH = 1000
 MAX_MESSAGE_ID_LENGTH = 200
+# Segment's limits: the serialized size of one event and of a whole batch.
+MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+# How deep the Structs of an event (properties, traits, context) may nest.
+MAX_STRUCT_DEPTH = 32
+
+
+@dataclass(frozen=True)
+class IngestLimits:
+    """Checked on the request as received, before anything is stored."""
+
+    max_event_bytes: int = MAX_EVENT_BYTES
+    max_batch_bytes: int = MAX_BATCH_BYTES
+    max_struct_depth: int = MAX_STRUCT_DEPTH
 
 
 @dataclass(frozen=True)

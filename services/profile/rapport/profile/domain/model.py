@@ -111,13 +111,44 @@ class TraitChange:
 
 
 @dataclass(frozen=True)
+class SignalRecord:
+    """A row of the signal log as stored, not decoded yet.
+
+    Decoding it (its kind, its JSON payload) may fail for a row this release cannot
+    read; that must not stop a reader of the log, so it happens record by record.
+    """
+
+    seq: int
+    workspace: str
+    kind: str
+    customer_id: str
+    # The payload's JSON text.
+    payload: str
+    create_time: datetime
+
+
+@dataclass(frozen=True)
 class Signal:
+    """A signal of the log, decoded."""
+
     seq: int
     workspace: str
     kind: SignalKind
     customer_id: str
-    payload: dict[str, Any]
     create_time: datetime
+
+
+@dataclass(frozen=True)
+class WatchedSignal:
+    """One signal of a WatchSignals stream, with its detail decoded."""
+
+    signal: Signal
+    # For SignalKind.EVENT_SEEN.
+    event: StoredEvent | None = None
+    # For SignalKind.TRAIT_CHANGED.
+    trait_change: TraitChange | None = None
+    # Stored signals skipped since the previous one because they could not be streamed.
+    skipped_signal_count: int = 0
 
 
 @dataclass(frozen=True)

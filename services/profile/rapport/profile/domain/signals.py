@@ -6,11 +6,39 @@ log reads the same across releases; they hold the event time and receive time.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
 from .documents import event_document, event_from_document
-from .model import EventType, StoredEvent, TraitChange
+from .model import (
+    EventType,
+    Signal,
+    SignalKind,
+    SignalRecord,
+    StoredEvent,
+    TraitChange,
+    WatchedSignal,
+)
+
+
+def decode_signal(record: SignalRecord) -> WatchedSignal:
+    """The signal of a stored row, with its detail.
+
+    Raises (ValueError, KeyError, TypeError...) for a row that cannot be decoded:
+    a kind this release does not know, a payload that is not the JSON it wrote.
+    """
+    kind = SignalKind(record.kind)
+    payload = json.loads(record.payload)
+    if not isinstance(payload, dict):
+        raise TypeError(f"the payload is a JSON {type(payload).__name__}, not an object")
+    signal = Signal(record.seq, record.workspace, kind, record.customer_id, record.create_time)
+    if kind is SignalKind.EVENT_SEEN:
+        event = event_from_payload(payload, record.workspace, record.customer_id)
+        return WatchedSignal(signal, event=event)
+    if kind is SignalKind.TRAIT_CHANGED:
+        return WatchedSignal(signal, trait_change=trait_change_from_payload(payload))
+    return WatchedSignal(signal)
 
 
 def event_seen_payload(event: StoredEvent) -> dict[str, Any]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
-from rapport.errors import InvalidArgument
+from google.protobuf.message import Message
 from rapport.profile.domain import names
+from rapport.profile.domain.ingestion import IngestLimits
 from rapport.profile.domain.model import (
     EventType,
     Identifier,
@@ -17,13 +16,21 @@ from rapport.profile.domain.model import (
     ProfileView,
     SignalKind,
     StoredEvent,
+    WatchedSignal,
 )
 from rapport.profile.service_layer import commands
 from rapport.profile.service_layer.ingestion import EventResult
 from rapport.profile.service_layer.queries import EventPage
-from rapport.profile.service_layer.signals import WatchedSignal
 from rapport.profile.v1 import profile_service_pb2 as pb
 from rapport.type.v1 import identifier_pb2
+from rapport.wellknowntypes import (
+    dict_to_struct,
+    python_to_value,
+    serialized_size,
+    to_datetime,
+    to_dict,
+    to_timestamp,
+)
 
 _EVENT_TYPES = {
     pb.EVENT_TYPE_IDENTIFY: EventType.IDENTIFY,
@@ -53,21 +60,26 @@ _INGEST_STATUSES = {
 # -- protobuf -> commands ----------------------------------------------------------
 
 
-def ingest_events_command(request: pb.IngestEventsRequest) -> commands.IngestEvents:
+def ingest_events_command(
+    request: pb.IngestEventsRequest, limits: IngestLimits
+) -> commands.IngestEvents:
+    """The command; the batch and each event within the size limits first."""
+    serialized_size(request, max_bytes=limits.max_batch_bytes, field_path="events")
     return commands.IngestEvents(
         parent=request.parent,
         events=tuple(
-            incoming_event(event, f"events[{i}]") for i, event in enumerate(request.events)
+            incoming_event(event, f"events[{i}]", limits) for i, event in enumerate(request.events)
         ),
     )
 
 
-def incoming_event(event: pb.Event, path: str) -> IncomingEvent:
+def incoming_event(event: pb.Event, path: str, limits: IngestLimits) -> IncomingEvent:
     """The fields a sender may set, decoded; output-only fields are not read.
 
-    A value protobuf holds but JSON cannot (NaN in a Struct, a timestamp out of
-    range) is refused here, named by its field.
+    A value protobuf holds but the profile cannot keep (NaN in a Struct, a Struct
+    nested too deep, a timestamp out of range) is refused here, named by its path.
     """
+    serialized_size(event, max_bytes=limits.max_event_bytes, field_path=path)
     return IncomingEvent(
         type=_EVENT_TYPES.get(event.type),
         message_id=event.message_id,
@@ -75,11 +87,11 @@ def incoming_event(event: pb.Event, path: str) -> IncomingEvent:
         anonymous_id=event.anonymous_id,
         identifiers=tuple(Identifier(i.type, i.value) for i in event.identifiers),
         event=event.event,
-        original_time=_time(event, "original_time", path),
-        sent_time=_time(event, "sent_time", path),
-        traits=_struct(event, "traits", path),
-        context=_struct(event, "context", path),
-        properties=_struct(event, "properties", path),
+        original_time=to_datetime(event, "original_time", field_path=f"{path}.original_time"),
+        sent_time=to_datetime(event, "sent_time", field_path=f"{path}.sent_time"),
+        traits=_struct(event, "traits", path, limits),
+        context=_struct(event, "context", path, limits),
+        properties=_struct(event, "properties", path, limits),
         previous_id=event.previous_id,
         group_id=event.group_id,
     )
@@ -99,23 +111,8 @@ def watch_signals_command(request: pb.WatchSignalsRequest) -> commands.WatchSign
     )
 
 
-def _struct(event: pb.Event, field: str, path: str) -> dict[str, Any] | None:
-    if not event.HasField(field):
-        return None
-    try:
-        return json_format.MessageToDict(getattr(event, field), preserving_proto_field_name=True)
-    except (ValueError, TypeError, OverflowError) as err:
-        # e.g. NaN or Infinity in a Struct: not JSON.
-        raise InvalidArgument(f"{path}.{field}", f"cannot be represented as JSON ({err})") from None
-
-
-def _time(event: pb.Event, field: str, path: str) -> datetime | None:
-    if not event.HasField(field):
-        return None
-    try:
-        return getattr(event, field).ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise InvalidArgument(f"{path}.{field}", "is not a valid timestamp") from None
+def _struct(event: pb.Event, field: str, path: str, limits: IngestLimits) -> dict[str, Any] | None:
+    return to_dict(event, field, field_path=f"{path}.{field}", max_depth=limits.max_struct_depth)
 
 
 # -- results -> protobuf -----------------------------------------------------------
@@ -146,8 +143,8 @@ def event_message(event: StoredEvent) -> pb.Event:
             identifier_pb2.Identifier(type=i.type, value=i.value) for i in sent.identifiers
         ],
         event=sent.event,
-        receive_time=_timestamp(event.receive_time),
-        event_time=_timestamp(event.event_time),
+        receive_time=to_timestamp(event.receive_time),
+        event_time=to_timestamp(event.event_time),
         customer=names.customer_name(event.workspace, event.customer_id),
         previous_id=sent.previous_id,
         group_id=sent.group_id,
@@ -158,19 +155,17 @@ def event_message(event: StoredEvent) -> pb.Event:
         ("context", sent.context),
     ):
         if value is not None:
-            json_format.ParseDict(value, getattr(message, field))
+            getattr(message, field).CopyFrom(dict_to_struct(value, field_path=field))
     if sent.original_time is not None:
-        message.original_time.CopyFrom(_timestamp(sent.original_time))
+        message.original_time.CopyFrom(to_timestamp(sent.original_time))
     if sent.sent_time is not None:
-        message.sent_time.CopyFrom(_timestamp(sent.sent_time))
+        message.sent_time.CopyFrom(to_timestamp(sent.sent_time))
     return message
 
 
 def event_page_response(page: EventPage) -> pb.ListEventsResponse:
-    return pb.ListEventsResponse(
-        events=[event_message(event) for event in page.events],
-        next_page_token=page.next_page_token,
-    )
+    """The page's events are already encoded (by ProtobufEncoder)."""
+    return pb.ListEventsResponse(events=page.events, next_page_token=page.next_page_token)
 
 
 def profile_message(view: ProfileView) -> pb.Profile:
@@ -178,15 +173,15 @@ def profile_message(view: ProfileView) -> pb.Profile:
         name=names.profile_name(view.workspace, view.customer_id),
         customer=names.customer_name(view.workspace, view.customer_id),
         event_count=view.event_count,
-        first_seen_time=_timestamp(view.first_seen_time),
-        last_seen_time=_timestamp(view.last_seen_time),
+        first_seen_time=to_timestamp(view.first_seen_time),
+        last_seen_time=to_timestamp(view.last_seen_time),
     )
     for key, trait in view.traits.items():
         profile.traits[key].CopyFrom(
             pb.Trait(
-                value=_value(trait.value),
+                value=python_to_value(trait.value),
                 source_message_id=trait.source_message_id,
-                update_time=_timestamp(trait.update_time),
+                update_time=to_timestamp(trait.update_time),
             )
         )
     return profile
@@ -198,29 +193,36 @@ def watch_signals_response(watched: WatchedSignal) -> pb.WatchSignalsResponse:
         cursor=str(signal.seq),
         kind=_SIGNAL_KIND_VALUES[signal.kind],
         customer=names.customer_name(signal.workspace, signal.customer_id),
-        create_time=_timestamp(signal.create_time),
+        create_time=to_timestamp(signal.create_time),
     )
     if watched.event is not None:
         message.event_seen.event.CopyFrom(event_message(watched.event))
     if (change := watched.trait_change) is not None:
         changed = message.trait_changed
         changed.key = change.key
-        changed.new_value.CopyFrom(_value(change.new_value))
+        changed.new_value.CopyFrom(python_to_value(change.new_value))
         changed.source_message_id = change.source_message_id
         if change.had_old_value:
-            changed.old_value.CopyFrom(_value(change.old_value))
+            changed.old_value.CopyFrom(python_to_value(change.old_value))
     return pb.WatchSignalsResponse(
         signal=message, skipped_signal_count=watched.skipped_signal_count
     )
 
 
-def _timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+class ProtobufEncoder:
+    """The service layer's ResponseEncoder: results as this contract's messages."""
 
+    def event(self, event: StoredEvent) -> pb.Event:
+        return event_message(event)
 
-def _value(value: Any) -> struct_pb2.Value:
-    message = struct_pb2.Value()
-    json_format.ParseDict(value, message)
-    return message
+    def event_entry_size(self, encoded: Message) -> int:
+        # An entry of a repeated message field: its tag (1 byte for field 1), its
+        # length as a varint (7 bits a byte), its bytes.
+        size = encoded.ByteSize()
+        return 1 + max(1, (size.bit_length() + 6) // 7) + size
+
+    def watch_response(self, watched: WatchedSignal) -> pb.WatchSignalsResponse:
+        return watch_signals_response(watched)
+
+    def size(self, encoded: Message) -> int:
+        return serialized_size(encoded)

@@ -20,7 +20,7 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     async def IngestEvents(
         self, request: pb.IngestEventsRequest, context: grpc.aio.ServicerContext
     ) -> pb.IngestEventsResponse:
-        command = converters.ingest_events_command(request)
+        command = converters.ingest_events_command(request, self._deps.ingest_limits)
         results = await ingestion.ingest_events(command, self._deps)
         return converters.ingest_events_response(results)
 
@@ -46,6 +46,6 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         self, request: pb.WatchSignalsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchSignalsResponse]:
         command = converters.watch_signals_command(request)
-        stream = await signals.watch_signals(command, self._deps)
-        async for watched in stream:
-            yield converters.watch_signals_response(watched)
+        # The responses come encoded (by converters.ProtobufEncoder) and measured.
+        async for response in await signals.watch_signals(command, self._deps):
+            yield response

@@ -5,15 +5,48 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from rapport.commitwatch import CommitNotifier
+from rapport.pagination import PageTokens
 from rapport.profile.adapters.identity_client import IdentityClient
+from rapport.profile.domain.ingestion import IngestLimits
+from rapport.profile.domain.model import StoredEvent, WatchedSignal
 
 from .unit_of_work import UnitOfWorkFactory
+
+DEFAULT_LIST_PAGE_MAX_BYTES = 1024 * 1024
+_DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def streamable_bytes(max_message_bytes: int) -> int:
+    """The largest WatchSignals response sent under a message limit: some headroom is
+    kept (1/16 of the limit, at most 64 KiB) for what a client may count on top."""
+    return max_message_bytes - min(64 * 1024, max_message_bytes // 16)
+
+
+class ResponseEncoder(Protocol):
+    """The wire form of results (entrypoints.converters in the server).
+
+    Some limits are in bytes of the encoded response, which only the encoding
+    knows: the use cases encode what they return through this and measure it.
+    """
+
+    def event(self, event: StoredEvent) -> Any:
+        """An event as ListEvents returns it."""
+
+    def event_entry_size(self, encoded: Any) -> int:
+        """The bytes an encoded event adds to a ListEventsResponse."""
+
+    def watch_response(self, watched: WatchedSignal) -> Any:
+        """One WatchSignals response."""
+
+    def size(self, encoded: Any) -> int:
+        """The size of an encoded response, in bytes."""
 
 
 @dataclass(frozen=True)
@@ -25,7 +58,14 @@ class Dependencies:
     notifier: CommitNotifier
     # The workspaces this deployment serves.
     workspaces: Collection[str]
+    page_tokens: PageTokens
+    encoder: ResponseEncoder
     clock: Callable[[], datetime] = utc_now
+    ingest_limits: IngestLimits = IngestLimits()
+    # A ListEvents page ends before its response would exceed this many bytes.
+    list_page_max_bytes: int = DEFAULT_LIST_PAGE_MAX_BYTES
     # WatchSignals: rows read per query, and how often to look for other replicas' commits.
     signal_batch_size: int = 500
     signal_poll_seconds: float = 0.5
+    # A stored signal whose response would be larger is skipped (not streamable).
+    signal_response_max_bytes: int = streamable_bytes(_DEFAULT_MAX_MESSAGE_BYTES)

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from rapport.errors import InvalidArgument, Unavailable
+from rapport.errors import FailedPrecondition, InvalidArgument, Unavailable
 from rapport.profile.adapters.identity_client import (
+    IdentityBadAnswer,
     IdentityRefused,
     IdentityUnavailable,
     Observation,
     Resolution,
 )
-from rapport.profile.adapters.repository import ProfileRepository, is_transient_conflict
+from rapport.profile.adapters.repository import ProfileRepository
 from rapport.profile.domain import names
 from rapport.profile.domain.ingestion import (
     SourcedIdentifier,
@@ -38,14 +37,18 @@ from rapport.profile.domain.model import (
 from rapport.profile.domain.signals import event_seen_payload, trait_changed_payload
 from rapport.profile.domain.traits import apply_event_traits, merge_traits
 from rapport.resourcenames import require_workspace
+from rapport.sqlstore import run_with_retries
 
 from . import commands
 from .dependencies import Dependencies
+from .unit_of_work import ProfileUnitOfWork
 
 _log = logging.getLogger(__name__)
 
 _MAX_MERGE_HOPS = 1000
-_WRITE_ATTEMPTS = 5
+# The write transaction is redone at most this many times after a lost race.
+_WRITE_RETRIES = 4
+_RETRY_BACKOFF_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,12 @@ async def _resolve(
         ) from None
     except IdentityRefused as err:
         raise _refusal_to_field(err, new_indexes, identifiers) from None
+    except IdentityBadAnswer as err:
+        # Identity answered, with something profile cannot use: retrying will not help.
+        raise FailedPrecondition(
+            "IDENTITY_BAD_RESPONSE",
+            f"the identity service gave an answer profile cannot use ({err.problem})",
+        ) from None
 
 
 async def _write_batch(
@@ -133,24 +142,17 @@ async def _write_batch(
     times: dict[int, datetime],
     deps: Dependencies,
 ) -> _BatchWrite:
-    """One transaction, retried when the database aborts it in a conflict with a
+    """One transaction, redone when the database aborts it in a conflict with a
     concurrent writer (a safety net: lock ordering avoids the known deadlocks)."""
-    for attempt in range(1, _WRITE_ATTEMPTS + 1):
+
+    async def attempt(uow: ProfileUnitOfWork) -> _BatchWrite:
         write = _BatchWrite(workspace, receive_time)
-        try:
-            async with deps.uow() as uow:
-                await write.run(uow.profiles, events, new_indexes, resolutions, times)
-                await uow.commit()
-            return write
-        except Exception as err:
-            if attempt == _WRITE_ATTEMPTS or not is_transient_conflict(err):
-                raise
-            _log.info(
-                "ingest write conflict, retrying",
-                extra={"workspace": workspace, "attempt": attempt},
-            )
-            await asyncio.sleep(random.uniform(0, 0.05 * attempt))
-    raise AssertionError("unreachable")
+        await write.run(uow.profiles, events, new_indexes, resolutions, times)
+        return write
+
+    return await run_with_retries(
+        deps.uow, attempt, retries=_WRITE_RETRIES, backoff_seconds=_RETRY_BACKOFF_SECONDS
+    )
 
 
 def _refusal_to_field(

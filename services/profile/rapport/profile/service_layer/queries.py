@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from rapport.errors import InvalidArgument, NotFound
-from rapport.pagination import decode_page_token, encode_page_token, page_size
+from rapport.pagination import page_size, paginate
 from rapport.profile.domain import names
 from rapport.profile.domain.model import ProfileView, StoredEvent
 from rapport.resourcenames import require_workspace
@@ -15,10 +15,14 @@ from rapport.resourcenames import require_workspace
 from . import commands
 from .dependencies import Dependencies
 
+# Room kept in a ListEvents page for its next_page_token (tokens take about 200 bytes).
+_TOKEN_ROOM = 1024
+
 
 @dataclass(frozen=True)
 class EventPage:
-    events: list[StoredEvent]
+    # The events, encoded by deps.encoder.
+    events: list[Any]
     next_page_token: str
 
 
@@ -48,11 +52,14 @@ async def get_event(cmd: commands.GetEvent, deps: Dependencies) -> StoredEvent:
 
 
 async def list_events(cmd: commands.ListEvents, deps: Dependencies) -> EventPage:
+    """A page of at most ``page_size`` events whose response stays within
+    deps.list_page_max_bytes (at least one event, however large); the token
+    continues after the last event returned."""
     parent = names.parse_events_parent(cmd.parent, field="parent")
     workspace = parent.workspace
     require_workspace(workspace, deps.workspaces)
     size = page_size(cmd.page_size)
-    before = _keyset_position(decode_page_token(cmd.page_token, bound_to=cmd.parent))
+    before = _keyset_position(deps.page_tokens.decode(cmd.page_token, bound_to=cmd.parent))
 
     async with deps.uow(readonly=True) as uow:
         customer_id = (
@@ -63,14 +70,28 @@ async def list_events(cmd: commands.ListEvents, deps: Dependencies) -> EventPage
         found = await uow.profiles.list_events(
             workspace, customer_id, before=before, limit=size + 1
         )
-    page, more = found[:size], len(found) > size
-    token = ""
-    if more:
-        last = page[-1]
-        token = encode_page_token(
-            {"t": last.event_time.isoformat(), "s": last.seq}, bound_to=cmd.parent
-        )
-    return EventPage(page, token)
+    encoded = _encode_within(found[:size], deps.list_page_max_bytes - _TOKEN_ROOM, deps)
+    _, token = paginate(
+        found, len(encoded), _position, tokens=deps.page_tokens, bound_to=cmd.parent
+    )
+    return EventPage(encoded, token)
+
+
+def _encode_within(events: list[StoredEvent], budget: int, deps: Dependencies) -> list[Any]:
+    """The encoded leading events whose entries fit in ``budget`` bytes (at least one)."""
+    encoded: list[Any] = []
+    used = 0
+    for event in events:
+        message = deps.encoder.event(event)
+        used += deps.encoder.event_entry_size(message)
+        if encoded and used > budget:
+            break
+        encoded.append(message)
+    return encoded
+
+
+def _position(event: StoredEvent) -> dict[str, Any]:
+    return {"t": event.event_time.isoformat(), "s": event.seq}
 
 
 def _keyset_position(position: dict[str, Any] | None) -> tuple[datetime, int] | None:

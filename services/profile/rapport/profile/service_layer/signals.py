@@ -2,41 +2,38 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
 
-from rapport.commitwatch import CommitNotifier
-from rapport.errors import InvalidArgument, Unavailable
+from rapport.commitwatch import follow
+from rapport.errors import InvalidArgument
 from rapport.profile.domain import names
-from rapport.profile.domain.model import Signal, SignalKind, StoredEvent, TraitChange
-from rapport.profile.domain.signals import event_from_payload, trait_change_from_payload
+from rapport.profile.domain.model import SignalKind, SignalRecord
+from rapport.profile.domain.signals import decode_signal
 from rapport.resourcenames import require_workspace
 
 from . import commands
 from .dependencies import Dependencies
 
+_log = logging.getLogger(__name__)
+
 _CURSOR = re.compile(r"[1-9][0-9]{0,18}")
 
 
-@dataclass(frozen=True)
-class WatchedSignal:
-    """One signal of the stream, with its detail decoded."""
-
-    signal: Signal
-    # For SignalKind.EVENT_SEEN.
-    event: StoredEvent | None = None
-    # For SignalKind.TRAIT_CHANGED.
-    trait_change: TraitChange | None = None
-    # Stored signals skipped since the previous one because they could not be
-    # streamed. Always 0 for now: nothing is skipped yet.
-    skipped_signal_count: int = 0
+class SignalTooLarge(Exception):
+    """The signal's response would exceed the message limit."""
 
 
-async def watch_signals(
-    cmd: commands.WatchSignals, deps: Dependencies
-) -> AsyncIterator[WatchedSignal]:
-    """Validate, then stream signals after the cursor forever (until cancelled or stopped)."""
+async def watch_signals(cmd: commands.WatchSignals, deps: Dependencies) -> AsyncIterator[Any]:
+    """Validate, then stream the encoded responses of the signals after the cursor
+    forever (until cancelled, or the server stops: Unavailable SHUTTING_DOWN).
+
+    A stored signal that cannot be streamed (undecodable, or too large) is skipped:
+    counted in the next response's skipped_signal_count and logged for replay.
+    """
     workspace = names.parse_workspace(cmd.parent, field="parent")
     require_workspace(workspace, deps.workspaces)
     kinds: list[SignalKind] = []
@@ -53,50 +50,49 @@ async def watch_signals(
             if after > await uow.profiles.last_signal_seq():
                 raise InvalidArgument("start_cursor", "is not a cursor returned by WatchSignals")
 
-    async def read_after(seq: int, limit: int) -> list[Signal]:
+    async def read_after(seq: int, limit: int) -> list[SignalRecord]:
         async with deps.uow(readonly=True) as uow:
             return await uow.profiles.signals_after(workspace, seq, kinds, limit)
 
-    return _decoded(
-        _tail_log(
-            read_after, after, deps.notifier, deps.signal_batch_size, deps.signal_poll_seconds
-        )
+    stream = _Stream(deps)
+    return follow(
+        deps.notifier,
+        read_after,
+        after=after,
+        cursor_of=lambda record: record.seq,
+        convert=stream.convert,
+        batch_size=deps.signal_batch_size,
+        poll_seconds=deps.signal_poll_seconds,
+        on_undeliverable=stream.skip,
     )
 
 
-async def _decoded(signals: AsyncIterator[Signal]) -> AsyncIterator[WatchedSignal]:
-    async for signal in signals:
-        yield _watched(signal)
+class _Stream:
+    """Decodes and encodes records; counts the skipped ones for the next response."""
 
+    def __init__(self, deps: Dependencies) -> None:
+        self._encoder = deps.encoder
+        self._max_bytes = deps.signal_response_max_bytes
+        self._skipped = 0
 
-def _watched(signal: Signal) -> WatchedSignal:
-    if signal.kind is SignalKind.EVENT_SEEN:
-        event = event_from_payload(signal.payload, signal.workspace, signal.customer_id)
-        return WatchedSignal(signal, event=event)
-    if signal.kind is SignalKind.TRAIT_CHANGED:
-        return WatchedSignal(signal, trait_change=trait_change_from_payload(signal.payload))
-    return WatchedSignal(signal)
+    def convert(self, record: SignalRecord) -> Any:
+        watched = replace(decode_signal(record), skipped_signal_count=self._skipped)
+        response = self._encoder.watch_response(watched)
+        size = self._encoder.size(response)
+        if size > self._max_bytes:
+            raise SignalTooLarge(f"{size} bytes, over {self._max_bytes}")
+        self._skipped = 0
+        return response
 
-
-async def _tail_log(
-    read_after: Callable[[int, int], Awaitable[Sequence[Signal]]],
-    after: int,
-    notifier: CommitNotifier,
-    batch_size: int,
-    poll_seconds: float,
-) -> AsyncIterator[Signal]:
-    """Follow a log table after ``after``: read in batches, then wait for a commit
-    notification (or poll for other replicas' commits). Ends when the notifier closes.
-
-    The shared runtime is to provide this loop; it stays self-contained until then.
-    """
-    while not notifier.closed:
-        # Taken before reading, so a commit racing with the read still wakes us.
-        ticket = notifier.ticket()
-        batch = await read_after(after, batch_size)
-        for signal in batch:
-            yield signal
-            after = signal.seq
-        if len(batch) < batch_size:
-            await notifier.wait(ticket, poll_seconds)
-    raise Unavailable("SHUTTING_DOWN", "the server is stopping; resume from the last cursor")
+    def skip(self, record: SignalRecord, exc: Exception) -> None:
+        self._skipped += 1
+        reason = "TOO_LARGE" if isinstance(exc, SignalTooLarge) else "UNDECODABLE"
+        # Enough to replay the signal from the log; never its payload (personal data).
+        _log.warning(
+            "signal skipped: it cannot be streamed",
+            extra={
+                "workspace": record.workspace,
+                "cursor": str(record.seq),
+                "error_reason": f"{reason}:{type(exc).__name__}",
+            },
+        )
