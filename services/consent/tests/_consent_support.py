@@ -7,15 +7,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import grpc
+import sqlalchemy as sa
 from google.protobuf import timestamp_pb2
+from rapport import grpctesting
+from rapport.consent.adapters.tables import consent_ledger
 from rapport.consent.bootstrap import build
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.consent.v1 import consent_service_pb2_grpc as pb_grpc
-from rapport.grpctesting import serve_in_process, status_details
+from rapport.grpctesting import serve_in_process
+from rapport.sqlstore import create_engine
 from rapport.type.v1 import channel_pb2
+from rapport.wellknowntypes import to_timestamp
 
 START = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -35,9 +41,7 @@ class FakeClock:
 
 
 def ts(value: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    return to_timestamp(value)
 
 
 def customer_name(workspace: str = "default") -> str:
@@ -71,6 +75,32 @@ async def record(
     return await stub.RecordConsent(pb.RecordConsentRequest(parent=customer, record=consent))
 
 
+def valid_record(**changes: Any) -> pb.ConsentRecord:
+    """A record RecordConsent accepts, but for `changes`."""
+    fields: dict[str, Any] = {
+        "purpose": "marketing",
+        "channel": channel_pb2.CHANNEL_EMAIL,
+        "state": pb.CONSENT_STATE_GRANTED,
+        "source": "web_form",
+    }
+    fields.update(changes)
+    return pb.ConsentRecord(**fields)
+
+
+def check_request(
+    customer: str = "workspaces/default/customers/c1",
+    *,
+    purpose: str = "marketing",
+    channel: int = channel_pb2.CHANNEL_EMAIL,
+    at: datetime | None = None,
+    **fields: Any,
+) -> pb.CheckConsentRequest:
+    request = pb.CheckConsentRequest(customer=customer, purpose=purpose, channel=channel, **fields)
+    if at is not None:
+        request.check_time.CopyFrom(ts(at))
+    return request
+
+
 async def check(
     stub: pb_grpc.ConsentServiceStub,
     customer: str,
@@ -79,10 +109,54 @@ async def check(
     channel: int = channel_pb2.CHANNEL_EMAIL,
     at: datetime | None = None,
 ) -> pb.CheckConsentResponse:
-    request = pb.CheckConsentRequest(customer=customer, purpose=purpose, channel=channel)
-    if at is not None:
-        request.check_time.CopyFrom(ts(at))
-    return await stub.CheckConsent(request)
+    return await stub.CheckConsent(check_request(customer, purpose=purpose, channel=channel, at=at))
+
+
+async def batch_check(
+    stub: pb_grpc.ConsentServiceStub, *requests: pb.CheckConsentRequest
+) -> list[pb.CheckConsentResponse]:
+    """BatchCheckConsent in workspaces/default."""
+    response = await stub.BatchCheckConsent(
+        pb.BatchCheckConsentRequest(parent="workspaces/default", requests=requests)
+    )
+    return list(response.responses)
+
+
+async def write_ledger_row(
+    database_url: str,
+    customer: str,
+    at: datetime,
+    *,
+    schema: str | None = None,
+    channel: str = "email",
+    state: str = "granted",
+    purpose: str = "marketing",
+    source: str = "test",
+) -> str:
+    """A ledger row written straight into the database, behind the service's back (no cache
+    invalidation; values this version may not know); returns its resource name."""
+    entry_id = uuid.uuid4().hex
+    engine = create_engine(database_url, schema=schema)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.insert(consent_ledger).values(
+                    id=entry_id,
+                    workspace="default",
+                    customer_id=customer.rsplit("/", 1)[1],
+                    purpose=purpose,
+                    channel=channel,
+                    state=state,
+                    source=source,
+                    notice_version="",
+                    proof="",
+                    effective_time=at,
+                    record_time=at,
+                )
+            )
+    finally:
+        await engine.dispose()
+    return f"{customer}/consentRecords/{entry_id}"
 
 
 async def run_core_scenario(stub: pb_grpc.ConsentServiceStub, clock: FakeClock) -> None:
@@ -110,45 +184,19 @@ async def run_core_scenario(stub: pb_grpc.ConsentServiceStub, clock: FakeClock) 
     before = await check(stub, customer, at=granted_at - timedelta(seconds=1))
     assert before.reason == "NO_RECORD_DEFAULT_DENY" and not before.HasField("record")
 
-    batch = await stub.BatchCheckConsent(
-        pb.BatchCheckConsentRequest(
-            parent="workspaces/default",
-            requests=[
-                pb.CheckConsentRequest(
-                    customer=customer, purpose="marketing", channel=channel_pb2.CHANNEL_EMAIL
-                ),
-                pb.CheckConsentRequest(
-                    customer=customer,
-                    purpose="marketing",
-                    channel=channel_pb2.CHANNEL_EMAIL,
-                    check_time=ts(granted_at),
-                ),
-                pb.CheckConsentRequest(
-                    customer=customer, purpose="service", channel=channel_pb2.CHANNEL_SMS
-                ),
-            ],
-        )
+    batch = await batch_check(
+        stub,
+        check_request(customer),
+        check_request(customer, at=granted_at),
+        check_request(customer, purpose="service", channel=channel_pb2.CHANNEL_SMS),
     )
-    assert [r.reason for r in batch.responses] == ["DENIED", "GRANTED", "NO_RECORD_DEFAULT_DENY"]
+    assert [r.reason for r in batch] == ["DENIED", "GRANTED", "NO_RECORD_DEFAULT_DENY"]
 
     history = await stub.ListConsentRecords(pb.ListConsentRecordsRequest(parent=customer))
     assert [r.name for r in history.consent_records] == [denied.name, granted.name]
     assert history.next_page_token == ""
 
 
-async def expect_error(
-    call: object, code: grpc.StatusCode, *, field: str | None = None
-) -> grpc.aio.AioRpcError:
-    """Await a call that must fail with `code` (and, for InvalidArgument, name `field`)."""
-    try:
-        await call  # type: ignore[misc]
-    except grpc.aio.AioRpcError as err:
-        assert err.code() == code, err.details()
-        info, bad_request = status_details(err)
-        assert info is not None and info.domain == "consent.rapport.dev"
-        if field is not None:
-            assert info.metadata["field"] == field
-            assert bad_request is not None
-            assert [v.field for v in bad_request.field_violations] == [field]
-        return err
-    raise AssertionError(f"expected {code.name}")
+DOMAIN = "consent.rapport.dev"
+# Every error of this service carries one ErrorInfo in its domain.
+expect_error = partial(grpctesting.expect_error, domain=DOMAIN)

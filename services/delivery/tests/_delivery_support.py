@@ -84,6 +84,29 @@ class FakeEmailProvider(EmailProvider):
         return f"<fake-{next(self._ids)}@rapport.test>"
 
 
+# --- odd values ------------------------------------------------------------------------------
+
+
+def nested_lists(depth: int) -> struct_pb2.Value:
+    """A Value of `depth` lists inside one another, with a number at the bottom."""
+    value = struct_pb2.Value(number_value=1)
+    for _ in range(depth):
+        outer = struct_pb2.Value()
+        outer.list_value.values.add().CopyFrom(value)
+        value = outer
+    return value
+
+
+def nested_structs(depth: int) -> struct_pb2.Struct:
+    """`depth` Structs inside one another under the key "a" (the outermost counting 1)."""
+    outer = struct_pb2.Struct()
+    current = outer
+    for _ in range(depth - 1):
+        current = current.fields["a"].struct_value
+    current.SetInParent()  # the innermost is an empty Struct, not an unset Value
+    return outer
+
+
 # --- the real server -------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import asyncio
 import email
 import email.policy
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -14,17 +14,30 @@ from typing import Any
 import grpc
 import pytest
 from aiosmtpd.controller import Controller
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.delivery.settings import DeliverySettings
+from rapport.grpctesting import serve_fakes
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 from rapport.type.v1 import channel_pb2
+from rapport.wellknowntypes import python_to_value
+
+
+def _trait_value(value: Any) -> struct_pb2.Value:
+    # A Value as is: lets a test serve what JSON cannot say (NaN, very deep nesting).
+    if isinstance(value, struct_pb2.Value):
+        return value
+    return python_to_value(value)
 
 
 class FakeProfileService(profile_service_pb2_grpc.ProfileServiceServicer):
     def __init__(self) -> None:
         self.traits: dict[str, dict[str, Any]] = {}
         self.unavailable = False
+        # With `unavailable`: the ErrorInfo reason of the google.rpc.Status it answers.
+        self.unavailable_reason: str | None = None
         # When set, GetProfile waits for it: lets a test act in the middle of a dispatch.
         self.gate: asyncio.Event | None = None
         self.entered = asyncio.Event()
@@ -35,6 +48,13 @@ class FakeProfileService(profile_service_pb2_grpc.ProfileServiceServicer):
         self.entered.set()
         if self.gate is not None:
             await self.gate.wait()
+        if self.unavailable and self.unavailable_reason is not None:
+            info = error_details_pb2.ErrorInfo(
+                reason=self.unavailable_reason, domain="profile.rapport.dev"
+            )
+            status = status_pb2.Status(code=grpc.StatusCode.UNAVAILABLE.value[0], message="down")
+            status.details.add().Pack(info)
+            await context.abort_with_status(rpc_status.to_status(status))
         if self.unavailable:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "down for the test")
         customer = request.name.removesuffix("/profile")
@@ -44,7 +64,7 @@ class FakeProfileService(profile_service_pb2_grpc.ProfileServiceServicer):
             name=request.name,
             customer=customer,
             traits={
-                key: profile_service_pb2.Trait(value=json_format.ParseDict(v, struct_pb2.Value()))
+                key: profile_service_pb2.Trait(value=_trait_value(v))
                 for key, v in self.traits[customer].items()
             },
         )
@@ -87,15 +107,11 @@ class Upstreams:
 @pytest.fixture
 async def upstreams() -> AsyncIterator[Upstreams]:
     profile, consent = FakeProfileService(), FakeConsentService()
-    server = grpc.aio.server()
-    profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile, server)
-    consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(consent, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield Upstreams(f"127.0.0.1:{port}", profile, consent)
-    finally:
-        await server.stop(0)
+    async with serve_fakes(
+        lambda s: profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile, s),
+        lambda s: consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(consent, s),
+    ) as address:
+        yield Upstreams(address, profile, consent)
 
 
 def free_port() -> int:
@@ -171,24 +187,3 @@ def make_settings(
         return DeliverySettings(**values)
 
     return make
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]] | Callable[[], bool], within: float = 10.0
-) -> None:
-    """Poll until `check` holds (sync or async), or fail after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-def wait_until() -> Callable[..., Awaitable[None]]:
-    return eventually

@@ -18,6 +18,7 @@ from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.grpcserver import ServiceParts
+from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, is_sqlite, migrate
 
 _log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> Service
         uow_factory=partial(ConsentUnitOfWork, engine),
         cache=cache,
         workspaces=tuple(settings.workspaces),
+        page_tokens=PageTokens(settings.page_token_key),
         clock=clock,
     )
     servicer = ConsentServicer(deps)

@@ -11,7 +11,6 @@ class ConsentSettings(ServiceSettings):
 
     service_name: str = "consent"
     port: int = 50053
-    workspaces: list[str] = ["default"]
     # Current-state cache. With Redis (redis_url) it is shared by the replicas; the TTL
     # bounds how long a replica could be wrong if a write's invalidation failed.
     cache_ttl_seconds: float = 60.0

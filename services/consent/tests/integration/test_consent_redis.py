@@ -5,43 +5,22 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-import sqlalchemy as sa
 from rapport.consent.adapters.cache import RedisStateCache
-from rapport.consent.adapters.tables import consent_ledger
 from rapport.consent.domain.model import Channel, ConsentKey, CurrentState
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2 as pb
-from rapport.sqlstore import create_engine
 from redis import asyncio as redis_asyncio
 
-from .._consent_support import FakeClock, check, consent_stub, customer_name, record
+from .._consent_support import (
+    FakeClock,
+    check,
+    consent_stub,
+    customer_name,
+    record,
+    write_ledger_row,
+)
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
-
-
-async def _insert_behind_the_services_back(
-    postgres_url: str, schema: str, customer: str, state: str, at: datetime
-) -> None:
-    engine = create_engine(postgres_url, schema=schema)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(
-                sa.insert(consent_ledger).values(
-                    id=uuid.uuid4().hex,
-                    workspace="default",
-                    customer_id=customer.rsplit("/", 1)[1],
-                    purpose="marketing",
-                    channel="email",
-                    state=state,
-                    source="test",
-                    notice_version="",
-                    proof="",
-                    effective_time=at,
-                    record_time=at,
-                )
-            )
-    finally:
-        await engine.dispose()
 
 
 async def test_a_write_on_one_replica_is_seen_by_the_other(
@@ -63,9 +42,7 @@ async def test_a_write_on_one_replica_is_seen_by_the_other(
         # Proof that A answers from Redis: a row slipped into the ledger without the
         # service (so without invalidation) is not seen.
         clock.advance(seconds=1)
-        await _insert_behind_the_services_back(
-            postgres_url, pg_schema, customer, "denied", clock.now
-        )
+        await write_ledger_row(postgres_url, customer, clock.now, schema=pg_schema, state="denied")
         assert (await check(a, customer)).allowed
 
         clock.advance(seconds=1)
@@ -123,3 +100,27 @@ async def test_a_lost_version_key_never_revives_old_values(redis_url: str) -> No
     finally:
         await cache.close()
         await client.aclose()
+
+
+async def test_an_unreadable_state_is_answered_alike_from_postgres_and_redis(
+    postgres_url: str, pg_schema: str, redis_url: str, clock: FakeClock
+) -> None:
+    settings = ConsentSettings(
+        database_url=postgres_url,
+        database_schema=pg_schema,
+        redis_url=redis_url,
+        cache_key_prefix=f"test:{uuid.uuid4().hex}:",
+    )
+    customer = customer_name()
+    async with consent_stub(settings, clock) as a, consent_stub(settings, clock) as b:
+        # A state a newer version wrote, slipped in before anything was cached.
+        await write_ledger_row(postgres_url, customer, clock.now, schema=pg_schema, state="paused")
+        for stub in (a, a, a, b):  # the version, then the ledger and Redis, then Redis
+            answer = await check(stub, customer)
+            assert (answer.allowed, answer.reason) == (False, "UNREADABLE_RECORD_DEFAULT_DENY")
+            assert answer.record.state == pb.CONSENT_STATE_UNSPECIFIED
+        listed = await b.ListConsentRecords(pb.ListConsentRecordsRequest(parent=customer))
+        assert [r.state for r in listed.consent_records] == [pb.CONSENT_STATE_UNSPECIFIED]
+        clock.advance(seconds=1)
+        granted = await record(a, customer, pb.CONSENT_STATE_GRANTED)
+        assert (await check(b, customer)).record.name == granted.name

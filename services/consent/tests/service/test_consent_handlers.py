@@ -14,6 +14,7 @@ from rapport.consent.domain.model import Channel, ConsentState
 from rapport.consent.service_layer import commands, handlers
 from rapport.consent.service_layer.dependencies import Dependencies
 from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
+from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -34,6 +35,7 @@ def _deps(engine: AsyncEngine, cache: StateCache) -> Dependencies:
         uow_factory=partial(ConsentUnitOfWork, engine),
         cache=cache,
         workspaces=("default",),
+        page_tokens=PageTokens(None),
         clock=FakeClock(),
     )
 

@@ -11,7 +11,6 @@ from rapport.consent.bootstrap import METHOD_SCOPES, SERVICE_NAME
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.consent.v1 import consent_service_pb2_grpc as pb_grpc
-from rapport.grpctesting import status_details
 from rapport.type.v1 import channel_pb2
 
 from .._consent_support import (
@@ -46,8 +45,7 @@ async def test_get_of_an_unknown_record_is_not_found(stub: Stub) -> None:
     customer = customer_name()
     await record(stub, customer, pb.CONSENT_STATE_GRANTED)  # the customer has other entries
     name = f"{customer}/consentRecords/{uuid.uuid4().hex}"
-    err = await expect_error(_get(stub, name), NOT_FOUND)
-    info, _ = status_details(err)
+    info, _ = await expect_error(_get(stub, name), NOT_FOUND)
     assert info is not None and info.metadata["resource"] == name
 
 
@@ -60,16 +58,14 @@ async def test_get_under_another_customer_is_not_found(stub: Stub) -> None:
         f"{bob}/consentRecords/{record_id}",
         f"workspaces/brand2/customers/{alice_id}/consentRecords/{record_id}",
     ):
-        err = await expect_error(_get(stub, wrong), NOT_FOUND)
-        info, _ = status_details(err)
+        info, _ = await expect_error(_get(stub, wrong), NOT_FOUND)
         assert info is not None and info.metadata["resource"] == wrong
 
 
 async def test_get_in_an_unknown_workspace_is_not_found(stub: Stub) -> None:
-    err = await expect_error(
+    info, _ = await expect_error(
         _get(stub, "workspaces/elsewhere/customers/c1/consentRecords/r1"), NOT_FOUND
     )
-    info, _ = status_details(err)
     assert info is not None and info.metadata["resource"] == "workspaces/elsewhere"
 
 

@@ -9,7 +9,6 @@ import pytest
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.consent.v1 import consent_service_pb2_grpc as pb_grpc
-from rapport.grpctesting import status_details
 from rapport.type.v1 import channel_pb2
 
 from .._consent_support import (
@@ -21,6 +20,7 @@ from .._consent_support import (
     record,
     run_core_scenario,
     ts,
+    valid_record,
 )
 
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -79,37 +79,26 @@ async def test_record_returns_the_stored_entry(stub: Stub, clock: FakeClock) -> 
     assert past.reason == "NO_RECORD_DEFAULT_DENY"
 
 
-def _valid_record(**changes: object) -> pb.ConsentRecord:
-    fields: dict[str, object] = {
-        "purpose": "marketing",
-        "channel": channel_pb2.CHANNEL_EMAIL,
-        "state": pb.CONSENT_STATE_GRANTED,
-        "source": "web_form",
-    }
-    fields.update(changes)
-    return pb.ConsentRecord(**fields)
-
-
 @pytest.mark.parametrize(
     ("parent", "consent", "field"),
     [
-        ("", _valid_record(), "parent"),
-        ("customers/abc", _valid_record(), "parent"),
-        ("workspaces/default/customers/ABC", _valid_record(), "parent"),
+        ("", valid_record(), "parent"),
+        ("customers/abc", valid_record(), "parent"),
+        ("workspaces/default/customers/ABC", valid_record(), "parent"),
         (None, pb.ConsentRecord(), "record.purpose"),
-        (None, _valid_record(purpose=""), "record.purpose"),
-        (None, _valid_record(purpose="Marketing"), "record.purpose"),
-        (None, _valid_record(purpose="m" * 65), "record.purpose"),
-        (None, _valid_record(channel=channel_pb2.CHANNEL_UNSPECIFIED), "record.channel"),
-        (None, _valid_record(channel=channel_pb2.CHANNEL_INBOUND), "record.channel"),
-        (None, _valid_record(channel=42), "record.channel"),
-        (None, _valid_record(state=pb.CONSENT_STATE_UNSPECIFIED), "record.state"),
-        (None, _valid_record(state=7), "record.state"),
-        (None, _valid_record(source=""), "record.source"),
-        (None, _valid_record(source="s" * 101), "record.source"),
-        (None, _valid_record(notice_version="n" * 201), "record.notice_version"),
-        (None, _valid_record(proof="p" * 1001), "record.proof"),
-        (None, _valid_record(effective_time={"seconds": 10**13}), "record.effective_time"),
+        (None, valid_record(purpose=""), "record.purpose"),
+        (None, valid_record(purpose="Marketing"), "record.purpose"),
+        (None, valid_record(purpose="m" * 65), "record.purpose"),
+        (None, valid_record(channel=channel_pb2.CHANNEL_UNSPECIFIED), "record.channel"),
+        (None, valid_record(channel=channel_pb2.CHANNEL_INBOUND), "record.channel"),
+        (None, valid_record(channel=42), "record.channel"),
+        (None, valid_record(state=pb.CONSENT_STATE_UNSPECIFIED), "record.state"),
+        (None, valid_record(state=7), "record.state"),
+        (None, valid_record(source=""), "record.source"),
+        (None, valid_record(source="s" * 101), "record.source"),
+        (None, valid_record(notice_version="n" * 201), "record.notice_version"),
+        (None, valid_record(proof="p" * 1001), "record.proof"),
+        (None, valid_record(effective_time={"seconds": 10**13}), "record.effective_time"),
     ],
 )
 async def test_bad_record_requests_are_refused_and_change_nothing(
@@ -130,7 +119,7 @@ async def test_effective_time_more_than_five_minutes_ahead_is_refused(
     customer = customer_name()
     too_far = clock.now + timedelta(minutes=5, seconds=1)
     request = pb.RecordConsentRequest(
-        parent=customer, record=_valid_record(effective_time=ts(too_far))
+        parent=customer, record=valid_record(effective_time=ts(too_far))
     )
     await expect_error(stub.RecordConsent(request), INVALID, field="record.effective_time")
     history = await stub.ListConsentRecords(pb.ListConsentRecordsRequest(parent=customer))
@@ -138,11 +127,10 @@ async def test_effective_time_more_than_five_minutes_ahead_is_refused(
 
 
 async def test_an_unknown_workspace_is_not_found(stub: Stub) -> None:
-    err = await expect_error(
+    info, _ = await expect_error(
         record(stub, "workspaces/elsewhere/customers/c1", pb.CONSENT_STATE_GRANTED),
         grpc.StatusCode.NOT_FOUND,
     )
-    info, _ = status_details(err)
     assert info is not None and info.metadata["resource"] == "workspaces/elsewhere"
     await expect_error(check(stub, "workspaces/elsewhere/customers/c1"), grpc.StatusCode.NOT_FOUND)
     await expect_error(
@@ -299,10 +287,9 @@ async def test_an_unreachable_redis_degrades_to_the_database(
     async with consent_stub(settings, clock) as stub:
         assert (await check(stub, customer)).reason == "NO_RECORD_DEFAULT_DENY"
         # The write is committed but cannot be acknowledged as visible everywhere.
-        err = await expect_error(
+        info, _ = await expect_error(
             record(stub, customer, pb.CONSENT_STATE_GRANTED), grpc.StatusCode.UNAVAILABLE
         )
-        info, _ = status_details(err)
         assert info is not None and info.reason == "CACHE_INVALIDATION_FAILED"
         assert (await check(stub, customer)).allowed  # read from the database
         history = await stub.ListConsentRecords(pb.ListConsentRecordsRequest(parent=customer))

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from rapport.consent.adapters.cache import InProcessStateCache, _decode, _encode
@@ -82,3 +83,12 @@ def test_redis_values_round_trip_only_under_their_version() -> None:
     assert _decode(raw, "v-other") is None
     assert _decode(_encode(CurrentState(None), "v"), "v") == CurrentState(None)
     assert _decode("not json", "v") is None
+
+
+def test_entries_with_values_this_version_cannot_read_round_trip() -> None:
+    unreadable = CurrentState(replace(ENTRY, channel=None, state=None))
+    assert _decode(_encode(unreadable, "v"), "v") == unreadable
+    # Written by a newer version sharing the Redis keys: read leniently, not as a miss.
+    newer = _encode(CurrentState(ENTRY), "v").replace('"granted"', '"paused"')
+    decoded = _decode(newer, "v")
+    assert decoded is not None and decoded.entry is not None and decoded.entry.state is None

@@ -9,12 +9,15 @@ from hypothesis import strategies as st
 from rapport.consent.domain import names
 from rapport.consent.domain.model import (
     Channel,
+    ConsentDecision,
     ConsentEntry,
     ConsentState,
     Reason,
     current_state,
     decide,
     entry_in_force_at,
+    known_channel,
+    known_state,
 )
 from rapport.consent.domain.validation import (
     effective_time_or_default,
@@ -66,6 +69,24 @@ def test_granted_and_denied_entries_decide() -> None:
     assert decide(granted).allowed and decide(granted).reason is Reason.GRANTED
     assert not decide(denied).allowed and decide(denied).reason is Reason.DENIED
     assert decide(denied).entry is denied
+
+
+def test_an_unreadable_state_in_force_is_an_opt_in_deny() -> None:
+    # A newer version's state may withdraw consent: an older grant must not answer.
+    granted, unreadable = entry(1), replace(entry(2, effective=timedelta(minutes=1)), state=None)
+    in_force = current_state([granted, unreadable], T0 + timedelta(minutes=2)).entry
+    assert in_force is unreadable
+    assert decide(in_force) == ConsentDecision(
+        False, ConsentState.DENIED, Reason.UNREADABLE_RECORD_DEFAULT_DENY, unreadable
+    )
+    assert entry_in_force_at([granted, unreadable], T0 + timedelta(seconds=30)) is granted
+
+
+def test_stored_values_this_version_does_not_know() -> None:
+    assert known_channel("email") is Channel.EMAIL and known_channel("carrier_pigeon") is None
+    assert known_state("denied") is ConsentState.DENIED and known_state("paused") is None
+    with pytest.raises(ValueError):
+        _ = replace(entry(1), channel=None).key  # never a key a check asks about
 
 
 def test_latest_effective_time_wins_not_latest_recorded() -> None:

@@ -17,6 +17,7 @@ from rapport.delivery.settings import DeliverySettings
 from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
 from rapport.grpcclients import open_channel
 from rapport.grpcserver import ServiceParts
+from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate
 
 MIGRATIONS_DIR = Path(__file__).parent / "adapters" / "migrations"
@@ -66,6 +67,7 @@ async def build(settings: DeliverySettings) -> ServiceParts:
             base_seconds=settings.retry_base_seconds,
             max_delay_seconds=settings.retry_max_seconds,
         ),
+        page_tokens=PageTokens(settings.page_token_key),
         dispatch_wakeup=asyncio.Event(),
     )
     dispatcher = Dispatcher(

@@ -12,7 +12,6 @@ class DeliverySettings(ServiceSettings):
 
     service_name: str = "delivery"
     port: int = 50055
-    workspaces: list[str] = ["default"]
 
     profile_address: str = "127.0.0.1:50052"
     consent_address: str = "127.0.0.1:50053"

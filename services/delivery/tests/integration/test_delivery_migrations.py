@@ -16,6 +16,7 @@ from rapport.delivery.service_layer import commands, messages
 from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 from rapport.errors import FailedPrecondition
+from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, ensure_schema, migrate
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -89,6 +90,7 @@ async def _scenario(engine: AsyncEngine, schema: str | None) -> None:
         consents=InMemoryConsentClient(),
         providers={Channel.EMAIL: FakeEmailProvider()},
         retry_policy=RetryPolicy(),
+        page_tokens=PageTokens(None),
     )
 
     def replay(i: int, text_body: str) -> commands.SendMessage:

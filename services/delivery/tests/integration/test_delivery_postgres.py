@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -11,7 +10,7 @@ import pytest
 from rapport.delivery.bootstrap import build
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc
-from rapport.grpctesting import serve_in_process, status_details
+from rapport.grpctesting import eventually, serve_in_process, status_details
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
 CUSTOMER = "workspaces/default/customers/c0ffee"
@@ -36,7 +35,6 @@ async def test_two_replicas_send_each_message_once(
     upstreams: Any,
     postgres_url: str,
     pg_schema: str,
-    wait_until: Callable[..., Awaitable[None]],
 ) -> None:
     upstreams.profile.traits[CUSTOMER] = {"email": "ada@example.com", "first_name": "Ada"}
     upstreams.consent.grant(CUSTOMER)
@@ -56,7 +54,7 @@ async def test_two_replicas_send_each_message_once(
             message = await stubs[1].GetMessage(pb.GetMessageRequest(name=accepted.name))
             return message.state == pb.MESSAGE_STATE_SENT
 
-        await wait_until(sent)
+        await eventually(sent, timeout=10)
 
         # Concurrent first submissions of one key through both replicas: one message.
         replies = await asyncio.gather(
@@ -68,7 +66,7 @@ async def test_two_replicas_send_each_message_once(
         batch = await asyncio.gather(
             *(stubs[i % 2].SendMessage(send_request(f"batch-{i}")) for i in range(10))
         )
-        await wait_until(lambda: len(smtp.received) >= 12)
+        await eventually(lambda: len(smtp.received) >= 12, timeout=10)
         await asyncio.sleep(0.5)  # several poll cycles of both replicas
 
         with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from google.protobuf import struct_pb2
 from rapport.delivery.adapters.consent_client import GrpcConsentClient
 from rapport.delivery.adapters.email_provider import (
     OutgoingEmail,
@@ -13,7 +14,7 @@ from rapport.delivery.adapters.email_provider import (
     SmtpEmailProvider,
 )
 from rapport.delivery.adapters.profile_client import GrpcProfileClient, ProfileNotFound
-from rapport.delivery.adapters.upstream import UpstreamUnavailable
+from rapport.delivery.adapters.upstream import UpstreamUnavailable, UpstreamUnreadable
 from rapport.delivery.domain.model import Channel
 from rapport.delivery.settings import DeliverySettings
 from rapport.grpcclients import open_channel
@@ -29,10 +30,19 @@ async def test_profile_client(upstreams: Any) -> None:
         assert profile.traits == {"email": "a@b.com", "age": 42, "tags": ["x"]}
         with pytest.raises(ProfileNotFound):
             await client.get_profile("workspaces/default/customers/unknown")
+        upstreams.profile.traits[CUSTOMER]["score"] = struct_pb2.Value(number_value=float("nan"))
+        with pytest.raises(UpstreamUnreadable) as unreadable:
+            await client.get_profile(CUSTOMER)
+        assert unreadable.value.field == "traits.score.value"
         upstreams.profile.unavailable = True
         with pytest.raises(UpstreamUnavailable) as caught:
             await client.get_profile(CUSTOMER)
+        assert caught.value.reason == ""  # a bare status: no ErrorInfo
+        upstreams.profile.unavailable_reason = "SHUTTING_DOWN"
+        with pytest.raises(UpstreamUnavailable) as detailed:
+            await client.get_profile(CUSTOMER)
     assert caught.value.code == "UNAVAILABLE"
+    assert (detailed.value.code, detailed.value.reason) == ("UNAVAILABLE", "SHUTTING_DOWN")
 
 
 async def test_consent_client(upstreams: Any) -> None:

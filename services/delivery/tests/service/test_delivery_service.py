@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -13,7 +12,7 @@ import pytest
 from google.protobuf import struct_pb2
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc
-from rapport.grpctesting import status_details
+from rapport.grpctesting import eventually, status_details
 from rapport.type.v1 import message_content_pb2
 
 from .._delivery_support import CUSTOMER, delivery, send_request
@@ -21,8 +20,8 @@ from .._delivery_support import CUSTOMER, delivery, send_request
 ADDRESS = "ada@example.com"
 QUEUED, SENT = pb.MESSAGE_STATE_QUEUED, pb.MESSAGE_STATE_SENT
 SUPPRESSED, FAILED = pb.MESSAGE_STATE_SUPPRESSED, pb.MESSAGE_STATE_FAILED
-
-Wait = Callable[..., Awaitable[None]]
+# Attempts go through fake upstreams and a real SMTP server: allow for a slow machine.
+WITHIN = 10.0
 
 
 @pytest.fixture
@@ -31,12 +30,12 @@ def known_customer(upstreams: Any) -> None:
     upstreams.consent.grant(CUSTOMER)
 
 
-async def final_state(stub: pb_grpc.DeliveryServiceStub, name: str, wait: Wait) -> pb.Message:
-    async def done() -> bool:
-        return (await stub.GetMessage(pb.GetMessageRequest(name=name))).state != QUEUED
+async def final_state(stub: pb_grpc.DeliveryServiceStub, name: str) -> pb.Message:
+    async def done() -> pb.Message | None:
+        message = await stub.GetMessage(pb.GetMessageRequest(name=name))
+        return message if message.state != QUEUED else None
 
-    await wait(done)
-    return await stub.GetMessage(pb.GetMessageRequest(name=name))
+    return await eventually(done, timeout=WITHIN)
 
 
 # --- the main path -------------------------------------------------------------------------
@@ -46,7 +45,6 @@ async def test_message_is_rendered_sent_and_reported(
     make_settings: Any,
     smtp: Any,
     known_customer: None,
-    wait_until: Wait,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="rapport")
@@ -56,7 +54,7 @@ async def test_message_is_rendered_sent_and_reported(
         assert accepted.state == QUEUED
         assert accepted.customer == CUSTOMER and accepted.idempotency_key == "k-1"
         assert accepted.source == "workspaces/default/triggers/welcome"
-        message = await final_state(stub, accepted.name, wait_until)
+        message = await final_state(stub, accepted.name)
 
     assert message.state == SENT, message.failure_reason
     assert (message.provider, message.attempt_count, message.failure_reason) == ("smtp", 1, "")
@@ -80,13 +78,13 @@ async def test_message_is_rendered_sent_and_reported(
 
 
 async def test_consent_denied_at_send_time_suppresses_without_mail(
-    make_settings: Any, smtp: Any, upstreams: Any, wait_until: Wait
+    make_settings: Any, smtp: Any, upstreams: Any
 ) -> None:
     upstreams.profile.traits[CUSTOMER] = {"email": ADDRESS}
     upstreams.consent.grant(CUSTOMER, allowed=False)
     async with delivery(make_settings()) as stub:
         accepted = await stub.SendMessage(send_request())
-        message = await final_state(stub, accepted.name, wait_until)
+        message = await final_state(stub, accepted.name)
     assert (message.state, message.failure_reason) == (SUPPRESSED, "CONSENT_DENIED")
     assert smtp.received == []
     [check] = upstreams.consent.checks
@@ -95,7 +93,7 @@ async def test_consent_denied_at_send_time_suppresses_without_mail(
 
 
 async def test_opt_out_committed_after_queueing_is_honoured(
-    make_settings: Any, smtp: Any, upstreams: Any, known_customer: None, wait_until: Wait
+    make_settings: Any, smtp: Any, upstreams: Any, known_customer: None
 ) -> None:
     # Invariant: no message is sent whose dispatch happens after the opt-out was committed.
     upstreams.profile.gate = asyncio.Event()
@@ -104,19 +102,19 @@ async def test_opt_out_committed_after_queueing_is_honoured(
         await asyncio.wait_for(upstreams.profile.entered.wait(), 5)  # dispatch has begun
         upstreams.consent.grant(CUSTOMER, allowed=False)  # the customer opts out now
         upstreams.profile.gate.set()
-        message = await final_state(stub, accepted.name, wait_until)
+        message = await final_state(stub, accepted.name)
     assert (message.state, message.failure_reason) == (SUPPRESSED, "CONSENT_DENIED")
     assert smtp.received == []
 
 
 async def test_twenty_concurrent_submissions_of_one_key_send_one_mail(
-    make_settings: Any, smtp: Any, known_customer: None, wait_until: Wait
+    make_settings: Any, smtp: Any, known_customer: None
 ) -> None:
     async with delivery(make_settings()) as stub:
         replies = await asyncio.gather(*(stub.SendMessage(send_request("same")) for _ in range(20)))
         names = {reply.name for reply in replies}
         assert len(names) == 1
-        await final_state(stub, names.pop(), wait_until)
+        await final_state(stub, names.pop())
         await asyncio.sleep(0.3)  # several poll cycles: nothing more goes out
         listed = await stub.ListMessages(pb.ListMessagesRequest(parent="workspaces/default"))
     assert len(listed.messages) == 1
@@ -124,11 +122,11 @@ async def test_twenty_concurrent_submissions_of_one_key_send_one_mail(
 
 
 async def test_same_key_with_other_payload_is_refused_and_changes_nothing(
-    make_settings: Any, smtp: Any, known_customer: None, wait_until: Wait
+    make_settings: Any, smtp: Any, known_customer: None
 ) -> None:
     async with delivery(make_settings()) as stub:
         accepted = await stub.SendMessage(send_request("k"))
-        before = await final_state(stub, accepted.name, wait_until)
+        before = await final_state(stub, accepted.name)
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.SendMessage(send_request("k", purpose="renewals"))
         again = await stub.SendMessage(send_request("k"))
@@ -168,7 +166,7 @@ async def test_replay_with_data_keys_in_another_order_is_the_same_message(
 
 
 async def test_smtp_down_then_up_is_retried_and_delivered(
-    make_settings: Any, smtp_sink: Any, known_customer: None, wait_until: Wait
+    make_settings: Any, smtp_sink: Any, known_customer: None
 ) -> None:
     async with delivery(make_settings()) as stub:
         accepted = await stub.SendMessage(send_request())
@@ -177,27 +175,27 @@ async def test_smtp_down_then_up_is_retried_and_delivered(
             message = await stub.GetMessage(pb.GetMessageRequest(name=accepted.name))
             return message.attempt_count >= 2
 
-        await wait_until(retried)  # connection refused, queued again with backoff
+        await eventually(retried, timeout=WITHIN)  # connection refused, queued again with backoff
         smtp_sink.start()
-        message = await final_state(stub, accepted.name, wait_until)
+        message = await final_state(stub, accepted.name)
     assert message.state == SENT
     assert message.attempt_count >= 2
     assert len(smtp_sink.received) == 1
 
 
 async def test_retries_exhausted_is_the_dead_letter_state(
-    make_settings: Any, known_customer: None, wait_until: Wait
+    make_settings: Any, known_customer: None
 ) -> None:
     # Nothing listens on the SMTP port.
     async with delivery(make_settings(max_attempts=3)) as stub:
         accepted = await stub.SendMessage(send_request())
-        message = await final_state(stub, accepted.name, wait_until)
+        message = await final_state(stub, accepted.name)
     assert (message.state, message.failure_reason) == (FAILED, "RETRIES_EXHAUSTED")
     assert message.attempt_count == 3
 
 
 async def test_profile_unavailable_is_retried(
-    make_settings: Any, smtp: Any, upstreams: Any, known_customer: None, wait_until: Wait
+    make_settings: Any, smtp: Any, upstreams: Any, known_customer: None
 ) -> None:
     upstreams.profile.unavailable = True
     async with delivery(make_settings()) as stub:
@@ -207,19 +205,19 @@ async def test_profile_unavailable_is_retried(
             message = await stub.GetMessage(pb.GetMessageRequest(name=accepted.name))
             return message.attempt_count >= 2
 
-        await wait_until(retried)
+        await eventually(retried, timeout=WITHIN)
         upstreams.profile.unavailable = False
-        message = await final_state(stub, accepted.name, wait_until)
+        message = await final_state(stub, accepted.name)
     assert message.state == SENT and len(smtp.received) == 1
 
 
 async def test_permanent_smtp_refusal_fails_with_provider_rejected(
-    make_settings: Any, smtp: Any, known_customer: None, wait_until: Wait
+    make_settings: Any, smtp: Any, known_customer: None
 ) -> None:
     smtp.reply = "554 5.7.1 Message rejected"
     async with delivery(make_settings()) as stub:
         accepted = await stub.SendMessage(send_request())
-        message = await final_state(stub, accepted.name, wait_until)
+        message = await final_state(stub, accepted.name)
     assert (message.state, message.failure_reason) == (FAILED, "PROVIDER_REJECTED")
     assert message.attempt_count == 1 and smtp.received == []
 
@@ -237,7 +235,6 @@ async def test_customers_without_usable_address_fail(
     make_settings: Any,
     smtp: Any,
     upstreams: Any,
-    wait_until: Wait,
     traits: dict[str, Any] | None,
     reason: str,
 ) -> None:
@@ -246,19 +243,39 @@ async def test_customers_without_usable_address_fail(
     upstreams.consent.grant(CUSTOMER)
     async with delivery(make_settings()) as stub:
         accepted = await stub.SendMessage(send_request())
-        message = await final_state(stub, accepted.name, wait_until)
+        message = await final_state(stub, accepted.name)
     assert (message.state, message.failure_reason) == (FAILED, reason)
     assert smtp.received == []
 
 
 async def test_template_failing_at_render_time_fails_the_message(
-    make_settings: Any, smtp: Any, known_customer: None, wait_until: Wait
+    make_settings: Any, smtp: Any, known_customer: None
 ) -> None:
     content = message_content_pb2.MessageContent(
         subject="Hi {{ traits.__class__ }}", text_body="body"
     )
     async with delivery(make_settings()) as stub:
         accepted = await stub.SendMessage(send_request(content=content))
-        message = await final_state(stub, accepted.name, wait_until)
+        message = await final_state(stub, accepted.name)
     assert (message.state, message.failure_reason) == (FAILED, "TEMPLATE_ERROR")
     assert smtp.received == []
+
+
+async def test_the_upstream_error_reason_is_logged_with_the_retry(
+    make_settings: Any,
+    upstreams: Any,
+    known_customer: None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="rapport")
+    upstreams.profile.unavailable = True
+    upstreams.profile.unavailable_reason = "SHUTTING_DOWN"
+    async with delivery(make_settings()) as stub:
+        await stub.SendMessage(send_request())
+        await eventually(
+            lambda: any(
+                getattr(r, "error_reason", None) == "PROFILE_UNAVAILABLE_SHUTTING_DOWN"
+                for r in caplog.records
+            ),
+            timeout=WITHIN,
+        )

@@ -48,11 +48,12 @@ from .._delivery_support import CUSTOMER, OTHER_CUSTOMER, delivery, send_request
             "INVALID_ARGUMENT",
             "channel",
         ),
+        # The field path names the value (it used to name only `data`).
         (
             {"data": struct_pb2.Struct(fields={"x": struct_pb2.Value(number_value=float("nan"))})},
             "INVALID_ARGUMENT",
             "INVALID_ARGUMENT",
-            "data",
+            "data.x",
         ),
         (
             {"content": message_content_pb2.MessageContent(text_body="body")},

@@ -18,7 +18,6 @@ from rapport.delivery.domain.model import (
     RetryPolicy,
     payload_fingerprint,
 )
-from rapport.delivery.domain.values import whole_numbers_as_ints
 from rapport.errors import InvalidArgument
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -218,12 +217,3 @@ def test_syntax_errors_are_described() -> None:
 )
 def test_email_address(traits: dict[str, object], expected: object) -> None:
     assert email_address(traits) == expected
-
-
-def test_whole_numbers_become_ints() -> None:
-    assert whole_numbers_as_ints({"a": 1.0, "b": [2.0, 2.5], "c": "x", "d": 1e300}) == {
-        "a": 1,
-        "b": [2, 2.5],
-        "c": "x",
-        "d": 1e300,
-    }

@@ -19,6 +19,7 @@ from rapport.delivery.adapters.email_provider import (
     ProviderRejectedError,
     ProviderTransientError,
 )
+from rapport.delivery.adapters.tables import messages as messages_table
 from rapport.delivery.bootstrap import MIGRATIONS_DIR
 from rapport.delivery.domain.model import (
     Channel,
@@ -32,6 +33,8 @@ from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.delivery.service_layer.dispatcher import Dispatcher
 from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 from rapport.errors import FailedPrecondition, InvalidArgument
+from rapport.grpctesting import eventually
+from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate
 
 from .._delivery_support import FakeEmailProvider, InMemoryConsentClient, InMemoryProfileClient
@@ -102,6 +105,7 @@ async def harness(directory: Path, *, max_attempts: int = 3) -> AsyncIterator[Ha
         consents=consents,
         providers=providers,
         retry_policy=RetryPolicy(max_attempts=max_attempts, base_seconds=1.0),
+        page_tokens=PageTokens(None),
         dispatch_wakeup=wakeup,
         clock=clock,
     )
@@ -332,7 +336,7 @@ async def test_shutdown_hands_in_flight_messages_back(tmp_path: Path) -> None:
     assert stored.state is MessageState.SENT and stored.attempt_count == 2
 
 
-async def test_a_slow_send_does_not_block_the_others(tmp_path: Path, wait_until: Any) -> None:
+async def test_a_slow_send_does_not_block_the_others(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         blocking = BlockingProvider()
         sends: list[str] = []
@@ -349,9 +353,85 @@ async def test_a_slow_send_does_not_block_the_others(tmp_path: Path, wait_until:
         messages = [await h.send(command(f"k{i}")) for i in range(3)]
         running = asyncio.create_task(h.dispatcher.run())
         try:
-            await wait_until(lambda: len(h.provider.sent) == 2, within=5)
+            await eventually(lambda: len(h.provider.sent) == 2, timeout=5)
         finally:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
         states = [(await h.get(m.name)).state for m in messages]
     assert sorted(states) == [MessageState.QUEUED, MessageState.SENT, MessageState.SENT]
+
+
+class ExplodingConsents(InMemoryConsentClient):
+    """A consent client with a bug that shows for one customer only."""
+
+    def __init__(self, broken_for: str) -> None:
+        super().__init__()
+        self.broken_for = broken_for
+
+    async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
+        if customer == self.broken_for:
+            raise RuntimeError("a bug")
+        return await super().is_allowed(customer, purpose, channel)
+
+
+async def test_an_unexpected_error_is_retried_for_that_message_alone(tmp_path: Path) -> None:
+    other = "workspaces/default/customers/c2"
+    async with harness(tmp_path, max_attempts=2) as h:
+        consents = ExplodingConsents(broken_for=CUSTOMER)
+        consents.set(other, "marketing", Channel.EMAIL, True)
+        h.profiles.profiles[other] = {"email": "bob@example.com", "name": "Bob"}
+        deps = replace(h.deps, consents=consents)
+        dispatcher = Dispatcher(deps)
+        broken = await messages.send_message(command("a"), deps)
+        fine = await messages.send_message(command("b", customer=other), deps)
+        assert await dispatcher.dispatch_due() == 2
+        first = await h.get(broken.name)
+        assert (first.state, first.next_attempt_time) == (
+            MessageState.QUEUED,
+            h.clock.now + timedelta(seconds=1),
+        )
+        assert (await h.get(fine.name)).state is MessageState.SENT
+        h.clock.advance(1)
+        assert await dispatcher.dispatch_due() == 1
+        last = await h.get(broken.name)
+    assert (last.state, last.failure_reason, last.attempt_count) == (
+        MessageState.FAILED,
+        "RETRIES_EXHAUSTED",
+        2,
+    )
+    assert [e.to for e in h.provider.sent] == ["bob@example.com"]
+
+
+async def test_a_channel_without_provider_waits_for_one(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        message = await h.send(command())
+        h.providers.clear()  # e.g. a replica whose configuration lacks the channel
+        await h.dispatcher.dispatch_due()
+        waiting = await h.get(message.name)
+        assert (waiting.state, waiting.attempt_count) == (MessageState.QUEUED, 1)
+        h.providers[Channel.EMAIL] = h.provider
+        h.clock.advance(1)
+        await h.dispatcher.dispatch_due()
+        assert (await h.get(message.name)).state is MessageState.SENT
+
+
+async def test_corrupt_stored_data_fails_that_message_only(tmp_path: Path) -> None:
+    async with harness(tmp_path) as h:
+        corrupt = await h.send(command("corrupt"))
+        fine = await h.send(command("fine"))
+        async with h.deps.uow_factory() as uow:
+            await uow.connection.execute(
+                messages_table.update()
+                .where(messages_table.c.id == corrupt.id)
+                .values(data="{truncated")
+            )
+            await uow.commit()
+        assert await h.dispatcher.dispatch_due() == 2
+        failed = await h.get(corrupt.name)
+        assert failed.data is None
+        assert (failed.state, failed.failure_reason) == (
+            MessageState.FAILED,
+            "STORED_MESSAGE_UNREADABLE",
+        )
+        assert (await h.get(fine.name)).state is MessageState.SENT
+    assert h.provider.calls == 1

@@ -25,11 +25,11 @@ from typing import Any, Protocol, Unpack
 
 from rapport import versionedcache
 from rapport.consent.domain.model import (
-    Channel,
     ConsentEntry,
     ConsentKey,
-    ConsentState,
     CurrentState,
+    known_channel,
+    known_state,
 )
 
 # Re-exported: the service layer catches the error and types tags with these names.
@@ -150,8 +150,9 @@ def _entry_to_json(entry: ConsentEntry) -> dict[str, Any]:
         "workspace": entry.workspace,
         "customer_id": entry.customer_id,
         "purpose": entry.purpose,
-        "channel": entry.channel.value,
-        "state": entry.state.value,
+        # null: a value this version cannot read (see domain.model.ConsentEntry).
+        "channel": entry.channel.value if entry.channel is not None else None,
+        "state": entry.state.value if entry.state is not None else None,
         "source": entry.source,
         "notice_version": entry.notice_version,
         "proof": entry.proof,
@@ -167,8 +168,8 @@ def _entry_from_json(data: dict[str, Any]) -> ConsentEntry:
         workspace=data["workspace"],
         customer_id=data["customer_id"],
         purpose=data["purpose"],
-        channel=Channel(data["channel"]),
-        state=ConsentState(data["state"]),
+        channel=known_channel(data["channel"]) if data["channel"] is not None else None,
+        state=known_state(data["state"]) if data["state"] is not None else None,
         source=data["source"],
         notice_version=data["notice_version"],
         proof=data["proof"],

@@ -1,7 +1,13 @@
-"""The consent ledger on SQLAlchemy Core: append and read, never update or delete."""
+"""The consent ledger on SQLAlchemy Core: append and read, never update or delete.
+
+Entries are read back leniently: a channel or state this version does not know
+(written by a newer one) becomes None, with a warning naming the entry, so one such
+entry never makes a read fail (domain.model.ConsentEntry says what it means).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -13,23 +19,40 @@ from rapport.consent.domain.model import (
     Channel,
     ConsentEntry,
     ConsentKey,
-    ConsentState,
     CurrentState,
+    known_channel,
+    known_state,
 )
 from rapport.sqlstore import as_utc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+_log = logging.getLogger(__name__)
+
 _newest_first_in_force = (ledger.c.effective_time.desc(), ledger.c.seq.desc())
 
 
+def _unreadable(row: Any, why: str) -> None:
+    # The entry and what could not be read; the value itself is not logged.
+    _log.warning(
+        "ledger entry holds a value this version cannot read",
+        extra={"resource": row.id, "customer": row.customer_id, "error_reason": why},
+    )
+
+
 def _entry(row: Any) -> ConsentEntry:
+    channel = known_channel(row.channel)
+    if channel is None:
+        _unreadable(row, "UNKNOWN_CHANNEL")
+    state = known_state(row.state)
+    if state is None:
+        _unreadable(row, "UNKNOWN_STATE")
     return ConsentEntry(
         id=row.id,
         workspace=row.workspace,
         customer_id=row.customer_id,
         purpose=row.purpose,
-        channel=Channel(row.channel),
-        state=ConsentState(row.state),
+        channel=channel,
+        state=state,
         source=row.source,
         notice_version=row.notice_version,
         proof=row.proof,
@@ -54,6 +77,8 @@ class LedgerRepository:
 
     async def add(self, entry: ConsentEntry) -> ConsentEntry:
         """Append an entry; returns it with its ledger position."""
+        if entry.channel is None or entry.state is None:
+            raise ValueError(f"entry {entry.id} needs a known channel and state to be recorded")
         result = await self._connection.execute(
             sa.insert(ledger)
             .values(

@@ -34,6 +34,25 @@ class Reason(StrEnum):
     GRANTED = "GRANTED"
     DENIED = "DENIED"
     NO_RECORD_DEFAULT_DENY = "NO_RECORD_DEFAULT_DENY"
+    # The entry in force holds a state this version cannot read (a newer version wrote
+    # it): it may withdraw consent, so the opt-in default applies, as with no record.
+    UNREADABLE_RECORD_DEFAULT_DENY = "UNREADABLE_RECORD_DEFAULT_DENY"
+
+
+def known_channel(value: str) -> Channel | None:
+    """The channel a stored value names; None for one this version does not know."""
+    try:
+        return Channel(value)
+    except ValueError:
+        return None
+
+
+def known_state(value: str) -> ConsentState | None:
+    """The state a stored value names; None for one this version does not know."""
+    try:
+        return ConsentState(value)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,14 +67,20 @@ class ConsentKey:
 
 @dataclass(frozen=True, slots=True)
 class ConsentEntry:
-    """One ledger entry. `seq` is the ledger position (0 until stored)."""
+    """One ledger entry. `seq` is the ledger position (0 until stored).
+
+    Read back from the ledger, ``channel`` and ``state`` are None for a value this
+    version does not know (written by a newer one). Such an entry is still listed; an
+    unknown channel is never the one a check asks about, and an unknown state in force
+    answers a check with the opt-in default (see ``decide``).
+    """
 
     id: str
     workspace: str
     customer_id: str
     purpose: str
-    channel: Channel
-    state: ConsentState
+    channel: Channel | None
+    state: ConsentState | None
     source: str
     notice_version: str
     proof: str
@@ -65,6 +90,8 @@ class ConsentEntry:
 
     @property
     def key(self) -> ConsentKey:
+        if self.channel is None:
+            raise ValueError(f"ledger entry {self.id} has a channel this version cannot read")
         return ConsentKey(self.workspace, self.customer_id, self.purpose, self.channel)
 
     @property
@@ -126,9 +153,18 @@ def current_state(entries: Iterable[ConsentEntry], now: datetime) -> CurrentStat
 
 
 def decide(entry: ConsentEntry | None) -> ConsentDecision:
-    """The answer to a check from the entry in force (opt-in: nothing recorded means no)."""
+    """The answer to a check from the entry in force (opt-in: nothing recorded means no).
+
+    An entry in force whose state this version cannot read is not skipped (an older,
+    readable grant would then answer for a decision that may have withdrawn it): the
+    answer is the opt-in default, naming that entry.
+    """
     if entry is None:
         return ConsentDecision(False, ConsentState.DENIED, Reason.NO_RECORD_DEFAULT_DENY, None)
+    if entry.state is None:
+        return ConsentDecision(
+            False, ConsentState.DENIED, Reason.UNREADABLE_RECORD_DEFAULT_DENY, entry
+        )
     if entry.state is ConsentState.GRANTED:
         return ConsentDecision(True, ConsentState.GRANTED, Reason.GRANTED, entry)
     return ConsentDecision(False, ConsentState.DENIED, Reason.DENIED, entry)

@@ -1,22 +1,20 @@
 """Protobuf <-> commands and domain results. Decoding only: the rules live below.
 
 A request value that cannot be decoded at all (an enum number this version does not
-know, a timestamp outside google.protobuf.Timestamp's range) is InvalidArgument here;
-everything else is validated by the service layer.
+know, a timestamp outside google.protobuf.Timestamp's range or with nanos outside
+0..999,999,999: rapport.wellknowntypes) is InvalidArgument here; everything else is
+validated by the service layer.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from google.protobuf import timestamp_pb2
-from google.protobuf.message import Message
 from rapport.consent.domain.model import Channel, ConsentDecision, ConsentEntry, ConsentState
 from rapport.consent.service_layer import commands
 from rapport.consent.service_layer.handlers import ConsentRecordsPage
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.errors import InvalidArgument
 from rapport.type.v1 import channel_pb2
+from rapport.wellknowntypes import to_datetime, to_timestamp
 
 _CHANNELS = {
     channel_pb2.CHANNEL_EMAIL: Channel.EMAIL,
@@ -32,10 +30,6 @@ _STATES = {
     pb.CONSENT_STATE_DENIED: ConsentState.DENIED,
 }
 _STATE_NUMBERS = {state: number for number, state in _STATES.items()}
-
-# google.protobuf.Timestamp's valid range: 0001-01-01 to 9999-12-31.
-_MIN_SECONDS = -62_135_596_800
-_MAX_SECONDS = 253_402_300_799
 
 
 # --- decoding -----------------------------------------------------------------------------
@@ -60,15 +54,6 @@ def _state(number: int, field: str) -> ConsentState | None:
         raise InvalidArgument(field, f"unknown consent state {number}") from None
 
 
-def _time(message: Message, name: str, field: str) -> datetime | None:
-    if not message.HasField(name):
-        return None
-    stamp: timestamp_pb2.Timestamp = getattr(message, name)
-    if not (_MIN_SECONDS <= stamp.seconds <= _MAX_SECONDS and 0 <= stamp.nanos < 1_000_000_000):
-        raise InvalidArgument(field, "is not a valid timestamp")
-    return stamp.ToDatetime(tzinfo=UTC)
-
-
 def record_consent_command(request: pb.RecordConsentRequest) -> commands.RecordConsent:
     record = request.record
     return commands.RecordConsent(
@@ -79,7 +64,7 @@ def record_consent_command(request: pb.RecordConsentRequest) -> commands.RecordC
         source=record.source,
         notice_version=record.notice_version,
         proof=record.proof,
-        effective_time=_time(record, "effective_time", "record.effective_time"),
+        effective_time=to_datetime(record, "effective_time", field_path="record.effective_time"),
     )
 
 
@@ -106,7 +91,7 @@ def check_consent_command(
         customer=request.customer,
         purpose=request.purpose,
         channel=_channel(request.channel, f"{field_prefix}channel"),
-        check_time=_time(request, "check_time", f"{field_prefix}check_time"),
+        check_time=to_datetime(request, "check_time", field_path=f"{field_prefix}check_time"),
     )
 
 
@@ -125,10 +110,14 @@ def batch_check_consent_command(
 # --- encoding -----------------------------------------------------------------------------
 
 
-def _timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+def _channel_number(channel: Channel | None) -> channel_pb2.Channel.ValueType:
+    # CHANNEL_UNSPECIFIED: a stored channel this version does not know.
+    return _CHANNEL_NUMBERS[channel] if channel is not None else channel_pb2.CHANNEL_UNSPECIFIED
+
+
+def _state_number(state: ConsentState | None) -> pb.ConsentState.ValueType:
+    # CONSENT_STATE_UNSPECIFIED: a stored state this version does not know.
+    return _STATE_NUMBERS[state] if state is not None else pb.CONSENT_STATE_UNSPECIFIED
 
 
 def consent_record(entry: ConsentEntry) -> pb.ConsentRecord:
@@ -136,13 +125,13 @@ def consent_record(entry: ConsentEntry) -> pb.ConsentRecord:
         name=entry.name,
         customer=entry.customer_name,
         purpose=entry.purpose,
-        channel=_CHANNEL_NUMBERS[entry.channel],
-        state=_STATE_NUMBERS[entry.state],
+        channel=_channel_number(entry.channel),
+        state=_state_number(entry.state),
         source=entry.source,
         notice_version=entry.notice_version,
         proof=entry.proof,
-        effective_time=_timestamp(entry.effective_time),
-        record_time=_timestamp(entry.record_time),
+        effective_time=to_timestamp(entry.effective_time),
+        record_time=to_timestamp(entry.record_time),
     )
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from rapport.consent.adapters.cache import StateCache
 from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
+from rapport.pagination import PageTokens
 
 Clock = Callable[[], datetime]
 
@@ -29,6 +30,8 @@ class Dependencies:
     cache: StateCache
     # The workspaces this deployment serves; a name in another one is NOT_FOUND.
     workspaces: Collection[str]
+    # Page tokens of ListConsentRecords (the key is the same on every replica).
+    page_tokens: PageTokens
     clock: Clock = utc_now
     # Ids of new ledger entries (the last segment of their resource names).
     new_id: Callable[[], str] = field(default=new_record_id)

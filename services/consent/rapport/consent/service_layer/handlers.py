@@ -36,7 +36,7 @@ from rapport.consent.domain.validation import (
 from rapport.consent.service_layer import commands
 from rapport.consent.service_layer.dependencies import Dependencies
 from rapport.errors import InvalidArgument, NotFound, Unavailable
-from rapport.pagination import decode_page_token, encode_page_token, page_size
+from rapport.pagination import page_size, paginate
 from rapport.resourcenames import require_workspace
 
 _log = logging.getLogger(__name__)
@@ -137,14 +137,10 @@ async def list_consent_records(
     purpose = validate_purpose(cmd.purpose, "purpose") if cmd.purpose else None
     channel = validate_channel(cmd.channel, "channel") if cmd.channel is not None else None
     size = page_size(cmd.page_size)
-    # The token only works for the same customer and filters.
+    # The token only works for the same customer and filters; tokens are authenticated,
+    # so a position is always one this method encoded.
     bound_to = "|".join((cmd.parent, purpose or "", channel.value if channel is not None else ""))
-    position = decode_page_token(cmd.page_token, bound_to=bound_to)
-    before_seq: int | None = None
-    if position is not None:
-        before_seq = position.get("before_seq")
-        if not isinstance(before_seq, int) or isinstance(before_seq, bool):
-            raise InvalidArgument("page_token", "is not a token returned by this method")
+    position = deps.page_tokens.decode(cmd.page_token, bound_to=bound_to)
 
     async with deps.uow_factory(readonly=True) as uow:
         entries = await uow.ledger.list_by_customer(
@@ -152,14 +148,17 @@ async def list_consent_records(
             customer.customer,
             purpose=purpose,
             channel=channel,
-            before_seq=before_seq,
+            before_seq=position["before_seq"] if position is not None else None,
             limit=size + 1,
         )
-    next_page_token = ""
-    if len(entries) > size:
-        entries = entries[:size]
-        next_page_token = encode_page_token({"before_seq": entries[-1].seq}, bound_to=bound_to)
-    return ConsentRecordsPage(entries, next_page_token)
+    page, next_page_token = paginate(
+        entries, size, _list_position, tokens=deps.page_tokens, bound_to=bound_to
+    )
+    return ConsentRecordsPage(page, next_page_token)
+
+
+def _list_position(entry: ConsentEntry) -> dict[str, int]:
+    return {"before_seq": entry.seq}
 
 
 # --- CheckConsent / BatchCheckConsent -----------------------------------------------------
@@ -234,7 +233,8 @@ async def batch_check_consent(
             )
         by_key: dict[ConsentKey, list[ConsentEntry]] = defaultdict(list)
         for entry in entries:
-            by_key[entry.key].append(entry)
+            if entry.channel is not None:  # always: the query names known channels
+                by_key[entry.key].append(entry)
         fresh: dict[ConsentKey, tuple[ConsentKey, VersionTag, CurrentState]] = {}
         for i in unanswered:
             key, at = targets[i]

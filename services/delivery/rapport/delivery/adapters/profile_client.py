@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from google.protobuf import json_format
 from rapport.delivery.domain import names
-from rapport.delivery.domain.values import whole_numbers_as_ints
+from rapport.errors import InvalidArgument
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from rapport.wellknowntypes import value_to_python
 
-from .upstream import as_upstream_unavailable
+from .upstream import UpstreamUnreadable, as_upstream_unavailable
 
 
 class ProfileNotFound(Exception):
@@ -30,8 +30,26 @@ class ProfileClient(abc.ABC):
     async def get_profile(self, customer: str) -> CustomerProfile:
         """The profile of the customer named `customer`.
 
-        Raises ProfileNotFound, or UpstreamUnavailable for failures worth a retry.
+        Raises ProfileNotFound, UpstreamUnreadable when the traits cannot be converted,
+        or UpstreamUnavailable for failures worth a retry.
         """
+
+
+def traits_from_proto(profile: profile_service_pb2.Profile) -> dict[str, Any]:
+    """Trait values as template values (whole numbers as ints, so templates print 42).
+
+    Values that cannot be converted (NaN, Infinity, nested more than 32 levels deep)
+    make the whole profile unreadable: UpstreamUnreadable naming the trait's path.
+    """
+    try:
+        return {
+            key: value_to_python(
+                trait.value, field_path=f"traits.{key}.value", whole_numbers_as_ints=True
+            )
+            for key, trait in profile.traits.items()
+        }
+    except InvalidArgument as err:
+        raise UpstreamUnreadable("profile", err.field) from None
 
 
 class GrpcProfileClient(ProfileClient):
@@ -46,8 +64,4 @@ class GrpcProfileClient(ProfileClient):
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 raise ProfileNotFound(customer) from None
             raise as_upstream_unavailable("profile", err) from None
-        traits = {
-            key: whole_numbers_as_ints(json_format.MessageToDict(trait.value))
-            for key, trait in reply.traits.items()
-        }
-        return CustomerProfile(customer=customer, traits=traits)
+        return CustomerProfile(customer=customer, traits=traits_from_proto(reply))

@@ -1,10 +1,18 @@
-"""Messages in SQL (SQLAlchemy Core); the same statements on SQLite and PostgreSQL."""
+"""Messages in SQL (SQLAlchemy Core); the same statements on SQLite and PostgreSQL.
+
+Rows are read back leniently: a channel or state this version does not know (written
+by a newer one) becomes None, and template data that is not a JSON object becomes
+None, each with a warning naming the message; see domain.model.Message. One such row
+never makes a read or a claim fail.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from rapport.delivery.domain.model import (
     Channel,
@@ -15,27 +23,62 @@ from rapport.delivery.domain.model import (
 from rapport.sqlstore import as_utc
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import messages
 
+_log = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=StrEnum)
+
+# Only these are claimed: a message on a channel a newer version added waits for a
+# replica of that version instead of being failed by this one.
+_KNOWN_CHANNELS = [channel.value for channel in Channel]
+
+
+def _unreadable(message_id: str, why: str) -> None:
+    # The id and what could not be read, never the stored value (it may be personal).
+    _log.warning(
+        "stored message holds a value this version cannot read",
+        extra={"message_id": message_id, "error_reason": why},
+    )
+
+
+def _enum(kind: type[E], value: str, message_id: str, why: str) -> E | None:
+    try:
+        return kind(value)
+    except ValueError:
+        _unreadable(message_id, why)
+        return None
+
+
+def _data(text: str, message_id: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        _unreadable(message_id, "UNREADABLE_DATA")
+        return None
+    return data
+
 
 def _to_message(row: RowMapping) -> Message:
+    message_id = row["id"]
     return Message(
-        id=row["id"],
+        id=message_id,
         workspace=row["workspace"],
         customer_id=row["customer_id"],
         purpose=row["purpose"],
-        channel=Channel(row["channel"]),
+        channel=_enum(Channel, row["channel"], message_id, "UNKNOWN_CHANNEL"),
         idempotency_key=row["idempotency_key"],
         payload_fingerprint=row["payload_fingerprint"],
         content=MessageContent(
             subject=row["subject"], text_body=row["text_body"], html_body=row["html_body"]
         ),
-        data=json.loads(row["data"]),
+        data=_data(row["data"], message_id),
         source=row["source"],
-        state=MessageState(row["state"]),
+        state=_enum(MessageState, row["state"], message_id, "UNKNOWN_STATE"),
         attempt_count=row["attempt_count"],
         provider=row["provider"],
         provider_message_id=row["provider_message_id"],
@@ -48,6 +91,8 @@ def _to_message(row: RowMapping) -> Message:
 
 
 def _outcome_values(message: Message) -> dict[str, Any]:
+    if message.state is None:
+        raise ValueError(f"message {message.id} has no state this version can store")
     return {
         "state": message.state.value,
         "attempt_count": message.attempt_count,
@@ -65,6 +110,10 @@ class MessageRepository:
         self._conn = connection
 
     async def add(self, message: Message) -> None:
+        """Insert a new message; IntegrityError when its idempotency key is taken (on
+        PostgreSQL a UNIQUE_VIOLATION, which rapport.sqlstore.run_with_retries retries)."""
+        if message.channel is None or message.data is None:
+            raise ValueError(f"message {message.id} is not a complete new message")
         await self._conn.execute(
             messages.insert().values(
                 id=message.id,
@@ -85,22 +134,6 @@ class MessageRepository:
                 **_outcome_values(message),
             )
         )
-
-    async def add_unless_key_taken(self, message: Message) -> Message | None:
-        """Add `message`, or return the message already holding its idempotency key.
-
-        For concurrent first submissions of one key: the insert runs in a
-        savepoint, so losing the race leaves the transaction usable.
-        """
-        try:
-            async with self._conn.begin_nested():
-                await self.add(message)
-        except IntegrityError:
-            winner = await self.get_by_idempotency_key(message.workspace, message.idempotency_key)
-            if winner is None:
-                raise
-            return winner
-        return None
 
     async def get(self, workspace: str, message_id: str) -> Message | None:
         row = (
@@ -161,10 +194,12 @@ class MessageRepository:
 
         Each UPDATE re-checks the lease condition, so of two dispatchers racing
         for a message exactly one sees rowcount 1 (SKIP LOCKED on PostgreSQL just
-        keeps them from waiting on each other's candidates).
+        keeps them from waiting on each other's candidates). Messages on a channel
+        this version does not know are left to replicas of the version that wrote them.
         """
         claimable = and_(
             messages.c.state == MessageState.QUEUED.value,
+            messages.c.channel.in_(_KNOWN_CHANNELS),
             messages.c.next_attempt_time <= now,
             or_(messages.c.lease_expire_time.is_(None), messages.c.lease_expire_time <= now),
         )

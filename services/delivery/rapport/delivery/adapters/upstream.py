@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import grpc
+from rapport.grpcclients import error_details
 
 
 class UpstreamUnavailable(Exception):
-    """A call to another service failed in a way that may pass on retry."""
+    """A call to another service failed in a way that may pass on retry.
 
-    def __init__(self, service: str, code: str) -> None:
+    ``code`` is the gRPC status code name; ``reason`` the ErrorInfo reason the other
+    service gave (e.g. ``SHUTTING_DOWN``), empty when it gave none.
+    """
+
+    def __init__(self, service: str, code: str, reason: str = "") -> None:
         super().__init__(f"{service} call failed: {code}")
         self.service = service
         self.code = code
+        self.reason = reason
+
+
+class UpstreamUnreadable(Exception):
+    """Another service answered, but with data that cannot be converted (NaN, nested
+    too deep...): a definite answer, asking again would get the same."""
+
+    def __init__(self, service: str, field: str) -> None:
+        super().__init__(f"{service} answered with an unreadable {field}")
+        self.service = service
+        self.field = field
 
 
 def as_upstream_unavailable(service: str, err: grpc.aio.AioRpcError) -> UpstreamUnavailable:
@@ -22,4 +38,9 @@ def as_upstream_unavailable(service: str, err: grpc.aio.AioRpcError) -> Upstream
     dead-lettered) rather than being sent unchecked or dropped.
     """
     code = err.code()
-    return UpstreamUnavailable(service, code.name if code is not None else "UNKNOWN")
+    info, _ = error_details(err)
+    return UpstreamUnavailable(
+        service,
+        code.name if code is not None else "UNKNOWN",
+        info.reason if info is not None else "",
+    )

@@ -35,11 +35,17 @@ class MessageState(StrEnum):
 class FailureReason(StrEnum):
     CONSENT_DENIED = "CONSENT_DENIED"
     NO_PROFILE = "NO_PROFILE"
+    # The profile service answered with traits that cannot be converted (NaN, nested
+    # too deep): a definite answer, retrying would get the same.
+    PROFILE_UNREADABLE = "PROFILE_UNREADABLE"
     NO_ADDRESS = "NO_ADDRESS"
     INVALID_ADDRESS = "INVALID_ADDRESS"
     TEMPLATE_ERROR = "TEMPLATE_ERROR"
     PROVIDER_REJECTED = "PROVIDER_REJECTED"
     RETRIES_EXHAUSTED = "RETRIES_EXHAUSTED"
+    # What is stored for the message cannot be read back (e.g. its template data is not
+    # a JSON object): it can never be rendered, so it is not attempted.
+    STORED_MESSAGE_UNREADABLE = "STORED_MESSAGE_UNREADABLE"
 
 
 @dataclass(frozen=True)
@@ -95,20 +101,27 @@ class RetryPolicy:
 
 @dataclass
 class Message:
+    """A message and its delivery state.
+
+    Read back from storage, ``channel`` and ``state`` are None for a value this version
+    does not know (written by a newer one), and ``data`` is None when the stored
+    template data cannot be read: such a message can still be shown, never rendered.
+    """
+
     id: str
     workspace: str
     customer_id: str
     purpose: str
-    channel: Channel
+    channel: Channel | None
     idempotency_key: str
     payload_fingerprint: str
     content: MessageContent
-    data: dict[str, Any]
+    data: dict[str, Any] | None
     source: str
     create_time: datetime
     update_time: datetime
     next_attempt_time: datetime
-    state: MessageState = MessageState.QUEUED
+    state: MessageState | None = MessageState.QUEUED
     attempt_count: int = 0
     provider: str = ""
     provider_message_id: str = ""
@@ -164,6 +177,7 @@ class Message:
 
     @property
     def is_final(self) -> bool:
+        # A state this version does not know is not one it may change.
         return self.state is not MessageState.QUEUED
 
     def same_payload(self, other: Message) -> bool:

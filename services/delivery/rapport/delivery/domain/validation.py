@@ -14,6 +14,11 @@ from .model import Channel, MessageContent
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
 MAX_SOURCE_LENGTH = 1000
+# Templates, in characters: a subject is one header line; bodies are whole messages.
+MAX_SUBJECT_LENGTH = 1000
+MAX_BODY_LENGTH = 256 * 1024
+# Template data, in bytes once serialised (protobuf wire format).
+MAX_DATA_BYTES = 64 * 1024
 PURPOSE_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 
 
@@ -45,7 +50,14 @@ def require_send_channel(channel: Channel | None, *, field: str = "channel") -> 
 
 
 def validate_content(content: MessageContent, channel: Channel, *, field: str = "content") -> None:
-    """Templates parse in the sandbox; email needs a subject and a text body."""
+    """Templates are bounded and parse in the sandbox; email needs a subject and a text body."""
+    for name, value, limit in (
+        ("subject", content.subject, MAX_SUBJECT_LENGTH),
+        ("text_body", content.text_body, MAX_BODY_LENGTH),
+        ("html_body", content.html_body, MAX_BODY_LENGTH),
+    ):
+        if len(value) > limit:
+            raise InvalidArgument(f"{field}.{name}", f"must be at most {limit} characters")
     if channel is Channel.EMAIL:
         for name, value in (("subject", content.subject), ("text_body", content.text_body)):
             if not value.strip():
@@ -60,7 +72,12 @@ def validate_content(content: MessageContent, channel: Channel, *, field: str = 
 
 
 def validate_data(data: Mapping[str, Any], *, field: str = "data") -> None:
-    """Template data are JSON values: numbers must be finite."""
+    """Template data are JSON values: numbers must be finite.
+
+    Requests are converted by rapport.wellknowntypes, which already refuses NaN and
+    Infinity naming their path; this guards commands built any other way (the
+    payload fingerprint cannot hold such numbers).
+    """
 
     def check(value: Any) -> None:
         if isinstance(value, float) and not math.isfinite(value):

@@ -1,4 +1,9 @@
-"""Protobuf <-> commands and domain results for DeliveryService."""
+"""Protobuf <-> commands and domain results for DeliveryService.
+
+Well-known types go through rapport.wellknowntypes: a value that cannot be decoded
+(NaN or Infinity in `data`, `data` nested more than 32 levels deep) is InvalidArgument
+naming its path, e.g. `data.offer.price`.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,21 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
-from rapport.delivery.domain.model import Channel, Message, MessageContent
-from rapport.delivery.domain.values import whole_numbers_as_ints
+from rapport.delivery.domain.model import Channel, Message, MessageContent, MessageState
+from rapport.delivery.domain.validation import MAX_DATA_BYTES
 from rapport.delivery.service_layer import commands
 from rapport.delivery.service_layer.messages import MessagePage
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.errors import InvalidArgument
 from rapport.type.v1 import channel_pb2, message_content_pb2
+from rapport.wellknowntypes import serialized_size, struct_to_dict, to_timestamp
 
 _CHANNEL_PREFIX = "CHANNEL_"
 _STATE_PREFIX = "MESSAGE_STATE_"
 
 
 def _timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    return to_timestamp(value) if value is not None else None
 
 
 def channel_from_proto(value: int, *, field: str) -> Channel | None:
@@ -37,29 +39,24 @@ def channel_from_proto(value: int, *, field: str) -> Channel | None:
         raise InvalidArgument(field, f"{value} is not a known channel") from None
 
 
-def channel_to_proto(channel: Channel) -> channel_pb2.Channel.ValueType:
+def channel_to_proto(channel: Channel | None) -> channel_pb2.Channel.ValueType:
+    """CHANNEL_UNSPECIFIED for a stored channel this version does not know."""
+    if channel is None:
+        return channel_pb2.CHANNEL_UNSPECIFIED
     return channel_pb2.Channel.Value(_CHANNEL_PREFIX + channel.value)
 
 
-def _value(value: struct_pb2.Value) -> Any:
-    kind = value.WhichOneof("kind")
-    if kind == "struct_value":
-        return _struct(value.struct_value)
-    if kind == "list_value":
-        return [_value(item) for item in value.list_value.values]
-    if kind is None or kind == "null_value":
-        return None
-    return getattr(value, kind)
+def state_to_proto(state: MessageState | None) -> pb.MessageState.ValueType:
+    """MESSAGE_STATE_UNSPECIFIED for a stored state this version does not know."""
+    if state is None:
+        return pb.MESSAGE_STATE_UNSPECIFIED
+    return pb.MessageState.Value(_STATE_PREFIX + state.value)
 
 
-def _struct(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return {key: _value(item) for key, item in struct.fields.items()}
-
-
-def struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    """JSON values, whole numbers as ints. Non-finite numbers are kept (validation refuses
-    them, naming the field), where json_format.MessageToDict would raise."""
-    return whole_numbers_as_ints(_struct(struct))  # type: ignore[no-any-return]
+def data_from_proto(data: struct_pb2.Struct, *, field: str = "data") -> dict[str, Any]:
+    """Template data: JSON values, whole numbers as ints (templates print 42, not 42.0)."""
+    serialized_size(data, max_bytes=MAX_DATA_BYTES, field_path=field)
+    return struct_to_dict(data, field_path=field, whole_numbers_as_ints=True)
 
 
 def content_from_proto(content: message_content_pb2.MessageContent) -> MessageContent:
@@ -76,7 +73,7 @@ def send_message_command(request: pb.SendMessageRequest) -> commands.SendMessage
         purpose=request.purpose,
         channel=channel_from_proto(request.channel, field="channel"),
         content=content_from_proto(request.content),
-        data=struct_to_dict(request.data),
+        data=data_from_proto(request.data),
         source=request.source,
     )
 
@@ -101,7 +98,7 @@ def message_to_proto(message: Message) -> pb.Message:
         purpose=message.purpose,
         channel=channel_to_proto(message.channel),
         idempotency_key=message.idempotency_key,
-        state=pb.MessageState.Value(_STATE_PREFIX + message.state.value),
+        state=state_to_proto(message.state),
         attempt_count=message.attempt_count,
         provider=message.provider,
         provider_message_id=message.provider_message_id,

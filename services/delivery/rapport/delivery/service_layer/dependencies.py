@@ -12,6 +12,7 @@ from rapport.delivery.adapters.consent_client import ConsentClient
 from rapport.delivery.adapters.email_provider import EmailProvider
 from rapport.delivery.adapters.profile_client import ProfileClient
 from rapport.delivery.domain.model import Channel, RetryPolicy
+from rapport.pagination import PageTokens
 
 from .unit_of_work import UnitOfWorkFactory
 
@@ -34,6 +35,8 @@ class Dependencies:
     # One provider per channel this deployment can send on.
     providers: Mapping[Channel, EmailProvider]
     retry_policy: RetryPolicy
+    # Page tokens of ListMessages (the key is the same on every replica).
+    page_tokens: PageTokens
     # Set once a message is committed: wakes the dispatcher instead of waiting for its poll.
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], datetime] = utc_now

@@ -5,6 +5,11 @@ work on the same one), then attempted (sending.attempt_delivery), at most
 `concurrency` at once so one slow provider call never stalls the rest. After
 max_attempts the message is FAILED with RETRIES_EXHAUSTED and stays queryable
 (the dead-letter state).
+
+One message never stops the loop or blocks the queue: a message whose stored values
+cannot be read fails with STORED_MESSAGE_UNREADABLE, one whose profile cannot be read
+with PROFILE_UNREADABLE, a template that does not render with TEMPLATE_ERROR, and an
+unexpected error in an attempt is retried with backoff like any transient failure.
 """
 
 from __future__ import annotations
@@ -103,14 +108,16 @@ class Dispatcher:
             async with asyncio.timeout(self._attempt_timeout):
                 await attempt_delivery(message, self._deps)
         except TimeoutError:
-            retry_later(message, "ATTEMPT_TIMEOUT", self._deps)
+            self._retry_unless_final(message, "ATTEMPT_TIMEOUT")
         except asyncio.CancelledError:
             # Shutting down: hand the message back now rather than when the lease expires.
             await self._release(message, lease_token)
             raise
         except Exception as err:
+            # One message's unexpected failure is that message's alone: it is retried
+            # with backoff (and dead-lettered in the end), the others keep flowing.
             _log.error("delivery attempt crashed", extra={"message_id": message.id, **_error(err)})
-            retry_later(message, "INTERNAL", self._deps)
+            self._retry_unless_final(message, "INTERNAL")
         # Once the provider took the message, a shutdown must not lose the record of it.
         recording = asyncio.ensure_future(self._record(message, lease_token))
         try:
@@ -124,12 +131,17 @@ class Dispatcher:
             "message_id": message.id,
             "customer": message.customer_id,
             "attempt": message.attempt_count,
-            "status": message.state.value,
-            "channel": message.channel.value,
+            "status": str(message.state),
+            "channel": str(message.channel or ""),
         }
         if message.failure_reason:
             outcome["error_reason"] = message.failure_reason
         _log.info("delivery attempt", extra=outcome)
+
+    def _retry_unless_final(self, message: Message, why: str) -> None:
+        # A message the attempt already settled (sent, failed...) is recorded as it is.
+        if not message.is_final:
+            retry_later(message, why, self._deps)
 
     async def _record(self, message: Message, lease_token: str) -> bool:
         try:

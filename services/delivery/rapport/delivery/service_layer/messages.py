@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
-from rapport import pagination
 from rapport.delivery.domain import names, validation
 from rapport.delivery.domain.model import Message
 from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
+from rapport.pagination import page_size, paginate
 from rapport.resourcenames import require_workspace
+from rapport.sqlstore import run_with_retries
 
 from . import commands
 from .dependencies import Dependencies
+from .unit_of_work import DeliveryUnitOfWork
 
 _log = logging.getLogger(__name__)
 
@@ -81,24 +84,31 @@ def _replay(existing: Message, submitted: Message) -> Message:
 async def send_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
     # Everything is checked before anything is written.
     message = _new_message(cmd, deps)
-    async with deps.uow_factory() as uow:
+
+    async def accept(uow: DeliveryUnitOfWork) -> tuple[Message, bool]:
         existing = await uow.messages.get_by_idempotency_key(
             message.workspace, message.idempotency_key
         )
         if existing is not None:
-            return _replay(existing, message)
-        winner = await uow.messages.add_unless_key_taken(message)
-        if winner is not None:
-            # A concurrent first submission of the same key committed first.
-            _log.info("concurrent submission of one key", extra={"message_id": winner.id})
-            return _replay(winner, message)
-        await uow.commit()
+            return _replay(existing, message), False
+        # A concurrent first submission of the same key may commit first: the insert
+        # then fails with a unique violation and the unit is redone, finding it.
+        await uow.messages.add(message)
+        return message, True
+
+    accepted, queued = await run_with_retries(
+        deps.uow_factory,
+        accept,
+        description="concurrent submissions of this idempotency key kept conflicting; retry",
+    )
+    if not queued:
+        return accepted
     _log.info(
         "message queued",
         extra={
             "message_id": message.id,
             "customer": message.customer_id,
-            "channel": message.channel.value,
+            "channel": str(message.channel),
         },
     )
     deps.dispatch_wakeup.set()
@@ -115,28 +125,25 @@ async def get_message(cmd: commands.GetMessage, deps: Dependencies) -> Message:
     return message
 
 
+def _list_position(message: Message) -> dict[str, Any]:
+    return {"t": message.create_time.isoformat(), "id": message.id}
+
+
 async def list_messages(cmd: commands.ListMessages, deps: Dependencies) -> MessagePage:
     workspace = _workspace(cmd.parent, deps)
     customer_id = _customer_id(cmd.customer, workspace) if cmd.customer else None
-    size = pagination.page_size(cmd.page_size)
+    size = page_size(cmd.page_size)
     bound_to = f"ListMessages|{cmd.parent}|{cmd.customer}"
-    position = pagination.decode_page_token(cmd.page_token, bound_to=bound_to)
+    # Tokens are authenticated: a position is always one this method encoded.
+    position = deps.page_tokens.decode(cmd.page_token, bound_to=bound_to)
     before = None
     if position is not None:
-        try:
-            time = datetime.fromisoformat(position["t"])
-            before = (time if time.tzinfo else time.replace(tzinfo=UTC), str(position["id"]))
-        except (KeyError, TypeError, ValueError):
-            raise InvalidArgument("page_token", "is not a token returned by this method") from None
+        before = (datetime.fromisoformat(position["t"]), str(position["id"]))
     async with deps.uow_factory(readonly=True) as uow:
-        page = await uow.messages.list(
+        rows = await uow.messages.list(
             workspace, customer_id=customer_id, before=before, limit=size + 1
         )
-    next_token = ""
-    if len(page) > size:
-        page = page[:size]
-        last = page[-1]
-        next_token = pagination.encode_page_token(
-            {"t": last.create_time.isoformat(), "id": last.id}, bound_to=bound_to
-        )
+    page, next_token = paginate(
+        rows, size, _list_position, tokens=deps.page_tokens, bound_to=bound_to
+    )
     return MessagePage(messages=page, next_page_token=next_token)

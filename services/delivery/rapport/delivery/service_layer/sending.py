@@ -15,7 +15,7 @@ from rapport.delivery.adapters.email_provider import (
     ProviderTransientError,
 )
 from rapport.delivery.adapters.profile_client import ProfileNotFound
-from rapport.delivery.adapters.upstream import UpstreamUnavailable
+from rapport.delivery.adapters.upstream import UpstreamUnavailable, UpstreamUnreadable
 from rapport.delivery.domain.addressing import email_address
 from rapport.delivery.domain.model import FailureReason, Message
 from rapport.delivery.domain.templates import TemplateRenderError, render_content
@@ -37,20 +37,37 @@ def retry_later(message: Message, why: str, deps: Dependencies) -> None:
     message.retry_later(deps.retry_policy, deps.clock())
 
 
+def _upstream_failure(service: str, err: UpstreamUnavailable) -> str:
+    # E.g. PROFILE_UNAVAILABLE, or PROFILE_UNAVAILABLE_SHUTTING_DOWN with the other
+    # service's ErrorInfo reason.
+    return "_".join(part for part in (service, err.code, err.reason) if part)
+
+
 async def attempt_delivery(message: Message, deps: Dependencies) -> None:
     """Mutates `message` into its outcome (sent, suppressed, failed or queued again)."""
     if message.attempt_count > deps.retry_policy.max_attempts:
         # Claimed again after attempts that never recorded (e.g. a crashing replica).
         message.fail(FailureReason.RETRIES_EXHAUSTED, deps.clock())
         return
-    provider = deps.providers[message.channel]
+    if message.channel is None or message.data is None:
+        # Stored values this version cannot read: the message can never be rendered.
+        message.fail(FailureReason.STORED_MESSAGE_UNREADABLE, deps.clock())
+        return
+    provider = deps.providers.get(message.channel)
+    if provider is None:
+        # Configuration (another replica, or this one after a restart, may have it).
+        retry_later(message, "CHANNEL_NOT_CONFIGURED", deps)
+        return
     try:
         profile = await deps.profiles.get_profile(message.customer)
     except ProfileNotFound:
         message.fail(FailureReason.NO_PROFILE, deps.clock())
         return
+    except UpstreamUnreadable:
+        message.fail(FailureReason.PROFILE_UNREADABLE, deps.clock())
+        return
     except UpstreamUnavailable as err:
-        retry_later(message, f"PROFILE_{err.code}", deps)
+        retry_later(message, _upstream_failure("PROFILE", err), deps)
         return
 
     address = email_address(profile.traits)
@@ -70,7 +87,7 @@ async def attempt_delivery(message: Message, deps: Dependencies) -> None:
     try:
         allowed = await deps.consents.is_allowed(message.customer, message.purpose, message.channel)
     except UpstreamUnavailable as err:
-        retry_later(message, f"CONSENT_{err.code}", deps)
+        retry_later(message, _upstream_failure("CONSENT", err), deps)
         return
     if not allowed:
         message.suppress(FailureReason.CONSENT_DENIED, deps.clock())
