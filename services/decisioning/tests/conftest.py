@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,14 +13,17 @@ from typing import Any
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from google.protobuf import json_format, struct_pb2
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
+from rapport.decisioning.adapters import tables
 from rapport.decisioning.bootstrap import build
 from rapport.decisioning.settings import DecisioningSettings
 from rapport.decisioning.v1 import decisioning_service_pb2_grpc
 from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
-from rapport.grpctesting import serve_in_process
+from rapport.grpctesting import serve_fakes, serve_in_process
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
+from rapport.sqlstore import create_engine
 from rapport.type.v1 import channel_pb2
 
 # Channels consent and delivery refuse (rapport.type.v1.Channel).
@@ -31,12 +34,17 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
     """Traits by customer and a scripted signal log that can grow while watched."""
 
     def __init__(self) -> None:
+        # Plain values, or struct_pb2.Value for values JSON cannot hold (NaN).
         self.traits: dict[str, dict[str, Any]] = {}
         self.signals: list[profile_service_pb2.Signal] = []
         self.watch_requests: list[profile_service_pb2.WatchSignalsRequest] = []
         self.get_profile_calls = 0
+        # GetProfile fails with these codes first, one per call.
+        self.fail_get_with: list[grpc.StatusCode] = []
         # Abort the stream with this code once, after sending this many signals.
         self.break_stream: tuple[int, grpc.StatusCode] | None = None
+        # skipped_signal_count of the response carrying the signal with this cursor.
+        self.skipped_before: dict[str, int] = {}
         self._changed = asyncio.Condition()
 
     async def add_signal(self, signal: profile_service_pb2.Signal) -> None:
@@ -48,12 +56,16 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
         self, request: profile_service_pb2.GetProfileRequest, context: grpc.aio.ServicerContext
     ) -> profile_service_pb2.Profile:
         self.get_profile_calls += 1
+        if self.fail_get_with:
+            await context.abort(self.fail_get_with.pop(0), "profile failure scripted by the test")
         customer = request.name.removesuffix("/profile")
         if customer not in self.traits:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
         profile = profile_service_pb2.Profile(name=request.name, customer=customer)
         for key, value in self.traits[customer].items():
-            profile.traits[key].value.CopyFrom(json_format.ParseDict(value, struct_pb2.Value()))
+            if not isinstance(value, struct_pb2.Value):
+                value = json_format.ParseDict(value, struct_pb2.Value())
+            profile.traits[key].value.CopyFrom(value)
         return profile
 
     async def WatchSignals(
@@ -74,7 +86,9 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
                     code = self.break_stream[1]
                     self.break_stream = None
                     await context.abort(code, "stream broken by the test")
-                yield profile_service_pb2.WatchSignalsResponse(signal=signal)
+                yield profile_service_pb2.WatchSignalsResponse(
+                    signal=signal, skipped_signal_count=self.skipped_before.get(signal.cursor, 0)
+                )
                 position += 1
                 sent += 1
 
@@ -191,7 +205,6 @@ class FakeServices:
     profile: FakeProfile
     consent: FakeConsent
     delivery: FakeDelivery
-    server: grpc.aio.Server
     _counter: list[int] = field(default_factory=lambda: [0])
 
     async def emit_event(
@@ -228,17 +241,13 @@ class FakeServices:
 
 @pytest.fixture
 async def fake_services() -> AsyncIterator[FakeServices]:
-    server = grpc.aio.server()
     profile, consent, delivery = FakeProfile(), FakeConsent(), FakeDelivery()
-    profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile, server)
-    consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(consent, server)
-    delivery_service_pb2_grpc.add_DeliveryServiceServicer_to_server(delivery, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield FakeServices(f"127.0.0.1:{port}", profile, consent, delivery, server)
-    finally:
-        await server.stop(0)
+    async with serve_fakes(
+        lambda s: profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profile, s),
+        lambda s: consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(consent, s),
+        lambda s: delivery_service_pb2_grpc.add_DeliveryServiceServicer_to_server(delivery, s),
+    ) as address:
+        yield FakeServices(address, profile, consent, delivery)
 
 
 @pytest.fixture
@@ -264,21 +273,20 @@ def make_settings(
     return make
 
 
-async def _eventually(
-    predicate: Callable[[], bool], *, within: float = 5.0, interval: float = 0.01
-) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
+async def _stored_cursor(settings: DecisioningSettings) -> str:
+    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    try:
+        async with engine.connect() as conn:
+            value = await conn.scalar(sa.select(tables.signal_cursors.c.cursor))
+    finally:
+        await engine.dispose()
+    return value or ""
 
 
 @pytest.fixture
-def eventually() -> Callable[..., Any]:
-    """`await eventually(predicate, within=5)`: wait until it holds, else fail."""
-    return _eventually
+def stored_cursor() -> Callable[[DecisioningSettings], Awaitable[str]]:
+    """`await stored_cursor(settings)`: the trigger runner's stored cursor ('' if none)."""
+    return _stored_cursor
 
 
 @asynccontextmanager

@@ -26,6 +26,7 @@ from rapport.decisioning.v1 import decisioning_service_pb2, decisioning_service_
 from rapport.errors import RapportError
 from rapport.grpcclients import open_channel
 from rapport.grpcserver import ServiceParts
+from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ async def build(
             delivery=GrpcDeliveryClient(delivery_channel),
             workspaces=frozenset(settings.workspaces),
             rules=RuleBook(),
+            page_tokens=PageTokens(settings.page_token_key),
             clock=clock,
         )
         if settings.catalogue_file is not None:

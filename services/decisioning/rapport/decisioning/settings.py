@@ -13,7 +13,6 @@ class DecisioningSettings(ServiceSettings):
 
     service_name: str = "decisioning"
     port: int = 50054
-    workspaces: list[str] = ["default"]
     profile_address: str = "127.0.0.1:50052"
     consent_address: str = "127.0.0.1:50053"
     delivery_address: str = "127.0.0.1:50055"

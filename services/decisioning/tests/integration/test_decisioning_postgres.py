@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import grpc
 import pytest
-import sqlalchemy as sa
-from rapport.decisioning.adapters import tables
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
-from rapport.sqlstore import create_engine
+from rapport.grpctesting import eventually
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
 PARENT = "workspaces/default"
@@ -30,16 +26,6 @@ triggers:
 """
 
 
-async def stored_cursor(settings) -> str:
-    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
-    try:
-        async with engine.connect() as conn:
-            value = await conn.scalar(sa.select(tables.signal_cursors.c.cursor))
-    finally:
-        await engine.dispose()
-    return value or ""
-
-
 @pytest.fixture
 def pg_settings(tmp_path, make_settings, postgres_url, pg_schema):
     path = tmp_path / "catalogue.yaml"
@@ -52,7 +38,7 @@ def pg_settings(tmp_path, make_settings, postgres_url, pg_schema):
     )
 
 
-async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, eventually):
+async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, stored_cursor):
     fake_services.profile.traits[ALICE] = {"age": 30}
     fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     async with serve(pg_settings) as stub:
@@ -143,10 +129,11 @@ async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, even
         await eventually(lambda: len(fake_services.delivery.accepted) == 1)
         await fake_services.emit_event(ALICE, "Policy Renewal Due", message_id="e2")
         await eventually(lambda: len(fake_services.delivery.accepted) == 2)
-        for _ in range(200):
-            if await stored_cursor(pg_settings) == "c000002":
-                break
-            await asyncio.sleep(0.01)
+
+        async def reached() -> bool:
+            return await stored_cursor(pg_settings) == "c000002"
+
+        await eventually(reached)
         assert await stored_cursor(pg_settings) == "c000002"
 
     # Restart on the same schema: the catalogue reloads idempotently, the cursor resumes.
@@ -156,3 +143,24 @@ async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, even
         await eventually(lambda: len(fake_services.profile.watch_requests) == 2)
         assert fake_services.profile.watch_requests[1].start_cursor == "c000002"
     assert fake_services.delivery.keys == ["trigger:renewal-due:e1", "trigger:renewal-due:e2"]
+
+
+def inbound(action_id: str, **fields) -> pb.CreateActionRequest:
+    action = pb.Action(channels=[channel_pb2.CHANNEL_INBOUND], purpose="service", **fields)
+    return pb.CreateActionRequest(parent=PARENT, action_id=action_id, action=action)
+
+
+async def test_extreme_but_valid_values_are_stored_and_odd_ones_refused(serve, pg_settings):
+    async with serve(pg_settings) as stub:
+        # The largest value and lever: the priority stays finite, so the decision is stored.
+        await stub.CreateAction(inbound("huge", value=1e12, lever=1e12))
+        decision = await stub.Decide(
+            pb.DecideRequest(parent=PARENT, customer=ALICE, channel=channel_pb2.CHANNEL_INBOUND)
+        )
+        assert decision.actions[0].priority == 0.5e24
+        stored = await stub.GetDecision(pb.GetDecisionRequest(name=decision.decision))
+        assert stored.actions[0].priority == 0.5e24
+        # NUL, which PostgreSQL text cannot hold, is refused before any write.
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateAction(inbound("nul", value=1.0, display_name="a\x00b"))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
+from rapport.config import WORKSPACES_FILE_ENV
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
-from rapport.grpctesting import status_details
+from rapport.grpctesting import expect_error
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
 PARENT = "workspaces/default"
 DOMAIN = "decisioning.rapport.dev"
+expect_invalid = functools.partial(
+    expect_error, code=grpc.StatusCode.INVALID_ARGUMENT, domain=DOMAIN
+)
 
 
 def email_action(**changes) -> pb.Action:
@@ -37,23 +43,6 @@ def email_action(**changes) -> pb.Action:
     return action
 
 
-async def expect_error(call, code: grpc.StatusCode):
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, caught.value.details()
-    info, bad_request = status_details(caught.value)
-    assert info is not None and info.domain == DOMAIN
-    return info, bad_request
-
-
-async def expect_invalid(call, field: str):
-    info, bad_request = await expect_error(call, grpc.StatusCode.INVALID_ARGUMENT)
-    assert bad_request is not None
-    assert [v.field for v in bad_request.field_violations] == [field]
-    assert info.metadata["field"] == field
-    return bad_request.field_violations[0].description
-
-
 async def test_create_get_list_delete(stub):
     created = await stub.CreateAction(
         pb.CreateActionRequest(parent=PARENT, action_id="renewal", action=email_action())
@@ -73,10 +62,14 @@ async def test_create_get_list_delete(stub):
 
     await stub.DeleteAction(pb.DeleteActionRequest(name=created.name))
     await expect_error(
-        stub.GetAction(pb.GetActionRequest(name=created.name)), grpc.StatusCode.NOT_FOUND
+        stub.GetAction(pb.GetActionRequest(name=created.name)),
+        grpc.StatusCode.NOT_FOUND,
+        domain=DOMAIN,
     )
     info, _ = await expect_error(
-        stub.DeleteAction(pb.DeleteActionRequest(name=created.name)), grpc.StatusCode.NOT_FOUND
+        stub.DeleteAction(pb.DeleteActionRequest(name=created.name)),
+        grpc.StatusCode.NOT_FOUND,
+        domain=DOMAIN,
     )
     assert info.metadata["resource"] == created.name
 
@@ -98,7 +91,9 @@ async def test_validity_window_round_trips(stub):
 async def test_duplicate_id_is_already_exists(stub):
     request = pb.CreateActionRequest(parent=PARENT, action_id="renewal", action=email_action())
     await stub.CreateAction(request)
-    info, _ = await expect_error(stub.CreateAction(request), grpc.StatusCode.ALREADY_EXISTS)
+    info, _ = await expect_error(
+        stub.CreateAction(request), grpc.StatusCode.ALREADY_EXISTS, domain=DOMAIN
+    )
     assert info.reason == "ALREADY_EXISTS"
 
 
@@ -138,22 +133,22 @@ async def test_bad_input_is_refused_and_changes_nothing(stub, action_id, action,
         stub.CreateAction(
             pb.CreateActionRequest(parent=PARENT, action_id=action_id, action=action)
         ),
-        field,
+        field=field,
     )
     listed = await stub.ListActions(pb.ListActionsRequest(parent=PARENT))
     assert list(listed.actions) == []
 
 
 async def test_eligibility_syntax_error_carries_the_compiler_message(stub):
-    description = await expect_invalid(
+    _, bad_request = await expect_invalid(
         stub.CreateAction(
             pb.CreateActionRequest(
                 parent=PARENT, action_id="x", action=email_action(eligibility="1 +")
             )
         ),
-        "action.eligibility",
+        field="action.eligibility",
     )
-    assert "Syntax error" in description
+    assert "Syntax error" in bad_request.field_violations[0].description
 
 
 async def test_end_before_start_is_refused(stub):
@@ -162,30 +157,33 @@ async def test_end_before_start_is_refused(stub):
     action.end_time.seconds = 1_000
     await expect_invalid(
         stub.CreateAction(pb.CreateActionRequest(parent=PARENT, action_id="x", action=action)),
-        "action.end_time",
+        field="action.end_time",
     )
 
 
 async def test_names_and_workspaces(stub):
     await expect_invalid(
         stub.CreateAction(pb.CreateActionRequest(parent="", action_id="x", action=email_action())),
-        "parent",
+        field="parent",
     )
     info, _ = await expect_error(
         stub.CreateAction(
             pb.CreateActionRequest(parent="workspaces/other", action_id="x", action=email_action())
         ),
         grpc.StatusCode.NOT_FOUND,
+        domain=DOMAIN,
     )
     assert info.metadata["resource"] == "workspaces/other"
-    await expect_invalid(stub.GetAction(pb.GetActionRequest(name="actions/x")), "name")
+    await expect_invalid(stub.GetAction(pb.GetActionRequest(name="actions/x")), field="name")
     await expect_error(
         stub.GetAction(pb.GetActionRequest(name="workspaces/other/actions/x")),
         grpc.StatusCode.NOT_FOUND,
+        domain=DOMAIN,
     )
     await expect_error(
         stub.ListActions(pb.ListActionsRequest(parent="workspaces/other")),
         grpc.StatusCode.NOT_FOUND,
+        domain=DOMAIN,
     )
 
 
@@ -211,17 +209,17 @@ async def test_pagination_across_pages(stub):
     assert pages == 3
 
     await expect_invalid(
-        stub.ListActions(pb.ListActionsRequest(parent=PARENT, page_size=-1)), "page_size"
+        stub.ListActions(pb.ListActionsRequest(parent=PARENT, page_size=-1)), field="page_size"
     )
     await expect_invalid(
         stub.ListActions(pb.ListActionsRequest(parent=PARENT, page_token="garbage!")),
-        "page_token",
+        field="page_token",
     )
     first = await stub.ListActions(pb.ListActionsRequest(parent=PARENT, page_size=2))
     # A token from ListActions is refused by ListTriggers (bound to its request).
     await expect_invalid(
         stub.ListTriggers(pb.ListTriggersRequest(parent=PARENT, page_token=first.next_page_token)),
-        "page_token",
+        field="page_token",
     )
 
 
@@ -274,6 +272,7 @@ async def test_create_and_list_triggers(stub):
             pb.CreateTriggerRequest(parent=PARENT, trigger_id="t0", trigger=renewal_trigger())
         ),
         grpc.StatusCode.ALREADY_EXISTS,
+        domain=DOMAIN,
     )
 
 
@@ -299,20 +298,20 @@ async def test_bad_triggers_are_refused_and_change_nothing(stub, trigger_id, tri
         stub.CreateTrigger(
             pb.CreateTriggerRequest(parent=PARENT, trigger_id=trigger_id, trigger=trigger)
         ),
-        field,
+        field=field,
     )
     listed = await stub.ListTriggers(pb.ListTriggersRequest(parent=PARENT))
     assert list(listed.triggers) == []
 
 
 async def test_missing_action_says_no_such_action(stub):
-    description = await expect_invalid(
+    _, bad_request = await expect_invalid(
         stub.CreateTrigger(
             pb.CreateTriggerRequest(parent=PARENT, trigger_id="t", trigger=renewal_trigger())
         ),
-        "trigger.action",
+        field="trigger.action",
     )
-    assert description == "no such action"
+    assert bad_request.field_violations[0].description == "no such action"
 
 
 async def test_deleting_an_action_removes_its_triggers(stub):
@@ -325,3 +324,42 @@ async def test_deleting_an_action_removes_its_triggers(stub):
     await stub.DeleteAction(pb.DeleteActionRequest(name="workspaces/default/actions/renewal"))
     listed = await stub.ListTriggers(pb.ListTriggersRequest(parent=PARENT))
     assert list(listed.triggers) == []
+
+
+async def test_page_tokens_carry_over_to_replicas_sharing_the_key(serve, make_settings):
+    async with serve(make_settings(page_token_key="shared-key")) as stub:
+        for action_id in ("a", "b", "c"):
+            await stub.CreateAction(
+                pb.CreateActionRequest(parent=PARENT, action_id=action_id, action=email_action())
+            )
+        first = await stub.ListActions(pb.ListActionsRequest(parent=PARENT, page_size=2))
+    # Another process (replica) on the same database with the same key goes on...
+    async with serve(make_settings(page_token_key="shared-key")) as stub:
+        rest = await stub.ListActions(
+            pb.ListActionsRequest(parent=PARENT, page_size=2, page_token=first.next_page_token)
+        )
+        assert [a.name.rsplit("/", 1)[1] for a in rest.actions] == ["c"]
+    # ...one with another key cannot read the token.
+    async with serve(make_settings(page_token_key="other-key")) as stub:
+        await expect_invalid(
+            stub.ListActions(
+                pb.ListActionsRequest(parent=PARENT, page_size=2, page_token=first.next_page_token)
+            ),
+            field="page_token",
+        )
+
+
+async def test_workspaces_are_the_suite_wide_setting(serve, make_settings, tmp_path, monkeypatch):
+    path = tmp_path / "workspaces.yaml"
+    path.write_text("workspaces: [default, brand-b]\n")
+    monkeypatch.setenv(WORKSPACES_FILE_ENV, str(path))
+    assert make_settings().workspaces == ["default", "brand-b"]
+    # The constructor still wins.
+    async with serve(make_settings(workspaces=["brand-b"])) as stub:
+        listed = await stub.ListActions(pb.ListActionsRequest(parent="workspaces/brand-b"))
+        assert list(listed.actions) == []
+        await expect_error(
+            stub.ListActions(pb.ListActionsRequest(parent=PARENT)),
+            grpc.StatusCode.NOT_FOUND,
+            domain=DOMAIN,
+        )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import grpc
 import pytest
 from google.protobuf import struct_pb2, timestamp_pb2
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
-from rapport.grpctesting import status_details
+from rapport.grpctesting import expect_error, status_details
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
 PARENT = "workspaces/default"
@@ -175,6 +177,19 @@ async def test_consent_unavailable_refuses_to_decide(stub, fake_services):
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     info, _ = status_details(caught.value)
     assert info.reason == "CONSENT_UNAVAILABLE"
+
+
+async def test_a_profile_that_cannot_be_used_refuses_to_decide(stub, fake_services):
+    await create(stub, "a", action())
+    fake_services.profile.traits[ALICE] = {"age": struct_pb2.Value(number_value=math.nan)}
+    info, _ = await expect_error(decide(stub), grpc.StatusCode.FAILED_PRECONDITION)
+    assert info.reason == "PROFILE_UNUSABLE"
+    listed = await stub.ListDecisions(pb.ListDecisionsRequest(parent=PARENT))
+    assert list(listed.decisions) == []
+    # A profile that cannot be reached is still UNAVAILABLE (the caller may retry).
+    fake_services.profile.fail_get_with = [grpc.StatusCode.UNAVAILABLE]
+    info, _ = await expect_error(decide(stub), grpc.StatusCode.UNAVAILABLE)
+    assert info.reason == "PROFILE_UNAVAILABLE"
 
 
 async def test_empty_catalogue_decides_nothing(stub, fake_services):

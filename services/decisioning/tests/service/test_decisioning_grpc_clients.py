@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from contextlib import aclosing
 
 import grpc
 import pytest
-from google.protobuf import timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from rapport.decisioning.adapters.grpc_clients import (
@@ -17,11 +18,30 @@ from rapport.decisioning.adapters.grpc_clients import (
     signal_from_proto,
 )
 from rapport.decisioning.domain.model import Channel, MessageContent
-from rapport.decisioning.domain.outbound import ConsentQuery, DependencyError, OutboundMessage
+from rapport.decisioning.domain.outbound import (
+    UNUSABLE_ANSWER,
+    ConsentQuery,
+    DependencyError,
+    OutboundMessage,
+)
 from rapport.profile.v1 import profile_service_pb2 as profile_pb
 from rapport.type.v1 import channel_pb2
 
 ALICE = "workspaces/default/customers/alice"
+
+
+def message(**fields) -> OutboundMessage:
+    values = {
+        "workspace": "default",
+        "idempotency_key": "k",
+        "customer": ALICE,
+        "purpose": "marketing",
+        "channel": Channel.EMAIL,
+        "content": MessageContent("s", "b"),
+        "source": "workspaces/default/triggers/t",
+    }
+    values.update(fields)
+    return OutboundMessage(**values)
 
 
 @pytest.fixture
@@ -101,3 +121,76 @@ async def test_a_malformed_customer_is_a_permanent_profile_error(fake_services, 
         await GrpcProfileClient(channel).get_traits("alice")
     assert caught.value.code == "INVALID_ARGUMENT" and not caught.value.transient
     assert fake_services.profile.get_profile_calls == 0
+
+
+# -- answers that cannot be used are definite errors, never crashes -----------------------
+
+
+def nested(depth: int) -> dict:
+    value: dict = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+async def test_traits_that_cannot_be_converted_are_a_definite_error(fake_services, channel):
+    fake_services.profile.traits[ALICE] = {"score": struct_pb2.Value(number_value=math.nan)}
+    with pytest.raises(DependencyError) as caught:
+        await GrpcProfileClient(channel).get_traits(ALICE)
+    assert caught.value.code == UNUSABLE_ANSWER and not caught.value.transient
+    assert caught.value.reason == "UNCONVERTIBLE_VALUE"
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [{"price": math.nan}, {"price": -math.inf}, nested(33)],
+    ids=["nan", "infinity", "33-deep"],
+)
+def test_a_signal_whose_event_cannot_be_converted_is_unreadable(properties):
+    event = profile_pb.Event(type=profile_pb.EVENT_TYPE_TRACK, event="E", message_id="m")
+    event.properties.update(properties)
+    signal = signal_from_proto(
+        profile_pb.Signal(
+            cursor="c7", customer=ALICE, event_seen=profile_pb.EventSeen(event=event)
+        ),
+        skipped_before=2,
+    )
+    assert (signal.cursor, signal.customer, signal.event) == ("c7", ALICE, None)
+    assert signal.unreadable == "UNREADABLE_EVENT"
+    assert signal.skipped_before == 2
+
+
+async def test_a_message_over_the_size_limit_is_a_definite_error(fake_services):
+    limited = [("grpc.max_send_message_length", 10_000)]
+    async with grpc.aio.insecure_channel(fake_services.address, options=limited) as small:
+        with pytest.raises(DependencyError) as caught:
+            await GrpcDeliveryClient(small).send(message(data={"blob": "x" * 20_000}))
+    assert caught.value.code == "RESOURCE_EXHAUSTED"
+    assert caught.value.reason == "MESSAGE_TOO_LARGE" and not caught.value.transient
+    assert fake_services.delivery.requests == []
+
+
+async def test_data_too_deep_to_send_is_a_definite_error(fake_services, channel):
+    with pytest.raises(DependencyError) as caught:
+        await GrpcDeliveryClient(channel).send(message(data={"event": nested(32)}))
+    assert caught.value.code == "INVALID_ARGUMENT" and not caught.value.transient
+    assert caught.value.reason == "UNSENDABLE_DATA"
+    assert fake_services.delivery.requests == []
+
+
+async def test_quota_exhaustion_stays_transient(fake_services, channel):
+    fake_services.delivery.fail_with = [grpc.StatusCode.RESOURCE_EXHAUSTED]
+    with pytest.raises(DependencyError) as caught:
+        await GrpcDeliveryClient(channel).send(message())
+    assert caught.value.code == "RESOURCE_EXHAUSTED" and caught.value.transient
+
+
+async def test_a_response_without_a_cursor_only_adds_to_the_skipped_count(fake_services, channel):
+    fake_services.profile.skipped_before[""] = 2
+    await fake_services.profile.add_signal(profile_pb.Signal(cursor="", customer=ALICE))
+    second = await fake_services.emit_event(ALICE, "B")
+    fake_services.profile.skipped_before[second.cursor] = 1
+    client = GrpcProfileClient(channel)
+    async with aclosing(client.watch_signals("default", "")) as signals:
+        signal = await asyncio.wait_for(anext(signals), 5)
+    assert (signal.cursor, signal.skipped_before) == (second.cursor, 3)

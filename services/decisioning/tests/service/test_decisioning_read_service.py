@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
-from rapport.grpctesting import status_details
+from rapport.grpctesting import expect_error
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
 PARENT = "workspaces/default"
@@ -16,6 +17,10 @@ ALICE = "workspaces/default/customers/alice"
 BOB = "workspaces/default/customers/bob"
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 UNKNOWN_ID = "0" * 32
+DOMAIN = "decisioning.rapport.dev"
+expect_invalid = functools.partial(
+    expect_error, code=grpc.StatusCode.INVALID_ARGUMENT, domain=DOMAIN
+)
 
 
 class TickingClock:
@@ -47,22 +52,8 @@ def action(channels=(channel_pb2.CHANNEL_EMAIL,), **fields) -> pb.Action:
     return pb.Action(channels=list(channels), **values)
 
 
-async def expect_error(call, code: grpc.StatusCode):
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    assert caught.value.code() == code, caught.value.details()
-    info, bad_request = status_details(caught.value)
-    assert info is not None and info.domain == "decisioning.rapport.dev"
-    return info, bad_request
-
-
-async def expect_invalid(call, field: str) -> None:
-    _, bad_request = await expect_error(call, grpc.StatusCode.INVALID_ARGUMENT)
-    assert [v.field for v in bad_request.field_violations] == [field]
-
-
 async def expect_not_found(call, resource: str) -> None:
-    info, _ = await expect_error(call, grpc.StatusCode.NOT_FOUND)
+    info, _ = await expect_error(call, grpc.StatusCode.NOT_FOUND, domain=DOMAIN)
     assert info.metadata["resource"] == resource
 
 
@@ -132,11 +123,11 @@ async def test_get_decision_returns_what_decide_stored(clocked):
 async def test_get_decision_errors(stub):
     unknown = f"workspaces/default/decisions/{UNKNOWN_ID}"
     await expect_not_found(stub.GetDecision(pb.GetDecisionRequest(name=unknown)), unknown)
-    await expect_invalid(stub.GetDecision(pb.GetDecisionRequest(name=UNKNOWN_ID)), "name")
+    await expect_invalid(stub.GetDecision(pb.GetDecisionRequest(name=UNKNOWN_ID)), field="name")
     await expect_invalid(
-        stub.GetDecision(pb.GetDecisionRequest(name="workspaces/default/outcomes/x")), "name"
+        stub.GetDecision(pb.GetDecisionRequest(name="workspaces/default/outcomes/x")), field="name"
     )
-    await expect_invalid(stub.GetDecision(pb.GetDecisionRequest()), "name")
+    await expect_invalid(stub.GetDecision(pb.GetDecisionRequest()), field="name")
     await expect_not_found(
         stub.GetDecision(pb.GetDecisionRequest(name=f"workspaces/other/decisions/{UNKNOWN_ID}")),
         "workspaces/other",
@@ -183,7 +174,7 @@ async def test_list_decisions_newest_first_across_pages(clocked):
         stub.ListDecisions(
             pb.ListDecisionsRequest(parent=PARENT, page_size=1, page_token=first.next_page_token)
         ),
-        "page_token",
+        field="page_token",
     )
 
 
@@ -216,7 +207,7 @@ async def test_list_decisions_with_equal_times_pages_by_name(serve, make_setting
 async def test_list_decisions_bad_input(stub, fields, field):
     values = {"parent": PARENT}
     values.update(fields)
-    await expect_invalid(stub.ListDecisions(pb.ListDecisionsRequest(**values)), field)
+    await expect_invalid(stub.ListDecisions(pb.ListDecisionsRequest(**values)), field=field)
 
 
 async def test_list_decisions_of_an_unknown_workspace(stub):
@@ -261,9 +252,9 @@ async def test_get_outcome_returns_what_was_recorded(clocked):
 async def test_get_outcome_errors(stub):
     unknown = f"workspaces/default/outcomes/{UNKNOWN_ID}"
     await expect_not_found(stub.GetOutcome(pb.GetOutcomeRequest(name=unknown)), unknown)
-    await expect_invalid(stub.GetOutcome(pb.GetOutcomeRequest(name="outcomes/x")), "name")
+    await expect_invalid(stub.GetOutcome(pb.GetOutcomeRequest(name="outcomes/x")), field="name")
     await expect_invalid(
-        stub.GetOutcome(pb.GetOutcomeRequest(name="workspaces/default/decisions/x")), "name"
+        stub.GetOutcome(pb.GetOutcomeRequest(name="workspaces/default/decisions/x")), field="name"
     )
     await expect_not_found(
         stub.GetOutcome(pb.GetOutcomeRequest(name="workspaces/other/outcomes/x")),
@@ -311,7 +302,7 @@ async def test_list_outcomes_newest_first_across_pages_and_by_decision(clocked):
                 parent=PARENT, page_size=1, decision=second, page_token=page.next_page_token
             )
         ),
-        "page_token",
+        field="page_token",
     )
 
 
@@ -328,7 +319,7 @@ async def test_list_outcomes_newest_first_across_pages_and_by_decision(clocked):
 async def test_list_outcomes_bad_input(stub, fields, field):
     values = {"parent": PARENT}
     values.update(fields)
-    await expect_invalid(stub.ListOutcomes(pb.ListOutcomesRequest(**values)), field)
+    await expect_invalid(stub.ListOutcomes(pb.ListOutcomesRequest(**values)), field=field)
 
 
 async def test_list_outcomes_of_an_unknown_workspace(stub):
@@ -364,9 +355,9 @@ async def test_get_trigger(clocked):
 async def test_get_trigger_errors(stub):
     unknown = "workspaces/default/triggers/nope"
     await expect_not_found(stub.GetTrigger(pb.GetTriggerRequest(name=unknown)), unknown)
-    await expect_invalid(stub.GetTrigger(pb.GetTriggerRequest(name="triggers/nope")), "name")
+    await expect_invalid(stub.GetTrigger(pb.GetTriggerRequest(name="triggers/nope")), field="name")
     await expect_invalid(
-        stub.GetTrigger(pb.GetTriggerRequest(name="workspaces/default/actions/nope")), "name"
+        stub.GetTrigger(pb.GetTriggerRequest(name="workspaces/default/actions/nope")), field="name"
     )
     await expect_not_found(
         stub.GetTrigger(pb.GetTriggerRequest(name="workspaces/other/triggers/nope")),

@@ -1,16 +1,20 @@
-"""The trigger runner against fake profile, consent and delivery gRPC servers."""
+"""The trigger runner against fake profile, consent and delivery gRPC servers (and a profile
+served by the real runtime with authentication on). One bad signal never stops the triggers."""
 
 from __future__ import annotations
 
-import asyncio
+import logging
+import math
 
 import grpc
 import pytest
-import sqlalchemy as sa
-from google.protobuf import json_format
-from rapport.decisioning.adapters import tables
+from google.protobuf import json_format, struct_pb2
+from rapport.config import ServiceSettings
+from rapport.decisioning.service_layer.trigger_runner import STUCK_AFTER
+from rapport.grpcserver import ServiceParts, start
+from rapport.grpctesting import eventually
 from rapport.profile.v1 import profile_service_pb2 as profile_pb
-from rapport.sqlstore import create_engine
+from rapport.profile.v1 import profile_service_pb2_grpc
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
 ALICE = "workspaces/default/customers/alice"
@@ -45,18 +49,8 @@ def trigger_settings(tmp_path, make_settings, fake_services):
     return make_settings(catalogue_file=path, triggers_enabled=True)
 
 
-async def stored_cursor(settings) -> str:
-    engine = create_engine(settings.database_url_or_default())
-    try:
-        async with engine.connect() as conn:
-            value = await conn.scalar(sa.select(tables.signal_cursors.c.cursor))
-    finally:
-        await engine.dispose()
-    return value or ""
-
-
 async def test_matching_event_sends_once_with_the_derived_key(
-    serve, trigger_settings, fake_services, eventually
+    serve, trigger_settings, fake_services
 ):
     delivery = fake_services.delivery
     async with serve(trigger_settings):
@@ -91,9 +85,7 @@ async def test_matching_event_sends_once_with_the_derived_key(
     assert list(watch.kinds) == [profile_pb.SIGNAL_KIND_EVENT_SEEN]
 
 
-async def test_non_matching_signals_send_nothing(
-    serve, trigger_settings, fake_services, eventually
-):
+async def test_non_matching_signals_send_nothing(serve, trigger_settings, fake_services):
     delivery = fake_services.delivery
     async with serve(trigger_settings):
         await fake_services.emit_event(ALICE, "Policy Bought", properties={"days_left": 1})
@@ -115,7 +107,7 @@ async def test_non_matching_signals_send_nothing(
 
 
 async def test_restart_resumes_after_the_stored_cursor(
-    serve, trigger_settings, fake_services, eventually
+    serve, trigger_settings, fake_services, stored_cursor
 ):
     delivery = fake_services.delivery
     async with serve(trigger_settings):
@@ -125,10 +117,11 @@ async def test_restart_resumes_after_the_stored_cursor(
         )
         await eventually(lambda: len(delivery.accepted) == 2)
         # Handled fully: the cursor is stored after the send.
-        for _ in range(200):
-            if await stored_cursor(trigger_settings) == second.cursor:
-                break
-            await asyncio.sleep(0.01)
+
+        async def reached() -> bool:
+            return await stored_cursor(trigger_settings) == second.cursor
+
+        await eventually(reached)
         assert await stored_cursor(trigger_settings) == second.cursor
 
     # A new build on the same database resumes after e2.
@@ -150,7 +143,7 @@ async def test_restart_resumes_after_the_stored_cursor(
 
 
 async def test_delivery_unavailable_is_retried_until_it_recovers(
-    serve, trigger_settings, fake_services, eventually
+    serve, trigger_settings, fake_services
 ):
     delivery = fake_services.delivery
     delivery.fail_with = [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNAVAILABLE]
@@ -161,9 +154,7 @@ async def test_delivery_unavailable_is_retried_until_it_recovers(
     assert {r.idempotency_key for r in delivery.requests} == {"trigger:renewal-due:e1"}
 
 
-async def test_permanent_delivery_error_skips_the_signal(
-    serve, trigger_settings, fake_services, eventually
-):
+async def test_permanent_delivery_error_skips_the_signal(serve, trigger_settings, fake_services):
     delivery = fake_services.delivery
     delivery.fail_with = [grpc.StatusCode.INVALID_ARGUMENT]
     async with serve(trigger_settings):
@@ -178,7 +169,7 @@ async def test_permanent_delivery_error_skips_the_signal(
 
 
 async def test_broken_stream_reconnects_from_the_stored_cursor(
-    serve, trigger_settings, fake_services, eventually
+    serve, trigger_settings, fake_services
 ):
     fake_services.profile.break_stream = (1, grpc.StatusCode.UNAVAILABLE)
     delivery = fake_services.delivery
@@ -193,7 +184,7 @@ async def test_broken_stream_reconnects_from_the_stored_cursor(
     assert delivery.keys == ["trigger:renewal-due:e1", "trigger:renewal-due:e2"]
 
 
-async def test_consent_unavailable_is_retried(serve, trigger_settings, fake_services, eventually):
+async def test_consent_unavailable_is_retried(serve, trigger_settings, fake_services):
     fake_services.consent.unavailable = True
     delivery = fake_services.delivery
     async with serve(trigger_settings):
@@ -204,7 +195,7 @@ async def test_consent_unavailable_is_retried(serve, trigger_settings, fake_serv
         await eventually(lambda: len(delivery.accepted) == 1)
 
 
-async def test_triggers_created_over_grpc_fire(serve, make_settings, fake_services, eventually):
+async def test_triggers_created_over_grpc_fire(serve, make_settings, fake_services):
     from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 
     fake_services.consent.grant(ALICE, "service", channel_pb2.CHANNEL_SMS)
@@ -239,3 +230,203 @@ async def test_triggers_created_over_grpc_fire(serve, make_settings, fake_servic
     assert sent.idempotency_key == "trigger:welcome:s1"
     # Unknown profile: the condition-free trigger still fires.
     assert fake_services.profile.get_profile_calls == 1
+
+
+# -- one bad signal never stops the triggers --------------------------------------------
+
+TRIGGER = "workspaces/default/triggers/renewal-due"
+RUNNER = "rapport.decisioning.service_layer.trigger_runner"
+
+
+def passed_over(caplog: pytest.LogCaptureFixture) -> list[tuple]:
+    return [
+        (r.workspace, r.trigger, r.cursor, r.error_reason, r.count)
+        for r in caplog.records
+        if r.name == RUNNER and r.getMessage() == "signal passed over"
+    ]
+
+
+def at_cursor(stored_cursor, settings, cursor: str):
+    async def reached() -> bool:
+        return await stored_cursor(settings) == cursor
+
+    return reached
+
+
+async def test_an_unreadable_signal_is_passed_over_and_the_next_one_fires(
+    serve, trigger_settings, fake_services, stored_cursor, caplog
+):
+    caplog.set_level(logging.WARNING, RUNNER)
+    delivery = fake_services.delivery
+    async with serve(trigger_settings):
+        # NaN cannot be converted: the stream used to stop on it for good.
+        poison = await fake_services.emit_event(
+            ALICE, EVENT, message_id="poison", properties={"days_left": 1, "x": math.nan}
+        )
+        good = await fake_services.emit_event(
+            ALICE, EVENT, message_id="good", properties={"days_left": 1}
+        )
+        await eventually(lambda: len(delivery.accepted) == 1)
+        await eventually(at_cursor(stored_cursor, trigger_settings, good.cursor))
+    assert delivery.keys == ["trigger:renewal-due:good"]
+    assert passed_over(caplog) == [("default", "", poison.cursor, "UNREADABLE_EVENT", 1)]
+    # Nothing was asked about the unreadable event.
+    assert fake_services.profile.get_profile_calls == 1
+
+
+async def test_a_restart_resumes_after_the_poison(
+    serve, trigger_settings, fake_services, stored_cursor
+):
+    delivery = fake_services.delivery
+    async with serve(trigger_settings):
+        poison = await fake_services.emit_event(
+            ALICE, EVENT, message_id="poison", properties={"days_left": math.inf}
+        )
+        await eventually(at_cursor(stored_cursor, trigger_settings, poison.cursor))
+    async with serve(trigger_settings):
+        await eventually(lambda: len(fake_services.profile.watch_requests) == 2)
+        assert fake_services.profile.watch_requests[1].start_cursor == poison.cursor
+        await fake_services.emit_event(ALICE, EVENT, message_id="good", properties={"days_left": 1})
+        await eventually(lambda: len(delivery.accepted) == 1)
+    assert delivery.keys == ["trigger:renewal-due:good"]
+
+
+async def test_a_profile_that_cannot_be_converted_passes_over_that_customer_only(
+    serve, trigger_settings, fake_services, stored_cursor, caplog
+):
+    caplog.set_level(logging.WARNING, RUNNER)
+    fake_services.profile.traits[ALICE] = {"first_name": struct_pb2.Value(number_value=math.nan)}
+    fake_services.profile.traits[BOB] = {"first_name": "Bob"}
+    fake_services.consent.grant(BOB, "marketing", channel_pb2.CHANNEL_EMAIL)
+    delivery = fake_services.delivery
+    async with serve(trigger_settings):
+        poison = await fake_services.emit_event(ALICE, EVENT, properties={"days_left": 1})
+        good = await fake_services.emit_event(
+            BOB, EVENT, message_id="bob", properties={"days_left": 1}
+        )
+        await eventually(lambda: len(delivery.accepted) == 1)
+        await eventually(at_cursor(stored_cursor, trigger_settings, good.cursor))
+    assert delivery.keys == ["trigger:renewal-due:bob"]
+    assert passed_over(caplog) == [
+        ("default", TRIGGER, poison.cursor, "profile:UNCONVERTIBLE_VALUE", 1)
+    ]
+
+
+async def test_a_transient_profile_failure_is_still_retried(
+    serve, trigger_settings, fake_services, caplog
+):
+    caplog.set_level(logging.WARNING, RUNNER)
+    fake_services.profile.fail_get_with = [
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    ]
+    delivery = fake_services.delivery
+    async with serve(trigger_settings):
+        await fake_services.emit_event(ALICE, EVENT, message_id="e1", properties={"days_left": 1})
+        await eventually(lambda: len(delivery.accepted) == 1)
+    assert fake_services.profile.get_profile_calls == 3
+    assert passed_over(caplog) == []
+
+
+async def test_signals_profile_could_not_stream_are_counted_in_the_log(
+    serve, trigger_settings, fake_services, caplog
+):
+    caplog.set_level(logging.WARNING, RUNNER)
+    fake_services.profile.skipped_before["c000001"] = 3
+    async with serve(trigger_settings):
+        first = await fake_services.emit_event(ALICE, EVENT, properties={"days_left": 1})
+        await eventually(lambda: len(fake_services.delivery.accepted) == 1)
+    reported = [
+        (r.workspace, r.cursor, r.count)
+        for r in caplog.records
+        if r.getMessage() == "profile passed over signals it could not stream"
+    ]
+    assert reported == [("default", first.cursor, 3)]
+
+
+async def test_a_stream_failing_at_one_position_is_reported_not_spun(
+    serve, trigger_settings, fake_services, caplog
+):
+    caplog.set_level(logging.WARNING, RUNNER)
+    # A signal over decisioning's own message limit: the stream fails on it each time.
+    settings = trigger_settings.model_copy(update={"max_message_bytes": 64 * 1024})
+    async with serve(settings):
+        await fake_services.emit_event(ALICE, EVENT, properties={"blob": "x" * 100_000})
+
+        def stuck() -> list[logging.LogRecord]:
+            return [r for r in caplog.records if r.getMessage().startswith("trigger runner stuck")]
+
+        await eventually(stuck, timeout=10)
+    record = stuck()[0]
+    assert record.levelno == logging.ERROR
+    assert (record.workspace, record.cursor, record.code, record.error_reason) == (
+        "default",
+        "",
+        "RESOURCE_EXHAUSTED",
+        "MESSAGE_TOO_LARGE",
+    )
+    assert record.attempt == STUCK_AFTER
+    assert len(fake_services.profile.watch_requests) >= STUCK_AFTER
+    assert fake_services.delivery.requests == []
+
+
+# -- a profile behind the real runtime, authentication on ------------------------------
+
+PROFILE_SERVICE = profile_pb.DESCRIPTOR.services_by_name["ProfileService"].full_name
+TOKEN = "decisioning-token"
+
+
+@pytest.fixture
+async def guarded_profile(fake_services):
+    """fake_services.profile served by rapport.grpcserver.start: tokens required."""
+    parts = ServiceParts(
+        register=[
+            lambda server: profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(
+                fake_services.profile, server
+            )
+        ],
+        service_names=[PROFILE_SERVICE],
+        error_domain="profile.rapport.dev",
+        method_scopes={
+            f"/{PROFILE_SERVICE}/WatchSignals": "profile.watch",
+            f"/{PROFILE_SERVICE}/GetProfile": "profile.read",
+        },
+    )
+    grant = {"scopes": ["profile.watch", "profile.read"], "workspaces": ["default"]}
+    settings = ServiceSettings(host="127.0.0.1", port=0, auth_tokens={TOKEN: grant})
+    running = await start(parts, settings)
+    try:
+        yield running.address
+    finally:
+        await running.stop(grace=0, drain=0)
+
+
+async def test_the_outbound_token_opens_the_signal_stream(
+    serve, trigger_settings, fake_services, guarded_profile
+):
+    settings = trigger_settings.model_copy(
+        update={"profile_address": guarded_profile, "outbound_token": TOKEN}
+    )
+    async with serve(settings):
+        await fake_services.emit_event(ALICE, EVENT, message_id="e1", properties={"days_left": 1})
+        await eventually(lambda: len(fake_services.delivery.accepted) == 1)
+    assert fake_services.delivery.keys == ["trigger:renewal-due:e1"]
+    assert fake_services.profile.watch_requests[0].parent == "workspaces/default"
+    assert fake_services.profile.get_profile_calls == 1
+
+
+async def test_without_the_token_the_stream_is_refused(
+    serve, trigger_settings, fake_services, guarded_profile, caplog
+):
+    caplog.set_level(logging.WARNING, RUNNER)
+    settings = trigger_settings.model_copy(update={"profile_address": guarded_profile})
+    async with serve(settings):
+        await fake_services.emit_event(ALICE, EVENT, properties={"days_left": 1})
+
+        def refused() -> list[str]:
+            return [r.code for r in caplog.records if r.getMessage() == "signal stream broken"]
+
+        await eventually(refused)
+    assert refused()[0] == "UNAUTHENTICATED"
+    assert fake_services.profile.watch_requests == []
+    assert fake_services.delivery.requests == []

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from rapport.decisioning.domain.rules import RuleBook, RuleEvaluationError, RuleSyntaxError
+from rapport.decisioning.domain.rules import (
+    MAX_EXPRESSION_CHARS,
+    RuleBook,
+    RuleEvaluationError,
+    RuleSyntaxError,
+)
 
 PROFILE = {"profile": {"traits": {"age": 42.0, "email": "x"}, "customer": "c"}, "context": {}}
 
@@ -64,3 +69,15 @@ def test_not_a_bool_is_described():
 
 def test_has_guards_missing_traits():
     assert RuleBook().evaluate("has(profile.traits.phone)", PROFILE) is False
+
+
+def test_expressions_too_long_for_the_parser_are_refused_unparsed():
+    # ~20,000 chained operators overflow the binding's native stack: the process would die.
+    bomb = " + ".join(["1"] * 20_000) + " > 0"
+    rules = RuleBook()
+    with pytest.raises(RuleSyntaxError, match=f"longer than {MAX_EXPRESSION_CHARS}"):
+        rules.compile(bomb)
+    # A rule stored before the limit existed fails its evaluation instead (RULE_ERROR).
+    with pytest.raises(RuleEvaluationError):
+        rules.evaluate(bomb, {})
+    assert rules.evaluate(" && ".join(["true"] * 500), {}) is True  # 3,996 characters

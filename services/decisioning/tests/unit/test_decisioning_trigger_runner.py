@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -18,17 +19,29 @@ from rapport.decisioning.domain.model import (
     TrackedEvent,
     TriggerDraft,
 )
-from rapport.decisioning.domain.outbound import DependencyError
+from rapport.decisioning.domain.outbound import UNUSABLE_ANSWER, DependencyError
 from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.domain.validation import validate_action, validate_trigger
 from rapport.decisioning.service_layer.dependencies import Dependencies
-from rapport.decisioning.service_layer.trigger_runner import Backoff, TriggerRunner
+from rapport.decisioning.service_layer.trigger_runner import (
+    STUCK_AFTER,
+    UNEXPECTED_ATTEMPTS,
+    Backoff,
+    TriggerRunner,
+    is_transient,
+)
+from rapport.decisioning.service_layer.triggers import Failure
 from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
-from rapport.sqlstore import create_engine, migrate
+from rapport.errors import Aborted
+from rapport.grpctesting import eventually
+from rapport.pagination import PageTokens
+from rapport.sqlstore import TransientConflict, create_engine, migrate
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .._decisioning_fakes import FakeConsentClient, FakeDeliveryClient, FakeProfileClient
 
 ALICE = "workspaces/default/customers/alice"
+RUNNER = "rapport.decisioning.service_layer.trigger_runner"
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 
@@ -43,6 +56,7 @@ async def deps(tmp_path) -> AsyncIterator[Dependencies]:
         delivery=FakeDeliveryClient(),
         workspaces=("default",),
         rules=RuleBook(),
+        page_tokens=PageTokens(None),
         clock=lambda: NOW,
     )
     action = validate_action(
@@ -88,6 +102,11 @@ async def deps(tmp_path) -> AsyncIterator[Dependencies]:
         await engine.dispose()
 
 
+async def stored(deps: Dependencies, cursor: str) -> bool:
+    async with deps.uow(readonly=True) as uow:
+        return await uow.signal_cursors.get("default") == cursor
+
+
 def signal(number: int, name: str = "Cart Abandoned", event_type: str = "track", **properties):
     return Signal(
         cursor=f"c{number}",
@@ -125,6 +144,9 @@ async def test_conditions_see_event_and_profile(deps):
         signal(1, name="Other", total=80.0),
         signal(1, event_type="identify", total=80.0),
         Signal(cursor="c1", customer=ALICE, event=None),
+        # Names no trigger may have: not even looked up (PostgreSQL refuses NUL).
+        signal(1, name="Cart\x00Abandoned", total=80.0),
+        signal(1, name="x" * 257, total=80.0),
     ],
 )
 async def test_irrelevant_signals_cost_no_calls(deps, irrelevant):
@@ -148,11 +170,7 @@ async def test_retries_the_same_signal_then_stores_its_cursor(deps):
     runner = TriggerRunner(deps, backoff_initial_seconds=0.001, backoff_max_seconds=0.002)
     task = asyncio.create_task(runner.run())
     try:
-        for _ in range(500):
-            async with deps.uow(readonly=True) as uow:
-                if await uow.signal_cursors.get("default") == "c1":
-                    break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: stored(deps, "c1"))
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -166,10 +184,7 @@ async def test_stops_promptly_while_backing_off(deps):
     deps.profile.append(signal(1, total=80.0))
     runner = TriggerRunner(deps, backoff_initial_seconds=30, backoff_max_seconds=60)
     task = asyncio.create_task(runner.run())
-    for _ in range(200):
-        if deps.delivery.attempts:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: deps.delivery.attempts)
     assert deps.delivery.attempts == 1
     task.cancel()
     async with asyncio.timeout(1):
@@ -198,10 +213,7 @@ async def test_profile_failure_while_watching_reconnects(deps):
         TriggerRunner(deps, backoff_initial_seconds=0.001, backoff_max_seconds=0.002).run()
     )
     try:
-        for _ in range(500):
-            if deps.delivery.sent:
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: deps.delivery.sent)
     finally:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -241,3 +253,196 @@ async def test_actions_that_can_no_longer_be_sent_are_skipped(deps, change):
         await uow.commit()
     await TriggerRunner(deps).handle("default", signal(1, total=80.0))
     assert deps.delivery.sent == [] and deps.consent.check_calls == 0
+
+
+# -- failures for good are recorded and passed over; transient ones retried --------------
+
+
+def runner_log(caplog, message: str) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == RUNNER and r.getMessage().startswith(message)]
+
+
+async def run_until(runner: TriggerRunner, check) -> None:
+    task = asyncio.create_task(runner.run())
+    try:
+        await eventually(check)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+def fast(deps: Dependencies) -> TriggerRunner:
+    """A runner with short pauses; Alice's profile makes the by-push condition false."""
+    deps.profile.traits[ALICE] = {"app": False}
+    return TriggerRunner(deps, backoff_initial_seconds=0.001, backoff_max_seconds=0.002)
+
+
+async def test_rule_errors_and_refusals_are_returned_as_failures(deps):
+    deps.delivery.failures = [DependencyError("delivery", "INVALID_ARGUMENT", "BAD_DATA")]
+    failures = await TriggerRunner(deps).handle("default", signal(1, total=80.0))
+    assert failures == [
+        Failure("workspaces/default/triggers/by-email", "delivery:BAD_DATA"),
+        Failure("workspaces/default/triggers/by-push", "RULE_ERROR"),  # no `app` trait
+    ]
+
+
+async def test_a_profile_answer_that_cannot_be_used_fails_every_matched_trigger(deps):
+    deps.profile.fail_get_with = DependencyError("profile", UNUSABLE_ANSWER, "UNCONVERTIBLE")
+    failures = await TriggerRunner(deps).handle("default", signal(1, total=80.0))
+    assert [f.reason for f in failures] == ["profile:UNCONVERTIBLE"] * 2
+    assert deps.consent.check_calls == 0
+
+
+async def test_an_unreadable_signal_is_recorded_and_the_next_one_fires(deps, caplog):
+    caplog.set_level(logging.WARNING, RUNNER)
+    deps.profile.append(Signal(cursor="c1", customer=ALICE, event=None, unreadable="BAD_EVENT"))
+    deps.profile.append(signal(2, total=80.0))
+    runner = fast(deps)
+    await run_until(runner, lambda: stored(deps, "c2"))
+    assert [m.idempotency_key for m in deps.delivery.sent] == ["trigger:by-email:m2"]
+    assert runner.skipped["default"] == 1
+    (record,) = runner_log(caplog, "signal passed over")
+    assert (record.workspace, record.trigger, record.cursor, record.error_reason, record.count) == (
+        "default",
+        "",
+        "c1",
+        "BAD_EVENT",
+        1,
+    )
+
+
+async def test_an_unexpected_error_is_retried_a_few_times_then_passed_over(deps, caplog):
+    caplog.set_level(logging.WARNING, RUNNER)
+
+    class BuggyProfile(FakeProfileClient):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bugs = UNEXPECTED_ATTEMPTS
+
+        async def get_traits(self, customer):
+            if self.bugs:
+                self.bugs -= 1
+                raise RuntimeError("a bug this signal's content sets off")
+            return await super().get_traits(customer)
+
+    buggy = BuggyProfile()
+    buggy.append(signal(1, total=80.0))
+    buggy.append(signal(2, total=80.0))
+    deps = dataclasses.replace(deps, profile=buggy)
+    runner = fast(deps)
+    await run_until(runner, lambda: stored(deps, "c2"))
+    assert [m.idempotency_key for m in deps.delivery.sent] == ["trigger:by-email:m2"]
+    assert [r.error_reason for r in runner_log(caplog, "signal passed over")] == [
+        "UNEXPECTED:RuntimeError"
+    ]
+    assert len(runner_log(caplog, "signal handling failed")) == UNEXPECTED_ATTEMPTS
+
+
+async def test_a_lost_database_is_retried_not_passed_over(deps):
+    class FlakyStorageProfile(FakeProfileClient):
+        def __init__(self) -> None:
+            super().__init__()
+            self.failures = 2
+
+        async def get_traits(self, customer):
+            if self.failures:
+                self.failures -= 1
+                raise OperationalError("SELECT 1", {}, ConnectionError("server closed"))
+            return await super().get_traits(customer)
+
+    flaky = FlakyStorageProfile()
+    flaky.append(signal(1, total=80.0))
+    deps = dataclasses.replace(deps, profile=flaky)
+    runner = fast(deps)
+    await run_until(runner, lambda: stored(deps, "c1"))
+    assert [m.idempotency_key for m in deps.delivery.sent] == ["trigger:by-email:m1"]
+    assert runner.skipped["default"] == 0
+
+
+async def test_a_signal_that_keeps_failing_transiently_is_reported_as_stuck(deps, caplog):
+    caplog.set_level(logging.WARNING, RUNNER)
+    deps.delivery.failures = [DependencyError("delivery", "UNAVAILABLE")] * (STUCK_AFTER + 1)
+    deps.profile.append(signal(1, total=80.0))
+    runner = fast(deps)
+    await run_until(runner, lambda: stored(deps, "c1"))
+    assert [m.idempotency_key for m in deps.delivery.sent] == ["trigger:by-email:m1"]
+    stuck = runner_log(caplog, "trigger runner stuck")
+    assert [(r.levelno, r.cursor, r.code, r.attempt) for r in stuck] == [
+        (logging.ERROR, "c1", "UNAVAILABLE", STUCK_AFTER),
+        (logging.ERROR, "c1", "UNAVAILABLE", STUCK_AFTER + 1),
+    ]
+    assert runner.skipped["default"] == 0
+
+
+async def test_a_stream_failing_at_one_position_waits_the_longest_pause(deps, caplog, monkeypatch):
+    caplog.set_level(logging.WARNING, RUNNER)
+
+    class RefusingProfile(FakeProfileClient):
+        async def watch_signals(self, workspace, start_cursor):
+            self.watch_cursors.append(start_cursor)
+            raise DependencyError("profile", "RESOURCE_EXHAUSTED", "MESSAGE_TOO_LARGE")
+            yield  # an async generator, like the real one
+
+    real_sleep = asyncio.sleep
+    delays: list[float] = []
+
+    async def recording_sleep(delay: float) -> None:
+        delays.append(delay)
+        await real_sleep(0)
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    refusing = RefusingProfile()
+    deps = dataclasses.replace(deps, profile=refusing)
+    task = asyncio.create_task(
+        TriggerRunner(deps, backoff_initial_seconds=0.001, backoff_max_seconds=7.0).run()
+    )
+    try:
+        while len(delays) < STUCK_AFTER + 2:
+            await real_sleep(0.001)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    # Doubling at first; once stuck, the longest pause every time (not 0.016, 0.032...).
+    assert delays[: STUCK_AFTER + 2] == [0.001, 0.002, 0.004, 0.008, 7.0, 7.0, 7.0]
+    stuck = runner_log(caplog, "trigger runner stuck")
+    assert stuck[0].levelno == logging.ERROR
+    assert (stuck[0].cursor, stuck[0].code, stuck[0].error_reason, stuck[0].attempt) == (
+        "",
+        "RESOURCE_EXHAUSTED",
+        "MESSAGE_TOO_LARGE",
+        STUCK_AFTER,
+    )
+    assert set(refusing.watch_cursors) == {""}
+
+
+async def test_the_count_of_signals_profile_could_not_stream_is_logged(deps, caplog):
+    caplog.set_level(logging.WARNING, RUNNER)
+    deps.profile.append(dataclasses.replace(signal(1, total=80.0), skipped_before=4))
+    runner = fast(deps)
+    await run_until(runner, lambda: stored(deps, "c1"))
+    (record,) = runner_log(caplog, "profile passed over signals")
+    assert (record.workspace, record.cursor, record.count) == ("default", "c1", 4)
+    assert runner.skipped_by_profile["default"] == 4
+    assert len(deps.delivery.sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (DependencyError("delivery", "UNAVAILABLE"), True),
+        (DependencyError("delivery", "DEADLINE_EXCEEDED"), True),
+        (DependencyError("delivery", "INVALID_ARGUMENT"), False),
+        (DependencyError("profile", UNUSABLE_ANSWER), False),
+        (DependencyError("profile", "RESOURCE_EXHAUSTED", definite=True), False),
+        (TransientConflict("RACE"), True),
+        (Aborted("CONCURRENT_UPDATE", "kept conflicting"), True),
+        (OperationalError("SELECT 1", {}, Exception("database is locked")), True),
+        (IntegrityError("INSERT", {}, Exception("NOT NULL")), False),
+        (ConnectionRefusedError(), True),
+        (RuntimeError("bug"), False),
+    ],
+)
+def test_what_is_transient(error, transient):
+    assert is_transient(error) is transient

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
@@ -25,25 +24,18 @@ class SignalCursorRepository:
         return value or ""
 
     async def save(self, workspace: str, cursor: str, now: datetime) -> None:
+        """Update, or insert the first one. Two replicas inserting at once: the loser's
+        unique violation is a transient conflict (run the unit with
+        rapport.sqlstore.run_with_retries); cursors are opaque, so the last writer
+        wins, and a cursor left behind only causes replays the sends' keys absorb."""
         result = await self._conn.execute(
             tables.signal_cursors.update()
             .where(tables.signal_cursors.c.workspace == workspace)
             .values(cursor=cursor, update_time=now)
         )
         if result.rowcount == 0:
-            try:
-                async with self._conn.begin_nested():
-                    await self._conn.execute(
-                        tables.signal_cursors.insert().values(
-                            workspace=workspace, cursor=cursor, update_time=now
-                        )
-                    )
-            except IntegrityError:
-                # Another replica inserted it first. Cursors are opaque, so the
-                # last writer wins; a cursor left behind only causes replays,
-                # which the sends' idempotency keys absorb.
-                await self._conn.execute(
-                    tables.signal_cursors.update()
-                    .where(tables.signal_cursors.c.workspace == workspace)
-                    .values(cursor=cursor, update_time=now)
+            await self._conn.execute(
+                tables.signal_cursors.insert().values(
+                    workspace=workspace, cursor=cursor, update_time=now
                 )
+            )

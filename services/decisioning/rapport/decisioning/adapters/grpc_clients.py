@@ -1,7 +1,9 @@
 """gRPC implementations of the profile, consent and delivery clients.
 
 They implement the service layer's client ports (service_layer.dependencies)
-structurally and speak the other services' v1 contracts.
+structurally and speak the other services' v1 contracts. An answer this service
+cannot convert is a definite DependencyError (UNUSABLE_ANSWER), and a signal it
+cannot convert comes out unreadable: neither ever escapes as another exception.
 """
 
 from __future__ import annotations
@@ -10,12 +12,11 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import grpc
-from google.protobuf import json_format, struct_pb2
-from google.rpc import error_details_pb2, status_pb2
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.decisioning.domain import names
 from rapport.decisioning.domain.model import Channel, Signal, TrackedEvent
 from rapport.decisioning.domain.outbound import (
+    UNUSABLE_ANSWER,
     ConsentQuery,
     DependencyError,
     OutboundMessage,
@@ -23,40 +24,37 @@ from rapport.decisioning.domain.outbound import (
 )
 from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
 from rapport.errors import InvalidArgument
+from rapport.grpcclients import error_details
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 from rapport.type.v1 import channel_pb2, message_content_pb2
+from rapport.wellknowntypes import dict_to_struct, struct_to_dict, value_to_python
 
 MAX_CONSENT_BATCH = 1000  # BatchCheckConsent's documented limit
 
-_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+# A message over a size limit: grpc core says "... larger than max (N vs. M)" (either
+# side's limit); the rapport runtime answers RESPONSE_TOO_LARGE for its own responses.
+_OVER_LIMIT_TEXT = "larger than max"
+_RESPONSE_TOO_LARGE = "RESPONSE_TOO_LARGE"
+MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
+UNREADABLE_EVENT = "UNREADABLE_EVENT"
 
 
 def _error(service: str, err: grpc.aio.AioRpcError) -> DependencyError:
     code = err.code().name if err.code() is not None else "UNKNOWN"
-    reason = ""
-    raw = next((v for k, v in (err.trailing_metadata() or ()) if k == _STATUS_DETAILS_KEY), None)
-    if isinstance(raw, bytes):
-        try:
-            status = status_pb2.Status.FromString(raw)
-            for detail in status.details:
-                if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                    info = error_details_pb2.ErrorInfo()
-                    detail.Unpack(info)
-                    reason = info.reason
-                    break
-        except Exception:  # details are advisory: a garbled trailer must not hide the code
-            reason = ""
-    return DependencyError(service, code, reason, err.details() or "")
+    info, _ = error_details(err)
+    reason = info.reason if info is not None else ""
+    details = err.details() or ""
+    if code == "RESOURCE_EXHAUSTED" and (
+        reason == _RESPONSE_TOO_LARGE or _OVER_LIMIT_TEXT in details
+    ):
+        # Not a quota: the same message is just as large next time.
+        return DependencyError(service, code, reason or MESSAGE_TOO_LARGE, details, definite=True)
+    return DependencyError(service, code, reason, details)
 
 
-def _struct_to_dict(struct: struct_pb2.Struct) -> dict[str, Any]:
-    return json_format.MessageToDict(struct)
-
-
-def _dict_to_struct(values: dict[str, Any]) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(values)
-    return struct
+def _unusable(service: str, err: InvalidArgument) -> DependencyError:
+    # The field path goes in the details only: they are never logged.
+    return DependencyError(service, UNUSABLE_ANSWER, "UNCONVERTIBLE_VALUE", err.field)
 
 
 def _event_type(value: int) -> str:
@@ -67,18 +65,30 @@ def _event_type(value: int) -> str:
 _EVENT_TYPES = set(profile_service_pb2.EventType.values())
 
 
-def signal_from_proto(signal: profile_service_pb2.Signal) -> Signal:
+def signal_from_proto(signal: profile_service_pb2.Signal, *, skipped_before: int = 0) -> Signal:
+    """The signal; `unreadable` when its event holds values that cannot be converted
+    (NaN, nesting too deep...), so that it is passed over instead of stopping the stream."""
     event: TrackedEvent | None = None
+    unreadable = ""
     if signal.HasField("event_seen"):
         seen = signal.event_seen.event
-        event = TrackedEvent(
-            type=_event_type(seen.type),
-            name=seen.event,
-            message_id=seen.message_id,
-            properties=_struct_to_dict(seen.properties),
-            context=_struct_to_dict(seen.context),
-        )
-    return Signal(cursor=signal.cursor, customer=signal.customer, event=event)
+        try:
+            event = TrackedEvent(
+                type=_event_type(seen.type),
+                name=seen.event,
+                message_id=seen.message_id,
+                properties=struct_to_dict(seen.properties, field_path="event.properties"),
+                context=struct_to_dict(seen.context, field_path="event.context"),
+            )
+        except InvalidArgument:
+            unreadable = UNREADABLE_EVENT
+    return Signal(
+        cursor=signal.cursor,
+        customer=signal.customer,
+        event=event,
+        unreadable=unreadable,
+        skipped_before=skipped_before,
+    )
 
 
 class GrpcProfileClient:
@@ -97,9 +107,13 @@ class GrpcProfileClient:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return None
             raise _error("profile", err) from err
-        return {
-            key: json_format.MessageToDict(trait.value) for key, trait in profile.traits.items()
-        }
+        try:
+            return {
+                key: value_to_python(trait.value, field_path=f"traits.{key}")
+                for key, trait in profile.traits.items()
+            }
+        except InvalidArgument as err:
+            raise _unusable("profile", err) from err
 
     async def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
         call = self._stub.WatchSignals(
@@ -109,9 +123,14 @@ class GrpcProfileClient:
                 kinds=[profile_service_pb2.SIGNAL_KIND_EVENT_SEEN],
             )
         )
+        skipped = 0
         try:
             async for response in call:
-                yield signal_from_proto(response.signal)
+                skipped += max(response.skipped_signal_count, 0)
+                if not response.signal.cursor:
+                    continue  # no position in the log: nothing to act on or resume after
+                yield signal_from_proto(response.signal, skipped_before=skipped)
+                skipped = 0
         except grpc.aio.AioRpcError as err:
             raise _error("profile", err) from err
         finally:
@@ -156,7 +175,7 @@ class GrpcConsentClient:
                 raise _error("consent", err) from err
             if len(response.responses) != len(chunk):
                 raise DependencyError(
-                    "consent", "INTERNAL", "BAD_RESPONSE", "answers do not match the checks"
+                    "consent", UNUSABLE_ANSWER, "BAD_RESPONSE", "answers do not match the checks"
                 )
             answers.extend(r.allowed for r in response.responses)
         return answers
@@ -167,6 +186,13 @@ class GrpcDeliveryClient:
         self._stub = delivery_service_pb2_grpc.DeliveryServiceStub(channel)
 
     async def send(self, message: OutboundMessage) -> SentMessage:
+        try:
+            data = dict_to_struct(message.data, field_path="data")
+        except InvalidArgument as err:
+            # E.g. event properties nested as deep as allowed, one level down in `data`.
+            raise DependencyError(
+                "delivery", "INVALID_ARGUMENT", "UNSENDABLE_DATA", err.field
+            ) from err
         request = delivery_service_pb2.SendMessageRequest(
             parent=names.workspace_name(message.workspace),
             idempotency_key=message.idempotency_key,
@@ -178,7 +204,7 @@ class GrpcDeliveryClient:
                 text_body=message.content.text_body,
                 html_body=message.content.html_body,
             ),
-            data=_dict_to_struct(message.data),
+            data=data,
             source=message.source,
         )
         try:

@@ -236,3 +236,8 @@ class Signal:
     cursor: str
     customer: str
     event: TrackedEvent | None
+    # Why the signal could not be read (its event holds values this service cannot
+    # convert); empty when it could. An unreadable signal is recorded and passed over.
+    unreadable: str = ""
+    # Signals profile passed over just before this one because it could not stream them.
+    skipped_before: int = 0

@@ -11,26 +11,51 @@ from typing import Any
 
 from .model import Channel, MessageContent
 
+# Not a gRPC code: the call succeeded but its answer cannot be used (a value this
+# service cannot convert). The same call would get the same answer.
+UNUSABLE_ANSWER = "UNUSABLE_ANSWER"
 # Codes after which the same call may succeed later; anything else is the
-# request's own fault and retrying it cannot help.
+# request's own fault (or the answer's) and retrying it cannot help.
 PERMANENT_CODES = frozenset(
-    {"INVALID_ARGUMENT", "FAILED_PRECONDITION", "NOT_FOUND", "ALREADY_EXISTS", "OUT_OF_RANGE"}
+    {
+        "INVALID_ARGUMENT",
+        "FAILED_PRECONDITION",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "OUT_OF_RANGE",
+        UNUSABLE_ANSWER,
+    }
 )
 
 
 class DependencyError(Exception):
-    """A call to another service failed. `code` is the gRPC status code name."""
+    """A call to another service failed.
 
-    def __init__(self, service: str, code: str, reason: str = "", details: str = "") -> None:
+    `code` is the gRPC status code name, or UNUSABLE_ANSWER. `definite` means the
+    same call cannot succeed by retrying it; by default it follows from the code,
+    but an adapter may say so of a code that is usually transient (a message over
+    the size limit is RESOURCE_EXHAUSTED, like a quota).
+    """
+
+    def __init__(
+        self,
+        service: str,
+        code: str,
+        reason: str = "",
+        details: str = "",
+        *,
+        definite: bool | None = None,
+    ) -> None:
         self.service = service
         self.code = code
         self.reason = reason  # ErrorInfo.reason when the server sent one
         self.details = details
+        self.definite = code in PERMANENT_CODES if definite is None else definite
         super().__init__(f"{service}: {code} {reason}".strip())
 
     @property
     def transient(self) -> bool:
-        return self.code not in PERMANENT_CODES
+        return not self.definite
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,11 @@ from typing import Any
 
 import cel
 
+# The CEL binding parses and evaluates recursively in native code: an expression
+# chaining some ten thousand operators overflows the stack and kills the process,
+# and an error far into a long line panics. Rules are kept far below both.
+MAX_EXPRESSION_CHARS = 4096
+
 
 class RuleSyntaxError(ValueError):
     """The expression does not compile; the message is the compiler's."""
@@ -14,6 +19,11 @@ class RuleSyntaxError(ValueError):
 
 class RuleEvaluationError(Exception):
     """The expression failed at evaluation time or did not yield a bool."""
+
+
+def _is_panic(err: BaseException) -> bool:
+    # pyo3 turns a Rust panic into pyo3_runtime.PanicException, a BaseException.
+    return type(err).__module__ == "pyo3_runtime"
 
 
 def _describe(err: Exception) -> str:
@@ -40,10 +50,16 @@ class RuleBook:
         if program is not None:
             self._programs.move_to_end(expression)
             return program
+        if len(expression) > MAX_EXPRESSION_CHARS:
+            raise RuleSyntaxError(f"longer than {MAX_EXPRESSION_CHARS} characters")
         try:
             program = cel.compile(expression)
         except Exception as err:  # the binding raises ValueError; be broad
             raise RuleSyntaxError(_describe(err)) from err
+        except BaseException as err:
+            if not _is_panic(err):
+                raise
+            raise RuleSyntaxError("the CEL parser failed on it") from None
         self._programs[expression] = program
         if len(self._programs) > self._max_programs:
             self._programs.popitem(last=False)
@@ -61,6 +77,10 @@ class RuleBook:
             result = program.execute(variables)
         except Exception as err:  # evaluation errors come as many types
             raise RuleEvaluationError(_describe(err)) from err
+        except BaseException as err:
+            if not _is_panic(err):
+                raise
+            raise RuleEvaluationError("the CEL evaluator failed") from None
         if not isinstance(result, bool):
             raise RuleEvaluationError(f"evaluated to {type(result).__name__}, not a bool")
         return result

@@ -17,13 +17,16 @@ from jinja2.sandbox import SandboxedEnvironment
 from rapport.errors import InvalidArgument
 
 from .model import Action, ActionDraft, Channel, MessageContent, Trigger, TriggerDraft
-from .rules import RuleBook, RuleSyntaxError
+from .rules import MAX_EXPRESSION_CHARS, RuleBook, RuleSyntaxError
 
 RESOURCE_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
 PURPOSE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 MAX_EVENT_NAME_CHARS = 256
 MAX_TEXT_CHARS = 10_000
 MAX_TEMPLATE_CHARS = 100_000
+# Value and lever: far below the largest double, so that priority (their product
+# with a propensity <= 1) stays finite.
+MAX_AMOUNT = 1e12
 DEFAULT_LEVER = 1.0
 DEFAULT_PROPENSITY = 0.5
 
@@ -48,6 +51,20 @@ class TriggerFields:
 
     def __call__(self, part: str) -> str:
         return f"{self.trigger}.{part}"
+
+
+def _text(value: str, field: str, max_chars: int) -> str:
+    """Free text that is stored: bounded, and without NUL (PostgreSQL text cannot hold it)."""
+    if len(value) > max_chars:
+        raise InvalidArgument(field, f"must be at most {max_chars} characters")
+    if "\x00" in value:
+        raise InvalidArgument(field, "must not contain NUL characters")
+    return value
+
+
+def is_event_name(name: str) -> bool:
+    """Whether a trigger may name this event (so whether any trigger can match it)."""
+    return bool(name.strip()) and len(name) <= MAX_EVENT_NAME_CHARS and "\x00" not in name
 
 
 def validate_resource_id(value: str, field: str) -> str:
@@ -86,6 +103,7 @@ def validate_purpose(purpose: str, field: str) -> str:
 
 
 def validate_rule(rules: RuleBook, expression: str, field: str) -> str:
+    _text(expression, field, MAX_EXPRESSION_CHARS)
     if expression.strip():
         try:
             rules.compile(expression)
@@ -98,20 +116,27 @@ _templates = SandboxedEnvironment()
 
 
 def validate_template(template: str, field: str) -> str:
-    if len(template) > MAX_TEMPLATE_CHARS:
-        raise InvalidArgument(field, f"must be at most {MAX_TEMPLATE_CHARS} characters")
+    _text(template, field, MAX_TEMPLATE_CHARS)
     try:
         _templates.parse(template)
     except TemplateSyntaxError as err:
         raise InvalidArgument(
             field, f"is not a valid template (line {err.lineno}): {err.message}"
         ) from err
+    except RecursionError:  # the parser recurses once per nested expression or block
+        raise InvalidArgument(field, "is nested too deeply to be a template") from None
     return template
 
 
 def _finite(value: float, field: str) -> float:
     if not math.isfinite(value):
         raise InvalidArgument(field, "must be a finite number")
+    return value
+
+
+def _amount(value: float, field: str) -> float:
+    if _finite(value, field) > MAX_AMOUNT:
+        raise InvalidArgument(field, f"must be at most {MAX_AMOUNT:g}")
     return value
 
 
@@ -127,17 +152,15 @@ def validate_action(
     """The action with its defaults applied, or InvalidArgument naming the first bad field."""
     f = fields or ActionFields()
     validate_resource_id(action_id, f.action_id)
-    if len(draft.display_name) > MAX_TEXT_CHARS:
-        raise InvalidArgument(f("display_name"), f"must be at most {MAX_TEXT_CHARS} characters")
-    if len(draft.description) > MAX_TEXT_CHARS:
-        raise InvalidArgument(f("description"), f"must be at most {MAX_TEXT_CHARS} characters")
+    _text(draft.display_name, f("display_name"), MAX_TEXT_CHARS)
+    _text(draft.description, f("description"), MAX_TEXT_CHARS)
     channels = validate_channels(draft.channels, f("channels"))
     purpose = validate_purpose(draft.purpose, f("purpose"))
 
-    value = _finite(draft.value, f("value"))
+    value = _amount(draft.value, f("value"))
     if value <= 0:
         raise InvalidArgument(f("value"), "must be positive")
-    lever = _finite(draft.lever, f("lever"))
+    lever = _amount(draft.lever, f("lever"))
     if lever < 0:
         raise InvalidArgument(f("lever"), "must not be negative (0 means 1)")
     propensity = _finite(draft.base_propensity, f("base_propensity"))
@@ -197,8 +220,7 @@ def validate_trigger(
     validate_resource_id(trigger_id, f.trigger_id)
     if not draft.event_name.strip():
         raise InvalidArgument(f("event_name"), "is required (the track event's name)")
-    if len(draft.event_name) > MAX_EVENT_NAME_CHARS:
-        raise InvalidArgument(f("event_name"), f"must be at most {MAX_EVENT_NAME_CHARS} characters")
+    _text(draft.event_name, f("event_name"), MAX_EVENT_NAME_CHARS)
     condition = validate_rule(rules, draft.condition, f("condition"))
     if not draft.action_id:
         raise InvalidArgument(f("action"), "is required")

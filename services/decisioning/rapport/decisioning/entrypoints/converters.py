@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
 
-from google.protobuf import json_format, timestamp_pb2
-from google.protobuf.message import Message
+from google.protobuf import timestamp_pb2
 from rapport.decisioning.domain.model import (
     Action,
     ActionDraft,
@@ -22,6 +23,9 @@ from rapport.decisioning.domain.model import (
 from rapport.decisioning.service_layer import commands
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.type.v1 import channel_pb2, message_content_pb2
+from rapport.wellknowntypes import to_datetime, to_dict, to_timestamp
+
+E = TypeVar("E")
 
 _PROTO_CHANNELS = set(channel_pb2.Channel.values()) - {channel_pb2.CHANNEL_UNSPECIFIED}
 _PROTO_OUTCOME_TYPES = set(pb.OutcomeType.values()) - {pb.OUTCOME_TYPE_UNSPECIFIED}
@@ -37,12 +41,19 @@ def channel_from_proto(value: int) -> Channel | None:
     return Channel[channel_pb2.Channel.Name(value).removeprefix("CHANNEL_")]
 
 
-def optional_channel_from_proto(value: int) -> Channel | commands.UnknownEnumValue | None:
-    """None for unspecified; unknown values are kept for the handler to refuse."""
-    if value == channel_pb2.CHANNEL_UNSPECIFIED:
+def _specified(
+    value: int, convert: Callable[[int], E | None]
+) -> E | commands.UnknownEnumValue | None:
+    """None for 0 (unspecified); numbers this version does not know are kept for the
+    handler to refuse."""
+    if value == 0:
         return None
-    channel = channel_from_proto(value)
-    return channel if channel is not None else commands.UnknownEnumValue(value)
+    known = convert(value)
+    return known if known is not None else commands.UnknownEnumValue(value)
+
+
+def optional_channel_from_proto(value: int) -> Channel | commands.UnknownEnumValue | None:
+    return _specified(value, channel_from_proto)
 
 
 def channel_to_proto(channel: Channel | None) -> int:
@@ -61,19 +72,8 @@ def outcome_type_to_proto(value: OutcomeType) -> int:
     return pb.OutcomeType.Value(f"OUTCOME_TYPE_{value.name}")
 
 
-def time_from_proto(message: Message, field: str) -> datetime | None:
-    if not message.HasField(field):
-        return None
-    stamp: timestamp_pb2.Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
-
-
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    return None if value is None else to_timestamp(value)
 
 
 def _content_from_proto(content: message_content_pb2.MessageContent) -> MessageContent:
@@ -102,8 +102,8 @@ def action_draft_from_proto(action: pb.Action) -> ActionDraft:
         base_propensity=action.base_propensity,
         eligibility=action.eligibility,
         content=_content_from_proto(action.content),
-        start_time=time_from_proto(action, "start_time"),
-        end_time=time_from_proto(action, "end_time"),
+        start_time=to_datetime(action, "start_time", field_path="action.start_time"),
+        end_time=to_datetime(action, "end_time", field_path="action.end_time"),
     )
 
 
@@ -124,7 +124,7 @@ def decide_command(request: pb.DecideRequest) -> commands.Decide:
     return commands.Decide(
         parent=request.parent,
         customer=request.customer,
-        context=json_format.MessageToDict(request.context),
+        context=to_dict(request, "context") or {},
         channel=optional_channel_from_proto(request.channel),
         max_actions=request.max_actions,
     )
@@ -136,10 +136,10 @@ def record_outcome_command(request: pb.RecordOutcomeRequest) -> commands.RecordO
         parent=request.parent,
         customer=outcome.customer,
         action=outcome.action,
-        type=outcome_type_from_proto(outcome.type),
+        type=_specified(outcome.type, outcome_type_from_proto),
         channel=optional_channel_from_proto(outcome.channel),
         decision=outcome.decision,
-        outcome_time=time_from_proto(outcome, "outcome_time"),
+        outcome_time=to_datetime(outcome, "outcome_time", field_path="outcome.outcome_time"),
     )
 
 

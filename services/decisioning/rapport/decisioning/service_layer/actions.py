@@ -8,10 +8,10 @@ from rapport.decisioning.domain import names
 from rapport.decisioning.domain.model import Action
 from rapport.decisioning.domain.validation import validate_action
 from rapport.errors import AlreadyExists, NotFound
-from rapport.pagination import page_size
 
-from . import commands, paging
+from . import commands
 from .dependencies import Dependencies
+from .listing import list_by_id
 from .request_checks import served_name, served_workspace
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,8 @@ async def get_action(cmd: commands.GetAction, deps: Dependencies) -> Action:
 
 
 async def list_actions(cmd: commands.ListActions, deps: Dependencies) -> tuple[list[Action], str]:
-    workspace = served_workspace(cmd.parent, deps.workspaces)
-    size = page_size(cmd.page_size)
-    bound_to = f"ListActions:{cmd.parent}"
-    after = paging.after_id(cmd.page_token, bound_to=bound_to)
-    async with deps.uow(readonly=True) as uow:
-        actions = await uow.actions.list_page(workspace, after=after, limit=size + 1)
-    return paging.page_of(
-        actions, size, position=lambda a: {"after": a.action_id}, bound_to=bound_to
+    return await list_by_id(
+        "ListActions", cmd, deps, lambda uow: uow.actions, lambda action: action.action_id
     )
 
 

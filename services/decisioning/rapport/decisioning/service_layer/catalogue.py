@@ -5,9 +5,11 @@ from __future__ import annotations
 from rapport.decisioning.domain.model import Action, Trigger
 from rapport.decisioning.domain.validation import validate_action, validate_trigger
 from rapport.errors import InvalidArgument
+from rapport.sqlstore import run_with_retries
 
 from . import commands
 from .dependencies import Dependencies
+from .unit_of_work import DecisioningUnitOfWork
 
 
 async def load_catalogue(cmd: commands.LoadCatalogue, deps: Dependencies) -> tuple[int, int]:
@@ -32,7 +34,7 @@ async def load_catalogue(cmd: commands.LoadCatalogue, deps: Dependencies) -> tup
             raise InvalidArgument(entry.fields.action_id, f"{action.action_id} is listed twice")
         actions[action.action_id] = action
 
-    async with deps.uow() as uow:
+    async def write(uow: DecisioningUnitOfWork) -> int:
         triggers: dict[str, Trigger] = {}
         for trigger_entry in catalogue.triggers:
             action_id = trigger_entry.draft.action_id
@@ -57,5 +59,10 @@ async def load_catalogue(cmd: commands.LoadCatalogue, deps: Dependencies) -> tup
             await uow.actions.put(action)
         for trigger in triggers.values():
             await uow.triggers.put(trigger)
-        await uow.commit()
-    return len(actions), len(triggers)
+        return len(triggers)
+
+    # Replicas starting together write the same rows: a lost race is redone.
+    trigger_count = await run_with_retries(
+        deps.uow, write, description="the catalogue kept conflicting with another writer"
+    )
+    return len(actions), trigger_count

@@ -86,8 +86,8 @@ class RecordOutcome:
     parent: str
     customer: str
     action: str
-    # None when unspecified (or unknown).
-    type: OutcomeType | None
+    # None when unspecified.
+    type: OutcomeType | UnknownEnumValue | None
     channel: Channel | UnknownEnumValue | None = None
     # The decision's name; empty when no stored decision explains the outcome.
     decision: str = ""

@@ -8,10 +8,11 @@ from rapport.decisioning.domain import arbitration, names
 from rapport.decisioning.domain.model import Decision
 from rapport.decisioning.domain.outbound import ConsentQuery, DependencyError
 from rapport.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from rapport.pagination import page_size
+from rapport.pagination import page_size, paginate
 
-from . import commands, paging
+from . import commands
 from .dependencies import Dependencies
+from .listing import newest_first_position, page_before
 from .request_checks import known_channel, served_name, served_workspace
 
 DEFAULT_MAX_ACTIONS = 3
@@ -37,8 +38,13 @@ async def decide(cmd: commands.Decide, deps: Dependencies) -> Decision:
         try:
             traits = await deps.profile.get_traits(cmd.customer) or {}
         except DependencyError as err:
-            raise Unavailable(
-                "PROFILE_UNAVAILABLE", f"the profile service could not be reached ({err.code})"
+            if err.transient:
+                raise Unavailable(
+                    "PROFILE_UNAVAILABLE", f"the profile service could not be reached ({err.code})"
+                ) from err
+            # The same call would fail again: deciding without the profile would be wrong.
+            raise FailedPrecondition(
+                "PROFILE_UNUSABLE", f"the customer's profile cannot be used ({err.code})"
             ) from err
 
     candidates, excluded = arbitration.screen(
@@ -104,14 +110,15 @@ async def list_decisions(
         customer = cmd.customer
     size = page_size(cmd.page_size)
     bound_to = f"ListDecisions:{cmd.parent}:{cmd.customer}"
-    before = paging.before(cmd.page_token, bound_to=bound_to)
+    before = page_before(deps.page_tokens, cmd.page_token, bound_to=bound_to)
     async with deps.uow(readonly=True) as uow:
         decisions = await uow.decisions.list_page(
             workspace, customer=customer, before=before, limit=size + 1
         )
-    return paging.page_of(
+    return paginate(
         decisions,
         size,
-        position=lambda d: paging.newest_first_position(d.create_time, d.decision_id),
+        lambda d: newest_first_position(d.create_time, d.decision_id),
+        tokens=deps.page_tokens,
         bound_to=bound_to,
     )

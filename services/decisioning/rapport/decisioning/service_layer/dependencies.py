@@ -14,17 +14,25 @@ from typing import Any, Protocol
 from rapport.decisioning.domain.model import Signal
 from rapport.decisioning.domain.outbound import ConsentQuery, OutboundMessage, SentMessage
 from rapport.decisioning.domain.rules import RuleBook
+from rapport.pagination import PageTokens
 
 from .unit_of_work import DecisioningUnitOfWork
 
 
 class ProfileClient(Protocol):
     async def get_traits(self, customer: str) -> dict[str, Any] | None:
-        """The customer's traits as plain values; None when the profile does not exist."""
+        """The customer's traits as plain values; None when the profile does not exist.
+
+        A definite DependencyError when the answer cannot be converted.
+        """
         ...
 
     def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
-        """Event-seen signals after `start_cursor`, then new ones as they come."""
+        """Event-seen signals after `start_cursor`, then new ones as they come.
+
+        A signal whose event cannot be converted comes with `unreadable` set rather
+        than ending the stream.
+        """
         ...
 
 
@@ -61,4 +69,6 @@ class Dependencies:
     workspaces: Collection[str]
     # Compiled CEL programs, shared by validation and evaluation.
     rules: RuleBook
+    # Encrypts List* page tokens (the page_token_key setting; the same on every replica).
+    page_tokens: PageTokens
     clock: Callable[[], datetime] = utc_now

@@ -8,10 +8,11 @@ from datetime import timedelta
 from rapport.decisioning.domain import names
 from rapport.decisioning.domain.model import Outcome
 from rapport.errors import InvalidArgument, NotFound
-from rapport.pagination import page_size
+from rapport.pagination import page_size, paginate
 
-from . import commands, paging
+from . import commands
 from .dependencies import Dependencies
+from .listing import newest_first_position, page_before
 from .request_checks import known_channel, served_name, served_workspace
 
 # Outcomes reported by clients whose clocks run a little fast are still accepted.
@@ -28,6 +29,8 @@ async def record_outcome(cmd: commands.RecordOutcome, deps: Dependencies) -> Out
     )
     if cmd.type is None:
         raise InvalidArgument("outcome.type", "is required")
+    if isinstance(cmd.type, commands.UnknownEnumValue):
+        raise InvalidArgument("outcome.type", "is not a known outcome type")
     channel = known_channel(cmd.channel, "outcome.channel")
     decision_id = ""
     if cmd.decision:
@@ -84,14 +87,15 @@ async def list_outcomes(
         ).id
     size = page_size(cmd.page_size)
     bound_to = f"ListOutcomes:{cmd.parent}:{cmd.decision}"
-    before = paging.before(cmd.page_token, bound_to=bound_to)
+    before = page_before(deps.page_tokens, cmd.page_token, bound_to=bound_to)
     async with deps.uow(readonly=True) as uow:
         outcomes = await uow.outcomes.list_page(
             workspace, decision_id=decision_id, before=before, limit=size + 1
         )
-    return paging.page_of(
+    return paginate(
         outcomes,
         size,
-        position=lambda o: paging.newest_first_position(o.create_time, o.outcome_id),
+        lambda o: newest_first_position(o.create_time, o.outcome_id),
+        tokens=deps.page_tokens,
         bound_to=bound_to,
     )

@@ -7,15 +7,19 @@ import logging
 from typing import Any
 
 from rapport.decisioning.domain import names
-from rapport.decisioning.domain.model import Signal, TrackedEvent, Trigger
+from rapport.decisioning.domain.model import Action, Signal, TrackedEvent, Trigger
 from rapport.decisioning.domain.outbound import ConsentQuery, DependencyError, OutboundMessage
 from rapport.decisioning.domain.rules import RuleEvaluationError
-from rapport.decisioning.domain.validation import validate_resource_id, validate_trigger
+from rapport.decisioning.domain.validation import (
+    is_event_name,
+    validate_resource_id,
+    validate_trigger,
+)
 from rapport.errors import AlreadyExists, InvalidArgument, NotFound
-from rapport.pagination import page_size
 
-from . import commands, paging
+from . import commands
 from .dependencies import Dependencies
+from .listing import list_by_id
 from .request_checks import served_name, served_workspace
 
 log = logging.getLogger(__name__)
@@ -56,14 +60,8 @@ async def get_trigger(cmd: commands.GetTrigger, deps: Dependencies) -> Trigger:
 async def list_triggers(
     cmd: commands.ListTriggers, deps: Dependencies
 ) -> tuple[list[Trigger], str]:
-    workspace = served_workspace(cmd.parent, deps.workspaces)
-    size = page_size(cmd.page_size)
-    bound_to = f"ListTriggers:{cmd.parent}"
-    after = paging.after_id(cmd.page_token, bound_to=bound_to)
-    async with deps.uow(readonly=True) as uow:
-        triggers = await uow.triggers.list_page(workspace, after=after, limit=size + 1)
-    return paging.page_of(
-        triggers, size, position=lambda t: {"after": t.trigger_id}, bound_to=bound_to
+    return await list_by_id(
+        "ListTriggers", cmd, deps, lambda uow: uow.triggers, lambda trigger: trigger.trigger_id
     )
 
 
@@ -85,84 +83,122 @@ def condition_variables(
     }
 
 
-async def handle_signal(cmd: commands.HandleSignal, deps: Dependencies) -> None:
-    """Fire every trigger the signal's event matches.
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A trigger that cannot act on a signal, however often it is retried.
 
-    Transient DependencyErrors propagate (the signal is retried: sends
-    already made are deduplicated by their keys); permanent ones skip the
-    trigger they concern.
+    `trigger` is the trigger's name; empty when the signal itself cannot be used.
     """
-    workspace, signal = cmd.workspace, cmd.signal
+
+    trigger: str
+    reason: str
+
+
+def _reason(err: DependencyError) -> str:
+    return f"{err.service}:{err.reason or err.code}"
+
+
+async def handle_signal(cmd: commands.HandleSignal, deps: Dependencies) -> list[Failure]:
+    """Fire every trigger the signal's event matches; returns what failed for good.
+
+    Transient DependencyErrors propagate (the signal is retried: sends already
+    made are deduplicated by their keys). An unreadable signal, a definite
+    DependencyError and a rule that fails are Failures, one per trigger they
+    concern, for the runner to record before it moves past the signal.
+    """
+    signal = cmd.signal
+    if signal.unreadable:
+        return [Failure("", signal.unreadable)]
     event = signal.event
-    if event is None or event.type != TRACK or not event.name:
-        return
+    # A name no trigger may have (too long, NUL...) is not even looked up.
+    if event is None or event.type != TRACK or not is_event_name(event.name):
+        return []
     async with deps.uow(readonly=True) as uow:
-        triggers = await uow.triggers.for_event(workspace, event.name)
+        triggers = await uow.triggers.for_event(cmd.workspace, event.name)
         actions = {
-            trigger.action_id: await uow.actions.get(workspace, trigger.action_id)
+            trigger.action_id: await uow.actions.get(cmd.workspace, trigger.action_id)
             for trigger in triggers
         }
     if not triggers:
-        return
-    traits = await deps.profile.get_traits(signal.customer) or {}
+        return []
+    try:
+        traits = await deps.profile.get_traits(signal.customer) or {}
+    except DependencyError as err:
+        if err.transient:
+            raise
+        return [Failure(trigger.name, _reason(err)) for trigger in triggers]
     variables = condition_variables(event, signal.customer, traits)
-    now = deps.clock()
+    failures = []
     for trigger in triggers:
-        action = actions.get(trigger.action_id)
-        if action is None:
-            _skip(trigger, signal, "ACTION_MISSING")
-            continue
-        if not action.in_window(now):
-            _skip(trigger, signal, "OUT_OF_WINDOW")
-            continue
-        if trigger.channel not in action.channels:
-            # The action was replaced (catalogue file) without this channel.
-            _skip(trigger, signal, "CHANNEL_MISMATCH")
-            continue
-        try:
-            if not deps.rules.evaluate(trigger.condition, variables):
-                continue
-        except RuleEvaluationError:
-            # The error text may quote values: the reason alone is logged.
-            _skip(trigger, signal, "RULE_ERROR")
-            continue
-        try:
-            allowed = await deps.consent.check(
-                ConsentQuery(signal.customer, action.purpose, trigger.channel)
-            )
-            if not allowed:
-                _skip(trigger, signal, "NO_CONSENT")
-                continue
-            sent = await deps.delivery.send(
-                OutboundMessage(
-                    workspace=workspace,
-                    idempotency_key=trigger.idempotency_key(event.message_id),
-                    customer=signal.customer,
-                    purpose=action.purpose,
-                    channel=trigger.channel,
-                    content=action.content,
-                    source=trigger.name,
-                    data={"event": event.properties},
-                )
-            )
-        except DependencyError as err:
-            if err.transient:
-                raise
-            _skip(trigger, signal, err.reason or err.code)
-            continue
-        log.info(
-            "trigger sent",
-            extra={
-                "trigger": trigger.name,
-                "customer": signal.customer,
-                "resource": sent.name,
-                "message_id": event.message_id,
-                "status": sent.state,
-            },
+        reason = await _fire(cmd, event, trigger, actions.get(trigger.action_id), variables, deps)
+        if reason:
+            failures.append(Failure(trigger.name, reason))
+    return failures
+
+
+async def _fire(
+    cmd: commands.HandleSignal,
+    event: TrackedEvent,
+    trigger: Trigger,
+    action: Action | None,
+    variables: dict[str, Any],
+    deps: Dependencies,
+) -> str:
+    """Send the trigger's action if it applies; the reason it failed for good, or ''."""
+    signal = cmd.signal
+    if action is None:
+        return "ACTION_MISSING"  # the trigger outlived its action
+    if not action.in_window(deps.clock()):
+        _skip(trigger, signal, "OUT_OF_WINDOW")
+        return ""
+    if trigger.channel not in action.channels:
+        # The action was replaced (catalogue file) without this channel.
+        _skip(trigger, signal, "CHANNEL_MISMATCH")
+        return ""
+    try:
+        if not deps.rules.evaluate(trigger.condition, variables):
+            return ""
+    except RuleEvaluationError:
+        # The error text may quote values: the reason alone is logged.
+        return "RULE_ERROR"
+    try:
+        allowed = await deps.consent.check(
+            ConsentQuery(signal.customer, action.purpose, trigger.channel)
         )
+        if not allowed:
+            _skip(trigger, signal, "NO_CONSENT")
+            return ""
+        sent = await deps.delivery.send(
+            OutboundMessage(
+                workspace=cmd.workspace,
+                idempotency_key=trigger.idempotency_key(event.message_id),
+                customer=signal.customer,
+                purpose=action.purpose,
+                channel=trigger.channel,
+                content=action.content,
+                source=trigger.name,
+                data={"event": event.properties},
+            )
+        )
+    except DependencyError as err:
+        if err.transient:
+            raise
+        return _reason(err)
+    log.info(
+        "trigger sent",
+        extra={
+            "trigger": trigger.name,
+            "customer": signal.customer,
+            "resource": sent.name,
+            "message_id": event.message_id,
+            "status": sent.state,
+        },
+    )
+    return ""
 
 
 def _skip(trigger: Trigger, signal: Signal, reason: str) -> None:
+    """The trigger does not apply (a business rule, not a failure)."""
     log.info(
         "trigger not sent",
         extra={
