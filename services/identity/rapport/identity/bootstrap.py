@@ -1,22 +1,28 @@
-"""Wiring: engine, migrations, unit of work, servicer -> ServiceParts."""
+"""Wiring: engine, migrations, caches, dependencies, job runner, servicer -> ServiceParts."""
 
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable, Collection
+from functools import partial
 from pathlib import Path
 
 from rapport.commitwatch import CommitNotifier, close_at_stop
 from rapport.grpcserver import ServiceParts
-from rapport.identity.adapters.cache import identifier_cache
+from rapport.identity.adapters.cache import IdentifierCache, NoIdentifierCache, identifier_cache
 from rapport.identity.adapters.rules_repository import load_default_rules
+from rapport.identity.domain.rules import IdentityRules
 from rapport.identity.entrypoints.grpc_servicer import IdentityServicer
-from rapport.identity.service_layer.handlers import IdentityContext
-from rapport.identity.service_layer.matching_jobs import MatchingService
-from rapport.identity.service_layer.merging import merge_customer_groups
+from rapport.identity.service_layer.deduplication_runner import DeduplicationJobRunner
+from rapport.identity.service_layer.dependencies import Clock, Dependencies, new_id, utc_now
+from rapport.identity.service_layer.graph_changes import PublishGraphChanges
+from rapport.identity.service_layer.match_models import MatchModels
+from rapport.identity.service_layer.rules_cache import RulesCache
 from rapport.identity.service_layer.unit_of_work import IdentityUnitOfWork
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 from rapport.sqlstore import create_engine, is_sqlite, migrate
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).parent / "adapters" / "migrations"
 SERVICE_NAME = identity_service_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name
@@ -46,15 +52,57 @@ METHOD_SCOPES = {
 }
 
 
+def build_dependencies(
+    engine: AsyncEngine,
+    *,
+    workspaces: Collection[str],
+    default_rules: IdentityRules | None = None,
+    default_phone_region: str = "US",
+    cache: IdentifierCache | None = None,
+    clock: Clock = utc_now,
+    id_factory: Callable[[], str] = new_id,
+    watch_batch_size: int = 500,
+    watch_poll_seconds: float = 0.5,
+    unit_of_work: type[IdentityUnitOfWork] = IdentityUnitOfWork,
+) -> Dependencies:
+    """Everything the use cases need, over one engine (build() and the tests wire it here).
+
+    ``default_rules``: the rules of workspaces that never stored their own (None: the
+    shipped YAML defaults). Every writing unit of work publishes its committed graph
+    changes to ``cache`` and to the WatchChanges notifier (graph_changes.py).
+    """
+    cache = cache if cache is not None else NoIdentifierCache()
+    change_notifier = CommitNotifier()
+    uow_factory = partial(
+        unit_of_work, engine, after_commit=PublishGraphChanges(cache, change_notifier)
+    )
+    if default_rules is None:
+        default_rules = load_default_rules(None, default_phone_region=default_phone_region)
+    return Dependencies(
+        uow_factory=uow_factory,
+        workspaces=frozenset(workspaces),
+        rules=RulesCache(uow_factory, default_rules, default_phone_region=default_phone_region),
+        match_models=MatchModels(uow_factory, clock),
+        cache=cache,
+        change_notifier=change_notifier,
+        clock=clock,
+        new_id=id_factory,
+        watch_batch_size=watch_batch_size,
+        watch_poll_seconds=watch_poll_seconds,
+    )
+
+
 async def build(settings: IdentitySettings) -> ServiceParts:
     engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
     try:
         await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
+        default_rules = load_default_rules(
+            settings.default_rules_file, default_phone_region=settings.default_phone_region
+        )
     except BaseException:
         await engine.dispose()
         raise
 
-    change_notifier = CommitNotifier()
     cache = identifier_cache(
         redis_url=settings.redis_url,
         sqlite=is_sqlite(engine),
@@ -63,31 +111,23 @@ async def build(settings: IdentitySettings) -> ServiceParts:
         max_entries=settings.cache_max_entries,
         timeout_seconds=settings.redis_timeout_seconds,
     )
-
-    def uow_factory(*, readonly: bool = False) -> IdentityUnitOfWork:
-        uow = IdentityUnitOfWork(engine, readonly=readonly)
-        uow.on_commit = change_notifier.notify
-        return uow
-
-    ctx = IdentityContext(
-        uow_factory=uow_factory,
-        default_rules=load_default_rules(
-            settings.default_rules_file, default_phone_region=settings.default_phone_region
-        ),
+    deps = build_dependencies(
+        engine,
+        workspaces=settings.workspaces,
+        default_rules=default_rules,
         default_phone_region=settings.default_phone_region,
-        workspaces=frozenset(settings.workspaces),
         cache=cache,
-        change_notifier=change_notifier,
         watch_batch_size=settings.watch_batch_size,
         watch_poll_seconds=settings.watch_poll_seconds,
     )
-    servicer = IdentityServicer(ctx)
-    servicer.matching = MatchingService(ctx, merge_customer_groups)
+    job_runner = DeduplicationJobRunner(deps)
     try:
-        await servicer.matching.fail_interrupted_jobs()
+        await job_runner.fail_interrupted_jobs()
     except BaseException:
+        await cache.close()
         await engine.dispose()
         raise
+    servicer = IdentityServicer(deps)
     _freeze_start_up_objects()
     return ServiceParts(
         register=[
@@ -98,8 +138,8 @@ async def build(settings: IdentitySettings) -> ServiceParts:
         service_names=[SERVICE_NAME],
         error_domain="rapport.identity.v1",
         method_scopes=METHOD_SCOPES,
-        background=[close_at_stop(change_notifier)],
-        on_close=[servicer.matching.close, cache.close, engine.dispose],
+        background=[close_at_stop(deps.change_notifier), job_runner.run],
+        on_close=[job_runner.close, cache.close, engine.dispose],
     )
 
 

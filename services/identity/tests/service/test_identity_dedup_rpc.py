@@ -11,6 +11,7 @@ import pytest
 from rapport.grpctesting import serve_in_process
 from rapport.identity import bootstrap
 from rapport.identity.adapters.tables import deduplication_jobs
+from rapport.identity.service_layer import resolve
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as pb
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
@@ -51,7 +52,7 @@ class MergeGate:
 def merge_gate(monkeypatch: pytest.MonkeyPatch) -> MergeGate:
     gate = MergeGate()
     monkeypatch.setattr(
-        bootstrap, "merge_customer_groups", gate.wrap(bootstrap.merge_customer_groups)
+        resolve, "merge_customer_groups", gate.wrap(resolve.merge_customer_groups)
     )
     return gate
 

@@ -20,13 +20,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rapport.identity.adapters.rules_repository import load_default_rules
-from rapport.identity.bootstrap import MIGRATIONS_DIR
+from rapport.identity.bootstrap import MIGRATIONS_DIR, build_dependencies
 from rapport.identity.domain.model import Identifier
-from rapport.identity.domain.rules import restricted_to
-from rapport.identity.service_layer import commands, handlers
-from rapport.identity.service_layer.handlers import IdentityContext
-from rapport.identity.service_layer.unit_of_work import IdentityUnitOfWork
+from rapport.identity.domain.rules import IdentityRules
+from rapport.identity.service_layer import commands, customers, resolve
 from rapport.sqlstore import create_engine, migrate
+
+
+def restricted_to(rules: IdentityRules, types: list[str]) -> IdentityRules:
+    """The rules of ``types`` only (keeping priority order)."""
+    wanted = set(types)
+    return replace(
+        rules, identifier_types=tuple(r for r in rules.identifier_types if r.type in wanted)
+    )
+
 
 # The shipped defaults (user_id limit 1, blocked values) with a tighter
 # anonymous_id limit, so that small examples hit limits often.
@@ -110,11 +117,7 @@ def engine(loop: asyncio.AbstractEventLoop, tmp_path_factory: pytest.TempPathFac
 async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> None:
     workspace = f"w{next(_workspace_numbers)}"
     parent = f"workspaces/{workspace}"
-    ctx = IdentityContext(
-        uow_factory=lambda readonly=False: IdentityUnitOfWork(engine, readonly=readonly),
-        workspaces=frozenset({workspace}),
-        default_rules=RULES,
-    )
+    ctx = build_dependencies(engine, workspaces={workspace}, default_rules=RULES)
     seen_together = UnionFind()
     every_name: set[str] = set()
 
@@ -128,9 +131,9 @@ async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> No
             for raw in batch
         )
         if len(requests) == 1:
-            results = [await handlers.resolve(requests[0], ctx)]
+            results = [await resolve.resolve(requests[0], ctx)]
         else:
-            results = await handlers.batch_resolve(commands.BatchResolve(parent, requests), ctx)
+            results = await resolve.batch_resolve(commands.BatchResolve(parent, requests), ctx)
         for request, result in zip(requests, results, strict=True):
             normalised = RULES.normalise_all(
                 ((r.type, r.value) for r in request.identifiers), field="identifiers"
@@ -152,7 +155,7 @@ async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> No
     live = []
     token = ""
     while True:
-        page = await handlers.list_customers(
+        page = await customers.list_customers(
             commands.ListCustomers(parent, page_size=2, page_token=token), ctx
         )
         live += page.customers
@@ -183,7 +186,7 @@ async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> No
     # Every customer ever returned (even merged away) leads to a live one.
     live_ids = {customer.id for customer in live}
     for customer_id in every_name:
-        got = await handlers.get_customer(
+        got = await customers.get_customer(
             commands.GetCustomer(f"{parent}/customers/{customer_id}"), ctx
         )
         assert got.id in live_ids

@@ -19,12 +19,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from rapport.errors import NotFound
 from rapport.identity.adapters.cache import InProcessIdentifierCache
 from rapport.identity.adapters.tables import customers, identifiers
-from rapport.identity.bootstrap import MIGRATIONS_DIR
+from rapport.identity.bootstrap import MIGRATIONS_DIR, build_dependencies
 from rapport.identity.domain.model import Identifier
-from rapport.identity.service_layer import commands, handlers, lifecycle, resolving
-from rapport.identity.service_layer import lifecycle_commands as lc
-from rapport.identity.service_layer.handlers import IdentityContext
-from rapport.identity.service_layer.unit_of_work import IdentityUnitOfWork
+from rapport.identity.service_layer import commands, lifecycle, resolve
+from rapport.identity.service_layer.customers import lookup_customer
 from rapport.sqlstore import create_engine, migrate
 from sqlalchemy import select
 
@@ -64,17 +62,14 @@ class IdentityLifecycle(RuleBasedStateMachine):
         self.engine = create_engine(f"sqlite+aiosqlite:///{path}")
         self.run(migrate(self.engine, MIGRATIONS_DIR))
 
-        def uow_factory(*, readonly: bool = False) -> IdentityUnitOfWork:
-            return IdentityUnitOfWork(self.engine, readonly=readonly)
-
-        self.ctx = IdentityContext(
-            uow_factory=uow_factory,
-            workspaces=frozenset({WORKSPACE}),
-            cache=InProcessIdentifierCache(max_entries=1000),
-        )
         # Deterministic customer ids: Hypothesis replays steps and needs the same picks.
         numbers = itertools.count(1)
-        resolving._new_customer_id = lambda: f"{next(numbers):032x}"
+        self.ctx = build_dependencies(
+            self.engine,
+            workspaces={WORKSPACE},
+            cache=InProcessIdentifierCache(max_entries=1000),
+            id_factory=lambda: f"{next(numbers):032x}",
+        )
         self.erased_blocked: set[Identifier] = set()
         self.just_erased: set[Identifier] = set()
 
@@ -128,7 +123,7 @@ class IdentityLifecycle(RuleBasedStateMachine):
         command = commands.Resolve(
             parent=PARENT, identifiers=tuple(commands.RawIdentifier(t, v) for t, v in raw)
         )
-        result = self.run(handlers.resolve(command, self.ctx))
+        result = self.run(resolve.resolve(command, self.ctx))
         self._check_result(raw, result)
 
     @rule(raws=st.lists(observation, min_size=1, max_size=3))
@@ -143,10 +138,10 @@ class IdentityLifecycle(RuleBasedStateMachine):
                 for raw in raws
             ),
         )
-        results = self.run(handlers.batch_resolve(command, self.ctx))
+        results = self.run(resolve.batch_resolve(command, self.ctx))
         assert len(results) == len(raws)
 
-    def _check_result(self, raw: list[tuple[str, str]], result: handlers.ResolveResult) -> None:
+    def _check_result(self, raw: list[tuple[str, str]], result: resolve.ResolveResult) -> None:
         wanted = {Identifier(t, v) for t, v in raw}
         rejected = {r.identifier for r in result.rejected}
         assert wanted & (BLOCKED_BY_RULES | self.erased_blocked) <= rejected
@@ -164,7 +159,9 @@ class IdentityLifecycle(RuleBasedStateMachine):
         live = self.live()
         chosen = sorted({live[pick % len(live)] for pick in picks})
         outcome = self.run(
-            resolving.merge_customers(self.ctx, WORKSPACE, chosen, source="test", reason="test")
+            resolve.merge_customers(
+                commands.MergeCustomers(WORKSPACE, chosen, source="test", reason="test"), self.ctx
+            )
         )
         assert set(outcome.merged) | {c for c, _ in outcome.refused} | {outcome.survivor} >= set(
             chosen
@@ -179,7 +176,7 @@ class IdentityLifecycle(RuleBasedStateMachine):
         rows, _ = self.stored()
         cluster = sorted(c for c, m in rows.items() if m == survivor)
         chosen = cluster[pick % len(cluster) :][:1] if partial else []
-        command = lc.UnmergeCustomer(name=name(survivor), customers=tuple(map(name, chosen)))
+        command = commands.UnmergeCustomer(name=name(survivor), customers=tuple(map(name, chosen)))
         result = self.run(lifecycle.unmerge_customer(command, self.ctx))
         restored = [c.id for c in result.restored_customers]
         assert sorted(restored) == (sorted(chosen) if partial else cluster)
@@ -207,7 +204,7 @@ class IdentityLifecycle(RuleBasedStateMachine):
         erased = {
             Identifier(r.type, r.value) for r in identifier_rows if r.customer_id == customer_id
         }
-        command = lc.EraseCustomer(name=name(customer_id), block_identifiers=block)
+        command = commands.EraseCustomer(name=name(customer_id), block_identifiers=block)
         result = self.run(lifecycle.erase_customer(command, self.ctx))
         assert result.erased_identifier_count == len(erased)
         if block:
@@ -221,7 +218,7 @@ class IdentityLifecycle(RuleBasedStateMachine):
         owner = {Identifier(r.type, r.value): r.customer_id for r in identifier_rows}
         command = commands.LookupCustomer(PARENT, commands.RawIdentifier(*raw))
         try:
-            found = self.run(handlers.lookup_customer(command, self.ctx)).id
+            found = self.run(lookup_customer(command, self.ctx)).id
         except NotFound:
             found = None
         assert found == owner.get(Identifier(*raw))
@@ -261,11 +258,10 @@ class IdentityLifecycle(RuleBasedStateMachine):
                 PARENT, commands.RawIdentifier(identifier.type, identifier.value)
             )
             with pytest.raises(NotFound):
-                self.run(handlers.lookup_customer(command, self.ctx))
+                self.run(lookup_customer(command, self.ctx))
 
 
-def test_identity_lifecycle_state_machine(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(resolving, "_new_customer_id", resolving._new_customer_id)
+def test_identity_lifecycle_state_machine(tmp_path: Path) -> None:
     IdentityLifecycle.tmp_dir = tmp_path
     IdentityLifecycle.TestCase.settings = settings(
         max_examples=40,

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 from rapport.errors import Aborted
-from rapport.identity.bootstrap import MIGRATIONS_DIR
-from rapport.identity.domain.identifiers import IdentifierPolicy
-from rapport.identity.service_layer import commands, handlers
-from rapport.identity.service_layer.handlers import MAX_RETRIES, IdentityContext
-from rapport.identity.service_layer.unit_of_work import IdentityUnitOfWork
+from rapport.identity.bootstrap import MIGRATIONS_DIR, build_dependencies
+from rapport.identity.domain.rules import IdentifierTypeRule, IdentityRules, Normalization
+from rapport.identity.service_layer import commands, customers, resolve
+from rapport.identity.service_layer.dependencies import Dependencies
+from rapport.identity.service_layer.unit_of_work import MAX_RETRIES, IdentityUnitOfWork
 from rapport.sqlstore import create_engine, migrate
 from sqlalchemy.exc import IntegrityError
 
@@ -32,35 +32,40 @@ class LosingUnitOfWork(IdentityUnitOfWork):
         await super().commit()
 
 
+# One identifier type, trimmed, without limits or blocked values.
+USER_ID_ONLY = IdentityRules((IdentifierTypeRule("user_id", Normalization.TRIM),))
+
+
 @pytest.fixture
 async def ctx(tmp_path: Path):
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'identity.db'}")
     await migrate(engine, MIGRATIONS_DIR)
     LosingUnitOfWork.failures = LosingUnitOfWork.commits = 0
-    yield IdentityContext(
-        uow_factory=lambda readonly=False: LosingUnitOfWork(engine, readonly=readonly),
-        policy=IdentifierPolicy(known_types=frozenset({"user_id"})),
-        workspaces=frozenset({"default"}),
+    yield build_dependencies(
+        engine,
+        workspaces={"default"},
+        default_rules=USER_ID_ONLY,
+        unit_of_work=LosingUnitOfWork,
     )
     await engine.dispose()
 
 
-async def live_count(ctx: IdentityContext) -> int:
-    page = await handlers.list_customers(commands.ListCustomers(PARENT), ctx)
+async def live_count(ctx: Dependencies) -> int:
+    page = await customers.list_customers(commands.ListCustomers(PARENT), ctx)
     return len(page.customers)
 
 
-async def test_a_lost_race_is_retried_and_applied_once(ctx: IdentityContext) -> None:
+async def test_a_lost_race_is_retried_and_applied_once(ctx: Dependencies) -> None:
     LosingUnitOfWork.failures = MAX_RETRIES
-    result = await handlers.resolve(RESOLVE, ctx)
+    result = await resolve.resolve(RESOLVE, ctx)
     assert result.created
     assert LosingUnitOfWork.commits == MAX_RETRIES + 1
     assert await live_count(ctx) == 1  # the failed attempts were rolled back
 
 
-async def test_too_many_lost_races_abort_and_change_nothing(ctx: IdentityContext) -> None:
+async def test_too_many_lost_races_abort_and_change_nothing(ctx: Dependencies) -> None:
     LosingUnitOfWork.failures = MAX_RETRIES + 1
     with pytest.raises(Aborted) as caught:
-        await handlers.resolve(RESOLVE, ctx)
+        await resolve.resolve(RESOLVE, ctx)
     assert caught.value.reason == "CONCURRENT_UPDATE"
     assert await live_count(ctx) == 0

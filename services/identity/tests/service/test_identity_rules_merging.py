@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 from rapport.identity.adapters.tables import identifiers, identity_changes, merges, separations
-from rapport.identity.bootstrap import MIGRATIONS_DIR
-from rapport.identity.service_layer import commands, handlers
-from rapport.identity.service_layer.handlers import IdentityContext
-from rapport.identity.service_layer.merging import merge_customers
-from rapport.identity.service_layer.unit_of_work import IdentityUnitOfWork
+from rapport.identity.bootstrap import MIGRATIONS_DIR, build_dependencies
+from rapport.identity.service_layer import commands, customers, resolve
+from rapport.identity.service_layer.dependencies import Dependencies
 from rapport.sqlstore import create_engine, migrate
 from sqlalchemy import insert, select
 
@@ -27,19 +25,30 @@ async def engine(tmp_path: Path):
 
 
 @pytest.fixture
-def ctx(engine) -> IdentityContext:
-    return IdentityContext(
-        uow_factory=lambda readonly=False: IdentityUnitOfWork(engine, readonly=readonly),
-        workspaces=frozenset({"default"}),
-    )
+def ctx(engine) -> Dependencies:
+    return build_dependencies(engine, workspaces={"default"})
 
 
-async def make(ctx: IdentityContext, *pairs: tuple[str, str]) -> str:
-    result = await handlers.resolve(
+async def make(ctx: Dependencies, *pairs: tuple[str, str]) -> str:
+    result = await resolve.resolve(
         commands.Resolve(PARENT, tuple(commands.RawIdentifier(t, v) for t, v in pairs)), ctx
     )
     assert result.customer is not None
     return result.customer.id
+
+
+async def merge_customers(
+    ctx: Dependencies, workspace: str, customer_ids: list[str], *, source: str, reason: str
+) -> resolve.MergeOutcome:
+    command = commands.MergeCustomers(workspace, customer_ids, source=source, reason=reason)
+    return await resolve.merge_customers(command, ctx)
+
+
+async def merge_customer_groups(
+    ctx: Dependencies, workspace: str, groups: list[list[str]], *, source: str, reason: str
+) -> list[resolve.MergeOutcome]:
+    command = commands.MergeCustomerGroups(workspace, groups, source=source, reason=reason)
+    return await resolve.merge_customer_groups(command, ctx)
 
 
 async def test_merges_into_the_oldest_and_records_it(ctx, engine) -> None:
@@ -50,7 +59,7 @@ async def test_merges_into_the_oldest_and_records_it(ctx, engine) -> None:
     assert outcome.customer is not None
     assert {i.value for i in outcome.customer.identifiers} == {"d1", "d2", "u2"}
 
-    got = await handlers.get_customer(commands.GetCustomer(f"{PARENT}/customers/{c2}"), ctx)
+    got = await customers.get_customer(commands.GetCustomer(f"{PARENT}/customers/{c2}"), ctx)
     assert got.id == c1 and got.merged_customer_ids == (c2,)
     async with engine.connect() as conn:
         [merge] = (await conn.execute(select(merges))).all()
@@ -104,8 +113,6 @@ async def test_already_merged_customers_resolve_to_their_survivor(ctx) -> None:
 
 
 async def test_many_groups_merge_in_one_unit_with_the_same_rules(ctx, engine) -> None:
-    from rapport.identity.service_layer.merging import merge_customer_groups
-
     a1 = await make(ctx, ("device_id", "a1"))
     a2 = await make(ctx, ("device_id", "a2"))
     b1 = await make(ctx, ("user_id", "ub1"))

@@ -12,7 +12,8 @@ from rapport.identity.domain.deduplication import (
     clusters,
     ordered_pair,
 )
-from rapport.identity.service_layer.matching_jobs import person_record, validate_record
+from rapport.identity.service_layer.match_models import person_record
+from rapport.identity.service_layer.matching import validate_record
 
 WORKSPACE_RULES = Thresholds(merge=0.95, review=0.7)
 

@@ -8,7 +8,7 @@ from rapport.identity.adapters.cache import InProcessIdentifierCache, _decode
 from rapport.identity.adapters.lifecycle_repository import ChangeRow
 from rapport.identity.domain.lifecycle import plan_unmerge
 from rapport.identity.domain.model import ChangeKind, Identifier
-from rapport.identity.service_layer.lifecycle import group_changes
+from rapport.identity.service_layer.watch import group_changes
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import pytest
 from rapport.errors import InvalidArgument
-from rapport.identity.domain.identifiers import MAX_VALUE_LENGTH, IdentifierPolicy
 from rapport.identity.domain.model import Identifier
-
-POLICY = IdentifierPolicy(
-    known_types=frozenset({"user_id", "email", "phone", "anonymous_id", "device_id"}),
-    default_phone_region="US",
+from rapport.identity.domain.rules import (
+    MAX_VALUE_LENGTH,
+    IdentifierTypeRule,
+    IdentityRules,
+    Normalization,
 )
+
+
+def plain_rules(types: set[str], default_phone_region: str) -> IdentityRules:
+    """Email and phone normalised, everything else trimmed; no limits, nothing blocked."""
+    special = {"email": Normalization.EMAIL, "phone": Normalization.PHONE}
+    return IdentityRules(
+        tuple(
+            IdentifierTypeRule(
+                type_,
+                special.get(type_, Normalization.TRIM),
+                default_phone_region=default_phone_region,
+            )
+            for type_ in sorted(types)
+        )
+    )
+
+
+POLICY = plain_rules({"user_id", "email", "phone", "anonymous_id", "device_id"}, "US")
 
 
 def test_email_is_trimmed_and_lower_cased() -> None:
@@ -41,7 +59,7 @@ def test_phone_becomes_e164_with_the_default_region(value: str, expected: str) -
 
 
 def test_default_region_decides_numbers_without_country_code() -> None:
-    uk = IdentifierPolicy(known_types=frozenset({"phone"}), default_phone_region="GB")
+    uk = plain_rules({"phone"}, "GB")
     assert uk.normalise("phone", "020 7946 0958", field="f").value == "+442079460958"
     with pytest.raises(InvalidArgument):
         POLICY.normalise("phone", "020 7946 0958", field="f")  # not a valid US number

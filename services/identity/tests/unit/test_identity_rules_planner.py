@@ -43,7 +43,7 @@ def observe(*identifiers: Identifier, attributes=None, at=T0) -> Observation:
 
 
 def graph(*customers: CustomerState, rules: IdentityRules = RULES, **kw) -> IdentityGraph:
-    return IdentityGraph(rules, customers, **kw)
+    return IdentityGraph(rules, customers, workspace="default", **kw)
 
 
 _ids = itertools.count()

@@ -2,11 +2,9 @@
 
 Correctness rule: once a writing RPC (Resolve that merged, UnmergeCustomer,
 EraseCustomer) has returned, no lookup may be answered from a mapping cached
-before that write. Every cached mapping is tagged with a per-identifier version
-read BEFORE the database read; the writer moves the version of every identifier
-whose customer changed AFTER its commit; a mapping is trusted only when its tag
-equals the current version. A reader that raced with a write therefore stores a
-mapping nobody will trust, instead of a stale one.
+before that write. The mechanism is rapport.versionedcache, with one version
+scope per identifier: the writer moves the version of every identifier whose
+customer changed after its commit.
 
 Only positive mappings are cached: a newly linked identifier had no entry.
 
@@ -20,32 +18,44 @@ Three implementations, chosen in bootstrap (same reasoning as the consent cache)
 - NoIdentifierCache: PostgreSQL without Redis (replicas could not invalidate each
   other's memory, so a merged or erased mapping could be served).
 
-Keys never hold identifier values (personal data): only a digest of them.
+Redis keys never hold identifier values (personal data): only a digest of them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import time
-import uuid
-from collections import OrderedDict
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, Unpack
 
+from rapport import versionedcache
 from rapport.identity.domain.model import Identifier
+
+# Re-exported: the service layer catches the error and types tags with these names.
+from rapport.versionedcache import CacheInvalidationError as CacheInvalidationError
+from rapport.versionedcache import VersionTag as VersionTag
 from redis import asyncio as redis_asyncio
-from redis.exceptions import RedisError
 
-_log = logging.getLogger(__name__)
-
-# Handed back with a miss, to be passed to put_many: the version the mapping must be
-# tagged with. None means "do not store" (the version is unknown).
-VersionTag = object | None
+_Key = tuple[str, Identifier]
 
 
-class CacheInvalidationError(Exception):
-    """The writer could not move the versions: other replicas may still hold old mappings."""
+def _material(key: _Key) -> str:
+    workspace, identifier = key
+    return f"{workspace}\x1f{identifier.type}\x1f{identifier.value}"
+
+
+def _digest(key: _Key) -> str:
+    return hashlib.sha256(_material(key).encode()).hexdigest()[:32]
+
+
+def _customer_id(text: str) -> str:
+    if not text:
+        raise ValueError("no customer id")
+    return text
+
+
+# Stored as "<version>:<customer id>".
+_CODEC: versionedcache.ValueCodec[str] = versionedcache.ValueCodec(str, _customer_id)
+_decode = _CODEC.decode
 
 
 class IdentifierCache(Protocol):
@@ -66,212 +76,75 @@ class IdentifierCache(Protocol):
     async def close(self) -> None: ...
 
 
-class NoIdentifierCache:
+class _PerWorkspace:
+    """The identity-shaped calls (workspace first) over a versioned cache."""
+
+    def __init__(
+        self, cache: versionedcache.VersionedCache[_Key, str], scope_of: Callable[[_Key], str]
+    ) -> None:
+        self._cache = cache
+        self._scope_of = scope_of
+
     async def get_many(
         self, workspace: str, identifiers: Sequence[Identifier]
     ) -> list[tuple[str | None, VersionTag]]:
-        return [(None, None)] * len(identifiers)
+        return list(await self._cache.get_many([(workspace, i) for i in identifiers]))
 
     async def put_many(
         self, workspace: str, items: Sequence[tuple[Identifier, VersionTag, str]]
     ) -> None:
-        return None
+        await self._cache.put_many([((workspace, i), tag, c) for i, tag, c in items])
 
     async def invalidate(self, workspace: str, identifiers: Iterable[Identifier]) -> None:
-        return None
+        await self._cache.invalidate(self._scope_of((workspace, i)) for i in identifiers)
 
     async def close(self) -> None:
-        return None
+        await self._cache.close()
 
 
-class InProcessIdentifierCache:
-    """A bounded LRU; versions live in a fixed array of stripes (identifiers share a
-    stripe by hash), so memory stays bounded and a shared stripe only costs a miss."""
+class NoIdentifierCache(_PerWorkspace):
+    def __init__(self) -> None:
+        super().__init__(versionedcache.NoVersionedCache(), _material)
 
-    _STRIPES = 8192
+
+class InProcessIdentifierCache(_PerWorkspace):
+    """A bounded LRU (see rapport.versionedcache.InProcessVersionedCache)."""
 
     def __init__(self, max_entries: int = 100_000) -> None:
-        self._max_entries = max_entries
-        self._versions = [0] * self._STRIPES
-        self._values: OrderedDict[tuple[str, Identifier], tuple[int, str]] = OrderedDict()
-
-    def _stripe(self, workspace: str, identifier: Identifier) -> int:
-        return hash((workspace, identifier)) % self._STRIPES
-
-    async def get_many(
-        self, workspace: str, identifiers: Sequence[Identifier]
-    ) -> list[tuple[str | None, VersionTag]]:
-        answers: list[tuple[str | None, VersionTag]] = []
-        for identifier in identifiers:
-            version = self._versions[self._stripe(workspace, identifier)]
-            key = (workspace, identifier)
-            cached = self._values.get(key)
-            if cached is not None and cached[0] == version:
-                self._values.move_to_end(key)
-                answers.append((cached[1], version))
-            else:
-                answers.append((None, version))
-        return answers
-
-    async def put_many(
-        self, workspace: str, items: Sequence[tuple[Identifier, VersionTag, str]]
-    ) -> None:
-        for identifier, tag, customer_id in items:
-            version = self._versions[self._stripe(workspace, identifier)]
-            # The version moved while the database was read: that read may be stale.
-            if tag is None or tag != version:
-                continue
-            key = (workspace, identifier)
-            self._values[key] = (version, customer_id)
-            self._values.move_to_end(key)
-            while len(self._values) > self._max_entries:
-                self._values.popitem(last=False)  # least recently used
-
-    async def invalidate(self, workspace: str, identifiers: Iterable[Identifier]) -> None:
-        for identifier in identifiers:
-            self._versions[self._stripe(workspace, identifier)] += 1
-
-    async def close(self) -> None:
-        self._values.clear()
+        # The plain key as scope: it never leaves the process.
+        super().__init__(
+            versionedcache.InProcessVersionedCache(
+                _material, max_entries=max_entries, stripes=8192
+            ),
+            _material,
+        )
 
 
-class RedisIdentifierCache:
-    """Mappings and versions in Redis, shared by every replica.
-
-    Versions are random tokens, not counters, so a version key that expired or was
-    evicted can never come back equal to the tag of an old mapping. Both keys of an
-    identifier share a hash tag, so one MGET reads them together (also on a cluster).
-    """
+class RedisIdentifierCache(_PerWorkspace):
+    """Mappings and versions in Redis, shared by every replica: ``<prefix>{<digest>}:v``
+    (the identifier's version) and ``<prefix>{<digest>}:c`` (its customer)."""
 
     def __init__(
         self,
         client: redis_asyncio.Redis,
         *,
         key_prefix: str,
-        ttl_seconds: float,
-        version_ttl_seconds: float = 86_400,
-        reader_backoff_seconds: float = 1.0,
-        invalidation_attempts: int = 3,
+        **options: Unpack[versionedcache.RedisOptions],
     ) -> None:
-        self._client = client
-        self._prefix = key_prefix
-        self._ttl_ms = max(1, int(ttl_seconds * 1000))
-        self._version_ttl_ms = max(self._ttl_ms, int(version_ttl_seconds * 1000))
-        self._reader_backoff = reader_backoff_seconds
-        self._invalidation_attempts = invalidation_attempts
-        self._readers_paused_until = 0.0
+        cache: versionedcache.RedisVersionedCache[_Key, str] = versionedcache.RedisVersionedCache(
+            client,
+            key_prefix=key_prefix,
+            scope_of=_digest,
+            field_of=lambda _key: "c",
+            codec=_CODEC,
+            name="identity",
+            **options,
+        )
+        super().__init__(cache, _digest)
 
     @classmethod
     def from_url(cls, url: str, *, timeout_seconds: float, **kwargs: Any) -> RedisIdentifierCache:
-        client = redis_asyncio.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=timeout_seconds,
-            socket_connect_timeout=timeout_seconds,
-        )
-        return cls(client, **kwargs)
-
-    def _slot(self, workspace: str, identifier: Identifier) -> str:
-        material = f"{workspace}\x1f{identifier.type}\x1f{identifier.value}".encode()
-        return f"{self._prefix}{{{hashlib.sha256(material).hexdigest()[:32]}}}"
-
-    def _readers_paused(self) -> bool:
-        return time.monotonic() < self._readers_paused_until
-
-    def _pause_readers(self, exc: BaseException) -> None:
-        # Reads go straight to the database for a moment instead of each waiting
-        # for a Redis timeout.
-        self._readers_paused_until = time.monotonic() + self._reader_backoff
-        _log.warning(
-            "identity cache unavailable, reading the database",
-            extra={"error_reason": type(exc).__name__},
-        )
-
-    async def get_many(
-        self, workspace: str, identifiers: Sequence[Identifier]
-    ) -> list[tuple[str | None, VersionTag]]:
-        misses: list[tuple[str | None, VersionTag]] = [(None, None)] * len(identifiers)
-        if not identifiers or self._readers_paused():
-            return misses
-        slots = [self._slot(workspace, identifier) for identifier in identifiers]
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for slot in slots:
-                    pipe.mget(f"{slot}:v", f"{slot}:c")
-                replies = await pipe.execute()
-        except (TimeoutError, RedisError, OSError) as exc:
-            self._pause_readers(exc)
-            return misses
-
-        answers: list[tuple[str | None, VersionTag]] = []
-        unversioned: list[str] = []
-        for slot, (version, raw) in zip(slots, replies, strict=True):
-            if version is None:
-                unversioned.append(slot)
-                answers.append((None, None))
-                continue
-            answers.append((_decode(raw, version), version))
-        if unversioned:
-            await self._create_versions(unversioned)
-        return answers
-
-    async def _create_versions(self, slots: Sequence[str]) -> None:
-        # A fresh random version (NX: never replaces a writer's); mappings are stored
-        # from the next miss on.
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for slot in slots:
-                    pipe.set(f"{slot}:v", uuid.uuid4().hex, nx=True, px=self._version_ttl_ms)
-                await pipe.execute()
-        except (TimeoutError, RedisError, OSError) as exc:
-            self._pause_readers(exc)
-
-    async def put_many(
-        self, workspace: str, items: Sequence[tuple[Identifier, VersionTag, str]]
-    ) -> None:
-        storable = [
-            (self._slot(workspace, identifier), f"{tag}:{customer_id}")
-            for identifier, tag, customer_id in items
-            if isinstance(tag, str)
-        ]
-        if not storable or self._readers_paused():
-            return
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for slot, value in storable:
-                    pipe.set(f"{slot}:c", value, px=self._ttl_ms)
-                await pipe.execute()
-        except (TimeoutError, RedisError, OSError) as exc:
-            self._pause_readers(exc)
-
-    async def invalidate(self, workspace: str, identifiers: Iterable[Identifier]) -> None:
-        slots = sorted({self._slot(workspace, identifier) for identifier in identifiers})
-        if not slots:
-            return
-        last_error: BaseException | None = None
-        for _attempt in range(self._invalidation_attempts):
-            try:
-                async with self._client.pipeline(transaction=False) as pipe:
-                    for slot in slots:
-                        pipe.set(f"{slot}:v", uuid.uuid4().hex, px=self._version_ttl_ms)
-                    await pipe.execute()
-                return
-            except (TimeoutError, RedisError, OSError) as exc:
-                last_error = exc
-        raise CacheInvalidationError(type(last_error).__name__) from last_error
-
-    async def close(self) -> None:
-        await self._client.aclose()
-
-
-def _decode(raw: str | None, version: str) -> str | None:
-    """The cached customer id if the mapping carries the current version."""
-    if raw is None:
-        return None
-    tag, sep, customer_id = raw.partition(":")
-    if not sep or tag != version or not customer_id:
-        return None
-    return customer_id
+        return cls(versionedcache.redis_client(url, timeout_seconds=timeout_seconds), **kwargs)
 
 
 def identifier_cache(

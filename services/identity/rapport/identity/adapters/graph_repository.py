@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rapport.identity.domain.model import Identifier
 from rapport.identity.domain.resolution import CustomerState, IdentityGraph, Journal
@@ -35,22 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .lifecycle_repository import lock_change_log
 from .tables import (
     blocked_identifiers,
+    chunks,
     customers,
     identifiers,
     identity_changes,
     merges,
     separations,
 )
-
-# Rows per IN (...) list: well under SQLite's bound-parameter limit, even for pairs.
-CHUNK = 400
-
-T = TypeVar("T")
-
-
-def _chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class StaleGraph(Exception):
@@ -130,7 +121,7 @@ class GraphRepository:
         self, workspace: str, ids: Sequence[str], *, lock: bool
     ) -> list[CustomerState]:
         loaded: list[CustomerState] = []
-        for chunk in _chunks(ids):
+        for chunk in chunks(ids):
             statement = (
                 select(
                     customers.c.customer_id,
@@ -170,7 +161,7 @@ class GraphRepository:
     ) -> IdentityGraph:
         by_id = {customer.id: customer for customer in loaded}
         live_ids = sorted(c.id for c in loaded if c.merged_into is None)
-        for chunk in _chunks(live_ids):
+        for chunk in chunks(live_ids):
             rows = await self._connection.execute(
                 select(
                     identifiers.c.customer_id,
@@ -194,13 +185,15 @@ class GraphRepository:
             workspace, sorted({m for c in loaded if c.merged_into is None for m in c.members()})
         )
         erased = await self._erased_digests(workspace, observed, rules)
-        return IdentityGraph(rules, loaded, separations=separated, erased_digests=erased)
+        return IdentityGraph(
+            rules, loaded, workspace=workspace, separations=separated, erased_digests=erased
+        )
 
     async def _separations(self, workspace: str, members: Sequence[str]) -> list[tuple[str, str]]:
         if len(members) < 2:
             return []
         pairs: set[tuple[str, str]] = set()
-        for chunk in _chunks(members):
+        for chunk in chunks(members):
             rows = await self._connection.execute(
                 select(separations.c.customer_a, separations.c.customer_b).where(
                     separations.c.workspace == workspace,
@@ -227,7 +220,7 @@ class GraphRepository:
             return set()
         digests = sorted({erased_digest(identifier) for identifier in observed})
         found: set[str] = set()
-        for chunk in _chunks(digests):
+        for chunk in chunks(digests):
             rows = await self._connection.execute(
                 select(blocked_identifiers.c.value_digest).where(
                     blocked_identifiers.c.workspace == workspace,
@@ -274,8 +267,9 @@ class GraphRepository:
             f"INSERT INTO {table_name} ({columns}) VALUES ({marks})", parameters
         )
 
-    async def write(self, workspace: str, graph: IdentityGraph) -> None:
+    async def write(self, graph: IdentityGraph) -> None:
         """Write everything the graph's journal recorded, in a few executemany statements."""
+        workspace = graph.workspace
         journal: Journal = graph.journal
         if not journal.changed and not journal.changes:
             return

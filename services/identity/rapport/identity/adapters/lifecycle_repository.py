@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import (
     blocked_identifiers,
+    chunks,
     customers,
     identifiers,
     identity_changes,
@@ -134,7 +135,7 @@ class LifecycleRepository:
     async def move_identifiers(self, workspace: str, moves: dict[str, list[Identifier]]) -> None:
         """Give each customer id the identifiers listed for it."""
         for customer_id, moved in moves.items():
-            for chunk in _chunks(moved, 200):
+            for chunk in chunks(moved, 200):
                 await self._connection.execute(
                     update(identifiers)
                     .where(
@@ -303,6 +304,7 @@ class LifecycleRepository:
             merged[row.merged_into].append(row.customer_id)
         return [
             Customer(
+                workspace=workspace,
                 id=customer_id,
                 create_time=as_utc(found[customer_id].create_time),
                 update_time=as_utc(found[customer_id].update_time),
@@ -349,8 +351,3 @@ class LifecycleRepository:
             .limit(limit)
         )
         return [_change(row) for row in rows]
-
-
-def _chunks(items: Sequence[Identifier], size: int) -> Iterable[Sequence[Identifier]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

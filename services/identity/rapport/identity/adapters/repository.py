@@ -1,4 +1,8 @@
-"""Storage of the identity graph on SQLAlchemy Core (SQLite or PostgreSQL, same code)."""
+"""Customers as clients read them, and the identifier locks every graph writer takes.
+
+SQLAlchemy Core, SQLite or PostgreSQL with the same code; the graph itself is loaded
+and written in bulk by graph_repository.py.
+"""
 
 from __future__ import annotations
 
@@ -7,31 +11,13 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from rapport.identity.domain.model import (
-    Customer,
-    CustomerRecord,
-    Identifier,
-    IdentityChange,
-    Observation,
-)
+from rapport.identity.domain.model import Customer, CustomerRecord, Identifier
 from rapport.sqlstore import as_utc
-from sqlalchemy import (
-    BigInteger,
-    Row,
-    and_,
-    bindparam,
-    insert,
-    or_,
-    select,
-    text,
-    tuple_,
-    update,
-)
+from sqlalchemy import BigInteger, Row, and_, bindparam, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .lifecycle_repository import lock_change_log
-from .tables import customers, identifiers, identity_changes, merges
+from .tables import customers, identifiers
 
 # Sorted before locking, so that overlapping resolves acquire locks in one global order.
 _LOCK_IDENTIFIERS = text(
@@ -53,7 +39,6 @@ def _record(row: Row[Any]) -> CustomerRecord:
         update_time=as_utc(row.update_time),
         merged_into=row.merged_into,
         attributes=dict(row.attributes or {}),
-        attributes_time=None if row.attributes_time is None else as_utc(row.attributes_time),
     )
 
 
@@ -63,12 +48,11 @@ _CUSTOMER_COLUMNS = (
     customers.c.update_time,
     customers.c.merged_into,
     customers.c.attributes,
-    customers.c.attributes_time,
 )
 
 
 class IdentityRepository:
-    """The identity graph of every workspace, read and written on one connection."""
+    """Customers of every workspace as clients see them, read on one connection."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
@@ -86,14 +70,9 @@ class IdentityRepository:
             await self._connection.execute(_LOCK_IDENTIFIERS, {"keys": keys})
 
     async def find_links(
-        self, workspace: str, observed: Sequence[Identifier], *, lock_customers: bool = False
+        self, workspace: str, observed: Sequence[Identifier]
     ) -> list[tuple[Identifier, CustomerRecord]]:
-        """The known identifiers among ``observed`` and their customers' rows, in one query.
-
-        With ``lock_customers`` the customer rows are locked (PostgreSQL ``FOR UPDATE``,
-        in customer id order) and re-read at their latest committed version, so a
-        customer merged meanwhile shows up as not live.
-        """
+        """The known identifiers among ``observed`` and their customers' rows, in one query."""
         if not observed:
             return []
         statement = (
@@ -113,8 +92,6 @@ class IdentityRepository:
             )
             .order_by(customers.c.customer_id)
         )
-        if lock_customers:
-            statement = statement.with_for_update(of=customers)
         rows = (await self._connection.execute(statement)).all()
         return [(Identifier(row.type, row.value), _record(row)) for row in rows]
 
@@ -178,6 +155,7 @@ class IdentityRepository:
             merged[row.merged_into].append(row.customer_id)
         return [
             Customer(
+                workspace=workspace,
                 id=record.id,
                 create_time=record.create_time,
                 update_time=record.update_time,
@@ -187,104 +165,3 @@ class IdentityRepository:
             )
             for record in records
         ]
-
-    async def add_customer(self, workspace: str, record: CustomerRecord) -> None:
-        await self._connection.execute(
-            insert(customers).values(
-                workspace=workspace,
-                customer_id=record.id,
-                create_time=record.create_time,
-                update_time=record.update_time,
-                merged_into=None,
-            )
-        )
-
-    async def link(
-        self, workspace: str, customer_id: str, new: Sequence[Identifier], now: datetime
-    ) -> None:
-        """Link identifiers that belong to nobody yet (IntegrityError if one is taken)."""
-        if not new:
-            return
-        await self._connection.execute(
-            insert(identifiers),
-            [
-                {
-                    "workspace": workspace,
-                    "type": identifier.type,
-                    "value": identifier.value,
-                    "customer_id": customer_id,
-                    "link_time": now,
-                }
-                for identifier in new
-            ],
-        )
-
-    async def touch(self, workspace: str, customer_id: str, now: datetime) -> None:
-        await self._connection.execute(
-            update(customers)
-            .where(customers.c.workspace == workspace, customers.c.customer_id == customer_id)
-            .values(update_time=now)
-        )
-
-    async def merge(
-        self,
-        workspace: str,
-        survivor_id: str,
-        merged_ids: Sequence[str],
-        observation: Observation,
-        now: datetime,
-    ) -> None:
-        """Move the merged customers' identifiers to the survivor and record each merge."""
-        await self._connection.execute(
-            update(identifiers)
-            .where(identifiers.c.workspace == workspace, identifiers.c.customer_id.in_(merged_ids))
-            .values(customer_id=survivor_id)
-        )
-        # Customers merged earlier into the merged ones now point at the survivor
-        # directly, so a lookup follows at most one hop (history stays in `merges`).
-        await self._connection.execute(
-            update(customers)
-            .where(customers.c.workspace == workspace, customers.c.merged_into.in_(merged_ids))
-            .values(merged_into=survivor_id)
-        )
-        await self._connection.execute(
-            update(customers)
-            .where(customers.c.workspace == workspace, customers.c.customer_id.in_(merged_ids))
-            .values(merged_into=survivor_id, update_time=now)
-        )
-        observed = [[identifier.type, identifier.value] for identifier in observation.identifiers]
-        await self._connection.execute(
-            insert(merges),
-            [
-                {
-                    "workspace": workspace,
-                    "survivor_id": survivor_id,
-                    "merged_id": merged_id,
-                    "identifiers": observed,
-                    "source": observation.source,
-                    "observe_time": observation.observe_time,
-                    "merge_time": now,
-                }
-                for merged_id in merged_ids
-            ],
-        )
-
-    async def record_changes(
-        self, workspace: str, changes: Sequence[IdentityChange], now: datetime
-    ) -> None:
-        if not changes:
-            return
-        await lock_change_log(self._connection)  # seq order = commit order (WatchChanges)
-        await self._connection.execute(
-            insert(identity_changes),
-            [
-                {
-                    "workspace": workspace,
-                    "kind": str(change.kind),
-                    "customer_id": change.customer_id,
-                    "other_customer_id": change.other_customer_id,
-                    "change_time": now,
-                }
-                for change in changes
-            ],
-        )

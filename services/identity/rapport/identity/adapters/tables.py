@@ -1,6 +1,12 @@
-"""SQLAlchemy Core tables of the identity service (mirrored by migrations/versions)."""
+"""SQLAlchemy Core tables of the identity service (mirrored by migrations/versions).
+
+Also the one IN-list chunking every repository uses.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -17,6 +23,17 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+# Values per IN (...) list: well under SQLite's bound-parameter limit, even for pairs.
+IN_LIST_CHUNK = 400
+
+T = TypeVar("T")
+
+
+def chunks(items: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a bigint.
 _SEQ = BigInteger().with_variant(Integer(), "sqlite")

@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from .names import customer_name, deduplication_job_name, match_review_name
+
 DEFAULT_MERGE_THRESHOLD = 0.99
 DEFAULT_REVIEW_THRESHOLD = 0.8
 
@@ -63,6 +65,7 @@ class Thresholds:
 
 @dataclass(frozen=True)
 class DeduplicationJob:
+    workspace: str
     id: str
     state: JobState
     progress: float
@@ -75,11 +78,16 @@ class DeduplicationJob:
     error: str = ""
     end_time: datetime | None = None
 
+    @property
+    def name(self) -> str:
+        return deduplication_job_name(self.workspace, self.id)
+
 
 @dataclass(frozen=True)
 class MatchReview:
     """A pair of customers (customer_a < customer_b) waiting for, or given, a decision."""
 
+    workspace: str
     id: str
     customer_a: str
     customer_b: str
@@ -90,6 +98,23 @@ class MatchReview:
     create_time: datetime
     job_id: str | None = None
     review_time: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return match_review_name(self.workspace, self.id)
+
+    @property
+    def customer_a_name(self) -> str:
+        return customer_name(self.workspace, self.customer_a)
+
+    @property
+    def customer_b_name(self) -> str:
+        return customer_name(self.workspace, self.customer_b)
+
+    @property
+    def job_name(self) -> str:
+        """The deduplication job that queued it ("" for none)."""
+        return deduplication_job_name(self.workspace, self.job_id) if self.job_id else ""
 
     @property
     def match_weight(self) -> float:

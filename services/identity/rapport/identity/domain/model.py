@@ -8,6 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
+from .names import customer_name
+
 
 class Identifier(NamedTuple):
     """A normalised identifier: unique per workspace, linked to at most one customer.
@@ -28,30 +30,29 @@ class CustomerRecord:
     create_time: datetime
     update_time: datetime
     merged_into: str | None = None
-    # PersonAttributes (non-empty fields only) and the observe time that set them.
+    # PersonAttributes (non-empty fields only).
     attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
-    attributes_time: datetime | None = None
-
-    @property
-    def live(self) -> bool:
-        return self.merged_into is None
-
-    @property
-    def age_key(self) -> tuple[datetime, str]:
-        """Oldest first: earliest create time, then smallest id."""
-        return (self.create_time, self.id)
 
 
 @dataclass(frozen=True)
 class Customer:
     """A live customer as clients see it."""
 
+    workspace: str
     id: str
     create_time: datetime
     update_time: datetime
     identifiers: tuple[Identifier, ...]
     merged_customer_ids: tuple[str, ...] = ()
     attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    @property
+    def name(self) -> str:
+        return customer_name(self.workspace, self.id)
+
+    @property
+    def merged_customer_names(self) -> list[str]:
+        return [customer_name(self.workspace, merged) for merged in self.merged_customer_ids]
 
 
 @dataclass(frozen=True)

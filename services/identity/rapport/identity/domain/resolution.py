@@ -8,7 +8,7 @@ changes the graph kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -66,9 +66,10 @@ class CustomerState:
         """This customer and every customer merged into it (for separations)."""
         return {self.id, *(customer_id for _, customer_id in self.merged)}
 
-    def snapshot(self) -> Customer:
+    def snapshot(self, workspace: str) -> Customer:
         ordered = sorted(self.identifiers.items(), key=lambda item: (item[1], item[0]))
         return Customer(
+            workspace=workspace,
             id=self.id,
             create_time=self.create_time,
             update_time=self.update_time,
@@ -145,9 +146,11 @@ class IdentityGraph:
         rules: IdentityRules,
         customers: Iterable[CustomerState] = (),
         *,
+        workspace: str,
         separations: Iterable[tuple[str, str]] = (),
         erased_digests: Iterable[str] = (),
     ) -> None:
+        self.workspace = workspace
         self.rules = rules
         self._limits = {rule.type: rule.limit for rule in rules.limited_types}
         self.customers: dict[str, CustomerState] = {c.id: c for c in customers}
@@ -295,7 +298,7 @@ class IdentityGraph:
             survivor.attributes = dict(observation.attributes)
             survivor.attributes_time = observation.observe_time
             self._touch(survivor)
-        return Outcome(survivor.snapshot(), plan.create, plan.absorbed, plan.rejected)
+        return Outcome(survivor.snapshot(self.workspace), plan.create, plan.absorbed, plan.rejected)
 
     def plan_merge(
         self, customer_ids: Sequence[str], now: datetime
@@ -326,7 +329,7 @@ class IdentityGraph:
         if merged_ids:
             survivor.update_time = now
             self._touch(survivor)
-        return survivor.snapshot()
+        return survivor.snapshot(self.workspace)
 
     def _create(self, customer_id: str, now: datetime) -> CustomerState:
         customer = CustomerState(id=customer_id, create_time=now, update_time=now, new=True)
@@ -378,18 +381,3 @@ class IdentityGraph:
 
     def owner_of(self, identifier: Identifier) -> str:
         return self.links[identifier]
-
-
-def changed_customer_ids(journal: Journal) -> set[str]:
-    """Customers whose identifiers or state changed (for cache invalidation)."""
-    return {*journal.new_customers, *journal.merged, *journal.touched}
-
-
-def identifiers_changed(journal: Journal) -> set[Identifier]:
-    """Identifiers now pointing at another customer, or newly linked."""
-    return {*journal.moved_identifiers, *(link.identifier for link in journal.new_links)}
-
-
-def attributes_of(values: Mapping[str, str]) -> dict[str, str]:
-    """Only the non-empty attributes are kept."""
-    return {name: value for name, value in values.items() if value}

@@ -338,11 +338,3 @@ def rules_from_data(data: Mapping[str, Any], *, default_phone_region: str = "US"
         return validate_rules(rules)
     except InvalidArgument as exc:
         raise ValueError(f"invalid identity rules: {exc.field}: {exc.description}") from exc
-
-
-def restricted_to(rules: IdentityRules, types: Sequence[str]) -> IdentityRules:
-    """The rules of ``types`` only (keeping priority order), e.g. for tests."""
-    wanted = set(types)
-    return replace(
-        rules, identifier_types=tuple(r for r in rules.identifier_types if r.type in wanted)
-    )

@@ -1,33 +1,39 @@
-"""gRPC servicer: protobuf <-> commands and results, nothing else."""
+"""gRPC servicer: protobuf <-> commands and results (converters.py), nothing else."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
-from rapport.errors import InvalidArgument
-from rapport.identity.domain.model import Customer
-from rapport.identity.entrypoints.lifecycle_servicer import LifecycleRpcs
-from rapport.identity.entrypoints.matching_servicer import MatchingRpcs
-from rapport.identity.entrypoints.rules_servicer import RulesRpcs
-from rapport.identity.service_layer import commands, handlers
-from rapport.identity.service_layer.handlers import IdentityContext, ResolveResult
+from rapport.identity.service_layer import (
+    commands,
+    customers,
+    deduplication_jobs,
+    lifecycle,
+    matching,
+    resolve,
+    reviews,
+    rules,
+    watch,
+)
+from rapport.identity.service_layer.dependencies import Dependencies
 from rapport.identity.v1 import identity_service_pb2 as pb
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
 
+from . import converters
 
-class IdentityServicer(
-    RulesRpcs, MatchingRpcs, LifecycleRpcs, pb_grpc.IdentityServiceServicer
-):
-    def __init__(self, ctx: IdentityContext) -> None:
-        self._ctx = ctx
+
+class IdentityServicer(pb_grpc.IdentityServiceServicer):
+    def __init__(self, deps: Dependencies) -> None:
+        self._deps = deps
+
+    # --- resolve --------------------------------------------------------------------------
 
     async def Resolve(  # noqa: N802 (generated method name)
         self, request: pb.ResolveRequest, context: grpc.aio.ServicerContext
     ) -> pb.ResolveResponse:
-        result = await handlers.resolve(_resolve_command(request, prefix=""), self._ctx)
-        return _resolve_response(result, _workspace_of(request.parent))
+        result = await resolve.resolve(converters.resolve_command(request), self._deps)
+        return converters.resolve_response(result)
 
     async def BatchResolve(  # noqa: N802
         self, request: pb.BatchResolveRequest, context: grpc.aio.ServicerContext
@@ -35,31 +41,31 @@ class IdentityServicer(
         command = commands.BatchResolve(
             parent=request.parent,
             requests=tuple(
-                _resolve_command(item, prefix=f"requests[{index}].")
+                converters.resolve_command(item, prefix=f"requests[{index}].")
                 for index, item in enumerate(request.requests)
             ),
         )
-        results = await handlers.batch_resolve(command, self._ctx)
-        workspace = _workspace_of(request.parent)
+        results = await resolve.batch_resolve(command, self._deps)
         return pb.BatchResolveResponse(
-            responses=[_resolve_response(result, workspace) for result in results]
+            responses=[converters.resolve_response(result) for result in results]
         )
+
+    # --- customers ------------------------------------------------------------------------
 
     async def GetCustomer(  # noqa: N802
         self, request: pb.GetCustomerRequest, context: grpc.aio.ServicerContext
     ) -> pb.Customer:
-        customer = await handlers.get_customer(commands.GetCustomer(request.name), self._ctx)
-        return _customer(customer, _workspace_of(request.name))
+        customer = await customers.get_customer(commands.GetCustomer(request.name), self._deps)
+        return converters.customer_to_pb(customer)
 
     async def LookupCustomer(  # noqa: N802
         self, request: pb.LookupCustomerRequest, context: grpc.aio.ServicerContext
     ) -> pb.Customer:
         command = commands.LookupCustomer(
-            parent=request.parent,
-            identifier=commands.RawIdentifier(request.identifier.type, request.identifier.value),
+            parent=request.parent, identifier=converters.raw_identifier(request.identifier)
         )
-        customer = await handlers.lookup_customer(command, self._ctx)
-        return _customer(customer, _workspace_of(request.parent))
+        customer = await customers.lookup_customer(command, self._deps)
+        return converters.customer_to_pb(customer)
 
     async def ListCustomers(  # noqa: N802
         self, request: pb.ListCustomersRequest, context: grpc.aio.ServicerContext
@@ -67,90 +73,132 @@ class IdentityServicer(
         command = commands.ListCustomers(
             parent=request.parent, page_size=request.page_size, page_token=request.page_token
         )
-        page = await handlers.list_customers(command, self._ctx)
-        workspace = _workspace_of(request.parent)
+        page = await customers.list_customers(command, self._deps)
         return pb.ListCustomersResponse(
-            customers=[_customer(customer, workspace) for customer in page.customers],
+            customers=[converters.customer_to_pb(customer) for customer in page.customers],
             next_page_token=page.next_page_token,
         )
 
+    # --- identity rules -------------------------------------------------------------------
 
-_ATTRIBUTE_FIELDS = frozenset(pb.PersonAttributes.DESCRIPTOR.fields_by_name)
+    async def GetIdentityRules(  # noqa: N802
+        self, request: pb.GetIdentityRulesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IdentityRules:
+        found = await rules.get_identity_rules(commands.GetIdentityRules(request.name), self._deps)
+        return converters.rules_to_pb(found)
 
+    async def UpdateIdentityRules(  # noqa: N802
+        self, request: pb.UpdateIdentityRulesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.IdentityRules:
+        command = commands.UpdateIdentityRules(
+            name=request.identity_rules.name,
+            identity_rules=converters.rules_from_pb(request.identity_rules),
+            update_mask=tuple(request.update_mask.paths),
+        )
+        updated = await rules.update_identity_rules(command, self._deps)
+        return converters.rules_to_pb(updated)
 
-def _workspace_of(name: str) -> str:
-    # Only called after the handler validated the name.
-    return name.split("/")[1]
+    # --- lifecycle and changes ------------------------------------------------------------
 
+    async def UnmergeCustomer(  # noqa: N802
+        self, request: pb.UnmergeCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.UnmergeCustomerResponse:
+        command = commands.UnmergeCustomer(name=request.name, customers=tuple(request.customers))
+        result = await lifecycle.unmerge_customer(command, self._deps)
+        return pb.UnmergeCustomerResponse(
+            customer=converters.customer_to_pb(result.customer),
+            restored_customers=[
+                converters.customer_to_pb(customer) for customer in result.restored_customers
+            ],
+        )
 
-def _resolve_command(request: pb.ResolveRequest, *, prefix: str) -> commands.Resolve:
-    return commands.Resolve(
-        parent=request.parent,
-        identifiers=tuple(
-            commands.RawIdentifier(identifier.type, identifier.value)
-            for identifier in request.identifiers
-        ),
-        source=request.source,
-        observe_time=_datetime(request, "observe_time", field=f"{prefix}observe_time"),
-        attributes=(
-            _attributes_from_pb(request.attributes) if request.HasField("attributes") else {}
-        ),
-    )
+    async def EraseCustomer(  # noqa: N802
+        self, request: pb.EraseCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EraseCustomerResponse:
+        command = commands.EraseCustomer(
+            name=request.name, block_identifiers=request.block_identifiers
+        )
+        result = await lifecycle.erase_customer(command, self._deps)
+        return pb.EraseCustomerResponse(
+            name=result.name, erased_identifier_count=result.erased_identifier_count
+        )
 
+    async def WatchChanges(  # noqa: N802
+        self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchChangesResponse]:
+        command = commands.WatchChanges(parent=request.parent, start_cursor=request.start_cursor)
+        feed = await watch.watch_changes(command, self._deps)
+        async for change in feed.changes:
+            yield pb.WatchChangesResponse(change=converters.change_to_pb(change, feed.workspace))
 
-def _attributes_from_pb(message: pb.PersonAttributes) -> dict[str, str]:
-    return {field.name: value for field, value in message.ListFields()}
+    # --- matching, deduplication jobs, match reviews --------------------------------------
 
+    async def FindMatches(  # noqa: N802
+        self, request: pb.FindMatchesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FindMatchesResponse:
+        subject = request.WhichOneof("subject")
+        command = commands.FindMatches(
+            parent=request.parent,
+            customer=request.customer if subject == "customer" else "",
+            record=converters.record_attributes(request.record) if subject == "record" else None,
+            max_results=request.max_results,
+            min_probability=request.min_probability,
+        )
+        matches = await matching.find_matches(command, self._deps)
+        return pb.FindMatchesResponse(matches=[converters.match_to_pb(m) for m in matches])
 
-def _datetime(message: pb.ResolveRequest, name: str, *, field: str) -> datetime | None:
-    if not message.HasField(name):
-        return None
-    try:
-        return getattr(message, name).ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError) as exc:
-        raise InvalidArgument(field, "is not a valid timestamp") from exc
+    async def CreateDeduplicationJob(  # noqa: N802
+        self, request: pb.CreateDeduplicationJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeduplicationJob:
+        thresholds = request.deduplication_job.thresholds
+        command = commands.CreateDeduplicationJob(
+            parent=request.parent,
+            merge_threshold=thresholds.merge_threshold,
+            review_threshold=thresholds.review_threshold,
+        )
+        job = await deduplication_jobs.create_deduplication_job(command, self._deps)
+        return converters.job_to_pb(job)
 
+    async def GetDeduplicationJob(  # noqa: N802
+        self, request: pb.GetDeduplicationJobRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeduplicationJob:
+        job = await deduplication_jobs.get_deduplication_job(
+            commands.GetDeduplicationJob(request.name), self._deps
+        )
+        return converters.job_to_pb(job)
 
-def _timestamp(value: datetime) -> Timestamp:
-    # Direct arithmetic: Timestamp.FromDatetime goes through calendar.timegm, and
-    # BatchResolve builds two timestamps per response.
-    seconds = (value.astimezone(UTC) - _EPOCH) // _SECOND
-    return Timestamp(seconds=seconds, nanos=value.microsecond * 1000)
+    async def ListDeduplicationJobs(  # noqa: N802
+        self, request: pb.ListDeduplicationJobsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDeduplicationJobsResponse:
+        command = commands.ListDeduplicationJobs(
+            parent=request.parent, page_size=request.page_size, page_token=request.page_token
+        )
+        page = await deduplication_jobs.list_deduplication_jobs(command, self._deps)
+        return pb.ListDeduplicationJobsResponse(
+            deduplication_jobs=[converters.job_to_pb(job) for job in page.jobs],
+            next_page_token=page.next_page_token,
+        )
 
+    async def ListMatchReviews(  # noqa: N802
+        self, request: pb.ListMatchReviewsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListMatchReviewsResponse:
+        command = commands.ListMatchReviews(
+            parent=request.parent,
+            state=converters.review_state(request.state),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        page = await reviews.list_match_reviews(command, self._deps)
+        return pb.ListMatchReviewsResponse(
+            match_reviews=[converters.review_to_pb(review) for review in page.reviews],
+            next_page_token=page.next_page_token,
+        )
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SECOND = timedelta(seconds=1)
-
-
-def _customer_name(workspace: str, customer_id: str) -> str:
-    return handlers.CUSTOMER.format(workspace=workspace, customer=customer_id)
-
-
-def _customer(customer: Customer, workspace: str) -> pb.Customer:
-    return pb.Customer(
-        name=_customer_name(workspace, customer.id),
-        identifiers=[pb.Identifier(type=i.type, value=i.value) for i in customer.identifiers],
-        create_time=_timestamp(customer.create_time),
-        update_time=_timestamp(customer.update_time),
-        merged_customers=[_customer_name(workspace, m) for m in customer.merged_customer_ids],
-        attributes=pb.PersonAttributes(
-            **{k: v for k, v in customer.attributes.items() if k in _ATTRIBUTE_FIELDS}
-        ),
-    )
-
-
-def _resolve_response(result: ResolveResult, workspace: str) -> pb.ResolveResponse:
-    # No customer when every identifier was rejected (see rejected_identifiers).
-    return pb.ResolveResponse(
-        customer=None if result.customer is None else _customer(result.customer, workspace),
-        created=result.created,
-        merged_customers=[_customer_name(workspace, m) for m in result.merged_customer_ids],
-        rejected_identifiers=[
-            pb.RejectedIdentifier(
-                identifier=pb.Identifier(type=r.identifier.type, value=r.identifier.value),
-                reason=str(r.reason),
-                description=r.description,
-            )
-            for r in result.rejected
-        ],
-    )
+    async def ReviewMatch(  # noqa: N802
+        self, request: pb.ReviewMatchRequest, context: grpc.aio.ServicerContext
+    ) -> pb.MatchReview:
+        command = commands.ReviewMatch(
+            name=request.name, decision=converters.review_decision(request.decision)
+        )
+        review = await reviews.review_match(command, self._deps)
+        return converters.review_to_pb(review)

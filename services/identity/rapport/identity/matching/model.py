@@ -1,4 +1,7 @@
-"""Fellegi-Sunter match model: m, u and the prior learned by EM from unlabelled data."""
+"""Fellegi-Sunter match model: m, u and the prior learned by EM from unlabelled data.
+
+Over 400 lines on purpose: training, scoring and explaining share one vectorised core.
+"""
 
 from __future__ import annotations
 

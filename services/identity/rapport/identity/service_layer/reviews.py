@@ -1,0 +1,141 @@
+"""Match reviews: ListMatchReviews, and ReviewMatch (accepting merges the pair, rejecting
+keeps it apart). Reviews are queued by deduplication jobs (deduplication_runner.py)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
+from rapport.identity.domain import names
+from rapport.identity.domain.deduplication import (
+    MatchReview,
+    ReviewDecision,
+    ReviewState,
+    ordered_pair,
+)
+from rapport.pagination import decode_page_token, encode_page_token, page_size
+from rapport.resourcenames import require_workspace
+
+from . import commands, resolve
+from .dependencies import Dependencies
+from .unit_of_work import IdentityUnitOfWork
+
+_log = logging.getLogger(__name__)
+
+REVIEW_SOURCE = "match_review"
+REVIEW_REASON = "REVIEW_ACCEPTED"
+REJECTED_SEPARATION = "REVIEW_REJECTED"
+
+
+@dataclass(frozen=True)
+class ReviewPage:
+    reviews: list[MatchReview]
+    next_page_token: str
+
+
+async def list_match_reviews(cmd: commands.ListMatchReviews, deps: Dependencies) -> ReviewPage:
+    """Reviews in one state (PENDING unless asked), most probable first."""
+    workspace = names.parse_workspace(cmd.parent, field="parent")
+    require_workspace(workspace, deps.workspaces)
+    state = cmd.state or ReviewState.PENDING
+    size = page_size(cmd.page_size)
+    bound_to = f"ListMatchReviews:{cmd.parent}:{state}"
+    position = decode_page_token(cmd.page_token, bound_to=bound_to)
+    after = None
+    if position is not None:
+        try:
+            after = (float(position["p"]), str(position["r"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidArgument("page_token", "is not a token returned by this method") from exc
+    async with deps.uow_factory(readonly=True) as uow:
+        reviews = await uow.deduplication.list_reviews(workspace, state, after, size + 1)
+    next_token = ""
+    if len(reviews) > size:
+        last = reviews[size - 1]
+        next_token = encode_page_token({"p": last.probability, "r": last.id}, bound_to=bound_to)
+    return ReviewPage(reviews[:size], next_token)
+
+
+async def review_match(cmd: commands.ReviewMatch, deps: Dependencies) -> MatchReview:
+    named = names.parse_match_review(cmd.name, field="name")
+    workspace = named.workspace
+    require_workspace(workspace, deps.workspaces)
+    if cmd.decision is None:
+        raise InvalidArgument("decision", "must be ACCEPT or REJECT")
+    async with deps.uow_factory(readonly=True) as uow:
+        review = await uow.deduplication.get_review(workspace, named.review)
+        if review is None:
+            raise NotFound(cmd.name)
+        if review.state is not ReviewState.PENDING:
+            raise _already_reviewed(cmd.name)
+        survivors = await uow.matching.survivors(workspace, [review.customer_a, review.customer_b])
+    first, second = survivors.get(review.customer_a), survivors.get(review.customer_b)
+    if first is None or second is None:
+        raise FailedPrecondition(
+            "CUSTOMER_ERASED", "one of the customers of this review no longer exists"
+        )
+    if cmd.decision is ReviewDecision.ACCEPT:
+        return await _accept(deps, review, cmd.name, first, second)
+    return await _reject(deps, review, cmd.name, first, second)
+
+
+async def _accept(
+    deps: Dependencies, review: MatchReview, name: str, first: str, second: str
+) -> MatchReview:
+    if first != second:
+        outcome = await resolve.merge_customers(
+            commands.MergeCustomers(
+                review.workspace, (first, second), source=REVIEW_SOURCE, reason=REVIEW_REASON
+            ),
+            deps,
+        )
+        if outcome.refused:
+            reason = outcome.refused[0][1]
+            raise FailedPrecondition(
+                reason,
+                f"the identity rules refuse to merge these customers ({reason})",
+                {"match_review": name},
+            )
+    async with deps.uow_factory(readonly=False) as uow:
+        decided = await _decide(uow, review, name, ReviewState.ACCEPTED, deps.clock())
+        await uow.commit()
+    _log.info("match review decided", extra={"resource": name, "status": str(decided.state)})
+    return decided
+
+
+async def _reject(
+    deps: Dependencies, review: MatchReview, name: str, first: str, second: str
+) -> MatchReview:
+    if first == second:
+        raise FailedPrecondition(
+            "ALREADY_MERGED",
+            "the customers were merged meanwhile; unmerge them to keep them apart",
+            {"match_review": name},
+        )
+    now = deps.clock()
+    async with deps.uow_factory(readonly=False) as uow:
+        decided = await _decide(uow, review, name, ReviewState.REJECTED, now)
+        for pair in {ordered_pair(first, second), (review.customer_a, review.customer_b)}:
+            await uow.matching.add_separation(review.workspace, pair, REJECTED_SEPARATION, now)
+        await uow.commit()
+    _log.info("match review rejected", extra={"resource": name})
+    return decided
+
+
+async def _decide(
+    uow: IdentityUnitOfWork, review: MatchReview, name: str, state: ReviewState, now: datetime
+) -> MatchReview:
+    """PENDING -> ``state`` in ``uow``; ALREADY_REVIEWED if a concurrent call decided first."""
+    if not await uow.deduplication.decide_review(review.workspace, review.id, state, now):
+        raise _already_reviewed(name)
+    decided = await uow.deduplication.get_review(review.workspace, review.id)
+    assert decided is not None
+    return decided
+
+
+def _already_reviewed(name: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        "ALREADY_REVIEWED", f"{name} was already decided", {"match_review": name}
+    )
