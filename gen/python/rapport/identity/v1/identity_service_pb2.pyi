@@ -1,8 +1,11 @@
 import datetime
 
+from google.api import field_behavior_pb2 as _field_behavior_pb2
+from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from rapport.type.v1 import identifier_pb2 as _identifier_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -71,14 +74,6 @@ REVIEW_DECISION_UNSPECIFIED: ReviewDecision
 REVIEW_DECISION_ACCEPT: ReviewDecision
 REVIEW_DECISION_REJECT: ReviewDecision
 
-class Identifier(_message.Message):
-    __slots__ = ("type", "value")
-    TYPE_FIELD_NUMBER: _ClassVar[int]
-    VALUE_FIELD_NUMBER: _ClassVar[int]
-    type: str
-    value: str
-    def __init__(self, type: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
-
 class Customer(_message.Message):
     __slots__ = ("name", "identifiers", "create_time", "update_time", "merged_customers", "attributes")
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -88,12 +83,12 @@ class Customer(_message.Message):
     MERGED_CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     name: str
-    identifiers: _containers.RepeatedCompositeFieldContainer[Identifier]
+    identifiers: _containers.RepeatedCompositeFieldContainer[_identifier_pb2.Identifier]
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     merged_customers: _containers.RepeatedScalarFieldContainer[str]
     attributes: PersonAttributes
-    def __init__(self, name: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[Identifier, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., merged_customers: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Union[PersonAttributes, _Mapping]] = ...) -> None: ...
+    def __init__(self, name: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[_identifier_pb2.Identifier, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., merged_customers: _Optional[_Iterable[str]] = ..., attributes: _Optional[_Union[PersonAttributes, _Mapping]] = ...) -> None: ...
 
 class PersonAttributes(_message.Message):
     __slots__ = ("given_name", "family_name", "birth_date", "street_number", "address_line1", "address_line2", "locality", "postal_code", "region")
@@ -122,10 +117,10 @@ class RejectedIdentifier(_message.Message):
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
-    identifier: Identifier
+    identifier: _identifier_pb2.Identifier
     reason: str
     description: str
-    def __init__(self, identifier: _Optional[_Union[Identifier, _Mapping]] = ..., reason: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+    def __init__(self, identifier: _Optional[_Union[_identifier_pb2.Identifier, _Mapping]] = ..., reason: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class ResolveRequest(_message.Message):
     __slots__ = ("parent", "identifiers", "source", "observe_time", "attributes")
@@ -135,11 +130,11 @@ class ResolveRequest(_message.Message):
     OBSERVE_TIME_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     parent: str
-    identifiers: _containers.RepeatedCompositeFieldContainer[Identifier]
+    identifiers: _containers.RepeatedCompositeFieldContainer[_identifier_pb2.Identifier]
     source: str
     observe_time: _timestamp_pb2.Timestamp
     attributes: PersonAttributes
-    def __init__(self, parent: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[Identifier, _Mapping]]] = ..., source: _Optional[str] = ..., observe_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Union[PersonAttributes, _Mapping]] = ...) -> None: ...
+    def __init__(self, parent: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[_identifier_pb2.Identifier, _Mapping]]] = ..., source: _Optional[str] = ..., observe_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Union[PersonAttributes, _Mapping]] = ...) -> None: ...
 
 class ResolveResponse(_message.Message):
     __slots__ = ("customer", "created", "merged_customers", "rejected_identifiers")
@@ -178,8 +173,8 @@ class LookupCustomerRequest(_message.Message):
     PARENT_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIER_FIELD_NUMBER: _ClassVar[int]
     parent: str
-    identifier: Identifier
-    def __init__(self, parent: _Optional[str] = ..., identifier: _Optional[_Union[Identifier, _Mapping]] = ...) -> None: ...
+    identifier: _identifier_pb2.Identifier
+    def __init__(self, parent: _Optional[str] = ..., identifier: _Optional[_Union[_identifier_pb2.Identifier, _Mapping]] = ...) -> None: ...
 
 class ListCustomersRequest(_message.Message):
     __slots__ = ("parent", "page_size", "page_token")
@@ -254,10 +249,12 @@ class WatchChangesRequest(_message.Message):
     def __init__(self, parent: _Optional[str] = ..., start_cursor: _Optional[str] = ...) -> None: ...
 
 class WatchChangesResponse(_message.Message):
-    __slots__ = ("change",)
+    __slots__ = ("change", "skipped_change_count")
     CHANGE_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_CHANGE_COUNT_FIELD_NUMBER: _ClassVar[int]
     change: Change
-    def __init__(self, change: _Optional[_Union[Change, _Mapping]] = ...) -> None: ...
+    skipped_change_count: int
+    def __init__(self, change: _Optional[_Union[Change, _Mapping]] = ..., skipped_change_count: _Optional[int] = ...) -> None: ...
 
 class IdentifierTypeRule(_message.Message):
     __slots__ = ("type", "normalization", "fold_email_provider", "default_phone_region", "limit", "limit_window", "blocked_patterns")
@@ -428,6 +425,12 @@ class MatchReview(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     review_time: _timestamp_pb2.Timestamp
     def __init__(self, name: _Optional[str] = ..., match: _Optional[_Union[Match, _Mapping]] = ..., customer: _Optional[str] = ..., state: _Optional[_Union[ReviewState, str]] = ..., deduplication_job: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetMatchReviewRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListMatchReviewsRequest(_message.Message):
     __slots__ = ("parent", "page_size", "page_token", "state")

@@ -29,6 +29,8 @@ class IdentityServiceStub:
     """The identity graph: recognises one customer across every identifier and
     channel. Identifiers seen together are linked to one customer; an
     observation that links several customers merges them into one survivor.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `identity.rapport.dev`.
     """
 
     def __init__(self, channel):
@@ -107,6 +109,11 @@ class IdentityServiceStub:
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsRequest.SerializeToString,
                 response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsResponse.FromString,
                 _registered_method=True)
+        self.GetMatchReview = channel.unary_unary(
+                '/rapport.identity.v1.IdentityService/GetMatchReview',
+                request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.GetMatchReviewRequest.SerializeToString,
+                response_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.MatchReview.FromString,
+                _registered_method=True)
         self.ListMatchReviews = channel.unary_unary(
                 '/rapport.identity.v1.IdentityService/ListMatchReviews',
                 request_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListMatchReviewsRequest.SerializeToString,
@@ -123,6 +130,8 @@ class IdentityServiceServicer:
     """The identity graph: recognises one customer across every identifier and
     channel. Identifiers seen together are linked to one customer; an
     observation that links several customers merges them into one survivor.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `identity.rapport.dev`.
     """
 
     def Resolve(self, request, context):
@@ -239,6 +248,13 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMatchReview(self, request, context):
+        """Gets a match review.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListMatchReviews(self, request, context):
         """Lists likely duplicates waiting for (or given) a human decision.
         """
@@ -327,6 +343,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsRequest.FromString,
                     response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsResponse.SerializeToString,
             ),
+            'GetMatchReview': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMatchReview,
+                    request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.GetMatchReviewRequest.FromString,
+                    response_serializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.MatchReview.SerializeToString,
+            ),
             'ListMatchReviews': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMatchReviews,
                     request_deserializer=rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListMatchReviewsRequest.FromString,
@@ -349,6 +370,8 @@ class IdentityService:
     """The identity graph: recognises one customer across every identifier and
     channel. Identifiers seen together are linked to one customer; an
     observation that links several customers merges them into one survivor.
+
+    Errors carry one `google.rpc.ErrorInfo` with domain `identity.rapport.dev`.
     """
 
     @staticmethod
@@ -719,6 +742,33 @@ class IdentityService:
             '/rapport.identity.v1.IdentityService/ListDeduplicationJobs',
             rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsRequest.SerializeToString,
             rapport_dot_identity_dot_v1_dot_identity__service__pb2.ListDeduplicationJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMatchReview(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.identity.v1.IdentityService/GetMatchReview',
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.GetMatchReviewRequest.SerializeToString,
+            rapport_dot_identity_dot_v1_dot_identity__service__pb2.MatchReview.FromString,
             options,
             channel_credentials,
             insecure,
