@@ -1,19 +1,33 @@
-"""All five services as processes; the seed scenario's mail arrives at a real SMTP server."""
+"""All five services as processes; the seed scenario's mail arrives at a real SMTP server.
+
+Authentication is on in every service, as in production (and `make run`): the demo's
+calls and the services' calls to each other, streams included, carry the token. Bad
+input sent first (Structs nested 40 deep, a 3.9 MB event) is refused and the trigger
+still fires afterwards.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 from email import message_from_bytes, policy
 
 import grpc
 import pytest
 from aiosmtpd.controller import Controller
+from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from rapport.decisioning.v1 import decisioning_service_pb2 as decisioning_pb
+from rapport.decisioning.v1 import decisioning_service_pb2_grpc as decisioning_grpc
 from rapport.delivery.v1 import delivery_service_pb2 as delivery_pb
+from rapport.delivery.v1 import delivery_service_pb2_grpc as delivery_grpc
 from rapport.localsuite import SERVICES, Suite, SuiteLayout
 from rapport.localsuite.demo import play
+from rapport.profile.v1 import profile_service_pb2 as profile_pb
+from rapport.profile.v1 import profile_service_pb2_grpc as profile_grpc
+from rapport.type.v1 import channel_pb2, message_content_pb2
 
 pytestmark = pytest.mark.e2e
 
@@ -74,12 +88,91 @@ async def health(address: str) -> int:
         return reply.status
 
 
+def nested(depth: int) -> struct_pb2.Struct:
+    data: dict = {"leaf": 1}
+    for _ in range(depth - 1):
+        data = {"next": data}
+    result = struct_pb2.Struct()
+    result.update(data)
+    return result
+
+
+async def send_bad_input_first(layout: SuiteLayout, token: str) -> None:
+    """Each of these must be refused as the client's mistake, and poison nothing."""
+    metadata = (("authorization", f"Bearer {token}"),)
+    workspace, customer = "workspaces/default", "workspaces/default/customers/someone"
+    too_deep = nested(40)
+    huge = struct_pb2.Struct()
+    huge.update({"blob": "x" * 3_900_000})
+
+    def event(message_id: str, properties: struct_pb2.Struct) -> profile_pb.Event:
+        return profile_pb.Event(
+            type=profile_pb.EVENT_TYPE_TRACK,
+            message_id=message_id,
+            user_id="poison",
+            event="Policy Renewal Due",
+            properties=properties,
+        )
+
+    async with (
+        grpc.aio.insecure_channel(layout.address("profile")) as profile_channel,
+        grpc.aio.insecure_channel(layout.address("decisioning")) as decisioning_channel,
+        grpc.aio.insecure_channel(layout.address("delivery")) as delivery_channel,
+    ):
+        profile = profile_grpc.ProfileServiceStub(profile_channel)
+        calls = {
+            "IngestEvents (40 deep)": profile.IngestEvents(
+                profile_pb.IngestEventsRequest(parent=workspace, events=[event("d", too_deep)]),
+                metadata=metadata,
+            ),
+            "IngestEvents (3.9 MB)": profile.IngestEvents(
+                profile_pb.IngestEventsRequest(parent=workspace, events=[event("h", huge)]),
+                metadata=metadata,
+            ),
+            "Decide (40 deep)": decisioning_grpc.DecisioningServiceStub(decisioning_channel).Decide(
+                decisioning_pb.DecideRequest(parent=workspace, customer=customer, context=too_deep),
+                metadata=metadata,
+            ),
+            "SendMessage (40 deep)": delivery_grpc.DeliveryServiceStub(
+                delivery_channel
+            ).SendMessage(
+                delivery_pb.SendMessageRequest(
+                    parent=workspace,
+                    idempotency_key="poison",
+                    customer=customer,
+                    purpose="marketing",
+                    channel=channel_pb2.CHANNEL_EMAIL,
+                    content=message_content_pb2.MessageContent(subject="s", text_body="b"),
+                    data=too_deep,
+                ),
+                metadata=metadata,
+            ),
+        }
+        for what, call in calls.items():
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await call
+            assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT, what
+
+        # And nothing passes without the token, streams included.
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await profile.GetProfile(
+                profile_pb.GetProfileRequest(name=f"{customer}/profile"), timeout=5
+            )
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        stream = profile.WatchSignals(profile_pb.WatchSignalsRequest(parent=workspace))
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stream.read()
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
 async def test_demo_scenario_delivers_the_renewal_reminder(tmp_path, smtp_inbox):
     inbox, smtp_port = smtp_inbox
+    token = secrets.token_urlsafe(16)
     layout = SuiteLayout(
         data_dir=tmp_path / "data",
         smtp_port=smtp_port,
         ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
+        auth_token=token,
     )
     suite = Suite(layout)
     suite.start()
@@ -90,7 +183,10 @@ async def test_demo_scenario_delivers_the_renewal_reminder(tmp_path, smtp_inbox)
             assert await health(address) == health_pb2.HealthCheckResponse.SERVING
             assert full_name in await list_services(address), service
 
-        result = await play({s: layout.address(s) for s in SERVICES}, say=lambda _: None)
+        await send_bad_input_first(layout, token)
+        result = await play(
+            {s: layout.address(s) for s in SERVICES}, token=token, say=lambda _: None
+        )
 
         assert result.message.state == delivery_pb.MESSAGE_STATE_SENT
         for _ in range(50):
