@@ -57,8 +57,14 @@ check-generated: $(INSTALL_STAMP) $(GOOGLEAPIS_STAMP)
 	diff -r .tools/gen-check/rapport gen/python/rapport \
 	  || (echo "gen/python is stale: run 'make proto' and commit the result" && exit 1)
 
+# The v1 contracts as released: `buf breaking` refuses any change that would break a
+# client built against them. Rebuilt only when releasing a new version:
+#   $(BUF) build protos --exclude-source-info -o $(RELEASED_CONTRACTS)
+RELEASED_CONTRACTS := protos/released-v1.binpb
+
 lint: install
 	$(BUF) lint
+	$(BUF) breaking protos --against $(RELEASED_CONTRACTS)
 	$(BIN)/ruff check runtime localsuite services tests bench
 	$(BIN)/lint-imports
 	$(BIN)/hadolint $(wildcard services/*/Dockerfile)
