@@ -2,7 +2,7 @@
 
 Authentication is on in every service, as in production (and `make run`): the demo's
 calls and the services' calls to each other, streams included, carry the token. Bad
-input sent first (Structs nested 40 deep, a 3.9 MB event) is refused and the trigger
+input sent first (Structs nested 40 deep, a 4 MB event) is refused and the trigger
 still fires afterwards.
 """
 
@@ -103,7 +103,7 @@ async def send_bad_input_first(layout: SuiteLayout, token: str) -> None:
     workspace, customer = "workspaces/default", "workspaces/default/customers/someone"
     too_deep = nested(40)
     huge = struct_pb2.Struct()
-    huge.update({"blob": "x" * 3_900_000})
+    huge.update({"blob": "x" * 4_000_000})
 
     def event(message_id: str, properties: struct_pb2.Struct) -> profile_pb.Event:
         return profile_pb.Event(
@@ -125,7 +125,7 @@ async def send_bad_input_first(layout: SuiteLayout, token: str) -> None:
                 profile_pb.IngestEventsRequest(parent=workspace, events=[event("d", too_deep)]),
                 metadata=metadata,
             ),
-            "IngestEvents (3.9 MB)": profile.IngestEvents(
+            "IngestEvents (4 MB)": profile.IngestEvents(
                 profile_pb.IngestEventsRequest(parent=workspace, events=[event("h", huge)]),
                 metadata=metadata,
             ),

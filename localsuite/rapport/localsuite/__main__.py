@@ -59,7 +59,7 @@ def banner(layout: SuiteLayout, mail_folder: Path, token_file: Path | None) -> s
     for service in SERVICES:
         lines.append(f"  {service:<12} {layout.address(service):<17} {PACKAGES[service]}")
     identity = layout.address("identity")
-    header = f" \\\n    -H \"authorization: Bearer $(cat {token_file})\"" if token_file else ""
+    header = f' \\\n    -H "authorization: Bearer $(cat {token_file})"' if token_file else ""
     lines += [
         "",
         f"  SMTP sink    127.0.0.1:{layout.smtp_port:<7}  mails saved in {mail_folder}/",
@@ -72,8 +72,8 @@ def banner(layout: SuiteLayout, mail_folder: Path, token_file: Path | None) -> s
         "  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge"
         + header
         + " \\",
-        "    -d '{\"parent\":\"workspaces/default\",\"identifiers\":"
-        "[{\"type\":\"email\",\"value\":\"ada@example.com\"}]}' \\",
+        '    -d \'{"parent":"workspaces/default","identifiers":'
+        '[{"type":"email","value":"ada@example.com"}]}\' \\',
         f"    http://{identity}/rapport.identity.v1.IdentityService/Resolve",
         "",
         "Play the demo scenario in another terminal:  make demo",
