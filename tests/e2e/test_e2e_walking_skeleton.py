@@ -16,7 +16,6 @@ from email import message_from_bytes, policy
 import grpc
 import pytest
 from aiosmtpd.controller import Controller
-from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from rapport.decisioning.v1 import decisioning_service_pb2 as decisioning_pb
@@ -88,13 +87,13 @@ async def health(address: str) -> int:
         return reply.status
 
 
-def nested(depth: int) -> struct_pb2.Struct:
+def nested(depth: int) -> dict:
+    # Filled in place with Struct.update: copying a message this deep into another
+    # (a constructor argument) would already fail to parse on the client side.
     data: dict = {"leaf": 1}
     for _ in range(depth - 1):
         data = {"next": data}
-    result = struct_pb2.Struct()
-    result.update(data)
-    return result
+    return data
 
 
 async def send_bad_input_first(layout: SuiteLayout, token: str) -> None:
@@ -102,17 +101,29 @@ async def send_bad_input_first(layout: SuiteLayout, token: str) -> None:
     metadata = (("authorization", f"Bearer {token}"),)
     workspace, customer = "workspaces/default", "workspaces/default/customers/someone"
     too_deep = nested(40)
-    huge = struct_pb2.Struct()
-    huge.update({"blob": "x" * 4_000_000})
+    huge = {"blob": "x" * 4_000_000}
+    decide = decisioning_pb.DecideRequest(parent=workspace, customer=customer)
+    decide.context.update(too_deep)
+    send = delivery_pb.SendMessageRequest(
+        parent=workspace,
+        idempotency_key="poison",
+        customer=customer,
+        purpose="marketing",
+        channel=channel_pb2.CHANNEL_EMAIL,
+        content=message_content_pb2.MessageContent(subject="s", text_body="b"),
+    )
+    send.data.update(too_deep)
 
-    def event(message_id: str, properties: struct_pb2.Struct) -> profile_pb.Event:
-        return profile_pb.Event(
+    def ingest(message_id: str, properties: dict) -> profile_pb.IngestEventsRequest:
+        request = profile_pb.IngestEventsRequest(parent=workspace)
+        event = request.events.add(  # built in place: see nested()
             type=profile_pb.EVENT_TYPE_TRACK,
             message_id=message_id,
             user_id="poison",
             event="Policy Renewal Due",
-            properties=properties,
         )
+        event.properties.update(properties)
+        return request
 
     async with (
         grpc.aio.insecure_channel(layout.address("profile")) as profile_channel,
@@ -122,31 +133,15 @@ async def send_bad_input_first(layout: SuiteLayout, token: str) -> None:
         profile = profile_grpc.ProfileServiceStub(profile_channel)
         calls = {
             "IngestEvents (40 deep)": profile.IngestEvents(
-                profile_pb.IngestEventsRequest(parent=workspace, events=[event("d", too_deep)]),
-                metadata=metadata,
+                ingest("d", too_deep), metadata=metadata
             ),
-            "IngestEvents (4 MB)": profile.IngestEvents(
-                profile_pb.IngestEventsRequest(parent=workspace, events=[event("h", huge)]),
-                metadata=metadata,
-            ),
+            "IngestEvents (4 MB)": profile.IngestEvents(ingest("h", huge), metadata=metadata),
             "Decide (40 deep)": decisioning_grpc.DecisioningServiceStub(decisioning_channel).Decide(
-                decisioning_pb.DecideRequest(parent=workspace, customer=customer, context=too_deep),
-                metadata=metadata,
+                decide, metadata=metadata
             ),
             "SendMessage (40 deep)": delivery_grpc.DeliveryServiceStub(
                 delivery_channel
-            ).SendMessage(
-                delivery_pb.SendMessageRequest(
-                    parent=workspace,
-                    idempotency_key="poison",
-                    customer=customer,
-                    purpose="marketing",
-                    channel=channel_pb2.CHANNEL_EMAIL,
-                    content=message_content_pb2.MessageContent(subject="s", text_body="b"),
-                    data=too_deep,
-                ),
-                metadata=metadata,
-            ),
+            ).SendMessage(send, metadata=metadata),
         }
         for what, call in calls.items():
             with pytest.raises(grpc.aio.AioRpcError) as refused:
