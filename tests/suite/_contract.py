@@ -1,30 +1,22 @@
 """The contracts as the tests see them: RPCs, resource types, resource references.
 
-RPCs and request messages come from the generated code the services run
-(``rapport.<svc>.v1.<svc>_service_pb2``). Annotations (``google.api.resource``,
-``resource_definition``, ``resource_reference``, ``field_behavior``) come from
-those descriptors and, when the generated code lags behind ``protos/`` (a
-contract edited but not regenerated yet), from the ``.proto`` sources compiled
-here with grpc_tools, mapped onto the generated messages field by field name.
-Both agree once ``make proto`` has run; until then the tests still know what
-the contract says.
+RPCs, request messages and their annotations (``google.api.resource``,
+``resource_definition``, ``resource_reference``, ``field_behavior``) come from the
+generated code the services run (``rapport.<svc>.v1.<svc>_service_pb2``); `make test`
+checks that it matches ``protos/`` before the tests run.
 """
 
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache, cached_property
-from pathlib import Path
 from typing import Any
 
 from google.api import field_behavior_pb2, resource_pb2
-from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import (
     Descriptor,
     FieldDescriptor,
@@ -34,9 +26,6 @@ from google.protobuf.descriptor import (
 from google.protobuf.message import Message
 
 from ._suite import ServiceModules, all_service_modules, is_map, is_repeated
-
-REPO = Path(__file__).resolve().parents[2]
-PROTOS = REPO / "protos"
 
 REQUIRED = field_behavior_pb2.REQUIRED
 OUTPUT_ONLY = field_behavior_pb2.OUTPUT_ONLY
@@ -108,42 +97,6 @@ def pattern_regex(pattern: str, workspace: str | None = None) -> re.Pattern[str]
     return re.compile(regex)
 
 
-# ---------------------------------------------------------------------------
-# The .proto sources
-
-
-def _compile_sources() -> descriptor_pool.DescriptorPool | None:
-    if not PROTOS.is_dir():
-        return None
-    import google.api
-    import grpc_tools
-    from grpc_tools import protoc
-
-    files = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
-    googleapis = Path(google.api.__path__[0]).parent.parent
-    well_known = Path(grpc_tools.__path__[0]) / "_proto"
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "contracts.pb")
-        code = protoc.main(
-            [
-                "protoc",
-                f"-I{PROTOS}",
-                f"-I{well_known}",
-                f"-I{googleapis}",
-                "--include_imports",
-                f"--descriptor_set_out={out}",
-                *files,
-            ]
-        )
-        if code != 0:
-            raise RuntimeError(f"protoc could not compile {PROTOS} (exit {code})")
-        files_set = descriptor_pb2.FileDescriptorSet.FromString(Path(out).read_bytes())
-    pool = descriptor_pool.DescriptorPool()
-    for file in files_set.file:
-        pool.Add(file)
-    return pool
-
-
 def _messages(container: Iterable[Descriptor]) -> Iterable[Descriptor]:
     for message in container:
         yield message
@@ -190,27 +143,6 @@ def _generated_files(modules: Sequence[ServiceModules]) -> list[FileDescriptor]:
 @dataclass
 class Contract:
     modules: list[ServiceModules]
-    source: descriptor_pool.DescriptorPool | None
-    # generated message full name -> the same message in the sources
-    _source_of: dict[str, Descriptor] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.source is None:
-            return
-        for method in self.methods:
-            source_method = self.source_method(method)
-            if source_method is not None:
-                self._pair(method.input_type, source_method.input_type)
-                self._pair(method.output_type, source_method.output_type)
-
-    def _pair(self, generated: Descriptor, source: Descriptor) -> None:
-        if generated.full_name in self._source_of:
-            return
-        self._source_of[generated.full_name] = source
-        for f in generated.fields:
-            other = source.fields_by_name.get(f.name)
-            if other is not None and f.message_type is not None and other.message_type is not None:
-                self._pair(f.message_type, other.message_type)
 
     # RPCs ---------------------------------------------------------------
 
@@ -224,70 +156,35 @@ class Contract:
                 return modules.name
         raise KeyError(method.full_name)
 
-    def source_method(self, method: MethodDescriptor) -> MethodDescriptor | None:
-        if self.source is None:
-            return None
-        try:
-            service = self.source.FindServiceByName(method.containing_service.full_name)
-        except KeyError:
-            return None
-        return service.methods_by_name.get(method.name)
-
     # Resources ----------------------------------------------------------
 
     @cached_property
-    def generated_resource_types(self) -> dict[str, ResourceType]:
-        return _resources_of(_generated_files(self.modules))
-
-    @cached_property
-    def source_resource_types(self) -> dict[str, ResourceType]:
-        if self.source is None:
-            return {}
-        names = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
-        return _resources_of(self.source.FindFileByName(name) for name in names)
-
-    @cached_property
     def resource_types(self) -> dict[str, ResourceType]:
-        """Every resource type of the contracts (generated code and sources)."""
-        return {**self.source_resource_types, **self.generated_resource_types}
+        """Every resource type of the contracts."""
+        return _resources_of(_generated_files(self.modules))
 
     def resource_of(self, message: Descriptor) -> ResourceType | None:
         """The resource a message is (its `google.api.resource` option), if any."""
-        for descriptor in (message, self._source_of.get(message.full_name)):
-            if descriptor is None:
-                continue
-            options = descriptor.GetOptions()
-            if options.HasExtension(resource_pb2.resource):
-                resource = options.Extensions[resource_pb2.resource]
-                return ResourceType(resource.type, tuple(resource.pattern))
+        options = message.GetOptions()
+        if options.HasExtension(resource_pb2.resource):
+            resource = options.Extensions[resource_pb2.resource]
+            return ResourceType(resource.type, tuple(resource.pattern))
         return None
 
     # Field annotations ---------------------------------------------------
 
-    def _annotated(self, f: FieldDescriptor) -> list[Any]:
-        """The options of ``f`` in the generated code, then in the sources."""
-        options = [f.GetOptions()]
-        source = self._source_of.get(f.containing_type.full_name)
-        if source is not None and f.name in source.fields_by_name:
-            options.append(source.fields_by_name[f.name].GetOptions())
-        return options
-
     def behaviors(self, f: FieldDescriptor) -> set[int]:
-        for options in self._annotated(f):
-            values = set(options.Extensions[field_behavior_pb2.field_behavior])
-            if values:
-                return values
-        return set()
+        return set(f.GetOptions().Extensions[field_behavior_pb2.field_behavior])
 
     def reference(self, f: FieldDescriptor) -> tuple[str, str] | None:
         """(type, child_type) of a string field's resource reference, if any."""
         if f.type != FieldDescriptor.TYPE_STRING:
             return None
-        for options in self._annotated(f):
-            if options.HasExtension(resource_pb2.resource_reference):
-                ref = options.Extensions[resource_pb2.resource_reference]
-                if ref.type or ref.child_type:
-                    return ref.type, ref.child_type
+        options = f.GetOptions()
+        if options.HasExtension(resource_pb2.resource_reference):
+            ref = options.Extensions[resource_pb2.resource_reference]
+            if ref.type or ref.child_type:
+                return ref.type, ref.child_type
         return None
 
     def identifies(self, f: FieldDescriptor) -> ResourceType | None:
@@ -327,7 +224,7 @@ class Contract:
 
 @cache
 def contract() -> Contract:
-    return Contract(all_service_modules(), _compile_sources())
+    return Contract(all_service_modules())
 
 
 # ---------------------------------------------------------------------------
