@@ -11,19 +11,14 @@ from pathlib import Path
 import grpc
 import pytest
 from rapport.grpcserver import RunningServer
-from rapport.grpctesting import serve_in_process, status_details
+from rapport.grpctesting import serve_in_process
 from rapport.identity.bootstrap import build
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as pb
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
 
-PARENT = "workspaces/default"
-
-Stub = pb_grpc.IdentityServiceStub
-
-
-def ident(type_: str, value: str) -> pb.Identifier:
-    return pb.Identifier(type=type_, value=value)
+from ._identity_support import PARENT, RpcFailure, Stub, ident
+from ._identity_support import fails as _fails
 
 
 @pytest.fixture
@@ -104,29 +99,6 @@ def core_scenario() -> Callable[[Stub], Awaitable[None]]:
     return _core_scenario
 
 
-class RpcFailure:
-    """A failed call's code, ErrorInfo and the single BadRequest field (if any)."""
-
-    def __init__(self, error: grpc.aio.AioRpcError) -> None:
-        self.error = error
-        self.code = error.code()
-        self.info, bad_request = status_details(error)
-        self.field = (
-            bad_request.field_violations[0].field
-            if bad_request is not None and bad_request.field_violations
-            else None
-        )
-
-
-async def _fails(call: Awaitable[object], code: grpc.StatusCode) -> RpcFailure:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    failure = RpcFailure(caught.value)
-    assert failure.code == code, caught.value.details()
-    assert failure.info is not None and failure.info.domain == "rapport.identity.v1"
-    return failure
-
-
 @pytest.fixture
 def fails() -> Callable[[Awaitable[object], grpc.StatusCode], Awaitable[RpcFailure]]:
     """``await fails(stub.X(...), grpc.StatusCode.NOT_FOUND)`` -> RpcFailure."""
@@ -170,8 +142,9 @@ def _person(rng: random.Random, places: list[tuple[str, str, str]]) -> dict[str,
     return {
         "given_name": rng.choice(_GIVEN).title(),
         "family_name": rng.choice(_FAMILY).title(),
-        "birth_date": date(rng.randint(1940, 2004), rng.randint(1, 12), rng.randint(1, 28))
-        .isoformat(),
+        "birth_date": date(
+            rng.randint(1940, 2004), rng.randint(1, 12), rng.randint(1, 28)
+        ).isoformat(),
         "street_number": str(rng.randint(1, 400)),
         "address_line1": rng.choice(_STREETS),
         "locality": locality,

@@ -13,7 +13,6 @@ class IdentitySettings(ServiceSettings):
 
     service_name: str = "identity"
     port: int = 50051
-    workspaces: list[str] = ["default"]
     # Identity rules of workspaces that never stored their own (UpdateIdentityRules):
     # None means the defaults shipped in rapport/identity/default_rules.yaml.
     default_rules_file: Path | None = None
@@ -28,5 +27,6 @@ class IdentitySettings(ServiceSettings):
     cache_key_prefix: str = "rapport:identity:"
     redis_timeout_seconds: float = 0.25
     # WatchChanges: rows read per query, and how often to look for other replicas' commits.
+    # (A stored change whose response would not fit in max_message_bytes is skipped.)
     watch_batch_size: int = 500
     watch_poll_seconds: float = 0.5

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
-import grpc
-from rapport.grpctesting import serve_in_process
-from rapport.identity.bootstrap import build
+from rapport.grpctesting import eventually
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as pb
-from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
+
+from .._identity_support import replica
 
 PARENT = "workspaces/default"
 # Wide enough that the seeded borderline pairs fall between them.
@@ -21,11 +18,7 @@ async def test_deduplication_job_on_postgres(
     postgres_url: str, pg_schema: str, seed_people
 ) -> None:
     settings = IdentitySettings(database_url=postgres_url, database_schema=pg_schema)
-    async with (
-        serve_in_process(build, settings) as server,
-        grpc.aio.insecure_channel(server.address) as channel,
-    ):
-        stub = pb_grpc.IdentityServiceStub(channel)
+    async with replica(settings) as stub:
         people = await seed_people(stub)
 
         original, duplicate = people.clear_duplicates["typo_1"]
@@ -40,10 +33,12 @@ async def test_deduplication_job_on_postgres(
             )
         )
         assert job.state == pb.JobState.JOB_STATE_PENDING
-        async with asyncio.timeout(60):
-            while job.state not in FINISHED:
-                await asyncio.sleep(0.05)
-                job = await stub.GetDeduplicationJob(pb.GetDeduplicationJobRequest(name=job.name))
+
+        async def finished() -> pb.DeduplicationJob | None:
+            got = await stub.GetDeduplicationJob(pb.GetDeduplicationJobRequest(name=job.name))
+            return got if got.state in FINISHED else None
+
+        job = await eventually(finished, timeout=60, interval=0.05)
         assert job.state == pb.JobState.JOB_STATE_SUCCEEDED, job.error
         assert job.progress == 1.0
         assert job.merged_count == len(people.clear_duplicates)

@@ -4,37 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import grpc
 import pytest
-from rapport.grpctesting import serve_in_process
 from rapport.identity.adapters.cache import RedisIdentifierCache
 from rapport.identity.adapters.lifecycle_repository import LifecycleRepository
-from rapport.identity.bootstrap import MIGRATIONS_DIR, build
+from rapport.identity.bootstrap import MIGRATIONS_DIR
 from rapport.identity.domain.model import ChangeKind, Identifier, IdentityChange
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as pb
-from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
 from rapport.sqlstore import create_engine, migrate
 from redis import asyncio as redis_asyncio
 
+from .._identity_support import ident, replica
+
 PARENT = "workspaces/default"
-
-
-def ident(type_: str, value: str) -> pb.Identifier:
-    return pb.Identifier(type=type_, value=value)
-
-
-@asynccontextmanager
-async def replica(settings: IdentitySettings) -> AsyncIterator[pb_grpc.IdentityServiceStub]:
-    async with (
-        serve_in_process(build, settings) as server,
-        grpc.aio.insecure_channel(server.address) as channel,
-    ):
-        yield pb_grpc.IdentityServiceStub(channel)
 
 
 async def lookup(stub, type_: str, value: str) -> str | None:

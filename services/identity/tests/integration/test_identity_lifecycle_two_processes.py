@@ -19,8 +19,11 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rapport.grpctesting import eventually
 from rapport.identity.v1 import identity_service_pb2 as pb
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
+
+from .._identity_support import ident
 
 PARENT = "workspaces/default"
 SERVICE = "rapport.identity.v1.IdentityService"
@@ -35,19 +38,18 @@ def _free_port() -> int:
 async def _wait_serving(address: str, process: asyncio.subprocess.Process) -> None:
     async with grpc.aio.insecure_channel(address) as channel:
         health = health_pb2_grpc.HealthStub(channel)
-        deadline = asyncio.get_running_loop().time() + 60
-        while True:
+
+        async def serving() -> bool:
             assert process.returncode is None, "identity server process exited during start-up"
             try:
                 reply = await health.Check(
                     health_pb2.HealthCheckRequest(service=SERVICE), timeout=1
                 )
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
             except grpc.aio.AioRpcError:
-                pass
-            assert asyncio.get_running_loop().time() < deadline, "server never became SERVING"
-            await asyncio.sleep(0.2)
+                return False
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+        await eventually(serving, timeout=60, interval=0.2)
 
 
 @asynccontextmanager
@@ -81,10 +83,6 @@ async def server_process(
             process.kill()
             await process.wait()
     assert process.returncode == 0, (await asyncio.to_thread(log.read_text))[-2000:]
-
-
-def ident(type_: str, value: str) -> pb.Identifier:
-    return pb.Identifier(type=type_, value=value)
 
 
 async def test_two_processes_resolving_overlapping_identifiers_end_in_one_customer(

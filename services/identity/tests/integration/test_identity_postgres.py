@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 import grpc
-from rapport.grpctesting import serve_in_process
-from rapport.identity.bootstrap import build
+from google.protobuf.timestamp_pb2 import Timestamp
+from rapport.identity.adapters.tables import identity_changes
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as pb
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
 
+from .._identity_support import expect_invalid, ident, replica, store_rows, watch
+
 PARENT = "workspaces/default"
-
-
-def ident(type_: str, value: str) -> pb.Identifier:
-    return pb.Identifier(type=type_, value=value)
-
-
-@asynccontextmanager
-async def replica(settings: IdentitySettings) -> AsyncIterator[pb_grpc.IdentityServiceStub]:
-    async with (
-        serve_in_process(build, settings) as server,
-        grpc.aio.insecure_channel(server.address) as channel,
-    ):
-        yield pb_grpc.IdentityServiceStub(channel)
 
 
 def pg_settings(postgres_url: str, pg_schema: str) -> IdentitySettings:
@@ -36,9 +24,7 @@ def pg_settings(postgres_url: str, pg_schema: str) -> IdentitySettings:
 
 async def lift_limits(stub: pb_grpc.IdentityServiceStub) -> None:
     """These tests chain many identifiers of one type into one customer: no limits."""
-    rules = await stub.GetIdentityRules(
-        pb.GetIdentityRulesRequest(name=f"{PARENT}/identityRules")
-    )
+    rules = await stub.GetIdentityRules(pb.GetIdentityRulesRequest(name=f"{PARENT}/identityRules"))
     for rule in rules.identifier_types:
         rule.limit = 0
     await stub.UpdateIdentityRules(pb.UpdateIdentityRulesRequest(identity_rules=rules))
@@ -143,3 +129,79 @@ async def test_concurrent_batches_on_two_replicas_end_in_one_customer(
         live = await all_live(second)
         assert len(live) == 1
         assert len(live[0].identifiers) == 61
+
+
+async def test_values_postgres_cannot_store_are_refused_and_the_extreme_times_are_kept(
+    postgres_url, pg_schema
+) -> None:
+    """NUL characters (PostgreSQL text cannot hold them) are INVALID_ARGUMENT, not INTERNAL;
+    the first and last instants a Timestamp can hold are stored and read back."""
+    async with replica(pg_settings(postgres_url, pg_schema)) as stub:
+        for request, field in (
+            (
+                pb.ResolveRequest(parent=PARENT, identifiers=[ident("user_id", "u\x00")]),
+                "identifiers[0].value",
+            ),
+            (
+                pb.ResolveRequest(
+                    parent=PARENT, identifiers=[ident("user_id", "u")], source="\x00"
+                ),
+                "source",
+            ),
+            (
+                pb.ResolveRequest(
+                    parent=PARENT,
+                    identifiers=[ident("user_id", "u")],
+                    attributes=pb.PersonAttributes(given_name="A\x00"),
+                ),
+                "attributes.given_name",
+            ),
+        ):
+            await expect_invalid(stub.Resolve(request), field)
+        await expect_invalid(
+            stub.LookupCustomer(
+                pb.LookupCustomerRequest(parent=PARENT, identifier=ident("device_id", "\x00"))
+            ),
+            "identifier.value",
+        )
+        assert await all_live(stub) == []
+
+        first = await stub.Resolve(
+            pb.ResolveRequest(
+                parent=PARENT,
+                identifiers=[ident("device_id", "d1")],
+                observe_time=Timestamp(seconds=-62_135_596_800),
+                attributes=pb.PersonAttributes(given_name="First"),
+            )
+        )
+        linked = await stub.Resolve(
+            pb.ResolveRequest(
+                parent=PARENT,
+                identifiers=[ident("device_id", "d1"), ident("device_id", "d2")],
+                observe_time=Timestamp(seconds=253_402_300_799, nanos=999_999_999),
+                attributes=pb.PersonAttributes(given_name="Last"),
+            )
+        )
+        assert linked.customer.name == first.customer.name
+        assert linked.customer.attributes.given_name == "Last"
+
+
+async def test_a_change_of_an_unknown_kind_is_skipped_on_postgres(postgres_url, pg_schema) -> None:
+    settings = pg_settings(postgres_url, pg_schema)
+    async with replica(settings) as stub:
+        await store_rows(
+            settings,
+            identity_changes,
+            {
+                "workspace": "default",
+                "kind": "future-kind",
+                "customer_id": "c1",
+                "change_time": datetime(2026, 1, 1, tzinfo=UTC),
+            },
+        )
+        created = await stub.Resolve(
+            pb.ResolveRequest(parent=PARENT, identifiers=[ident("device_id", "d1")])
+        )
+        [response] = await watch(stub, 1)
+        assert response.change.customer == created.customer.name
+        assert (response.change.cursor, response.skipped_change_count) == ("2", 1)

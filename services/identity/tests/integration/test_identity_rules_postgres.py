@@ -3,38 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import grpc
-from rapport.grpctesting import serve_in_process
-from rapport.identity.bootstrap import build
+import pytest
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as pb
-from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
+
+from .._identity_support import Stub, fails, ident, replica
 
 PARENT = "workspaces/default"
 RULES = f"{PARENT}/identityRules"
 
 
-def ident(type_: str, value: str) -> pb.Identifier:
-    return pb.Identifier(type=type_, value=value)
-
-
-@asynccontextmanager
-async def replica(postgres_url: str, pg_schema: str) -> AsyncIterator[pb_grpc.IdentityServiceStub]:
-    settings = IdentitySettings(database_url=postgres_url, database_schema=pg_schema)
-    async with (
-        serve_in_process(build, settings) as server,
-        grpc.aio.insecure_channel(server.address) as channel,
-    ):
-        yield pb_grpc.IdentityServiceStub(channel)
+def pg_replica(postgres_url: str, pg_schema: str) -> AbstractAsyncContextManager[Stub]:
+    return replica(IdentitySettings(database_url=postgres_url, database_schema=pg_schema))
 
 
 async def test_concurrent_resolves_never_break_the_user_id_limit(postgres_url, pg_schema) -> None:
     async with (
-        replica(postgres_url, pg_schema) as first,
-        replica(postgres_url, pg_schema) as second,
+        pg_replica(postgres_url, pg_schema) as first,
+        pg_replica(postgres_url, pg_schema) as second,
     ):
         # Twenty users all claim the same email and device at once.
         calls = [
@@ -69,8 +58,8 @@ async def test_concurrent_resolves_never_break_the_user_id_limit(postgres_url, p
 
 async def test_rules_updated_on_one_replica_reach_the_other(postgres_url, pg_schema) -> None:
     async with (
-        replica(postgres_url, pg_schema) as first,
-        replica(postgres_url, pg_schema) as second,
+        pg_replica(postgres_url, pg_schema) as first,
+        pg_replica(postgres_url, pg_schema) as second,
     ):
         before = await second.Resolve(
             pb.ResolveRequest(parent=PARENT, identifiers=[ident("device_id", "d1")])
@@ -95,3 +84,49 @@ async def test_rules_updated_on_one_replica_reach_the_other(postgres_url, pg_sch
         stored = await second.GetIdentityRules(pb.GetIdentityRulesRequest(name=RULES))
         assert stored.identifier_types[-1].type == "crm_id"
         assert stored.HasField("update_time")
+
+
+async def test_concurrent_first_updates_of_the_rules_never_fail_internally(
+    postgres_url, pg_schema
+) -> None:
+    # Each workspace's first update inserts its row: two at once race on that insert.
+    workspaces = [f"w{i}" for i in range(8)]
+    settings = IdentitySettings(
+        database_url=postgres_url, database_schema=pg_schema, workspaces=workspaces
+    )
+    async with replica(settings) as first, replica(settings) as second:
+        defaults = await first.GetIdentityRules(
+            pb.GetIdentityRulesRequest(name="workspaces/w0/identityRules")
+        )
+
+        async def update(stub: Stub, workspace: str, threshold: float) -> object:
+            rules = pb.IdentityRules()
+            rules.CopyFrom(defaults)
+            rules.name = f"workspaces/{workspace}/identityRules"
+            rules.matching.merge_threshold = threshold
+            request = pb.UpdateIdentityRulesRequest(identity_rules=rules)
+            try:
+                return await stub.UpdateIdentityRules(request)
+            except grpc.aio.AioRpcError as err:
+                return err
+
+        results = await asyncio.gather(
+            *[
+                update(stub, workspace, threshold)
+                for workspace in workspaces
+                for stub, threshold in ((first, 0.95), (second, 0.97))
+            ]
+        )
+        for result in results:
+            if isinstance(result, grpc.aio.AioRpcError):  # a clean, retryable refusal
+                await fails(_raise(result), grpc.StatusCode.ABORTED)
+        for workspace in workspaces:
+            stored = await second.GetIdentityRules(
+                pb.GetIdentityRulesRequest(name=f"workspaces/{workspace}/identityRules")
+            )
+            assert stored.HasField("update_time")
+            assert stored.matching.merge_threshold in (pytest.approx(0.95), pytest.approx(0.97))
+
+
+async def _raise(error: grpc.aio.AioRpcError) -> None:
+    raise error

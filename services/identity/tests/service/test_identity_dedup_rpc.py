@@ -8,15 +8,15 @@ from typing import Any
 
 import grpc
 import pytest
-from rapport.grpctesting import serve_in_process
+from rapport.grpctesting import eventually, serve_in_process
 from rapport.identity import bootstrap
 from rapport.identity.adapters.tables import deduplication_jobs
 from rapport.identity.service_layer import resolve
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as pb
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
-from rapport.sqlstore import create_engine
-from sqlalchemy import insert
+
+from .._identity_support import ident, store_rows
 
 PARENT = "workspaces/default"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
@@ -51,20 +51,16 @@ class MergeGate:
 @pytest.fixture
 def merge_gate(monkeypatch: pytest.MonkeyPatch) -> MergeGate:
     gate = MergeGate()
-    monkeypatch.setattr(
-        resolve, "merge_customer_groups", gate.wrap(resolve.merge_customer_groups)
-    )
+    monkeypatch.setattr(resolve, "merge_customer_groups", gate.wrap(resolve.merge_customer_groups))
     return gate
 
 
 async def wait_for_job(stub: Stub, name: str, states: Sequence[int]) -> pb.DeduplicationJob:
-    deadline = asyncio.get_running_loop().time() + JOB_TIMEOUT_SECONDS
-    while True:
+    async def reached() -> pb.DeduplicationJob | None:
         job = await stub.GetDeduplicationJob(pb.GetDeduplicationJobRequest(name=name))
-        if job.state in states:
-            return job
-        assert asyncio.get_running_loop().time() < deadline, f"job stuck in {job.state}"
-        await asyncio.sleep(0.05)
+        return job if job.state in states else None
+
+    return await eventually(reached, timeout=JOB_TIMEOUT_SECONDS, interval=0.05)
 
 
 async def run_job(
@@ -123,7 +119,7 @@ async def test_find_matches_without_enough_records_finds_nothing(stub: Stub) -> 
     await stub.Resolve(
         pb.ResolveRequest(
             parent=PARENT,
-            identifiers=[pb.Identifier(type="email", value="solo@example.org")],
+            identifiers=[ident("email", "solo@example.org")],
             attributes=pb.PersonAttributes(given_name="Solo", family_name="Person"),
         )
     )
@@ -276,7 +272,7 @@ async def test_a_duplicate_the_rules_refuse_to_merge_is_queued_for_review(
                 parent=PARENT,
                 identifiers=[
                     customer.identifiers[0],
-                    pb.Identifier(type="user_id", value=f"user-{index}"),
+                    ident("user_id", f"user-{index}"),
                 ],
             )
         )
@@ -381,27 +377,24 @@ async def test_a_job_interrupted_by_a_stop_or_a_crash_is_failed_not_stuck(
                 await merge_gate.entered.wait()  # held inside the first merge
 
     # A process that died left a RUNNING job behind: the next start-up fails it.
-    engine = create_engine(identity_settings.database_url_or_default())
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(
-                insert(deduplication_jobs).values(
-                    workspace="default",
-                    job_id="crashed",
-                    state="RUNNING",
-                    progress=0.5,
-                    merge_threshold=0.99,
-                    review_threshold=0.8,
-                    record_count=0,
-                    candidate_pair_count=0,
-                    merged_count=0,
-                    review_count=0,
-                    error="",
-                    create_time=job.create_time.ToDatetime(),
-                )
-            )
-    finally:
-        await engine.dispose()
+    await store_rows(
+        identity_settings,
+        deduplication_jobs,
+        {
+            "workspace": "default",
+            "job_id": "crashed",
+            "state": "RUNNING",
+            "progress": 0.5,
+            "merge_threshold": 0.99,
+            "review_threshold": 0.8,
+            "record_count": 0,
+            "candidate_pair_count": 0,
+            "merged_count": 0,
+            "review_count": 0,
+            "error": "",
+            "create_time": job.create_time.ToDatetime(),
+        },
+    )
 
     async with serve_in_process(bootstrap.build, identity_settings) as server:
         async with grpc.aio.insecure_channel(server.address) as channel:
@@ -467,7 +460,7 @@ async def test_an_accepted_review_the_rules_refuse_stays_pending(
                 parent=PARENT,
                 identifiers=[
                     customer.identifiers[0],
-                    pb.Identifier(type="user_id", value=f"user-{index}"),
+                    ident("user_id", f"user-{index}"),
                 ],
             )
         )
@@ -550,6 +543,48 @@ async def test_review_match_refuses_bad_input(stub: Stub, reviewed, fails) -> No
     assert review.name in {r.name for r in pending.match_reviews}
 
 
+async def test_get_match_review_returns_it_as_listed_then_as_decided(stub: Stub, reviewed) -> None:
+    _, (review, *_) = reviewed
+    got = await stub.GetMatchReview(pb.GetMatchReviewRequest(name=review.name))
+    assert got == review
+    assert got.state == REVIEW.REVIEW_STATE_PENDING and not got.HasField("review_time")
+    decided = await stub.ReviewMatch(
+        pb.ReviewMatchRequest(name=review.name, decision=pb.REVIEW_DECISION_REJECT)
+    )
+    assert await stub.GetMatchReview(pb.GetMatchReviewRequest(name=review.name)) == decided
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "field"),
+    [
+        ("", INVALID, "name"),
+        ("workspaces/default", INVALID, "name"),
+        (f"{PARENT}/matchReviews/", INVALID, "name"),
+        (f"{PARENT}/matchReviews/UPPER", INVALID, "name"),
+        (f"{PARENT}/matchReviews/a/b", INVALID, "name"),
+        (f"{PARENT}/deduplicationJobs/x", INVALID, "name"),
+        (f"{PARENT}/matchReviews/{'r' * 200}", INVALID, "name"),
+        (f"{PARENT}/matchReviews/unknown", NOT_FOUND, None),
+        ("workspaces/nope/matchReviews/unknown", NOT_FOUND, None),
+    ],
+)
+async def test_get_match_review_errors(stub: Stub, fails, name, code, field) -> None:
+    failure = await fails(stub.GetMatchReview(pb.GetMatchReviewRequest(name=name)), code)
+    assert failure.field == field
+    if code == NOT_FOUND:
+        expected = "workspaces/nope" if "nope" in name else name
+        assert failure.info.metadata["resource"] == expected
+
+
+async def test_a_match_review_is_not_found_in_another_workspace(
+    stub: Stub, reviewed, fails
+) -> None:
+    _, (review, *_) = reviewed
+    elsewhere = review.name.replace(f"{PARENT}/", "workspaces/other/")
+    failure = await fails(stub.GetMatchReview(pb.GetMatchReviewRequest(name=elsewhere)), NOT_FOUND)
+    assert failure.info.metadata["resource"] == elsewhere
+
+
 async def test_list_match_reviews_pages_most_probable_first(stub: Stub, reviewed, fails) -> None:
     everything = (
         await stub.ListMatchReviews(pb.ListMatchReviewsRequest(parent=PARENT))
@@ -598,6 +633,7 @@ def test_matching_methods_need_the_right_scopes() -> None:
             "FindMatches",
             "GetDeduplicationJob",
             "ListDeduplicationJobs",
+            "GetMatchReview",
             "ListMatchReviews",
             "CreateDeduplicationJob",
             "ReviewMatch",
@@ -606,6 +642,7 @@ def test_matching_methods_need_the_right_scopes() -> None:
         "FindMatches": "identity.read",
         "GetDeduplicationJob": "identity.read",
         "ListDeduplicationJobs": "identity.read",
+        "GetMatchReview": "identity.read",
         "ListMatchReviews": "identity.read",
         "CreateDeduplicationJob": "identity.admin",
         "ReviewMatch": "identity.admin",

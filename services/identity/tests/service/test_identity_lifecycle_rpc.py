@@ -14,11 +14,9 @@ from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as pb
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
 
+from .._identity_support import ident, watch
+
 PARENT = "workspaces/default"
-
-
-def ident(type_: str, value: str) -> pb.Identifier:
-    return pb.Identifier(type=type_, value=value)
 
 
 def pairs(customer: pb.Customer) -> set[tuple[str, str]]:
@@ -228,17 +226,7 @@ async def test_erase_errors(stub, fails) -> None:
 
 
 async def read_changes(stub, count: int, cursor: str = ""):
-    call = stub.WatchChanges(pb.WatchChangesRequest(parent=PARENT, start_cursor=cursor))
-    changes = []
-    try:
-        async with asyncio.timeout(5):
-            async for response in call:
-                changes.append(response.change)
-                if len(changes) == count:
-                    break
-    finally:
-        call.cancel()
-    return changes
+    return [response.change for response in await watch(stub, count, start_cursor=cursor)]
 
 
 async def test_watch_changes_streams_every_kind_and_resumes_without_gaps(stub) -> None:

@@ -2,30 +2,34 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from pathlib import Path
 
 import grpc
 import pytest
 from rapport.grpctesting import serve_in_process
-from rapport.identity.bootstrap import build
+from rapport.identity.bootstrap import METHOD_SCOPES, build
 from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as pb
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc
+from rapport.type.v1 import identifier_pb2
+
+from .._identity_support import fails, ident, replica
 
 PARENT = "workspaces/default"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 NOT_FOUND = grpc.StatusCode.NOT_FOUND
 
 
-def ident(type_: str, value: str) -> pb.Identifier:
-    return pb.Identifier(type=type_, value=value)
-
-
-def lookup(identifier: pb.Identifier, parent: str = PARENT) -> pb.LookupCustomerRequest:
+def lookup(identifier: identifier_pb2.Identifier, parent: str = PARENT) -> pb.LookupCustomerRequest:
     return pb.LookupCustomerRequest(parent=parent, identifier=identifier)
 
 
-async def create(stub, *identifiers: pb.Identifier, parent: str = PARENT) -> pb.Customer:
+async def create(
+    stub, *identifiers: identifier_pb2.Identifier, parent: str = PARENT
+) -> pb.Customer:
     got = await stub.Resolve(pb.ResolveRequest(parent=parent, identifiers=list(identifiers)))
     return got.customer
 
@@ -194,6 +198,48 @@ async def test_list_unknown_workspace_is_not_found(stub, fails) -> None:
     await fails(stub.ListCustomers(pb.ListCustomersRequest(parent="workspaces/zzz")), NOT_FOUND)
 
 
+async def test_page_tokens_are_sealed_and_shared_by_replicas_with_one_key(
+    tmp_path: Path,
+) -> None:
+    def settings(key: str) -> IdentitySettings:
+        return IdentitySettings(data_dir=tmp_path, page_token_key=key)
+
+    async with (
+        replica(settings("one key")) as first,
+        replica(settings("one key")) as second,
+        replica(settings("another key")) as third,
+    ):
+        made = [(await create(first, ident("user_id", f"u{i}"))).name for i in range(3)]
+        page = await first.ListCustomers(pb.ListCustomersRequest(parent=PARENT, page_size=1))
+        token = page.next_page_token
+        # Sealed: neither the position nor the customer id can be read from the token.
+        assert made[0].rsplit("/", 1)[1] not in token
+        with pytest.raises(ValueError):
+            json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        following = await second.ListCustomers(
+            pb.ListCustomersRequest(parent=PARENT, page_size=1, page_token=token)
+        )
+        assert [c.name for c in following.customers] == [made[1]]
+        failure = await fails(
+            third.ListCustomers(
+                pb.ListCustomersRequest(parent=PARENT, page_size=1, page_token=token)
+            ),
+            INVALID,
+        )
+        assert failure.field == "page_token"
+        # A readable token as earlier releases made them (a forgeable position) is refused.
+        binding = hashlib.sha256(f"ListCustomers:{PARENT}".encode()).hexdigest()[:16]
+        position = {"t": "1970-01-01T00:00:00+00:00", "c": ""}
+        forged = base64.urlsafe_b64encode(json.dumps({"p": position, "b": binding}).encode())
+        failure = await fails(
+            first.ListCustomers(
+                pb.ListCustomersRequest(parent=PARENT, page_token=forged.decode().rstrip("="))
+            ),
+            INVALID,
+        )
+        assert failure.field == "page_token"
+
+
 # --- Method scopes --------------------------------------------------------------
 
 
@@ -220,3 +266,27 @@ async def test_read_scope_cannot_resolve(tmp_path: Path) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.ListCustomers(pb.ListCustomersRequest(parent=PARENT), metadata=writer)
         assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_every_rpc_of_the_contract_has_a_scope() -> None:
+    service = pb.DESCRIPTOR.services_by_name["IdentityService"]
+    assert set(METHOD_SCOPES) == {f"/{service.full_name}/{m.name}" for m in service.methods}
+    assert set(METHOD_SCOPES.values()) == {"identity.read", "identity.write", "identity.admin"}
+
+
+async def test_get_match_review_needs_the_read_scope(tmp_path: Path) -> None:
+    settings = IdentitySettings(
+        data_dir=tmp_path, auth_tokens={"reader": ["identity.read"], "writer": ["identity.write"]}
+    )
+    name = f"{PARENT}/matchReviews/unknown"
+    async with replica(settings) as stub:
+        request = pb.GetMatchReviewRequest(name=name)
+        await fails(
+            stub.GetMatchReview(request, metadata=(("authorization", "Bearer writer"),)),
+            grpc.StatusCode.PERMISSION_DENIED,
+        )
+        failure = await fails(
+            stub.GetMatchReview(request, metadata=(("authorization", "Bearer reader"),)),
+            NOT_FOUND,
+        )
+        assert failure.info.metadata["resource"] == name

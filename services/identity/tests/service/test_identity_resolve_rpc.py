@@ -5,16 +5,17 @@ from __future__ import annotations
 import grpc
 import pytest
 from rapport.identity.v1 import identity_service_pb2 as pb
+from rapport.type.v1 import identifier_pb2
+
+from .._identity_support import ident
 
 PARENT = "workspaces/default"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
-def ident(type_: str, value: str) -> pb.Identifier:
-    return pb.Identifier(type=type_, value=value)
-
-
-def resolve(*identifiers: pb.Identifier, parent: str = PARENT, **kw: object) -> pb.ResolveRequest:
+def resolve(
+    *identifiers: identifier_pb2.Identifier, parent: str = PARENT, **kw: object
+) -> pb.ResolveRequest:
     return pb.ResolveRequest(parent=parent, identifiers=list(identifiers), **kw)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import grpc
 import pytest
@@ -14,27 +13,17 @@ from rapport.identity.adapters.tables import blocked_identifiers, separations
 from rapport.identity.domain.model import Identifier
 from rapport.identity.domain.rules import erased_digest
 from rapport.identity.v1 import identity_service_pb2 as pb
-from rapport.sqlstore import create_engine
-from sqlalchemy import insert
+from rapport.type.v1 import identifier_pb2
+
+from .._identity_support import ident, store_rows
 
 PARENT = "workspaces/default"
 RULES = "workspaces/default/identityRules"
 INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
-def ident(type_: str, value: str) -> pb.Identifier:
-    return pb.Identifier(type=type_, value=value)
-
-
-def resolve(*identifiers: pb.Identifier, **kw: object) -> pb.ResolveRequest:
+def resolve(*identifiers: identifier_pb2.Identifier, **kw: object) -> pb.ResolveRequest:
     return pb.ResolveRequest(parent=PARENT, identifiers=list(identifiers), **kw)
-
-
-async def insert_rows(tmp_path: Path, table, row: dict) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}/identity.db")
-    async with engine.begin() as conn:
-        await conn.execute(insert(table).values(**row))
-    await engine.dispose()
 
 
 async def live_count(stub) -> int:
@@ -239,8 +228,8 @@ async def test_user_id_limit_leaves_the_lower_priority_identifier_out(stub) -> N
 
 async def test_erased_and_blocked_identifiers_are_rejected(stub, identity_settings) -> None:
     await stub.Resolve(resolve(ident("device_id", "d0")))  # migrate and warm up
-    await insert_rows(
-        identity_settings.data_dir,
+    await store_rows(
+        identity_settings,
         blocked_identifiers,
         {
             "workspace": "default",
@@ -261,8 +250,8 @@ async def test_separated_customers_are_kept_apart(stub, identity_settings) -> No
     c1 = (await stub.Resolve(resolve(ident("device_id", "d1")))).customer.name.split("/")[-1]
     c2 = (await stub.Resolve(resolve(ident("device_id", "d2")))).customer.name.split("/")[-1]
     low, high = sorted([c1, c2])
-    await insert_rows(
-        identity_settings.data_dir,
+    await store_rows(
+        identity_settings,
         separations,
         {
             "workspace": "default",

@@ -6,12 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rapport.errors import InvalidArgument
-from rapport.identity.domain.deduplication import (
-    InvalidThresholds,
-    Thresholds,
-    clusters,
-    ordered_pair,
-)
+from rapport.identity.domain.deduplication import Thresholds, clusters, ordered_pair
+from rapport.identity.domain.rules import InvalidThresholds
 from rapport.identity.service_layer.match_models import person_record
 from rapport.identity.service_layer.matching import validate_record
 

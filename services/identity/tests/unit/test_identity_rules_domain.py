@@ -10,6 +10,7 @@ from rapport.errors import InvalidArgument
 from rapport.identity.adapters.rules_repository import load_default_rules
 from rapport.identity.domain.model import Identifier
 from rapport.identity.domain.rules import (
+    MAX_LIMIT_WINDOW,
     IdentifierTypeRule,
     IdentityRules,
     MatchingThresholds,
@@ -195,6 +196,13 @@ def test_zero_thresholds_mean_the_defaults() -> None:
 def test_plain_data_round_trip() -> None:
     rules = rules_with(DEFAULTS, "anonymous_id", limit_window=timedelta(days=7), limit=2)
     assert rules_from_data(rules_to_data(rules)) == rules
+
+
+def test_a_longer_window_stored_by_an_earlier_release_is_read_as_the_longest_one() -> None:
+    data = rules_to_data(rules_with(DEFAULTS, "anonymous_id", limit_window=timedelta(days=7)))
+    data["identifier_types"][4]["limit_window_seconds"] = 1e15  # beyond any timedelta
+    [*_, anonymous] = rules_from_data(data).identifier_types
+    assert anonymous.limit_window == MAX_LIMIT_WINDOW == timedelta(days=3650)
 
 
 def test_a_broken_defaults_file_fails_loudly(tmp_path) -> None:

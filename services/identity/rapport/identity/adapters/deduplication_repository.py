@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,11 +14,12 @@ from rapport.identity.domain.deduplication import (
     ReviewState,
     Thresholds,
 )
-from rapport.sqlstore import as_utc
-from sqlalchemy import Row, and_, insert, or_, select, text, tuple_, update
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
+from sqlalchemy import Row, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .tables import chunks, deduplication_jobs, match_reviews
+from .repository import LOCK_NAMESPACE
+from .tables import deduplication_jobs, match_reviews, stored_pairs
 
 
 def _job(row: Row[Any]) -> DeduplicationJob:
@@ -54,9 +54,9 @@ def _review(row: Row[Any]) -> MatchReview:
     )
 
 
-def _lock_key(label: str, workspace: str) -> int:
-    digest = hashlib.blake2b(f"{label}\x1f{workspace}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def job_lock_key(workspace: str) -> int:
+    """The advisory lock key serialising job creation in a workspace."""
+    return advisory_key(f"{LOCK_NAMESPACE}.dedup", workspace)
 
 
 class DeduplicationRepository:
@@ -64,17 +64,12 @@ class DeduplicationRepository:
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
-        self._postgres = connection.dialect.name == "postgresql"
 
     # --- deduplication jobs ----------------------------------------------------------
 
     async def lock_jobs(self, workspace: str) -> None:
         """Serialise job creation per workspace (PostgreSQL; SQLite has one writer anyway)."""
-        if self._postgres:
-            await self._connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"),
-                {"key": _lock_key("rapport.identity.dedup", workspace)},
-            )
+        await advisory_xact_locks(self._connection, [job_lock_key(workspace)])
 
     async def active_job(self, workspace: str) -> DeduplicationJob | None:
         row = (
@@ -176,18 +171,9 @@ class DeduplicationRepository:
         self, workspace: str, pairs: Sequence[tuple[str, str]]
     ) -> set[tuple[str, str]]:
         """Those of the (ordered) pairs that already have a review, in any state."""
-        found: set[tuple[str, str]] = set()
-        for chunk in chunks(list(pairs)):
-            rows = (
-                await self._connection.execute(
-                    select(match_reviews.c.customer_a, match_reviews.c.customer_b).where(
-                        match_reviews.c.workspace == workspace,
-                        tuple_(match_reviews.c.customer_a, match_reviews.c.customer_b).in_(chunk),
-                    )
-                )
-            ).all()
-            found.update((row.customer_a, row.customer_b) for row in rows)
-        return found
+        return await stored_pairs(
+            self._connection, match_reviews, ("customer_a", "customer_b"), workspace, pairs
+        )
 
     async def add_reviews(self, reviews: Sequence[MatchReview]) -> None:
         if not reviews:

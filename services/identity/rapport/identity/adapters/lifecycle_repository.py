@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rapport.identity.domain.model import Customer, Identifier, IdentityChange
-from rapport.sqlstore import as_utc
-from sqlalchemy import Row, delete, func, insert, or_, select, text, tuple_, update
+from rapport.identity.domain.model import Identifier, IdentityChange
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
+from sqlalchemy import Row, String, delete, func, insert, or_, select, tuple_, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .repository import LOCK_NAMESPACE
 from .tables import (
+    add_pairs,
     blocked_identifiers,
     chunks,
     customers,
@@ -25,9 +26,7 @@ from .tables import (
     separations,
 )
 
-_CHANGE_LOG_KEY = int.from_bytes(
-    hashlib.blake2b(b"rapport.identity\x1fchange-log", digest_size=8).digest(), "big", signed=True
-)
+CHANGE_LOG_LOCK_KEY = advisory_key(LOCK_NAMESPACE, "change-log")
 
 
 async def lock_change_log(connection: AsyncConnection) -> None:
@@ -37,8 +36,7 @@ async def lock_change_log(connection: AsyncConnection) -> None:
     has seen seq N can never later find a committed seq below N, so WatchChanges
     cursors never skip a change. Take it as the LAST lock of the transaction.
     """
-    if connection.dialect.name == "postgresql":
-        await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHANGE_LOG_KEY})
+    await advisory_xact_locks(connection, [CHANGE_LOG_LOCK_KEY])
 
 
 @dataclass(frozen=True)
@@ -50,11 +48,26 @@ class LinkedIdentifier:
 
 @dataclass(frozen=True)
 class ChangeRow:
+    """An entry of the change log as stored; decoded (kinds checked) by WatchChanges."""
+
     seq: int
     kind: str
     customer_id: str
     other_customer_id: str | None
-    change_time: datetime
+    change_time: datetime | None  # None: the stored value is not a time
+
+
+def _stored_time(value: object) -> datetime | None:
+    # PostgreSQL's driver hands back datetimes; SQLite the text it holds, which a
+    # hand-written or damaged row may have made anything.
+    if isinstance(value, datetime):
+        return as_utc(value)
+    if isinstance(value, str):
+        try:
+            return as_utc(datetime.fromisoformat(value))
+        except ValueError:
+            return None
+    return None
 
 
 def _change(row: Row[Any]) -> ChangeRow:
@@ -63,8 +76,19 @@ def _change(row: Row[Any]) -> ChangeRow:
         kind=row.kind,
         customer_id=row.customer_id,
         other_customer_id=row.other_customer_id,
-        change_time=as_utc(row.change_time),
+        change_time=_stored_time(row.change_time),
     )
+
+
+# Read as stored, not through DateTime's converter: one unreadable time must not
+# stop the whole read (and with it every WatchChanges stream of the workspace).
+_CHANGE_COLUMNS = (
+    identity_changes.c.seq,
+    identity_changes.c.kind,
+    identity_changes.c.customer_id,
+    identity_changes.c.other_customer_id,
+    type_coerce(identity_changes.c.change_time, String).label("change_time"),
+)
 
 
 class LifecycleRepository:
@@ -169,36 +193,6 @@ class LifecycleRepository:
             .values(undone_time=now)
         )
 
-    async def add_separations(
-        self, workspace: str, pairs: Iterable[tuple[str, str]], reason: str, now: datetime
-    ) -> None:
-        """Keep each pair apart from now on (pairs already kept apart stay as they are)."""
-        ordered = {(min(a, b), max(a, b)) for a, b in pairs if a != b}
-        if not ordered:
-            return
-        existing_rows = await self._connection.execute(
-            select(separations.c.customer_a, separations.c.customer_b).where(
-                separations.c.workspace == workspace,
-                separations.c.customer_a.in_([a for a, _ in ordered]),
-            )
-        )
-        existing = {(row.customer_a, row.customer_b) for row in existing_rows}
-        new = sorted(ordered - existing)
-        if new:
-            await self._connection.execute(
-                insert(separations),
-                [
-                    {
-                        "workspace": workspace,
-                        "customer_a": a,
-                        "customer_b": b,
-                        "reason": reason,
-                        "create_time": now,
-                    }
-                    for a, b in new
-                ],
-            )
-
     async def erase(self, workspace: str, customer_ids: Sequence[str]) -> int:
         """Delete the customers and everything about them; the number of identifiers deleted."""
         ids = list(customer_ids)
@@ -241,31 +235,15 @@ class LifecycleRepository:
         self, workspace: str, digests: Iterable[tuple[str, str]], reason: str, now: datetime
     ) -> None:
         """Block (type, digest) pairs; pairs already blocked stay as they are."""
-        wanted = set(digests)
-        if not wanted:
-            return
-        existing_rows = await self._connection.execute(
-            select(blocked_identifiers.c.type, blocked_identifiers.c.value_digest).where(
-                blocked_identifiers.c.workspace == workspace,
-                blocked_identifiers.c.value_digest.in_([digest for _, digest in wanted]),
-            )
+        await add_pairs(
+            self._connection,
+            blocked_identifiers,
+            ("type", "value_digest"),
+            workspace,
+            set(digests),
+            reason=reason,
+            now=now,
         )
-        existing = {(row.type, row.value_digest) for row in existing_rows}
-        new = sorted(wanted - existing)
-        if new:
-            await self._connection.execute(
-                insert(blocked_identifiers),
-                [
-                    {
-                        "workspace": workspace,
-                        "type": type_,
-                        "value_digest": digest,
-                        "reason": reason,
-                        "create_time": now,
-                    }
-                    for type_, digest in new
-                ],
-            )
 
     async def touch(self, workspace: str, customer_id: str, now: datetime) -> None:
         await self._connection.execute(
@@ -273,48 +251,6 @@ class LifecycleRepository:
             .where(customers.c.workspace == workspace, customers.c.customer_id == customer_id)
             .values(update_time=now)
         )
-
-    async def customer_views(self, workspace: str, customer_ids: Sequence[str]) -> list[Customer]:
-        """Customers as clients see them, in the order given (missing ones left out)."""
-        ids = list(customer_ids)
-        if not ids:
-            return []
-        rows = await self._connection.execute(
-            select(
-                customers.c.customer_id,
-                customers.c.create_time,
-                customers.c.update_time,
-                customers.c.attributes,
-            ).where(customers.c.workspace == workspace, customers.c.customer_id.in_(ids))
-        )
-        found = {row.customer_id: row for row in rows}
-        linked: dict[str, list[Identifier]] = {customer_id: [] for customer_id in ids}
-        for row in await self._connection.execute(
-            select(identifiers.c.customer_id, identifiers.c.type, identifiers.c.value)
-            .where(identifiers.c.workspace == workspace, identifiers.c.customer_id.in_(ids))
-            .order_by(identifiers.c.link_time, identifiers.c.type, identifiers.c.value)
-        ):
-            linked[row.customer_id].append(Identifier(row.type, row.value))
-        merged: dict[str, list[str]] = {customer_id: [] for customer_id in ids}
-        for row in await self._connection.execute(
-            select(customers.c.customer_id, customers.c.merged_into)
-            .where(customers.c.workspace == workspace, customers.c.merged_into.in_(ids))
-            .order_by(customers.c.create_time, customers.c.customer_id)
-        ):
-            merged[row.merged_into].append(row.customer_id)
-        return [
-            Customer(
-                workspace=workspace,
-                id=customer_id,
-                create_time=as_utc(found[customer_id].create_time),
-                update_time=as_utc(found[customer_id].update_time),
-                identifiers=tuple(linked[customer_id]),
-                merged_customer_ids=tuple(merged[customer_id]),
-                attributes=dict(found[customer_id].attributes or {}),
-            )
-            for customer_id in ids
-            if customer_id in found
-        ]
 
     # --- change log ---------------------------------------------------------------
 
@@ -345,7 +281,7 @@ class LifecycleRepository:
 
     async def changes_after(self, workspace: str, after: int, limit: int) -> list[ChangeRow]:
         rows = await self._connection.execute(
-            select(identity_changes)
+            select(*_CHANGE_COLUMNS)
             .where(identity_changes.c.workspace == workspace, identity_changes.c.seq > after)
             .order_by(identity_changes.c.seq)
             .limit(limit)

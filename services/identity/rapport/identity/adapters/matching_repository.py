@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from rapport.identity.domain.deduplication import ordered_pair
 from rapport.sqlstore import as_utc
-from sqlalchemy import insert, select, tuple_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .tables import chunks, customers, match_models, separations
+from .tables import (
+    add_pairs,
+    chunks,
+    customers,
+    match_models,
+    put_row,
+    separations,
+    stored_pairs,
+)
+
+_PAIR = ("customer_a", "customer_b")
 
 
 class MatchingRepository:
@@ -92,39 +102,19 @@ class MatchingRepository:
     # --- separations -------------------------------------------------------------
 
     async def separated_pairs(
-        self, workspace: str, pairs: Sequence[tuple[str, str]]
+        self, workspace: str, pairs: Collection[tuple[str, str]]
     ) -> set[tuple[str, str]]:
         """Those of the (ordered) pairs that must be kept apart."""
-        found: set[tuple[str, str]] = set()
-        for chunk in chunks(list(pairs)):
-            rows = (
-                await self._connection.execute(
-                    select(separations.c.customer_a, separations.c.customer_b).where(
-                        separations.c.workspace == workspace,
-                        tuple_(separations.c.customer_a, separations.c.customer_b).in_(chunk),
-                    )
-                )
-            ).all()
-            found.update((row.customer_a, row.customer_b) for row in rows)
-        return found
+        return await stored_pairs(self._connection, separations, _PAIR, workspace, pairs)
 
-    async def add_separation(
-        self, workspace: str, pair: tuple[str, str], reason: str, now: datetime
+    async def add_separations(
+        self, workspace: str, pairs: Iterable[tuple[str, str]], reason: str, now: datetime
     ) -> None:
-        """Keep the ordered pair apart from now on (no-op if it already is)."""
-        try:
-            async with self._connection.begin_nested():
-                await self._connection.execute(
-                    insert(separations).values(
-                        workspace=workspace,
-                        customer_a=pair[0],
-                        customer_b=pair[1],
-                        reason=reason,
-                        create_time=now,
-                    )
-                )
-        except IntegrityError:
-            pass
+        """Keep each pair apart from now on (pairs already kept apart stay as they are)."""
+        ordered = {ordered_pair(a, b) for a, b in pairs if a != b}
+        await add_pairs(
+            self._connection, separations, _PAIR, workspace, ordered, reason=reason, now=now
+        )
 
     # --- models --------------------------------------------------------------------
 
@@ -151,18 +141,10 @@ class MatchingRepository:
     async def save_model(
         self, workspace: str, parameters: dict[str, Any], record_count: int, now: datetime
     ) -> None:
-        values = {"parameters": parameters, "record_count": record_count, "train_time": now}
-        updated = await self._connection.execute(
-            update(match_models).where(match_models.c.workspace == workspace).values(**values)
+        """Store the workspace's model, replacing the one stored (the latest write wins)."""
+        await put_row(
+            self._connection,
+            match_models,
+            {"workspace": workspace},
+            {"parameters": parameters, "record_count": record_count, "train_time": now},
         )
-        if updated.rowcount:
-            return
-        try:
-            async with self._connection.begin_nested():
-                await self._connection.execute(
-                    insert(match_models).values(workspace=workspace, **values)
-                )
-        except IntegrityError:  # trained concurrently: the latest write wins
-            await self._connection.execute(
-                update(match_models).where(match_models.c.workspace == workspace).values(**values)
-            )

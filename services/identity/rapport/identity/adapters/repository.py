@@ -6,30 +6,24 @@ and written in bulk by graph_repository.py.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from rapport.identity.domain.model import Customer, CustomerRecord, Identifier
-from rapport.sqlstore import as_utc
-from sqlalchemy import BigInteger, Row, and_, bindparam, or_, select, text, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
+from sqlalchemy import Row, and_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import customers, identifiers
 
-# Sorted before locking, so that overlapping resolves acquire locks in one global order.
-_LOCK_IDENTIFIERS = text(
-    "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(:keys) AS k ORDER BY k) AS ordered_keys"
-).bindparams(bindparam("keys", type_=ARRAY(BigInteger)))
+# Namespace of the identity service's advisory lock keys (rapport.sqlstore.advisory_key).
+LOCK_NAMESPACE = "rapport.identity"
 
 
 def identifier_lock_key(workspace: str, identifier: Identifier) -> int:
-    """A stable signed 64-bit key for pg_advisory_xact_lock (same in every replica)."""
-    material = f"rapport.identity\x1f{workspace}\x1f{identifier.type}\x1f{identifier.value}"
-    digest = hashlib.blake2b(material.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    """The advisory lock key of an identifier (same in every replica and release)."""
+    return advisory_key(LOCK_NAMESPACE, workspace, identifier.type, identifier.value)
 
 
 def _record(row: Row[Any]) -> CustomerRecord:
@@ -63,11 +57,11 @@ class IdentityRepository:
 
         PostgreSQL only: on SQLite the unit of work already holds the single writer lock.
         """
-        if not self._postgres:
-            return
-        keys = sorted({identifier_lock_key(workspace, identifier) for identifier in observed})
-        if keys:
-            await self._connection.execute(_LOCK_IDENTIFIERS, {"keys": keys})
+        if self._postgres:  # no keys to hash on SQLite
+            await advisory_xact_locks(
+                self._connection,
+                (identifier_lock_key(workspace, identifier) for identifier in observed),
+            )
 
     async def find_links(
         self, workspace: str, observed: Sequence[Identifier]
@@ -125,6 +119,22 @@ class IdentityRepository:
         )
         rows = (await self._connection.execute(statement)).all()
         return [_record(row) for row in rows]
+
+    async def customers_by_id(self, workspace: str, customer_ids: Sequence[str]) -> list[Customer]:
+        """Customers as clients see them, in the order given (unknown ids left out).
+
+        Merged customers are returned as they are (their own row), not their survivor.
+        """
+        ids = list(dict.fromkeys(customer_ids))
+        if not ids:
+            return []
+        rows = await self._connection.execute(
+            select(*_CUSTOMER_COLUMNS).where(
+                customers.c.workspace == workspace, customers.c.customer_id.in_(ids)
+            )
+        )
+        found = {row.customer_id: _record(row) for row in rows}
+        return await self.load_customers(workspace, [found[i] for i in ids if i in found])
 
     async def load_customers(
         self, workspace: str, records: Sequence[CustomerRecord]

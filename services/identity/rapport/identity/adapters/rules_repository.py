@@ -8,10 +8,10 @@ from pathlib import Path
 import yaml
 from rapport.identity.domain.rules import IdentityRules, rules_from_data, rules_to_data
 from rapport.sqlstore import as_utc
-from sqlalchemy import insert, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .tables import identity_rules
+from .tables import identity_rules, put_row
 
 DEFAULT_RULES_FILE = Path(__file__).parent.parent / "default_rules.yaml"
 
@@ -45,13 +45,9 @@ class RulesRepository:
 
     async def put(self, workspace: str, rules: IdentityRules, now: datetime) -> None:
         """Insert or replace (a concurrent first insert loses with IntegrityError: retried)."""
-        data = rules_to_data(rules)
-        changed = await self._connection.execute(
-            update(identity_rules)
-            .where(identity_rules.c.workspace == workspace)
-            .values(rules=data, update_time=now)
+        await put_row(
+            self._connection,
+            identity_rules,
+            {"workspace": workspace},
+            {"rules": rules_to_data(rules), "update_time": now},
         )
-        if changed.rowcount == 0:
-            await self._connection.execute(
-                insert(identity_rules).values(workspace=workspace, rules=data, update_time=now)
-            )

@@ -1,12 +1,14 @@
 """SQLAlchemy Core tables of the identity service (mirrored by migrations/versions).
 
-Also the one IN-list chunking every repository uses.
+Also what the repositories share: IN-list chunking, writing a row by its key, and the
+tables keyed by a pair within a workspace (separations, match reviews, blocked values).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -20,7 +22,12 @@ from sqlalchemy import (
     String,
     Table,
     UniqueConstraint,
+    insert,
+    select,
+    tuple_,
+    update,
 )
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 metadata = MetaData()
 
@@ -33,6 +40,76 @@ T = TypeVar("T")
 def chunks(items: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+async def put_row(
+    connection: AsyncConnection, table: Table, key: Mapping[str, Any], values: Mapping[str, Any]
+) -> None:
+    """Set ``values`` on the row with the primary key ``key``, inserting it if missing.
+
+    Two transactions inserting the same new row: the later fails with IntegrityError,
+    and its unit of work is redone (service_layer.unit_of_work.with_retries).
+    """
+    where = [table.c[name] == value for name, value in key.items()]
+    changed = await connection.execute(update(table).where(*where).values(**values))
+    if changed.rowcount == 0:
+        await connection.execute(insert(table).values(**key, **values))
+
+
+Pair = tuple[str, str]
+
+
+async def stored_pairs(
+    connection: AsyncConnection,
+    table: Table,
+    columns: Pair,
+    workspace: str,
+    pairs: Collection[Pair],
+) -> set[Pair]:
+    """Those of ``pairs`` that ``table`` holds in ``columns`` for the workspace."""
+    first, second = table.c[columns[0]], table.c[columns[1]]
+    found: set[Pair] = set()
+    for chunk in chunks(sorted(pairs)):
+        rows = await connection.execute(
+            select(first, second).where(
+                table.c.workspace == workspace, tuple_(first, second).in_(chunk)
+            )
+        )
+        found.update((row[0], row[1]) for row in rows)
+    return found
+
+
+async def add_pairs(
+    connection: AsyncConnection,
+    table: Table,
+    columns: Pair,
+    workspace: str,
+    pairs: Collection[Pair],
+    *,
+    reason: str,
+    now: datetime,
+) -> None:
+    """Store the pairs ``table`` does not hold yet, with their reason and time.
+
+    A concurrent writer of the same pair makes the insert fail with IntegrityError:
+    the unit of work is then redone (service_layer.unit_of_work.with_retries).
+    """
+    existing = await stored_pairs(connection, table, columns, workspace, pairs)
+    new = sorted(set(pairs) - existing)
+    if new:
+        await connection.execute(
+            insert(table),
+            [
+                {
+                    "workspace": workspace,
+                    columns[0]: first,
+                    columns[1]: second,
+                    "reason": reason,
+                    "create_time": now,
+                }
+                for first, second in new
+            ],
+        )
 
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a bigint.

@@ -37,6 +37,8 @@ def validate_attributes(values: Mapping[str, str], *, field: str) -> dict[str, s
             raise InvalidArgument(
                 f"{field}.{name}", f"longer than {MAX_ATTRIBUTE_LENGTH} characters"
             )
+        if "\x00" in value:
+            raise InvalidArgument(f"{field}.{name}", "must not contain NUL characters")
         if name == "birth_date" and not _is_iso_date(value):
             raise InvalidArgument(f"{field}.{name}", "must be a date like 1990-12-31")
         kept[name] = value

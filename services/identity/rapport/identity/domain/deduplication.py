@@ -9,9 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from .names import customer_name, deduplication_job_name, match_review_name
-
-DEFAULT_MERGE_THRESHOLD = 0.99
-DEFAULT_REVIEW_THRESHOLD = 0.8
+from .rules import DEFAULT_MERGE_THRESHOLD, DEFAULT_REVIEW_THRESHOLD, checked_thresholds
 
 
 class JobState(StrEnum):
@@ -35,15 +33,6 @@ class ReviewDecision(StrEnum):
     REJECT = "REJECT"
 
 
-class InvalidThresholds(ValueError):
-    """Thresholds out of order or out of [0, 1]; ``field`` names the offending one."""
-
-    def __init__(self, field: str, description: str) -> None:
-        super().__init__(description)
-        self.field = field
-        self.description = description
-
-
 @dataclass(frozen=True)
 class Thresholds:
     """Pairs at or above ``merge`` are merged; pairs in [review, merge) are reviewed."""
@@ -53,14 +42,12 @@ class Thresholds:
 
     @classmethod
     def from_requested(cls, merge: float, review: float, *, defaults: Thresholds) -> Thresholds:
-        """Requested values (0 = the default), validated: 0 <= review <= merge <= 1."""
-        for name, value in (("merge_threshold", merge), ("review_threshold", review)):
-            if not 0.0 <= value <= 1.0:  # also refuses NaN
-                raise InvalidThresholds(name, "must be between 0 and 1")
-        thresholds = cls(merge=merge or defaults.merge, review=review or defaults.review)
-        if thresholds.review > thresholds.merge:
-            raise InvalidThresholds("review_threshold", "must not be above the merge threshold")
-        return thresholds
+        """Requested values (0 = the default), validated: 0 <= review <= merge <= 1
+        (rules.InvalidThresholds otherwise)."""
+        merge, review = checked_thresholds(
+            merge, review, default_merge=defaults.merge, default_review=defaults.review
+        )
+        return cls(merge=merge, review=review)
 
 
 @dataclass(frozen=True)

@@ -82,3 +82,36 @@ class IdentityChange:
     kind: ChangeKind
     customer_id: str
     other_customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of WatchChanges: consecutive log entries of one commit (same time),
+    same kind and customer; ``cursor`` is the last entry's."""
+
+    cursor: int
+    kind: ChangeKind
+    customer_id: str
+    other_customer_ids: tuple[str, ...]
+    create_time: datetime
+
+    def joined(self, later: Change) -> Change | None:
+        """This change and the log entry right after it as one Change (None: they differ).
+
+        Creations are never joined: each names its own customer.
+        """
+        if (
+            later.kind is not self.kind
+            or self.kind is ChangeKind.CREATED
+            or later.customer_id != self.customer_id
+            or later.create_time != self.create_time
+            or later.cursor != self.cursor + 1
+        ):
+            return None
+        return Change(
+            later.cursor,
+            self.kind,
+            self.customer_id,
+            self.other_customer_ids + later.other_customer_ids,
+            later.create_time,
+        )

@@ -24,6 +24,10 @@ MAX_VALUE_LENGTH = 512
 MAX_IDENTIFIER_TYPES = 32
 MAX_BLOCKED_PATTERNS = 64
 MAX_PATTERN_LENGTH = 1000
+# Stored as seconds in a float: up to ten years the round trip keeps every microsecond.
+MAX_LIMIT_WINDOW = timedelta(days=3650)
+# Probabilistic matching: pairs at or above the merge threshold are merged, pairs
+# between the thresholds reviewed (0 in a request or in stored rules means these).
 DEFAULT_MERGE_THRESHOLD = 0.99
 DEFAULT_REVIEW_THRESHOLD = 0.8
 TYPE_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -71,6 +75,8 @@ class IdentifierTypeRule:
             raise InvalidArgument(field, "is required")
         if len(trimmed) > MAX_VALUE_LENGTH:
             raise InvalidArgument(field, f"longer than {MAX_VALUE_LENGTH} characters")
+        if "\x00" in trimmed:
+            raise InvalidArgument(field, "must not contain NUL characters")
         match self.normalization:
             case Normalization.EMAIL:
                 return normalise_email(trimmed, field, fold=self.fold_email_provider)
@@ -248,6 +254,10 @@ def _validate_type_rule(rule: IdentifierTypeRule, field: str, seen: set[str]) ->
         raise InvalidArgument(f"{field}.limit", "must not be negative")
     if rule.limit_window is not None and rule.limit_window < timedelta(0):
         raise InvalidArgument(f"{field}.limit_window", "must not be negative")
+    if rule.limit_window is not None and rule.limit_window > MAX_LIMIT_WINDOW:
+        raise InvalidArgument(
+            f"{field}.limit_window", f"must be at most {MAX_LIMIT_WINDOW.days} days"
+        )
     if len(rule.blocked_patterns) > MAX_BLOCKED_PATTERNS:
         raise InvalidArgument(
             f"{field}.blocked_patterns", f"at most {MAX_BLOCKED_PATTERNS} patterns"
@@ -262,16 +272,40 @@ def _validate_type_rule(rule: IdentifierTypeRule, field: str, seen: set[str]) ->
             raise InvalidArgument(pattern_field, f"is not a regular expression: {exc}") from exc
 
 
+class InvalidThresholds(ValueError):
+    """Thresholds out of order or out of [0, 1]; ``field`` names the offending one."""
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(description)
+        self.field = field
+        self.description = description
+
+
+def checked_thresholds(
+    merge: float, review: float, *, default_merge: float, default_review: float
+) -> tuple[float, float]:
+    """(merge, review) with 0 replaced by the defaults; InvalidThresholds unless
+    0 <= review <= merge <= 1 (NaN is refused too)."""
+    for name, value in (("merge_threshold", merge), ("review_threshold", review)):
+        if not 0.0 <= value <= 1.0:
+            raise InvalidThresholds(name, "must be between 0 and 1")
+    merge, review = merge or default_merge, review or default_review
+    if review > merge:
+        raise InvalidThresholds("review_threshold", "must not be above the merge threshold")
+    return merge, review
+
+
 def validate_thresholds(thresholds: MatchingThresholds, field: str) -> MatchingThresholds:
     """0 means the default; otherwise 0 <= review <= merge <= 1."""
-    for name in ("merge_threshold", "review_threshold"):
-        value = getattr(thresholds, name)
-        if not 0.0 <= value <= 1.0:
-            raise InvalidArgument(f"{field}.{name}", "must be between 0 and 1")
-    merge = thresholds.merge_threshold or DEFAULT_MERGE_THRESHOLD
-    review = thresholds.review_threshold or DEFAULT_REVIEW_THRESHOLD
-    if review > merge:
-        raise InvalidArgument(f"{field}.review_threshold", "must not be above the merge threshold")
+    try:
+        merge, review = checked_thresholds(
+            thresholds.merge_threshold,
+            thresholds.review_threshold,
+            default_merge=DEFAULT_MERGE_THRESHOLD,
+            default_review=DEFAULT_REVIEW_THRESHOLD,
+        )
+    except InvalidThresholds as exc:
+        raise InvalidArgument(f"{field}.{exc.field}", exc.description) from exc
     return MatchingThresholds(merge_threshold=merge, review_threshold=review)
 
 
@@ -314,7 +348,7 @@ def rules_from_data(data: Mapping[str, Any], *, default_phone_region: str = "US"
         region = str(item.get("default_phone_region") or "")
         if normalization is Normalization.PHONE and not region:
             region = default_phone_region
-        window = item.get("limit_window_seconds")
+        window = _stored_window(item.get("limit_window_seconds"))
         types.append(
             IdentifierTypeRule(
                 type=str(item["type"]),
@@ -322,7 +356,7 @@ def rules_from_data(data: Mapping[str, Any], *, default_phone_region: str = "US"
                 fold_email_provider=bool(item.get("fold_email_provider", False)),
                 default_phone_region=region,
                 limit=int(item.get("limit", 0)),
-                limit_window=None if not window else timedelta(seconds=float(window)),
+                limit_window=window,
                 blocked_patterns=tuple(str(p) for p in item.get("blocked_patterns") or ()),
             )
         )
@@ -338,3 +372,13 @@ def rules_from_data(data: Mapping[str, Any], *, default_phone_region: str = "US"
         return validate_rules(rules)
     except InvalidArgument as exc:
         raise ValueError(f"invalid identity rules: {exc.field}: {exc.description}") from exc
+
+
+def _stored_window(seconds: Any) -> timedelta | None:
+    """A stored limit window; longer ones (stored before MAX_LIMIT_WINDOW) are capped."""
+    if not seconds:
+        return None
+    value = float(seconds)
+    if value > MAX_LIMIT_WINDOW.total_seconds():
+        return MAX_LIMIT_WINDOW
+    return timedelta(seconds=value)

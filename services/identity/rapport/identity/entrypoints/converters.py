@@ -1,18 +1,15 @@
 """Protobuf <-> commands and results of the identity service. Decoding only: rules live below.
 
 A request value that cannot be decoded at all (an enum number this version does not
-know, a timestamp out of range) is InvalidArgument here; everything else is
-validated by the service layer.
+know, a timestamp or duration out of range) is InvalidArgument here; everything else
+is validated by the service layer. Timestamps and durations go through
+rapport.wellknowntypes both ways.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from google.protobuf.duration_pb2 import Duration
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.errors import InvalidArgument
 from rapport.identity.domain import names
 from rapport.identity.domain.deduplication import (
@@ -22,7 +19,7 @@ from rapport.identity.domain.deduplication import (
     ReviewDecision,
     ReviewState,
 )
-from rapport.identity.domain.model import ChangeKind, Customer
+from rapport.identity.domain.model import Change, ChangeKind, Customer
 from rapport.identity.domain.rules import (
     IdentifierTypeRule,
     IdentityRules,
@@ -34,8 +31,15 @@ from rapport.identity.service_layer import commands
 from rapport.identity.service_layer.matching import Match
 from rapport.identity.service_layer.resolve import ResolveResult
 from rapport.identity.service_layer.rules import WorkspaceRules
-from rapport.identity.service_layer.watch import Change
 from rapport.identity.v1 import identity_service_pb2 as pb
+from rapport.type.v1 import identifier_pb2
+from rapport.wellknowntypes import (
+    serialized_size,
+    to_datetime,
+    to_duration,
+    to_timedelta,
+    to_timestamp,
+)
 
 _NORMALIZATIONS = {
     pb.NORMALIZATION_UNSPECIFIED: Normalization.UNSPECIFIED,
@@ -70,8 +74,6 @@ _REVIEW_DECISIONS = {
 E = TypeVar("E")
 
 _ATTRIBUTE_FIELDS = frozenset(pb.PersonAttributes.DESCRIPTOR.fields_by_name)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_SECOND = timedelta(seconds=1)
 
 
 # --- decoding -----------------------------------------------------------------------------
@@ -85,7 +87,7 @@ def resolve_command(request: pb.ResolveRequest, *, prefix: str = "") -> commands
             for identifier in request.identifiers
         ),
         source=request.source,
-        observe_time=_datetime(request, "observe_time", field=f"{prefix}observe_time"),
+        observe_time=to_datetime(request, "observe_time", field_path=f"{prefix}observe_time"),
         attributes=(
             {field.name: value for field, value in request.attributes.ListFields()}
             if request.HasField("attributes")
@@ -94,7 +96,7 @@ def resolve_command(request: pb.ResolveRequest, *, prefix: str = "") -> commands
     )
 
 
-def raw_identifier(message: pb.Identifier) -> commands.RawIdentifier:
+def raw_identifier(message: identifier_pb2.Identifier) -> commands.RawIdentifier:
     return commands.RawIdentifier(message.type, message.value)
 
 
@@ -110,14 +112,7 @@ def rules_from_pb(message: pb.IdentityRules) -> IdentityRules:
         normalization = _NORMALIZATIONS.get(rule.normalization)
         if normalization is None:
             raise InvalidArgument(f"{field}.normalization", "unknown value")
-        window = None
-        if rule.HasField("limit_window"):
-            try:
-                window = timedelta(
-                    seconds=rule.limit_window.seconds, microseconds=rule.limit_window.nanos // 1000
-                )
-            except OverflowError as exc:
-                raise InvalidArgument(f"{field}.limit_window", "is not a valid duration") from exc
+        window = to_timedelta(rule, "limit_window", field_path=f"{field}.limit_window")
         types.append(
             IdentifierTypeRule(
                 type=rule.type,
@@ -156,35 +151,19 @@ def _enum(values: dict[int, E], number: int, *, field: str) -> E | None:
         raise InvalidArgument(field, "is not a known value") from None
 
 
-def _datetime(message: Message, name: str, *, field: str) -> datetime | None:
-    if not message.HasField(name):
-        return None
-    try:
-        return getattr(message, name).ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError) as exc:
-        raise InvalidArgument(field, "is not a valid timestamp") from exc
-
-
 # --- encoding -----------------------------------------------------------------------------
 
 
-def _timestamp(value: datetime) -> Timestamp:
-    # Direct arithmetic: Timestamp.FromDatetime goes through calendar.timegm, and
-    # BatchResolve builds two timestamps per response.
-    seconds = (value.astimezone(UTC) - _EPOCH) // _SECOND
-    return Timestamp(seconds=seconds, nanos=value.microsecond * 1000)
-
-
-def _identifier(type_: str, value: str) -> pb.Identifier:
-    return pb.Identifier(type=type_, value=value)
+def _identifier(type_: str, value: str) -> identifier_pb2.Identifier:
+    return identifier_pb2.Identifier(type=type_, value=value)
 
 
 def customer_to_pb(customer: Customer) -> pb.Customer:
     return pb.Customer(
         name=customer.name,
         identifiers=[_identifier(i.type, i.value) for i in customer.identifiers],
-        create_time=_timestamp(customer.create_time),
-        update_time=_timestamp(customer.update_time),
+        create_time=to_timestamp(customer.create_time),
+        update_time=to_timestamp(customer.update_time),
         merged_customers=customer.merged_customer_names,
         attributes=pb.PersonAttributes(
             **{k: v for k, v in customer.attributes.items() if k in _ATTRIBUTE_FIELDS}
@@ -220,7 +199,7 @@ def rules_to_pb(found: WorkspaceRules) -> pb.IdentityRules:
         ),
     )
     if rules.update_time is not None:
-        message.update_time.CopyFrom(_timestamp(rules.update_time))
+        message.update_time.CopyFrom(to_timestamp(rules.update_time))
     return message
 
 
@@ -234,9 +213,7 @@ def _type_rule_to_pb(rule: IdentifierTypeRule) -> pb.IdentifierTypeRule:
         blocked_patterns=list(rule.blocked_patterns),
     )
     if rule.limit_window is not None:
-        duration = Duration()
-        duration.FromTimedelta(rule.limit_window)
-        message.limit_window.CopyFrom(duration)
+        message.limit_window.CopyFrom(to_duration(rule.limit_window))
     return message
 
 
@@ -248,8 +225,22 @@ def change_to_pb(change: Change, workspace: str) -> pb.Change:
         other_customers=[
             names.customer_name(workspace, other) for other in change.other_customer_ids
         ],
-        create_time=_timestamp(change.create_time),
+        create_time=to_timestamp(change.create_time),
     )
+
+
+class ChangeResponses:
+    """The service layer's ChangeEncoder: WatchChanges responses of this contract."""
+
+    def response(
+        self, workspace: str, change: Change, skipped_change_count: int
+    ) -> pb.WatchChangesResponse:
+        return pb.WatchChangesResponse(
+            change=change_to_pb(change, workspace), skipped_change_count=skipped_change_count
+        )
+
+    def size(self, encoded: pb.WatchChangesResponse) -> int:
+        return serialized_size(encoded)
 
 
 def match_to_pb(match: Match) -> pb.Match:
@@ -286,10 +277,10 @@ def job_to_pb(job: DeduplicationJob) -> pb.DeduplicationJob:
         merged_count=job.merged_count,
         review_count=job.review_count,
         error=job.error,
-        create_time=_timestamp(job.create_time),
+        create_time=to_timestamp(job.create_time),
     )
     if job.end_time is not None:
-        message.end_time.CopyFrom(_timestamp(job.end_time))
+        message.end_time.CopyFrom(to_timestamp(job.end_time))
     return message
 
 
@@ -302,8 +293,8 @@ def review_to_pb(review: MatchReview) -> pb.MatchReview:
         customer=review.customer_a_name,
         state=_REVIEW_STATE_NUMBERS[review.state],
         deduplication_job=review.job_name,
-        create_time=_timestamp(review.create_time),
+        create_time=to_timestamp(review.create_time),
     )
     if review.review_time is not None:
-        message.review_time.CopyFrom(_timestamp(review.review_time))
+        message.review_time.CopyFrom(to_timestamp(review.review_time))
     return message

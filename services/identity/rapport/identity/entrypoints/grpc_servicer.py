@@ -127,9 +127,10 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
         self, request: pb.WatchChangesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.WatchChangesResponse]:
         command = commands.WatchChanges(parent=request.parent, start_cursor=request.start_cursor)
-        feed = await watch.watch_changes(command, self._deps)
-        async for change in feed.changes:
-            yield pb.WatchChangesResponse(change=converters.change_to_pb(change, feed.workspace))
+        # Encoded by converters.ChangeResponses (Dependencies.change_encoder): the
+        # stream measures each response before sending it.
+        async for response in await watch.watch_changes(command, self._deps):
+            yield response
 
     # --- matching, deduplication jobs, match reviews --------------------------------------
 
@@ -178,6 +179,12 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
             deduplication_jobs=[converters.job_to_pb(job) for job in page.jobs],
             next_page_token=page.next_page_token,
         )
+
+    async def GetMatchReview(  # noqa: N802
+        self, request: pb.GetMatchReviewRequest, context: grpc.aio.ServicerContext
+    ) -> pb.MatchReview:
+        review = await reviews.get_match_review(commands.GetMatchReview(request.name), self._deps)
+        return converters.review_to_pb(review)
 
     async def ListMatchReviews(  # noqa: N802
         self, request: pb.ListMatchReviewsRequest, context: grpc.aio.ServicerContext

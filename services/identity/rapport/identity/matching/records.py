@@ -8,18 +8,10 @@ from dataclasses import dataclass
 from operator import attrgetter
 
 import numpy as np
+from rapport.identity.domain.attributes import ATTRIBUTE_NAMES
 
-ATTRIBUTES = (
-    "given_name",
-    "family_name",
-    "birth_date",
-    "street_number",
-    "address_line1",
-    "address_line2",
-    "locality",
-    "postal_code",
-    "region",
-)
+# The attributes matched: PersonAttributes' fields, as the domain names them.
+ATTRIBUTES = ATTRIBUTE_NAMES
 
 NULL_CODE = 0  # code 0 of every column is the empty (missing) value
 

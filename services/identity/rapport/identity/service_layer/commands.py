@@ -149,6 +149,11 @@ class ListDeduplicationJobs:
 
 
 @dataclass(frozen=True)
+class GetMatchReview:
+    name: str
+
+
+@dataclass(frozen=True)
 class ListMatchReviews:
     parent: str
     state: ReviewState | None = None  # None: PENDING

@@ -9,7 +9,7 @@ from rapport.errors import InvalidArgument, NotFound
 from rapport.identity.adapters.repository import IdentityRepository
 from rapport.identity.domain import names
 from rapport.identity.domain.model import Customer, CustomerRecord
-from rapport.pagination import decode_page_token, encode_page_token, page_size
+from rapport.pagination import page_size, paginate
 from rapport.resourcenames import require_workspace
 
 from . import commands
@@ -46,7 +46,7 @@ async def lookup_customer(cmd: commands.LookupCustomer, deps: Dependencies) -> C
     [(cached_id, tag)] = await deps.cache.get_many(workspace, [identifier])
     if cached_id is not None:
         async with deps.uow_factory(readonly=True) as uow:
-            found = await uow.lifecycle.customer_views(workspace, [cached_id])
+            found = await uow.identities.customers_by_id(workspace, [cached_id])
         if found and identifier in found[0].identifiers:
             return found[0]
         # Cannot miss with a current tag; if it ever does, read the database (and
@@ -69,21 +69,21 @@ async def list_customers(cmd: commands.ListCustomers, deps: Dependencies) -> Cus
     require_workspace(workspace, deps.workspaces)
     size = page_size(cmd.page_size)
     bound_to = f"ListCustomers:{cmd.parent}"
-    after = _decode_position(decode_page_token(cmd.page_token, bound_to=bound_to))
+    after = _after(deps.page_tokens.decode(cmd.page_token, bound_to=bound_to))
     async with deps.uow_factory(readonly=True) as uow:
         records = await uow.identities.list_live(workspace, after, size + 1)
-        page = records[:size]
-        customers = await uow.identities.load_customers(workspace, page)
-    next_token = ""
-    if len(records) > size:
-        last = page[-1]
-        next_token = encode_page_token(
-            {"t": last.create_time.isoformat(), "c": last.id}, bound_to=bound_to
+        page, next_token = paginate(
+            records, size, _position, tokens=deps.page_tokens, bound_to=bound_to
         )
+        customers = await uow.identities.load_customers(workspace, page)
     return CustomerPage(customers, next_token)
 
 
-def _decode_position(position: dict[str, object] | None) -> tuple[datetime, str] | None:
+def _position(record: CustomerRecord) -> dict[str, object]:
+    return {"t": record.create_time.isoformat(), "c": record.id}
+
+
+def _after(position: dict[str, object] | None) -> tuple[datetime, str] | None:
     if position is None:
         return None
     try:

@@ -12,17 +12,14 @@ from datetime import UTC, datetime
 
 from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
 from rapport.identity.domain import names
-from rapport.identity.domain.deduplication import (
-    DeduplicationJob,
-    InvalidThresholds,
-    JobState,
-    Thresholds,
-)
-from rapport.pagination import decode_page_token, encode_page_token, page_size
+from rapport.identity.domain.deduplication import DeduplicationJob, JobState, Thresholds
+from rapport.identity.domain.rules import InvalidThresholds
+from rapport.pagination import page_size, paginate
 from rapport.resourcenames import require_workspace
 
 from . import commands
 from .dependencies import Dependencies
+from .unit_of_work import IdentityUnitOfWork, with_retries
 
 _log = logging.getLogger(__name__)
 
@@ -51,7 +48,8 @@ async def create_deduplication_job(
         )
     except InvalidThresholds as exc:
         raise InvalidArgument(f"{field}.{exc.field}", exc.description) from exc
-    async with deps.uow_factory(readonly=False) as uow:
+
+    async def work(uow: IdentityUnitOfWork) -> DeduplicationJob:
         await uow.deduplication.lock_jobs(workspace)
         active = await uow.deduplication.active_job(workspace)
         if active is not None:
@@ -69,10 +67,10 @@ async def create_deduplication_job(
             create_time=deps.clock(),
         )
         await uow.deduplication.add_job(job)
-        await uow.commit()
-    _log.info(
-        "deduplication job created", extra={"workspace": workspace, "resource": job.name}
-    )
+        return job
+
+    job = await with_retries(deps.uow_factory, work)
+    _log.info("deduplication job created", extra={"workspace": workspace, "resource": job.name})
     deps.pending_jobs.put_nowait(job)
     return job
 
@@ -97,7 +95,7 @@ async def list_deduplication_jobs(
     require_workspace(workspace, deps.workspaces)
     size = page_size(cmd.page_size)
     bound_to = f"ListDeduplicationJobs:{cmd.parent}"
-    position = decode_page_token(cmd.page_token, bound_to=bound_to)
+    position = deps.page_tokens.decode(cmd.page_token, bound_to=bound_to)
     before = None
     if position is not None:
         try:
@@ -109,10 +107,11 @@ async def list_deduplication_jobs(
             raise InvalidArgument("page_token", "is not a token returned by this method") from exc
     async with deps.uow_factory(readonly=True) as uow:
         jobs = await uow.deduplication.list_jobs(workspace, before, size + 1)
-    next_token = ""
-    if len(jobs) > size:
-        last = jobs[size - 1]
-        next_token = encode_page_token(
-            {"t": last.create_time.isoformat(), "j": last.id}, bound_to=bound_to
-        )
-    return JobPage(jobs[:size], next_token)
+    page, next_token = paginate(
+        jobs,
+        size,
+        lambda job: {"t": job.create_time.isoformat(), "j": job.id},
+        tokens=deps.page_tokens,
+        bound_to=bound_to,
+    )
+    return JobPage(page, next_token)

@@ -27,6 +27,7 @@ from rapport.identity.matching import MatchModel, PersonRecord
 from . import commands, resolve
 from .dependencies import Dependencies
 from .match_models import attribute_comparisons, person_records
+from .unit_of_work import IdentityUnitOfWork, with_retries
 
 _log = logging.getLogger(__name__)
 
@@ -67,9 +68,11 @@ class DeduplicationJobRunner:
 
     async def fail_interrupted_jobs(self) -> None:
         """Jobs left PENDING or RUNNING by a previous process never finish: say so."""
-        async with self._deps.uow_factory(readonly=False) as uow:
-            count = await uow.deduplication.fail_active_jobs(INTERRUPTED, self._deps.clock())
-            await uow.commit()
+
+        async def fail(uow: IdentityUnitOfWork) -> int:
+            return await uow.deduplication.fail_active_jobs(INTERRUPTED, self._deps.clock())
+
+        count = await with_retries(self._deps.uow_factory, fail)
         if count:
             _log.warning("deduplication jobs interrupted", extra={"count": count})
 
@@ -157,12 +160,12 @@ class DeduplicationJobRunner:
         from_states: Sequence[JobState] | None = None,
         **values: Any,
     ) -> bool:
-        async with self._deps.uow_factory(readonly=False) as uow:
-            changed = await uow.deduplication.update_job(
+        async def update(uow: IdentityUnitOfWork) -> bool:
+            return await uow.deduplication.update_job(
                 job.workspace, job.id, from_states=from_states, **values
             )
-            await uow.commit()
-        return changed
+
+        return await with_retries(self._deps.uow_factory, update)
 
     async def _deduplicate(self, job: DeduplicationJob) -> dict[str, int]:
         deps, workspace = self._deps, job.workspace
@@ -189,9 +192,7 @@ class DeduplicationJobRunner:
         finally:
             reporter.cancel()
         counts["candidate_pair_count"] = candidate_pairs
-        await self._update_job(
-            job, progress=_DEDUPLICATED, candidate_pair_count=candidate_pairs
-        )
+        await self._update_job(job, progress=_DEDUPLICATED, candidate_pair_count=candidate_pairs)
 
         to_merge = [
             (records[i].record_id, records[j].record_id)
@@ -316,7 +317,9 @@ class DeduplicationJobRunner:
             )
             for (pair, (probability, _, _)), explanation in zip(kept, explanations, strict=True)
         ]
-        async with deps.uow_factory(readonly=False) as uow:
+
+        async def add(uow: IdentityUnitOfWork) -> None:
             await uow.deduplication.add_reviews(reviews)
-            await uow.commit()
+
+        await with_retries(deps.uow_factory, add)
         return len(reviews)

@@ -145,9 +145,9 @@ async def unmerge_customer(cmd: commands.UnmergeCustomer, deps: Dependencies) ->
         await repository.undo_merges(workspace, plan.restored, now)
         pairs = [(survivor_id, restored) for restored in plan.restored]
         pairs += [(a, b) for i, a in enumerate(plan.restored) for b in plan.restored[i + 1 :]]
-        await repository.add_separations(workspace, pairs, SEPARATION_REASON, now)
+        await uow.matching.add_separations(workspace, pairs, SEPARATION_REASON, now)
         await repository.touch(workspace, survivor_id, now)
-        loaded = await repository.customer_views(workspace, [survivor_id, *plan.restored])
+        loaded = await uow.identities.customers_by_id(workspace, [survivor_id, *plan.restored])
         await repository.append_changes(
             workspace,
             [IdentityChange(ChangeKind.UNMERGED, survivor_id, r) for r in plan.restored],

@@ -14,7 +14,7 @@ from typing import Any
 
 from rapport.identity.matching import ATTRIBUTES, MatchExplanation, MatchModel, PersonRecord
 
-from .unit_of_work import IdentityUnitOfWork
+from .unit_of_work import IdentityUnitOfWork, with_retries
 
 _log = logging.getLogger(__name__)
 
@@ -85,9 +85,11 @@ class MatchModels:
         model = await asyncio.to_thread(MatchModel.train, records)
         parameters = await asyncio.to_thread(model.to_dict)
         now = self._clock()
-        async with self._uow_factory(readonly=False) as uow:
+
+        async def save(uow: IdentityUnitOfWork) -> None:
             await uow.matching.save_model(workspace, parameters, len(records), now)
-            await uow.commit()
+
+        await with_retries(self._uow_factory, save)
         self._models[workspace] = (now, model)
         _log.info("match model trained", extra={"workspace": workspace, "count": len(records)})
         return model

@@ -126,6 +126,8 @@ def _observation(
     )
     if len(cmd.source) > MAX_SOURCE_LENGTH:
         raise InvalidArgument(f"{prefix}source", f"longer than {MAX_SOURCE_LENGTH} characters")
+    if "\x00" in cmd.source:
+        raise InvalidArgument(f"{prefix}source", "must not contain NUL characters")
     attributes = validate_attributes(cmd.attributes, field=f"{prefix}attributes")
     observe_time = cmd.observe_time or deps.clock()
     return Observation(identifiers, cmd.source, observe_time.astimezone(UTC), attributes)
@@ -149,7 +151,7 @@ async def _cached_resolve(
         return None, tags
     [customer_id] = customer_ids
     async with deps.uow_factory(readonly=True) as uow:
-        found = await uow.lifecycle.customer_views(workspace, [customer_id])
+        found = await uow.identities.customers_by_id(workspace, [customer_id])
     if not found or not set(observation.identifiers) <= set(found[0].identifiers):
         return None, [None] * len(tags)
     return found[0], tags

@@ -1,5 +1,6 @@
-"""Match reviews: ListMatchReviews, and ReviewMatch (accepting merges the pair, rejecting
-keeps it apart). Reviews are queued by deduplication jobs (deduplication_runner.py)."""
+"""Match reviews: GetMatchReview, ListMatchReviews, and ReviewMatch (accepting merges the
+pair, rejecting keeps it apart). Reviews are queued by deduplication jobs
+(deduplication_runner.py)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,13 @@ from datetime import datetime
 
 from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
 from rapport.identity.domain import names
-from rapport.identity.domain.deduplication import (
-    MatchReview,
-    ReviewDecision,
-    ReviewState,
-    ordered_pair,
-)
-from rapport.pagination import decode_page_token, encode_page_token, page_size
+from rapport.identity.domain.deduplication import MatchReview, ReviewDecision, ReviewState
+from rapport.pagination import page_size, paginate
 from rapport.resourcenames import require_workspace
 
 from . import commands, resolve
 from .dependencies import Dependencies
-from .unit_of_work import IdentityUnitOfWork
+from .unit_of_work import IdentityUnitOfWork, with_retries
 
 _log = logging.getLogger(__name__)
 
@@ -35,6 +31,12 @@ class ReviewPage:
     next_page_token: str
 
 
+async def get_match_review(cmd: commands.GetMatchReview, deps: Dependencies) -> MatchReview:
+    named = _review_name(cmd.name, deps)
+    async with deps.uow_factory(readonly=True) as uow:
+        return await _stored_review(uow, named, cmd.name)
+
+
 async def list_match_reviews(cmd: commands.ListMatchReviews, deps: Dependencies) -> ReviewPage:
     """Reviews in one state (PENDING unless asked), most probable first."""
     workspace = names.parse_workspace(cmd.parent, field="parent")
@@ -42,7 +44,7 @@ async def list_match_reviews(cmd: commands.ListMatchReviews, deps: Dependencies)
     state = cmd.state or ReviewState.PENDING
     size = page_size(cmd.page_size)
     bound_to = f"ListMatchReviews:{cmd.parent}:{state}"
-    position = decode_page_token(cmd.page_token, bound_to=bound_to)
+    position = deps.page_tokens.decode(cmd.page_token, bound_to=bound_to)
     after = None
     if position is not None:
         try:
@@ -51,23 +53,23 @@ async def list_match_reviews(cmd: commands.ListMatchReviews, deps: Dependencies)
             raise InvalidArgument("page_token", "is not a token returned by this method") from exc
     async with deps.uow_factory(readonly=True) as uow:
         reviews = await uow.deduplication.list_reviews(workspace, state, after, size + 1)
-    next_token = ""
-    if len(reviews) > size:
-        last = reviews[size - 1]
-        next_token = encode_page_token({"p": last.probability, "r": last.id}, bound_to=bound_to)
-    return ReviewPage(reviews[:size], next_token)
+    page, next_token = paginate(
+        reviews,
+        size,
+        lambda review: {"p": review.probability, "r": review.id},
+        tokens=deps.page_tokens,
+        bound_to=bound_to,
+    )
+    return ReviewPage(page, next_token)
 
 
 async def review_match(cmd: commands.ReviewMatch, deps: Dependencies) -> MatchReview:
-    named = names.parse_match_review(cmd.name, field="name")
+    named = _review_name(cmd.name, deps)
     workspace = named.workspace
-    require_workspace(workspace, deps.workspaces)
     if cmd.decision is None:
         raise InvalidArgument("decision", "must be ACCEPT or REJECT")
     async with deps.uow_factory(readonly=True) as uow:
-        review = await uow.deduplication.get_review(workspace, named.review)
-        if review is None:
-            raise NotFound(cmd.name)
+        review = await _stored_review(uow, named, cmd.name)
         if review.state is not ReviewState.PENDING:
             raise _already_reviewed(cmd.name)
         survivors = await uow.matching.survivors(workspace, [review.customer_a, review.customer_b])
@@ -98,9 +100,11 @@ async def _accept(
                 f"the identity rules refuse to merge these customers ({reason})",
                 {"match_review": name},
             )
-    async with deps.uow_factory(readonly=False) as uow:
-        decided = await _decide(uow, review, name, ReviewState.ACCEPTED, deps.clock())
-        await uow.commit()
+
+    async def decide(uow: IdentityUnitOfWork) -> MatchReview:
+        return await _decide(uow, review, name, ReviewState.ACCEPTED, deps.clock())
+
+    decided = await with_retries(deps.uow_factory, decide)
     _log.info("match review decided", extra={"resource": name, "status": str(decided.state)})
     return decided
 
@@ -114,12 +118,15 @@ async def _reject(
             "the customers were merged meanwhile; unmerge them to keep them apart",
             {"match_review": name},
         )
-    now = deps.clock()
-    async with deps.uow_factory(readonly=False) as uow:
+
+    async def decide(uow: IdentityUnitOfWork) -> MatchReview:
+        now = deps.clock()
         decided = await _decide(uow, review, name, ReviewState.REJECTED, now)
-        for pair in {ordered_pair(first, second), (review.customer_a, review.customer_b)}:
-            await uow.matching.add_separation(review.workspace, pair, REJECTED_SEPARATION, now)
-        await uow.commit()
+        pairs = [(first, second), (review.customer_a, review.customer_b)]
+        await uow.matching.add_separations(review.workspace, pairs, REJECTED_SEPARATION, now)
+        return decided
+
+    decided = await with_retries(deps.uow_factory, decide)
     _log.info("match review rejected", extra={"resource": name})
     return decided
 
@@ -133,6 +140,21 @@ async def _decide(
     decided = await uow.deduplication.get_review(review.workspace, review.id)
     assert decided is not None
     return decided
+
+
+def _review_name(name: str, deps: Dependencies) -> names.MatchReviewName:
+    named = names.parse_match_review(name, field="name")
+    require_workspace(named.workspace, deps.workspaces)
+    return named
+
+
+async def _stored_review(
+    uow: IdentityUnitOfWork, named: names.MatchReviewName, name: str
+) -> MatchReview:
+    review = await uow.deduplication.get_review(named.workspace, named.review)
+    if review is None:
+        raise NotFound(name)
+    return review
 
 
 def _already_reviewed(name: str) -> FailedPrecondition:

@@ -12,6 +12,7 @@ from rapport.resourcenames import require_workspace
 
 from . import commands
 from .dependencies import Dependencies
+from .unit_of_work import IdentityUnitOfWork, with_retries
 
 UPDATABLE_PATHS = ("identifier_types", "matching")
 
@@ -39,7 +40,8 @@ async def update_identity_rules(
     workspace = names.parse_identity_rules(cmd.name, field="identity_rules.name")
     require_workspace(workspace, deps.workspaces)
     paths = _paths(cmd.update_mask)
-    async with deps.uow_factory(readonly=False) as uow:
+
+    async def work(uow: IdentityUnitOfWork) -> IdentityRules:
         updated = await deps.rules.read(uow, workspace)
         if "identifier_types" in paths:
             updated = replace(updated, identifier_types=cmd.identity_rules.identifier_types)
@@ -48,8 +50,10 @@ async def update_identity_rules(
         updated = validate_rules(updated)
         now = deps.clock()
         await uow.rules.put(workspace, updated, now)
-        await uow.commit()
-    stored = replace(updated, update_time=now)
+        return replace(updated, update_time=now)
+
+    # Two first updates of a workspace race to insert its row: the loser is redone.
+    stored = await with_retries(deps.uow_factory, work)
     deps.rules.put(workspace, stored)
     return WorkspaceRules(workspace, stored)
 

@@ -33,7 +33,7 @@ from .graph_changes import GraphChanges
 
 T = TypeVar("T")
 
-# Whole-unit-of-work retries after losing a race (unique identifier, deadlock).
+# Whole-unit-of-work retries after losing a race (a unique key, a deadlock).
 MAX_RETRIES = 3
 # A customer found was merged meanwhile: expected under contention and cheap to
 # redo (the merge has committed), so it has its own, larger budget. Raised by the
@@ -47,7 +47,8 @@ AfterCommit = Callable[[GraphChanges], Awaitable[None]]
 def _race_reason(exc: BaseException | None) -> str | None:
     """Why the transaction lost a race (None when the error is not a race).
 
-    Any IntegrityError is a lost race on a unique identifier (SQLite's carry no
+    Any IntegrityError is a lost race on a unique key: an identifier, a workspace's
+    rules or match model row, a separation (SQLite's carry no
     SQLSTATE); otherwise PostgreSQL's deadlock and serialization failures.
     """
     if isinstance(exc, IntegrityError):
