@@ -34,6 +34,7 @@ from rapport.identity.settings import IdentitySettings  # noqa: E402
 from rapport.identity.v1 import identity_service_pb2 as pb  # noqa: E402
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc  # noqa: E402
 from rapport.sqlstore import create_engine  # noqa: E402
+from rapport.type.v1 import identifier_pb2  # noqa: E402
 
 PARENT = "workspaces/default"
 
@@ -54,7 +55,9 @@ async def seed(stub: pb_grpc.IdentityServiceStub, data) -> list[str]:
     for start in range(0, len(rows), 1000):
         requests = [
             pb.ResolveRequest(
-                identifiers=[pb.Identifier(type="email", value=f"p{start + k}@bench.example")],
+                identifiers=[
+                    identifier_pb2.Identifier(type="email", value=f"p{start + k}@bench.example")
+                ],
                 attributes=pb.PersonAttributes(
                     **{
                         **dict(zip(ATTRIBUTES, row, strict=True)),

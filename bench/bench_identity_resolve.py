@@ -29,6 +29,7 @@ from rapport.identity.settings import IdentitySettings  # noqa: E402
 from rapport.identity.v1 import identity_service_pb2 as pb  # noqa: E402
 from rapport.identity.v1 import identity_service_pb2_grpc as pb_grpc  # noqa: E402
 from rapport.sqlstore import create_engine  # noqa: E402
+from rapport.type.v1 import identifier_pb2  # noqa: E402
 
 PARENT = "workspaces/default"
 IDENTIFIERS_PER_OBSERVATION = 3
@@ -37,9 +38,9 @@ IDENTIFIERS_PER_OBSERVATION = 3
 def observation(n: int, run: str) -> pb.ResolveRequest:
     return pb.ResolveRequest(
         identifiers=[
-            pb.Identifier(type="user_id", value=f"u-{run}-{n}"),
-            pb.Identifier(type="email", value=f"Person.{run}.{n}@Example.com"),
-            pb.Identifier(type="anonymous_id", value=f"a-{run}-{n}"),
+            identifier_pb2.Identifier(type="user_id", value=f"u-{run}-{n}"),
+            identifier_pb2.Identifier(type="email", value=f"Person.{run}.{n}@Example.com"),
+            identifier_pb2.Identifier(type="anonymous_id", value=f"a-{run}-{n}"),
         ]
     )
 
