@@ -38,8 +38,6 @@ __all__ = [
     "DEFAULT_PAGE_SIZE",
     "MAX_PAGE_SIZE",
     "PageTokens",
-    "decode_page_token",
-    "encode_page_token",
     "page_size",
     "paginate",
 ]
@@ -148,32 +146,3 @@ def paginate(
     if not page:
         raise ValueError("size must be positive")
     return page, tokens.encode(position_of(page[-1]), bound_to=bound_to)
-
-
-def encode_page_token(position: dict[str, Any], *, bound_to: str) -> str:
-    """Deprecated: readable and forgeable (base64 JSON); use :class:`PageTokens`.
-
-    Opaque token for the page starting at `position` of the request described by bound_to.
-    """
-    raw = json.dumps({"p": position, "b": _binding(bound_to)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_page_token(
-    token: str, *, bound_to: str, field: str = "page_token"
-) -> dict[str, Any] | None:
-    """Deprecated: accepts forged positions; use :class:`PageTokens`.
-
-    The position a token encodes; None for an empty token (the first page).
-    """
-    if not token:
-        return None
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        position, binding = data["p"], data["b"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidArgument(field, _NOT_A_TOKEN) from exc
-    if binding != _binding(bound_to) or not isinstance(position, dict):
-        raise InvalidArgument(field, _OTHER_REQUEST)
-    return position
