@@ -16,15 +16,13 @@ from grpc_health.v1.health import aio as health_aio
 from rapport import jsonlogs, tracing
 from rapport.config import ServiceSettings
 
-from ._interceptors import (
-    AccessLogInterceptor,
-    AuthInterceptor,
-    DeadlineInterceptor,
-    ErrorMappingInterceptor,
-    RequestDecodingInterceptor,
-    ResponseSizeInterceptor,
-)
+from ._access_log import AccessLogInterceptor
+from ._auth import AuthInterceptor
+from ._deadline import DeadlineInterceptor
+from ._error_mapping import ErrorMappingInterceptor
 from ._reflection import enable_reflection
+from ._request_decoding import RequestDecodingInterceptor
+from ._response_size import ResponseSizeInterceptor
 
 __all__ = ["HealthServicer", "RunningServer", "ServiceParts", "run", "start"]
 

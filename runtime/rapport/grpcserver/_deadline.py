@@ -1,0 +1,37 @@
+"""The incoming deadline, kept for outbound calls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import grpc
+from rapport.deadlines import reset_deadline, set_deadline
+
+from ._wrapping import (
+    Continuation,
+    wrap_handler,
+)
+
+
+class DeadlineInterceptor(grpc.aio.ServerInterceptor):
+    """Keeps the incoming deadline in a contextvar for outbound calls."""
+
+    async def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(details)
+        return wrap_handler(handler, details.method, self._around)
+
+    @staticmethod
+    @asynccontextmanager
+    async def _around(context: grpc.aio.ServicerContext, _method: str) -> AsyncIterator[None]:
+        remaining = context.time_remaining()
+        # Absurdly large values mean "no deadline" on some grpc versions.
+        if remaining is not None and remaining > 10**8:
+            remaining = None
+        token = set_deadline(remaining)
+        try:
+            yield
+        finally:
+            reset_deadline(token)

@@ -1,0 +1,67 @@
+"""A response larger than the send limit ends the call with a clear status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from rapport.errors import (
+    ResourceExhausted,
+)
+
+from ._wrapping import (
+    Continuation,
+    wrap_handler,
+)
+
+
+class _Encoded:
+    """A response already serialized (and measured) by ResponseSizeInterceptor."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+
+class ResponseSizeInterceptor(grpc.aio.ServerInterceptor):
+    """A response or stream item over the send limit -> RESOURCE_EXHAUSTED, not a broken call.
+
+    grpc would only notice the size while sending, after the behaviour returned,
+    and fail the call with a bare transport error. Responses are serialized here,
+    inside the behaviour, so the limit becomes a RapportError (mapped by
+    ErrorMappingInterceptor, which must be outside this one); the serializer
+    handed to grpc passes the bytes through. Writes through ``context.write()``
+    are checked by that serializer, inside the behaviour too.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+
+    async def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        handler = await continuation(details)
+        if handler is None:
+            return None
+        serialize = handler.response_serializer
+
+        def encode(response: Any) -> _Encoded:
+            raw = response if serialize is None else serialize(response)
+            if len(raw) > self._max:
+                raise ResourceExhausted(
+                    "RESPONSE_TOO_LARGE",
+                    f"the response would be {len(raw)} bytes, over the limit of {self._max}; "
+                    "ask for less (e.g. a smaller page_size)",
+                    {"size": str(len(raw)), "limit": str(self._max)},
+                )
+            return _Encoded(raw)
+
+        def pass_through(response: Any) -> bytes:
+            if type(response) is _Encoded:
+                return response.raw
+            return encode(response).raw
+
+        return wrap_handler(
+            handler, details.method, on_response=encode, response_serializer=pass_through
+        )
