@@ -11,6 +11,7 @@ from rapport.sqlstore import (
     is_postgres,
     is_sqlite,
     migrate,
+    schema_differences,
 )
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, inspect, select, text
 
@@ -197,3 +198,39 @@ def test_env_without_connection_uses_url_online_and_offline(
             await engine.dispose()
 
     assert "notes" in asyncio.run(tables())
+
+
+async def test_schema_differences_and_upgrading_to_a_revision(tmp_path: Path) -> None:
+    migrations = write_migrations(tmp_path)
+    (migrations / "versions" / "0002_titles.py").write_text(
+        textwrap.dedent(
+            """\
+            import sqlalchemy as sa
+            from alembic import op
+
+            revision = "0002"
+            down_revision = "0001"
+            branch_labels = None
+            depends_on = None
+
+
+            def upgrade() -> None:
+                op.add_column("notes", sa.Column("title", sa.String(20), nullable=True))
+
+
+            def downgrade() -> None:
+                op.drop_column("notes", "title")
+            """
+        )
+    )
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'notes.db'}")
+    try:
+        await migrate(engine, migrations, revision="0001")
+        # At 0001 the database is exactly the `notes` table the code above declares...
+        assert await schema_differences(engine, metadata) == []
+        await migrate(engine, migrations)
+        # ...and head adds a column that declaration lacks: the comparison says so.
+        [difference] = await schema_differences(engine, metadata)
+        assert difference[0] == "remove_column" and difference[3].name == "title"
+    finally:
+        await engine.dispose()

@@ -3,7 +3,7 @@ retries of units that lost a race, advisory locks."""
 
 from ._engine import create_engine, ensure_schema, is_postgres, is_sqlite
 from ._locks import advisory_key, advisory_xact_locks
-from ._migrations import migrate, run_alembic_env
+from ._migrations import migrate, run_alembic_env, schema_differences
 from ._retry import TransientConflict, run_with_retries, transient_conflict
 from ._times import as_utc
 from ._uow import SqlUnitOfWork
@@ -21,5 +21,6 @@ __all__ = [
     "migrate",
     "run_alembic_env",
     "run_with_retries",
+    "schema_differences",
     "transient_conflict",
 ]

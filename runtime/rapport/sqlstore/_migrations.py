@@ -7,7 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,12 +19,17 @@ from ._locks import advisory_key, advisory_xact_locks
 
 
 async def migrate(
-    engine: AsyncEngine, migrations_dir: Path | str, *, schema: str | None = None
+    engine: AsyncEngine,
+    migrations_dir: Path | str,
+    *,
+    schema: str | None = None,
+    revision: str = "head",
 ) -> None:
-    """``alembic upgrade head`` for ``migrations_dir`` on ``engine``.
+    """``alembic upgrade <revision>`` (head unless told) for ``migrations_dir`` on ``engine``.
 
     On PostgreSQL the upgrade holds a transaction-scoped advisory lock so that
-    replicas starting together apply each revision once.
+    replicas starting together apply each revision once. An earlier revision is
+    for tests of a migration: data written the old way, then upgraded.
     """
     await ensure_schema(engine, schema)
     config = Config()
@@ -31,11 +39,34 @@ async def migrate(
 
     def upgrade(sync_connection: Connection) -> None:
         config.attributes["connection"] = sync_connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
     async with engine.begin() as conn:
         await advisory_xact_locks(conn, [advisory_key("rapport.sqlstore", "migrate", schema or "")])
         await conn.run_sync(upgrade)
+
+
+async def schema_differences(engine: AsyncEngine, metadata: MetaData) -> list[Any]:
+    """What differs between the database and ``metadata`` (Alembic's autogenerate
+    comparison, types and server defaults included): empty when the migrations
+    create exactly the tables the code declares."""
+
+    def compare(sync_connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(
+            sync_connection,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                "include_schemas": False,
+                "include_name": lambda name, type_, _parent: (
+                    type_ != "table" or name != "alembic_version"
+                ),
+            },
+        )
+        return compare_metadata(context, metadata)
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(compare)
 
 
 def run_alembic_env(target_metadata: Any) -> None:

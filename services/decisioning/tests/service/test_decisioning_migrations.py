@@ -6,14 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config
-from alembic.migration import MigrationContext
 from rapport.decisioning.adapters.tables import metadata
 from rapport.decisioning.bootstrap import MIGRATIONS
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
-from rapport.sqlstore import create_engine, migrate
+from rapport.sqlstore import create_engine, migrate, schema_differences
 from rapport.type.v1 import channel_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,23 +18,7 @@ async def _differences(engine: AsyncEngine, schema: str | None) -> list:
     try:
         await migrate(engine, MIGRATIONS, schema=schema)
         await migrate(engine, MIGRATIONS, schema=schema)  # idempotent at start-up
-        async with engine.connect() as conn:
-            return await conn.run_sync(
-                lambda sync: compare_metadata(
-                    MigrationContext.configure(
-                        sync,
-                        opts={
-                            "compare_type": True,
-                            "compare_server_default": True,
-                            "include_schemas": False,
-                            "include_name": lambda name, type_, parent: (
-                                type_ != "table" or name != "alembic_version"
-                            ),
-                        },
-                    ),
-                    metadata,
-                )
-            )
+        return await schema_differences(engine, metadata)
     finally:
         await engine.dispose()
 
@@ -54,17 +34,7 @@ async def test_migrations_match_the_tables_on_postgres(postgres_url: str, pg_sch
 
 
 async def _upgrade_to(engine: AsyncEngine, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("path_separator", "os")
-    config.attributes["schema"] = None
-
-    def upgrade(sync_connection: sa.Connection) -> None:
-        config.attributes["connection"] = sync_connection
-        command.upgrade(config, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(upgrade)
+    await migrate(engine, MIGRATIONS, revision=revision)
 
 
 OLD_ACTIONS = (

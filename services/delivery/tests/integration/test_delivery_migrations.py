@@ -7,8 +7,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from rapport.delivery.adapters.tables import messages as messages_table
 from rapport.delivery.bootstrap import MIGRATIONS_DIR
 from rapport.delivery.domain.model import Channel, MessageContent, RetryPolicy
@@ -17,8 +15,7 @@ from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 from rapport.errors import FailedPrecondition
 from rapport.pagination import PageTokens
-from rapport.sqlstore import create_engine, ensure_schema, migrate
-from sqlalchemy.engine import Connection
+from rapport.sqlstore import create_engine, migrate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .._delivery_support import FakeEmailProvider, InMemoryConsentClient, InMemoryProfileClient
@@ -27,18 +24,7 @@ NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 async def _upgrade_to(engine: AsyncEngine, revision: str, schema: str | None) -> None:
-    await ensure_schema(engine, schema)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("path_separator", "os")
-    config.attributes["schema"] = schema
-
-    def upgrade(connection: Connection) -> None:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
-
-    async with engine.begin() as conn:
-        await conn.run_sync(upgrade)
+    await migrate(engine, MIGRATIONS_DIR, schema=schema, revision=revision)
 
 
 def _old_row(message_id: str, key: str, text_body: str) -> dict[str, object]:

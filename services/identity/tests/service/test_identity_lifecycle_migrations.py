@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from rapport.identity.adapters.tables import metadata
 from rapport.identity.bootstrap import MIGRATIONS_DIR
-from rapport.sqlstore import create_engine, migrate
+from rapport.sqlstore import create_engine, migrate, schema_differences
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
@@ -16,23 +14,7 @@ async def _differences(engine: AsyncEngine, schema: str | None) -> list:
     try:
         await migrate(engine, MIGRATIONS_DIR, schema=schema)
         await migrate(engine, MIGRATIONS_DIR, schema=schema)  # idempotent at start-up
-        async with engine.connect() as conn:
-            return await conn.run_sync(
-                lambda sync: compare_metadata(
-                    MigrationContext.configure(
-                        sync,
-                        opts={
-                            "compare_type": True,
-                            "compare_server_default": True,
-                            "include_schemas": False,
-                            "include_name": lambda name, type_, parent: (
-                                type_ != "table" or name != "alembic_version"
-                            ),
-                        },
-                    ),
-                    metadata,
-                )
-            )
+        return await schema_differences(engine, metadata)
     finally:
         await engine.dispose()
 

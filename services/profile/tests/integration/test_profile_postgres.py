@@ -6,12 +6,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from rapport.profile.adapters.tables import metadata
 from rapport.profile.bootstrap import MIGRATIONS_DIR
 from rapport.profile.v1 import profile_service_pb2 as pb
-from rapport.sqlstore import create_engine, migrate
+from rapport.sqlstore import create_engine, migrate, schema_differences
 
 from .._profile_support import store_unstreamable_signals, watch
 
@@ -76,12 +74,7 @@ async def test_migration_matches_the_tables_on_postgres(postgres_url: str, pg_sc
     engine = create_engine(postgres_url, schema=pg_schema)
     try:
         await migrate(engine, MIGRATIONS_DIR, schema=pg_schema)
-        async with engine.connect() as conn:
-            diff = await conn.run_sync(
-                lambda sync: compare_metadata(
-                    MigrationContext.configure(sync, opts={"compare_type": True}), metadata
-                )
-            )
+        diff = await schema_differences(engine, metadata)
     finally:
         await engine.dispose()
     assert diff == []
