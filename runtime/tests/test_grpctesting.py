@@ -16,6 +16,7 @@ from rapport.config import ServiceSettings
 from rapport.grpctesting import (
     eventually,
     expect_error,
+    first_responses,
     serve_fakes,
     serve_in_process,
     status_details,
@@ -174,3 +175,25 @@ class TestEventually:
         with pytest.raises(AssertionError, match=r"not true within 0.2s; last value: \[\]"):
             await eventually(lambda: [], timeout=0.2, interval=0.01)
         assert 0.2 <= time.monotonic() - began < 2
+
+
+async def test_first_responses_stops_at_the_count_or_the_time() -> None:
+    class Stream:
+        def __init__(self, items: int, pause: float) -> None:
+            self.items, self.pause, self.cancelled = items, pause, False
+
+        def __aiter__(self):
+            return self._gen()
+
+        async def _gen(self):
+            for i in range(self.items):
+                await asyncio.sleep(self.pause)
+                yield i
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    plenty = Stream(10, 0)
+    assert await first_responses(plenty, 3) == [0, 1, 2] and plenty.cancelled
+    slow = Stream(10, 0.2)
+    assert await first_responses(slow, 3, within=0.3) == [0] and slow.cancelled

@@ -15,7 +15,14 @@ from rapport.config import ServiceSettings
 from rapport.grpcclients import unpack_details
 from rapport.grpcserver import RunningServer, ServiceParts, start
 
-__all__ = ["eventually", "expect_error", "serve_fakes", "serve_in_process", "status_details"]
+__all__ = [
+    "eventually",
+    "expect_error",
+    "first_responses",
+    "serve_fakes",
+    "serve_in_process",
+    "status_details",
+]
 
 S = TypeVar("S", bound=ServiceSettings)
 T = TypeVar("T")
@@ -133,3 +140,20 @@ async def eventually(
         if loop.time() >= deadline:
             raise AssertionError(f"not true within {timeout}s; last value: {value!r}")
         await asyncio.sleep(interval)
+
+
+async def first_responses(call: Any, count: int, *, within: float = 5.0) -> list[Any]:
+    """The first ``count`` responses of a server-streaming ``call`` (fewer if it ends or
+    ``within`` seconds pass); the call is cancelled afterwards (Watch* never end)."""
+    received: list[Any] = []
+    try:
+        async with asyncio.timeout(within):
+            async for response in call:
+                received.append(response)
+                if len(received) == count:
+                    break
+    except TimeoutError:
+        pass
+    finally:
+        call.cancel()
+    return received

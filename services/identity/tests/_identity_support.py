@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +12,7 @@ import pytest
 from google.rpc import error_details_pb2
 from rapport.commitwatch import CommitNotifier
 from rapport.errors import Unavailable
-from rapport.grpctesting import expect_error, serve_in_process
+from rapport.grpctesting import expect_error, first_responses, serve_in_process
 from rapport.identity.adapters.lifecycle_repository import ChangeRow
 from rapport.identity.bootstrap import ERROR_DOMAIN, build
 from rapport.identity.domain.model import Change
@@ -100,16 +99,7 @@ async def watch(
     """The first ``count`` WatchChanges responses (of workspace default unless ``parent``)."""
     request.setdefault("parent", PARENT)
     call = stub.WatchChanges(pb.WatchChangesRequest(**request))
-    received: list[pb.WatchChangesResponse] = []
-    try:
-        async with asyncio.timeout(within):
-            async for response in call:
-                received.append(response)
-                if len(received) == count:
-                    break
-    finally:
-        call.cancel()
-    return received
+    return await first_responses(call, count, within=within)
 
 
 class DomainChanges:

@@ -3,7 +3,6 @@ encoder for the service layer; error expectations for the gRPC tests."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 import uuid
@@ -12,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from rapport.grpctesting import expect_error
+from rapport.grpctesting import expect_error, first_responses
 from rapport.profile.adapters.identity_client import (
     IdentityClient,
     IdentityRefused,
@@ -42,16 +41,7 @@ async def watch(stub: Any, count: int, **request: Any) -> list[pb.WatchSignalsRe
     """The first ``count`` WatchSignals responses (of workspace default unless ``parent``)."""
     request.setdefault("parent", WORKSPACE)
     call = stub.WatchSignals(pb.WatchSignalsRequest(**request))
-    received: list[pb.WatchSignalsResponse] = []
-    try:
-        async with asyncio.timeout(5):
-            async for response in call:
-                received.append(response)
-                if len(received) == count:
-                    break
-    finally:
-        call.cancel()
-    return received
+    return await first_responses(call, count)
 
 
 async def expect_invalid(call: Awaitable[Any], field: str) -> str:
