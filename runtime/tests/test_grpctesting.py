@@ -197,3 +197,12 @@ async def test_first_responses_stops_at_the_count_or_the_time() -> None:
     assert await first_responses(plenty, 3) == [0, 1, 2] and plenty.cancelled
     slow = Stream(10, 0.2)
     assert await first_responses(slow, 3, within=0.3) == [0] and slow.cancelled
+
+
+async def test_eventually_fails_when_a_check_hangs() -> None:
+    async def hangs() -> bool:
+        await asyncio.Event().wait()
+        return True
+
+    with pytest.raises(AssertionError, match="still running after 0.1s"):
+        await eventually(hangs, timeout=0.1)

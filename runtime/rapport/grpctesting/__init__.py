@@ -127,14 +127,23 @@ async def eventually(
 ) -> T:
     """Poll ``check`` (sync or async) until it returns something truthy; return that.
 
-    Raises AssertionError with the last value once ``timeout`` seconds passed.
+    Raises AssertionError with the last value once ``timeout`` seconds passed, also
+    when one check itself hangs (an RPC without a deadline): a test fails, never hangs.
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
+    value: Any = None
     while True:
-        value = check()
-        if inspect.isawaitable(value):
-            value = await value
+        result = check()
+        if inspect.isawaitable(result):
+            try:
+                async with asyncio.timeout_at(deadline):
+                    result = await result
+            except TimeoutError:
+                raise AssertionError(
+                    f"a check was still running after {timeout}s; last value: {value!r}"
+                ) from None
+        value = result
         if value:
             return value  # type: ignore[return-value]
         if loop.time() >= deadline:
