@@ -90,3 +90,12 @@ def test_text_format() -> None:
         root.handlers[:] = before[0]
         root.setLevel(before[1])
     assert "hello [email] [count=2]" in out.getvalue()
+
+
+def test_http_client_request_lines_stay_out_of_the_logs() -> None:
+    stream = io.StringIO()
+    jsonlogs.configure("svc", "DEBUG", stream=stream)
+    logging.getLogger("httpx").info("HTTP Request: GET https://sms.example/send?To=%2B447700900123")
+    logging.getLogger("httpx").warning("connection pool is full")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1 and "connection pool is full" in lines[0]

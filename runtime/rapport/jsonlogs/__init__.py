@@ -37,6 +37,7 @@ _EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s\-.()]?\d){6,}(?!\w)")
 
 _HANDLER_MARK = "_rapport_jsonlogs"
+QUIET_LIBRARY_LOGGERS = ("httpx", "httpcore", "hpack", "nats")
 
 
 def redact(text: str) -> str:
@@ -137,3 +138,7 @@ def configure(
     )
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Client libraries that log every request with its full URL (query strings carry
+    # API keys, phone numbers...): only their warnings and errors reach our logs.
+    for chatty in QUIET_LIBRARY_LOGGERS:
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
