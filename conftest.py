@@ -1,7 +1,7 @@
-"""Root pytest fixtures: PostgreSQL and Redis for integration tests.
+"""Root pytest fixtures: PostgreSQL, Redis and NATS (JetStream) for integration tests.
 
 They skip with a message when the server is absent, and fail instead when
-CI=true (in CI both must run on 127.0.0.1).
+CI=true (in CI all three must run on 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 
 _PG_DEFAULT = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 _REDIS_DEFAULT = "redis://127.0.0.1:6379/15"
+_NATS_DEFAULT = "nats://127.0.0.1:4222"
 
 
 def _unavailable(what: str, url: str, env: str, why: str) -> None:
@@ -128,7 +129,50 @@ def redis_url() -> Iterator[str]:
     asyncio.run(_redis_command(url, "FLUSHDB"))
 
 
-_MARKS = {"postgres_url": "postgres", "pg_schema": "postgres", "redis_url": "redis"}
+async def _jetstream_account(url: str) -> None:
+    import nats
+
+    async def quiet(_exc: Exception) -> None:
+        return None  # the failure is reported by the fixture
+
+    # max_reconnect_attempts=1: the client's first connect otherwise retries forever.
+    client = await asyncio.wait_for(
+        nats.connect(
+            url,
+            connect_timeout=2,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
+            error_cb=quiet,
+        ),
+        10,
+    )
+    try:
+        await client.jetstream(timeout=2).account_info()  # fails without JetStream
+    finally:
+        await client.close()
+
+
+@pytest.fixture(scope="session")
+def nats_url() -> str:
+    """A NATS server with JetStream. Shared: tests use their own stream and subject names
+    (and delete their streams)."""
+    url = os.environ.get("RAPPORT_TEST_NATS_URL", _NATS_DEFAULT)
+    if (why := _tcp_probe(url, 4222)) is not None:
+        _unavailable("NATS", url, "RAPPORT_TEST_NATS_URL", why)
+    try:
+        asyncio.run(_jetstream_account(url))
+    except Exception as exc:
+        _unavailable("NATS with JetStream", url, "RAPPORT_TEST_NATS_URL", repr(exc))
+    return url
+
+
+_MARKS = {
+    "postgres_url": "postgres",
+    "pg_schema": "postgres",
+    "redis_url": "redis",
+    "nats_url": "nats",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,4 +1,5 @@
-"""`python runtime/tests/_run_echo.py`: the echo service through rapport.grpcserver.run."""
+"""`python runtime/tests/_run_echo.py`: the echo service (and its HTTP app) through
+rapport.grpcserver.run."""
 
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from rapport.grpcserver import run  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _echo import make_build  # noqa: E402
+from _http_app import make_http_app  # noqa: E402
 
 if __name__ == "__main__":
-    run(make_build(), ServiceSettings())
+    run(make_build(http_app=make_http_app()), ServiceSettings())

@@ -92,9 +92,7 @@ def test_text_format() -> None:
     assert "hello [email] [count=2]" in out.getvalue()
 
 
-def test_http_client_request_lines_stay_out_of_the_logs() -> None:
-    stream = io.StringIO()
-    jsonlogs.configure("svc", "DEBUG", stream=stream)
+def test_http_client_request_lines_stay_out_of_the_logs(stream: io.StringIO) -> None:
     logging.getLogger("httpx").info("HTTP Request: GET https://sms.example/send?To=%2B447700900123")
     logging.getLogger("httpx").warning("connection pool is full")
     lines = stream.getvalue().splitlines()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import grpc
+import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SCRIPT = Path(__file__).with_name("_run_echo.py")
@@ -43,7 +44,10 @@ def test_run_serves_traces_and_drains_on_sigterm() -> None:
         env=env,
     )
     try:
-        port, _ = _wait_for_serving(proc)
+        port, seen = _wait_for_serving(proc)
+        [http_port] = [r["port"] for r in seen if r["message"] == "http serving"]
+        http = httpx.Client(base_url=f"http://127.0.0.1:{http_port}", timeout=5)
+        assert http.get("/readyz").status_code == 200
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             health = health_pb2_grpc.HealthStub(channel)
             reply = health.Check(health_pb2.HealthCheckRequest(), timeout=5)
@@ -57,13 +61,21 @@ def test_run_serves_traces_and_drains_on_sigterm() -> None:
                 time.sleep(0.02)
                 reply = health.Check(health_pb2.HealthCheckRequest(), timeout=5)
             assert channel.unary_unary("/test.Echo/Echo")(b"late", timeout=5) == b"late"
+            # HTTP drains alongside: not ready, still alive and answering.
+            assert http.get("/readyz").status_code == 503
+            assert http.get("/healthz").status_code == 200
+            assert http.get("/v1/items/late?q=secret").status_code == 200
+            http.close()
         stdout, stderr = proc.communicate(timeout=15)
     finally:
         proc.kill()
     assert proc.returncode == 0, stderr
     records = [json.loads(line) for line in stderr.splitlines()]
     messages = [r["message"] for r in records]
-    assert "draining" in messages and "stopped" in messages
+    assert "draining" in messages and "stopped" in messages and "http stopped" in messages
+    [http_line] = [r for r in records if r.get("route") == "/v1/items/{item}"]
+    assert (http_line["status"], http_line["service"]) == (200, "echo")
+    assert "secret" not in stderr
     access, late = [r for r in records if r.get("method") == "/test.Echo/Echo"]
     assert access["code"] == "OK" and access["service"] == "echo"
     assert late["code"] == "OK"

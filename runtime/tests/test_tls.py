@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import shutil
+import ssl
 import subprocess
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from rapport.config import ServiceSettings
 from rapport.grpcclients import open_channel
 from rapport.grpctesting import serve_in_process
 
 from ._echo import SERVICE, make_build
+from ._http_app import make_http_app
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 
@@ -59,3 +62,20 @@ async def test_mtls(pki: Path) -> None:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await channel.unary_unary(f"/{SERVICE}/Echo")(b"hi", timeout=2)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_http_uses_the_server_certificate(pki: Path) -> None:
+    settings = ServiceSettings(
+        tls_cert_file=pki / "server.pem",
+        tls_key_file=pki / "server.key",
+        tls_client_ca_file=pki / "ca.pem",
+    )
+    trusting = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    async with serve_in_process(make_build(http_app=make_http_app()), settings) as server:
+        # No client certificate: HTTP callers are providers, SDKs and probes.
+        async with httpx.AsyncClient(verify=trusting, timeout=5) as client:
+            reply = await client.get(f"https://{server.http_address}/v1/items/1")
+        assert reply.status_code == 200
+        async with httpx.AsyncClient(timeout=5) as plain:
+            with pytest.raises(httpx.HTTPError):
+                await plain.get(f"http://{server.http_address}/healthz")

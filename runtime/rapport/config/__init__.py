@@ -186,7 +186,23 @@ class ServiceSettings(BaseSettings):
     database_url: str | None = None
     database_schema: str | None = None
     redis_url: str | None = None
+    # NATS JetStream (rapport.eventbus): set => the service relays its durable log to
+    # the bus and runs its consumers there; unset (the embedded default) => no bus.
+    nats_url: str | None = None
+    # Subjects <prefix>.<service>.<log>.<workspace>.<kind>.<partition>; the prefix and
+    # the partition count must be the same in every service of the suite.
+    nats_subject_prefix: str = "rapport"
+    nats_partitions: int = 16
+    nats_stream_max_age_seconds: float = 7 * 24 * 3600.0
+    nats_stream_replicas: int = 1
     max_message_bytes: int = 4 * 1024 * 1024
+    # HTTP next to gRPC (rapport.httpserver), served only when the service's parts
+    # carry an http_app. Services set their http_port default; 0 = ephemeral.
+    http_enabled: bool = True
+    http_host: str | None = None  # None: the gRPC host
+    http_port: int = 0
+    # Request bodies, and a gzip body after decompression (413 past it).
+    http_max_body_bytes: int = 1024 * 1024
     # On stop: NOT_SERVING but still serving for drain_seconds (readiness probes
     # notice), then in-flight calls get grace_seconds.
     drain_seconds: float = 5.0

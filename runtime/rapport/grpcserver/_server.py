@@ -13,8 +13,9 @@ from typing import TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
-from rapport import jsonlogs, tracing
+from rapport import httpserver, jsonlogs, tracing
 from rapport.config import ServiceSettings
+from starlette.types import ASGIApp
 
 from ._access_log import AccessLogInterceptor
 from ._auth import AuthInterceptor
@@ -48,6 +49,9 @@ class ServiceParts:
     background: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     # Run after the server stopped (dispose engines, close channels).
     on_close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    # An ASGI app (Starlette) served next to gRPC by rapport.httpserver, unless
+    # settings.http_enabled is off.
+    http_app: ASGIApp | None = None
 
 
 class RunningServer:
@@ -70,6 +74,23 @@ class RunningServer:
         self._settings = settings
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping: asyncio.Task[None] | None = None
+        self.http: httpserver.RunningHttpServer | None = None
+        self.http_address: str | None = None
+
+    async def _start_http(self) -> None:
+        if self._parts.http_app is None or not self._settings.http_enabled:
+            return
+        self.http = await httpserver.start(
+            self._parts.http_app, self._settings, ready=self._serving
+        )
+        host = self._settings.http_host or self._settings.host
+        self.http_address = f"{_host_for_clients(host)}:{self.http.port}"
+
+    async def _serving(self) -> bool:
+        # The readiness probe: SERVING until the drain begins. "" always exists,
+        # so Check never needs a call context.
+        reply = await self.health.Check(health_pb2.HealthCheckRequest(service=""), None)
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
 
     def _start_background(self) -> None:
         for job in self._parts.background:
@@ -86,8 +107,9 @@ class RunningServer:
             _log.exception("background task failed", extra={"action": repr(job)})
 
     async def stop(self, grace: float | None = None, drain: float | None = None) -> None:
-        """NOT_SERVING; keep serving for ``drain`` seconds; cancel background tasks;
-        stop with ``grace`` for in-flight calls; run on_close hooks.
+        """NOT_SERVING (HTTP /readyz: 503); keep serving for ``drain`` seconds; cancel
+        background tasks; stop gRPC and HTTP with ``grace`` for in-flight calls and
+        requests; run on_close hooks.
 
         The drain lets readiness probes see NOT_SERVING and take the pod out of
         the endpoints before new calls are refused. ``None`` uses
@@ -110,7 +132,10 @@ class RunningServer:
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.server.stop(grace)
+        # Both stop accepting, then give calls and requests in flight the same grace.
+        await asyncio.gather(
+            self.server.stop(grace), *([self.http.stop(grace)] if self.http else [])
+        )
         for hook in self._parts.on_close:
             try:
                 await hook()
@@ -205,6 +230,11 @@ async def start(parts: ServiceParts, settings: ServiceSettings) -> RunningServer
     running = RunningServer(server, port, settings.host, health, parts, settings)
     for name in ("", *parts.service_names):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    try:
+        await running._start_http()
+    except BaseException:
+        await server.stop(0)
+        raise
     running._start_background()
     _log.info(
         "serving",

@@ -34,9 +34,13 @@ async def serve_in_process(
 ) -> AsyncIterator[RunningServer]:
     """Build and start the service on an ephemeral loopback port; stop it afterwards.
 
-    It stops without drain or grace so tests stay fast.
+    A service with an HTTP app serves it on another ephemeral loopback port:
+    ``running.http_address`` (None without one). It stops without drain or
+    grace so tests stay fast.
     """
-    settings = settings.model_copy(update={"port": 0, "host": "127.0.0.1"})
+    settings = settings.model_copy(
+        update={"port": 0, "host": "127.0.0.1", "http_port": 0, "http_host": "127.0.0.1"}
+    )
     parts = await build(settings)
     running = await start(parts, settings)
     try:
