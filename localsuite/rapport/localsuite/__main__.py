@@ -1,8 +1,10 @@
-"""`make run`: the five services, the mail sink and the demo catalogue on 127.0.0.1.
+"""`make run`: the five services, the mail sink, the SMS/push/webhook stand-ins and the
+demo catalogue on 127.0.0.1.
 
 Ports and folders can be overridden with RAPPORT_LOCAL_<SERVICE>_PORT,
-RAPPORT_LOCAL_SMTP_PORT and RAPPORT_LOCAL_DATA_DIR. Authentication is on, as in
-production: a bearer token is made at start and written to <data dir>/token
+RAPPORT_LOCAL_SMTP_PORT, RAPPORT_LOCAL_PROVIDERS_PORT and RAPPORT_LOCAL_DATA_DIR.
+Authentication is on, as in production: a bearer token is made at start and written to
+<data dir>/token
 (RAPPORT_LOCAL_AUTH=off turns it off).
 """
 
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 from rapport.localsuite.mail_sink import MailSink
+from rapport.localsuite.provider_sinks import ProviderSinks, new_webhook_secret
 from rapport.localsuite.suite import DEFAULT_PORTS, SERVICES, TOKEN_FILE, Suite, SuiteLayout
 
 PACKAGES = {
@@ -54,7 +57,9 @@ def write_token(layout: SuiteLayout) -> Path | None:
     return token_file
 
 
-def banner(layout: SuiteLayout, mail_folder: Path, token_file: Path | None) -> str:
+def banner(
+    layout: SuiteLayout, mail_folder: Path, sinks: ProviderSinks, token_file: Path | None
+) -> str:
     lines = ["", "Rapport is running:", ""]
     for service in SERVICES:
         lines.append(f"  {service:<12} {layout.address(service):<17} {PACKAGES[service]}")
@@ -63,6 +68,8 @@ def banner(layout: SuiteLayout, mail_folder: Path, token_file: Path | None) -> s
     lines += [
         "",
         f"  SMTP sink    127.0.0.1:{layout.smtp_port:<7}  mails saved in {mail_folder}/",
+        f"  SMS, push    127.0.0.1:{sinks.port:<7}  saved in {sinks.folder}/sms/ and push/",
+        f"  webhooks     127.0.0.1:{sinks.port:<7}  saved in {sinks.folder}/webhooks/",
         f"  data, logs   {layout.data_dir}/ (SQLite files, logs/<service>.log)",
         f"  auth         bearer token in {token_file}" if token_file else "  auth         off",
         "",
@@ -88,6 +95,14 @@ async def main() -> int:
     mail_folder = layout.data_dir / "mail"
     sink = MailSink(mail_folder, port=layout.smtp_port)
     sink.start()
+    sinks = ProviderSinks(
+        layout.data_dir,
+        webhook_secret=new_webhook_secret(),
+        port=int(os.environ.get("RAPPORT_LOCAL_PROVIDERS_PORT", "2580")),
+    )
+    await sinks.start()
+    # Delivery's SMS, push and webhook providers point at the stand-ins.
+    layout.extra_env.update(sinks.delivery_environment())
     token_file = write_token(layout)
     suite = Suite(layout)
     stop = asyncio.Event()
@@ -101,13 +116,14 @@ async def main() -> int:
         except (RuntimeError, TimeoutError) as exc:
             print(f"Rapport did not start: {exc}", file=sys.stderr)
             return 1
-        print(banner(layout, mail_folder, token_file), flush=True)
+        print(banner(layout, mail_folder, sinks, token_file), flush=True)
         await stop.wait()
         print("Stopping: draining every service...", flush=True)
         return 0
     finally:
         codes = await asyncio.to_thread(suite.stop)
         sink.stop()
+        await sinks.stop()
         if codes:
             print("Stopped: " + ", ".join(f"{s} exit {c}" for s, c in codes.items()), flush=True)
 

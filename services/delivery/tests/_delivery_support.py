@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,19 +11,19 @@ from typing import Any
 import grpc
 from google.protobuf import struct_pb2
 from rapport.delivery.adapters.consent_client import ConsentClient
-from rapport.delivery.adapters.email_provider import EmailProvider, OutgoingEmail
 from rapport.delivery.adapters.profile_client import (
     CustomerProfile,
     ProfileClient,
     ProfileNotFound,
 )
+from rapport.delivery.adapters.providers import OutgoingMessage, Provider
 from rapport.delivery.adapters.upstream import UpstreamUnavailable
 from rapport.delivery.bootstrap import build
 from rapport.delivery.domain.model import Channel
 from rapport.delivery.settings import DeliverySettings
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc
-from rapport.grpctesting import serve_in_process
+from rapport.grpctesting import serve_in_process, status_details
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
 # The customers of the service tests (the fake upstreams know them by these names).
@@ -65,23 +66,34 @@ class InMemoryProfileClient(ProfileClient):
         return CustomerProfile(customer=customer, traits=dict(self.profiles[customer]))
 
 
-class FakeEmailProvider(EmailProvider):
+class FakeEmailProvider(Provider):
     """Records what it is asked to send; `failures` scripts errors for the next calls."""
 
     name = "fake"
 
     def __init__(self) -> None:
-        self.sent: list[OutgoingEmail] = []
+        self.sent: list[OutgoingMessage] = []
         self.calls = 0
         self.failures: list[Exception] = []
         self._ids = itertools.count(1)
 
-    async def send(self, email_to_send: OutgoingEmail) -> str:
+    async def send(self, email_to_send: OutgoingMessage) -> str:
         self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
         self.sent.append(email_to_send)
         return f"<fake-{next(self._ids)}@rapport.test>"
+
+
+def free_port() -> int:
+    """A port nothing listens on (just now): connections to it are refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def free_port_url() -> str:
+    return f"http://127.0.0.1:{free_port()}"
 
 
 # --- odd values ------------------------------------------------------------------------------
@@ -142,3 +154,13 @@ async def delivery(settings: DeliverySettings) -> AsyncIterator[pb_grpc.Delivery
     async with serve_in_process(build, settings) as server:
         async with grpc.aio.insecure_channel(server.address) as channel:
             yield pb_grpc.DeliveryServiceStub(channel)
+
+
+def assert_refused(err: grpc.aio.AioRpcError, code: str, reason: str, field: str | None) -> None:
+    """The call failed with `code`, ErrorInfo `reason` and, when given, one violation on `field`."""
+    assert err.code() == grpc.StatusCode[code]
+    info, bad_request = status_details(err)
+    assert info is not None and info.reason == reason
+    if field is not None:
+        assert bad_request is not None
+        assert [v.field for v in bad_request.field_violations] == [field]

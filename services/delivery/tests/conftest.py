@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import socket
 from collections.abc import AsyncIterator, Callable, Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,6 +22,9 @@ from rapport.grpctesting import serve_fakes
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 from rapport.type.v1 import channel_pb2
 from rapport.wellknowntypes import python_to_value
+
+from ._delivery_support import free_port
+from ._stand_in import StandIn
 
 
 def _trait_value(value: Any) -> struct_pb2.Value:
@@ -76,8 +78,14 @@ class FakeConsentService(consent_service_pb2_grpc.ConsentServiceServicer):
         self.checks: list[consent_service_pb2.CheckConsentRequest] = []
         self.unavailable = False
 
-    def grant(self, customer: str, purpose: str = "marketing", allowed: bool = True) -> None:
-        self.allowed[(customer, purpose, channel_pb2.CHANNEL_EMAIL)] = allowed
+    def grant(
+        self,
+        customer: str,
+        purpose: str = "marketing",
+        allowed: bool = True,
+        channel: int = channel_pb2.CHANNEL_EMAIL,
+    ) -> None:
+        self.allowed[(customer, purpose, channel)] = allowed
 
     async def CheckConsent(
         self, request: consent_service_pb2.CheckConsentRequest, context: grpc.aio.ServicerContext
@@ -114,12 +122,6 @@ async def upstreams() -> AsyncIterator[Upstreams]:
         yield Upstreams(address, profile, consent)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class SmtpSink:
     """A real SMTP server (aiosmtpd) keeping what it receives; `reply` forces an answer."""
 
@@ -127,9 +129,13 @@ class SmtpSink:
         self.port = port
         self.received: list[tuple[list[str], EmailMessage]] = []
         self.reply: str | None = None
+        # Seconds to sit on a mail before answering (past the client's timeout: ambiguous).
+        self.delay = 0.0
         self._controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.reply is not None:
             return self.reply
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -187,3 +193,21 @@ def make_settings(
         return DeliverySettings(**values)
 
     return make
+
+
+@pytest.fixture
+async def stand_ins() -> AsyncIterator[Callable[..., Any]]:
+    """Starts stand-in HTTP providers on ephemeral ports: `await stand_ins(**fields)`;
+    all are stopped at the end of the test."""
+    started: list[StandIn] = []
+
+    async def make(**fields: Any) -> StandIn:
+        stand_in = await StandIn(**fields).start()
+        started.append(stand_in)
+        return stand_in
+
+    try:
+        yield make
+    finally:
+        for stand_in in started:
+            await stand_in.stop()

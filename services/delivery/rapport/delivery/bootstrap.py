@@ -3,22 +3,40 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 from rapport.delivery.adapters.consent_client import GrpcConsentClient
 from rapport.delivery.adapters.email_provider import SmtpEmailProvider
+from rapport.delivery.adapters.http_provider import new_client
+from rapport.delivery.adapters.inbox_provider import InboxProvider
 from rapport.delivery.adapters.profile_client import GrpcProfileClient
+from rapport.delivery.adapters.providers import Provider
+from rapport.delivery.adapters.push_provider import FcmPushProvider
+from rapport.delivery.adapters.sms_provider import TwilioSmsProvider
+from rapport.delivery.adapters.webhook_provider import WebhookProvider
+from rapport.delivery.domain.addressing import Addressing
+from rapport.delivery.domain.circuit_breaker import BreakerPolicy, CircuitBreakers
 from rapport.delivery.domain.model import Channel, RetryPolicy
 from rapport.delivery.entrypoints.grpc_servicer import DeliveryServicer
-from rapport.delivery.service_layer.dependencies import Dependencies
+from rapport.delivery.service_layer.dependencies import Dependencies, utc_now
 from rapport.delivery.service_layer.dispatcher import Dispatcher
 from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
-from rapport.delivery.settings import DeliverySettings
+from rapport.delivery.settings import (
+    INBOX_PROVIDER,
+    WEBHOOK_PROVIDER,
+    DeliverySettings,
+    HttpProviderSettings,
+    SmtpProviderSettings,
+)
 from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
 from rapport.grpcclients import open_channel
 from rapport.grpcserver import ServiceParts
 from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).parent / "adapters" / "migrations"
 SERVICE_NAME = delivery_service_pb2.DESCRIPTOR.services_by_name["DeliveryService"].full_name
@@ -35,7 +53,106 @@ METHOD_SCOPES = {
     _method("SendMessage"): "delivery.send",
     _method("GetMessage"): "delivery.read",
     _method("ListMessages"): "delivery.read",
+    _method("GetInboxMessage"): "delivery.read",
+    _method("ListInboxMessages"): "delivery.read",
+    # The app marks what its user read: a write, but not a send.
+    _method("MarkInboxMessageRead"): "delivery.inbox",
 }
+
+
+def _email_providers(settings: DeliverySettings) -> list[Provider]:
+    configured = settings.email_providers or [
+        SmtpProviderSettings(
+            name="smtp",
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            timeout_seconds=settings.smtp_timeout_seconds,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            start_tls=settings.smtp_start_tls,
+            ca_file=settings.smtp_ca_file,
+        )
+    ]
+    return [
+        SmtpEmailProvider(
+            name=smtp.name,
+            host=smtp.host,
+            port=smtp.port,
+            email_from=settings.email_from,
+            timeout_seconds=smtp.timeout_seconds,
+            username=smtp.username,
+            password=smtp.password.get_secret_value() if smtp.password else None,
+            start_tls=smtp.start_tls,
+            ca_file=smtp.ca_file,
+        )
+        for smtp in configured
+    ]
+
+
+def _client(provider: HttpProviderSettings) -> httpx.AsyncClient:
+    # Its own pool: a slow provider holds only its own connections.
+    return new_client(
+        timeout_seconds=provider.timeout_seconds, max_connections=provider.max_connections
+    )
+
+
+def build_providers(
+    settings: DeliverySettings, engine: AsyncEngine, clock: Callable[[], datetime] = utc_now
+) -> dict[Channel, list[Provider]]:
+    """Per channel, its providers in the order they are tried (empty lists left out)."""
+    providers: dict[Channel, list[Provider]] = {Channel.EMAIL: _email_providers(settings)}
+    providers[Channel.SMS] = [
+        TwilioSmsProvider(
+            name=sms.name,
+            client=_client(sms),
+            base_url=sms.base_url,
+            account_sid=sms.account_sid,
+            auth_token=sms.auth_token.get_secret_value(),
+            from_number=sms.from_number,
+            messaging_service_sid=sms.messaging_service_sid,
+            honours_idempotency_key=sms.honours_idempotency_key,
+        )
+        for sms in settings.sms_providers
+    ]
+    providers[Channel.PUSH] = [
+        FcmPushProvider(
+            name=push.name,
+            client=_client(push),
+            endpoint=push.endpoint,
+            project_id=push.project_id,
+            access_token=push.access_token.get_secret_value(),
+            honours_idempotency_key=push.honours_idempotency_key,
+        )
+        for push in settings.push_providers
+    ]
+    if settings.webhook_endpoints:
+        providers[Channel.WEBHOOK] = [
+            WebhookProvider(
+                name=WEBHOOK_PROVIDER,
+                client=new_client(
+                    timeout_seconds=settings.webhook_timeout_seconds,
+                    max_connections=settings.webhook_max_connections,
+                ),
+                secrets={
+                    workspace: endpoint.secret.get_secret_value()
+                    for workspace, endpoint in settings.webhook_endpoints.items()
+                },
+                clock=clock,
+            )
+        ]
+    if settings.in_app_enabled:
+        providers[Channel.IN_APP] = [InboxProvider(engine, name=INBOX_PROVIDER, clock=clock)]
+    return {channel: chain for channel, chain in providers.items() if chain}
+
+
+def addressing(settings: DeliverySettings) -> Addressing:
+    return Addressing(
+        email_trait=settings.email_trait,
+        phone_trait=settings.phone_trait,
+        push_token_trait=settings.push_token_trait,
+        default_phone_region=settings.default_phone_region,
+        webhook_urls={ws: endpoint.url for ws, endpoint in settings.webhook_endpoints.items()},
+    )
 
 
 async def build(settings: DeliverySettings) -> ServiceParts:
@@ -47,27 +164,26 @@ async def build(settings: DeliverySettings) -> ServiceParts:
 
     profile_channel = open_channel(settings.profile_address, settings)
     consent_channel = open_channel(settings.consent_address, settings)
-    email = SmtpEmailProvider(
-        host=settings.smtp_host,
-        port=settings.smtp_port,
-        email_from=settings.email_from,
-        timeout_seconds=settings.smtp_timeout_seconds,
-        username=settings.smtp_username,
-        password=(settings.smtp_password.get_secret_value() if settings.smtp_password else None),
-        start_tls=settings.smtp_start_tls,
-    )
+    providers = build_providers(settings, engine)
     deps = Dependencies(
         uow_factory=uow_factory,
         workspaces=frozenset(settings.workspaces),
         profiles=GrpcProfileClient(profile_channel),
         consents=GrpcConsentClient(consent_channel),
-        providers={Channel.EMAIL: email},
+        providers=providers,
         retry_policy=RetryPolicy(
             max_attempts=settings.max_attempts,
             base_seconds=settings.retry_base_seconds,
             max_delay_seconds=settings.retry_max_seconds,
         ),
         page_tokens=PageTokens(settings.page_token_key),
+        addressing=addressing(settings),
+        breakers=CircuitBreakers(
+            BreakerPolicy(
+                failure_threshold=settings.breaker_failure_threshold,
+                cooldown=timedelta(seconds=settings.breaker_cooldown_seconds),
+            )
+        ),
         dispatch_wakeup=asyncio.Event(),
     )
     dispatcher = Dispatcher(
@@ -80,6 +196,9 @@ async def build(settings: DeliverySettings) -> ServiceParts:
     servicer = DeliveryServicer(deps)
 
     async def close() -> None:
+        for chain in providers.values():
+            for provider in chain:
+                await provider.close()
         await profile_channel.close()
         await consent_channel.close()
         await engine.dispose()

@@ -1,10 +1,101 @@
-"""Delivery settings, read from RAPPORT_DELIVERY_* environment variables."""
+"""Delivery settings, read from RAPPORT_DELIVERY_* environment variables.
+
+Lists and maps (providers, webhook endpoints) are JSON in the environment, e.g.
+RAPPORT_DELIVERY_SMS_PROVIDERS='[{"name": "sms", "account_sid": "AC...",
+"auth_token": "...", "from_number": "+15005550006"}]'.
+"""
 
 from __future__ import annotations
 
-from pydantic import SecretStr, model_validator
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 from rapport.config import ServiceSettings
+from rapport.delivery.adapters.webhook_provider import decode_secret
+
+# Names the built-in providers take (recorded on the messages they send).
+WEBHOOK_PROVIDER = "webhook"
+INBOX_PROVIDER = "inbox"
+
+
+class HttpProviderSettings(BaseModel):
+    # Unique in the deployment: recorded on each message it takes, keys its breaker.
+    name: str
+    timeout_seconds: float = 10.0
+    # Connections to this provider at most (its own pool: a slow one holds only its own).
+    max_connections: int = 50
+    # Whether the provider takes a repeated Idempotency-Key once (then an ambiguous
+    # timeout can be settled by asking it again, and fallback can follow).
+    honours_idempotency_key: bool = True
+
+
+class SmtpProviderSettings(BaseModel):
+    name: str
+    host: str = "127.0.0.1"
+    port: int = 25
+    timeout_seconds: float = 10.0
+    username: str | None = None
+    password: SecretStr | None = None
+    # None: STARTTLS when the server offers it; True: required; False: never.
+    start_tls: bool | None = None
+    # CA certificates (PEM) to trust for the relay's certificate; None: the system's.
+    ca_file: str | None = None
+
+
+class TwilioSmsSettings(HttpProviderSettings):
+    base_url: str = "https://api.twilio.com"
+    account_sid: str
+    auth_token: SecretStr
+    # One of them: the sender number, or a messaging service that picks one.
+    from_number: str = ""
+    messaging_service_sid: str = ""
+
+    @model_validator(mode="after")
+    def _one_sender(self) -> TwilioSmsSettings:
+        if bool(self.from_number) == bool(self.messaging_service_sid):
+            raise ValueError("give exactly one of from_number and messaging_service_sid")
+        return self
+
+
+class FcmPushSettings(HttpProviderSettings):
+    endpoint: str = "https://fcm.googleapis.com"
+    project_id: str
+    # An OAuth 2.0 access token for the project (refreshed outside delivery).
+    access_token: SecretStr
+
+
+class WebhookEndpoint(BaseModel):
+    # HTTPS; plain HTTP only to this machine (127.0.0.1, ::1, localhost) for development.
+    url: str
+    # `whsec_` then base64 of 24 to 64 random bytes (Standard Webhooks).
+    secret: SecretStr
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an https:// URL")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ValueError("must be https:// (http:// only to this machine)")
+        return url
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, secret: SecretStr) -> SecretStr:
+        decode_secret(secret.get_secret_value())
+        return secret
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class DeliverySettings(ServiceSettings):
@@ -16,6 +107,7 @@ class DeliverySettings(ServiceSettings):
     profile_address: str = "127.0.0.1:50052"
     consent_address: str = "127.0.0.1:50053"
 
+    # The email provider when email_providers is empty (named "smtp").
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_timeout_seconds: float = 10.0
@@ -23,7 +115,31 @@ class DeliverySettings(ServiceSettings):
     smtp_password: SecretStr | None = None
     # None: STARTTLS when the server offers it; True: required; False: never.
     smtp_start_tls: bool | None = None
+    smtp_ca_file: str | None = None
     email_from: str = "Rapport <no-reply@rapport.local>"
+
+    # Per channel, the providers in the order they are tried (empty: the channel is off,
+    # except email, which then uses the smtp_* settings above).
+    email_providers: list[SmtpProviderSettings] = []
+    sms_providers: list[TwilioSmsSettings] = []
+    push_providers: list[FcmPushSettings] = []
+    # Per workspace id, where its CHANNEL_WEBHOOK messages go.
+    webhook_endpoints: dict[str, WebhookEndpoint] = {}
+    webhook_timeout_seconds: float = 15.0
+    webhook_max_connections: int = 50
+    in_app_enabled: bool = True
+
+    # The profile traits holding each channel's address.
+    email_trait: str = "email"
+    phone_trait: str = "phone"
+    push_token_trait: str = "push_token"
+    # Region of phone numbers written without a country code (e.g. "GB"); None: refused.
+    default_phone_region: str | None = None
+
+    # A provider's breaker opens after this many definite failures in a row...
+    breaker_failure_threshold: int = 5
+    # ...and lets one trial call through after this long.
+    breaker_cooldown_seconds: float = 30.0
 
     max_attempts: int = 8
     retry_base_seconds: float = 1.0
@@ -32,7 +148,7 @@ class DeliverySettings(ServiceSettings):
     dispatcher_enabled: bool = True
     # Messages in flight at once per replica: one slow provider call never stalls the rest.
     dispatch_concurrency: int = 8
-    # One attempt (profile, consent, provider) is cut off after this long...
+    # One attempt (profile, consent, providers) is cut off after this long...
     attempt_timeout_seconds: float = 60.0
     # ...and its claim lasts longer, so no other replica takes the message meanwhile.
     lease_seconds: float = 120.0
@@ -43,4 +159,16 @@ class DeliverySettings(ServiceSettings):
             raise ValueError("lease_seconds must be greater than attempt_timeout_seconds")
         if self.max_attempts < 1 or self.dispatch_concurrency < 1:
             raise ValueError("max_attempts and dispatch_concurrency must be at least 1")
+        if self.breaker_failure_threshold < 1:
+            raise ValueError("breaker_failure_threshold must be at least 1")
+        return self
+
+    @model_validator(mode="after")
+    def _provider_names_are_unique(self) -> DeliverySettings:
+        names = [p.name for p in self.email_providers] or ["smtp"]
+        names += [p.name for p in (*self.sms_providers, *self.push_providers)]
+        names += [WEBHOOK_PROVIDER, INBOX_PROVIDER]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"provider names must be unique; repeated: {', '.join(repeated)}")
         return self

@@ -74,7 +74,7 @@ async def _scenario(engine: AsyncEngine, schema: str | None) -> None:
         workspaces=frozenset({"default"}),
         profiles=InMemoryProfileClient(),
         consents=InMemoryConsentClient(),
-        providers={Channel.EMAIL: FakeEmailProvider()},
+        providers={Channel.EMAIL: [FakeEmailProvider()]},
         retry_policy=RetryPolicy(),
         page_tokens=PageTokens(None),
     )

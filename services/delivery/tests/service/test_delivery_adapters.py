@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 from google.protobuf import struct_pb2
 from rapport.delivery.adapters.consent_client import GrpcConsentClient
-from rapport.delivery.adapters.email_provider import (
-    OutgoingEmail,
+from rapport.delivery.adapters.email_provider import SmtpEmailProvider
+from rapport.delivery.adapters.profile_client import GrpcProfileClient, ProfileNotFound
+from rapport.delivery.adapters.providers import (
+    OutgoingMessage,
     ProviderRejectedError,
     ProviderTransientError,
-    SmtpEmailProvider,
 )
-from rapport.delivery.adapters.profile_client import GrpcProfileClient, ProfileNotFound
 from rapport.delivery.adapters.upstream import UpstreamUnavailable, UpstreamUnreadable
 from rapport.delivery.domain.model import Channel
 from rapport.delivery.settings import DeliverySettings
@@ -66,7 +66,7 @@ def provider(port: int) -> SmtpEmailProvider:
     )
 
 
-MAIL = OutgoingEmail(
+MAIL = OutgoingMessage(
     to="a@example.com", subject="Café ünïcode", text_body="héllo", html_body="<p>x</p>"
 )
 

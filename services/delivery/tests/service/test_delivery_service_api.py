@@ -12,7 +12,7 @@ from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.grpctesting import status_details
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
-from .._delivery_support import CUSTOMER, OTHER_CUSTOMER, delivery, send_request
+from .._delivery_support import CUSTOMER, OTHER_CUSTOMER, assert_refused, delivery, send_request
 
 # --- bad input -------------------------------------------------------------------------------
 
@@ -108,12 +108,7 @@ async def test_bad_send_requests_are_refused_and_change_nothing(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.SendMessage(send_request(**overrides))
         listed = await stub.ListMessages(pb.ListMessagesRequest(parent="workspaces/default"))
-    assert caught.value.code() == grpc.StatusCode[code]
-    info, bad_request = status_details(caught.value)
-    assert info is not None and info.reason == reason
-    if field is not None:
-        assert bad_request is not None
-        assert [v.field for v in bad_request.field_violations] == [field]
+    assert_refused(caught.value, code, reason, field)
     assert list(listed.messages) == []
 
 

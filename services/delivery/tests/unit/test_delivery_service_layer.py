@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rapport.delivery.adapters.email_provider import (
-    EmailProvider,
+from rapport.delivery.adapters.providers import (
+    Provider,
     ProviderRejectedError,
     ProviderTransientError,
 )
@@ -69,7 +69,7 @@ class CountingEvent(asyncio.Event):
 class Harness:
     dispatcher: Dispatcher
     deps: Dependencies
-    providers: dict[Channel, EmailProvider]
+    providers: dict[Channel, list[Provider]]
     profiles: InMemoryProfileClient
     consents: InMemoryConsentClient
     provider: FakeEmailProvider
@@ -95,7 +95,7 @@ async def harness(directory: Path, *, max_attempts: int = 3) -> AsyncIterator[Ha
     consents = InMemoryConsentClient()
     consents.set(CUSTOMER, "marketing", Channel.EMAIL, True)
     provider = FakeEmailProvider()
-    providers: dict[Channel, EmailProvider] = {Channel.EMAIL: provider}
+    providers: dict[Channel, list[Provider]] = {Channel.EMAIL: [provider]}
     clock = Clock()
     wakeup = CountingEvent()
     deps = Dependencies(
@@ -323,14 +323,14 @@ class BlockingProvider(FakeEmailProvider):
 async def test_shutdown_hands_in_flight_messages_back(tmp_path: Path) -> None:
     async with harness(tmp_path) as h:
         blocking = BlockingProvider()
-        h.providers[Channel.EMAIL] = blocking
+        h.providers[Channel.EMAIL] = [blocking]
         message = await h.send(command())
         running = asyncio.create_task(h.dispatcher.run())
         await asyncio.wait_for(blocking.entered.wait(), 5)
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
         # Released, not left leased: due again at once (no wait for the lease to expire).
-        h.providers[Channel.EMAIL] = h.provider
+        h.providers[Channel.EMAIL] = [h.provider]
         assert await h.dispatcher.dispatch_due() == 1
         stored = await h.get(message.name)
     assert stored.state is MessageState.SENT and stored.attempt_count == 2
@@ -349,7 +349,7 @@ async def test_a_slow_send_does_not_block_the_others(tmp_path: Path) -> None:
                 sends.append("fast")
                 return await h.provider.send(email_to_send)
 
-        h.providers[Channel.EMAIL] = Router()
+        h.providers[Channel.EMAIL] = [Router()]
         messages = [await h.send(command(f"k{i}")) for i in range(3)]
         running = asyncio.create_task(h.dispatcher.run())
         try:
@@ -409,7 +409,7 @@ async def test_a_channel_without_provider_waits_for_one(tmp_path: Path) -> None:
         await h.dispatcher.dispatch_due()
         waiting = await h.get(message.name)
         assert (waiting.state, waiting.attempt_count) == (MessageState.QUEUED, 1)
-        h.providers[Channel.EMAIL] = h.provider
+        h.providers[Channel.EMAIL] = [h.provider]
         h.clock.advance(1)
         await h.dispatcher.dispatch_due()
         assert (await h.get(message.name)).state is MessageState.SENT

@@ -30,6 +30,13 @@ class DeliveryServiceStub:
     once per idempotency key, with consent checked again right before
     sending.
 
+    Channels and what each sends (see SendMessageRequest.content):
+    email over SMTP, SMS through a Twilio-style HTTP API, push through an FCM
+    HTTP v1-style API, webhooks (an HTTPS POST signed per Standard Webhooks)
+    and the in-app inbox (InboxMessage, listed and marked read by the app).
+    Each channel has an ordered list of providers: the next one is tried only
+    when the one before definitely did not take the message.
+
     Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
 
@@ -54,12 +61,34 @@ class DeliveryServiceStub:
                 request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListMessagesRequest.SerializeToString,
                 response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListMessagesResponse.FromString,
                 _registered_method=True)
+        self.GetInboxMessage = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/GetInboxMessage',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.GetInboxMessageRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.InboxMessage.FromString,
+                _registered_method=True)
+        self.ListInboxMessages = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/ListInboxMessages',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListInboxMessagesRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListInboxMessagesResponse.FromString,
+                _registered_method=True)
+        self.MarkInboxMessageRead = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/MarkInboxMessageRead',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.MarkInboxMessageReadRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.InboxMessage.FromString,
+                _registered_method=True)
 
 
 class DeliveryServiceServicer:
     """The last mile: sends messages on a channel through provider adapters,
     once per idempotency key, with consent checked again right before
     sending.
+
+    Channels and what each sends (see SendMessageRequest.content):
+    email over SMTP, SMS through a Twilio-style HTTP API, push through an FCM
+    HTTP v1-style API, webhooks (an HTTPS POST signed per Standard Webhooks)
+    and the in-app inbox (InboxMessage, listed and marked read by the app).
+    Each channel has an ordered list of providers: the next one is tried only
+    when the one before definitely did not take the message.
 
     Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
@@ -89,6 +118,28 @@ class DeliveryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetInboxMessage(self, request, context):
+        """Gets one message of a customer's in-app inbox.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInboxMessages(self, request, context):
+        """Lists a customer's in-app inbox, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MarkInboxMessageRead(self, request, context):
+        """Marks an inbox message read (custom method). Marking a message that is
+        already read changes nothing and keeps its first `read_time`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeliveryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +158,21 @@ def add_DeliveryServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListMessagesRequest.FromString,
                     response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListMessagesResponse.SerializeToString,
             ),
+            'GetInboxMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInboxMessage,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.GetInboxMessageRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.InboxMessage.SerializeToString,
+            ),
+            'ListInboxMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInboxMessages,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListInboxMessagesRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListInboxMessagesResponse.SerializeToString,
+            ),
+            'MarkInboxMessageRead': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkInboxMessageRead,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.MarkInboxMessageReadRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.InboxMessage.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'rapport.delivery.v1.DeliveryService', rpc_method_handlers)
@@ -119,6 +185,13 @@ class DeliveryService:
     """The last mile: sends messages on a channel through provider adapters,
     once per idempotency key, with consent checked again right before
     sending.
+
+    Channels and what each sends (see SendMessageRequest.content):
+    email over SMTP, SMS through a Twilio-style HTTP API, push through an FCM
+    HTTP v1-style API, webhooks (an HTTPS POST signed per Standard Webhooks)
+    and the in-app inbox (InboxMessage, listed and marked read by the app).
+    Each channel has an ordered list of providers: the next one is tried only
+    when the one before definitely did not take the message.
 
     Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
@@ -194,6 +267,87 @@ class DeliveryService:
             '/rapport.delivery.v1.DeliveryService/ListMessages',
             rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListMessagesRequest.SerializeToString,
             rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInboxMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/GetInboxMessage',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.GetInboxMessageRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.InboxMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInboxMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/ListInboxMessages',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListInboxMessagesRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListInboxMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkInboxMessageRead(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/MarkInboxMessageRead',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.MarkInboxMessageReadRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.InboxMessage.FromString,
             options,
             channel_credentials,
             insecure,

@@ -52,7 +52,8 @@ def _enum(kind: type[E], value: str, message_id: str, why: str) -> E | None:
         return None
 
 
-def _data(text: str, message_id: str) -> dict[str, Any] | None:
+def stored_data(text: str, message_id: str) -> dict[str, Any] | None:
+    """Template data stored as a JSON object; None (with a warning) when it is not one."""
     try:
         data = json.loads(text)
     except (TypeError, ValueError, RecursionError):
@@ -76,7 +77,7 @@ def _to_message(row: RowMapping) -> Message:
         content=MessageContent(
             subject=row["subject"], text_body=row["text_body"], html_body=row["html_body"]
         ),
-        data=_data(row["data"], message_id),
+        data=stored_data(row["data"], message_id),
         source=row["source"],
         state=_enum(MessageState, row["state"], message_id, "UNKNOWN_STATE"),
         attempt_count=row["attempt_count"],
@@ -87,6 +88,7 @@ def _to_message(row: RowMapping) -> Message:
         update_time=as_utc(row["update_time"]),  # type: ignore[arg-type]
         send_time=as_utc(row["send_time"]),
         next_attempt_time=as_utc(row["next_attempt_time"]),  # type: ignore[arg-type]
+        ambiguous_provider=row["ambiguous_provider"],
     )
 
 
@@ -102,6 +104,7 @@ def _outcome_values(message: Message) -> dict[str, Any]:
         "update_time": message.update_time,
         "send_time": message.send_time,
         "next_attempt_time": message.next_attempt_time,
+        "ambiguous_provider": message.ambiguous_provider,
     }
 
 

@@ -43,8 +43,27 @@ messages = Table(
     # A dispatcher's claim: only the holder of lease_token may record the attempt.
     Column("lease_token", String(32), nullable=True),
     Column("lease_expire_time", DateTime(timezone=True), nullable=True),
+    # The provider that may already have the message (domain.model.Message).
+    Column("ambiguous_provider", String(64), nullable=False, server_default=""),
     UniqueConstraint("workspace", "idempotency_key", name="uq_messages_idempotency_key"),
     Index("ix_messages_workspace_create", "workspace", "create_time", "id"),
     Index("ix_messages_customer_create", "workspace", "customer_id", "create_time", "id"),
     Index("ix_messages_due", "state", "next_attempt_time"),
+)
+
+# The in-app inbox: one row per CHANNEL_IN_APP message sent (same id as the message).
+inbox_messages = Table(
+    "inbox_messages",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("workspace", String(128), nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("text_body", Text, nullable=False),
+    Column("html_body", Text, nullable=False),
+    Column("data", Text, nullable=False),  # JSON object
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("read_time", DateTime(timezone=True), nullable=True),
+    Index("ix_inbox_customer_create", "workspace", "customer_id", "create_time", "id"),
 )

@@ -19,6 +19,12 @@ class UpstreamUnavailable(Exception):
         self.code = code
         self.reason = reason
 
+    @property
+    def failure_code(self) -> str:
+        """E.g. PROFILE_UNAVAILABLE, or PROFILE_UNAVAILABLE_SHUTTING_DOWN with the other
+        service's ErrorInfo reason."""
+        return "_".join(part for part in (self.service.upper(), self.code, self.reason) if part)
+
 
 class UpstreamUnreadable(Exception):
     """Another service answered, but with data that cannot be converted (NaN, nested

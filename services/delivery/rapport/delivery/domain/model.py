@@ -127,6 +127,10 @@ class Message:
     provider_message_id: str = ""
     failure_reason: str = ""
     send_time: datetime | None = None
+    # The provider that may already have the message (its last answer was ambiguous, e.g.
+    # a timeout after the request went out): later attempts go to it alone, so the
+    # message never reaches a second provider too. Empty when no provider may have it.
+    ambiguous_provider: str = ""
 
     @classmethod
     def queue(
@@ -189,6 +193,7 @@ class Message:
         self.provider = provider
         self.provider_message_id = provider_message_id
         self.send_time = now
+        self.ambiguous_provider = ""
 
     def suppress(self, reason: FailureReason, now: datetime) -> None:
         self._finish(MessageState.SUPPRESSED, reason, now)

@@ -7,6 +7,7 @@ from rapport.resourcenames import format_name, parse_name
 WORKSPACE = "workspaces/{workspace}"
 CUSTOMER = "workspaces/{workspace}/customers/{customer}"
 MESSAGE = "workspaces/{workspace}/messages/{message}"
+INBOX_MESSAGE = "workspaces/{workspace}/customers/{customer}/inboxMessages/{inbox_message}"
 # The profile service's name for a customer's profile (what GetProfile takes).
 PROFILE = "workspaces/{workspace}/customers/{customer}/profile"
 
@@ -21,6 +22,12 @@ def customer_name(workspace: str, customer: str) -> str:
 
 def message_name(workspace: str, message: str) -> str:
     return format_name(MESSAGE, workspace=workspace, message=message)
+
+
+def inbox_message_name(workspace: str, customer: str, inbox_message: str) -> str:
+    return format_name(
+        INBOX_MESSAGE, workspace=workspace, customer=customer, inbox_message=inbox_message
+    )
 
 
 def parse_workspace(name: str, *, field: str) -> str:
@@ -38,6 +45,12 @@ def parse_message(name: str, *, field: str) -> tuple[str, str]:
     """(workspace, message) ids of a message name."""
     ids = parse_name(MESSAGE, name, field=field)
     return ids["workspace"], ids["message"]
+
+
+def parse_inbox_message(name: str, *, field: str) -> tuple[str, str, str]:
+    """(workspace, customer, inbox message) ids of an inbox message name."""
+    ids = parse_name(INBOX_MESSAGE, name, field=field)
+    return ids["workspace"], ids["customer"], ids["inbox_message"]
 
 
 def profile_name(customer: str) -> str:

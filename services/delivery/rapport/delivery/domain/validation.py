@@ -49,8 +49,26 @@ def require_send_channel(channel: Channel | None, *, field: str = "channel") -> 
     return channel
 
 
+# The templates each channel cannot do without (what each sends: delivery_service.proto,
+# SendMessageRequest.content). Webhooks need none: the data alone may be the point.
+REQUIRED_CONTENT: dict[Channel, tuple[str, ...]] = {
+    Channel.EMAIL: ("subject", "text_body"),
+    Channel.SMS: ("text_body",),
+    Channel.PUSH: ("text_body",),
+    Channel.IN_APP: ("text_body",),
+    Channel.WEBHOOK: (),
+}
+_CHANNEL_WORDS = {
+    Channel.EMAIL: "email",
+    Channel.SMS: "SMS",
+    Channel.PUSH: "push",
+    Channel.IN_APP: "in-app messages",
+    Channel.WEBHOOK: "webhooks",
+}
+
+
 def validate_content(content: MessageContent, channel: Channel, *, field: str = "content") -> None:
-    """Templates are bounded and parse in the sandbox; email needs a subject and a text body."""
+    """Templates are bounded and parse in the sandbox; each channel has the ones it needs."""
     for name, value, limit in (
         ("subject", content.subject, MAX_SUBJECT_LENGTH),
         ("text_body", content.text_body, MAX_BODY_LENGTH),
@@ -58,10 +76,9 @@ def validate_content(content: MessageContent, channel: Channel, *, field: str = 
     ):
         if len(value) > limit:
             raise InvalidArgument(f"{field}.{name}", f"must be at most {limit} characters")
-    if channel is Channel.EMAIL:
-        for name, value in (("subject", content.subject), ("text_body", content.text_body)):
-            if not value.strip():
-                raise InvalidArgument(f"{field}.{name}", "is required for email")
+    for name in REQUIRED_CONTENT.get(channel, ()):
+        if not getattr(content, name).strip():
+            raise InvalidArgument(f"{field}.{name}", f"is required for {_CHANNEL_WORDS[channel]}")
     for name, value, html in (
         ("subject", content.subject, False),
         ("text_body", content.text_body, False),
@@ -97,3 +114,20 @@ def validate_source(source: str, *, field: str = "source") -> None:
         raise InvalidArgument(field, f"must be at most {MAX_SOURCE_LENGTH} characters")
     if source and not source.isprintable():
         raise InvalidArgument(field, "must contain only printable characters")
+
+
+# Push providers refuse data keys they use themselves (FCM: `from`, `message_type`,
+# `notification`, and any key starting with `google` or `gcm`).
+_PUSH_RESERVED_KEYS = frozenset({"from", "message_type", "notification"})
+_PUSH_RESERVED_PREFIXES = ("google", "gcm")
+
+
+def validate_data_for_channel(
+    data: Mapping[str, Any], channel: Channel, *, field: str = "data"
+) -> None:
+    """What a channel's providers would refuse in `data`, refused up front instead."""
+    if channel is not Channel.PUSH:
+        return
+    for key in data:
+        if key in _PUSH_RESERVED_KEYS or key.lower().startswith(_PUSH_RESERVED_PREFIXES):
+            raise InvalidArgument(f"{field}.{key}", "is a key push providers reserve")

@@ -11,14 +11,16 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
+from rapport.delivery.domain.inbox import InboxMessage
 from rapport.delivery.domain.model import Channel, Message, MessageContent, MessageState
 from rapport.delivery.domain.validation import MAX_DATA_BYTES
 from rapport.delivery.service_layer import commands
+from rapport.delivery.service_layer.inbox import InboxPage
 from rapport.delivery.service_layer.messages import MessagePage
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.errors import InvalidArgument
 from rapport.type.v1 import channel_pb2, message_content_pb2
-from rapport.wellknowntypes import serialized_size, struct_to_dict, to_timestamp
+from rapport.wellknowntypes import dict_to_struct, serialized_size, struct_to_dict, to_timestamp
 
 _CHANNEL_PREFIX = "CHANNEL_"
 _STATE_PREFIX = "MESSAGE_STATE_"
@@ -113,5 +115,48 @@ def message_to_proto(message: Message) -> pb.Message:
 def message_page_to_proto(page: MessagePage) -> pb.ListMessagesResponse:
     return pb.ListMessagesResponse(
         messages=[message_to_proto(m) for m in page.messages],
+        next_page_token=page.next_page_token,
+    )
+
+
+def get_inbox_message_command(request: pb.GetInboxMessageRequest) -> commands.GetInboxMessage:
+    return commands.GetInboxMessage(name=request.name)
+
+
+def list_inbox_messages_command(
+    request: pb.ListInboxMessagesRequest,
+) -> commands.ListInboxMessages:
+    return commands.ListInboxMessages(
+        parent=request.parent,
+        page_size=request.page_size,
+        page_token=request.page_token,
+        unread_only=request.unread_only,
+    )
+
+
+def mark_inbox_message_read_command(
+    request: pb.MarkInboxMessageReadRequest,
+) -> commands.MarkInboxMessageRead:
+    return commands.MarkInboxMessageRead(name=request.name)
+
+
+def inbox_message_to_proto(message: InboxMessage) -> pb.InboxMessage:
+    return pb.InboxMessage(
+        name=message.name,
+        message=message.message,
+        purpose=message.purpose,
+        subject=message.subject,
+        text_body=message.text_body,
+        html_body=message.html_body,
+        # Stored data that cannot be read back is shown as none.
+        data=dict_to_struct(message.data) if message.data is not None else None,
+        create_time=_timestamp(message.create_time),
+        read_time=_timestamp(message.read_time),
+    )
+
+
+def inbox_page_to_proto(page: InboxPage) -> pb.ListInboxMessagesResponse:
+    return pb.ListInboxMessagesResponse(
+        inbox_messages=[inbox_message_to_proto(m) for m in page.inbox_messages],
         next_page_token=page.next_page_token,
     )

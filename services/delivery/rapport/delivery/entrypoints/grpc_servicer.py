@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import grpc
-from rapport.delivery.service_layer import messages
+from rapport.delivery.service_layer import inbox, messages
 from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc
@@ -32,3 +32,25 @@ class DeliveryServicer(pb_grpc.DeliveryServiceServicer):
     ) -> pb.ListMessagesResponse:
         command = converters.list_messages_command(request)
         return converters.message_page_to_proto(await messages.list_messages(command, self._deps))
+
+    async def GetInboxMessage(
+        self, request: pb.GetInboxMessageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InboxMessage:
+        command = converters.get_inbox_message_command(request)
+        return converters.inbox_message_to_proto(
+            await inbox.get_inbox_message(command, self._deps)
+        )
+
+    async def ListInboxMessages(
+        self, request: pb.ListInboxMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListInboxMessagesResponse:
+        command = converters.list_inbox_messages_command(request)
+        return converters.inbox_page_to_proto(await inbox.list_inbox_messages(command, self._deps))
+
+    async def MarkInboxMessageRead(
+        self, request: pb.MarkInboxMessageReadRequest, context: grpc.aio.ServicerContext
+    ) -> pb.InboxMessage:
+        command = converters.mark_inbox_message_read_command(request)
+        return converters.inbox_message_to_proto(
+            await inbox.mark_inbox_message_read(command, self._deps)
+        )

@@ -34,3 +34,22 @@ class ListMessages:
     page_token: str = ""
     # Empty: every customer's messages.
     customer: str = ""
+
+
+@dataclass(frozen=True)
+class GetInboxMessage:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListInboxMessages:
+    # The customer whose inbox is listed.
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+    unread_only: bool = False
+
+
+@dataclass(frozen=True)
+class MarkInboxMessageRead:
+    name: str

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from rapport.delivery.adapters.consent_client import ConsentClient
-from rapport.delivery.adapters.email_provider import EmailProvider
 from rapport.delivery.adapters.profile_client import ProfileClient
+from rapport.delivery.adapters.providers import Provider
+from rapport.delivery.domain.addressing import Addressing
+from rapport.delivery.domain.circuit_breaker import CircuitBreakers
 from rapport.delivery.domain.model import Channel, RetryPolicy
 from rapport.pagination import PageTokens
 
@@ -32,11 +34,15 @@ class Dependencies:
     workspaces: Collection[str]
     profiles: ProfileClient
     consents: ConsentClient
-    # One provider per channel this deployment can send on.
-    providers: Mapping[Channel, EmailProvider]
+    # Per channel this deployment can send on, its providers in the order they are tried.
+    providers: Mapping[Channel, Sequence[Provider]]
     retry_policy: RetryPolicy
-    # Page tokens of ListMessages (the key is the same on every replica).
+    # Page tokens of the List methods (the key is the same on every replica).
     page_tokens: PageTokens
+    # Which profile traits hold each channel's address; the workspaces' webhook URLs.
+    addressing: Addressing = field(default_factory=Addressing)
+    # One per provider, shared by every attempt of this process.
+    breakers: CircuitBreakers = field(default_factory=CircuitBreakers)
     # Set once a message is committed: wakes the dispatcher instead of waiting for its poll.
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], datetime] = utc_now
@@ -45,4 +51,12 @@ class Dependencies:
     @property
     def channels(self) -> frozenset[Channel]:
         """Channels with a provider in this deployment."""
-        return frozenset(self.providers)
+        return frozenset(channel for channel, chain in self.providers.items() if chain)
+
+    def can_send(self, channel: Channel, workspace: str) -> bool:
+        """Whether a message on `channel` in `workspace` has somewhere to go."""
+        if channel not in self.channels:
+            return False
+        if channel is Channel.WEBHOOK:
+            return workspace in self.addressing.webhook_urls
+        return True

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from rapport.delivery.domain import names, validation
 from rapport.delivery.domain.model import Message
@@ -14,7 +12,7 @@ from rapport.pagination import page_size, paginate
 from rapport.resourcenames import require_workspace
 from rapport.sqlstore import run_with_retries
 
-from . import commands
+from . import commands, newest_first
 from .dependencies import Dependencies
 from .unit_of_work import DeliveryUnitOfWork
 
@@ -51,10 +49,11 @@ def _new_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
     validation.validate_source(cmd.source)
     validation.validate_content(cmd.content, channel)
     validation.validate_data(cmd.data)
-    if channel not in deps.channels:
+    validation.validate_data_for_channel(cmd.data, channel)
+    if not deps.can_send(channel, workspace):
         raise FailedPrecondition(
             "CHANNEL_NOT_CONFIGURED",
-            f"no provider is configured for channel {channel.value}",
+            f"no provider is configured for channel {channel.value} in this workspace",
             {"channel": channel.value},
         )
     return Message.queue(
@@ -125,25 +124,17 @@ async def get_message(cmd: commands.GetMessage, deps: Dependencies) -> Message:
     return message
 
 
-def _list_position(message: Message) -> dict[str, Any]:
-    return {"t": message.create_time.isoformat(), "id": message.id}
-
-
 async def list_messages(cmd: commands.ListMessages, deps: Dependencies) -> MessagePage:
     workspace = _workspace(cmd.parent, deps)
     customer_id = _customer_id(cmd.customer, workspace) if cmd.customer else None
     size = page_size(cmd.page_size)
     bound_to = f"ListMessages|{cmd.parent}|{cmd.customer}"
-    # Tokens are authenticated: a position is always one this method encoded.
-    position = deps.page_tokens.decode(cmd.page_token, bound_to=bound_to)
-    before = None
-    if position is not None:
-        before = (datetime.fromisoformat(position["t"]), str(position["id"]))
+    before = newest_first.continue_after(deps.page_tokens, cmd.page_token, bound_to=bound_to)
     async with deps.uow_factory(readonly=True) as uow:
         rows = await uow.messages.list(
             workspace, customer_id=customer_id, before=before, limit=size + 1
         )
     page, next_token = paginate(
-        rows, size, _list_position, tokens=deps.page_tokens, bound_to=bound_to
+        rows, size, newest_first.position, tokens=deps.page_tokens, bound_to=bound_to
     )
     return MessagePage(messages=page, next_page_token=next_token)

@@ -1,26 +1,27 @@
 """One attempt at sending one claimed message.
 
-profile -> address -> templates -> consent, checked immediately before the
-provider call -> provider. Transient failures queue the message again with
-backoff (or dead-letter it once attempts are exhausted); definite ones fail it.
+profile -> address -> templates -> the channel's providers in order (fallback.py),
+with consent asked immediately before every provider call. Transient failures
+queue the message again with backoff (or dead-letter it once attempts are
+exhausted); definite ones fail it.
 """
 
 from __future__ import annotations
 
 import logging
 
-from rapport.delivery.adapters.email_provider import (
-    OutgoingEmail,
-    ProviderRejectedError,
-    ProviderTransientError,
-)
 from rapport.delivery.adapters.profile_client import ProfileNotFound
+from rapport.delivery.adapters.providers import OutgoingMessage
 from rapport.delivery.adapters.upstream import UpstreamUnavailable, UpstreamUnreadable
-from rapport.delivery.domain.addressing import email_address
-from rapport.delivery.domain.model import FailureReason, Message
-from rapport.delivery.domain.templates import TemplateRenderError, render_content
+from rapport.delivery.domain.model import Channel, FailureReason, Message
+from rapport.delivery.domain.templates import (
+    RenderedContent,
+    TemplateRenderError,
+    render_content,
+)
 
 from .dependencies import Dependencies
+from .fallback import Deferred, Fallback, Refused, Suppressed, Taken
 
 _log = logging.getLogger(__name__)
 
@@ -37,10 +38,26 @@ def retry_later(message: Message, why: str, deps: Dependencies) -> None:
     message.retry_later(deps.retry_policy, deps.clock())
 
 
-def _upstream_failure(service: str, err: UpstreamUnavailable) -> str:
-    # E.g. PROFILE_UNAVAILABLE, or PROFILE_UNAVAILABLE_SHUTTING_DOWN with the other
-    # service's ErrorInfo reason.
-    return "_".join(part for part in (service, err.code, err.reason) if part)
+def _outgoing(
+    message: Message, channel: Channel, address: str, rendered: RenderedContent
+) -> OutgoingMessage:
+    return OutgoingMessage(
+        to=address,
+        subject=rendered.subject,
+        text_body=rendered.text_body,
+        html_body=rendered.html_body,
+        headers={MESSAGE_HEADER: message.name} if channel is Channel.EMAIL else {},
+        channel=channel,
+        message_name=message.name,
+        # Stable across attempts and unique per message: what providers dedupe on.
+        idempotency_key=message.id,
+        workspace=message.workspace,
+        customer=message.customer,
+        purpose=message.purpose,
+        source=message.source,
+        data=message.data or {},
+        create_time=message.create_time,
+    )
 
 
 async def attempt_delivery(message: Message, deps: Dependencies) -> None:
@@ -53,8 +70,9 @@ async def attempt_delivery(message: Message, deps: Dependencies) -> None:
         # Stored values this version cannot read: the message can never be rendered.
         message.fail(FailureReason.STORED_MESSAGE_UNREADABLE, deps.clock())
         return
-    provider = deps.providers.get(message.channel)
-    if provider is None:
+    channel = message.channel
+    providers = deps.providers.get(channel)
+    if not providers:
         # Configuration (another replica, or this one after a restart, may have it).
         retry_later(message, "CHANNEL_NOT_CONFIGURED", deps)
         return
@@ -67,10 +85,12 @@ async def attempt_delivery(message: Message, deps: Dependencies) -> None:
         message.fail(FailureReason.PROFILE_UNREADABLE, deps.clock())
         return
     except UpstreamUnavailable as err:
-        retry_later(message, _upstream_failure("PROFILE", err), deps)
+        retry_later(message, err.failure_code, deps)
         return
 
-    address = email_address(profile.traits)
+    address = deps.addressing.recipient(
+        channel, profile.traits, workspace=message.workspace, customer=message.customer
+    )
     if isinstance(address, FailureReason):
         message.fail(address, deps.clock())
         return
@@ -82,30 +102,25 @@ async def attempt_delivery(message: Message, deps: Dependencies) -> None:
         message.fail(FailureReason.TEMPLATE_ERROR, deps.clock())
         return
 
-    # Consent is asked last, right before the provider call: an opt-out
-    # committed before this point is always honoured.
-    try:
-        allowed = await deps.consents.is_allowed(message.customer, message.purpose, message.channel)
-    except UpstreamUnavailable as err:
-        retry_later(message, _upstream_failure("CONSENT", err), deps)
-        return
-    if not allowed:
-        message.suppress(FailureReason.CONSENT_DENIED, deps.clock())
-        return
+    async def may_send() -> bool:
+        # Asked last, right before each provider call: an opt-out committed before
+        # that point is always honoured.
+        return await deps.consents.is_allowed(message.customer, message.purpose, channel)
 
-    outgoing = OutgoingEmail(
-        to=address,
-        subject=rendered.subject,
-        text_body=rendered.text_body,
-        html_body=rendered.html_body,
-        headers={MESSAGE_HEADER: message.name},
-    )
-    try:
-        provider_message_id = await provider.send(outgoing)
-    except ProviderTransientError as err:
-        retry_later(message, f"PROVIDER_{err}".upper().replace(" ", "_"), deps)
-        return
-    except ProviderRejectedError:
+    outcome = await Fallback(
+        providers,
+        _outgoing(message, channel, address, rendered),
+        ambiguous_provider=message.ambiguous_provider,
+        breakers=deps.breakers,
+        clock=deps.clock,
+        may_send=may_send,
+    ).run()
+    if isinstance(outcome, Taken):
+        message.mark_sent(outcome.provider, outcome.provider_message_id, deps.clock())
+    elif isinstance(outcome, Suppressed):
+        message.suppress(FailureReason.CONSENT_DENIED, deps.clock())
+    elif isinstance(outcome, Refused):
         message.fail(FailureReason.PROVIDER_REJECTED, deps.clock())
-        return
-    message.mark_sent(provider.name, provider_message_id, deps.clock())
+    elif isinstance(outcome, Deferred):
+        message.ambiguous_provider = outcome.ambiguous_provider
+        retry_later(message, outcome.reason, deps)
