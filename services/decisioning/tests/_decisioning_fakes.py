@@ -12,6 +12,7 @@ from typing import Any
 from rapport.decisioning.domain.model import Channel, Signal
 from rapport.decisioning.domain.outbound import (
     ConsentQuery,
+    CustomerProfile,
     DependencyError,
     OutboundMessage,
     SentMessage,
@@ -26,17 +27,19 @@ class FakeProfileClient:
         self.signals: list[Signal] = []
         self.watch_cursors: list[str] = []  # start cursor of each watch, in order
         self.fail_get_with: DependencyError | None = None
+        self.get_profile_calls = 0
         self._changed = asyncio.Event()
 
     def append(self, signal: Signal) -> None:
         self.signals.append(signal)
         self._changed.set()
 
-    async def get_traits(self, customer: str) -> dict[str, Any] | None:
+    async def get_profile(self, customer: str) -> CustomerProfile | None:
+        self.get_profile_calls += 1
         if self.fail_get_with is not None:
             raise self.fail_get_with
         traits = self.traits.get(customer)
-        return dict(traits) if traits is not None else None
+        return CustomerProfile(customer, dict(traits)) if traits is not None else None
 
     async def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
         self.watch_cursors.append(start_cursor)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -23,6 +24,7 @@ from rapport.delivery.domain.model import Channel
 from rapport.delivery.settings import DeliverySettings
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc
+from rapport.grpcserver import ServiceParts
 from rapport.grpctesting import serve_in_process, status_details
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
@@ -47,6 +49,14 @@ class InMemoryConsentClient(ConsentClient):
         if self.unavailable:
             raise UpstreamUnavailable("consent", "UNAVAILABLE")
         return self.decisions.get((customer, purpose, channel), False)
+
+    async def allowed_channels(
+        self, customer: str, purpose: str, channels: Sequence[Channel]
+    ) -> dict[Channel, bool]:
+        self.calls += 1
+        if self.unavailable:
+            raise UpstreamUnavailable("consent", "UNAVAILABLE")
+        return {c: self.decisions.get((customer, purpose, c), False) for c in channels}
 
 
 class InMemoryProfileClient(ProfileClient):
@@ -83,6 +93,19 @@ class FakeEmailProvider(Provider):
             raise self.failures.pop(0)
         self.sent.append(email_to_send)
         return f"<fake-{next(self._ids)}@rapport.test>"
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or datetime(2030, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 def free_port() -> int:
@@ -134,7 +157,7 @@ def send_request(
         purpose="marketing",
         channel=channel_pb2.CHANNEL_EMAIL,
         content=message_content_pb2.MessageContent(
-            subject="Hello {{ traits.first_name }}{{ traits.missing }}",
+            subject="Hello {{ traits.first_name }}",
             text_body="Dear {{ traits.first_name }}, {{ data.offer }} {{ data.html }}",
             html_body="<p>{{ data.html }}</p>",
         ),
@@ -150,8 +173,15 @@ def send_request(
 
 
 @asynccontextmanager
-async def delivery(settings: DeliverySettings) -> AsyncIterator[pb_grpc.DeliveryServiceStub]:
-    async with serve_in_process(build, settings) as server:
+async def delivery(
+    settings: DeliverySettings, clock: Callable[[], datetime] | None = None
+) -> AsyncIterator[pb_grpc.DeliveryServiceStub]:
+    """The real server in-process; `clock` replaces the time every part of it reads."""
+
+    async def built(s: DeliverySettings) -> ServiceParts:
+        return await build(s, clock=clock) if clock is not None else await build(s)
+
+    async with serve_in_process(built, settings) as server:
         async with grpc.aio.insecure_channel(server.address) as channel:
             yield pb_grpc.DeliveryServiceStub(channel)
 

@@ -76,6 +76,7 @@ class FakeConsentService(consent_service_pb2_grpc.ConsentServiceServicer):
     def __init__(self) -> None:
         self.allowed: dict[tuple[str, str, int], bool] = {}
         self.checks: list[consent_service_pb2.CheckConsentRequest] = []
+        self.batches: list[consent_service_pb2.BatchCheckConsentRequest] = []
         self.unavailable = False
 
     def grant(
@@ -93,6 +94,23 @@ class FakeConsentService(consent_service_pb2_grpc.ConsentServiceServicer):
         self.checks.append(request)
         if self.unavailable:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "down for the test")
+        return self._answer(request)
+
+    async def BatchCheckConsent(
+        self,
+        request: consent_service_pb2.BatchCheckConsentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> consent_service_pb2.BatchCheckConsentResponse:
+        self.batches.append(request)
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "down for the test")
+        return consent_service_pb2.BatchCheckConsentResponse(
+            responses=[self._answer(check) for check in request.requests]
+        )
+
+    def _answer(
+        self, request: consent_service_pb2.CheckConsentRequest
+    ) -> consent_service_pb2.CheckConsentResponse:
         allowed = self.allowed.get((request.customer, request.purpose, request.channel), False)
         return consent_service_pb2.CheckConsentResponse(
             allowed=allowed,

@@ -53,6 +53,19 @@ async def expect_invalid(call: Awaitable[Any], field: str) -> str:
     return bad_request.field_violations[0].description
 
 
+def expect_rejected(
+    response: pb.IngestEventsResponse, index: int, field: str, reason: str = "INVALID_FIELD"
+) -> str:
+    """The event at ``index`` was rejected for ``field``, and attributed to nobody; the
+    rejection's description."""
+    result = response.results[index]
+    assert result.status == pb.INGEST_STATUS_REJECTED, result
+    assert (result.rejection.field, result.rejection.reason) == (field, reason)
+    assert result.rejection.description
+    assert not result.customer and not result.event
+    return result.rejection.description
+
+
 class DomainEncoder:
     """A ResponseEncoder for service-layer tests: results stay domain objects.
 

@@ -1,4 +1,5 @@
-"""Wires the decisioning service: storage, clients, catalogue file, servicer, trigger runner."""
+"""Wires the decisioning service: storage, clients, contacts store, catalogue file, first
+publication, servicer, trigger runner."""
 
 from __future__ import annotations
 
@@ -8,52 +9,71 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+import grpc
 from rapport.decisioning.adapters import catalogue_file
 from rapport.decisioning.adapters.grpc_clients import (
     GrpcConsentClient,
     GrpcDeliveryClient,
     GrpcProfileClient,
 )
+from rapport.decisioning.adapters.redis_contacts import RedisContactLedger
 from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.entrypoints.grpc_servicer import DecisioningServicer
 from rapport.decisioning.service_layer import commands
-from rapport.decisioning.service_layer.catalogue import load_catalogue
+from rapport.decisioning.service_layer.config_io import load_catalogue
 from rapport.decisioning.service_layer.dependencies import Dependencies, utc_now
 from rapport.decisioning.service_layer.trigger_runner import TriggerRunner
 from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
+from rapport.decisioning.service_layer.versions import publish_if_never_published
 from rapport.decisioning.settings import DecisioningSettings
 from rapport.decisioning.v1 import decisioning_service_pb2, decisioning_service_pb2_grpc
 from rapport.errors import RapportError
 from rapport.grpcclients import open_channel
 from rapport.grpcserver import ServiceParts
+from rapport.jsonlogs import allow_extra_keys
 from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate
+from rapport.versionedcache import redis_client
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "adapters" / "migrations"
 ERROR_DOMAIN = "decisioning.rapport.dev"
 SERVICE_NAME = decisioning_service_pb2.DESCRIPTOR.services_by_name["DecisioningService"].full_name
+_DECIDE = ("Decide", "RecordOutcome")
+_ADMIN = (
+    "CreateAction", "UpdateAction", "DeleteAction", "CreateActionGroup", "UpdateActionGroup",
+    "DeleteActionGroup", "CreateTrigger", "UpdateTrigger", "DeleteTrigger",
+    "UpdateDecisionSettings", "PublishDecisionConfig", "RollbackDecisionConfig",
+    "ImportDecisionConfig",
+)  # fmt: skip
+_READ = (
+    "GetAction", "ListActions", "GetActionGroup", "ListActionGroups", "GetTrigger",
+    "ListTriggers", "GetDecision", "ListDecisions", "GetOutcome", "ListOutcomes",
+    "GetDecisionSettings", "GetDecisionConfigVersion", "ListDecisionConfigVersions",
+    "DiffDecisionConfig", "ExportDecisionConfig",
+)  # fmt: skip
 _METHOD_SCOPES = {
-    "Decide": "decisioning.decide",
-    "RecordOutcome": "decisioning.decide",
-    "CreateAction": "decisioning.admin",
-    "DeleteAction": "decisioning.admin",
-    "CreateTrigger": "decisioning.admin",
-    "GetAction": "decisioning.read",
-    "ListActions": "decisioning.read",
-    "GetTrigger": "decisioning.read",
-    "ListTriggers": "decisioning.read",
-    "GetDecision": "decisioning.read",
-    "ListDecisions": "decisioning.read",
-    "GetOutcome": "decisioning.read",
-    "ListOutcomes": "decisioning.read",
+    **{method: "decisioning.decide" for method in _DECIDE},
+    **{method: "decisioning.admin" for method in _ADMIN},
+    **{method: "decisioning.read" for method in _READ},
 }
 METHOD_SCOPES = {f"/{SERVICE_NAME}/{method}": scope for method, scope in _METHOD_SCOPES.items()}
 
 
 class StartupError(RuntimeError):
     """The service cannot start with this configuration."""
+
+
+async def _close(
+    channels: list[grpc.aio.Channel], contact_store: RedisContactLedger | None, engine: AsyncEngine
+) -> None:
+    for channel in channels:
+        await channel.close()
+    if contact_store is not None:
+        await contact_store.close()
+    await engine.dispose()
 
 
 async def _load_catalogue(path: Path, deps: Dependencies) -> None:
@@ -73,14 +93,21 @@ async def _load_catalogue(path: Path, deps: Dependencies) -> None:
 async def build(
     settings: DecisioningSettings, *, clock: Callable[[], datetime] = utc_now
 ) -> ServiceParts:
+    allow_extra_keys("decision")  # a decision's name: an id, no personal data
     engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
     channels = []
+    contact_store = None
     try:
         await migrate(engine, MIGRATIONS, schema=settings.database_schema)
         profile_channel = open_channel(settings.profile_address, settings)
         consent_channel = open_channel(settings.consent_address, settings)
         delivery_channel = open_channel(settings.delivery_address, settings)
         channels = [profile_channel, consent_channel, delivery_channel]
+        if settings.redis_url:
+            contact_store = RedisContactLedger(
+                redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds),
+                key_prefix=settings.redis_key_prefix,
+            )
         deps = Dependencies(
             uow=functools.partial(DecisioningUnitOfWork, engine),
             profile=GrpcProfileClient(profile_channel),
@@ -89,22 +116,23 @@ async def build(
             workspaces=frozenset(settings.workspaces),
             rules=RuleBook(),
             page_tokens=PageTokens(settings.page_token_key),
+            documents=catalogue_file.YamlConfigDocuments(),
             clock=clock,
+            contact_store=contact_store,
+            config_refresh_seconds=settings.config_refresh_seconds,
         )
+        for workspace in deps.workspaces:
+            await publish_if_never_published(deps, workspace)
         if settings.catalogue_file is not None:
             await _load_catalogue(settings.catalogue_file, deps)
     except BaseException:
-        for channel in channels:
-            await channel.close()
-        await engine.dispose()
+        await _close(channels, contact_store, engine)
         raise
 
     servicer = DecisioningServicer(deps)
 
     async def close() -> None:
-        for channel in channels:
-            await channel.close()
-        await engine.dispose()
+        await _close(channels, contact_store, engine)
 
     background = []
     if settings.triggers_enabled:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from rapport.config import ServiceSettings
 
@@ -22,3 +23,10 @@ class DecisioningSettings(ServiceSettings):
     triggers_enabled: bool = True
     trigger_backoff_initial_seconds: float = 0.2
     trigger_backoff_max_seconds: float = 5.0
+    # How long a replica may keep deciding with a configuration version after another
+    # replica published a newer one (the publishing replica switches at once).
+    config_refresh_seconds: float = Field(default=1.0, ge=0)
+    # With redis_url: contacts counted against the contact limits live in Redis (shared
+    # by the replicas) under this prefix; without, in the database.
+    redis_key_prefix: str = "rapport:decisioning:"
+    redis_timeout_seconds: float = Field(default=0.5, gt=0)

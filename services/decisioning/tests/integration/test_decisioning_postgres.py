@@ -8,10 +8,15 @@ from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.grpctesting import eventually
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
+from .._decisioning_support import publish
+
 PARENT = "workspaces/default"
 ALICE = "workspaces/default/customers/alice"
 
+# Alice gets several email actions and reminders: the default contact limits are off.
 CATALOGUE = """
+settings:
+  contact_limits: []
 actions:
   - id: renewal-reminder
     channels: [email]
@@ -77,6 +82,7 @@ async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, stor
         )
         assert fetched.create_time.seconds > 0 and fetched.value == 500.0
 
+        await publish(stub)  # Decide uses the live version
         decision = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=ALICE))
         assert [a.action.rsplit("/", 1)[1] for a in decision.actions] == [
             "gold-offer",
@@ -99,6 +105,7 @@ async def test_core_scenario_on_postgres(serve, pg_settings, fake_services, stor
         await stub.DeleteAction(
             pb.DeleteActionRequest(name="workspaces/default/actions/gold-offer")
         )
+        await publish(stub)
         second = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=ALICE))
         assert len(second.actions) == 2
 
@@ -150,10 +157,14 @@ def inbound(action_id: str, **fields) -> pb.CreateActionRequest:
     return pb.CreateActionRequest(parent=PARENT, action_id=action_id, action=action)
 
 
-async def test_extreme_but_valid_values_are_stored_and_odd_ones_refused(serve, pg_settings):
+async def test_extreme_but_valid_values_are_stored_and_odd_ones_refused(
+    serve, pg_settings, fake_services
+):
+    fake_services.profile.traits[ALICE] = {}  # a known customer (an unknown one is NOT_FOUND)
     async with serve(pg_settings) as stub:
         # The largest value and lever: the priority stays finite, so the decision is stored.
         await stub.CreateAction(inbound("huge", value=1e12, lever=1e12))
+        await publish(stub)
         decision = await stub.Decide(
             pb.DecideRequest(parent=PARENT, customer=ALICE, channel=channel_pb2.CHANNEL_INBOUND)
         )

@@ -314,16 +314,31 @@ async def test_missing_action_says_no_such_action(stub):
     assert bad_request.field_violations[0].description == "no such action"
 
 
-async def test_deleting_an_action_removes_its_triggers(stub):
+async def test_deleting_an_action_used_by_a_trigger_is_refused_naming_it(stub):
+    # Deliberate change: the trigger used to be deleted silently with its action.
     await stub.CreateAction(
         pb.CreateActionRequest(parent=PARENT, action_id="renewal", action=email_action())
     )
     await stub.CreateTrigger(
         pb.CreateTriggerRequest(parent=PARENT, trigger_id="t", trigger=renewal_trigger())
     )
-    await stub.DeleteAction(pb.DeleteActionRequest(name="workspaces/default/actions/renewal"))
+    name = "workspaces/default/actions/renewal"
+    info, _ = await expect_error(
+        stub.DeleteAction(pb.DeleteActionRequest(name=name)),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        domain=DOMAIN,
+    )
+    assert info.reason == "ACTION_IN_USE"
+    assert info.metadata["triggers"] == "workspaces/default/triggers/t"
     listed = await stub.ListTriggers(pb.ListTriggersRequest(parent=PARENT))
-    assert list(listed.triggers) == []
+    assert [t.name for t in listed.triggers] == ["workspaces/default/triggers/t"]
+    assert (await stub.GetAction(pb.GetActionRequest(name=name))).name == name
+
+    await stub.DeleteTrigger(pb.DeleteTriggerRequest(name="workspaces/default/triggers/t"))
+    await stub.DeleteAction(pb.DeleteActionRequest(name=name))
+    await expect_error(
+        stub.GetAction(pb.GetActionRequest(name=name)), grpc.StatusCode.NOT_FOUND, domain=DOMAIN
+    )
 
 
 async def test_page_tokens_carry_over_to_replicas_sharing_the_key(serve, make_settings):

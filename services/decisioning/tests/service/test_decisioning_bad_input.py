@@ -256,7 +256,8 @@ async def test_decide_context_nested_too_deep(stub):
     await refused_decision(stub, "context.a" + "[0]" * 31, context=struct({"a": listed(32)}))
 
 
-async def test_decide_context_just_deep_enough_is_used(stub):
+async def test_decide_context_just_deep_enough_is_used(stub, fake_services):
+    fake_services.profile.traits[ALICE] = {}  # a known customer (an unknown one is NOT_FOUND)
     await stub.Decide(pb.DecideRequest(parent=PARENT, customer=ALICE, context=struct(nested(32))))
     await stub.Decide(
         pb.DecideRequest(parent=PARENT, customer=ALICE, context=struct({"a": listed(31)}))

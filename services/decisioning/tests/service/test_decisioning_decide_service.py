@@ -1,4 +1,10 @@
-"""Decide and RecordOutcome through the real gRPC server, against fake profile and consent."""
+"""Decide and RecordOutcome through the real gRPC server, against fake profile and consent.
+
+Setup since the decision configuration is versioned: `create` publishes the draft after
+each action (Decide uses the live version) with the default contact limits off (these
+tests rank several email actions for one customer); Alice and Bob have profiles (an
+unknown customer is NOT_FOUND).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,8 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.grpctesting import expect_error, status_details
 from rapport.type.v1 import channel_pb2, message_content_pb2
+
+from .._decisioning_support import without_contact_limits
 
 PARENT = "workspaces/default"
 ALICE = "workspaces/default/customers/alice"
@@ -26,10 +34,17 @@ def action(channels=(channel_pb2.CHANNEL_EMAIL,), **fields) -> pb.Action:
     return pb.Action(channels=list(channels), **defaults)
 
 
+@pytest.fixture(autouse=True)
+def known_customers(fake_services):
+    for customer in (ALICE, BOB):
+        fake_services.profile.traits.setdefault(customer, {})
+
+
 async def create(stub, action_id: str, message: pb.Action) -> None:
     await stub.CreateAction(
         pb.CreateActionRequest(parent=PARENT, action_id=action_id, action=message)
     )
+    await without_contact_limits(stub)  # and publish
 
 
 def short(name: str) -> str:
@@ -160,13 +175,16 @@ async def test_inbound_needs_no_consent_and_no_call(stub, fake_services):
     assert fake_services.consent.batch_requests == []
 
 
-async def test_unknown_profile_means_empty_traits(stub, fake_services):
+async def test_an_unknown_or_erased_customer_is_not_found(stub, fake_services):
+    # Deliberate change: an unknown profile used to mean empty traits (and a decision).
+    del fake_services.profile.traits[BOB]
     fake_services.consent.grant(BOB, "marketing", channel_pb2.CHANNEL_EMAIL)
-    await create(stub, "with-email", action(eligibility="has(profile.traits.email)"))
     await create(stub, "anyone", action())
-    response = await decide(stub, customer=BOB)
-    assert [short(a.action) for a in response.actions] == ["anyone"]
-    assert response.excluded_actions[0].reason == "NOT_ELIGIBLE"
+    info, _ = await expect_error(decide(stub, customer=BOB), grpc.StatusCode.NOT_FOUND)
+    assert info.metadata["resource"] == BOB
+    listed = await stub.ListDecisions(pb.ListDecisionsRequest(parent=PARENT))
+    assert list(listed.decisions) == []
+    assert fake_services.consent.batch_requests == []
 
 
 async def test_consent_unavailable_refuses_to_decide(stub, fake_services):
@@ -195,7 +213,9 @@ async def test_a_profile_that_cannot_be_used_refuses_to_decide(stub, fake_servic
 async def test_empty_catalogue_decides_nothing(stub, fake_services):
     response = await decide(stub)
     assert list(response.actions) == [] and list(response.excluded_actions) == []
-    assert fake_services.profile.get_profile_calls == 0
+    # Deliberate change (was 0): the profile is always asked, so that an unknown customer
+    # is NOT_FOUND whatever the catalogue holds.
+    assert fake_services.profile.get_profile_calls == 1
 
 
 @pytest.mark.parametrize(

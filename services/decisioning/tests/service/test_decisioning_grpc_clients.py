@@ -53,8 +53,12 @@ async def channel(fake_services):
 async def test_traits_are_plain_values_and_missing_profiles_are_none(fake_services, channel):
     fake_services.profile.traits[ALICE] = {"age": 40, "tags": ["a"], "vip": True, "x": None}
     client = GrpcProfileClient(channel)
-    assert await client.get_traits(ALICE) == {"age": 40.0, "tags": ["a"], "vip": True, "x": None}
-    assert await client.get_traits("workspaces/default/customers/nobody") is None
+    profile = await client.get_profile(ALICE)
+    assert profile is not None and profile.customer == ALICE
+    assert profile.traits == {"age": 40.0, "tags": ["a"], "vip": True, "x": None}
+    # What profile does not send yet is empty.
+    assert (profile.computed_traits, profile.segments, profile.life_stage) == ({}, (), "")
+    assert await client.get_profile("workspaces/default/customers/nobody") is None
 
 
 async def test_watch_yields_signals_from_the_cursor(fake_services, channel):
@@ -118,7 +122,7 @@ async def test_errors_carry_code_and_reason(fake_services, channel):
 
 async def test_a_malformed_customer_is_a_permanent_profile_error(fake_services, channel):
     with pytest.raises(DependencyError) as caught:
-        await GrpcProfileClient(channel).get_traits("alice")
+        await GrpcProfileClient(channel).get_profile("alice")
     assert caught.value.code == "INVALID_ARGUMENT" and not caught.value.transient
     assert fake_services.profile.get_profile_calls == 0
 
@@ -136,7 +140,7 @@ def nested(depth: int) -> dict:
 async def test_traits_that_cannot_be_converted_are_a_definite_error(fake_services, channel):
     fake_services.profile.traits[ALICE] = {"score": struct_pb2.Value(number_value=math.nan)}
     with pytest.raises(DependencyError) as caught:
-        await GrpcProfileClient(channel).get_traits(ALICE)
+        await GrpcProfileClient(channel).get_profile(ALICE)
     assert caught.value.code == UNUSABLE_ANSWER and not caught.value.transient
     assert caught.value.reason == "UNCONVERTIBLE_VALUE"
 

@@ -12,6 +12,8 @@ from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.grpctesting import expect_error
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
+from .._decisioning_support import without_contact_limits
+
 PARENT = "workspaces/default"
 ALICE = "workspaces/default/customers/alice"
 BOB = "workspaces/default/customers/bob"
@@ -71,7 +73,8 @@ async def list_all(method, request, field: str) -> tuple[list, int]:
 
 @pytest.fixture
 async def clocked(serve, make_settings, fake_services):
-    """The service on a ticking clock with two actions; Alice (40) and Bob (12) allow email."""
+    """The service on a ticking clock with two actions, published, without contact limits;
+    Alice (40) and Bob (12) allow email."""
     clock = TickingClock()
     fake_services.profile.traits[ALICE] = {"age": 40}
     fake_services.profile.traits[BOB] = {"age": 12}
@@ -88,6 +91,8 @@ async def clocked(serve, make_settings, fake_services):
                 action=action(eligibility="profile.traits.age >= 18"),
             )
         )
+        # Decide uses the live version; Alice is offered both email actions.
+        await without_contact_limits(stub)
         yield stub, clock
 
 
@@ -179,6 +184,7 @@ async def test_list_decisions_newest_first_across_pages(clocked):
 
 
 async def test_list_decisions_with_equal_times_pages_by_name(serve, make_settings, fake_services):
+    fake_services.profile.traits[ALICE] = {}  # a known customer (an unknown one is NOT_FOUND)
     fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
     async with serve(make_settings(), clock=lambda: START) as stub:
         made = [

@@ -17,6 +17,17 @@ READS = {
     "ListDecisions": pb.ListDecisionsRequest(parent=PARENT),
     "GetOutcome": pb.GetOutcomeRequest(name="workspaces/default/outcomes/o"),
     "ListOutcomes": pb.ListOutcomesRequest(parent=PARENT),
+    "GetActionGroup": pb.GetActionGroupRequest(name="workspaces/default/actionGroups/g"),
+    "ListActionGroups": pb.ListActionGroupsRequest(parent=PARENT),
+    "GetDecisionSettings": pb.GetDecisionSettingsRequest(
+        name="workspaces/default/decisionSettings"
+    ),
+    "GetDecisionConfigVersion": pb.GetDecisionConfigVersionRequest(
+        name="workspaces/default/decisionConfigVersions/1"
+    ),
+    "ListDecisionConfigVersions": pb.ListDecisionConfigVersionsRequest(parent=PARENT),
+    "DiffDecisionConfig": pb.DiffDecisionConfigRequest(parent=PARENT),
+    "ExportDecisionConfig": pb.ExportDecisionConfigRequest(parent=PARENT),
 }
 WRITES = {
     "Decide": ("decisioning.decide", pb.DecideRequest(parent=PARENT)),
@@ -24,6 +35,16 @@ WRITES = {
     "CreateAction": ("decisioning.admin", pb.CreateActionRequest(parent=PARENT)),
     "DeleteAction": ("decisioning.admin", pb.DeleteActionRequest(name="x")),
     "CreateTrigger": ("decisioning.admin", pb.CreateTriggerRequest(parent=PARENT)),
+    "UpdateAction": ("decisioning.admin", pb.UpdateActionRequest()),
+    "CreateActionGroup": ("decisioning.admin", pb.CreateActionGroupRequest(parent=PARENT)),
+    "UpdateActionGroup": ("decisioning.admin", pb.UpdateActionGroupRequest()),
+    "DeleteActionGroup": ("decisioning.admin", pb.DeleteActionGroupRequest(name="x")),
+    "UpdateTrigger": ("decisioning.admin", pb.UpdateTriggerRequest()),
+    "DeleteTrigger": ("decisioning.admin", pb.DeleteTriggerRequest(name="x")),
+    "UpdateDecisionSettings": ("decisioning.admin", pb.UpdateDecisionSettingsRequest()),
+    "PublishDecisionConfig": ("decisioning.admin", pb.PublishDecisionConfigRequest(parent=PARENT)),
+    "RollbackDecisionConfig": ("decisioning.admin", pb.RollbackDecisionConfigRequest(name="x")),
+    "ImportDecisionConfig": ("decisioning.admin", pb.ImportDecisionConfigRequest(parent=PARENT)),
 }
 
 

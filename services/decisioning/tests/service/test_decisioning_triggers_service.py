@@ -17,11 +17,16 @@ from rapport.profile.v1 import profile_service_pb2 as profile_pb
 from rapport.profile.v1 import profile_service_pb2_grpc
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
+from .._decisioning_support import publish
+
 ALICE = "workspaces/default/customers/alice"
 BOB = "workspaces/default/customers/bob"
 EVENT = "Policy Renewal Due"
 
+# These tests send Alice several reminders a week: the default contact limits are off.
 CATALOGUE = """
+settings:
+  contact_limits: []
 actions:
   - id: renewal-reminder
     display_name: Renewal reminder
@@ -75,17 +80,25 @@ async def test_matching_event_sends_once_with_the_derived_key(
     assert json_format.MessageToDict(sent.data) == {"event": {"days_left": 10}}
     assert sent.source == "workspaces/default/triggers/renewal-due"
     assert delivery.keys == ["trigger:renewal-due:evt-1", "trigger:renewal-due:evt-2"]
-    # Consent was checked at decide time for the trigger's channel.
-    assert [(r.customer, r.purpose, r.channel) for r in fake_services.consent.check_requests] == [
-        (ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
-    ] * 2
+    # Consent was checked at decide time for the trigger's channel (by the pipeline's
+    # consent step, in a batch: was CheckConsent before triggers went through the pipeline).
+    assert consent_checks(fake_services) == [(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)] * 2
     # The watch asked for event-seen signals of the workspace, from the start.
     watch = fake_services.profile.watch_requests[0]
     assert watch.parent == "workspaces/default" and watch.start_cursor == ""
     assert list(watch.kinds) == [profile_pb.SIGNAL_KIND_EVENT_SEEN]
 
 
+def consent_checks(fake_services) -> list[tuple]:
+    return [
+        (r.customer, r.purpose, r.channel)
+        for batch in fake_services.consent.batch_requests
+        for r in batch.requests
+    ]
+
+
 async def test_non_matching_signals_send_nothing(serve, trigger_settings, fake_services):
+    fake_services.profile.traits[BOB] = {}  # known, without consent
     delivery = fake_services.delivery
     async with serve(trigger_settings):
         await fake_services.emit_event(ALICE, "Policy Bought", properties={"days_left": 1})
@@ -102,7 +115,7 @@ async def test_non_matching_signals_send_nothing(serve, trigger_settings, fake_s
         await eventually(lambda: delivery.accepted[0].idempotency_key.endswith(":sentinel"))
     assert len(delivery.requests) == 1
     # Bob was asked about (and refused); the others never reached consent.
-    assert [r.customer for r in fake_services.consent.check_requests] == [BOB, ALICE]
+    assert [customer for customer, _, _ in consent_checks(fake_services)] == [BOB, ALICE]
     assert sentinel.cursor
 
 
@@ -189,17 +202,19 @@ async def test_consent_unavailable_is_retried(serve, trigger_settings, fake_serv
     delivery = fake_services.delivery
     async with serve(trigger_settings):
         await fake_services.emit_event(ALICE, EVENT, message_id="e1", properties={"days_left": 1})
-        await eventually(lambda: len(fake_services.consent.check_requests) >= 2)
+        await eventually(lambda: len(fake_services.consent.batch_requests) >= 2)
         assert delivery.requests == []
         fake_services.consent.unavailable = False
         await eventually(lambda: len(delivery.accepted) == 1)
 
 
-async def test_triggers_created_over_grpc_fire(serve, make_settings, fake_services):
+async def test_triggers_created_over_grpc_fire(serve, make_settings, fake_services, stored_cursor):
     from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 
     fake_services.consent.grant(ALICE, "service", channel_pb2.CHANNEL_SMS)
-    async with serve(make_settings(triggers_enabled=True)) as stub:
+    fake_services.profile.traits[ALICE] = {}
+    settings = make_settings(triggers_enabled=True)
+    async with serve(settings) as stub:
         await stub.CreateAction(
             pb.CreateActionRequest(
                 parent="workspaces/default",
@@ -223,12 +238,17 @@ async def test_triggers_created_over_grpc_fire(serve, make_settings, fake_servic
                 ),
             )
         )
+        # Triggers use the live version: nothing fires before the draft is published.
+        early = await fake_services.emit_event(ALICE, "Signed Up", message_id="s0")
+        await eventually(at_cursor(stored_cursor, settings, early.cursor))
+        await publish(stub)
         await fake_services.emit_event(ALICE, "Signed Up", message_id="s1")
         await eventually(lambda: len(fake_services.delivery.accepted) == 1)
     sent = fake_services.delivery.accepted[0]
     assert sent.channel == channel_pb2.CHANNEL_SMS
     assert sent.idempotency_key == "trigger:welcome:s1"
-    # Unknown profile: the condition-free trigger still fires.
+    # Deliberate change: an unknown profile used to fire the condition-free trigger; now
+    # only known customers get anything (Alice has a profile here). Asked once, for s1.
     assert fake_services.profile.get_profile_calls == 1
 
 

@@ -1,4 +1,9 @@
-"""Screening, consent filtering, scoring and ranking of actions."""
+"""Screening, consent filtering, scoring and ranking of actions (the pipeline's steps).
+
+Written against arbitration.screen / arbitrate before the pipeline existed; the
+same assertions now go through DecisionPipeline (engagement, then the consent,
+scoring and arbitration steps), with the contact limits off.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,17 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 from rapport.decisioning.domain import arbitration
+from rapport.decisioning.domain.config import DecisionConfig
 from rapport.decisioning.domain.model import (
     Action,
     Channel,
     ExclusionReason,
     MessageContent,
 )
+from rapport.decisioning.domain.outbound import CustomerProfile
+from rapport.decisioning.domain.pipeline import DecisionPipeline, DecisionRequest
+from rapport.decisioning.domain.policies import DecisionSettings
+from rapport.decisioning.domain.rule_helpers import UTC_ZONE
 from rapport.decisioning.domain.rules import RuleBook
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -49,18 +59,40 @@ def make_action(
     )
 
 
-def screen(actions, *, channel=None, traits=None, context=None):
-    return arbitration.screen(
-        actions,
-        now=NOW,
+NO_LIMITS = DecisionSettings(contact_limits=())
+
+
+def pipeline(actions, *, channel=None, traits=None, context=None, max_actions=3):
+    config = DecisionConfig("default", actions=tuple(actions), settings=NO_LIMITS)
+    request = DecisionRequest(
+        customer=CUSTOMER,
+        context=context or {},
         requested_channel=channel,
-        variables=arbitration.rule_variables(CUSTOMER, traits or {}, context or {}),
-        rules=RuleBook(),
+        max_actions=max_actions,
+        now=NOW,
+        zone=UTC_ZONE,
     )
+    return DecisionPipeline(config, request, CustomerProfile(CUSTOMER, traits or {}), RuleBook())
+
+
+def screen(actions, *, channel=None, traits=None, context=None):
+    screened = pipeline(actions, channel=channel, traits=traits, context=context)
+    return list(screened.candidates), list(screened.engagement_excluded)
 
 
 def all_granted(candidates):
     return {pair: True for pair in arbitration.consent_pairs(candidates)}
+
+
+def arbitrate(actions, consent, *, max_actions, channel=None):
+    """(ranked, excluded at consent or arbitration) of the actions, all eligible."""
+    screened = pipeline(actions, channel=channel, max_actions=max_actions)
+    verdict = screened.run([], [], consent, "d1")
+    return (
+        list(verdict.ranked),
+        [e for e in verdict.excluded if e.reason is not ExclusionReason.OUTRANKED],
+        verdict,
+    )
 
 
 def reasons(excluded):
@@ -74,7 +106,7 @@ def test_ranked_by_priority_with_score_parts():
         make_action("mid", value=100.0, propensity=0.5),  # 50
     ]
     candidates, excluded = screen(actions)
-    ranked, refused = arbitration.arbitrate(candidates, all_granted(candidates), max_actions=3)
+    ranked, refused, _ = arbitrate(actions, all_granted(candidates), max_actions=3)
     assert excluded == [] and refused == []
     assert [r.action.rsplit("/", 1)[1] for r in ranked] == ["dear", "mid", "cheap"]
     assert [r.rank for r in ranked] == [1, 2, 3]
@@ -91,11 +123,15 @@ def test_ranked_by_priority_with_score_parts():
 def test_ties_are_broken_by_name_and_max_actions_applies():
     actions = [make_action(n) for n in ("c", "a", "b")]
     candidates, _ = screen(actions)
-    ranked, _ = arbitration.arbitrate(candidates, all_granted(candidates), max_actions=2)
+    ranked, _, verdict = arbitrate(actions, all_granted(candidates), max_actions=2)
     assert [r.action for r in ranked] == [
         "workspaces/default/actions/a",
         "workspaces/default/actions/b",
     ]
+    # The third is accounted for: outranked, with its score.
+    (outranked,) = verdict.excluded
+    assert outranked.action == "workspaces/default/actions/c"
+    assert outranked.reason is ExclusionReason.OUTRANKED and outranked.priority == 50.0
 
 
 def test_exclusions_carry_reasons():
@@ -168,9 +204,8 @@ def test_first_consented_channel_is_chosen_and_no_consent_excludes():
         make_action("email-only", channels=(Channel.EMAIL,)),
         make_action("inbound", channels=(Channel.INBOUND,)),
     ]
-    candidates, _ = screen(actions)
     consent = {("marketing", Channel.EMAIL): False, ("marketing", Channel.SMS): True}
-    ranked, refused = arbitration.arbitrate(candidates, consent, max_actions=10)
+    ranked, refused, _ = arbitrate(actions, consent, max_actions=10)
     chosen = {r.action.rsplit("/", 1)[1]: r.channel for r in ranked}
     assert chosen == {"both": Channel.SMS, "inbound": Channel.INBOUND}
     assert reasons(refused) == {"email-only": ExclusionReason.NO_CONSENT}
@@ -204,7 +239,7 @@ _actions = st.lists(
 def test_ranking_invariants(actions, grants, max_actions):
     candidates, _ = screen(actions)
     consent = {pair: grants[pair[1]] for pair in arbitration.consent_pairs(candidates)}
-    ranked, refused = arbitration.arbitrate(candidates, consent, max_actions=max_actions)
+    ranked, refused, verdict = arbitrate(actions, consent, max_actions=max_actions)
 
     ranked_names = [r.action for r in ranked]
     refused_names = {e.action for e in refused}
@@ -225,3 +260,7 @@ def test_ranking_invariants(actions, grants, max_actions):
         assert r.channel is Channel.INBOUND or grants[r.channel]
     for e in refused:
         assert e.reason is ExclusionReason.NO_CONSENT
+    # Every action is accounted for, once.
+    assert sorted([*ranked_names, *(e.action for e in verdict.excluded)]) == sorted(
+        a.name for a in actions
+    )

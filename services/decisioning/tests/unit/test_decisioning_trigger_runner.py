@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from rapport.decisioning.adapters.catalogue_file import YamlConfigDocuments
 from rapport.decisioning.bootstrap import MIGRATIONS
 from rapport.decisioning.domain.model import (
     ActionDraft,
@@ -20,8 +21,10 @@ from rapport.decisioning.domain.model import (
     TriggerDraft,
 )
 from rapport.decisioning.domain.outbound import UNUSABLE_ANSWER, DependencyError
+from rapport.decisioning.domain.policies import DecisionSettings
 from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.domain.validation import validate_action, validate_trigger
+from rapport.decisioning.service_layer import commands, versions
 from rapport.decisioning.service_layer.dependencies import Dependencies
 from rapport.decisioning.service_layer.trigger_runner import (
     STUCK_AFTER,
@@ -30,7 +33,7 @@ from rapport.decisioning.service_layer.trigger_runner import (
     TriggerRunner,
     is_transient,
 )
-from rapport.decisioning.service_layer.triggers import Failure
+from rapport.decisioning.service_layer.triggered import Failure
 from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
 from rapport.errors import Aborted
 from rapport.grpctesting import eventually
@@ -57,6 +60,7 @@ async def deps(tmp_path) -> AsyncIterator[Dependencies]:
         workspaces=("default",),
         rules=RuleBook(),
         page_tokens=PageTokens(None),
+        documents=YamlConfigDocuments(),
         clock=lambda: NOW,
     )
     action = validate_action(
@@ -94,12 +98,21 @@ async def deps(tmp_path) -> AsyncIterator[Dependencies]:
         await uow.actions.add(action)
         for trigger in triggers:
             await uow.triggers.add(trigger)
+        # These tests are about the runner's mechanics: no contact limit gets in the way.
+        await uow.draft.put_settings("default", DecisionSettings(contact_limits=()), NOW)
         await uow.commit()
+    await publish(dependencies)
     dependencies.consent.grant(ALICE, "marketing", Channel.EMAIL, Channel.PUSH)
+    # Alice has a profile (an unknown customer gets nothing); tests set her traits.
+    dependencies.profile.traits[ALICE] = {}
     try:
         yield dependencies
     finally:
         await engine.dispose()
+
+
+async def publish(deps: Dependencies) -> None:
+    await versions.publish(commands.PublishDecisionConfig("workspaces/default"), deps)
 
 
 async def stored(deps: Dependencies, cursor: str) -> bool:
@@ -152,6 +165,7 @@ async def test_conditions_see_event_and_profile(deps):
 async def test_irrelevant_signals_cost_no_calls(deps, irrelevant):
     await TriggerRunner(deps).handle("default", irrelevant)
     assert deps.delivery.attempts == 0 and deps.consent.check_calls == 0
+    assert deps.consent.batch_calls == [] and deps.profile.get_profile_calls == 0
 
 
 async def test_transient_errors_propagate_and_permanent_ones_skip(deps):
@@ -207,6 +221,7 @@ async def test_profile_failure_while_watching_reconnects(deps):
                 yield item
 
     flaky = FlakyProfile()
+    flaky.traits[ALICE] = {}
     flaky.append(signal(1, total=80.0))
     deps = dataclasses.replace(deps, profile=flaky)
     task = asyncio.create_task(
@@ -251,8 +266,10 @@ async def test_actions_that_can_no_longer_be_sent_are_skipped(deps, change):
         action = await uow.actions.get("default", "reminder")
         await uow.actions.put(dataclasses.replace(action, **change))
         await uow.commit()
+    await publish(deps)
     await TriggerRunner(deps).handle("default", signal(1, total=80.0))
     assert deps.delivery.sent == [] and deps.consent.check_calls == 0
+    assert deps.consent.batch_calls == []
 
 
 # -- failures for good are recorded and passed over; transient ones retried --------------
@@ -320,11 +337,11 @@ async def test_an_unexpected_error_is_retried_a_few_times_then_passed_over(deps,
             super().__init__()
             self.bugs = UNEXPECTED_ATTEMPTS
 
-        async def get_traits(self, customer):
+        async def get_profile(self, customer):
             if self.bugs:
                 self.bugs -= 1
                 raise RuntimeError("a bug this signal's content sets off")
-            return await super().get_traits(customer)
+            return await super().get_profile(customer)
 
     buggy = BuggyProfile()
     buggy.append(signal(1, total=80.0))
@@ -345,11 +362,11 @@ async def test_a_lost_database_is_retried_not_passed_over(deps):
             super().__init__()
             self.failures = 2
 
-        async def get_traits(self, customer):
+        async def get_profile(self, customer):
             if self.failures:
                 self.failures -= 1
                 raise OperationalError("SELECT 1", {}, ConnectionError("server closed"))
-            return await super().get_traits(customer)
+            return await super().get_profile(customer)
 
     flaky = FlakyStorageProfile()
     flaky.append(signal(1, total=80.0))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from rapport.delivery.adapters.cap_store import CapStore, SqlCapStore
 from rapport.delivery.adapters.consent_client import GrpcConsentClient
 from rapport.delivery.adapters.email_provider import SmtpEmailProvider
 from rapport.delivery.adapters.http_provider import new_client
@@ -15,14 +16,20 @@ from rapport.delivery.adapters.inbox_provider import InboxProvider
 from rapport.delivery.adapters.profile_client import GrpcProfileClient
 from rapport.delivery.adapters.providers import Provider
 from rapport.delivery.adapters.push_provider import FcmPushProvider
+from rapport.delivery.adapters.redis_cap_store import RedisCapStore
 from rapport.delivery.adapters.sms_provider import TwilioSmsProvider
 from rapport.delivery.adapters.webhook_provider import WebhookProvider
 from rapport.delivery.domain.addressing import Addressing
+from rapport.delivery.domain.channel_choice import ChannelRanking
 from rapport.delivery.domain.circuit_breaker import BreakerPolicy, CircuitBreakers
+from rapport.delivery.domain.frequency_caps import CapPolicy, CapRule, OnExceed
 from rapport.delivery.domain.model import Channel, RetryPolicy
+from rapport.delivery.domain.policy import SendingPolicy
+from rapport.delivery.domain.quiet_hours import QuietHours, QuietHoursPolicy, time_zone
 from rapport.delivery.entrypoints.grpc_servicer import DeliveryServicer
 from rapport.delivery.service_layer.dependencies import Dependencies, utc_now
 from rapport.delivery.service_layer.dispatcher import Dispatcher
+from rapport.delivery.service_layer.maintenance import Maintenance
 from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 from rapport.delivery.settings import (
     INBOX_PROVIDER,
@@ -36,6 +43,7 @@ from rapport.grpcclients import open_channel
 from rapport.grpcserver import ServiceParts
 from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate
+from rapport.versionedcache import redis_client
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS_DIR = Path(__file__).parent / "adapters" / "migrations"
@@ -57,6 +65,14 @@ METHOD_SCOPES = {
     _method("ListInboxMessages"): "delivery.read",
     # The app marks what its user read: a write, but not a send.
     _method("MarkInboxMessageRead"): "delivery.inbox",
+    _method("GetTemplate"): "delivery.read",
+    _method("ListTemplates"): "delivery.read",
+    # Template authors: a preview renders a customer's profile traits, so it needs the
+    # authors' scope, not just delivery.read.
+    _method("CreateTemplate"): "delivery.templates",
+    _method("UpdateTemplate"): "delivery.templates",
+    _method("DeleteTemplate"): "delivery.templates",
+    _method("RenderTemplate"): "delivery.templates",
 }
 
 
@@ -155,7 +171,53 @@ def addressing(settings: DeliverySettings) -> Addressing:
     )
 
 
-async def build(settings: DeliverySettings) -> ServiceParts:
+def sending_policy(settings: DeliverySettings) -> SendingPolicy:
+    rules = tuple(
+        CapRule(
+            limit=cap.limit,
+            window=timedelta(seconds=cap.window_seconds),
+            purpose=cap.purpose,
+            channel=cap.channel,
+            workspace=cap.workspace,
+            on_exceed=OnExceed(cap.on_exceed),
+        )
+        for cap in settings.frequency_caps
+    )
+    quiet_hours = {
+        workspace: QuietHours(
+            start=hours.start,
+            end=hours.end,
+            default_zone=time_zone(hours.time_zone) or UTC,
+            channels=frozenset(hours.channels),
+        )
+        for workspace, hours in settings.quiet_hours.items()
+    }
+    return SendingPolicy(
+        caps=CapPolicy(rules, frozenset(settings.transactional_purposes)),
+        quiet_hours=QuietHoursPolicy(quiet_hours, time_zone_trait=settings.time_zone_trait),
+        ranking=ChannelRanking(
+            preference_trait=settings.preferred_channel_trait,
+            cost_order=tuple(settings.channel_cost_order),
+        ),
+        locale_trait=settings.locale_trait,
+        idempotency_window=timedelta(seconds=settings.idempotency_window_seconds),
+    )
+
+
+def cap_store(settings: DeliverySettings, engine: AsyncEngine) -> CapStore:
+    use_redis = settings.frequency_cap_store == "redis" or (
+        settings.frequency_cap_store == "auto" and settings.redis_url
+    )
+    if use_redis and settings.redis_url:
+        client = redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
+        return RedisCapStore(client, key_prefix=settings.frequency_cap_key_prefix)
+    return SqlCapStore(engine)
+
+
+async def build(
+    settings: DeliverySettings, *, clock: Callable[[], datetime] = utc_now
+) -> ServiceParts:
+    """`clock` is for tests (expiry, holds): every use case and component reads it."""
     engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
     await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
 
@@ -164,7 +226,8 @@ async def build(settings: DeliverySettings) -> ServiceParts:
 
     profile_channel = open_channel(settings.profile_address, settings)
     consent_channel = open_channel(settings.consent_address, settings)
-    providers = build_providers(settings, engine)
+    providers = build_providers(settings, engine, clock)
+    caps = cap_store(settings, engine)
     deps = Dependencies(
         uow_factory=uow_factory,
         workspaces=frozenset(settings.workspaces),
@@ -185,6 +248,9 @@ async def build(settings: DeliverySettings) -> ServiceParts:
             )
         ),
         dispatch_wakeup=asyncio.Event(),
+        clock=clock,
+        policy=sending_policy(settings),
+        caps=caps,
     )
     dispatcher = Dispatcher(
         deps,
@@ -193,6 +259,7 @@ async def build(settings: DeliverySettings) -> ServiceParts:
         attempt_timeout_seconds=settings.attempt_timeout_seconds,
         lease_seconds=settings.lease_seconds,
     )
+    maintenance = Maintenance(deps, interval_seconds=settings.maintenance_interval_seconds)
     servicer = DeliveryServicer(deps)
 
     async def close() -> None:
@@ -201,6 +268,7 @@ async def build(settings: DeliverySettings) -> ServiceParts:
                 await provider.close()
         await profile_channel.close()
         await consent_channel.close()
+        await caps.close()
         await engine.dispose()
 
     return ServiceParts(
@@ -212,6 +280,6 @@ async def build(settings: DeliverySettings) -> ServiceParts:
         service_names=[SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
         method_scopes=dict(METHOD_SCOPES),
-        background=[dispatcher.run] if settings.dispatcher_enabled else [],
+        background=[maintenance.run, *([dispatcher.run] if settings.dispatcher_enabled else [])],
         on_close=[close],
     )

@@ -7,13 +7,18 @@ RAPPORT_DELIVERY_SMS_PROVIDERS='[{"name": "sms", "account_sid": "AC...",
 
 from __future__ import annotations
 
+from datetime import time
 from ipaddress import ip_address
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 from rapport.config import ServiceSettings
 from rapport.delivery.adapters.webhook_provider import decode_secret
+from rapport.delivery.domain.channel_choice import DEFAULT_COST_ORDER, parse_channel_name
+from rapport.delivery.domain.model import Channel
+from rapport.delivery.domain.quiet_hours import DEFAULT_QUIET_CHANNELS, time_zone
 
 # Names the built-in providers take (recorded on the messages they send).
 WEBHOOK_PROVIDER = "webhook"
@@ -89,6 +94,71 @@ class WebhookEndpoint(BaseModel):
         return secret
 
 
+def _channel_spelling(value: Any) -> Any:
+    # `email`, `EMAIL` and `CHANNEL_EMAIL` alike; anything else is left for pydantic to refuse.
+    if isinstance(value, str):
+        channel = parse_channel_name(value)
+        return channel.value if channel is not None else value
+    return value
+
+
+def _channel_spellings(values: Any) -> Any:
+    return [_channel_spelling(v) for v in values] if isinstance(values, list) else values
+
+
+class FrequencyCapSettings(BaseModel):
+    """At most `limit` messages per `window_seconds` to one customer, counting those of
+    `purpose` ("*": every purpose but the transactional ones) on `channel` (none:
+    every channel together) in `workspace` ("*": every workspace)."""
+
+    limit: int
+    window_seconds: float
+    purpose: str = "*"
+    channel: Channel | None = None
+    workspace: str = "*"
+    # "cap": the message ends CAPPED; "defer": it waits until the window has room.
+    on_exceed: Literal["cap", "defer"] = "cap"
+
+    @field_validator("channel", mode="before")
+    @classmethod
+    def _channel_name(cls, value: Any) -> Any:
+        return _channel_spelling(value)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> FrequencyCapSettings:
+        if self.limit < 1 or self.window_seconds < 1:
+            raise ValueError("a frequency cap needs limit >= 1 and window_seconds >= 1")
+        return self
+
+
+class QuietHoursSettings(BaseModel):
+    """From `start` to `end` (local time, e.g. "21:00" to "08:00"; may span midnight)."""
+
+    start: time
+    end: time
+    # The workspace's zone (IANA), for customers whose profile gives none.
+    time_zone: str = "UTC"
+    channels: list[Channel] = sorted(DEFAULT_QUIET_CHANNELS)
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channel_names(cls, values: Any) -> Any:
+        return _channel_spellings(values)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        if time_zone(name) is None:
+            raise ValueError("must be an IANA time zone, e.g. Europe/Paris")
+        return name
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> QuietHoursSettings:
+        if self.start == self.end:
+            raise ValueError("quiet hours must not start and end at the same time")
+        return self
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -135,6 +205,28 @@ class DeliverySettings(ServiceSettings):
     push_token_trait: str = "push_token"
     # Region of phone numbers written without a country code (e.g. "GB"); None: refused.
     default_phone_region: str | None = None
+    # The profile traits holding the customer's locale (`fr-CA`), IANA time zone and
+    # preferred channel (`sms`, or a list in order of preference).
+    locale_trait: str = "locale"
+    time_zone_trait: str = "timezone"
+    preferred_channel_trait: str = "preferred_channel"
+
+    # Best channel: cheapest first (channels left out rank after those listed).
+    channel_cost_order: list[Channel] = list(DEFAULT_COST_ORDER)
+    # Purposes of service messages: exempt from frequency caps.
+    transactional_purposes: list[str] = ["transactional"]
+    frequency_caps: list[FrequencyCapSettings] = []
+    # Where caps count: "auto" is Redis when redis_url is set, else the database.
+    frequency_cap_store: Literal["auto", "redis", "database"] = "auto"
+    frequency_cap_key_prefix: str = "rapport:delivery:caps:"
+    # A Redis call slower than this counts as unavailable (the message waits).
+    redis_timeout_seconds: float = 1.0
+    # Per workspace id ("*": every workspace without its own entry).
+    quiet_hours: dict[str, QuietHoursSettings] = {}
+    # An idempotency key answers with its message this long (at least 24 hours).
+    idempotency_window_seconds: float = 7 * 24 * 3600.0
+    # How often expired idempotency keys and cap counts are pruned.
+    maintenance_interval_seconds: float = 300.0
 
     # A provider's breaker opens after this many definite failures in a row...
     breaker_failure_threshold: int = 5
@@ -161,6 +253,21 @@ class DeliverySettings(ServiceSettings):
             raise ValueError("max_attempts and dispatch_concurrency must be at least 1")
         if self.breaker_failure_threshold < 1:
             raise ValueError("breaker_failure_threshold must be at least 1")
+        return self
+
+    @field_validator("channel_cost_order", mode="before")
+    @classmethod
+    def _channel_names(cls, values: Any) -> Any:
+        return _channel_spellings(values)
+
+    @model_validator(mode="after")
+    def _policy_bounds(self) -> DeliverySettings:
+        if self.idempotency_window_seconds < 24 * 3600:
+            raise ValueError("idempotency_window_seconds must be at least 86400 (24 hours)")
+        if self.maintenance_interval_seconds <= 0:
+            raise ValueError("maintenance_interval_seconds must be positive")
+        if self.frequency_cap_store == "redis" and not self.redis_url:
+            raise ValueError("frequency_cap_store redis needs redis_url")
         return self
 
     @model_validator(mode="after")

@@ -80,7 +80,7 @@ async def test_message_is_rendered_sent_and_reported(
 async def test_consent_denied_at_send_time_suppresses_without_mail(
     make_settings: Any, smtp: Any, upstreams: Any
 ) -> None:
-    upstreams.profile.traits[CUSTOMER] = {"email": ADDRESS}
+    upstreams.profile.traits[CUSTOMER] = {"email": ADDRESS, "first_name": "Ada"}
     upstreams.consent.grant(CUSTOMER, allowed=False)
     async with delivery(make_settings()) as stub:
         accepted = await stub.SendMessage(send_request())

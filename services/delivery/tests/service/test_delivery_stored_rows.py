@@ -109,9 +109,10 @@ async def test_unreadable_stored_messages_fail_and_the_rest_keeps_flowing(
         pass  # migrate the database only
     rows = [stored_row(message_id, data=text) for message_id, text in UNREADABLE_DATA.items()]
     rows += [
-        # A channel and a state a newer version knows, this one does not.
+        # A channel and a state a newer version knows, this one does not. (SCHEDULED
+        # played the unknown state until this version learnt it: PAUSED plays it now.)
         stored_row("pigeon", channel="CARRIER_PIGEON"),
-        stored_row("scheduled", state="SCHEDULED"),
+        stored_row("scheduled", state="PAUSED"),
         # A template that parses nowhere (stored by a bug): TEMPLATE_ERROR, like any other.
         stored_row("badtemplate", subject="{{ oops"),
     ]
@@ -193,7 +194,7 @@ async def test_rows_this_version_cannot_read_are_still_listed(make_settings: Any
         pass
     rows = [
         stored_row("a", data="{oops", create_time=LONG_AGO + timedelta(seconds=1)),
-        stored_row("b", channel="CARRIER_PIGEON", state="SCHEDULED"),
+        stored_row("b", channel="CARRIER_PIGEON", state="PAUSED"),
     ]
     async with stored(settings, *rows), delivery(settings) as stub:
         page = await stub.ListMessages(

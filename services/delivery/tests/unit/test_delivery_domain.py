@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from rapport.delivery.domain import names, templates, validation
+from rapport.delivery.domain import names, rendering, templates, validation
 from rapport.delivery.domain.addressing import email_address
 from rapport.delivery.domain.model import (
     Channel,
@@ -153,9 +153,9 @@ def test_channels() -> None:
         assert caught.value.field == "channel"
 
 
-def test_templates_render_missing_variables_empty_and_escape_only_html() -> None:
+def test_templates_render_none_empty_and_escape_only_html() -> None:
     content = MessageContent(
-        subject="Hi {{ traits.first_name }}{{ traits.nope.deeper }}{{ nothing }}",
+        subject="Hi {{ traits.first_name }}{{ traits.nickname | default('') }}",
         text_body="{{ data.x }} {{ customer }} {{ traits.none_value }}",
         html_body="<p>{{ data.x }}</p>",
     )
@@ -168,6 +168,37 @@ def test_templates_render_missing_variables_empty_and_escape_only_html() -> None
     assert rendered.subject == "Hi Ada"
     assert rendered.text_body == "<i>&</i> workspaces/default/customers/c1 "
     assert rendered.html_body == "<p>&lt;i&gt;&amp;&lt;/i&gt;</p>"
+
+
+# Deliberately changed: a missing variable used to render as empty (the mail "Hi" went
+# out); it is now an error naming the part and the variable.
+@pytest.mark.parametrize(
+    ("subject", "variable"),
+    [
+        ("Hi {{ traits.first_name }}", "traits.first_name"),
+        ("Hi {{ traits.nope.deeper }}", "traits.nope"),
+        ("Hi {{ nothing }}", "nothing"),
+        ("{% if traits.vip %}VIP{% endif %}", "traits.vip"),
+        ("{{ data.order.lines[3] }}", "data.order.lines[3]"),
+    ],
+)
+def test_an_undefined_variable_fails_naming_it(subject: str, variable: str) -> None:
+    content = MessageContent(subject=subject, text_body="body")
+    with pytest.raises(rendering.TemplateRenderError) as caught:
+        templates.render_content(content, traits={}, data={"order": {"lines": [1]}}, customer="c")
+    assert caught.value.kind == "UNDEFINED_VARIABLE"
+    assert caught.value.variable == variable
+    assert caught.value.describe() == f"subject: undefined variable {variable}"
+
+
+def test_a_key_computed_from_profile_values_is_not_named() -> None:
+    # The variable's name would be the customer's email: personal data stays out.
+    with pytest.raises(rendering.TemplateRenderError) as caught:
+        rendering.render(
+            "{{ data[traits.email] }}", {"traits": {"email": "ada@example.com"}, "data": {}}
+        )
+    assert "ada@example.com" not in caught.value.describe()
+    assert caught.value.variable == "data.[...]"
 
 
 def test_subject_line_breaks_are_folded() -> None:
@@ -191,15 +222,15 @@ def test_subject_line_breaks_are_folded() -> None:
     ],
 )
 def test_unsafe_or_failing_templates_raise_render_error(source: str) -> None:
-    assert templates.template_syntax_error(source) is None  # they parse...
-    with pytest.raises(templates.TemplateRenderError):  # ...but do not render
-        templates.render(source, {"traits": {"first_name": "Ada"}, "data": {}, "customer": ""})
+    assert rendering.template_syntax_error(source) is None  # they parse...
+    with pytest.raises(rendering.TemplateRenderError):  # ...but do not render
+        rendering.render(source, {"traits": {"first_name": "Ada"}, "data": {}, "customer": ""})
 
 
 def test_syntax_errors_are_described() -> None:
-    problem = templates.template_syntax_error("{% if %}")
+    problem = rendering.template_syntax_error("{% if %}")
     assert problem is not None and problem.startswith("is not a valid template")
-    assert templates.template_syntax_error("plain {{ ok }}") is None
+    assert rendering.template_syntax_error("plain {{ ok }}") is None
 
 
 @pytest.mark.parametrize(

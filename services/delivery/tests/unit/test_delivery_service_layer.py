@@ -7,13 +7,14 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from rapport.delivery.adapters.cap_store import CapStore, CapStoreUnavailable
 from rapport.delivery.adapters.providers import (
     Provider,
     ProviderRejectedError,
@@ -21,6 +22,7 @@ from rapport.delivery.adapters.providers import (
 )
 from rapport.delivery.adapters.tables import messages as messages_table
 from rapport.delivery.bootstrap import MIGRATIONS_DIR
+from rapport.delivery.domain.frequency_caps import CapPolicy, CapRule
 from rapport.delivery.domain.model import (
     Channel,
     Message,
@@ -28,6 +30,7 @@ from rapport.delivery.domain.model import (
     MessageState,
     RetryPolicy,
 )
+from rapport.delivery.domain.policy import SendingPolicy
 from rapport.delivery.service_layer import commands, messages
 from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.delivery.service_layer.dispatcher import Dispatcher
@@ -37,20 +40,14 @@ from rapport.grpctesting import eventually
 from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate
 
-from .._delivery_support import FakeEmailProvider, InMemoryConsentClient, InMemoryProfileClient
+from .._delivery_support import (
+    Clock,
+    FakeEmailProvider,
+    InMemoryConsentClient,
+    InMemoryProfileClient,
+)
 
 CUSTOMER = "workspaces/default/customers/c1"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2030, 1, 1, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 class CountingEvent(asyncio.Event):
@@ -435,3 +432,28 @@ async def test_corrupt_stored_data_fails_that_message_only(tmp_path: Path) -> No
         )
         assert (await h.get(fine.name)).state is MessageState.SENT
     assert h.provider.calls == 1
+
+
+class UnavailableCapStore(CapStore):
+    async def reserve(self, reservation: Any, rules: Any, others: Any) -> Any:
+        raise CapStoreUnavailable("ConnectionError")
+
+    async def release(self, *args: Any) -> None:
+        raise CapStoreUnavailable("ConnectionError")
+
+
+async def test_when_cap_counts_cannot_be_read_the_message_waits(tmp_path: Path) -> None:
+    # Never out uncounted: the message is retried, and dead-lettered in the end.
+    async with harness(tmp_path, max_attempts=2) as h:
+        policy = SendingPolicy(caps=CapPolicy((CapRule(limit=1, window=timedelta(days=1)),)))
+        deps = replace(h.deps, policy=policy, caps=UnavailableCapStore())
+        dispatcher = Dispatcher(deps)
+        message = await messages.send_message(command(), deps)
+        await dispatcher.dispatch_due()
+        first = await h.get(message.name)
+        h.clock.advance(60)
+        await dispatcher.dispatch_due()
+        last = await h.get(message.name)
+    assert (first.state, first.attempt_count) == (MessageState.QUEUED, 1)
+    assert (last.state, last.failure_reason) == (MessageState.FAILED, "RETRIES_EXHAUSTED")
+    assert h.provider.sent == []

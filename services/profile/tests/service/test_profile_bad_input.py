@@ -1,5 +1,8 @@
 """Odd values through the gRPC stub, one class at a time, for every RPC that takes them:
-INVALID_ARGUMENT naming the field (never INTERNAL or UNKNOWN), and nothing changes."""
+INVALID_ARGUMENT naming the field (never INTERNAL or UNKNOWN), and nothing changes.
+
+In IngestEvents an odd value is one event's problem: that event is REJECTED naming the
+field, changes nothing, and the other events of the batch are stored."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.profile.v1 import profile_service_pb2 as pb
 from rapport.type.v1 import identifier_pb2
 
-from .._profile_support import expect_invalid
+from .._profile_support import expect_invalid, expect_rejected
 
 PARENT = "workspaces/default"
 ALL = "workspaces/default/customers/-"
@@ -70,6 +73,13 @@ async def nothing_changed(stub: Stub, identity: Any) -> None:
     assert list(page.events) == []
 
 
+async def only_stored(stub: Stub, identity: Any, *message_ids: str) -> None:
+    """Only these events were stored (identity was asked once, for the valid ones)."""
+    page = await stub.ListEvents(pb.ListEventsRequest(parent=ALL, page_size=1000))
+    assert sorted(e.message_id for e in page.events) == sorted(message_ids)
+    assert len(identity[0].requests) == 1
+
+
 async def first_signal(stub: Stub, **request: Any) -> None:
     async for _ in stub.WatchSignals(pb.WatchSignalsRequest(**request)):
         break
@@ -84,8 +94,10 @@ async def test_out_of_range_timestamps_are_named(
     profile: Stub, identity: Any, event_factory: Any, field: str, stamp: Timestamp
 ) -> None:
     odd = event_factory("m-2", **{field: stamp})
-    await expect_invalid(ingest(profile, event_factory("m-1"), odd), f"events[1].{field}")
-    await nothing_changed(profile, identity)
+    answer = await ingest(profile, event_factory("m-1"), odd)
+    expect_rejected(answer, 1, f"events[1].{field}")
+    assert answer.results[0].status == pb.INGEST_STATUS_ACCEPTED
+    await only_stored(profile, identity, "m-1")
 
 
 @pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
@@ -108,7 +120,7 @@ async def test_nan_and_infinity_in_structs_are_named(
     path: str,
 ) -> None:
     event = event_factory("m-1", type=pb.EVENT_TYPE_IDENTIFY, user_id="ann", **fields(number))
-    await expect_invalid(ingest(profile, event), f"events[0].{path}")
+    expect_rejected(await ingest(profile, event), 0, f"events[0].{path}")
     await nothing_changed(profile, identity)
 
 
@@ -116,9 +128,9 @@ async def test_structs_nested_deeper_than_32_levels_are_named(
     profile: Stub, identity: Any, event_factory: Any
 ) -> None:
     too_deep = event_factory("m-1", properties=nested_structs(33))
-    await expect_invalid(ingest(profile, too_deep), "events[0].properties" + ".a" * 32)
+    expect_rejected(await ingest(profile, too_deep), 0, "events[0].properties" + ".a" * 32)
     lists = event_factory("m-1", type=pb.EVENT_TYPE_IDENTIFY, traits={"l": nested_lists(40)})
-    await expect_invalid(ingest(profile, lists), "events[0].traits.l" + "[0]" * 31)
+    expect_rejected(await ingest(profile, lists), 0, "events[0].traits.l" + "[0]" * 31)
     await nothing_changed(profile, identity)
     # 32 levels are fine, and read back whole.
     deepest = event_factory("m-2", context=nested_structs(32, leaf="bottom"))
@@ -135,8 +147,8 @@ async def test_unknown_event_types_are_named(
     profile: Stub, identity: Any, event_factory: Any, number: int
 ) -> None:
     odd = event_factory("m-2", type=number)
-    await expect_invalid(ingest(profile, event_factory("m-1"), odd), "events[1].type")
-    await nothing_changed(profile, identity)
+    expect_rejected(await ingest(profile, event_factory("m-1"), odd), 1, "events[1].type")
+    await only_stored(profile, identity, "m-1")
 
 
 @pytest.mark.parametrize(
@@ -156,9 +168,14 @@ async def test_huge_strings_make_an_event_too_large(
     fields = {"message_id": "m-4", **fields}
     huge = event_factory(fields.pop("message_id"), **fields)
     batch = [event_factory(f"m-{i}") for i in range(4)]
-    description = await expect_invalid(ingest(profile, *batch[:3], huge, batch[3]), "events[3]")
+    answer = await ingest(profile, *batch[:3], huge, batch[3])
+    description = expect_rejected(answer, 3, "events[3]", "EVENT_TOO_LARGE")
     assert "32768" in description
-    await nothing_changed(profile, identity)
+    assert [r.status for r in answer.results] == [pb.INGEST_STATUS_ACCEPTED] * 3 + [
+        pb.INGEST_STATUS_REJECTED,
+        pb.INGEST_STATUS_ACCEPTED,
+    ]
+    await only_stored(profile, identity, "m-0", "m-1", "m-2", "m-3")
 
 
 @pytest.mark.parametrize("parent", ["", "workspaces/default/customers/c1", *ODD_NAMES])

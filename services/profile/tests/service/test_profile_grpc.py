@@ -19,7 +19,7 @@ from rapport.profile.bootstrap import method_scopes
 from rapport.profile.v1 import profile_service_pb2 as pb
 from rapport.type.v1 import identifier_pb2
 
-from .._profile_support import DOMAIN, expect_invalid, watch
+from .._profile_support import DOMAIN, expect_invalid, expect_rejected, watch
 
 PARENT = "workspaces/default"
 ALL = "workspaces/default/customers/-"
@@ -352,10 +352,16 @@ async def test_list_events_errors(profile: Stub, event_factory: Any) -> None:
     )
 
 
+async def test_an_empty_batch_is_refused_whole(profile: Stub, identity: Any) -> None:
+    await expect_invalid(profile.IngestEvents(pb.IngestEventsRequest(parent=PARENT)), "events")
+    assert identity[0].requests == [] and await stored_count(profile) == 0
+
+
+# Was test_invalid_batches_are_refused_whole: one invalid event no longer refuses the
+# batch. It is REJECTED naming the same field, changes nothing; the others are stored.
 @pytest.mark.parametrize(
     ("events", "field"),
     [
-        ([], "events"),
         ([{"message_id": "ok"}, {"message_id": "bad", "type": 0}], "events[1].type"),
         ([{"message_id": ""}], "events[0].message_id"),
         ([{"message_id": "x" * 201}], "events[0].message_id"),
@@ -372,7 +378,7 @@ async def test_list_events_errors(profile: Stub, event_factory: Any) -> None:
         ),
     ],
 )
-async def test_invalid_batches_are_refused_whole(
+async def test_an_invalid_event_is_rejected_alone(
     profile: Stub, identity: Any, event_factory: Any, events: list[dict[str, Any]], field: str
 ) -> None:
     built = []
@@ -383,11 +389,17 @@ async def test_invalid_batches_are_refused_whole(
             fields.pop("user_id")
             fields["anonymous_id"] = ""
         built.append(event_factory(message_id, **fields))
-    await expect_invalid(
-        profile.IngestEvents(pb.IngestEventsRequest(parent=PARENT, events=built)), field
-    )
-    assert identity[0].requests == []  # refused before resolving anything
-    assert await stored_count(profile) == 0
+    bad = int(field.split("[")[1].split("]")[0])
+    answer = await profile.IngestEvents(pb.IngestEventsRequest(parent=PARENT, events=built))
+    expect_rejected(answer, bad, field)
+    good = [e.message_id for i, e in enumerate(built) if i != bad]
+    assert [r.status for i, r in enumerate(answer.results) if i != bad] == [
+        pb.INGEST_STATUS_ACCEPTED
+    ] * len(good)
+    listed = await profile.ListEvents(pb.ListEventsRequest(parent=ALL, page_size=1000))
+    assert sorted(e.message_id for e in listed.events) == sorted(good)
+    # The rejected event was never sent to identity.
+    assert len([o for r in identity[0].requests for o in r.requests]) == len(good)
 
 
 async def test_ingest_parent_errors(profile: Stub, event_factory: Any) -> None:
@@ -410,18 +422,20 @@ async def test_identity_refusal_names_the_event_field(profile: Stub, event_facto
             "m-2", user_id="carl", traits={"email": "c@example.com", "phone": "not a phone"}
         ),
     ]
-    description = await expect_invalid(ingest(profile, *batch), "events[2].traits.phone")
+    # Identity refuses the whole call; the event it named is rejected alone and the
+    # call made again without it.
+    answer = await ingest(profile, *batch)
+    description = expect_rejected(answer, 2, "events[2].traits.phone", "IDENTIFIER_REFUSED")
     assert "phone" in description
-    await expect_invalid(
-        ingest(
-            profile,
-            event_factory(
-                "m-3", identifiers=[identifier_pb2.Identifier(type="shoe_size", value="44")]
-            ),
-        ),
-        "events[0].identifiers[0].type",
+    assert [r.status for r in answer.results[:2]] == [pb.INGEST_STATUS_ACCEPTED] * 2
+    shoe = event_factory(
+        "m-3", identifiers=[identifier_pb2.Identifier(type="shoe_size", value="44")]
     )
-    assert await stored_count(profile) == 0
+    answer = await ingest(profile, shoe)
+    expect_rejected(answer, 0, "events[0].identifiers[0].type", "IDENTIFIER_REFUSED")
+    assert await stored_count(profile) == 2
+    listed = await profile.ListEvents(pb.ListEventsRequest(parent=ALL))
+    assert sorted(e.message_id for e in listed.events) == ["m-0", "m-1"]
 
 
 async def test_duplicates_are_not_sent_to_identity(
@@ -495,7 +509,7 @@ def test_every_method_of_the_contract_has_a_scope() -> None:
     service = pb.DESCRIPTOR.services_by_name["ProfileService"]
     scopes = method_scopes()
     assert set(scopes) == {f"/{service.full_name}/{m.name}" for m in service.methods}
-    writes = {"IngestEvents"}
+    writes = {"IngestEvents", "RemoveTraits"}
     for method, scope in scopes.items():
         name = method.rsplit("/", 1)[1]
         assert scope == ("profile.write" if name in writes else "profile.read"), method
@@ -614,14 +628,14 @@ async def test_watch_ends_when_the_server_stops(profile_server: Any, event_facto
 
 async def test_malformed_values_are_invalid_not_internal(profile: Stub, event_factory: Any) -> None:
     not_json = event_factory("m-1", type=pb.EVENT_TYPE_IDENTIFY, traits={"score": float("nan")})
-    await expect_invalid(ingest(profile, not_json), "events[0].traits.score")
+    expect_rejected(await ingest(profile, not_json), 0, "events[0].traits.score")
     far_future = event_factory("m-2", original_time=Timestamp(seconds=10**12))
-    await expect_invalid(ingest(profile, far_future), "events[0].original_time")
+    expect_rejected(await ingest(profile, far_future), 0, "events[0].original_time")
     unknown_type = event_factory("m-3", type=99)
-    await expect_invalid(ingest(profile, event_factory("m-0"), unknown_type), "events[1].type")
+    expect_rejected(await ingest(profile, event_factory("m-0"), unknown_type), 1, "events[1].type")
     not_a_string = event_factory("m-4", context={"device": {"id": 7}})
-    await expect_invalid(ingest(profile, not_a_string), "events[0].context.device.id")
-    assert await stored_count(profile) == 0
+    expect_rejected(await ingest(profile, not_a_string), 0, "events[0].context.device.id")
+    assert await stored_count(profile) == 1  # m-0 only
 
 
 async def test_an_out_of_range_skew_correction_is_invalid(
@@ -632,5 +646,6 @@ async def test_an_out_of_range_skew_correction_is_invalid(
     latest = datetime(9999, 12, 31, tzinfo=UTC)
     for original, sent in ((earliest, latest), (latest, earliest)):
         skewed = event_factory("m-1", original_time=stamp(original), sent_time=stamp(sent))
-        await expect_invalid(ingest(profile, event_factory("m-0"), skewed), "events[1].sent_time")
-    assert await stored_count(profile) == 0
+        answer = await ingest(profile, event_factory("m-0"), skewed)
+        expect_rejected(answer, 1, "events[1].sent_time")
+    assert await stored_count(profile) == 1  # m-0 only

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rapport.commitwatch import CommitNotifier
-from rapport.errors import Aborted, InvalidArgument, Unavailable
+from rapport.errors import Aborted, Unavailable
 from rapport.pagination import PageTokens
 from rapport.profile.adapters.repository import ProfileRepository
 from rapport.profile.bootstrap import MIGRATIONS_DIR
@@ -193,15 +193,21 @@ async def test_identity_unavailable_stores_nothing(deps: Dependencies) -> None:
 
 
 async def test_identity_refusal_maps_to_the_source_field(deps: Dependencies) -> None:
-    with pytest.raises(InvalidArgument) as caught:
-        await ingest(
-            deps,
-            identify("m1", user_id="ann"),
-            identify("m1", user_id="ann"),  # a duplicate: not sent to identity
-            identify("m2", user_id="bob", traits={"phone": "call me"}),
-        )
-    assert caught.value.field == "events[2].traits.phone"
-    assert await count_events(deps) == 0
+    # Was a whole-batch refusal: now the refused event alone is rejected.
+    results = await ingest(
+        deps,
+        identify("m1", user_id="ann"),
+        identify("m1", user_id="ann"),  # a duplicate: not sent to identity
+        identify("m2", user_id="bob", traits={"phone": "call me"}),
+    )
+    rejection = results[2].rejection
+    assert rejection is not None and rejection.field == "events[2].traits.phone"
+    assert [r.status for r in results] == [
+        IngestStatus.ACCEPTED,
+        IngestStatus.DUPLICATE,
+        IngestStatus.REJECTED,
+    ]
+    assert await count_events(deps) == 1
 
 
 async def test_signals_follow_commits(deps: Dependencies) -> None:

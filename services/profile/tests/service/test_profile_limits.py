@@ -12,7 +12,7 @@ from rapport.profile.settings import ProfileSettings
 from rapport.profile.v1 import profile_service_pb2 as pb
 from rapport.wellknowntypes import to_timestamp
 
-from .._profile_support import expect_invalid
+from .._profile_support import expect_invalid, expect_rejected
 
 PARENT = "workspaces/default"
 ALL = "workspaces/default/customers/-"
@@ -57,11 +57,13 @@ def test_the_limits_are_settings_with_segments_defaults() -> None:
 async def test_an_event_may_be_32_kib_and_not_a_byte_more(
     profile: Stub, identity: Any, event_factory: Any
 ) -> None:
+    # Over the limit: that event alone is rejected (it used to refuse the batch).
     small = [event_factory(f"m-{i}") for i in range(3)]
     too_large = sized(event_factory, "m-3", 32 * KIB + 1)
-    description = await expect_invalid(ingest(profile, *small, too_large), "events[3]")
+    answer = await ingest(profile, *small, too_large)
+    description = expect_rejected(answer, 3, "events[3]", "EVENT_TOO_LARGE")
     assert f"{32 * KIB + 1} bytes" in description
-    assert identity[0].requests == [] and await stored_ids(profile) == []
+    assert await stored_ids(profile) == ["m-0", "m-1", "m-2"]
 
     largest = sized(event_factory, "m-3", 32 * KIB)
     await ingest(profile, *small, largest)
@@ -87,11 +89,12 @@ async def test_the_limits_follow_the_settings(
 ) -> None:
     limits = {"max_event_bytes": 1000, "max_batch_bytes": 2500, "max_struct_depth": 3}
     async with profile_server(**limits) as (stub, _):
-        await expect_invalid(ingest(stub, sized(event_factory, "m-1", 1001)), "events[0]")
+        answer = await ingest(stub, sized(event_factory, "m-1", 1001))
+        expect_rejected(answer, 0, "events[0]", "EVENT_TOO_LARGE")
         batch = [sized(event_factory, f"m-{i}", 900) for i in range(3)]
         await expect_invalid(ingest(stub, *batch), "events")
         deep = event_factory("m-1", properties={"a": {"b": {"c": {"d": 1}}}})
-        await expect_invalid(ingest(stub, deep), "events[0].properties.a.b.c")
+        expect_rejected(await ingest(stub, deep), 0, "events[0].properties.a.b.c")
         assert identity[0].requests == [] and await stored_ids(stub) == []
         await ingest(stub, sized(event_factory, "m-9", 1000), batch[1])
         assert await stored_ids(stub) == ["m-1", "m-9"]

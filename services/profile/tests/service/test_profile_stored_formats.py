@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.profile.adapters.tables import events, signals
+from rapport.profile.bootstrap import MIGRATIONS_DIR
 from rapport.profile.v1 import profile_service_pb2 as pb
-from rapport.sqlstore import create_engine
+from rapport.sqlstore import create_engine, migrate
 from sqlalchemy import insert, select
 
 PARENT = "workspaces/default"
@@ -40,8 +41,11 @@ def stamp(moment: datetime) -> Timestamp:
 
 
 async def _store_first_release_rows(url: str) -> None:
+    """Rows as the first release wrote them, in its schema (revision 0001): the server
+    started afterwards migrates them like any existing database."""
     engine = create_engine(url)
     try:
+        await migrate(engine, MIGRATIONS_DIR, revision="0001")
         async with engine.begin() as conn:
             await conn.execute(
                 insert(events).values(
@@ -95,9 +99,9 @@ def _assert_first_release_event(event: pb.Event) -> None:
 async def test_first_release_rows_read_through_every_method(
     profile_server: Any, tmp_path: Path
 ) -> None:
-    async with profile_server() as (stub, running):
-        await _store_first_release_rows(f"sqlite+aiosqlite:///{tmp_path / 'profile.db'}")
-
+    await _store_first_release_rows(f"sqlite+aiosqlite:///{tmp_path / 'profile.db'}")
+    # The row was received in 2024: a window reaching back that far keeps it a duplicate.
+    async with profile_server(dedup_window=timedelta(days=3650)) as (stub, running):
         got = await stub.GetEvent(pb.GetEventRequest(name=f"{CUSTOMER}/events/{EVENT_ID}"))
         _assert_first_release_event(got)
         [listed] = (await stub.ListEvents(pb.ListEventsRequest(parent=CUSTOMER))).events

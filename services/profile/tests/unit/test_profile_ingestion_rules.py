@@ -1,4 +1,8 @@
-"""Domain rules of ingestion: validation, identifiers, timestamps, duplicates."""
+"""Domain rules of ingestion: validation, identifiers, timestamps, duplicates.
+
+The batch's size refuses a request; every other problem is one event's, and names
+its field (the event alone is rejected).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +16,11 @@ from rapport.profile.domain.ingestion import (
     corrected_event_time,
     extract_identifiers,
     plan_batch,
-    validate_batch,
+    trait_source,
+    validate_batch_size,
+    validate_event,
 )
-from rapport.profile.domain.model import EventType, Identifier, IncomingEvent
+from rapport.profile.domain.model import EventType, Identifier, IncomingEvent, TraitSource
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -26,6 +32,13 @@ def event(**fields: object) -> IncomingEvent:
         "user_id": "u1",
     }
     return IncomingEvent(**{**defaults, **fields})  # type: ignore[arg-type]
+
+
+def validate_batch(events: list[IncomingEvent]) -> None:
+    """The batch check, then each event's (the first problem raised)."""
+    validate_batch_size(len(events))
+    for i, incoming in enumerate(events):
+        validate_event(incoming, f"events[{i}]")
 
 
 def refused(events: list[IncomingEvent]) -> InvalidArgument:
@@ -153,3 +166,29 @@ def test_nul_characters_are_refused_where_they_would_be_stored_as_text() -> None
     assert refused([event(message_id="a\x00b")]).field == "events[0].message_id"
     assert refused([event(type=EventType.TRACK, event="x\x00")]).field == "events[0].event"
     assert refused([event(traits={"a\x00": 1.0})]).field == "events[0].traits"
+
+
+def test_group_and_alias_events_need_their_ids() -> None:
+    assert refused([event(type=EventType.GROUP)]).field == "events[0].group_id"
+    assert refused([event(type=EventType.GROUP, group_id="g\x00")]).field == "events[0].group_id"
+    assert refused([event(type=EventType.GROUP, group_id="g" * 201)]).field == "events[0].group_id"
+    validate_batch([event(type=EventType.GROUP, group_id="Acme Inc.")])
+    assert refused([event(type=EventType.ALIAS)]).field == "events[0].previous_id"
+    alone = event(type=EventType.ALIAS, user_id="", previous_id="a0")
+    assert refused([alone]).field == "events[0]"
+    validate_batch([event(type=EventType.ALIAS, previous_id="a0")])
+
+
+def test_trait_source_comes_from_the_context_library() -> None:
+    sent = event(context={"library": {"name": "analytics-python", "version": "2.3.3"}})
+    assert trait_source(sent) == TraitSource(EventType.IDENTIFY, "analytics-python", "2.3.3")
+    odd = event(type=EventType.GROUP, context={"library": {"name": 7, "version": "v" * 500}})
+    assert trait_source(odd) == TraitSource(EventType.GROUP, "", "v" * 100)
+    assert trait_source(event()) == TraitSource(EventType.IDENTIFY)
+
+
+def test_a_groups_email_is_not_the_customers_identifier() -> None:
+    group = event(type=EventType.GROUP, group_id="acme", traits={"email": "info@acme.example"})
+    assert [s.identifier for s in extract_identifiers(group, "events[0]")] == [
+        Identifier("user_id", "u1")
+    ]

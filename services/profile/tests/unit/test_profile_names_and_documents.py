@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from rapport.errors import InvalidArgument
 from rapport.profile.domain import names
 from rapport.profile.domain.documents import event_document, event_from_document, parse_time
-from rapport.profile.domain.ingestion import event_times
+from rapport.profile.domain.ingestion import event_time
 from rapport.profile.domain.model import EventType, Identifier, IncomingEvent
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -113,7 +113,7 @@ def test_a_skew_correction_out_of_range_names_sent_time() -> None:
         original_time=datetime(1, 1, 1, tzinfo=UTC),
         sent_time=datetime(9999, 1, 1, tzinfo=UTC),
     )
-    assert event_times([ok], [0], T0) == {0: T0}
+    assert event_time(ok, "events[0]", T0) == T0
     with pytest.raises(InvalidArgument) as caught:
-        event_times([ok, far], [0, 1], T0)
+        event_time(far, "events[1]", T0)
     assert caught.value.field == "events[1].sent_time"

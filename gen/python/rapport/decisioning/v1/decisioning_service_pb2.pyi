@@ -2,7 +2,9 @@ import datetime
 
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
+from google.protobuf import duration_pb2 as _duration_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from rapport.type.v1 import channel_pb2 as _channel_pb2
@@ -24,15 +26,39 @@ class OutcomeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTCOME_TYPE_ACCEPT: _ClassVar[OutcomeType]
     OUTCOME_TYPE_REJECT: _ClassVar[OutcomeType]
     OUTCOME_TYPE_CONVERSION: _ClassVar[OutcomeType]
+
+class PriorityPart(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRIORITY_PART_UNSPECIFIED: _ClassVar[PriorityPart]
+    PRIORITY_PART_PROPENSITY: _ClassVar[PriorityPart]
+    PRIORITY_PART_CONTEXT_WEIGHT: _ClassVar[PriorityPart]
+    PRIORITY_PART_VALUE: _ClassVar[PriorityPart]
+    PRIORITY_PART_LEVER: _ClassVar[PriorityPart]
+
+class ConfigChangeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CONFIG_CHANGE_TYPE_UNSPECIFIED: _ClassVar[ConfigChangeType]
+    CONFIG_CHANGE_TYPE_ADDED: _ClassVar[ConfigChangeType]
+    CONFIG_CHANGE_TYPE_REMOVED: _ClassVar[ConfigChangeType]
+    CONFIG_CHANGE_TYPE_CHANGED: _ClassVar[ConfigChangeType]
 OUTCOME_TYPE_UNSPECIFIED: OutcomeType
 OUTCOME_TYPE_IMPRESSION: OutcomeType
 OUTCOME_TYPE_CLICK: OutcomeType
 OUTCOME_TYPE_ACCEPT: OutcomeType
 OUTCOME_TYPE_REJECT: OutcomeType
 OUTCOME_TYPE_CONVERSION: OutcomeType
+PRIORITY_PART_UNSPECIFIED: PriorityPart
+PRIORITY_PART_PROPENSITY: PriorityPart
+PRIORITY_PART_CONTEXT_WEIGHT: PriorityPart
+PRIORITY_PART_VALUE: PriorityPart
+PRIORITY_PART_LEVER: PriorityPart
+CONFIG_CHANGE_TYPE_UNSPECIFIED: ConfigChangeType
+CONFIG_CHANGE_TYPE_ADDED: ConfigChangeType
+CONFIG_CHANGE_TYPE_REMOVED: ConfigChangeType
+CONFIG_CHANGE_TYPE_CHANGED: ConfigChangeType
 
 class Action(_message.Message):
-    __slots__ = ("name", "display_name", "description", "channels", "purpose", "value", "lever", "base_propensity", "eligibility", "content", "start_time", "end_time", "create_time")
+    __slots__ = ("name", "display_name", "description", "channels", "purpose", "value", "lever", "base_propensity", "eligibility", "content", "start_time", "end_time", "create_time", "group", "treatments", "tags", "applicability", "suitability", "update_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +72,12 @@ class Action(_message.Message):
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
+    TREATMENTS_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    APPLICABILITY_FIELD_NUMBER: _ClassVar[int]
+    SUITABILITY_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     display_name: str
     description: str
@@ -59,7 +91,29 @@ class Action(_message.Message):
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., channels: _Optional[_Iterable[_Union[_channel_pb2.Channel, str]]] = ..., purpose: _Optional[str] = ..., value: _Optional[float] = ..., lever: _Optional[float] = ..., base_propensity: _Optional[float] = ..., eligibility: _Optional[str] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    group: str
+    treatments: _containers.RepeatedCompositeFieldContainer[Treatment]
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    applicability: str
+    suitability: str
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., channels: _Optional[_Iterable[_Union[_channel_pb2.Channel, str]]] = ..., purpose: _Optional[str] = ..., value: _Optional[float] = ..., lever: _Optional[float] = ..., base_propensity: _Optional[float] = ..., eligibility: _Optional[str] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., group: _Optional[str] = ..., treatments: _Optional[_Iterable[_Union[Treatment, _Mapping]]] = ..., tags: _Optional[_Iterable[str]] = ..., applicability: _Optional[str] = ..., suitability: _Optional[str] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Treatment(_message.Message):
+    __slots__ = ("channel", "content")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    channel: _channel_pb2.Channel
+    content: _message_content_pb2.MessageContent
+    def __init__(self, channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ...) -> None: ...
+
+class UpdateActionRequest(_message.Message):
+    __slots__ = ("action", "update_mask")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    action: Action
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, action: _Optional[_Union[Action, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class CreateActionRequest(_message.Message):
     __slots__ = ("parent", "action_id", "action")
@@ -78,14 +132,16 @@ class GetActionRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListActionsRequest(_message.Message):
-    __slots__ = ("parent", "page_size", "page_token")
+    __slots__ = ("parent", "page_size", "page_token", "group")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    GROUP_FIELD_NUMBER: _ClassVar[int]
     parent: str
     page_size: int
     page_token: str
-    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    group: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., group: _Optional[str] = ...) -> None: ...
 
 class ListActionsResponse(_message.Message):
     __slots__ = ("actions", "next_page_token")
@@ -102,18 +158,24 @@ class DeleteActionRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class DecideRequest(_message.Message):
-    __slots__ = ("parent", "customer", "context", "channel", "max_actions")
+    __slots__ = ("parent", "customer", "context", "channel", "max_actions", "placement", "device", "time_zone")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     MAX_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    TIME_ZONE_FIELD_NUMBER: _ClassVar[int]
     parent: str
     customer: str
     context: _struct_pb2.Struct
     channel: _channel_pb2.Channel
     max_actions: int
-    def __init__(self, parent: _Optional[str] = ..., customer: _Optional[str] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., max_actions: _Optional[int] = ...) -> None: ...
+    placement: str
+    device: str
+    time_zone: str
+    def __init__(self, parent: _Optional[str] = ..., customer: _Optional[str] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., max_actions: _Optional[int] = ..., placement: _Optional[str] = ..., device: _Optional[str] = ..., time_zone: _Optional[str] = ...) -> None: ...
 
 class ScoreParts(_message.Message):
     __slots__ = ("propensity", "context_weight", "value", "lever")
@@ -146,27 +208,33 @@ class RankedAction(_message.Message):
     def __init__(self, action: _Optional[str] = ..., rank: _Optional[int] = ..., priority: _Optional[float] = ..., score: _Optional[_Union[ScoreParts, _Mapping]] = ..., probability: _Optional[float] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., explanation: _Optional[str] = ...) -> None: ...
 
 class ExcludedAction(_message.Message):
-    __slots__ = ("action", "reason", "explanation")
+    __slots__ = ("action", "reason", "explanation", "score", "priority")
     ACTION_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     action: str
     reason: str
     explanation: str
-    def __init__(self, action: _Optional[str] = ..., reason: _Optional[str] = ..., explanation: _Optional[str] = ...) -> None: ...
+    score: ScoreParts
+    priority: float
+    def __init__(self, action: _Optional[str] = ..., reason: _Optional[str] = ..., explanation: _Optional[str] = ..., score: _Optional[_Union[ScoreParts, _Mapping]] = ..., priority: _Optional[float] = ...) -> None: ...
 
 class DecideResponse(_message.Message):
-    __slots__ = ("decision", "actions", "excluded_actions")
+    __slots__ = ("decision", "actions", "excluded_actions", "config_version")
     DECISION_FIELD_NUMBER: _ClassVar[int]
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
     decision: str
     actions: _containers.RepeatedCompositeFieldContainer[RankedAction]
     excluded_actions: _containers.RepeatedCompositeFieldContainer[ExcludedAction]
-    def __init__(self, decision: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[RankedAction, _Mapping]]] = ..., excluded_actions: _Optional[_Iterable[_Union[ExcludedAction, _Mapping]]] = ...) -> None: ...
+    config_version: str
+    def __init__(self, decision: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[RankedAction, _Mapping]]] = ..., excluded_actions: _Optional[_Iterable[_Union[ExcludedAction, _Mapping]]] = ..., config_version: _Optional[str] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("name", "customer", "actions", "excluded_actions", "channel", "source", "create_time")
+    __slots__ = ("name", "customer", "actions", "excluded_actions", "channel", "source", "create_time", "config_version")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -174,6 +242,7 @@ class Decision(_message.Message):
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     actions: _containers.RepeatedCompositeFieldContainer[RankedAction]
@@ -181,7 +250,8 @@ class Decision(_message.Message):
     channel: _channel_pb2.Channel
     source: str
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[RankedAction, _Mapping]]] = ..., excluded_actions: _Optional[_Iterable[_Union[ExcludedAction, _Mapping]]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    config_version: str
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[RankedAction, _Mapping]]] = ..., excluded_actions: _Optional[_Iterable[_Union[ExcludedAction, _Mapping]]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_version: _Optional[str] = ...) -> None: ...
 
 class GetDecisionRequest(_message.Message):
     __slots__ = ("name",)
@@ -264,20 +334,22 @@ class ListOutcomesResponse(_message.Message):
     def __init__(self, outcomes: _Optional[_Iterable[_Union[Outcome, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Trigger(_message.Message):
-    __slots__ = ("name", "event_name", "condition", "action", "channel", "create_time")
+    __slots__ = ("name", "event_name", "condition", "action", "channel", "create_time", "update_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
     CONDITION_FIELD_NUMBER: _ClassVar[int]
     ACTION_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     event_name: str
     condition: str
     action: str
     channel: _channel_pb2.Channel
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., event_name: _Optional[str] = ..., condition: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., event_name: _Optional[str] = ..., condition: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateTriggerRequest(_message.Message):
     __slots__ = ("parent", "trigger_id", "trigger")
@@ -312,3 +384,277 @@ class ListTriggersResponse(_message.Message):
     triggers: _containers.RepeatedCompositeFieldContainer[Trigger]
     next_page_token: str
     def __init__(self, triggers: _Optional[_Iterable[_Union[Trigger, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateTriggerRequest(_message.Message):
+    __slots__ = ("trigger", "update_mask")
+    TRIGGER_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    trigger: Trigger
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, trigger: _Optional[_Union[Trigger, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class DeleteTriggerRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ActionGroup(_message.Message):
+    __slots__ = ("name", "display_name", "description", "issue", "eligibility", "applicability", "suitability", "lever", "create_time", "update_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_FIELD_NUMBER: _ClassVar[int]
+    ELIGIBILITY_FIELD_NUMBER: _ClassVar[int]
+    APPLICABILITY_FIELD_NUMBER: _ClassVar[int]
+    SUITABILITY_FIELD_NUMBER: _ClassVar[int]
+    LEVER_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    display_name: str
+    description: str
+    issue: str
+    eligibility: str
+    applicability: str
+    suitability: str
+    lever: float
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., issue: _Optional[str] = ..., eligibility: _Optional[str] = ..., applicability: _Optional[str] = ..., suitability: _Optional[str] = ..., lever: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateActionGroupRequest(_message.Message):
+    __slots__ = ("parent", "action_group_id", "action_group")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_GROUP_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    action_group_id: str
+    action_group: ActionGroup
+    def __init__(self, parent: _Optional[str] = ..., action_group_id: _Optional[str] = ..., action_group: _Optional[_Union[ActionGroup, _Mapping]] = ...) -> None: ...
+
+class GetActionGroupRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListActionGroupsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token", "issue")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ISSUE_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    issue: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., issue: _Optional[str] = ...) -> None: ...
+
+class ListActionGroupsResponse(_message.Message):
+    __slots__ = ("action_groups", "next_page_token")
+    ACTION_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    action_groups: _containers.RepeatedCompositeFieldContainer[ActionGroup]
+    next_page_token: str
+    def __init__(self, action_groups: _Optional[_Iterable[_Union[ActionGroup, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateActionGroupRequest(_message.Message):
+    __slots__ = ("action_group", "update_mask")
+    ACTION_GROUP_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    action_group: ActionGroup
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, action_group: _Optional[_Union[ActionGroup, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class DeleteActionGroupRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ContactLimit(_message.Message):
+    __slots__ = ("channels", "purposes", "max_contacts", "period")
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    PURPOSES_FIELD_NUMBER: _ClassVar[int]
+    MAX_CONTACTS_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    channels: _containers.RepeatedScalarFieldContainer[_channel_pb2.Channel]
+    purposes: _containers.RepeatedScalarFieldContainer[str]
+    max_contacts: int
+    period: _duration_pb2.Duration
+    def __init__(self, channels: _Optional[_Iterable[_Union[_channel_pb2.Channel, str]]] = ..., purposes: _Optional[_Iterable[str]] = ..., max_contacts: _Optional[int] = ..., period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class SuppressionRule(_message.Message):
+    __slots__ = ("outcome_type", "outcome_count", "window", "duration", "tags")
+    OUTCOME_TYPE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    DURATION_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    outcome_type: OutcomeType
+    outcome_count: int
+    window: _duration_pb2.Duration
+    duration: _duration_pb2.Duration
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, outcome_type: _Optional[_Union[OutcomeType, str]] = ..., outcome_count: _Optional[int] = ..., window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., duration: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ContextWeight(_message.Message):
+    __slots__ = ("condition", "weight")
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    condition: str
+    weight: float
+    def __init__(self, condition: _Optional[str] = ..., weight: _Optional[float] = ...) -> None: ...
+
+class ArbitrationSettings(_message.Message):
+    __slots__ = ("priority_parts", "context_weights")
+    PRIORITY_PARTS_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_WEIGHTS_FIELD_NUMBER: _ClassVar[int]
+    priority_parts: _containers.RepeatedScalarFieldContainer[PriorityPart]
+    context_weights: _containers.RepeatedCompositeFieldContainer[ContextWeight]
+    def __init__(self, priority_parts: _Optional[_Iterable[_Union[PriorityPart, str]]] = ..., context_weights: _Optional[_Iterable[_Union[ContextWeight, _Mapping]]] = ...) -> None: ...
+
+class DecisionSettings(_message.Message):
+    __slots__ = ("name", "contact_limits", "suppression_rules", "arbitration", "update_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_LIMITS_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSION_RULES_FIELD_NUMBER: _ClassVar[int]
+    ARBITRATION_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    contact_limits: _containers.RepeatedCompositeFieldContainer[ContactLimit]
+    suppression_rules: _containers.RepeatedCompositeFieldContainer[SuppressionRule]
+    arbitration: ArbitrationSettings
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., contact_limits: _Optional[_Iterable[_Union[ContactLimit, _Mapping]]] = ..., suppression_rules: _Optional[_Iterable[_Union[SuppressionRule, _Mapping]]] = ..., arbitration: _Optional[_Union[ArbitrationSettings, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetDecisionSettingsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class UpdateDecisionSettingsRequest(_message.Message):
+    __slots__ = ("decision_settings", "update_mask")
+    DECISION_SETTINGS_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    decision_settings: DecisionSettings
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, decision_settings: _Optional[_Union[DecisionSettings, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class DecisionConfigVersion(_message.Message):
+    __slots__ = ("name", "description", "live", "source_version", "action_count", "action_group_count", "trigger_count", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_GROUP_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    live: bool
+    source_version: str
+    action_count: int
+    action_group_count: int
+    trigger_count: int
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., live: _Optional[bool] = ..., source_version: _Optional[str] = ..., action_count: _Optional[int] = ..., action_group_count: _Optional[int] = ..., trigger_count: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class PublishDecisionConfigRequest(_message.Message):
+    __slots__ = ("parent", "description")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    description: str
+    def __init__(self, parent: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class RollbackDecisionConfigRequest(_message.Message):
+    __slots__ = ("name", "description")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    description: str
+    def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class GetDecisionConfigVersionRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListDecisionConfigVersionsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListDecisionConfigVersionsResponse(_message.Message):
+    __slots__ = ("decision_config_versions", "next_page_token")
+    DECISION_CONFIG_VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    decision_config_versions: _containers.RepeatedCompositeFieldContainer[DecisionConfigVersion]
+    next_page_token: str
+    def __init__(self, decision_config_versions: _Optional[_Iterable[_Union[DecisionConfigVersion, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DiffDecisionConfigRequest(_message.Message):
+    __slots__ = ("parent", "base_version", "target_version")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    BASE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_VERSION_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    base_version: str
+    target_version: str
+    def __init__(self, parent: _Optional[str] = ..., base_version: _Optional[str] = ..., target_version: _Optional[str] = ...) -> None: ...
+
+class ConfigChange(_message.Message):
+    __slots__ = ("item", "change_type", "fields")
+    ITEM_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_TYPE_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    item: str
+    change_type: ConfigChangeType
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, item: _Optional[str] = ..., change_type: _Optional[_Union[ConfigChangeType, str]] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class DiffDecisionConfigResponse(_message.Message):
+    __slots__ = ("changes",)
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[ConfigChange]
+    def __init__(self, changes: _Optional[_Iterable[_Union[ConfigChange, _Mapping]]] = ...) -> None: ...
+
+class ImportDecisionConfigRequest(_message.Message):
+    __slots__ = ("parent", "content", "merge")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    MERGE_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    content: str
+    merge: bool
+    def __init__(self, parent: _Optional[str] = ..., content: _Optional[str] = ..., merge: _Optional[bool] = ...) -> None: ...
+
+class ImportDecisionConfigResponse(_message.Message):
+    __slots__ = ("changes",)
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[ConfigChange]
+    def __init__(self, changes: _Optional[_Iterable[_Union[ConfigChange, _Mapping]]] = ...) -> None: ...
+
+class ExportDecisionConfigRequest(_message.Message):
+    __slots__ = ("parent", "version")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    version: str
+    def __init__(self, parent: _Optional[str] = ..., version: _Optional[str] = ...) -> None: ...
+
+class ExportDecisionConfigResponse(_message.Message):
+    __slots__ = ("content",)
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    content: str
+    def __init__(self, content: _Optional[str] = ...) -> None: ...

@@ -28,8 +28,21 @@ if _version_not_supported:
 
 class DecisioningServiceStub:
     """"The brain": decides the next best action for a customer from a catalogue
-    of actions, engagement policies written in CEL, consent and arbitration,
-    and turns signals into sends through triggers.
+    of actions, engagement policies written in CEL, contact policies, consent
+    and arbitration, and turns signals into sends through triggers.
+
+    The decision configuration of a workspace (actions, action groups,
+    triggers and its DecisionSettings) is edited as a draft: Create, Update and
+    Delete change the draft, Get and List read it. PublishDecisionConfig makes
+    the draft a new immutable DecisionConfigVersion, the live one; Decide and
+    triggers always use the live version. RollbackDecisionConfig publishes an
+    earlier version's content again, DiffDecisionConfig lists what changed.
+
+    Every decision, asked for (Decide) or triggered, goes through the same
+    ordered steps: engagement policies (validity, channel, then eligibility,
+    applicability and suitability rules of the action's group and of the
+    action), contact policies (suppression rules, contact limits), consent,
+    experiment assignment, scoring, arbitration; and every decision is stored.
 
     Errors carry one `google.rpc.ErrorInfo` with domain
     `decisioning.rapport.dev`.
@@ -106,12 +119,110 @@ class DecisioningServiceStub:
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggersRequest.SerializeToString,
                 response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggersResponse.FromString,
                 _registered_method=True)
+        self.UpdateAction = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/UpdateAction',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateActionRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Action.FromString,
+                _registered_method=True)
+        self.CreateActionGroup = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/CreateActionGroup',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateActionGroupRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ActionGroup.FromString,
+                _registered_method=True)
+        self.GetActionGroup = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetActionGroup',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetActionGroupRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ActionGroup.FromString,
+                _registered_method=True)
+        self.ListActionGroups = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ListActionGroups',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListActionGroupsRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListActionGroupsResponse.FromString,
+                _registered_method=True)
+        self.UpdateActionGroup = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/UpdateActionGroup',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateActionGroupRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ActionGroup.FromString,
+                _registered_method=True)
+        self.DeleteActionGroup = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/DeleteActionGroup',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteActionGroupRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.UpdateTrigger = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/UpdateTrigger',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateTriggerRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Trigger.FromString,
+                _registered_method=True)
+        self.DeleteTrigger = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/DeleteTrigger',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteTriggerRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.GetDecisionSettings = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetDecisionSettings',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetDecisionSettingsRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionSettings.FromString,
+                _registered_method=True)
+        self.UpdateDecisionSettings = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/UpdateDecisionSettings',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateDecisionSettingsRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionSettings.FromString,
+                _registered_method=True)
+        self.PublishDecisionConfig = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/PublishDecisionConfig',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.PublishDecisionConfigRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionConfigVersion.FromString,
+                _registered_method=True)
+        self.RollbackDecisionConfig = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/RollbackDecisionConfig',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.RollbackDecisionConfigRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionConfigVersion.FromString,
+                _registered_method=True)
+        self.GetDecisionConfigVersion = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetDecisionConfigVersion',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetDecisionConfigVersionRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionConfigVersion.FromString,
+                _registered_method=True)
+        self.ListDecisionConfigVersions = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ListDecisionConfigVersions',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionConfigVersionsRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionConfigVersionsResponse.FromString,
+                _registered_method=True)
+        self.DiffDecisionConfig = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/DiffDecisionConfig',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DiffDecisionConfigRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DiffDecisionConfigResponse.FromString,
+                _registered_method=True)
+        self.ImportDecisionConfig = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ImportDecisionConfig',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ImportDecisionConfigRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ImportDecisionConfigResponse.FromString,
+                _registered_method=True)
+        self.ExportDecisionConfig = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ExportDecisionConfig',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigResponse.FromString,
+                _registered_method=True)
 
 
 class DecisioningServiceServicer:
     """"The brain": decides the next best action for a customer from a catalogue
-    of actions, engagement policies written in CEL, consent and arbitration,
-    and turns signals into sends through triggers.
+    of actions, engagement policies written in CEL, contact policies, consent
+    and arbitration, and turns signals into sends through triggers.
+
+    The decision configuration of a workspace (actions, action groups,
+    triggers and its DecisionSettings) is edited as a draft: Create, Update and
+    Delete change the draft, Get and List read it. PublishDecisionConfig makes
+    the draft a new immutable DecisionConfigVersion, the live one; Decide and
+    triggers always use the live version. RollbackDecisionConfig publishes an
+    earlier version's content again, DiffDecisionConfig lists what changed.
+
+    Every decision, asked for (Decide) or triggered, goes through the same
+    ordered steps: engagement policies (validity, channel, then eligibility,
+    applicability and suitability rules of the action's group and of the
+    action), contact policies (suppression rules, contact limits), consent,
+    experiment assignment, scoring, arbitration; and every decision is stored.
 
     Errors carry one `google.rpc.ErrorInfo` with domain
     `decisioning.rapport.dev`.
@@ -210,6 +321,131 @@ class DecisioningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateAction(self, request, context):
+        """Updates an action of the draft (AIP-134: the fields of `update_mask`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateActionGroup(self, request, context):
+        """Creates an action group in the draft.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetActionGroup(self, request, context):
+        """Gets an action group of the draft.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListActionGroups(self, request, context):
+        """Lists the action groups of the draft, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateActionGroup(self, request, context):
+        """Updates an action group of the draft (AIP-134).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteActionGroup(self, request, context):
+        """Deletes an action group of the draft; refused (FAILED_PRECONDITION) while
+        actions belong to it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTrigger(self, request, context):
+        """Updates a trigger of the draft (AIP-134).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTrigger(self, request, context):
+        """Deletes a trigger of the draft.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDecisionSettings(self, request, context):
+        """Gets the draft's decision settings (contact policies, arbitration).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateDecisionSettings(self, request, context):
+        """Updates the draft's decision settings (AIP-134).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishDecisionConfig(self, request, context):
+        """Publishes the draft as a new version, live at once (on every replica
+        within `config_refresh_seconds`). FAILED_PRECONDITION `NO_CHANGES` when
+        the draft equals the live version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackDecisionConfig(self, request, context):
+        """Publishes the content of an earlier version as a new version, live at
+        once, and makes it the draft (unpublished draft changes are discarded).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDecisionConfigVersion(self, request, context):
+        """Gets a published version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDecisionConfigVersions(self, request, context):
+        """Lists the published versions, newest (the live one) first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiffDecisionConfig(self, request, context):
+        """Lists what changed between two versions (or a version and the draft):
+        added, removed and changed items with the fields that changed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportDecisionConfig(self, request, context):
+        """Imports a decision configuration in YAML (the format ExportDecisionConfig
+        writes) into the draft, all or nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportDecisionConfig(self, request, context):
+        """Exports the draft or a published version as YAML.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DecisioningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -278,6 +514,91 @@ def add_DecisioningServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggersRequest.FromString,
                     response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggersResponse.SerializeToString,
             ),
+            'UpdateAction': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateAction,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateActionRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Action.SerializeToString,
+            ),
+            'CreateActionGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateActionGroup,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateActionGroupRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ActionGroup.SerializeToString,
+            ),
+            'GetActionGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetActionGroup,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetActionGroupRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ActionGroup.SerializeToString,
+            ),
+            'ListActionGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListActionGroups,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListActionGroupsRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListActionGroupsResponse.SerializeToString,
+            ),
+            'UpdateActionGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateActionGroup,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateActionGroupRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ActionGroup.SerializeToString,
+            ),
+            'DeleteActionGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteActionGroup,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteActionGroupRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'UpdateTrigger': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTrigger,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateTriggerRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Trigger.SerializeToString,
+            ),
+            'DeleteTrigger': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTrigger,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteTriggerRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'GetDecisionSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDecisionSettings,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetDecisionSettingsRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionSettings.SerializeToString,
+            ),
+            'UpdateDecisionSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateDecisionSettings,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateDecisionSettingsRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionSettings.SerializeToString,
+            ),
+            'PublishDecisionConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishDecisionConfig,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.PublishDecisionConfigRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionConfigVersion.SerializeToString,
+            ),
+            'RollbackDecisionConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackDecisionConfig,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.RollbackDecisionConfigRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionConfigVersion.SerializeToString,
+            ),
+            'GetDecisionConfigVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDecisionConfigVersion,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetDecisionConfigVersionRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionConfigVersion.SerializeToString,
+            ),
+            'ListDecisionConfigVersions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDecisionConfigVersions,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionConfigVersionsRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionConfigVersionsResponse.SerializeToString,
+            ),
+            'DiffDecisionConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiffDecisionConfig,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DiffDecisionConfigRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DiffDecisionConfigResponse.SerializeToString,
+            ),
+            'ImportDecisionConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.ImportDecisionConfig,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ImportDecisionConfigRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ImportDecisionConfigResponse.SerializeToString,
+            ),
+            'ExportDecisionConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportDecisionConfig,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'rapport.decisioning.v1.DecisioningService', rpc_method_handlers)
@@ -288,8 +609,21 @@ def add_DecisioningServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class DecisioningService:
     """"The brain": decides the next best action for a customer from a catalogue
-    of actions, engagement policies written in CEL, consent and arbitration,
-    and turns signals into sends through triggers.
+    of actions, engagement policies written in CEL, contact policies, consent
+    and arbitration, and turns signals into sends through triggers.
+
+    The decision configuration of a workspace (actions, action groups,
+    triggers and its DecisionSettings) is edited as a draft: Create, Update and
+    Delete change the draft, Get and List read it. PublishDecisionConfig makes
+    the draft a new immutable DecisionConfigVersion, the live one; Decide and
+    triggers always use the live version. RollbackDecisionConfig publishes an
+    earlier version's content again, DiffDecisionConfig lists what changed.
+
+    Every decision, asked for (Decide) or triggered, goes through the same
+    ordered steps: engagement policies (validity, channel, then eligibility,
+    applicability and suitability rules of the action's group and of the
+    action), contact policies (suppression rules, contact limits), consent,
+    experiment assignment, scoring, arbitration; and every decision is stored.
 
     Errors carry one `google.rpc.ErrorInfo` with domain
     `decisioning.rapport.dev`.
@@ -636,6 +970,465 @@ class DecisioningService:
             '/rapport.decisioning.v1.DecisioningService/ListTriggers',
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggersRequest.SerializeToString,
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateAction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/UpdateAction',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateActionRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Action.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateActionGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/CreateActionGroup',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateActionGroupRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ActionGroup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetActionGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetActionGroup',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetActionGroupRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ActionGroup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListActionGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ListActionGroups',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListActionGroupsRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListActionGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateActionGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/UpdateActionGroup',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateActionGroupRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ActionGroup.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteActionGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/DeleteActionGroup',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteActionGroupRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTrigger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/UpdateTrigger',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateTriggerRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Trigger.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTrigger(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/DeleteTrigger',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteTriggerRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDecisionSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetDecisionSettings',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetDecisionSettingsRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionSettings.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateDecisionSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/UpdateDecisionSettings',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateDecisionSettingsRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionSettings.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishDecisionConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/PublishDecisionConfig',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.PublishDecisionConfigRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionConfigVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackDecisionConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/RollbackDecisionConfig',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.RollbackDecisionConfigRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionConfigVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDecisionConfigVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetDecisionConfigVersion',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetDecisionConfigVersionRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DecisionConfigVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDecisionConfigVersions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ListDecisionConfigVersions',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionConfigVersionsRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListDecisionConfigVersionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiffDecisionConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/DiffDecisionConfig',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DiffDecisionConfigRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DiffDecisionConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportDecisionConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ImportDecisionConfig',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ImportDecisionConfigRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ImportDecisionConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportDecisionConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ExportDecisionConfig',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -2,6 +2,8 @@ import datetime
 
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
+from google.protobuf import empty_pb2 as _empty_pb2
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from rapport.type.v1 import channel_pb2 as _channel_pb2
@@ -22,14 +24,53 @@ class MessageState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MESSAGE_STATE_SENT: _ClassVar[MessageState]
     MESSAGE_STATE_SUPPRESSED: _ClassVar[MessageState]
     MESSAGE_STATE_FAILED: _ClassVar[MessageState]
+    MESSAGE_STATE_SCHEDULED: _ClassVar[MessageState]
+    MESSAGE_STATE_CAPPED: _ClassVar[MessageState]
+
+class MessagePriority(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MESSAGE_PRIORITY_UNSPECIFIED: _ClassVar[MessagePriority]
+    MESSAGE_PRIORITY_NORMAL: _ClassVar[MessagePriority]
+    MESSAGE_PRIORITY_CRITICAL: _ClassVar[MessagePriority]
 MESSAGE_STATE_UNSPECIFIED: MessageState
 MESSAGE_STATE_QUEUED: MessageState
 MESSAGE_STATE_SENT: MessageState
 MESSAGE_STATE_SUPPRESSED: MessageState
 MESSAGE_STATE_FAILED: MessageState
+MESSAGE_STATE_SCHEDULED: MessageState
+MESSAGE_STATE_CAPPED: MessageState
+MESSAGE_PRIORITY_UNSPECIFIED: MessagePriority
+MESSAGE_PRIORITY_NORMAL: MessagePriority
+MESSAGE_PRIORITY_CRITICAL: MessagePriority
+
+class ChannelSelection(_message.Message):
+    __slots__ = ("candidate_channels", "reason", "explanation", "evaluations", "select_time")
+    CANDIDATE_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EXPLANATION_FIELD_NUMBER: _ClassVar[int]
+    EVALUATIONS_FIELD_NUMBER: _ClassVar[int]
+    SELECT_TIME_FIELD_NUMBER: _ClassVar[int]
+    candidate_channels: _containers.RepeatedScalarFieldContainer[_channel_pb2.Channel]
+    reason: str
+    explanation: str
+    evaluations: _containers.RepeatedCompositeFieldContainer[ChannelEvaluation]
+    select_time: _timestamp_pb2.Timestamp
+    def __init__(self, candidate_channels: _Optional[_Iterable[_Union[_channel_pb2.Channel, str]]] = ..., reason: _Optional[str] = ..., explanation: _Optional[str] = ..., evaluations: _Optional[_Iterable[_Union[ChannelEvaluation, _Mapping]]] = ..., select_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ChannelEvaluation(_message.Message):
+    __slots__ = ("channel", "status", "preferred", "cost_rank")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_FIELD_NUMBER: _ClassVar[int]
+    COST_RANK_FIELD_NUMBER: _ClassVar[int]
+    channel: _channel_pb2.Channel
+    status: str
+    preferred: bool
+    cost_rank: int
+    def __init__(self, channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., status: _Optional[str] = ..., preferred: _Optional[bool] = ..., cost_rank: _Optional[int] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("name", "customer", "purpose", "channel", "idempotency_key", "state", "attempt_count", "provider", "provider_message_id", "failure_reason", "source", "create_time", "update_time", "send_time")
+    __slots__ = ("name", "customer", "purpose", "channel", "idempotency_key", "state", "attempt_count", "provider", "provider_message_id", "failure_reason", "source", "create_time", "update_time", "send_time", "template", "locale", "failure_detail", "priority", "channel_selection", "scheduled_time", "schedule_reason")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +85,13 @@ class Message(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     SEND_TIME_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_DETAIL_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_SELECTION_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_REASON_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     purpose: str
@@ -58,10 +106,17 @@ class Message(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     send_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., idempotency_key: _Optional[str] = ..., state: _Optional[_Union[MessageState, str]] = ..., attempt_count: _Optional[int] = ..., provider: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    template: str
+    locale: str
+    failure_detail: str
+    priority: MessagePriority
+    channel_selection: ChannelSelection
+    scheduled_time: _timestamp_pb2.Timestamp
+    schedule_reason: str
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., idempotency_key: _Optional[str] = ..., state: _Optional[_Union[MessageState, str]] = ..., attempt_count: _Optional[int] = ..., provider: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template: _Optional[str] = ..., locale: _Optional[str] = ..., failure_detail: _Optional[str] = ..., priority: _Optional[_Union[MessagePriority, str]] = ..., channel_selection: _Optional[_Union[ChannelSelection, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schedule_reason: _Optional[str] = ...) -> None: ...
 
 class SendMessageRequest(_message.Message):
-    __slots__ = ("parent", "idempotency_key", "customer", "purpose", "channel", "content", "data", "source")
+    __slots__ = ("parent", "idempotency_key", "customer", "purpose", "channel", "content", "data", "source", "template", "best_channel", "candidate_channels", "priority")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
@@ -70,6 +125,10 @@ class SendMessageRequest(_message.Message):
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    BEST_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     parent: str
     idempotency_key: str
     customer: str
@@ -78,7 +137,11 @@ class SendMessageRequest(_message.Message):
     content: _message_content_pb2.MessageContent
     data: _struct_pb2.Struct
     source: str
-    def __init__(self, parent: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source: _Optional[str] = ...) -> None: ...
+    template: str
+    best_channel: bool
+    candidate_channels: _containers.RepeatedScalarFieldContainer[_channel_pb2.Channel]
+    priority: MessagePriority
+    def __init__(self, parent: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source: _Optional[str] = ..., template: _Optional[str] = ..., best_channel: _Optional[bool] = ..., candidate_channels: _Optional[_Iterable[_Union[_channel_pb2.Channel, str]]] = ..., priority: _Optional[_Union[MessagePriority, str]] = ...) -> None: ...
 
 class GetMessageRequest(_message.Message):
     __slots__ = ("name",)
@@ -159,3 +222,122 @@ class MarkInboxMessageReadRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class Template(_message.Message):
+    __slots__ = ("name", "display_name", "default_locale", "contents", "sample_traits", "sample_data", "create_time", "update_time")
+    class ContentsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: TemplateContent
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[TemplateContent, _Mapping]] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_LOCALE_FIELD_NUMBER: _ClassVar[int]
+    CONTENTS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_TRAITS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_DATA_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    display_name: str
+    default_locale: str
+    contents: _containers.MessageMap[str, TemplateContent]
+    sample_traits: _struct_pb2.Struct
+    sample_data: _struct_pb2.Struct
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., default_locale: _Optional[str] = ..., contents: _Optional[_Mapping[str, TemplateContent]] = ..., sample_traits: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sample_data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TemplateContent(_message.Message):
+    __slots__ = ("subject", "text_body", "html_body", "sms_body", "push_body")
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_BODY_FIELD_NUMBER: _ClassVar[int]
+    HTML_BODY_FIELD_NUMBER: _ClassVar[int]
+    SMS_BODY_FIELD_NUMBER: _ClassVar[int]
+    PUSH_BODY_FIELD_NUMBER: _ClassVar[int]
+    subject: str
+    text_body: str
+    html_body: str
+    sms_body: str
+    push_body: str
+    def __init__(self, subject: _Optional[str] = ..., text_body: _Optional[str] = ..., html_body: _Optional[str] = ..., sms_body: _Optional[str] = ..., push_body: _Optional[str] = ...) -> None: ...
+
+class CreateTemplateRequest(_message.Message):
+    __slots__ = ("parent", "template_id", "template")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    template_id: str
+    template: Template
+    def __init__(self, parent: _Optional[str] = ..., template_id: _Optional[str] = ..., template: _Optional[_Union[Template, _Mapping]] = ...) -> None: ...
+
+class GetTemplateRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListTemplatesRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListTemplatesResponse(_message.Message):
+    __slots__ = ("templates", "next_page_token")
+    TEMPLATES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    templates: _containers.RepeatedCompositeFieldContainer[Template]
+    next_page_token: str
+    def __init__(self, templates: _Optional[_Iterable[_Union[Template, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateTemplateRequest(_message.Message):
+    __slots__ = ("template", "update_mask")
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    template: Template
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, template: _Optional[_Union[Template, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class DeleteTemplateRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RenderTemplateRequest(_message.Message):
+    __slots__ = ("parent", "template", "inline_template", "customer", "traits", "data", "locale", "channel")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    INLINE_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    TRAITS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    template: str
+    inline_template: Template
+    customer: str
+    traits: _struct_pb2.Struct
+    data: _struct_pb2.Struct
+    locale: str
+    channel: _channel_pb2.Channel
+    def __init__(self, parent: _Optional[str] = ..., template: _Optional[str] = ..., inline_template: _Optional[_Union[Template, _Mapping]] = ..., customer: _Optional[str] = ..., traits: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., locale: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ...) -> None: ...
+
+class RenderTemplateResponse(_message.Message):
+    __slots__ = ("locale", "content", "channel")
+    LOCALE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    locale: str
+    content: _message_content_pb2.MessageContent
+    channel: _channel_pb2.Channel
+    def __init__(self, locale: _Optional[str] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ...) -> None: ...

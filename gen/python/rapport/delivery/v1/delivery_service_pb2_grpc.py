@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from rapport.delivery.v1 import delivery_service_pb2 as rapport_dot_delivery_dot_v1_dot_delivery__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -36,6 +37,13 @@ class DeliveryServiceStub:
     and the in-app inbox (InboxMessage, listed and marked read by the app).
     Each channel has an ordered list of providers: the next one is tried only
     when the one before definitely did not take the message.
+
+    Before a message goes out: the channel is chosen when the sender asked
+    for the best one (SendMessageRequest.best_channel), the template is
+    rendered (a saved Template in the customer's locale, or inline content),
+    quiet hours in the customer's time zone hold it (SCHEDULED) unless it is
+    critical, and frequency caps per customer end it CAPPED (or hold it until
+    the window allows) unless its purpose is transactional.
 
     Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
@@ -76,6 +84,36 @@ class DeliveryServiceStub:
                 request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.MarkInboxMessageReadRequest.SerializeToString,
                 response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.InboxMessage.FromString,
                 _registered_method=True)
+        self.CreateTemplate = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/CreateTemplate',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.CreateTemplateRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Template.FromString,
+                _registered_method=True)
+        self.GetTemplate = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/GetTemplate',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.GetTemplateRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Template.FromString,
+                _registered_method=True)
+        self.ListTemplates = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/ListTemplates',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListTemplatesRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListTemplatesResponse.FromString,
+                _registered_method=True)
+        self.UpdateTemplate = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/UpdateTemplate',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.UpdateTemplateRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Template.FromString,
+                _registered_method=True)
+        self.DeleteTemplate = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/DeleteTemplate',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.DeleteTemplateRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RenderTemplate = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/RenderTemplate',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateResponse.FromString,
+                _registered_method=True)
 
 
 class DeliveryServiceServicer:
@@ -89,6 +127,13 @@ class DeliveryServiceServicer:
     and the in-app inbox (InboxMessage, listed and marked read by the app).
     Each channel has an ordered list of providers: the next one is tried only
     when the one before definitely did not take the message.
+
+    Before a message goes out: the channel is chosen when the sender asked
+    for the best one (SendMessageRequest.best_channel), the template is
+    rendered (a saved Template in the customer's locale, or inline content),
+    quiet hours in the customer's time zone hold it (SCHEDULED) unless it is
+    critical, and frequency caps per customer end it CAPPED (or hold it until
+    the window allows) unless its purpose is transactional.
 
     Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
@@ -140,6 +185,57 @@ class DeliveryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateTemplate(self, request, context):
+        """Creates a template. Every part of every locale is rendered against the
+        template's sample profile and data (or a built-in sample): a variable
+        they do not define is refused with INVALID_ARGUMENT naming the part and
+        the variable, as is a template that runs too long.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTemplate(self, request, context):
+        """Gets a template.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTemplates(self, request, context):
+        """Lists the templates of a workspace, by id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTemplate(self, request, context):
+        """Updates a template, checked as CreateTemplate checks it. Messages not
+        sent yet render the template as it is when they are sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTemplate(self, request, context):
+        """Deletes a template. Messages naming it that are not sent yet then fail
+        with `TEMPLATE_NOT_FOUND`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RenderTemplate(self, request, context):
+        """Renders a template (saved or inline) as a channel would send it, for a
+        customer (their profile traits and locale) or for sample traits; nothing
+        is sent or stored. A variable the traits and data do not define is
+        FAILED_PRECONDITION with reason `TEMPLATE_ERROR` (metadata `part`,
+        `locale` and `variable`), as a send would fail.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeliveryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -173,6 +269,36 @@ def add_DeliveryServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.MarkInboxMessageReadRequest.FromString,
                     response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.InboxMessage.SerializeToString,
             ),
+            'CreateTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTemplate,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.CreateTemplateRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Template.SerializeToString,
+            ),
+            'GetTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTemplate,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.GetTemplateRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Template.SerializeToString,
+            ),
+            'ListTemplates': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTemplates,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListTemplatesRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListTemplatesResponse.SerializeToString,
+            ),
+            'UpdateTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTemplate,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.UpdateTemplateRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Template.SerializeToString,
+            ),
+            'DeleteTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTemplate,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.DeleteTemplateRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'RenderTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenderTemplate,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'rapport.delivery.v1.DeliveryService', rpc_method_handlers)
@@ -192,6 +318,13 @@ class DeliveryService:
     and the in-app inbox (InboxMessage, listed and marked read by the app).
     Each channel has an ordered list of providers: the next one is tried only
     when the one before definitely did not take the message.
+
+    Before a message goes out: the channel is chosen when the sender asked
+    for the best one (SendMessageRequest.best_channel), the template is
+    rendered (a saved Template in the customer's locale, or inline content),
+    quiet hours in the customer's time zone hold it (SCHEDULED) unless it is
+    critical, and frequency caps per customer end it CAPPED (or hold it until
+    the window allows) unless its purpose is transactional.
 
     Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
@@ -348,6 +481,168 @@ class DeliveryService:
             '/rapport.delivery.v1.DeliveryService/MarkInboxMessageRead',
             rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.MarkInboxMessageReadRequest.SerializeToString,
             rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.InboxMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/CreateTemplate',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.CreateTemplateRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/GetTemplate',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.GetTemplateRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTemplates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/ListTemplates',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListTemplatesRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ListTemplatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/UpdateTemplate',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.UpdateTemplateRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Template.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/DeleteTemplate',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.DeleteTemplateRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenderTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/RenderTemplate',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateResponse.FromString,
             options,
             channel_credentials,
             insecure,

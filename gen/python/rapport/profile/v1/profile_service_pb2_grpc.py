@@ -47,6 +47,26 @@ class ProfileServiceStub:
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.SerializeToString,
                 response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.FromString,
                 _registered_method=True)
+        self.RemoveTraits = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/RemoveTraits',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.RemoveTraitsRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.FromString,
+                _registered_method=True)
+        self.GetGroup = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/GetGroup',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetGroupRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Group.FromString,
+                _registered_method=True)
+        self.ListGroups = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListGroups',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupsRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupsResponse.FromString,
+                _registered_method=True)
+        self.ListGroupMembers = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListGroupMembers',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupMembersRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupMembersResponse.FromString,
+                _registered_method=True)
         self.GetEvent = channel.unary_unary(
                 '/rapport.profile.v1.ProfileService/GetEvent',
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetEventRequest.SerializeToString,
@@ -71,11 +91,20 @@ class ProfileServiceServicer:
     """
 
     def IngestEvents(self, request, context):
-        """Ingests a batch of events (Segment-spec semantics). Identifiers are
-        resolved through the identity service; an event whose `message_id` was
-        already stored is acknowledged as a duplicate and stored once. The batch
-        is validated whole first: one invalid event refuses the batch with
-        INVALID_ARGUMENT naming the field, and nothing is stored.
+        """Ingests a batch of events (Segment-spec semantics: identify, track, page,
+        screen, group, alias). Identifiers are resolved through the identity
+        service. Each event gets its own result, in request order: ACCEPTED
+        (stored now), DUPLICATE (its `message_id` was stored within the
+        de-duplication window, 7 days by default; nothing changed) or REJECTED
+        (the event is invalid or too large, or identity refused one of its
+        identifiers: `rejection` names the field; nothing of it was stored). One
+        bad event never refuses the others. Only problems of the request itself
+        refuse it whole with INVALID_ARGUMENT and store nothing: a bad `parent`,
+        no events or more than 1,000, a request over the batch size limit (500
+        KiB), bytes that do not decode. A customer's events are applied, and
+        their signals logged, in the order the server received them, within a
+        batch and across batches. A result is sent only once what it reports is
+        committed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -83,6 +112,38 @@ class ProfileServiceServicer:
 
     def GetProfile(self, request, context):
         """Gets the profile of a customer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveTraits(self, request, context):
+        """Removes traits from a customer's profile. The removal is kept with the
+        time of the call, so an event older than that arriving later does not
+        bring a removed value back; a newer event sets it again. A key the
+        profile does not hold is accepted, with the same effect on older events.
+        Returns the profile after the change.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetGroup(self, request, context):
+        """Gets a group (Segment's group call: an account, a company...).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGroups(self, request, context):
+        """Lists the groups of a workspace, most recently updated first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListGroupMembers(self, request, context):
+        """Lists the customers that belong to a group, in customer order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -124,6 +185,26 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     servicer.GetProfile,
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.FromString,
                     response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.SerializeToString,
+            ),
+            'RemoveTraits': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveTraits,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.RemoveTraitsRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.SerializeToString,
+            ),
+            'GetGroup': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetGroup,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetGroupRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Group.SerializeToString,
+            ),
+            'ListGroups': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGroups,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupsRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupsResponse.SerializeToString,
+            ),
+            'ListGroupMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListGroupMembers,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupMembersRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupMembersResponse.SerializeToString,
             ),
             'GetEvent': grpc.unary_unary_rpc_method_handler(
                     servicer.GetEvent,
@@ -198,6 +279,114 @@ class ProfileService:
             '/rapport.profile.v1.ProfileService/GetProfile',
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.SerializeToString,
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveTraits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/RemoveTraits',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.RemoveTraitsRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetGroup(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/GetGroup',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetGroupRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.Group.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGroups(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListGroups',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupsRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListGroupMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListGroupMembers',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupMembersRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListGroupMembersResponse.FromString,
             options,
             channel_credentials,
             insecure,

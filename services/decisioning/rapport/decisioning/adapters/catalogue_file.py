@@ -1,175 +1,170 @@
-"""The catalogue file: actions and triggers in YAML, loaded at start-up.
+"""Configuration documents in YAML: the catalogue file loaded at start-up, ImportDecisionConfig
+and ExportDecisionConfig.
 
-This module only reads the file and turns it into drafts; the drafts are
-validated by the same code as CreateAction / CreateTrigger (the service layer's
-load_catalogue), with field paths that point into the file (``actions[1].purpose``).
+Reading turns the document into drafts only; they are validated by the same code
+as the RPCs (the service layer), with field paths that point into the document
+(``actions[1].purpose``). Writing produces the same format, so an export imports
+back to the same configuration.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-from rapport.decisioning.domain.catalogue import Catalogue, CatalogueAction, CatalogueTrigger
-from rapport.decisioning.domain.model import ActionDraft, Channel, MessageContent, TriggerDraft
-from rapport.decisioning.domain.validation import ActionFields, TriggerFields
+from rapport.decisioning.domain.catalogue import (
+    Catalogue,
+    CatalogueAction,
+    CatalogueGroup,
+    CatalogueTrigger,
+)
+from rapport.decisioning.domain.config import DecisionConfig
+from rapport.decisioning.domain.model import (
+    Action,
+    ActionDraft,
+    ActionGroupDraft,
+    Channel,
+    MessageContent,
+    Treatment,
+    TriggerDraft,
+)
+from rapport.decisioning.domain.validation import ActionFields, GroupFields, TriggerFields
 from rapport.errors import InvalidArgument
 from rapport.resourcenames import DEFAULT_WORKSPACE
 
-_TOP_KEYS = {"workspace", "actions", "triggers"}
+from . import yaml_document as doc
+from .settings_document import parse_settings, settings_document
+
+_TOP_KEYS = {"workspace", "settings", "groups", "actions", "triggers"}
+_GROUP_KEYS = {
+    "id",
+    "display_name",
+    "description",
+    "issue",
+    "eligibility",
+    "applicability",
+    "suitability",
+    "lever",
+}
 _ACTION_KEYS = {
     "id",
     "display_name",
     "description",
+    "group",
+    "tags",
     "channels",
     "purpose",
     "value",
     "lever",
     "base_propensity",
     "eligibility",
+    "applicability",
+    "suitability",
     "content",
+    "treatments",
     "start_time",
     "end_time",
 }
-_CONTENT_KEYS = {"subject", "text_body", "html_body"}
+_CONTENT_KEYS = ("subject", "text_body", "html_body")
+_TREATMENT_KEYS = {"channel", "content"}
 _TRIGGER_KEYS = {"id", "event_name", "condition", "action", "channel"}
+_RULES = ("eligibility", "applicability", "suitability")
 
 
 class CatalogueFileError(Exception):
     """The file cannot be used; the message names the file and the place in it."""
 
 
-def _at(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _check_keys(mapping: dict[str, Any], allowed: set[str], path: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            where = _at(path, str(key))
-            expected = ", ".join(sorted(allowed))
-            raise InvalidArgument(where, f"unknown key (expected one of {expected})")
-
-
-def _mapping(value: Any, path: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise InvalidArgument(path, "must be a mapping")
-    return value
-
-
-def _string(mapping: dict[str, Any], key: str, path: str) -> str:
-    value = mapping.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise InvalidArgument(_at(path, key), "must be a string")
-    return value
-
-
-def _number(mapping: dict[str, Any], key: str, path: str) -> float:
-    value = mapping.get(key)
-    if value is None:
-        return 0.0
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidArgument(_at(path, key), "must be a number")
-    return float(value)
-
-
-def _list(mapping: dict[str, Any], key: str, path: str) -> list[Any]:
-    value = mapping.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise InvalidArgument(_at(path, key), "must be a list")
-    return value
-
-
-def _time(mapping: dict[str, Any], key: str, path: str) -> datetime | None:
-    value = mapping.get(key)
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError as err:
-            raise InvalidArgument(_at(path, key), "must be an ISO 8601 time") from err
-    elif isinstance(value, date) and not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    if not isinstance(value, datetime):
-        raise InvalidArgument(_at(path, key), "must be an ISO 8601 time")
-    # A time without an offset is taken as UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _channel(value: Any) -> Channel | None:
     try:
         return Channel(value)
-    except ValueError:
+    except (ValueError, TypeError):  # unknown, or not even hashable (a list...)
         return None
 
 
+def _content(parent: dict[str, Any], path: str) -> MessageContent:
+    content = doc.optional_mapping(parent, "content", path)
+    where = doc.at(path, "content")
+    doc.check_keys(content, set(_CONTENT_KEYS), where)
+    return MessageContent(*(doc.string(content, part, where) for part in _CONTENT_KEYS))
+
+
+def _treatment(entry: Any, path: str) -> Treatment:
+    treatment = doc.mapping(entry, path)
+    doc.check_keys(treatment, _TREATMENT_KEYS, path)
+    return Treatment(_channel(treatment.get("channel")), _content(treatment, path))
+
+
+def _group(entry: Any, path: str) -> CatalogueGroup:
+    group = doc.mapping(entry, path)
+    doc.check_keys(group, _GROUP_KEYS, path)
+    draft = ActionGroupDraft(
+        display_name=doc.string(group, "display_name", path),
+        description=doc.string(group, "description", path),
+        issue=doc.string(group, "issue", path),
+        lever=doc.number(group, "lever", path),
+        **{kind: doc.string(group, kind, path) for kind in _RULES},
+    )
+    fields = GroupFields(group_id=f"{path}.id", group=path)
+    return CatalogueGroup(doc.string(group, "id", path), draft, fields)
+
+
 def _action(entry: Any, path: str) -> CatalogueAction:
-    mapping = _mapping(entry, path)
-    _check_keys(mapping, _ACTION_KEYS, path)
-    channels = _list(mapping, "channels", path)
-    content = mapping.get("content")
-    content = _mapping({} if content is None else content, f"{path}.content")
-    _check_keys(content, _CONTENT_KEYS, f"{path}.content")
+    action = doc.mapping(entry, path)
+    doc.check_keys(action, _ACTION_KEYS, path)
     draft = ActionDraft(
-        display_name=_string(mapping, "display_name", path),
-        description=_string(mapping, "description", path),
-        channels=[_channel(c) for c in channels],
-        purpose=_string(mapping, "purpose", path),
-        value=_number(mapping, "value", path),
-        lever=_number(mapping, "lever", path),
-        base_propensity=_number(mapping, "base_propensity", path),
-        eligibility=_string(mapping, "eligibility", path),
-        content=MessageContent(
-            subject=_string(content, "subject", f"{path}.content"),
-            text_body=_string(content, "text_body", f"{path}.content"),
-            html_body=_string(content, "html_body", f"{path}.content"),
-        ),
-        start_time=_time(mapping, "start_time", path),
-        end_time=_time(mapping, "end_time", path),
+        display_name=doc.string(action, "display_name", path),
+        description=doc.string(action, "description", path),
+        channels=[_channel(c) for c in doc.items(action, "channels", path)],
+        purpose=doc.string(action, "purpose", path),
+        value=doc.number(action, "value", path),
+        lever=doc.number(action, "lever", path),
+        base_propensity=doc.number(action, "base_propensity", path),
+        content=_content(action, path),
+        start_time=doc.time(action, "start_time", path),
+        end_time=doc.time(action, "end_time", path),
+        group_id=doc.string(action, "group", path),
+        treatments=[
+            _treatment(t, f"{path}.treatments[{i}]")
+            for i, t in enumerate(doc.items(action, "treatments", path))
+        ],
+        tags=doc.strings(action, "tags", path),
+        **{kind: doc.string(action, kind, path) for kind in _RULES},
     )
-    return CatalogueAction(
-        action_id=_string(mapping, "id", path),
-        draft=draft,
-        fields=ActionFields(action_id=f"{path}.id", action=path),
-    )
+    fields = ActionFields(action_id=f"{path}.id", action=path)
+    return CatalogueAction(doc.string(action, "id", path), draft, fields)
 
 
 def _trigger(entry: Any, path: str) -> CatalogueTrigger:
-    mapping = _mapping(entry, path)
-    _check_keys(mapping, _TRIGGER_KEYS, path)
+    trigger = doc.mapping(entry, path)
+    doc.check_keys(trigger, _TRIGGER_KEYS, path)
     draft = TriggerDraft(
-        event_name=_string(mapping, "event_name", path),
-        condition=_string(mapping, "condition", path),
-        action_id=_string(mapping, "action", path),
-        channel=_channel(mapping.get("channel")),
+        event_name=doc.string(trigger, "event_name", path),
+        condition=doc.string(trigger, "condition", path),
+        action_id=doc.string(trigger, "action", path),
+        channel=_channel(trigger.get("channel")),
     )
-    return CatalogueTrigger(
-        trigger_id=_string(mapping, "id", path),
-        draft=draft,
-        fields=TriggerFields(trigger_id=f"{path}.id", trigger=path),
-    )
+    fields = TriggerFields(trigger_id=f"{path}.id", trigger=path)
+    return CatalogueTrigger(doc.string(trigger, "id", path), draft, fields)
 
 
 def parse_catalogue(data: Any) -> Catalogue:
     """The catalogue of a parsed YAML document, or InvalidArgument naming the place."""
-    if data is None:
-        data = {}
-    top = _mapping(data, "(top level)")
-    _check_keys(top, _TOP_KEYS, "")
-    workspace = _string(top, "workspace", "") if "workspace" in top else DEFAULT_WORKSPACE
-    actions = _list(top, "actions", "")
-    triggers = _list(top, "triggers", "")
+    top = doc.mapping({} if data is None else data, "(top level)")
+    doc.check_keys(top, _TOP_KEYS, "")
+    workspace = doc.string(top, "workspace", "")
+    settings = top.get("settings")
     return Catalogue(
         workspace=workspace or DEFAULT_WORKSPACE,
-        actions=tuple(_action(a, f"actions[{i}]") for i, a in enumerate(actions)),
-        triggers=tuple(_trigger(t, f"triggers[{i}]") for i, t in enumerate(triggers)),
+        workspace_given=bool(workspace),
+        settings=None if settings is None else parse_settings(settings, "settings"),
+        groups=tuple(_group(g, f"groups[{i}]") for i, g in enumerate(doc.items(top, "groups", ""))),
+        actions=tuple(
+            _action(a, f"actions[{i}]") for i, a in enumerate(doc.items(top, "actions", ""))
+        ),
+        triggers=tuple(
+            _trigger(t, f"triggers[{i}]") for i, t in enumerate(doc.items(top, "triggers", ""))
+        ),
     )
 
 
@@ -180,10 +175,98 @@ def read_catalogue(path: Path) -> Catalogue:
     except OSError as err:
         raise CatalogueFileError(f"catalogue file {path}: cannot be read: {err.strerror}") from err
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise CatalogueFileError(f"catalogue file {path}: not valid YAML: {err}") from err
-    try:
-        return parse_catalogue(data)
+        return parse_catalogue(doc.load(text))
+    except doc.DocumentError as err:
+        raise CatalogueFileError(f"catalogue file {path}: {err}") from err
     except InvalidArgument as err:
         raise CatalogueFileError(f"catalogue file {path}: {err.message}") from err
+
+
+# -- writing ---------------------------------------------------------------------------
+
+
+def _content_document(content: MessageContent) -> dict[str, str]:
+    return {part: getattr(content, part) for part in _CONTENT_KEYS if getattr(content, part)}
+
+
+def _rules_document(item: Any) -> dict[str, str]:
+    return {kind: getattr(item, kind) for kind in _RULES if getattr(item, kind)}
+
+
+def _action_document(action: Action) -> dict[str, Any]:
+    document: dict[str, Any] = {"id": action.action_id}
+    optional = {
+        "display_name": action.display_name,
+        "description": action.description,
+        "group": action.group_id,
+        "tags": list(action.tags),
+    }
+    document.update({key: value for key, value in optional.items() if value})
+    document.update(
+        channels=[c.value for c in action.channels],
+        purpose=action.purpose,
+        value=action.value,
+        lever=action.lever,
+        base_propensity=action.base_propensity,
+        **_rules_document(action),
+    )
+    if content := _content_document(action.content):
+        document["content"] = content
+    if action.treatments:
+        document["treatments"] = [
+            {"channel": t.channel.value, "content": _content_document(t.content)}
+            for t in action.treatments
+            if t.channel is not None
+        ]
+    for key in ("start_time", "end_time"):
+        if (moment := getattr(action, key)) is not None:
+            document[key] = moment.isoformat()
+    return document
+
+
+def config_document(config: DecisionConfig) -> dict[str, Any]:
+    """The document of a whole configuration (what parse_catalogue reads back)."""
+    return {
+        "workspace": config.workspace,
+        "settings": settings_document(config.settings),
+        "groups": [
+            {
+                "id": g.group_id,
+                **{
+                    k: getattr(g, k)
+                    for k in ("display_name", "description", "issue")
+                    if getattr(g, k)
+                },
+                **_rules_document(g),
+                "lever": g.lever,
+            }
+            for g in config.groups
+        ],
+        "actions": [_action_document(a) for a in config.actions],
+        "triggers": [
+            {
+                "id": t.trigger_id,
+                "event_name": t.event_name,
+                **({"condition": t.condition} if t.condition else {}),
+                "action": t.action_id,
+                "channel": t.channel.value,
+            }
+            for t in config.triggers
+        ],
+    }
+
+
+class YamlConfigDocuments:
+    """The service layer's ConfigDocuments port, in YAML."""
+
+    def parse(self, text: str) -> Catalogue:
+        """The catalogue in `text`; InvalidArgument (field `content`) when it cannot be read."""
+        try:
+            return parse_catalogue(doc.load(text))
+        except doc.DocumentError as err:
+            raise InvalidArgument("content", str(err)) from err
+        except InvalidArgument as err:
+            raise InvalidArgument("content", err.message) from err
+
+    def dump(self, config: DecisionConfig) -> str:
+        return doc.dump(config_document(config))

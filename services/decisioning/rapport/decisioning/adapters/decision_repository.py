@@ -40,17 +40,30 @@ def _ranked_to_json(ranked: RankedAction) -> dict[str, Any]:
     }
 
 
+def _score_to_json(score: ScoreParts) -> dict[str, float]:
+    return {
+        "propensity": score.propensity,
+        "context_weight": score.context_weight,
+        "value": score.value,
+        "lever": score.lever,
+    }
+
+
+def _score_from_json(item: dict[str, Any]) -> ScoreParts:
+    return ScoreParts(
+        propensity=item["propensity"],
+        context_weight=item["context_weight"],
+        value=item["value"],
+        lever=item["lever"],
+    )
+
+
 def _ranked_from_json(item: dict[str, Any]) -> RankedAction:
     return RankedAction(
         action=item["action"],
         rank=item["rank"],
         priority=item["priority"],
-        score=ScoreParts(
-            propensity=item["propensity"],
-            context_weight=item["context_weight"],
-            value=item["value"],
-            lever=item["lever"],
-        ),
+        score=_score_from_json(item),
         probability=item["probability"],
         channel=Channel(item["channel"]),
         # Rows written before explanations were stored have none.
@@ -59,18 +72,23 @@ def _ranked_from_json(item: dict[str, Any]) -> RankedAction:
 
 
 def _excluded_to_json(excluded: ExcludedAction) -> dict[str, Any]:
-    return {
+    item: dict[str, Any] = {
         "action": excluded.action,
         "reason": excluded.reason.value,
         "explanation": excluded.explanation,
     }
+    if excluded.score is not None:
+        item["score"] = _score_to_json(excluded.score)
+    return item
 
 
 def _excluded_from_json(item: dict[str, Any]) -> ExcludedAction:
+    score = item.get("score")
     return ExcludedAction(
         action=item["action"],
         reason=ExclusionReason(item["reason"]),
         explanation=item["explanation"],
+        score=_score_from_json(score) if score is not None else None,
     )
 
 
@@ -85,6 +103,7 @@ def _decision_from_row(row: Any) -> Decision:
         channel=Channel(row.channel) if row.channel else None,
         source=row.source or "",
         create_time=as_utc(row.create_time),
+        config_version=row.config_version or 0,
     )
 
 
@@ -122,6 +141,7 @@ class DecisionRepository:
                 channel=decision.channel.value if decision.channel else None,
                 source=decision.source,
                 create_time=decision.create_time,
+                config_version=decision.config_version or None,
             )
         )
 
@@ -183,6 +203,16 @@ class OutcomeRepository:
                 create_time=outcome.create_time,
             )
         )
+
+    async def for_customer(self, workspace: str, customer: str, since: datetime) -> list[Outcome]:
+        """The customer's outcomes that happened after `since` (suppression rules)."""
+        t = tables.outcomes
+        rows = await self._conn.execute(
+            sa.select(t).where(
+                t.c.workspace == workspace, t.c.customer == customer, t.c.outcome_time > since
+            )
+        )
+        return [_outcome_from_row(row) for row in rows]
 
     async def get(self, workspace: str, outcome_id: str) -> Outcome | None:
         row = (

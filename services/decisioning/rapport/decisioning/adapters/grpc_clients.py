@@ -9,7 +9,6 @@ cannot convert comes out unreadable: neither ever escapes as another exception.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
 
 import grpc
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
@@ -18,6 +17,7 @@ from rapport.decisioning.domain.model import Channel, Signal, TrackedEvent
 from rapport.decisioning.domain.outbound import (
     UNUSABLE_ANSWER,
     ConsentQuery,
+    CustomerProfile,
     DependencyError,
     OutboundMessage,
     SentMessage,
@@ -27,7 +27,9 @@ from rapport.errors import InvalidArgument
 from rapport.grpcclients import error_details
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 from rapport.type.v1 import channel_pb2, message_content_pb2
-from rapport.wellknowntypes import dict_to_struct, struct_to_dict, value_to_python
+from rapport.wellknowntypes import dict_to_struct, struct_to_dict
+
+from .profile_answer import customer_profile
 
 MAX_CONSENT_BATCH = 1000  # BatchCheckConsent's documented limit
 
@@ -95,7 +97,7 @@ class GrpcProfileClient:
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
 
-    async def get_traits(self, customer: str) -> dict[str, Any] | None:
+    async def get_profile(self, customer: str) -> CustomerProfile | None:
         try:
             name = names.profile_name(customer)
         except InvalidArgument as err:
@@ -108,10 +110,7 @@ class GrpcProfileClient:
                 return None
             raise _error("profile", err) from err
         try:
-            return {
-                key: value_to_python(trait.value, field_path=f"traits.{key}")
-                for key, trait in profile.traits.items()
-            }
+            return customer_profile(customer, profile)
         except InvalidArgument as err:
             raise _unusable("profile", err) from err
 

@@ -26,6 +26,72 @@ actions = sa.Table(
     sa.Column("start_time", sa.DateTime(timezone=True), nullable=True),
     sa.Column("end_time", sa.DateTime(timezone=True), nullable=True),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    # Since 0003; NULL in rows written before (read as no group, no treatment, no tag,
+    # no rule). The group's id is '' when the action has none.
+    sa.Column("group_id", sa.String(63), nullable=True),
+    # [[channel, [subject, text_body, html_body]], ...].
+    sa.Column("treatments", sa.JSON, nullable=True),
+    sa.Column("tags", sa.JSON, nullable=True),
+    sa.Column("applicability", sa.Text, nullable=True),
+    sa.Column("suitability", sa.Text, nullable=True),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_actions_group", "workspace", "group_id"),
+)
+
+action_groups = sa.Table(
+    "action_groups",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("group_id", sa.String(63), primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("issue", sa.String(64), nullable=False),
+    sa.Column("eligibility", sa.Text, nullable=False),
+    sa.Column("applicability", sa.Text, nullable=False),
+    sa.Column("suitability", sa.Text, nullable=False),
+    sa.Column("lever", sa.Double, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=True),
+)
+
+# The draft's settings; no row means the defaults.
+decision_settings = sa.Table(
+    "decision_settings",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Published configurations, whole; the highest version of a workspace is live.
+config_versions = sa.Table(
+    "config_versions",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("description", sa.Text, nullable=False),
+    # For a rollback: the version whose content was published again.
+    sa.Column("source_version", sa.Integer, nullable=True),
+    sa.Column("config", sa.JSON, nullable=False),
+    sa.Column("action_count", sa.Integer, nullable=False),
+    sa.Column("group_count", sa.Integer, nullable=False),
+    sa.Column("trigger_count", sa.Integer, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Contacts counted against the contact limits: actions returned or sent on a channel
+# that sends. Read under the customer's advisory lock, so replicas never exceed a limit.
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("decision_id", sa.String(32), primary_key=True),
+    sa.Column("action", sa.String(300), primary_key=True),
+    sa.Column("customer", sa.String(300), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("contact_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_contacts_customer_time", "workspace", "customer", "contact_time"),
 )
 
 triggers = sa.Table(
@@ -38,6 +104,8 @@ triggers = sa.Table(
     sa.Column("action_id", sa.String(63), nullable=False),
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    # Since 0003; NULL in rows written before.
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=True),
     # The runner looks triggers up by the event name of each signal.
     sa.Index("ix_triggers_event", "workspace", "event_name"),
     sa.Index("ix_triggers_action", "workspace", "action_id"),
@@ -59,6 +127,8 @@ decisions = sa.Table(
     # Empty for Decide; the trigger's name for a triggered decision. NULL (read
     # as empty) in rows written before: all of them came from Decide.
     sa.Column("source", sa.String(300), nullable=True),
+    # Since 0003: the configuration version decided with; NULL for none.
+    sa.Column("config_version", sa.Integer, nullable=True),
     # ListDecisions: newest first, in a workspace or for one customer.
     sa.Index("ix_decisions_time", "workspace", "create_time", "decision_id"),
     sa.Index("ix_decisions_customer_time", "workspace", "customer", "create_time", "decision_id"),
@@ -79,6 +149,8 @@ outcomes = sa.Table(
     sa.Index("ix_outcomes_decision", "decision_id"),
     # ListOutcomes: newest first (since 0002).
     sa.Index("ix_outcomes_time", "workspace", "create_time", "outcome_id"),
+    # Suppression rules read a customer's recent outcomes (since 0003).
+    sa.Index("ix_outcomes_customer_time", "workspace", "customer", "outcome_time"),
 )
 
 signal_cursors = sa.Table(

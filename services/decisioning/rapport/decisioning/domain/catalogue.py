@@ -1,11 +1,12 @@
-"""The catalogue file's content: action and trigger drafts with the places they came from."""
+"""The content of a configuration file or an import: drafts with the places they came from."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import ActionDraft, TriggerDraft
-from .validation import ActionFields, TriggerFields
+from .model import ActionDraft, ActionGroupDraft, TriggerDraft
+from .policies import SettingsDraft
+from .validation import ActionFields, GroupFields, TriggerFields
 
 
 @dataclass(frozen=True)
@@ -13,6 +14,13 @@ class CatalogueAction:
     action_id: str
     draft: ActionDraft
     fields: ActionFields
+
+
+@dataclass(frozen=True)
+class CatalogueGroup:
+    group_id: str
+    draft: ActionGroupDraft
+    fields: GroupFields
 
 
 @dataclass(frozen=True)
@@ -25,8 +33,13 @@ class CatalogueTrigger:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """Actions and triggers to create or replace in one workspace, all or nothing."""
+    """Settings, groups, actions and triggers for one workspace, written all or nothing."""
 
     workspace: str
     actions: tuple[CatalogueAction, ...] = ()
     triggers: tuple[CatalogueTrigger, ...] = ()
+    groups: tuple[CatalogueGroup, ...] = ()
+    # None when the file has no `settings`.
+    settings: SettingsDraft | None = None
+    # Whether the file named its workspace (else `workspace` is the default one).
+    workspace_given: bool = False

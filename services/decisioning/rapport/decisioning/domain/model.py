@@ -1,9 +1,10 @@
-"""The catalogue (actions, triggers), decisions and outcomes."""
+"""The catalogue (actions, action groups, triggers), decisions and outcomes."""
 
 from __future__ import annotations
 
 import enum
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -53,15 +54,24 @@ class MessageContent:
 
 
 @dataclass(frozen=True)
+class Treatment:
+    """An action's content on one channel. In a draft the channel may be None (unknown)."""
+
+    channel: Channel | None
+    content: MessageContent
+
+
+@dataclass(frozen=True)
 class ActionDraft:
     """An action as a client or the catalogue file wrote it, before validation.
 
-    A channel is None when it is unspecified or unknown.
+    A channel is None when it is unspecified or unknown; `group_id` is the group's
+    id (already extracted from its name), empty for none.
     """
 
     display_name: str = ""
     description: str = ""
-    channels: list[Channel | None] = field(default_factory=list)
+    channels: Sequence[Channel | None] = field(default_factory=list)
     purpose: str = ""
     value: float = 0.0
     lever: float = 0.0
@@ -70,6 +80,11 @@ class ActionDraft:
     content: MessageContent = MessageContent()
     start_time: datetime | None = None
     end_time: datetime | None = None
+    group_id: str = ""
+    treatments: Sequence[Treatment] = ()
+    tags: Sequence[str] = ()
+    applicability: str = ""
+    suitability: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,15 +105,96 @@ class Action:
     start_time: datetime | None
     end_time: datetime | None
     create_time: datetime
+    group_id: str = ""
+    treatments: tuple[Treatment, ...] = ()
+    tags: tuple[str, ...] = ()
+    applicability: str = ""
+    suitability: str = ""
+    update_time: datetime | None = None
 
     @property
     def name(self) -> str:
         return names.action_name(self.workspace, self.action_id)
 
+    @property
+    def group_name(self) -> str:
+        return names.group_name(self.workspace, self.group_id) if self.group_id else ""
+
     def in_window(self, now: datetime) -> bool:
         if self.start_time is not None and now < self.start_time:
             return False
         return self.end_time is None or now < self.end_time
+
+    def content_for(self, channel: Channel) -> MessageContent:
+        """The treatment's content on `channel`, else the default content."""
+        for treatment in self.treatments:
+            if treatment.channel is channel:
+                return treatment.content
+        return self.content
+
+    def draft(self) -> ActionDraft:
+        """The action as a draft (what UpdateAction edits)."""
+        return ActionDraft(
+            display_name=self.display_name,
+            description=self.description,
+            channels=list(self.channels),
+            purpose=self.purpose,
+            value=self.value,
+            lever=self.lever,
+            base_propensity=self.base_propensity,
+            eligibility=self.eligibility,
+            content=self.content,
+            start_time=self.start_time,
+            end_time=self.end_time,
+            group_id=self.group_id,
+            treatments=self.treatments,
+            tags=self.tags,
+            applicability=self.applicability,
+            suitability=self.suitability,
+        )
+
+
+@dataclass(frozen=True)
+class ActionGroupDraft:
+    display_name: str = ""
+    description: str = ""
+    issue: str = ""
+    eligibility: str = ""
+    applicability: str = ""
+    suitability: str = ""
+    lever: float = 0.0
+
+
+@dataclass(frozen=True)
+class ActionGroup:
+    """A group of actions under a business issue, with rules and a lever for all of them."""
+
+    workspace: str
+    group_id: str
+    display_name: str
+    description: str
+    issue: str
+    eligibility: str
+    applicability: str
+    suitability: str
+    lever: float
+    create_time: datetime
+    update_time: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return names.group_name(self.workspace, self.group_id)
+
+    def draft(self) -> ActionGroupDraft:
+        return ActionGroupDraft(
+            display_name=self.display_name,
+            description=self.description,
+            issue=self.issue,
+            eligibility=self.eligibility,
+            applicability=self.applicability,
+            suitability=self.suitability,
+            lever=self.lever,
+        )
 
 
 @dataclass(frozen=True)
@@ -120,10 +216,14 @@ class Trigger:
     action_id: str
     channel: Channel
     create_time: datetime
+    update_time: datetime | None = None
 
     @property
     def name(self) -> str:
         return names.trigger_name(self.workspace, self.trigger_id)
+
+    def draft(self) -> TriggerDraft:
+        return TriggerDraft(self.event_name, self.condition, self.action_id, self.channel)
 
     @property
     def action_name(self) -> str:
@@ -163,11 +263,19 @@ class RankedAction:
 
 
 class ExclusionReason(enum.StrEnum):
-    NOT_ELIGIBLE = "NOT_ELIGIBLE"
-    NO_CONSENT = "NO_CONSENT"
+    """Why an action was left out, by the pipeline step that left it out."""
+
+    OUT_OF_SCOPE = "OUT_OF_SCOPE"
     OUT_OF_WINDOW = "OUT_OF_WINDOW"
     CHANNEL_MISMATCH = "CHANNEL_MISMATCH"
+    NOT_ELIGIBLE = "NOT_ELIGIBLE"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+    NOT_SUITABLE = "NOT_SUITABLE"
     RULE_ERROR = "RULE_ERROR"
+    SUPPRESSED = "SUPPRESSED"
+    CONTACT_LIMIT = "CONTACT_LIMIT"
+    NO_CONSENT = "NO_CONSENT"
+    OUTRANKED = "OUTRANKED"
 
 
 @dataclass(frozen=True)
@@ -175,6 +283,12 @@ class ExcludedAction:
     action: str
     reason: ExclusionReason
     explanation: str
+    # OUTRANKED only: the parts of its priority.
+    score: ScoreParts | None = None
+
+    @property
+    def priority(self) -> float:
+        return self.score.priority if self.score is not None else 0.0
 
 
 @dataclass(frozen=True)
@@ -189,10 +303,18 @@ class Decision:
     # Empty for a Decide call; the trigger's name for a triggered decision.
     source: str
     create_time: datetime
+    # The configuration version decided with; 0 before the first publication.
+    config_version: int = 0
 
     @property
     def name(self) -> str:
         return names.decision_name(self.workspace, self.decision_id)
+
+    @property
+    def config_version_name(self) -> str:
+        if not self.config_version:
+            return ""
+        return names.version_name(self.workspace, self.config_version)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,9 @@ ACTION = "workspaces/{workspace}/actions/{action}"
 TRIGGER = "workspaces/{workspace}/triggers/{trigger}"
 DECISION = "workspaces/{workspace}/decisions/{decision}"
 OUTCOME = "workspaces/{workspace}/outcomes/{outcome}"
+ACTION_GROUP = "workspaces/{workspace}/actionGroups/{action_group}"
+DECISION_SETTINGS = "workspaces/{workspace}/decisionSettings"
+CONFIG_VERSION = "workspaces/{workspace}/decisionConfigVersions/{decision_config_version}"
 # Resources of other services that decisioning names in its calls.
 CUSTOMER = "workspaces/{workspace}/customers/{customer}"
 PROFILE = "workspaces/{workspace}/customers/{customer}/profile"
@@ -49,6 +52,18 @@ def decision_name(workspace: str, decision_id: str) -> str:
 
 def outcome_name(workspace: str, outcome_id: str) -> str:
     return format_name(OUTCOME, workspace=workspace, outcome=outcome_id)
+
+
+def group_name(workspace: str, group_id: str) -> str:
+    return format_name(ACTION_GROUP, workspace=workspace, action_group=group_id)
+
+
+def settings_name(workspace: str) -> str:
+    return format_name(DECISION_SETTINGS, workspace=workspace)
+
+
+def version_name(workspace: str, version: int) -> str:
+    return format_name(CONFIG_VERSION, workspace=workspace, decision_config_version=str(version))
 
 
 def profile_name(customer: str) -> str:
@@ -87,6 +102,27 @@ def parse_outcome(value: str, field: str) -> ResourceName:
 
 def parse_customer(value: str, field: str) -> ResourceName:
     return _parse(CUSTOMER, "customer", value, field)
+
+
+def parse_group(value: str, field: str) -> ResourceName:
+    return _parse(ACTION_GROUP, "action_group", value, field)
+
+
+def parse_settings(value: str, field: str) -> str:
+    """The workspace of a decision settings name."""
+    return parse_name(DECISION_SETTINGS, value, field=field)["workspace"]
+
+
+def parse_version(value: str, field: str) -> ResourceName:
+    """A version's name; its id is the version number as written (see version_number)."""
+    return _parse(CONFIG_VERSION, "decision_config_version", value, field)
+
+
+def version_number(version_id: str) -> int | None:
+    """The number of a version id; None when it cannot be one (so no such version)."""
+    if not version_id.isdigit() or version_id.startswith("0") or len(version_id) > 18:
+        return None
+    return int(version_id)
 
 
 def require_same_workspace(name: ResourceName, workspace: str, field: str) -> ResourceName:

@@ -81,3 +81,23 @@ class OutboundMessage:
 class SentMessage:
     name: str
     state: str  # the delivery state's name, e.g. "QUEUED"
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """What profile knows of a customer, as rules see it under `profile`."""
+
+    customer: str
+    traits: dict[str, Any] = field(default_factory=dict)
+    computed_traits: dict[str, Any] = field(default_factory=dict)
+    segments: tuple[str, ...] = ()
+    life_stage: str = ""
+
+    def rule_variable(self) -> dict[str, Any]:
+        return {
+            "customer": self.customer,
+            "traits": self.traits,
+            "computed_traits": self.computed_traits,
+            "segments": list(self.segments),
+            "life_stage": self.life_stage,
+        }

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TypeVar
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf.message import Message
 from rapport.decisioning.domain.model import (
     Action,
     ActionDraft,
@@ -17,6 +18,8 @@ from rapport.decisioning.domain.model import (
     Outcome,
     OutcomeType,
     RankedAction,
+    ScoreParts,
+    Treatment,
     Trigger,
     TriggerDraft,
 )
@@ -76,6 +79,12 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     return None if value is None else to_timestamp(value)
 
 
+def field_mask(message: Message, mask: field_mask_pb2.FieldMask) -> commands.FieldMask:
+    """The mask's paths and, for an empty mask, the fields the resource in the request set."""
+    populated = frozenset(field.name for field, _ in message.ListFields())
+    return commands.FieldMask(paths=tuple(mask.paths), populated=populated)
+
+
 def _content_from_proto(content: message_content_pb2.MessageContent) -> MessageContent:
     return MessageContent(
         subject=content.subject, text_body=content.text_body, html_body=content.html_body
@@ -104,6 +113,39 @@ def action_draft_from_proto(action: pb.Action) -> ActionDraft:
         content=_content_from_proto(action.content),
         start_time=to_datetime(action, "start_time", field_path="action.start_time"),
         end_time=to_datetime(action, "end_time", field_path="action.end_time"),
+        treatments=[
+            Treatment(channel_from_proto(t.channel), _content_from_proto(t.content))
+            for t in action.treatments
+        ],
+        tags=list(action.tags),
+        applicability=action.applicability,
+        suitability=action.suitability,
+    )
+
+
+def create_action_command(request: pb.CreateActionRequest) -> commands.CreateAction:
+    return commands.CreateAction(
+        parent=request.parent,
+        action_id=request.action_id,
+        draft=action_draft_from_proto(request.action),
+        group=request.action.group,
+    )
+
+
+def update_action_command(request: pb.UpdateActionRequest) -> commands.UpdateAction:
+    return commands.UpdateAction(
+        name=request.action.name,
+        draft=action_draft_from_proto(request.action),
+        group=request.action.group,
+        mask=field_mask(request.action, request.update_mask),
+    )
+
+
+def _trigger_draft(trigger: pb.Trigger) -> TriggerDraft:
+    return TriggerDraft(
+        event_name=trigger.event_name,
+        condition=trigger.condition,
+        channel=channel_from_proto(trigger.channel),
     )
 
 
@@ -112,11 +154,16 @@ def create_trigger_command(request: pb.CreateTriggerRequest) -> commands.CreateT
         parent=request.parent,
         trigger_id=request.trigger_id,
         action=request.trigger.action,
-        draft=TriggerDraft(
-            event_name=request.trigger.event_name,
-            condition=request.trigger.condition,
-            channel=channel_from_proto(request.trigger.channel),
-        ),
+        draft=_trigger_draft(request.trigger),
+    )
+
+
+def update_trigger_command(request: pb.UpdateTriggerRequest) -> commands.UpdateTrigger:
+    return commands.UpdateTrigger(
+        name=request.trigger.name,
+        action=request.trigger.action,
+        draft=_trigger_draft(request.trigger),
+        mask=field_mask(request.trigger, request.update_mask),
     )
 
 
@@ -127,6 +174,9 @@ def decide_command(request: pb.DecideRequest) -> commands.Decide:
         context=to_dict(request, "context") or {},
         channel=optional_channel_from_proto(request.channel),
         max_actions=request.max_actions,
+        placement=request.placement,
+        device=request.device,
+        time_zone=request.time_zone,
     )
 
 
@@ -161,6 +211,15 @@ def action_to_proto(action: Action) -> pb.Action:
         start_time=timestamp(action.start_time),
         end_time=timestamp(action.end_time),
         create_time=timestamp(action.create_time),
+        group=action.group_name,
+        treatments=[
+            pb.Treatment(channel=channel_to_proto(t.channel), content=_content_to_proto(t.content))
+            for t in action.treatments
+        ],
+        tags=list(action.tags),
+        applicability=action.applicability,
+        suitability=action.suitability,
+        update_time=timestamp(action.update_time),
     )
 
 
@@ -172,6 +231,16 @@ def trigger_to_proto(trigger: Trigger) -> pb.Trigger:
         action=trigger.action_name,
         channel=channel_to_proto(trigger.channel),
         create_time=timestamp(trigger.create_time),
+        update_time=timestamp(trigger.update_time),
+    )
+
+
+def _score_to_proto(score: ScoreParts) -> pb.ScoreParts:
+    return pb.ScoreParts(
+        propensity=score.propensity,
+        context_weight=score.context_weight,
+        value=score.value,
+        lever=score.lever,
     )
 
 
@@ -180,12 +249,7 @@ def _ranked_to_proto(ranked: RankedAction) -> pb.RankedAction:
         action=ranked.action,
         rank=ranked.rank,
         priority=ranked.priority,
-        score=pb.ScoreParts(
-            propensity=ranked.score.propensity,
-            context_weight=ranked.score.context_weight,
-            value=ranked.score.value,
-            lever=ranked.score.lever,
-        ),
+        score=_score_to_proto(ranked.score),
         probability=ranked.probability,
         channel=channel_to_proto(ranked.channel),
         explanation=ranked.explanation,
@@ -197,6 +261,8 @@ def _excluded_to_proto(excluded: ExcludedAction) -> pb.ExcludedAction:
         action=excluded.action,
         reason=excluded.reason.value,
         explanation=excluded.explanation,
+        score=_score_to_proto(excluded.score) if excluded.score is not None else None,
+        priority=excluded.priority,
     )
 
 
@@ -205,6 +271,7 @@ def decide_response(decision: Decision) -> pb.DecideResponse:
         decision=decision.name,
         actions=[_ranked_to_proto(r) for r in decision.actions],
         excluded_actions=[_excluded_to_proto(e) for e in decision.excluded],
+        config_version=decision.config_version_name,
     )
 
 
@@ -217,6 +284,7 @@ def decision_to_proto(decision: Decision) -> pb.Decision:
         channel=channel_to_proto(decision.channel),
         source=decision.source,
         create_time=timestamp(decision.create_time),
+        config_version=decision.config_version_name,
     )
 
 

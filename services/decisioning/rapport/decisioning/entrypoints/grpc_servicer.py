@@ -7,15 +7,22 @@ from google.protobuf import empty_pb2
 from rapport.decisioning.service_layer import (
     actions,
     commands,
+    config_io,
+    decision_settings,
     decisions,
+    groups,
     outcomes,
     triggers,
+    versions,
 )
 from rapport.decisioning.service_layer.dependencies import Dependencies
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.decisioning.v1 import decisioning_service_pb2_grpc as pb_grpc
 
+from . import config_converters as cc
 from . import converters as conv
+
+Context = grpc.aio.ServicerContext
 
 
 class DecisioningServicer(pb_grpc.DecisioningServiceServicer):
@@ -24,20 +31,16 @@ class DecisioningServicer(pb_grpc.DecisioningServiceServicer):
 
     # -- decisions -------------------------------------------------------------------
 
-    async def Decide(
-        self, request: pb.DecideRequest, context: grpc.aio.ServicerContext
-    ) -> pb.DecideResponse:
+    async def Decide(self, request: pb.DecideRequest, context: Context) -> pb.DecideResponse:
         decision = await decisions.decide(conv.decide_command(request), self._deps)
         return conv.decide_response(decision)
 
-    async def GetDecision(
-        self, request: pb.GetDecisionRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Decision:
+    async def GetDecision(self, request: pb.GetDecisionRequest, context: Context) -> pb.Decision:
         decision = await decisions.get_decision(commands.GetDecision(name=request.name), self._deps)
         return conv.decision_to_proto(decision)
 
     async def ListDecisions(
-        self, request: pb.ListDecisionsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListDecisionsRequest, context: Context
     ) -> pb.ListDecisionsResponse:
         page, token = await decisions.list_decisions(
             commands.ListDecisions(
@@ -54,33 +57,23 @@ class DecisioningServicer(pb_grpc.DecisioningServiceServicer):
 
     # -- actions ---------------------------------------------------------------------
 
-    async def CreateAction(
-        self, request: pb.CreateActionRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Action:
-        action = await actions.create_action(
-            commands.CreateAction(
-                parent=request.parent,
-                action_id=request.action_id,
-                draft=conv.action_draft_from_proto(request.action),
-            ),
-            self._deps,
-        )
+    async def CreateAction(self, request: pb.CreateActionRequest, context: Context) -> pb.Action:
+        action = await actions.create_action(conv.create_action_command(request), self._deps)
         return conv.action_to_proto(action)
 
-    async def GetAction(
-        self, request: pb.GetActionRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Action:
+    async def GetAction(self, request: pb.GetActionRequest, context: Context) -> pb.Action:
         action = await actions.get_action(commands.GetAction(name=request.name), self._deps)
         return conv.action_to_proto(action)
 
     async def ListActions(
-        self, request: pb.ListActionsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListActionsRequest, context: Context
     ) -> pb.ListActionsResponse:
         page, token = await actions.list_actions(
             commands.ListActions(
                 parent=request.parent,
                 page_size=request.page_size,
                 page_token=request.page_token,
+                group=request.group,
             ),
             self._deps,
         )
@@ -88,28 +81,70 @@ class DecisioningServicer(pb_grpc.DecisioningServiceServicer):
             actions=[conv.action_to_proto(a) for a in page], next_page_token=token
         )
 
+    async def UpdateAction(self, request: pb.UpdateActionRequest, context: Context) -> pb.Action:
+        action = await actions.update_action(conv.update_action_command(request), self._deps)
+        return conv.action_to_proto(action)
+
     async def DeleteAction(
-        self, request: pb.DeleteActionRequest, context: grpc.aio.ServicerContext
+        self, request: pb.DeleteActionRequest, context: Context
     ) -> empty_pb2.Empty:
         await actions.delete_action(commands.DeleteAction(name=request.name), self._deps)
         return empty_pb2.Empty()
 
+    # -- action groups ---------------------------------------------------------------
+
+    async def CreateActionGroup(
+        self, request: pb.CreateActionGroupRequest, context: Context
+    ) -> pb.ActionGroup:
+        group = await groups.create_group(cc.create_group_command(request), self._deps)
+        return cc.group_to_proto(group)
+
+    async def GetActionGroup(
+        self, request: pb.GetActionGroupRequest, context: Context
+    ) -> pb.ActionGroup:
+        group = await groups.get_group(commands.GetActionGroup(name=request.name), self._deps)
+        return cc.group_to_proto(group)
+
+    async def ListActionGroups(
+        self, request: pb.ListActionGroupsRequest, context: Context
+    ) -> pb.ListActionGroupsResponse:
+        page, token = await groups.list_groups(
+            commands.ListActionGroups(
+                parent=request.parent,
+                page_size=request.page_size,
+                page_token=request.page_token,
+                issue=request.issue,
+            ),
+            self._deps,
+        )
+        return pb.ListActionGroupsResponse(
+            action_groups=[cc.group_to_proto(g) for g in page], next_page_token=token
+        )
+
+    async def UpdateActionGroup(
+        self, request: pb.UpdateActionGroupRequest, context: Context
+    ) -> pb.ActionGroup:
+        group = await groups.update_group(cc.update_group_command(request), self._deps)
+        return cc.group_to_proto(group)
+
+    async def DeleteActionGroup(
+        self, request: pb.DeleteActionGroupRequest, context: Context
+    ) -> empty_pb2.Empty:
+        await groups.delete_group(commands.DeleteActionGroup(name=request.name), self._deps)
+        return empty_pb2.Empty()
+
     # -- outcomes --------------------------------------------------------------------
 
-    async def RecordOutcome(
-        self, request: pb.RecordOutcomeRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Outcome:
+    async def RecordOutcome(self, request: pb.RecordOutcomeRequest, context: Context) -> pb.Outcome:
         outcome = await outcomes.record_outcome(conv.record_outcome_command(request), self._deps)
         return conv.outcome_to_proto(outcome)
 
-    async def GetOutcome(
-        self, request: pb.GetOutcomeRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Outcome:
+    async def GetOutcome(self, request: pb.GetOutcomeRequest, context: Context) -> pb.Outcome:
         outcome = await outcomes.get_outcome(commands.GetOutcome(name=request.name), self._deps)
         return conv.outcome_to_proto(outcome)
 
     async def ListOutcomes(
-        self, request: pb.ListOutcomesRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListOutcomesRequest, context: Context
     ) -> pb.ListOutcomesResponse:
         page, token = await outcomes.list_outcomes(
             commands.ListOutcomes(
@@ -126,20 +161,16 @@ class DecisioningServicer(pb_grpc.DecisioningServiceServicer):
 
     # -- triggers --------------------------------------------------------------------
 
-    async def CreateTrigger(
-        self, request: pb.CreateTriggerRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Trigger:
+    async def CreateTrigger(self, request: pb.CreateTriggerRequest, context: Context) -> pb.Trigger:
         trigger = await triggers.create_trigger(conv.create_trigger_command(request), self._deps)
         return conv.trigger_to_proto(trigger)
 
-    async def GetTrigger(
-        self, request: pb.GetTriggerRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Trigger:
+    async def GetTrigger(self, request: pb.GetTriggerRequest, context: Context) -> pb.Trigger:
         trigger = await triggers.get_trigger(commands.GetTrigger(name=request.name), self._deps)
         return conv.trigger_to_proto(trigger)
 
     async def ListTriggers(
-        self, request: pb.ListTriggersRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListTriggersRequest, context: Context
     ) -> pb.ListTriggersResponse:
         page, token = await triggers.list_triggers(
             commands.ListTriggers(
@@ -151,4 +182,86 @@ class DecisioningServicer(pb_grpc.DecisioningServiceServicer):
         )
         return pb.ListTriggersResponse(
             triggers=[conv.trigger_to_proto(t) for t in page], next_page_token=token
+        )
+
+    async def UpdateTrigger(self, request: pb.UpdateTriggerRequest, context: Context) -> pb.Trigger:
+        trigger = await triggers.update_trigger(conv.update_trigger_command(request), self._deps)
+        return conv.trigger_to_proto(trigger)
+
+    async def DeleteTrigger(
+        self, request: pb.DeleteTriggerRequest, context: Context
+    ) -> empty_pb2.Empty:
+        await triggers.delete_trigger(commands.DeleteTrigger(name=request.name), self._deps)
+        return empty_pb2.Empty()
+
+    # -- settings, versions, documents -------------------------------------------------
+
+    async def GetDecisionSettings(
+        self, request: pb.GetDecisionSettingsRequest, context: Context
+    ) -> pb.DecisionSettings:
+        command = commands.GetDecisionSettings(name=request.name)
+        settings = await decision_settings.get_settings(command, self._deps)
+        return cc.settings_to_proto(request.name, settings)
+
+    async def UpdateDecisionSettings(
+        self, request: pb.UpdateDecisionSettingsRequest, context: Context
+    ) -> pb.DecisionSettings:
+        command = cc.update_settings_command(request)
+        settings = await decision_settings.update_settings(command, self._deps)
+        return cc.settings_to_proto(command.name, settings)
+
+    async def PublishDecisionConfig(
+        self, request: pb.PublishDecisionConfigRequest, context: Context
+    ) -> pb.DecisionConfigVersion:
+        command = commands.PublishDecisionConfig(request.parent, request.description)
+        return cc.version_to_proto(await versions.publish(command, self._deps))
+
+    async def RollbackDecisionConfig(
+        self, request: pb.RollbackDecisionConfigRequest, context: Context
+    ) -> pb.DecisionConfigVersion:
+        command = commands.RollbackDecisionConfig(request.name, request.description)
+        return cc.version_to_proto(await versions.rollback(command, self._deps))
+
+    async def GetDecisionConfigVersion(
+        self, request: pb.GetDecisionConfigVersionRequest, context: Context
+    ) -> pb.DecisionConfigVersion:
+        command = commands.GetDecisionConfigVersion(request.name)
+        return cc.version_to_proto(await versions.get_version(command, self._deps))
+
+    async def ListDecisionConfigVersions(
+        self, request: pb.ListDecisionConfigVersionsRequest, context: Context
+    ) -> pb.ListDecisionConfigVersionsResponse:
+        page, token = await versions.list_versions(
+            commands.ListDecisionConfigVersions(
+                request.parent, request.page_size, request.page_token
+            ),
+            self._deps,
+        )
+        return pb.ListDecisionConfigVersionsResponse(
+            decision_config_versions=[cc.version_to_proto(v) for v in page],
+            next_page_token=token,
+        )
+
+    async def DiffDecisionConfig(
+        self, request: pb.DiffDecisionConfigRequest, context: Context
+    ) -> pb.DiffDecisionConfigResponse:
+        command = commands.DiffDecisionConfig(
+            request.parent, request.base_version, request.target_version
+        )
+        changes = await versions.diff_versions(command, self._deps)
+        return pb.DiffDecisionConfigResponse(changes=cc.changes_to_proto(changes))
+
+    async def ImportDecisionConfig(
+        self, request: pb.ImportDecisionConfigRequest, context: Context
+    ) -> pb.ImportDecisionConfigResponse:
+        command = commands.ImportDecisionConfig(request.parent, request.content, request.merge)
+        changes = await config_io.import_config(command, self._deps)
+        return pb.ImportDecisionConfigResponse(changes=cc.changes_to_proto(changes))
+
+    async def ExportDecisionConfig(
+        self, request: pb.ExportDecisionConfigRequest, context: Context
+    ) -> pb.ExportDecisionConfigResponse:
+        command = commands.ExportDecisionConfig(request.parent, request.version)
+        return pb.ExportDecisionConfigResponse(
+            content=await config_io.export_config(command, self._deps)
         )

@@ -10,11 +10,13 @@ from typing import Any
 from rapport.decisioning.domain.catalogue import Catalogue
 from rapport.decisioning.domain.model import (
     ActionDraft,
+    ActionGroupDraft,
     Channel,
     OutcomeType,
     Signal,
     TriggerDraft,
 )
+from rapport.decisioning.domain.policies import SettingsDraft
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,14 @@ class UnknownEnumValue:
     """An enum number this version does not know; the handler refuses it, naming the field."""
 
     number: int
+
+
+@dataclass(frozen=True)
+class FieldMask:
+    """An update's mask (AIP-134) and the fields the request set (the implied mask)."""
+
+    paths: tuple[str, ...] = ()
+    populated: frozenset[str] = frozenset()
 
 
 # -- actions ---------------------------------------------------------------------------
@@ -32,6 +42,8 @@ class CreateAction:
     parent: str
     action_id: str
     draft: ActionDraft
+    # The group's name as the client gave it; empty for none.
+    group: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,11 +56,119 @@ class ListActions:
     parent: str
     page_size: int = 0
     page_token: str = ""
+    # A group's name; empty means every action.
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateAction:
+    name: str
+    # `group_id` is not set: `group` is the group's name as the client gave it.
+    draft: ActionDraft
+    group: str
+    mask: FieldMask
 
 
 @dataclass(frozen=True)
 class DeleteAction:
     name: str
+
+
+# -- action groups ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateActionGroup:
+    parent: str
+    group_id: str
+    draft: ActionGroupDraft
+
+
+@dataclass(frozen=True)
+class GetActionGroup:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListActionGroups:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+    # Only this issue's groups; empty means every group.
+    issue: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateActionGroup:
+    name: str
+    draft: ActionGroupDraft
+    mask: FieldMask
+
+
+@dataclass(frozen=True)
+class DeleteActionGroup:
+    name: str
+
+
+# -- settings and versions -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GetDecisionSettings:
+    name: str
+
+
+@dataclass(frozen=True)
+class UpdateDecisionSettings:
+    name: str
+    draft: SettingsDraft
+    mask: FieldMask
+
+
+@dataclass(frozen=True)
+class PublishDecisionConfig:
+    parent: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RollbackDecisionConfig:
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class GetDecisionConfigVersion:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListDecisionConfigVersions:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class DiffDecisionConfig:
+    parent: str
+    # Version names; empty base means the live version, empty target the draft.
+    base_version: str = ""
+    target_version: str = ""
+
+
+@dataclass(frozen=True)
+class ImportDecisionConfig:
+    parent: str
+    content: str
+    merge: bool = False
+
+
+@dataclass(frozen=True)
+class ExportDecisionConfig:
+    parent: str
+    # A version's name; empty means the draft.
+    version: str = ""
 
 
 # -- decisions -------------------------------------------------------------------------
@@ -62,6 +182,9 @@ class Decide:
     # None means any channel.
     channel: Channel | UnknownEnumValue | None = None
     max_actions: int = 0
+    placement: str = ""
+    device: str = ""
+    time_zone: str = ""
 
 
 @dataclass(frozen=True)
@@ -133,6 +256,20 @@ class ListTriggers:
 
 
 @dataclass(frozen=True)
+class UpdateTrigger:
+    name: str
+    # The action's resource name as the client gave it.
+    action: str
+    draft: TriggerDraft
+    mask: FieldMask
+
+
+@dataclass(frozen=True)
+class DeleteTrigger:
+    name: str
+
+
+@dataclass(frozen=True)
 class HandleSignal:
     """Fire the triggers a profile signal matches (the trigger runner's use case)."""
 
@@ -145,6 +282,7 @@ class HandleSignal:
 
 @dataclass(frozen=True)
 class LoadCatalogue:
-    """Create or replace every action and trigger of the catalogue file, all or nothing."""
+    """Create or replace every item of the catalogue file in the draft, all or nothing,
+    and publish the draft when it then differs from the live version."""
 
     catalogue: Catalogue

@@ -1,22 +1,56 @@
-"""Use cases of decisions: Decide (screen, check consent, arbitrate, store), get, list."""
+"""Use cases of decisions: Decide (the decision pipeline, stored), get, list."""
 
 from __future__ import annotations
 
 import uuid
 
-from rapport.decisioning.domain import arbitration, names
+from rapport.decisioning.domain import names
+from rapport.decisioning.domain.checks import text
 from rapport.decisioning.domain.model import Decision
-from rapport.decisioning.domain.outbound import ConsentQuery, DependencyError
+from rapport.decisioning.domain.outbound import CustomerProfile, DependencyError
+from rapport.decisioning.domain.pipeline import DecisionRequest
+from rapport.decisioning.domain.rule_helpers import time_zone
 from rapport.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from rapport.pagination import page_size, paginate
 
 from . import commands
+from .decision_making import customer_zone, make_decision
 from .dependencies import Dependencies
 from .listing import newest_first_position, page_before
 from .request_checks import known_channel, served_name, served_workspace
 
 DEFAULT_MAX_ACTIONS = 3
 MAX_MAX_ACTIONS = 100
+MAX_LABEL_CHARS = 256
+
+# What a failed call to another service means for Decide: (transient, definite) reasons.
+_REASONS = {
+    "profile": ("PROFILE_UNAVAILABLE", "PROFILE_UNUSABLE"),
+    "consent": ("CONSENT_UNAVAILABLE", "CONSENT_CHECK_REFUSED"),
+    "redis": ("CONTACT_STORE_UNAVAILABLE", "CONTACT_STORE_UNAVAILABLE"),
+}
+
+
+def dependency_failure(err: DependencyError) -> Unavailable | FailedPrecondition:
+    """What the caller is told: UNAVAILABLE when retrying may help, else FAILED_PRECONDITION.
+    Never decide without the profile or consent."""
+    transient, definite = _REASONS.get(err.service, ("DEPENDENCY_UNAVAILABLE", "DEPENDENCY_FAILED"))
+    if err.transient:
+        return Unavailable(
+            transient, f"the {err.service} service could not be reached ({err.code})"
+        )
+    return FailedPrecondition(definite, f"the {err.service} service refused or failed ({err.code})")
+
+
+async def customer_profile(deps: Dependencies, customer: str) -> CustomerProfile:
+    """The customer's profile; NotFound when profile has none (unknown or erased)."""
+    try:
+        profile = await deps.profile.get_profile(customer)
+    except DependencyError as err:
+        raise dependency_failure(err) from err
+    if profile is None:
+        raise NotFound(customer, f"{customer} has no profile (unknown or erased)")
+    return profile
 
 
 async def decide(cmd: commands.Decide, deps: Dependencies) -> Decision:
@@ -27,66 +61,30 @@ async def decide(cmd: commands.Decide, deps: Dependencies) -> Decision:
     channel = known_channel(cmd.channel, "channel")
     if not 0 <= cmd.max_actions <= MAX_MAX_ACTIONS:
         raise InvalidArgument("max_actions", f"must be between 0 and {MAX_MAX_ACTIONS}")
-    max_actions = cmd.max_actions or DEFAULT_MAX_ACTIONS
-    now = deps.clock()
+    placement = text(cmd.placement, "placement", MAX_LABEL_CHARS)
+    device = text(cmd.device, "device", MAX_LABEL_CHARS)
+    zone = time_zone(cmd.time_zone) if cmd.time_zone else None
+    if cmd.time_zone and zone is None:
+        raise InvalidArgument("time_zone", "must be an IANA time zone such as Europe/Paris")
 
-    async with deps.uow(readonly=True) as uow:
-        actions = await uow.actions.list_all(workspace)
-
-    traits = {}
-    if actions:
-        try:
-            traits = await deps.profile.get_traits(cmd.customer) or {}
-        except DependencyError as err:
-            if err.transient:
-                raise Unavailable(
-                    "PROFILE_UNAVAILABLE", f"the profile service could not be reached ({err.code})"
-                ) from err
-            # The same call would fail again: deciding without the profile would be wrong.
-            raise FailedPrecondition(
-                "PROFILE_UNUSABLE", f"the customer's profile cannot be used ({err.code})"
-            ) from err
-
-    candidates, excluded = arbitration.screen(
-        actions,
-        now=now,
-        requested_channel=channel,
-        variables=arbitration.rule_variables(cmd.customer, traits, cmd.context),
-        rules=deps.rules,
-    )
-    pairs = arbitration.consent_pairs(candidates)
-    answers: list[bool] = []
-    if pairs:
-        queries = [ConsentQuery(cmd.customer, purpose, on) for purpose, on in pairs]
-        try:
-            answers = await deps.consent.batch_check(workspace, queries)
-        except DependencyError as err:
-            # Never decide without consent.
-            if err.transient:
-                raise Unavailable(
-                    "CONSENT_UNAVAILABLE",
-                    f"the consent service could not be reached ({err.code})",
-                ) from err
-            raise FailedPrecondition(
-                "CONSENT_CHECK_REFUSED", f"the consent service refused the check ({err.code})"
-            ) from err
-    ranked, refused = arbitration.arbitrate(
-        candidates, dict(zip(pairs, answers, strict=True)), max_actions=max_actions
-    )
-    decision = Decision(
-        decision_id=uuid.uuid4().hex,
-        workspace=workspace,
+    config = await deps.live.get(workspace)
+    profile = await customer_profile(deps, cmd.customer)
+    request = DecisionRequest(
         customer=cmd.customer,
-        actions=tuple(ranked),
-        excluded=tuple(sorted(excluded + refused, key=lambda e: e.action)),
-        channel=channel,
-        source="",
-        create_time=now,
+        context=cmd.context,
+        requested_channel=channel,
+        max_actions=cmd.max_actions or DEFAULT_MAX_ACTIONS,
+        now=deps.clock(),
+        zone=zone or customer_zone(profile),
+        placement=placement,
+        device=device,
     )
-    async with deps.uow() as uow:
-        await uow.decisions.add(decision)
-        await uow.commit()
-    return decision
+    try:
+        return await make_decision(
+            deps, workspace, config, profile, request, decision_id=uuid.uuid4().hex
+        )
+    except DependencyError as err:
+        raise dependency_failure(err) from err
 
 
 async def get_decision(cmd: commands.GetDecision, deps: Dependencies) -> Decision:

@@ -1,30 +1,40 @@
 """Everything the handlers use, built once in bootstrap, and the ports to other services.
 
-The client ports are Protocols: the adapters (grpc_clients, and the tests'
-in-memory fakes) implement them without importing the service layer.
+The ports are Protocols: the adapters (grpc_clients, redis_contacts, catalogue_file,
+and the tests' in-memory fakes) implement them without importing the service layer.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from functools import cached_property
+from typing import Protocol
 
+from rapport.decisioning.domain.arbitration import BasePropensity, PropensityModel
+from rapport.decisioning.domain.catalogue import Catalogue
+from rapport.decisioning.domain.config import DecisionConfig
+from rapport.decisioning.domain.contact_policy import Contact
 from rapport.decisioning.domain.model import Signal
-from rapport.decisioning.domain.outbound import ConsentQuery, OutboundMessage, SentMessage
+from rapport.decisioning.domain.outbound import (
+    ConsentQuery,
+    CustomerProfile,
+    OutboundMessage,
+    SentMessage,
+)
+from rapport.decisioning.domain.policies import ContactLimit
 from rapport.decisioning.domain.rules import RuleBook
 from rapport.pagination import PageTokens
 
+from .live_config import LiveConfigs
 from .unit_of_work import DecisioningUnitOfWork
 
 
 class ProfileClient(Protocol):
-    async def get_traits(self, customer: str) -> dict[str, Any] | None:
-        """The customer's traits as plain values; None when the profile does not exist.
-
-        A definite DependencyError when the answer cannot be converted.
-        """
+    async def get_profile(self, customer: str) -> CustomerProfile | None:
+        """What profile knows of the customer; None when there is no profile (unknown or
+        erased). A definite DependencyError when the answer cannot be converted."""
         ...
 
     def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
@@ -52,6 +62,39 @@ class DeliveryClient(Protocol):
         ...
 
 
+class ContactStore(Protocol):
+    """Contacts kept outside the database (Redis), shared by the replicas.
+
+    Without one, contacts are rows read under a per-customer database lock.
+    Failures are transient DependencyErrors.
+    """
+
+    async def history(self, workspace: str, customer: str, since: datetime) -> list[Contact]:
+        """The customer's contacts after `since`."""
+        ...
+
+    async def reserve(
+        self,
+        workspace: str,
+        customer: str,
+        contacts: Sequence[Contact],
+        limits: Sequence[ContactLimit],
+        now: datetime,
+    ) -> bool:
+        """Record the contacts unless that would exceed a limit, atomically; True if recorded."""
+        ...
+
+
+class ConfigDocuments(Protocol):
+    """Configuration documents (YAML) as ImportDecisionConfig reads and Export writes them."""
+
+    def parse(self, text: str) -> Catalogue:
+        """InvalidArgument on field `content` when the text cannot be read."""
+        ...
+
+    def dump(self, config: DecisionConfig) -> str: ...
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -71,4 +114,16 @@ class Dependencies:
     rules: RuleBook
     # Encrypts List* page tokens (the page_token_key setting; the same on every replica).
     page_tokens: PageTokens
+    documents: ConfigDocuments
     clock: Callable[[], datetime] = utc_now
+    # None: contacts in the database.
+    contact_store: ContactStore | None = None
+    # The scoring step's model (the base propensity until models plug in).
+    model: PropensityModel = field(default_factory=BasePropensity)
+    # How long a replica may decide with a version after a newer one was published.
+    config_refresh_seconds: float = 1.0
+
+    @cached_property
+    def live(self) -> LiveConfigs:
+        """The live configuration of each workspace, cached in this process."""
+        return LiveConfigs(self.uow, self.config_refresh_seconds)

@@ -52,8 +52,10 @@ async def record_outcome(cmd: commands.RecordOutcome, deps: Dependencies) -> Out
         outcome_time=outcome_time,
         create_time=now,
     )
+    # An action of the live version counts too: it may be gone from the draft already.
+    live = await deps.live.get(workspace)
     async with deps.uow() as uow:
-        if await uow.actions.get(workspace, action.id) is None:
+        if live.action(action.id) is None and await uow.actions.get(workspace, action.id) is None:
             raise NotFound(cmd.action)
         if decision_id:
             decided_for = await uow.decisions.customer_of(workspace, decision_id)

@@ -1,7 +1,7 @@
 """The trigger runner: a background component that follows profile signals and fires triggers.
 
 At least once: a signal's cursor is stored only after the signal was fully
-handled (triggers.handle_signal), and every send carries an idempotency key
+handled (triggered.handle_signal), and every send carries an idempotency key
 derived from the trigger and the event, so a replay after a crash sends
 nothing twice.
 
@@ -31,7 +31,7 @@ from rapport.errors import Aborted
 from rapport.sqlstore import run_with_retries, transient_conflict
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from . import commands, triggers
+from . import commands, triggered
 from .dependencies import Dependencies
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class TriggerRunner:
             self._record(workspace, signal, failure)
         await self._save_cursor(workspace, signal.cursor)
 
-    def _record(self, workspace: str, signal: Signal, failure: triggers.Failure) -> None:
+    def _record(self, workspace: str, signal: Signal, failure: triggered.Failure) -> None:
         self.skipped[workspace] += 1
         log.warning(
             "signal passed over",
@@ -202,11 +202,11 @@ class TriggerRunner:
             description="the signal cursor kept conflicting with another replica",
         )
 
-    async def handle(self, workspace: str, signal: Signal) -> list[triggers.Failure]:
-        """Fire every trigger the signal matches, once (see triggers.handle_signal)."""
-        return await triggers.handle_signal(commands.HandleSignal(workspace, signal), self._deps)
+    async def handle(self, workspace: str, signal: Signal) -> list[triggered.Failure]:
+        """Fire every trigger the signal matches, once (see triggered.handle_signal)."""
+        return await triggered.handle_signal(commands.HandleSignal(workspace, signal), self._deps)
 
-    async def _handle_until_done(self, workspace: str, signal: Signal) -> list[triggers.Failure]:
+    async def _handle_until_done(self, workspace: str, signal: Signal) -> list[triggered.Failure]:
         """Retry transient failures of this signal until it is handled; the failures for good."""
         backoff = self._backoff()
         unexpected = 0
@@ -229,7 +229,7 @@ class TriggerRunner:
                         extra={**where, "error_reason": reason, "attempt": unexpected},
                     )
                     if unexpected >= UNEXPECTED_ATTEMPTS:
-                        return [triggers.Failure("", f"UNEXPECTED:{reason}")]
+                        return [triggered.Failure("", f"UNEXPECTED:{reason}")]
                 if backoff.attempt + 1 >= STUCK_AFTER:
                     failure = (signal.cursor, code, reason)
                     self._report_stuck(workspace, failure, backoff.attempt + 1, backoff)

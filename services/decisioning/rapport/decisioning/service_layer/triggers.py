@@ -1,49 +1,53 @@
-"""Use cases of triggers: create, get, list, and fire the triggers a profile signal matches."""
+"""Use cases of the draft's triggers: create, get, list, update, delete (firing: triggered)."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any
 
 from rapport.decisioning.domain import names
-from rapport.decisioning.domain.model import Action, Signal, TrackedEvent, Trigger
-from rapport.decisioning.domain.outbound import ConsentQuery, DependencyError, OutboundMessage
-from rapport.decisioning.domain.rules import RuleEvaluationError
-from rapport.decisioning.domain.validation import (
-    is_event_name,
-    validate_resource_id,
-    validate_trigger,
-)
+from rapport.decisioning.domain.config import MAX_TRIGGERS
+from rapport.decisioning.domain.model import Trigger
+from rapport.decisioning.domain.validation import validate_resource_id, validate_trigger
 from rapport.errors import AlreadyExists, InvalidArgument, NotFound
 
 from . import commands
 from .dependencies import Dependencies
+from .draft import apply_paths, check_room, edit_draft, mask_paths
 from .listing import list_by_id
 from .request_checks import served_name, served_workspace
+from .unit_of_work import DecisioningUnitOfWork
 
 log = logging.getLogger(__name__)
 
-TRACK = "track"
+UPDATABLE = frozenset({"event_name", "condition", "action", "channel"})
+_ATTRIBUTES = {"action": "action_id"}
+
+
+def _action_id(action: str, workspace: str) -> str:
+    field = "trigger.action"
+    if not action:
+        raise InvalidArgument(field, "is required")
+    return names.require_same_workspace(names.parse_action(action, field), workspace, field).id
 
 
 async def create_trigger(cmd: commands.CreateTrigger, deps: Dependencies) -> Trigger:
     workspace = served_workspace(cmd.parent, deps.workspaces)
     validate_resource_id(cmd.trigger_id, "trigger_id")
-    if not cmd.action:
-        raise InvalidArgument("trigger.action", "is required")
-    action_id = names.require_same_workspace(
-        names.parse_action(cmd.action, "trigger.action"), workspace, "trigger.action"
-    ).id
-    draft = dataclasses.replace(cmd.draft, action_id=action_id)
-    async with deps.uow() as uow:
-        action = await uow.actions.get(workspace, action_id)
+    draft = dataclasses.replace(cmd.draft, action_id=_action_id(cmd.action, workspace))
+
+    async def create(uow: DecisioningUnitOfWork) -> Trigger:
+        action = await uow.actions.get(workspace, draft.action_id)
         trigger = validate_trigger(
             workspace, cmd.trigger_id, draft, action, deps.rules, create_time=deps.clock()
         )
-        if not await uow.triggers.add(trigger):
+        if await uow.triggers.get(workspace, trigger.trigger_id) is not None:
             raise AlreadyExists(trigger.name)
-        await uow.commit()
+        check_room(len(await uow.triggers.list_all(workspace)), MAX_TRIGGERS, "triggers")
+        await uow.triggers.add(trigger)
+        return trigger
+
+    trigger = await edit_draft(deps, workspace, create)
     log.info("trigger created", extra={"trigger": trigger.name})
     return trigger
 
@@ -65,146 +69,40 @@ async def list_triggers(
     )
 
 
-# -- firing --------------------------------------------------------------------------
+async def update_trigger(cmd: commands.UpdateTrigger, deps: Dependencies) -> Trigger:
+    name = served_name(names.parse_trigger, cmd.name, deps.workspaces, "trigger.name")
+    paths = mask_paths(cmd.mask, UPDATABLE, "update_mask")
+    action_id = _action_id(cmd.action, name.workspace) if "action" in paths else ""
+    update = dataclasses.replace(cmd.draft, action_id=action_id)
 
-
-def condition_variables(
-    event: TrackedEvent, customer: str, traits: dict[str, Any]
-) -> dict[str, Any]:
-    """What trigger conditions see: `event` and `profile`."""
-    return {
-        "event": {
-            "name": event.name,
-            "properties": event.properties,
-            "context": event.context,
-            "message_id": event.message_id,
-        },
-        "profile": {"traits": traits, "customer": customer},
-    }
-
-
-@dataclasses.dataclass(frozen=True)
-class Failure:
-    """A trigger that cannot act on a signal, however often it is retried.
-
-    `trigger` is the trigger's name; empty when the signal itself cannot be used.
-    """
-
-    trigger: str
-    reason: str
-
-
-def _reason(err: DependencyError) -> str:
-    return f"{err.service}:{err.reason or err.code}"
-
-
-async def handle_signal(cmd: commands.HandleSignal, deps: Dependencies) -> list[Failure]:
-    """Fire every trigger the signal's event matches; returns what failed for good.
-
-    Transient DependencyErrors propagate (the signal is retried: sends already
-    made are deduplicated by their keys). An unreadable signal, a definite
-    DependencyError and a rule that fails are Failures, one per trigger they
-    concern, for the runner to record before it moves past the signal.
-    """
-    signal = cmd.signal
-    if signal.unreadable:
-        return [Failure("", signal.unreadable)]
-    event = signal.event
-    # A name no trigger may have (too long, NUL...) is not even looked up.
-    if event is None or event.type != TRACK or not is_event_name(event.name):
-        return []
-    async with deps.uow(readonly=True) as uow:
-        triggers = await uow.triggers.for_event(cmd.workspace, event.name)
-        actions = {
-            trigger.action_id: await uow.actions.get(cmd.workspace, trigger.action_id)
-            for trigger in triggers
-        }
-    if not triggers:
-        return []
-    try:
-        traits = await deps.profile.get_traits(signal.customer) or {}
-    except DependencyError as err:
-        if err.transient:
-            raise
-        return [Failure(trigger.name, _reason(err)) for trigger in triggers]
-    variables = condition_variables(event, signal.customer, traits)
-    failures = []
-    for trigger in triggers:
-        reason = await _fire(cmd, event, trigger, actions.get(trigger.action_id), variables, deps)
-        if reason:
-            failures.append(Failure(trigger.name, reason))
-    return failures
-
-
-async def _fire(
-    cmd: commands.HandleSignal,
-    event: TrackedEvent,
-    trigger: Trigger,
-    action: Action | None,
-    variables: dict[str, Any],
-    deps: Dependencies,
-) -> str:
-    """Send the trigger's action if it applies; the reason it failed for good, or ''."""
-    signal = cmd.signal
-    if action is None:
-        return "ACTION_MISSING"  # the trigger outlived its action
-    if not action.in_window(deps.clock()):
-        _skip(trigger, signal, "OUT_OF_WINDOW")
-        return ""
-    if trigger.channel not in action.channels:
-        # The action was replaced (catalogue file) without this channel.
-        _skip(trigger, signal, "CHANNEL_MISMATCH")
-        return ""
-    try:
-        if not deps.rules.evaluate(trigger.condition, variables):
-            return ""
-    except RuleEvaluationError:
-        # The error text may quote values: the reason alone is logged.
-        return "RULE_ERROR"
-    try:
-        allowed = await deps.consent.check(
-            ConsentQuery(signal.customer, action.purpose, trigger.channel)
+    async def change(uow: DecisioningUnitOfWork) -> Trigger:
+        current = await uow.triggers.get(name.workspace, name.id)
+        if current is None:
+            raise NotFound(cmd.name)
+        draft = apply_paths(current.draft(), update, paths, _ATTRIBUTES)
+        trigger = validate_trigger(
+            name.workspace,
+            name.id,
+            draft,
+            await uow.actions.get(name.workspace, draft.action_id),
+            deps.rules,
+            create_time=current.create_time,
+            update_time=deps.clock(),
         )
-        if not allowed:
-            _skip(trigger, signal, "NO_CONSENT")
-            return ""
-        sent = await deps.delivery.send(
-            OutboundMessage(
-                workspace=cmd.workspace,
-                idempotency_key=trigger.idempotency_key(event.message_id),
-                customer=signal.customer,
-                purpose=action.purpose,
-                channel=trigger.channel,
-                content=action.content,
-                source=trigger.name,
-                data={"event": event.properties},
-            )
-        )
-    except DependencyError as err:
-        if err.transient:
-            raise
-        return _reason(err)
-    log.info(
-        "trigger sent",
-        extra={
-            "trigger": trigger.name,
-            "customer": signal.customer,
-            "resource": sent.name,
-            "message_id": event.message_id,
-            "status": sent.state,
-        },
-    )
-    return ""
+        await uow.triggers.put(trigger)
+        return trigger
+
+    trigger = await edit_draft(deps, name.workspace, change)
+    log.info("trigger updated", extra={"trigger": trigger.name})
+    return trigger
 
 
-def _skip(trigger: Trigger, signal: Signal, reason: str) -> None:
-    """The trigger does not apply (a business rule, not a failure)."""
-    log.info(
-        "trigger not sent",
-        extra={
-            "trigger": trigger.name,
-            "customer": signal.customer,
-            "cursor": signal.cursor,
-            "error_reason": reason,
-        },
-    )
+async def delete_trigger(cmd: commands.DeleteTrigger, deps: Dependencies) -> None:
+    name = served_name(names.parse_trigger, cmd.name, deps.workspaces)
+
+    async def delete(uow: DecisioningUnitOfWork) -> None:
+        if not await uow.triggers.delete(name.workspace, name.id):
+            raise NotFound(cmd.name)
+
+    await edit_draft(deps, name.workspace, delete)
+    log.info("trigger deleted", extra={"trigger": cmd.name})

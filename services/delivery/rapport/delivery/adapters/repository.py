@@ -15,16 +15,19 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from rapport.delivery.domain.model import (
+    PENDING_STATES,
     Channel,
     Message,
     MessageContent,
     MessageState,
+    Priority,
 )
 from rapport.sqlstore import as_utc
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .selection_codec import selection_from_text, selection_to_text
 from .tables import messages
 
 _log = logging.getLogger(__name__)
@@ -32,8 +35,11 @@ _log = logging.getLogger(__name__)
 E = TypeVar("E", bound=StrEnum)
 
 # Only these are claimed: a message on a channel a newer version added waits for a
-# replica of that version instead of being failed by this one.
+# replica of that version instead of being failed by this one. Empty: a best-channel
+# message whose channel is not chosen yet.
 _KNOWN_CHANNELS = [channel.value for channel in Channel]
+_CLAIMABLE_CHANNELS = [*_KNOWN_CHANNELS, ""]
+_PENDING = [state.value for state in PENDING_STATES]
 
 
 def _unreadable(message_id: str, why: str) -> None:
@@ -64,14 +70,32 @@ def stored_data(text: str, message_id: str) -> dict[str, Any] | None:
     return data
 
 
+def _candidates(text: str, message_id: str) -> tuple[Channel, ...] | None:
+    channels = tuple(
+        _enum(Channel, name, message_id, "UNKNOWN_CHANNEL") for name in text.split(",")
+    )
+    if any(channel is None for channel in channels):
+        return None
+    return channels  # type: ignore[return-value]
+
+
 def _to_message(row: RowMapping) -> Message:
     message_id = row["id"]
+    candidates = (
+        _candidates(row["candidate_channels"], message_id) if row["candidate_channels"] else ()
+    )
+    channel = (
+        None
+        if row["channel"] == "" and candidates
+        else _enum(Channel, row["channel"], message_id, "UNKNOWN_CHANNEL")
+    )
+    selection = selection_from_text(row["channel_selection"], candidates, message_id)
     return Message(
         id=message_id,
         workspace=row["workspace"],
         customer_id=row["customer_id"],
         purpose=row["purpose"],
-        channel=_enum(Channel, row["channel"], message_id, "UNKNOWN_CHANNEL"),
+        channel=channel,
         idempotency_key=row["idempotency_key"],
         payload_fingerprint=row["payload_fingerprint"],
         content=MessageContent(
@@ -89,6 +113,13 @@ def _to_message(row: RowMapping) -> Message:
         send_time=as_utc(row["send_time"]),
         next_attempt_time=as_utc(row["next_attempt_time"]),  # type: ignore[arg-type]
         ambiguous_provider=row["ambiguous_provider"],
+        template_id=row["template_id"],
+        locale=row["locale"],
+        failure_detail=row["failure_detail"],
+        priority=_enum(Priority, row["priority"], message_id, "UNKNOWN_PRIORITY"),
+        selection=selection,
+        scheduled_time=as_utc(row["scheduled_time"]),
+        schedule_reason=row["schedule_reason"],
     )
 
 
@@ -105,6 +136,17 @@ def _outcome_values(message: Message) -> dict[str, Any]:
         "send_time": message.send_time,
         "next_attempt_time": message.next_attempt_time,
         "ambiguous_provider": message.ambiguous_provider,
+        "locale": message.locale,
+        "failure_detail": message.failure_detail,
+        "scheduled_time": message.scheduled_time,
+        "schedule_reason": message.schedule_reason,
+        # Set once a best channel is chosen; never unset.
+        **({"channel": message.channel.value} if message.channel is not None else {}),
+        **(
+            {"channel_selection": selection_to_text(message.selection)}
+            if message.selection is not None and message.selection.select_time is not None
+            else {}
+        ),
     }
 
 
@@ -113,30 +155,34 @@ class MessageRepository:
         self._conn = connection
 
     async def add(self, message: Message) -> None:
-        """Insert a new message; IntegrityError when its idempotency key is taken (on
-        PostgreSQL a UNIQUE_VIOLATION, which rapport.sqlstore.run_with_retries retries)."""
-        if message.channel is None or message.data is None:
+        """Insert a new message (its idempotency key is recorded apart: IdempotencyKeys)."""
+        best_channel = message.selection is not None
+        if (message.channel is None) != best_channel or message.data is None:
             raise ValueError(f"message {message.id} is not a complete new message")
-        await self._conn.execute(
-            messages.insert().values(
-                id=message.id,
-                workspace=message.workspace,
-                customer_id=message.customer_id,
-                purpose=message.purpose,
-                channel=message.channel.value,
-                idempotency_key=message.idempotency_key,
-                payload_fingerprint=message.payload_fingerprint,
-                subject=message.content.subject,
-                text_body=message.content.text_body,
-                html_body=message.content.html_body,
-                data=json.dumps(message.data, sort_keys=True, separators=(",", ":")),
-                source=message.source,
-                create_time=message.create_time,
-                lease_token=None,
-                lease_expire_time=None,
-                **_outcome_values(message),
-            )
-        )
+        candidates = message.selection.candidate_channels if message.selection else ()
+        values: dict[str, Any] = {
+            "id": message.id,
+            "workspace": message.workspace,
+            "customer_id": message.customer_id,
+            "purpose": message.purpose,
+            "channel": message.channel.value if message.channel is not None else "",
+            "candidate_channels": ",".join(c.value for c in candidates),
+            "channel_selection": "",
+            "template_id": message.template_id,
+            "priority": (message.priority or Priority.NORMAL).value,
+            "idempotency_key": message.idempotency_key,
+            "payload_fingerprint": message.payload_fingerprint,
+            "subject": message.content.subject,
+            "text_body": message.content.text_body,
+            "html_body": message.content.html_body,
+            "data": json.dumps(message.data, sort_keys=True, separators=(",", ":")),
+            "source": message.source,
+            "create_time": message.create_time,
+            "lease_token": None,
+            "lease_expire_time": None,
+        }
+        values.update(_outcome_values(message))
+        await self._conn.execute(messages.insert().values(**values))
 
     async def get(self, workspace: str, message_id: str) -> Message | None:
         row = (
@@ -144,20 +190,6 @@ class MessageRepository:
                 await self._conn.execute(
                     select(messages).where(
                         messages.c.workspace == workspace, messages.c.id == message_id
-                    )
-                )
-            )
-            .mappings()
-            .first()
-        )
-        return _to_message(row) if row is not None else None
-
-    async def get_by_idempotency_key(self, workspace: str, key: str) -> Message | None:
-        row = (
-            (
-                await self._conn.execute(
-                    select(messages).where(
-                        messages.c.workspace == workspace, messages.c.idempotency_key == key
                     )
                 )
             )
@@ -199,10 +231,12 @@ class MessageRepository:
         for a message exactly one sees rowcount 1 (SKIP LOCKED on PostgreSQL just
         keeps them from waiting on each other's candidates). Messages on a channel
         this version does not know are left to replicas of the version that wrote them.
+        Held (SCHEDULED) messages are claimed once their release time came: the hold
+        is stored, so it survives restarts, and the lease makes one replica release it.
         """
         claimable = and_(
-            messages.c.state == MessageState.QUEUED.value,
-            messages.c.channel.in_(_KNOWN_CHANNELS),
+            messages.c.state.in_(_PENDING),
+            messages.c.channel.in_(_CLAIMABLE_CHANNELS),
             messages.c.next_attempt_time <= now,
             or_(messages.c.lease_expire_time.is_(None), messages.c.lease_expire_time <= now),
         )

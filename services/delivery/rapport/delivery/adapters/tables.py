@@ -8,10 +8,10 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -45,7 +45,19 @@ messages = Table(
     Column("lease_expire_time", DateTime(timezone=True), nullable=True),
     # The provider that may already have the message (domain.model.Message).
     Column("ambiguous_provider", String(64), nullable=False, server_default=""),
-    UniqueConstraint("workspace", "idempotency_key", name="uq_messages_idempotency_key"),
+    # The saved template it renders (id in the workspace); empty for inline content.
+    Column("template_id", String(128), nullable=False, server_default=""),
+    Column("locale", String(35), nullable=False, server_default=""),
+    Column("failure_detail", Text, nullable=False, server_default=""),
+    Column("priority", String(16), nullable=False, server_default="NORMAL"),
+    # Best channel: the candidates, comma-separated (empty: the channel was given), and
+    # the choice as JSON once made. `channel` is empty until then.
+    Column("candidate_channels", String(128), nullable=False, server_default=""),
+    Column("channel_selection", Text, nullable=False, server_default=""),
+    Column("scheduled_time", DateTime(timezone=True), nullable=True),
+    Column("schedule_reason", String(32), nullable=False, server_default=""),
+    # Not unique: an idempotency key may come back once it expired (idempotency_keys).
+    Index("ix_messages_idempotency_key", "workspace", "idempotency_key"),
     Index("ix_messages_workspace_create", "workspace", "create_time", "id"),
     Index("ix_messages_customer_create", "workspace", "customer_id", "create_time", "id"),
     Index("ix_messages_due", "state", "next_attempt_time"),
@@ -66,4 +78,46 @@ inbox_messages = Table(
     Column("create_time", DateTime(timezone=True), nullable=False),
     Column("read_time", DateTime(timezone=True), nullable=True),
     Index("ix_inbox_customer_create", "workspace", "customer_id", "create_time", "id"),
+)
+
+# The idempotency keys in force: the message each made, until it expires (a key older
+# than the deployment's window no longer counts, and is pruned).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("workspace", String(128), nullable=False),
+    Column("idempotency_key", String(200), nullable=False),
+    Column("message_id", String(32), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("workspace", "idempotency_key", name="pk_idempotency_keys"),
+    Index("ix_idempotency_keys_create", "create_time"),
+)
+
+templates = Table(
+    "templates",
+    metadata,
+    Column("workspace", String(128), nullable=False),
+    Column("id", String(128), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("default_locale", String(35), nullable=False),
+    Column("contents", Text, nullable=False),  # JSON: {locale: {part: template}}
+    Column("sample_traits", Text, nullable=False),  # JSON object
+    Column("sample_data", Text, nullable=False),  # JSON object
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("workspace", "id", name="pk_templates"),
+)
+
+# Messages counted by frequency caps (the database variant; Redis keeps its own).
+cap_reservations = Table(
+    "cap_reservations",
+    metadata,
+    Column("message_id", String(32), primary_key=True),
+    Column("workspace", String(128), nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("reserve_time", DateTime(timezone=True), nullable=False),
+    Index("ix_cap_reservations_customer", "workspace", "customer_id", "reserve_time"),
+    Index("ix_cap_reservations_time", "reserve_time"),
 )

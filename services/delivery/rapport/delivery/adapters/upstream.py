@@ -36,13 +36,15 @@ class UpstreamUnreadable(Exception):
         self.field = field
 
 
-def as_upstream_unavailable(service: str, err: grpc.aio.AioRpcError) -> UpstreamUnavailable:
+def as_upstream_unavailable(service: str, err: grpc.aio.AioRpcError | None) -> UpstreamUnavailable:
     """Every failed call counts as transient (profile NOT_FOUND is handled before).
 
     Auth and argument errors too, on purpose: a misconfigured token or address is
     fixed by an operator, and until then the message waits (and is finally
     dead-lettered) rather than being sent unchecked or dropped.
     """
+    if err is None:  # answered, but not what was asked
+        return UpstreamUnavailable(service, "MALFORMED_ANSWER")
     code = err.code()
     info, _ = error_details(err)
     return UpstreamUnavailable(

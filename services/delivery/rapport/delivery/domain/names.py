@@ -8,6 +8,7 @@ WORKSPACE = "workspaces/{workspace}"
 CUSTOMER = "workspaces/{workspace}/customers/{customer}"
 MESSAGE = "workspaces/{workspace}/messages/{message}"
 INBOX_MESSAGE = "workspaces/{workspace}/customers/{customer}/inboxMessages/{inbox_message}"
+TEMPLATE = "workspaces/{workspace}/templates/{template}"
 # The profile service's name for a customer's profile (what GetProfile takes).
 PROFILE = "workspaces/{workspace}/customers/{customer}/profile"
 
@@ -28,6 +29,10 @@ def inbox_message_name(workspace: str, customer: str, inbox_message: str) -> str
     return format_name(
         INBOX_MESSAGE, workspace=workspace, customer=customer, inbox_message=inbox_message
     )
+
+
+def template_name(workspace: str, template: str) -> str:
+    return format_name(TEMPLATE, workspace=workspace, template=template)
 
 
 def parse_workspace(name: str, *, field: str) -> str:
@@ -51,6 +56,12 @@ def parse_inbox_message(name: str, *, field: str) -> tuple[str, str, str]:
     """(workspace, customer, inbox message) ids of an inbox message name."""
     ids = parse_name(INBOX_MESSAGE, name, field=field)
     return ids["workspace"], ids["customer"], ids["inbox_message"]
+
+
+def parse_template(name: str, *, field: str) -> tuple[str, str]:
+    """(workspace, template) ids of a template name."""
+    ids = parse_name(TEMPLATE, name, field=field)
+    return ids["workspace"], ids["template"]
 
 
 def profile_name(customer: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from rapport.errors import InvalidArgument
 
-from . import templates
+from . import rendering
 from .model import Channel, MessageContent
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -67,7 +67,18 @@ _CHANNEL_WORDS = {
 }
 
 
-def validate_content(content: MessageContent, channel: Channel, *, field: str = "content") -> None:
+def content_given(content: MessageContent) -> bool:
+    return bool(content.subject or content.text_body or content.html_body)
+
+
+def can_carry(content: MessageContent, channel: Channel) -> bool:
+    """Whether `content` has every part `channel` cannot do without."""
+    return all(getattr(content, name).strip() for name in REQUIRED_CONTENT.get(channel, ()))
+
+
+def validate_content(
+    content: MessageContent, channel: Channel | None, *, field: str = "content"
+) -> None:
     """Templates are bounded and parse in the sandbox; each channel has the ones it needs."""
     for name, value, limit in (
         ("subject", content.subject, MAX_SUBJECT_LENGTH),
@@ -76,7 +87,7 @@ def validate_content(content: MessageContent, channel: Channel, *, field: str = 
     ):
         if len(value) > limit:
             raise InvalidArgument(f"{field}.{name}", f"must be at most {limit} characters")
-    for name in REQUIRED_CONTENT.get(channel, ()):
+    for name in REQUIRED_CONTENT.get(channel, ()) if channel is not None else ():
         if not getattr(content, name).strip():
             raise InvalidArgument(f"{field}.{name}", f"is required for {_CHANNEL_WORDS[channel]}")
     for name, value, html in (
@@ -84,7 +95,7 @@ def validate_content(content: MessageContent, channel: Channel, *, field: str = 
         ("text_body", content.text_body, False),
         ("html_body", content.html_body, True),
     ):
-        if value and (problem := templates.template_syntax_error(value, html=html)):
+        if value and (problem := rendering.template_syntax_error(value, html=html)):
             raise InvalidArgument(f"{field}.{name}", problem)
 
 

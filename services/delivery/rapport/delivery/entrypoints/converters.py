@@ -12,7 +12,14 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 from rapport.delivery.domain.inbox import InboxMessage
-from rapport.delivery.domain.model import Channel, Message, MessageContent, MessageState
+from rapport.delivery.domain.model import (
+    Channel,
+    ChannelSelection,
+    Message,
+    MessageContent,
+    MessageState,
+    Priority,
+)
 from rapport.delivery.domain.validation import MAX_DATA_BYTES
 from rapport.delivery.service_layer import commands
 from rapport.delivery.service_layer.inbox import InboxPage
@@ -24,9 +31,10 @@ from rapport.wellknowntypes import dict_to_struct, serialized_size, struct_to_di
 
 _CHANNEL_PREFIX = "CHANNEL_"
 _STATE_PREFIX = "MESSAGE_STATE_"
+_PRIORITY_PREFIX = "MESSAGE_PRIORITY_"
 
 
-def _timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+def optional_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     return to_timestamp(value) if value is not None else None
 
 
@@ -55,6 +63,22 @@ def state_to_proto(state: MessageState | None) -> pb.MessageState.ValueType:
     return pb.MessageState.Value(_STATE_PREFIX + state.value)
 
 
+def priority_from_proto(value: int, *, field: str = "priority") -> Priority:
+    """Unspecified is normal; a number the contract does not define is refused."""
+    if value == pb.MESSAGE_PRIORITY_UNSPECIFIED:
+        return Priority.NORMAL
+    try:
+        return Priority(pb.MessagePriority.Name(value).removeprefix(_PRIORITY_PREFIX))
+    except ValueError:
+        raise InvalidArgument(field, f"{value} is not a known priority") from None
+
+
+def priority_to_proto(priority: Priority | None) -> pb.MessagePriority.ValueType:
+    if priority is None:
+        return pb.MESSAGE_PRIORITY_UNSPECIFIED
+    return pb.MessagePriority.Value(_PRIORITY_PREFIX + priority.value)
+
+
 def data_from_proto(data: struct_pb2.Struct, *, field: str = "data") -> dict[str, Any]:
     """Template data: JSON values, whole numbers as ints (templates print 42, not 42.0)."""
     serialized_size(data, max_bytes=MAX_DATA_BYTES, field_path=field)
@@ -77,6 +101,13 @@ def send_message_command(request: pb.SendMessageRequest) -> commands.SendMessage
         content=content_from_proto(request.content),
         data=data_from_proto(request.data),
         source=request.source,
+        template=request.template,
+        best_channel=request.best_channel,
+        candidate_channels=tuple(
+            channel_from_proto(value, field=f"candidate_channels[{index}]")
+            for index, value in enumerate(request.candidate_channels)
+        ),
+        priority=priority_from_proto(request.priority),
     )
 
 
@@ -106,9 +137,36 @@ def message_to_proto(message: Message) -> pb.Message:
         provider_message_id=message.provider_message_id,
         failure_reason=message.failure_reason,
         source=message.source,
-        create_time=_timestamp(message.create_time),
-        update_time=_timestamp(message.update_time),
-        send_time=_timestamp(message.send_time),
+        create_time=optional_timestamp(message.create_time),
+        update_time=optional_timestamp(message.update_time),
+        send_time=optional_timestamp(message.send_time),
+        template=message.template,
+        locale=message.locale,
+        failure_detail=message.failure_detail,
+        priority=priority_to_proto(message.priority),
+        channel_selection=(
+            selection_to_proto(message.selection) if message.selection is not None else None
+        ),
+        scheduled_time=optional_timestamp(message.scheduled_time),
+        schedule_reason=message.schedule_reason,
+    )
+
+
+def selection_to_proto(selection: ChannelSelection) -> pb.ChannelSelection:
+    return pb.ChannelSelection(
+        candidate_channels=[channel_to_proto(c) for c in selection.candidate_channels],
+        reason=selection.reason,
+        explanation=selection.explanation,
+        evaluations=[
+            pb.ChannelEvaluation(
+                channel=channel_to_proto(e.channel),
+                status=e.status,
+                preferred=e.preferred,
+                cost_rank=e.cost_rank,
+            )
+            for e in selection.evaluations
+        ],
+        select_time=optional_timestamp(selection.select_time),
     )
 
 
@@ -150,8 +208,8 @@ def inbox_message_to_proto(message: InboxMessage) -> pb.InboxMessage:
         html_body=message.html_body,
         # Stored data that cannot be read back is shown as none.
         data=dict_to_struct(message.data) if message.data is not None else None,
-        create_time=_timestamp(message.create_time),
-        read_time=_timestamp(message.read_time),
+        create_time=optional_timestamp(message.create_time),
+        read_time=optional_timestamp(message.read_time),
     )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import grpc
-from rapport.delivery.service_layer import inbox, messages
+from google.protobuf import empty_pb2
+from rapport.delivery.service_layer import inbox, messages, templates
 from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc
 
 from . import converters
+from . import template_converters as tc
 
 
 class DeliveryServicer(pb_grpc.DeliveryServiceServicer):
@@ -37,9 +39,7 @@ class DeliveryServicer(pb_grpc.DeliveryServiceServicer):
         self, request: pb.GetInboxMessageRequest, context: grpc.aio.ServicerContext
     ) -> pb.InboxMessage:
         command = converters.get_inbox_message_command(request)
-        return converters.inbox_message_to_proto(
-            await inbox.get_inbox_message(command, self._deps)
-        )
+        return converters.inbox_message_to_proto(await inbox.get_inbox_message(command, self._deps))
 
     async def ListInboxMessages(
         self, request: pb.ListInboxMessagesRequest, context: grpc.aio.ServicerContext
@@ -54,3 +54,40 @@ class DeliveryServicer(pb_grpc.DeliveryServiceServicer):
         return converters.inbox_message_to_proto(
             await inbox.mark_inbox_message_read(command, self._deps)
         )
+
+    async def CreateTemplate(
+        self, request: pb.CreateTemplateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Template:
+        command = tc.create_template_command(request)
+        return tc.template_to_proto(await templates.create_template(command, self._deps))
+
+    async def GetTemplate(
+        self, request: pb.GetTemplateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Template:
+        command = tc.get_template_command(request)
+        return tc.template_to_proto(await templates.get_template(command, self._deps))
+
+    async def ListTemplates(
+        self, request: pb.ListTemplatesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListTemplatesResponse:
+        command = tc.list_templates_command(request)
+        return tc.template_page_to_proto(await templates.list_templates(command, self._deps))
+
+    async def UpdateTemplate(
+        self, request: pb.UpdateTemplateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Template:
+        command = tc.update_template_command(request)
+        return tc.template_to_proto(await templates.update_template(command, self._deps))
+
+    async def DeleteTemplate(
+        self, request: pb.DeleteTemplateRequest, context: grpc.aio.ServicerContext
+    ) -> empty_pb2.Empty:
+        command = tc.delete_template_command(request)
+        await templates.delete_template(command, self._deps)
+        return empty_pb2.Empty()
+
+    async def RenderTemplate(
+        self, request: pb.RenderTemplateRequest, context: grpc.aio.ServicerContext
+    ) -> pb.RenderTemplateResponse:
+        command = tc.render_template_command(request)
+        return tc.rendered_to_proto(await templates.render_template(command, self._deps))

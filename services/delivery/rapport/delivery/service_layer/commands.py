@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from rapport.delivery.domain.model import Channel, MessageContent
+from rapport.delivery.domain.model import Channel, MessageContent, Priority
+from rapport.delivery.domain.templates import TemplateContent
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,12 @@ class SendMessage:
     # Template data: JSON values, whole numbers as ints.
     data: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    # A saved template's name, instead of content.
+    template: str = ""
+    best_channel: bool = False
+    # None for an item left unspecified.
+    candidate_channels: tuple[Channel | None, ...] = ()
+    priority: Priority = Priority.NORMAL
 
 
 @dataclass(frozen=True)
@@ -53,3 +60,60 @@ class ListInboxMessages:
 @dataclass(frozen=True)
 class MarkInboxMessageRead:
     name: str
+
+
+@dataclass(frozen=True)
+class TemplateDraft:
+    """A template as a request gives it (not validated yet); locale keys as given."""
+
+    default_locale: str = ""
+    contents: dict[str, TemplateContent] = field(default_factory=dict)
+    display_name: str = ""
+    sample_traits: dict[str, Any] = field(default_factory=dict)
+    sample_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CreateTemplate:
+    parent: str
+    template_id: str
+    draft: TemplateDraft
+
+
+@dataclass(frozen=True)
+class GetTemplate:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListTemplates:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateTemplate:
+    name: str
+    draft: TemplateDraft
+    # Field paths to update; empty means all.
+    update_mask: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeleteTemplate:
+    name: str
+
+
+@dataclass(frozen=True)
+class RenderTemplate:
+    parent: str
+    # A saved template's name, or an inline draft (exactly one).
+    template: str = ""
+    inline: TemplateDraft | None = None
+    customer: str = ""
+    # None when the request gave none (then the template's sample is used).
+    traits: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None
+    locale: str = ""
+    channel: Channel | None = None

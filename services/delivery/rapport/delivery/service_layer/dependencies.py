@@ -8,12 +8,14 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rapport.delivery.adapters.cap_store import CapStore
 from rapport.delivery.adapters.consent_client import ConsentClient
 from rapport.delivery.adapters.profile_client import ProfileClient
 from rapport.delivery.adapters.providers import Provider
 from rapport.delivery.domain.addressing import Addressing
 from rapport.delivery.domain.circuit_breaker import CircuitBreakers
 from rapport.delivery.domain.model import Channel, RetryPolicy
+from rapport.delivery.domain.policy import SendingPolicy
 from rapport.pagination import PageTokens
 
 from .unit_of_work import UnitOfWorkFactory
@@ -47,6 +49,11 @@ class Dependencies:
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_message_id
+    # Caps, quiet hours, best channel, locales, the idempotency window.
+    policy: SendingPolicy = field(default_factory=SendingPolicy)
+    # Where caps count messages; None: no caps are counted (only for deployments
+    # without cap rules; bootstrap always gives one).
+    caps: CapStore | None = None
 
     @property
     def channels(self) -> frozenset[Channel]:

@@ -1,4 +1,10 @@
-"""Use cases behind the RPCs: accept a message once per idempotency key, read messages."""
+"""Use cases behind the RPCs: accept a message once per idempotency key, read messages.
+
+An idempotency key answers with the message it made for the deployment's idempotency
+window (SendingPolicy.idempotency_window) from when it made it; after that the same
+key makes a new message (and answers with that one). Expired keys are pruned in the
+background (maintenance.py), but expiry never waits for the pruning.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ import logging
 from dataclasses import dataclass
 
 from rapport.delivery.domain import names, validation
-from rapport.delivery.domain.model import Message
+from rapport.delivery.domain.channel_choice import DEFAULT_CANDIDATES
+from rapport.delivery.domain.model import Channel, Message
 from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
 from rapport.pagination import page_size, paginate
 from rapport.resourcenames import require_workspace
-from rapport.sqlstore import run_with_retries
+from rapport.sqlstore import TransientConflict, run_with_retries
 
 from . import commands, newest_first
 from .dependencies import Dependencies
@@ -39,23 +46,77 @@ def _customer_id(customer: str, workspace: str) -> str:
     return customer_id
 
 
-def _new_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
-    """The message `cmd` asks for, fully validated; nothing is written yet."""
-    workspace = _workspace(cmd.parent, deps)
-    validation.validate_idempotency_key(cmd.idempotency_key)
-    customer_id = _customer_id(cmd.customer, workspace)
-    validation.validate_purpose(cmd.purpose)
-    channel = validation.require_send_channel(cmd.channel)
-    validation.validate_source(cmd.source)
-    validation.validate_content(cmd.content, channel)
-    validation.validate_data(cmd.data)
-    validation.validate_data_for_channel(cmd.data, channel)
+def _template_id(cmd: commands.SendMessage, workspace: str) -> str:
+    if not cmd.template:
+        return ""
+    template_workspace, template_id = names.parse_template(cmd.template, field="template")
+    if template_workspace != workspace:
+        raise InvalidArgument("template", f"must be in {names.workspace_name(workspace)}")
+    if validation.content_given(cmd.content):
+        raise InvalidArgument("content", "give either content or a template, not both")
+    return template_id
+
+
+def _channels(
+    cmd: commands.SendMessage, workspace: str, deps: Dependencies
+) -> tuple[Channel | None, tuple[Channel, ...]]:
+    """(the channel, the best-channel candidates): one of them is set."""
+    if not cmd.best_channel:
+        if cmd.candidate_channels:
+            raise InvalidArgument("candidate_channels", "is only for best_channel")
+        return validation.require_send_channel(cmd.channel), ()
+    if cmd.channel is not None:
+        raise InvalidArgument("channel", "must be unspecified with best_channel")
+    candidates: list[Channel] = []
+    for index, item in enumerate(cmd.candidate_channels):
+        channel = validation.require_send_channel(item, field=f"candidate_channels[{index}]")
+        if channel in candidates:
+            raise InvalidArgument(f"candidate_channels[{index}]", "is listed twice")
+        candidates.append(channel)
+    if not candidates:
+        candidates = [c for c in DEFAULT_CANDIDATES if deps.can_send(c, workspace)]
+        if not candidates:
+            raise FailedPrecondition(
+                "CHANNEL_NOT_CONFIGURED", "no channel is configured in this workspace"
+            )
+    return None, tuple(candidates)
+
+
+def _require_configured(channel: Channel, workspace: str, deps: Dependencies) -> None:
     if not deps.can_send(channel, workspace):
         raise FailedPrecondition(
             "CHANNEL_NOT_CONFIGURED",
             f"no provider is configured for channel {channel.value} in this workspace",
             {"channel": channel.value},
         )
+
+
+def _check_inline_content(cmd: commands.SendMessage, channels: tuple[Channel, ...]) -> None:
+    if len(channels) == 1:
+        validation.validate_content(cmd.content, channels[0])
+        return
+    validation.validate_content(cmd.content, None)
+    if not any(validation.can_carry(cmd.content, c) for c in channels):
+        raise InvalidArgument("content", "has nothing any candidate channel sends")
+
+
+def _new_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
+    """The message `cmd` asks for, fully validated; nothing is written yet."""
+    workspace = _workspace(cmd.parent, deps)
+    validation.validate_idempotency_key(cmd.idempotency_key)
+    customer_id = _customer_id(cmd.customer, workspace)
+    validation.validate_purpose(cmd.purpose)
+    template_id = _template_id(cmd, workspace)
+    channel, candidates = _channels(cmd, workspace, deps)
+    validation.validate_source(cmd.source)
+    sendable = (channel,) if channel is not None else candidates
+    if not template_id:
+        _check_inline_content(cmd, sendable)
+    validation.validate_data(cmd.data)
+    for each in sendable:
+        validation.validate_data_for_channel(cmd.data, each)
+    for each in sendable:
+        _require_configured(each, workspace, deps)
     return Message.queue(
         id=deps.new_id(),
         workspace=workspace,
@@ -67,6 +128,9 @@ def _new_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
         data=cmd.data,
         source=cmd.source,
         now=deps.clock(),
+        template_id=template_id,
+        candidate_channels=candidates,
+        priority=cmd.priority,
     )
 
 
@@ -83,15 +147,32 @@ def _replay(existing: Message, submitted: Message) -> Message:
 async def send_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
     # Everything is checked before anything is written.
     message = _new_message(cmd, deps)
+    window = deps.policy.idempotency_window
 
     async def accept(uow: DeliveryUnitOfWork) -> tuple[Message, bool]:
-        existing = await uow.messages.get_by_idempotency_key(
-            message.workspace, message.idempotency_key
-        )
-        if existing is not None:
-            return _replay(existing, message), False
-        # A concurrent first submission of the same key may commit first: the insert
-        # then fails with a unique violation and the unit is redone, finding it.
+        key = await uow.idempotency_keys.get(message.workspace, message.idempotency_key)
+        if key is not None and key.create_time + window > message.create_time:
+            existing = await uow.messages.get(message.workspace, key.message_id)
+            if existing is not None:
+                return _replay(existing, message), False
+        if message.template_id and not await uow.templates.exists(
+            message.workspace, message.template_id
+        ):
+            raise NotFound(message.template)
+        if key is None:
+            # A concurrent first submission of the same key may commit first: the insert
+            # then fails with a unique violation and the unit is redone, finding it.
+            await uow.idempotency_keys.add(
+                message.workspace, message.idempotency_key, message.id, message.create_time
+            )
+        elif not await uow.idempotency_keys.replace(
+            message.workspace,
+            message.idempotency_key,
+            expired=key,
+            message_id=message.id,
+            now=message.create_time,
+        ):
+            raise TransientConflict("IDEMPOTENCY_KEY_RENEWED")
         await uow.messages.add(message)
         return message, True
 
@@ -107,7 +188,7 @@ async def send_message(cmd: commands.SendMessage, deps: Dependencies) -> Message
         extra={
             "message_id": message.id,
             "customer": message.customer_id,
-            "channel": str(message.channel),
+            "channel": str(message.channel or "BEST"),
         },
     )
     deps.dispatch_wakeup.set()

@@ -1,27 +1,31 @@
 """One attempt at sending one claimed message.
 
-profile -> address -> templates -> the channel's providers in order (fallback.py),
-with consent asked immediately before every provider call. Transient failures
-queue the message again with backoff (or dead-letter it once attempts are
-exhausted); definite ones fail it.
+profile -> template (when it names one) -> the channel (chosen now for a best-channel
+message) -> address and rendered content -> quiet hours (hold) -> frequency caps
+(counted, capped or held) -> the channel's providers in order (fallback.py), with
+consent asked immediately before every provider call. Transient failures queue the
+message again with backoff (or dead-letter it once attempts are exhausted); definite
+ones fail it; a message that will not go out stops counting towards its caps.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from rapport.delivery.adapters.cap_store import CapStoreUnavailable
 from rapport.delivery.adapters.profile_client import ProfileNotFound
 from rapport.delivery.adapters.providers import OutgoingMessage
 from rapport.delivery.adapters.upstream import UpstreamUnavailable, UpstreamUnreadable
-from rapport.delivery.domain.model import Channel, FailureReason, Message
-from rapport.delivery.domain.templates import (
-    RenderedContent,
-    TemplateRenderError,
-    render_content,
-)
+from rapport.delivery.domain import channel_choice
+from rapport.delivery.domain.model import Channel, FailureReason, HoldReason, Message
+from rapport.delivery.domain.templates import Template
 
+from .best_channel import rank_channels
 from .dependencies import Dependencies
 from .fallback import Deferred, Fallback, Refused, Suppressed, Taken
+from .holds import Capped, clear_caps, quiet_until, stop_counting
+from .preparation import NotPrepared, Prepared, prepare
 
 _log = logging.getLogger(__name__)
 
@@ -38,16 +42,15 @@ def retry_later(message: Message, why: str, deps: Dependencies) -> None:
     message.retry_later(deps.retry_policy, deps.clock())
 
 
-def _outgoing(
-    message: Message, channel: Channel, address: str, rendered: RenderedContent
-) -> OutgoingMessage:
+def _outgoing(message: Message, prepared: Prepared) -> OutgoingMessage:
+    rendered = prepared.rendered
     return OutgoingMessage(
-        to=address,
+        to=prepared.address,
         subject=rendered.subject,
         text_body=rendered.text_body,
         html_body=rendered.html_body,
-        headers={MESSAGE_HEADER: message.name} if channel is Channel.EMAIL else {},
-        channel=channel,
+        headers={MESSAGE_HEADER: message.name} if prepared.channel is Channel.EMAIL else {},
+        channel=prepared.channel,
         message_name=message.name,
         # Stable across attempts and unique per message: what providers dedupe on.
         idempotency_key=message.id,
@@ -60,19 +63,23 @@ def _outgoing(
     )
 
 
+async def _template(message: Message, deps: Dependencies) -> Template | None:
+    async with deps.uow_factory(readonly=True) as uow:
+        return await uow.templates.get(message.workspace, message.template_id)
+
+
 async def attempt_delivery(message: Message, deps: Dependencies) -> None:
-    """Mutates `message` into its outcome (sent, suppressed, failed or queued again)."""
+    """Mutates `message` into its outcome (sent, suppressed, failed, capped, held or
+    queued again)."""
     if message.attempt_count > deps.retry_policy.max_attempts:
         # Claimed again after attempts that never recorded (e.g. a crashing replica).
         message.fail(FailureReason.RETRIES_EXHAUSTED, deps.clock())
         return
-    if message.channel is None or message.data is None:
+    if message.data is None or (message.channel is None and not message.awaits_channel_choice):
         # Stored values this version cannot read: the message can never be rendered.
         message.fail(FailureReason.STORED_MESSAGE_UNREADABLE, deps.clock())
         return
-    channel = message.channel
-    providers = deps.providers.get(channel)
-    if not providers:
+    if message.channel is not None and not deps.providers.get(message.channel):
         # Configuration (another replica, or this one after a restart, may have it).
         retry_later(message, "CHANNEL_NOT_CONFIGURED", deps)
         return
@@ -87,20 +94,66 @@ async def attempt_delivery(message: Message, deps: Dependencies) -> None:
     except UpstreamUnavailable as err:
         retry_later(message, err.failure_code, deps)
         return
-
-    address = deps.addressing.recipient(
-        channel, profile.traits, workspace=message.workspace, customer=message.customer
-    )
-    if isinstance(address, FailureReason):
-        message.fail(address, deps.clock())
+    template = await _template(message, deps) if message.template_id else None
+    if message.template_id and template is None:
+        message.fail(FailureReason.TEMPLATE_NOT_FOUND, deps.clock())
         return
     try:
-        rendered = render_content(
-            message.content, traits=profile.traits, data=message.data, customer=message.customer
-        )
-    except TemplateRenderError:
-        message.fail(FailureReason.TEMPLATE_ERROR, deps.clock())
+        await _attempt(message, profile.traits, template, deps)
+    except UpstreamUnavailable as err:
+        retry_later(message, err.failure_code, deps)
+    except CapStoreUnavailable:
+        retry_later(message, "FREQUENCY_CAPS_UNAVAILABLE", deps)
+
+
+async def _attempt(
+    message: Message, traits: dict[str, Any], template: Template | None, deps: Dependencies
+) -> None:
+    choice = None
+    if message.channel is not None:
+        ranked: tuple[Channel, ...] = (message.channel,)
+    else:
+        choice = await rank_channels(message, traits, template, deps)
+        if choice.failure is not None:
+            message.selection = choice.selection
+            if choice.failure is FailureReason.CONSENT_DENIED:
+                message.suppress(choice.failure, deps.clock())
+            else:
+                message.fail(choice.failure, deps.clock(), choice.selection.explanation)
+            return
+        ranked = choice.ranked
+    prepared = prepare(message, ranked[0], traits, template, deps)
+    if isinstance(prepared, NotPrepared):
+        message.fail(prepared.reason, deps.clock(), prepared.detail)
         return
+    release = quiet_until(message, ranked[0], traits, deps)
+    if release is not None:
+        message.hold(release, HoldReason.QUIET_HOURS, deps.clock())
+        return
+    cleared = await clear_caps(message, ranked, deps)
+    if isinstance(cleared, Capped):
+        defer_until = cleared.defer_until
+        if defer_until is not None:
+            message.hold(defer_until, HoldReason.FREQUENCY_CAP, deps.clock())
+        else:
+            message.cap(cleared.describe(), deps.clock())
+        return
+    if cleared.channel is not prepared.channel:
+        prepared = prepare(message, cleared.channel, traits, template, deps)
+        if isinstance(prepared, NotPrepared):
+            await stop_counting(message, deps)
+            message.fail(prepared.reason, deps.clock(), prepared.detail)
+            return
+    if choice is not None:
+        message.choose_channel(
+            cleared.channel, channel_choice.chosen(choice, cleared.channel, cleared.capped)
+        )
+    message.locale = prepared.locale
+    await _send(message, prepared, deps)
+
+
+async def _send(message: Message, prepared: Prepared, deps: Dependencies) -> None:
+    channel = prepared.channel
 
     async def may_send() -> bool:
         # Asked last, right before each provider call: an opt-out committed before
@@ -108,8 +161,8 @@ async def attempt_delivery(message: Message, deps: Dependencies) -> None:
         return await deps.consents.is_allowed(message.customer, message.purpose, channel)
 
     outcome = await Fallback(
-        providers,
-        _outgoing(message, channel, address, rendered),
+        deps.providers.get(channel, ()),
+        _outgoing(message, prepared),
         ambiguous_provider=message.ambiguous_provider,
         breakers=deps.breakers,
         clock=deps.clock,
@@ -118,9 +171,14 @@ async def attempt_delivery(message: Message, deps: Dependencies) -> None:
     if isinstance(outcome, Taken):
         message.mark_sent(outcome.provider, outcome.provider_message_id, deps.clock())
     elif isinstance(outcome, Suppressed):
+        await stop_counting(message, deps)
         message.suppress(FailureReason.CONSENT_DENIED, deps.clock())
     elif isinstance(outcome, Refused):
+        await stop_counting(message, deps)
         message.fail(FailureReason.PROVIDER_REJECTED, deps.clock())
     elif isinstance(outcome, Deferred):
+        # Still counted: the retry goes out on the same channel, counted once.
         message.ambiguous_provider = outcome.ambiguous_provider
         retry_later(message, outcome.reason, deps)
+        if message.is_final:  # dead-lettered
+            await stop_counting(message, deps)

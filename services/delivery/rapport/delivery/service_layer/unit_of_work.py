@@ -4,18 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rapport.delivery.adapters.idempotency_repository import IdempotencyKeys
 from rapport.delivery.adapters.inbox_repository import InboxRepository
 from rapport.delivery.adapters.repository import MessageRepository
+from rapport.delivery.adapters.template_repository import TemplateRepository
 from rapport.sqlstore import SqlUnitOfWork
 
 
 class DeliveryUnitOfWork(SqlUnitOfWork):
     messages: MessageRepository
+    idempotency_keys: IdempotencyKeys
     inbox: InboxRepository
+    templates: TemplateRepository
 
     def _open_repositories(self) -> None:
         self.messages = MessageRepository(self.connection)
+        self.idempotency_keys = IdempotencyKeys(self.connection)
         self.inbox = InboxRepository(self.connection)
+        self.templates = TemplateRepository(self.connection)
 
 
 # uow_factory(readonly=...) -> a fresh unit of work.

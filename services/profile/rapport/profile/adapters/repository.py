@@ -1,28 +1,44 @@
-"""Storage of events, traits, customer aliases and signals (SQLAlchemy Core)."""
+"""Storage of events, message ids, customer aliases and signals (SQLAlchemy Core).
+
+Traits and per-customer counters: trait_repository.py; groups: group_repository.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from rapport.profile.domain.documents import event_document, event_from_document
-from rapport.profile.domain.model import EventType, SignalKind, SignalRecord, StoredEvent, Trait
+from rapport.profile.domain.documents import event_from_document
+from rapport.profile.domain.model import EventType, SignalKind, SignalRecord, StoredEvent
 from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
-from sqlalchemy import Text, and_, cast, delete, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Text, cast, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .tables import customer_aliases, events, signals, traits
+from .bulk import insert_new
+from .keyset import older_than
+from .tables import customer_aliases, events, message_ids, signals
 
 # Merges chain at most this deep before we stop following (a cycle would be a bug).
 _MAX_ALIAS_HOPS = 16
 _LOCK_NAMESPACE = "profile"
+_PRUNE_KEY = advisory_key(_LOCK_NAMESPACE, "prune-message-ids")
+_TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
 
 
 def _utc(moment: datetime) -> datetime:
     # SQLite drops the zone when binding: always hand it UTC.
     return as_utc(moment)
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """What the de-duplication record of a message id says."""
+
+    customer_id: str
+    event_id: str
+    receive_time: datetime
 
 
 class ProfileRepository:
@@ -48,41 +64,131 @@ class ProfileRepository:
         """
         await advisory_xact_locks(self._conn, [advisory_key(_LOCK_NAMESPACE, "signal-log")])
 
-    # -- events ------------------------------------------------------------------
+    async def try_lock_pruning(self) -> bool:
+        """Whether this transaction may prune (PostgreSQL: no other replica is pruning;
+        SQLite: always, writers are serialised anyway)."""
+        if self._conn.dialect.name != "postgresql":
+            return True
+        return bool(await self._conn.scalar(_TRY_LOCK, {"key": _PRUNE_KEY}))
+
+    # -- message ids (de-duplication) and events ---------------------------------
 
     async def stored_customers(
-        self, workspace: str, message_ids: Collection[str]
-    ) -> dict[str, str]:
-        """message id -> customer, for the given message ids already stored."""
-        if not message_ids:
+        self, workspace: str, message_ids_: Collection[str]
+    ) -> dict[str, StoredMessage]:
+        """message id -> its stored record, for the given message ids still recorded
+        (the caller ignores records older than the window: pruning may lag). The
+        customer is the one holding the event now (merges move events)."""
+        if not message_ids_:
             return {}
-        rows = await self._conn.execute(
-            select(events.c.message_id, events.c.customer_id).where(
-                events.c.workspace == workspace, events.c.message_id.in_(list(message_ids))
+        rows = (
+            await self._conn.execute(
+                select(
+                    message_ids.c.message_id,
+                    message_ids.c.customer_id,
+                    message_ids.c.event_id,
+                    message_ids.c.receive_time,
+                ).where(
+                    message_ids.c.workspace == workspace,
+                    message_ids.c.message_id.in_(list(message_ids_)),
+                )
             )
-        )
-        return {row.message_id: row.customer_id for row in rows}
-
-    async def add_event(self, event: StoredEvent) -> int | None:
-        """Insert the event; its seq, or None when the message id is already stored."""
-        try:
-            async with self._conn.begin_nested():
-                result = await self._conn.execute(
-                    insert(events).values(
-                        workspace=event.workspace,
-                        message_id=event.message_id,
-                        event_id=event.event_id,
-                        customer_id=event.customer_id,
-                        type=event.type.value,
-                        event_name=event.event_name,
-                        timestamp=_utc(event.event_time),
-                        received_at=_utc(event.receive_time),
-                        document=event_document(event.sent),
+        ).all()
+        if not rows:
+            return {}  # the usual case: a separate query, so that it stays a key lookup
+        holders = dict(
+            (
+                await self._conn.execute(
+                    select(events.c.event_id, events.c.customer_id).where(
+                        events.c.event_id.in_([row.event_id for row in rows])
                     )
                 )
-        except IntegrityError:
-            return None  # a concurrent ingest stored the same message id first
-        return int(result.inserted_primary_key[0])
+            ).all()
+        )
+        return {
+            row.message_id: StoredMessage(
+                holders.get(row.event_id, row.customer_id), row.event_id, as_utc(row.receive_time)
+            )
+            for row in rows
+        }
+
+    async def forget_message_ids(self, workspace: str, message_ids_: Collection[str]) -> None:
+        """Drop records past the window that pruning has not reached yet."""
+        if message_ids_:
+            await self._conn.execute(
+                delete(message_ids).where(
+                    message_ids.c.workspace == workspace,
+                    message_ids.c.message_id.in_(list(message_ids_)),
+                )
+            )
+
+    async def claim_message_ids(
+        self, workspace: str, claims: Sequence[tuple[str, str, str]], receive_time: datetime
+    ) -> set[str]:
+        """Record (message id, event id, customer) claims; the message ids claimed now.
+
+        A message id recorded by a concurrent ingest is not claimed (it is a duplicate).
+        In message id order: concurrent batches sharing message ids wait on each
+        other's index entries in one order, never in a cycle.
+        """
+        rows = [
+            {
+                "workspace": workspace,
+                "message_id": message_id,
+                "event_id": event_id,
+                "customer_id": customer_id,
+                "receive_time": _utc(receive_time),
+            }
+            for message_id, event_id, customer_id in sorted(claims)
+        ]
+        return await insert_new(
+            self._conn, message_ids, rows, ("workspace", "message_id"), returning="message_id"
+        )
+
+    async def prune_message_ids(self, received_before: datetime, limit: int) -> int:
+        """Delete the oldest records received before the cutoff, about ``limit`` of them
+        (the records of one batch share a receive time and go together); how many."""
+        cutoff = _utc(received_before)
+        boundary = await self._conn.scalar(
+            select(message_ids.c.receive_time)
+            .where(message_ids.c.receive_time < cutoff)
+            .order_by(message_ids.c.receive_time)
+            .offset(limit - 1)
+            .limit(1)
+        )
+        condition = (
+            message_ids.c.receive_time < cutoff
+            if boundary is None
+            else message_ids.c.receive_time <= boundary
+        )
+        result = await self._conn.execute(delete(message_ids).where(condition))
+        return result.rowcount or 0
+
+    async def add_events(
+        self, stored: Sequence[StoredEvent], documents: Sequence[dict[str, Any]]
+    ) -> dict[str, int]:
+        """Insert the events with their documents (domain.documents; one executemany);
+        event id -> its seq."""
+        if not stored:
+            return {}
+        result = await self._conn.execute(
+            insert(events).returning(events.c.event_id, events.c.seq),
+            [
+                {
+                    "workspace": event.workspace,
+                    "message_id": event.message_id,
+                    "event_id": event.event_id,
+                    "customer_id": event.customer_id,
+                    "type": event.type.value,
+                    "event_name": event.event_name,
+                    "timestamp": _utc(event.event_time),
+                    "received_at": _utc(event.receive_time),
+                    "document": document,
+                }
+                for event, document in zip(stored, documents, strict=True)
+            ],
+        )
+        return {row.event_id: int(row.seq) for row in result}
 
     async def get_event(self, workspace: str, event_id: str) -> StoredEvent | None:
         row = (
@@ -113,28 +219,9 @@ class ProfileRepository:
         if customer_id is not None:
             query = query.where(events.c.customer_id == customer_id)
         if before is not None:
-            moment, seq = _utc(before[0]), before[1]
-            query = query.where(
-                or_(
-                    events.c.timestamp < moment,
-                    and_(events.c.timestamp == moment, events.c.seq < seq),
-                )
-            )
+            query = query.where(older_than(events.c.timestamp, events.c.seq, before))
         query = query.order_by(events.c.timestamp.desc(), events.c.seq.desc()).limit(limit)
         return [_stored_event(row) for row in await self._conn.execute(query)]
-
-    async def event_stats(
-        self, workspace: str, customer_id: str
-    ) -> tuple[int, datetime | None, datetime | None]:
-        row = (
-            await self._conn.execute(
-                select(
-                    func.count(), func.min(events.c.timestamp), func.max(events.c.timestamp)
-                ).where(events.c.workspace == workspace, events.c.customer_id == customer_id)
-            )
-        ).one()
-        count, first, last = row
-        return int(count), as_utc(first), as_utc(last)
 
     async def count_events(self, workspace: str) -> int:
         return int(
@@ -142,61 +229,6 @@ class ProfileRepository:
                 select(func.count()).select_from(events).where(events.c.workspace == workspace)
             )
             or 0
-        )
-
-    # -- traits ------------------------------------------------------------------
-
-    async def traits_of(
-        self, workspace: str, customer_ids: Collection[str]
-    ) -> dict[str, dict[str, Trait]]:
-        found: dict[str, dict[str, Trait]] = {customer_id: {} for customer_id in customer_ids}
-        if not customer_ids:
-            return found
-        rows = await self._conn.execute(
-            select(traits).where(
-                traits.c.workspace == workspace, traits.c.customer_id.in_(list(customer_ids))
-            )
-        )
-        for row in rows:
-            found[row.customer_id][row.key] = Trait(
-                value=row.value,
-                source_message_id=row.source_message_id,
-                update_time=as_utc(row.update_time),
-                received_at=as_utc(row.received_at),
-                batch_index=int(row.batch_index),
-            )
-        return found
-
-    async def save_trait(self, workspace: str, customer_id: str, key: str, trait: Trait) -> None:
-        # Callers hold the customer lock, so update-then-insert cannot race.
-        values = {
-            "value": trait.value,
-            "source_message_id": trait.source_message_id,
-            "update_time": _utc(trait.update_time),
-            "received_at": _utc(trait.received_at),
-            "batch_index": trait.batch_index,
-        }
-        result = await self._conn.execute(
-            update(traits)
-            .where(
-                traits.c.workspace == workspace,
-                traits.c.customer_id == customer_id,
-                traits.c.key == key,
-            )
-            .values(**values)
-        )
-        if not result.rowcount:
-            await self._conn.execute(
-                insert(traits).values(
-                    workspace=workspace, customer_id=customer_id, key=key, **values
-                )
-            )
-
-    async def delete_traits(self, workspace: str, customer_ids: Sequence[str]) -> None:
-        await self._conn.execute(
-            delete(traits).where(
-                traits.c.workspace == workspace, traits.c.customer_id.in_(list(customer_ids))
-            )
         )
 
     # -- customer aliases (merges) -----------------------------------------------
@@ -259,24 +291,29 @@ class ProfileRepository:
 
     # -- signals -----------------------------------------------------------------
 
-    async def append_signal(
+    async def append_signals(
         self,
         workspace: str,
-        kind: SignalKind,
-        customer_id: str,
-        payload: dict[str, Any],
+        appended: Sequence[tuple[SignalKind, str, dict[str, Any]]],
         now: datetime,
-    ) -> int:
-        result = await self._conn.execute(
-            insert(signals).values(
-                workspace=workspace,
-                kind=kind.value,
-                customer_id=customer_id,
-                payload=payload,
-                create_time=_utc(now),
-            )
+    ) -> None:
+        """Append (kind, customer, payload) signals in order (one executemany)."""
+        if not appended:
+            return
+        create_time = _utc(now)
+        await self._conn.execute(
+            insert(signals),
+            [
+                {
+                    "workspace": workspace,
+                    "kind": kind.value,
+                    "customer_id": customer_id,
+                    "payload": payload,
+                    "create_time": create_time,
+                }
+                for kind, customer_id, payload in appended
+            ],
         )
-        return int(result.inserted_primary_key[0])
 
     async def signals_after(
         self, workspace: str, after_seq: int, kinds: Collection[SignalKind], limit: int

@@ -1,4 +1,9 @@
-"""Rules for ingesting a batch: validation, identifiers, event times, duplicates."""
+"""Rules for ingesting a batch: validation, identifiers, event times, duplicates.
+
+The batch as a whole (its size) is checked first and refuses the request; each event
+is then checked on its own, and a bad one is rejected alone (its Rejection names the
+field), so that one bad event never sinks the others.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,22 @@ from typing import Any
 
 from rapport.errors import InvalidArgument
 
-from .model import TRAIT_BEARING_TYPES, EventType, Identifier, IncomingEvent
+from .model import (
+    TRAIT_BEARING_TYPES,
+    EventType,
+    Identifier,
+    IncomingEvent,
+    RejectedEvent,
+    Rejection,
+    RejectionReason,
+    TraitSource,
+)
 
 MAX_EVENTS_PER_BATCH = 1000
 MAX_MESSAGE_ID_LENGTH = 200
+MAX_GROUP_ID_LENGTH = 200
+# context.library.name / version longer than this are cut when kept as a trait source.
+MAX_LIBRARY_TEXT = 100
 # Segment's limits: the serialized size of one event and of a whole batch.
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
@@ -39,16 +56,20 @@ class SourcedIdentifier:
     structured: bool = False
 
 
-def validate_batch(events: Sequence[IncomingEvent]) -> list[list[SourcedIdentifier]]:
-    """Validate every event; return each event's identifiers. Raises on the first problem."""
-    if not events:
+def validate_batch_size(count: int) -> None:
+    """The request-level check: refuses the whole request."""
+    if count == 0:
         raise InvalidArgument("events", "at least one event is required")
-    if len(events) > MAX_EVENTS_PER_BATCH:
+    if count > MAX_EVENTS_PER_BATCH:
         raise InvalidArgument("events", f"at most {MAX_EVENTS_PER_BATCH} events per call")
-    return [_validate_event(event, f"events[{i}]") for i, event in enumerate(events)]
 
 
-def _validate_event(event: IncomingEvent, path: str) -> list[SourcedIdentifier]:
+def rejection(err: InvalidArgument, reason: RejectionReason) -> Rejection:
+    return Rejection(err.field, reason, err.description)
+
+
+def validate_event(event: IncomingEvent, path: str) -> list[SourcedIdentifier]:
+    """The event's identifiers; InvalidArgument naming the field of its first problem."""
     if event.type is None:
         raise InvalidArgument(f"{path}.type", "is required (identify, track, page, ...)")
     if not event.message_id:
@@ -66,6 +87,10 @@ def _validate_event(event: IncomingEvent, path: str) -> list[SourcedIdentifier]:
         raise InvalidArgument(f"{path}.event", "must not contain NUL characters")
     if event.type in TRAIT_BEARING_TYPES and any("\x00" in key for key in event.traits or {}):
         raise InvalidArgument(f"{path}.traits", "keys must not contain NUL characters")
+    if event.type is EventType.GROUP:
+        _check_group_id(event.group_id, f"{path}.group_id")
+    if event.type is EventType.ALIAS and not event.previous_id:
+        raise InvalidArgument(f"{path}.previous_id", "is required for alias events")
     identifiers = extract_identifiers(event, path)
     if not identifiers:
         raise InvalidArgument(
@@ -73,7 +98,34 @@ def _validate_event(event: IncomingEvent, path: str) -> list[SourcedIdentifier]:
             "needs at least one identifier (user_id, anonymous_id, identifiers, traits.email, "
             "traits.phone or context.device.id)",
         )
+    if event.type is EventType.ALIAS and len(identifiers) < 2:
+        raise InvalidArgument(
+            path, "an alias event needs a current identifier (user_id...) besides previous_id"
+        )
     return identifiers
+
+
+def _check_group_id(group_id: str, field: str) -> None:
+    if not group_id:
+        raise InvalidArgument(field, "is required for group events")
+    if len(group_id) > MAX_GROUP_ID_LENGTH:
+        raise InvalidArgument(field, f"must be at most {MAX_GROUP_ID_LENGTH} characters")
+    if "\x00" in group_id:
+        raise InvalidArgument(field, "must not contain NUL characters")
+
+
+def trait_source(event: IncomingEvent) -> TraitSource:
+    """The source of the traits an event sets: its type and its context.library."""
+    library = (event.context or {}).get("library")
+    name = version = ""
+    if isinstance(library, Mapping):
+        name = _text(library.get("name"))
+        version = _text(library.get("version"))
+    return TraitSource(event_type=event.type, library_name=name, library_version=version)
+
+
+def _text(value: Any) -> str:
+    return value[:MAX_LIBRARY_TEXT] if isinstance(value, str) else ""
 
 
 def extract_identifiers(event: IncomingEvent, path: str) -> list[SourcedIdentifier]:
@@ -94,8 +146,10 @@ def extract_identifiers(event: IncomingEvent, path: str) -> list[SourcedIdentifi
         if not identifier.value.strip():
             raise InvalidArgument(f"{field}.value", "is required")
         found.append(SourcedIdentifier(identifier, field, structured=True))
+    # A group event's traits are the group's: its email is not the customer's.
+    person_traits = event.traits if event.type is not EventType.GROUP else None
     for key, kind in (("email", "email"), ("phone", "phone")):
-        value = _string_at(event.traits, (key,), f"{path}.traits.{key}")
+        value = _string_at(person_traits, (key,), f"{path}.traits.{key}")
         if value:
             found.append(SourcedIdentifier(Identifier(kind, value), f"{path}.traits.{key}"))
     device_id = _string_at(event.context, ("device", "id"), f"{path}.context.device.id")
@@ -143,22 +197,16 @@ def corrected_event_time(
     return receive_time
 
 
-def event_times(
-    events: Sequence[IncomingEvent], indexes: Sequence[int], receive_time: datetime
-) -> dict[int, datetime]:
-    """The corrected event time of each event at ``indexes`` (event index -> time)."""
-    times: dict[int, datetime] = {}
-    for i in indexes:
-        event = events[i]
-        try:
-            times[i] = corrected_event_time(receive_time, event.original_time, event.sent_time)
-        except OverflowError:
-            raise InvalidArgument(
-                f"events[{i}].sent_time",
-                "is too far from original_time: the event time corrected for the clock skew "
-                "is out of range",
-            ) from None
-    return times
+def event_time(event: IncomingEvent, path: str, receive_time: datetime) -> datetime:
+    """The event's corrected time; InvalidArgument when the correction leaves the calendar."""
+    try:
+        return corrected_event_time(receive_time, event.original_time, event.sent_time)
+    except OverflowError:
+        raise InvalidArgument(
+            f"{path}.sent_time",
+            "is too far from original_time: the event time corrected for the clock skew "
+            "is out of range",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -166,19 +214,25 @@ class BatchPlan:
     """Which events of a batch are new, and which repeat a message id."""
 
     new_indexes: list[int]
-    # Event index -> stored customer (already stored before this batch).
-    stored_duplicates: dict[int, str]
+    # Event index -> what was stored for it before this batch.
+    stored_duplicates: dict[int, Any]
     # Event index -> index of the earlier event of the batch with the same message id.
     batch_duplicates: dict[int, int]
 
 
-def plan_batch(events: Sequence[IncomingEvent], stored: Mapping[str, str]) -> BatchPlan:
-    """Split a batch given the message ids already stored (message id -> customer)."""
+def plan_batch(
+    events: Sequence[IncomingEvent | RejectedEvent],
+    stored: Mapping[str, Any],
+    indexes: Sequence[int] | None = None,
+) -> BatchPlan:
+    """Split the events at ``indexes`` (default: all) given the message ids already
+    stored (message id -> what was stored)."""
     new_indexes: list[int] = []
-    stored_duplicates: dict[int, str] = {}
+    stored_duplicates: dict[int, Any] = {}
     batch_duplicates: dict[int, int] = {}
     first_index: dict[str, int] = {}
-    for i, event in enumerate(events):
+    for i in range(len(events)) if indexes is None else indexes:
+        event = events[i]
         if event.message_id in stored:
             stored_duplicates[i] = stored[event.message_id]
         elif event.message_id in first_index:

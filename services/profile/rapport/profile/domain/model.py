@@ -17,7 +17,8 @@ class EventType(StrEnum):
     ALIAS = "alias"
 
 
-# Event types whose traits update the profile.
+# Event types whose traits update something: the customer's profile (identify) or
+# a group (group).
 TRAIT_BEARING_TYPES = frozenset({EventType.IDENTIFY, EventType.GROUP})
 
 
@@ -32,6 +33,30 @@ class SignalKind(StrEnum):
 class IngestStatus(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class RejectionReason(StrEnum):
+    INVALID_FIELD = "INVALID_FIELD"
+    EVENT_TOO_LARGE = "EVENT_TOO_LARGE"
+    IDENTIFIER_REFUSED = "IDENTIFIER_REFUSED"
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one event of a batch was not stored: the field (a request path) and why."""
+
+    field: str
+    reason: RejectionReason
+    description: str
+
+
+@dataclass(frozen=True)
+class RejectedEvent:
+    """An event refused before it could be decoded (too large, a value out of range)."""
+
+    message_id: str
+    rejection: Rejection
 
 
 @dataclass(frozen=True)
@@ -87,6 +112,19 @@ class StoredEvent:
 
 
 @dataclass(frozen=True)
+class TraitSource:
+    """Where a trait value (or its removal) came from."""
+
+    # The event type that set it; None when no event did (see method).
+    event_type: EventType | None = None
+    # The sending library, from the event's context.library.
+    library_name: str = ""
+    library_version: str = ""
+    # The RPC that made the change when no event did (e.g. "RemoveTraits").
+    method: str = ""
+
+
+@dataclass(frozen=True)
 class Trait:
     value: Any
     source_message_id: str
@@ -95,6 +133,10 @@ class Trait:
     # then later position in the batch. Independent of commit order.
     received_at: datetime
     batch_index: int
+    source: TraitSource = TraitSource()
+    # A removal, kept so that an older event arriving later cannot set the trait
+    # again; never shown. ``value`` is None.
+    removed: bool = False
 
     @property
     def precedence(self) -> tuple[datetime, datetime, int]:
@@ -108,6 +150,8 @@ class TraitChange:
     source_message_id: str
     had_old_value: bool
     old_value: Any = None
+    removed: bool = False
+    source: TraitSource = TraitSource()
 
 
 @dataclass(frozen=True)
@@ -155,7 +199,44 @@ class WatchedSignal:
 class ProfileView:
     workspace: str
     customer_id: str
+    # Visible traits only (removals are not shown).
     traits: dict[str, Trait]
     event_count: int
     first_seen_time: datetime
     last_seen_time: datetime
+    # The group keys (see names.group_key) the customer belongs to, in joining order.
+    group_keys: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    """The counters of a customer's events, kept beside the events."""
+
+    event_count: int
+    first_seen_time: datetime
+    last_seen_time: datetime
+
+    def including(self, other: ProfileSummary) -> ProfileSummary:
+        return ProfileSummary(
+            self.event_count + other.event_count,
+            min(self.first_seen_time, other.first_seen_time),
+            max(self.last_seen_time, other.last_seen_time),
+        )
+
+
+@dataclass(frozen=True)
+class GroupView:
+    workspace: str
+    group_key: str
+    group_id: str
+    traits: dict[str, Trait]
+    member_count: int
+    create_time: datetime
+    update_time: datetime
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    customer_id: str
+    join_time: datetime
+    source_message_id: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from rapport.resourcenames import format_name, parse_name
@@ -12,6 +13,7 @@ CUSTOMER = "workspaces/{workspace}/customers/{customer}"
 ALL_CUSTOMERS = "workspaces/{workspace}/customers/-"
 PROFILE = "workspaces/{workspace}/customers/{customer}/profile"
 EVENT = "workspaces/{workspace}/customers/{customer}/events/{event}"
+GROUP = "workspaces/{workspace}/groups/{group}"
 
 _ALL_CUSTOMERS_SUFFIX = "/customers/-"
 
@@ -34,6 +36,27 @@ class EventsParent:
     workspace: str
     # None: every customer of the workspace (`customers/-`).
     customer_id: str | None
+
+
+@dataclass(frozen=True)
+class GroupRef:
+    workspace: str
+    group_key: str
+
+
+def group_key(group_id: str) -> str:
+    """The resource id of the group a sender calls ``group_id``: a digest, since
+    senders' ids may hold any character (and case) a resource id may not."""
+    return hashlib.blake2b(group_id.encode(), digest_size=16).hexdigest()
+
+
+def group_name(workspace: str, key: str) -> str:
+    return format_name(GROUP, workspace=workspace, group=key)
+
+
+def parse_group(name: str, *, field: str) -> GroupRef:
+    ids = parse_name(GROUP, name, field=field)
+    return GroupRef(ids["workspace"], ids["group"])
 
 
 def workspace_name(workspace: str) -> str:

@@ -18,6 +18,7 @@ from .model import (
     SignalRecord,
     StoredEvent,
     TraitChange,
+    TraitSource,
     WatchedSignal,
 )
 
@@ -41,7 +42,10 @@ def decode_signal(record: SignalRecord) -> WatchedSignal:
     return WatchedSignal(signal)
 
 
-def event_seen_payload(event: StoredEvent) -> dict[str, Any]:
+def event_seen_payload(
+    event: StoredEvent, document: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """``document``: the event's document when the caller already made it."""
     return {
         "event_id": event.event_id,
         "message_id": event.message_id,
@@ -50,7 +54,7 @@ def event_seen_payload(event: StoredEvent) -> dict[str, Any]:
         "timestamp": event.event_time.isoformat(),
         "received_at": event.receive_time.isoformat(),
         "seq": event.seq,
-        "document": event_document(event.sent),
+        "document": document if document is not None else event_document(event.sent),
     }
 
 
@@ -79,6 +83,10 @@ def trait_changed_payload(change: TraitChange) -> dict[str, Any]:
     }
     if change.had_old_value:
         payload["old_value"] = change.old_value
+    if change.removed:
+        payload["removed"] = True
+    if source := source_document(change.source):
+        payload["source"] = source
     return payload
 
 
@@ -89,4 +97,27 @@ def trait_change_from_payload(payload: dict[str, Any]) -> TraitChange:
         source_message_id=payload["source_message_id"],
         had_old_value="old_value" in payload,
         old_value=payload.get("old_value"),
+        removed=bool(payload.get("removed", False)),
+        source=source_from_document(payload.get("source") or {}),
+    )
+
+
+def source_document(source: TraitSource) -> dict[str, str]:
+    """A trait source as plain JSON; empty parts left out."""
+    document = {
+        "event_type": source.event_type.value if source.event_type is not None else "",
+        "library_name": source.library_name,
+        "library_version": source.library_version,
+        "method": source.method,
+    }
+    return {key: value for key, value in document.items() if value}
+
+
+def source_from_document(document: dict[str, Any]) -> TraitSource:
+    event_type = document.get("event_type")
+    return TraitSource(
+        event_type=EventType(event_type) if event_type else None,
+        library_name=str(document.get("library_name", "")),
+        library_version=str(document.get("library_version", "")),
+        method=str(document.get("method", "")),
     )

@@ -6,19 +6,27 @@ from collections.abc import Sequence
 from typing import Any
 
 from google.protobuf.message import Message
+from rapport.errors import InvalidArgument
 from rapport.profile.domain import names
-from rapport.profile.domain.ingestion import IngestLimits
+from rapport.profile.domain.dates import value_time
+from rapport.profile.domain.ingestion import IngestLimits, rejection
 from rapport.profile.domain.model import (
     EventType,
+    GroupView,
     Identifier,
     IncomingEvent,
     IngestStatus,
     ProfileView,
+    RejectedEvent,
+    RejectionReason,
     SignalKind,
     StoredEvent,
+    Trait,
+    TraitSource,
     WatchedSignal,
 )
 from rapport.profile.service_layer import commands
+from rapport.profile.service_layer.groups import GroupPage, MemberPage
 from rapport.profile.service_layer.ingestion import EventResult
 from rapport.profile.service_layer.queries import EventPage
 from rapport.profile.v1 import profile_service_pb2 as pb
@@ -54,6 +62,7 @@ _SIGNAL_KIND_VALUES = {kind: value for value, kind in _SIGNAL_KINDS.items()}
 _INGEST_STATUSES = {
     IngestStatus.ACCEPTED: pb.INGEST_STATUS_ACCEPTED,
     IngestStatus.DUPLICATE: pb.INGEST_STATUS_DUPLICATE,
+    IngestStatus.REJECTED: pb.INGEST_STATUS_REJECTED,
 }
 
 
@@ -63,14 +72,26 @@ _INGEST_STATUSES = {
 def ingest_events_command(
     request: pb.IngestEventsRequest, limits: IngestLimits
 ) -> commands.IngestEvents:
-    """The command; the batch and each event within the size limits first."""
+    """The command. A batch over its size limit refuses the request; an event over its
+    limit, or holding a value the profile cannot keep, comes rejected alone."""
     serialized_size(request, max_bytes=limits.max_batch_bytes, field_path="events")
     return commands.IngestEvents(
         parent=request.parent,
         events=tuple(
-            incoming_event(event, f"events[{i}]", limits) for i, event in enumerate(request.events)
+            _decoded(event, f"events[{i}]", limits) for i, event in enumerate(request.events)
         ),
     )
+
+
+def _decoded(event: pb.Event, path: str, limits: IngestLimits) -> IncomingEvent | RejectedEvent:
+    try:
+        serialized_size(event, max_bytes=limits.max_event_bytes, field_path=path)
+    except InvalidArgument as err:
+        return RejectedEvent(event.message_id, rejection(err, RejectionReason.EVENT_TOO_LARGE))
+    try:
+        return incoming_event(event, path, limits)
+    except InvalidArgument as err:
+        return RejectedEvent(event.message_id, rejection(err, RejectionReason.INVALID_FIELD))
 
 
 def incoming_event(event: pb.Event, path: str, limits: IngestLimits) -> IncomingEvent:
@@ -119,16 +140,19 @@ def _struct(event: pb.Event, field: str, path: str, limits: IngestLimits) -> dic
 
 
 def ingest_events_response(results: Sequence[EventResult]) -> pb.IngestEventsResponse:
-    return pb.IngestEventsResponse(
-        results=[
-            pb.EventResult(
-                message_id=result.message_id,
-                status=_INGEST_STATUSES[result.status],
-                customer=names.customer_name(result.workspace, result.customer_id),
-            )
-            for result in results
-        ]
-    )
+    return pb.IngestEventsResponse(results=[_event_result(result) for result in results])
+
+
+def _event_result(result: EventResult) -> pb.EventResult:
+    message = pb.EventResult(message_id=result.message_id, status=_INGEST_STATUSES[result.status])
+    if result.rejection is not None:
+        message.rejection.field = result.rejection.field
+        message.rejection.reason = result.rejection.reason.value
+        message.rejection.description = result.rejection.description
+    if result.customer_id:
+        message.customer = names.customer_name(result.workspace, result.customer_id)
+        message.event = names.event_name(result.workspace, result.customer_id, result.event_id)
+    return message
 
 
 def event_message(event: StoredEvent) -> pb.Event:
@@ -177,14 +201,64 @@ def profile_message(view: ProfileView) -> pb.Profile:
         last_seen_time=to_timestamp(view.last_seen_time),
     )
     for key, trait in view.traits.items():
-        profile.traits[key].CopyFrom(
-            pb.Trait(
-                value=python_to_value(trait.value),
-                source_message_id=trait.source_message_id,
-                update_time=to_timestamp(trait.update_time),
-            )
-        )
+        profile.traits[key].CopyFrom(trait_message(trait))
+    profile.groups.extend(names.group_name(view.workspace, key) for key in view.group_keys)
     return profile
+
+
+def trait_message(trait: Trait) -> pb.Trait:
+    message = pb.Trait(
+        value=python_to_value(trait.value),
+        source_message_id=trait.source_message_id,
+        update_time=to_timestamp(trait.update_time),
+        source=_source_message(trait.source),
+    )
+    if (moment := value_time(trait.value)) is not None:
+        message.value_time.CopyFrom(to_timestamp(moment))
+    return message
+
+
+def _source_message(source: TraitSource) -> pb.TraitSource:
+    return pb.TraitSource(
+        event_type=_EVENT_TYPE_VALUES[source.event_type] if source.event_type else 0,
+        library_name=source.library_name,
+        library_version=source.library_version,
+        method=source.method,
+    )
+
+
+def group_message(view: GroupView) -> pb.Group:
+    group = pb.Group(
+        name=names.group_name(view.workspace, view.group_key),
+        group_id=view.group_id,
+        member_count=view.member_count,
+        create_time=to_timestamp(view.create_time),
+        update_time=to_timestamp(view.update_time),
+    )
+    for key, trait in view.traits.items():
+        group.traits[key].CopyFrom(trait_message(trait))
+    return group
+
+
+def list_groups_response(page: GroupPage) -> pb.ListGroupsResponse:
+    return pb.ListGroupsResponse(
+        groups=[group_message(view) for view in page.groups],
+        next_page_token=page.next_page_token,
+    )
+
+
+def list_group_members_response(page: MemberPage) -> pb.ListGroupMembersResponse:
+    return pb.ListGroupMembersResponse(
+        members=[
+            pb.GroupMember(
+                customer=names.customer_name(page.workspace, member.customer_id),
+                join_time=to_timestamp(member.join_time),
+                source_message_id=member.source_message_id,
+            )
+            for member in page.members
+        ],
+        next_page_token=page.next_page_token,
+    )
 
 
 def watch_signals_response(watched: WatchedSignal) -> pb.WatchSignalsResponse:
@@ -200,8 +274,11 @@ def watch_signals_response(watched: WatchedSignal) -> pb.WatchSignalsResponse:
     if (change := watched.trait_change) is not None:
         changed = message.trait_changed
         changed.key = change.key
-        changed.new_value.CopyFrom(python_to_value(change.new_value))
+        if not change.removed:
+            changed.new_value.CopyFrom(python_to_value(change.new_value))
         changed.source_message_id = change.source_message_id
+        changed.removed = change.removed
+        changed.source.CopyFrom(_source_message(change.source))
         if change.had_old_value:
             changed.old_value.CopyFrom(python_to_value(change.old_value))
     return pb.WatchSignalsResponse(

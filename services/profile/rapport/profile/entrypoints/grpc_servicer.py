@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import grpc
-from rapport.profile.service_layer import commands, ingestion, queries, signals
+from rapport.profile.service_layer import commands, groups, ingestion, queries, signals, traits
 from rapport.profile.service_layer.dependencies import Dependencies
 from rapport.profile.v1 import profile_service_pb2 as pb
 from rapport.profile.v1 import profile_service_pb2_grpc
@@ -29,6 +29,31 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     ) -> pb.Profile:
         view = await queries.get_profile(commands.GetProfile(name=request.name), self._deps)
         return converters.profile_message(view)
+
+    async def RemoveTraits(
+        self, request: pb.RemoveTraitsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Profile:
+        command = commands.RemoveTraits(name=request.name, keys=tuple(request.keys))
+        return converters.profile_message(await traits.remove_traits(command, self._deps))
+
+    async def GetGroup(
+        self, request: pb.GetGroupRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Group:
+        view = await groups.get_group(commands.GetGroup(name=request.name), self._deps)
+        return converters.group_message(view)
+
+    async def ListGroups(
+        self, request: pb.ListGroupsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListGroupsResponse:
+        command = commands.ListGroups(request.parent, request.page_size, request.page_token)
+        return converters.list_groups_response(await groups.list_groups(command, self._deps))
+
+    async def ListGroupMembers(
+        self, request: pb.ListGroupMembersRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListGroupMembersResponse:
+        command = commands.ListGroupMembers(request.group, request.page_size, request.page_token)
+        page = await groups.list_group_members(command, self._deps)
+        return converters.list_group_members_response(page)
 
     async def GetEvent(
         self, request: pb.GetEventRequest, context: grpc.aio.ServicerContext

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from rapport.commitwatch import CommitNotifier
 from rapport.pagination import PageTokens
 from rapport.profile.adapters.identity_client import IdentityClient
+from rapport.profile.adapters.profile_cache import ProfileCache, no_cache
 from rapport.profile.domain.ingestion import IngestLimits
 from rapport.profile.domain.model import StoredEvent, WatchedSignal
 
+from .ordering import ArrivalOrder
 from .unit_of_work import UnitOfWorkFactory
 
 DEFAULT_LIST_PAGE_MAX_BYTES = 1024 * 1024
+DEFAULT_DEDUP_WINDOW = timedelta(days=7)
 _DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
@@ -69,3 +72,9 @@ class Dependencies:
     signal_poll_seconds: float = 0.5
     # A stored signal whose response would be larger is skipped (not streamable).
     signal_response_max_bytes: int = streamable_bytes(_DEFAULT_MAX_MESSAGE_BYTES)
+    # A message id replayed within this window is a duplicate.
+    dedup_window: timedelta = DEFAULT_DEDUP_WINDOW
+    # GetProfile's cache; writers invalidate it before answering.
+    profile_cache: ProfileCache = field(default_factory=no_cache)
+    # This process's batches write in the order they arrived.
+    arrival_order: ArrivalOrder = field(default_factory=ArrivalOrder)

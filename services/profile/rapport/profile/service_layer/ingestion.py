@@ -1,51 +1,47 @@
-"""IngestEvents: validate a batch, resolve its identifiers, store events, traits, signals."""
+"""IngestEvents: validate each event, resolve identifiers, write the batch in arrival order.
+
+One result per event: ACCEPTED, DUPLICATE (message id seen within the window) or
+REJECTED (with the field and reason). A rejected event changes nothing and never
+sinks the others; only request-level problems refuse the whole call.
+"""
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from rapport.errors import FailedPrecondition, InvalidArgument, Unavailable
-from rapport.profile.adapters.identity_client import (
-    IdentityBadAnswer,
-    IdentityRefused,
-    IdentityUnavailable,
-    Observation,
-    Resolution,
-)
-from rapport.profile.adapters.repository import ProfileRepository
+from rapport.errors import InvalidArgument
+from rapport.profile.adapters.profile_cache import customer_scope
+from rapport.profile.adapters.repository import StoredMessage
 from rapport.profile.domain import names
 from rapport.profile.domain.ingestion import (
     SourcedIdentifier,
-    event_times,
+    event_time,
     plan_batch,
-    validate_batch,
+    rejection,
+    validate_batch_size,
+    validate_event,
 )
 from rapport.profile.domain.model import (
-    TRAIT_BEARING_TYPES,
     IncomingEvent,
     IngestStatus,
-    SignalKind,
-    StoredEvent,
-    Trait,
-    TraitChange,
+    RejectedEvent,
+    Rejection,
+    RejectionReason,
 )
-from rapport.profile.domain.signals import event_seen_payload, trait_changed_payload
-from rapport.profile.domain.traits import apply_event_traits, merge_traits
 from rapport.resourcenames import require_workspace
 from rapport.sqlstore import run_with_retries
 
 from . import commands
+from .batch_write import BatchWrite, NewEvent, Outcome
 from .dependencies import Dependencies
+from .resolution import resolve_events
 from .unit_of_work import ProfileUnitOfWork
 
 _log = logging.getLogger(__name__)
 
-_MAX_MERGE_HOPS = 1000
 # The write transaction is redone at most this many times after a lost race.
 _WRITE_RETRIES = 4
 _RETRY_BACKOFF_SECONDS = 0.05
@@ -56,260 +52,145 @@ class EventResult:
     message_id: str
     status: IngestStatus
     workspace: str
-    customer_id: str
+    # Empty for a rejected event.
+    customer_id: str = ""
+    event_id: str = ""
+    rejection: Rejection | None = None
 
 
 async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[EventResult]:
     workspace = names.parse_workspace(cmd.parent, field="parent")
     require_workspace(workspace, deps.workspaces)
-    events = list(cmd.events)
-    identifiers = validate_batch(events)
-
-    async with deps.uow(readonly=True) as uow:
-        stored = await uow.profiles.stored_customers(workspace, {e.message_id for e in events})
-    plan = plan_batch(events, stored)
-
+    validate_batch_size(len(cmd.events))
     receive_time = deps.clock()
-    times = event_times(events, plan.new_indexes, receive_time)
-    resolutions: list[Resolution] = []
-    if plan.new_indexes:
-        resolutions = await _resolve(workspace, plan.new_indexes, identifiers, times, deps)
 
-    write = _BatchWrite(workspace, receive_time)
-    if plan.new_indexes:
-        write = await _write_batch(
-            workspace, receive_time, events, plan.new_indexes, resolutions, times, deps
+    checked = _check_each(cmd.events, receive_time)
+    events, rejected = checked.events, checked.rejected
+
+    async with deps.arrival_order.ticket() as turn:
+        window_start = receive_time - deps.dedup_window
+        async with deps.uow(readonly=True) as uow:
+            recorded = await uow.profiles.stored_customers(
+                workspace, {e.message_id for e in events.values()}
+            )
+        stored = {m: r for m, r in recorded.items() if r.receive_time >= window_start}
+        expired = sorted(set(recorded) - set(stored))
+        plan = plan_batch(cmd.events, stored, indexes=sorted(events))
+
+        resolved = await resolve_events(
+            workspace, plan.new_indexes, checked.identifiers, checked.times, deps
         )
-        if write.signal_count:
-            deps.notifier.notify()
+        rejected.update(resolved.refused)
+        items = [
+            NewEvent(i, events[i], checked.times[i], resolved.resolutions[i])
+            for i in plan.new_indexes
+            if i in resolved.resolutions
+        ]
+        write = BatchWrite(workspace, receive_time)
+        if items:
+            await turn.wait()
+            write = await _write(write, items, expired, deps)
 
-    customers: dict[int, str] = {}
-    statuses: dict[int, IngestStatus] = {}
-    for i, customer in plan.stored_duplicates.items():
-        customers[i], statuses[i] = write.current(customer), IngestStatus.DUPLICATE
-    for i in plan.new_indexes:
-        customers[i], statuses[i] = write.outcomes[i]
-    for i, first in plan.batch_duplicates.items():
-        customers[i], statuses[i] = customers[first], IngestStatus.DUPLICATE
+    outcomes: dict[int, Outcome] = dict(write.outcomes)
+    record: StoredMessage
+    for i, record in plan.stored_duplicates.items():
+        customer = write.current(record.customer_id)
+        outcomes[i] = Outcome(IngestStatus.DUPLICATE, customer, record.event_id)
+    # Replays reach the cache too: a retry after a failed invalidation heals it.
+    scopes = write.touched | {o.customer_id for o in outcomes.values()}
+    if scopes:
+        await deps.profile_cache.invalidate(customer_scope(workspace, c) for c in scopes)
+    if write.signal_count:
+        deps.notifier.notify()
+    results = _results(cmd.events, workspace, outcomes, rejected, plan.batch_duplicates)
     _log.info(
         "events ingested",
         extra={
             "workspace": workspace,
-            "count": sum(s is IngestStatus.ACCEPTED for s in statuses.values()),
-            "batch_size": len(events),
+            "count": sum(r.status is IngestStatus.ACCEPTED for r in results),
+            "batch_size": len(results),
         },
     )
-    return [
-        EventResult(event.message_id, statuses[i], workspace, customers[i])
-        for i, event in enumerate(events)
-    ]
+    return results
 
 
-async def _resolve(
-    workspace: str,
-    new_indexes: Sequence[int],
-    identifiers: Sequence[Sequence[SourcedIdentifier]],
-    times: dict[int, datetime],
-    deps: Dependencies,
-) -> list[Resolution]:
-    """One BatchResolve for every new event; identity errors named by our fields."""
-    observations = [
-        Observation([s.identifier for s in identifiers[i]], times[i]) for i in new_indexes
-    ]
-    try:
-        return await deps.identity.batch_resolve(workspace, observations)
-    except IdentityUnavailable as err:
-        raise Unavailable(
-            "IDENTITY_UNAVAILABLE",
-            f"the identity service could not resolve the events ({err.code}); retry later",
-        ) from None
-    except IdentityRefused as err:
-        raise _refusal_to_field(err, new_indexes, identifiers) from None
-    except IdentityBadAnswer as err:
-        # Identity answered, with something profile cannot use: retrying will not help.
-        raise FailedPrecondition(
-            "IDENTITY_BAD_RESPONSE",
-            f"the identity service gave an answer profile cannot use ({err.problem})",
-        ) from None
+@dataclass
+class _Checked:
+    """The events of a batch checked one by one (index -> ...)."""
+
+    events: dict[int, IncomingEvent] = field(default_factory=dict)
+    rejected: dict[int, Rejection] = field(default_factory=dict)
+    identifiers: dict[int, list[SourcedIdentifier]] = field(default_factory=dict)
+    times: dict[int, datetime] = field(default_factory=dict)
 
 
-async def _write_batch(
-    workspace: str,
-    receive_time: datetime,
-    events: Sequence[IncomingEvent],
-    new_indexes: Sequence[int],
-    resolutions: Sequence[Resolution],
-    times: dict[int, datetime],
-    deps: Dependencies,
-) -> _BatchWrite:
+def _check_each(sent: Sequence[IncomingEvent | RejectedEvent], receive_time: datetime) -> _Checked:
+    """Each event alone: a bad one is rejected, the others go on."""
+    checked = _Checked()
+    for i, item in enumerate(sent):
+        if isinstance(item, RejectedEvent):
+            checked.rejected[i] = item.rejection
+            continue
+        path = f"events[{i}]"
+        try:
+            checked.identifiers[i] = validate_event(item, path)
+            checked.times[i] = event_time(item, path, receive_time)
+        except InvalidArgument as err:
+            checked.rejected[i] = rejection(err, RejectionReason.INVALID_FIELD)
+            continue
+        checked.events[i] = item
+    return checked
+
+
+async def _write(
+    write: BatchWrite, items: Sequence[NewEvent], expired: Sequence[str], deps: Dependencies
+) -> BatchWrite:
     """One transaction, redone when the database aborts it in a conflict with a
     concurrent writer (a safety net: lock ordering avoids the known deadlocks)."""
 
-    async def attempt(uow: ProfileUnitOfWork) -> _BatchWrite:
-        write = _BatchWrite(workspace, receive_time)
-        await write.run(uow.profiles, events, new_indexes, resolutions, times)
-        return write
+    async def attempt(uow: ProfileUnitOfWork) -> BatchWrite:
+        fresh = BatchWrite(write.workspace, write.now)
+        await fresh.run(uow, items, expired)
+        return fresh
 
     return await run_with_retries(
         deps.uow, attempt, retries=_WRITE_RETRIES, backoff_seconds=_RETRY_BACKOFF_SECONDS
     )
 
 
-def _refusal_to_field(
-    err: IdentityRefused,
-    new_indexes: Sequence[int],
-    identifiers: Sequence[Sequence[SourcedIdentifier]],
-) -> InvalidArgument:
-    k = err.request_index
-    if k is None or not 0 <= k < len(new_indexes):
-        return InvalidArgument("events", err.description)
-    event_index = new_indexes[k]
-    sourced = identifiers[event_index]
-    j = err.identifier_index
-    if j is None or not 0 <= j < len(sourced):
-        return InvalidArgument(f"events[{event_index}]", err.description)
-    source = sourced[j]
-    # Only explicit identifiers have sub-fields; the others are plain strings.
-    suffix = err.subfield if source.structured and err.subfield.startswith(".") else ""
-    return InvalidArgument(source.field + suffix, err.description)
-
-
-@dataclass
-class _BatchWrite:
-    """The write transaction of one ingest: merges, events, traits, signals."""
-
-    workspace: str
-    now: datetime
-    merges: dict[str, str] = field(default_factory=dict)
-    outcomes: dict[int, tuple[str, IngestStatus]] = field(default_factory=dict)
-    signal_count: int = 0
-    _signals: list[tuple[SignalKind, str, dict[str, Any]]] = field(default_factory=list)
-    _dirty: dict[str, set[str]] = field(default_factory=dict)
-
-    def current(self, customer_id: str) -> str:
-        """Follow merges reported in this batch to the live customer."""
-        for _ in range(_MAX_MERGE_HOPS):
-            survivor = self.merges.get(customer_id)
-            if survivor is None or survivor == customer_id:
-                break
-            customer_id = survivor
-        return customer_id
-
-    async def run(
-        self,
-        repo: ProfileRepository,
-        events: Sequence[IncomingEvent],
-        new_indexes: Sequence[int],
-        resolutions: Sequence[Resolution],
-        times: dict[int, datetime],
-    ) -> None:
-        for resolution in resolutions:
-            for merged in resolution.merged_customer_ids:
-                self.merges[merged] = resolution.customer_id
-        event_customers = {
-            i: self.current(r.customer_id) for i, r in zip(new_indexes, resolutions, strict=True)
-        }
-        live = set(event_customers.values())
-        await repo.lock_customers(self.workspace, live | set(self.merges))
-        # Identity names these customers as live: any old alias of theirs is stale.
-        await repo.forget_aliases(self.workspace, live)
-        books = await repo.traits_of(self.workspace, live | set(self.merges))
-
-        for merged in self.merges:
-            if (survivor := self.current(merged)) != merged:
-                await self._merge(repo, books, merged, survivor)
-        # Inserted in message id order: concurrent batches that share message ids then
-        # wait on each other's unique-index entries in one order, never in a cycle.
-        stored: dict[int, StoredEvent] = {}
-        for i in sorted(new_indexes, key=lambda n: events[n].message_id):
-            inserted = await self._insert_event(repo, events[i], i, event_customers[i], times[i])
-            if inserted is not None:
-                stored[i] = inserted
-        # Effects in request order (trait ties go to the later event of the batch).
-        for i in new_indexes:
-            if i in stored:
-                self._apply_event(books, events[i], i, stored[i])
-
-        for customer_id, keys in self._dirty.items():
-            for key in sorted(keys):
-                await repo.save_trait(self.workspace, customer_id, key, books[customer_id][key])
-        if self._signals:
-            await repo.lock_signal_log()
-            for kind, customer_id, payload in self._signals:
-                await repo.append_signal(self.workspace, kind, customer_id, payload, self.now)
-        self.signal_count = len(self._signals)
-
-    async def _merge(
-        self,
-        repo: ProfileRepository,
-        books: dict[str, dict[str, Trait]],
-        merged: str,
-        survivor: str,
-    ) -> None:
-        moved = await repo.reassign_events(self.workspace, [merged], survivor)
-        written, changes = merge_traits(books.setdefault(survivor, {}), books.pop(merged, {}))
-        await repo.delete_traits(self.workspace, [merged])
-        self._dirty.pop(merged, None)
-        await repo.record_merge(self.workspace, merged, survivor, self.now)
-        self._note_traits(survivor, written, changes)
-        _log.info(
-            "customer merged",
-            extra={"workspace": self.workspace, "customer": survivor, "count": moved},
-        )
-
-    async def _insert_event(
-        self,
-        repo: ProfileRepository,
-        event: IncomingEvent,
-        index: int,
-        customer_id: str,
-        event_time: datetime,
-    ) -> StoredEvent | None:
-        """Store the event; None (and a DUPLICATE outcome) when its message id is taken."""
-        assert event.type is not None  # validated
-        stored = StoredEvent(
-            event_id=uuid.uuid4().hex,
-            workspace=self.workspace,
-            customer_id=customer_id,
-            type=event.type,
-            event_time=event_time,
-            receive_time=self.now,
-            sent=event,
-        )
-        seq = await repo.add_event(stored)
-        if seq is None:
-            # Stored by a concurrent ingest since our duplicate check.
-            found = await repo.stored_customers(self.workspace, [event.message_id])
-            self.outcomes[index] = (found[event.message_id], IngestStatus.DUPLICATE)
-            return None
-        self.outcomes[index] = (customer_id, IngestStatus.ACCEPTED)
-        return replace(stored, seq=seq)
-
-    def _apply_event(
-        self,
-        books: dict[str, dict[str, Trait]],
-        event: IncomingEvent,
-        index: int,
-        stored: StoredEvent,
-    ) -> None:
-        customer_id = stored.customer_id
-        self._signals.append((SignalKind.EVENT_SEEN, customer_id, event_seen_payload(stored)))
-        if event.type in TRAIT_BEARING_TYPES and event.traits:
-            written, changes = apply_event_traits(
-                books.setdefault(customer_id, {}),
-                event.traits,
-                source_message_id=event.message_id,
-                event_time=stored.event_time,
-                received_at=self.now,
-                batch_index=index,
+def _results(
+    sent: Sequence[IncomingEvent | RejectedEvent],
+    workspace: str,
+    outcomes: dict[int, Outcome],
+    rejected: dict[int, Rejection],
+    batch_duplicates: dict[int, int],
+) -> list[EventResult]:
+    results: list[EventResult] = []
+    for i, item in enumerate(sent):
+        first = batch_duplicates.get(i)
+        if first is not None:
+            # A repeat within the batch answers as the first did (a duplicate of it).
+            earlier = results[first]
+            status = IngestStatus.DUPLICATE if earlier.rejection is None else earlier.status
+            results.append(
+                EventResult(
+                    item.message_id,
+                    status,
+                    workspace,
+                    earlier.customer_id,
+                    earlier.event_id,
+                    earlier.rejection,
+                )
             )
-            self._note_traits(customer_id, written, changes)
-
-    def _note_traits(
-        self, customer_id: str, written: Sequence[str], changes: Sequence[TraitChange]
-    ) -> None:
-        self._dirty.setdefault(customer_id, set()).update(written)
-        for change in changes:
-            self._signals.append(
-                (SignalKind.TRAIT_CHANGED, customer_id, trait_changed_payload(change))
+        elif i in rejected:
+            results.append(
+                EventResult(
+                    item.message_id, IngestStatus.REJECTED, workspace, rejection=rejected[i]
+                )
             )
+        else:
+            o = outcomes[i]
+            results.append(
+                EventResult(item.message_id, o.status, workspace, o.customer_id, o.event_id)
+            )
+    return results

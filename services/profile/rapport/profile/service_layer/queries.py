@@ -1,4 +1,5 @@
-"""GetProfile, GetEvent, ListEvents: reads that follow the merges profile knows."""
+"""GetProfile (through its cache), GetEvent, ListEvents: reads that follow the merges
+profile knows."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from rapport.errors import InvalidArgument, NotFound
 from rapport.pagination import page_size, paginate
 from rapport.profile.domain import names
 from rapport.profile.domain.model import ProfileView, StoredEvent
+from rapport.profile.domain.traits import visible
 from rapport.resourcenames import require_workspace
 
 from . import commands
 from .dependencies import Dependencies
+from .unit_of_work import ProfileUnitOfWork
 
 # Room kept in a ListEvents page for its next_page_token (tokens take about 200 bytes).
 _TOKEN_ROOM = 1024
@@ -27,16 +30,44 @@ class EventPage:
 
 
 async def get_profile(cmd: commands.GetProfile, deps: Dependencies) -> ProfileView:
+    """From the cache when it holds the profile under the customer's current version;
+    otherwise read, and cached under the version taken before reading."""
     ref = names.parse_profile(cmd.name, field="name")
     require_workspace(ref.workspace, deps.workspaces)
-    workspace = ref.workspace
+    key = (ref.workspace, ref.customer_id)
+    [lookup] = await deps.profile_cache.get_many([key])
+    if lookup.value is not None:
+        return lookup.value
     async with deps.uow(readonly=True) as uow:
-        customer_id = await uow.profiles.survivor_of(workspace, ref.customer_id)
-        count, first, last = await uow.profiles.event_stats(workspace, customer_id)
-        if count == 0 or first is None or last is None:
-            raise NotFound(cmd.name)
-        traits = (await uow.profiles.traits_of(workspace, [customer_id]))[customer_id]
-    return ProfileView(workspace, customer_id, traits, count, first, last)
+        view = await read_profile(uow, ref.workspace, ref.customer_id)
+    if view is None:
+        raise NotFound(cmd.name)
+    # A merged-away customer's profile is its survivor's: a change of the survivor
+    # would not invalidate it under this key, so it is not cached.
+    if view.customer_id == ref.customer_id:
+        await deps.profile_cache.put_many([(key, lookup.tag, view)])
+    return view
+
+
+async def read_profile(
+    uow: ProfileUnitOfWork, workspace: str, customer_id: str
+) -> ProfileView | None:
+    """The profile of the customer (or of the one it was merged into); None without events."""
+    survivor = await uow.profiles.survivor_of(workspace, customer_id)
+    summary = (await uow.traits.summaries_of(workspace, [survivor])).get(survivor)
+    if summary is None:
+        return None
+    traits = (await uow.traits.of_customers.read(workspace, [survivor]))[survivor]
+    memberships = (await uow.groups.memberships_of(workspace, [survivor]))[survivor]
+    return ProfileView(
+        workspace,
+        survivor,
+        visible(traits),
+        summary.event_count,
+        summary.first_seen_time,
+        summary.last_seen_time,
+        tuple(memberships),
+    )
 
 
 async def get_event(cmd: commands.GetEvent, deps: Dependencies) -> StoredEvent:
@@ -59,7 +90,8 @@ async def list_events(cmd: commands.ListEvents, deps: Dependencies) -> EventPage
     workspace = parent.workspace
     require_workspace(workspace, deps.workspaces)
     size = page_size(cmd.page_size)
-    before = _keyset_position(deps.page_tokens.decode(cmd.page_token, bound_to=cmd.parent))
+    position = deps.page_tokens.decode(cmd.page_token, bound_to=cmd.parent)
+    before = keyset_position(position, "s", int)
 
     async with deps.uow(readonly=True) as uow:
         customer_id = (
@@ -94,14 +126,18 @@ def _position(event: StoredEvent) -> dict[str, Any]:
     return {"t": event.event_time.isoformat(), "s": event.seq}
 
 
-def _keyset_position(position: dict[str, Any] | None) -> tuple[datetime, int] | None:
+def keyset_position(
+    position: dict[str, Any] | None, tie: str, tie_type: type
+) -> tuple[datetime, Any] | None:
+    """(time, tie) of a page token's position ``{"t": iso time, tie: value}``; None for
+    the first page; InvalidArgument for a position this service did not write."""
     if position is None:
         return None
     try:
         moment = datetime.fromisoformat(position["t"])
-        seq = int(position["s"])
+        value = tie_type(position[tie])
     except (KeyError, TypeError, ValueError):
         raise InvalidArgument("page_token", "is not a token returned by this method") from None
     if moment.tzinfo is None:
         raise InvalidArgument("page_token", "is not a token returned by this method")
-    return moment, seq
+    return moment, value

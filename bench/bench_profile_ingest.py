@@ -1,0 +1,270 @@
+"""Profile: sustained IngestEvents throughput, identity resolved by a real identity service.
+
+    .venv/bin/python bench/bench_profile_ingest.py [--backend sqlite|postgres]
+        [--events 50000] [--customers 1000] [--batch-size 500] [--concurrency 4]
+        [--cprofile out.prof]
+
+Identity and profile both run in this process (each on its own database), with the
+client too (like sidecars sharing the machine's cores), or in a second process with
+--separate-client. The traffic is what a Segment
+source sends: --customers known customers (each first identified once, not timed),
+then --events events spread over them at random (50 events per customer with the
+defaults), in batches of --batch-size with --concurrency batches in flight:
+75% track (3 properties), 10% page, 10% identify (email, plan, seats, a renewal
+date), 5% group (2 group traits). Every event carries a user id and an anonymous id,
+so identity resolves two identifiers per event.
+
+The figure is events/s over the timed phase, next to the same profile server's empty
+RPC (health Check) measured in the same run. PostgreSQL: RAPPORT_TEST_POSTGRES_URL
+(default postgresql+asyncpg://postgres@127.0.0.1:5432/test); fresh schemas are
+created and dropped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import multiprocessing
+import os
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import grpc
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).parent))
+from grpc_baseline import Timing, empty_rpc_timing, print_table  # noqa: E402
+from rapport.grpctesting import serve_in_process  # noqa: E402
+from rapport.identity.bootstrap import build as build_identity  # noqa: E402
+from rapport.identity.settings import IdentitySettings  # noqa: E402
+from rapport.profile.bootstrap import build as build_profile  # noqa: E402
+from rapport.profile.settings import ProfileSettings  # noqa: E402
+from rapport.profile.v1 import profile_service_pb2 as pb  # noqa: E402
+from rapport.profile.v1 import profile_service_pb2_grpc as pb_grpc  # noqa: E402
+from rapport.sqlstore import create_engine  # noqa: E402
+
+PARENT = "workspaces/default"
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+class Traffic:
+    """Events of a fixed population of customers, in a reproducible random order."""
+
+    def __init__(self, customers: int, seed: int = 7) -> None:
+        self.run = uuid.uuid4().hex[:8]
+        self.customers = customers
+        self._random = random.Random(seed)
+        self._count = 0
+
+    def _ids(self, n: int) -> dict[str, str]:
+        return {"user_id": f"u-{self.run}-{n}", "anonymous_id": f"a-{self.run}-{n}"}
+
+    def _message_id(self) -> str:
+        self._count += 1
+        return f"{self.run}-{self._count}"
+
+    def identify(self, n: int) -> pb.Event:
+        event = pb.Event(type=pb.EVENT_TYPE_IDENTIFY, message_id=self._message_id(), **self._ids(n))
+        renewal = date(2025, 1, 1) + timedelta(days=self._random.randrange(365))
+        event.traits.update(
+            {
+                "email": f"person.{self.run}.{n}@example.com",
+                "plan": self._random.choice(["free", "pro", "team"]),
+                "seats": self._random.randrange(1, 50),
+                "renewal_date": renewal.isoformat(),
+            }
+        )
+        event.context.update({"library": {"name": "analytics-python", "version": "2.3.3"}})
+        return event
+
+    def next(self) -> pb.Event:
+        n = self._random.randrange(self.customers)
+        roll = self._random.random()
+        if roll < 0.10:
+            return self.identify(n)
+        ids = self._ids(n)
+        sent = datetime.now(UTC)
+        if roll < 0.15:
+            event = pb.Event(
+                type=pb.EVENT_TYPE_GROUP,
+                message_id=self._message_id(),
+                group_id=f"g-{self.run}-{n % 50}",
+                **ids,
+            )
+            event.traits.update({"name": f"Account {n % 50}", "employees": n % 50 * 10})
+        elif roll < 0.25:
+            event = pb.Event(
+                type=pb.EVENT_TYPE_PAGE, message_id=self._message_id(), event="Pricing", **ids
+            )
+            event.properties.update({"path": "/pricing", "referrer": "https://example.com/"})
+        else:
+            event = pb.Event(
+                type=pb.EVENT_TYPE_TRACK,
+                message_id=self._message_id(),
+                event=self._random.choice(["Product Viewed", "Order Completed", "Signed In"]),
+                **ids,
+            )
+            event.properties.update(
+                {"sku": f"SKU-{self._random.randrange(500)}", "price": 9.99, "quantity": 1}
+            )
+        event.original_time.FromDatetime(sent - timedelta(seconds=self._random.randrange(60)))
+        event.sent_time.FromDatetime(sent)
+        return event
+
+
+@asynccontextmanager
+async def databases(backend: str) -> AsyncIterator[tuple[dict[str, str | None], ...]]:
+    """(identity database settings, profile database settings)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if backend == "sqlite":
+            yield (
+                {"database_url": f"sqlite+aiosqlite:///{tmp}/identity.db"},
+                {"database_url": f"sqlite+aiosqlite:///{tmp}/profile.db"},
+            )
+            return
+        url = os.environ.get("RAPPORT_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+        schemas = ["bench_" + uuid.uuid4().hex[:10] for _ in range(2)]
+        try:
+            yield tuple({"database_url": url, "database_schema": s} for s in schemas)
+        finally:
+            engine = create_engine(url)
+            async with engine.begin() as conn:
+                for schema in schemas:
+                    await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            await engine.dispose()
+
+
+async def send_all(
+    stub: pb_grpc.ProfileServiceStub, batches: list[list[pb.Event]], concurrency: int
+) -> tuple[float, Counter[int]]:
+    """Send every batch, ``concurrency`` in flight; (seconds, count of each status)."""
+    statuses: Counter[int] = Counter()
+    queue = list(reversed(batches))
+
+    async def worker() -> None:
+        while queue:
+            events = queue.pop()
+            reply = await stub.IngestEvents(
+                pb.IngestEventsRequest(parent=PARENT, events=events), timeout=120
+            )
+            statuses.update(result.status for result in reply.results)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, statuses
+
+
+def in_batches(events: list[pb.Event], size: int) -> list[list[pb.Event]]:
+    return [events[i : i + size] for i in range(0, len(events), size)]
+
+
+async def run(args: argparse.Namespace) -> None:
+    async with databases(args.backend) as (identity_db, profile_db):
+        identity_settings = IdentitySettings(log_level="WARNING", **identity_db)
+        async with serve_in_process(build_identity, identity_settings) as identity:
+            profile_settings = ProfileSettings(
+                log_level="WARNING", identity_address=identity.address, **profile_db
+            )
+            async with serve_in_process(build_profile, profile_settings) as profile:
+                profiler = cProfile.Profile() if args.cprofile else None
+                if not args.separate_client:
+                    figures = await client_phase(profile.address, args, profiler)
+                else:
+                    # The servers keep this process (and its profiler) to themselves.
+                    if profiler is not None:
+                        profiler.enable()
+                    context = multiprocessing.get_context("spawn")
+                    with ProcessPoolExecutor(1, mp_context=context) as pool:
+                        figures = await asyncio.get_running_loop().run_in_executor(
+                            pool, client_main, profile.address, args
+                        )
+                    if profiler is not None:
+                        profiler.disable()
+                if profiler is not None:
+                    profiler.dump_stats(args.cprofile)
+                report(args, *figures)
+
+
+def client_main(address: str, args: argparse.Namespace) -> tuple:
+    return asyncio.run(client_phase(address, args, None))
+
+
+async def client_phase(
+    address: str, args: argparse.Namespace, profiler: cProfile.Profile | None
+) -> tuple[Timing, float, float, Counter[int]]:
+    """(empty RPC timing, first-sight seconds, timed seconds, statuses)."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = pb_grpc.ProfileServiceStub(channel)
+        traffic = Traffic(args.customers)
+        empty = await empty_rpc_timing(channel)
+        first = in_batches([traffic.identify(n) for n in range(args.customers)], args.batch_size)
+        setup_seconds, _ = await send_all(stub, first, args.concurrency)
+        batches = in_batches([traffic.next() for _ in range(args.events)], args.batch_size)
+        if profiler is not None:
+            profiler.enable()
+        seconds, statuses = await send_all(stub, batches, args.concurrency)
+        if profiler is not None:
+            profiler.disable()
+    return empty, setup_seconds, seconds, statuses
+
+
+def report(
+    args: argparse.Namespace,
+    empty: Timing,
+    setup_seconds: float,
+    seconds: float,
+    statuses: Counter[int],
+) -> None:
+    per_second = args.events / seconds
+    accepted = statuses[pb.INGEST_STATUS_ACCEPTED]
+    client = "a second process" if args.separate_client else "the same process"
+    print_table(
+        f"profile IngestEvents on {args.backend} ({os.cpu_count()} cores, identity in the "
+        f"same process, client in {client})",
+        [
+            ("empty RPC (health Check)", f"p50 {empty.p50_ms:.3f} ms, {empty.per_second:,.0f}/s"),
+            (
+                "first sight (identify)",
+                f"{args.customers:,} customers in {setup_seconds:.1f} s "
+                f"= {args.customers / setup_seconds:,.0f} events/s",
+            ),
+            (
+                "sustained IngestEvents",
+                f"{per_second:,.0f} events/s ({args.events:,} events, {args.customers:,} "
+                f"customers, ~{args.events // args.customers} events each, batches of "
+                f"{args.batch_size}, {args.concurrency} in flight, {seconds:.1f} s)",
+            ),
+            ("accepted", f"{accepted:,} of {args.events:,}"),
+            ("events/s ÷ empty RPCs/s", f"{per_second / empty.per_second:.2f}"),
+            ("target (issue 7)", "≥ 10,000 events/s"),
+        ],
+    )
+    if accepted != args.events:
+        raise SystemExit(f"expected every event accepted, got {dict(statuses)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--customers", type=int, default=1_000)
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--separate-client", action="store_true", help="client in a 2nd process")
+    parser.add_argument("--cprofile", help="write cProfile stats of the servers' work here")
+    args = parser.parse_args()
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Storage of contacts counted against the contact limits, under a per-customer lock."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from rapport.decisioning.domain.contact_policy import Contact
+from rapport.decisioning.domain.model import Channel
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import tables
+
+
+class ContactRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def lock_customer(self, workspace: str, customer: str) -> None:
+        """Serialise the decisions of one customer until the transaction ends (PostgreSQL;
+        SQLite serialises writers already): what one reads, the next one sees."""
+        key = advisory_key("decisioning.contacts", workspace, customer)
+        await advisory_xact_locks(self._conn, [key])
+
+    async def since(self, workspace: str, customer: str, since: datetime) -> list[Contact]:
+        """The customer's contacts after `since` (later ones included)."""
+        t = tables.contacts
+        rows = await self._conn.execute(
+            sa.select(t).where(
+                t.c.workspace == workspace, t.c.customer == customer, t.c.contact_time > since
+            )
+        )
+        return [
+            Contact(
+                channel=Channel(row.channel),
+                purpose=row.purpose,
+                action=row.action,
+                time=as_utc(row.contact_time),
+                decision_id=row.decision_id,
+            )
+            for row in rows
+        ]
+
+    async def add(self, workspace: str, customer: str, contacts: Sequence[Contact]) -> None:
+        if not contacts:
+            return
+        await self._conn.execute(
+            tables.contacts.insert(),
+            [
+                {
+                    "workspace": workspace,
+                    "decision_id": contact.decision_id,
+                    "action": contact.action,
+                    "customer": customer,
+                    "channel": contact.channel.value,
+                    "purpose": contact.purpose,
+                    "contact_time": contact.time,
+                }
+                for contact in contacts
+            ],
+        )

@@ -1,0 +1,124 @@
+"""The engagement-policy step: scope, validity window, channel, then the eligibility,
+applicability and suitability rules of the action's group and of the action."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .config import DecisionConfig
+from .model import Action, ActionGroup, Channel, ExcludedAction, ExclusionReason
+from .rules import RuleEnvironment, RuleEvaluationError
+
+RULE_KINDS = (
+    ("eligibility", ExclusionReason.NOT_ELIGIBLE),
+    ("applicability", ExclusionReason.NOT_APPLICABLE),
+    ("suitability", ExclusionReason.NOT_SUITABLE),
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An action still in the running, on the channels still open to it."""
+
+    action: Action
+    group: ActionGroup | None
+    # In the action's order (only the requested one when a channel was asked for).
+    channels: tuple[Channel, ...]
+    # Why it got this far, in words, one fragment per step.
+    notes: tuple[str, ...]
+
+
+def action_variable(action: Action, group: ActionGroup | None) -> dict[str, Any]:
+    """What rules see as `action`."""
+    return {
+        "name": action.name,
+        "id": action.action_id,
+        "group": action.group_name,
+        "issue": group.issue if group is not None else "",
+        "tags": list(action.tags),
+        "channels": [channel.value for channel in action.channels],
+        "purpose": action.purpose,
+        "value": action.value,
+    }
+
+
+def _excluded(action: Action, reason: ExclusionReason, text: str) -> ExcludedAction:
+    return ExcludedAction(action.name, reason, text)
+
+
+def _window_text(action: Action, now: datetime) -> str:
+    if action.start_time is not None and now < action.start_time:
+        return f"Offered only from {action.start_time.isoformat()}."
+    assert action.end_time is not None
+    return f"Offered only until {action.end_time.isoformat()}."
+
+
+def _rules(action: Action, group: ActionGroup | None) -> Iterable[tuple[str, str, str]]:
+    """(kind, owner in words, expression) in evaluation order: kind by kind, group first."""
+    for kind, _ in RULE_KINDS:
+        if group is not None:
+            yield kind, f"of group {group.group_id} ", getattr(group, kind).strip()
+        yield kind, "", getattr(action, kind).strip()
+
+
+def _screen_rules(
+    action: Action, group: ActionGroup | None, env: RuleEnvironment
+) -> ExcludedAction | str:
+    """The exclusion a rule causes, or the note saying which rules held."""
+    reasons = dict(RULE_KINDS)
+    held: list[str] = []
+    variable: dict[str, Any] | None = None
+    for kind, owner, rule in _rules(action, group):
+        if not rule:
+            continue
+        variable = variable or action_variable(action, group)
+        try:
+            result = env.evaluate(rule, variable)
+        except RuleEvaluationError as err:
+            text = f"{kind.capitalize()} rule {owner}`{rule}` failed: {err}."
+            return _excluded(action, ExclusionReason.RULE_ERROR, text)
+        if not result:
+            text = f"{kind.capitalize()} rule {owner}`{rule}` is false."
+            return _excluded(action, reasons[kind], text)
+        held.append(f"{kind} rule {owner}`{rule}` is true")
+    return ", ".join(held) if held else "no eligibility rule"
+
+
+def engage(
+    config: DecisionConfig,
+    env: RuleEnvironment,
+    *,
+    now: datetime,
+    requested_channel: Channel | None,
+    scope: str | None,
+) -> tuple[list[Candidate], list[ExcludedAction]]:
+    """Every action of `config` as a candidate or an exclusion; `scope` keeps one action id."""
+    candidates: list[Candidate] = []
+    excluded: list[ExcludedAction] = []
+    for action in config.actions:
+        if scope is not None and action.action_id != scope:
+            excluded.append(
+                _excluded(action, ExclusionReason.OUT_OF_SCOPE, "Not the trigger's action.")
+            )
+            continue
+        if not action.in_window(now):
+            excluded.append(
+                _excluded(action, ExclusionReason.OUT_OF_WINDOW, _window_text(action, now))
+            )
+            continue
+        if requested_channel is not None and requested_channel not in action.channels:
+            offered = ", ".join(c.value for c in action.channels)
+            text = f"Not offered on {requested_channel.value} (only {offered})."
+            excluded.append(_excluded(action, ExclusionReason.CHANNEL_MISMATCH, text))
+            continue
+        group = config.group(action.group_id)
+        screened = _screen_rules(action, group, env)
+        if isinstance(screened, ExcludedAction):
+            excluded.append(screened)
+            continue
+        channels = (requested_channel,) if requested_channel is not None else action.channels
+        candidates.append(Candidate(action, group, channels, (screened,)))
+    return candidates, excluded

@@ -1,0 +1,155 @@
+"""Use cases of whole configurations as documents: import into the draft, export, and the
+catalogue file loaded at start-up (merged into the draft, then published)."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from rapport.decisioning.domain.catalogue import Catalogue
+from rapport.decisioning.domain.config import ConfigChange, DecisionConfig, diff
+from rapport.decisioning.domain.policies import DecisionSettings
+from rapport.decisioning.domain.settings_validation import validate_settings
+from rapport.decisioning.domain.validation import (
+    validate_action,
+    validate_group,
+    validate_trigger,
+)
+from rapport.errors import InvalidArgument
+
+from . import commands
+from .dependencies import Dependencies
+from .draft import check_size, edit_draft, read_draft, replace_draft
+from .request_checks import served_workspace
+from .unit_of_work import DecisioningUnitOfWork
+from .versions import config_at, publish_draft
+
+log = logging.getLogger(__name__)
+
+
+def _unique(ids: list[str], item_id: str, field: str) -> None:
+    if item_id in ids:
+        raise InvalidArgument(field, f"{item_id} is listed twice")
+    ids.append(item_id)
+
+
+def _keep_create_time(item: Any, before: Any) -> Any:
+    return dataclasses.replace(item, create_time=before.create_time) if before else item
+
+
+def merged_config(
+    catalogue: Catalogue, current: DecisionConfig, deps: Dependencies, *, merge: bool
+) -> DecisionConfig:
+    """The draft the catalogue makes of `current`, validated whole; InvalidArgument naming
+    the place in the document otherwise. Merging keeps the items the document does not
+    name; replacing drops them (and absent settings are the defaults). Items replaced keep
+    their create_time."""
+    workspace, now = current.workspace, deps.clock()
+    old_groups = {g.group_id: g for g in current.groups}
+    old_actions = {a.action_id: a for a in current.actions}
+    old_triggers = {t.trigger_id: t for t in current.triggers}
+    groups = dict(old_groups) if merge else {}
+    ids: list[str] = []
+    for g in catalogue.groups:
+        group = validate_group(
+            workspace, g.group_id, g.draft, deps.rules, create_time=now, fields=g.fields,
+            update_time=now,
+        )  # fmt: skip
+        _unique(ids, group.group_id, g.fields.item_id)
+        groups[group.group_id] = _keep_create_time(group, old_groups.get(group.group_id))
+    actions = dict(old_actions) if merge else {}
+    ids = []
+    for a in catalogue.actions:
+        action = validate_action(
+            workspace, a.action_id, a.draft, deps.rules, create_time=now, fields=a.fields,
+            group=groups.get(a.draft.group_id), update_time=now,
+        )  # fmt: skip
+        _unique(ids, action.action_id, a.fields.item_id)
+        actions[action.action_id] = _keep_create_time(action, old_actions.get(action.action_id))
+    triggers = dict(old_triggers) if merge else {}
+    ids = []
+    for t in catalogue.triggers:
+        trigger = validate_trigger(
+            workspace, t.trigger_id, t.draft, actions.get(t.draft.action_id), deps.rules,
+            create_time=now, fields=t.fields, update_time=now,
+        )  # fmt: skip
+        _unique(ids, trigger.trigger_id, t.fields.item_id)
+        triggers[trigger.trigger_id] = _keep_create_time(
+            trigger, old_triggers.get(trigger.trigger_id)
+        )
+    for trigger in triggers.values():  # kept triggers against replaced actions
+        action = actions.get(trigger.action_id)
+        if action is None or trigger.channel not in action.channels:
+            raise InvalidArgument(
+                "triggers", f"trigger {trigger.trigger_id} would lose its action or channel"
+            )
+    settings = current.settings if merge else DecisionSettings()
+    if catalogue.settings is not None:
+        validated = validate_settings(catalogue.settings, deps.rules, "settings")
+        settings = dataclasses.replace(validated, update_time=now)
+    config = DecisionConfig(
+        workspace,
+        actions=tuple(actions[i] for i in sorted(actions)),
+        groups=tuple(groups[i] for i in sorted(groups)),
+        triggers=tuple(triggers[i] for i in sorted(triggers)),
+        settings=settings,
+    )
+    check_size(config, "content")
+    return config
+
+
+def _check_workspace(catalogue: Catalogue, workspace: str) -> None:
+    if catalogue.workspace_given and catalogue.workspace != workspace:
+        raise InvalidArgument("content", f"workspace: must be {workspace} (the parent's)")
+
+
+async def import_config(
+    cmd: commands.ImportDecisionConfig, deps: Dependencies
+) -> list[ConfigChange]:
+    workspace = served_workspace(cmd.parent, deps.workspaces)
+    catalogue = deps.documents.parse(cmd.content)
+    _check_workspace(catalogue, workspace)
+
+    async def work(uow: DecisioningUnitOfWork) -> list[ConfigChange]:
+        current = await read_draft(uow, workspace)
+        try:
+            config = merged_config(catalogue, current, deps, merge=cmd.merge)
+        except InvalidArgument as err:
+            wrapped = InvalidArgument("content", err.message)
+            wrapped.metadata.update({k: v for k, v in err.metadata.items() if k != "field"})
+            raise wrapped from err
+        await replace_draft(uow, config)
+        return diff(current, config)
+
+    changes = await edit_draft(deps, workspace, work)
+    log.info("configuration imported", extra={"workspace": workspace, "count": len(changes)})
+    return changes
+
+
+async def export_config(cmd: commands.ExportDecisionConfig, deps: Dependencies) -> str:
+    workspace = served_workspace(cmd.parent, deps.workspaces)
+    async with deps.uow(readonly=True) as uow:
+        config = await config_at(uow, workspace, cmd.version, "version", default="draft")
+    return deps.documents.dump(config)
+
+
+async def load_catalogue(cmd: commands.LoadCatalogue, deps: Dependencies) -> tuple[int, int]:
+    """Merge the file into the draft (all or nothing) and publish the draft if it then
+    differs from the live version; returns the file's (actions, triggers) counts."""
+    catalogue = cmd.catalogue
+    if catalogue.workspace not in deps.workspaces:
+        raise InvalidArgument(
+            "workspace", f"{catalogue.workspace!r} is not one of the configured workspaces"
+        )
+    workspace = catalogue.workspace
+
+    async def work(uow: DecisioningUnitOfWork) -> bool:
+        current = await read_draft(uow, workspace)
+        await replace_draft(uow, merged_config(catalogue, current, deps, merge=True))
+        return await publish_draft(uow, deps, workspace, "catalogue file at start-up") is not None
+
+    # Replicas starting together write the same rows: the lock serialises them.
+    if await edit_draft(deps, workspace, work):
+        deps.live.forget(workspace)
+    return len(catalogue.actions), len(catalogue.triggers)

@@ -1,0 +1,147 @@
+"""Making and storing one decision, the same for Decide and triggers: the pipeline's steps
+with the I/O they need (outcomes, contact history, consent), then the decision stored
+with its contacts so that no contact limit is ever exceeded, across replicas too.
+
+Contacts live in the database (rows read under a per-customer advisory lock, in the
+transaction that stores the decision) or, with Redis configured, in Redis (checked
+and added by one script; a lost race re-decides on the fresh history).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rapport.decisioning.domain.arbitration import ConsentPair, consent_pairs
+from rapport.decisioning.domain.config import DecisionConfig
+from rapport.decisioning.domain.contact_policy import Contact, PastOutcome
+from rapport.decisioning.domain.model import Decision
+from rapport.decisioning.domain.outbound import ConsentQuery, CustomerProfile
+from rapport.decisioning.domain.pipeline import DecisionPipeline, DecisionRequest, Verdict
+from rapport.decisioning.domain.rule_helpers import UTC_ZONE, time_zone
+from rapport.errors import Aborted
+from rapport.sqlstore import run_with_retries
+
+from .dependencies import Dependencies
+from .unit_of_work import DecisioningUnitOfWork
+
+# Reservations in Redis lost to another replica before giving up (each retry re-decides).
+RESERVE_ATTEMPTS = 5
+TIME_ZONE_TRAITS = ("time_zone", "timezone")
+
+
+def customer_zone(profile: CustomerProfile) -> ZoneInfo:
+    """The profile's time zone trait when it names one, else UTC."""
+    for key in TIME_ZONE_TRAITS:
+        value = profile.traits.get(key)
+        if isinstance(value, str) and (zone := time_zone(value)) is not None:
+            return zone
+    return UTC_ZONE
+
+
+def triggered_decision_id(trigger_id: str, customer: str, message_id: str) -> str:
+    """The same for a replayed signal, so a replay finds the decision already made."""
+    digest = hashlib.sha256(f"{trigger_id}\x1f{customer}\x1f{message_id}".encode())
+    return digest.hexdigest()[:32]
+
+
+async def _outcomes(
+    deps: Dependencies, workspace: str, request: DecisionRequest, config: DecisionConfig
+) -> list[PastOutcome]:
+    since = request.now - config.settings.outcome_lookback
+    async with deps.uow(readonly=True) as uow:
+        rows = await uow.outcomes.for_customer(workspace, request.customer, since)
+    return [PastOutcome(o.action, o.type, o.outcome_time) for o in rows]
+
+
+async def _history(
+    deps: Dependencies, workspace: str, customer: str, since: datetime
+) -> list[Contact]:
+    if deps.contact_store is not None:
+        return await deps.contact_store.history(workspace, customer, since)
+    async with deps.uow(readonly=True) as uow:
+        return await uow.contacts.since(workspace, customer, since)
+
+
+async def _consent(
+    deps: Dependencies, workspace: str, customer: str, pairs: Sequence[ConsentPair]
+) -> dict[ConsentPair, bool]:
+    if not pairs:
+        return {}
+    queries = [ConsentQuery(customer, purpose, channel) for purpose, channel in pairs]
+    answers = await deps.consent.batch_check(workspace, queries)
+    return dict(zip(pairs, answers, strict=True))
+
+
+async def make_decision(
+    deps: Dependencies,
+    workspace: str,
+    config: DecisionConfig,
+    profile: CustomerProfile,
+    request: DecisionRequest,
+    *,
+    decision_id: str,
+    source: str = "",
+) -> Decision:
+    """Decide and store; DependencyError from consent (or Redis) propagates. A decision
+    stored under `decision_id` already (a replayed trigger) is returned as it is."""
+    pipeline = DecisionPipeline(config, request, profile, deps.rules, deps.model)
+    outcomes = await _outcomes(deps, workspace, request, config) if pipeline.needs_outcomes else []
+    since = request.now - config.settings.contact_lookback
+    customer = request.customer
+    contacts = await _history(deps, workspace, customer, since) if pipeline.needs_contacts else []
+    restricted = pipeline.restrict(contacts, outcomes)
+    consent = await _consent(deps, workspace, customer, consent_pairs(restricted.candidates))
+    verdict = pipeline.conclude(restricted, consent, contacts, decision_id)
+
+    def decision_of(final: Verdict) -> Decision:
+        return Decision(
+            decision_id=decision_id,
+            workspace=workspace,
+            customer=customer,
+            actions=final.ranked,
+            excluded=final.excluded,
+            channel=request.requested_channel,
+            source=source,
+            create_time=request.now,
+            config_version=config.version,
+        )
+
+    if deps.contact_store is None:
+
+        async def store(uow: DecisioningUnitOfWork) -> Decision:
+            existing = await uow.decisions.get(workspace, decision_id)
+            if existing is not None:
+                return existing
+            final = verdict
+            if final.contacts:
+                await uow.contacts.lock_customer(workspace, customer)
+                fresh = await uow.contacts.since(workspace, customer, since)
+                final = pipeline.run(fresh, outcomes, consent, decision_id)
+                await uow.contacts.add(workspace, customer, final.contacts)
+            decision = decision_of(final)
+            await uow.decisions.add(decision)
+            return decision
+
+        return await run_with_retries(
+            deps.uow, store, description="the customer's contacts kept changing; retry"
+        )
+
+    limits = config.settings.contact_limits
+    for _ in range(RESERVE_ATTEMPTS):
+        if not verdict.contacts or await deps.contact_store.reserve(
+            workspace, customer, verdict.contacts, limits, request.now
+        ):
+            decision = decision_of(verdict)
+            async with deps.uow() as uow:
+                existing = await uow.decisions.get(workspace, decision_id)
+                if existing is not None:
+                    return existing
+                await uow.decisions.add(decision)
+                await uow.commit()
+            return decision
+        fresh = await deps.contact_store.history(workspace, customer, since)
+        verdict = pipeline.run(fresh, outcomes, consent, decision_id)
+    raise Aborted("CONTACT_CONTENTION", "the customer's contacts kept changing; retry")

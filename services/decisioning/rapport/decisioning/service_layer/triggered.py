@@ -1,0 +1,199 @@
+"""Firing the triggers a profile signal matches: signal -> decision -> send.
+
+Each matching trigger whose condition holds asks the same decision pipeline as
+Decide about its action on its channel (so eligibility, contact limits and consent
+all apply) and stores the decision, `source` = the trigger. Only when the action is
+chosen is it sent, with an idempotency key of trigger and event. The decision's id
+derives from trigger, customer and event too: a replayed signal finds its decision
+and sends the same message again, which delivery deduplicates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from rapport.decisioning.domain.checks import is_event_name
+from rapport.decisioning.domain.config import DecisionConfig
+from rapport.decisioning.domain.model import Decision, Signal, TrackedEvent, Trigger
+from rapport.decisioning.domain.outbound import CustomerProfile, DependencyError, OutboundMessage
+from rapport.decisioning.domain.pipeline import DecisionRequest
+from rapport.decisioning.domain.rule_helpers import helper_functions
+from rapport.decisioning.domain.rules import RuleEvaluationError
+
+from . import commands
+from .decision_making import customer_zone, make_decision, triggered_decision_id
+from .dependencies import Dependencies
+
+log = logging.getLogger(__name__)
+
+TRACK = "track"
+
+
+def condition_variables(event: TrackedEvent, profile: CustomerProfile) -> dict[str, Any]:
+    """What trigger conditions see: `event` and `profile`."""
+    return {
+        "event": {
+            "name": event.name,
+            "properties": event.properties,
+            "context": event.context,
+            "message_id": event.message_id,
+        },
+        "profile": profile.rule_variable(),
+    }
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A trigger that cannot act on a signal, however often it is retried.
+
+    `trigger` is the trigger's name; empty when the signal itself cannot be used.
+    """
+
+    trigger: str
+    reason: str
+
+
+def _reason(err: DependencyError) -> str:
+    return f"{err.service}:{err.reason or err.code}"
+
+
+async def handle_signal(cmd: commands.HandleSignal, deps: Dependencies) -> list[Failure]:
+    """Fire every trigger the signal's event matches; returns what failed for good.
+
+    Transient DependencyErrors propagate (the signal is retried: decisions already
+    stored are found again, sends already made are deduplicated by their keys). An
+    unreadable signal, a definite DependencyError and a condition that fails are
+    Failures, one per trigger they concern, for the runner to record before it moves
+    past the signal.
+    """
+    signal = cmd.signal
+    if signal.unreadable:
+        return [Failure("", signal.unreadable)]
+    event = signal.event
+    # A name no trigger may have (too long, NUL...) is not even looked up.
+    if event is None or event.type != TRACK or not is_event_name(event.name):
+        return []
+    config = await deps.live.get(cmd.workspace)
+    triggers = config.triggers_for_event(event.name)
+    if not triggers:
+        return []
+    try:
+        profile = await deps.profile.get_profile(signal.customer)
+    except DependencyError as err:
+        if err.transient:
+            raise
+        return [Failure(trigger.name, _reason(err)) for trigger in triggers]
+    if profile is None:
+        # Unknown or erased: nobody to decide for, nobody to contact.
+        for trigger in triggers:
+            _skip(trigger, signal, "PROFILE_NOT_FOUND")
+        return []
+    failures = []
+    for trigger in triggers:
+        reason = await _fire(cmd, config, event, trigger, profile, deps)
+        if reason:
+            failures.append(Failure(trigger.name, reason))
+    return failures
+
+
+async def _decide(
+    cmd: commands.HandleSignal,
+    config: DecisionConfig,
+    event: TrackedEvent,
+    trigger: Trigger,
+    profile: CustomerProfile,
+    deps: Dependencies,
+) -> Decision:
+    customer = cmd.signal.customer
+    decision_id = triggered_decision_id(trigger.trigger_id, customer, event.message_id)
+    async with deps.uow(readonly=True) as uow:
+        existing = await uow.decisions.get(cmd.workspace, decision_id)
+    if existing is not None:
+        return existing
+    request = DecisionRequest(
+        customer=customer,
+        context={},
+        requested_channel=trigger.channel,
+        max_actions=1,
+        now=deps.clock(),
+        zone=customer_zone(profile),
+        scope=trigger.action_id,
+        signal=event,
+    )
+    return await make_decision(
+        deps, cmd.workspace, config, profile, request, decision_id=decision_id, source=trigger.name
+    )
+
+
+async def _fire(
+    cmd: commands.HandleSignal,
+    config: DecisionConfig,
+    event: TrackedEvent,
+    trigger: Trigger,
+    profile: CustomerProfile,
+    deps: Dependencies,
+) -> str:
+    """Decide about the trigger's action and send it if chosen; the reason it failed for
+    good, or ''."""
+    signal = cmd.signal
+    action = config.action(trigger.action_id)
+    if action is None:
+        return "ACTION_MISSING"  # a published version always holds its triggers' actions
+    zone = customer_zone(profile)
+    helpers = helper_functions(deps.clock().astimezone(zone).date(), zone)
+    try:
+        if not deps.rules.evaluate(trigger.condition, condition_variables(event, profile), helpers):
+            return ""
+    except RuleEvaluationError:
+        # The error text may quote values: the reason alone is logged.
+        return "RULE_ERROR"
+    try:
+        decision = await _decide(cmd, config, event, trigger, profile, deps)
+        if not decision.actions:
+            excluded = next((e for e in decision.excluded if e.action == action.name), None)
+            _skip(trigger, signal, excluded.reason.value if excluded else "NOT_CHOSEN")
+            return ""
+        chosen = decision.actions[0]
+        sent = await deps.delivery.send(
+            OutboundMessage(
+                workspace=cmd.workspace,
+                idempotency_key=trigger.idempotency_key(event.message_id),
+                customer=signal.customer,
+                purpose=action.purpose,
+                channel=chosen.channel,
+                content=action.content_for(chosen.channel),
+                source=trigger.name,
+                data={"event": event.properties},
+            )
+        )
+    except DependencyError as err:
+        if err.transient:
+            raise
+        return _reason(err)
+    log.info(
+        "trigger sent",
+        extra={
+            "trigger": trigger.name,
+            "customer": signal.customer,
+            "resource": sent.name,
+            "decision": decision.name,
+            "message_id": event.message_id,
+            "status": sent.state,
+        },
+    )
+    return ""
+
+
+def _skip(trigger: Trigger, signal: Signal, reason: str) -> None:
+    """The trigger does not send (a business rule, not a failure)."""
+    log.info(
+        "trigger not sent",
+        extra={
+            "trigger": trigger.name,
+            "customer": signal.customer,
+            "cursor": signal.cursor,
+            "error_reason": reason,
+        },
+    )

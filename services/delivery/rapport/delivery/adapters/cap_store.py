@@ -1,0 +1,149 @@
+"""Where frequency caps count messages, shared by every replica: the database (this
+module) or Redis (redis_cap_store.py).
+
+`reserve` is atomic per customer: of two replicas clearing messages for the same
+customer at once, the second sees the first's count. It is also idempotent per
+message: asking again for a message already counted (a retry) does not count it
+twice, and asking for it on another channel (a best channel chosen again) moves it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from rapport.delivery.domain.frequency_caps import CapRule, CapVerdict, Counted, verdict
+from rapport.delivery.domain.model import Channel
+from rapport.sqlstore import SqlUnitOfWork, advisory_key, advisory_xact_locks, as_utc
+from sqlalchemy import and_, delete, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .tables import cap_reservations
+
+
+class CapStoreUnavailable(Exception):
+    """The counts cannot be read now: the message waits (never goes out uncounted)."""
+
+
+@dataclass(frozen=True)
+class Reservation:
+    message_id: str
+    workspace: str
+    customer_id: str
+    purpose: str
+    channel: Channel
+    time: datetime
+
+
+class CapStore(abc.ABC):
+    @abc.abstractmethod
+    async def reserve(
+        self, reservation: Reservation, rules: Sequence[CapRule], others: Sequence[CapRule]
+    ) -> CapVerdict:
+        """Count the message under `rules` (those matching its channel) if every one
+        has room, else count nothing; `others` are the rules of its purpose on other
+        channels (it is taken out of them). Raises CapStoreUnavailable."""
+
+    @abc.abstractmethod
+    async def release(
+        self, message_id: str, workspace: str, customer_id: str, rules: Sequence[CapRule]
+    ) -> None:
+        """The message did not go out: it stops counting (under any of `rules`)."""
+
+    async def prune(self, before: datetime) -> int:
+        """Forget counts made before `before` (older than every window); how many."""
+        return 0
+
+    async def close(self) -> None:  # noqa: B027 - the database variant holds nothing
+        """Release connections (called once at shutdown)."""
+
+
+class SqlCapStore(CapStore):
+    """Counts in the delivery database. A transaction per reservation, holding a lock
+    per customer (an advisory lock on PostgreSQL; SQLite serialises writers)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def reserve(
+        self, reservation: Reservation, rules: Sequence[CapRule], others: Sequence[CapRule]
+    ) -> CapVerdict:
+        try:
+            return await self._reserve(reservation, rules)
+        except (SQLAlchemyError, OSError) as err:
+            raise CapStoreUnavailable(type(err).__name__) from err
+
+    async def _reserve(self, reservation: Reservation, rules: Sequence[CapRule]) -> CapVerdict:
+        r = reservation
+        longest = max((rule.window for rule in rules), default=None)
+        async with SqlUnitOfWork(self._engine) as uow:
+            conn = uow.connection
+            await advisory_xact_locks(
+                conn, [advisory_key("delivery.caps", r.workspace, r.customer_id)]
+            )
+            await conn.execute(
+                delete(cap_reservations).where(cap_reservations.c.message_id == r.message_id)
+            )
+            result = CapVerdict()
+            if longest is not None:
+                rows = await conn.execute(
+                    select(
+                        cap_reservations.c.purpose,
+                        cap_reservations.c.channel,
+                        cap_reservations.c.reserve_time,
+                    ).where(
+                        cap_reservations.c.workspace == r.workspace,
+                        cap_reservations.c.customer_id == r.customer_id,
+                        cap_reservations.c.reserve_time > r.time - longest,
+                    )
+                )
+                counted = [
+                    Counted(purpose, _channel(channel), as_utc(time))  # type: ignore[arg-type]
+                    for purpose, channel, time in rows
+                ]
+                result = verdict(rules, counted, r.time)
+            if result.allowed and rules:
+                await conn.execute(
+                    cap_reservations.insert().values(
+                        message_id=r.message_id,
+                        workspace=r.workspace,
+                        customer_id=r.customer_id,
+                        purpose=r.purpose,
+                        channel=r.channel.value,
+                        reserve_time=r.time,
+                    )
+                )
+            await uow.commit()
+        return result
+
+    async def release(
+        self, message_id: str, workspace: str, customer_id: str, rules: Sequence[CapRule]
+    ) -> None:
+        async with SqlUnitOfWork(self._engine) as uow:
+            await uow.connection.execute(
+                delete(cap_reservations).where(
+                    and_(
+                        cap_reservations.c.message_id == message_id,
+                        cap_reservations.c.workspace == workspace,
+                    )
+                )
+            )
+            await uow.commit()
+
+    async def prune(self, before: datetime) -> int:
+        async with SqlUnitOfWork(self._engine) as uow:
+            result = await uow.connection.execute(
+                delete(cap_reservations).where(cap_reservations.c.reserve_time < before)
+            )
+            await uow.commit()
+        return result.rowcount
+
+
+def _channel(value: str) -> Channel | None:
+    try:
+        return Channel(value)
+    except ValueError:
+        return None

@@ -1,0 +1,86 @@
+"""What a message says on one channel: its address there, and its content rendered in
+the customer's locale (a saved template) or as given (inline content)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rapport.delivery.domain import validation
+from rapport.delivery.domain.model import Channel, FailureReason, Message, MessageContent
+from rapport.delivery.domain.rendering import TemplateRenderError
+from rapport.delivery.domain.templates import RenderedContent, Template, as_sent_on, render_content
+
+from .dependencies import Dependencies
+
+
+@dataclass(frozen=True)
+class Prepared:
+    channel: Channel
+    address: str
+    rendered: RenderedContent
+    # The template locale rendered; empty for inline content.
+    locale: str = ""
+
+
+@dataclass(frozen=True)
+class NotPrepared:
+    reason: FailureReason
+    # Never personal data: template parts and variable names only.
+    detail: str = ""
+
+
+def content_for(
+    message: Message,
+    channel: Channel,
+    traits: dict[str, Any],
+    template: Template | None,
+    deps: Dependencies,
+) -> tuple[str, MessageContent]:
+    """(locale, the content `channel` sends): the template's, in the customer's locale."""
+    if template is None:
+        return "", as_sent_on(message.content, channel)
+    wanted = traits.get(deps.policy.locale_trait)
+    locale, content = template.content(wanted if isinstance(wanted, str) else None)
+    return locale, content.for_channel(channel)
+
+
+def can_carry(
+    message: Message,
+    channel: Channel,
+    traits: dict[str, Any],
+    template: Template | None,
+    deps: Dependencies,
+) -> bool:
+    return validation.can_carry(content_for(message, channel, traits, template, deps)[1], channel)
+
+
+def prepare(
+    message: Message,
+    channel: Channel,
+    traits: dict[str, Any],
+    template: Template | None,
+    deps: Dependencies,
+) -> Prepared | NotPrepared:
+    address = deps.addressing.recipient(
+        channel, traits, workspace=message.workspace, customer=message.customer
+    )
+    if isinstance(address, FailureReason):
+        return NotPrepared(address)
+    locale, content = content_for(message, channel, traits, template, deps)
+    if template is not None and not validation.can_carry(content, channel):
+        missing = [
+            part
+            for part in validation.REQUIRED_CONTENT.get(channel, ())
+            if not getattr(content, part).strip()
+        ]
+        detail = f"the template has no {', '.join(missing)} for {channel.value} in {locale}"
+        return NotPrepared(FailureReason.TEMPLATE_ERROR, detail)
+    assert message.data is not None  # checked before any preparation
+    try:
+        rendered = render_content(
+            content, traits=traits, data=message.data, customer=message.customer
+        )
+    except TemplateRenderError as err:
+        return NotPrepared(FailureReason.TEMPLATE_ERROR, err.describe())
+    return Prepared(channel, address, rendered, locale)

@@ -1,0 +1,169 @@
+"""Storage of traits (of customers and of groups) and of per-customer event counters."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from rapport.profile.domain.dates import value_time
+from rapport.profile.domain.model import EventType, ProfileSummary, Trait, TraitSource
+from rapport.sqlstore import as_utc
+from sqlalchemy import Table, case, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .bulk import dialect_insert, upsert
+from .tables import group_traits, profiles, traits
+
+# (owner id, key, trait): owner is a customer id or a group key.
+TraitRow = tuple[str, str, Trait]
+
+
+def trait_values(trait: Trait) -> dict[str, Any]:
+    """The columns of a trait row that hold the trait."""
+    source = trait.source
+    return {
+        "value": None if trait.removed else trait.value,
+        "source_message_id": trait.source_message_id,
+        "update_time": as_utc(trait.update_time),
+        "received_at": as_utc(trait.received_at),
+        "batch_index": trait.batch_index,
+        "source_event_type": source.event_type.value if source.event_type else None,
+        "library_name": source.library_name or None,
+        "library_version": source.library_version or None,
+        "method": source.method or None,
+        "removed": True if trait.removed else None,
+        "value_time": None if trait.removed else value_time(trait.value),
+    }
+
+
+def trait_from_row(row: Any) -> Trait:
+    event_type = row.source_event_type
+    return Trait(
+        value=row.value,
+        source_message_id=row.source_message_id,
+        update_time=as_utc(row.update_time),
+        received_at=as_utc(row.received_at),
+        batch_index=int(row.batch_index),
+        source=TraitSource(
+            event_type=EventType(event_type) if event_type else None,
+            library_name=row.library_name or "",
+            library_version=row.library_version or "",
+            method=row.method or "",
+        ),
+        removed=bool(row.removed),
+    )
+
+
+class _TraitTable:
+    """Traits of one kind of owner (a column naming it) in one table."""
+
+    def __init__(self, conn: AsyncConnection, table: Table, owner: str) -> None:
+        self._conn = conn
+        self._table = table
+        self._owner = owner
+
+    async def read(self, workspace: str, owners: Collection[str]) -> dict[str, dict[str, Trait]]:
+        """Every trait (removals too) of each owner; an empty dict for owners without."""
+        found: dict[str, dict[str, Trait]] = {owner: {} for owner in owners}
+        if not owners:
+            return found
+        table = self._table
+        rows = await self._conn.execute(
+            select(table).where(
+                table.c.workspace == workspace, table.c[self._owner].in_(list(owners))
+            )
+        )
+        for row in rows:
+            found[row._mapping[self._owner]][row.key] = trait_from_row(row)
+        return found
+
+    async def save(self, workspace: str, rows: Sequence[TraitRow]) -> None:
+        await upsert(
+            self._conn,
+            self._table,
+            [
+                {"workspace": workspace, self._owner: owner, "key": key, **trait_values(trait)}
+                for owner, key, trait in rows
+            ],
+            ("workspace", self._owner, "key"),
+        )
+
+    async def delete(self, workspace: str, owners: Collection[str]) -> None:
+        table = self._table
+        await self._conn.execute(
+            delete(table).where(
+                table.c.workspace == workspace, table.c[self._owner].in_(list(owners))
+            )
+        )
+
+
+class TraitRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+        self.of_customers = _TraitTable(connection, traits, "customer_id")
+        self.of_groups = _TraitTable(connection, group_traits, "group_key")
+
+    async def summaries_of(
+        self, workspace: str, customer_ids: Collection[str]
+    ) -> dict[str, ProfileSummary]:
+        if not customer_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(profiles).where(
+                profiles.c.workspace == workspace, profiles.c.customer_id.in_(list(customer_ids))
+            )
+        )
+        return {
+            row.customer_id: ProfileSummary(
+                int(row.event_count), as_utc(row.first_seen_time), as_utc(row.last_seen_time)
+            )
+            for row in rows
+        }
+
+    async def add_to_summaries(self, workspace: str, added: Mapping[str, ProfileSummary]) -> None:
+        """Add events to customers' counters in the database itself (no read first):
+        counts add up, first and last seen times widen."""
+        if not added:
+            return
+        statement = dialect_insert(self._conn, profiles)
+        new = statement.excluded
+        await self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["workspace", "customer_id"],
+                set_={
+                    "event_count": profiles.c.event_count + new.event_count,
+                    "first_seen_time": case(
+                        (new.first_seen_time < profiles.c.first_seen_time, new.first_seen_time),
+                        else_=profiles.c.first_seen_time,
+                    ),
+                    "last_seen_time": case(
+                        (new.last_seen_time > profiles.c.last_seen_time, new.last_seen_time),
+                        else_=profiles.c.last_seen_time,
+                    ),
+                },
+            ),
+            [
+                {
+                    "workspace": workspace,
+                    "customer_id": customer_id,
+                    "event_count": summary.event_count,
+                    "first_seen_time": as_utc(summary.first_seen_time),
+                    "last_seen_time": as_utc(summary.last_seen_time),
+                }
+                for customer_id, summary in sorted(added.items())
+            ],
+        )
+
+    async def delete_summaries(self, workspace: str, customer_ids: Collection[str]) -> None:
+        await self._conn.execute(
+            delete(profiles).where(
+                profiles.c.workspace == workspace, profiles.c.customer_id.in_(list(customer_ids))
+            )
+        )
+
+
+def first_seen(summary: ProfileSummary | None, moment: datetime) -> ProfileSummary:
+    """A summary with one more event at ``moment``."""
+    one = ProfileSummary(1, moment, moment)
+    return one if summary is None else summary.including(one)

@@ -1,0 +1,309 @@
+"""The write transaction of one ingest: merges, message ids, events, traits, groups,
+counters, signals, each written with a few multi-row statements.
+
+Reads happen once per batch (the traits, counters and memberships of every customer
+involved, the groups named), under the customers' locks; effects are applied in
+memory in request order, then written.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from rapport.profile.adapters.group_repository import GroupRecord
+from rapport.profile.adapters.identity_client import Resolution
+from rapport.profile.adapters.trait_repository import first_seen
+from rapport.profile.domain import names
+from rapport.profile.domain.documents import event_document
+from rapport.profile.domain.ingestion import trait_source
+from rapport.profile.domain.model import (
+    EventType,
+    GroupMember,
+    IncomingEvent,
+    IngestStatus,
+    ProfileSummary,
+    SignalKind,
+    StoredEvent,
+    Trait,
+    TraitChange,
+)
+from rapport.profile.domain.signals import event_seen_payload, trait_changed_payload
+from rapport.profile.domain.traits import apply_event_traits, merge_traits
+
+from .unit_of_work import ProfileUnitOfWork
+
+_log = logging.getLogger(__name__)
+
+_MAX_MERGE_HOPS = 1000
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    index: int
+    event: IncomingEvent
+    event_time: datetime
+    resolution: Resolution
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: IngestStatus
+    customer_id: str
+    event_id: str
+
+
+@dataclass
+class _Books:
+    """What the batch reads once and changes in memory before writing."""
+
+    traits: dict[str, dict[str, Trait]]
+    memberships: dict[str, dict[str, GroupMember]]
+    group_traits: dict[str, dict[str, Trait]]
+    groups: dict[str, GroupRecord]
+    dirty_traits: dict[str, set[str]] = field(default_factory=dict)
+    dirty_group_traits: dict[str, set[str]] = field(default_factory=dict)
+    # Customer -> the events this batch adds to its counters.
+    added: dict[str, ProfileSummary] = field(default_factory=dict)
+    dirty_groups: set[str] = field(default_factory=set)
+    new_members: list[tuple[str, GroupMember]] = field(default_factory=list)
+
+
+@dataclass
+class BatchWrite:
+    workspace: str
+    now: datetime
+    merges: dict[str, str] = field(default_factory=dict)
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
+    # Customers whose profile changed (cache scopes to invalidate).
+    touched: set[str] = field(default_factory=set)
+    signal_count: int = 0
+    _signals: list[tuple[SignalKind, str, dict[str, Any]]] = field(default_factory=list)
+
+    def current(self, customer_id: str) -> str:
+        """Follow merges reported in this batch to the live customer."""
+        for _ in range(_MAX_MERGE_HOPS):
+            survivor = self.merges.get(customer_id)
+            if survivor is None or survivor == customer_id:
+                break
+            customer_id = survivor
+        return customer_id
+
+    async def run(
+        self, uow: ProfileUnitOfWork, items: Sequence[NewEvent], expired: Sequence[str]
+    ) -> None:
+        ws, repo = self.workspace, uow.profiles
+        for item in items:
+            for merged in item.resolution.merged_customer_ids:
+                self.merges[merged] = item.resolution.customer_id
+        customer_of = {item.index: self.current(item.resolution.customer_id) for item in items}
+        live = set(customer_of.values())
+        involved = live | set(self.merges)
+        await repo.lock_customers(ws, involved)
+        # Identity names these customers as live: any old alias of theirs is stale.
+        await repo.forget_aliases(ws, live)
+        await repo.forget_message_ids(ws, expired)
+        event_ids = {item.index: uuid.uuid4().hex for item in items}
+        claimed = await repo.claim_message_ids(
+            ws,
+            [(i.event.message_id, event_ids[i.index], customer_of[i.index]) for i in items],
+            self.now,
+        )
+        accepted = [item for item in items if item.event.message_id in claimed]
+        await self._lost_races(
+            [item for item in items if item.event.message_id not in claimed], uow
+        )
+
+        # Only what the batch changes is read: the traits of customers with identify
+        # events, the memberships of those with group events, and both for merges.
+        merging = set(self.merges) | {self.current(m) for m in self.merges}
+        identified = {customer_of[i.index] for i in accepted if i.event.type is EventType.IDENTIFY}
+        grouped = [i for i in accepted if i.event.type is EventType.GROUP]
+        group_keys = {names.group_key(item.event.group_id) for item in grouped}
+        books = _Books(
+            traits=await uow.traits.of_customers.read(ws, identified | merging),
+            memberships=await uow.groups.memberships_of(
+                ws, {customer_of[i.index] for i in grouped} | merging
+            ),
+            group_traits=await uow.traits.of_groups.read(ws, group_keys),
+            groups=await uow.groups.groups_of(ws, group_keys),
+        )
+        for merged in self.merges:
+            if (survivor := self.current(merged)) != merged:
+                await self._merge(uow, books, merged, survivor)
+
+        stored = [
+            StoredEvent(
+                event_id=event_ids[item.index],
+                workspace=ws,
+                customer_id=customer_of[item.index],
+                type=item.event.type,  # type: ignore[arg-type]  # validated
+                event_time=item.event_time,
+                receive_time=self.now,
+                sent=item.event,
+            )
+            for item in accepted
+        ]
+        documents = [event_document(item.event) for item in accepted]
+        seqs = await repo.add_events(stored, documents)
+        for item, event, document in zip(accepted, stored, documents, strict=True):
+            self.outcomes[item.index] = Outcome(
+                IngestStatus.ACCEPTED, event.customer_id, event.event_id
+            )
+            self._apply(books, item, replace(event, seq=seqs[event.event_id]), document)
+        await self._save(uow, books)
+        if self._signals:
+            await repo.lock_signal_log()
+            await repo.append_signals(ws, self._signals, self.now)
+        self.signal_count = len(self._signals)
+
+    async def _lost_races(self, lost: Sequence[NewEvent], uow: ProfileUnitOfWork) -> None:
+        """Events whose message id a concurrent ingest stored since the duplicate check."""
+        if not lost:
+            return
+        found = await uow.profiles.stored_customers(
+            self.workspace, [item.event.message_id for item in lost]
+        )
+        for item in lost:
+            record = found[item.event.message_id]
+            self.outcomes[item.index] = Outcome(
+                IngestStatus.DUPLICATE, self.current(record.customer_id), record.event_id
+            )
+
+    def _apply(
+        self, books: _Books, item: NewEvent, stored: StoredEvent, document: dict[str, Any]
+    ) -> None:
+        """An accepted event's effects, in memory (request order)."""
+        event, customer_id = item.event, stored.customer_id
+        self.touched.add(customer_id)
+        payload = event_seen_payload(stored, document)
+        self._signals.append((SignalKind.EVENT_SEEN, customer_id, payload))
+        books.added[customer_id] = first_seen(books.added.get(customer_id), item.event_time)
+        if event.type is EventType.GROUP:
+            self._apply_group(books, item, customer_id)
+        elif event.type is EventType.IDENTIFY and event.traits:
+            written, changes = apply_event_traits(
+                books.traits.setdefault(customer_id, {}),
+                event.traits,
+                **self._trait_origin(item),
+            )
+            books.dirty_traits.setdefault(customer_id, set()).update(written)
+            self._note_changes(customer_id, changes)
+
+    def _trait_origin(self, item: NewEvent) -> dict[str, Any]:
+        return {
+            "source_message_id": item.event.message_id,
+            "event_time": item.event_time,
+            "received_at": self.now,
+            "batch_index": item.index,
+            "source": trait_source(item.event),
+        }
+
+    def _apply_group(self, books: _Books, item: NewEvent, customer_id: str) -> None:
+        event = item.event
+        key = names.group_key(event.group_id)
+        record = books.groups.get(key)
+        members = books.memberships.setdefault(customer_id, {})
+        joined = key not in members
+        if joined:
+            member = GroupMember(customer_id, item.event_time, event.message_id)
+            members[key] = member
+            books.new_members.append((key, member))
+        count = (record.member_count if record else 0) + (1 if joined else 0)
+        books.groups[key] = GroupRecord(
+            key,
+            event.group_id,
+            count,
+            record.create_time if record else self.now,
+            self.now,
+        )
+        books.dirty_groups.add(key)
+        if event.traits:
+            written, _ = apply_event_traits(
+                books.group_traits.setdefault(key, {}), event.traits, **self._trait_origin(item)
+            )
+            books.dirty_group_traits.setdefault(key, set()).update(written)
+
+    async def _merge(
+        self, uow: ProfileUnitOfWork, books: _Books, merged: str, survivor: str
+    ) -> None:
+        ws = self.workspace
+        moved = await uow.profiles.reassign_events(ws, [merged], survivor)
+        written, changes = merge_traits(
+            books.traits.setdefault(survivor, {}), books.traits.pop(merged, {})
+        )
+        books.dirty_traits.pop(merged, None)
+        books.dirty_traits.setdefault(survivor, set()).update(written)
+        await uow.traits.of_customers.delete(ws, [merged])
+        # The merged customer's counters move to the survivor (added to its own).
+        moved_summary = (await uow.traits.summaries_of(ws, [merged])).get(merged)
+        for summary in (moved_summary, books.added.pop(merged, None)):
+            if summary is not None:
+                kept = books.added.get(survivor)
+                books.added[survivor] = summary if kept is None else kept.including(summary)
+        await uow.traits.delete_summaries(ws, [merged])
+        await self._merge_memberships(uow, books, merged, survivor)
+        await uow.profiles.record_merge(ws, merged, survivor, self.now)
+        self.touched |= {merged, survivor}
+        self._note_changes(survivor, changes)
+        _log.info("customer merged", extra={"workspace": ws, "customer": survivor, "count": moved})
+
+    async def _merge_memberships(
+        self, uow: ProfileUnitOfWork, books: _Books, merged: str, survivor: str
+    ) -> None:
+        theirs = books.memberships.pop(merged, {})
+        if not theirs:
+            return
+        ours = books.memberships.setdefault(survivor, {})
+        shared = [key for key in theirs if key in ours]
+        for key, member in theirs.items():
+            if key not in ours:
+                ours[key] = GroupMember(survivor, member.join_time, member.source_message_id)
+                books.new_members.append((key, ours[key]))
+        books.new_members = [(k, m) for k, m in books.new_members if m.customer_id != merged]
+        # Both were members: the group now counts one member fewer.
+        missing = [key for key in shared if key not in books.groups]
+        books.groups.update(await uow.groups.groups_of(self.workspace, missing))
+        for key in shared:
+            record = books.groups[key]
+            books.groups[key] = GroupRecord(
+                key,
+                record.group_id,
+                max(0, record.member_count - 1),
+                record.create_time,
+                record.update_time,
+            )
+            books.dirty_groups.add(key)
+        await uow.groups.delete_memberships(self.workspace, [merged])
+
+    async def _save(self, uow: ProfileUnitOfWork, books: _Books) -> None:
+        ws = self.workspace
+        await uow.traits.of_customers.save(
+            ws,
+            [
+                (customer, key, books.traits[customer][key])
+                for customer, keys in books.dirty_traits.items()
+                for key in sorted(keys)
+            ],
+        )
+        await uow.traits.of_groups.save(
+            ws,
+            [
+                (group, key, books.group_traits[group][key])
+                for group, keys in books.dirty_group_traits.items()
+                for key in sorted(keys)
+            ],
+        )
+        await uow.traits.add_to_summaries(ws, books.added)
+        await uow.groups.save_groups(ws, [books.groups[k] for k in sorted(books.dirty_groups)])
+        await uow.groups.add_members(ws, books.new_members)
+
+    def _note_changes(self, customer_id: str, changes: Sequence[TraitChange]) -> None:
+        for change in changes:
+            self._signals.append(
+                (SignalKind.TRAIT_CHANGED, customer_id, trait_changed_payload(change))
+            )
