@@ -2,17 +2,24 @@
 
     .venv/bin/python bench/bench_profile_ingest.py [--backend sqlite|postgres]
         [--events 50000] [--customers 1000] [--batch-size 500] [--concurrency 4]
-        [--cprofile out.prof]
+        [--separate-client] [--identity-process] [--cprofile out.prof]
 
 Identity and profile both run in this process (each on its own database), with the
 client too (like sidecars sharing the machine's cores), or in a second process with
---separate-client. The traffic is what a Segment
+--separate-client; --identity-process runs identity in a process of its own (as
+deployed: the two services then share the cores, not one interpreter). The traffic is what a Segment
 source sends: --customers known customers (each first identified once, not timed),
 then --events events spread over them at random (50 events per customer with the
 defaults), in batches of --batch-size with --concurrency batches in flight:
 75% track (3 properties), 10% page, 10% identify (email, plan, seats, a renewal
 date), 5% group (2 group traits). Every event carries a user id and an anonymous id,
 so identity resolves two identifiers per event.
+
+With --computed-traits N (at most 10) and --segments N, that many computed traits
+(counts, sums, averages, maxima, most frequent, unique counts, first and last of the
+track events' properties, 90-day windows) and segments (CEL rules over plan, seats,
+renewal date and the computed traits) are created before any event: every event then
+updates the computed traits and re-evaluates the segments its changes affect.
 
 The figure is events/s over the timed phase, next to the same profile server's empty
 RPC (health Check) measured in the same run. PostgreSQL: RAPPORT_TEST_POSTGRES_URL
@@ -37,6 +44,8 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import grpc
@@ -168,12 +177,45 @@ def in_batches(events: list[pb.Event], size: int) -> list[list[pb.Event]]:
     return [events[i : i + size] for i in range(0, len(events), size)]
 
 
+def identity_main(settings: dict[str, str | None], ready: Connection, stop: Event) -> None:
+    """In a process of its own: the identity service until ``stop`` is set."""
+
+    async def serve() -> None:
+        async with serve_in_process(build_identity, IdentitySettings(**settings)) as identity:
+            ready.send(identity.address)
+            await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+
+    asyncio.run(serve())
+
+
+@asynccontextmanager
+async def identity_service(
+    identity_db: dict[str, str | None], own_process: bool
+) -> AsyncIterator[str]:
+    """The address of a real identity service: in this process, or in its own."""
+    settings: dict[str, str | None] = {"log_level": "WARNING", **identity_db}
+    if not own_process:
+        async with serve_in_process(build_identity, IdentitySettings(**settings)) as identity:
+            yield identity.address
+        return
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    stop = context.Event()
+    process = context.Process(target=identity_main, args=(settings, theirs, stop))
+    process.start()
+    loop = asyncio.get_running_loop()
+    try:
+        yield await loop.run_in_executor(None, ours.recv)
+    finally:
+        stop.set()
+        await loop.run_in_executor(None, process.join, 60)
+
+
 async def run(args: argparse.Namespace) -> None:
     async with databases(args.backend) as (identity_db, profile_db):
-        identity_settings = IdentitySettings(log_level="WARNING", **identity_db)
-        async with serve_in_process(build_identity, identity_settings) as identity:
+        async with identity_service(identity_db, args.identity_process) as identity_address:
             profile_settings = ProfileSettings(
-                log_level="WARNING", identity_address=identity.address, **profile_db
+                log_level="WARNING", identity_address=identity_address, **profile_db
             )
             async with serve_in_process(build_profile, profile_settings) as profile:
                 profiler = cProfile.Profile() if args.cprofile else None
@@ -199,6 +241,54 @@ def client_main(address: str, args: argparse.Namespace) -> tuple:
     return asyncio.run(client_phase(address, args, None))
 
 
+COMPUTED_TRAITS = [
+    ("orders", pb.COMPUTED_TRAIT_KIND_COUNT, "Order Completed", ""),
+    ("views", pb.COMPUTED_TRAIT_KIND_COUNT, "Product Viewed", ""),
+    ("sign_ins", pb.COMPUTED_TRAIT_KIND_COUNT, "Signed In", ""),
+    ("spent", pb.COMPUTED_TRAIT_KIND_SUM, "Order Completed", "price"),
+    ("basket", pb.COMPUTED_TRAIT_KIND_AVERAGE, "Order Completed", "price"),
+    ("top_price", pb.COMPUTED_TRAIT_KIND_MAX, "Product Viewed", "price"),
+    ("favourite_sku", pb.COMPUTED_TRAIT_KIND_MOST_FREQUENT, "Product Viewed", "sku"),
+    ("skus_bought", pb.COMPUTED_TRAIT_KIND_UNIQUE_COUNT, "Order Completed", "sku"),
+    ("first_sku", pb.COMPUTED_TRAIT_KIND_FIRST, "Product Viewed", "sku"),
+    ("last_sku", pb.COMPUTED_TRAIT_KIND_LAST, "Order Completed", "sku"),
+]
+
+
+def segment_rules(count: int, computed: int) -> list[str]:
+    """``count`` segment rules: over traits, dates, and the computed traits made."""
+    rules = [
+        'traits.plan == "pro"',
+        'traits.plan == "team" && traits.seats > 10.0',
+        "days_until(traits.renewal_date) <= 30",
+        "days_since(traits.renewal_date) > 0",
+    ]
+    keys = [key for key, *_ in COMPUTED_TRAITS[:computed]]
+    for n in range(count):
+        if keys and n % 2:
+            key = keys[n % len(keys)]
+            rules.append(f"has(computed_traits.{key}) && computed_traits.{key} != 0")
+        else:
+            rules.append(f"traits.seats > {float(n % 40)}")
+    return rules[:count]
+
+
+async def configure(stub: pb_grpc.ProfileServiceStub, args: argparse.Namespace) -> None:
+    for key, kind, event, prop in COMPUTED_TRAITS[: args.computed_traits]:
+        await stub.CreateComputedTrait(
+            pb.CreateComputedTraitRequest(
+                parent=PARENT,
+                computed_trait=pb.ComputedTrait(key=key, kind=kind, event=event, property=prop),
+            )
+        )
+    for n, rule in enumerate(segment_rules(args.segments, args.computed_traits)):
+        await stub.CreateSegment(
+            pb.CreateSegmentRequest(
+                parent=PARENT, segment_id=f"bench-{n}", segment=pb.Segment(rule=rule)
+            )
+        )
+
+
 async def client_phase(
     address: str, args: argparse.Namespace, profiler: cProfile.Profile | None
 ) -> tuple[Timing, float, float, Counter[int]]:
@@ -207,6 +297,7 @@ async def client_phase(
         stub = pb_grpc.ProfileServiceStub(channel)
         traffic = Traffic(args.customers)
         empty = await empty_rpc_timing(channel)
+        await configure(stub, args)
         first = in_batches([traffic.identify(n) for n in range(args.customers)], args.batch_size)
         setup_seconds, _ = await send_all(stub, first, args.concurrency)
         batches = in_batches([traffic.next() for _ in range(args.events)], args.batch_size)
@@ -228,9 +319,10 @@ def report(
     per_second = args.events / seconds
     accepted = statuses[pb.INGEST_STATUS_ACCEPTED]
     client = "a second process" if args.separate_client else "the same process"
+    identity = "its own process" if args.identity_process else "the same process"
     print_table(
-        f"profile IngestEvents on {args.backend} ({os.cpu_count()} cores, identity in the "
-        f"same process, client in {client})",
+        f"profile IngestEvents on {args.backend} ({os.cpu_count()} cores, identity in "
+        f"{identity}, client in {client})",
         [
             ("empty RPC (health Check)", f"p50 {empty.p50_ms:.3f} ms, {empty.per_second:,.0f}/s"),
             (
@@ -243,6 +335,10 @@ def report(
                 f"{per_second:,.0f} events/s ({args.events:,} events, {args.customers:,} "
                 f"customers, ~{args.events // args.customers} events each, batches of "
                 f"{args.batch_size}, {args.concurrency} in flight, {seconds:.1f} s)",
+            ),
+            (
+                "configured",
+                f"{args.computed_traits} computed traits, {args.segments} segments",
             ),
             ("accepted", f"{accepted:,} of {args.events:,}"),
             ("events/s ÷ empty RPCs/s", f"{per_second / empty.per_second:.2f}"),
@@ -261,7 +357,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--separate-client", action="store_true", help="client in a 2nd process")
+    parser.add_argument(
+        "--identity-process", action="store_true", help="identity in a process of its own"
+    )
     parser.add_argument("--cprofile", help="write cProfile stats of the servers' work here")
+    parser.add_argument(
+        "--computed-traits", type=int, default=0, choices=range(len(COMPUTED_TRAITS) + 1)
+    )
+    parser.add_argument("--segments", type=int, default=0)
     args = parser.parse_args()
     asyncio.run(run(args))
 

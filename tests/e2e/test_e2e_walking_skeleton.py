@@ -167,6 +167,8 @@ async def test_demo_scenario_delivers_the_renewal_reminder(tmp_path, smtp_inbox)
         data_dir=tmp_path / "data",
         smtp_port=smtp_port,
         ports=dict(zip(SERVICES, free_ports(len(SERVICES)), strict=True)),
+        # Delivery's HTTP endpoint too: never a fixed port a concurrent run may hold.
+        http_ports={"delivery": free_ports(1)[0]},
         auth_token=token,
     )
     suite = Suite(layout)

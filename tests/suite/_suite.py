@@ -327,6 +327,9 @@ def settings_for(
     values: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": 0,
+        # Services with an HTTP endpoint have fixed default ports: ephemeral ones here,
+        # so suites running at the same time never collide.
+        "http_port": 0,
         "data_dir": data_dir,
         "database_url": None,
         "redis_url": None,

@@ -19,7 +19,14 @@ from pathlib import Path
 
 from rapport.localsuite.mail_sink import MailSink
 from rapport.localsuite.provider_sinks import ProviderSinks, new_webhook_secret
-from rapport.localsuite.suite import DEFAULT_PORTS, SERVICES, TOKEN_FILE, Suite, SuiteLayout
+from rapport.localsuite.suite import (
+    DEFAULT_HTTP_PORTS,
+    DEFAULT_PORTS,
+    SERVICES,
+    TOKEN_FILE,
+    Suite,
+    SuiteLayout,
+)
 
 PACKAGES = {
     "identity": "rapport.identity.v1.IdentityService",
@@ -28,6 +35,11 @@ PACKAGES = {
     "decisioning": "rapport.decisioning.v1.DecisioningService",
     "delivery": "rapport.delivery.v1.DeliveryService",
 }
+# What each HTTP endpoint is for (the banner).
+HTTP_USES = {
+    "profile": "Segment-compatible collector (/v1/batch, /v1/track...)",
+    "delivery": "unsubscribe links, provider callbacks (/v1/providers/...)",
+}
 
 
 def layout_from_environment() -> SuiteLayout:
@@ -35,12 +47,18 @@ def layout_from_environment() -> SuiteLayout:
         s: int(os.environ.get(f"RAPPORT_LOCAL_{s.upper()}_PORT", DEFAULT_PORTS[s]))
         for s in SERVICES
     }
+    http_ports = {
+        s: int(os.environ.get(f"RAPPORT_LOCAL_{s.upper()}_HTTP_PORT", port))
+        for s, port in DEFAULT_HTTP_PORTS.items()
+    }
     auth = os.environ.get("RAPPORT_LOCAL_AUTH", "on").lower() not in ("off", "0", "false")
     return SuiteLayout(
         data_dir=Path(os.environ.get("RAPPORT_LOCAL_DATA_DIR", ".data")).resolve(),
         smtp_port=int(os.environ.get("RAPPORT_LOCAL_SMTP_PORT", "2525")),
         ports=ports,
+        http_ports=http_ports,
         auth_token=secrets.token_urlsafe(24) if auth else None,
+        write_key=os.environ.get("RAPPORT_LOCAL_WRITE_KEY") or secrets.token_urlsafe(18),
     )
 
 
@@ -63,6 +81,9 @@ def banner(
     lines = ["", "Rapport is running:", ""]
     for service in SERVICES:
         lines.append(f"  {service:<12} {layout.address(service):<17} {PACKAGES[service]}")
+    for service, port in layout.http_ports.items():
+        uses = HTTP_USES.get(service, "")
+        lines.append(f"  {service:<12} http://127.0.0.1:{port}  {uses}")
     identity = layout.address("identity")
     header = f' \\\n    -H "authorization: Bearer $(cat {token_file})"' if token_file else ""
     lines += [
@@ -72,6 +93,10 @@ def banner(
         f"  webhooks     127.0.0.1:{sinks.port:<7}  saved in {sinks.folder}/webhooks/",
         f"  data, logs   {layout.data_dir}/ (SQLite files, logs/<service>.log)",
         f"  auth         bearer token in {token_file}" if token_file else "  auth         off",
+        f"  write key    {layout.write_key}  (Segment libraries: host "
+        f"http://{layout.http_address('profile')}, workspace default)"
+        if layout.write_key and "profile" in layout.http_ports
+        else "  write key    none",
         "",
         "Call a service through reflection with buf (installed by make under .tools/):",
         "  .tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge \\",

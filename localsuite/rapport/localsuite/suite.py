@@ -22,6 +22,11 @@ DEFAULT_PORTS = {
     "decisioning": 50054,
     "delivery": 50055,
 }
+# The services with an HTTP endpoint next to gRPC (rapport.httpserver), and its port.
+DEFAULT_HTTP_PORTS = {
+    "profile": 8052,
+    "delivery": 8055,
+}
 # Which peers each service calls (see DESIGN.md, "The main path").
 PEERS = {
     "identity": (),
@@ -42,14 +47,20 @@ class SuiteLayout:
     data_dir: Path
     smtp_port: int
     ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    http_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_HTTP_PORTS))
     catalogue_file: Path = CATALOGUE_FILE
     extra_env: dict[str, str] = field(default_factory=dict)
     # With a token, every service requires it (all scopes, all workspaces) and the
     # services that call others present it: the same default-deny path as production.
     auth_token: str | None = None
+    # Profile's Segment-compatible collector: this write key sends to workspace "default".
+    write_key: str | None = None
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
+
+    def http_address(self, service: str) -> str:
+        return f"127.0.0.1:{self.http_ports[service]}"
 
     def log_file(self, service: str) -> Path:
         return self.data_dir / "logs" / f"{service}.log"
@@ -64,6 +75,14 @@ class SuiteLayout:
             # No load balancer to notice NOT_SERVING locally: stop at once, with grace.
             f"{prefix}DRAIN_SECONDS": "0",
         }
+        if service in self.http_ports:
+            env[f"{prefix}HTTP_HOST"] = "127.0.0.1"
+            env[f"{prefix}HTTP_PORT"] = str(self.http_ports[service])
+        if service == "delivery" and service in self.http_ports:
+            # Unsubscribe links and provider callbacks point at delivery's HTTP endpoint.
+            env[f"{prefix}PUBLIC_BASE_URL"] = f"http://{self.http_address(service)}"
+        if service == "profile" and self.write_key:
+            env[f"{prefix}WRITE_KEYS"] = json.dumps({self.write_key: "default"})
         if self.auth_token:
             grant = {"scopes": ["*"], "workspaces": ["*"]}
             env[f"{prefix}AUTH_TOKENS"] = json.dumps({self.auth_token: grant})

@@ -45,6 +45,8 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
         self.break_stream: tuple[int, grpc.StatusCode] | None = None
         # skipped_signal_count of the response carrying the signal with this cursor.
         self.skipped_before: dict[str, int] = {}
+        # Segment name -> member customer names (ListSegmentMembers).
+        self.segment_members: dict[str, list[str]] = {}
         self._changed = asyncio.Condition()
 
     async def add_signal(self, signal: profile_service_pb2.Signal) -> None:
@@ -67,6 +69,23 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
                 value = json_format.ParseDict(value, struct_pb2.Value())
             profile.traits[key].value.CopyFrom(value)
         return profile
+
+    async def ListSegmentMembers(
+        self,
+        request: profile_service_pb2.ListSegmentMembersRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> profile_service_pb2.ListSegmentMembersResponse:
+        if request.segment not in self.segment_members:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.segment} not found")
+        members = sorted(self.segment_members[request.segment])
+        start = int(request.page_token or 0)
+        size = request.page_size or 50
+        page = members[start : start + size]
+        token = str(start + size) if start + size < len(members) else ""
+        return profile_service_pb2.ListSegmentMembersResponse(
+            members=[profile_service_pb2.SegmentMember(customer=c) for c in page],
+            next_page_token=token,
+        )
 
     async def WatchSignals(
         self,
@@ -163,6 +182,8 @@ class FakeDelivery(delivery_service_pb2_grpc.DeliveryServiceServicer):
         self.fail_with: list[grpc.StatusCode | grpc.Status] = []
         self.sent_event = asyncio.Event()
         self._by_key: dict[str, delivery_service_pb2.Message] = {}
+        # best_channel: each customer's preferred channel, else the first candidate.
+        self.preferred: dict[str, int] = {}
 
     @property
     def keys(self) -> list[str]:
@@ -174,7 +195,12 @@ class FakeDelivery(delivery_service_pb2_grpc.DeliveryServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> delivery_service_pb2.Message:
         self.requests.append(request)
-        if request.channel in _UNSENDABLE:
+        channel = request.channel
+        if request.best_channel and channel == channel_pb2.CHANNEL_UNSPECIFIED:
+            candidates = list(request.candidate_channels)
+            preferred = self.preferred.get(request.customer)
+            channel = preferred if preferred in candidates else candidates[0]
+        if channel in _UNSENDABLE:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "channel: cannot be sent")
         if self.fail_with:
             failure = self.fail_with.pop(0)
@@ -190,7 +216,7 @@ class FakeDelivery(delivery_service_pb2_grpc.DeliveryServiceServicer):
             name=f"{request.parent}/messages/m{len(self._by_key) + 1}",
             customer=request.customer,
             purpose=request.purpose,
-            channel=request.channel,
+            channel=channel,
             idempotency_key=request.idempotency_key,
             state=delivery_service_pb2.MESSAGE_STATE_QUEUED,
             source=request.source,

@@ -78,6 +78,52 @@ class FakeConsentService(consent_service_pb2_grpc.ConsentServiceServicer):
         self.checks: list[consent_service_pb2.CheckConsentRequest] = []
         self.batches: list[consent_service_pb2.BatchCheckConsentRequest] = []
         self.unavailable = False
+        # What WatchConsentRecords streams (cursor = position + 1), appended by record().
+        self.ledger: list[consent_service_pb2.ConsentRecord] = []
+        self._appended = asyncio.Event()
+
+    def record(
+        self,
+        customer: str,
+        purpose: str = "marketing",
+        allowed: bool = True,
+        channel: int = channel_pb2.CHANNEL_EMAIL,
+    ) -> None:
+        """A decision recorded: in force for checks, and appended to the watched ledger."""
+        self.grant(customer, purpose, allowed, channel)
+        state = consent_service_pb2.CONSENT_STATE_GRANTED
+        if not allowed:
+            state = consent_service_pb2.CONSENT_STATE_DENIED
+        self.ledger.append(
+            consent_service_pb2.ConsentRecord(
+                name=f"{customer}/consentRecords/r{len(self.ledger) + 1}",
+                customer=customer,
+                purpose=purpose,
+                channel=channel,  # type: ignore[arg-type]
+                state=state,
+                source="test",
+            )
+        )
+        self._appended.set()
+        self._appended = asyncio.Event()
+
+    async def WatchConsentRecords(
+        self,
+        request: consent_service_pb2.WatchConsentRecordsRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[consent_service_pb2.WatchConsentRecordsResponse]:
+        after = int(request.start_cursor or 0)
+        while True:
+            appended = self._appended
+            workspace = request.parent + "/"
+            while after < len(self.ledger):
+                entry = self.ledger[after]
+                after += 1
+                if entry.customer.startswith(workspace):
+                    yield consent_service_pb2.WatchConsentRecordsResponse(
+                        consent_record=entry, cursor=str(after)
+                    )
+            await appended.wait()
 
     def grant(
         self,

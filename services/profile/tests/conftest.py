@@ -129,6 +129,9 @@ def profile_server(tmp_path: Path, identity: tuple[FakeIdentity, str]) -> Profil
             "data_dir": tmp_path,
             "identity_address": identity[1],
             "signal_poll_seconds": 0.5,
+            # The fake identity has no WatchChanges (test_profile_identity_follow uses
+            # a real identity server).
+            "follow_identity": False,
         }
         settings = ProfileSettings(**{**values, **overrides})
         async with serve_in_process(build, settings) as running:

@@ -6,6 +6,7 @@ import logging
 from functools import partial
 from pathlib import Path
 
+from rapport.commitwatch import close_at_stop
 from rapport.consent.adapters.cache import (
     InProcessStateCache,
     NoStateCache,
@@ -33,6 +34,8 @@ METHOD_SCOPES = {
     f"/{SERVICE_NAME}/ListConsentRecords": "consent.read",
     f"/{SERVICE_NAME}/CheckConsent": "consent.read",
     f"/{SERVICE_NAME}/BatchCheckConsent": "consent.read",
+    # Streams every decision of a workspace (delivery cancels queued messages on opt-outs).
+    f"/{SERVICE_NAME}/WatchConsentRecords": "consent.watch",
 }
 
 
@@ -63,6 +66,7 @@ async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> Service
         workspaces=tuple(settings.workspaces),
         page_tokens=PageTokens(settings.page_token_key),
         clock=clock,
+        watch_poll_seconds=settings.watch_poll_seconds,
     )
     servicer = ConsentServicer(deps)
     return ServiceParts(
@@ -74,5 +78,6 @@ async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> Service
         service_names=[SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
         method_scopes=METHOD_SCOPES,
+        background=[close_at_stop(deps.notifier)],
         on_close=[cache.close, engine.dispose],
     )

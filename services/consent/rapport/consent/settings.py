@@ -17,3 +17,5 @@ class ConsentSettings(ServiceSettings):
     cache_max_entries: int = 100_000  # in-process cache (SQLite) only
     cache_key_prefix: str = "rapport:consent:"
     redis_timeout_seconds: float = 0.25
+    # WatchConsentRecords looks for other replicas' commits this often.
+    watch_poll_seconds: float = 1.0

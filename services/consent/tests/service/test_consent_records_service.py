@@ -193,9 +193,12 @@ async def test_records_page_newest_first_with_filters(stub: Stub, clock: FakeClo
 def test_every_rpc_of_the_contract_has_a_scope() -> None:
     service = pb.DESCRIPTOR.services_by_name["ConsentService"]
     assert set(METHOD_SCOPES) == {f"/{SERVICE_NAME}/{m.name}" for m in service.methods}
-    writes = {f"/{SERVICE_NAME}/RecordConsent"}
+    special = {
+        f"/{SERVICE_NAME}/RecordConsent": "consent.write",
+        f"/{SERVICE_NAME}/WatchConsentRecords": "consent.watch",
+    }
     for method, scope in METHOD_SCOPES.items():
-        assert scope == ("consent.write" if method in writes else "consent.read"), method
+        assert scope == special.get(method, "consent.read"), method
 
 
 async def test_scopes_guard_writes_and_reads(tmp_path: object, clock: FakeClock) -> None:

@@ -15,6 +15,7 @@ from rapport.decisioning.adapters.grpc_clients import (
     GrpcConsentClient,
     GrpcDeliveryClient,
     GrpcProfileClient,
+    signal_from_bytes,
 )
 from rapport.decisioning.adapters.redis_contacts import RedisContactLedger
 from rapport.decisioning.domain.rules import RuleBook
@@ -22,12 +23,14 @@ from rapport.decisioning.entrypoints.grpc_servicer import DecisioningServicer
 from rapport.decisioning.service_layer import commands
 from rapport.decisioning.service_layer.config_io import load_catalogue
 from rapport.decisioning.service_layer.dependencies import Dependencies, utc_now
-from rapport.decisioning.service_layer.trigger_runner import TriggerRunner
+from rapport.decisioning.service_layer.trigger_kinds import TriggerScheduler
+from rapport.decisioning.service_layer.trigger_runner import TriggerRunner, is_transient
 from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
 from rapport.decisioning.service_layer.versions import publish_if_never_published
 from rapport.decisioning.settings import DecisioningSettings
 from rapport.decisioning.v1 import decisioning_service_pb2, decisioning_service_pb2_grpc
 from rapport.errors import RapportError
+from rapport.eventbus import ConsumerSpec, Delivery, DurableConsumer, LogSubjects, NatsBus
 from rapport.grpcclients import open_channel
 from rapport.grpcserver import ServiceParts
 from rapport.jsonlogs import allow_extra_keys
@@ -46,13 +49,17 @@ _ADMIN = (
     "CreateAction", "UpdateAction", "DeleteAction", "CreateActionGroup", "UpdateActionGroup",
     "DeleteActionGroup", "CreateTrigger", "UpdateTrigger", "DeleteTrigger",
     "UpdateDecisionSettings", "PublishDecisionConfig", "RollbackDecisionConfig",
-    "ImportDecisionConfig",
+    "ImportDecisionConfig", "CreateModel", "UpdateModel", "DeleteModel", "SimulateDecisions",
+    "CreateExperiment", "DeleteExperiment", "CreateConversionRule", "DeleteConversionRule",
+    "ExportCustomerDecisions", "EraseCustomerDecisions",
 )  # fmt: skip
 _READ = (
     "GetAction", "ListActions", "GetActionGroup", "ListActionGroups", "GetTrigger",
     "ListTriggers", "GetDecision", "ListDecisions", "GetOutcome", "ListOutcomes",
     "GetDecisionSettings", "GetDecisionConfigVersion", "ListDecisionConfigVersions",
-    "DiffDecisionConfig", "ExportDecisionConfig",
+    "DiffDecisionConfig", "ExportDecisionConfig", "GetModel", "ListModels", "EvaluatePolicy",
+    "GetExperiment", "ListExperiments", "GetExperimentReport", "GetConversionRule",
+    "ListConversionRules",
 )  # fmt: skip
 _METHOD_SCOPES = {
     **{method: "decisioning.decide" for method in _DECIDE},
@@ -60,6 +67,14 @@ _METHOD_SCOPES = {
     **{method: "decisioning.read" for method in _READ},
 }
 METHOD_SCOPES = {f"/{SERVICE_NAME}/{method}": scope for method, scope in _METHOD_SCOPES.items()}
+
+
+# The JetStream durable consumer the replicas share (with nats_url).
+TRIGGER_CONSUMER = "decisioning-triggers"
+
+
+async def _consume(runner: TriggerRunner, delivery: Delivery) -> None:
+    await runner.consume(delivery.workspace, signal_from_bytes(delivery.data))
 
 
 class StartupError(RuntimeError):
@@ -120,6 +135,7 @@ async def build(
             clock=clock,
             contact_store=contact_store,
             config_refresh_seconds=settings.config_refresh_seconds,
+            model_refresh_seconds=settings.model_refresh_seconds,
         )
         for workspace in deps.workspaces:
             await publish_if_never_published(deps, workspace)
@@ -135,13 +151,30 @@ async def build(
         await _close(channels, contact_store, engine)
 
     background = []
+    on_close = [close]
     if settings.triggers_enabled:
         runner = TriggerRunner(
             deps,
             backoff_initial_seconds=settings.trigger_backoff_initial_seconds,
             backoff_max_seconds=settings.trigger_backoff_max_seconds,
         )
-        background.append(runner.run)
+        if settings.nats_url:
+            # Replicas share profile's signals through one JetStream durable consumer.
+            bus = NatsBus(settings.nats_url, name=settings.service_name)
+            consumer = DurableConsumer(
+                bus,
+                LogSubjects.from_settings(settings, "signals", service="profile"),
+                ConsumerSpec(TRIGGER_CONSUMER),
+                functools.partial(_consume, runner),
+            )
+            background.append(consumer.run)
+            on_close.append(bus.close)
+        else:
+            background.append(runner.run)
+        scheduler = TriggerScheduler(
+            deps, is_transient, poll_seconds=settings.trigger_schedule_poll_seconds
+        )
+        background.append(scheduler.run)
 
     return ServiceParts(
         register=[
@@ -153,5 +186,5 @@ async def build(
         error_domain=ERROR_DOMAIN,
         method_scopes=METHOD_SCOPES,
         background=background,
-        on_close=[close],
+        on_close=on_close,
     )

@@ -23,9 +23,15 @@ class DecisioningSettings(ServiceSettings):
     triggers_enabled: bool = True
     trigger_backoff_initial_seconds: float = 0.2
     trigger_backoff_max_seconds: float = 5.0
+    # With triggers_enabled: how often due time-window triggers are looked for.
+    trigger_schedule_poll_seconds: float = Field(default=5.0, gt=0)
     # How long a replica may keep deciding with a configuration version after another
     # replica published a newer one (the publishing replica switches at once).
     config_refresh_seconds: float = Field(default=1.0, ge=0)
+    # How long a replica may score with models (and their posteriors) after another
+    # replica changed a model or learnt from an outcome; this replica's own model
+    # changes apply at once.
+    model_refresh_seconds: float = Field(default=1.0, ge=0)
     # With redis_url: contacts counted against the contact limits live in Redis (shared
     # by the replicas) under this prefix; without, in the database.
     redis_key_prefix: str = "rapport:decisioning:"

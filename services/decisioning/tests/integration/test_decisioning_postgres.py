@@ -175,3 +175,99 @@ async def test_extreme_but_valid_values_are_stored_and_odd_ones_refused(
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateAction(inbound("nul", value=1.0, display_name="a\x00b"))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_experiments_conversions_and_erasure_on_postgres(
+    serve, make_settings, fake_services, postgres_url, pg_schema
+):
+    """The experiment report's queries, attribution and erasure on PostgreSQL."""
+    from ..service import test_decisioning_experiments_service as scenarios
+
+    for customer in scenarios.CUSTOMERS:
+        fake_services.profile.traits[customer] = {}
+        fake_services.consent.grant(customer, "marketing", channel_pb2.CHANNEL_EMAIL)
+
+    def on_postgres(**overrides):
+        return make_settings(database_url=postgres_url, database_schema=pg_schema, **overrides)
+
+    await scenarios.test_conversions_are_attributed_for_treated_and_control_and_reported(
+        serve, on_postgres, fake_services
+    )
+    async with serve(on_postgres()) as stub:
+        await stub.EraseCustomerDecisions(
+            pb.EraseCustomerDecisionsRequest(parent=PARENT, customer=scenarios.CUSTOMERS[0])
+        )
+        left = await stub.ExportCustomerDecisions(
+            pb.ExportCustomerDecisionsRequest(parent=PARENT, customer=scenarios.CUSTOMERS[0])
+        )
+        assert (list(left.decisions), list(left.outcomes)) == ([], [])
+        other = await stub.ExportCustomerDecisions(
+            pb.ExportCustomerDecisionsRequest(parent=PARENT, customer=scenarios.CUSTOMERS[1])
+        )
+        assert len(other.decisions) == 1
+
+
+async def test_trigger_schedule_and_throttle_on_postgres(
+    serve, make_settings, fake_services, postgres_url, pg_schema, tmp_path
+):
+    """Time windows (the persisted schedule, across a restart) and throttles on PostgreSQL."""
+    from ..service import test_decisioning_trigger_kinds_service as kinds
+
+    path = tmp_path / "kinds.yaml"
+    path.write_text(kinds.CATALOGUE)
+    for customer in (kinds.ALICE, kinds.BOB):
+        fake_services.profile.traits[customer] = {}
+        fake_services.consent.grant(customer, "marketing", channel_pb2.CHANNEL_EMAIL)
+    settings = make_settings(
+        database_url=postgres_url,
+        database_schema=pg_schema,
+        catalogue_file=path,
+        triggers_enabled=True,
+        trigger_schedule_poll_seconds=0.05,
+    )
+    await kinds.test_time_window_is_scheduled_fired_once_and_survives_a_restart(
+        serve, settings, fake_services, kinds.Clock(kinds.START)
+    )
+    fake_services.delivery.accepted.clear()
+    await kinds.test_throttle_sends_at_most_once_per_period(
+        serve, settings, fake_services, kinds.Clock(kinds.START)
+    )
+
+
+async def test_erasure_forgets_the_customers_contacts_in_redis(
+    serve, make_settings, fake_services, redis_url
+):
+    """With contacts in Redis, erasure deletes them too: the contact limit counts afresh."""
+    import uuid
+
+    customer = "workspaces/default/customers/erased"
+    fake_services.profile.traits[customer] = {}
+    fake_services.consent.grant(customer, "marketing", channel_pb2.CHANNEL_EMAIL)
+    settings = make_settings(redis_url=redis_url, redis_key_prefix=f"t{uuid.uuid4().hex[:8]}:")
+    async with serve(settings) as stub:
+        await stub.CreateAction(
+            pb.CreateActionRequest(
+                parent=PARENT,
+                action_id="offer",
+                action=pb.Action(
+                    channels=[channel_pb2.CHANNEL_EMAIL],
+                    purpose="marketing",
+                    value=1.0,
+                    content=message_content_pb2.MessageContent(subject="s", text_body="b"),
+                ),
+            )
+        )
+        await publish(stub)  # the default limit: 1 marketing email a week
+
+        async def chosen() -> list[str]:
+            response = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=customer))
+            return [a.action for a in response.actions]
+
+        assert await chosen() == [f"{PARENT}/actions/offer"]
+        assert await chosen() == []  # the week's email was used
+        erased = await stub.EraseCustomerDecisions(
+            pb.EraseCustomerDecisionsRequest(parent=PARENT, customer=customer)
+        )
+        assert erased.contact_count == 1
+        assert erased.decision_count == 2
+        assert await chosen() == [f"{PARENT}/actions/offer"]

@@ -184,7 +184,8 @@ async def test_an_unknown_or_erased_customer_is_not_found(stub, fake_services):
     assert info.metadata["resource"] == BOB
     listed = await stub.ListDecisions(pb.ListDecisionsRequest(parent=PARENT))
     assert list(listed.decisions) == []
-    assert fake_services.consent.batch_requests == []
+    # Consent is asked while the profile is fetched (latency): at most that one call.
+    assert len(fake_services.consent.batch_requests) <= 1
 
 
 async def test_consent_unavailable_refuses_to_decide(stub, fake_services):
@@ -194,6 +195,38 @@ async def test_consent_unavailable_refuses_to_decide(stub, fake_services):
         await decide(stub)
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     info, _ = status_details(caught.value)
+    assert info.reason == "CONSENT_UNAVAILABLE"
+
+
+async def test_consent_asked_once_for_every_pair_the_catalogue_could_need(stub, fake_services):
+    # Asked while the profile is fetched: the pairs of every action, the excluded too.
+    fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
+    await create(stub, "mail", action())
+    await create(stub, "text", action(channels=[channel_pb2.CHANNEL_SMS], eligibility="false"))
+    response = await decide(stub)
+    assert [short(a.action) for a in response.actions] == ["mail"]
+    assert len(fake_services.consent.batch_requests) == 1
+    asked = fake_services.consent.batch_requests[0].requests
+    assert sorted((r.purpose, r.channel) for r in asked) == [
+        ("marketing", channel_pb2.CHANNEL_EMAIL),
+        ("marketing", channel_pb2.CHANNEL_SMS),
+    ]
+    # A requested channel narrows the pairs to it.
+    await decide(stub, channel=channel_pb2.CHANNEL_SMS)
+    asked = fake_services.consent.batch_requests[1].requests
+    assert [(r.purpose, r.channel) for r in asked] == [("marketing", channel_pb2.CHANNEL_SMS)]
+
+
+async def test_consent_failure_does_not_matter_when_no_candidate_needs_consent(stub, fake_services):
+    await create(stub, "banner", action(channels=[channel_pb2.CHANNEL_INBOUND], content=None))
+    await create(stub, "mail", action(eligibility="false"))
+    fake_services.consent.unavailable = True
+    response = await decide(stub)
+    assert [short(a.action) for a in response.actions] == ["banner"]
+    assert [e.reason for e in response.excluded_actions] == ["NOT_ELIGIBLE"]
+    # Once a candidate needs it, the failure refuses the decision.
+    await create(stub, "mail2", action())
+    info, _ = await expect_error(decide(stub), grpc.StatusCode.UNAVAILABLE)
     assert info.reason == "CONSENT_UNAVAILABLE"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 import pytest
+from google.protobuf import timestamp_pb2
 from rapport.decisioning.bootstrap import ERROR_DOMAIN, METHOD_SCOPES, SERVICE_NAME
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 
@@ -28,6 +29,18 @@ READS = {
     "ListDecisionConfigVersions": pb.ListDecisionConfigVersionsRequest(parent=PARENT),
     "DiffDecisionConfig": pb.DiffDecisionConfigRequest(parent=PARENT),
     "ExportDecisionConfig": pb.ExportDecisionConfigRequest(parent=PARENT),
+    "GetExperiment": pb.GetExperimentRequest(name="workspaces/default/experiments/e"),
+    "ListExperiments": pb.ListExperimentsRequest(parent=PARENT),
+    "GetExperimentReport": pb.GetExperimentReportRequest(name="workspaces/default/experiments/e"),
+    "GetConversionRule": pb.GetConversionRuleRequest(name="workspaces/default/conversionRules/c"),
+    "ListConversionRules": pb.ListConversionRulesRequest(parent=PARENT),
+    "GetModel": pb.GetModelRequest(name="workspaces/default/models/m"),
+    "ListModels": pb.ListModelsRequest(parent=PARENT),
+    "EvaluatePolicy": pb.EvaluatePolicyRequest(
+        parent=PARENT,
+        model="workspaces/default/models/m",
+        start_time=timestamp_pb2.Timestamp(seconds=1),
+    ),
 }
 WRITES = {
     "Decide": ("decisioning.decide", pb.DecideRequest(parent=PARENT)),
@@ -45,6 +58,22 @@ WRITES = {
     "PublishDecisionConfig": ("decisioning.admin", pb.PublishDecisionConfigRequest(parent=PARENT)),
     "RollbackDecisionConfig": ("decisioning.admin", pb.RollbackDecisionConfigRequest(name="x")),
     "ImportDecisionConfig": ("decisioning.admin", pb.ImportDecisionConfigRequest(parent=PARENT)),
+    "CreateModel": ("decisioning.admin", pb.CreateModelRequest(parent=PARENT)),
+    "UpdateModel": ("decisioning.admin", pb.UpdateModelRequest()),
+    "DeleteModel": ("decisioning.admin", pb.DeleteModelRequest(name="x")),
+    "SimulateDecisions": ("decisioning.admin", pb.SimulateDecisionsRequest(parent=PARENT)),
+    "CreateExperiment": ("decisioning.admin", pb.CreateExperimentRequest(parent=PARENT)),
+    "DeleteExperiment": ("decisioning.admin", pb.DeleteExperimentRequest(name="x")),
+    "CreateConversionRule": ("decisioning.admin", pb.CreateConversionRuleRequest(parent=PARENT)),
+    "DeleteConversionRule": ("decisioning.admin", pb.DeleteConversionRuleRequest(name="x")),
+    "ExportCustomerDecisions": (
+        "decisioning.admin",
+        pb.ExportCustomerDecisionsRequest(parent=PARENT),
+    ),
+    "EraseCustomerDecisions": (
+        "decisioning.admin",
+        pb.EraseCustomerDecisionsRequest(parent=PARENT),
+    ),
 }
 
 

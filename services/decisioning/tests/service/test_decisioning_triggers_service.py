@@ -77,16 +77,25 @@ async def test_matching_event_sends_once_with_the_derived_key(
     assert sent.channel == channel_pb2.CHANNEL_EMAIL
     assert sent.content.subject == "Your policy renews soon, {{ traits.first_name }}"
     assert sent.content.text_body == "Renew within {{ data.event.days_left }} days."
-    assert json_format.MessageToDict(sent.data) == {"event": {"days_left": 10}}
+    data = json_format.MessageToDict(sent.data)
+    assert data["event"] == {"days_left": 10}
+    # The decision that caused the send, for delivery's status events to point back to.
+    assert data["decision"].startswith("workspaces/default/decisions/")
     assert sent.source == "workspaces/default/triggers/renewal-due"
     assert delivery.keys == ["trigger:renewal-due:evt-1", "trigger:renewal-due:evt-2"]
     # Consent was checked at decide time for the trigger's channel (by the pipeline's
     # consent step, in a batch: was CheckConsent before triggers went through the pipeline).
     assert consent_checks(fake_services) == [(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)] * 2
-    # The watch asked for event-seen signals of the workspace, from the start.
+    # The watch asked for the signals triggers use, of the workspace, from the start.
     watch = fake_services.profile.watch_requests[0]
     assert watch.parent == "workspaces/default" and watch.start_cursor == ""
-    assert list(watch.kinds) == [profile_pb.SIGNAL_KIND_EVENT_SEEN]
+    assert set(watch.kinds) == {
+        profile_pb.SIGNAL_KIND_EVENT_SEEN,
+        profile_pb.SIGNAL_KIND_TRAIT_CHANGED,
+        profile_pb.SIGNAL_KIND_SEGMENT_ENTERED,
+        profile_pb.SIGNAL_KIND_SEGMENT_EXITED,
+        profile_pb.SIGNAL_KIND_LIFE_STAGE_CHANGED,
+    }
 
 
 def consent_checks(fake_services) -> list[tuple]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rapport.decisioning.domain.rules import (
     MAX_EXPRESSION_CHARS,
+    ActionVariable,
     RuleBook,
     RuleEvaluationError,
     RuleSyntaxError,
@@ -81,3 +82,22 @@ def test_expressions_too_long_for_the_parser_are_refused_unparsed():
     with pytest.raises(RuleEvaluationError):
         rules.evaluate(bomb, {})
     assert rules.evaluate(" && ".join(["true"] * 500), {}) is True  # 3,996 characters
+
+
+def test_an_action_variable_gives_the_same_results_as_a_plain_dict():
+    rules = RuleBook()
+    plain = {"name": "a", "value": 50.0, "tags": ["x", "y"], "channels": ["email"]}
+    built = ActionVariable(plain)
+    assert built.key() is built.key()  # computed once
+    env = rules.environment({"context": {"placement": "home"}}, {})
+    for expression in (
+        "action.value > 40.0",
+        "'x' in action.tags && action.name == 'a'",
+        "action.value > 40.0 && context.placement == 'home'",
+    ):
+        assert env.evaluate(expression, built) is env.evaluate(expression, plain) is True
+    # Action-only results are kept across decisions under the variable's content.
+    other = ActionVariable({**plain, "value": 10.0})
+    fresh = rules.environment({"context": {}}, {})
+    assert fresh.evaluate("action.value > 40.0", built) is True
+    assert fresh.evaluate("action.value > 40.0", other) is False

@@ -142,7 +142,8 @@ async def test_one_event_fires_every_matching_trigger(deps):
         ("trigger:by-email:m1", Channel.EMAIL),
         ("trigger:by-push:m1", Channel.PUSH),
     ]
-    assert sent[0].data == {"event": {"total": 80.0}}
+    assert sent[0].data["event"] == {"total": 80.0}
+    assert sent[0].data["decision"].startswith("workspaces/default/decisions/")
     assert sent[0].source == "workspaces/default/triggers/by-email"
 
 

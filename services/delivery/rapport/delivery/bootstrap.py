@@ -6,19 +6,23 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rapport.delivery.adapters.cap_store import CapStore, SqlCapStore
 from rapport.delivery.adapters.consent_client import GrpcConsentClient
+from rapport.delivery.adapters.consent_feed import GrpcConsentFeed
+from rapport.delivery.adapters.consent_recorder import GrpcConsentRecorder
 from rapport.delivery.adapters.email_provider import SmtpEmailProvider
 from rapport.delivery.adapters.http_provider import new_client
 from rapport.delivery.adapters.inbox_provider import InboxProvider
 from rapport.delivery.adapters.profile_client import GrpcProfileClient
+from rapport.delivery.adapters.profile_events_client import GrpcProfileEventSink
 from rapport.delivery.adapters.providers import Provider
 from rapport.delivery.adapters.push_provider import FcmPushProvider
 from rapport.delivery.adapters.redis_cap_store import RedisCapStore
 from rapport.delivery.adapters.sms_provider import TwilioSmsProvider
-from rapport.delivery.adapters.webhook_provider import WebhookProvider
+from rapport.delivery.adapters.webhook_provider import WebhookProvider, decode_secret
 from rapport.delivery.domain.addressing import Addressing
 from rapport.delivery.domain.channel_choice import ChannelRanking
 from rapport.delivery.domain.circuit_breaker import BreakerPolicy, CircuitBreakers
@@ -27,15 +31,21 @@ from rapport.delivery.domain.model import Channel, RetryPolicy
 from rapport.delivery.domain.policy import SendingPolicy
 from rapport.delivery.domain.quiet_hours import QuietHours, QuietHoursPolicy, time_zone
 from rapport.delivery.entrypoints.grpc_servicer import DeliveryServicer
+from rapport.delivery.entrypoints.http_app import build_http_app
+from rapport.delivery.service_layer.closed_loop import ClosedLoop
+from rapport.delivery.service_layer.consent_follower import ConsentFollower
 from rapport.delivery.service_layer.dependencies import Dependencies, utc_now
 from rapport.delivery.service_layer.dispatcher import Dispatcher
+from rapport.delivery.service_layer.limits import ProviderLimit, ProviderLimits
 from rapport.delivery.service_layer.maintenance import Maintenance
+from rapport.delivery.service_layer.outbox_relay import OutboxRelay
 from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 from rapport.delivery.settings import (
     INBOX_PROVIDER,
     WEBHOOK_PROVIDER,
     DeliverySettings,
     HttpProviderSettings,
+    ProviderLimitSettings,
     SmtpProviderSettings,
 )
 from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
@@ -61,6 +71,8 @@ METHOD_SCOPES = {
     _method("SendMessage"): "delivery.send",
     _method("GetMessage"): "delivery.read",
     _method("ListMessages"): "delivery.read",
+    # Replaying a dead letter sends it: the senders' scope.
+    _method("RetryMessage"): "delivery.send",
     _method("GetInboxMessage"): "delivery.read",
     _method("ListInboxMessages"): "delivery.read",
     # The app marks what its user read: a write, but not a send.
@@ -73,10 +85,16 @@ METHOD_SCOPES = {
     _method("UpdateTemplate"): "delivery.templates",
     _method("DeleteTemplate"): "delivery.templates",
     _method("RenderTemplate"): "delivery.templates",
+    # Providers (or a bridge for them) reporting delivered, bounced, opened...
+    _method("ReportProviderEvent"): "delivery.report",
+    # Data subject requests: everything held on a customer, and its erasure.
+    _method("ExportCustomerMessages"): "delivery.export",
+    _method("EraseCustomerMessages"): "delivery.erase",
 }
 
 
 def _email_providers(settings: DeliverySettings) -> list[Provider]:
+    limits = provider_limits(settings)
     configured = settings.email_providers or [
         SmtpProviderSettings(
             name="smtp",
@@ -100,6 +118,8 @@ def _email_providers(settings: DeliverySettings) -> list[Provider]:
             password=smtp.password.get_secret_value() if smtp.password else None,
             start_tls=smtp.start_tls,
             ca_file=smtp.ca_file,
+            # A session kept per mail that may be in flight: none is reopened under load.
+            max_idle_sessions=limits.limit_of(smtp.name).max_concurrency,
         )
         for smtp in configured
     ]
@@ -109,6 +129,32 @@ def _client(provider: HttpProviderSettings) -> httpx.AsyncClient:
     # Its own pool: a slow provider holds only its own connections.
     return new_client(
         timeout_seconds=provider.timeout_seconds, max_connections=provider.max_connections
+    )
+
+
+def twilio_callback_url(settings: DeliverySettings, provider: str, kind: str) -> str:
+    """Where a Twilio-style SMS provider calls back (`status` or `inbound`)."""
+    return f"{settings.public_base_url}/v1/providers/{provider}/twilio/{kind}"
+
+
+def closed_loop(
+    settings: DeliverySettings, *, consent_channel: Any, profile_channel: Any
+) -> ClosedLoop:
+    secret = settings.unsubscribe_secret
+    return ClosedLoop(
+        **({"secret": secret.get_secret_value().encode()} if secret is not None else {}),
+        token_ttl=timedelta(seconds=settings.unsubscribe_token_ttl_seconds),
+        public_base_url=settings.public_base_url,
+        identifier_traits=dict(settings.event_identifier_traits),
+        opt_outs=GrpcConsentRecorder(consent_channel),
+        profile_events=GrpcProfileEventSink(profile_channel),
+        twilio_tokens={
+            sms.name: sms.auth_token.get_secret_value() for sms in settings.sms_providers
+        },
+        event_secrets={
+            name: decode_secret(value.get_secret_value())
+            for name, value in settings.provider_event_secrets.items()
+        },
     )
 
 
@@ -127,6 +173,7 @@ def build_providers(
             from_number=sms.from_number,
             messaging_service_sid=sms.messaging_service_sid,
             honours_idempotency_key=sms.honours_idempotency_key,
+            status_callback_url=twilio_callback_url(settings, sms.name, "status"),
         )
         for sms in settings.sms_providers
     ]
@@ -214,6 +261,21 @@ def cap_store(settings: DeliverySettings, engine: AsyncEngine) -> CapStore:
     return SqlCapStore(engine)
 
 
+def _limit(limit: ProviderLimitSettings) -> ProviderLimit:
+    return ProviderLimit(
+        max_concurrency=limit.max_concurrency,
+        rate_per_second=limit.rate_per_second,
+        burst=limit.burst,
+    )
+
+
+def provider_limits(settings: DeliverySettings) -> ProviderLimits:
+    return ProviderLimits(
+        limits={name: _limit(limit) for name, limit in settings.provider_limits.items()},
+        default=_limit(settings.provider_default_limit),
+    )
+
+
 async def build(
     settings: DeliverySettings, *, clock: Callable[[], datetime] = utc_now
 ) -> ServiceParts:
@@ -251,6 +313,13 @@ async def build(
         clock=clock,
         policy=sending_policy(settings),
         caps=caps,
+        limits=provider_limits(settings),
+        loop=closed_loop(
+            settings, consent_channel=consent_channel, profile_channel=profile_channel
+        ),
+    )
+    relay = OutboxRelay(
+        deps, poll_seconds=settings.outbox_poll_seconds, batch_size=settings.outbox_batch_size
     )
     dispatcher = Dispatcher(
         deps,
@@ -260,6 +329,11 @@ async def build(
         lease_seconds=settings.lease_seconds,
     )
     maintenance = Maintenance(deps, interval_seconds=settings.maintenance_interval_seconds)
+    follower = ConsentFollower(
+        deps,
+        GrpcConsentFeed(consent_channel),
+        retry_seconds=settings.consent_follow_retry_seconds,
+    )
     servicer = DeliveryServicer(deps)
 
     async def close() -> None:
@@ -280,6 +354,12 @@ async def build(
         service_names=[SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
         method_scopes=dict(METHOD_SCOPES),
-        background=[maintenance.run, *([dispatcher.run] if settings.dispatcher_enabled else [])],
+        background=[
+            maintenance.run,
+            *([dispatcher.run] if settings.dispatcher_enabled else []),
+            *([follower.run] if settings.consent_follow_enabled else []),
+            *([relay.run] if settings.outbox_enabled else []),
+        ],
         on_close=[close],
+        http_app=build_http_app(deps),
     )

@@ -159,6 +159,23 @@ class QuietHoursSettings(BaseModel):
         return self
 
 
+class ProviderLimitSettings(BaseModel):
+    """Limits of one provider per replica: calls in flight, calls a second."""
+
+    max_concurrency: int = 8
+    # 0: unlimited.
+    rate_per_second: float = 0.0
+    burst: int = 1
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ProviderLimitSettings:
+        if self.max_concurrency < 1 or self.burst < 1:
+            raise ValueError("max_concurrency and burst must be at least 1")
+        if not 0 <= self.rate_per_second < float("inf"):
+            raise ValueError("rate_per_second must be 0 (unlimited) or a positive number")
+        return self
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -173,6 +190,33 @@ class DeliverySettings(ServiceSettings):
 
     service_name: str = "delivery"
     port: int = 50055
+    # The HTTP endpoint: unsubscribe links and provider callbacks (rapport.httpserver).
+    http_port: int = 8055
+
+    # Where that endpoint is reached from outside (a proxy, an ingress): unsubscribe
+    # links and provider callback URLs are built from it, and Twilio signatures are
+    # checked against it. https:// (http:// only to this machine).
+    public_base_url: str = "http://127.0.0.1:8055"
+    # Signs unsubscribe tokens and keys recipient hashes; the same on every replica.
+    # None: a random key per process (links break on restart; fine for development).
+    unsubscribe_secret: SecretStr | None = None
+    # How long an unsubscribe link works after the mail went out.
+    unsubscribe_token_ttl_seconds: float = 180 * 24 * 3600.0
+    # Per provider name, the shared secret (`whsec_...`, Standard Webhooks) its event
+    # callbacks are signed with (POST /v1/providers/{provider}/events); a provider
+    # without one has no such endpoint.
+    provider_event_secrets: dict[str, SecretStr] = {}
+    # Profile trait -> identifier type: what the profile events of status changes
+    # (`Email Delivered`...) are attributed with.
+    event_identifier_traits: dict[str, str] = {
+        "user_id": "user_id",
+        "email": "email",
+        "phone": "phone",
+    }
+    # The outbox relay (profile events, bounce and complaint opt-outs).
+    outbox_enabled: bool = True
+    outbox_poll_seconds: float = 1.0
+    outbox_batch_size: int = 100
 
     profile_address: str = "127.0.0.1:50052"
     consent_address: str = "127.0.0.1:50053"
@@ -238,8 +282,17 @@ class DeliverySettings(ServiceSettings):
     retry_max_seconds: float = 300.0
     dispatch_poll_seconds: float = 0.5
     dispatcher_enabled: bool = True
+    # Follow consent's ledger and cancel queued messages on opt-outs (needs the
+    # consent.watch scope on consent); the first retry after a failed stream.
+    consent_follow_enabled: bool = True
+    consent_follow_retry_seconds: float = 1.0
     # Messages in flight at once per replica: one slow provider call never stalls the rest.
-    dispatch_concurrency: int = 8
+    dispatch_concurrency: int = 32
+    # Per provider name (`smtp`, `webhook`, `inbox`, the configured names): its limits;
+    # providers not listed get provider_default_limit. A channel's messages hold at most
+    # as many dispatch slots as its providers may have calls in flight.
+    provider_limits: dict[str, ProviderLimitSettings] = {}
+    provider_default_limit: ProviderLimitSettings = ProviderLimitSettings()
     # One attempt (profile, consent, providers) is cut off after this long...
     attempt_timeout_seconds: float = 60.0
     # ...and its claim lasts longer, so no other replica takes the message meanwhile.
@@ -266,8 +319,41 @@ class DeliverySettings(ServiceSettings):
             raise ValueError("idempotency_window_seconds must be at least 86400 (24 hours)")
         if self.maintenance_interval_seconds <= 0:
             raise ValueError("maintenance_interval_seconds must be positive")
+        if not 0 < self.consent_follow_retry_seconds < float("inf"):
+            raise ValueError("consent_follow_retry_seconds must be a positive number")
+        if not 0 <= self.retry_base_seconds <= self.retry_max_seconds < float("inf"):
+            raise ValueError("need 0 <= retry_base_seconds <= retry_max_seconds (finite)")
         if self.frequency_cap_store == "redis" and not self.redis_url:
             raise ValueError("frequency_cap_store redis needs redis_url")
+        return self
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an https:// URL")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname):
+            raise ValueError("must be https:// (http:// only to this machine)")
+        if parts.query or parts.fragment:
+            raise ValueError("must not have a query or fragment")
+        return url.rstrip("/")
+
+    @field_validator("provider_event_secrets")
+    @classmethod
+    def _event_secrets(cls, secrets: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for secret in secrets.values():
+            decode_secret(secret.get_secret_value())
+        return secrets
+
+    @model_validator(mode="after")
+    def _loop_bounds(self) -> DeliverySettings:
+        if self.unsubscribe_token_ttl_seconds < 24 * 3600:
+            raise ValueError("unsubscribe_token_ttl_seconds must be at least 86400 (a day)")
+        if self.outbox_poll_seconds <= 0 or self.outbox_batch_size < 1:
+            raise ValueError("outbox_poll_seconds must be positive, outbox_batch_size >= 1")
+        if self.unsubscribe_secret is not None and not self.unsubscribe_secret.get_secret_value():
+            raise ValueError("unsubscribe_secret must not be empty")
         return self
 
     @model_validator(mode="after")

@@ -68,7 +68,11 @@ def best(
 async def final(stub: pb_grpc.DeliveryServiceStub, name: str) -> pb.Message:
     async def done() -> pb.Message | None:
         message = await stub.GetMessage(pb.GetMessageRequest(name=name))
-        return message if message.state != pb.MESSAGE_STATE_QUEUED else None
+        return (
+            message
+            if message.state not in (pb.MESSAGE_STATE_QUEUED, pb.MESSAGE_STATE_SENDING)
+            else None
+        )
 
     return await eventually(done, timeout=WITHIN)
 

@@ -43,7 +43,7 @@ async def settle(stub: pb_grpc.DeliveryServiceStub, request: pb.SendMessageReque
 
     async def done() -> pb.Message | None:
         message = await stub.GetMessage(pb.GetMessageRequest(name=name))
-        pending = (pb.MESSAGE_STATE_QUEUED, pb.MESSAGE_STATE_SCHEDULED)
+        pending = (pb.MESSAGE_STATE_QUEUED, pb.MESSAGE_STATE_SCHEDULED, pb.MESSAGE_STATE_SENDING)
         return message if message.state not in pending else None
 
     return await eventually(done, timeout=WITHIN)

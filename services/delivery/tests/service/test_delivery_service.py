@@ -33,7 +33,7 @@ def known_customer(upstreams: Any) -> None:
 async def final_state(stub: pb_grpc.DeliveryServiceStub, name: str) -> pb.Message:
     async def done() -> pb.Message | None:
         message = await stub.GetMessage(pb.GetMessageRequest(name=name))
-        return message if message.state != QUEUED else None
+        return message if message.state not in (QUEUED, pb.MESSAGE_STATE_SENDING) else None
 
     return await eventually(done, timeout=WITHIN)
 
@@ -67,9 +67,13 @@ async def test_message_is_rendered_sent_and_reported(
     assert mail["X-Rapport-Message"] == accepted.name
     assert mail["Message-ID"] == message.provider_message_id
     text = mail.get_body(("plain",)).get_content()
-    assert text.strip() == "Dear Ada, 10% off <b>bold</b>"  # text is not escaped
+    # A marketing mail: the unsubscribe link follows the body (see test_delivery_unsubscribe).
+    body, link = text.replace("\r\n", "\n").split("\n\n--\nUnsubscribe: ")
+    assert body == "Dear Ada, 10% off <b>bold</b>"  # text is not escaped
+    assert mail["List-Unsubscribe"] == f"<{link.strip()}>"
     html = mail.get_body(("html",)).get_content()
-    assert html.strip() == "<p>&lt;b&gt;bold&lt;/b&gt;</p>"  # html is
+    html = html.replace("\r\n", "\n").split("\n<p style=")[0]
+    assert html == "<p>&lt;b&gt;bold&lt;/b&gt;</p>"  # html is
     # Our logs name the message and customer ids, never the address or what was said.
     ours = [r for r in caplog.records if r.name.startswith("rapport")]
     assert any(getattr(r, "message_id", None) == accepted.name.rsplit("/", 1)[1] for r in ours)
@@ -190,7 +194,10 @@ async def test_retries_exhausted_is_the_dead_letter_state(
     async with delivery(make_settings(max_attempts=3)) as stub:
         accepted = await stub.SendMessage(send_request())
         message = await final_state(stub, accepted.name)
-    assert (message.state, message.failure_reason) == (FAILED, "RETRIES_EXHAUSTED")
+    assert (message.state, message.failure_reason) == (
+        pb.MESSAGE_STATE_DEAD_LETTERED,
+        "RETRIES_EXHAUSTED",
+    )
     assert message.attempt_count == 3
 
 

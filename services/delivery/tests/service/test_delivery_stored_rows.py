@@ -78,7 +78,11 @@ async def get(stub: pb_grpc.DeliveryServiceStub, message_id: str) -> pb.Message:
 async def settled(stub: pb_grpc.DeliveryServiceStub, message_id: str) -> pb.Message:
     async def done() -> pb.Message | None:
         message = await get(stub, message_id)
-        return message if message.state != pb.MESSAGE_STATE_QUEUED else None
+        return (
+            message
+            if message.state not in (pb.MESSAGE_STATE_QUEUED, pb.MESSAGE_STATE_SENDING)
+            else None
+        )
 
     return await eventually(done, timeout=WITHIN)
 

@@ -93,15 +93,35 @@ def test_names() -> None:
 
 def test_backoff_doubles_and_is_capped() -> None:
     policy = RetryPolicy(max_attempts=20, base_seconds=1.0, max_delay_seconds=300)
-    assert [policy.delay(n).total_seconds() for n in range(1, 6)] == [1, 2, 4, 8, 16]
-    assert policy.delay(10).total_seconds() == 300
-    assert policy.delay(10_000).total_seconds() == 300  # no overflow
+    assert [policy.ceiling(n).total_seconds() for n in range(1, 6)] == [1, 2, 4, 8, 16]
+    assert policy.ceiling(10).total_seconds() == 300
+    assert policy.ceiling(10_000).total_seconds() == 300  # no overflow
 
 
 @given(st.integers(min_value=1, max_value=10_000), st.floats(min_value=0.001, max_value=10))
 def test_backoff_is_monotonic_and_bounded(attempt: int, base: float) -> None:
     policy = RetryPolicy(max_attempts=8, base_seconds=base, max_delay_seconds=300)
-    assert policy.delay(attempt) <= policy.delay(attempt + 1) <= timedelta(seconds=300)
+    assert policy.ceiling(attempt) <= policy.ceiling(attempt + 1) <= timedelta(seconds=300)
+
+
+@given(
+    st.integers(min_value=1, max_value=10_000),
+    st.floats(min_value=-1.0, max_value=2.0, allow_nan=False),
+)
+def test_full_jitter_draws_between_zero_and_the_ceiling(attempt: int, draw: float) -> None:
+    policy = RetryPolicy(max_attempts=8, base_seconds=0.5, max_delay_seconds=60)
+    delay = policy.delay(attempt, draw)
+    assert timedelta(0) <= delay <= policy.ceiling(attempt)
+    if 0.0 <= draw <= 1.0:
+        assert abs(delay.total_seconds() - draw * policy.ceiling(attempt).total_seconds()) < 1e-5
+
+
+def test_full_jitter_spreads_retries() -> None:
+    # The draw decides the delay: a lower draw retries sooner, so racing retries spread out.
+    policy = RetryPolicy(max_attempts=8, base_seconds=1.0, max_delay_seconds=300)
+    assert policy.delay(4, 0.0) == timedelta(0)
+    assert policy.delay(4, 0.25) == timedelta(seconds=2)
+    assert policy.delay(4, 1.0) == timedelta(seconds=8)
 
 
 def test_retry_later_requeues_then_dead_letters() -> None:
@@ -112,11 +132,21 @@ def test_retry_later_requeues_then_dead_letters() -> None:
     assert message.state is MessageState.QUEUED
     assert message.next_attempt_time == NOW + timedelta(seconds=2)
     message.attempt_count = 3
-    message.retry_later(policy, NOW)
-    assert (message.state, message.failure_reason) == (
-        MessageState.FAILED,
+    message.retry_later(policy, NOW, error="PROVIDER_UNAVAILABLE")
+    assert (message.state, message.failure_reason, message.last_error) == (
+        MessageState.DEAD_LETTERED,
         FailureReason.RETRIES_EXHAUSTED,
+        "PROVIDER_UNAVAILABLE",
     )
+    message.replay(NOW + timedelta(hours=1))
+    assert (message.state, message.attempt_count, message.failure_reason) == (
+        MessageState.QUEUED,
+        0,
+        "",
+    )
+    assert message.next_attempt_time == NOW + timedelta(hours=1)
+    with pytest.raises(ValueError):
+        message.replay(NOW)  # only a dead letter is replayed
 
 
 def test_final_states_are_final() -> None:

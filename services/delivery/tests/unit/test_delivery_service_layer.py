@@ -105,6 +105,7 @@ async def harness(directory: Path, *, max_attempts: int = 3) -> AsyncIterator[Ha
         page_tokens=PageTokens(None),
         dispatch_wakeup=wakeup,
         clock=clock,
+        uniform=lambda: 1.0,  # jitter at its ceiling: the backoff times are exact
     )
     dispatcher = Dispatcher(deps)
     try:
@@ -135,8 +136,15 @@ async def test_send_queues_wakes_and_dispatch_sends(tmp_path: Path) -> None:
     assert stored.state is MessageState.SENT and stored.attempt_count == 1
     assert stored.provider == "fake" and stored.provider_message_id.startswith("<fake-")
     [sent] = h.provider.sent
-    assert (sent.to, sent.subject, sent.text_body) == ("ada@example.com", "Hi Ada", "Body 1")
-    assert sent.headers == {"X-Rapport-Message": message.name}
+    assert (sent.to, sent.subject) == ("ada@example.com", "Hi Ada")
+    # A marketing mail: the body, then its unsubscribe link, also in the RFC 8058 headers.
+    body, link = sent.text_body.split("\n\n--\nUnsubscribe: ")
+    assert body == "Body 1"
+    assert sent.headers == {
+        "X-Rapport-Message": message.name,
+        "List-Unsubscribe": f"<{link.strip()}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 async def test_transient_failures_back_off_then_dead_letter(tmp_path: Path) -> None:
@@ -156,7 +164,7 @@ async def test_transient_failures_back_off_then_dead_letter(tmp_path: Path) -> N
         await h.dispatcher.dispatch_due()
         last = await h.get(message.name)
     assert (last.state, last.failure_reason, last.attempt_count) == (
-        MessageState.FAILED,
+        MessageState.DEAD_LETTERED,
         "RETRIES_EXHAUSTED",
         3,
     )
@@ -392,7 +400,7 @@ async def test_an_unexpected_error_is_retried_for_that_message_alone(tmp_path: P
         assert await dispatcher.dispatch_due() == 1
         last = await h.get(broken.name)
     assert (last.state, last.failure_reason, last.attempt_count) == (
-        MessageState.FAILED,
+        MessageState.DEAD_LETTERED,
         "RETRIES_EXHAUSTED",
         2,
     )
@@ -405,7 +413,8 @@ async def test_a_channel_without_provider_waits_for_one(tmp_path: Path) -> None:
         h.providers.clear()  # e.g. a replica whose configuration lacks the channel
         await h.dispatcher.dispatch_due()
         waiting = await h.get(message.name)
-        assert (waiting.state, waiting.attempt_count) == (MessageState.QUEUED, 1)
+        # Not even claimed (no lane for the channel): left for a replica that has it.
+        assert (waiting.state, waiting.attempt_count) == (MessageState.QUEUED, 0)
         h.providers[Channel.EMAIL] = [h.provider]
         h.clock.advance(1)
         await h.dispatcher.dispatch_due()
@@ -455,5 +464,5 @@ async def test_when_cap_counts_cannot_be_read_the_message_waits(tmp_path: Path) 
         await dispatcher.dispatch_due()
         last = await h.get(message.name)
     assert (first.state, first.attempt_count) == (MessageState.QUEUED, 1)
-    assert (last.state, last.failure_reason) == (MessageState.FAILED, "RETRIES_EXHAUSTED")
+    assert (last.state, last.failure_reason) == (MessageState.DEAD_LETTERED, "RETRIES_EXHAUSTED")
     assert h.provider.sent == []

@@ -5,7 +5,9 @@ The workspaces served are the suite-wide ``workspaces`` of ServiceSettings.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -51,6 +53,40 @@ class ProfileSettings(ServiceSettings):
     cache_max_entries: int = Field(default=100_000, ge=1)  # in-process cache only
     cache_key_prefix: str = "rapport:profile:"
     redis_timeout_seconds: float = Field(default=0.25, gt=0)
+    # Segments: rules depending on time are re-evaluated for every customer this often;
+    # the evaluator works in chunks of customers (one transaction each) and looks for
+    # due segments at least every segment_poll_interval.
+    segment_reevaluation_interval: timedelta = Field(default=timedelta(hours=1), gt=timedelta(0))
+    segment_chunk_size: int = Field(default=5000, ge=1, le=50_000)
+    segment_poll_interval: timedelta = Field(default=timedelta(seconds=30), gt=timedelta(0))
+    # Computed traits: events read per backfill transaction.
+    backfill_chunk_size: int = Field(default=2000, ge=1, le=50_000)
+
+    # Following identity's WatchChanges (merges, unmerges, erasures) per workspace.
+    follow_identity: bool = True
+    # Data hygiene: how often the retention/inactivity sweep runs, rows per transaction.
+    hygiene_sweep_interval: timedelta = Field(default=timedelta(hours=1), gt=timedelta(0))
+    hygiene_sweep_chunk: int = Field(default=1000, ge=1)
+    # The Segment-compatible HTTP collector (/v1/batch, /v1/track...): write key ->
+    # workspace, as JSON in RAPPORT_PROFILE_WRITE_KEYS or a JSON file
+    # {"write_keys": {"<key>": "<workspace>"}} named by write_keys_file.
+    http_port: int = 8052
+    write_keys: dict[str, str] = Field(default_factory=dict)
+    write_keys_file: Path | None = None
+    # Signals relayed to NATS JetStream (with nats_url): rows per read, poll period.
+    signal_relay_batch_size: int = Field(default=256, ge=1)
+    signal_relay_poll_seconds: float = Field(default=1.0, gt=0)
+
+    def collector_write_keys(self) -> dict[str, str]:
+        """Write key -> workspace: the file's keys, then write_keys; each workspace served."""
+        keys = dict(read_write_keys_file(self.write_keys_file)) if self.write_keys_file else {}
+        keys.update(self.write_keys)
+        for key, workspace in keys.items():
+            if not key:
+                raise ValueError("write_keys: a write key must not be empty")
+            if workspace not in self.workspaces:
+                raise ValueError("write_keys: a write key names a workspace not served")
+        return keys
 
     def ingest_limits(self) -> IngestLimits:
         return IngestLimits(self.max_event_bytes, self.max_batch_bytes, self.max_struct_depth)
@@ -60,3 +96,14 @@ class ProfileSettings(ServiceSettings):
         if self.list_page_max_bytes >= self.max_message_bytes:
             raise ValueError("list_page_max_bytes must be below max_message_bytes")
         return self
+
+
+def read_write_keys_file(path: Path) -> dict[str, str]:
+    """``{"write_keys": {"<key>": "<workspace>"}}`` from a JSON file."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    keys = data.get("write_keys") if isinstance(data, dict) else None
+    if not isinstance(keys, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in keys.items()
+    ):
+        raise ValueError(f'{path}: expected {{"write_keys": {{"<key>": "<workspace>"}}}}')
+    return keys

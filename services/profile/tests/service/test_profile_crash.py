@@ -39,6 +39,8 @@ def profile_process(data_dir: Path, identity_address: str, port: int) -> Iterato
         "RAPPORT_PROFILE_DATA_DIR": str(data_dir),
         "RAPPORT_PROFILE_IDENTITY_ADDRESS": identity_address,
         "RAPPORT_PROFILE_LOG_LEVEL": "WARNING",
+        # An ephemeral port: the default (8052) may be taken by another process.
+        "RAPPORT_PROFILE_HTTP_PORT": "0",
     }
     log = (data_dir / "profile.log").open("ab")
     process = subprocess.Popen(

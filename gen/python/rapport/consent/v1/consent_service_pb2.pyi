@@ -119,3 +119,21 @@ class BatchCheckConsentResponse(_message.Message):
     RESPONSES_FIELD_NUMBER: _ClassVar[int]
     responses: _containers.RepeatedCompositeFieldContainer[CheckConsentResponse]
     def __init__(self, responses: _Optional[_Iterable[_Union[CheckConsentResponse, _Mapping]]] = ...) -> None: ...
+
+class WatchConsentRecordsRequest(_message.Message):
+    __slots__ = ("parent", "start_cursor")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    START_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    start_cursor: str
+    def __init__(self, parent: _Optional[str] = ..., start_cursor: _Optional[str] = ...) -> None: ...
+
+class WatchConsentRecordsResponse(_message.Message):
+    __slots__ = ("consent_record", "cursor", "skipped_record_count")
+    CONSENT_RECORD_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    consent_record: ConsentRecord
+    cursor: str
+    skipped_record_count: int
+    def __init__(self, consent_record: _Optional[_Union[ConsentRecord, _Mapping]] = ..., cursor: _Optional[str] = ..., skipped_record_count: _Optional[int] = ...) -> None: ...

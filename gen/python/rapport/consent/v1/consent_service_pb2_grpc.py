@@ -63,6 +63,11 @@ class ConsentServiceStub:
                 request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentRequest.SerializeToString,
                 response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentResponse.FromString,
                 _registered_method=True)
+        self.WatchConsentRecords = channel.unary_stream(
+                '/rapport.consent.v1.ConsentService/WatchConsentRecords',
+                request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsRequest.SerializeToString,
+                response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsResponse.FromString,
+                _registered_method=True)
 
 
 class ConsentServiceServicer:
@@ -108,6 +113,16 @@ class ConsentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchConsentRecords(self, request, context):
+        """Streams the ledger entries of a workspace in ledger order (the order
+        they were committed), from after `start_cursor`, then each new one as it
+        is committed, until the client cancels. When the server stops, the
+        stream ends with UNAVAILABLE: resume from the last `cursor` received.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -135,6 +150,11 @@ def add_ConsentServiceServicer_to_server(servicer, server):
                     servicer.BatchCheckConsent,
                     request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentRequest.FromString,
                     response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentResponse.SerializeToString,
+            ),
+            'WatchConsentRecords': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchConsentRecords,
+                    request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsRequest.FromString,
+                    response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -276,6 +296,33 @@ class ConsentService:
             '/rapport.consent.v1.ConsentService/BatchCheckConsent',
             rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentRequest.SerializeToString,
             rapport_dot_consent_dot_v1_dot_consent__service__pb2.BatchCheckConsentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchConsentRecords(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/rapport.consent.v1.ConsentService/WatchConsentRecords',
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsRequest.SerializeToString,
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -18,6 +18,26 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ModelKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MODEL_KIND_UNSPECIFIED: _ClassVar[ModelKind]
+    MODEL_KIND_BANDIT: _ClassVar[ModelKind]
+    MODEL_KIND_ONNX: _ClassVar[ModelKind]
+
+class ModelMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MODEL_MODE_UNSPECIFIED: _ClassVar[ModelMode]
+    MODEL_MODE_ACTIVE: _ClassVar[ModelMode]
+    MODEL_MODE_SHADOW: _ClassVar[ModelMode]
+
+class ExperimentStrategy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPERIMENT_STRATEGY_UNSPECIFIED: _ClassVar[ExperimentStrategy]
+    EXPERIMENT_STRATEGY_MODEL: _ClassVar[ExperimentStrategy]
+    EXPERIMENT_STRATEGY_RULES_ONLY: _ClassVar[ExperimentStrategy]
+    EXPERIMENT_STRATEGY_RANDOM: _ClassVar[ExperimentStrategy]
+    EXPERIMENT_STRATEGY_CONTROL: _ClassVar[ExperimentStrategy]
+
 class OutcomeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     OUTCOME_TYPE_UNSPECIFIED: _ClassVar[OutcomeType]
@@ -26,6 +46,19 @@ class OutcomeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTCOME_TYPE_ACCEPT: _ClassVar[OutcomeType]
     OUTCOME_TYPE_REJECT: _ClassVar[OutcomeType]
     OUTCOME_TYPE_CONVERSION: _ClassVar[OutcomeType]
+    OUTCOME_TYPE_SENT: _ClassVar[OutcomeType]
+    OUTCOME_TYPE_DELIVERED: _ClassVar[OutcomeType]
+    OUTCOME_TYPE_OPENED: _ClassVar[OutcomeType]
+    OUTCOME_TYPE_BOUNCED: _ClassVar[OutcomeType]
+
+class TriggerKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRIGGER_KIND_UNSPECIFIED: _ClassVar[TriggerKind]
+    TRIGGER_KIND_EVENT: _ClassVar[TriggerKind]
+    TRIGGER_KIND_SEGMENT_ENTERED: _ClassVar[TriggerKind]
+    TRIGGER_KIND_SEGMENT_EXITED: _ClassVar[TriggerKind]
+    TRIGGER_KIND_LIFE_STAGE_CHANGED: _ClassVar[TriggerKind]
+    TRIGGER_KIND_TIME_WINDOW: _ClassVar[TriggerKind]
 
 class PriorityPart(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -41,12 +74,33 @@ class ConfigChangeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONFIG_CHANGE_TYPE_ADDED: _ClassVar[ConfigChangeType]
     CONFIG_CHANGE_TYPE_REMOVED: _ClassVar[ConfigChangeType]
     CONFIG_CHANGE_TYPE_CHANGED: _ClassVar[ConfigChangeType]
+MODEL_KIND_UNSPECIFIED: ModelKind
+MODEL_KIND_BANDIT: ModelKind
+MODEL_KIND_ONNX: ModelKind
+MODEL_MODE_UNSPECIFIED: ModelMode
+MODEL_MODE_ACTIVE: ModelMode
+MODEL_MODE_SHADOW: ModelMode
+EXPERIMENT_STRATEGY_UNSPECIFIED: ExperimentStrategy
+EXPERIMENT_STRATEGY_MODEL: ExperimentStrategy
+EXPERIMENT_STRATEGY_RULES_ONLY: ExperimentStrategy
+EXPERIMENT_STRATEGY_RANDOM: ExperimentStrategy
+EXPERIMENT_STRATEGY_CONTROL: ExperimentStrategy
 OUTCOME_TYPE_UNSPECIFIED: OutcomeType
 OUTCOME_TYPE_IMPRESSION: OutcomeType
 OUTCOME_TYPE_CLICK: OutcomeType
 OUTCOME_TYPE_ACCEPT: OutcomeType
 OUTCOME_TYPE_REJECT: OutcomeType
 OUTCOME_TYPE_CONVERSION: OutcomeType
+OUTCOME_TYPE_SENT: OutcomeType
+OUTCOME_TYPE_DELIVERED: OutcomeType
+OUTCOME_TYPE_OPENED: OutcomeType
+OUTCOME_TYPE_BOUNCED: OutcomeType
+TRIGGER_KIND_UNSPECIFIED: TriggerKind
+TRIGGER_KIND_EVENT: TriggerKind
+TRIGGER_KIND_SEGMENT_ENTERED: TriggerKind
+TRIGGER_KIND_SEGMENT_EXITED: TriggerKind
+TRIGGER_KIND_LIFE_STAGE_CHANGED: TriggerKind
+TRIGGER_KIND_TIME_WINDOW: TriggerKind
 PRIORITY_PART_UNSPECIFIED: PriorityPart
 PRIORITY_PART_PROPENSITY: PriorityPart
 PRIORITY_PART_CONTEXT_WEIGHT: PriorityPart
@@ -56,6 +110,320 @@ CONFIG_CHANGE_TYPE_UNSPECIFIED: ConfigChangeType
 CONFIG_CHANGE_TYPE_ADDED: ConfigChangeType
 CONFIG_CHANGE_TYPE_REMOVED: ConfigChangeType
 CONFIG_CHANGE_TYPE_CHANGED: ConfigChangeType
+
+class Model(_message.Message):
+    __slots__ = ("name", "kind", "mode", "display_name", "description", "features", "dimensions", "exploration", "prior_precision", "reward_outcome", "create_time", "update_time", "onnx_model", "onnx_sha256")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
+    EXPLORATION_FIELD_NUMBER: _ClassVar[int]
+    PRIOR_PRECISION_FIELD_NUMBER: _ClassVar[int]
+    REWARD_OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    ONNX_MODEL_FIELD_NUMBER: _ClassVar[int]
+    ONNX_SHA256_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: ModelKind
+    mode: ModelMode
+    display_name: str
+    description: str
+    features: _containers.RepeatedScalarFieldContainer[str]
+    dimensions: int
+    exploration: float
+    prior_precision: float
+    reward_outcome: OutcomeType
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    onnx_model: bytes
+    onnx_sha256: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[_Union[ModelKind, str]] = ..., mode: _Optional[_Union[ModelMode, str]] = ..., display_name: _Optional[str] = ..., description: _Optional[str] = ..., features: _Optional[_Iterable[str]] = ..., dimensions: _Optional[int] = ..., exploration: _Optional[float] = ..., prior_precision: _Optional[float] = ..., reward_outcome: _Optional[_Union[OutcomeType, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., onnx_model: _Optional[bytes] = ..., onnx_sha256: _Optional[str] = ...) -> None: ...
+
+class CreateModelRequest(_message.Message):
+    __slots__ = ("parent", "model_id", "model")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    model_id: str
+    model: Model
+    def __init__(self, parent: _Optional[str] = ..., model_id: _Optional[str] = ..., model: _Optional[_Union[Model, _Mapping]] = ...) -> None: ...
+
+class GetModelRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models", "next_page_token")
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[Model]
+    next_page_token: str
+    def __init__(self, models: _Optional[_Iterable[_Union[Model, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateModelRequest(_message.Message):
+    __slots__ = ("model", "update_mask")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    model: Model
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, model: _Optional[_Union[Model, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
+class DeleteModelRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ShadowScore(_message.Message):
+    __slots__ = ("model", "action", "propensity")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    PROPENSITY_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    action: str
+    propensity: float
+    def __init__(self, model: _Optional[str] = ..., action: _Optional[str] = ..., propensity: _Optional[float] = ...) -> None: ...
+
+class ExperimentArm(_message.Message):
+    __slots__ = ("arm_id", "strategy", "weight")
+    ARM_ID_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    arm_id: str
+    strategy: ExperimentStrategy
+    weight: int
+    def __init__(self, arm_id: _Optional[str] = ..., strategy: _Optional[_Union[ExperimentStrategy, str]] = ..., weight: _Optional[int] = ...) -> None: ...
+
+class Experiment(_message.Message):
+    __slots__ = ("name", "display_name", "actions", "arms", "start_time", "end_time", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    display_name: str
+    actions: _containers.RepeatedScalarFieldContainer[str]
+    arms: _containers.RepeatedCompositeFieldContainer[ExperimentArm]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., display_name: _Optional[str] = ..., actions: _Optional[_Iterable[str]] = ..., arms: _Optional[_Iterable[_Union[ExperimentArm, _Mapping]]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateExperimentRequest(_message.Message):
+    __slots__ = ("parent", "experiment_id", "experiment")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    experiment_id: str
+    experiment: Experiment
+    def __init__(self, parent: _Optional[str] = ..., experiment_id: _Optional[str] = ..., experiment: _Optional[_Union[Experiment, _Mapping]] = ...) -> None: ...
+
+class GetExperimentRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListExperimentsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListExperimentsResponse(_message.Message):
+    __slots__ = ("experiments", "next_page_token")
+    EXPERIMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    experiments: _containers.RepeatedCompositeFieldContainer[Experiment]
+    next_page_token: str
+    def __init__(self, experiments: _Optional[_Iterable[_Union[Experiment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteExperimentRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetExperimentReportRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class Proportion(_message.Message):
+    __slots__ = ("estimate", "lower", "upper")
+    ESTIMATE_FIELD_NUMBER: _ClassVar[int]
+    LOWER_FIELD_NUMBER: _ClassVar[int]
+    UPPER_FIELD_NUMBER: _ClassVar[int]
+    estimate: float
+    lower: float
+    upper: float
+    def __init__(self, estimate: _Optional[float] = ..., lower: _Optional[float] = ..., upper: _Optional[float] = ...) -> None: ...
+
+class OutcomeCount(_message.Message):
+    __slots__ = ("type", "customers", "count")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    type: OutcomeType
+    customers: int
+    count: int
+    def __init__(self, type: _Optional[_Union[OutcomeType, str]] = ..., customers: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
+
+class ArmReport(_message.Message):
+    __slots__ = ("arm_id", "strategy", "reach", "decisions", "outcomes", "conversions", "conversion_rate", "conversion_value", "uplift")
+    ARM_ID_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    REACH_FIELD_NUMBER: _ClassVar[int]
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    CONVERSIONS_FIELD_NUMBER: _ClassVar[int]
+    CONVERSION_RATE_FIELD_NUMBER: _ClassVar[int]
+    CONVERSION_VALUE_FIELD_NUMBER: _ClassVar[int]
+    UPLIFT_FIELD_NUMBER: _ClassVar[int]
+    arm_id: str
+    strategy: ExperimentStrategy
+    reach: int
+    decisions: int
+    outcomes: _containers.RepeatedCompositeFieldContainer[OutcomeCount]
+    conversions: int
+    conversion_rate: Proportion
+    conversion_value: float
+    uplift: Proportion
+    def __init__(self, arm_id: _Optional[str] = ..., strategy: _Optional[_Union[ExperimentStrategy, str]] = ..., reach: _Optional[int] = ..., decisions: _Optional[int] = ..., outcomes: _Optional[_Iterable[_Union[OutcomeCount, _Mapping]]] = ..., conversions: _Optional[int] = ..., conversion_rate: _Optional[_Union[Proportion, _Mapping]] = ..., conversion_value: _Optional[float] = ..., uplift: _Optional[_Union[Proportion, _Mapping]] = ...) -> None: ...
+
+class ExperimentReport(_message.Message):
+    __slots__ = ("experiment", "arms", "compute_time")
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    ARMS_FIELD_NUMBER: _ClassVar[int]
+    COMPUTE_TIME_FIELD_NUMBER: _ClassVar[int]
+    experiment: str
+    arms: _containers.RepeatedCompositeFieldContainer[ArmReport]
+    compute_time: _timestamp_pb2.Timestamp
+    def __init__(self, experiment: _Optional[str] = ..., arms: _Optional[_Iterable[_Union[ArmReport, _Mapping]]] = ..., compute_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ConversionRule(_message.Message):
+    __slots__ = ("name", "action", "event_name", "window", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    action: str
+    event_name: str
+    window: _duration_pb2.Duration
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., action: _Optional[str] = ..., event_name: _Optional[str] = ..., window: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateConversionRuleRequest(_message.Message):
+    __slots__ = ("parent", "conversion_rule_id", "conversion_rule")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CONVERSION_RULE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSION_RULE_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    conversion_rule_id: str
+    conversion_rule: ConversionRule
+    def __init__(self, parent: _Optional[str] = ..., conversion_rule_id: _Optional[str] = ..., conversion_rule: _Optional[_Union[ConversionRule, _Mapping]] = ...) -> None: ...
+
+class GetConversionRuleRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListConversionRulesRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListConversionRulesResponse(_message.Message):
+    __slots__ = ("conversion_rules", "next_page_token")
+    CONVERSION_RULES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    conversion_rules: _containers.RepeatedCompositeFieldContainer[ConversionRule]
+    next_page_token: str
+    def __init__(self, conversion_rules: _Optional[_Iterable[_Union[ConversionRule, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteConversionRuleRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ExportCustomerDecisionsRequest(_message.Message):
+    __slots__ = ("parent", "customer", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    customer: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., customer: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ExportCustomerDecisionsResponse(_message.Message):
+    __slots__ = ("decisions", "outcomes", "next_page_token")
+    DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    decisions: _containers.RepeatedCompositeFieldContainer[Decision]
+    outcomes: _containers.RepeatedCompositeFieldContainer[Outcome]
+    next_page_token: str
+    def __init__(self, decisions: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., outcomes: _Optional[_Iterable[_Union[Outcome, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class EraseCustomerDecisionsRequest(_message.Message):
+    __slots__ = ("parent", "customer")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    customer: str
+    def __init__(self, parent: _Optional[str] = ..., customer: _Optional[str] = ...) -> None: ...
+
+class EraseCustomerDecisionsResponse(_message.Message):
+    __slots__ = ("decision_count", "outcome_count", "contact_count", "sent_message_count", "schedule_count")
+    DECISION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CONTACT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SENT_MESSAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SCHEDULE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    decision_count: int
+    outcome_count: int
+    contact_count: int
+    sent_message_count: int
+    schedule_count: int
+    def __init__(self, decision_count: _Optional[int] = ..., outcome_count: _Optional[int] = ..., contact_count: _Optional[int] = ..., sent_message_count: _Optional[int] = ..., schedule_count: _Optional[int] = ...) -> None: ...
 
 class Action(_message.Message):
     __slots__ = ("name", "display_name", "description", "channels", "purpose", "value", "lever", "base_propensity", "eligibility", "content", "start_time", "end_time", "create_time", "group", "treatments", "tags", "applicability", "suitability", "update_time")
@@ -222,19 +590,39 @@ class ExcludedAction(_message.Message):
     def __init__(self, action: _Optional[str] = ..., reason: _Optional[str] = ..., explanation: _Optional[str] = ..., score: _Optional[_Union[ScoreParts, _Mapping]] = ..., priority: _Optional[float] = ...) -> None: ...
 
 class DecideResponse(_message.Message):
-    __slots__ = ("decision", "actions", "excluded_actions", "config_version")
+    __slots__ = ("decision", "actions", "excluded_actions", "config_version", "model", "features", "shadow_scores")
+    class FeaturesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     DECISION_FIELD_NUMBER: _ClassVar[int]
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
     EXCLUDED_ACTIONS_FIELD_NUMBER: _ClassVar[int]
     CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_SCORES_FIELD_NUMBER: _ClassVar[int]
     decision: str
     actions: _containers.RepeatedCompositeFieldContainer[RankedAction]
     excluded_actions: _containers.RepeatedCompositeFieldContainer[ExcludedAction]
     config_version: str
-    def __init__(self, decision: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[RankedAction, _Mapping]]] = ..., excluded_actions: _Optional[_Iterable[_Union[ExcludedAction, _Mapping]]] = ..., config_version: _Optional[str] = ...) -> None: ...
+    model: str
+    features: _containers.ScalarMap[str, float]
+    shadow_scores: _containers.RepeatedCompositeFieldContainer[ShadowScore]
+    def __init__(self, decision: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[RankedAction, _Mapping]]] = ..., excluded_actions: _Optional[_Iterable[_Union[ExcludedAction, _Mapping]]] = ..., config_version: _Optional[str] = ..., model: _Optional[str] = ..., features: _Optional[_Mapping[str, float]] = ..., shadow_scores: _Optional[_Iterable[_Union[ShadowScore, _Mapping]]] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("name", "customer", "actions", "excluded_actions", "channel", "source", "create_time", "config_version")
+    __slots__ = ("name", "customer", "actions", "excluded_actions", "channel", "source", "create_time", "config_version", "experiment", "experiment_arm", "control", "model", "features", "shadow_scores")
+    class FeaturesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     NAME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     ACTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -243,6 +631,12 @@ class Decision(_message.Message):
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_ARM_FIELD_NUMBER: _ClassVar[int]
+    CONTROL_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    FEATURES_FIELD_NUMBER: _ClassVar[int]
+    SHADOW_SCORES_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     actions: _containers.RepeatedCompositeFieldContainer[RankedAction]
@@ -251,7 +645,13 @@ class Decision(_message.Message):
     source: str
     create_time: _timestamp_pb2.Timestamp
     config_version: str
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[RankedAction, _Mapping]]] = ..., excluded_actions: _Optional[_Iterable[_Union[ExcludedAction, _Mapping]]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_version: _Optional[str] = ...) -> None: ...
+    experiment: str
+    experiment_arm: str
+    control: bool
+    model: str
+    features: _containers.ScalarMap[str, float]
+    shadow_scores: _containers.RepeatedCompositeFieldContainer[ShadowScore]
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., actions: _Optional[_Iterable[_Union[RankedAction, _Mapping]]] = ..., excluded_actions: _Optional[_Iterable[_Union[ExcludedAction, _Mapping]]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., config_version: _Optional[str] = ..., experiment: _Optional[str] = ..., experiment_arm: _Optional[str] = ..., control: _Optional[bool] = ..., model: _Optional[str] = ..., features: _Optional[_Mapping[str, float]] = ..., shadow_scores: _Optional[_Iterable[_Union[ShadowScore, _Mapping]]] = ...) -> None: ...
 
 class GetDecisionRequest(_message.Message):
     __slots__ = ("name",)
@@ -280,7 +680,7 @@ class ListDecisionsResponse(_message.Message):
     def __init__(self, decisions: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Outcome(_message.Message):
-    __slots__ = ("name", "decision", "customer", "action", "type", "channel", "outcome_time", "create_time")
+    __slots__ = ("name", "decision", "customer", "action", "type", "channel", "outcome_time", "create_time", "value")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
@@ -289,6 +689,7 @@ class Outcome(_message.Message):
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_TIME_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
     name: str
     decision: str
     customer: str
@@ -297,15 +698,18 @@ class Outcome(_message.Message):
     channel: _channel_pb2.Channel
     outcome_time: _timestamp_pb2.Timestamp
     create_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., decision: _Optional[str] = ..., customer: _Optional[str] = ..., action: _Optional[str] = ..., type: _Optional[_Union[OutcomeType, str]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., outcome_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    value: float
+    def __init__(self, name: _Optional[str] = ..., decision: _Optional[str] = ..., customer: _Optional[str] = ..., action: _Optional[str] = ..., type: _Optional[_Union[OutcomeType, str]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., outcome_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., value: _Optional[float] = ...) -> None: ...
 
 class RecordOutcomeRequest(_message.Message):
-    __slots__ = ("parent", "outcome")
+    __slots__ = ("parent", "outcome", "request_id")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     parent: str
     outcome: Outcome
-    def __init__(self, parent: _Optional[str] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., outcome: _Optional[_Union[Outcome, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class GetOutcomeRequest(_message.Message):
     __slots__ = ("name",)
@@ -334,7 +738,7 @@ class ListOutcomesResponse(_message.Message):
     def __init__(self, outcomes: _Optional[_Iterable[_Union[Outcome, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Trigger(_message.Message):
-    __slots__ = ("name", "event_name", "condition", "action", "channel", "create_time", "update_time")
+    __slots__ = ("name", "event_name", "condition", "action", "channel", "create_time", "update_time", "kind", "segment", "life_stage", "date_trait", "offset_days", "years_after", "throttle", "best_channel")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
     CONDITION_FIELD_NUMBER: _ClassVar[int]
@@ -342,6 +746,14 @@ class Trigger(_message.Message):
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    LIFE_STAGE_FIELD_NUMBER: _ClassVar[int]
+    DATE_TRAIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_DAYS_FIELD_NUMBER: _ClassVar[int]
+    YEARS_AFTER_FIELD_NUMBER: _ClassVar[int]
+    THROTTLE_FIELD_NUMBER: _ClassVar[int]
+    BEST_CHANNEL_FIELD_NUMBER: _ClassVar[int]
     name: str
     event_name: str
     condition: str
@@ -349,7 +761,15 @@ class Trigger(_message.Message):
     channel: _channel_pb2.Channel
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., event_name: _Optional[str] = ..., condition: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    kind: TriggerKind
+    segment: str
+    life_stage: str
+    date_trait: str
+    offset_days: int
+    years_after: int
+    throttle: _duration_pb2.Duration
+    best_channel: bool
+    def __init__(self, name: _Optional[str] = ..., event_name: _Optional[str] = ..., condition: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[TriggerKind, str]] = ..., segment: _Optional[str] = ..., life_stage: _Optional[str] = ..., date_trait: _Optional[str] = ..., offset_days: _Optional[int] = ..., years_after: _Optional[int] = ..., throttle: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., best_channel: _Optional[bool] = ...) -> None: ...
 
 class CreateTriggerRequest(_message.Message):
     __slots__ = ("parent", "trigger_id", "trigger")
@@ -658,3 +1078,119 @@ class ExportDecisionConfigResponse(_message.Message):
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     content: str
     def __init__(self, content: _Optional[str] = ...) -> None: ...
+
+class SimulateDecisionsRequest(_message.Message):
+    __slots__ = ("parent", "config_version", "customers", "segment", "sample_size", "context", "channel", "max_actions", "placement", "device")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    CONTEXT_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    MAX_ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    config_version: str
+    customers: _containers.RepeatedScalarFieldContainer[str]
+    segment: str
+    sample_size: int
+    context: _struct_pb2.Struct
+    channel: _channel_pb2.Channel
+    max_actions: int
+    placement: str
+    device: str
+    def __init__(self, parent: _Optional[str] = ..., config_version: _Optional[str] = ..., customers: _Optional[_Iterable[str]] = ..., segment: _Optional[str] = ..., sample_size: _Optional[int] = ..., context: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., max_actions: _Optional[int] = ..., placement: _Optional[str] = ..., device: _Optional[str] = ...) -> None: ...
+
+class SimulatedAction(_message.Message):
+    __slots__ = ("action", "chosen_count", "first_count")
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CHOSEN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_COUNT_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    chosen_count: int
+    first_count: int
+    def __init__(self, action: _Optional[str] = ..., chosen_count: _Optional[int] = ..., first_count: _Optional[int] = ...) -> None: ...
+
+class ChannelReach(_message.Message):
+    __slots__ = ("channel", "customer_count", "action_count")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    channel: _channel_pb2.Channel
+    customer_count: int
+    action_count: int
+    def __init__(self, channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., customer_count: _Optional[int] = ..., action_count: _Optional[int] = ...) -> None: ...
+
+class ExclusionCount(_message.Message):
+    __slots__ = ("reason", "count")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    count: int
+    def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class SimulateDecisionsResponse(_message.Message):
+    __slots__ = ("config_version", "customer_count", "skipped_customers", "reached_count", "actions", "channels", "exclusions")
+    CONFIG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
+    REACHED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACTIONS_FIELD_NUMBER: _ClassVar[int]
+    CHANNELS_FIELD_NUMBER: _ClassVar[int]
+    EXCLUSIONS_FIELD_NUMBER: _ClassVar[int]
+    config_version: str
+    customer_count: int
+    skipped_customers: _containers.RepeatedScalarFieldContainer[str]
+    reached_count: int
+    actions: _containers.RepeatedCompositeFieldContainer[SimulatedAction]
+    channels: _containers.RepeatedCompositeFieldContainer[ChannelReach]
+    exclusions: _containers.RepeatedCompositeFieldContainer[ExclusionCount]
+    def __init__(self, config_version: _Optional[str] = ..., customer_count: _Optional[int] = ..., skipped_customers: _Optional[_Iterable[str]] = ..., reached_count: _Optional[int] = ..., actions: _Optional[_Iterable[_Union[SimulatedAction, _Mapping]]] = ..., channels: _Optional[_Iterable[_Union[ChannelReach, _Mapping]]] = ..., exclusions: _Optional[_Iterable[_Union[ExclusionCount, _Mapping]]] = ...) -> None: ...
+
+class EvaluatePolicyRequest(_message.Message):
+    __slots__ = ("parent", "model", "start_time", "end_time", "reward_outcome", "max_decisions")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    REWARD_OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    MAX_DECISIONS_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    model: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    reward_outcome: OutcomeType
+    max_decisions: int
+    def __init__(self, parent: _Optional[str] = ..., model: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reward_outcome: _Optional[_Union[OutcomeType, str]] = ..., max_decisions: _Optional[int] = ...) -> None: ...
+
+class PolicyValueEstimate(_message.Message):
+    __slots__ = ("value", "standard_error", "lower", "upper")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    STANDARD_ERROR_FIELD_NUMBER: _ClassVar[int]
+    LOWER_FIELD_NUMBER: _ClassVar[int]
+    UPPER_FIELD_NUMBER: _ClassVar[int]
+    value: float
+    standard_error: float
+    lower: float
+    upper: float
+    def __init__(self, value: _Optional[float] = ..., standard_error: _Optional[float] = ..., lower: _Optional[float] = ..., upper: _Optional[float] = ...) -> None: ...
+
+class EvaluatePolicyResponse(_message.Message):
+    __slots__ = ("decision_count", "skipped_count", "logged", "inverse_propensity", "doubly_robust", "effective_sample_size", "agreement")
+    DECISION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LOGGED_FIELD_NUMBER: _ClassVar[int]
+    INVERSE_PROPENSITY_FIELD_NUMBER: _ClassVar[int]
+    DOUBLY_ROBUST_FIELD_NUMBER: _ClassVar[int]
+    EFFECTIVE_SAMPLE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    AGREEMENT_FIELD_NUMBER: _ClassVar[int]
+    decision_count: int
+    skipped_count: int
+    logged: PolicyValueEstimate
+    inverse_propensity: PolicyValueEstimate
+    doubly_robust: PolicyValueEstimate
+    effective_sample_size: float
+    agreement: float
+    def __init__(self, decision_count: _Optional[int] = ..., skipped_count: _Optional[int] = ..., logged: _Optional[_Union[PolicyValueEstimate, _Mapping]] = ..., inverse_propensity: _Optional[_Union[PolicyValueEstimate, _Mapping]] = ..., doubly_robust: _Optional[_Union[PolicyValueEstimate, _Mapping]] = ..., effective_sample_size: _Optional[float] = ..., agreement: _Optional[float] = ...) -> None: ...

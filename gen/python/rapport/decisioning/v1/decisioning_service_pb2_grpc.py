@@ -204,6 +204,96 @@ class DecisioningServiceStub:
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigRequest.SerializeToString,
                 response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigResponse.FromString,
                 _registered_method=True)
+        self.CreateExperiment = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/CreateExperiment',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateExperimentRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Experiment.FromString,
+                _registered_method=True)
+        self.GetExperiment = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetExperiment',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetExperimentRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Experiment.FromString,
+                _registered_method=True)
+        self.ListExperiments = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ListExperiments',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsResponse.FromString,
+                _registered_method=True)
+        self.DeleteExperiment = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/DeleteExperiment',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteExperimentRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.GetExperimentReport = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetExperimentReport',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetExperimentReportRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExperimentReport.FromString,
+                _registered_method=True)
+        self.CreateConversionRule = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/CreateConversionRule',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateConversionRuleRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ConversionRule.FromString,
+                _registered_method=True)
+        self.GetConversionRule = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetConversionRule',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetConversionRuleRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ConversionRule.FromString,
+                _registered_method=True)
+        self.ListConversionRules = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ListConversionRules',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesResponse.FromString,
+                _registered_method=True)
+        self.DeleteConversionRule = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/DeleteConversionRule',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteConversionRuleRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ExportCustomerDecisions = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ExportCustomerDecisions',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportCustomerDecisionsRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportCustomerDecisionsResponse.FromString,
+                _registered_method=True)
+        self.EraseCustomerDecisions = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/EraseCustomerDecisions',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EraseCustomerDecisionsRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EraseCustomerDecisionsResponse.FromString,
+                _registered_method=True)
+        self.CreateModel = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/CreateModel',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateModelRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Model.FromString,
+                _registered_method=True)
+        self.GetModel = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetModel',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetModelRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Model.FromString,
+                _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ListModels',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
+        self.UpdateModel = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/UpdateModel',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateModelRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Model.FromString,
+                _registered_method=True)
+        self.DeleteModel = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/DeleteModel',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteModelRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.SimulateDecisions = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/SimulateDecisions',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.SimulateDecisionsRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.SimulateDecisionsResponse.FromString,
+                _registered_method=True)
+        self.EvaluatePolicy = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/EvaluatePolicy',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EvaluatePolicyRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EvaluatePolicyResponse.FromString,
+                _registered_method=True)
 
 
 class DecisioningServiceServicer:
@@ -446,6 +536,155 @@ class DecisioningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateExperiment(self, request, context):
+        """Creates an experiment: its arms take effect at once (experiments are not
+        part of the versioned configuration).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExperiment(self, request, context):
+        """Gets an experiment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListExperiments(self, request, context):
+        """Lists the experiments of a workspace, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteExperiment(self, request, context):
+        """Deletes an experiment; the decisions made in it keep their arm.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetExperimentReport(self, request, context):
+        """Per arm of an experiment: reach, outcomes and conversions with 95%
+        confidence intervals, and the uplift over the control arm.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateConversionRule(self, request, context):
+        """Creates a conversion rule: an event that counts as a conversion of
+        decisions about an action made within a window before it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetConversionRule(self, request, context):
+        """Gets a conversion rule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListConversionRules(self, request, context):
+        """Lists the conversion rules of a workspace, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteConversionRule(self, request, context):
+        """Deletes a conversion rule; conversions already attributed are kept.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportCustomerDecisions(self, request, context):
+        """Data subject access: the decisions and outcomes held on one customer
+        (with each decision's experiment arm), a page at a time: decisions
+        first, newest first, then outcomes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseCustomerDecisions(self, request, context):
+        """Data subject erasure: deletes the decisions, outcomes, contacts, sent
+        message links, scheduled trigger firings and trigger throttle records
+        held on one customer, and the scoring data stored with their decisions. Experiment assignment is a hash of customer and
+        experiment: nothing per customer is stored for it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateModel(self, request, context):
+        """Creates a model scoring propensities. It takes effect at once (models
+        are not part of the versioned decision configuration): an ACTIVE model
+        scores every decision from then on, a SHADOW model is scored and
+        recorded with each decision without affecting it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetModel(self, request, context):
+        """Gets a model.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListModels(self, request, context):
+        """Lists the models of a workspace, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateModel(self, request, context):
+        """Updates a model (AIP-134). Changing `features` or `dimensions` starts its
+        learning afresh.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteModel(self, request, context):
+        """Deletes a model and what it learnt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SimulateDecisions(self, request, context):
+        """Runs a candidate configuration (the draft or a published version) over
+        a sample of customers, through every step of the decision pipeline with
+        the live models, real profiles, consent answers and contact history:
+        what each would get, summed up (actions, reach per channel, exclusions).
+        Nothing is stored, sent or counted as a contact.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EvaluatePolicy(self, request, context):
+        """Off-policy evaluation of a candidate model over logged decisions and
+        their outcomes: the value (mean reward per decision) the candidate would
+        have had choosing the first action among those each logged decision
+        ranked or outranked, by inverse propensity scoring and doubly robust
+        estimation, with 95% confidence intervals (normal approximation), next
+        to the logged policy's own value. Read-only. Decisions carry features
+        only while some model (active or shadow) exists: create the candidate as
+        a SHADOW model first, then evaluate it on the decisions made since.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DecisioningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -598,6 +837,96 @@ def add_DecisioningServiceServicer_to_server(servicer, server):
                     servicer.ExportDecisionConfig,
                     request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigRequest.FromString,
                     response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigResponse.SerializeToString,
+            ),
+            'CreateExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateExperiment,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateExperimentRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Experiment.SerializeToString,
+            ),
+            'GetExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExperiment,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetExperimentRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Experiment.SerializeToString,
+            ),
+            'ListExperiments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListExperiments,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsResponse.SerializeToString,
+            ),
+            'DeleteExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteExperiment,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteExperimentRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'GetExperimentReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetExperimentReport,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetExperimentReportRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExperimentReport.SerializeToString,
+            ),
+            'CreateConversionRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateConversionRule,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateConversionRuleRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ConversionRule.SerializeToString,
+            ),
+            'GetConversionRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetConversionRule,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetConversionRuleRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ConversionRule.SerializeToString,
+            ),
+            'ListConversionRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListConversionRules,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesResponse.SerializeToString,
+            ),
+            'DeleteConversionRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteConversionRule,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteConversionRuleRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ExportCustomerDecisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportCustomerDecisions,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportCustomerDecisionsRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportCustomerDecisionsResponse.SerializeToString,
+            ),
+            'EraseCustomerDecisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseCustomerDecisions,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EraseCustomerDecisionsRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EraseCustomerDecisionsResponse.SerializeToString,
+            ),
+            'CreateModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateModel,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateModelRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Model.SerializeToString,
+            ),
+            'GetModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetModel,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetModelRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Model.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListModelsRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'UpdateModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateModel,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateModelRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Model.SerializeToString,
+            ),
+            'DeleteModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteModel,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteModelRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'SimulateDecisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.SimulateDecisions,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.SimulateDecisionsRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.SimulateDecisionsResponse.SerializeToString,
+            ),
+            'EvaluatePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.EvaluatePolicy,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EvaluatePolicyRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EvaluatePolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1429,6 +1758,492 @@ class DecisioningService:
             '/rapport.decisioning.v1.DecisioningService/ExportDecisionConfig',
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigRequest.SerializeToString,
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportDecisionConfigResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/CreateExperiment',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateExperimentRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Experiment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetExperiment',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetExperimentRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Experiment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListExperiments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ListExperiments',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/DeleteExperiment',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteExperimentRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetExperimentReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetExperimentReport',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetExperimentReportRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExperimentReport.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateConversionRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/CreateConversionRule',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateConversionRuleRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ConversionRule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetConversionRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetConversionRule',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetConversionRuleRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ConversionRule.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListConversionRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ListConversionRules',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteConversionRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/DeleteConversionRule',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteConversionRuleRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCustomerDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ExportCustomerDecisions',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportCustomerDecisionsRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ExportCustomerDecisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseCustomerDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/EraseCustomerDecisions',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EraseCustomerDecisionsRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EraseCustomerDecisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/CreateModel',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.CreateModelRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Model.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetModel',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetModelRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Model.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ListModels',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListModelsRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/UpdateModel',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateModelRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Model.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/DeleteModel',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteModelRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SimulateDecisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/SimulateDecisions',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.SimulateDecisionsRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.SimulateDecisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EvaluatePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/EvaluatePolicy',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EvaluatePolicyRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.EvaluatePolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,

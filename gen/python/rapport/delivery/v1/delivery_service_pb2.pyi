@@ -7,6 +7,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from rapport.type.v1 import channel_pb2 as _channel_pb2
+from rapport.type.v1 import identifier_pb2 as _identifier_pb2
 from rapport.type.v1 import message_content_pb2 as _message_content_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -26,12 +27,42 @@ class MessageState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MESSAGE_STATE_FAILED: _ClassVar[MessageState]
     MESSAGE_STATE_SCHEDULED: _ClassVar[MessageState]
     MESSAGE_STATE_CAPPED: _ClassVar[MessageState]
+    MESSAGE_STATE_DEAD_LETTERED: _ClassVar[MessageState]
+    MESSAGE_STATE_CANCELLED: _ClassVar[MessageState]
+    MESSAGE_STATE_DELIVERED: _ClassVar[MessageState]
+    MESSAGE_STATE_BOUNCED: _ClassVar[MessageState]
+    MESSAGE_STATE_SENDING: _ClassVar[MessageState]
 
 class MessagePriority(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     MESSAGE_PRIORITY_UNSPECIFIED: _ClassVar[MessagePriority]
     MESSAGE_PRIORITY_NORMAL: _ClassVar[MessagePriority]
     MESSAGE_PRIORITY_CRITICAL: _ClassVar[MessagePriority]
+
+class ProviderEventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROVIDER_EVENT_TYPE_UNSPECIFIED: _ClassVar[ProviderEventType]
+    PROVIDER_EVENT_TYPE_DELIVERED: _ClassVar[ProviderEventType]
+    PROVIDER_EVENT_TYPE_BOUNCED: _ClassVar[ProviderEventType]
+    PROVIDER_EVENT_TYPE_SOFT_BOUNCED: _ClassVar[ProviderEventType]
+    PROVIDER_EVENT_TYPE_FAILED: _ClassVar[ProviderEventType]
+    PROVIDER_EVENT_TYPE_OPENED: _ClassVar[ProviderEventType]
+    PROVIDER_EVENT_TYPE_CLICKED: _ClassVar[ProviderEventType]
+    PROVIDER_EVENT_TYPE_COMPLAINED: _ClassVar[ProviderEventType]
+
+class ProviderEventOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PROVIDER_EVENT_OUTCOME_UNSPECIFIED: _ClassVar[ProviderEventOutcome]
+    PROVIDER_EVENT_OUTCOME_APPLIED: _ClassVar[ProviderEventOutcome]
+    PROVIDER_EVENT_OUTCOME_DUPLICATE: _ClassVar[ProviderEventOutcome]
+    PROVIDER_EVENT_OUTCOME_UNKNOWN_MESSAGE: _ClassVar[ProviderEventOutcome]
+    PROVIDER_EVENT_OUTCOME_NOT_APPLICABLE: _ClassVar[ProviderEventOutcome]
+
+class MessageView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MESSAGE_VIEW_UNSPECIFIED: _ClassVar[MessageView]
+    MESSAGE_VIEW_BASIC: _ClassVar[MessageView]
+    MESSAGE_VIEW_FULL: _ClassVar[MessageView]
 MESSAGE_STATE_UNSPECIFIED: MessageState
 MESSAGE_STATE_QUEUED: MessageState
 MESSAGE_STATE_SENT: MessageState
@@ -39,9 +70,30 @@ MESSAGE_STATE_SUPPRESSED: MessageState
 MESSAGE_STATE_FAILED: MessageState
 MESSAGE_STATE_SCHEDULED: MessageState
 MESSAGE_STATE_CAPPED: MessageState
+MESSAGE_STATE_DEAD_LETTERED: MessageState
+MESSAGE_STATE_CANCELLED: MessageState
+MESSAGE_STATE_DELIVERED: MessageState
+MESSAGE_STATE_BOUNCED: MessageState
+MESSAGE_STATE_SENDING: MessageState
 MESSAGE_PRIORITY_UNSPECIFIED: MessagePriority
 MESSAGE_PRIORITY_NORMAL: MessagePriority
 MESSAGE_PRIORITY_CRITICAL: MessagePriority
+PROVIDER_EVENT_TYPE_UNSPECIFIED: ProviderEventType
+PROVIDER_EVENT_TYPE_DELIVERED: ProviderEventType
+PROVIDER_EVENT_TYPE_BOUNCED: ProviderEventType
+PROVIDER_EVENT_TYPE_SOFT_BOUNCED: ProviderEventType
+PROVIDER_EVENT_TYPE_FAILED: ProviderEventType
+PROVIDER_EVENT_TYPE_OPENED: ProviderEventType
+PROVIDER_EVENT_TYPE_CLICKED: ProviderEventType
+PROVIDER_EVENT_TYPE_COMPLAINED: ProviderEventType
+PROVIDER_EVENT_OUTCOME_UNSPECIFIED: ProviderEventOutcome
+PROVIDER_EVENT_OUTCOME_APPLIED: ProviderEventOutcome
+PROVIDER_EVENT_OUTCOME_DUPLICATE: ProviderEventOutcome
+PROVIDER_EVENT_OUTCOME_UNKNOWN_MESSAGE: ProviderEventOutcome
+PROVIDER_EVENT_OUTCOME_NOT_APPLICABLE: ProviderEventOutcome
+MESSAGE_VIEW_UNSPECIFIED: MessageView
+MESSAGE_VIEW_BASIC: MessageView
+MESSAGE_VIEW_FULL: MessageView
 
 class ChannelSelection(_message.Message):
     __slots__ = ("candidate_channels", "reason", "explanation", "evaluations", "select_time")
@@ -70,7 +122,7 @@ class ChannelEvaluation(_message.Message):
     def __init__(self, channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., status: _Optional[str] = ..., preferred: _Optional[bool] = ..., cost_rank: _Optional[int] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("name", "customer", "purpose", "channel", "idempotency_key", "state", "attempt_count", "provider", "provider_message_id", "failure_reason", "source", "create_time", "update_time", "send_time", "template", "locale", "failure_detail", "priority", "channel_selection", "scheduled_time", "schedule_reason")
+    __slots__ = ("name", "customer", "purpose", "channel", "idempotency_key", "state", "attempt_count", "provider", "provider_message_id", "failure_reason", "source", "create_time", "update_time", "send_time", "template", "locale", "failure_detail", "priority", "channel_selection", "scheduled_time", "schedule_reason", "last_error", "status_history", "delivery_time", "open_time", "click_time", "erase_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +144,12 @@ class Message(_message.Message):
     CHANNEL_SELECTION_FIELD_NUMBER: _ClassVar[int]
     SCHEDULED_TIME_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_REASON_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    STATUS_HISTORY_FIELD_NUMBER: _ClassVar[int]
+    DELIVERY_TIME_FIELD_NUMBER: _ClassVar[int]
+    OPEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    CLICK_TIME_FIELD_NUMBER: _ClassVar[int]
+    ERASE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     purpose: str
@@ -113,7 +171,99 @@ class Message(_message.Message):
     channel_selection: ChannelSelection
     scheduled_time: _timestamp_pb2.Timestamp
     schedule_reason: str
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., idempotency_key: _Optional[str] = ..., state: _Optional[_Union[MessageState, str]] = ..., attempt_count: _Optional[int] = ..., provider: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template: _Optional[str] = ..., locale: _Optional[str] = ..., failure_detail: _Optional[str] = ..., priority: _Optional[_Union[MessagePriority, str]] = ..., channel_selection: _Optional[_Union[ChannelSelection, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schedule_reason: _Optional[str] = ...) -> None: ...
+    last_error: str
+    status_history: _containers.RepeatedCompositeFieldContainer[StatusChange]
+    delivery_time: _timestamp_pb2.Timestamp
+    open_time: _timestamp_pb2.Timestamp
+    click_time: _timestamp_pb2.Timestamp
+    erase_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., idempotency_key: _Optional[str] = ..., state: _Optional[_Union[MessageState, str]] = ..., attempt_count: _Optional[int] = ..., provider: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template: _Optional[str] = ..., locale: _Optional[str] = ..., failure_detail: _Optional[str] = ..., priority: _Optional[_Union[MessagePriority, str]] = ..., channel_selection: _Optional[_Union[ChannelSelection, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schedule_reason: _Optional[str] = ..., last_error: _Optional[str] = ..., status_history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., delivery_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., click_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., erase_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class StatusChange(_message.Message):
+    __slots__ = ("status", "reason", "change_time", "reporter")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_TIME_FIELD_NUMBER: _ClassVar[int]
+    REPORTER_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    reason: str
+    change_time: _timestamp_pb2.Timestamp
+    reporter: str
+    def __init__(self, status: _Optional[str] = ..., reason: _Optional[str] = ..., change_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reporter: _Optional[str] = ...) -> None: ...
+
+class ReportProviderEventRequest(_message.Message):
+    __slots__ = ("parent", "message", "provider", "provider_message_id", "type", "event_time", "reason")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    message: str
+    provider: str
+    provider_message_id: str
+    type: ProviderEventType
+    event_time: _timestamp_pb2.Timestamp
+    reason: str
+    def __init__(self, parent: _Optional[str] = ..., message: _Optional[str] = ..., provider: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., type: _Optional[_Union[ProviderEventType, str]] = ..., event_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReportProviderEventResponse(_message.Message):
+    __slots__ = ("message", "outcome")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    message: str
+    outcome: ProviderEventOutcome
+    def __init__(self, message: _Optional[str] = ..., outcome: _Optional[_Union[ProviderEventOutcome, str]] = ...) -> None: ...
+
+class ExportCustomerMessagesRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ExportedMessage(_message.Message):
+    __slots__ = ("message", "content", "data", "recipient", "inbox_message", "identifiers")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    INBOX_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    message: Message
+    content: _message_content_pb2.MessageContent
+    data: _struct_pb2.Struct
+    recipient: str
+    inbox_message: InboxMessage
+    identifiers: _containers.RepeatedCompositeFieldContainer[_identifier_pb2.Identifier]
+    def __init__(self, message: _Optional[_Union[Message, _Mapping]] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., recipient: _Optional[str] = ..., inbox_message: _Optional[_Union[InboxMessage, _Mapping]] = ..., identifiers: _Optional[_Iterable[_Union[_identifier_pb2.Identifier, _Mapping]]] = ...) -> None: ...
+
+class ExportCustomerMessagesResponse(_message.Message):
+    __slots__ = ("messages", "next_page_token")
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[ExportedMessage]
+    next_page_token: str
+    def __init__(self, messages: _Optional[_Iterable[_Union[ExportedMessage, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class EraseCustomerMessagesRequest(_message.Message):
+    __slots__ = ("parent",)
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    def __init__(self, parent: _Optional[str] = ...) -> None: ...
+
+class EraseCustomerMessagesResponse(_message.Message):
+    __slots__ = ("erased_message_count", "cancelled_message_count")
+    ERASED_MESSAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_MESSAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    erased_message_count: int
+    cancelled_message_count: int
+    def __init__(self, erased_message_count: _Optional[int] = ..., cancelled_message_count: _Optional[int] = ...) -> None: ...
 
 class SendMessageRequest(_message.Message):
     __slots__ = ("parent", "idempotency_key", "customer", "purpose", "channel", "content", "data", "source", "template", "best_channel", "candidate_channels", "priority")
@@ -144,22 +294,32 @@ class SendMessageRequest(_message.Message):
     def __init__(self, parent: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., source: _Optional[str] = ..., template: _Optional[str] = ..., best_channel: _Optional[bool] = ..., candidate_channels: _Optional[_Iterable[_Union[_channel_pb2.Channel, str]]] = ..., priority: _Optional[_Union[MessagePriority, str]] = ...) -> None: ...
 
 class GetMessageRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "view")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    view: MessageView
+    def __init__(self, name: _Optional[str] = ..., view: _Optional[_Union[MessageView, str]] = ...) -> None: ...
 
 class ListMessagesRequest(_message.Message):
-    __slots__ = ("parent", "page_size", "page_token", "customer")
+    __slots__ = ("parent", "page_size", "page_token", "customer", "filter")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
     parent: str
     page_size: int
     page_token: str
     customer: str
-    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., customer: _Optional[str] = ...) -> None: ...
+    filter: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., customer: _Optional[str] = ..., filter: _Optional[str] = ...) -> None: ...
+
+class RetryMessageRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListMessagesResponse(_message.Message):
     __slots__ = ("messages", "next_page_token")

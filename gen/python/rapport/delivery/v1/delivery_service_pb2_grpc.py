@@ -45,6 +45,19 @@ class DeliveryServiceStub:
     critical, and frequency caps per customer end it CAPPED (or hold it until
     the window allows) unless its purpose is transactional.
 
+    Every marketing email (a purpose the deployment does not list as
+    transactional) carries an unsubscribe link in its text and HTML bodies and
+    the RFC 8058 `List-Unsubscribe` / `List-Unsubscribe-Post` headers; the link
+    (a signed token naming workspace, customer, channel and purpose) lands on
+    delivery's HTTP endpoint, which records the opt-out in consent (source
+    `unsubscribe`) before it answers. SMS STOP replies do the same through the
+    SMS provider's inbound callback. Transactional messages carry none.
+
+    After sending, providers report what became of a message (HTTP callbacks,
+    or ReportProviderEvent): its status history (GetMessage, MESSAGE_VIEW_FULL)
+    and profile events follow, and hard bounces and complaints become consent
+    opt-outs.
+
     Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
 
@@ -114,6 +127,26 @@ class DeliveryServiceStub:
                 request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateRequest.SerializeToString,
                 response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateResponse.FromString,
                 _registered_method=True)
+        self.RetryMessage = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/RetryMessage',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RetryMessageRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Message.FromString,
+                _registered_method=True)
+        self.ReportProviderEvent = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/ReportProviderEvent',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ReportProviderEventRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ReportProviderEventResponse.FromString,
+                _registered_method=True)
+        self.ExportCustomerMessages = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/ExportCustomerMessages',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ExportCustomerMessagesRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ExportCustomerMessagesResponse.FromString,
+                _registered_method=True)
+        self.EraseCustomerMessages = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/EraseCustomerMessages',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.EraseCustomerMessagesRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.EraseCustomerMessagesResponse.FromString,
+                _registered_method=True)
 
 
 class DeliveryServiceServicer:
@@ -134,6 +167,19 @@ class DeliveryServiceServicer:
     quiet hours in the customer's time zone hold it (SCHEDULED) unless it is
     critical, and frequency caps per customer end it CAPPED (or hold it until
     the window allows) unless its purpose is transactional.
+
+    Every marketing email (a purpose the deployment does not list as
+    transactional) carries an unsubscribe link in its text and HTML bodies and
+    the RFC 8058 `List-Unsubscribe` / `List-Unsubscribe-Post` headers; the link
+    (a signed token naming workspace, customer, channel and purpose) lands on
+    delivery's HTTP endpoint, which records the opt-out in consent (source
+    `unsubscribe`) before it answers. SMS STOP replies do the same through the
+    SMS provider's inbound callback. Transactional messages carry none.
+
+    After sending, providers report what became of a message (HTTP callbacks,
+    or ReportProviderEvent): its status history (GetMessage, MESSAGE_VIEW_FULL)
+    and profile events follow, and hard bounces and complaints become consent
+    opt-outs.
 
     Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
@@ -236,6 +282,59 @@ class DeliveryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetryMessage(self, request, context):
+        """Replays a dead letter (custom method `:retry`): a DEAD_LETTERED message
+        is queued again with a fresh set of attempts. Consent, quiet hours and
+        frequency caps are checked again when it is sent, so a replay after an
+        opt-out ends SUPPRESSED. Any other state is FAILED_PRECONDITION (reason
+        `MESSAGE_NOT_DEAD_LETTERED`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportProviderEvent(self, request, context):
+        """Records what a provider reported about a message it took (custom method
+        `:reportProviderEvent` on the messages of `parent`), for providers
+        without an HTTP callback (delivery's HTTP endpoints take the callbacks
+        of the others). The message is named directly or by its provider and
+        provider message id. DELIVERED moves a SENT message to DELIVERED;
+        BOUNCED (hard) to BOUNCED and FAILED to FAILED; SOFT_BOUNCED, OPENED,
+        CLICKED and COMPLAINED are kept in its status history (and set
+        `open_time` / `click_time`). Each kind is recorded once per message.
+        Every change becomes a profile event (`Email Delivered`, `SMS
+        Delivered`, `Email Opened`...) sent through an outbox; a hard bounce or
+        a complaint also records a consent opt-out for the message's purpose on
+        its channel (source `bounce` / `complaint`). An event for a message
+        delivery does not know, or one that does not apply to it (e.g. for a
+        message never sent), changes nothing and is answered, not refused.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportCustomerMessages(self, request, context):
+        """Data subject access: everything delivery holds on one customer (each
+        message with its content, data, address, status history and in-app
+        inbox entry), newest first, a page at a time. Erased messages come back
+        redacted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseCustomerMessages(self, request, context):
+        """Data subject erasure: removes the content, data and addresses of one
+        customer's messages, their in-app inbox and their pending profile
+        events. The messages stay as redacted tombstones (state, times,
+        provider, idempotency key), so counts and idempotency keep working;
+        messages not sent yet are CANCELLED (`failure_reason`
+        `CUSTOMER_ERASED`). Erasing again changes nothing more.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DeliveryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -299,6 +398,26 @@ def add_DeliveryServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateRequest.FromString,
                     response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateResponse.SerializeToString,
             ),
+            'RetryMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryMessage,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RetryMessageRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Message.SerializeToString,
+            ),
+            'ReportProviderEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportProviderEvent,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ReportProviderEventRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ReportProviderEventResponse.SerializeToString,
+            ),
+            'ExportCustomerMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportCustomerMessages,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ExportCustomerMessagesRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ExportCustomerMessagesResponse.SerializeToString,
+            ),
+            'EraseCustomerMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseCustomerMessages,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.EraseCustomerMessagesRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.EraseCustomerMessagesResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'rapport.delivery.v1.DeliveryService', rpc_method_handlers)
@@ -325,6 +444,19 @@ class DeliveryService:
     quiet hours in the customer's time zone hold it (SCHEDULED) unless it is
     critical, and frequency caps per customer end it CAPPED (or hold it until
     the window allows) unless its purpose is transactional.
+
+    Every marketing email (a purpose the deployment does not list as
+    transactional) carries an unsubscribe link in its text and HTML bodies and
+    the RFC 8058 `List-Unsubscribe` / `List-Unsubscribe-Post` headers; the link
+    (a signed token naming workspace, customer, channel and purpose) lands on
+    delivery's HTTP endpoint, which records the opt-out in consent (source
+    `unsubscribe`) before it answers. SMS STOP replies do the same through the
+    SMS provider's inbound callback. Transactional messages carry none.
+
+    After sending, providers report what became of a message (HTTP callbacks,
+    or ReportProviderEvent): its status history (GetMessage, MESSAGE_VIEW_FULL)
+    and profile events follow, and hard bounces and complaints become consent
+    opt-outs.
 
     Errors carry one `google.rpc.ErrorInfo` with domain `delivery.rapport.dev`.
     """
@@ -643,6 +775,114 @@ class DeliveryService:
             '/rapport.delivery.v1.DeliveryService/RenderTemplate',
             rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateRequest.SerializeToString,
             rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RenderTemplateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/RetryMessage',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.RetryMessageRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Message.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportProviderEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/ReportProviderEvent',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ReportProviderEventRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ReportProviderEventResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCustomerMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/ExportCustomerMessages',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ExportCustomerMessagesRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.ExportCustomerMessagesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseCustomerMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/EraseCustomerMessages',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.EraseCustomerMessagesRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.EraseCustomerMessagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

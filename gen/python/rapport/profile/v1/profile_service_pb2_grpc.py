@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from rapport.profile.v1 import profile_service_pb2 as rapport_dot_profile_dot_v1_dot_profile__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -81,6 +82,136 @@ class ProfileServiceStub:
                 '/rapport.profile.v1.ProfileService/WatchSignals',
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.WatchSignalsRequest.SerializeToString,
                 response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.WatchSignalsResponse.FromString,
+                _registered_method=True)
+        self.CreateSegment = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/CreateSegment',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.CreateSegmentRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Segment.FromString,
+                _registered_method=True)
+        self.GetSegment = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/GetSegment',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetSegmentRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Segment.FromString,
+                _registered_method=True)
+        self.ListSegments = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListSegments',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSegment = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/DeleteSegment',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteSegmentRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListSegmentMembers = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListSegmentMembers',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentMembersRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentMembersResponse.FromString,
+                _registered_method=True)
+        self.PreviewSegment = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/PreviewSegment',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.PreviewSegmentRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.PreviewSegmentResponse.FromString,
+                _registered_method=True)
+        self.GetLifeStageModel = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/GetLifeStageModel',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetLifeStageModelRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.LifeStageModel.FromString,
+                _registered_method=True)
+        self.UpdateLifeStageModel = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/UpdateLifeStageModel',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateLifeStageModelRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.LifeStageModel.FromString,
+                _registered_method=True)
+        self.CreateTrackingPlan = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/CreateTrackingPlan',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.CreateTrackingPlanRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.TrackingPlan.FromString,
+                _registered_method=True)
+        self.GetTrackingPlan = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/GetTrackingPlan',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetTrackingPlanRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.TrackingPlan.FromString,
+                _registered_method=True)
+        self.ListTrackingPlans = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListTrackingPlans',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlansRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlansResponse.FromString,
+                _registered_method=True)
+        self.UpdateTrackingPlan = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/UpdateTrackingPlan',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateTrackingPlanRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.TrackingPlan.FromString,
+                _registered_method=True)
+        self.DeleteTrackingPlan = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/DeleteTrackingPlan',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteTrackingPlanRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListTrackingPlanRevisions = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListTrackingPlanRevisions',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanRevisionsRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanRevisionsResponse.FromString,
+                _registered_method=True)
+        self.ListTrackingPlanViolations = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListTrackingPlanViolations',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanViolationsRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanViolationsResponse.FromString,
+                _registered_method=True)
+        self.CreateComputedTrait = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/CreateComputedTrait',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.CreateComputedTraitRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ComputedTrait.FromString,
+                _registered_method=True)
+        self.GetComputedTrait = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/GetComputedTrait',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetComputedTraitRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ComputedTrait.FromString,
+                _registered_method=True)
+        self.ListComputedTraits = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListComputedTraits',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsResponse.FromString,
+                _registered_method=True)
+        self.DeleteComputedTrait = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/DeleteComputedTrait',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteComputedTraitRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.GetBackfillJob = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/GetBackfillJob',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetBackfillJobRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.BackfillJob.FromString,
+                _registered_method=True)
+        self.ListBackfillJobs = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListBackfillJobs',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListBackfillJobsRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListBackfillJobsResponse.FromString,
+                _registered_method=True)
+        self.ExportProfile = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ExportProfile',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ExportProfileRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ExportProfileResponse.FromString,
+                _registered_method=True)
+        self.EraseProfile = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/EraseProfile',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.EraseProfileRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.EraseProfileResponse.FromString,
+                _registered_method=True)
+        self.GetDataHygienePolicy = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/GetDataHygienePolicy',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetDataHygienePolicyRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DataHygienePolicy.FromString,
+                _registered_method=True)
+        self.UpdateDataHygienePolicy = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/UpdateDataHygienePolicy',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateDataHygienePolicyRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DataHygienePolicy.FromString,
+                _registered_method=True)
+        self.ListInactiveProfiles = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListInactiveProfiles',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListInactiveProfilesRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListInactiveProfilesResponse.FromString,
                 _registered_method=True)
 
 
@@ -173,6 +304,216 @@ class ProfileServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSegment(self, request, context):
+        """Creates a segment: customers matching a CEL rule. Membership is computed
+        for every customer in the background after creation (see
+        `Segment.next_evaluation_time`), then kept up to date as events change
+        customers, with SEGMENT_ENTERED / SEGMENT_EXITED signals. A rule that
+        does not compile is refused with INVALID_ARGUMENT naming its line and
+        column.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSegment(self, request, context):
+        """Gets a segment.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSegments(self, request, context):
+        """Lists the segments of a workspace, in name order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSegment(self, request, context):
+        """Deletes a segment and its memberships (no exit signals are sent).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSegmentMembers(self, request, context):
+        """Lists the customers in a segment, in customer order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PreviewSegment(self, request, context):
+        """Evaluates a rule over the workspace's profiles without saving anything:
+        how many match, and a sample of them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLifeStageModel(self, request, context):
+        """Gets the workspace's life stage model (empty until updated).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateLifeStageModel(self, request, context):
+        """Replaces the workspace's life stage model. Every customer is given its
+        stage by the new model in the background (see `next_evaluation_time`),
+        then as events change them; a change of stage is a LIFE_STAGE_CHANGED
+        signal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateTrackingPlan(self, request, context):
+        """Creates a tracking plan: JSON Schemas that events are checked against
+        at ingestion.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetTrackingPlan(self, request, context):
+        """Gets a tracking plan (its latest revision).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTrackingPlans(self, request, context):
+        """Lists the tracking plans of a workspace, in name order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateTrackingPlan(self, request, context):
+        """Updates a tracking plan: the result is a new revision.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteTrackingPlan(self, request, context):
+        """Deletes a tracking plan, its revisions and its violation counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTrackingPlanRevisions(self, request, context):
+        """Lists the revisions of a tracking plan, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTrackingPlanViolations(self, request, context):
+        """Lists the violations a tracking plan found, counted by event name, kind
+        and field, most frequent first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateComputedTrait(self, request, context):
+        """Creates a computed trait: an aggregate of a customer's events over a
+        sliding window, kept up to date as events arrive, shown in
+        `Profile.computed_traits` and readable by segment rules. Events stored
+        before creation are counted by a backfill job (see `backfill_job`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetComputedTrait(self, request, context):
+        """Gets a computed trait.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListComputedTraits(self, request, context):
+        """Lists the computed traits of a workspace, in name order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteComputedTrait(self, request, context):
+        """Deletes a computed trait, its values and its backfill job.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBackfillJob(self, request, context):
+        """Gets the backfill job of a computed trait.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBackfillJobs(self, request, context):
+        """Lists the backfill jobs of a computed trait.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportProfile(self, request, context):
+        """Exports everything held on a customer (a data subject access request):
+        the profile with its traits and their provenance, every stored event,
+        the group memberships and what else profile keeps about the customer,
+        as one JSON object. A customer merged into another exports the
+        survivor. NOT_FOUND when nothing is held; FAILED_PRECONDITION
+        (`EXPORT_TOO_LARGE`) when the export would not fit in one response.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseProfile(self, request, context):
+        """Erases everything held on a customer: profile, traits, events, group
+        memberships, de-duplication records and signals. Idempotent: erasing a
+        customer profile holds nothing about succeeds with zero counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDataHygienePolicy(self, request, context):
+        """Gets the data hygiene policy of a workspace (event retention and
+        inactivity); a workspace that never set one has the default (keep
+        everything, no inactivity rule).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateDataHygienePolicy(self, request, context):
+        """Updates the data hygiene policy of a workspace. A background sweep
+        applies it in chunks: events older than their retention are deleted, and
+        with `INACTIVITY_ACTION_DELETE` inactive customers are erased.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListInactiveProfiles(self, request, context):
+        """Lists the customers the workspace's inactivity rule matches now (no
+        `inactivity.event_name` event within `inactivity.inactive_days` days,
+        and known for at least that long), in customer order. Empty without an
+        inactivity rule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProfileServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -220,6 +561,136 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     servicer.WatchSignals,
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.WatchSignalsRequest.FromString,
                     response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.WatchSignalsResponse.SerializeToString,
+            ),
+            'CreateSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSegment,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.CreateSegmentRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Segment.SerializeToString,
+            ),
+            'GetSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSegment,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetSegmentRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Segment.SerializeToString,
+            ),
+            'ListSegments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSegments,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsResponse.SerializeToString,
+            ),
+            'DeleteSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSegment,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteSegmentRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ListSegmentMembers': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSegmentMembers,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentMembersRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentMembersResponse.SerializeToString,
+            ),
+            'PreviewSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.PreviewSegment,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.PreviewSegmentRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.PreviewSegmentResponse.SerializeToString,
+            ),
+            'GetLifeStageModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLifeStageModel,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetLifeStageModelRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.LifeStageModel.SerializeToString,
+            ),
+            'UpdateLifeStageModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateLifeStageModel,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateLifeStageModelRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.LifeStageModel.SerializeToString,
+            ),
+            'CreateTrackingPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTrackingPlan,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.CreateTrackingPlanRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.TrackingPlan.SerializeToString,
+            ),
+            'GetTrackingPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTrackingPlan,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetTrackingPlanRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.TrackingPlan.SerializeToString,
+            ),
+            'ListTrackingPlans': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrackingPlans,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlansRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlansResponse.SerializeToString,
+            ),
+            'UpdateTrackingPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateTrackingPlan,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateTrackingPlanRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.TrackingPlan.SerializeToString,
+            ),
+            'DeleteTrackingPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteTrackingPlan,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteTrackingPlanRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ListTrackingPlanRevisions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrackingPlanRevisions,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanRevisionsRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanRevisionsResponse.SerializeToString,
+            ),
+            'ListTrackingPlanViolations': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTrackingPlanViolations,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanViolationsRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanViolationsResponse.SerializeToString,
+            ),
+            'CreateComputedTrait': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateComputedTrait,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.CreateComputedTraitRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ComputedTrait.SerializeToString,
+            ),
+            'GetComputedTrait': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetComputedTrait,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetComputedTraitRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ComputedTrait.SerializeToString,
+            ),
+            'ListComputedTraits': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListComputedTraits,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsResponse.SerializeToString,
+            ),
+            'DeleteComputedTrait': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteComputedTrait,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteComputedTraitRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'GetBackfillJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBackfillJob,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetBackfillJobRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.BackfillJob.SerializeToString,
+            ),
+            'ListBackfillJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBackfillJobs,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListBackfillJobsRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListBackfillJobsResponse.SerializeToString,
+            ),
+            'ExportProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportProfile,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ExportProfileRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ExportProfileResponse.SerializeToString,
+            ),
+            'EraseProfile': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseProfile,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.EraseProfileRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.EraseProfileResponse.SerializeToString,
+            ),
+            'GetDataHygienePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDataHygienePolicy,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetDataHygienePolicyRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DataHygienePolicy.SerializeToString,
+            ),
+            'UpdateDataHygienePolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateDataHygienePolicy,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateDataHygienePolicyRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DataHygienePolicy.SerializeToString,
+            ),
+            'ListInactiveProfiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListInactiveProfiles,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListInactiveProfilesRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListInactiveProfilesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -468,6 +939,708 @@ class ProfileService:
             '/rapport.profile.v1.ProfileService/WatchSignals',
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.WatchSignalsRequest.SerializeToString,
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.WatchSignalsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/CreateSegment',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.CreateSegmentRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.Segment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/GetSegment',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetSegmentRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.Segment.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSegments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListSegments',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/DeleteSegment',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteSegmentRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSegmentMembers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListSegmentMembers',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentMembersRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentMembersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PreviewSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/PreviewSegment',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.PreviewSegmentRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.PreviewSegmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLifeStageModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/GetLifeStageModel',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetLifeStageModelRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.LifeStageModel.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateLifeStageModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/UpdateLifeStageModel',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateLifeStageModelRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.LifeStageModel.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateTrackingPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/CreateTrackingPlan',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.CreateTrackingPlanRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.TrackingPlan.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTrackingPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/GetTrackingPlan',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetTrackingPlanRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.TrackingPlan.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrackingPlans(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListTrackingPlans',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlansRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlansResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateTrackingPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/UpdateTrackingPlan',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateTrackingPlanRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.TrackingPlan.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteTrackingPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/DeleteTrackingPlan',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteTrackingPlanRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrackingPlanRevisions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListTrackingPlanRevisions',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanRevisionsRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanRevisionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTrackingPlanViolations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListTrackingPlanViolations',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanViolationsRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListTrackingPlanViolationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateComputedTrait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/CreateComputedTrait',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.CreateComputedTraitRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ComputedTrait.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetComputedTrait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/GetComputedTrait',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetComputedTraitRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ComputedTrait.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListComputedTraits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListComputedTraits',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteComputedTrait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/DeleteComputedTrait',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteComputedTraitRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBackfillJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/GetBackfillJob',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetBackfillJobRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.BackfillJob.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBackfillJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListBackfillJobs',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListBackfillJobsRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListBackfillJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ExportProfile',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ExportProfileRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ExportProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseProfile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/EraseProfile',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.EraseProfileRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.EraseProfileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDataHygienePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/GetDataHygienePolicy',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetDataHygienePolicyRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.DataHygienePolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateDataHygienePolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/UpdateDataHygienePolicy',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateDataHygienePolicyRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.DataHygienePolicy.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListInactiveProfiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListInactiveProfiles',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListInactiveProfilesRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListInactiveProfilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

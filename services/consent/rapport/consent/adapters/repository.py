@@ -23,12 +23,18 @@ from rapport.consent.domain.model import (
     known_channel,
     known_state,
 )
-from rapport.sqlstore import as_utc
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _log = logging.getLogger(__name__)
 
 _newest_first_in_force = (ledger.c.effective_time.desc(), ledger.c.seq.desc())
+
+
+def ledger_lock_key(workspace: str) -> int:
+    """Held while appending to a workspace's ledger (PostgreSQL), so seq order is commit
+    order there and WatchConsentRecords never passes an entry still uncommitted."""
+    return advisory_key("consent", "ledger", workspace)
 
 
 def _unreadable(row: Any, why: str) -> None:
@@ -79,6 +85,7 @@ class LedgerRepository:
         """Append an entry; returns it with its ledger position."""
         if entry.channel is None or entry.state is None:
             raise ValueError(f"entry {entry.id} needs a known channel and state to be recorded")
+        await advisory_xact_locks(self._connection, [ledger_lock_key(entry.workspace)])
         result = await self._connection.execute(
             sa.insert(ledger)
             .values(
@@ -163,6 +170,21 @@ class LedgerRepository:
         )
         return [_entry(row) for row in rows]
 
+    async def last_seq(self) -> int:
+        value = await self._connection.scalar(sa.select(sa.func.max(ledger.c.seq)))
+        return int(value or 0)
+
+    async def entries_after(self, workspace: str, after: int, limit: int) -> list[Any]:
+        """Up to `limit` raw rows of the workspace's ledger past position `after`, in
+        ledger order (decoded by `decode`, so one unreadable row never fails a read)."""
+        rows = await self._connection.execute(
+            sa.select(ledger)
+            .where(ledger.c.workspace == workspace, ledger.c.seq > after)
+            .order_by(ledger.c.seq)
+            .limit(limit)
+        )
+        return list(rows)
+
     async def list_by_customer(
         self,
         workspace: str,
@@ -185,3 +207,8 @@ class LedgerRepository:
             query = query.where(ledger.c.seq < before_seq)
         rows = await self._connection.execute(query.order_by(ledger.c.seq.desc()).limit(limit))
         return [_entry(row) for row in rows]
+
+
+def decode(row: Any) -> ConsentEntry:
+    """A raw ledger row as an entry (None channel or state when this version cannot read it)."""
+    return _entry(row)

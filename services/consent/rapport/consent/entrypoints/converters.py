@@ -11,6 +11,7 @@ from __future__ import annotations
 from rapport.consent.domain.model import Channel, ConsentDecision, ConsentEntry, ConsentState
 from rapport.consent.service_layer import commands
 from rapport.consent.service_layer.handlers import ConsentRecordsPage
+from rapport.consent.service_layer.watch import WatchedEntry
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.errors import InvalidArgument
 from rapport.type.v1 import channel_pb2
@@ -158,4 +159,18 @@ def batch_check_consent_response(
 ) -> pb.BatchCheckConsentResponse:
     return pb.BatchCheckConsentResponse(
         responses=[check_consent_response(decision) for decision in decisions]
+    )
+
+
+def watch_consent_records_command(
+    request: pb.WatchConsentRecordsRequest,
+) -> commands.WatchConsentRecords:
+    return commands.WatchConsentRecords(parent=request.parent, start_cursor=request.start_cursor)
+
+
+def watch_consent_records_response(watched: WatchedEntry) -> pb.WatchConsentRecordsResponse:
+    return pb.WatchConsentRecordsResponse(
+        consent_record=consent_record(watched.entry),
+        cursor=str(watched.cursor),
+        skipped_record_count=min(watched.skipped, 2**31 - 1),
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 from rapport.consent.entrypoints import converters
-from rapport.consent.service_layer import handlers
+from rapport.consent.service_layer import handlers, watch
 from rapport.consent.service_layer.dependencies import Dependencies
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.consent.v1 import consent_service_pb2_grpc as pb_grpc
@@ -48,3 +50,10 @@ class ConsentServicer(pb_grpc.ConsentServiceServicer):
         command = converters.batch_check_consent_command(request)
         decisions = await handlers.batch_check_consent(command, self._deps)
         return converters.batch_check_consent_response(decisions)
+
+    async def WatchConsentRecords(  # noqa: N802
+        self, request: pb.WatchConsentRecordsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.WatchConsentRecordsResponse]:
+        command = converters.watch_consent_records_command(request)
+        async for watched in await watch.watch_consent_records(command, self._deps):
+            yield converters.watch_consent_records_response(watched)

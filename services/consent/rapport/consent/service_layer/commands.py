@@ -35,6 +35,12 @@ class ListConsentRecords:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchConsentRecords:
+    parent: str
+    start_cursor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class CheckConsent:
     customer: str
     purpose: str

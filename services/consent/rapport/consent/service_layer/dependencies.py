@@ -7,6 +7,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from rapport.commitwatch import CommitNotifier
 from rapport.consent.adapters.cache import StateCache
 from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
 from rapport.pagination import PageTokens
@@ -35,3 +36,9 @@ class Dependencies:
     clock: Clock = utc_now
     # Ids of new ledger entries (the last segment of their resource names).
     new_id: Callable[[], str] = field(default=new_record_id)
+    # Woken after each RecordConsent commit: WatchConsentRecords streams wait on it.
+    notifier: CommitNotifier = field(default_factory=CommitNotifier)
+    # WatchConsentRecords: entries read at once, and how often other replicas' commits
+    # are looked for.
+    watch_batch_size: int = 500
+    watch_poll_seconds: float = 1.0

@@ -86,6 +86,7 @@ async def record_consent(cmd: commands.RecordConsent, deps: Dependencies) -> Con
             )
         )
         await uow.commit()
+    deps.notifier.notify()
 
     try:
         await deps.cache.invalidate(customer.workspace, customer.customer)

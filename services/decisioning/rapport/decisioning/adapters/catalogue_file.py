@@ -26,8 +26,11 @@ from rapport.decisioning.domain.model import (
     Channel,
     MessageContent,
     Treatment,
+    Trigger,
     TriggerDraft,
+    TriggerKind,
 )
+from rapport.decisioning.domain.signals import trigger_spec
 from rapport.decisioning.domain.validation import ActionFields, GroupFields, TriggerFields
 from rapport.errors import InvalidArgument
 from rapport.resourcenames import DEFAULT_WORKSPACE
@@ -67,7 +70,21 @@ _ACTION_KEYS = {
 }
 _CONTENT_KEYS = ("subject", "text_body", "html_body")
 _TREATMENT_KEYS = {"channel", "content"}
-_TRIGGER_KEYS = {"id", "event_name", "condition", "action", "channel"}
+_TRIGGER_KEYS = {
+    "id",
+    "event_name",
+    "condition",
+    "action",
+    "channel",
+    "kind",
+    "segment",
+    "life_stage",
+    "date_trait",
+    "offset_days",
+    "years_after",
+    "throttle",
+    "best_channel",
+}
 _RULES = ("eligibility", "applicability", "suitability")
 
 
@@ -135,6 +152,45 @@ def _action(entry: Any, path: str) -> CatalogueAction:
     return CatalogueAction(doc.string(action, "id", path), draft, fields)
 
 
+def _trigger_kind(trigger: dict[str, Any], path: str) -> TriggerKind:
+    value = doc.string(trigger, "kind", path)
+    if not value:
+        return TriggerKind.EVENT
+    try:
+        return TriggerKind(value)
+    except ValueError:
+        kinds = ", ".join(k.value for k in TriggerKind)
+        raise InvalidArgument(doc.at(path, "kind"), f"must be one of {kinds}") from None
+
+
+def _flag(trigger: dict[str, Any], key: str, path: str) -> bool:
+    value = trigger.get(key, False)
+    if not isinstance(value, bool):
+        raise InvalidArgument(doc.at(path, key), "must be true or false")
+    return value
+
+
+def _trigger_document(t: Trigger) -> dict[str, Any]:
+    spec = trigger_spec(t)
+    document: dict[str, Any] = {"id": t.trigger_id}
+    if t.event_name:
+        document["event_name"] = t.event_name
+    if "kind" in spec:
+        document["kind"] = spec["kind"]
+    if t.condition:
+        document["condition"] = t.condition
+    document["action"] = t.action_id
+    document["channel"] = t.channel.value
+    for key in ("segment", "life_stage", "date_trait", "offset_days", "years_after"):
+        if key in spec:
+            document[key] = spec[key]
+    if t.throttle is not None:
+        document["throttle"] = doc.duration_text(t.throttle)
+    if t.best_channel:
+        document["best_channel"] = True
+    return document
+
+
 def _trigger(entry: Any, path: str) -> CatalogueTrigger:
     trigger = doc.mapping(entry, path)
     doc.check_keys(trigger, _TRIGGER_KEYS, path)
@@ -143,6 +199,14 @@ def _trigger(entry: Any, path: str) -> CatalogueTrigger:
         condition=doc.string(trigger, "condition", path),
         action_id=doc.string(trigger, "action", path),
         channel=_channel(trigger.get("channel")),
+        kind=_trigger_kind(trigger, path),
+        segment=doc.string(trigger, "segment", path),
+        life_stage=doc.string(trigger, "life_stage", path),
+        date_trait=doc.string(trigger, "date_trait", path),
+        offset_days=doc.integer(trigger, "offset_days", path),
+        years_after=doc.integer(trigger, "years_after", path),
+        throttle=doc.duration(trigger, "throttle", path),
+        best_channel=_flag(trigger, "best_channel", path),
     )
     fields = TriggerFields(trigger_id=f"{path}.id", trigger=path)
     return CatalogueTrigger(doc.string(trigger, "id", path), draft, fields)
@@ -243,16 +307,7 @@ def config_document(config: DecisionConfig) -> dict[str, Any]:
             for g in config.groups
         ],
         "actions": [_action_document(a) for a in config.actions],
-        "triggers": [
-            {
-                "id": t.trigger_id,
-                "event_name": t.event_name,
-                **({"condition": t.condition} if t.condition else {}),
-                "action": t.action_id,
-                "channel": t.channel.value,
-            }
-            for t in config.triggers
-        ],
+        "triggers": [_trigger_document(t) for t in config.triggers],
     }
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from rapport.decisioning.domain.model import Action, Channel, MessageContent, Trigger
+from rapport.decisioning.domain.signals import trigger_spec, trigger_spec_fields
 from rapport.sqlstore import as_utc
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -71,6 +72,7 @@ def _trigger_values(trigger: Trigger) -> dict[str, Any]:
         "action_id": trigger.action_id,
         "channel": trigger.channel.value,
         "update_time": trigger.update_time,
+        "spec": trigger_spec(trigger) or None,
     }
 
 
@@ -84,6 +86,8 @@ def _trigger_from_row(row: Any) -> Trigger:
         channel=Channel(row.channel),
         create_time=as_utc(row.create_time),
         update_time=as_utc(row.update_time),
+        # NULL before 0005 and for plain event triggers.
+        **trigger_spec_fields(row.spec),
     )
 
 

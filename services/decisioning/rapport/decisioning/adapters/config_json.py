@@ -28,6 +28,7 @@ from rapport.decisioning.domain.policies import (
     PriorityPart,
     SuppressionRule,
 )
+from rapport.decisioning.domain.signals import trigger_spec, trigger_spec_fields
 
 
 def _time(value: datetime | None) -> str | None:
@@ -143,6 +144,7 @@ def trigger_to_json(trigger: Trigger) -> dict[str, Any]:
         "channel": trigger.channel.value,
         "create_time": _time(trigger.create_time),
         "update_time": _time(trigger.update_time),
+        **({"spec": spec} if (spec := trigger_spec(trigger)) else {}),
     }
 
 
@@ -156,6 +158,8 @@ def trigger_from_json(workspace: str, item: dict[str, Any]) -> Trigger:
         channel=Channel(item["channel"]),
         create_time=_from_time(item["create_time"]),  # type: ignore[arg-type]
         update_time=_from_time(item["update_time"]),
+        # Versions published before 0005 hold event triggers only.
+        **trigger_spec_fields(item.get("spec")),
     )
 
 

@@ -44,20 +44,29 @@ class ContactRepository:
         ]
 
     async def add(self, workspace: str, customer: str, contacts: Sequence[Contact]) -> None:
-        if not contacts:
-            return
-        await self._conn.execute(
-            tables.contacts.insert(),
-            [
-                {
-                    "workspace": workspace,
-                    "decision_id": contact.decision_id,
-                    "action": contact.action,
-                    "customer": customer,
-                    "channel": contact.channel.value,
-                    "purpose": contact.purpose,
-                    "contact_time": contact.time,
-                }
-                for contact in contacts
-            ],
+        await self.add_many([(workspace, customer, contacts)])
+
+    async def add_many(self, batches: Sequence[tuple[str, str, Sequence[Contact]]]) -> None:
+        """Insert the contacts of several (workspace, customer) in one statement."""
+        rows = [
+            {
+                "workspace": workspace,
+                "decision_id": contact.decision_id,
+                "action": contact.action,
+                "customer": customer,
+                "channel": contact.channel.value,
+                "purpose": contact.purpose,
+                "contact_time": contact.time,
+            }
+            for workspace, customer, contacts in batches
+            for contact in contacts
+        ]
+        if rows:
+            await self._conn.execute(tables.contacts.insert(), rows)
+
+    async def delete_customer(self, workspace: str, customer: str) -> int:
+        t = tables.contacts
+        result = await self._conn.execute(
+            t.delete().where(t.c.workspace == workspace, t.c.customer == customer)
         )
+        return result.rowcount or 0

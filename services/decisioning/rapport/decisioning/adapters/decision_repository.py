@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from rapport.decisioning.domain.model import (
     OutcomeType,
     RankedAction,
     ScoreParts,
+    ShadowScore,
 )
 from rapport.sqlstore import as_utc
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -92,8 +94,41 @@ def _excluded_from_json(item: dict[str, Any]) -> ExcludedAction:
     )
 
 
+def _scoring_to_json(decision: Decision) -> dict[str, Any] | None:
+    """What the models saw and said (since 0004); None when no model scored."""
+    if not decision.model and not decision.features and not decision.shadow_scores:
+        return None
+    return {
+        "model": decision.model,
+        "features": dict(decision.features),
+        "shadow": [[s.model, s.action, s.propensity] for s in decision.shadow_scores],
+    }
+
+
+def _decision_row(decision: Decision) -> dict[str, Any]:
+    return {
+        "decision_id": decision.decision_id,
+        "workspace": decision.workspace,
+        "customer": decision.customer,
+        "actions": [_ranked_to_json(ranked) for ranked in decision.actions],
+        "excluded_actions": [_excluded_to_json(e) for e in decision.excluded],
+        "channel": decision.channel.value if decision.channel else None,
+        "source": decision.source,
+        "create_time": decision.create_time,
+        "config_version": decision.config_version or None,
+        "experiment_id": decision.experiment_id or None,
+        "arm_id": decision.arm_id or None,
+        "control": decision.control if decision.experiment_id else None,
+        "scoring": _scoring_to_json(decision),
+    }
+
+
 def _decision_from_row(row: Any) -> Decision:
+    scoring = row.scoring or {}
     return Decision(
+        model=scoring.get("model", ""),
+        features=scoring.get("features", {}),
+        shadow_scores=tuple(ShadowScore(m, a, p) for m, a, p in scoring.get("shadow", ())),
         decision_id=row.decision_id,
         workspace=row.workspace,
         customer=row.customer,
@@ -104,7 +139,14 @@ def _decision_from_row(row: Any) -> Decision:
         source=row.source or "",
         create_time=as_utc(row.create_time),
         config_version=row.config_version or 0,
+        experiment_id=row.experiment_id or "",
+        arm_id=row.arm_id or "",
+        control=bool(row.control),
     )
+
+
+# Read by other repositories of the service (model_repository: off-policy evaluation).
+decision_from_row = _decision_from_row
 
 
 def _outcome_from_row(row: Any) -> Outcome:
@@ -118,6 +160,7 @@ def _outcome_from_row(row: Any) -> Outcome:
         channel=Channel(row.channel) if row.channel else None,
         outcome_time=as_utc(row.outcome_time),
         create_time=as_utc(row.create_time),
+        value=row.value or 0.0,
     )
 
 
@@ -131,19 +174,13 @@ class DecisionRepository:
         self._conn = connection
 
     async def add(self, decision: Decision) -> None:
-        await self._conn.execute(
-            tables.decisions.insert().values(
-                decision_id=decision.decision_id,
-                workspace=decision.workspace,
-                customer=decision.customer,
-                actions=[_ranked_to_json(ranked) for ranked in decision.actions],
-                excluded_actions=[_excluded_to_json(e) for e in decision.excluded],
-                channel=decision.channel.value if decision.channel else None,
-                source=decision.source,
-                create_time=decision.create_time,
-                config_version=decision.config_version or None,
-            )
-        )
+        await self.add_many([decision])
+
+    async def add_many(self, decisions: Sequence[Decision]) -> None:
+        """Insert decisions in one statement (executemany: one round trip for a batch)."""
+        if not decisions:
+            return
+        await self._conn.execute(tables.decisions.insert(), [_decision_row(d) for d in decisions])
 
     async def get(self, workspace: str, decision_id: str) -> Decision | None:
         row = (
@@ -184,6 +221,50 @@ class DecisionRepository:
         rows = (await self._conn.execute(query)).all()
         return [_decision_from_row(row) for row in rows]
 
+    async def latest_about(
+        self, workspace: str, customer: str, action: str, since: datetime, until: datetime
+    ) -> Decision | None:
+        """The customer's newest decision made in (since, until] that chose `action` or held
+        it back for a control group (conversion attribution)."""
+        t = tables.decisions
+        query = (
+            sa.select(t)
+            .where(
+                t.c.workspace == workspace,
+                t.c.customer == customer,
+                t.c.create_time > since,
+                t.c.create_time <= until,
+            )
+            .order_by(t.c.create_time.desc(), t.c.decision_id.desc())
+        )
+        for row in (await self._conn.execute(query)).all():
+            decision = _decision_from_row(row)
+            if any(r.action == action for r in decision.actions) or any(
+                e.action == action and e.reason is ExclusionReason.CONTROL_GROUP
+                for e in decision.excluded
+            ):
+                return decision
+        return None
+
+    async def experiment_reach(
+        self, workspace: str, experiment_id: str
+    ) -> dict[str, tuple[int, int]]:
+        """Per arm: (distinct customers, decisions) of the experiment's decisions."""
+        t = tables.decisions
+        rows = await self._conn.execute(
+            sa.select(t.c.arm_id, sa.func.count(sa.distinct(t.c.customer)), sa.func.count())
+            .where(t.c.workspace == workspace, t.c.experiment_id == experiment_id)
+            .group_by(t.c.arm_id)
+        )
+        return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+    async def delete_customer(self, workspace: str, customer: str) -> int:
+        t = tables.decisions
+        result = await self._conn.execute(
+            t.delete().where(t.c.workspace == workspace, t.c.customer == customer)
+        )
+        return result.rowcount or 0
+
 
 class OutcomeRepository:
     def __init__(self, connection: AsyncConnection) -> None:
@@ -201,6 +282,7 @@ class OutcomeRepository:
                 channel=outcome.channel.value if outcome.channel else None,
                 outcome_time=outcome.outcome_time,
                 create_time=outcome.create_time,
+                value=outcome.value,
             )
         )
 
@@ -243,3 +325,47 @@ class OutcomeRepository:
         query = query.order_by(t.c.create_time.desc(), t.c.outcome_id.desc()).limit(limit)
         rows = (await self._conn.execute(query)).all()
         return [_outcome_from_row(row) for row in rows]
+
+    async def customer_page(
+        self, workspace: str, customer: str, *, before: Position | None, limit: int
+    ) -> list[Outcome]:
+        """The customer's outcomes, newest recorded first; keyset after `before`."""
+        t = tables.outcomes
+        query = sa.select(t).where(t.c.workspace == workspace, t.c.customer == customer)
+        if before is not None:
+            query = query.where(_before(t.c.create_time, t.c.outcome_id, before))
+        query = query.order_by(t.c.create_time.desc(), t.c.outcome_id.desc()).limit(limit)
+        return [_outcome_from_row(row) for row in (await self._conn.execute(query)).all()]
+
+    async def experiment_counts(
+        self, workspace: str, experiment_id: str
+    ) -> list[tuple[str, OutcomeType, int, int, float]]:
+        """Per arm and outcome type of the experiment's decisions: (arm, type, distinct
+        customers, outcomes, value)."""
+        o, d = tables.outcomes, tables.decisions
+        rows = await self._conn.execute(
+            sa.select(
+                d.c.arm_id,
+                o.c.type,
+                sa.func.count(sa.distinct(o.c.customer)),
+                sa.func.count(),
+                sa.func.coalesce(sa.func.sum(o.c.value), 0.0),
+            )
+            .select_from(o.join(d, sa.and_(o.c.decision_id == d.c.decision_id)))
+            .where(
+                o.c.workspace == workspace,
+                d.c.workspace == workspace,
+                d.c.experiment_id == experiment_id,
+            )
+            .group_by(d.c.arm_id, o.c.type)
+        )
+        return [
+            (row[0], OutcomeType(row[1]), int(row[2]), int(row[3]), float(row[4])) for row in rows
+        ]
+
+    async def delete_customer(self, workspace: str, customer: str) -> int:
+        t = tables.outcomes
+        result = await self._conn.execute(
+            t.delete().where(t.c.workspace == workspace, t.c.customer == customer)
+        )
+        return result.rowcount or 0

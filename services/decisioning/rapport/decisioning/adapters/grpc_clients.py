@@ -9,8 +9,10 @@ cannot convert comes out unreadable: neither ever escapes as another exception.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 
 import grpc
+from google.protobuf.message import DecodeError
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.decisioning.domain import names
 from rapport.decisioning.domain.model import Channel, Signal, TrackedEvent
@@ -22,12 +24,13 @@ from rapport.decisioning.domain.outbound import (
     OutboundMessage,
     SentMessage,
 )
+from rapport.decisioning.domain.signals import SignalKind, TraitChange
 from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
 from rapport.errors import InvalidArgument
 from rapport.grpcclients import error_details
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 from rapport.type.v1 import channel_pb2, message_content_pb2
-from rapport.wellknowntypes import dict_to_struct, struct_to_dict
+from rapport.wellknowntypes import dict_to_struct, struct_to_dict, value_to_python
 
 from .profile_answer import customer_profile
 
@@ -67,6 +70,15 @@ def _event_type(value: int) -> str:
 _EVENT_TYPES = set(profile_service_pb2.EventType.values())
 
 
+def _event_time(event: profile_service_pb2.Event) -> datetime | None:
+    if not event.HasField("event_time"):
+        return None
+    try:
+        return event.event_time.ToDatetime(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 def signal_from_proto(signal: profile_service_pb2.Signal, *, skipped_before: int = 0) -> Signal:
     """The signal; `unreadable` when its event holds values that cannot be converted
     (NaN, nesting too deep...), so that it is passed over instead of stopping the stream."""
@@ -81,16 +93,55 @@ def signal_from_proto(signal: profile_service_pb2.Signal, *, skipped_before: int
                 message_id=seen.message_id,
                 properties=struct_to_dict(seen.properties, field_path="event.properties"),
                 context=struct_to_dict(seen.context, field_path="event.context"),
+                time=_event_time(seen),
             )
         except InvalidArgument:
             unreadable = UNREADABLE_EVENT
+    kind = _SIGNAL_KINDS.get(signal.kind, SignalKind.OTHER)
+    trait = None
+    if signal.HasField("trait_changed"):
+        changed = signal.trait_changed
+        try:
+            value = None
+            if not changed.removed and changed.HasField("new_value"):
+                value = value_to_python(changed.new_value, field_path="trait_changed.new_value")
+            trait = TraitChange(changed.key, value)
+        except InvalidArgument:
+            unreadable = UNREADABLE_EVENT
+    stages = signal.life_stage_changed if signal.HasField("life_stage_changed") else None
     return Signal(
         cursor=signal.cursor,
         customer=signal.customer,
         event=event,
         unreadable=unreadable,
         skipped_before=skipped_before,
+        kind=kind,
+        segment=signal.segment_membership_changed.segment
+        if signal.HasField("segment_membership_changed")
+        else "",
+        old_stage=stages.old_stage if stages is not None else "",
+        new_stage=stages.new_stage if stages is not None else "",
+        trait=trait,
     )
+
+
+_SIGNAL_KINDS = {
+    profile_service_pb2.SIGNAL_KIND_EVENT_SEEN: SignalKind.EVENT_SEEN,
+    profile_service_pb2.SIGNAL_KIND_TRAIT_CHANGED: SignalKind.TRAIT_CHANGED,
+    profile_service_pb2.SIGNAL_KIND_SEGMENT_ENTERED: SignalKind.SEGMENT_ENTERED,
+    profile_service_pb2.SIGNAL_KIND_SEGMENT_EXITED: SignalKind.SEGMENT_EXITED,
+    profile_service_pb2.SIGNAL_KIND_LIFE_STAGE_CHANGED: SignalKind.LIFE_STAGE_CHANGED,
+}
+
+
+def signal_from_bytes(data: bytes) -> Signal:
+    """A signal relayed to JetStream by profile (a serialized rapport.profile.v1.Signal);
+    one that cannot be parsed comes out unreadable (recorded and passed over)."""
+    try:
+        signal = profile_service_pb2.Signal.FromString(data)
+    except DecodeError:
+        return Signal(cursor="", customer="", event=None, unreadable=UNREADABLE_EVENT)
+    return signal_from_proto(signal)
 
 
 class GrpcProfileClient:
@@ -114,12 +165,34 @@ class GrpcProfileClient:
         except InvalidArgument as err:
             raise _unusable("profile", err) from err
 
+    async def segment_members(self, segment: str, limit: int) -> list[str]:
+        """The first `limit` members of a segment, in customer order; NOT_FOUND as a
+        definite DependencyError."""
+        customers: list[str] = []
+        token = ""
+        while len(customers) < limit:
+            try:
+                response = await self._stub.ListSegmentMembers(
+                    profile_service_pb2.ListSegmentMembersRequest(
+                        segment=segment,
+                        page_size=min(1000, limit - len(customers)),
+                        page_token=token,
+                    )
+                )
+            except grpc.aio.AioRpcError as err:
+                raise _error("profile", err) from err
+            customers.extend(m.customer for m in response.members)
+            token = response.next_page_token
+            if not token:
+                break
+        return customers[:limit]
+
     async def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
         call = self._stub.WatchSignals(
             profile_service_pb2.WatchSignalsRequest(
                 parent=names.workspace_name(workspace),
                 start_cursor=start_cursor,
-                kinds=[profile_service_pb2.SIGNAL_KIND_EVENT_SEEN],
+                kinds=list(_SIGNAL_KINDS),
             )
         )
         skipped = 0
@@ -134,6 +207,12 @@ class GrpcProfileClient:
             raise _error("profile", err) from err
         finally:
             call.cancel()
+
+
+def _sent_channel(value: int) -> Channel | None:
+    if value == channel_pb2.CHANNEL_UNSPECIFIED or value not in channel_pb2.Channel.values():
+        return None
+    return Channel.__members__.get(channel_pb2.Channel.Name(value).removeprefix("CHANNEL_"))
 
 
 def channel_to_proto(channel: Channel) -> int:
@@ -197,7 +276,10 @@ class GrpcDeliveryClient:
             idempotency_key=message.idempotency_key,
             customer=message.customer,
             purpose=message.purpose,
-            channel=channel_to_proto(message.channel),
+            # With best_channel, delivery picks the channel: `channel` stays unspecified.
+            channel=0 if message.best_channel else channel_to_proto(message.channel),
+            best_channel=message.best_channel,
+            candidate_channels=[channel_to_proto(c) for c in message.candidate_channels],
             content=message_content_pb2.MessageContent(
                 subject=message.content.subject,
                 text_body=message.content.text_body,
@@ -215,4 +297,5 @@ class GrpcDeliveryClient:
             state=delivery_service_pb2.MessageState.Name(sent.state).removeprefix("MESSAGE_STATE_")
             if sent.state in delivery_service_pb2.MessageState.values()
             else str(sent.state),
+            channel=_sent_channel(sent.channel),
         )

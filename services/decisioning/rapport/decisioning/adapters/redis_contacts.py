@@ -125,5 +125,17 @@ class RedisContactLedger:
             raise DependencyError("redis", "UNAVAILABLE", "CONTACT_STORE_UNAVAILABLE") from err
         return bool(added)
 
+    async def forget(self, workspace: str, customer: str) -> int:
+        """Delete the customer's contacts (data subject erasure); how many there were."""
+        key = self._key(workspace, customer)
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.zcard(key)
+                pipe.delete(key)
+                count, _ = await pipe.execute()
+        except _FAILURES as err:
+            raise DependencyError("redis", "UNAVAILABLE", "CONTACT_STORE_UNAVAILABLE") from err
+        return int(count)
+
     async def close(self) -> None:
         await self._client.aclose()

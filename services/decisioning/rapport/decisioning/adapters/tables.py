@@ -109,6 +109,9 @@ triggers = sa.Table(
     # The runner looks triggers up by the event name of each signal.
     sa.Index("ix_triggers_event", "workspace", "event_name"),
     sa.Index("ix_triggers_action", "workspace", "action_id"),
+    # Since 0005: kind, segment, life stage, date trait, offsets, throttle (Trigger.spec);
+    # NULL for a plain event trigger (and in rows written before).
+    sa.Column("spec", sa.JSON, nullable=True),
 )
 
 decisions = sa.Table(
@@ -132,6 +135,14 @@ decisions = sa.Table(
     # ListDecisions: newest first, in a workspace or for one customer.
     sa.Index("ix_decisions_time", "workspace", "create_time", "decision_id"),
     sa.Index("ix_decisions_customer_time", "workspace", "customer", "create_time", "decision_id"),
+    # Since 0004: {"model": name, "features": {name: value}, "shadow": [[model, action,
+    # propensity], ...]}; NULL when no model scored (and in rows written before).
+    sa.Column("scoring", sa.JSON, nullable=True),
+    # Since 0005: the experiment and arm; NULL for none (and in rows written before).
+    sa.Column("experiment_id", sa.String(63), nullable=True),
+    sa.Column("arm_id", sa.String(63), nullable=True),
+    sa.Column("control", sa.Boolean, nullable=True),
+    sa.Index("ix_decisions_experiment", "workspace", "experiment_id"),
 )
 
 outcomes = sa.Table(
@@ -151,6 +162,8 @@ outcomes = sa.Table(
     sa.Index("ix_outcomes_time", "workspace", "create_time", "outcome_id"),
     # Suppression rules read a customer's recent outcomes (since 0003).
     sa.Index("ix_outcomes_customer_time", "workspace", "customer", "outcome_time"),
+    # Since 0005; NULL (read as 0) in rows written before.
+    sa.Column("value", sa.Double, nullable=True),
 )
 
 signal_cursors = sa.Table(
@@ -160,4 +173,107 @@ signal_cursors = sa.Table(
     sa.Column("workspace", sa.String(128), primary_key=True),
     sa.Column("cursor", sa.Text, nullable=False),
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Since 0005. Experiments take effect at once (not part of the versioned configuration).
+experiments = sa.Table(
+    "experiments",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("experiment_id", sa.String(63), primary_key=True),
+    sa.Column("display_name", sa.Text, nullable=False),
+    # Action ids; [] means every action.
+    sa.Column("action_ids", sa.JSON, nullable=False),
+    # [[arm_id, strategy, weight], ...] in the experiment's order.
+    sa.Column("arms", sa.JSON, nullable=False),
+    sa.Column("start_time", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("end_time", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Since 0005: events that count as conversions of decisions about an action.
+conversion_rules = sa.Table(
+    "conversion_rules",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("rule_id", sa.String(63), primary_key=True),
+    sa.Column("action_id", sa.String(63), nullable=False),
+    sa.Column("event_name", sa.String(256), nullable=False),
+    sa.Column("window_seconds", sa.BigInteger, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_conversion_rules_event", "workspace", "event_name"),
+)
+
+# Since 0005: the messages triggers had delivery send, by delivery's name, so that
+# delivery's status events become outcomes of the decision that caused the send.
+sent_messages = sa.Table(
+    "sent_messages",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("message", sa.String(300), primary_key=True),
+    sa.Column("decision_id", sa.String(32), nullable=False),
+    sa.Column("customer", sa.String(300), nullable=False),
+    sa.Column("action", sa.String(300), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_sent_messages_customer", "workspace", "customer"),
+)
+
+# Since 0004. Models scoring propensities; they take effect at once (not versioned with
+# the decision configuration). `spec`: kind, mode, features, dimensions... (JSON).
+models = sa.Table(
+    "models",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("model_id", sa.String(63), primary_key=True),
+    sa.Column("spec", sa.JSON, nullable=False),
+    # An ONNX model's serialized graph; NULL for a bandit.
+    sa.Column("onnx_model", sa.LargeBinary, nullable=True),
+    # Bumped by every change of the spec (replicas reload on a change).
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Since 0004: a bandit's sufficient statistics per action (float64 arrays, little
+# endian), added to under a row lock so that no replica's update is lost.
+model_statistics = sa.Table(
+    "model_statistics",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("model_id", sa.String(63), primary_key=True),
+    sa.Column("action_id", sa.String(63), primary_key=True),
+    sa.Column("xtx", sa.LargeBinary, nullable=False),
+    sa.Column("xr", sa.LargeBinary, nullable=False),
+    sa.Column("xsum", sa.LargeBinary, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    sa.Column("revision", sa.BigInteger, nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Since 0005: the next firing of each time-window trigger per customer, scheduled when a
+# trait-changed signal carries the date; fired_time is set once it fired (or was dropped).
+trigger_schedules = sa.Table(
+    "trigger_schedules",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("trigger_id", sa.String(63), primary_key=True),
+    sa.Column("customer", sa.String(300), primary_key=True),
+    # The trait's date (YYYY-MM-DD) the firing derives from.
+    sa.Column("anchor_date", sa.String(10), nullable=False),
+    sa.Column("fire_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("fired_time", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_trigger_schedules_due", "workspace", "fired_time", "fire_time"),
+    sa.Index("ix_trigger_schedules_customer", "workspace", "customer"),
+)
+
+# Since 0005: when each trigger last sent to each customer (trigger throttles).
+trigger_fires = sa.Table(
+    "trigger_fires",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("trigger_id", sa.String(63), primary_key=True),
+    sa.Column("customer", sa.String(300), primary_key=True),
+    sa.Column("fire_time", sa.DateTime(timezone=True), nullable=False),
 )

@@ -7,13 +7,16 @@ are broken by the action's name, so the same inputs always rank the same way.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+import numpy as np
+
+from .config import DecisionConfig
 from .contact_policy import ContactBudget
 from .engagement import Candidate, action_variable
+from .learning import position_probabilities
 from .model import Action, Channel, ExcludedAction, ExclusionReason, RankedAction, ScoreParts
 from .policies import ArbitrationSettings, PriorityPart
 from .rules import RuleEnvironment, RuleEvaluationError
@@ -32,6 +35,24 @@ class PropensityModel(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Propensities:
+    """A model's propensities for several actions at once, in their order."""
+
+    values: Sequence[float]
+    source: str
+    # Further posterior draws, shape (draws, actions), when the model samples (Thompson
+    # sampling): the probability of each position is estimated over them.
+    samples: np.ndarray | None = None
+
+
+@runtime_checkable
+class BatchPropensityModel(Protocol):
+    """A model scoring every candidate at once (vectorised)."""
+
+    def propensities(self, actions: Sequence[Action]) -> Propensities: ...
+
+
 class BasePropensity:
     """The action's own base propensity, until a model scores it."""
 
@@ -44,6 +65,8 @@ class Scored:
     candidate: Candidate
     score: ScoreParts
     note: str
+    # The probability that the action holds its position in the priority order.
+    probability: float = GREEDY_PROBABILITY
 
 
 def consent_pairs(candidates: Iterable[Candidate]) -> list[ConsentPair]:
@@ -54,6 +77,27 @@ def consent_pairs(candidates: Iterable[Candidate]) -> list[ConsentPair]:
             if channel.needs_consent:
                 pairs[(candidate.action.purpose, channel)] = None
     return list(pairs)
+
+
+def configured_pairs(
+    config: DecisionConfig, requested_channel: Channel | None
+) -> tuple[ConsentPair, ...]:
+    """Every pair a candidate of `config` could need consent for (a candidate keeps its
+    action's channels, or only the requested one): asked for before the candidates are
+    known. Kept with the configuration."""
+    key = ("consent_pairs", requested_channel)
+    found = config.derived.get(key)
+    if found is None:
+        pairs: dict[ConsentPair, None] = {}
+        for action in config.actions:
+            channels = action.channels
+            if requested_channel is not None:
+                channels = (requested_channel,) if requested_channel in channels else ()
+            for channel in channels:
+                if channel.needs_consent:
+                    pairs[(action.purpose, channel)] = None
+        found = config.derived[key] = tuple(pairs)
+    return found
 
 
 def filter_consent(
@@ -72,7 +116,14 @@ def filter_consent(
             text = f"No consent for {purpose} on {tried}."
             excluded.append(ExcludedAction(candidate.action.name, ExclusionReason.NO_CONSENT, text))
             continue
-        kept.append(dataclasses.replace(candidate, channels=allowed))
+        if allowed == candidate.channels:
+            kept.append(candidate)
+        else:
+            kept.append(
+                Candidate(
+                    candidate.action, candidate.group, allowed, candidate.notes, candidate.variable
+                )
+            )
     return kept, excluded
 
 
@@ -81,7 +132,9 @@ def _context_weight(
 ) -> tuple[float, list[str]]:
     weight = 1.0
     notes: list[str] = []
-    variable = action_variable(candidate.action, candidate.group)
+    variable = candidate.variable
+    if variable is None:
+        variable = action_variable(candidate.action, candidate.group)
     for index, rule in enumerate(settings.context_weights):
         try:
             if env.evaluate(rule.condition, variable):
@@ -99,27 +152,57 @@ def score(
     model: PropensityModel,
 ) -> list[Scored]:
     parts = set(settings.priority_parts)
-    scored = []
-    for candidate in candidates:
+    use_weights = PriorityPart.CONTEXT_WEIGHT in parts and bool(settings.context_weights)
+    unused = [p.value for p in PriorityPart if p not in parts]
+    unused_note = f"{', '.join(unused)} not used by the arbitration settings" if unused else ""
+    use_propensity = PriorityPart.PROPENSITY in parts
+    use_value = PriorityPart.VALUE in parts
+    use_lever = PriorityPart.LEVER in parts
+    batch = (
+        model.propensities([c.action for c in candidates])
+        if isinstance(model, BatchPropensityModel)
+        else None
+    )
+    batch_values = np.asarray(batch.values, dtype=float).tolist() if batch is not None else []
+    items: list[tuple[Candidate, ScoreParts, str]] = []
+    for index, candidate in enumerate(candidates):
         action = candidate.action
-        propensity, source = model.propensity(action)
+        if batch is not None:
+            propensity, source = batch_values[index], batch.source
+        else:
+            propensity, source = model.propensity(action)
         notes = [f"propensity from {source}"]
         weight = 1.0
-        if PriorityPart.CONTEXT_WEIGHT in parts and settings.context_weights:
+        if use_weights:
             weight, weight_notes = _context_weight(settings, env, candidate)
             notes.extend(weight_notes)
         group_lever = candidate.group.lever if candidate.group is not None else 1.0
-        unused = [p.value for p in PriorityPart if p not in parts]
-        if unused:
-            notes.append(f"{', '.join(unused)} not used by the arbitration settings")
+        if unused_note:
+            notes.append(unused_note)
         parts_used = ScoreParts(
-            propensity=propensity if PriorityPart.PROPENSITY in parts else 1.0,
+            propensity=propensity if use_propensity else 1.0,
             context_weight=weight,
-            value=action.value if PriorityPart.VALUE in parts else 1.0,
-            lever=action.lever * group_lever if PriorityPart.LEVER in parts else 1.0,
+            value=action.value if use_value else 1.0,
+            lever=action.lever * group_lever if use_lever else 1.0,
         )
-        scored.append(Scored(candidate, parts_used, "; ".join(notes)))
-    return scored
+        items.append((candidate, parts_used, "; ".join(notes)))
+    if batch is not None and batch.samples is not None and use_propensity:
+        chances = _position_chances(items, batch.samples)
+        return [
+            Scored(candidate, parts_used, note, chance)
+            for (candidate, parts_used, note), chance in zip(items, chances, strict=True)
+        ]
+    return [Scored(candidate, parts_used, note) for candidate, parts_used, note in items]
+
+
+def _position_chances(
+    items: Sequence[tuple[Candidate, ScoreParts, str]], samples: np.ndarray
+) -> list[float]:
+    """Sampled propensities: each action's probability of its position, over the draws."""
+    multipliers = np.array([p.context_weight * p.value * p.lever for _, p, _ in items], dtype=float)
+    acted = np.array([p.propensity for _, p, _ in items], dtype=float)
+    keys = [c.action.name for c, _, _ in items]
+    return [float(x) for x in position_probabilities(acted, samples, multipliers, keys).tolist()]
 
 
 def _number(value: float) -> str:
@@ -177,7 +260,7 @@ def arbitrate(
                 rank=rank,
                 priority=item.score.priority,
                 score=item.score,
-                probability=GREEDY_PROBABILITY,
+                probability=item.probability,
                 channel=chosen,
                 explanation=f"Ranked {rank} on {chosen.value}: {notes}; "
                 f"{_priority_text(item.score)}.",

@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from . import names
-from .model import Action, ActionGroup, Trigger
+from .model import Action, ActionGroup, Trigger, TriggerKind
 from .policies import DecisionSettings
 
 # The size of one workspace's configuration: a version is stored and cached whole.
@@ -36,6 +36,12 @@ class DecisionConfig:
     version: int = 0
 
     @cached_property
+    def derived(self) -> dict[Any, Any]:
+        """Values the decision steps derive from this configuration alone (the actions'
+        CEL variables...), kept as long as it is: a published version is cached whole."""
+        return {}
+
+    @cached_property
     def _actions(self) -> dict[str, Action]:
         return {action.action_id: action for action in self.actions}
 
@@ -47,7 +53,8 @@ class DecisionConfig:
     def _triggers_by_event(self) -> dict[str, list[Trigger]]:
         by_event: dict[str, list[Trigger]] = {}
         for trigger in sorted(self.triggers, key=lambda t: t.trigger_id):
-            by_event.setdefault(trigger.event_name, []).append(trigger)
+            if trigger.kind is TriggerKind.EVENT:
+                by_event.setdefault(trigger.event_name, []).append(trigger)
         return by_event
 
     def action(self, action_id: str) -> Action | None:
@@ -57,8 +64,15 @@ class DecisionConfig:
         return self._groups.get(group_id) if group_id else None
 
     def triggers_for_event(self, event_name: str) -> list[Trigger]:
-        """The triggers of an event, by id."""
+        """The EVENT triggers of an event, by id."""
         return self._triggers_by_event.get(event_name, [])
+
+    def triggers_of_kind(self, kind: TriggerKind) -> list[Trigger]:
+        """The triggers of a kind, by id."""
+        return sorted((t for t in self.triggers if t.kind is kind), key=lambda t: t.trigger_id)
+
+    def trigger(self, trigger_id: str) -> Trigger | None:
+        return next((t for t in self.triggers if t.trigger_id == trigger_id), None)
 
 
 @dataclass(frozen=True)

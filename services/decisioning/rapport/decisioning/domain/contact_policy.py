@@ -140,5 +140,8 @@ def restrict(
         notes = candidate.notes
         if blocked:
             notes = (*notes, f"contact limit reached on {_limit_text(blocked)}")
-        kept.append(dataclasses.replace(candidate, channels=tuple(open_channels), notes=notes))
+        if not blocked:
+            kept.append(candidate)  # every channel still open: nothing to change
+        else:
+            kept.append(dataclasses.replace(candidate, channels=tuple(open_channels), notes=notes))
     return kept, excluded

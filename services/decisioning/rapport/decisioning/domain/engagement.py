@@ -3,14 +3,14 @@ applicability and suitability rules of the action's group and of the action."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from .config import DecisionConfig
 from .model import Action, ActionGroup, Channel, ExcludedAction, ExclusionReason
-from .rules import RuleEnvironment, RuleEvaluationError
+from .rules import ActionVariable, RuleEnvironment, RuleEvaluationError
 
 RULE_KINDS = (
     ("eligibility", ExclusionReason.NOT_ELIGIBLE),
@@ -29,6 +29,8 @@ class Candidate:
     channels: tuple[Channel, ...]
     # Why it got this far, in words, one fragment per step.
     notes: tuple[str, ...]
+    # What rules see as `action` (built once per configuration; None: build it).
+    variable: Mapping[str, Any] | None = None
 
 
 def action_variable(action: Action, group: ActionGroup | None) -> dict[str, Any]:
@@ -43,6 +45,17 @@ def action_variable(action: Action, group: ActionGroup | None) -> dict[str, Any]
         "purpose": action.purpose,
         "value": action.value,
     }
+
+
+def configured_variable(
+    config: DecisionConfig, action: Action, group: ActionGroup | None
+) -> ActionVariable:
+    """The action's `action` variable, built once per configuration version."""
+    key = ("action_variable", action.action_id)
+    found = config.derived.get(key)
+    if found is None:
+        found = config.derived[key] = ActionVariable(action_variable(action, group))
+    return found
 
 
 def _excluded(action: Action, reason: ExclusionReason, text: str) -> ExcludedAction:
@@ -64,17 +77,33 @@ def _rules(action: Action, group: ActionGroup | None) -> Iterable[tuple[str, str
         yield kind, "", getattr(action, kind).strip()
 
 
+_REASONS = dict(RULE_KINDS)
+
+
+def _configured_rules(
+    config: DecisionConfig, action: Action, group: ActionGroup | None
+) -> tuple[tuple[tuple[str, str, str], ...], str]:
+    """The action's non-empty rules in evaluation order and the note saying they all
+    held, built once per configuration version."""
+    key = ("rules", action.action_id)
+    found = config.derived.get(key)
+    if found is None:
+        rules = tuple((kind, owner, rule) for kind, owner, rule in _rules(action, group) if rule)
+        held = ", ".join(f"{kind} rule {owner}`{rule}` is true" for kind, owner, rule in rules)
+        found = config.derived[key] = (rules, held or "no eligibility rule")
+    return found
+
+
 def _screen_rules(
-    action: Action, group: ActionGroup | None, env: RuleEnvironment
+    action: Action,
+    env: RuleEnvironment,
+    variable: Mapping[str, Any],
+    rules: Iterable[tuple[str, str, str]],
+    held: str,
 ) -> ExcludedAction | str:
-    """The exclusion a rule causes, or the note saying which rules held."""
-    reasons = dict(RULE_KINDS)
-    held: list[str] = []
-    variable: dict[str, Any] | None = None
-    for kind, owner, rule in _rules(action, group):
-        if not rule:
-            continue
-        variable = variable or action_variable(action, group)
+    """The exclusion a rule causes, or the note saying which rules held (`held`)."""
+    reasons = _REASONS
+    for kind, owner, rule in rules:
         try:
             result = env.evaluate(rule, variable)
         except RuleEvaluationError as err:
@@ -83,8 +112,7 @@ def _screen_rules(
         if not result:
             text = f"{kind.capitalize()} rule {owner}`{rule}` is false."
             return _excluded(action, reasons[kind], text)
-        held.append(f"{kind} rule {owner}`{rule}` is true")
-    return ", ".join(held) if held else "no eligibility rule"
+    return held
 
 
 def engage(
@@ -115,10 +143,12 @@ def engage(
             excluded.append(_excluded(action, ExclusionReason.CHANNEL_MISMATCH, text))
             continue
         group = config.group(action.group_id)
-        screened = _screen_rules(action, group, env)
+        variable = configured_variable(config, action, group)
+        rules, held = _configured_rules(config, action, group)
+        screened = _screen_rules(action, env, variable, rules, held)
         if isinstance(screened, ExcludedAction):
             excluded.append(screened)
             continue
         channels = (requested_channel,) if requested_channel is not None else action.channels
-        candidates.append(Candidate(action, group, channels, (screened,)))
+        candidates.append(Candidate(action, group, channels, (screened,), variable))
     return candidates, excluded

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta
+from functools import cached_property
 
 from . import names
+from .signals import Signal as Signal
+from .signals import TrackedEvent as TrackedEvent
+from .signals import TriggerKind
 
 MAX_IDEMPOTENCY_KEY_CHARS = 200  # delivery's limit
 
@@ -44,6 +47,11 @@ class OutcomeType(enum.Enum):
     ACCEPT = "accept"
     REJECT = "reject"
     CONVERSION = "conversion"
+    # Delivery status events of a sent message.
+    SENT = "sent"
+    DELIVERED = "delivered"
+    OPENED = "opened"
+    BOUNCED = "bounced"
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,7 @@ class Action:
     suitability: str = ""
     update_time: datetime | None = None
 
-    @property
+    @cached_property  # read hundreds of times per decision
     def name(self) -> str:
         return names.action_name(self.workspace, self.action_id)
 
@@ -205,6 +213,14 @@ class TriggerDraft:
     condition: str = ""
     action_id: str = ""
     channel: Channel | None = None
+    kind: TriggerKind = TriggerKind.EVENT
+    segment: str = ""
+    life_stage: str = ""
+    date_trait: str = ""
+    offset_days: int = 0
+    years_after: int = 0
+    throttle: timedelta | None = None
+    best_channel: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,13 +233,26 @@ class Trigger:
     channel: Channel
     create_time: datetime
     update_time: datetime | None = None
+    kind: TriggerKind = TriggerKind.EVENT
+    # SEGMENT_ENTERED / SEGMENT_EXITED: the profile segment's name.
+    segment: str = ""
+    # LIFE_STAGE_CHANGED: the stage changed to; '' means any.
+    life_stage: str = ""
+    # TIME_WINDOW: fires at 00:00 UTC on date_trait's date + years_after + offset_days.
+    date_trait: str = ""
+    offset_days: int = 0
+    years_after: int = 0
+    # At most one send per customer per this period; None for no limit.
+    throttle: timedelta | None = None
+    # Delivery chooses the channel among the action's (its default content is sent).
+    best_channel: bool = False
 
     @property
     def name(self) -> str:
         return names.trigger_name(self.workspace, self.trigger_id)
 
     def draft(self) -> TriggerDraft:
-        return TriggerDraft(self.event_name, self.condition, self.action_id, self.channel)
+        return TriggerDraft(**{f.name: getattr(self, f.name) for f in fields(TriggerDraft)})
 
     @property
     def action_name(self) -> str:
@@ -276,6 +305,7 @@ class ExclusionReason(enum.StrEnum):
     CONTACT_LIMIT = "CONTACT_LIMIT"
     NO_CONSENT = "NO_CONSENT"
     OUTRANKED = "OUTRANKED"
+    CONTROL_GROUP = "CONTROL_GROUP"
 
 
 @dataclass(frozen=True)
@@ -292,6 +322,13 @@ class ExcludedAction:
 
 
 @dataclass(frozen=True)
+class ShadowScore:  # a shadow model's propensity (by names), recorded, never acted on
+    model: str
+    action: str
+    propensity: float
+
+
+@dataclass(frozen=True)
 class Decision:
     decision_id: str
     workspace: str
@@ -305,10 +342,27 @@ class Decision:
     create_time: datetime
     # The configuration version decided with; 0 before the first publication.
     config_version: int = 0
+    # The experiment (id) and arm the decision took part in; '' for none.
+    experiment_id: str = ""
+    arm_id: str = ""
+    # The arm is the control group: the experiment's actions were held back.
+    control: bool = False
+    # The model whose propensities were acted on (its name); '' for none.
+    model: str = ""
+    # The named features the models saw (e.g. `traits.plan=gold`: 1.0).
+    features: Mapping[str, float] = field(default_factory=dict)
+    shadow_scores: tuple[ShadowScore, ...] = ()
 
     @property
     def name(self) -> str:
         return names.decision_name(self.workspace, self.decision_id)
+
+    @property
+    def experiment(self) -> str:
+        """The experiment's name; empty when the decision took part in none."""
+        if not self.experiment_id:
+            return ""
+        return names.experiment_name(self.workspace, self.experiment_id)
 
     @property
     def config_version_name(self) -> str:
@@ -329,6 +383,8 @@ class Outcome:
     channel: Channel | None
     outcome_time: datetime
     create_time: datetime
+    # What it is worth (a conversion's revenue); 0 when unknown.
+    value: float = 0.0
 
     @property
     def name(self) -> str:
@@ -338,28 +394,3 @@ class Outcome:
     def decision(self) -> str:
         """The decision's name; empty when there is none."""
         return names.decision_name(self.workspace, self.decision_id) if self.decision_id else ""
-
-
-@dataclass(frozen=True)
-class TrackedEvent:
-    """The event of an event-seen signal, as trigger conditions see it."""
-
-    type: str  # "track", "identify", ...
-    name: str
-    message_id: str
-    properties: dict[str, Any]
-    context: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Signal:
-    """One entry of the profile service's signal log; `event` only for event-seen signals."""
-
-    cursor: str
-    customer: str
-    event: TrackedEvent | None
-    # Why the signal could not be read (its event holds values this service cannot
-    # convert); empty when it could. An unreadable signal is recorded and passed over.
-    unreadable: str = ""
-    # Signals profile passed over just before this one because it could not stream them.
-    skipped_before: int = 0

@@ -19,9 +19,13 @@ OUTCOME = "workspaces/{workspace}/outcomes/{outcome}"
 ACTION_GROUP = "workspaces/{workspace}/actionGroups/{action_group}"
 DECISION_SETTINGS = "workspaces/{workspace}/decisionSettings"
 CONFIG_VERSION = "workspaces/{workspace}/decisionConfigVersions/{decision_config_version}"
+EXPERIMENT = "workspaces/{workspace}/experiments/{experiment}"
+CONVERSION_RULE = "workspaces/{workspace}/conversionRules/{conversion_rule}"
+MODEL = "workspaces/{workspace}/models/{model}"
 # Resources of other services that decisioning names in its calls.
 CUSTOMER = "workspaces/{workspace}/customers/{customer}"
 PROFILE = "workspaces/{workspace}/customers/{customer}/profile"
+SEGMENT = "workspaces/{workspace}/segments/{segment}"
 
 
 class ResourceName(NamedTuple):
@@ -66,6 +70,18 @@ def version_name(workspace: str, version: int) -> str:
     return format_name(CONFIG_VERSION, workspace=workspace, decision_config_version=str(version))
 
 
+def experiment_name(workspace: str, experiment_id: str) -> str:
+    return format_name(EXPERIMENT, workspace=workspace, experiment=experiment_id)
+
+
+def conversion_rule_name(workspace: str, rule_id: str) -> str:
+    return format_name(CONVERSION_RULE, workspace=workspace, conversion_rule=rule_id)
+
+
+def model_name(workspace: str, model_id: str) -> str:
+    return format_name(MODEL, workspace=workspace, model=model_id)
+
+
 def profile_name(customer: str) -> str:
     """The profile service's name of a customer's profile."""
     parsed = parse_customer(customer, "customer")
@@ -102,6 +118,23 @@ def parse_outcome(value: str, field: str) -> ResourceName:
 
 def parse_customer(value: str, field: str) -> ResourceName:
     return _parse(CUSTOMER, "customer", value, field)
+
+
+def parse_experiment(value: str, field: str) -> ResourceName:
+    return _parse(EXPERIMENT, "experiment", value, field)
+
+
+def parse_conversion_rule(value: str, field: str) -> ResourceName:
+    return _parse(CONVERSION_RULE, "conversion_rule", value, field)
+
+
+def parse_model(value: str, field: str) -> ResourceName:
+    return _parse(MODEL, "model", value, field)
+
+
+def parse_segment(value: str, field: str) -> ResourceName:
+    """A profile segment's name (a trigger's `segment`)."""
+    return _parse(SEGMENT, "segment", value, field)
 
 
 def parse_group(value: str, field: str) -> ResourceName:

@@ -75,12 +75,17 @@ class OutboundMessage:
     content: MessageContent
     source: str
     data: dict[str, Any] = field(default_factory=dict)
+    # Delivery chooses among `candidate_channels` (channel is then its fallback).
+    best_channel: bool = False
+    candidate_channels: tuple[Channel, ...] = ()
 
 
 @dataclass(frozen=True)
 class SentMessage:
     name: str
     state: str  # the delivery state's name, e.g. "QUEUED"
+    # The channel delivery sends on; None when it did not say.
+    channel: Channel | None = None
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@
    suitability of group and action)      -> engagement.engage
 2. contact policies (suppression, limits) -> contact_policy.restrict
 3. consent                                -> arbitration.filter_consent
-4. experiment assignment                  -> assign_experiment (none yet)
+4. experiment assignment                  -> assign_experiment (experiments.py)
 5. scoring                                -> arbitration.score (a PropensityModel)
 6. arbitration                            -> arbitration.arbitrate
 
@@ -17,17 +17,20 @@ of the configuration ends ranked or excluded, with its reason.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from . import arbitration, contact_policy, engagement
+from . import arbitration, contact_policy, engagement, experiments
 from .config import DecisionConfig
 from .contact_policy import Contact, ContactBudget, PastOutcome
-from .model import Channel, ExcludedAction, RankedAction, TrackedEvent
+from .model import Action, Channel, ExcludedAction, ExclusionReason, RankedAction, TrackedEvent
 from .outbound import CustomerProfile
+from .policies import PriorityPart
 from .rule_helpers import helper_functions, local_time
 from .rules import RuleBook, RuleEnvironment
 
@@ -56,6 +59,8 @@ class Verdict:
     excluded: tuple[ExcludedAction, ...]
     # What to record against the contact limits.
     contacts: tuple[Contact, ...] = field(default=())
+    # The experiment and arm the decision took part in.
+    assignment: experiments.Assignment | None = None
 
 
 @dataclass(frozen=True)
@@ -84,10 +89,50 @@ def context_variable(request: DecisionRequest) -> dict[str, Any]:
     return context
 
 
-def assign_experiment(candidates: Sequence[engagement.Candidate]) -> Sequence[engagement.Candidate]:
-    """Experiment assignment: no experiment exists yet, so every customer gets the
-    candidates as they are (the step where arms and control groups will plug in)."""
-    return candidates
+@dataclass(frozen=True)
+class Assigned:
+    """What the experiment step leaves: the candidates, those a control group held back."""
+
+    candidates: tuple[engagement.Candidate, ...]
+    excluded: tuple[ExcludedAction, ...]
+    assignment: experiments.Assignment | None
+
+
+def assign_experiment(
+    candidates: Sequence[engagement.Candidate],
+    running: Sequence[experiments.Experiment],
+    customer: str,
+    now: datetime,
+) -> Assigned:
+    """Experiment assignment: the customer's arm of the first running experiment about a
+    candidate; a CONTROL arm holds the experiment's actions back."""
+    assignment = experiments.assign(running, customer, [c.action for c in candidates], now)
+    if assignment is None or not assignment.control:
+        return Assigned(tuple(candidates), (), assignment)
+    experiment = assignment.experiment
+    kept = tuple(c for c in candidates if not experiment.covers(c.action))
+    held = tuple(
+        ExcludedAction(
+            c.action.name,
+            ExclusionReason.CONTROL_GROUP,
+            f"The customer is in the control group ({assignment.arm.arm_id}) of "
+            f"{experiment.name}: its actions are held back to measure their effect.",
+        )
+        for c in candidates
+        if experiment.covers(c.action)
+    )
+    return Assigned(kept, held, assignment)
+
+
+class _RandomDraws:
+    """RANDOM arms: a uniform draw per action stands in for the propensity."""
+
+    def __init__(self, candidates: Sequence[engagement.Candidate], seed: str) -> None:
+        ordered = sorted(c.action.name for c in candidates)
+        self._draws = dict(zip(ordered, experiments.random_order(len(ordered), seed), strict=True))
+
+    def propensity(self, action: Action) -> tuple[float, str]:
+        return self._draws[action.name], "a random draw (experiment arm RANDOM)"
 
 
 class DecisionPipeline:
@@ -98,10 +143,12 @@ class DecisionPipeline:
         profile: CustomerProfile,
         rules: RuleBook,
         model: arbitration.PropensityModel | None = None,
+        running: Sequence[experiments.Experiment] = (),
     ) -> None:
         self.config = config
         self.request = request
         self._model = model or arbitration.BasePropensity()
+        self._experiments = tuple(running)
         local_date = request.now.astimezone(request.zone).date()
         self.environment: RuleEnvironment = rules.environment(
             {"profile": profile.rule_variable(), "context": context_variable(request)},
@@ -117,7 +164,7 @@ class DecisionPipeline:
         self.candidates = tuple(candidates)
         self.engagement_excluded = tuple(excluded)
 
-    @property
+    @cached_property
     def needs_contacts(self) -> bool:
         """Whether any candidate could be held back by a contact limit."""
         limits = self.config.settings.contact_limits
@@ -129,7 +176,7 @@ class DecisionPipeline:
             for limit in limits
         )
 
-    @property
+    @cached_property
     def needs_outcomes(self) -> bool:
         rules = self.config.settings.suppression_rules
         return any(rule.applies_to(c.action) for c in self.candidates for rule in rules)
@@ -151,13 +198,39 @@ class DecisionPipeline:
         """Steps 3 to 6 on what contact policies left."""
         settings = self.config.settings
         allowed, refused = arbitration.filter_consent(restricted.candidates, consent)
-        assigned = assign_experiment(allowed)
-        scored = arbitration.score(assigned, settings.arbitration, self.environment, self._model)
+        assigned = assign_experiment(
+            allowed, self._experiments, self.request.customer, self.request.now
+        )
+        strategy = assigned.assignment.arm.strategy if assigned.assignment else None
+        model: arbitration.PropensityModel = self._model
+        arbitration_settings = settings.arbitration
+        if strategy is experiments.Strategy.RULES_ONLY:
+            model = arbitration.BasePropensity()
+        elif strategy is experiments.Strategy.RANDOM:
+            model = _RandomDraws(assigned.candidates, decision_id)
+            arbitration_settings = dataclasses.replace(
+                arbitration_settings, priority_parts=(PriorityPart.PROPENSITY,)
+            )
+        scored = arbitration.score(
+            assigned.candidates, arbitration_settings, self.environment, model
+        )
         budget = ContactBudget(settings.contact_limits, contacts, self.request.now)
         ranked, outranked = arbitration.arbitrate(
             scored, budget, max_actions=self.request.max_actions
         )
-        excluded = [*self.engagement_excluded, *restricted.excluded, *refused, *outranked]
+        if strategy is experiments.Strategy.RANDOM:
+            # A uniformly random order: the k-th choice among the n - k + 1 left.
+            count = len(assigned.candidates)
+            ranked = [
+                dataclasses.replace(r, probability=1.0 / (count - r.rank + 1)) for r in ranked
+            ]
+        excluded = [
+            *self.engagement_excluded,
+            *restricted.excluded,
+            *refused,
+            *assigned.excluded,
+            *outranked,
+        ]
         return Verdict(
             ranked=tuple(ranked),
             excluded=tuple(sorted(excluded, key=lambda e: e.action)),
@@ -166,6 +239,7 @@ class DecisionPipeline:
                 for r in ranked
                 if contact_policy.counts_as_contact(r.channel)
             ),
+            assignment=assigned.assignment,
         )
 
     def _purpose(self, action_name: str) -> str:

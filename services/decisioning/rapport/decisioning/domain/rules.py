@@ -93,10 +93,42 @@ def _locate(expression: str, pattern: str) -> tuple[int, int]:
     return line, found.start() - (before.rfind("\n") + 1) + 1
 
 
+ACTION_RESULTS = 16384
+# A call of a rule helper (days_until, years_since...): its result depends on the day.
+_HELPER_CALL = re.compile(r"\b(days_until|days_since|years_since|add_years)\s*\(")
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a rule variable (dicts, lists, scalars)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+class ActionVariable(dict[str, Any]):
+    """An `action` variable built once per action of a configuration: its hashable copy
+    (the key of action-only results) is computed once, not once per rule and decision.
+    Never changed once built."""
+
+    __slots__ = ("_key",)
+
+    def key(self) -> Any:
+        try:
+            return self._key
+        except AttributeError:
+            self._key = _frozen(self)
+            return self._key
+
+
 @dataclass(frozen=True)
 class CompiledRule:
     program: Any
     reads_action: bool
+    # Reads `action` and nothing else, calls no helper: its result depends on the
+    # action alone, so it is kept per action across decisions.
+    action_only: bool = False
 
 
 class RuleBook:
@@ -109,6 +141,8 @@ class RuleBook:
     def __init__(self, max_programs: int = 4096) -> None:
         self._programs: OrderedDict[str, CompiledRule] = OrderedDict()
         self._max_programs = max_programs
+        # Results of action-only rules by (expression, the action variable's content).
+        self.action_results: OrderedDict[tuple[Any, ...], bool] = OrderedDict()
 
     def compiled(self, expression: str) -> CompiledRule:
         compiled = self._programs.get(expression)
@@ -119,14 +153,16 @@ class RuleBook:
             raise RuleSyntaxError(f"longer than {MAX_EXPRESSION_CHARS} characters")
         try:
             program = cel.compile(expression)
-            reads_action = "action" in program.variables()
+            variables = set(program.variables())
+            reads_action = "action" in variables
+            action_only = variables == {"action"} and not _HELPER_CALL.search(expression)
         except Exception as err:  # the binding raises ValueError; be broad
             raise _syntax_error(err) from err
         except BaseException as err:
             if not _is_panic(err):
                 raise
             raise RuleSyntaxError("the CEL parser failed on it") from None
-        compiled = CompiledRule(program, reads_action)
+        compiled = CompiledRule(program, reads_action, action_only)
         self._programs[expression] = compiled
         if len(self._programs) > self._max_programs:
             self._programs.popitem(last=False)
@@ -210,6 +246,13 @@ class RuleEnvironment:
             compiled = self._rules.compiled(expression)
         except RuleSyntaxError as err:
             raise RuleEvaluationError(f"does not compile: {err}") from err
+        key = None
+        if compiled.action_only and action is not None:
+            frozen = action.key() if isinstance(action, ActionVariable) else _frozen(action)
+            key = (expression, frozen)
+            cached = self._rules.action_results.get(key)
+            if cached is not None:
+                return cached
         if compiled.reads_action:
             self._lazy["action"] = dict(action) if action is not None else None
         try:
@@ -220,6 +263,10 @@ class RuleEnvironment:
             raise
         if not compiled.reads_action:
             self._results[expression] = result
+        if key is not None:
+            self._rules.action_results[key] = result
+            if len(self._rules.action_results) > ACTION_RESULTS:
+                self._rules.action_results.popitem(last=False)
         return result
 
     def _run(self, program: Any) -> bool:

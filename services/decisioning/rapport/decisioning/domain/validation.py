@@ -7,10 +7,11 @@ Field paths differ between the two (``action.purpose`` in a request,
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rapport.errors import InvalidArgument
 
+from . import names
 from .checks import (
     CHANNEL_NAMES,
     MAX_EVENT_NAME_CHARS,
@@ -42,8 +43,16 @@ from .model import (
     Treatment,
     Trigger,
     TriggerDraft,
+    TriggerKind,
 )
 from .rules import CONDITION_VARIABLES, RuleBook
+
+MAX_LIFE_STAGE_CHARS = 64
+MAX_TRAIT_KEY_CHARS = 256
+MAX_OFFSET_DAYS = 3_660
+MAX_YEARS_AFTER = 150
+MIN_THROTTLE = timedelta(minutes=1)
+MAX_THROTTLE = timedelta(days=366)
 
 DEFAULT_LEVER = 1.0
 DEFAULT_PROPENSITY = 0.5
@@ -220,9 +229,14 @@ def validate_trigger(
     """The trigger, or InvalidArgument; `action` is the one the draft names, None if absent."""
     f = fields or TriggerFields()
     validate_resource_id(trigger_id, f.item_id)
-    if not draft.event_name.strip():
-        raise InvalidArgument(f("event_name"), "is required (the track event's name)")
-    text(draft.event_name, f("event_name"), MAX_EVENT_NAME_CHARS)
+    kind = draft.kind
+    if kind is TriggerKind.EVENT:
+        if not draft.event_name.strip():
+            raise InvalidArgument(f("event_name"), "is required (the track event's name)")
+        text(draft.event_name, f("event_name"), MAX_EVENT_NAME_CHARS)
+    elif draft.event_name:
+        raise InvalidArgument(f("event_name"), "is for EVENT triggers only")
+    _validate_kind_fields(workspace, draft, f)
     condition = validate_rule(rules, draft.condition, f("condition"), CONDITION_VARIABLES)
     if not draft.action_id:
         raise InvalidArgument(f("action"), "is required")
@@ -245,4 +259,50 @@ def validate_trigger(
         channel=channel,
         create_time=create_time,
         update_time=update_time,
+        kind=kind,
+        segment=draft.segment,
+        life_stage=draft.life_stage,
+        date_trait=draft.date_trait,
+        offset_days=draft.offset_days,
+        years_after=draft.years_after,
+        throttle=draft.throttle,
+        best_channel=draft.best_channel,
     )
+
+
+def _validate_kind_fields(workspace: str, draft: TriggerDraft, f: Fields) -> None:
+    """The fields of the trigger's kind set (and valid), the others' left empty."""
+    kind = draft.kind
+    segment_kind = kind in (TriggerKind.SEGMENT_ENTERED, TriggerKind.SEGMENT_EXITED)
+    if segment_kind:
+        if not draft.segment:
+            raise InvalidArgument(f("segment"), "is required for segment triggers")
+        parsed = names.parse_segment(draft.segment, f("segment"))
+        names.require_same_workspace(parsed, workspace, f("segment"))
+    elif draft.segment:
+        raise InvalidArgument(f("segment"), "is for segment triggers only")
+    if draft.life_stage:
+        if kind is not TriggerKind.LIFE_STAGE_CHANGED:
+            raise InvalidArgument(f("life_stage"), "is for LIFE_STAGE_CHANGED triggers only")
+        text(draft.life_stage, f("life_stage"), MAX_LIFE_STAGE_CHARS)
+        if not draft.life_stage.isprintable():
+            raise InvalidArgument(f("life_stage"), "must be printable")
+    window_kind = kind is TriggerKind.TIME_WINDOW
+    if window_kind:
+        if not draft.date_trait.strip():
+            raise InvalidArgument(f("date_trait"), "is required for TIME_WINDOW triggers")
+        text(draft.date_trait, f("date_trait"), MAX_TRAIT_KEY_CHARS)
+        if not draft.date_trait.isprintable():
+            raise InvalidArgument(f("date_trait"), "must be printable")
+        if not -MAX_OFFSET_DAYS <= draft.offset_days <= MAX_OFFSET_DAYS:
+            raise InvalidArgument(
+                f("offset_days"), f"must be between -{MAX_OFFSET_DAYS} and {MAX_OFFSET_DAYS}"
+            )
+        if not 0 <= draft.years_after <= MAX_YEARS_AFTER:
+            raise InvalidArgument(f("years_after"), f"must be between 0 and {MAX_YEARS_AFTER}")
+    else:
+        for key in ("date_trait", "offset_days", "years_after"):
+            if getattr(draft, key):
+                raise InvalidArgument(f(key), "is for TIME_WINDOW triggers only")
+    if draft.throttle is not None and not MIN_THROTTLE <= draft.throttle <= MAX_THROTTLE:
+        raise InvalidArgument(f("throttle"), "must be from 1 minute to 366 days")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf import field_mask_pb2, timestamp_pb2
 from google.protobuf.message import Message
@@ -22,11 +22,13 @@ from rapport.decisioning.domain.model import (
     Treatment,
     Trigger,
     TriggerDraft,
+    TriggerKind,
 )
 from rapport.decisioning.service_layer import commands
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
+from rapport.errors import InvalidArgument
 from rapport.type.v1 import channel_pb2, message_content_pb2
-from rapport.wellknowntypes import to_datetime, to_dict, to_timestamp
+from rapport.wellknowntypes import to_datetime, to_dict, to_duration, to_timedelta, to_timestamp
 
 E = TypeVar("E")
 
@@ -141,11 +143,30 @@ def update_action_command(request: pb.UpdateActionRequest) -> commands.UpdateAct
     )
 
 
+_PROTO_TRIGGER_KINDS = set(pb.TriggerKind.values()) - {pb.TRIGGER_KIND_UNSPECIFIED}
+
+
+def _trigger_kind(value: int) -> TriggerKind:
+    if value == pb.TRIGGER_KIND_UNSPECIFIED:
+        return TriggerKind.EVENT
+    if value not in _PROTO_TRIGGER_KINDS:
+        raise InvalidArgument("trigger.kind", "is not a known trigger kind")
+    return TriggerKind[pb.TriggerKind.Name(value).removeprefix("TRIGGER_KIND_")]
+
+
 def _trigger_draft(trigger: pb.Trigger) -> TriggerDraft:
     return TriggerDraft(
         event_name=trigger.event_name,
         condition=trigger.condition,
         channel=channel_from_proto(trigger.channel),
+        kind=_trigger_kind(trigger.kind),
+        segment=trigger.segment,
+        life_stage=trigger.life_stage,
+        date_trait=trigger.date_trait,
+        offset_days=trigger.offset_days,
+        years_after=trigger.years_after,
+        throttle=to_timedelta(trigger, "throttle", field_path="trigger.throttle"),
+        best_channel=trigger.best_channel,
     )
 
 
@@ -190,6 +211,8 @@ def record_outcome_command(request: pb.RecordOutcomeRequest) -> commands.RecordO
         channel=optional_channel_from_proto(outcome.channel),
         decision=outcome.decision,
         outcome_time=to_datetime(outcome, "outcome_time", field_path="outcome.outcome_time"),
+        value=outcome.value,
+        request_id=request.request_id,
     )
 
 
@@ -232,6 +255,14 @@ def trigger_to_proto(trigger: Trigger) -> pb.Trigger:
         channel=channel_to_proto(trigger.channel),
         create_time=timestamp(trigger.create_time),
         update_time=timestamp(trigger.update_time),
+        kind=pb.TriggerKind.Value(f"TRIGGER_KIND_{trigger.kind.name}"),
+        segment=trigger.segment,
+        life_stage=trigger.life_stage,
+        date_trait=trigger.date_trait,
+        offset_days=trigger.offset_days,
+        years_after=trigger.years_after,
+        throttle=to_duration(trigger.throttle) if trigger.throttle is not None else None,
+        best_channel=trigger.best_channel,
     )
 
 
@@ -266,12 +297,25 @@ def _excluded_to_proto(excluded: ExcludedAction) -> pb.ExcludedAction:
     )
 
 
+def _scoring_fields(decision: Decision) -> dict[str, Any]:
+    """What the models saw and said: the same fields on DecideResponse and Decision."""
+    return {
+        "model": decision.model,
+        "features": dict(decision.features),
+        "shadow_scores": [
+            pb.ShadowScore(model=s.model, action=s.action, propensity=s.propensity)
+            for s in decision.shadow_scores
+        ],
+    }
+
+
 def decide_response(decision: Decision) -> pb.DecideResponse:
     return pb.DecideResponse(
         decision=decision.name,
         actions=[_ranked_to_proto(r) for r in decision.actions],
         excluded_actions=[_excluded_to_proto(e) for e in decision.excluded],
         config_version=decision.config_version_name,
+        **_scoring_fields(decision),
     )
 
 
@@ -285,6 +329,10 @@ def decision_to_proto(decision: Decision) -> pb.Decision:
         source=decision.source,
         create_time=timestamp(decision.create_time),
         config_version=decision.config_version_name,
+        experiment=decision.experiment,
+        experiment_arm=decision.arm_id,
+        control=decision.control,
+        **_scoring_fields(decision),
     )
 
 
@@ -298,4 +346,5 @@ def outcome_to_proto(outcome: Outcome) -> pb.Outcome:
         channel=channel_to_proto(outcome.channel),
         outcome_time=timestamp(outcome.outcome_time),
         create_time=timestamp(outcome.create_time),
+        value=outcome.value,
     )

@@ -8,8 +8,11 @@ from rapport.decisioning.service_layer import (
     actions,
     commands,
     config_io,
+    conversion_rules,
+    customer_data,
     decision_settings,
     decisions,
+    experiments,
     groups,
     outcomes,
     triggers,
@@ -21,11 +24,13 @@ from rapport.decisioning.v1 import decisioning_service_pb2_grpc as pb_grpc
 
 from . import config_converters as cc
 from . import converters as conv
+from . import experiment_converters as xc
+from .model_servicer import ModelRpcs
 
 Context = grpc.aio.ServicerContext
 
 
-class DecisioningServicer(pb_grpc.DecisioningServiceServicer):
+class DecisioningServicer(ModelRpcs, pb_grpc.DecisioningServiceServicer):
     def __init__(self, deps: Dependencies) -> None:
         self._deps = deps
 
@@ -265,3 +270,90 @@ class DecisioningServicer(pb_grpc.DecisioningServiceServicer):
         return pb.ExportDecisionConfigResponse(
             content=await config_io.export_config(command, self._deps)
         )
+
+    # -- experiments, conversion rules -------------------------------------------------
+
+    async def CreateExperiment(
+        self, request: pb.CreateExperimentRequest, context: Context
+    ) -> pb.Experiment:
+        command = xc.create_experiment_command(request)
+        return xc.experiment_to_proto(await experiments.create_experiment(command, self._deps))
+
+    async def GetExperiment(
+        self, request: pb.GetExperimentRequest, context: Context
+    ) -> pb.Experiment:
+        command = commands.GetExperiment(name=request.name)
+        return xc.experiment_to_proto(await experiments.get_experiment(command, self._deps))
+
+    async def ListExperiments(
+        self, request: pb.ListExperimentsRequest, context: Context
+    ) -> pb.ListExperimentsResponse:
+        page, token = await experiments.list_experiments(
+            commands.ListExperiments(request.parent, request.page_size, request.page_token),
+            self._deps,
+        )
+        return pb.ListExperimentsResponse(
+            experiments=[xc.experiment_to_proto(e) for e in page], next_page_token=token
+        )
+
+    async def DeleteExperiment(
+        self, request: pb.DeleteExperimentRequest, context: Context
+    ) -> empty_pb2.Empty:
+        await experiments.delete_experiment(commands.DeleteExperiment(request.name), self._deps)
+        return empty_pb2.Empty()
+
+    async def GetExperimentReport(
+        self, request: pb.GetExperimentReportRequest, context: Context
+    ) -> pb.ExperimentReport:
+        command = commands.GetExperimentReport(request.name)
+        return xc.report_to_proto(await experiments.get_experiment_report(command, self._deps))
+
+    async def CreateConversionRule(
+        self, request: pb.CreateConversionRuleRequest, context: Context
+    ) -> pb.ConversionRule:
+        command = xc.create_conversion_rule_command(request)
+        rule = await conversion_rules.create_conversion_rule(command, self._deps)
+        return xc.conversion_rule_to_proto(rule)
+
+    async def GetConversionRule(
+        self, request: pb.GetConversionRuleRequest, context: Context
+    ) -> pb.ConversionRule:
+        command = commands.GetConversionRule(request.name)
+        rule = await conversion_rules.get_conversion_rule(command, self._deps)
+        return xc.conversion_rule_to_proto(rule)
+
+    async def ListConversionRules(
+        self, request: pb.ListConversionRulesRequest, context: Context
+    ) -> pb.ListConversionRulesResponse:
+        page, token = await conversion_rules.list_conversion_rules(
+            commands.ListConversionRules(request.parent, request.page_size, request.page_token),
+            self._deps,
+        )
+        return pb.ListConversionRulesResponse(
+            conversion_rules=[xc.conversion_rule_to_proto(r) for r in page], next_page_token=token
+        )
+
+    async def DeleteConversionRule(
+        self, request: pb.DeleteConversionRuleRequest, context: Context
+    ) -> empty_pb2.Empty:
+        command = commands.DeleteConversionRule(request.name)
+        await conversion_rules.delete_conversion_rule(command, self._deps)
+        return empty_pb2.Empty()
+
+    # -- data subject requests ---------------------------------------------------------
+
+    async def ExportCustomerDecisions(
+        self, request: pb.ExportCustomerDecisionsRequest, context: Context
+    ) -> pb.ExportCustomerDecisionsResponse:
+        command = commands.ExportCustomerDecisions(
+            request.parent, request.customer, request.page_size, request.page_token
+        )
+        return xc.export_to_proto(
+            await customer_data.export_customer_decisions(command, self._deps)
+        )
+
+    async def EraseCustomerDecisions(
+        self, request: pb.EraseCustomerDecisionsRequest, context: Context
+    ) -> pb.EraseCustomerDecisionsResponse:
+        command = commands.EraseCustomerDecisions(request.parent, request.customer)
+        return xc.erased_to_proto(await customer_data.erase_customer_decisions(command, self._deps))

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rapport.decisioning.domain.catalogue import Catalogue
+from rapport.decisioning.domain.experiments import Strategy
 from rapport.decisioning.domain.model import (
     ActionDraft,
     ActionGroupDraft,
@@ -215,6 +216,9 @@ class RecordOutcome:
     # The decision's name; empty when no stored decision explains the outcome.
     decision: str = ""
     outcome_time: datetime | None = None
+    value: float = 0.0
+    # AIP-155: deduplicates retries; empty records every call.
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -286,3 +290,87 @@ class LoadCatalogue:
     and publish the draft when it then differs from the live version."""
 
     catalogue: Catalogue
+
+
+# -- experiments -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateExperiment:
+    parent: str
+    experiment_id: str
+    display_name: str = ""
+    # Action names as the client gave them.
+    actions: tuple[str, ...] = ()
+    # (arm_id, strategy (None when unspecified), weight).
+    arms: tuple[tuple[str, Strategy | UnknownEnumValue | None, int], ...] = ()
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+
+
+@dataclass(frozen=True)
+class GetExperiment:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListExperiments:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class DeleteExperiment:
+    name: str
+
+
+@dataclass(frozen=True)
+class GetExperimentReport:
+    name: str
+
+
+# -- conversion rules ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateConversionRule:
+    parent: str
+    rule_id: str
+    action: str = ""
+    event_name: str = ""
+    window: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class GetConversionRule:
+    name: str
+
+
+@dataclass(frozen=True)
+class ListConversionRules:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class DeleteConversionRule:
+    name: str
+
+
+# -- data subject requests -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportCustomerDecisions:
+    parent: str
+    customer: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class EraseCustomerDecisions:
+    parent: str
+    customer: str

@@ -10,21 +10,27 @@ and added by one script; a lost race re-decides on the fresh history).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rapport.decisioning.domain.arbitration import ConsentPair, consent_pairs
 from rapport.decisioning.domain.config import DecisionConfig
 from rapport.decisioning.domain.contact_policy import Contact, PastOutcome
-from rapport.decisioning.domain.model import Decision
+from rapport.decisioning.domain.model import Decision, ShadowScore
 from rapport.decisioning.domain.outbound import ConsentQuery, CustomerProfile
-from rapport.decisioning.domain.pipeline import DecisionPipeline, DecisionRequest, Verdict
+from rapport.decisioning.domain.pipeline import (
+    DecisionPipeline,
+    DecisionRequest,
+    Verdict,
+    context_variable,
+)
 from rapport.decisioning.domain.rule_helpers import UTC_ZONE, time_zone
 from rapport.errors import Aborted
 from rapport.sqlstore import run_with_retries
 
 from .dependencies import Dependencies
+from .model_cache import BoundModels
 from .unit_of_work import DecisioningUnitOfWork
 
 # Reservations in Redis lost to another replica before giving up (each retry re-decides).
@@ -65,14 +71,39 @@ async def _history(
         return await uow.contacts.since(workspace, customer, since)
 
 
-async def _consent(
+async def consent_answers(
     deps: Dependencies, workspace: str, customer: str, pairs: Sequence[ConsentPair]
 ) -> dict[ConsentPair, bool]:
-    if not pairs:
-        return {}
+    """Consent's answers for (purpose, channel) pairs, in one batched call."""
     queries = [ConsentQuery(customer, purpose, channel) for purpose, channel in pairs]
     answers = await deps.consent.batch_check(workspace, queries)
     return dict(zip(pairs, answers, strict=True))
+
+
+async def _consent(
+    deps: Dependencies,
+    workspace: str,
+    customer: str,
+    pairs: Sequence[ConsentPair],
+    prefetched: Awaitable[dict[ConsentPair, bool]] | None,
+) -> dict[ConsentPair, bool]:
+    if not pairs:
+        return {}
+    if prefetched is not None:
+        # Asked while the profile was fetched, for every pair the configuration could
+        # need: the candidates' pairs are among them.
+        answers = await prefetched
+        if all(pair in answers for pair in pairs):
+            return {pair: answers[pair] for pair in pairs}
+    return await consent_answers(deps, workspace, customer, pairs)
+
+
+def _shadow_of(models: BoundModels | None, final: Verdict) -> tuple[ShadowScore, ...]:
+    """The shadow models' scores of the returned actions."""
+    if models is None:
+        return ()
+    returned = {r.action for r in final.ranked}
+    return tuple(s for s in models.shadow_scores if s.action in returned)
 
 
 async def make_decision(
@@ -84,19 +115,33 @@ async def make_decision(
     *,
     decision_id: str,
     source: str = "",
+    store: bool = True,
+    prefetched_consent: Awaitable[dict[ConsentPair, bool]] | None = None,
 ) -> Decision:
     """Decide and store; DependencyError from consent (or Redis) propagates. A decision
-    stored under `decision_id` already (a replayed trigger) is returned as it is."""
-    pipeline = DecisionPipeline(config, request, profile, deps.rules, deps.model)
+    stored under `decision_id` already (a replayed trigger) is returned as it is.
+    `store=False` (a simulation): the decision only, nothing stored or counted.
+    `prefetched_consent`: consent's answers asked for ahead (see `configured_pairs`),
+    awaited only when a candidate needs consent."""
+    running = await deps.experiments.get(workspace)
+    # The scoring step's models, bound to this decision (features, seeded draws).
+    models = (await deps.models.get(workspace)).bind(
+        profile.rule_variable(), context_variable(request), decision_id
+    )
+    model = models if models is not None else deps.model
+    pipeline = DecisionPipeline(config, request, profile, deps.rules, model, running)
     outcomes = await _outcomes(deps, workspace, request, config) if pipeline.needs_outcomes else []
     since = request.now - config.settings.contact_lookback
     customer = request.customer
     contacts = await _history(deps, workspace, customer, since) if pipeline.needs_contacts else []
     restricted = pipeline.restrict(contacts, outcomes)
-    consent = await _consent(deps, workspace, customer, consent_pairs(restricted.candidates))
+    consent = await _consent(
+        deps, workspace, customer, consent_pairs(restricted.candidates), prefetched_consent
+    )
     verdict = pipeline.conclude(restricted, consent, contacts, decision_id)
 
     def decision_of(final: Verdict) -> Decision:
+        assignment = final.assignment
         return Decision(
             decision_id=decision_id,
             workspace=workspace,
@@ -107,7 +152,23 @@ async def make_decision(
             source=source,
             create_time=request.now,
             config_version=config.version,
+            experiment_id=assignment.experiment.experiment_id if assignment else "",
+            arm_id=assignment.arm.arm_id if assignment else "",
+            control=assignment.control if assignment else False,
+            model=models.model_name if models is not None and models.used else "",
+            features=models.features if models is not None else {},
+            shadow_scores=_shadow_of(models, final),
         )
+
+    if not store:
+        return decision_of(verdict)
+
+    if deps.contact_store is None and not source and not pipeline.needs_contacts:
+        # Decide (a fresh id) with no contact limit in play: nothing to re-check under a
+        # lock, so the record joins the writer's next group commit.
+        decision = decision_of(verdict)
+        await deps.decision_writer.write(decision, verdict.contacts)
+        return decision
 
     if deps.contact_store is None:
 
@@ -116,10 +177,12 @@ async def make_decision(
             if existing is not None:
                 return existing
             final = verdict
-            if final.contacts:
+            if final.contacts and pipeline.needs_contacts:
+                # A limit may hold: decide again on the history read under the lock.
                 await uow.contacts.lock_customer(workspace, customer)
                 fresh = await uow.contacts.since(workspace, customer, since)
                 final = pipeline.run(fresh, outcomes, consent, decision_id)
+            if final.contacts:
                 await uow.contacts.add(workspace, customer, final.contacts)
             decision = decision_of(final)
             await uow.decisions.add(decision)

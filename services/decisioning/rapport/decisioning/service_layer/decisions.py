@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from zoneinfo import ZoneInfo
 
 from rapport.decisioning.domain import names
+from rapport.decisioning.domain.arbitration import ConsentPair, configured_pairs
 from rapport.decisioning.domain.checks import text
-from rapport.decisioning.domain.model import Decision
+from rapport.decisioning.domain.config import DecisionConfig
+from rapport.decisioning.domain.model import Channel, Decision
 from rapport.decisioning.domain.outbound import CustomerProfile, DependencyError
 from rapport.decisioning.domain.pipeline import DecisionRequest
 from rapport.decisioning.domain.rule_helpers import time_zone
@@ -14,7 +18,7 @@ from rapport.errors import FailedPrecondition, InvalidArgument, NotFound, Unavai
 from rapport.pagination import page_size, paginate
 
 from . import commands
-from .decision_making import customer_zone, make_decision
+from .decision_making import consent_answers, customer_zone, make_decision
 from .dependencies import Dependencies
 from .listing import newest_first_position, page_before
 from .request_checks import known_channel, served_name, served_workspace
@@ -68,6 +72,37 @@ async def decide(cmd: commands.Decide, deps: Dependencies) -> Decision:
         raise InvalidArgument("time_zone", "must be an IANA time zone such as Europe/Paris")
 
     config = await deps.live.get(workspace)
+    # Consent asked at the same time as the profile, for every pair the configuration
+    # could need; awaited only if a candidate needs it.
+    pairs = configured_pairs(config, channel)
+    prefetched = (
+        asyncio.ensure_future(consent_answers(deps, workspace, cmd.customer, pairs))
+        if pairs
+        else None
+    )
+    try:
+        return await _decide(
+            cmd, deps, workspace, config, channel, placement, device, zone, prefetched
+        )
+    finally:
+        if prefetched is not None:
+            if not prefetched.done():
+                prefetched.cancel()
+            elif not prefetched.cancelled():
+                prefetched.exception()  # retrieved: a failure not needed is not reported
+
+
+async def _decide(
+    cmd: commands.Decide,
+    deps: Dependencies,
+    workspace: str,
+    config: DecisionConfig,
+    channel: Channel | None,
+    placement: str,
+    device: str,
+    zone: ZoneInfo | None,
+    prefetched: asyncio.Future[dict[ConsentPair, bool]] | None,
+) -> Decision:
     profile = await customer_profile(deps, cmd.customer)
     request = DecisionRequest(
         customer=cmd.customer,
@@ -81,7 +116,13 @@ async def decide(cmd: commands.Decide, deps: Dependencies) -> Decision:
     )
     try:
         return await make_decision(
-            deps, workspace, config, profile, request, decision_id=uuid.uuid4().hex
+            deps,
+            workspace,
+            config,
+            profile,
+            request,
+            decision_id=uuid.uuid4().hex,
+            prefetched_consent=prefetched,
         )
     except DependencyError as err:
         raise dependency_failure(err) from err

@@ -27,7 +27,10 @@ from rapport.decisioning.domain.policies import ContactLimit
 from rapport.decisioning.domain.rules import RuleBook
 from rapport.pagination import PageTokens
 
+from .decision_writer import DecisionWriter
 from .live_config import LiveConfigs
+from .live_experiments import LiveExperiments
+from .model_cache import ModelRegistry
 from .unit_of_work import DecisioningUnitOfWork
 
 
@@ -35,6 +38,11 @@ class ProfileClient(Protocol):
     async def get_profile(self, customer: str) -> CustomerProfile | None:
         """What profile knows of the customer; None when there is no profile (unknown or
         erased). A definite DependencyError when the answer cannot be converted."""
+        ...
+
+    async def segment_members(self, segment: str, limit: int) -> list[str]:
+        """The first `limit` customers of a segment; DependencyError (code NOT_FOUND for
+        no such segment) when profile cannot answer."""
         ...
 
     def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
@@ -84,6 +92,10 @@ class ContactStore(Protocol):
         """Record the contacts unless that would exceed a limit, atomically; True if recorded."""
         ...
 
+    async def forget(self, workspace: str, customer: str) -> int:
+        """Delete the customer's contacts (erasure); how many there were."""
+        ...
+
 
 class ConfigDocuments(Protocol):
     """Configuration documents (YAML) as ImportDecisionConfig reads and Export writes them."""
@@ -122,8 +134,26 @@ class Dependencies:
     model: PropensityModel = field(default_factory=BasePropensity)
     # How long a replica may decide with a version after a newer one was published.
     config_refresh_seconds: float = 1.0
+    # How long a replica may score with models after another replica changed them or
+    # learnt from an outcome (the replica that did switches at once).
+    model_refresh_seconds: float = 1.0
 
     @cached_property
     def live(self) -> LiveConfigs:
         """The live configuration of each workspace, cached in this process."""
         return LiveConfigs(self.uow, self.config_refresh_seconds)
+
+    @cached_property
+    def decision_writer(self) -> DecisionWriter:
+        """Stores Decide's records by group commit (see decision_writer)."""
+        return DecisionWriter(self.uow)
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        """The models of each workspace with their posteriors, cached in this process."""
+        return ModelRegistry(self.uow, self.model_refresh_seconds)
+
+    @cached_property
+    def experiments(self) -> LiveExperiments:
+        """Each workspace's experiments, cached in this process."""
+        return LiveExperiments(self.uow, self.config_refresh_seconds)

@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import timedelta
 
 from rapport.decisioning.domain import names
+from rapport.decisioning.domain.checks import amount
 from rapport.decisioning.domain.model import Outcome
-from rapport.errors import InvalidArgument, NotFound
+from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
 from rapport.pagination import page_size, paginate
+from rapport.sqlstore import run_with_retries
 
 from . import commands
 from .dependencies import Dependencies
 from .listing import newest_first_position, page_before
+from .models import learn_from_outcome
 from .request_checks import known_channel, served_name, served_workspace
+from .unit_of_work import DecisioningUnitOfWork
 
 # Outcomes reported by clients whose clocks run a little fast are still accepted.
 OUTCOME_CLOCK_SKEW = timedelta(minutes=5)
+MAX_REQUEST_ID_CHARS = 200
+
+
+def derived_outcome_id(*parts: str) -> str:
+    """An outcome id that is the same for the same parts: a retried request, a replayed
+    signal find the outcome already recorded."""
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def _request_id(value: str) -> str:
+    if len(value) > MAX_REQUEST_ID_CHARS or not all(" " <= c <= "~" for c in value):
+        raise InvalidArgument(
+            "request_id", f"must be 1 to {MAX_REQUEST_ID_CHARS} printable ASCII characters"
+        )
+    return value
+
+
+def _same_outcome(a: Outcome, b: Outcome, explicit_time: bool) -> bool:
+    keys = ("decision_id", "customer", "action", "type", "channel", "value")
+    same = all(getattr(a, k) == getattr(b, k) for k in keys)
+    return same and (not explicit_time or a.outcome_time == b.outcome_time)
 
 
 async def record_outcome(cmd: commands.RecordOutcome, deps: Dependencies) -> Outcome:
@@ -37,13 +63,17 @@ async def record_outcome(cmd: commands.RecordOutcome, deps: Dependencies) -> Out
         decision_id = names.require_same_workspace(
             names.parse_decision(cmd.decision, "outcome.decision"), workspace, "outcome.decision"
         ).id
+    value = amount(cmd.value, "outcome.value")
+    if value < 0:
+        raise InvalidArgument("outcome.value", "must not be negative")
+    request_id = _request_id(cmd.request_id) if cmd.request_id else ""
     now = deps.clock()
     outcome_time = cmd.outcome_time or now
     if outcome_time > now + OUTCOME_CLOCK_SKEW:
         raise InvalidArgument("outcome.outcome_time", "must not be in the future")
     outcome = Outcome(
         workspace=workspace,
-        outcome_id=uuid.uuid4().hex,
+        outcome_id=derived_outcome_id("request", request_id) if request_id else uuid.uuid4().hex,
         decision_id=decision_id,
         customer=cmd.customer,
         action=cmd.action,
@@ -51,10 +81,20 @@ async def record_outcome(cmd: commands.RecordOutcome, deps: Dependencies) -> Out
         channel=channel,
         outcome_time=outcome_time,
         create_time=now,
+        value=value,
     )
     # An action of the live version counts too: it may be gone from the draft already.
     live = await deps.live.get(workspace)
-    async with deps.uow() as uow:
+
+    async def record(uow: DecisioningUnitOfWork) -> Outcome:
+        if request_id:
+            existing = await uow.outcomes.get(workspace, outcome.outcome_id)
+            if existing is not None:
+                if not _same_outcome(existing, outcome, cmd.outcome_time is not None):
+                    raise FailedPrecondition(
+                        "REQUEST_ID_REUSED", "request_id was used for a different outcome"
+                    )
+                return existing
         if live.action(action.id) is None and await uow.actions.get(workspace, action.id) is None:
             raise NotFound(cmd.action)
         if decision_id:
@@ -63,9 +103,13 @@ async def record_outcome(cmd: commands.RecordOutcome, deps: Dependencies) -> Out
                 raise NotFound(cmd.decision)
             if decided_for != cmd.customer:
                 raise InvalidArgument("outcome.decision", "was made for another customer")
+        await learn_from_outcome(uow, outcome, now)
         await uow.outcomes.add(outcome)
-        await uow.commit()
-    return outcome
+        return outcome
+
+    return await run_with_retries(
+        deps.uow, record, description="the outcome's request_id kept conflicting"
+    )
 
 
 async def get_outcome(cmd: commands.GetOutcome, deps: Dependencies) -> Outcome:

@@ -31,7 +31,7 @@ from rapport.errors import Aborted
 from rapport.sqlstore import run_with_retries, transient_conflict
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from . import commands, triggered
+from . import commands, trigger_kinds, triggered
 from .dependencies import Dependencies
 
 log = logging.getLogger(__name__)
@@ -202,9 +202,20 @@ class TriggerRunner:
             description="the signal cursor kept conflicting with another replica",
         )
 
+    async def consume(self, workspace: str, signal: Signal) -> None:
+        """One signal from the JetStream durable consumer (replicas share the work): a
+        transient failure raises, so the signal is delivered again later; failures for
+        good are recorded. Cursors are the consumer's business, not the database's."""
+        if workspace not in self._deps.workspaces:
+            return
+        for failure in await self.handle(workspace, signal):
+            self._record(workspace, signal, failure)
+
     async def handle(self, workspace: str, signal: Signal) -> list[triggered.Failure]:
         """Fire every trigger the signal matches, once (see triggered.handle_signal)."""
-        return await triggered.handle_signal(commands.HandleSignal(workspace, signal), self._deps)
+        return await trigger_kinds.handle_signal(
+            commands.HandleSignal(workspace, signal), self._deps
+        )
 
     async def _handle_until_done(self, workspace: str, signal: Signal) -> list[triggered.Failure]:
         """Retry transient failures of this signal until it is handled; the failures for good."""

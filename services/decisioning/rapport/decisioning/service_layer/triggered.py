@@ -14,15 +14,18 @@ import dataclasses
 import logging
 from typing import Any
 
+from rapport.decisioning.adapters.experiment_repository import SentMessage
 from rapport.decisioning.domain.checks import is_event_name
 from rapport.decisioning.domain.config import DecisionConfig
-from rapport.decisioning.domain.model import Decision, Signal, TrackedEvent, Trigger
+from rapport.decisioning.domain.model import Channel, Decision, Signal, TrackedEvent, Trigger
 from rapport.decisioning.domain.outbound import CustomerProfile, DependencyError, OutboundMessage
 from rapport.decisioning.domain.pipeline import DecisionRequest
 from rapport.decisioning.domain.rule_helpers import helper_functions
 from rapport.decisioning.domain.rules import RuleEvaluationError
+from rapport.sqlstore import run_with_retries
 
 from . import commands
+from .attribution import attribute_event
 from .decision_making import customer_zone, make_decision, triggered_decision_id
 from .dependencies import Dependencies
 
@@ -75,8 +78,20 @@ async def handle_signal(cmd: commands.HandleSignal, deps: Dependencies) -> list[
     # A name no trigger may have (too long, NUL...) is not even looked up.
     if event is None or event.type != TRACK or not is_event_name(event.name):
         return []
+    await attribute_event(cmd.workspace, signal.customer, event, deps)
     config = await deps.live.get(cmd.workspace)
-    triggers = config.triggers_for_event(event.name)
+    return await fire_all(cmd, config, event, config.triggers_for_event(event.name), deps)
+
+
+async def fire_all(
+    cmd: commands.HandleSignal,
+    config: DecisionConfig,
+    event: TrackedEvent,
+    triggers: list[Trigger],
+    deps: Dependencies,
+) -> list[Failure]:
+    """Fire `triggers` for the signal's customer (`event` is what conditions see)."""
+    signal = cmd.signal
     if not triggers:
         return []
     try:
@@ -115,7 +130,8 @@ async def _decide(
     request = DecisionRequest(
         customer=customer,
         context={},
-        requested_channel=trigger.channel,
+        # With best_channel, any of the action's channels; delivery picks among them.
+        requested_channel=None if trigger.best_channel else trigger.channel,
         max_actions=1,
         now=deps.clock(),
         zone=customer_zone(profile),
@@ -149,6 +165,9 @@ async def _fire(
     except RuleEvaluationError:
         # The error text may quote values: the reason alone is logged.
         return "RULE_ERROR"
+    if await _throttled(cmd, event, trigger, deps):
+        _skip(trigger, signal, "THROTTLED")
+        return ""
     try:
         decision = await _decide(cmd, config, event, trigger, profile, deps)
         if not decision.actions:
@@ -163,11 +182,26 @@ async def _fire(
                 customer=signal.customer,
                 purpose=action.purpose,
                 channel=chosen.channel,
-                content=action.content_for(chosen.channel),
+                content=action.content
+                if trigger.best_channel
+                else action.content_for(chosen.channel),
                 source=trigger.name,
-                data={"event": event.properties},
+                data={"event": event.properties, "decision": decision.name},
+                best_channel=trigger.best_channel,
+                candidate_channels=tuple(c for c in action.channels if c.can_be_sent)
+                if trigger.best_channel
+                else (),
             )
         )
+        await _link(cmd.workspace, sent.name, decision, sent.channel or chosen.channel, deps)
+        if trigger.throttle is not None:
+            await run_with_retries(
+                deps.uow,
+                lambda uow: uow.trigger_fires.record(
+                    cmd.workspace, trigger.trigger_id, signal.customer, decision.create_time
+                ),
+                description="the trigger's throttle kept conflicting",
+            )
     except DependencyError as err:
         if err.transient:
             raise
@@ -184,6 +218,44 @@ async def _fire(
         },
     )
     return ""
+
+
+async def _throttled(
+    cmd: commands.HandleSignal, event: TrackedEvent, trigger: Trigger, deps: Dependencies
+) -> bool:
+    """Whether the trigger sent to the customer within its throttle (a replay of the signal
+    that sent is not throttled: delivery deduplicates it)."""
+    if trigger.throttle is None:
+        return False
+    customer = cmd.signal.customer
+    decision_id = triggered_decision_id(trigger.trigger_id, customer, event.message_id)
+    async with deps.uow(readonly=True) as uow:
+        if await uow.decisions.get(cmd.workspace, decision_id) is not None:
+            return False
+        last = await uow.trigger_fires.last(cmd.workspace, trigger.trigger_id, customer)
+    return last is not None and deps.clock() - last < trigger.throttle
+
+
+async def _link(
+    workspace: str, message: str, decision: Decision, channel: Channel, deps: Dependencies
+) -> None:
+    """Remember which decision had `message` sent, so its status events become outcomes."""
+    if not message:
+        return
+    sent = SentMessage(
+        workspace=workspace,
+        message=message,
+        decision_id=decision.decision_id,
+        customer=decision.customer,
+        action=decision.actions[0].action,
+        channel=channel,
+        create_time=deps.clock(),
+    )
+    await run_with_retries(
+        deps.uow,
+        lambda uow: uow.sent_messages.add_if_absent(sent),
+        description="the sent message link kept conflicting",
+    )
 
 
 def _skip(trigger: Trigger, signal: Signal, reason: str) -> None:

@@ -20,7 +20,22 @@ from .unit_of_work import DecisioningUnitOfWork
 
 log = logging.getLogger(__name__)
 
-UPDATABLE = frozenset({"event_name", "condition", "action", "channel"})
+UPDATABLE = frozenset(
+    {
+        "event_name",
+        "condition",
+        "action",
+        "channel",
+        "kind",
+        "segment",
+        "life_stage",
+        "date_trait",
+        "offset_days",
+        "years_after",
+        "throttle",
+        "best_channel",
+    }
+)
 _ATTRIBUTES = {"action": "action_id"}
 
 

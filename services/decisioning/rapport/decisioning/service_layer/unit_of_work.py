@@ -10,6 +10,16 @@ from rapport.decisioning.adapters.decision_repository import (
     OutcomeRepository,
 )
 from rapport.decisioning.adapters.draft_repository import ActionGroupRepository, DraftRepository
+from rapport.decisioning.adapters.experiment_repository import (
+    ConversionRuleRepository,
+    ExperimentRepository,
+    SentMessageRepository,
+)
+from rapport.decisioning.adapters.model_repository import ModelRepository
+from rapport.decisioning.adapters.schedule_repository import (
+    TriggerFireRepository,
+    TriggerScheduleRepository,
+)
 from rapport.decisioning.adapters.version_repository import ConfigVersionRepository
 from rapport.sqlstore import SqlUnitOfWork
 
@@ -24,6 +34,12 @@ class DecisioningUnitOfWork(SqlUnitOfWork):
     outcomes: OutcomeRepository
     contacts: ContactRepository
     signal_cursors: SignalCursorRepository
+    models: ModelRepository
+    experiments: ExperimentRepository
+    conversion_rules: ConversionRuleRepository
+    sent_messages: SentMessageRepository
+    trigger_schedules: TriggerScheduleRepository
+    trigger_fires: TriggerFireRepository
 
     def _open_repositories(self) -> None:
         self.actions = ActionRepository(self.connection)
@@ -35,3 +51,9 @@ class DecisioningUnitOfWork(SqlUnitOfWork):
         self.outcomes = OutcomeRepository(self.connection)
         self.contacts = ContactRepository(self.connection)
         self.signal_cursors = SignalCursorRepository(self.connection)
+        self.models = ModelRepository(self.connection)
+        self.experiments = ExperimentRepository(self.connection)
+        self.conversion_rules = ConversionRuleRepository(self.connection)
+        self.sent_messages = SentMessageRepository(self.connection)
+        self.trigger_schedules = TriggerScheduleRepository(self.connection)
+        self.trigger_fires = TriggerFireRepository(self.connection)

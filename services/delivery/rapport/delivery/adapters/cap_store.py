@@ -21,6 +21,7 @@ from sqlalchemy import and_, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .group_commit import GroupCommit
 from .tables import cap_reservations
 
 
@@ -67,14 +68,100 @@ class SqlCapStore(CapStore):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Concurrent reservations are counted in one transaction (group commit).
+        self._batches: GroupCommit[tuple[Reservation, Sequence[CapRule]], CapVerdict] = (
+            GroupCommit()
+        )
 
     async def reserve(
         self, reservation: Reservation, rules: Sequence[CapRule], others: Sequence[CapRule]
     ) -> CapVerdict:
+        return await self._batches.submit((reservation, rules), self._reserve_batch)
+
+    async def _reserve_batch(
+        self, batch: Sequence[tuple[Reservation, Sequence[CapRule]]]
+    ) -> list[CapVerdict | BaseException]:
+        try:
+            if len({r.message_id for r, _ in batch}) == len(batch):
+                return list(await self._reserve_many(batch))
+        except (SQLAlchemyError, OSError):
+            if len(batch) == 1:
+                return [await self._reserve_alone(*batch[0])]
+        # Each alone: one that cannot be counted fails alone.
+        return [await self._reserve_alone(r, rules) for r, rules in batch]
+
+    async def _reserve_alone(
+        self, reservation: Reservation, rules: Sequence[CapRule]
+    ) -> CapVerdict | BaseException:
         try:
             return await self._reserve(reservation, rules)
         except (SQLAlchemyError, OSError) as err:
-            raise CapStoreUnavailable(type(err).__name__) from err
+            return CapStoreUnavailable(type(err).__name__)
+
+    async def _reserve_many(
+        self, batch: Sequence[tuple[Reservation, Sequence[CapRule]]]
+    ) -> list[CapVerdict]:
+        """_reserve for messages of different ids in one transaction and a few statements:
+        the customers' locks, the messages' earlier counts removed, the customers' counts
+        read, the verdicts made in order (each seeing those before it), the new counts
+        inserted."""
+        windows = [rule.window for _, rules in batch for rule in rules]
+        async with SqlUnitOfWork(self._engine) as uow:
+            conn = uow.connection
+            await advisory_xact_locks(
+                conn,
+                [advisory_key("delivery.caps", r.workspace, r.customer_id) for r, _ in batch],
+            )
+            await conn.execute(
+                delete(cap_reservations).where(
+                    cap_reservations.c.message_id.in_([r.message_id for r, _ in batch])
+                )
+            )
+            counted: dict[tuple[str, str], list[Counted]] = {}
+            if windows:
+                since = min(r.time for r, _ in batch) - max(windows)
+                customers: dict[str, set[str]] = {}
+                for r, _ in batch:
+                    customers.setdefault(r.workspace, set()).add(r.customer_id)
+                for workspace, ids in customers.items():
+                    rows = await conn.execute(
+                        select(
+                            cap_reservations.c.customer_id,
+                            cap_reservations.c.purpose,
+                            cap_reservations.c.channel,
+                            cap_reservations.c.reserve_time,
+                        ).where(
+                            cap_reservations.c.workspace == workspace,
+                            cap_reservations.c.customer_id.in_(sorted(ids)),
+                            cap_reservations.c.reserve_time > since,
+                        )
+                    )
+                    for customer_id, purpose, channel, time in rows:
+                        counted.setdefault((workspace, customer_id), []).append(
+                            Counted(purpose, _channel(channel), as_utc(time))  # type: ignore[arg-type]
+                        )
+            verdicts: list[CapVerdict] = []
+            rows_to_add: list[dict[str, object]] = []
+            for r, rules in batch:
+                mine = counted.setdefault((r.workspace, r.customer_id), [])
+                result = verdict(rules, mine, r.time) if rules else CapVerdict()
+                if result.allowed and rules:
+                    mine.append(Counted(r.purpose, r.channel, r.time))
+                    rows_to_add.append(
+                        {
+                            "message_id": r.message_id,
+                            "workspace": r.workspace,
+                            "customer_id": r.customer_id,
+                            "purpose": r.purpose,
+                            "channel": r.channel.value,
+                            "reserve_time": r.time,
+                        }
+                    )
+                verdicts.append(result)
+            if rows_to_add:
+                await conn.execute(cap_reservations.insert(), rows_to_add)
+            await uow.commit()
+        return verdicts
 
     async def _reserve(self, reservation: Reservation, rules: Sequence[CapRule]) -> CapVerdict:
         r = reservation

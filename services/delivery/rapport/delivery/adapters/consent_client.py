@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Awaitable, Sequence
 
 import grpc
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
@@ -11,6 +12,7 @@ from rapport.delivery.domain import names
 from rapport.delivery.domain.model import Channel
 from rapport.type.v1 import channel_pb2
 
+from .group_commit import GroupCommit
 from .upstream import as_upstream_unavailable
 
 
@@ -37,17 +39,81 @@ def _check(
     )
 
 
+# Checks asked together in one BatchCheckConsent at most (consent takes up to 1,000).
+CHECK_BATCH = 500
+
+Check = tuple[str, str, Channel]
+
+
 class GrpcConsentClient(ConsentClient):
+    """Checks asked at the same time go together: each is_allowed waits for a
+    BatchCheckConsent sent after it was asked (so the answer is the consent in force
+    at that moment or later, never an older one), one per workspace; a batch consent
+    refuses as a whole is asked again one check at a time."""
+
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = consent_service_pb2_grpc.ConsentServiceStub(channel)
+        self._checks: GroupCommit[Check, bool] = GroupCommit(CHECK_BATCH)
 
     async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
+        return await self._checks.submit((customer, purpose, channel), self._check_batch)
+
+    async def _check_one(self, customer: str, purpose: str, channel: Channel) -> bool:
         try:
             reply = await self._stub.CheckConsent(_check(customer, purpose, channel))
         except grpc.aio.AioRpcError as err:
             # Whatever the error, no answer means no send (yet).
             raise as_upstream_unavailable("consent", err) from None
         return reply.allowed
+
+    async def _check_batch(self, checks: Sequence[Check]) -> list[bool | BaseException]:
+        if len(checks) == 1:
+            return [await _settle(self._check_one(*checks[0]))]
+        by_workspace: dict[str, list[int]] = {}
+        for index, (customer, _, _) in enumerate(checks):
+            try:
+                workspace, _ = names.parse_customer(customer, field="customer")
+            except Exception:
+                workspace = ""  # asked alone below: its own error
+            by_workspace.setdefault(workspace, []).append(index)
+        answers: list[bool | BaseException] = [False] * len(checks)
+
+        async def ask(workspace: str, indexes: list[int]) -> None:
+            group = [checks[i] for i in indexes]
+            replies = await self._batch_or_none(workspace, group)
+            if replies is None:
+                replies = [await _settle(self._check_one(*check)) for check in group]
+            for i, reply in zip(indexes, replies, strict=True):
+                answers[i] = reply
+
+        await asyncio.gather(*(ask(w, indexes) for w, indexes in by_workspace.items()))
+        return answers
+
+    async def _batch_or_none(
+        self, workspace: str, checks: Sequence[Check]
+    ) -> list[bool | BaseException] | None:
+        """The answers of one BatchCheckConsent; None when consent refused the batch as
+        a whole for what one check holds (each is then asked alone)."""
+        if not workspace:
+            return None
+        request = consent_service_pb2.BatchCheckConsentRequest(
+            parent=names.workspace_name(workspace), requests=[_check(*c) for c in checks]
+        )
+        try:
+            reply = await self._stub.BatchCheckConsent(request)
+        except grpc.aio.AioRpcError as err:
+            if err.code() in (
+                grpc.StatusCode.INVALID_ARGUMENT,
+                grpc.StatusCode.PERMISSION_DENIED,
+                grpc.StatusCode.NOT_FOUND,
+                grpc.StatusCode.FAILED_PRECONDITION,
+            ):
+                return None
+            return [as_upstream_unavailable("consent", err) for _ in checks]
+        if len(reply.responses) != len(checks):
+            # An answer that does not fit the question is no answer: no send (yet).
+            return [as_upstream_unavailable("consent", None) for _ in checks]
+        return [response.allowed for response in reply.responses]
 
     async def allowed_channels(
         self, customer: str, purpose: str, channels: Sequence[Channel]
@@ -65,3 +131,10 @@ class GrpcConsentClient(ConsentClient):
             # An answer that does not fit the question is no answer: no send (yet).
             raise as_upstream_unavailable("consent", None)
         return {c: r.allowed for c, r in zip(channels, reply.responses, strict=True)}
+
+
+async def _settle(asking: Awaitable[bool]) -> bool | BaseException:
+    try:
+        return await asking
+    except Exception as err:
+        return err

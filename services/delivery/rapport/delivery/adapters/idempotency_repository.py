@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -34,6 +35,44 @@ class IdempotencyKeys:
         if row is None:
             return None
         return KeyRecord(row.message_id, as_utc(row.create_time))  # type: ignore[arg-type]
+
+    async def get_many(self, workspace: str, keys: Sequence[str]) -> dict[str, KeyRecord]:
+        """The records of those of `keys` that are stored in `workspace`, by key."""
+        if not keys:
+            return {}
+        rows = (
+            await self._conn.execute(
+                select(
+                    idempotency_keys.c.idempotency_key,
+                    idempotency_keys.c.message_id,
+                    idempotency_keys.c.create_time,
+                ).where(
+                    idempotency_keys.c.workspace == workspace,
+                    idempotency_keys.c.idempotency_key.in_(list(keys)),
+                )
+            )
+        ).all()
+        return {
+            row.idempotency_key: KeyRecord(row.message_id, as_utc(row.create_time))  # type: ignore[arg-type]
+            for row in rows
+        }
+
+    async def add_many(self, records: Sequence[tuple[str, str, str, datetime]]) -> None:
+        """(workspace, key, message id, time) each, in one statement; IntegrityError (a
+        UNIQUE_VIOLATION on PostgreSQL) when one is taken, as add."""
+        if records:
+            await self._conn.execute(
+                idempotency_keys.insert(),
+                [
+                    {
+                        "workspace": workspace,
+                        "idempotency_key": key,
+                        "message_id": message_id,
+                        "create_time": now,
+                    }
+                    for workspace, key, message_id, now in records
+                ],
+            )
 
     async def add(self, workspace: str, key: str, message_id: str, now: datetime) -> None:
         """IntegrityError when the key is taken (on PostgreSQL a UNIQUE_VIOLATION, which

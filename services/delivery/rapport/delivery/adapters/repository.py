@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -21,13 +22,22 @@ from rapport.delivery.domain.model import (
     MessageContent,
     MessageState,
     Priority,
+    StatusChange,
 )
 from rapport.sqlstore import as_utc
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import String, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .selection_codec import selection_from_text, selection_to_text
+from .status_history import (
+    identifiers_from_text,
+    identifiers_to_text,
+    unless_erased,
+    write_cancellations,
+    write_changes,
+    write_changes_many,
+)
 from .tables import messages
 
 _log = logging.getLogger(__name__)
@@ -120,6 +130,14 @@ def _to_message(row: RowMapping) -> Message:
         selection=selection,
         scheduled_time=as_utc(row["scheduled_time"]),
         schedule_reason=row["schedule_reason"],
+        last_error=row["last_error"],
+        recipient=row["recipient"],
+        recipient_key=row["recipient_key"],
+        identifiers=identifiers_from_text(row["identifiers"]),
+        delivery_time=as_utc(row["delivery_time"]),
+        open_time=as_utc(row["open_time"]),
+        click_time=as_utc(row["click_time"]),
+        erase_time=as_utc(row["erase_time"]),
     )
 
 
@@ -140,6 +158,11 @@ def _outcome_values(message: Message) -> dict[str, Any]:
         "failure_detail": message.failure_detail,
         "scheduled_time": message.scheduled_time,
         "schedule_reason": message.schedule_reason,
+        "last_error": message.last_error,
+        # Where it went (set when it is prepared for sending; erased with the customer).
+        "recipient": message.recipient,
+        "recipient_key": message.recipient_key,
+        "identifiers": identifiers_to_text(message.identifiers),
         # Set once a best channel is chosen; never unset.
         **({"channel": message.channel.value} if message.channel is not None else {}),
         **(
@@ -150,39 +173,123 @@ def _outcome_values(message: Message) -> dict[str, Any]:
     }
 
 
+def _erased_or(column: str) -> Any:
+    # Empty when the customer was erased while the attempt ran (see unless_erased).
+    return case(
+        (messages.c.erase_time.is_not(None), "[]" if column == "identifiers" else ""),
+        else_=bindparam(f"b_{column}"),
+    )
+
+
+# One outcome (the columns of _outcome_values), executed with a row per message: the
+# channel and its selection are kept when the row's value is NULL (not chosen yet).
+_RECORD_OUTCOME = (
+    update(messages)
+    .where(messages.c.id == bindparam("b_id"))
+    .values(
+        lease_token=None,
+        lease_expire_time=None,
+        **{
+            column: bindparam(f"b_{column}")
+            for column in (
+                "state",
+                "attempt_count",
+                "provider",
+                "provider_message_id",
+                "failure_reason",
+                "update_time",
+                "send_time",
+                "next_attempt_time",
+                "ambiguous_provider",
+                "locale",
+                "failure_detail",
+                "scheduled_time",
+                "schedule_reason",
+                "last_error",
+            )
+        },
+        recipient=_erased_or("recipient"),
+        recipient_key=_erased_or("recipient_key"),
+        identifiers=_erased_or("identifiers"),
+        channel=func.coalesce(bindparam("b_channel", type_=String), messages.c.channel),
+        channel_selection=func.coalesce(
+            bindparam("b_channel_selection", type_=String), messages.c.channel_selection
+        ),
+    )
+)
+
+
+def _new_row(message: Message) -> dict[str, Any]:
+    """The row of a new message (every column, so that rows insert together)."""
+    best_channel = message.selection is not None
+    if (message.channel is None) != best_channel or message.data is None:
+        raise ValueError(f"message {message.id} is not a complete new message")
+    candidates = message.selection.candidate_channels if message.selection else ()
+    values: dict[str, Any] = {
+        "id": message.id,
+        "workspace": message.workspace,
+        "customer_id": message.customer_id,
+        "purpose": message.purpose,
+        "channel": message.channel.value if message.channel is not None else "",
+        "candidate_channels": ",".join(c.value for c in candidates),
+        "channel_selection": "",
+        "template_id": message.template_id,
+        "priority": (message.priority or Priority.NORMAL).value,
+        "idempotency_key": message.idempotency_key,
+        "payload_fingerprint": message.payload_fingerprint,
+        "subject": message.content.subject,
+        "text_body": message.content.text_body,
+        "html_body": message.content.html_body,
+        "data": json.dumps(message.data, sort_keys=True, separators=(",", ":")),
+        "source": message.source,
+        "create_time": message.create_time,
+        "lease_token": None,
+        "lease_expire_time": None,
+    }
+    values.update(_outcome_values(message))
+    return values
+
+
 class MessageRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
     async def add(self, message: Message) -> None:
         """Insert a new message (its idempotency key is recorded apart: IdempotencyKeys)."""
-        best_channel = message.selection is not None
-        if (message.channel is None) != best_channel or message.data is None:
-            raise ValueError(f"message {message.id} is not a complete new message")
-        candidates = message.selection.candidate_channels if message.selection else ()
-        values: dict[str, Any] = {
-            "id": message.id,
-            "workspace": message.workspace,
-            "customer_id": message.customer_id,
-            "purpose": message.purpose,
-            "channel": message.channel.value if message.channel is not None else "",
-            "candidate_channels": ",".join(c.value for c in candidates),
-            "channel_selection": "",
-            "template_id": message.template_id,
-            "priority": (message.priority or Priority.NORMAL).value,
-            "idempotency_key": message.idempotency_key,
-            "payload_fingerprint": message.payload_fingerprint,
-            "subject": message.content.subject,
-            "text_body": message.content.text_body,
-            "html_body": message.content.html_body,
-            "data": json.dumps(message.data, sort_keys=True, separators=(",", ":")),
-            "source": message.source,
-            "create_time": message.create_time,
-            "lease_token": None,
-            "lease_expire_time": None,
-        }
-        values.update(_outcome_values(message))
-        await self._conn.execute(messages.insert().values(**values))
+        await self.add_many([message])
+
+    async def add_many(self, batch: Sequence[Message]) -> None:
+        """Insert new messages, their QUEUED history and its profile events: one statement
+        each, whatever the number of messages (idempotency keys: IdempotencyKeys)."""
+        if not batch:
+            return
+        await self._conn.execute(messages.insert(), [_new_row(m) for m in batch])
+        queued = [list(m.changes) for m in batch]
+        for message in batch:
+            message.changes.insert(0, StatusChange(MessageState.QUEUED.value, message.create_time))
+        try:
+            await write_changes_many(self._conn, batch)
+        except BaseException:
+            for message, changes in zip(batch, queued, strict=True):
+                message.changes = changes
+            raise
+
+    async def get_many(self, workspace: str, message_ids: Sequence[str]) -> dict[str, Message]:
+        """The messages of `workspace` among `message_ids`, by id (missing ones left out)."""
+        if not message_ids:
+            return {}
+        rows = (
+            (
+                await self._conn.execute(
+                    select(messages).where(
+                        messages.c.workspace == workspace, messages.c.id.in_(list(message_ids))
+                    )
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return {row["id"]: _to_message(row) for row in rows}
 
     async def get(self, workspace: str, message_id: str) -> Message | None:
         row = (
@@ -205,11 +312,15 @@ class MessageRepository:
         customer_id: str | None,
         before: tuple[datetime, str] | None,
         limit: int,
+        states: Sequence[MessageState] = (),
     ) -> list[Message]:
-        """Newest first; `before` is the (create_time, id) keyset position to continue after."""
+        """Newest first; `before` is the (create_time, id) keyset position to continue after;
+        `states` (when given) keeps only messages in one of them."""
         query = select(messages).where(messages.c.workspace == workspace)
         if customer_id is not None:
             query = query.where(messages.c.customer_id == customer_id)
+        if states:
+            query = query.where(messages.c.state.in_([state.value for state in states]))
         if before is not None:
             time, message_id = before
             query = query.where(
@@ -223,16 +334,27 @@ class MessageRepository:
         return [_to_message(row) for row in rows]
 
     async def claim_due(
-        self, *, now: datetime, limit: int, lease_token: str, lease_expire_time: datetime
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        lease_token: str,
+        lease_expire_time: datetime,
+        lanes: Mapping[str, int] | None = None,
     ) -> list[Message]:
-        """Lease up to `limit` due messages and count the attempt; returns the claimed ones.
+        """Lease up to `limit` due messages, count the attempt and mark them SENDING;
+        returns the claimed ones.
 
-        Each UPDATE re-checks the lease condition, so of two dispatchers racing
-        for a message exactly one sees rowcount 1 (SKIP LOCKED on PostgreSQL just
-        keeps them from waiting on each other's candidates). Messages on a channel
-        this version does not know are left to replicas of the version that wrote them.
-        Held (SCHEDULED) messages are claimed once their release time came: the hold
-        is stored, so it survives restarts, and the lease makes one replica release it.
+        `lanes` (channel value, "" for best-channel messages not on a channel yet ->
+        at most that many) limits the claim per channel; None: any known channel.
+        The UPDATE re-checks the lease condition, so of two dispatchers racing for a
+        message exactly one claims it; on PostgreSQL the candidates are also locked
+        FOR UPDATE SKIP LOCKED so racing replicas take different ones instead of
+        waiting on each other (SQLite has one writer at a time: the unit of work's
+        write lock). Messages on a channel this version does not know are left to
+        replicas of the version that wrote them. Held (SCHEDULED) messages are claimed
+        once their release time came: the hold is stored, so it survives restarts,
+        and the lease makes one replica release it.
         """
         claimable = and_(
             messages.c.state.in_(_PENDING),
@@ -240,46 +362,154 @@ class MessageRepository:
             messages.c.next_attempt_time <= now,
             or_(messages.c.lease_expire_time.is_(None), messages.c.lease_expire_time <= now),
         )
-        candidates = (
-            (
-                await self._conn.execute(
-                    select(messages.c.id)
-                    .where(claimable)
-                    .order_by(messages.c.next_attempt_time)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            .scalars()
-            .all()
+        wanted = (
+            [(None, limit)]
+            if lanes is None
+            else [(lane, min(room, limit)) for lane, room in lanes.items() if room > 0]
         )
-        claimed: list[str] = []
-        for message_id in candidates:
-            result = await self._conn.execute(
-                update(messages)
-                .where(messages.c.id == message_id, claimable)
-                .values(
-                    lease_token=lease_token,
-                    lease_expire_time=lease_expire_time,
-                    attempt_count=messages.c.attempt_count + 1,
+        candidates: list[str] = []
+        for lane, room in wanted:
+            room = min(room, limit - len(candidates))
+            if room <= 0:
+                break
+            query = select(messages.c.id).where(claimable)
+            if lane is not None:
+                query = query.where(messages.c.channel == lane)
+            candidates += (
+                (
+                    await self._conn.execute(
+                        query.order_by(messages.c.next_attempt_time)
+                        .limit(room)
+                        .with_for_update(skip_locked=True)
+                    )
                 )
+                .scalars()
+                .all()
             )
-            if result.rowcount == 1:
-                claimed.append(message_id)
-        if not claimed:
+        if not candidates:
             return []
         rows = (
-            (await self._conn.execute(select(messages).where(messages.c.id.in_(claimed))))
+            (
+                await self._conn.execute(
+                    update(messages)
+                    .where(messages.c.id.in_(candidates), claimable)
+                    .values(
+                        lease_token=lease_token,
+                        lease_expire_time=lease_expire_time,
+                        attempt_count=messages.c.attempt_count + 1,
+                        state=MessageState.SENDING.value,
+                    )
+                    .returning(*messages.c)
+                )
+            )
             .mappings()
             .all()
         )
         return sorted((_to_message(row) for row in rows), key=lambda m: m.next_attempt_time)
+
+    async def replay(self, message: Message) -> bool:
+        """Store a replayed dead letter (Message.replay); False if it is no longer one."""
+        result = await self._conn.execute(
+            update(messages)
+            .where(
+                messages.c.id == message.id,
+                messages.c.state == MessageState.DEAD_LETTERED.value,
+            )
+            .values(lease_token=None, lease_expire_time=None, **_outcome_values(message))
+        )
+        if result.rowcount != 1:
+            return False
+        await write_changes(self._conn, message, now=message.update_time)
+        return True
+
+    async def cancel_pending(
+        self,
+        workspace: str,
+        customer_id: str,
+        purpose: str,
+        channel: Channel,
+        *,
+        now: datetime,
+        reason: str,
+    ) -> list[str]:
+        """Cancel the customer's queued and held messages of `purpose` on `channel` that no
+        dispatcher holds a live lease on (those check consent right before sending);
+        returns the ids cancelled."""
+        pending = and_(
+            messages.c.workspace == workspace,
+            messages.c.customer_id == customer_id,
+            messages.c.purpose == purpose,
+            messages.c.channel == channel.value,
+            messages.c.state.in_(_PENDING),
+            or_(messages.c.lease_expire_time.is_(None), messages.c.lease_expire_time <= now),
+        )
+        result = await self._conn.execute(
+            update(messages)
+            .where(pending)
+            .values(
+                state=MessageState.CANCELLED.value,
+                failure_reason=reason,
+                update_time=now,
+                lease_token=None,
+                lease_expire_time=None,
+            )
+            .returning(messages.c.id)
+        )
+        cancelled = list(result.scalars().all())
+        await write_cancellations(self._conn, cancelled, reason=reason, now=now)
+        return cancelled
+
+    async def record_attempts(self, batch: Sequence[tuple[Message, str]]) -> list[bool]:
+        """record_attempt for many (message, lease token) pairs in a few statements: the
+        leases are read (and locked on PostgreSQL; SQLite's writer holds the database),
+        the outcomes of those still held stored with one UPDATE executed for all, and
+        their status changes in one statement (plus one for their profile events).
+        Per pair: False if the lease was lost."""
+        if not batch:
+            return []
+        held = dict(
+            (
+                await self._conn.execute(
+                    select(messages.c.id, messages.c.lease_token)
+                    .where(messages.c.id.in_([m.id for m, _ in batch]))
+                    .with_for_update()
+                )
+            ).all()
+        )
+        kept = [held.get(message.id) == token for message, token in batch]
+        mine = [message for (message, _), ok in zip(batch, kept, strict=True) if ok]
+        if not mine:
+            return kept
+        rows = []
+        for message in mine:
+            values = _outcome_values(message)
+            rows.append(
+                {
+                    "b_id": message.id,
+                    "b_channel": values.pop("channel", None),
+                    "b_channel_selection": values.pop("channel_selection", None),
+                    **{f"b_{column}": value for column, value in values.items()},
+                }
+            )
+        result = await self._conn.execute(_RECORD_OUTCOME, rows)
+        if result.rowcount not in (len(rows), -1):
+            raise RuntimeError("a held lease was not found when recording")
+        await write_changes_many(self._conn, mine)
+        return kept
 
     async def record_attempt(self, message: Message, lease_token: str) -> bool:
         """Store the attempt's outcome and release the lease; False if the lease was lost."""
         result = await self._conn.execute(
             update(messages)
             .where(messages.c.id == message.id, messages.c.lease_token == lease_token)
-            .values(lease_token=None, lease_expire_time=None, **_outcome_values(message))
+            .values(
+                lease_token=None,
+                lease_expire_time=None,
+                # An erasure while the attempt ran keeps the message's addresses erased.
+                **{**_outcome_values(message), **unless_erased(message)},
+            )
         )
-        return result.rowcount == 1
+        if result.rowcount != 1:
+            return False
+        await write_changes(self._conn, message, now=message.update_time)
+        return True

@@ -35,6 +35,7 @@ class TwilioSmsProvider(HttpProvider):
         from_number: str = "",
         messaging_service_sid: str = "",
         honours_idempotency_key: bool = True,
+        status_callback_url: str = "",
     ) -> None:
         super().__init__(name=name, client=client, honours_idempotency_key=honours_idempotency_key)
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
@@ -44,6 +45,9 @@ class TwilioSmsProvider(HttpProvider):
             if messaging_service_sid
             else {"From": from_number}
         )
+        # Where the provider reports delivered / undelivered (delivery's HTTP endpoint).
+        if status_callback_url:
+            self._sender = {**self._sender, "StatusCallback": status_callback_url}
 
     async def send(self, outgoing: OutgoingMessage) -> str:
         answer = await self._post(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Index,
@@ -56,11 +57,58 @@ messages = Table(
     Column("channel_selection", Text, nullable=False, server_default=""),
     Column("scheduled_time", DateTime(timezone=True), nullable=True),
     Column("schedule_reason", String(32), nullable=False, server_default=""),
+    # What the last failed attempt met (dead letters keep it).
+    Column("last_error", String(64), nullable=False, server_default=""),
     # Not unique: an idempotency key may come back once it expired (idempotency_keys).
     Index("ix_messages_idempotency_key", "workspace", "idempotency_key"),
     Index("ix_messages_workspace_create", "workspace", "create_time", "id"),
     Index("ix_messages_customer_create", "workspace", "customer_id", "create_time", "id"),
     Index("ix_messages_due", "state", "next_attempt_time"),
+    Index("ix_messages_workspace_state_create", "workspace", "state", "create_time", "id"),
+    # Where it went (erased with the customer's data); recipient_key is a keyed hash of
+    # it (finds the customer of an SMS STOP reply); identifiers (JSON [[type, value]])
+    # are what its profile events carry.
+    Column("recipient", Text, nullable=False, server_default=""),
+    Column("recipient_key", String(64), nullable=False, server_default=""),
+    Column("identifiers", Text, nullable=False, server_default="[]"),
+    Column("delivery_time", DateTime(timezone=True), nullable=True),
+    Column("open_time", DateTime(timezone=True), nullable=True),
+    Column("click_time", DateTime(timezone=True), nullable=True),
+    Column("erase_time", DateTime(timezone=True), nullable=True),
+    Index("ix_messages_provider_id", "provider", "provider_message_id"),
+    Index("ix_messages_recipient_key", "recipient_key"),
+)
+
+# Every status change of every message, oldest first by id (GetMessage shows them).
+message_status_history = Table(
+    "message_status_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(32), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("reason", String(256), nullable=False),
+    Column("reporter", String(64), nullable=False),
+    Column("change_time", DateTime(timezone=True), nullable=False),
+    Index("ix_message_status_history_message", "message_id", "id"),
+)
+
+# What must reach another service, written in the transaction of the change that causes
+# it and drained by a background relay with retries: profile events of status changes
+# ("profile_event") and consent opt-outs of bounces and complaints ("consent_opt_out").
+outbox = Table(
+    "outbox",
+    metadata,
+    # Unique per item (a profile event's message id): a replayed change is one row.
+    Column("id", String(160), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("workspace", String(128), nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON object
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_time", DateTime(timezone=True), nullable=False),
+    Column("attempt_count", Integer, nullable=False),
+    Index("ix_outbox_due", "next_attempt_time"),
+    Index("ix_outbox_customer", "workspace", "customer_id"),
 )
 
 # The in-app inbox: one row per CHANNEL_IN_APP message sent (same id as the message).
@@ -120,4 +168,14 @@ cap_reservations = Table(
     Column("reserve_time", DateTime(timezone=True), nullable=False),
     Index("ix_cap_reservations_customer", "workspace", "customer_id", "reserve_time"),
     Index("ix_cap_reservations_time", "reserve_time"),
+)
+
+# How far delivery has read each workspace's consent ledger (WatchConsentRecords): queued
+# messages are cancelled for each opt-out past it.
+consent_cursors = Table(
+    "consent_cursors",
+    metadata,
+    Column("workspace", String(128), primary_key=True),
+    Column("cursor", BigInteger, nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
 )

@@ -1,12 +1,12 @@
 """Messages and their life: QUEUED (or SCHEDULED while held), then SENT, SUPPRESSED,
-FAILED or CAPPED."""
+FAILED, CAPPED, DEAD_LETTERED (retries exhausted; replayable) or CANCELLED."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -34,10 +34,21 @@ class MessageState(StrEnum):
     SUPPRESSED = "SUPPRESSED"
     FAILED = "FAILED"
     CAPPED = "CAPPED"
+    # Every attempt failed transiently: kept with the last error, replayable (RetryMessage).
+    DEAD_LETTERED = "DEAD_LETTERED"
+    # Withdrawn before sending (the customer opted out while it waited).
+    CANCELLED = "CANCELLED"
+    # After SENT, as the provider reported it (ReportProviderEvent, callbacks).
+    DELIVERED = "DELIVERED"
+    BOUNCED = "BOUNCED"
+    # Claimed by a dispatcher (a lease) for an attempt now: preparing it, calling the
+    # provider. The attempt moves it on; a dispatcher that stopped leaves it here until
+    # the lease expires, and it is claimed again. Not a status-history entry.
+    SENDING = "SENDING"
 
 
 # The states a dispatcher may still work on.
-PENDING_STATES = (MessageState.QUEUED, MessageState.SCHEDULED)
+PENDING_STATES = (MessageState.QUEUED, MessageState.SCHEDULED, MessageState.SENDING)
 
 
 class Priority(StrEnum):
@@ -68,6 +79,26 @@ class FailureReason(StrEnum):
     # What is stored for the message cannot be read back (e.g. its template data is not
     # a JSON object): it can never be rendered, so it is not attempted.
     STORED_MESSAGE_UNREADABLE = "STORED_MESSAGE_UNREADABLE"
+    # Cancelled while queued or held: the customer opted out of its purpose on its channel.
+    CONSENT_REVOKED = "CONSENT_REVOKED"
+    # Reported by the provider after it took the message: a hard bounce, or not delivered.
+    BOUNCED = "BOUNCED"
+    PROVIDER_UNDELIVERED = "PROVIDER_UNDELIVERED"
+    # Cancelled before sending because the customer's data was erased.
+    CUSTOMER_ERASED = "CUSTOMER_ERASED"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One entry of a message's status history: a state it entered, or what a provider
+    reported without changing the state (SOFT_BOUNCED, OPENED, CLICKED, COMPLAINED)."""
+
+    status: str
+    time: datetime
+    # Never personal data: a failure reason, a provider's bounce code.
+    reason: str = ""
+    # `delivery`, or the provider that reported it.
+    reporter: str = "delivery"
 
 
 @dataclass(frozen=True)
@@ -119,16 +150,22 @@ def payload_fingerprint(
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Exponential backoff: base × 2^(attempt-1), capped; give up after max_attempts."""
+    """Exponential backoff with full jitter: a delay drawn uniformly from
+    [0, min(cap, base × 2^(attempt-1))]; dead-lettered after max_attempts."""
 
     max_attempts: int = 8
     base_seconds: float = 1.0
     max_delay_seconds: float = 300.0
 
-    def delay(self, attempt: int) -> timedelta:
+    def ceiling(self, attempt: int) -> timedelta:
+        """The longest delay after `attempt` (the exponential backoff before jitter)."""
         # Cap the exponent too, so a huge attempt count cannot overflow the float.
         exponent = min(max(attempt, 1) - 1, 62)
         return timedelta(seconds=min(self.base_seconds * 2.0**exponent, self.max_delay_seconds))
+
+    def delay(self, attempt: int, draw: float = 1.0) -> timedelta:
+        """Full jitter: `draw` is uniform in [0, 1] (1.0 gives the ceiling itself)."""
+        return self.ceiling(attempt) * min(max(draw, 0.0), 1.0)
 
 
 @dataclass(frozen=True)
@@ -198,6 +235,24 @@ class Message:
     # When the last hold ends (or ended), and why it was held.
     scheduled_time: datetime | None = None
     schedule_reason: str = ""
+    # What the last failed attempt met (an error code, never personal data).
+    last_error: str = ""
+    # Where it was sent (email, E.164 phone, push token, webhook URL, customer name) and
+    # a keyed hash of it (finds the customer of an SMS reply); empty before sending and
+    # once erased.
+    recipient: str = ""
+    recipient_key: str = ""
+    # Identifiers of the customer ((type, value), from profile traits) that the profile
+    # events of its status changes carry.
+    identifiers: tuple[tuple[str, str], ...] = ()
+    delivery_time: datetime | None = None
+    open_time: datetime | None = None
+    click_time: datetime | None = None
+    erase_time: datetime | None = None
+    # Its stored status history, oldest first, when it was read for showing.
+    history: tuple[StatusChange, ...] = field(default=(), compare=False, repr=False)
+    # Status changes not stored yet (the repository writes them with the message).
+    changes: list[StatusChange] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def queue(
@@ -309,6 +364,7 @@ class Message:
         self.next_attempt_time = until
         self.scheduled_time = until
         self.schedule_reason = reason.value
+        self.changes.append(StatusChange(MessageState.SCHEDULED.value, now, reason.value))
         self.update_time = now
 
     def choose_channel(self, channel: Channel, selection: ChannelSelection) -> None:
@@ -316,14 +372,46 @@ class Message:
         self.channel = channel
         self.selection = selection
 
-    def retry_later(self, policy: RetryPolicy, now: datetime) -> None:
-        """After a transient failure: queue again with backoff, or dead-letter (FAILED)."""
+    def retry_later(
+        self, policy: RetryPolicy, now: datetime, *, error: str = "", draw: float = 1.0
+    ) -> None:
+        """After a transient failure (`error`): queue again after a jittered backoff
+        (`draw` uniform in [0, 1]), or dead-letter once attempts are exhausted."""
+        if error:
+            self.last_error = error
         if self.attempt_count >= policy.max_attempts:
-            self.fail(FailureReason.RETRIES_EXHAUSTED, now)
+            self.dead_letter(now)
             return
         self.state = MessageState.QUEUED
         self.update_time = now
-        self.next_attempt_time = now + policy.delay(self.attempt_count)
+        self.next_attempt_time = now + policy.delay(self.attempt_count, draw)
+        self.changes.append(StatusChange(MessageState.QUEUED.value, now, error))
+
+    def unclaim(self) -> None:
+        """Handed back before its attempt ended (a shutdown): due again at once."""
+        if self.state is MessageState.SENDING:
+            self.state = MessageState.QUEUED
+
+    def dead_letter(self, now: datetime) -> None:
+        """Attempts exhausted: kept (with last_error) until replayed."""
+        self._finish(MessageState.DEAD_LETTERED, FailureReason.RETRIES_EXHAUSTED, now)
+
+    def cancel(self, reason: FailureReason, now: datetime) -> None:
+        """Withdrawn before it was sent (only a queued or held message)."""
+        self._finish(MessageState.CANCELLED, reason, now)
+
+    def replay(self, now: datetime) -> None:
+        """A dead letter queued again with a fresh set of attempts (RetryMessage)."""
+        if self.state is not MessageState.DEAD_LETTERED:
+            raise ValueError(f"message {self.id} is {self.state}, not dead-lettered")
+        self.state = MessageState.QUEUED
+        self.attempt_count = 0
+        self.failure_reason = ""
+        self.failure_detail = ""
+        # ambiguous_provider stays: a provider that may have it is still the only one asked.
+        self.update_time = now
+        self.next_attempt_time = now
+        self.changes.append(StatusChange(MessageState.QUEUED.value, now, "REPLAYED"))
 
     def _finish(self, state: MessageState, reason: str, now: datetime) -> None:
         if self.is_final:
@@ -331,3 +419,4 @@ class Message:
         self.state = state
         self.failure_reason = str(reason)
         self.update_time = now
+        self.changes.append(StatusChange(state.value, now, str(reason)))

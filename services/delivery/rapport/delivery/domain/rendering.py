@@ -400,8 +400,24 @@ def _compiled(source: str, html: bool) -> Any:
     return _environment(html).from_string(source)
 
 
+# Sources up to this long have their verdict remembered (the same inline content is
+# sent again and again; parsing it is most of what accepting a message costs).
+_REMEMBERED_SOURCE = 4096
+
+
 def template_syntax_error(source: str, *, html: bool = False) -> str | None:
     """None when `source` parses in the sandbox, else a short description of the error."""
+    if len(source) <= _REMEMBERED_SOURCE:
+        return _remembered_syntax_error(source, html)
+    return _syntax_error(source, html)
+
+
+@lru_cache(maxsize=1024)
+def _remembered_syntax_error(source: str, html: bool) -> str | None:
+    return _syntax_error(source, html)
+
+
+def _syntax_error(source: str, html: bool) -> str | None:
     try:
         _environment(html).parse(source)
     except TemplateSyntaxError as err:

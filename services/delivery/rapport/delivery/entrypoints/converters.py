@@ -112,7 +112,9 @@ def send_message_command(request: pb.SendMessageRequest) -> commands.SendMessage
 
 
 def get_message_command(request: pb.GetMessageRequest) -> commands.GetMessage:
-    return commands.GetMessage(name=request.name)
+    if request.view not in pb.MessageView.values():
+        raise InvalidArgument("view", f"{request.view} is not a known view")
+    return commands.GetMessage(name=request.name, full=request.view == pb.MESSAGE_VIEW_FULL)
 
 
 def list_messages_command(request: pb.ListMessagesRequest) -> commands.ListMessages:
@@ -121,7 +123,12 @@ def list_messages_command(request: pb.ListMessagesRequest) -> commands.ListMessa
         page_size=request.page_size,
         page_token=request.page_token,
         customer=request.customer,
+        filter=request.filter,
     )
+
+
+def retry_message_command(request: pb.RetryMessageRequest) -> commands.RetryMessage:
+    return commands.RetryMessage(name=request.name)
 
 
 def message_to_proto(message: Message) -> pb.Message:
@@ -149,6 +156,20 @@ def message_to_proto(message: Message) -> pb.Message:
         ),
         scheduled_time=optional_timestamp(message.scheduled_time),
         schedule_reason=message.schedule_reason,
+        last_error=message.last_error,
+        status_history=[
+            pb.StatusChange(
+                status=change.status,
+                reason=change.reason,
+                change_time=to_timestamp(change.time),
+                reporter=change.reporter,
+            )
+            for change in message.history
+        ],
+        delivery_time=optional_timestamp(message.delivery_time),
+        open_time=optional_timestamp(message.open_time),
+        click_time=optional_timestamp(message.click_time),
+        erase_time=optional_timestamp(message.erase_time),
     )
 
 

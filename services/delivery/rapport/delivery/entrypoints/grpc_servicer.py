@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import empty_pb2
-from rapport.delivery.service_layer import inbox, messages, templates
+from rapport.delivery.service_layer import (
+    inbox,
+    messages,
+    provider_events,
+    subject_requests,
+    templates,
+)
 from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.delivery.v1 import delivery_service_pb2 as pb
 from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc
 
 from . import converters
+from . import loop_converters as lc
 from . import template_converters as tc
 
 
@@ -34,6 +41,12 @@ class DeliveryServicer(pb_grpc.DeliveryServiceServicer):
     ) -> pb.ListMessagesResponse:
         command = converters.list_messages_command(request)
         return converters.message_page_to_proto(await messages.list_messages(command, self._deps))
+
+    async def RetryMessage(
+        self, request: pb.RetryMessageRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Message:
+        command = converters.retry_message_command(request)
+        return converters.message_to_proto(await messages.retry_message(command, self._deps))
 
     async def GetInboxMessage(
         self, request: pb.GetInboxMessageRequest, context: grpc.aio.ServicerContext
@@ -91,3 +104,27 @@ class DeliveryServicer(pb_grpc.DeliveryServiceServicer):
     ) -> pb.RenderTemplateResponse:
         command = tc.render_template_command(request)
         return tc.rendered_to_proto(await templates.render_template(command, self._deps))
+
+    async def ReportProviderEvent(
+        self, request: pb.ReportProviderEventRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ReportProviderEventResponse:
+        command = lc.report_provider_event_command(request)
+        return lc.event_report_to_proto(
+            await provider_events.report_provider_event(command, self._deps)
+        )
+
+    async def ExportCustomerMessages(
+        self, request: pb.ExportCustomerMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ExportCustomerMessagesResponse:
+        command = lc.export_command(request)
+        return lc.export_page_to_proto(
+            await subject_requests.export_customer_messages(command, self._deps)
+        )
+
+    async def EraseCustomerMessages(
+        self, request: pb.EraseCustomerMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.EraseCustomerMessagesResponse:
+        command = lc.erase_command(request)
+        return lc.erasure_to_proto(
+            await subject_requests.erase_customer_messages(command, self._deps)
+        )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from rapport.delivery.domain.model import Channel, MessageContent, Priority
+from rapport.delivery.domain.status import ProviderEvent
 from rapport.delivery.domain.templates import TemplateContent
 
 
@@ -32,6 +34,8 @@ class SendMessage:
 @dataclass(frozen=True)
 class GetMessage:
     name: str
+    # With the status history (MESSAGE_VIEW_FULL).
+    full: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,13 @@ class ListMessages:
     page_token: str = ""
     # Empty: every customer's messages.
     customer: str = ""
+    # AIP-160 on the state (domain/message_filter.py); empty: every state.
+    filter: str = ""
+
+
+@dataclass(frozen=True)
+class RetryMessage:
+    name: str
 
 
 @dataclass(frozen=True)
@@ -117,3 +128,28 @@ class RenderTemplate:
     data: dict[str, Any] | None = None
     locale: str = ""
     channel: Channel | None = None
+
+
+@dataclass(frozen=True)
+class ReportProviderEvent:
+    parent: str
+    # None when the request left it unspecified.
+    type: ProviderEvent | None
+    message: str = ""
+    provider: str = ""
+    provider_message_id: str = ""
+    # None: now.
+    event_time: datetime | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ExportCustomerMessages:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class EraseCustomerMessages:
+    parent: str

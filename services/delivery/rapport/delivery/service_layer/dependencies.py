@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from rapport.delivery.adapters.cap_store import CapStore
 from rapport.delivery.adapters.consent_client import ConsentClient
+from rapport.delivery.adapters.group_commit import GroupCommit
 from rapport.delivery.adapters.profile_client import ProfileClient
 from rapport.delivery.adapters.providers import Provider
 from rapport.delivery.domain.addressing import Addressing
@@ -18,6 +21,8 @@ from rapport.delivery.domain.model import Channel, RetryPolicy
 from rapport.delivery.domain.policy import SendingPolicy
 from rapport.pagination import PageTokens
 
+from .closed_loop import ClosedLoop
+from .limits import ProviderLimits
 from .unit_of_work import UnitOfWorkFactory
 
 
@@ -49,11 +54,19 @@ class Dependencies:
     dispatch_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     clock: Callable[[], datetime] = utc_now
     new_id: Callable[[], str] = new_message_id
+    # Per provider: calls in flight and calls a second (limits.py).
+    limits: ProviderLimits = field(default_factory=ProviderLimits)
+    # Uniform in [0, 1): the full jitter of retry backoff (tests pin it).
+    uniform: Callable[[], float] = random.random
     # Caps, quiet hours, best channel, locales, the idempotency window.
     policy: SendingPolicy = field(default_factory=SendingPolicy)
     # Where caps count messages; None: no caps are counted (only for deployments
     # without cap rules; bootstrap always gives one).
     caps: CapStore | None = None
+    # Unsubscribe links, provider callbacks, profile events and opt-outs (closed_loop.py).
+    loop: ClosedLoop = field(default_factory=ClosedLoop)
+    # SendMessage's group commit: concurrent accepts written in one transaction.
+    accepts: GroupCommit[Any, Any] = field(default_factory=GroupCommit)
 
     @property
     def channels(self) -> frozenset[Channel]:

@@ -3,8 +3,13 @@
 Each message is claimed with a lease (so replicas sharing the database never
 work on the same one), then attempted (sending.attempt_delivery), at most
 `concurrency` at once so one slow provider call never stalls the rest. After
-max_attempts the message is FAILED with RETRIES_EXHAUSTED and stays queryable
-(the dead-letter state).
+max_attempts the message is DEAD_LETTERED (failure_reason RETRIES_EXHAUSTED, with its
+last_error) and stays queryable until RetryMessage replays it.
+
+Lanes: the messages of one channel (and best-channel messages, not on a channel yet)
+never hold more dispatch slots than that channel's providers may have calls in flight
+(limits.py), so a provider that hangs fills its own lane and the other channels keep
+their slots; claims ask only for lanes with room.
 
 One message never stops the loop or blocks the queue: a message whose stored values
 cannot be read fails with STORED_MESSAGE_UNREADABLE, one whose profile cannot be read
@@ -19,12 +24,15 @@ import logging
 import uuid
 from datetime import timedelta
 
-from rapport.delivery.domain.model import Message
+from rapport.delivery.domain.model import Channel, Message
 
 from .dependencies import Dependencies
 from .sending import attempt_delivery, retry_later
 
 _log = logging.getLogger(__name__)
+
+# Attempt outcomes stored in one transaction at most.
+RECORD_BATCH = 200
 
 
 def _error(err: Exception) -> dict[str, str]:
@@ -47,6 +55,11 @@ class Dispatcher:
         self._poll_seconds = poll_seconds
         self._attempt_timeout = attempt_timeout_seconds
         self._lease = timedelta(seconds=lease_seconds)
+        # Outcomes waiting to be stored, and the task storing them (group commit).
+        self._to_record: list[tuple[Message, str, asyncio.Future[bool]]] = []
+        self._recorder: asyncio.Future[None] | None = None
+        # Messages in flight per lane (a channel's value; "" for a channel not chosen yet).
+        self._lanes: dict[str, int] = {}
         # Set by send_message once a message is committed, and here when a slot frees.
         self._wake = deps.dispatch_wakeup
 
@@ -58,26 +71,33 @@ class Dispatcher:
             in_flight.discard(task)
             self._wake.set()  # a slot is free: look for more work
 
+        # Under load, claims wait for a few free slots rather than claiming each slot as
+        # it frees (a claim is a write transaction): a poll, or an idle dispatcher,
+        # claims whatever room there is.
+        floor = max(1, self._concurrency // 8)
+        polled = True
         try:
             while True:
                 self._wake.clear()
                 free = self._concurrency - len(in_flight)
                 claimed: list[tuple[Message, str]] = []
-                if free > 0:
+                if free > 0 and (free >= floor or polled or not in_flight):
                     try:
                         claimed = await self._claim(free)
                     except Exception as err:
                         _log.error("claiming due messages failed", extra=_error(err))
                 for message, token in claimed:
-                    task = asyncio.create_task(self._attempt(message, token))
+                    task = asyncio.create_task(self._in_lane(message, token))
                     in_flight.add(task)
                     task.add_done_callback(finished)
                 if claimed and len(claimed) == free:
+                    polled = False
                     continue  # maybe more due; a full house waits on `finished` next round
+                polled = False
                 try:
                     await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
                 except TimeoutError:
-                    pass
+                    polled = True
         finally:
             # Leases of interrupted attempts expire, and the messages are retried then.
             for task in in_flight:
@@ -89,19 +109,50 @@ class Dispatcher:
         """Claim and attempt everything due now, once; returns how many were attempted."""
         attempted = 0
         while claimed := await self._claim(self._concurrency):
-            await asyncio.gather(*(self._attempt(m, t) for m, t in claimed))
+            await asyncio.gather(*(self._in_lane(m, t) for m, t in claimed))
             attempted += len(claimed)
         return attempted
 
+    def lane_capacity(self, lane: str) -> int:
+        """Dispatch slots one lane may hold: its providers' concurrency, at most all."""
+        if lane == "":
+            return max(1, self._concurrency // 2)
+        try:
+            chain = self._deps.providers.get(Channel(lane), ())
+        except ValueError:
+            return 1
+        total = sum(self._deps.limits.limit_of(p.name).max_concurrency for p in chain)
+        return max(1, min(total, self._concurrency))
+
+    def _room(self) -> dict[str, int]:
+        lanes = ["", *(channel.value for channel in self._deps.providers)]
+        room = {lane: self.lane_capacity(lane) - self._lanes.get(lane, 0) for lane in lanes}
+        return {lane: free for lane, free in room.items() if free > 0}
+
     async def _claim(self, limit: int) -> list[tuple[Message, str]]:
+        room = self._room()
+        if not room or limit < 1:
+            return []
         token = uuid.uuid4().hex
         now = self._deps.clock()
         async with self._deps.uow_factory() as uow:
             messages = await uow.messages.claim_due(
-                now=now, limit=limit, lease_token=token, lease_expire_time=now + self._lease
+                now=now,
+                limit=limit,
+                lease_token=token,
+                lease_expire_time=now + self._lease,
+                lanes=room,
             )
             await uow.commit()
         return [(message, token) for message in messages]
+
+    async def _in_lane(self, message: Message, lease_token: str) -> None:
+        lane = message.channel.value if message.channel is not None else ""
+        self._lanes[lane] = self._lanes.get(lane, 0) + 1
+        try:
+            await self._attempt(message, lease_token)
+        finally:
+            self._lanes[lane] -= 1
 
     async def _attempt(self, message: Message, lease_token: str) -> None:
         try:
@@ -144,22 +195,56 @@ class Dispatcher:
             retry_later(message, why, self._deps)
 
     async def _record(self, message: Message, lease_token: str) -> bool:
-        try:
-            async with self._deps.uow_factory() as uow:
-                kept = await uow.messages.record_attempt(message, lease_token)
-                await uow.commit()
-        except Exception as err:
-            # The lease expires and the message is attempted again (at least once).
-            _log.error(
-                "recording a delivery attempt failed",
-                extra={"message_id": message.id, **_error(err)},
-            )
-            return False
+        """Store the outcome (group commit: the outcomes that finish while one batch is
+        being written go together in the next transaction); False if not kept."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._to_record.append((message, lease_token, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.ensure_future(self._record_batches())
+        kept = await done
         if not kept:
             _log.warning("lease lost before recording", extra={"message_id": message.id})
         return kept
 
+    async def _record_batches(self) -> None:
+        while self._to_record:
+            batch = self._to_record[:RECORD_BATCH]
+            del self._to_record[:RECORD_BATCH]
+            try:
+                kept = await self._write(batch)
+            except Exception:
+                # One outcome that cannot be stored must not lose the others: each alone.
+                kept = []
+                for one in batch:
+                    try:
+                        kept += await self._write([one])
+                    except Exception as err:
+                        # The lease expires and the message is attempted again.
+                        _log.error(
+                            "recording a delivery attempt failed",
+                            extra={"message_id": one[0].id, **_error(err)},
+                        )
+                        kept.append(False)
+            for (_, _, done), was_kept in zip(batch, kept, strict=True):
+                if not done.done():
+                    done.set_result(was_kept)
+
+    async def _write(self, batch: list[tuple[Message, str, asyncio.Future[bool]]]) -> list[bool]:
+        # Storing takes each message's pending status changes: a batch that does not
+        # commit gives them back, so a retry stores them.
+        pending = [list(m.changes) for m, _, _ in batch]
+        try:
+            async with self._deps.uow_factory() as uow:
+                kept = await uow.messages.record_attempts([(m, token) for m, token, _ in batch])
+                await uow.commit()
+        except BaseException:
+            for (message, _, _), changes in zip(batch, pending, strict=True):
+                message.changes = changes
+            raise
+        return kept
+
     async def _release(self, message: Message, lease_token: str) -> None:
+        message.unclaim()
         try:
             async with asyncio.timeout(2):
                 async with self._deps.uow_factory() as uow:

@@ -17,6 +17,7 @@ provider still honours an opt-out committed meanwhile.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,8 @@ from rapport.delivery.adapters.providers import (
 )
 from rapport.delivery.adapters.upstream import UpstreamUnavailable
 from rapport.delivery.domain.circuit_breaker import CircuitBreakers
+
+from .limits import ProviderLimits
 
 # Asked before each provider call: may the message go out now? (Raises UpstreamUnavailable.)
 ConsentGate = Callable[[], Awaitable[bool]]
@@ -81,12 +84,14 @@ class Fallback:
         breakers: CircuitBreakers,
         clock: Callable[[], datetime],
         may_send: ConsentGate,
+        limits: ProviderLimits | None = None,
     ) -> None:
         self._providers = providers
         self._outgoing = outgoing
         self._breakers = breakers
         self._clock = clock
         self._may_send = may_send
+        self._limits = limits
         # The provider that may have the message (from an earlier attempt or this one).
         self.pinned = ambiguous_provider
         # Why the last provider that could take it later did not (unavailable, circuit open).
@@ -118,6 +123,12 @@ class Fallback:
             return Refused()
         return Deferred("CHANNEL_NOT_CONFIGURED")
 
+    def _slot(self, provider: Provider) -> AbstractAsyncContextManager[None]:
+        """The provider's concurrency and rate limits (limits.py); none without them."""
+        if self._limits is None:
+            return nullcontext()
+        return self._limits[provider.name].slot()
+
     async def _try(self, provider: Provider) -> Outcome | None:
         """An outcome to stop at this provider, None to go on to the next one."""
         breaker = self._breakers[provider.name]
@@ -127,15 +138,17 @@ class Fallback:
                 self._unavailable = "PROVIDER_CIRCUIT_OPEN"
                 return Deferred(self._unavailable, self.pinned) if self.pinned else None
             try:
-                allowed = await self._may_send()
-            except UpstreamUnavailable as err:
-                breaker.record_inconclusive()
-                return Deferred(err.failure_code, self.pinned)
-            if not allowed:
-                breaker.record_inconclusive()
-                return Suppressed()
-            try:
-                provider_message_id = await provider.send(self._outgoing)
+                async with self._slot(provider):
+                    # Consent is asked once the provider has room, right before the call.
+                    try:
+                        allowed = await self._may_send()
+                    except UpstreamUnavailable as err:
+                        breaker.record_inconclusive()
+                        return Deferred(err.failure_code, self.pinned)
+                    if not allowed:
+                        breaker.record_inconclusive()
+                        return Suppressed()
+                    provider_message_id = await provider.send(self._outgoing)
             except (ProviderUnavailable, ProviderRejectedError) as err:
                 if isinstance(err, ProviderUnavailable):
                     breaker.record_failure(self._clock())

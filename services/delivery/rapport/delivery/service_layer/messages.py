@@ -4,16 +4,28 @@ An idempotency key answers with the message it made for the deployment's idempot
 window (SendingPolicy.idempotency_window) from when it made it; after that the same
 key makes a new message (and answers with that one). Expired keys are pruned in the
 background (maintenance.py), but expiry never waits for the pruning.
+
+Accepting is a group commit (adapters/group_commit.py): SendMessage calls arriving
+while a batch is being written go together in the next transaction (keys read, then
+keys, messages, QUEUED history inserted with one statement each), each caller answered
+once it committed. A batch that cannot be written is accepted one message at a time,
+so a message that cannot be stored fails alone.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
+from rapport.delivery.adapters.idempotency_repository import KeyRecord
 from rapport.delivery.domain import names, validation
 from rapport.delivery.domain.channel_choice import DEFAULT_CANDIDATES
-from rapport.delivery.domain.model import Channel, Message
+from rapport.delivery.domain.message_filter import parse_state_filter
+from rapport.delivery.domain.model import Channel, Message, MessageState
 from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
 from rapport.pagination import page_size, paginate
 from rapport.resourcenames import require_workspace
@@ -144,12 +156,14 @@ def _replay(existing: Message, submitted: Message) -> Message:
     )
 
 
-async def send_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
-    # Everything is checked before anything is written.
-    message = _new_message(cmd, deps)
+async def _accept_one(message: Message, deps: Dependencies) -> tuple[Message, bool]:
+    """Accept one message in its own unit of work: (the message the key answers with,
+    whether it is `message`, queued now)."""
     window = deps.policy.idempotency_window
+    changes = list(message.changes)
 
     async def accept(uow: DeliveryUnitOfWork) -> tuple[Message, bool]:
+        message.changes = list(changes)
         key = await uow.idempotency_keys.get(message.workspace, message.idempotency_key)
         if key is not None and key.create_time + window > message.create_time:
             existing = await uow.messages.get(message.workspace, key.message_id)
@@ -176,11 +190,120 @@ async def send_message(cmd: commands.SendMessage, deps: Dependencies) -> Message
         await uow.messages.add(message)
         return message, True
 
-    accepted, queued = await run_with_retries(
+    return await run_with_retries(
         deps.uow_factory,
         accept,
         description="concurrent submissions of this idempotency key kept conflicting; retry",
     )
+
+
+Accepted = tuple[Message, bool]
+
+
+async def _accept_batch(
+    uow: DeliveryUnitOfWork, batch: Sequence[Message], window: timedelta
+) -> list[Accepted | BaseException]:
+    """The accept of each message of `batch` in one unit of work (not committed here).
+
+    Keys are resolved in the order of the batch: a key used earlier in the batch (or
+    stored and in force) answers with that message (or IDEMPOTENCY_KEY_REUSED when the
+    payload differs); the others are inserted, their keys and messages in one statement
+    each. Per message: its answer, or the error that is its alone (a template not found).
+    Raises when the batch as a whole cannot be written (e.g. a key inserted meanwhile
+    by another replica): the caller then accepts each message alone.
+    """
+    stored: dict[tuple[str, str], KeyRecord] = {}
+    existing: dict[str, Message] = {}
+    by_workspace: dict[str, list[str]] = defaultdict(list)
+    for message in batch:
+        by_workspace[message.workspace].append(message.idempotency_key)
+    for workspace, keys in by_workspace.items():
+        records = await uow.idempotency_keys.get_many(workspace, keys)
+        stored.update({(workspace, key): record for key, record in records.items()})
+        existing.update(
+            await uow.messages.get_many(workspace, [r.message_id for r in records.values()])
+        )
+    results: list[Accepted | BaseException] = []
+    answers: dict[tuple[str, str], Message] = {}
+    fresh: list[Message] = []
+    new_keys: list[tuple[str, str, str, datetime]] = []
+    for message in batch:
+        key = (message.workspace, message.idempotency_key)
+        record = stored.get(key)
+        earlier = answers.get(key)
+        if (
+            earlier is None
+            and record is not None
+            and record.create_time + window > (message.create_time)
+        ):
+            earlier = existing.get(record.message_id)
+        if earlier is not None:
+            answers[key] = earlier
+            try:
+                results.append((_replay(earlier, message), False))
+            except FailedPrecondition as err:
+                results.append(err)
+            continue
+        if message.template_id and not await uow.templates.exists(
+            message.workspace, message.template_id
+        ):
+            results.append(NotFound(message.template))
+            continue
+        if record is None:
+            new_keys.append((*key, message.id, message.create_time))
+        elif not await uow.idempotency_keys.replace(
+            message.workspace,
+            message.idempotency_key,
+            expired=record,
+            message_id=message.id,
+            now=message.create_time,
+        ):
+            raise TransientConflict("IDEMPOTENCY_KEY_RENEWED")
+        answers[key] = message
+        fresh.append(message)
+        results.append((message, True))
+    await uow.idempotency_keys.add_many(new_keys)
+    await uow.messages.add_many(fresh)
+    return results
+
+
+def _batch_writer(deps: Dependencies) -> Callable[[Sequence[Message]], Awaitable[list[Any]]]:
+    async def write(batch: Sequence[Message]) -> list[Accepted | BaseException]:
+        window = deps.policy.idempotency_window
+        pending = [list(message.changes) for message in batch]
+        try:
+            async with deps.uow_factory() as uow:
+                results = await _accept_batch(uow, batch, window)
+                await uow.commit()
+            return results
+        except Exception as err:
+            for message, changes in zip(batch, pending, strict=True):
+                message.changes = changes
+            if len(batch) == 1:
+                return [await _settle(_accept_one(batch[0], deps))]
+            # One message may be what failed: each alone, so that it fails alone.
+            _log.info(
+                "accept batch failed; accepting one by one",
+                extra={"count": len(batch), "error_reason": type(err).__name__},
+            )
+            return [await _settle(_accept_one(message, deps)) for message in batch]
+
+    return write
+
+
+async def _settle(accepting: Awaitable[Accepted]) -> Accepted | BaseException:
+    try:
+        return await accepting
+    except Exception as err:
+        return err
+
+
+async def send_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
+    # Everything is checked before anything is written.
+    message = _new_message(cmd, deps)
+    # Concurrent submissions are written together (group commit), each answered once
+    # the transaction holding it committed.
+    accepted, queued = await deps.accepts.submit(message, _batch_writer(deps))
     if not queued:
         return accepted
     _log.info(
@@ -200,6 +323,9 @@ async def get_message(cmd: commands.GetMessage, deps: Dependencies) -> Message:
     require_workspace(workspace, deps.workspaces)
     async with deps.uow_factory(readonly=True) as uow:
         message = await uow.messages.get(workspace, message_id)
+        if message is not None and cmd.full:
+            history = await uow.status.history([message.id])
+            message.history = tuple(history[message.id])
     if message is None:
         raise NotFound(cmd.name)
     return message
@@ -208,14 +334,44 @@ async def get_message(cmd: commands.GetMessage, deps: Dependencies) -> Message:
 async def list_messages(cmd: commands.ListMessages, deps: Dependencies) -> MessagePage:
     workspace = _workspace(cmd.parent, deps)
     customer_id = _customer_id(cmd.customer, workspace) if cmd.customer else None
+    states = parse_state_filter(cmd.filter)
     size = page_size(cmd.page_size)
-    bound_to = f"ListMessages|{cmd.parent}|{cmd.customer}"
+    bound_to = f"ListMessages|{cmd.parent}|{cmd.customer}|{','.join(states)}"
     before = newest_first.continue_after(deps.page_tokens, cmd.page_token, bound_to=bound_to)
     async with deps.uow_factory(readonly=True) as uow:
         rows = await uow.messages.list(
-            workspace, customer_id=customer_id, before=before, limit=size + 1
+            workspace, customer_id=customer_id, before=before, limit=size + 1, states=states
         )
     page, next_token = paginate(
         rows, size, newest_first.position, tokens=deps.page_tokens, bound_to=bound_to
     )
     return MessagePage(messages=page, next_page_token=next_token)
+
+
+async def retry_message(cmd: commands.RetryMessage, deps: Dependencies) -> Message:
+    """Replay a dead letter: queued again with fresh attempts (consent is asked again
+    right before it is sent, so a replay after an opt-out is suppressed)."""
+    workspace, message_id = names.parse_message(cmd.name, field="name")
+    require_workspace(workspace, deps.workspaces)
+
+    async def replay(uow: DeliveryUnitOfWork) -> Message:
+        message = await uow.messages.get(workspace, message_id)
+        if message is None:
+            raise NotFound(cmd.name)
+        if message.state is not MessageState.DEAD_LETTERED:
+            raise FailedPrecondition(
+                "MESSAGE_NOT_DEAD_LETTERED",
+                "only a dead-lettered message can be retried",
+                {"state": str(message.state or "UNKNOWN")},
+            )
+        message.replay(deps.clock())
+        if not await uow.messages.replay(message):
+            raise TransientConflict("MESSAGE_CHANGED")
+        return message
+
+    message = await run_with_retries(
+        deps.uow_factory, replay, description="the message kept changing; retry"
+    )
+    _log.info("dead letter replayed", extra={"message_id": message.id})
+    deps.dispatch_wakeup.set()
+    return message

@@ -26,6 +26,7 @@ from .dependencies import Dependencies
 from .fallback import Deferred, Fallback, Refused, Suppressed, Taken
 from .holds import Capped, clear_caps, quiet_until, stop_counting
 from .preparation import NotPrepared, Prepared, prepare
+from .recipients import note_identifiers, note_recipient, with_unsubscribe
 
 _log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def retry_later(message: Message, why: str, deps: Dependencies) -> None:
         "transient delivery failure",
         extra={"message_id": message.id, "attempt": message.attempt_count, "error_reason": why},
     )
-    message.retry_later(deps.retry_policy, deps.clock())
+    message.retry_later(deps.retry_policy, deps.clock(), error=why, draw=deps.uniform())
 
 
 def _outgoing(message: Message, prepared: Prepared) -> OutgoingMessage:
@@ -73,7 +74,7 @@ async def attempt_delivery(message: Message, deps: Dependencies) -> None:
     queued again)."""
     if message.attempt_count > deps.retry_policy.max_attempts:
         # Claimed again after attempts that never recorded (e.g. a crashing replica).
-        message.fail(FailureReason.RETRIES_EXHAUSTED, deps.clock())
+        message.dead_letter(deps.clock())
         return
     if message.data is None or (message.channel is None and not message.awaits_channel_choice):
         # Stored values this version cannot read: the message can never be rendered.
@@ -109,6 +110,7 @@ async def attempt_delivery(message: Message, deps: Dependencies) -> None:
 async def _attempt(
     message: Message, traits: dict[str, Any], template: Template | None, deps: Dependencies
 ) -> None:
+    note_identifiers(message, traits, deps)
     choice = None
     if message.channel is not None:
         ranked: tuple[Channel, ...] = (message.channel,)
@@ -149,6 +151,7 @@ async def _attempt(
             cleared.channel, channel_choice.chosen(choice, cleared.channel, cleared.capped)
         )
     message.locale = prepared.locale
+    note_recipient(message, prepared.channel, prepared.address, deps)
     await _send(message, prepared, deps)
 
 
@@ -162,11 +165,12 @@ async def _send(message: Message, prepared: Prepared, deps: Dependencies) -> Non
 
     outcome = await Fallback(
         deps.providers.get(channel, ()),
-        _outgoing(message, prepared),
+        with_unsubscribe(_outgoing(message, prepared), message, deps),
         ambiguous_provider=message.ambiguous_provider,
         breakers=deps.breakers,
         clock=deps.clock,
         may_send=may_send,
+        limits=deps.limits,
     ).run()
     if isinstance(outcome, Taken):
         message.mark_sent(outcome.provider, outcome.provider_message_id, deps.clock())

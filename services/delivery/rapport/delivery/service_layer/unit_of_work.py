@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rapport.delivery.adapters.consent_cursor_repository import ConsentCursors
 from rapport.delivery.adapters.idempotency_repository import IdempotencyKeys
 from rapport.delivery.adapters.inbox_repository import InboxRepository
 from rapport.delivery.adapters.repository import MessageRepository
+from rapport.delivery.adapters.status_repository import StatusRepository
 from rapport.delivery.adapters.template_repository import TemplateRepository
 from rapport.sqlstore import SqlUnitOfWork
 
@@ -16,12 +18,16 @@ class DeliveryUnitOfWork(SqlUnitOfWork):
     idempotency_keys: IdempotencyKeys
     inbox: InboxRepository
     templates: TemplateRepository
+    status: StatusRepository
+    consent_cursors: ConsentCursors
 
     def _open_repositories(self) -> None:
         self.messages = MessageRepository(self.connection)
         self.idempotency_keys = IdempotencyKeys(self.connection)
         self.inbox = InboxRepository(self.connection)
         self.templates = TemplateRepository(self.connection)
+        self.status = StatusRepository(self.connection)
+        self.consent_cursors = ConsentCursors(self.connection)
 
 
 # uow_factory(readonly=...) -> a fresh unit of work.

@@ -33,7 +33,9 @@ def _scope(key: ProfileKey) -> str:
 
 
 def in_process_cache(max_entries: int) -> ProfileCache:
-    return versionedcache.InProcessVersionedCache(_scope, max_entries=max_entries, stripes=8192)
+    return versionedcache.InProcessVersionedCache(
+        _scope, max_entries=max_entries, stripes=8192, valid_until=_valid_until
+    )
 
 
 def redis_cache(
@@ -48,7 +50,12 @@ def redis_cache(
         codec=versionedcache.ValueCodec(_dumps, _loads),
         ttl_seconds=ttl_seconds,
         name="profile",
+        valid_until=_valid_until,
     )
+
+
+def _valid_until(view: ProfileView) -> datetime | None:
+    return view.valid_until
 
 
 def no_cache() -> ProfileCache:
@@ -94,6 +101,10 @@ def _dumps(view: ProfileView) -> str:
             "f": view.first_seen_time.isoformat(),
             "l": view.last_seen_time.isoformat(),
             "g": list(view.group_keys),
+            "s": list(view.segment_ids),
+            "ls": view.life_stage,
+            "ct": view.computed_traits,
+            "vu": view.valid_until.isoformat() if view.valid_until else None,
         },
         separators=(",", ":"),
     )
@@ -109,4 +120,8 @@ def _loads(text: str) -> ProfileView:
         datetime.fromisoformat(data["f"]),
         datetime.fromisoformat(data["l"]),
         tuple(data["g"]),
+        tuple(data.get("s", ())),
+        str(data.get("ls", "")),
+        dict(data.get("ct", {})),
+        datetime.fromisoformat(data["vu"]) if data.get("vu") else None,
     )

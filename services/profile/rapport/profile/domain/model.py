@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -40,6 +40,7 @@ class RejectionReason(StrEnum):
     INVALID_FIELD = "INVALID_FIELD"
     EVENT_TOO_LARGE = "EVENT_TOO_LARGE"
     IDENTIFIER_REFUSED = "IDENTIFIER_REFUSED"
+    TRACKING_PLAN_VIOLATION = "TRACKING_PLAN_VIOLATION"
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,10 @@ class WatchedSignal:
     event: StoredEvent | None = None
     # For SignalKind.TRAIT_CHANGED.
     trait_change: TraitChange | None = None
+    # For SignalKind.SEGMENT_ENTERED / SEGMENT_EXITED: the segment id.
+    segment_id: str | None = None
+    # For SignalKind.LIFE_STAGE_CHANGED: (old stage, new stage), '' for none.
+    life_stage_change: tuple[str, str] | None = None
     # Stored signals skipped since the previous one because they could not be streamed.
     skipped_signal_count: int = 0
 
@@ -206,6 +211,15 @@ class ProfileView:
     last_seen_time: datetime
     # The group keys (see names.group_key) the customer belongs to, in joining order.
     group_keys: tuple[str, ...] = ()
+    # The segments (ids) the customer is a member of, in id order.
+    segment_ids: tuple[str, ...] = ()
+    # The customer's life stage; empty for none.
+    life_stage: str = ""
+    # Computed trait values by key (domain.computed).
+    computed_traits: dict[str, Any] = field(default_factory=dict)
+    # When the view stops being true by time alone (computed trait values change as
+    # whole days leave their windows, at UTC midnight); None: only a write changes it.
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True)

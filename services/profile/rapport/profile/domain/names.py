@@ -14,6 +14,11 @@ ALL_CUSTOMERS = "workspaces/{workspace}/customers/-"
 PROFILE = "workspaces/{workspace}/customers/{customer}/profile"
 EVENT = "workspaces/{workspace}/customers/{customer}/events/{event}"
 GROUP = "workspaces/{workspace}/groups/{group}"
+SEGMENT = "workspaces/{workspace}/segments/{segment}"
+LIFE_STAGE_MODEL = "workspaces/{workspace}/lifeStageModel"
+TRACKING_PLAN = "workspaces/{workspace}/trackingPlans/{tracking_plan}"
+COMPUTED_TRAIT = "workspaces/{workspace}/computedTraits/{computed_trait}"
+BACKFILL_JOB = "workspaces/{workspace}/computedTraits/{computed_trait}/backfillJobs/{backfill_job}"
 
 _ALL_CUSTOMERS_SUFFIX = "/customers/-"
 
@@ -100,3 +105,86 @@ def parse_events_parent(name: str, *, field: str) -> EventsParent:
         return EventsParent(parse_name(ALL_CUSTOMERS, name, field=field)["workspace"], None)
     customer = parse_customer(name, field=field)
     return EventsParent(customer.workspace, customer.customer_id)
+
+
+HYGIENE_POLICY = "workspaces/{workspace}/dataHygienePolicy"
+
+
+def hygiene_policy_name(workspace: str) -> str:
+    return format_name(HYGIENE_POLICY, workspace=workspace)
+
+
+def parse_hygiene_policy(name: str, *, field: str) -> str:
+    """The workspace of a `workspaces/{workspace}/dataHygienePolicy` name."""
+    return parse_name(HYGIENE_POLICY, name, field=field)["workspace"]
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    workspace: str
+    segment_id: str
+
+
+def segment_name(workspace: str, segment_id: str) -> str:
+    return format_name(SEGMENT, workspace=workspace, segment=segment_id)
+
+
+def parse_segment(name: str, *, field: str) -> SegmentRef:
+    ids = parse_name(SEGMENT, name, field=field)
+    return SegmentRef(ids["workspace"], ids["segment"])
+
+
+def life_stage_model_name(workspace: str) -> str:
+    return format_name(LIFE_STAGE_MODEL, workspace=workspace)
+
+
+def parse_life_stage_model(name: str, *, field: str) -> str:
+    return parse_name(LIFE_STAGE_MODEL, name, field=field)["workspace"]
+
+
+@dataclass(frozen=True)
+class TrackingPlanRef:
+    workspace: str
+    plan_id: str
+
+
+def tracking_plan_name(workspace: str, plan_id: str) -> str:
+    return format_name(TRACKING_PLAN, workspace=workspace, tracking_plan=plan_id)
+
+
+def parse_tracking_plan(name: str, *, field: str) -> TrackingPlanRef:
+    ids = parse_name(TRACKING_PLAN, name, field=field)
+    return TrackingPlanRef(ids["workspace"], ids["tracking_plan"])
+
+
+@dataclass(frozen=True)
+class ComputedTraitRef:
+    workspace: str
+    trait_id: str
+
+
+@dataclass(frozen=True)
+class BackfillJobRef:
+    workspace: str
+    trait_id: str
+    job_id: str
+
+
+def computed_trait_name(workspace: str, trait_id: str) -> str:
+    return format_name(COMPUTED_TRAIT, workspace=workspace, computed_trait=trait_id)
+
+
+def parse_computed_trait(name: str, *, field: str) -> ComputedTraitRef:
+    ids = parse_name(COMPUTED_TRAIT, name, field=field)
+    return ComputedTraitRef(ids["workspace"], ids["computed_trait"])
+
+
+def backfill_job_name(workspace: str, trait_id: str, job_id: str) -> str:
+    return format_name(
+        BACKFILL_JOB, workspace=workspace, computed_trait=trait_id, backfill_job=job_id
+    )
+
+
+def parse_backfill_job(name: str, *, field: str) -> BackfillJobRef:
+    ids = parse_name(BACKFILL_JOB, name, field=field)
+    return BackfillJobRef(ids["workspace"], ids["computed_trait"], ids["backfill_job"])

@@ -39,6 +39,11 @@ def decode_signal(record: SignalRecord) -> WatchedSignal:
         return WatchedSignal(signal, event=event)
     if kind is SignalKind.TRAIT_CHANGED:
         return WatchedSignal(signal, trait_change=trait_change_from_payload(payload))
+    if kind in (SignalKind.SEGMENT_ENTERED, SignalKind.SEGMENT_EXITED):
+        return WatchedSignal(signal, segment_id=str(payload["segment"]))
+    if kind is SignalKind.LIFE_STAGE_CHANGED:
+        change = (str(payload["old_stage"]), str(payload["new_stage"]))
+        return WatchedSignal(signal, life_stage_change=change)
     return WatchedSignal(signal)
 
 
@@ -121,3 +126,12 @@ def source_from_document(document: dict[str, Any]) -> TraitSource:
         library_version=str(document.get("library_version", "")),
         method=str(document.get("method", "")),
     )
+
+
+def segment_payload(segment_id: str) -> dict[str, Any]:
+    """SEGMENT_ENTERED / SEGMENT_EXITED: the segment's id."""
+    return {"segment": segment_id}
+
+
+def life_stage_payload(old_stage: str, new_stage: str) -> dict[str, Any]:
+    return {"old_stage": old_stage, "new_stage": new_stage}

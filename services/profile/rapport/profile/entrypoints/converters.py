@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -192,6 +193,25 @@ def event_page_response(page: EventPage) -> pb.ListEventsResponse:
     return pb.ListEventsResponse(events=page.events, next_page_token=page.next_page_token)
 
 
+# GetProfile's cache hits return the same ProfileView object again and again: its
+# message is made once. Bounded; keyed by identity, each entry holding its view (so an
+# id is never reused while its entry lives). Messages are only read once made.
+_MESSAGES: OrderedDict[int, tuple[ProfileView, pb.Profile]] = OrderedDict()
+_MAX_MESSAGES = 4096
+
+
+def cached_profile_message(view: ProfileView) -> pb.Profile:
+    entry = _MESSAGES.get(id(view))
+    if entry is not None and entry[0] is view:
+        _MESSAGES.move_to_end(id(view))
+        return entry[1]
+    message = profile_message(view)
+    _MESSAGES[id(view)] = (view, message)
+    while len(_MESSAGES) > _MAX_MESSAGES:
+        _MESSAGES.popitem(last=False)
+    return message
+
+
 def profile_message(view: ProfileView) -> pb.Profile:
     profile = pb.Profile(
         name=names.profile_name(view.workspace, view.customer_id),
@@ -203,6 +223,10 @@ def profile_message(view: ProfileView) -> pb.Profile:
     for key, trait in view.traits.items():
         profile.traits[key].CopyFrom(trait_message(trait))
     profile.groups.extend(names.group_name(view.workspace, key) for key in view.group_keys)
+    profile.segments.extend(names.segment_name(view.workspace, s) for s in view.segment_ids)
+    profile.life_stage = view.life_stage
+    for key, value in view.computed_traits.items():
+        profile.computed_traits[key].CopyFrom(python_to_value(value))
     return profile
 
 
@@ -281,6 +305,13 @@ def watch_signals_response(watched: WatchedSignal) -> pb.WatchSignalsResponse:
         changed.source.CopyFrom(_source_message(change.source))
         if change.had_old_value:
             changed.old_value.CopyFrom(python_to_value(change.old_value))
+    if watched.segment_id is not None:
+        message.segment_membership_changed.segment = names.segment_name(
+            signal.workspace, watched.segment_id
+        )
+    if watched.life_stage_change is not None:
+        message.life_stage_changed.old_stage = watched.life_stage_change[0]
+        message.life_stage_changed.new_stage = watched.life_stage_change[1]
     return pb.WatchSignalsResponse(
         signal=message, skipped_signal_count=watched.skipped_signal_count
     )

@@ -35,6 +35,8 @@ from rapport.profile.domain.model import (
 from rapport.profile.domain.signals import event_seen_payload, trait_changed_payload
 from rapport.profile.domain.traits import apply_event_traits, merge_traits
 
+from .audiences import Change, apply_changes, definitions
+from .computed_traits import apply_events as apply_computed
 from .unit_of_work import ProfileUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -83,6 +85,11 @@ class BatchWrite:
     touched: set[str] = field(default_factory=set)
     signal_count: int = 0
     _signals: list[tuple[SignalKind, str, dict[str, Any]]] = field(default_factory=list)
+    # What segments and life stages must look at again (audiences.apply_changes).
+    _audience: dict[str, Change] = field(default_factory=dict)
+    _merged_away: set[str] = field(default_factory=set)
+    # Customer -> computed trait values after this batch (for those it changed).
+    _computed: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def current(self, customer_id: str) -> str:
         """Follow merges reported in this batch to the live customer."""
@@ -155,7 +162,22 @@ class BatchWrite:
                 IngestStatus.ACCEPTED, event.customer_id, event.event_id
             )
             self._apply(books, item, replace(event, seq=seqs[event.event_id]), document)
+        observed = [
+            (e.customer_id, i.event, i.event_time) for i, e in zip(accepted, stored, strict=True)
+        ]
+        rules = await definitions(uow, ws)
+        # Values are worked out only for the computed traits rules read.
+        self._computed = await apply_computed(
+            uow, ws, observed, self.now, needed_keys=rules.computed_keys()
+        )
+        for customer in self._computed:
+            self._audience.setdefault(customer, Change()).computed = True
         await self._save(uow, books)
+        audiences = await apply_changes(
+            uow, ws, self.now, self._audience, sorted(self._merged_away), self._computed, rules
+        )
+        self._signals.extend(audiences.signals)
+        self.touched |= audiences.changed
         if self._signals:
             await repo.lock_signal_log()
             await repo.append_signals(ws, self._signals, self.now)
@@ -180,6 +202,7 @@ class BatchWrite:
         """An accepted event's effects, in memory (request order)."""
         event, customer_id = item.event, stored.customer_id
         self.touched.add(customer_id)
+        self._audience.setdefault(customer_id, Change())
         payload = event_seen_payload(stored, document)
         self._signals.append((SignalKind.EVENT_SEEN, customer_id, payload))
         books.added[customer_id] = first_seen(books.added.get(customer_id), item.event_time)
@@ -249,6 +272,9 @@ class BatchWrite:
         await self._merge_memberships(uow, books, merged, survivor)
         await uow.profiles.record_merge(ws, merged, survivor, self.now)
         self.touched |= {merged, survivor}
+        self._audience.pop(merged, None)
+        self._merged_away.add(merged)
+        self._audience.setdefault(survivor, Change()).everything = True
         self._note_changes(survivor, changes)
         _log.info("customer merged", extra={"workspace": ws, "customer": survivor, "count": moved})
 
@@ -279,6 +305,7 @@ class BatchWrite:
             )
             books.dirty_groups.add(key)
         await uow.groups.delete_memberships(self.workspace, [merged])
+        await uow.computed.move_buckets(self.workspace, merged, survivor)
 
     async def _save(self, uow: ProfileUnitOfWork, books: _Books) -> None:
         ws = self.workspace
@@ -303,6 +330,9 @@ class BatchWrite:
         await uow.groups.add_members(ws, books.new_members)
 
     def _note_changes(self, customer_id: str, changes: Sequence[TraitChange]) -> None:
+        if changes:
+            keys = self._audience.setdefault(customer_id, Change()).keys
+            keys.update(change.key for change in changes)
         for change in changes:
             self._signals.append(
                 (SignalKind.TRAIT_CHANGED, customer_id, trait_changed_payload(change))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -78,3 +79,15 @@ class Dependencies:
     profile_cache: ProfileCache = field(default_factory=no_cache)
     # This process's batches write in the order they arrived.
     arrival_order: ArrivalOrder = field(default_factory=ArrivalOrder)
+    # Segments: the evaluator applies a segment to every customer in chunks of this
+    # many customers, re-evaluates rules depending on time every segment_interval, looks
+    # for due segments at least every segment_poll_interval, and wakes up at once when
+    # segment_wakeup is set (a segment was created).
+    segment_chunk_size: int = 5000
+    segment_interval: timedelta = timedelta(hours=1)
+    segment_poll_interval: timedelta = timedelta(seconds=30)
+    segment_wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    # Computed traits: a backfill reads this many events per transaction; set wakes the
+    # runner (a trait was created).
+    backfill_chunk_size: int = 2000
+    backfill_wakeup: asyncio.Event = field(default_factory=asyncio.Event)

@@ -38,6 +38,7 @@ from . import commands
 from .batch_write import BatchWrite, NewEvent, Outcome
 from .dependencies import Dependencies
 from .resolution import resolve_events
+from .tracking_plans import check_events, count_violations
 from .unit_of_work import ProfileUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -70,6 +71,11 @@ async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[
     async with deps.arrival_order.ticket() as turn:
         window_start = receive_time - deps.dedup_window
         async with deps.uow(readonly=True) as uow:
+            # Tracking plans first: an event a BLOCK plan refuses goes no further.
+            verdict = await check_events(uow, workspace, events)
+            for i, refused in verdict.rejected.items():
+                events.pop(i, None)
+                rejected[i] = refused
             recorded = await uow.profiles.stored_customers(
                 workspace, {e.message_id for e in events.values()}
             )
@@ -92,6 +98,15 @@ async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[
             write = await _write(write, items, expired, deps)
 
     outcomes: dict[int, Outcome] = dict(write.outcomes)
+    if verdict.violations:
+        accepted = {i for i, o in outcomes.items() if o.status is IngestStatus.ACCEPTED}
+        await count_violations(
+            deps,
+            workspace,
+            verdict.violations,
+            {i: item.message_id for i, item in enumerate(cmd.events)},
+            accepted | set(verdict.rejected),
+        )
     record: StoredMessage
     for i, record in plan.stored_duplicates.items():
         customer = write.current(record.customer_id)

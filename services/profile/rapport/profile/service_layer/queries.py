@@ -4,17 +4,19 @@ profile knows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rapport.errors import InvalidArgument, NotFound
 from rapport.pagination import page_size, paginate
 from rapport.profile.domain import names
+from rapport.profile.domain.computed import next_day_start
 from rapport.profile.domain.model import ProfileView, StoredEvent
 from rapport.profile.domain.traits import visible
 from rapport.resourcenames import require_workspace
 
 from . import commands
+from .computed_traits import values_of
 from .dependencies import Dependencies
 from .unit_of_work import ProfileUnitOfWork
 
@@ -35,30 +37,36 @@ async def get_profile(cmd: commands.GetProfile, deps: Dependencies) -> ProfileVi
     ref = names.parse_profile(cmd.name, field="name")
     require_workspace(ref.workspace, deps.workspaces)
     key = (ref.workspace, ref.customer_id)
-    [lookup] = await deps.profile_cache.get_many([key])
+    now = deps.clock()
+    [lookup] = await deps.profile_cache.get_many([key], now=now)
     if lookup.value is not None:
         return lookup.value
     async with deps.uow(readonly=True) as uow:
-        view = await read_profile(uow, ref.workspace, ref.customer_id)
+        view = await read_profile(uow, ref.workspace, ref.customer_id, now=now)
     if view is None:
         raise NotFound(cmd.name)
     # A merged-away customer's profile is its survivor's: a change of the survivor
     # would not invalidate it under this key, so it is not cached.
     if view.customer_id == ref.customer_id:
-        await deps.profile_cache.put_many([(key, lookup.tag, view)])
+        await deps.profile_cache.put_many([(key, lookup.tag, view)], now=now)
     return view
 
 
 async def read_profile(
-    uow: ProfileUnitOfWork, workspace: str, customer_id: str
+    uow: ProfileUnitOfWork, workspace: str, customer_id: str, *, now: datetime | None = None
 ) -> ProfileView | None:
-    """The profile of the customer (or of the one it was merged into); None without events."""
+    """The profile of the customer (or of the one it was merged into); None without events.
+    ``now``: the time computed traits are valued at (default: the current time)."""
+    now = now or datetime.now(UTC)
     survivor = await uow.profiles.survivor_of(workspace, customer_id)
     summary = (await uow.traits.summaries_of(workspace, [survivor])).get(survivor)
     if summary is None:
         return None
     traits = (await uow.traits.of_customers.read(workspace, [survivor]))[survivor]
     memberships = (await uow.groups.memberships_of(workspace, [survivor]))[survivor]
+    segments = (await uow.segments.memberships_of(workspace, [survivor]))[survivor]
+    stage = (await uow.segments.states_of(workspace, [survivor])).get(survivor, "")
+    computed = (await values_of(uow, workspace, [survivor], now))[survivor]
     return ProfileView(
         workspace,
         survivor,
@@ -67,6 +75,11 @@ async def read_profile(
         summary.first_seen_time,
         summary.last_seen_time,
         tuple(memberships),
+        tuple(sorted(segments)),
+        stage,
+        computed,
+        # Values of computed traits move at the next UTC midnight (days leave windows).
+        next_day_start(now) if computed else None,
     )
 
 

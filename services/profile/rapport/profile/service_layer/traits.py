@@ -14,6 +14,7 @@ from rapport.resourcenames import require_workspace
 from rapport.sqlstore import run_with_retries
 
 from . import commands
+from .audiences import Change, apply_changes
 from .dependencies import Dependencies
 from .queries import read_profile
 from .unit_of_work import ProfileUnitOfWork
@@ -38,13 +39,17 @@ async def remove_traits(cmd: commands.RemoveTraits, deps: Dependencies) -> Profi
             workspace, [(customer, key, traits[key]) for key in written]
         )
         if changes:
+            audiences = await apply_changes(
+                uow, workspace, now, {customer: Change(keys={c.key for c in changes})}
+            )
             await uow.profiles.lock_signal_log()
             await uow.profiles.append_signals(
                 workspace,
-                [(SignalKind.TRAIT_CHANGED, customer, trait_changed_payload(c)) for c in changes],
+                [(SignalKind.TRAIT_CHANGED, customer, trait_changed_payload(c)) for c in changes]
+                + audiences.signals,
                 now,
             )
-        view = await read_profile(uow, workspace, customer)
+        view = await read_profile(uow, workspace, customer, now=now)
         if view is None:
             raise NotFound(cmd.name)  # rolls the removal back: no profile, nothing to change
         return view, len(changes)

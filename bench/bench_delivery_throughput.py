@@ -1,0 +1,349 @@
+"""Delivery: messages/s end to end, into an aiosmtpd sink and into a webhook receiver.
+
+    .venv/bin/python bench/bench_delivery_throughput.py [--messages 2000] [--customers 500]
+        [--concurrency 64] [--backend sqlite|postgres] [--redis URL] [--profile FILE]
+
+End to end: SendMessage (idempotency key recorded) -> the durable queue (claimed with a
+lease) -> GetProfile -> quiet hours (configured for the workspace, in the customer's
+zone; the window is elsewhere in the day so messages are not held) -> frequency caps
+(a rule counted per customer, high enough not to cap) -> consent (CheckConsent on the
+real consent service, right before the provider call) -> the provider: SMTP into an
+aiosmtpd sink, or a signed Standard Webhooks POST into a local HTTP receiver, both
+started here on 127.0.0.1. The clock runs from the first SendMessage to the moment the
+sink or receiver got the last message; the figure is messages/s over that span.
+
+The delivery and consent services run in this process (one event loop, as one replica
+of each would); the profile service is a gRPC stand-in answering every customer's
+traits and accepting the status events the closed loop sends (IngestEvents; its own
+cost is measured by bench_profile_get.py / bench_profile_ingest.py). Printed next to the same
+delivery server's empty RPC (health Check). --profile FILE writes a cProfile of the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import cProfile
+import pstats
+import socket
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+from aiosmtpd.controller import Controller
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_profile_ingest import databases  # noqa: E402
+from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
+from rapport.consent.bootstrap import build as build_consent  # noqa: E402
+from rapport.consent.settings import ConsentSettings  # noqa: E402
+from rapport.consent.v1 import consent_service_pb2 as consent_pb  # noqa: E402
+from rapport.consent.v1 import consent_service_pb2_grpc as consent_grpc  # noqa: E402
+from rapport.delivery.bootstrap import build as build_delivery  # noqa: E402
+from rapport.delivery.settings import DeliverySettings  # noqa: E402
+from rapport.delivery.v1 import delivery_service_pb2 as pb  # noqa: E402
+from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc  # noqa: E402
+from rapport.grpctesting import serve_fakes, serve_in_process  # noqa: E402
+from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc  # noqa: E402
+from rapport.type.v1 import channel_pb2, message_content_pb2  # noqa: E402
+
+WORKSPACE = "workspaces/default"
+SECRET = "whsec_" + base64.b64encode(b"b" * 32).decode()
+
+
+class Sink:
+    """aiosmtpd handler counting mails (its own thread and loop, as a relay would be)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last = 0.0
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        with self._lock:
+            self.count += 1
+            self.last = time.perf_counter()
+        return "250 OK"
+
+
+class Receiver:
+    """A minimal HTTP/1.1 keep-alive receiver answering 204 to every POST."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.last = 0.0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                if length:
+                    await reader.readexactly(length)
+                self.count += 1
+                self.last = time.perf_counter()
+                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+class Profiles(profile_service_pb2_grpc.ProfileServiceServicer):
+    async def GetProfile(  # noqa: N802
+        self, request: profile_service_pb2.GetProfileRequest, context: Any
+    ) -> profile_service_pb2.Profile:
+        customer = request.name.removesuffix("/profile")
+        cid = customer.rsplit("/", 1)[1]
+        traits = {
+            "email": f"{cid}@example.com",
+            "first_name": "Ada",
+            "timezone": "Europe/Paris",
+        }
+        return profile_service_pb2.Profile(
+            name=request.name,
+            customer=customer,
+            traits={k: profile_service_pb2.Trait(value=_string(v)) for k, v in traits.items()},
+        )
+
+    async def IngestEvents(  # noqa: N802
+        self, request: profile_service_pb2.IngestEventsRequest, context: Any
+    ) -> profile_service_pb2.IngestEventsResponse:
+        # The closed loop's status events (Email Sent...), accepted as profile would.
+        return profile_service_pb2.IngestEventsResponse(
+            results=[
+                profile_service_pb2.EventResult(
+                    message_id=event.message_id, status=profile_service_pb2.INGEST_STATUS_ACCEPTED
+                )
+                for event in request.events
+            ]
+        )
+
+
+def _string(value: str) -> Any:
+    from google.protobuf import struct_pb2
+
+    return struct_pb2.Value(string_value=value)
+
+
+def quiet_window() -> dict[str, Any]:
+    """Quiet hours configured, but elsewhere in the day (nothing is held)."""
+    now = datetime.now(UTC)
+    start = (now + timedelta(hours=6)).time().replace(second=0, microsecond=0)
+    end = (now + timedelta(hours=7)).time().replace(second=0, microsecond=0)
+    return {"*": {"start": start.isoformat(), "end": end.isoformat(), "time_zone": "UTC"}}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def customer(i: int) -> str:
+    return f"{WORKSPACE}/customers/c{i:06d}"
+
+
+async def grant_all(stub: consent_grpc.ConsentServiceStub, customers: int) -> None:
+    sem = asyncio.Semaphore(32)
+
+    async def grant(i: int, channel: int) -> None:
+        async with sem:
+            await stub.RecordConsent(
+                consent_pb.RecordConsentRequest(
+                    parent=customer(i),
+                    record=consent_pb.ConsentRecord(
+                        purpose="marketing",
+                        channel=channel,  # type: ignore[arg-type]
+                        state=consent_pb.CONSENT_STATE_GRANTED,
+                        source="bench",
+                    ),
+                )
+            )
+
+    await asyncio.gather(
+        *(
+            grant(i, c)
+            for i in range(customers)
+            for c in (channel_pb2.CHANNEL_EMAIL, channel_pb2.CHANNEL_WEBHOOK)
+        )
+    )
+
+
+async def run_phase(
+    stub: pb_grpc.DeliveryServiceStub,
+    channel: int,
+    counter: Sink | Receiver,
+    *,
+    messages: int,
+    customers: int,
+    concurrency: int,
+    tag: str,
+) -> tuple[float, float]:
+    """(messages/s end to end, messages/s accepted by SendMessage)."""
+    content = message_content_pb2.MessageContent(
+        subject="Hello {{ traits.first_name }}", text_body="Hi {{ traits.first_name }}!"
+    )
+    before = counter.count
+    sem = asyncio.Semaphore(concurrency)
+
+    async def send(i: int) -> None:
+        async with sem:
+            await stub.SendMessage(
+                pb.SendMessageRequest(
+                    parent=WORKSPACE,
+                    idempotency_key=f"{tag}-{i}",
+                    customer=customer(i % customers),
+                    purpose="marketing",
+                    channel=channel,  # type: ignore[arg-type]
+                    content=content,
+                )
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(send(i) for i in range(messages)))
+    accepted = time.perf_counter()
+    deadline = accepted + 300
+    # Polling the counters (the sink counts on its own thread): 10 ms of resolution at
+    # most on a span of seconds.
+    while counter.count - before < messages and time.perf_counter() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    done = counter.count - before
+    if done < messages:
+        print(f"  only {done} of {messages} arrived within 300 s", flush=True)
+    return done / (counter.last - started), messages / (accepted - started)
+
+
+async def main(args: argparse.Namespace) -> None:
+    sink = Sink()
+    smtp_port = free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    receiver = Receiver()
+    await receiver.start()
+    async with databases(args.backend) as (consent_db, delivery_db):
+        consent_settings = ConsentSettings(**consent_db, log_level="WARNING")
+        async with (
+            serve_fakes(
+                lambda s: profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(
+                    Profiles(), s
+                )
+            ) as profile_address,
+            serve_in_process(build_consent, consent_settings) as consent,
+        ):
+            settings = DeliverySettings(
+                **delivery_db,
+                redis_url=args.redis,
+                log_level="WARNING",
+                profile_address=profile_address,
+                consent_address=consent.address,
+                smtp_port=smtp_port,
+                smtp_start_tls=False,
+                webhook_endpoints={
+                    "default": {
+                        "url": f"http://127.0.0.1:{receiver.port}/hook",
+                        "secret": SECRET,
+                    }
+                },
+                frequency_caps=[{"limit": 1_000_000, "window_seconds": 86_400}],
+                quiet_hours=quiet_window(),
+                dispatch_concurrency=args.workers,
+                provider_default_limit={"max_concurrency": args.workers},
+                dispatch_poll_seconds=0.05,
+            )
+            async with (
+                serve_in_process(build_delivery, settings) as delivery,
+                grpc.aio.insecure_channel(consent.address) as consent_channel,
+                grpc.aio.insecure_channel(delivery.address) as channel,
+            ):
+                await grant_all(consent_grpc.ConsentServiceStub(consent_channel), args.customers)
+                stub = pb_grpc.DeliveryServiceStub(channel)
+                empty = await empty_rpc_timing(channel, 1000)
+                profiler = cProfile.Profile() if args.profile else None
+                if profiler:
+                    profiler.enable()
+                # A short warm-up (connections, caches), not counted.
+                await run_phase(
+                    stub,
+                    channel_pb2.CHANNEL_EMAIL,
+                    sink,
+                    messages=min(200, args.messages),
+                    customers=args.customers,
+                    concurrency=args.concurrency,
+                    tag="warm",
+                )
+                email, email_accept = await run_phase(
+                    stub,
+                    channel_pb2.CHANNEL_EMAIL,
+                    sink,
+                    messages=args.messages,
+                    customers=args.customers,
+                    concurrency=args.concurrency,
+                    tag="email",
+                )
+                hook, hook_accept = await run_phase(
+                    stub,
+                    channel_pb2.CHANNEL_WEBHOOK,
+                    receiver,
+                    messages=args.messages,
+                    customers=args.customers,
+                    concurrency=args.concurrency,
+                    tag="hook",
+                )
+                if profiler:
+                    profiler.disable()
+                    profiler.dump_stats(args.profile)
+                    pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
+    await receiver.stop()
+    controller.stop()
+    empty_per_second = empty.per_second
+    print_table(
+        f"Delivery end to end ({args.messages} messages per channel, {args.customers} "
+        f"customers, {args.backend}{', Redis caps' if args.redis else ''}; caps, quiet "
+        "hours, consent, idempotency on)",
+        [
+            ("empty RPC (health Check), sequential", f"{empty_per_second:,.0f} calls/s"),
+            ("email into aiosmtpd", f"{email:,.0f} messages/s"),
+            ("  ratio to the empty RPC", f"{email / empty_per_second:.3f}"),
+            ("  SendMessage accepted", f"{email_accept:,.0f} messages/s"),
+            ("webhook into the receiver", f"{hook:,.0f} messages/s"),
+            ("  ratio to the empty RPC", f"{hook / empty_per_second:.3f}"),
+            ("  SendMessage accepted", f"{hook_accept:,.0f} messages/s"),
+            ("target", "2,000 messages/s"),
+        ],
+    )
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=64, help="SendMessage in flight")
+    parser.add_argument("--workers", type=int, default=64, help="dispatch slots")
+    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--redis", default=None, help="Redis URL for the frequency caps")
+    parser.add_argument("--profile", default=None, help="write a cProfile here")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse()))

@@ -1,0 +1,164 @@
+"""Storage of time-window trigger firings (the schedule) and of trigger throttles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from rapport.sqlstore import as_utc
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from . import tables
+
+
+@dataclass(frozen=True)
+class ScheduledFiring:
+    workspace: str
+    trigger_id: str
+    customer: str
+    anchor: date
+    fire_time: datetime
+
+
+class TriggerScheduleRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    def _key(self, workspace: str, trigger_id: str, customer: str) -> sa.ColumnElement[bool]:
+        t = tables.trigger_schedules
+        return sa.and_(
+            t.c.workspace == workspace, t.c.trigger_id == trigger_id, t.c.customer == customer
+        )
+
+    async def put(
+        self,
+        workspace: str,
+        trigger_id: str,
+        customer: str,
+        anchor: date,
+        fire_time: datetime,
+        now: datetime,
+    ) -> None:
+        """Schedule (or re-schedule) a firing; the same anchor keeps its fired state."""
+        t = tables.trigger_schedules
+        key = self._key(workspace, trigger_id, customer)
+        row = (await self._conn.execute(sa.select(t.c.anchor_date).where(key))).first()
+        if row is None:
+            await self._conn.execute(
+                t.insert().values(
+                    workspace=workspace,
+                    trigger_id=trigger_id,
+                    customer=customer,
+                    anchor_date=anchor.isoformat(),
+                    fire_time=fire_time,
+                    fired_time=None,
+                    update_time=now,
+                )
+            )
+        elif row.anchor_date != anchor.isoformat():
+            await self._conn.execute(
+                t.update()
+                .where(key)
+                .values(
+                    anchor_date=anchor.isoformat(),
+                    fire_time=fire_time,
+                    fired_time=None,
+                    update_time=now,
+                )
+            )
+
+    async def remove(self, workspace: str, trigger_id: str, customer: str) -> None:
+        t = tables.trigger_schedules
+        await self._conn.execute(t.delete().where(self._key(workspace, trigger_id, customer)))
+
+    async def due(self, workspace: str, now: datetime, limit: int) -> list[ScheduledFiring]:
+        """Firings not yet done whose time came, earliest first."""
+        t = tables.trigger_schedules
+        rows = await self._conn.execute(
+            sa.select(t)
+            .where(t.c.workspace == workspace, t.c.fired_time.is_(None), t.c.fire_time <= now)
+            .order_by(t.c.fire_time, t.c.trigger_id, t.c.customer)
+            .limit(limit)
+        )
+        return [
+            ScheduledFiring(
+                row.workspace,
+                row.trigger_id,
+                row.customer,
+                date.fromisoformat(row.anchor_date),
+                as_utc(row.fire_time),
+            )
+            for row in rows
+        ]
+
+    async def mark_fired(self, firing: ScheduledFiring, now: datetime) -> None:
+        """Done (sent, or dropped), unless it was re-scheduled meanwhile."""
+        t = tables.trigger_schedules
+        await self._conn.execute(
+            t.update()
+            .where(
+                self._key(firing.workspace, firing.trigger_id, firing.customer),
+                t.c.anchor_date == firing.anchor.isoformat(),
+            )
+            .values(fired_time=now)
+        )
+
+    async def pending(self, workspace: str, customer: str) -> list[ScheduledFiring]:
+        t = tables.trigger_schedules
+        rows = await self._conn.execute(
+            sa.select(t).where(t.c.workspace == workspace, t.c.customer == customer)
+        )
+        return [
+            ScheduledFiring(
+                row.workspace,
+                row.trigger_id,
+                row.customer,
+                date.fromisoformat(row.anchor_date),
+                as_utc(row.fire_time),
+            )
+            for row in rows
+        ]
+
+    async def delete_customer(self, workspace: str, customer: str) -> int:
+        t = tables.trigger_schedules
+        result = await self._conn.execute(
+            t.delete().where(t.c.workspace == workspace, t.c.customer == customer)
+        )
+        return result.rowcount or 0
+
+
+class TriggerFireRepository:
+    """When each trigger last sent to each customer."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    async def last(self, workspace: str, trigger_id: str, customer: str) -> datetime | None:
+        t = tables.trigger_fires
+        value = await self._conn.scalar(
+            sa.select(t.c.fire_time).where(
+                t.c.workspace == workspace, t.c.trigger_id == trigger_id, t.c.customer == customer
+            )
+        )
+        return as_utc(value) if value is not None else None
+
+    async def record(self, workspace: str, trigger_id: str, customer: str, now: datetime) -> None:
+        t = tables.trigger_fires
+        key = sa.and_(
+            t.c.workspace == workspace, t.c.trigger_id == trigger_id, t.c.customer == customer
+        )
+        updated = await self._conn.execute(t.update().where(key).values(fire_time=now))
+        if not updated.rowcount:
+            await self._conn.execute(
+                t.insert().values(
+                    workspace=workspace, trigger_id=trigger_id, customer=customer, fire_time=now
+                )
+            )
+
+    async def delete_customer(self, workspace: str, customer: str) -> int:
+        t = tables.trigger_fires
+        result = await self._conn.execute(
+            t.delete().where(t.c.workspace == workspace, t.c.customer == customer)
+        )
+        return result.rowcount or 0

@@ -1,0 +1,191 @@
+"""Every kind of trigger: the signal runner's entry point, and the schedule of time windows.
+
+- EVENT_SEEN: event triggers and outcome attribution (triggered.handle_signal).
+- SEGMENT_ENTERED / SEGMENT_EXITED: the triggers of that segment.
+- LIFE_STAGE_CHANGED: the triggers of any change or of the new stage.
+- TRAIT_CHANGED: the firing of each TIME_WINDOW trigger on that trait is scheduled
+  (a row per trigger and customer, in the database: it survives restarts), moved
+  when the date changes, removed when the trait is removed or holds no date.
+  `fire_due` (the TriggerScheduler's step) fires the rows whose time came.
+
+Every firing goes through triggered.fire_all: the one pipeline, a stored decision,
+an idempotency key of trigger and signal (for a window: trigger, customer and date).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from rapport.decisioning.domain.model import Signal, TrackedEvent, TriggerKind
+from rapport.decisioning.domain.schedule import firing, too_late
+from rapport.decisioning.domain.signals import SignalKind
+from rapport.sqlstore import run_with_retries
+
+from . import commands, triggered
+from .dependencies import Dependencies
+from .unit_of_work import DecisioningUnitOfWork
+
+log = logging.getLogger(__name__)
+
+# Due firings handled per workspace and pass.
+DUE_BATCH = 100
+_KIND_NAMES = {
+    SignalKind.SEGMENT_ENTERED: ("Segment Entered", TriggerKind.SEGMENT_ENTERED),
+    SignalKind.SEGMENT_EXITED: ("Segment Exited", TriggerKind.SEGMENT_EXITED),
+    SignalKind.LIFE_STAGE_CHANGED: ("Life Stage Changed", TriggerKind.LIFE_STAGE_CHANGED),
+}
+WINDOW_EVENT = "Time Window"
+
+
+def _event(name: str, message_id: str, properties: dict[str, Any]) -> TrackedEvent:
+    """What the conditions of a trigger of another kind than EVENT see as `event`."""
+    return TrackedEvent(
+        type="signal", name=name, message_id=message_id, properties=properties, context={}
+    )
+
+
+async def handle_signal(cmd: commands.HandleSignal, deps: Dependencies) -> list[triggered.Failure]:
+    """Fire (or schedule) what the signal concerns; the failures for good."""
+    signal = cmd.signal
+    if signal.unreadable or signal.kind is SignalKind.EVENT_SEEN:
+        return await triggered.handle_signal(cmd, deps)
+    if signal.kind is SignalKind.TRAIT_CHANGED:
+        await _schedule(cmd.workspace, signal, deps)
+        return []
+    if signal.kind not in _KIND_NAMES:
+        return []
+    name, kind = _KIND_NAMES[signal.kind]
+    config = await deps.live.get(cmd.workspace)
+    if kind is TriggerKind.LIFE_STAGE_CHANGED:
+        properties = {"old_stage": signal.old_stage, "new_stage": signal.new_stage}
+        triggers = [
+            t
+            for t in config.triggers_of_kind(kind)
+            if not t.life_stage or t.life_stage == signal.new_stage
+        ]
+    else:
+        properties = {"segment": signal.segment}
+        triggers = [t for t in config.triggers_of_kind(kind) if t.segment == signal.segment]
+    # The signal's position identifies it: a replay derives the same keys.
+    event = _event(name, f"signal:{signal.cursor}", properties)
+    return await triggered.fire_all(cmd, config, event, triggers, deps)
+
+
+async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> None:
+    trait = signal.trait
+    if trait is None:
+        return
+    config = await deps.live.get(workspace)
+    triggers = [
+        t for t in config.triggers_of_kind(TriggerKind.TIME_WINDOW) if t.date_trait == trait.key
+    ]
+    if not triggers:
+        return
+    now = deps.clock()
+
+    async def put(uow: DecisioningUnitOfWork) -> None:
+        for trigger in triggers:
+            when = firing(trigger, trait.value)
+            if when is None:
+                await uow.trigger_schedules.remove(workspace, trigger.trigger_id, signal.customer)
+            else:
+                await uow.trigger_schedules.put(
+                    workspace,
+                    trigger.trigger_id,
+                    signal.customer,
+                    when.anchor,
+                    when.fire_time,
+                    now,
+                )
+
+    await run_with_retries(deps.uow, put, description="the trigger schedule kept conflicting")
+
+
+async def fire_due(
+    workspace: str, deps: Dependencies, is_transient: Callable[[Exception], bool]
+) -> int:
+    """Fire the scheduled firings whose time came; how many were handled (sent or not).
+
+    A transient failure leaves the firing for the next pass; any other marks it done.
+    """
+    now = deps.clock()
+    async with deps.uow(readonly=True) as uow:
+        due = await uow.trigger_schedules.due(workspace, now, DUE_BATCH)
+    if not due:
+        return 0
+    config = await deps.live.get(workspace)
+    handled = 0
+    for row in due:
+        trigger = config.trigger(row.trigger_id)
+        reason = ""
+        if trigger is None or trigger.kind is not TriggerKind.TIME_WINDOW:
+            reason = "TRIGGER_GONE"
+        elif too_late(row.anchor, now):
+            reason = "TOO_LATE"
+        else:
+            event = _event(
+                WINDOW_EVENT,
+                f"window:{row.customer}:{row.anchor.isoformat()}",
+                {"trait": trigger.date_trait, "date": row.anchor.isoformat()},
+            )
+            signal = Signal(cursor="", customer=row.customer, event=event)
+            try:
+                failures = await triggered.fire_all(
+                    commands.HandleSignal(workspace, signal), config, event, [trigger], deps
+                )
+            except Exception as exc:
+                if is_transient(exc):
+                    log.warning(
+                        "scheduled trigger will be retried",
+                        extra={"workspace": workspace, "trigger": trigger.name},
+                    )
+                    continue
+                log.exception("scheduled trigger failed", extra={"workspace": workspace})
+                failures = [triggered.Failure(trigger.name, f"UNEXPECTED:{type(exc).__name__}")]
+            reason = ",".join(f.reason for f in failures)
+        if reason:
+            log.warning(
+                "scheduled trigger passed over",
+                extra={
+                    "workspace": workspace,
+                    "customer": row.customer,
+                    "error_reason": reason,
+                },
+            )
+        await run_with_retries(
+            deps.uow,
+            lambda uow, row=row: uow.trigger_schedules.mark_fired(row, now),
+            description="the trigger schedule kept conflicting",
+        )
+        handled += 1
+    return handled
+
+
+class TriggerScheduler:
+    """The background component firing due time-window triggers, every `poll_seconds`;
+    `is_transient` tells a failure worth retrying later (trigger_runner.is_transient)."""
+
+    def __init__(
+        self,
+        deps: Dependencies,
+        is_transient: Callable[[Exception], bool],
+        *,
+        poll_seconds: float = 5.0,
+    ) -> None:
+        self._deps = deps
+        self._is_transient = is_transient
+        self._poll = poll_seconds
+
+    async def run(self) -> None:
+        while True:
+            for workspace in self._deps.workspaces:
+                try:
+                    while await fire_due(workspace, self._deps, self._is_transient) == DUE_BATCH:
+                        pass
+                except Exception:
+                    # The scheduler must outlive any one failure (database restart...).
+                    log.exception("trigger scheduler failed", extra={"workspace": workspace})
+            await asyncio.sleep(self._poll)

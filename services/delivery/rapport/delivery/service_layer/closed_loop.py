@@ -1,0 +1,52 @@
+"""The closed loop's configuration: unsubscribe tokens, provider callback secrets, and
+where profile events and opt-outs go."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from rapport.delivery.adapters.consent_recorder import ConsentRecorder
+from rapport.delivery.adapters.profile_events_client import ProfileEventSink
+from rapport.delivery.domain import unsubscribe
+from rapport.delivery.domain.model import Channel
+
+DEFAULT_PUBLIC_BASE_URL = "http://127.0.0.1:8055"
+DEFAULT_IDENTIFIER_TRAITS: Mapping[str, str] = {
+    "user_id": "user_id",
+    "email": "email",
+    "phone": "phone",
+}
+
+
+@dataclass(frozen=True)
+class ClosedLoop:
+    """Unsubscribe links, provider callbacks and the events and opt-outs they lead to."""
+
+    # Signs unsubscribe tokens and keys recipient hashes (the same on every replica).
+    secret: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
+    token_ttl: timedelta = timedelta(days=180)
+    # Where delivery's HTTP endpoint is reached from outside (links, Twilio callbacks).
+    public_base_url: str = DEFAULT_PUBLIC_BASE_URL
+    # Profile trait -> identifier type, for the profile events of status changes.
+    identifier_traits: Mapping[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_IDENTIFIER_TRAITS)
+    )
+    opt_outs: ConsentRecorder | None = None
+    profile_events: ProfileEventSink | None = None
+    # SMS provider name -> its auth token (verifies X-Twilio-Signature).
+    twilio_tokens: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Provider name -> shared secret of its signed event callbacks.
+    event_secrets: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+    # Set when outbox items were written outside the dispatcher: wakes the relay.
+    wakeup: asyncio.Event = field(default_factory=asyncio.Event, compare=False, repr=False)
+
+    @property
+    def tokens(self) -> unsubscribe.UnsubscribeTokens:
+        return unsubscribe.UnsubscribeTokens(self.secret, self.token_ttl)
+
+    def recipient_key(self, channel: Channel, address: str) -> str:
+        return unsubscribe.recipient_key(self.secret, channel, address)

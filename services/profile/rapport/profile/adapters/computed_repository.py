@@ -1,0 +1,286 @@
+"""Storage of computed traits, their per-day buckets and their backfill jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from rapport.profile.domain.computed import Bucket, ComputedTrait, Kind
+from rapport.sqlstore import as_utc
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .bulk import insert_new, upsert
+from .tables import backfill_jobs, computed_trait_buckets, computed_traits
+
+BucketKey = tuple[str, str, int]  # (customer id, trait id, day)
+_CHUNK = 500
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else as_utc(moment)
+
+
+def _trait(row: Any) -> ComputedTrait:
+    return ComputedTrait(
+        workspace=row.workspace,
+        trait_id=row.trait_id,
+        key=row.key,
+        kind=Kind(row.kind),
+        window_days=int(row.window_days),
+        event=row.event_name,
+        filter=dict(row.filter or {}),
+        property=row.property,
+        create_time=as_utc(row.create_time),
+        job_id=row.job_id,
+    )
+
+
+def _bucket(row: Any) -> Bucket:
+    return Bucket(
+        count=int(row.count),
+        sum=float(row.sum),
+        min=row.min,
+        max=row.max,
+        first_time=_utc(row.first_time),
+        first_value=row.first_value,
+        last_time=_utc(row.last_time),
+        last_value=row.last_value,
+        values=dict(row.vals or {}),
+    )
+
+
+class ComputedTraitRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._conn = connection
+
+    # -- definitions -----------------------------------------------------------------
+
+    async def key_taken(self, workspace: str, key: str) -> bool:
+        found = await self._conn.scalar(
+            select(computed_traits.c.trait_id).where(
+                computed_traits.c.workspace == workspace, computed_traits.c.key == key
+            )
+        )
+        return found is not None
+
+    async def create(self, trait: ComputedTrait) -> bool:
+        created = await insert_new(
+            self._conn,
+            computed_traits,
+            [
+                {
+                    "workspace": trait.workspace,
+                    "trait_id": trait.trait_id,
+                    "key": trait.key,
+                    "kind": trait.kind.value,
+                    "window_days": trait.window_days,
+                    "event_name": trait.event,
+                    "filter": trait.filter,
+                    "property": trait.property,
+                    "create_time": as_utc(trait.create_time),
+                    "job_id": trait.job_id,
+                }
+            ],
+            ("workspace", "trait_id"),
+            returning="trait_id",
+        )
+        return bool(created)
+
+    async def get(self, workspace: str, trait_id: str) -> ComputedTrait | None:
+        row = (
+            await self._conn.execute(
+                select(computed_traits).where(
+                    computed_traits.c.workspace == workspace,
+                    computed_traits.c.trait_id == trait_id,
+                )
+            )
+        ).first()
+        return None if row is None else _trait(row)
+
+    async def list(self, workspace: str, *, after: str | None, limit: int) -> list[ComputedTrait]:
+        query = select(computed_traits).where(computed_traits.c.workspace == workspace)
+        if after is not None:
+            query = query.where(computed_traits.c.trait_id > after)
+        rows = await self._conn.execute(query.order_by(computed_traits.c.trait_id).limit(limit))
+        return [_trait(row) for row in rows]
+
+    async def all_of(self, workspace: str) -> list[ComputedTrait]:
+        return await self.list(workspace, after=None, limit=10_000)
+
+    async def customers_with(self, workspace: str, trait_id: str) -> list[str]:
+        """The customers holding buckets of the trait."""
+        table = computed_trait_buckets
+        rows = await self._conn.execute(
+            select(table.c.customer_id)
+            .where(table.c.workspace == workspace, table.c.trait_id == trait_id)
+            .distinct()
+        )
+        return list(rows.scalars())
+
+    async def delete(self, workspace: str, trait_id: str) -> bool:
+        for table in (computed_trait_buckets, backfill_jobs):
+            await self._conn.execute(
+                delete(table).where(table.c.workspace == workspace, table.c.trait_id == trait_id)
+            )
+        result = await self._conn.execute(
+            delete(computed_traits).where(
+                computed_traits.c.workspace == workspace, computed_traits.c.trait_id == trait_id
+            )
+        )
+        return bool(result.rowcount)
+
+    # -- buckets ---------------------------------------------------------------------
+
+    async def buckets_of(
+        self,
+        workspace: str,
+        customer_ids: Collection[str],
+        *,
+        since_day: int,
+        trait_ids: Collection[str] | None = None,
+    ) -> dict[str, dict[tuple[str, int], Bucket]]:
+        """customer -> {(trait id, day): bucket} for days >= since_day (of ``trait_ids``
+        only, when given)."""
+        found: dict[str, dict[tuple[str, int], Bucket]] = {c: {} for c in customer_ids}
+        ids = sorted(customer_ids)
+        table = computed_trait_buckets
+        for start in range(0, len(ids), _CHUNK):
+            query = select(table).where(
+                table.c.workspace == workspace,
+                table.c.customer_id.in_(ids[start : start + _CHUNK]),
+                table.c.day >= since_day,
+            )
+            if trait_ids is not None:
+                query = query.where(table.c.trait_id.in_(sorted(trait_ids)))
+            rows = await self._conn.execute(query)
+            for row in rows:
+                found[row.customer_id][(row.trait_id, int(row.day))] = _bucket(row)
+        return found
+
+    async def buckets_between(
+        self, workspace: str, after: str | None, last: str, *, since_day: int
+    ) -> dict[str, dict[tuple[str, int], Bucket]]:
+        table = computed_trait_buckets
+        query = select(table).where(
+            table.c.workspace == workspace, table.c.customer_id <= last, table.c.day >= since_day
+        )
+        if after is not None:
+            query = query.where(table.c.customer_id > after)
+        found: dict[str, dict[tuple[str, int], Bucket]] = {}
+        for row in await self._conn.execute(query):
+            found.setdefault(row.customer_id, {})[(row.trait_id, int(row.day))] = _bucket(row)
+        return found
+
+    async def add_to_buckets(
+        self,
+        workspace: str,
+        added: Mapping[BucketKey, Bucket],
+        *,
+        stored: Mapping[BucketKey, Bucket] | None = None,
+    ) -> dict[BucketKey, Bucket]:
+        """Merge ``added`` into the stored buckets (one read, unless ``stored`` holds
+        every stored bucket of those keys; one multi-row upsert); the merged buckets."""
+        if not added:
+            return {}
+        if stored is None:
+            stored = await self.buckets_at(workspace, added)
+        rows_out = []
+        merged: dict[BucketKey, Bucket] = {}
+        for key in sorted(added):
+            bucket = Bucket()
+            if (held := stored.get(key)) is not None:
+                bucket.merge(held)
+            bucket.merge(added[key])
+            merged[key] = bucket
+            rows_out.append(_bucket_row(workspace, key, bucket))
+        await upsert(
+            self._conn,
+            computed_trait_buckets,
+            rows_out,
+            ("workspace", "customer_id", "trait_id", "day"),
+        )
+        return merged
+
+    async def buckets_at(
+        self, workspace: str, keys: Collection[BucketKey]
+    ) -> dict[BucketKey, Bucket]:
+        """The stored buckets of these (customer id, trait id, day) keys."""
+        wanted = set(keys)
+        customers = sorted({c for c, _, _ in wanted})
+        trait_ids = sorted({t for _, t, _ in wanted})
+        days = [d for _, _, d in wanted]
+        table = computed_trait_buckets
+        stored: dict[BucketKey, Bucket] = {}
+        # Plain IN lists and a day range (the primary key's order), then only the keys
+        # asked for are decoded.
+        for start in range(0, len(customers), _CHUNK):
+            rows = await self._conn.execute(
+                select(table).where(
+                    table.c.workspace == workspace,
+                    table.c.customer_id.in_(customers[start : start + _CHUNK]),
+                    table.c.trait_id.in_(trait_ids),
+                    table.c.day.between(min(days), max(days)),
+                )
+            )
+            for row in rows:
+                key = (row.customer_id, row.trait_id, int(row.day))
+                if key in wanted:
+                    stored[key] = _bucket(row)
+        return stored
+
+    async def move_buckets(self, workspace: str, merged: str, survivor: str) -> None:
+        """A merged customer's buckets join the survivor's."""
+        table = computed_trait_buckets
+        rows = await self._conn.execute(
+            select(table).where(table.c.workspace == workspace, table.c.customer_id == merged)
+        )
+        theirs = {(survivor, row.trait_id, int(row.day)): _bucket(row) for row in rows}
+        if not theirs:
+            return
+        await self._conn.execute(
+            delete(table).where(table.c.workspace == workspace, table.c.customer_id == merged)
+        )
+        await self.add_to_buckets(workspace, theirs)
+
+    async def forget_customers(self, workspace: str, customer_ids: Collection[str]) -> None:
+        ids = sorted(customer_ids)
+        table = computed_trait_buckets
+        for start in range(0, len(ids), _CHUNK):
+            await self._conn.execute(
+                delete(table).where(
+                    table.c.workspace == workspace,
+                    table.c.customer_id.in_(ids[start : start + _CHUNK]),
+                )
+            )
+
+    async def prune(self, workspace: str, trait_id: str, before_day: int) -> int:
+        table = computed_trait_buckets
+        result = await self._conn.execute(
+            delete(table).where(
+                table.c.workspace == workspace,
+                table.c.trait_id == trait_id,
+                table.c.day < before_day,
+            )
+        )
+        return int(result.rowcount or 0)
+
+
+def _bucket_row(workspace: str, key: BucketKey, bucket: Bucket) -> dict[str, Any]:
+    customer_id, trait_id, day = key
+    return {
+        "workspace": workspace,
+        "customer_id": customer_id,
+        "trait_id": trait_id,
+        "day": day,
+        "count": bucket.count,
+        "sum": bucket.sum,
+        "min": bucket.min,
+        "max": bucket.max,
+        "first_time": _utc(bucket.first_time),
+        "first_value": bucket.first_value,
+        "last_time": _utc(bucket.last_time),
+        "last_value": bucket.last_value,
+        "vals": bucket.values or None,
+    }

@@ -1,0 +1,246 @@
+"""CEL rules of segments and life stages: compiled once per text, checked when saved.
+
+A rule reads ``traits`` (trait values by key), ``computed_traits`` (by key),
+``life_stage`` (a string, empty for none) and ``now`` (a timestamp), and may call
+``days_since(x)`` / ``days_until(x)`` (whole days from / to ``now`` of a date or
+date-time trait value or a timestamp). A rule that fails on a profile (a missing
+key, a value of another type) does not match it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import cel
+
+from .dates import value_time
+
+# The binding parses and evaluates recursively in native code: very long chains of
+# operators overflow its stack. Rules are kept far below that.
+MAX_RULE_CHARS = 4096
+
+SEGMENT_VARIABLES = frozenset({"traits", "computed_traits", "life_stage", "now"})
+LIFE_STAGE_VARIABLES = frozenset({"traits", "computed_traits", "now"})
+TIME_FUNCTIONS = frozenset({"days_since", "days_until"})
+_NATIVE_FUNCTIONS = frozenset(
+    {
+        "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double",
+        "string", "bytes", "type", "duration", "timestamp", "dyn", "has", "getFullYear",
+        "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours",
+        "getMinutes", "getSeconds", "getMilliseconds", "all", "exists", "exists_one", "map",
+        "filter",
+    }
+)  # fmt: skip
+_MACRO_BINDING = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
+_POSITION = re.compile(r"<input>:(\d+):(\d+):\s*([^\n]*)")
+_TRAIT_KEY = re.compile(
+    r"(?<![\w.])traits\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(['\"])((?:(?!\2).)*)\2\s*\])"
+)
+_COMPUTED_KEY = re.compile(
+    r"(?<![\w.])computed_traits\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(['\"])((?:(?!\2).)*)\2\s*\])"
+)
+_SECONDS_PER_DAY = 86_400
+
+
+class RuleSyntaxError(ValueError):
+    """The rule cannot be used; ``line`` and ``column`` (1-based) locate it when known."""
+
+    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
+        self.line = line
+        self.column = column
+        where = f"line {line}, column {column}: " if line else ""
+        super().__init__(f"{where}{message}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    text: str
+    program: Any
+    variables: frozenset[str]
+    # Reads now or a days_* helper: the answer changes with time alone.
+    time_dependent: bool
+    # The trait keys the rule names (None: it reads `traits` as a whole).
+    trait_keys: frozenset[str] | None
+    # The computed trait keys the rule names (None: it reads `computed_traits` whole).
+    computed_keys: frozenset[str] | None = None
+
+
+def _is_panic(err: BaseException) -> bool:
+    return type(err).__module__ == "pyo3_runtime"
+
+
+def _located(err: Exception) -> RuleSyntaxError:
+    found = _POSITION.search(str(err))
+    if found is None:
+        return RuleSyntaxError(str(err).strip() or type(err).__name__)
+    return RuleSyntaxError(found.group(3).strip(), int(found.group(1)), int(found.group(2)))
+
+
+def _locate(text: str, pattern: str) -> tuple[int, int]:
+    found = re.search(pattern, text)
+    if found is None:
+        return 0, 0
+    before = text[: found.start()]
+    return before.count("\n") + 1, found.start() - (before.rfind("\n") + 1) + 1
+
+
+def _named_keys(
+    text: str, reads: bool, pattern: re.Pattern[str], variable: str
+) -> frozenset[str] | None:
+    if not reads:
+        return frozenset()
+    keys: set[str] = set()
+    for match in pattern.finditer(text):
+        keys.add(match.group(1) or match.group(3))
+    # The variable used otherwise (x.size(), "k" in x, x[some_expr]...): all of it.
+    uses = len(re.findall(rf"(?<![\w.]){variable}\b", text))
+    return frozenset(keys) if uses == len(pattern.findall(text)) else None
+
+
+def _trait_keys(text: str, reads_traits: bool) -> frozenset[str] | None:
+    return _named_keys(text, reads_traits, _TRAIT_KEY, "traits")
+
+
+class RuleCompiler:
+    """Compiles rules and keeps the programs, keyed by their text (bounded)."""
+
+    def __init__(self, max_rules: int = 4096) -> None:
+        self._rules: OrderedDict[tuple[str, frozenset[str]], Rule] = OrderedDict()
+        self._max_rules = max_rules
+
+    def compile(self, text: str, variables: Collection[str] = SEGMENT_VARIABLES) -> Rule:
+        """The compiled rule; RuleSyntaxError (with the position) when it cannot be used."""
+        key = (text, frozenset(variables))
+        rule = self._rules.get(key)
+        if rule is not None:
+            self._rules.move_to_end(key)
+            return rule
+        rule = _compile(text, frozenset(variables))
+        self._rules[key] = rule
+        if len(self._rules) > self._max_rules:
+            self._rules.popitem(last=False)
+        return rule
+
+
+def _compile(text: str, allowed: frozenset[str]) -> Rule:
+    if not text.strip():
+        raise RuleSyntaxError("is empty")
+    if len(text) > MAX_RULE_CHARS:
+        raise RuleSyntaxError(f"longer than {MAX_RULE_CHARS} characters")
+    if "\x00" in text:
+        raise RuleSyntaxError("holds a NUL character")
+    try:
+        program = cel.compile(text)
+        variables = frozenset(program.variables())
+        functions = list(program.functions())
+    except Exception as err:  # the binding raises ValueError; be broad
+        raise _located(err) from err
+    except BaseException as err:
+        if not _is_panic(err):
+            raise
+        raise RuleSyntaxError("the CEL parser failed on it") from None
+    bound = set(_MACRO_BINDING.findall(text))
+    for name in sorted(variables):
+        if name not in allowed and name not in bound:
+            line, column = _locate(text, rf"(?<![\w.]){re.escape(name)}\b")
+            known = ", ".join(sorted(allowed))
+            raise RuleSyntaxError(f"undeclared reference to '{name}' (use {known})", line, column)
+    for name in functions:
+        if not name[:1].isalpha() or name in _NATIVE_FUNCTIONS or name in TIME_FUNCTIONS:
+            continue
+        line, column = _locate(text, rf"\b{re.escape(name)}\s*\(")
+        raise RuleSyntaxError(f"unknown function '{name}'", line, column)
+    # Computed traits expire as their window slides: rules reading them depend on time.
+    time_dependent = (
+        "now" in variables
+        or "computed_traits" in variables
+        or any(f in TIME_FUNCTIONS for f in functions)
+    )
+    return Rule(
+        text,
+        program,
+        variables,
+        time_dependent,
+        _trait_keys(text, "traits" in variables),
+        _named_keys(text, "computed_traits" in variables, _COMPUTED_KEY, "computed_traits"),
+    )
+
+
+def _instant(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    moment = value_time(value)
+    if moment is None:
+        raise ValueError("not a date, a date-time or a timestamp")
+    return moment
+
+
+def time_helpers(now: datetime) -> dict[str, Callable[[Any], int]]:
+    """days_since / days_until, as whole days (floor) relative to ``now``."""
+
+    def days_since(value: Any) -> int:
+        return math.floor((now - _instant(value)).total_seconds() / _SECONDS_PER_DAY)
+
+    def days_until(value: Any) -> int:
+        return math.floor((_instant(value) - now).total_seconds() / _SECONDS_PER_DAY)
+
+    return {"days_since": days_since, "days_until": days_until}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What rules read of one customer."""
+
+    traits: Mapping[str, Any]
+    computed_traits: Mapping[str, Any]
+    life_stage: str = ""
+
+
+class Evaluator:
+    """Evaluates rules for customers at one ``now`` (helpers made once)."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self._functions = time_helpers(now)
+
+    def matches(self, rule: Rule, facts: Facts) -> bool:
+        """True when the rule yields true; false when it yields anything else or fails."""
+        return self.judge(facts, rule.variables)(rule)
+
+    def judge(
+        self, facts: Facts, variables: Collection[str] = SEGMENT_VARIABLES
+    ) -> Callable[[Rule], bool]:
+        """``judge(facts)(rule)``: the customer's facts converted for CEL once, for all
+        the rules evaluated for that customer (``variables``: the names they read)."""
+        context: Any = None
+
+        def matches(rule: Rule) -> bool:
+            nonlocal context
+            try:
+                if context is None:
+                    values: dict[str, Any] = {}
+                    if "traits" in variables:
+                        values["traits"] = dict(facts.traits)
+                    if "computed_traits" in variables:
+                        values["computed_traits"] = dict(facts.computed_traits)
+                    if "life_stage" in variables:
+                        values["life_stage"] = facts.life_stage
+                    if "now" in variables:
+                        values["now"] = self.now
+                    context = cel.Context(variables=values, functions=self._functions)
+                result = rule.program.execute(context)
+            except Exception:  # a missing key, a type mismatch, a helper's ValueError...
+                return False
+            except BaseException as err:
+                if not _is_panic(err):
+                    raise
+                return False
+            return result is True
+
+        return matches

@@ -1,0 +1,396 @@
+"""Computed traits: CRUD, the incremental update of each ingested batch (in its
+transaction), values at read time, and the background backfill of events stored
+before a trait was created (a job resumed from its stored position after a restart)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from rapport.errors import AlreadyExists, InvalidArgument, NotFound
+from rapport.pagination import page_size, paginate
+from rapport.profile.adapters.computed_repository import BucketKey
+from rapport.profile.adapters.profile_cache import customer_scope
+from rapport.profile.domain import names
+from rapport.profile.domain.computed import (
+    BackfillJob,
+    Bucket,
+    ComputedTrait,
+    check,
+    day_number,
+    first_day,
+    observation,
+    values_for,
+    window_start,
+)
+from rapport.profile.domain.documents import event_from_document
+from rapport.profile.domain.model import EventType, IncomingEvent
+from rapport.profile.domain.segments import check_resource_id
+from rapport.resourcenames import require_workspace
+from rapport.sqlstore import as_utc
+
+from . import commands
+from .dependencies import Dependencies
+from .unit_of_work import ProfileUnitOfWork
+
+_log = logging.getLogger(__name__)
+
+_LEASE = timedelta(minutes=5)
+_JOB_ID = "initial"
+
+
+@dataclass(frozen=True)
+class TraitPage:
+    traits: list[ComputedTrait]
+    next_page_token: str
+
+
+async def create_computed_trait(
+    cmd: commands.CreateComputedTrait, deps: Dependencies
+) -> ComputedTrait:
+    workspace = names.parse_workspace(cmd.parent, field="parent")
+    require_workspace(workspace, deps.workspaces)
+    if cmd.trait_id:
+        check_resource_id(cmd.trait_id, "computed_trait_id")
+    window = check(
+        cmd.key, cmd.kind, cmd.window_days, cmd.event, cmd.filter, cmd.property, "computed_trait"
+    )
+    trait_id = cmd.trait_id or "ct-" + uuid.uuid4().hex[:16]
+    now = deps.clock()
+    trait = ComputedTrait(
+        workspace, trait_id, cmd.key, cmd.kind,  # type: ignore[arg-type]  # checked
+        window, cmd.event, dict(cmd.filter), cmd.property, now, _JOB_ID,
+    )  # fmt: skip
+    async with deps.uow() as uow:
+        # Writers of events hold the signal log at the end of their transaction: taking
+        # it here orders this creation after every ingest already writing, so the
+        # backfill's bound (the last stored event) covers the events they stored.
+        await uow.profiles.lock_signal_log()
+        if await uow.computed.key_taken(workspace, cmd.key):
+            raise AlreadyExists(
+                names.computed_trait_name(workspace, trait_id),
+                f"a computed trait of this workspace already has the key {cmd.key!r}",
+            )
+        if not await uow.computed.create(trait):
+            raise AlreadyExists(names.computed_trait_name(workspace, trait_id))
+        upto = await uow.backfills.last_event_seq()
+        total = await uow.backfills.count_events(trait, window_start(trait, now), upto)
+        state = "pending" if total else "succeeded"
+        await uow.backfills.create_job(
+            BackfillJob(workspace, trait_id, _JOB_ID, state, upto, 0, 0, total, now, now)
+        )
+        await uow.commit()
+    deps.backfill_wakeup.set()
+    return trait
+
+
+async def get_computed_trait(cmd: commands.GetComputedTrait, deps: Dependencies) -> ComputedTrait:
+    ref = names.parse_computed_trait(cmd.name, field="name")
+    require_workspace(ref.workspace, deps.workspaces)
+    async with deps.uow(readonly=True) as uow:
+        trait = await uow.computed.get(ref.workspace, ref.trait_id)
+    if trait is None:
+        raise NotFound(cmd.name)
+    return trait
+
+
+async def list_computed_traits(cmd: commands.ListComputedTraits, deps: Dependencies) -> TraitPage:
+    workspace = names.parse_workspace(cmd.parent, field="parent")
+    require_workspace(workspace, deps.workspaces)
+    size = page_size(cmd.page_size)
+    bound = f"computed-traits:{cmd.parent}"
+    position = deps.page_tokens.decode(cmd.page_token, bound_to=bound)
+    after = None
+    if position is not None:
+        after = position.get("a")
+        if not isinstance(after, str):
+            raise InvalidArgument("page_token", "is not a token returned by this method")
+    async with deps.uow(readonly=True) as uow:
+        found = await uow.computed.list(workspace, after=after, limit=size + 1)
+    page, token = paginate(
+        found, size, lambda t: {"a": t.trait_id}, tokens=deps.page_tokens, bound_to=bound
+    )
+    return TraitPage(list(page), token)
+
+
+async def delete_computed_trait(cmd: commands.DeleteComputedTrait, deps: Dependencies) -> None:
+    ref = names.parse_computed_trait(cmd.name, field="name")
+    require_workspace(ref.workspace, deps.workspaces)
+    async with deps.uow() as uow:
+        holders = await uow.computed.customers_with(ref.workspace, ref.trait_id)
+        if not await uow.computed.delete(ref.workspace, ref.trait_id):
+            raise NotFound(cmd.name)
+        await uow.commit()
+    await deps.profile_cache.invalidate(customer_scope(ref.workspace, c) for c in holders)
+
+
+async def get_backfill_job(cmd: commands.GetBackfillJob, deps: Dependencies) -> BackfillJob:
+    ref = names.parse_backfill_job(cmd.name, field="name")
+    require_workspace(ref.workspace, deps.workspaces)
+    async with deps.uow(readonly=True) as uow:
+        job = await uow.backfills.get_job(ref.workspace, ref.trait_id, ref.job_id)
+    if job is None:
+        raise NotFound(cmd.name)
+    return job
+
+
+async def list_backfill_jobs(
+    cmd: commands.ListBackfillJobs, deps: Dependencies
+) -> tuple[list[BackfillJob], str]:
+    ref = names.parse_computed_trait(cmd.parent, field="parent")
+    require_workspace(ref.workspace, deps.workspaces)
+    size = page_size(cmd.page_size)
+    bound = f"backfill-jobs:{cmd.parent}"
+    position = deps.page_tokens.decode(cmd.page_token, bound_to=bound)
+    async with deps.uow(readonly=True) as uow:
+        if await uow.computed.get(ref.workspace, ref.trait_id) is None:
+            raise NotFound(cmd.parent)
+        jobs = await uow.backfills.jobs_of(ref.workspace, ref.trait_id)
+    if position is not None:
+        after = position.get("a")
+        if not isinstance(after, str):
+            raise InvalidArgument("page_token", "is not a token returned by this method")
+        jobs = [j for j in jobs if j.job_id > after]
+    page, token = paginate(
+        jobs[: size + 1], size, lambda j: {"a": j.job_id}, tokens=deps.page_tokens,
+        bound_to=bound,
+    )  # fmt: skip
+    return list(page), token
+
+
+# -- ingestion and reads ------------------------------------------------------------
+
+
+def observe(
+    traits: Sequence[ComputedTrait],
+    items: Iterable[tuple[str, IncomingEvent, datetime]],
+    added: dict[BucketKey, Bucket],
+) -> set[str]:
+    """Add (customer, event, event time) observations to ``added``; the customers whose
+    buckets changed."""
+    changed: set[str] = set()
+    # A trait naming an event only sees events of that name; one naming none, any track.
+    named: dict[str, list[ComputedTrait]] = {}
+    unnamed: list[ComputedTrait] = []
+    for trait in traits:
+        if trait.event:
+            named.setdefault(trait.event, []).append(trait)
+        else:
+            unnamed.append(trait)
+    for customer, event, moment in items:
+        candidates = named.get(event.event, [])
+        if unnamed and event.type is EventType.TRACK:
+            candidates = candidates + unnamed
+        day = None
+        for trait in candidates:
+            counts, value = observation(trait, event)
+            if not counts:
+                continue
+            if day is None:
+                day = day_number(moment)
+            key = (customer, trait.trait_id, day)
+            bucket = added.get(key)
+            if bucket is None:
+                bucket = added[key] = Bucket()
+            bucket.add(trait.kind, value, moment)
+            changed.add(customer)
+    return changed
+
+
+async def apply_events(
+    uow: ProfileUnitOfWork,
+    workspace: str,
+    items: Sequence[tuple[str, IncomingEvent, datetime]],
+    now: datetime,
+    *,
+    needed_keys: Collection[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The batch's events added to the buckets of the workspace's computed traits (in the
+    batch's transaction, one read of the buckets it adds to, one multi-row upsert); the
+    values of the traits rules read (``needed_keys``; None: all) for the customers whose
+    values of those traits may have changed (one more read: their buckets in the window)."""
+    traits = await uow.computed.all_of(workspace) if items else []
+    if not traits:
+        return {}
+    added: dict[BucketKey, Bucket] = {}
+    if not observe(traits, items, added):
+        return {}
+    valued = [t for t in traits if needed_keys is None or t.key in needed_keys]
+    valued_ids = {t.trait_id for t in valued}
+    customers = {c for c, trait_id, _ in added if trait_id in valued_ids}
+    held: dict[str, dict[tuple[str, int], Bucket]] = {}
+    since = 0
+    if customers:
+        since = min(first_day(t, now) for t in valued)
+        held = await uow.computed.buckets_of(
+            workspace, customers, since_day=since, trait_ids=valued_ids
+        )
+    # The stored buckets added to: those just read, and the others in one more read.
+    stored: dict[BucketKey, Bucket] = {}
+    rest: list[BucketKey] = []
+    for key in added:
+        customer, trait_id, day = key
+        if customer in held and trait_id in valued_ids and day >= since:
+            if (found := held[customer].get((trait_id, day))) is not None:
+                stored[key] = found
+        else:
+            rest.append(key)
+    stored.update(await uow.computed.buckets_at(workspace, rest))
+    merged = await uow.computed.add_to_buckets(workspace, added, stored=stored)
+    for (customer, trait_id, day), bucket in merged.items():
+        if customer in held:
+            held[customer][(trait_id, day)] = bucket
+    return {c: values_for(valued, held[c], now) for c in customers}
+
+
+async def values_of(
+    uow: ProfileUnitOfWork, workspace: str, customer_ids: Collection[str], now: datetime
+) -> dict[str, dict[str, Any]]:
+    """customer -> {key: value} of the workspace's computed traits at ``now``."""
+    traits = await uow.computed.all_of(workspace)
+    if not traits:
+        return {c: {} for c in customer_ids}
+    since = min(first_day(t, now) for t in traits)
+    buckets = await uow.computed.buckets_of(workspace, customer_ids, since_day=since)
+    return {c: values_for(traits, buckets.get(c, {}), now) for c in customer_ids}
+
+
+async def values_between(
+    uow: ProfileUnitOfWork, workspace: str, after: str | None, last: str, now: datetime
+) -> dict[str, dict[str, Any]]:
+    traits = await uow.computed.all_of(workspace)
+    if not traits:
+        return {}
+    since = min(first_day(t, now) for t in traits)
+    buckets = await uow.computed.buckets_between(workspace, after, last, since_day=since)
+    return {c: values_for(traits, b, now) for c, b in buckets.items()}
+
+
+# -- the backfill runner --------------------------------------------------------------
+
+
+async def run_backfill(
+    deps: Dependencies, job: BackfillJob, *, max_chunks: int | None = None
+) -> None:
+    """Count the job's events chunk by chunk from its stored position (each chunk one
+    transaction with its progress), until none is left (or after ``max_chunks``)."""
+    cursor, processed = job.cursor_seq, job.processed
+    chunks = 0
+    while max_chunks is None or chunks < max_chunks:
+        chunks += 1
+        async with deps.uow() as uow:
+            if not await uow.backfills.claim_job(
+                job, now=deps.clock(), until=deps.clock() + _LEASE, renew=True
+            ):
+                return  # deleted meanwhile
+            trait = await uow.computed.get(job.workspace, job.trait_id)
+            if trait is None:
+                return
+            now = deps.clock()
+            rows = await uow.backfills.events_after(
+                trait,
+                window_start(trait, now),
+                after_seq=cursor,
+                upto_seq=job.upto_seq,
+                limit=deps.backfill_chunk_size,
+            )
+            items = [
+                (
+                    row.customer_id,
+                    event_from_document(
+                        row.document, type=EventType(row.type), message_id=row.message_id
+                    ),
+                    as_utc(row.timestamp),
+                )
+                for row in rows
+            ]
+            await uow.profiles.lock_customers(job.workspace, {c for c, _, _ in items})
+            added: dict[BucketKey, Bucket] = {}
+            changed = observe([trait], items, added)
+            await uow.computed.add_to_buckets(job.workspace, added)
+            if rows:
+                cursor = int(rows[-1].seq)
+                processed += len(rows)
+            done = len(rows) < deps.backfill_chunk_size
+            await uow.backfills.progress(
+                job,
+                cursor_seq=cursor,
+                processed=processed,
+                state="succeeded" if done else "running",
+                now=now,
+            )
+            await uow.commit()
+        if changed:
+            await deps.profile_cache.invalidate(customer_scope(job.workspace, c) for c in changed)
+        if done:
+            _log.info(
+                "computed trait backfilled",
+                extra={"workspace": job.workspace, "count": processed},
+            )
+            return
+        await asyncio.sleep(0)
+
+
+async def run_due_backfills(deps: Dependencies, *, limit: int = 10) -> int:
+    async with deps.uow(readonly=True) as uow:
+        jobs = await uow.backfills.runnable_jobs(deps.clock(), limit)
+    ran = 0
+    for job in jobs:
+        async with deps.uow() as uow:
+            claimed = await uow.backfills.claim_job(
+                job, now=deps.clock(), until=deps.clock() + _LEASE, renew=False
+            )
+            await uow.commit()
+        if claimed:
+            await run_backfill(deps, job)
+            ran += 1
+    return ran
+
+
+async def prune_expired_buckets(deps: Dependencies) -> int:
+    """Delete the buckets of days that left their trait's window (values never read
+    them: this only keeps the table small); how many."""
+    pruned = 0
+    now = deps.clock()
+    for workspace in deps.workspaces:
+        async with deps.uow(readonly=True) as uow:
+            traits = await uow.computed.all_of(workspace)
+        for trait in traits:
+            async with deps.uow() as uow:
+                pruned += await uow.computed.prune(workspace, trait.trait_id, first_day(trait, now))
+                await uow.commit()
+    return pruned
+
+
+def backfill_runner(
+    deps: Dependencies, *, prune_every: timedelta = timedelta(minutes=10)
+) -> Callable[[], Awaitable[None]]:
+    """A background task for ServiceParts: runs pending backfill jobs (and resumes
+    those a stopped process left running once their hold expires), and prunes expired
+    buckets every ``prune_every``."""
+
+    async def run_forever() -> None:
+        pruned_at: datetime | None = None
+        while True:
+            deps.backfill_wakeup.clear()
+            try:
+                await run_due_backfills(deps)
+                if pruned_at is None or deps.clock() - pruned_at >= prune_every:
+                    pruned_at = deps.clock()
+                    if count := await prune_expired_buckets(deps):
+                        _log.info("computed trait buckets pruned", extra={"count": count})
+            except Exception:
+                _log.exception("backfilling computed traits failed")
+            try:
+                await asyncio.wait_for(
+                    deps.backfill_wakeup.wait(), deps.segment_poll_interval.total_seconds()
+                )
+            except TimeoutError:
+                pass
+
+    return run_forever

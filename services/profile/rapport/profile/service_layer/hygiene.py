@@ -1,0 +1,334 @@
+"""Data subject requests (ExportProfile, EraseProfile) and data hygiene: the workspace
+policy (event retention, inactivity), the inactive customers, and the background sweep
+that applies the policy in chunks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
+from rapport.pagination import page_size, paginate
+from rapport.profile.adapters.hygiene_repository import InactiveRow
+from rapport.profile.adapters.profile_cache import customer_scope
+from rapport.profile.domain import names
+from rapport.profile.domain.documents import format_time
+from rapport.profile.domain.hygiene import HygienePolicy, InactivityAction, validated_policy
+from rapport.profile.domain.model import Trait
+from rapport.resourcenames import require_workspace
+from rapport.sqlstore import run_with_retries
+
+from . import commands
+from .customer_state import Erased, derived_export, erase_customer
+from .dependencies import Dependencies
+from .unit_of_work import ProfileUnitOfWork
+
+_log = logging.getLogger(__name__)
+
+UPDATABLE_PATHS = ("default_retention_days", "event_retention_days", "inactivity")
+
+
+@dataclass(frozen=True)
+class Export:
+    workspace: str
+    customer_id: str
+    data: dict[str, Any]
+    # ``data`` as JSON text.
+    data_json: str
+    export_time: datetime
+
+
+@dataclass(frozen=True)
+class InactivePage:
+    workspace: str
+    profiles: list[InactiveRow]
+    next_page_token: str
+
+
+# -- ExportProfile / EraseProfile ------------------------------------------------
+
+
+async def export_profile(cmd: commands.ExportProfile, deps: Dependencies) -> Export:
+    ref = names.parse_profile(cmd.name, field="name")
+    require_workspace(ref.workspace, deps.workspaces)
+    ws, now = ref.workspace, deps.clock()
+    async with deps.uow(readonly=True) as uow:
+        customer = await uow.profiles.survivor_of(ws, ref.customer_id)
+        data = await _export(uow, ws, customer, now)
+    if data is None:
+        raise NotFound(cmd.name)
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    if len(text.encode()) > deps.signal_response_max_bytes:
+        raise FailedPrecondition(
+            "EXPORT_TOO_LARGE", "the export would not fit in one response message"
+        )
+    return Export(ws, customer, data, text, now)
+
+
+async def _export(
+    uow: ProfileUnitOfWork, ws: str, customer: str, now: datetime
+) -> dict[str, Any] | None:
+    summary = (await uow.traits.summaries_of(ws, [customer])).get(customer)
+    traits = (await uow.traits.of_customers.read(ws, [customer]))[customer]
+    events = await uow.hygiene.events_of(ws, customer)
+    memberships = (await uow.groups.memberships_of(ws, [customer]))[customer]
+    if summary is None and not traits and not events and not memberships:
+        return None
+    groups = await uow.groups.groups_of(ws, list(memberships))
+    data: dict[str, Any] = {
+        "customer": names.customer_name(ws, customer),
+        "profile": None
+        if summary is None
+        else {
+            "event_count": summary.event_count,
+            "first_seen_time": format_time(summary.first_seen_time),
+            "last_seen_time": format_time(summary.last_seen_time),
+        },
+        "traits": {key: _trait(t) for key, t in sorted(traits.items())},
+        "events": [
+            {
+                "name": names.event_name(ws, customer, row.event_id),
+                "message_id": row.message_id,
+                "type": row.type,
+                "event": row.event_name,
+                "timestamp": format_time(row.timestamp),
+                "received_at": format_time(row.received_at),
+                "document": row.document,
+            }
+            for row in events
+        ],
+        "group_memberships": [
+            {
+                "group": names.group_name(ws, key),
+                "group_id": groups[key].group_id if key in groups else "",
+                "join_time": format_time(member.join_time),
+                "source_message_id": member.source_message_id,
+            }
+            for key, member in memberships.items()
+        ],
+        "merged_customers": [
+            names.customer_name(ws, c) for c in await uow.hygiene.merged_into(ws, customer)
+        ],
+    }
+    data.update(await derived_export(uow, ws, customer, now))
+    return data
+
+
+def _trait(trait: Trait) -> dict[str, Any]:
+    source = trait.source
+    return {
+        "value": trait.value,
+        "removed": trait.removed,
+        "source_message_id": trait.source_message_id,
+        "update_time": format_time(trait.update_time),
+        "received_at": format_time(trait.received_at),
+        "source_event_type": source.event_type.value if source.event_type else "",
+        "library_name": source.library_name,
+        "library_version": source.library_version,
+        "method": source.method,
+    }
+
+
+async def erase_profile(cmd: commands.EraseProfile, deps: Dependencies) -> Erased:
+    ref = names.parse_profile(cmd.name, field="name")
+    require_workspace(ref.workspace, deps.workspaces)
+    return await erase_customers(deps, ref.workspace, ref.customer_id)
+
+
+async def erase_customers(deps: Dependencies, workspace: str, customer_id: str) -> Erased:
+    """Erase the customer (its survivor when merged), then drop it from the cache."""
+    now = deps.clock()
+
+    async def attempt(uow: ProfileUnitOfWork) -> tuple[Erased, list[str]]:
+        customer = await uow.profiles.survivor_of(workspace, customer_id)
+        merged = await uow.hygiene.merged_into(workspace, customer)
+        erased = await erase_customer(uow, workspace, customer, now)
+        return erased, [customer, customer_id, *merged]
+
+    erased, scopes = await run_with_retries(deps.uow, attempt)
+    await deps.profile_cache.invalidate({customer_scope(workspace, c) for c in scopes})
+    _log.info(
+        "customer erased",
+        extra={"workspace": workspace, "customer": erased.customer_id, "count": erased.event_count},
+    )
+    return erased
+
+
+# -- the policy ----------------------------------------------------------------
+
+
+async def get_policy(cmd: commands.GetDataHygienePolicy, deps: Dependencies) -> HygienePolicy:
+    workspace = names.parse_hygiene_policy(cmd.name, field="name")
+    require_workspace(workspace, deps.workspaces)
+    async with deps.uow(readonly=True) as uow:
+        policy = await uow.hygiene.policy(workspace)
+    return policy or HygienePolicy(workspace)
+
+
+async def update_policy(cmd: commands.UpdateDataHygienePolicy, deps: Dependencies) -> HygienePolicy:
+    workspace = names.parse_hygiene_policy(cmd.name, field="data_hygiene_policy.name")
+    require_workspace(workspace, deps.workspaces)
+    paths = _paths(cmd.update_mask)
+    validated_policy(cmd.policy, "data_hygiene_policy")
+    now = deps.clock()
+
+    async def attempt(uow: ProfileUnitOfWork) -> HygienePolicy:
+        current = await uow.hygiene.policy(workspace) or HygienePolicy(workspace)
+        sent = cmd.policy
+        updated = replace(
+            current,
+            default_retention_days=sent.default_retention_days
+            if "default_retention_days" in paths
+            else current.default_retention_days,
+            event_retention_days=dict(sent.event_retention_days)
+            if "event_retention_days" in paths
+            else current.event_retention_days,
+            inactivity=sent.inactivity if "inactivity" in paths else current.inactivity,
+            update_time=now,
+        )
+        await uow.hygiene.save_policy(updated)
+        return updated
+
+    return await run_with_retries(deps.uow, attempt)
+
+
+def _paths(mask: tuple[str, ...] | Any) -> set[str]:
+    if not mask:
+        return set(UPDATABLE_PATHS)
+    for n, path in enumerate(mask):
+        if path not in UPDATABLE_PATHS:
+            raise InvalidArgument(
+                f"update_mask.paths[{n}]", f"unknown path; updatable: {', '.join(UPDATABLE_PATHS)}"
+            )
+    return set(mask)
+
+
+# -- inactivity ----------------------------------------------------------------
+
+
+async def list_inactive(cmd: commands.ListInactiveProfiles, deps: Dependencies) -> InactivePage:
+    workspace = names.parse_workspace(cmd.parent, field="parent")
+    require_workspace(workspace, deps.workspaces)
+    size = page_size(cmd.page_size)
+    bound_to = f"inactive:{cmd.parent}"
+    position = deps.page_tokens.decode(cmd.page_token, bound_to=bound_to)
+    after = ""
+    if position is not None:
+        after = position.get("c")
+        if not isinstance(after, str):
+            raise InvalidArgument("page_token", "is not a token returned by this method")
+    async with deps.uow(readonly=True) as uow:
+        policy = await uow.hygiene.policy(workspace)
+        if policy is None or policy.inactivity is None:
+            return InactivePage(workspace, [], "")
+        rows = await uow.hygiene.inactive(
+            workspace, policy.inactivity, deps.clock(), after, size + 1
+        )
+    page, token = paginate(
+        rows, size, lambda r: {"c": r.customer_id}, tokens=deps.page_tokens, bound_to=bound_to
+    )
+    return InactivePage(workspace, page, token)
+
+
+# -- the sweep -----------------------------------------------------------------
+
+
+@dataclass
+class SweepStats:
+    events_deleted: int = 0
+    customers_erased: int = 0
+    rounds: int = 0
+
+
+async def sweep(deps: Dependencies, *, chunk: int, stats: SweepStats | None = None) -> SweepStats:
+    """One round over every workspace's policy: events past their retention deleted
+    ``chunk`` per transaction (counters follow), then, for DELETE inactivity rules, the
+    inactive customers erased one by one."""
+    stats = stats or SweepStats()
+    async with deps.uow(readonly=True) as uow:
+        policies = await uow.hygiene.policies()
+    for policy in policies:
+        if policy.workspace not in deps.workspaces:
+            continue
+        stats.events_deleted += await _apply_retention(deps, policy, chunk)
+        rule = policy.inactivity
+        if rule is not None and rule.action is InactivityAction.DELETE:
+            stats.customers_erased += await _erase_inactive(deps, policy, chunk)
+    stats.rounds += 1
+    return stats
+
+
+async def _apply_retention(deps: Dependencies, policy: HygienePolicy, chunk: int) -> int:
+    ws = policy.workspace
+    named, default = policy.retention_cutoffs(deps.clock())
+    total = 0
+    while True:
+
+        async def attempt(uow: ProfileUnitOfWork) -> tuple[int, set[str]]:
+            found = await uow.hygiene.expired_events(
+                ws, named, policy.event_retention_days, default, chunk
+            )
+            customers = {customer for _, customer in found}
+            await uow.profiles.lock_customers(ws, customers)
+            deleted = await uow.hygiene.delete_events([seq for seq, _ in found])
+            # Counters follow the events kept; a customer left without events keeps its
+            # traits, and its profile, with a count of 0.
+            summaries = await uow.hygiene.event_summaries(ws, customers)
+            await uow.hygiene.replace_summaries(ws, summaries)
+            await uow.hygiene.set_event_counts(ws, dict.fromkeys(customers - set(summaries), 0))
+            return deleted, customers
+
+        deleted, customers = await run_with_retries(deps.uow, attempt)
+        if customers:
+            await deps.profile_cache.invalidate(customer_scope(ws, c) for c in customers)
+        total += deleted
+        if deleted < chunk:
+            return total
+        await asyncio.sleep(0)  # let requests in between chunks
+
+
+async def _erase_inactive(deps: Dependencies, policy: HygienePolicy, chunk: int) -> int:
+    assert policy.inactivity is not None
+    erased = 0
+    after = ""
+    while True:
+        async with deps.uow(readonly=True) as uow:
+            rows = await uow.hygiene.inactive(
+                policy.workspace, policy.inactivity, deps.clock(), after, chunk
+            )
+        for row in rows:
+            await erase_customers(deps, policy.workspace, row.customer_id)
+            erased += 1
+        if len(rows) < chunk:
+            return erased
+        after = rows[-1].customer_id
+        await asyncio.sleep(0)
+
+
+def hygiene_sweeper(
+    deps: Dependencies, *, every: timedelta, chunk: int, stats: SweepStats | None = None
+) -> Callable[[], Awaitable[None]]:
+    """A background task for ServiceParts: a round at start, then one every ``every``."""
+    totals = stats or SweepStats()
+
+    async def sweep_forever() -> None:
+        while True:
+            try:
+                before = (totals.events_deleted, totals.customers_erased)
+                await sweep(deps, chunk=chunk, stats=totals)
+                if (totals.events_deleted, totals.customers_erased) != before:
+                    _log.info(
+                        "data hygiene sweep",
+                        extra={"count": totals.events_deleted - before[0]},
+                    )
+            except Exception:
+                # A failed round (database briefly away) is retried at the next one.
+                _log.exception("data hygiene sweep failed")
+            await asyncio.sleep(every.total_seconds())
+
+    return sweep_forever

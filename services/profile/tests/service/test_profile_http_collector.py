@@ -1,0 +1,202 @@
+"""The Segment-compatible HTTP collector: Segment's own Python library, unchanged,
+pointed at profile's HTTP port, lands its events in profiles; Segment's status codes
+and limits (401 bad write key, 400 invalid JSON or too large, 200 otherwise, a bad
+event of a batch rejected alone), gzip bodies."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+from typing import Any
+
+import httpx
+import pytest
+from rapport.profile.v1 import profile_service_pb2 as pb
+from segment.analytics import Client
+from segment.analytics.request import APIError
+
+WRITE_KEY = "wk-test-123"
+PARENT = "workspaces/default"
+Stub = Any
+
+
+@pytest.fixture
+async def collector(profile_server: Any) -> Any:
+    async with profile_server(write_keys={WRITE_KEY: "default"}) as (stub, running):
+        yield stub, f"http://{running.http_address}"
+
+
+def nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels):
+        value = {"next": value}
+    return value
+
+
+async def events_of(stub: Stub) -> dict[str, pb.Event]:
+    page = await stub.ListEvents(
+        pb.ListEventsRequest(parent=f"{PARENT}/customers/-", page_size=500)
+    )
+    return {e.message_id: e for e in page.events}
+
+
+async def test_segment_library_events_land_in_profiles(collector: Any) -> None:
+    stub, host = collector
+    errors: list[Exception] = []
+    client = Client(
+        WRITE_KEY, host=host, gzip=True, max_retries=0, on_error=lambda e, _: errors.append(e)
+    )
+
+    def send() -> None:
+        client.identify("user-7", {"email": "u7@example.com", "plan": "pro"}, message_id="m1")
+        client.track("user-7", "Order Completed", {"total": 42.5}, message_id="m2")
+        client.page("user-7", "Docs", "Pricing", {"url": "https://x/p"}, message_id="m3")
+        client.screen("user-7", "App", "Home", message_id="m4")
+        client.group("user-7", "acme", {"name": "Acme"}, message_id="m5")
+        client.alias("anon-7", "user-7", message_id="m6")
+        client.flush()  # one gzipped /v1/batch request from the library's thread
+        client.join()
+
+    await asyncio.to_thread(send)
+    assert errors == []
+    stored = await events_of(stub)
+    assert set(stored) == {"m1", "m2", "m3", "m4", "m5", "m6"}
+    customer = stored["m1"].customer
+    assert {e.customer for e in stored.values()} == {customer}
+    assert stored["m2"].event == "Order Completed"
+    assert stored["m2"].properties["total"] == 42.5
+    assert stored["m3"].type == pb.EVENT_TYPE_PAGE and stored["m3"].event == "Pricing"
+    assert stored["m5"].group_id == "acme"
+    assert stored["m1"].context["library"]["name"] == "analytics-python"
+    profile = await stub.GetProfile(pb.GetProfileRequest(name=f"{customer}/profile"))
+    assert profile.traits["plan"].value.string_value == "pro"
+    assert profile.traits["plan"].source.library_name == "analytics-python"
+    assert profile.event_count == 6 and len(profile.groups) == 1
+
+    # Sync mode: one request per call, the same landing; a replay is stored once.
+    sync = Client(WRITE_KEY, host=host, sync_mode=True, max_retries=0)
+    for _ in range(5):
+        await asyncio.to_thread(sync.track, "user-7", "Viewed", {}, message_id="m7")
+    after = await stub.GetProfile(pb.GetProfileRequest(name=f"{customer}/profile"))
+    assert after.event_count == 7
+
+
+async def test_wrong_write_key_is_401_for_the_library(collector: Any) -> None:
+    _, host = collector
+    client = Client("not-a-key", host=host, sync_mode=True, max_retries=0)
+    with pytest.raises(APIError) as raised:
+        await asyncio.to_thread(client.track, "u", "Viewed")
+    assert raised.value.status == 401
+
+
+async def test_status_codes_limits_and_bodies(collector: Any) -> None:
+    stub, host = collector
+    auth = (WRITE_KEY, "")
+    async with httpx.AsyncClient(base_url=host, timeout=10) as http:
+        ok = await http.post(
+            "/v1/track",
+            json={"userId": "h1", "event": "Signed Up", "messageId": "h-1"},
+            auth=auth,
+        )
+        assert (ok.status_code, ok.json()) == (200, {"success": True})
+
+        # The write key in the body, as Segment's libraries also send it.
+        body = {
+            "writeKey": WRITE_KEY,
+            "batch": [{"type": "track", "userId": "h1", "event": "X", "messageId": "h-2"}],
+        }
+        assert (await http.post("/v1/batch", json=body)).status_code == 200
+
+        for bad_auth in (None, ("nope", ""), ("", "")):
+            refused = await http.post(
+                "/v1/track", json={"userId": "h1", "event": "E"}, auth=bad_auth
+            )
+            assert refused.status_code == 401, bad_auth
+            assert refused.headers["www-authenticate"] == "Basic"
+
+        not_json = await http.post("/v1/batch", content=b"{nope", auth=auth)
+        assert not_json.status_code == 400 and not_json.json()["success"] is False
+        nan = await http.post(
+            "/v1/track", content=b'{"userId": "a", "event": "E", "n": NaN}', auth=auth
+        )
+        assert nan.status_code == 400
+
+        # 500 KB a request (after gunzip), 32 KB an event.
+        huge = {
+            "batch": [
+                {
+                    "type": "track",
+                    "userId": "h1",
+                    "event": "E",
+                    "properties": {"p": "x" * 1000},
+                    "messageId": f"big-{i}",
+                }
+                for i in range(600)
+            ]
+        }
+        too_large = await http.post("/v1/batch", json=huge, auth=auth)
+        assert too_large.status_code == 400
+        packed = gzip.compress(json.dumps(huge).encode())
+        assert len(packed) < 100_000
+        zipped = await http.post(
+            "/v1/batch", content=packed, auth=auth, headers={"content-encoding": "gzip"}
+        )
+        assert zipped.status_code == 400
+        one_big = await http.post(
+            "/v1/track",
+            json={"userId": "h1", "event": "E", "properties": {"p": "x" * 40_000}},
+            auth=auth,
+        )
+        assert one_big.status_code == 400
+
+        # A bad event of a batch is rejected alone; the others are stored.
+        mixed = {
+            "batch": [
+                {"type": "track", "userId": "h2", "event": "Good", "messageId": "g-1"},
+                {"type": "track", "userId": "h2", "messageId": "g-2"},  # no event name
+                {"type": "warp", "userId": "h2", "messageId": "g-3"},
+                {
+                    "type": "track",
+                    "userId": "h2",
+                    "event": "Bad",
+                    "messageId": "g-4",
+                    "timestamp": "yesterday",
+                },
+                {
+                    "type": "track",
+                    "userId": "h2",
+                    "event": "Good",
+                    "messageId": "g-5",
+                    "properties": {"p": "x" * 40_000},
+                },
+                "not an object",
+                {
+                    "type": "track",
+                    "userId": "h2",
+                    "event": "Deep",
+                    "messageId": "g-7",
+                    "properties": nested(40),
+                },
+                {
+                    "type": "track",
+                    "userId": "h2",
+                    "event": "Good",
+                    "messageId": "g-6",
+                    "timestamp": "2026-01-02T03:04:05.678Z",
+                },
+            ]
+        }
+        taken = await http.post("/v1/batch", json=mixed, auth=auth)
+        assert (taken.status_code, taken.json()) == (200, {"success": True})
+        single_bad = await http.post("/v1/track", json={"userId": "h2"}, auth=auth)
+        assert single_bad.status_code == 400 and "event" in single_bad.json()["message"]
+
+        wrong_method = await http.get("/v1/batch", auth=auth)
+        assert wrong_method.status_code == 405
+
+    stored = await events_of(stub)
+    assert {"h-1", "h-2", "g-1", "g-6"} <= set(stored)
+    assert not {"g-2", "g-3", "g-4", "g-5", "g-7"} & set(stored)
+    assert not any(m.startswith("big-") for m in stored)
+    assert stored["g-6"].original_time.ToJsonString() == "2026-01-02T03:04:05.678Z"
