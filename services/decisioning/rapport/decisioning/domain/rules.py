@@ -15,82 +15,24 @@ from dataclasses import dataclass
 from typing import Any
 
 import cel
+from rapport.celrules import (
+    MAX_RULE_CHARS,
+    RuleSyntaxError,
+    check_names,
+    compile_located,
+    describe,
+    is_panic,
+)
 
-# The CEL binding parses and evaluates recursively in native code: an expression
-# chaining some ten thousand operators overflows the stack and kills the process,
-# and an error far into a long line panics. Rules are kept far below both.
-MAX_EXPRESSION_CHARS = 4096
+MAX_EXPRESSION_CHARS = MAX_RULE_CHARS
 
 # What each kind of rule may name at its top level.
 ENGAGEMENT_VARIABLES = frozenset({"profile", "context", "action"})
 CONDITION_VARIABLES = frozenset({"event", "profile"})
 
-# Functions of the binding itself (operators are named `_+_`, `@in`, `!_`...) and
-# the helpers every environment adds (see rule_helpers).
-NATIVE_FUNCTIONS = frozenset(
-    {
-        "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double",
-        "string", "bytes", "type", "duration", "timestamp", "dyn", "getFullYear", "getMonth",
-        "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours", "getMinutes",
-        "getSeconds", "getMilliseconds",
-    }
-)  # fmt: skip
-_MACRO_BINDING = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
-_POSITION = re.compile(r"<input>:(\d+):(\d+):\s*([^\n]*)")
-_STRING = re.compile(
-    r"""[rRbB]{0,2}('''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")""",
-    re.DOTALL,
-)
-
-
-class RuleSyntaxError(ValueError):
-    """The expression cannot be used; `line` and `column` (1-based) locate it when known."""
-
-    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
-        self.line = line
-        self.column = column
-        where = f"line {line}, column {column}: " if line else ""
-        super().__init__(f"{where}{message}")
-
 
 class RuleEvaluationError(Exception):
     """The expression failed at evaluation time or did not yield a bool."""
-
-
-def _is_panic(err: BaseException) -> bool:
-    # pyo3 turns a Rust panic into pyo3_runtime.PanicException, a BaseException.
-    return type(err).__module__ == "pyo3_runtime"
-
-
-def _describe(err: Exception) -> str:
-    # KeyError's str() is just the quoted key: say what it means.
-    if isinstance(err, KeyError):
-        return f"no such key: {err.args[0] if err.args else ''}"
-    text = str(err).strip()
-    return text or type(err).__name__
-
-
-def _syntax_error(err: Exception) -> RuleSyntaxError:
-    # The binding quotes the whole expression first; keep the located message only.
-    found = _POSITION.search(str(err))
-    if found is None:
-        return RuleSyntaxError(_describe(err))
-    return RuleSyntaxError(found.group(3).strip(), int(found.group(1)), int(found.group(2)))
-
-
-def _without_strings(expression: str) -> str:
-    """The expression with string literals blanked (same length, newlines kept)."""
-    return _STRING.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), expression)
-
-
-def _locate(expression: str, pattern: str) -> tuple[int, int]:
-    """1-based line and column of the first match of `pattern` outside strings."""
-    found = re.search(pattern, _without_strings(expression))
-    if found is None:
-        return 0, 0
-    before = expression[: found.start()]
-    line = before.count("\n") + 1
-    return line, found.start() - (before.rfind("\n") + 1) + 1
 
 
 ACTION_RESULTS = 16384
@@ -149,19 +91,10 @@ class RuleBook:
         if compiled is not None:
             self._programs.move_to_end(expression)
             return compiled
-        if len(expression) > MAX_EXPRESSION_CHARS:
-            raise RuleSyntaxError(f"longer than {MAX_EXPRESSION_CHARS} characters")
-        try:
-            program = cel.compile(expression)
-            variables = set(program.variables())
-            reads_action = "action" in variables
-            action_only = variables == {"action"} and not _HELPER_CALL.search(expression)
-        except Exception as err:  # the binding raises ValueError; be broad
-            raise _syntax_error(err) from err
-        except BaseException as err:
-            if not _is_panic(err):
-                raise
-            raise RuleSyntaxError("the CEL parser failed on it") from None
+        program = compile_located(expression)
+        variables = set(program.variables())
+        reads_action = "action" in variables
+        action_only = variables == {"action"} and not _HELPER_CALL.search(expression)
         compiled = CompiledRule(program, reads_action, action_only)
         self._programs[expression] = compiled
         if len(self._programs) > self._max_programs:
@@ -180,20 +113,7 @@ class RuleBook:
         call besides the native ones. Names bound by a macro (`x` in
         `list.exists(x, ...)`) are allowed.
         """
-        program = self.compile(expression)
-        bound = set(_MACRO_BINDING.findall(_without_strings(expression)))
-        for name in program.variables():
-            if name not in variables and name not in bound:
-                line, column = _locate(expression, rf"(?<![\w.]){re.escape(name)}\b")
-                known = ", ".join(sorted(variables))
-                raise RuleSyntaxError(
-                    f"undeclared reference to '{name}' (use {known})", line, column
-                )
-        for name in program.functions():
-            if not name[:1].isalpha() or name in NATIVE_FUNCTIONS or name in functions:
-                continue
-            line, column = _locate(expression, rf"\b{re.escape(name)}\s*\(")
-            raise RuleSyntaxError(f"unknown function '{name}'", line, column)
+        check_names(expression, self.compile(expression), variables, functions)
 
     def environment(
         self, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]
@@ -278,9 +198,9 @@ class RuleEnvironment:
         try:
             result = program.execute(self._context)
         except Exception as err:  # evaluation errors come as many types
-            raise RuleEvaluationError(_describe(err)) from err
+            raise RuleEvaluationError(describe(err)) from err
         except BaseException as err:
-            if not _is_panic(err):
+            if not is_panic(err):
                 raise
             raise RuleEvaluationError("the CEL evaluator failed") from None
         if not isinstance(result, bool):

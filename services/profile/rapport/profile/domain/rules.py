@@ -18,27 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import cel
+from rapport.celrules import RuleSyntaxError, compile_checked, is_panic
 
 from .dates import value_time
-
-# The binding parses and evaluates recursively in native code: very long chains of
-# operators overflow its stack. Rules are kept far below that.
-MAX_RULE_CHARS = 4096
 
 SEGMENT_VARIABLES = frozenset({"traits", "computed_traits", "life_stage", "now"})
 LIFE_STAGE_VARIABLES = frozenset({"traits", "computed_traits", "now"})
 TIME_FUNCTIONS = frozenset({"days_since", "days_until"})
-_NATIVE_FUNCTIONS = frozenset(
-    {
-        "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double",
-        "string", "bytes", "type", "duration", "timestamp", "dyn", "has", "getFullYear",
-        "getMonth", "getDate", "getDayOfMonth", "getDayOfWeek", "getDayOfYear", "getHours",
-        "getMinutes", "getSeconds", "getMilliseconds", "all", "exists", "exists_one", "map",
-        "filter",
-    }
-)  # fmt: skip
-_MACRO_BINDING = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_]\w*)\s*,")
-_POSITION = re.compile(r"<input>:(\d+):(\d+):\s*([^\n]*)")
 _TRAIT_KEY = re.compile(
     r"(?<![\w.])traits\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(['\"])((?:(?!\2).)*)\2\s*\])"
 )
@@ -46,16 +32,6 @@ _COMPUTED_KEY = re.compile(
     r"(?<![\w.])computed_traits\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(['\"])((?:(?!\2).)*)\2\s*\])"
 )
 _SECONDS_PER_DAY = 86_400
-
-
-class RuleSyntaxError(ValueError):
-    """The rule cannot be used; ``line`` and ``column`` (1-based) locate it when known."""
-
-    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
-        self.line = line
-        self.column = column
-        where = f"line {line}, column {column}: " if line else ""
-        super().__init__(f"{where}{message}")
 
 
 @dataclass(frozen=True)
@@ -69,25 +45,6 @@ class Rule:
     trait_keys: frozenset[str] | None
     # The computed trait keys the rule names (None: it reads `computed_traits` whole).
     computed_keys: frozenset[str] | None = None
-
-
-def _is_panic(err: BaseException) -> bool:
-    return type(err).__module__ == "pyo3_runtime"
-
-
-def _located(err: Exception) -> RuleSyntaxError:
-    found = _POSITION.search(str(err))
-    if found is None:
-        return RuleSyntaxError(str(err).strip() or type(err).__name__)
-    return RuleSyntaxError(found.group(3).strip(), int(found.group(1)), int(found.group(2)))
-
-
-def _locate(text: str, pattern: str) -> tuple[int, int]:
-    found = re.search(pattern, text)
-    if found is None:
-        return 0, 0
-    before = text[: found.start()]
-    return before.count("\n") + 1, found.start() - (before.rfind("\n") + 1) + 1
 
 
 def _named_keys(
@@ -131,31 +88,9 @@ class RuleCompiler:
 def _compile(text: str, allowed: frozenset[str]) -> Rule:
     if not text.strip():
         raise RuleSyntaxError("is empty")
-    if len(text) > MAX_RULE_CHARS:
-        raise RuleSyntaxError(f"longer than {MAX_RULE_CHARS} characters")
-    if "\x00" in text:
-        raise RuleSyntaxError("holds a NUL character")
-    try:
-        program = cel.compile(text)
-        variables = frozenset(program.variables())
-        functions = list(program.functions())
-    except Exception as err:  # the binding raises ValueError; be broad
-        raise _located(err) from err
-    except BaseException as err:
-        if not _is_panic(err):
-            raise
-        raise RuleSyntaxError("the CEL parser failed on it") from None
-    bound = set(_MACRO_BINDING.findall(text))
-    for name in sorted(variables):
-        if name not in allowed and name not in bound:
-            line, column = _locate(text, rf"(?<![\w.]){re.escape(name)}\b")
-            known = ", ".join(sorted(allowed))
-            raise RuleSyntaxError(f"undeclared reference to '{name}' (use {known})", line, column)
-    for name in functions:
-        if not name[:1].isalpha() or name in _NATIVE_FUNCTIONS or name in TIME_FUNCTIONS:
-            continue
-        line, column = _locate(text, rf"\b{re.escape(name)}\s*\(")
-        raise RuleSyntaxError(f"unknown function '{name}'", line, column)
+    program = compile_checked(text, allowed, TIME_FUNCTIONS)
+    variables = frozenset(program.variables())
+    functions = list(program.functions())
     # Computed traits expire as their window slides: rules reading them depend on time.
     time_dependent = (
         "now" in variables
@@ -238,7 +173,7 @@ class Evaluator:
             except Exception:  # a missing key, a type mismatch, a helper's ValueError...
                 return False
             except BaseException as err:
-                if not _is_panic(err):
+                if not is_panic(err):
                     raise
                 return False
             return result is True
