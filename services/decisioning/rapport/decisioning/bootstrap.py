@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -19,6 +19,7 @@ from rapport.decisioning.adapters.grpc_clients import (
 )
 from rapport.decisioning.adapters.redis_contacts import RedisContactLedger
 from rapport.decisioning.domain.rules import RuleBook
+from rapport.decisioning.domain.schedule import WindowTiming
 from rapport.decisioning.entrypoints.grpc_servicer import DecisioningServicer
 from rapport.decisioning.service_layer import commands
 from rapport.decisioning.service_layer.config_io import load_catalogue
@@ -136,6 +137,11 @@ async def build(
             contact_store=contact_store,
             config_refresh_seconds=settings.config_refresh_seconds,
             model_refresh_seconds=settings.model_refresh_seconds,
+            window_timing=WindowTiming.of(
+                settings.time_window_fire_time,
+                settings.time_zone_trait,
+                settings.default_time_zone,
+            ),
         )
         for workspace in deps.workspaces:
             await publish_if_never_published(deps, workspace)
@@ -172,7 +178,10 @@ async def build(
         else:
             background.append(runner.run)
         scheduler = TriggerScheduler(
-            deps, is_transient, poll_seconds=settings.trigger_schedule_poll_seconds
+            deps,
+            is_transient,
+            poll_seconds=settings.trigger_schedule_poll_seconds,
+            lease=timedelta(seconds=settings.trigger_schedule_lease_seconds),
         )
         background.append(scheduler.run)
 

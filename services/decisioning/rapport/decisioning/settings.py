@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 from pydantic import Field
@@ -25,6 +26,14 @@ class DecisioningSettings(ServiceSettings):
     trigger_backoff_max_seconds: float = 5.0
     # With triggers_enabled: how often due time-window triggers are looked for.
     trigger_schedule_poll_seconds: float = Field(default=5.0, gt=0)
+    # How long a replica holds the due time-window firings it claimed.
+    trigger_schedule_lease_seconds: float = Field(default=300.0, gt=0, le=86400)
+    # Time-window triggers fire at this local time of the day ("09:00"), on the clock
+    # of the zone the profile trait `time_zone_trait` names, else `default_time_zone`
+    # (an unknown zone name means UTC).
+    time_window_fire_time: time = time(9)
+    time_zone_trait: str = "time_zone"
+    default_time_zone: str = "UTC"
     # How long a replica may keep deciding with a configuration version after another
     # replica published a newer one (the publishing replica switches at once).
     config_refresh_seconds: float = Field(default=1.0, ge=0)

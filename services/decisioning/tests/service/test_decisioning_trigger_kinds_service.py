@@ -14,7 +14,7 @@ from rapport.decisioning.adapters import tables
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.grpctesting import eventually, expect_error
 from rapport.profile.v1 import profile_service_pb2 as profile_pb
-from rapport.sqlstore import create_engine
+from rapport.sqlstore import as_utc, create_engine
 from rapport.type.v1 import channel_pb2
 
 PARENT = "workspaces/default"
@@ -244,6 +244,68 @@ async def test_time_window_is_scheduled_fired_once_and_survives_a_restart(
         )
         assert erased.schedule_count == 1
     assert len(set(keys(fake_services))) == 2
+
+
+async def test_a_window_fires_at_the_local_time_on_the_customer_clock(
+    serve, make_settings, settings, fake_services, clock
+):
+    local = make_settings(
+        catalogue_file=settings.catalogue_file,
+        triggers_enabled=True,
+        trigger_schedule_poll_seconds=0.05,
+        time_window_fire_time="08:00",
+        default_time_zone="America/New_York",
+    )
+    fake_services.profile.traits[ALICE] = {"time_zone": "Asia/Tokyo"}
+    fake_services.profile.traits[BOB] = {"time_zone": "Mars/Olympus"}  # unknown: default
+    renewal = (START + timedelta(days=40)).date().isoformat()  # fires on 11 March 2027
+    alice_at = datetime(2027, 3, 10, 23, tzinfo=UTC)  # 08:00 in Tokyo (+09:00)
+    bob_at = datetime(2027, 3, 11, 13, tzinfo=UTC)  # 08:00 in New York (EST, -05:00)
+    async with serve(local, clock=clock):
+        for customer in (ALICE, BOB):
+            await signal(
+                fake_services,
+                customer,
+                kind=profile_pb.SIGNAL_KIND_TRAIT_CHANGED,
+                trait_changed=trait("policy_renewal_date", renewal),
+            )
+
+        async def scheduled() -> dict:
+            rows = await _schedule_rows(local)
+            return {r.customer: (r.fire_time, r.time_zone) for r in rows} if len(rows) == 2 else {}
+
+        found = await eventually(scheduled)
+        assert found[ALICE][1] == "Asia/Tokyo" and found[BOB][1] == "America/New_York"
+        assert {c: as_utc(t) for c, (t, _) in found.items()} == {ALICE: alice_at, BOB: bob_at}
+        clock.now = alice_at
+        (sent,) = await eventually(lambda: list(fake_services.delivery.accepted))
+        assert sent.customer == ALICE
+
+        async def alice_marked() -> dict:
+            rows = {r.customer: r for r in await _schedule_rows(local)}
+            return rows if rows[ALICE].fired_time is not None else {}
+
+        # The pass that fired Alice's (before 00:00 UTC on 11 March) left Bob's alone.
+        assert (await eventually(alice_marked))[BOB].fired_time is None
+        # Bob moves to Paris (CET, +01:00): his pending firing moves to 07:00 UTC.
+        await signal(
+            fake_services,
+            BOB,
+            kind=profile_pb.SIGNAL_KIND_TRAIT_CHANGED,
+            trait_changed=trait("time_zone", "Europe/Paris"),
+        )
+        paris_at = datetime(2027, 3, 11, 7, tzinfo=UTC)
+
+        async def moved() -> bool:
+            rows = {r.customer: r for r in await _schedule_rows(local)}
+            return as_utc(rows[BOB].fire_time) == paris_at and rows[BOB].time_zone == (
+                "Europe/Paris"
+            )
+
+        await eventually(moved)
+        clock.now = paris_at
+        await eventually(lambda: len(fake_services.delivery.accepted) == 2)
+    assert [r.customer for r in fake_services.delivery.accepted] == [ALICE, BOB]
 
 
 async def test_a_window_whose_date_passed_is_dropped(serve, settings, fake_services, clock):

@@ -1,13 +1,26 @@
-"""When time-window triggers fire: date traits, years, offsets (pure)."""
+"""When time-window triggers fire: date traits, years, offsets, the local time of day on
+the customer's clock across DST changes (pure)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, available_timezones
 
 from hypothesis import given
 from hypothesis import strategies as st
 from rapport.decisioning.domain.model import Channel, Trigger, TriggerKind
-from rapport.decisioning.domain.schedule import add_years, firing, too_late, trait_date
+from rapport.decisioning.domain.schedule import (
+    WindowTiming,
+    add_years,
+    firing,
+    local_fire_time,
+    too_late,
+    trait_date,
+)
+
+PARIS = ZoneInfo("Europe/Paris")
+NEW_YORK = ZoneInfo("America/New_York")
+ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
 
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 
@@ -40,11 +53,11 @@ def test_thirty_days_before_renewal_and_sixty_before_the_26th_birthday():
     renewal = firing(window(-30), "2027-05-01")
     assert renewal is not None
     assert renewal.anchor == date(2027, 5, 1)
-    assert renewal.fire_time == datetime(2027, 4, 1, tzinfo=UTC)
+    assert renewal.fire_time == datetime(2027, 4, 1, 9, tzinfo=UTC)  # 09:00 by default
     birthday = firing(window(-60, 26), "2004-02-29")
     assert birthday is not None
     assert birthday.anchor == date(2030, 2, 28)  # 29 February in a common year
-    assert birthday.fire_time == datetime(2029, 12, 30, tzinfo=UTC)
+    assert birthday.fire_time == datetime(2029, 12, 30, 9, tzinfo=UTC)
     assert firing(window(0, 150), "9990-01-01") is None
 
 
@@ -63,4 +76,105 @@ def test_firing_is_the_anchor_plus_the_offset(day, offset, years):
     assert found is not None
     assert found.anchor == add_years(day, years)
     assert found.fire_time.date() - found.anchor == timedelta(days=offset)
-    assert found.fire_time.tzinfo is UTC and found.fire_time.hour == 0
+    assert found.fire_time.tzinfo is UTC and found.fire_time.hour == 9
+
+
+def test_the_customer_zone_and_the_configured_time_of_day():
+    timing = WindowTiming.of(time(9), "time_zone", "America/New_York")
+    # 1 April 2027 09:00 in Paris (CEST, +02:00) is 07:00 UTC.
+    renewal = firing(window(-30), "2027-05-01", timing, PARIS)
+    assert renewal is not None and renewal.fire_time == datetime(2027, 4, 1, 7, tzinfo=UTC)
+    # Without a zone: the default zone's clock (New York, EDT -04:00).
+    default = firing(window(-30), "2027-05-01", timing)
+    assert default is not None and default.fire_time == datetime(2027, 4, 1, 13, tzinfo=UTC)
+    late = WindowTiming.of(time(17, 30), "tz", "UTC")
+    evening = firing(window(0), "2027-01-15", late, PARIS)  # CET, +01:00
+    assert evening is not None and evening.fire_time == datetime(2027, 1, 15, 16, 30, tzinfo=UTC)
+
+
+def test_unknown_zones_fall_back_to_the_default_and_never_crash():
+    assert WindowTiming.of(time(9), "time_zone", "Mars/Olympus").default_zone.key == "UTC"
+    assert WindowTiming.of(time(9), "time_zone", "../../etc/passwd").default_zone.key == "UTC"
+    timing = WindowTiming.of(time(9), "time_zone", "Europe/Paris")
+    for value in ("Mars/Olympus", "", None, 3, "x" * 500, "/etc", "Europe/../UTC", ["UTC"]):
+        assert timing.zone_of(value) is timing.default_zone
+    assert timing.zone_of("Asia/Tokyo") == ZoneInfo("Asia/Tokyo")
+
+
+def test_dst_edges():
+    # Paris springs forward on 28 March 2027 (02:00 -> 03:00) and falls back on
+    # 31 October 2027 (03:00 -> 02:00).
+    assert local_fire_time(date(2027, 3, 27), time(9), PARIS) == datetime(
+        2027, 3, 27, 8, tzinfo=UTC
+    )
+    assert local_fire_time(date(2027, 3, 28), time(9), PARIS) == datetime(
+        2027, 3, 28, 7, tzinfo=UTC
+    )
+    # A wall time the jump skips fires at the offset before it: 03:30 on the new clock.
+    skipped = local_fire_time(date(2027, 3, 28), time(2, 30), PARIS)
+    assert skipped == datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+    assert skipped.astimezone(PARIS).time() == time(3, 30)
+    # A repeated wall time fires once, at its first occurrence (still CEST, +02:00).
+    assert local_fire_time(date(2027, 10, 31), time(2, 30), PARIS) == datetime(
+        2027, 10, 31, 0, 30, tzinfo=UTC
+    )
+    assert local_fire_time(date(2027, 10, 31), time(9), PARIS) == datetime(
+        2027, 10, 31, 8, tzinfo=UTC
+    )
+    # New York: 14 March 2027 springs forward, 7 November 2027 falls back.
+    assert local_fire_time(date(2027, 3, 14), time(9), NEW_YORK) == datetime(
+        2027, 3, 14, 13, tzinfo=UTC
+    )
+    assert local_fire_time(date(2027, 11, 7), time(9), NEW_YORK) == datetime(
+        2027, 11, 7, 14, tzinfo=UTC
+    )
+
+
+@given(
+    st.dates(min_value=date(1971, 1, 1), max_value=date(2100, 12, 31)),
+    st.times(),
+    st.sampled_from(ZONES),
+)
+def test_a_firing_is_on_the_local_day_at_the_local_time_unless_a_jump_skips_it(day, at, name):
+    zone = ZoneInfo(name)
+    moment = local_fire_time(day, at, zone)
+    assert moment.tzinfo is UTC
+    local = moment.astimezone(zone)
+    wall = datetime.combine(day, at)
+    if local.replace(tzinfo=None) != wall:
+        # Only a skipped wall time moves, forward, by the size of the jump (< 1 day).
+        assert timedelta(0) < local.replace(tzinfo=None) - wall < timedelta(days=1)
+        assert datetime.combine(day, at, tzinfo=zone).astimezone(UTC).astimezone(zone) == local
+    else:
+        # A repeated wall time: its first occurrence.
+        assert local.fold == 0
+
+
+@given(
+    st.dates(min_value=date(1971, 1, 1), max_value=date(2100, 12, 31)),
+    st.sampled_from(
+        [
+            "Europe/Paris",
+            "America/New_York",
+            "Australia/Sydney",
+            "Pacific/Auckland",
+            "America/Sao_Paulo",
+            "Asia/Kolkata",
+            "Pacific/Kiritimati",
+            "Pacific/Pago_Pago",
+        ]
+    ),
+)
+def test_nine_in_the_morning_is_that_day_at_nine_locally(day, name):
+    # These zones change their clocks at night: 09:00 exists and is unique.
+    zone = ZoneInfo(name)
+    local = local_fire_time(day, time(9), zone).astimezone(zone)
+    assert (local.date(), local.time()) == (day, time(9))
+
+
+def test_too_late_is_on_the_customer_clock():
+    anchor = date(2027, 1, 1)
+    # 04:00 UTC on 2 January is still 1 January in New York, but 2 January in Paris.
+    moment = datetime(2027, 1, 2, 4, tzinfo=UTC)
+    assert not too_late(anchor, moment, NEW_YORK)
+    assert too_late(anchor, moment, PARIS)

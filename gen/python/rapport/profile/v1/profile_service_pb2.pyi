@@ -83,6 +83,7 @@ class BackfillJobState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BACKFILL_JOB_STATE_PENDING: _ClassVar[BackfillJobState]
     BACKFILL_JOB_STATE_RUNNING: _ClassVar[BackfillJobState]
     BACKFILL_JOB_STATE_SUCCEEDED: _ClassVar[BackfillJobState]
+    BACKFILL_JOB_STATE_CANCELLED: _ClassVar[BackfillJobState]
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_IDENTIFY: EventType
 EVENT_TYPE_TRACK: EventType
@@ -127,6 +128,7 @@ BACKFILL_JOB_STATE_UNSPECIFIED: BackfillJobState
 BACKFILL_JOB_STATE_PENDING: BackfillJobState
 BACKFILL_JOB_STATE_RUNNING: BackfillJobState
 BACKFILL_JOB_STATE_SUCCEEDED: BackfillJobState
+BACKFILL_JOB_STATE_CANCELLED: BackfillJobState
 
 class Event(_message.Message):
     __slots__ = ("name", "type", "message_id", "user_id", "anonymous_id", "identifiers", "event", "properties", "traits", "context", "original_time", "sent_time", "receive_time", "event_time", "customer", "previous_id", "group_id")
@@ -614,6 +616,14 @@ class ListSegmentsResponse(_message.Message):
     next_page_token: str
     def __init__(self, segments: _Optional[_Iterable[_Union[Segment, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
+class UpdateSegmentRequest(_message.Message):
+    __slots__ = ("segment", "update_mask")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    segment: Segment
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, segment: _Optional[_Union[Segment, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
 class DeleteSegmentRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -897,6 +907,14 @@ class ListComputedTraitsResponse(_message.Message):
     computed_traits: _containers.RepeatedCompositeFieldContainer[ComputedTrait]
     next_page_token: str
     def __init__(self, computed_traits: _Optional[_Iterable[_Union[ComputedTrait, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class UpdateComputedTraitRequest(_message.Message):
+    __slots__ = ("computed_trait", "update_mask")
+    COMPUTED_TRAIT_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    computed_trait: ComputedTrait
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, computed_trait: _Optional[_Union[ComputedTrait, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
 
 class DeleteComputedTraitRequest(_message.Message):
     __slots__ = ("name",)

@@ -98,6 +98,11 @@ class ProfileServiceStub:
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsRequest.SerializeToString,
                 response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsResponse.FromString,
                 _registered_method=True)
+        self.UpdateSegment = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/UpdateSegment',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateSegmentRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Segment.FromString,
+                _registered_method=True)
         self.DeleteSegment = channel.unary_unary(
                 '/rapport.profile.v1.ProfileService/DeleteSegment',
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteSegmentRequest.SerializeToString,
@@ -172,6 +177,11 @@ class ProfileServiceStub:
                 '/rapport.profile.v1.ProfileService/ListComputedTraits',
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsRequest.SerializeToString,
                 response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsResponse.FromString,
+                _registered_method=True)
+        self.UpdateComputedTrait = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/UpdateComputedTrait',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateComputedTraitRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ComputedTrait.FromString,
                 _registered_method=True)
         self.DeleteComputedTrait = channel.unary_unary(
                 '/rapport.profile.v1.ProfileService/DeleteComputedTrait',
@@ -330,8 +340,20 @@ class ProfileServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateSegment(self, request, context):
+        """Updates a segment's `display_name` and `rule`. A changed rule is
+        validated as in CreateSegment (INVALID_ARGUMENT naming its line and
+        column), then every customer is evaluated against it in the background
+        (see `next_evaluation_time`), with SEGMENT_ENTERED / SEGMENT_EXITED
+        signals for the customers whose membership changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteSegment(self, request, context):
-        """Deletes a segment and its memberships (no exit signals are sent).
+        """Deletes a segment and its memberships; each member gets a
+        SEGMENT_EXITED signal, committed with the deletion.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -439,6 +461,17 @@ class ProfileServiceServicer:
 
     def ListComputedTraits(self, request, context):
         """Lists the computed traits of a workspace, in name order.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateComputedTrait(self, request, context):
+        """Updates a computed trait's `key`, `kind`, `window_days`, `event`,
+        `filter` and `property`. A change of anything but `key` clears the
+        trait's values and starts a new backfill job (see `backfill_job`)
+        counting the stored events of its window by the new definition; the
+        previous job, if unfinished, is cancelled.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -577,6 +610,11 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsRequest.FromString,
                     response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsResponse.SerializeToString,
             ),
+            'UpdateSegment': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSegment,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateSegmentRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Segment.SerializeToString,
+            ),
             'DeleteSegment': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteSegment,
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.DeleteSegmentRequest.FromString,
@@ -651,6 +689,11 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     servicer.ListComputedTraits,
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsRequest.FromString,
                     response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsResponse.SerializeToString,
+            ),
+            'UpdateComputedTrait': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateComputedTrait,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateComputedTraitRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ComputedTrait.SerializeToString,
             ),
             'DeleteComputedTrait': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteComputedTrait,
@@ -1020,6 +1063,33 @@ class ProfileService:
             '/rapport.profile.v1.ProfileService/ListSegments',
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsRequest.SerializeToString,
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListSegmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSegment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/UpdateSegment',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateSegmentRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.Segment.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1425,6 +1495,33 @@ class ProfileService:
             '/rapport.profile.v1.ProfileService/ListComputedTraits',
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsRequest.SerializeToString,
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListComputedTraitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateComputedTrait(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/UpdateComputedTrait',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.UpdateComputedTraitRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ComputedTrait.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from rapport.sqlstore import as_utc
@@ -19,6 +20,21 @@ class ScheduledFiring:
     customer: str
     anchor: date
     fire_time: datetime
+    # The customer's IANA zone it was scheduled in ('' for UTC).
+    time_zone: str = ""
+    fired: bool = False
+
+
+def _firing(row: sa.Row[Any]) -> ScheduledFiring:
+    return ScheduledFiring(
+        row.workspace,
+        row.trigger_id,
+        row.customer,
+        date.fromisoformat(row.anchor_date),
+        as_utc(row.fire_time),
+        row.time_zone or "",
+        row.fired_time is not None,
+    )
 
 
 class TriggerScheduleRepository:
@@ -39,6 +55,7 @@ class TriggerScheduleRepository:
         anchor: date,
         fire_time: datetime,
         now: datetime,
+        time_zone: str = "",
     ) -> None:
         """Schedule (or re-schedule) a firing; the same anchor keeps its fired state."""
         t = tables.trigger_schedules
@@ -54,6 +71,8 @@ class TriggerScheduleRepository:
                     fire_time=fire_time,
                     fired_time=None,
                     update_time=now,
+                    claimed_until=None,
+                    time_zone=time_zone or None,
                 )
             )
         elif row.anchor_date != anchor.isoformat():
@@ -65,32 +84,68 @@ class TriggerScheduleRepository:
                     fire_time=fire_time,
                     fired_time=None,
                     update_time=now,
+                    claimed_until=None,
+                    time_zone=time_zone or None,
                 )
             )
+
+    async def move(
+        self, firing: ScheduledFiring, fire_time: datetime, time_zone: str, now: datetime
+    ) -> None:
+        """Move a firing not yet done to another time (the customer's zone changed)."""
+        t = tables.trigger_schedules
+        await self._conn.execute(
+            t.update()
+            .where(
+                self._key(firing.workspace, firing.trigger_id, firing.customer),
+                t.c.anchor_date == firing.anchor.isoformat(),
+                t.c.fired_time.is_(None),
+            )
+            .values(fire_time=fire_time, time_zone=time_zone or None, update_time=now)
+        )
 
     async def remove(self, workspace: str, trigger_id: str, customer: str) -> None:
         t = tables.trigger_schedules
         await self._conn.execute(t.delete().where(self._key(workspace, trigger_id, customer)))
 
-    async def due(self, workspace: str, now: datetime, limit: int) -> list[ScheduledFiring]:
-        """Firings not yet done whose time came, earliest first."""
+    async def claim_due(
+        self, workspace: str, now: datetime, limit: int, lease: timedelta
+    ) -> list[ScheduledFiring]:
+        """Claim the firings not yet done whose time came (earliest first) for `lease`:
+        no other replica gets them until the lease ends (a replica that died meanwhile
+        leaves them to the next claim). PostgreSQL: rows another transaction is claiming
+        are skipped (FOR UPDATE SKIP LOCKED); SQLite's single writer serialises claims."""
         t = tables.trigger_schedules
-        rows = await self._conn.execute(
-            sa.select(t)
-            .where(t.c.workspace == workspace, t.c.fired_time.is_(None), t.c.fire_time <= now)
-            .order_by(t.c.fire_time, t.c.trigger_id, t.c.customer)
-            .limit(limit)
-        )
-        return [
-            ScheduledFiring(
-                row.workspace,
-                row.trigger_id,
-                row.customer,
-                date.fromisoformat(row.anchor_date),
-                as_utc(row.fire_time),
+        rows = (
+            await self._conn.execute(
+                sa.select(t)
+                .where(
+                    t.c.workspace == workspace,
+                    t.c.fired_time.is_(None),
+                    t.c.fire_time <= now,
+                    sa.or_(t.c.claimed_until.is_(None), t.c.claimed_until <= now),
+                )
+                .order_by(t.c.fire_time, t.c.trigger_id, t.c.customer)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
             )
-            for row in rows
-        ]
+        ).all()
+        claimed = [_firing(row) for row in rows]
+        if claimed:
+            await self._conn.execute(
+                t.update()
+                .where(
+                    t.c.workspace == workspace,
+                    sa.or_(
+                        *(
+                            sa.and_(t.c.trigger_id == f.trigger_id, t.c.customer == f.customer)
+                            for f in claimed
+                        )
+                    ),
+                )
+                .values(claimed_until=now + lease)
+            )
+        return claimed
 
     async def mark_fired(self, firing: ScheduledFiring, now: datetime) -> None:
         """Done (sent, or dropped), unless it was re-scheduled meanwhile."""
@@ -109,16 +164,7 @@ class TriggerScheduleRepository:
         rows = await self._conn.execute(
             sa.select(t).where(t.c.workspace == workspace, t.c.customer == customer)
         )
-        return [
-            ScheduledFiring(
-                row.workspace,
-                row.trigger_id,
-                row.customer,
-                date.fromisoformat(row.anchor_date),
-                as_utc(row.fire_time),
-            )
-            for row in rows
-        ]
+        return [_firing(row) for row in rows]
 
     async def delete_customer(self, workspace: str, customer: str) -> int:
         t = tables.trigger_schedules

@@ -264,6 +264,10 @@ trigger_schedules = sa.Table(
     sa.Column("fire_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("fired_time", sa.DateTime(timezone=True), nullable=True),
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+    # Since 0006: until when a replica holds the due firing (NULL: unclaimed), and the
+    # customer's IANA zone it was scheduled in (NULL: UTC).
+    sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("time_zone", sa.String(64), nullable=True),
     sa.Index("ix_trigger_schedules_due", "workspace", "fired_time", "fire_time"),
     sa.Index("ix_trigger_schedules_customer", "workspace", "customer"),
 )

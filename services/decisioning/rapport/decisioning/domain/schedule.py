@@ -2,17 +2,44 @@
 
 E.g. 30 days before `policy_renewal_date` (offset -30), or 60 days before a
 dependent's 26th birthday (`dependent_birth_date`, 26 years, offset -60). The firing
-is at 00:00 UTC of that day; once the anchor date (date + years) has passed, a
-firing that could not happen in time is dropped rather than sent late.
+is at a configured local time (WindowTiming.fire_at, 09:00 by default) of that day on
+the customer's clock: the zone their time-zone trait names, else the workspace default
+zone. Once the anchor date (date + years) has passed on that clock, a firing that could
+not happen in time is dropped rather than sent late.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from .model import Trigger, TriggerKind
+from .rule_helpers import UTC_ZONE, time_zone
+
+
+@dataclass(frozen=True)
+class WindowTiming:
+    """When in the day time-window triggers fire, and on whose clock."""
+
+    # The local time of day of every firing.
+    fire_at: time = time(9)
+    # The profile trait naming the customer's IANA zone.
+    zone_trait: str = "time_zone"
+    # The zone of customers without a (valid) zone trait.
+    default_zone: ZoneInfo = field(default=UTC_ZONE)
+
+    @classmethod
+    def of(cls, fire_at: time, zone_trait: str, default_zone: str) -> WindowTiming:
+        """From settings: an unknown default zone name means UTC (never a crash)."""
+        return cls(fire_at.replace(tzinfo=None), zone_trait, time_zone(default_zone) or UTC_ZONE)
+
+    def zone_of(self, value: Any) -> ZoneInfo:
+        """The zone a trait value names; the default zone for anything else."""
+        if isinstance(value, str) and (zone := time_zone(value)) is not None:
+            return zone
+        return self.default_zone
 
 
 @dataclass(frozen=True)
@@ -20,6 +47,7 @@ class Firing:
     # The date trait's date plus the trigger's years.
     anchor: date
     fire_time: datetime
+    zone: ZoneInfo = field(default=UTC_ZONE)
 
     @property
     def anchor_text(self) -> str:
@@ -52,22 +80,50 @@ def add_years(day: date, years: int) -> date | None:
         return day.replace(year=year, day=28)
 
 
-def firing(trigger: Trigger, value: Any) -> Firing | None:
-    """When `trigger` fires for a customer whose date trait now holds `value`; None when the
-    value is no date (or out of range)."""
+def local_fire_time(day: date, fire_at: time, zone: ZoneInfo) -> datetime:
+    """`fire_at` on `day` in `zone`, in UTC. A wall time skipped by a DST jump fires at
+    the same offset as before the jump (i.e. later on the new clock); a repeated wall
+    time fires at its first occurrence."""
+    # fold=0: the offset in force before a transition (zoneinfo's rule for both cases).
+    local = datetime.combine(day, fire_at.replace(tzinfo=None, fold=0), tzinfo=zone)
+    return local.astimezone(UTC)
+
+
+def fire_time_of(
+    anchor: date, offset_days: int, timing: WindowTiming, zone: ZoneInfo
+) -> datetime | None:
+    """The moment a firing `offset_days` from `anchor` happens; None out of range."""
+    try:
+        fire_day = anchor + timedelta(days=offset_days)
+        return local_fire_time(fire_day, timing.fire_at, zone)
+    except (OverflowError, ValueError):
+        return None
+
+
+def firing(
+    trigger: Trigger, value: Any, timing: WindowTiming | None = None, zone: ZoneInfo | None = None
+) -> Firing | None:
+    """When `trigger` fires for a customer whose date trait now holds `value` and whose
+    clock is `zone` (default: the timing's default zone); None when the value is no date
+    (or out of range)."""
     if trigger.kind is not TriggerKind.TIME_WINDOW:
         return None
     day = trait_date(value)
     anchor = add_years(day, trigger.years_after) if day is not None else None
     if anchor is None:
         return None
-    try:
-        fire_day = anchor + timedelta(days=trigger.offset_days)
-    except OverflowError:
+    timing = timing or WindowTiming()
+    zone = zone or timing.default_zone
+    fire_time = fire_time_of(anchor, trigger.offset_days, timing, zone)
+    if fire_time is None:
         return None
-    return Firing(anchor, datetime.combine(fire_day, time(0), tzinfo=UTC))
+    return Firing(anchor, fire_time, zone)
 
 
-def too_late(anchor: date, now: datetime) -> bool:
-    """Whether the anchor date is over (in UTC): a firing not sent by then is dropped."""
-    return now.astimezone(UTC).date() > anchor
+def too_late(anchor: date, now: datetime, zone: ZoneInfo = UTC_ZONE) -> bool:
+    """Whether the anchor date is over on the customer's clock: a firing not sent by then
+    is dropped."""
+    try:
+        return now.astimezone(zone).date() > anchor
+    except OverflowError:
+        return now.astimezone(UTC).date() > anchor

@@ -25,6 +25,7 @@ from rapport.decisioning.domain.outbound import (
 )
 from rapport.decisioning.domain.policies import ContactLimit
 from rapport.decisioning.domain.rules import RuleBook
+from rapport.decisioning.domain.schedule import WindowTiming
 from rapport.pagination import PageTokens
 
 from .decision_writer import DecisionWriter
@@ -137,6 +138,8 @@ class Dependencies:
     # How long a replica may score with models after another replica changed them or
     # learnt from an outcome (the replica that did switches at once).
     model_refresh_seconds: float = 1.0
+    # When in the day time-window triggers fire, on the customer's clock.
+    window_timing: WindowTiming = field(default_factory=WindowTiming)
 
     @cached_property
     def live(self) -> LiveConfigs:

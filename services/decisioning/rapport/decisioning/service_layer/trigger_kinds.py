@@ -17,10 +17,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rapport.decisioning.domain.model import Signal, TrackedEvent, TriggerKind
-from rapport.decisioning.domain.schedule import firing, too_late
+from rapport.decisioning.domain.rule_helpers import UTC_ZONE, time_zone
+from rapport.decisioning.domain.schedule import fire_time_of, firing, too_late
 from rapport.decisioning.domain.signals import SignalKind
 from rapport.sqlstore import run_with_retries
 
@@ -32,6 +35,8 @@ log = logging.getLogger(__name__)
 
 # Due firings handled per workspace and pass.
 DUE_BATCH = 100
+# How long a replica holds the due firings it claimed (a batch must be handled by then).
+DEFAULT_LEASE = timedelta(minutes=5)
 _KIND_NAMES = {
     SignalKind.SEGMENT_ENTERED: ("Segment Entered", TriggerKind.SEGMENT_ENTERED),
     SignalKind.SEGMENT_EXITED: ("Segment Exited", TriggerKind.SEGMENT_EXITED),
@@ -78,17 +83,21 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> None:
     trait = signal.trait
     if trait is None:
         return
+    timing = deps.window_timing
     config = await deps.live.get(workspace)
-    triggers = [
-        t for t in config.triggers_of_kind(TriggerKind.TIME_WINDOW) if t.date_trait == trait.key
-    ]
+    windows = config.triggers_of_kind(TriggerKind.TIME_WINDOW)
+    if trait.key == timing.zone_trait:
+        await _move_to_zone(workspace, signal.customer, timing.zone_of(trait.value), deps)
+    triggers = [t for t in windows if t.date_trait == trait.key]
     if not triggers:
         return
+    profile = await deps.profile.get_profile(signal.customer)
+    zone = timing.zone_of(profile.traits.get(timing.zone_trait) if profile else None)
     now = deps.clock()
 
     async def put(uow: DecisioningUnitOfWork) -> None:
         for trigger in triggers:
-            when = firing(trigger, trait.value)
+            when = firing(trigger, trait.value, timing, zone)
             if when is None:
                 await uow.trigger_schedules.remove(workspace, trigger.trigger_id, signal.customer)
             else:
@@ -99,21 +108,47 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> None:
                     when.anchor,
                     when.fire_time,
                     now,
+                    zone.key,
                 )
 
     await run_with_retries(deps.uow, put, description="the trigger schedule kept conflicting")
 
 
+async def _move_to_zone(workspace: str, customer: str, zone: ZoneInfo, deps: Dependencies) -> None:
+    """The customer's zone changed: their firings not yet done move to its clock."""
+    config = await deps.live.get(workspace)
+    now = deps.clock()
+
+    async def move(uow: DecisioningUnitOfWork) -> None:
+        for row in await uow.trigger_schedules.pending(workspace, customer):
+            trigger = config.trigger(row.trigger_id)
+            if row.fired or trigger is None or trigger.kind is not TriggerKind.TIME_WINDOW:
+                continue
+            when = fire_time_of(row.anchor, trigger.offset_days, deps.window_timing, zone)
+            if when is not None:
+                await uow.trigger_schedules.move(row, when, zone.key, now)
+
+    await run_with_retries(deps.uow, move, description="the trigger schedule kept conflicting")
+
+
 async def fire_due(
-    workspace: str, deps: Dependencies, is_transient: Callable[[Exception], bool]
+    workspace: str,
+    deps: Dependencies,
+    is_transient: Callable[[Exception], bool],
+    lease: timedelta = DEFAULT_LEASE,
 ) -> int:
     """Fire the scheduled firings whose time came; how many were handled (sent or not).
 
-    A transient failure leaves the firing for the next pass; any other marks it done.
+    The due firings are claimed first (for `lease`), so that of several replicas only
+    one fires each. A transient failure leaves the firing for a pass after the lease;
+    any other marks it done.
     """
     now = deps.clock()
-    async with deps.uow(readonly=True) as uow:
-        due = await uow.trigger_schedules.due(workspace, now, DUE_BATCH)
+    due = await run_with_retries(
+        deps.uow,
+        lambda uow: uow.trigger_schedules.claim_due(workspace, now, DUE_BATCH, lease),
+        description="the trigger schedule kept conflicting",
+    )
     if not due:
         return 0
     config = await deps.live.get(workspace)
@@ -123,7 +158,7 @@ async def fire_due(
         reason = ""
         if trigger is None or trigger.kind is not TriggerKind.TIME_WINDOW:
             reason = "TRIGGER_GONE"
-        elif too_late(row.anchor, now):
+        elif too_late(row.anchor, now, time_zone(row.time_zone) or UTC_ZONE):
             reason = "TOO_LATE"
         else:
             event = _event(
@@ -174,18 +209,29 @@ class TriggerScheduler:
         is_transient: Callable[[Exception], bool],
         *,
         poll_seconds: float = 5.0,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self._deps = deps
         self._is_transient = is_transient
         self._poll = poll_seconds
+        self._lease = lease
+
+    async def pass_once(self) -> int:
+        """One pass over every workspace; how many firings were handled."""
+        handled = 0
+        for workspace in self._deps.workspaces:
+            try:
+                while True:
+                    done = await fire_due(workspace, self._deps, self._is_transient, self._lease)
+                    handled += done
+                    if done < DUE_BATCH:
+                        break
+            except Exception:
+                # The scheduler must outlive any one failure (database restart...).
+                log.exception("trigger scheduler failed", extra={"workspace": workspace})
+        return handled
 
     async def run(self) -> None:
         while True:
-            for workspace in self._deps.workspaces:
-                try:
-                    while await fire_due(workspace, self._deps, self._is_transient) == DUE_BATCH:
-                        pass
-                except Exception:
-                    # The scheduler must outlive any one failure (database restart...).
-                    log.exception("trigger scheduler failed", extra={"workspace": workspace})
+            await self.pass_once()
             await asyncio.sleep(self._poll)

@@ -13,6 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .bulk import upsert
 from .tables import backfill_jobs, events
 
+# States of a job the runner still has to run (the others: succeeded, cancelled).
+_UNFINISHED = ("pending", "running")
+
 
 def _job(row: Any) -> BackfillJob:
     return BackfillJob(
@@ -81,7 +84,7 @@ class BackfillRepository:
         rows = await self._conn.execute(
             select(backfill_jobs)
             .where(
-                backfill_jobs.c.state != "succeeded",
+                backfill_jobs.c.state.in_(_UNFINISHED),
                 or_(
                     backfill_jobs.c.lease_until.is_(None),
                     backfill_jobs.c.lease_until <= as_utc(now),
@@ -92,6 +95,19 @@ class BackfillRepository:
         )
         return [_job(row) for row in rows]
 
+    async def cancel_jobs(self, workspace: str, trait_id: str, now: datetime) -> None:
+        """Stop the trait's unfinished jobs (a replica running one stops at its next
+        chunk: its claim fails)."""
+        await self._conn.execute(
+            update(backfill_jobs)
+            .where(
+                backfill_jobs.c.workspace == workspace,
+                backfill_jobs.c.trait_id == trait_id,
+                backfill_jobs.c.state.in_(_UNFINISHED),
+            )
+            .values(state="cancelled", lease_until=None, update_time=as_utc(now))
+        )
+
     async def claim_job(
         self, job: BackfillJob, *, now: datetime, until: datetime, renew: bool
     ) -> bool:
@@ -100,7 +116,7 @@ class BackfillRepository:
             backfill_jobs.c.workspace == job.workspace,
             backfill_jobs.c.trait_id == job.trait_id,
             backfill_jobs.c.job_id == job.job_id,
-            backfill_jobs.c.state != "succeeded",
+            backfill_jobs.c.state.in_(_UNFINISHED),
         )
         if not renew:
             query = query.where(

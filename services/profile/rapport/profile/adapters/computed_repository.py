@@ -8,7 +8,7 @@ from typing import Any
 
 from rapport.profile.domain.computed import Bucket, ComputedTrait, Kind
 from rapport.sqlstore import as_utc
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .bulk import insert_new, upsert
@@ -118,6 +118,34 @@ class ComputedTraitRepository:
             .distinct()
         )
         return list(rows.scalars())
+
+    async def update(self, trait: ComputedTrait) -> bool:
+        """Save the trait's definition and latest job; False when it is gone."""
+        result = await self._conn.execute(
+            update(computed_traits)
+            .where(
+                computed_traits.c.workspace == trait.workspace,
+                computed_traits.c.trait_id == trait.trait_id,
+            )
+            .values(
+                key=trait.key,
+                kind=trait.kind.value,
+                window_days=trait.window_days,
+                event_name=trait.event,
+                filter=trait.filter,
+                property=trait.property,
+                job_id=trait.job_id,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def clear_buckets(self, workspace: str, trait_id: str) -> None:
+        await self._conn.execute(
+            delete(computed_trait_buckets).where(
+                computed_trait_buckets.c.workspace == workspace,
+                computed_trait_buckets.c.trait_id == trait_id,
+            )
+        )
 
     async def delete(self, workspace: str, trait_id: str) -> bool:
         for table in (computed_trait_buckets, backfill_jobs):

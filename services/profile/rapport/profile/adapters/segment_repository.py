@@ -110,6 +110,23 @@ class SegmentRepository:
         )
         return [_segment(row) for row in rows]
 
+    async def update(self, segment: Segment) -> bool:
+        """Save the segment's display name, rule and schedule; False when it is gone."""
+        result = await self._conn.execute(
+            update(segments)
+            .where(
+                segments.c.workspace == segment.workspace,
+                segments.c.segment_id == segment.segment_id,
+            )
+            .values(
+                display_name=segment.display_name,
+                rule=segment.rule,
+                time_dependent=segment.time_dependent,
+                next_evaluation_time=_utc(segment.next_evaluation_time),
+            )
+        )
+        return bool(result.rowcount)
+
     async def delete(self, workspace: str, segment_id: str) -> bool:
         await self._conn.execute(
             delete(segment_members).where(

@@ -26,6 +26,7 @@ _STATES = {
     "pending": pb.BACKFILL_JOB_STATE_PENDING,
     "running": pb.BACKFILL_JOB_STATE_RUNNING,
     "succeeded": pb.BACKFILL_JOB_STATE_SUCCEEDED,
+    "cancelled": pb.BACKFILL_JOB_STATE_CANCELLED,
 }
 
 
@@ -45,6 +46,25 @@ def create_command(request: pb.CreateComputedTraitRequest) -> commands.CreateCom
         },
         property=trait.property,
         trait_id=request.computed_trait_id,
+    )
+
+
+def update_command(request: pb.UpdateComputedTraitRequest) -> commands.UpdateComputedTrait:
+    trait = request.computed_trait
+    return commands.UpdateComputedTrait(
+        name=trait.name,
+        key=trait.key,
+        kind=_KINDS.get(trait.kind),
+        window_days=trait.window_days,
+        event=trait.event,
+        filter={
+            path: value_to_python(
+                value, field_path=f'computed_trait.filter["{path}"]', whole_numbers_as_ints=False
+            )
+            for path, value in trait.filter.items()
+        },
+        property=trait.property,
+        update_mask=tuple(request.update_mask.paths),
     )
 
 

@@ -8,6 +8,7 @@ import grpc
 from google.protobuf import empty_pb2
 from rapport.profile.service_layer import (
     commands,
+    computed_updates,
     groups,
     hygiene,
     ingestion,
@@ -150,6 +151,14 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         page = await segment_cases.list_segments(command, self._deps)
         return segment_converters.list_segments_response(page)
 
+    async def UpdateSegment(
+        self, request: pb.UpdateSegmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.Segment:
+        command = segment_converters.update_segment_command(request)
+        return segment_converters.segment_message(
+            await segment_cases.update_segment(command, self._deps)
+        )
+
     async def DeleteSegment(
         self, request: pb.DeleteSegmentRequest, context: grpc.aio.ServicerContext
     ) -> empty_pb2.Empty:
@@ -262,6 +271,13 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         command = commands.ListComputedTraits(request.parent, request.page_size, request.page_token)
         page = await computed_cases.list_computed_traits(command, self._deps)
         return computed_converters.list_response(page)
+
+    async def UpdateComputedTrait(
+        self, request: pb.UpdateComputedTraitRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ComputedTrait:
+        command = computed_converters.update_command(request)
+        trait = await computed_updates.update_computed_trait(command, self._deps)
+        return computed_converters.trait_message(trait)
 
     async def DeleteComputedTrait(
         self, request: pb.DeleteComputedTraitRequest, context: grpc.aio.ServicerContext

@@ -19,6 +19,15 @@ def create_segment_command(request: pb.CreateSegmentRequest) -> commands.CreateS
     )
 
 
+def update_segment_command(request: pb.UpdateSegmentRequest) -> commands.UpdateSegment:
+    return commands.UpdateSegment(
+        name=request.segment.name,
+        display_name=request.segment.display_name,
+        rule=request.segment.rule,
+        update_mask=tuple(request.update_mask.paths),
+    )
+
+
 def segment_message(segment: Segment) -> pb.Segment:
     message = pb.Segment(
         name=names.segment_name(segment.workspace, segment.segment_id),

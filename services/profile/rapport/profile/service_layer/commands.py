@@ -121,6 +121,14 @@ class ListSegments:
 
 
 @dataclass(frozen=True)
+class UpdateSegment:
+    name: str
+    display_name: str
+    rule: str
+    update_mask: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class DeleteSegment:
     name: str
 
@@ -212,6 +220,18 @@ class CreateComputedTrait:
     filter: Mapping[str, Any]
     property: str
     trait_id: str = ""
+
+
+@dataclass(frozen=True)
+class UpdateComputedTrait:
+    name: str
+    key: str
+    kind: ComputedKind | None
+    window_days: int
+    event: str
+    filter: Mapping[str, Any]
+    property: str
+    update_mask: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,21 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rapport.errors import AlreadyExists, InvalidArgument, NotFound
 from rapport.pagination import page_size, paginate
 from rapport.profile.adapters.profile_cache import customer_scope
 from rapport.profile.domain import names
+from rapport.profile.domain.model import SignalKind
 from rapport.profile.domain.segments import (
     Segment,
     check_display_name,
     check_resource_id,
     compile_rule,
 )
+from rapport.profile.domain.signals import segment_payload
 from rapport.resourcenames import require_workspace
 
 from . import commands, life_stages
@@ -113,18 +115,78 @@ async def list_segments(cmd: commands.ListSegments, deps: Dependencies) -> Segme
     return SegmentPage(list(page), token)
 
 
+_UPDATABLE = ("display_name", "rule")
+
+
+async def update_segment(cmd: commands.UpdateSegment, deps: Dependencies) -> Segment:
+    """Update the display name and/or rule; a changed rule is evaluated for every
+    customer by the background evaluator right away (as after creation): an evaluation
+    of the old rule under way stops at its next chunk (its claim names the old rule)."""
+    ref = names.parse_segment(cmd.name, field="segment.name")
+    require_workspace(ref.workspace, deps.workspaces)
+    paths = list(cmd.update_mask) or list(_UPDATABLE)
+    for i, path in enumerate(paths):
+        if path not in _UPDATABLE:
+            raise InvalidArgument(
+                f"update_mask.paths[{i}]", f"must be one of {', '.join(_UPDATABLE)}"
+            )
+    changes: dict[str, object] = {}
+    if "display_name" in paths:
+        check_display_name(cmd.display_name, "segment.display_name")
+        changes["display_name"] = cmd.display_name
+    rule = None
+    if "rule" in paths:
+        rule = compile_rule(RULES, cmd.rule, "segment.rule")
+    async with deps.uow() as uow:
+        segment = await uow.segments.get(ref.workspace, ref.segment_id)
+        if segment is None:
+            raise NotFound(cmd.name)
+        if rule is not None and cmd.rule != segment.rule:
+            changes.update(
+                rule=cmd.rule,
+                time_dependent=rule.time_dependent,
+                next_evaluation_time=deps.clock(),  # every customer, right away
+            )
+        updated = replace(segment, **changes)  # type: ignore[arg-type]
+        if updated != segment and not await uow.segments.update(updated):
+            raise NotFound(cmd.name)
+        await uow.commit()
+    if updated.rule != segment.rule:
+        deps.segment_wakeup.set()
+        _log.info(
+            "segment rule updated",
+            extra={"workspace": ref.workspace, "segment": ref.segment_id},
+        )
+    return updated
+
+
 async def delete_segment(cmd: commands.DeleteSegment, deps: Dependencies) -> None:
+    """Delete the segment; its members leave it, with a SEGMENT_EXITED signal each in
+    the deletion's transaction."""
     ref = names.parse_segment(cmd.name, field="name")
     require_workspace(ref.workspace, deps.workspaces)
     async with deps.uow() as uow:
         members = await uow.segments.members_page(
             ref.workspace, ref.segment_id, after=None, limit=1_000_000
         )
+        customers = [c for c, _ in members]
+        if customers:
+            # Customer locks first, then the signal log (the order ingestion takes them).
+            await uow.profiles.lock_customers(ref.workspace, customers)
         if not await uow.segments.delete(ref.workspace, ref.segment_id):
             raise NotFound(cmd.name)
+        if customers:
+            payload = segment_payload(ref.segment_id)
+            await uow.profiles.lock_signal_log()
+            await uow.profiles.append_signals(
+                ref.workspace,
+                [(SignalKind.SEGMENT_EXITED, c, dict(payload)) for c in customers],
+                deps.clock(),
+            )
         await uow.commit()
-    if members:
-        await deps.profile_cache.invalidate(customer_scope(ref.workspace, c) for c, _ in members)
+    if customers:
+        deps.notifier.notify()
+        await deps.profile_cache.invalidate(customer_scope(ref.workspace, c) for c in customers)
 
 
 async def list_segment_members(
