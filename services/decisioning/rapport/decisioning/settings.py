@@ -30,9 +30,11 @@ class DecisioningSettings(ServiceSettings):
     trigger_schedule_lease_seconds: float = Field(default=300.0, gt=0, le=86400)
     # Time-window triggers fire at this local time of the day ("09:00"), on the clock
     # of the zone the profile trait `time_zone_trait` names, else `default_time_zone`
-    # (an unknown zone name means UTC).
+    # (an unknown zone name means UTC). Decisions' rules see the same customer clock
+    # (context.local_time, date helpers) unless Decide names a time_zone.
     time_window_fire_time: time = time(9)
-    time_zone_trait: str = "time_zone"
+    # The same trait delivery reads for quiet hours (Segment's `timezone`).
+    time_zone_trait: str = "timezone"
     default_time_zone: str = "UTC"
     # How long a replica may keep deciding with a configuration version after another
     # replica published a newer one (the publishing replica switches at once).

@@ -73,7 +73,7 @@ async def _insert_due_rows(settings) -> None:
                         "fire_time": DUE,
                         "fired_time": None,
                         "update_time": START,
-                        "time_zone": "UTC",
+                        "timezone": "UTC",
                     }
                     for customer in CUSTOMERS
                 ],

@@ -137,9 +137,59 @@ async def test_rules_see_dates_local_time_and_the_requested_channel(clocked):
 
 
 async def test_the_profile_time_zone_trait_is_the_default(clocked, fake_services):
-    fake_services.profile.traits[ALICE]["time_zone"] = "Europe/Paris"
+    fake_services.profile.traits[ALICE]["timezone"] = "Europe/Paris"
     await add(clocked, "monday", applicability="context.local_time.weekday == 1")
     assert outcome(await decide(clocked)) == {"monday": "RANKED"}
+
+
+LOCAL_CLOCK = (
+    "context.local_time.weekday == {weekday} && context.local_time.hour == {hour}"
+    " && context.local_time.time_zone == '{zone}'"
+)
+
+
+async def test_without_a_zone_trait_rules_see_the_workspace_default_zone(
+    serve, make_settings, fake_services
+):
+    fake_services.profile.traits[ALICE] = {"policy_renewal_date": "2026-04-01"}
+    settings = make_settings(default_time_zone="Europe/Paris")
+    async with serve(settings, clock=lambda: NOW) as stub:
+        await add(
+            stub, "paris", applicability=LOCAL_CLOCK.format(weekday=1, hour=0, zone="Europe/Paris")
+        )
+        await add(stub, "utc", applicability=LOCAL_CLOCK.format(weekday=7, hour=23, zone="UTC"))
+        # Monday 2 March in Paris: 30 days to the renewal (31 on the UTC date).
+        await add(
+            stub, "renewal", eligibility="days_until(profile.traits.policy_renewal_date) == 30"
+        )
+        assert outcome(await decide(stub, max_actions=10)) == {
+            "paris": "RANKED",
+            "utc": "NOT_APPLICABLE",
+            "renewal": "RANKED",
+        }
+        # An unknown zone in the trait: the default zone too.
+        fake_services.profile.traits[ALICE]["timezone"] = "Mars/Olympus"
+        assert outcome(await decide(stub, max_actions=10))["paris"] == "RANKED"
+
+
+async def test_rules_see_the_zone_the_configured_trait_names(serve, make_settings, fake_services):
+    settings = make_settings(time_zone_trait="home_zone", default_time_zone="Europe/Paris")
+    # Only the configured trait counts: `time_zone` is just another trait here.
+    fake_services.profile.traits[ALICE] = {"home_zone": "Asia/Tokyo", "time_zone": "UTC"}
+    async with serve(settings, clock=lambda: NOW) as stub:
+        await add(
+            stub, "tokyo", applicability=LOCAL_CLOCK.format(weekday=1, hour=8, zone="Asia/Tokyo")
+        )
+        await add(
+            stub, "paris", applicability=LOCAL_CLOCK.format(weekday=1, hour=0, zone="Europe/Paris")
+        )
+        assert outcome(await decide(stub, max_actions=10)) == {
+            "tokyo": "RANKED",
+            "paris": "NOT_APPLICABLE",
+        }
+        # The request's own time_zone still wins over the trait.
+        response = await decide(stub, time_zone="Europe/Paris", max_actions=10)
+        assert outcome(response) == {"tokyo": "NOT_APPLICABLE", "paris": "RANKED"}
 
 
 async def test_profile_parts_profile_does_not_send_yet_are_empty(clocked):

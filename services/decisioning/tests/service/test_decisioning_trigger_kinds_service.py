@@ -256,8 +256,8 @@ async def test_a_window_fires_at_the_local_time_on_the_customer_clock(
         time_window_fire_time="08:00",
         default_time_zone="America/New_York",
     )
-    fake_services.profile.traits[ALICE] = {"time_zone": "Asia/Tokyo"}
-    fake_services.profile.traits[BOB] = {"time_zone": "Mars/Olympus"}  # unknown: default
+    fake_services.profile.traits[ALICE] = {"timezone": "Asia/Tokyo"}
+    fake_services.profile.traits[BOB] = {"timezone": "Mars/Olympus"}  # unknown: default
     renewal = (START + timedelta(days=40)).date().isoformat()  # fires on 11 March 2027
     alice_at = datetime(2027, 3, 10, 23, tzinfo=UTC)  # 08:00 in Tokyo (+09:00)
     bob_at = datetime(2027, 3, 11, 13, tzinfo=UTC)  # 08:00 in New York (EST, -05:00)
@@ -292,7 +292,7 @@ async def test_a_window_fires_at_the_local_time_on_the_customer_clock(
             fake_services,
             BOB,
             kind=profile_pb.SIGNAL_KIND_TRAIT_CHANGED,
-            trait_changed=trait("time_zone", "Europe/Paris"),
+            trait_changed=trait("timezone", "Europe/Paris"),
         )
         paris_at = datetime(2027, 3, 11, 7, tzinfo=UTC)
 

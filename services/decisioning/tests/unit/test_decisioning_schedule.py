@@ -101,6 +101,16 @@ def test_unknown_zones_fall_back_to_the_default_and_never_crash():
     assert timing.zone_of("Asia/Tokyo") == ZoneInfo("Asia/Tokyo")
 
 
+def test_the_customer_zone_reads_only_the_configured_trait():
+    timing = WindowTiming.of(time(9), "home_zone", "Europe/Paris")
+    assert timing.customer_zone({"home_zone": "Asia/Tokyo"}) == ZoneInfo("Asia/Tokyo")
+    assert timing.customer_zone({"time_zone": "Asia/Tokyo"}) == ZoneInfo("Europe/Paris")
+    assert timing.customer_zone({"home_zone": "Mars/Olympus"}) == ZoneInfo("Europe/Paris")
+    assert timing.customer_zone({}) == ZoneInfo("Europe/Paris")
+    # No (valid) default zone either: UTC.
+    assert WindowTiming.of(time(9), "home_zone", "Mars/Olympus").customer_zone({}).key == "UTC"
+
+
 def test_dst_edges():
     # Paris springs forward on 28 March 2027 (02:00 -> 03:00) and falls back on
     # 31 October 2027 (03:00 -> 02:00).

@@ -10,6 +10,7 @@ not happen in time is dropped rather than sent late.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -40,6 +41,11 @@ class WindowTiming:
         if isinstance(value, str) and (zone := time_zone(value)) is not None:
             return zone
         return self.default_zone
+
+    def customer_zone(self, traits: Mapping[str, Any]) -> ZoneInfo:
+        """The customer's clock, for firings and decisions alike: the zone their
+        `zone_trait` names, else the default zone."""
+        return self.zone_of(traits.get(self.zone_trait))
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from rapport.decisioning.domain.pipeline import (
     Verdict,
     context_variable,
 )
-from rapport.decisioning.domain.rule_helpers import UTC_ZONE, time_zone
 from rapport.errors import Aborted
 from rapport.sqlstore import run_with_retries
 
@@ -35,16 +34,13 @@ from .unit_of_work import DecisioningUnitOfWork
 
 # Reservations in Redis lost to another replica before giving up (each retry re-decides).
 RESERVE_ATTEMPTS = 5
-TIME_ZONE_TRAITS = ("time_zone", "timezone")
 
 
-def customer_zone(profile: CustomerProfile) -> ZoneInfo:
-    """The profile's time zone trait when it names one, else UTC."""
-    for key in TIME_ZONE_TRAITS:
-        value = profile.traits.get(key)
-        if isinstance(value, str) and (zone := time_zone(value)) is not None:
-            return zone
-    return UTC_ZONE
+def customer_zone(deps: Dependencies, profile: CustomerProfile) -> ZoneInfo:
+    """The customer's clock for a decision's context (local time, date helpers): the zone
+    the `time_zone_trait` setting's trait names, else `default_time_zone` (else UTC); the
+    same clock time-window triggers fire on."""
+    return deps.window_timing.customer_zone(profile.traits)
 
 
 def triggered_decision_id(trigger_id: str, customer: str, message_id: str) -> str:

@@ -110,7 +110,7 @@ async def _decide(
         requested_channel=channel,
         max_actions=cmd.max_actions or DEFAULT_MAX_ACTIONS,
         now=deps.clock(),
-        zone=zone or customer_zone(profile),
+        zone=zone or customer_zone(deps, profile),
         placement=placement,
         device=device,
     )

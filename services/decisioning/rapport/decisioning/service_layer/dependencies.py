@@ -138,7 +138,8 @@ class Dependencies:
     # How long a replica may score with models after another replica changed them or
     # learnt from an outcome (the replica that did switches at once).
     model_refresh_seconds: float = 1.0
-    # When in the day time-window triggers fire, on the customer's clock.
+    # When in the day time-window triggers fire, and the customer's clock (zone trait,
+    # default zone) of those firings and of decisions' rules.
     window_timing: WindowTiming = field(default_factory=WindowTiming)
 
     @cached_property

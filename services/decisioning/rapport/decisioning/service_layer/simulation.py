@@ -108,7 +108,7 @@ async def simulate_decisions(cmd: commands.SimulateDecisions, deps: Dependencies
                 requested_channel=channel,
                 max_actions=cmd.max_actions or DEFAULT_MAX_ACTIONS,
                 now=deps.clock(),
-                zone=customer_zone(profile),
+                zone=customer_zone(deps, profile),
                 placement=placement,
                 device=device,
             )

@@ -134,7 +134,7 @@ async def _decide(
         requested_channel=None if trigger.best_channel else trigger.channel,
         max_actions=1,
         now=deps.clock(),
-        zone=customer_zone(profile),
+        zone=customer_zone(deps, profile),
         scope=trigger.action_id,
         signal=event,
     )
@@ -157,7 +157,7 @@ async def _fire(
     action = config.action(trigger.action_id)
     if action is None:
         return "ACTION_MISSING"  # a published version always holds its triggers' actions
-    zone = customer_zone(profile)
+    zone = customer_zone(deps, profile)
     helpers = helper_functions(deps.clock().astimezone(zone).date(), zone)
     try:
         if not deps.rules.evaluate(trigger.condition, condition_variables(event, profile), helpers):

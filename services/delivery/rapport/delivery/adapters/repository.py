@@ -34,7 +34,6 @@ from .status_history import (
     identifiers_from_text,
     identifiers_to_text,
     unless_erased,
-    write_cancellations,
     write_changes,
     write_changes_many,
 )
@@ -431,10 +430,13 @@ class MessageRepository:
         *,
         now: datetime,
         reason: str,
+        identifiers: tuple[tuple[str, str], ...] = (),
     ) -> list[str]:
         """Cancel the customer's queued and held messages of `purpose` on `channel` that no
         dispatcher holds a live lease on (those check consent right before sending);
-        returns the ids cancelled."""
+        returns the ids cancelled. Their history rows and profile events (`Email
+        Cancelled`...) are written in the caller's transaction, one statement each; a
+        message never attempted (no stored identifiers) is attributed with `identifiers`."""
         pending = and_(
             messages.c.workspace == workspace,
             messages.c.customer_id == customer_id,
@@ -453,11 +455,14 @@ class MessageRepository:
                 lease_token=None,
                 lease_expire_time=None,
             )
-            .returning(messages.c.id)
+            .returning(*messages.c)
         )
-        cancelled = list(result.scalars().all())
-        await write_cancellations(self._conn, cancelled, reason=reason, now=now)
-        return cancelled
+        cancelled = [_to_message(row) for row in result.mappings().all()]
+        for message in cancelled:
+            message.identifiers = message.identifiers or identifiers
+            message.changes.append(StatusChange(MessageState.CANCELLED.value, now, reason))
+        await write_changes_many(self._conn, cancelled, now=now)
+        return [message.id for message in cancelled]
 
     async def record_attempts(self, batch: Sequence[tuple[Message, str]]) -> list[bool]:
         """record_attempt for many (message, lease token) pairs in a few statements: the

@@ -83,27 +83,6 @@ def _profile_event_rows(message: Message, now: datetime) -> list[dict[str, Any]]
     return rows
 
 
-async def write_cancellations(
-    conn: AsyncConnection, message_ids: list[str], *, reason: str, now: datetime
-) -> None:
-    """History rows of messages cancelled in bulk (no profile event: their identifiers
-    are not loaded)."""
-    if message_ids:
-        await conn.execute(
-            message_status_history.insert(),
-            [
-                {
-                    "message_id": message_id,
-                    "status": "CANCELLED",
-                    "reason": reason[:_MAX_REASON],
-                    "reporter": status.DELIVERY,
-                    "change_time": now,
-                }
-                for message_id in message_ids
-            ],
-        )
-
-
 async def write_changes(conn: AsyncConnection, message: Message, *, now: datetime) -> None:
     """Store the message's new status changes (history, and the profile events they make),
     in the caller's transaction; then forget them."""

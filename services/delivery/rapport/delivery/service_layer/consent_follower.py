@@ -1,7 +1,8 @@
 """Cancel on revoke: a background component that follows each workspace's consent
 ledger (ConsentService.WatchConsentRecords) from a cursor kept in delivery's database,
 and cancels the queued and held messages of a customer for a purpose on a channel when
-an opt-out for them is recorded (CANCELLED, reason CONSENT_REVOKED).
+an opt-out for them is recorded (CANCELLED, reason CONSENT_REVOKED; their profile
+events, `Email Cancelled`..., go to the outbox in the same transaction).
 
 An opt-out only cancels while it is still the consent in force (asked of consent when
 it is handled): following an old ledger, e.g. after a restart or from the start, never
@@ -19,8 +20,9 @@ import asyncio
 import logging
 
 from rapport.delivery.adapters.consent_feed import ConsentChange, ConsentFeed
-from rapport.delivery.adapters.upstream import UpstreamUnavailable
-from rapport.delivery.domain import names
+from rapport.delivery.adapters.profile_client import ProfileNotFound
+from rapport.delivery.adapters.upstream import UpstreamUnavailable, UpstreamUnreadable
+from rapport.delivery.domain import names, status
 from rapport.delivery.domain.model import FailureReason
 from rapport.errors import InvalidArgument
 
@@ -79,6 +81,7 @@ class ConsentFollower:
     async def handle(self, workspace: str, change: ConsentChange) -> list[str]:
         """Cancel what the opt-out forbids (if it still holds), and move the cursor."""
         cancel = await self._still_denied(workspace, change)
+        identifiers = await self._identifiers(change.customer) if cancel else ()
         now = self._deps.clock()
         cancelled: list[str] = []
         async with self._deps.uow_factory() as uow:
@@ -92,10 +95,12 @@ class ConsentFollower:
                     change.channel,
                     now=now,
                     reason=FailureReason.CONSENT_REVOKED.value,
+                    identifiers=identifiers,
                 )
             await uow.consent_cursors.advance(workspace, change.cursor, now)
             await uow.commit()
         if cancelled:
+            self._deps.loop.wakeup.set()  # their profile events are in the outbox
             _log.info(
                 "queued messages cancelled: consent revoked",
                 extra={
@@ -105,6 +110,20 @@ class ConsentFollower:
                 },
             )
         return cancelled
+
+    async def _identifiers(self, customer: str) -> tuple[tuple[str, str], ...]:
+        """The customer's identifiers, for the profile events of messages never attempted
+        (an attempt stores them); none when the profile cannot be read: the
+        cancellation does not wait for profile."""
+        try:
+            profile = await self._deps.profiles.get_profile(customer)
+        except (ProfileNotFound, UpstreamUnavailable, UpstreamUnreadable) as err:
+            _log.warning(
+                "profile not read for cancelled messages' events",
+                extra={"error_reason": type(err).__name__},
+            )
+            return ()
+        return status.identifiers_from(profile.traits, dict(self._deps.loop.identifier_traits))
 
     async def _still_denied(self, workspace: str, change: ConsentChange) -> bool:
         if not change.denied or change.channel is None:
