@@ -157,7 +157,7 @@ class Random:
         return int(self.rng.integers(self.actions))
 
     def learn(self, customer: dict[str, int], action: int, reward: float) -> None:
-        pass
+        """A random policy learns nothing."""
 
 
 def obp_unavailable() -> str | None:

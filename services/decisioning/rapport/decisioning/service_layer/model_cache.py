@@ -9,7 +9,6 @@ once; the other replicas follow within `refresh_seconds`.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import time
@@ -36,6 +35,7 @@ from rapport.decisioning.domain.onnx_scoring import (
     ScoringModel,
 )
 
+from .per_workspace import PerWorkspace
 from .unit_of_work import DecisioningUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,6 @@ def restrict_features(features: Mapping[str, float], sources: Sequence[str]) -> 
 class _Entry:
     models: WorkspaceModels
     fingerprint: tuple[int, ...]
-    checked_at: float
 
 
 class ModelRegistry:
@@ -161,32 +160,23 @@ class ModelRegistry:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._uow = uow
-        self._refresh = refresh_seconds
-        self._monotonic = monotonic
-        self._entries: dict[str, _Entry] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._entries = PerWorkspace(self._read, refresh_seconds, monotonic=monotonic)
         # Loaded ONNX sessions by (workspace, model id), kept while the spec's revision holds.
         self._sessions: dict[tuple[str, str], tuple[int, PropensityPredictor]] = {}
 
     async def get(self, workspace: str) -> WorkspaceModels:
-        entry = self._entries.get(workspace)
-        if entry is not None and self._monotonic() - entry.checked_at < self._refresh:
-            return entry.models
-        async with self._locks.setdefault(workspace, asyncio.Lock()):
-            entry = self._entries.get(workspace)
-            if entry is not None and self._monotonic() - entry.checked_at < self._refresh:
-                return entry.models
-            async with self._uow(readonly=True) as uow:
-                fingerprint = await uow.models.fingerprint(workspace)
-                if entry is not None and entry.fingerprint == fingerprint:
-                    models = entry.models
-                else:
-                    models = await self._load(uow, workspace)
-            self._entries[workspace] = _Entry(models, fingerprint, self._monotonic())
-            return models
+        return (await self._entries.get(workspace)).models
 
     def forget(self, workspace: str) -> None:
-        self._entries.pop(workspace, None)
+        self._entries.forget(workspace)
+
+    async def _read(self, workspace: str, previous: _Entry | None) -> _Entry:
+        # One cheap query (the models' revisions) tells whether anything changed.
+        async with self._uow(readonly=True) as uow:
+            fingerprint = await uow.models.fingerprint(workspace)
+            if previous is not None and previous.fingerprint == fingerprint:
+                return previous
+            return _Entry(await self._load(uow, workspace), fingerprint)
 
     async def _predictor(
         self, uow: DecisioningUnitOfWork, spec: ModelSpec
