@@ -8,6 +8,7 @@ import pytest
 from rapport.sqlstore import (
     SqlUnitOfWork,
     create_engine,
+    ensure_schema,
     is_postgres,
     is_sqlite,
     migrate,
@@ -232,5 +233,31 @@ async def test_schema_differences_and_upgrading_to_a_revision(tmp_path: Path) ->
         # ...and head adds a column that declaration lacks: the comparison says so.
         [difference] = await schema_differences(engine, metadata)
         assert difference[0] == "remove_column" and difference[3].name == "title"
+    finally:
+        await engine.dispose()
+
+
+async def test_postgres_connection_killed_while_idle_is_replaced(
+    postgres_url: str, pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Busy connections skip the ping; one idle past the threshold is pinged, and a
+    # dead one is swapped for a fresh connection instead of failing the call.
+    import rapport.sqlstore._engine as engine_module
+
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    engine = create_engine(postgres_url, schema=pg_schema)
+    try:
+        await ensure_schema(engine, pg_schema)
+        async with engine.connect() as conn:
+            victim = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+        killer = create_engine(postgres_url)
+        try:
+            async with killer.connect() as conn:
+                await conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": victim})
+        finally:
+            await killer.dispose()
+        async with engine.connect() as conn:
+            now_pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+        assert now_pid != victim
     finally:
         await engine.dispose()

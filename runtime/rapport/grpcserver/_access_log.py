@@ -14,6 +14,7 @@ import grpc
 from ._wrapping import (
     OPEN_SERVICE_PREFIXES,
     Continuation,
+    WrappedPerMethod,
     wrap_handler,
 )
 
@@ -85,11 +86,15 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
     code the behaviour ended with.
     """
 
+    def __init__(self) -> None:
+        self._wrapped = WrappedPerMethod(
+            lambda handler, method: wrap_handler(handler, method, self._around)
+        )
+
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(details)
-        return wrap_handler(handler, details.method, self._around)
+        return self._wrapped.get(await continuation(details), details.method)
 
     @staticmethod
     @asynccontextmanager

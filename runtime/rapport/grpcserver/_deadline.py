@@ -10,6 +10,7 @@ from rapport.deadlines import reset_deadline, set_deadline
 
 from ._wrapping import (
     Continuation,
+    WrappedPerMethod,
     wrap_handler,
 )
 
@@ -17,11 +18,15 @@ from ._wrapping import (
 class DeadlineInterceptor(grpc.aio.ServerInterceptor):
     """Keeps the incoming deadline in a contextvar for outbound calls."""
 
+    def __init__(self) -> None:
+        self._wrapped = WrappedPerMethod(
+            lambda handler, method: wrap_handler(handler, method, self._around)
+        )
+
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(details)
-        return wrap_handler(handler, details.method, self._around)
+        return self._wrapped.get(await continuation(details), details.method)
 
     @staticmethod
     @asynccontextmanager

@@ -14,6 +14,7 @@ from rapport.errors import (
 from ._status import to_grpc_status
 from ._wrapping import (
     Continuation,
+    WrappedPerMethod,
     wrap_handler,
 )
 
@@ -25,12 +26,14 @@ class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, domain: str) -> None:
         self._domain = domain
+        self._wrapped = WrappedPerMethod(
+            lambda handler, method: wrap_handler(handler, method, self._around)
+        )
 
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(details)
-        return wrap_handler(handler, details.method, self._around)
+        return self._wrapped.get(await continuation(details), details.method)
 
     @asynccontextmanager
     async def _around(self, context: grpc.aio.ServicerContext, method: str) -> AsyncIterator[None]:

@@ -13,6 +13,7 @@ from rapport.errors import (
 
 from ._wrapping import (
     Continuation,
+    WrappedPerMethod,
     wrap_handler,
 )
 
@@ -42,24 +43,30 @@ class RequestDecodingInterceptor(grpc.aio.ServerInterceptor):
     for it; place this inside ErrorMappingInterceptor, which maps it.
     """
 
+    def __init__(self) -> None:
+        self._wrapped = WrappedPerMethod(_tolerant)
+
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(details)
-        if handler is None or handler.request_deserializer is None:
-            return handler  # raw bytes: nothing to decode
-        decode = handler.request_deserializer
-        type_name = _message_type_name(decode)
+        return self._wrapped.get(await continuation(details), details.method)
 
-        def tolerant(raw: bytes) -> Any:
-            try:
-                return decode(raw)
-            except (DecodeError, UnicodeDecodeError):  # the latter: pure-Python protobuf
-                return _Undecodable(type_name)
 
-        return wrap_handler(
-            handler, details.method, on_request=_refuse_undecodable, request_deserializer=tolerant
-        )
+def _tolerant(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+    if handler.request_deserializer is None:
+        return handler  # raw bytes: nothing to decode
+    decode = handler.request_deserializer
+    type_name = _message_type_name(decode)
+
+    def tolerant(raw: bytes) -> Any:
+        try:
+            return decode(raw)
+        except (DecodeError, UnicodeDecodeError):  # the latter: pure-Python protobuf
+            return _Undecodable(type_name)
+
+    return wrap_handler(
+        handler, method, on_request=_refuse_undecodable, request_deserializer=tolerant
+    )
 
 
 async def _refuse_undecodable(request: Any, _context: grpc.aio.ServicerContext) -> None:

@@ -11,6 +11,7 @@ from rapport.errors import (
 
 from ._wrapping import (
     Continuation,
+    WrappedPerMethod,
     wrap_handler,
 )
 
@@ -37,13 +38,14 @@ class ResponseSizeInterceptor(grpc.aio.ServerInterceptor):
 
     def __init__(self, max_bytes: int) -> None:
         self._max = max_bytes
+        self._wrapped = WrappedPerMethod(self._measured)
 
     async def intercept_service(
         self, continuation: Continuation, details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(details)
-        if handler is None:
-            return None
+        return self._wrapped.get(await continuation(details), details.method)
+
+    def _measured(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         serialize = handler.response_serializer
 
         def encode(response: Any) -> _Encoded:
@@ -62,6 +64,4 @@ class ResponseSizeInterceptor(grpc.aio.ServerInterceptor):
                 return response.raw
             return encode(response).raw
 
-        return wrap_handler(
-            handler, details.method, on_response=encode, response_serializer=pass_through
-        )
+        return wrap_handler(handler, method, on_response=encode, response_serializer=pass_through)

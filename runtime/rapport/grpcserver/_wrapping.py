@@ -68,18 +68,23 @@ async def _prepare(
 
 
 def _wrap_unary_response(behavior: Callable[..., Any], hooks: _Hooks, streaming: bool) -> Any:
-    around = hooks.around or _nothing
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        request = await _prepare(request, context, hooks, streaming)
+        result = behavior(request, context)
+        if inspect.isawaitable(result):
+            result = await result
+        # None: streams written with context.write(), or a status set by hand.
+        if hooks.on_response is not None and result is not None:
+            result = hooks.on_response(result)
+        return result
+
+    around = hooks.around
+    if around is None:
+        return call  # every call counts: no empty context manager around it
 
     async def wrapper(request: Any, context: grpc.aio.ServicerContext) -> Any:
         async with around(context, hooks.method):
-            request = await _prepare(request, context, hooks, streaming)
-            result = behavior(request, context)
-            if inspect.isawaitable(result):
-                result = await result
-            # None: streams written with context.write(), or a status set by hand.
-            if hooks.on_response is not None and result is not None:
-                result = hooks.on_response(result)
-            return result
+            return await call(request, context)
 
     return wrapper
 
@@ -100,6 +105,32 @@ def _wrap_stream_response(behavior: Callable[..., Any], hooks: _Hooks, streaming
                     yield item if hooks.on_response is None else hooks.on_response(item)
 
     return wrapper
+
+
+class WrappedPerMethod:
+    """An interceptor's wrapped handlers, built once per method instead of on every call.
+
+    What an interceptor wraps depends only on the method and the inner handler,
+    which is the same object call after call (the registered handler, or the one
+    an inner interceptor cached here too); a different inner handler rebuilds.
+    Only registered methods get here, so the memory is bounded by the contract.
+    """
+
+    def __init__(
+        self, wrap: Callable[[grpc.RpcMethodHandler, str], grpc.RpcMethodHandler | None]
+    ) -> None:
+        self._wrap = wrap
+        self._built: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler | None]] = {}
+
+    def get(self, handler: grpc.RpcMethodHandler | None, method: str) -> Any:
+        if handler is None:
+            return None
+        built = self._built.get(method)
+        if built is not None and built[0] is handler:
+            return built[1]
+        wrapped = self._wrap(handler, method)
+        self._built[method] = (handler, wrapped)
+        return wrapped
 
 
 def wrap_handler(

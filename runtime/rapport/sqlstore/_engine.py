@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 # Execution option read by the SQLite "begin" hook: writers ask for IMMEDIATE.
@@ -27,6 +28,12 @@ _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
     "sqlite+pysqlite": "sqlite+aiosqlite",
 }
+
+# A pooled connection idle longer than this is pinged before it is handed out (the
+# server may have restarted, or a proxy dropped it). One in steady use is not:
+# pool_pre_ping would cost a round trip on every transaction.
+PING_AFTER_IDLE_SECONDS = 2.0
+_RETURNED_AT = "rapport_returned_at"
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -52,8 +59,31 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
             # Only the service's schema: a missing schema fails loudly instead
             # of silently creating tables in public.
             connect_args["server_settings"] = {"search_path": quote_ident(schema)}
-        return create_async_engine(sa_url, echo=echo, pool_pre_ping=True, connect_args=connect_args)
+        engine = create_async_engine(sa_url, echo=echo, connect_args=connect_args)
+        _ping_when_idle(engine)
+        return engine
     return create_async_engine(sa_url, echo=echo)
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _handed_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return  # new, or used moments ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as err:
+            if not engine.dialect.is_disconnect(err, dbapi_connection, None):
+                raise
+            alive = False
+        if not alive:
+            # The pool discards this connection and hands out a fresh one.
+            raise DisconnectionError("pooled connection was closed by the server")
 
 
 def _sqlite_engine(sa_url: URL, echo: bool) -> AsyncEngine:
