@@ -4,6 +4,7 @@ the same server's empty RPC measured in the same run.
     .venv/bin/python bench/bench_decide.py [--backend sqlite|postgres] [--rate 1000]
         [--seconds 10] [--customers 2000] [--concurrency 32] [--max-in-flight 256]
         [--lookups grpc|in-process] [--profile /tmp/decide.prof]
+        [--profile-cache-seconds 0]
 
 The catalogue: 50 actions in 5 groups (email, SMS or in-app, marketing purpose), 10
 engagement policies (CEL eligibility, applicability and suitability rules over the
@@ -26,6 +27,11 @@ ones answered, each latency counted from when it was due; at most --max-in-fligh
 pending (a call due beyond that is shed, not sent, and counted). It reports p50/p99 of
 the answered calls and the rate achieved. Peak: closed loop with --concurrency calls in
 flight for --peak-seconds, for Decide and for the empty RPC.
+
+`--profile-cache-seconds S` sets the service's profile_cache_seconds: Decide then
+keeps each profile it read for up to S seconds while it follows profile's signals
+(the stand-in's WatchSignals stream stays open and quiet: no profile changes during
+the run), so only the first Decide of a customer in each S seconds asks profile.
 
 `--lookups in-process` answers profile and consent inside the server's process (the
 stand-in's profile converted per call, all consent granted): the cost of Decide
@@ -120,6 +126,11 @@ class Profiles(profile_grpc.ProfileServiceServicer):
                 profile.traits[key].value.number_value = value
         return profile
 
+    async def WatchSignals(self, request, context):  # noqa: N802
+        # No profile changes during the bench: the stream stays open with no signal.
+        await asyncio.Event().wait()
+        yield profile_pb.WatchSignalsResponse()
+
     async def GetProfile(self, request, context):  # noqa: N802 (gRPC method name)
         customer = request.name.removesuffix("/profile")
         traits = self.traits.get(customer)
@@ -151,6 +162,10 @@ class InProcessProfiles:
 
     async def segment_members(self, segment: str, limit: int) -> list[str]:
         return []
+
+    async def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Any]:
+        await asyncio.Event().wait()  # no profile changes during the bench
+        yield None
 
 
 class InProcessConsents:
@@ -407,6 +422,7 @@ async def run(args: argparse.Namespace) -> None:
             consent_address=fakes,
             delivery_address=fakes,
             triggers_enabled=False,
+            profile_cache_seconds=args.profile_cache_seconds,
             **db,
         )
         if args.lookups == "in-process":
@@ -485,6 +501,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--profile", metavar="PATH", help="cProfile the server's load phase into PATH"
+    )
+    parser.add_argument(
+        "--profile-cache-seconds",
+        type=float,
+        default=0.0,
+        help="the service's profile_cache_seconds: Decide keeps profiles this long while "
+        "following profile's signals (0, the default setting: GetProfile on every Decide)",
     )
     asyncio.run(run(parser.parse_args()))
 

@@ -9,8 +9,10 @@ zone; the window is elsewhere in the day so messages are not held) -> frequency 
 (a rule counted per customer, high enough not to cap) -> consent (CheckConsent on the
 real consent service, right before the provider call) -> the provider: SMTP into an
 aiosmtpd sink, or a signed Standard Webhooks POST into a local HTTP receiver, both
-started here on 127.0.0.1. The clock runs from the first SendMessage to the moment the
-sink or receiver got the last message; the figure is messages/s over that span.
+started here on 127.0.0.1 in a process of their own (the provider's side: their CPU is
+not delivery's; they count every message they get in shared memory). The clock runs from
+the first SendMessage to the moment the sink or receiver got the last message; the
+figure is messages/s over that span.
 
 The delivery and consent services run in this process (one event loop, as one replica
 of each would); the profile service is a gRPC stand-in answering every customer's
@@ -25,17 +27,16 @@ import argparse
 import asyncio
 import base64
 import cProfile
+import multiprocessing
 import pstats
 import socket
 import sys
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import grpc
-from aiosmtpd.controller import Controller
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_profile_ingest import databases  # noqa: E402
@@ -56,35 +57,46 @@ WORKSPACE = "workspaces/default"
 SECRET = "whsec_" + base64.b64encode(b"b" * 32).decode()
 
 
-class Sink:
-    """aiosmtpd handler counting mails (its own thread and loop, as a relay would be)."""
+class Counter:
+    """Messages a sink got, and when the last one came (perf_counter: one clock for every
+    process of this machine), shared with the process the sinks run in."""
 
-    def __init__(self) -> None:
-        self.count = 0
-        self.last = 0.0
-        self._lock = threading.Lock()
+    def __init__(self, context: Any) -> None:
+        self._count = context.Value("q", 0, lock=False)
+        self._last = context.Value("d", 0.0, lock=False)
+
+    def got_one(self) -> None:
+        # Only the sinks' process writes, one event loop: no lock needed.
+        self._count.value += 1
+        self._last.value = time.perf_counter()
+
+    @property
+    def count(self) -> int:
+        return int(self._count.value)
+
+    @property
+    def last(self) -> float:
+        return float(self._last.value)
+
+
+class Sink:
+    """aiosmtpd handler counting mails (in the sinks' process, as a relay would be)."""
+
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        with self._lock:
-            self.count += 1
-            self.last = time.perf_counter()
+        self._counter.got_one()
         return "250 OK"
 
 
 class Receiver:
     """A minimal HTTP/1.1 keep-alive receiver answering 204 to every POST."""
 
-    def __init__(self) -> None:
-        self.count = 0
-        self.last = 0.0
-        self.port = 0
-        self._server: asyncio.Server | None = None
+    def __init__(self, counter: Counter) -> None:
+        self._counter = counter
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -94,8 +106,7 @@ class Receiver:
                         length = int(line.split(b":", 1)[1])
                 if length:
                     await reader.readexactly(length)
-                self.count += 1
-                self.last = time.perf_counter()
+                self._counter.got_one()
                 writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -103,9 +114,24 @@ class Receiver:
         finally:
             writer.close()
 
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
+
+def sinks_main(mails: Counter, hooks: Counter, smtp_port: int, ready: Any, stop: Any) -> None:
+    """The SMTP sink and the webhook receiver, in a process of their own (the provider's
+    side: its CPU is not the delivery process's); sends the receiver's port when ready."""
+    from aiosmtpd.smtp import SMTP
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        smtp = await loop.create_server(
+            lambda: SMTP(Sink(mails), hostname="127.0.0.1"), "127.0.0.1", smtp_port
+        )
+        http = await asyncio.start_server(Receiver(hooks).serve, "127.0.0.1", 0)
+        ready.send(http.sockets[0].getsockname()[1])
+        await loop.run_in_executor(None, stop.wait)
+        smtp.close()
+        http.close()
+
+    asyncio.run(serve())
 
 
 class Profiles(profile_service_pb2_grpc.ProfileServiceServicer):
@@ -192,7 +218,7 @@ async def grant_all(stub: consent_grpc.ConsentServiceStub, customers: int) -> No
 async def run_phase(
     stub: pb_grpc.DeliveryServiceStub,
     channel: int,
-    counter: Sink | Receiver,
+    counter: Counter,
     *,
     messages: int,
     customers: int,
@@ -223,7 +249,7 @@ async def run_phase(
     await asyncio.gather(*(send(i) for i in range(messages)))
     accepted = time.perf_counter()
     deadline = accepted + 300
-    # Polling the counters (the sink counts on its own thread): 10 ms of resolution at
+    # Polling the counters (the sinks count in their own process): 10 ms of resolution at
     # most on a span of seconds.
     while counter.count - before < messages and time.perf_counter() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
@@ -234,12 +260,16 @@ async def run_phase(
 
 
 async def main(args: argparse.Namespace) -> None:
-    sink = Sink()
+    context = multiprocessing.get_context("spawn")
+    sink, receiver = Counter(context), Counter(context)
     smtp_port = free_port()
-    controller = Controller(sink, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
-    receiver = Receiver()
-    await receiver.start()
+    ready, ready_child = context.Pipe()
+    stop = context.Event()
+    sinks = context.Process(
+        target=sinks_main, args=(sink, receiver, smtp_port, ready_child, stop), daemon=True
+    )
+    sinks.start()
+    receiver_port = await asyncio.get_running_loop().run_in_executor(None, ready.recv)
     async with databases(args.backend) as (consent_db, delivery_db):
         consent_settings = ConsentSettings(**consent_db, log_level="WARNING")
         async with (
@@ -260,7 +290,7 @@ async def main(args: argparse.Namespace) -> None:
                 smtp_start_tls=False,
                 webhook_endpoints={
                     "default": {
-                        "url": f"http://127.0.0.1:{receiver.port}/hook",
+                        "url": f"http://127.0.0.1:{receiver_port}/hook",
                         "secret": SECRET,
                     }
                 },
@@ -268,7 +298,11 @@ async def main(args: argparse.Namespace) -> None:
                 quiet_hours=quiet_window(),
                 dispatch_concurrency=args.workers,
                 provider_default_limit={"max_concurrency": args.workers},
+                # A connection for every call in flight (none waits for the pool).
+                webhook_max_connections=args.workers,
                 dispatch_poll_seconds=0.05,
+                profile_cache_seconds=args.profile_cache,
+                **({"batch_linger_seconds": args.batch_linger} if args.batch_linger >= 0 else {}),
             )
             async with (
                 serve_in_process(build_delivery, settings) as delivery,
@@ -313,8 +347,8 @@ async def main(args: argparse.Namespace) -> None:
                     profiler.disable()
                     profiler.dump_stats(args.profile)
                     pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
-    await receiver.stop()
-    controller.stop()
+    stop.set()
+    sinks.join(10)
     empty_per_second = empty.per_second
     print_table(
         f"Delivery end to end ({args.messages} messages per channel, {args.customers} "
@@ -341,6 +375,18 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=64, help="dispatch slots")
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--redis", default=None, help="Redis URL for the frequency caps")
+    parser.add_argument(
+        "--batch-linger",
+        type=float,
+        default=-1.0,
+        help="RAPPORT_DELIVERY_BATCH_LINGER_SECONDS (default: the service's)",
+    )
+    parser.add_argument(
+        "--profile-cache",
+        type=float,
+        default=2.0,
+        help="RAPPORT_DELIVERY_PROFILE_CACHE_SECONDS (0: GetProfile for every attempt)",
+    )
     parser.add_argument("--profile", default=None, help="write a cProfile here")
     return parser.parse_args()
 

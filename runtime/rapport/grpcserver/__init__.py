@@ -2,6 +2,7 @@
 
 from rapport.deadlines import current_deadline_remaining
 
+from ._heap import settle_heap
 from ._server import HealthServicer, RunningServer, ServiceParts, run, start
 from ._workspaces import named_workspaces
 
@@ -12,5 +13,6 @@ __all__ = [
     "current_deadline_remaining",
     "named_workspaces",
     "run",
+    "settle_heap",
     "start",
 ]

@@ -21,6 +21,7 @@ from ._access_log import AccessLogInterceptor
 from ._auth import AuthInterceptor
 from ._deadline import DeadlineInterceptor
 from ._error_mapping import ErrorMappingInterceptor
+from ._heap import settle_heap
 from ._reflection import enable_reflection
 from ._request_decoding import RequestDecodingInterceptor
 from ._response_size import ResponseSizeInterceptor
@@ -260,6 +261,7 @@ def run(build: Callable[[S], Awaitable[ServiceParts]], settings: S) -> None:
 async def _serve(build: Callable[[S], Awaitable[ServiceParts]], settings: S) -> None:
     parts = await build(settings)
     server = await start(parts, settings)
+    settle_heap()
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

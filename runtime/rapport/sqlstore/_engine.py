@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,22 +48,37 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def create_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
-    """Create an AsyncEngine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
+def create_engine(
+    url: str,
+    *,
+    schema: str | None = None,
+    echo: bool = False,
+    json_serializer: Callable[[Any], str] | None = None,
+    json_deserializer: Callable[[str], Any] | None = None,
+) -> AsyncEngine:
+    """Create an AsyncEngine for SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+    ``json_serializer`` / ``json_deserializer``: how JSON columns are written and
+    read (default: the json module's dumps and loads)."""
     sa_url = normalise_url(url)
     backend = sa_url.get_backend_name()
+    options: dict[str, Any] = {"echo": echo}
+    if json_serializer is not None:
+        options["json_serializer"] = json_serializer
+    if json_deserializer is not None:
+        options["json_deserializer"] = json_deserializer
     if backend == "sqlite":
-        return _sqlite_engine(sa_url, echo)
+        return _sqlite_engine(sa_url, options)
     if backend == "postgresql":
         connect_args: dict[str, Any] = {}
         if schema:
             # Only the service's schema: a missing schema fails loudly instead
             # of silently creating tables in public.
             connect_args["server_settings"] = {"search_path": quote_ident(schema)}
-        engine = create_async_engine(sa_url, echo=echo, connect_args=connect_args)
+        engine = create_async_engine(sa_url, connect_args=connect_args, **options)
         _ping_when_idle(engine)
         return engine
-    return create_async_engine(sa_url, echo=echo)
+    return create_async_engine(sa_url, **options)
 
 
 def _ping_when_idle(engine: AsyncEngine) -> None:
@@ -86,11 +102,11 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError("pooled connection was closed by the server")
 
 
-def _sqlite_engine(sa_url: URL, echo: bool) -> AsyncEngine:
+def _sqlite_engine(sa_url: URL, options: dict[str, Any]) -> AsyncEngine:
     database = sa_url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(sa_url, echo=echo)
+    engine = create_async_engine(sa_url, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

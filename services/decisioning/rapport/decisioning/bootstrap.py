@@ -24,6 +24,7 @@ from rapport.decisioning.entrypoints.grpc_servicer import DecisioningServicer
 from rapport.decisioning.service_layer import commands
 from rapport.decisioning.service_layer.config_io import load_catalogue
 from rapport.decisioning.service_layer.dependencies import Dependencies, utc_now
+from rapport.decisioning.service_layer.profile_read_model import ProfileReadModel
 from rapport.decisioning.service_layer.trigger_kinds import TriggerScheduler
 from rapport.decisioning.service_layer.trigger_runner import TriggerRunner, is_transient
 from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
@@ -78,6 +79,12 @@ async def _consume(runner: TriggerRunner, delivery: Delivery) -> None:
     await runner.consume(delivery.workspace, signal_from_bytes(delivery.data))
 
 
+async def _cursor(deps: Dependencies, workspace: str) -> str:
+    """Where the trigger runner is in the workspace's signals: a recent position."""
+    async with deps.uow(readonly=True) as uow:
+        return await uow.signal_cursors.get(workspace)
+
+
 class StartupError(RuntimeError):
     """The service cannot start with this configuration."""
 
@@ -124,9 +131,15 @@ async def build(
                 redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds),
                 key_prefix=settings.redis_key_prefix,
             )
+        profile = GrpcProfileClient(profile_channel)
+        profile_cache = (
+            ProfileReadModel(profile, settings.workspaces, settings.profile_cache_seconds)
+            if settings.profile_cache_seconds > 0
+            else None
+        )
         deps = Dependencies(
             uow=functools.partial(DecisioningUnitOfWork, engine),
-            profile=GrpcProfileClient(profile_channel),
+            profile=profile,
             consent=GrpcConsentClient(consent_channel),
             delivery=GrpcDeliveryClient(delivery_channel),
             workspaces=frozenset(settings.workspaces),
@@ -142,6 +155,7 @@ async def build(
                 settings.time_zone_trait,
                 settings.default_time_zone,
             ),
+            profile_cache=profile_cache,
         )
         for workspace in deps.workspaces:
             await publish_if_never_published(deps, workspace)
@@ -158,6 +172,8 @@ async def build(
 
     background = []
     on_close = [close]
+    if profile_cache is not None:
+        background.append(functools.partial(profile_cache.run, functools.partial(_cursor, deps)))
     if settings.triggers_enabled:
         runner = TriggerRunner(
             deps,

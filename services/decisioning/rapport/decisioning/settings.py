@@ -43,6 +43,10 @@ class DecisioningSettings(ServiceSettings):
     # replica changed a model or learnt from an outcome; this replica's own model
     # changes apply at once.
     model_refresh_seconds: float = Field(default=1.0, ge=0)
+    # Decide keeps a profile read from profile for up to this long while this process
+    # follows profile's signals (a signal of the customer drops it at once; a broken
+    # stream drops them all until followed again). 0: ask profile on every Decide.
+    profile_cache_seconds: float = Field(default=0.0, ge=0, le=300)
     # With redis_url: contacts counted against the contact limits live in Redis (shared
     # by the replicas) under this prefix; without, in the database.
     redis_key_prefix: str = "rapport:decisioning:"

@@ -14,9 +14,14 @@ from rapport.delivery.adapters.consent_client import GrpcConsentClient
 from rapport.delivery.adapters.consent_feed import GrpcConsentFeed
 from rapport.delivery.adapters.consent_recorder import GrpcConsentRecorder
 from rapport.delivery.adapters.email_provider import SmtpEmailProvider
+from rapport.delivery.adapters.group_commit import GroupCommit
 from rapport.delivery.adapters.http_provider import new_client
 from rapport.delivery.adapters.inbox_provider import InboxProvider
-from rapport.delivery.adapters.profile_client import GrpcProfileClient
+from rapport.delivery.adapters.profile_client import (
+    CachedProfileClient,
+    GrpcProfileClient,
+    ProfileClient,
+)
 from rapport.delivery.adapters.profile_events_client import GrpcProfileEventSink
 from rapport.delivery.adapters.providers import Provider
 from rapport.delivery.adapters.push_provider import FcmPushProvider
@@ -257,8 +262,12 @@ def cap_store(settings: DeliverySettings, engine: AsyncEngine) -> CapStore:
     )
     if use_redis and settings.redis_url:
         client = redis_client(settings.redis_url, timeout_seconds=settings.redis_timeout_seconds)
-        return RedisCapStore(client, key_prefix=settings.frequency_cap_key_prefix)
-    return SqlCapStore(engine)
+        return RedisCapStore(
+            client,
+            key_prefix=settings.frequency_cap_key_prefix,
+            linger=settings.batch_linger_seconds,
+        )
+    return SqlCapStore(engine, linger=settings.batch_linger_seconds)
 
 
 def _limit(limit: ProviderLimitSettings) -> ProviderLimit:
@@ -274,6 +283,13 @@ def provider_limits(settings: DeliverySettings) -> ProviderLimits:
         limits={name: _limit(limit) for name, limit in settings.provider_limits.items()},
         default=_limit(settings.provider_default_limit),
     )
+
+
+def profile_client(settings: DeliverySettings, channel: Any) -> ProfileClient:
+    client = GrpcProfileClient(channel)
+    if settings.profile_cache_seconds > 0:
+        return CachedProfileClient(client, ttl_seconds=settings.profile_cache_seconds)
+    return client
 
 
 async def build(
@@ -293,8 +309,8 @@ async def build(
     deps = Dependencies(
         uow_factory=uow_factory,
         workspaces=frozenset(settings.workspaces),
-        profiles=GrpcProfileClient(profile_channel),
-        consents=GrpcConsentClient(consent_channel),
+        profiles=profile_client(settings, profile_channel),
+        consents=GrpcConsentClient(consent_channel, linger=settings.batch_linger_seconds),
         providers=providers,
         retry_policy=RetryPolicy(
             max_attempts=settings.max_attempts,
@@ -317,6 +333,7 @@ async def build(
         loop=closed_loop(
             settings, consent_channel=consent_channel, profile_channel=profile_channel
         ),
+        accepts=GroupCommit(linger=settings.batch_linger_seconds),
     )
     relay = OutboxRelay(
         deps, poll_seconds=settings.outbox_poll_seconds, batch_size=settings.outbox_batch_size
@@ -327,6 +344,7 @@ async def build(
         poll_seconds=settings.dispatch_poll_seconds,
         attempt_timeout_seconds=settings.attempt_timeout_seconds,
         lease_seconds=settings.lease_seconds,
+        linger_seconds=settings.batch_linger_seconds,
     )
     maintenance = Maintenance(deps, interval_seconds=settings.maintenance_interval_seconds)
     follower = ConsentFollower(

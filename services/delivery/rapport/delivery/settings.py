@@ -293,6 +293,13 @@ class DeliverySettings(ServiceSettings):
     # as many dispatch slots as its providers may have calls in flight.
     provider_limits: dict[str, ProviderLimitSettings] = {}
     provider_default_limit: ProviderLimitSettings = ProviderLimitSettings()
+    # How long a customer's profile read from profile is used for their next messages
+    # (traits changed meanwhile show that much later at most); 0: read for every attempt.
+    profile_cache_seconds: float = 0.0
+    # Under load, how long a batch (accepts, claims, cap counts, consent checks, attempt
+    # outcomes) waits for more items before it is written: fewer, larger transactions.
+    # An idle service writes a lone item at once.
+    batch_linger_seconds: float = 0.005
     # One attempt (profile, consent, providers) is cut off after this long...
     attempt_timeout_seconds: float = 60.0
     # ...and its claim lasts longer, so no other replica takes the message meanwhile.
@@ -304,6 +311,10 @@ class DeliverySettings(ServiceSettings):
             raise ValueError("lease_seconds must be greater than attempt_timeout_seconds")
         if self.max_attempts < 1 or self.dispatch_concurrency < 1:
             raise ValueError("max_attempts and dispatch_concurrency must be at least 1")
+        if not 0 <= self.profile_cache_seconds <= 60:
+            raise ValueError("profile_cache_seconds must be between 0 and 60")
+        if not 0 <= self.batch_linger_seconds <= 0.04:
+            raise ValueError("batch_linger_seconds must be between 0 and 0.04")
         if self.breaker_failure_threshold < 1:
             raise ValueError("breaker_failure_threshold must be at least 1")
         return self

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -60,8 +60,8 @@ class BasePropensity:
         return action.base_propensity, "base propensity"
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(NamedTuple):
+    # A named tuple: one per candidate of every decision, built cheaply; never changed.
     candidate: Candidate
     score: ScoreParts
     note: str
@@ -72,10 +72,15 @@ class Scored:
 def consent_pairs(candidates: Iterable[Candidate]) -> list[ConsentPair]:
     """The distinct (purpose, channel) pairs to check, in first-seen order."""
     pairs: dict[ConsentPair, None] = {}
+    seen: set[tuple[str, tuple[Channel, ...]]] = set()
     for candidate in candidates:
-        for channel in candidate.channels:
+        purpose, channels = candidate.action.purpose, candidate.channels
+        if (purpose, channels) in seen:
+            continue  # most candidates share a purpose and channels with an earlier one
+        seen.add((purpose, channels))
+        for channel in channels:
             if channel.needs_consent:
-                pairs[(candidate.action.purpose, channel)] = None
+                pairs[(purpose, channel)] = None
     return list(pairs)
 
 
@@ -106,11 +111,18 @@ def filter_consent(
     """Candidates on the channels they have consent for; a pair not answered is refused."""
     kept: list[Candidate] = []
     excluded: list[ExcludedAction] = []
+    # The channels allowed for (purpose, channels): most candidates repeat one.
+    known: dict[tuple[str, tuple[Channel, ...]], tuple[Channel, ...]] = {}
     for candidate in candidates:
         purpose = candidate.action.purpose
-        allowed = tuple(
-            c for c in candidate.channels if not c.needs_consent or consent.get((purpose, c), False)
-        )
+        key = (purpose, candidate.channels)
+        allowed = known.get(key)
+        if allowed is None:
+            allowed = known[key] = tuple(
+                c
+                for c in candidate.channels
+                if not c.needs_consent or consent.get((purpose, c), False)
+            )
         if not allowed:
             tried = ", ".join(c.value for c in candidate.channels)
             text = f"No consent for {purpose} on {tried}."
@@ -127,19 +139,36 @@ def filter_consent(
     return kept, excluded
 
 
-def _context_weight(
-    settings: ArbitrationSettings, env: RuleEnvironment, candidate: Candidate
+def _weight_rules(settings: ArbitrationSettings) -> tuple[tuple[str, float, str, int], ...]:
+    """(condition, weight, the note when it holds, position) of each context weight."""
+    return tuple(
+        (
+            rule.condition,
+            rule.weight,
+            f"context weight {_number(rule.weight)} for `{rule.condition}`",
+            index,
+        )
+        for index, rule in enumerate(settings.context_weights)
+    )
+
+
+def _weigh(
+    rules: Sequence[tuple[str, float, str, int]], env: RuleEnvironment, variable: Mapping[str, Any]
 ) -> tuple[float, list[str]]:
     weight = 1.0
     notes: list[str] = []
-    variable = candidate.variable
-    if variable is None:
-        variable = action_variable(candidate.action, candidate.group)
-    for index, rule in enumerate(settings.context_weights):
+    known = env.results
+    for condition, rule_weight, note, index in rules:
+        result = known.get(condition)
+        if result is True or result is False:
+            if result:
+                weight *= rule_weight
+                notes.append(note)
+            continue
         try:
-            if env.evaluate(rule.condition, variable):
-                weight *= rule.weight
-                notes.append(f"context weight {_number(rule.weight)} for `{rule.condition}`")
+            if env.evaluate(condition, variable):
+                weight *= rule_weight
+                notes.append(note)
         except RuleEvaluationError as err:
             notes.append(f"context weight rule {index + 1} failed ({err}), not applied")
     return weight, notes
@@ -164,17 +193,22 @@ def score(
         else None
     )
     batch_values = np.asarray(batch.values, dtype=float).tolist() if batch is not None else []
+    batch_note = f"propensity from {batch.source}" if batch is not None else ""
     items: list[tuple[Candidate, ScoreParts, str]] = []
+    weight_rules = _weight_rules(settings) if use_weights else ()
     for index, candidate in enumerate(candidates):
         action = candidate.action
         if batch is not None:
             propensity, source = batch_values[index], batch.source
         else:
             propensity, source = model.propensity(action)
-        notes = [f"propensity from {source}"]
+        notes = [batch_note if batch is not None else f"propensity from {source}"]
         weight = 1.0
         if use_weights:
-            weight, weight_notes = _context_weight(settings, env, candidate)
+            variable = candidate.variable
+            if variable is None:
+                variable = action_variable(action, candidate.group)
+            weight, weight_notes = _weigh(weight_rules, env, variable)
             notes.extend(weight_notes)
         group_lever = candidate.group.lever if candidate.group is not None else 1.0
         if unused_note:
@@ -209,11 +243,13 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def _priority_text(score: ScoreParts) -> str:
+def _priority_text(score: ScoreParts, priority: float | None = None) -> str:
+    # One format (the same as _number's) rather than five calls: written for every
+    # outranked action of every decision.
     return (
-        f"priority = propensity {_number(score.propensity)} × context weight "
-        f"{_number(score.context_weight)} × value {_number(score.value)} × lever "
-        f"{_number(score.lever)} = {_number(score.priority)}"
+        f"priority = propensity {score.propensity:g} × context weight "
+        f"{score.context_weight:g} × value {score.value:g} × lever "
+        f"{score.lever:g} = {score.priority if priority is None else priority:g}"
     )
 
 
@@ -230,10 +266,14 @@ def arbitrate(
     still allow once the better-ranked ones took theirs; the others excluded."""
     ranked: list[RankedAction] = []
     excluded: list[ExcludedAction] = []
-    for item in sorted(scored, key=lambda s: (-s.score.priority, s.candidate.action.name)):
+    keyed = sorted(
+        ((-item.score.priority, item.candidate.action.name, item) for item in scored),
+        key=lambda k: (k[0], k[1]),
+    )
+    for negated, _, item in keyed:
         action = item.candidate.action
         if len(ranked) == max_actions:
-            text = f"Ranked below the top {max_actions}: {_priority_text(item.score)}."
+            text = f"Ranked below the top {max_actions}: {_priority_text(item.score, -negated)}."
             excluded.append(
                 ExcludedAction(action.name, ExclusionReason.OUTRANKED, text, score=item.score)
             )

@@ -56,6 +56,11 @@ class ContactBudget:
             for limit in self._limits
         ]
 
+    @property
+    def unlimited(self) -> bool:
+        """No limit at all: every channel always open."""
+        return not self._limits
+
     def blocking(self, channel: Channel, purpose: str) -> ContactLimit | None:
         """A limit one more such contact would exceed; None when it is allowed."""
         if not counts_as_contact(channel):
@@ -115,6 +120,8 @@ def restrict(
 ) -> tuple[list[Candidate], list[ExcludedAction]]:
     """Candidates on the channels their limits leave open; the suppressed and the
     limited-out excluded with the rule or limit in words."""
+    if budget.unlimited and not settings.suppression_rules:
+        return list(candidates), []  # nothing can hold a candidate back
     kept: list[Candidate] = []
     excluded: list[ExcludedAction] = []
     for candidate in candidates:

@@ -94,25 +94,69 @@ def _configured_rules(
     return found
 
 
+@dataclass(frozen=True)
+class _Prepared:
+    """What engagement needs of one action, derived once per configuration version."""
+
+    action: Action
+    group: ActionGroup | None
+    variable: ActionVariable
+    # (kind, owner in words, expression, the exclusion when it is false)
+    rules: tuple[tuple[str, str, str, ExcludedAction], ...]
+    held: str
+    # The candidate on the action's own channels (the same for every decision).
+    candidate: Candidate
+
+
+def _prepared(config: DecisionConfig) -> tuple[_Prepared, ...]:
+    found = config.derived.get("engagement")
+    if found is None:
+        items = []
+        for action in config.actions:
+            group = config.group(action.group_id)
+            variable = configured_variable(config, action, group)
+            rules, held = _configured_rules(config, action, group)
+            falsified = tuple(
+                (
+                    kind,
+                    owner,
+                    rule,
+                    _excluded(
+                        action,
+                        _REASONS[kind],
+                        f"{kind.capitalize()} rule {owner}`{rule}` is false.",
+                    ),
+                )
+                for kind, owner, rule in rules
+            )
+            candidate = Candidate(action, group, action.channels, (held,), variable)
+            items.append(_Prepared(action, group, variable, falsified, held, candidate))
+        found = config.derived["engagement"] = tuple(items)
+    return found
+
+
 def _screen_rules(
     action: Action,
     env: RuleEnvironment,
     variable: Mapping[str, Any],
-    rules: Iterable[tuple[str, str, str]],
-    held: str,
-) -> ExcludedAction | str:
-    """The exclusion a rule causes, or the note saying which rules held (`held`)."""
-    reasons = _REASONS
-    for kind, owner, rule in rules:
+    rules: Iterable[tuple[str, str, str, ExcludedAction]],
+) -> ExcludedAction | None:
+    """The exclusion a rule causes; None when they all held."""
+    known = env.results
+    for kind, owner, rule, falsified in rules:
+        result = known.get(rule)
+        if result is True:
+            continue
+        if result is False:
+            return falsified
         try:
             result = env.evaluate(rule, variable)
         except RuleEvaluationError as err:
             text = f"{kind.capitalize()} rule {owner}`{rule}` failed: {err}."
             return _excluded(action, ExclusionReason.RULE_ERROR, text)
         if not result:
-            text = f"{kind.capitalize()} rule {owner}`{rule}` is false."
-            return _excluded(action, reasons[kind], text)
-    return held
+            return falsified
+    return None
 
 
 def engage(
@@ -126,13 +170,16 @@ def engage(
     """Every action of `config` as a candidate or an exclusion; `scope` keeps one action id."""
     candidates: list[Candidate] = []
     excluded: list[ExcludedAction] = []
-    for action in config.actions:
+    for item in _prepared(config):
+        action = item.action
         if scope is not None and action.action_id != scope:
             excluded.append(
                 _excluded(action, ExclusionReason.OUT_OF_SCOPE, "Not the trigger's action.")
             )
             continue
-        if not action.in_window(now):
+        if (action.start_time is not None or action.end_time is not None) and not (
+            action.in_window(now)
+        ):
             excluded.append(
                 _excluded(action, ExclusionReason.OUT_OF_WINDOW, _window_text(action, now))
             )
@@ -142,13 +189,15 @@ def engage(
             text = f"Not offered on {requested_channel.value} (only {offered})."
             excluded.append(_excluded(action, ExclusionReason.CHANNEL_MISMATCH, text))
             continue
-        group = config.group(action.group_id)
-        variable = configured_variable(config, action, group)
-        rules, held = _configured_rules(config, action, group)
-        screened = _screen_rules(action, env, variable, rules, held)
-        if isinstance(screened, ExcludedAction):
-            excluded.append(screened)
-            continue
-        channels = (requested_channel,) if requested_channel is not None else action.channels
-        candidates.append(Candidate(action, group, channels, (screened,), variable))
+        if item.rules:
+            screened = _screen_rules(action, env, item.variable, item.rules)
+            if screened is not None:
+                excluded.append(screened)
+                continue
+        if requested_channel is None:
+            candidates.append(item.candidate)
+        else:
+            candidates.append(
+                Candidate(action, item.group, (requested_channel,), (item.held,), item.variable)
+            )
     return candidates, excluded

@@ -265,8 +265,12 @@ class LinearThompsonBandit:
         x = hashed(features, self.spec.dimensions)
         means, covs = self._stack(tuple(actions), tuple(bases))
         base = np.asarray(bases, dtype=float)
-        mean = base + means @ x
-        quadratic = (covs @ x) @ x
+        # x has a few non-zero slots (one per feature): xᵀΣx over those only, not the
+        # whole (actions, dims, dims) stack.
+        slots = np.flatnonzero(x)
+        xs = x[slots]
+        mean = base + means[:, slots] @ xs
+        quadratic = (covs[:, slots[:, None], slots] @ xs) @ xs
         spread = self.spec.exploration * np.sqrt(np.maximum(quadratic, 0))
         z = rng.standard_normal((draws + 1, len(actions)))
         sampled = np.clip(mean + spread * z, 0.0, 1.0)
@@ -285,11 +289,10 @@ def position_probabilities(
     draws = np.vstack([acted[None, :], samples]) * multipliers[None, :]
     ordered = draws[:, by_name]
     order = np.argsort(-ordered, axis=1, kind="stable")
-    positions = np.empty_like(order)
-    rows = np.arange(order.shape[0])[:, None]
-    positions[rows, order] = np.arange(count)[None, :]
-    # positions[d, j]: position of action by_name[j] in draw d.
-    hits = (positions == positions[0][None, :]).mean(axis=0)
+    # order[d, p]: the action (by_name index) at position p of draw d. An action holds
+    # its acted position p in draw d when order[d, p] is that same action.
+    held = (order == order[0][None, :]).mean(axis=0)
     result = np.empty(count)
-    result[by_name] = hits
+    # The action at position p of the acted draw is by_name[order[0, p]].
+    result[by_name[order[0]]] = held
     return result

@@ -242,8 +242,12 @@ class DecisionPipeline:
             assignment=assigned.assignment,
         )
 
+    @cached_property
+    def _purposes(self) -> dict[str, str]:
+        return {c.action.name: c.action.purpose for c in self.candidates}
+
     def _purpose(self, action_name: str) -> str:
-        return next(c.action.purpose for c in self.candidates if c.action.name == action_name)
+        return self._purposes[action_name]
 
     def run(
         self,

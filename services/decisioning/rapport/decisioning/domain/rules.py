@@ -54,7 +54,13 @@ class ActionVariable(dict[str, Any]):
     (the key of action-only results) is computed once, not once per rule and decision.
     Never changed once built."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_key", "only")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Results of action-only rules for this action, by expression (valid as long as
+        # the variable: it is rebuilt with each configuration version).
+        self.only: dict[str, bool] = {}
 
     def key(self) -> Any:
         try:
@@ -148,20 +154,28 @@ class RuleEnvironment:
         # have no rule at all.
         self._context: Any = None
         self._lazy: dict[str, Any] = {}
-        self._results: dict[str, bool | RuleEvaluationError] = {}
+        # Results of the rules not reading `action`, by expression: read directly by the
+        # steps that evaluate the same rule for every action (a dict lookup, not a call).
+        self.results: dict[str, bool | RuleEvaluationError] = {}
 
     def evaluate(self, expression: str, action: Mapping[str, Any] | None = None) -> bool:
         """True or False (an empty expression is true); RuleEvaluationError otherwise.
 
         `action` is the `action` variable; results of rules not reading it are reused.
         """
+        # Kept results first (only non-empty expressions are ever kept): most calls of a
+        # decision are for a rule already evaluated for another action.
+        known = self.results.get(expression)
+        if known is not None:
+            if known is True or known is False:
+                return known
+            raise known
+        if type(action) is ActionVariable:
+            kept = action.only.get(expression)
+            if kept is not None:
+                return kept
         if not expression.strip():
             return True
-        known = self._results.get(expression)
-        if known is not None:
-            if isinstance(known, RuleEvaluationError):
-                raise known
-            return known
         try:
             compiled = self._rules.compiled(expression)
         except RuleSyntaxError as err:
@@ -172,6 +186,8 @@ class RuleEnvironment:
             key = (expression, frozen)
             cached = self._rules.action_results.get(key)
             if cached is not None:
+                if type(action) is ActionVariable:
+                    action.only[expression] = cached
                 return cached
         if compiled.reads_action:
             self._lazy["action"] = dict(action) if action is not None else None
@@ -179,11 +195,13 @@ class RuleEnvironment:
             result = self._run(compiled.program)
         except RuleEvaluationError as err:
             if not compiled.reads_action:
-                self._results[expression] = err
+                self.results[expression] = err
             raise
         if not compiled.reads_action:
-            self._results[expression] = result
+            self.results[expression] = result
         if key is not None:
+            if type(action) is ActionVariable:
+                action.only[expression] = result
             self._rules.action_results[key] = result
             if len(self._rules.action_results) > ACTION_RESULTS:
                 self._rules.action_results.popitem(last=False)

@@ -139,6 +139,8 @@ async def erase_customer_decisions(
             + await uow.trigger_fires.delete_customer(workspace, cmd.customer),
         )
         await uow.commit()
+    if deps.profile_cache is not None:
+        deps.profile_cache.forget(cmd.customer)
     log.info(
         "customer decisions erased",
         extra={

@@ -46,10 +46,16 @@ def dependency_failure(err: DependencyError) -> Unavailable | FailedPrecondition
     return FailedPrecondition(definite, f"the {err.service} service refused or failed ({err.code})")
 
 
-async def customer_profile(deps: Dependencies, customer: str) -> CustomerProfile:
-    """The customer's profile; NotFound when profile has none (unknown or erased)."""
+async def customer_profile(
+    deps: Dependencies, customer: str, workspace: str | None = None
+) -> CustomerProfile:
+    """The customer's profile; NotFound when profile has none (unknown or erased).
+    With `workspace` (Decide), from the profile cache when there is one."""
     try:
-        profile = await deps.profile.get_profile(customer)
+        if workspace is not None and deps.profile_cache is not None:
+            profile = await deps.profile_cache.get_profile(workspace, customer)
+        else:
+            profile = await deps.profile.get_profile(customer)
     except DependencyError as err:
         raise dependency_failure(err) from err
     if profile is None:
@@ -103,7 +109,7 @@ async def _decide(
     zone: ZoneInfo | None,
     prefetched: asyncio.Future[dict[ConsentPair, bool]] | None,
 ) -> Decision:
-    profile = await customer_profile(deps, cmd.customer)
+    profile = await customer_profile(deps, cmd.customer, workspace)
     request = DecisionRequest(
         customer=cmd.customer,
         context=cmd.context,

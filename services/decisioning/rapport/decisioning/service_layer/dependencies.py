@@ -55,6 +55,16 @@ class ProfileClient(Protocol):
         ...
 
 
+class ProfileCache(Protocol):
+    async def get_profile(self, workspace: str, customer: str) -> CustomerProfile | None:
+        """As ProfileClient.get_profile, from the kept copy when it may be used."""
+        ...
+
+    def forget(self, customer: str) -> None:
+        """Ask profile next time (the customer was erased here)."""
+        ...
+
+
 class ConsentClient(Protocol):
     async def check(self, query: ConsentQuery) -> bool:
         """True when contact is allowed now."""
@@ -141,6 +151,9 @@ class Dependencies:
     # When in the day time-window triggers fire, and the customer's clock (zone trait,
     # default zone) of those firings and of decisions' rules.
     window_timing: WindowTiming = field(default_factory=WindowTiming)
+    # Decide's profiles kept while profile's signals are followed (None: ask profile
+    # every time). See profile_read_model.
+    profile_cache: ProfileCache | None = None
 
     @cached_property
     def live(self) -> LiveConfigs:

@@ -66,11 +66,11 @@ class SqlCapStore(CapStore):
     """Counts in the delivery database. A transaction per reservation, holding a lock
     per customer (an advisory lock on PostgreSQL; SQLite serialises writers)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, linger: float = 0.0) -> None:
         self._engine = engine
         # Concurrent reservations are counted in one transaction (group commit).
-        self._batches: GroupCommit[tuple[Reservation, Sequence[CapRule]], CapVerdict] = (
-            GroupCommit()
+        self._batches: GroupCommit[tuple[Reservation, Sequence[CapRule]], CapVerdict] = GroupCommit(
+            linger=linger
         )
 
     async def reserve(

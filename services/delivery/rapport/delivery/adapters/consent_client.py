@@ -51,9 +51,9 @@ class GrpcConsentClient(ConsentClient):
     at that moment or later, never an older one), one per workspace; a batch consent
     refuses as a whole is asked again one check at a time."""
 
-    def __init__(self, channel: grpc.aio.Channel) -> None:
+    def __init__(self, channel: grpc.aio.Channel, *, linger: float = 0.0) -> None:
         self._stub = consent_service_pb2_grpc.ConsentServiceStub(channel)
-        self._checks: GroupCommit[Check, bool] = GroupCommit(CHECK_BATCH)
+        self._checks: GroupCommit[Check, bool] = GroupCommit(CHECK_BATCH, linger=linger)
 
     async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
         return await self._checks.submit((customer, purpose, channel), self._check_batch)

@@ -8,6 +8,11 @@ write function answers per item (a result, or the exception that item alone rais
 an exception escaping it fails the whole batch's callers (write functions fall back
 to one item at a time themselves so that one bad item fails alone).
 
+Under load (a batch was written within the last BUSY_SECONDS) the writer lingers
+`linger` seconds before taking a batch, so that callers arriving a moment apart share it
+instead of each paying for a transaction of its own; an idle writer takes a lone
+caller at once.
+
 A caller that goes away (cancelled) does not take its item out: it may be written all
 the same, as a unit of work that had committed before the caller left would be.
 """
@@ -25,11 +30,19 @@ R = TypeVar("R")
 WriteBatch = Callable[[Sequence[T]], Awaitable[Sequence["R | BaseException"]]]
 
 
+# A batch written this recently means the writer is under load (it may linger).
+BUSY_SECONDS = 0.05
+
+
 class GroupCommit(Generic[T, R]):
-    def __init__(self, max_batch: int = 256) -> None:
+    def __init__(self, max_batch: int = 256, *, linger: float = 0.0) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
+        if not 0 <= linger < BUSY_SECONDS:
+            raise ValueError(f"linger must be in [0, {BUSY_SECONDS})")
         self.max_batch = max_batch
+        self.linger = linger
+        self._busy_until = 0.0
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._writer: asyncio.Future[None] | None = None
         # Batches written since the start, and items in them (for tests and logs).
@@ -46,8 +59,15 @@ class GroupCommit(Generic[T, R]):
 
     async def _drain(self, write: WriteBatch[T, R]) -> None:
         batch: list[tuple[T, asyncio.Future[R]]] = []
+        loop = asyncio.get_running_loop()
         try:
             while self._waiting:
+                if (
+                    self.linger
+                    and len(self._waiting) < self.max_batch
+                    and loop.time() < self._busy_until
+                ):
+                    await asyncio.sleep(self.linger)
                 batch = self._waiting[: self.max_batch]
                 del self._waiting[: self.max_batch]
                 try:
@@ -58,6 +78,7 @@ class GroupCommit(Generic[T, R]):
                     results = [err] * len(batch)
                 self.batches += 1
                 self.items += len(batch)
+                self._busy_until = loop.time() + BUSY_SECONDS
                 for (_, done), result in zip(batch, results, strict=True):
                     if done.done():
                         continue

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import abc
+import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,3 +68,52 @@ class GrpcProfileClient(ProfileClient):
                 raise ProfileNotFound(customer) from None
             raise as_upstream_unavailable("profile", err) from None
         return CustomerProfile(customer=customer, traits=traits_from_proto(reply))
+
+
+class CachedProfileClient(ProfileClient):
+    """Profiles read through `inner`, each kept `ttl_seconds` (a short validity: a trait
+    changed in profile shows here that much later at most); concurrent reads of one
+    customer share one call. Only profiles read are kept: a profile not found, an
+    unreadable one or a failed call is asked again next time."""
+
+    def __init__(
+        self,
+        inner: ProfileClient,
+        *,
+        ttl_seconds: float,
+        max_entries: int = 10_000,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl_seconds <= 0 or max_entries < 1:
+            raise ValueError("ttl_seconds must be positive and max_entries at least 1")
+        self._inner = inner
+        self._ttl = ttl_seconds
+        self._max = max_entries
+        self._monotonic = monotonic
+        self._kept: dict[str, tuple[float, CustomerProfile]] = {}
+        self._reading: dict[str, asyncio.Future[CustomerProfile]] = {}
+
+    async def get_profile(self, customer: str) -> CustomerProfile:
+        now = self._monotonic()
+        kept = self._kept.get(customer)
+        if kept is not None and kept[0] > now:
+            return kept[1]
+        reading = self._reading.get(customer)
+        if reading is None:
+            reading = asyncio.ensure_future(self._read(customer))
+            self._reading[customer] = reading
+        # Shielded: one caller going away does not cancel the others' read.
+        return await asyncio.shield(reading)
+
+    async def _read(self, customer: str) -> CustomerProfile:
+        try:
+            profile = await self._inner.get_profile(customer)
+        finally:
+            self._reading.pop(customer, None)
+        if len(self._kept) >= self._max:
+            now = self._monotonic()
+            self._kept = {c: e for c, e in self._kept.items() if e[0] > now}
+            if len(self._kept) >= self._max:
+                self._kept.clear()
+        self._kept[customer] = (self._monotonic() + self._ttl, profile)
+        return profile

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from rapport.delivery.domain.frequency_caps import CapCheck, CapRule, CapVerdict
 from redis import asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
 from .cap_store import CapStore, CapStoreUnavailable, Reservation
+from .group_commit import GroupCommit
 
 # KEYS: the rules' sets (n of them), then the sets of the purpose's rules on other
 # channels. ARGV: message id, now (ms), n, then window (ms) and limit per rule.
@@ -58,11 +60,44 @@ def _ms(value: datetime | timedelta) -> int:
     return int(value.timestamp() * 1000)
 
 
+# Reservation script calls sent together in one pipeline at most.
+RESERVE_BATCH = 256
+
+_Call = tuple[list[str], list[str | int]]
+
+
 class RedisCapStore(CapStore):
-    def __init__(self, client: redis_asyncio.Redis, *, key_prefix: str) -> None:
+    """Concurrent reservations go to Redis in one pipeline (group commit): each is still
+    its own script call, atomic for its customer, run in the order asked."""
+
+    def __init__(
+        self, client: redis_asyncio.Redis, *, key_prefix: str, linger: float = 0.0
+    ) -> None:
         self._client = client
         self._prefix = key_prefix
         self._reserve = client.register_script(_RESERVE)
+        self._calls: GroupCommit[_Call, Any] = GroupCommit(RESERVE_BATCH, linger=linger)
+
+    async def _run_batch(self, calls: Sequence[_Call]) -> list[Any]:
+        if len(calls) == 1:
+            keys, args = calls[0]
+            try:
+                return [await self._reserve(keys=keys, args=args)]
+            except (RedisError, OSError, TimeoutError) as err:
+                return [CapStoreUnavailable(type(err).__name__)]
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for keys, args in calls:
+                    await self._reserve(keys=keys, args=args, client=pipe)
+                answers = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError, TimeoutError) as err:
+            return [CapStoreUnavailable(type(err).__name__)] * len(calls)
+        return [
+            CapStoreUnavailable(type(answer).__name__)
+            if isinstance(answer, BaseException)
+            else answer
+            for answer in answers
+        ]
 
     def _key(self, workspace: str, customer_id: str, rule: CapRule) -> str:
         return f"{self._prefix}{{{workspace}:{customer_id}}}:{rule.key}"
@@ -77,10 +112,7 @@ class RedisCapStore(CapStore):
         args: list[str | int] = [r.message_id, _ms(r.time), len(rules)]
         for rule in rules:
             args += [_ms(rule.window), rule.limit]
-        try:
-            answer = await self._reserve(keys=keys, args=args)
-        except (RedisError, OSError, TimeoutError) as err:
-            raise CapStoreUnavailable(type(err).__name__) from err
+        answer = await self._calls.submit((keys, args), self._run_batch)
         full = [
             CapCheck(
                 rules[int(answer[i]) - 1],

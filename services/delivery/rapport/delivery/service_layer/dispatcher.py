@@ -49,8 +49,12 @@ class Dispatcher:
         poll_seconds: float = 0.5,
         attempt_timeout_seconds: float = 60.0,
         lease_seconds: float = 120.0,
+        linger_seconds: float = 0.0,
     ) -> None:
         self._deps = deps
+        # Under load (attempts in flight), how long a claim or a batch of outcomes waits
+        # for more: fewer, larger transactions. An idle dispatcher claims at once.
+        self._linger = linger_seconds
         self._concurrency = concurrency
         self._poll_seconds = poll_seconds
         self._attempt_timeout = attempt_timeout_seconds
@@ -82,6 +86,10 @@ class Dispatcher:
                 free = self._concurrency - len(in_flight)
                 claimed: list[tuple[Message, str]] = []
                 if free > 0 and (free >= floor or polled or not in_flight):
+                    if self._linger and in_flight and not polled:
+                        # Woken by a new message while busy: let the next few join it.
+                        await asyncio.sleep(self._linger)
+                        free = self._concurrency - len(in_flight)
                     try:
                         claimed = await self._claim(free)
                     except Exception as err:
@@ -208,6 +216,9 @@ class Dispatcher:
 
     async def _record_batches(self) -> None:
         while self._to_record:
+            if self._linger and len(self._to_record) < RECORD_BATCH:
+                # Outcomes finishing a moment apart go in one transaction.
+                await asyncio.sleep(self._linger)
             batch = self._to_record[:RECORD_BATCH]
             del self._to_record[:RECORD_BATCH]
             try:

@@ -34,6 +34,9 @@ _MAX_BACKOFF_SECONDS = 300.0
 # An item still refused after this many attempts (about 40 hours at the longest
 # backoff) is given up, with an error in the log.
 MAX_ATTEMPTS = 500
+# After a round that found fewer items than a batch, the next one starts this much later
+# (profile events are not urgent; fewer, fuller rounds).
+GATHER_SECONDS = 0.05
 
 
 def backoff(attempts: int, base_seconds: float = 1.0) -> timedelta:
@@ -70,7 +73,11 @@ class OutboxRelay:
             except Exception as err:
                 _log.error("outbox relay round failed", extra={"error_reason": type(err).__name__})
                 moved = 0
+            if moved >= self._batch:
+                continue
             if moved:
+                # More is being written: let it gather into the next round's batch.
+                await asyncio.sleep(min(self._poll, GATHER_SECONDS))
                 continue
             wakeup.clear()
             try:

@@ -46,6 +46,12 @@ class Resolution:
     customer_id: str
     # Customers identity merged into ``customer_id`` because of this observation.
     merged_customer_ids: tuple[str, ...] = ()
+    # Identity linked every identifier to the customer, merging and rejecting nothing:
+    # the same observation would get the same answer, writing nothing, until identity's
+    # graph changes around the customer (the identity follower hears of it).
+    settled: bool = False
+    # The answer came from profile's cache of such answers, not from identity now.
+    cached: bool = False
 
 
 class IdentityRefused(Exception):
@@ -137,6 +143,7 @@ def _resolutions(
             merged_customer_ids=tuple(
                 _customer_id(name, workspace) for name in item.merged_customers
             ),
+            settled=not item.merged_customers and not item.rejected_identifiers,
         )
         for item in response.responses
     ]

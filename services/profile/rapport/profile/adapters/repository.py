@@ -279,6 +279,20 @@ class ProfileRepository:
                 )
             )
 
+    async def aliases_of(self, workspace: str, customer_ids: Collection[str]) -> dict[str, str]:
+        """merged customer -> survivor, for those of the customers merged away."""
+        if not customer_ids:
+            return {}
+        rows = await self._conn.execute(
+            select(
+                customer_aliases.c.merged_customer_id, customer_aliases.c.survivor_customer_id
+            ).where(
+                customer_aliases.c.workspace == workspace,
+                customer_aliases.c.merged_customer_id.in_(sorted(customer_ids)),
+            )
+        )
+        return {merged: survivor for merged, survivor in rows if merged != survivor}
+
     async def forget_aliases(self, workspace: str, customer_ids: Collection[str]) -> None:
         """Identity names these customers as live again (e.g. after an unmerge)."""
         if customer_ids:

@@ -84,6 +84,8 @@ class BatchWrite:
     # Customers whose profile changed (cache scopes to invalidate).
     touched: set[str] = field(default_factory=set)
     signal_count: int = 0
+    # An answer of the identity cache named a customer merged since.
+    stale_cache: bool = False
     _signals: list[tuple[SignalKind, str, dict[str, Any]]] = field(default_factory=list)
     # What segments and life stages must look at again (audiences.apply_changes).
     _audience: dict[str, Change] = field(default_factory=dict)
@@ -111,8 +113,18 @@ class BatchWrite:
         live = set(customer_of.values())
         involved = live | set(self.merges)
         await repo.lock_customers(ws, involved)
+        confirmed = {customer_of[i.index] for i in items if not i.resolution.cached}
+        # Answers from profile's identity cache: a customer merged meanwhile (the follower
+        # of another replica applied it first) has an alias, and its events go to the
+        # survivor (then the cache was stale: the caller empties it).
+        moved = await repo.aliases_of(ws, live - confirmed)
+        if moved:
+            self.stale_cache = True
+            await repo.lock_customers(ws, set(moved.values()) - involved)
+            customer_of = {i: moved.get(c, c) for i, c in customer_of.items()}
+            live = set(customer_of.values())
         # Identity names these customers as live: any old alias of theirs is stale.
-        await repo.forget_aliases(ws, live)
+        await repo.forget_aliases(ws, confirmed)
         await repo.forget_message_ids(ws, expired)
         event_ids = {item.index: uuid.uuid4().hex for item in items}
         claimed = await repo.claim_message_ids(

@@ -15,6 +15,7 @@ from rapport.profile.adapters.profile_cache import ProfileCache, no_cache
 from rapport.profile.domain.ingestion import IngestLimits
 from rapport.profile.domain.model import StoredEvent, WatchedSignal
 
+from .identity_cache import IdentityCache
 from .ordering import ArrivalOrder
 from .unit_of_work import UnitOfWorkFactory
 
@@ -79,6 +80,8 @@ class Dependencies:
     profile_cache: ProfileCache = field(default_factory=no_cache)
     # This process's batches write in the order they arrived.
     arrival_order: ArrivalOrder = field(default_factory=ArrivalOrder)
+    # Identity's answers that stay true until the identity follower reports a change.
+    identity_cache: IdentityCache = field(default_factory=IdentityCache)
     # Segments: the evaluator applies a segment to every customer in chunks of this
     # many customers, re-evaluates rules depending on time every segment_interval, looks
     # for due segments at least every segment_poll_interval, and wakes up at once when

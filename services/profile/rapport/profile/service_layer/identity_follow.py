@@ -82,14 +82,24 @@ class IdentityFollower:
 
     async def _follow(self, workspace: str) -> None:
         backoff = self._min_backoff
+        cache = self._deps.identity_cache
         while True:
             try:
                 async with self._deps.uow(readonly=True) as uow:
                     cursor = await uow.hygiene.identity_cursor(workspace)
                 pending = _PendingCursor(cursor)
-                async for change in self._changes.watch(workspace, cursor):
-                    await self._take(workspace, change, pending)
-                    backoff = self._min_backoff
+                try:
+                    async for change in self._changes.watch(workspace, cursor):
+                        if change.kind is not ChangeKind.CREATED or change.skipped_before:
+                            # Before anything else: no ingest may use an answer the
+                            # change made stale from now on.
+                            cache.invalidate(workspace)
+                        # The stream delivers: identity's answers may be kept.
+                        cache.attach(workspace)
+                        await self._take(workspace, change, pending)
+                        backoff = self._min_backoff
+                finally:
+                    cache.detach(workspace)
                 await pending.flush(self._deps, workspace)
             except IdentityUnavailable as err:
                 self.stats.reconnects += 1

@@ -97,6 +97,8 @@ async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[
             await turn.wait()
             write = await _write(write, items, expired, deps)
 
+    if write.stale_cache:
+        deps.identity_cache.invalidate(workspace)
     outcomes: dict[int, Outcome] = dict(write.outcomes)
     if verdict.violations:
         accepted = {i for i, o in outcomes.items() if o.status is IngestStatus.ACCEPTED}

@@ -44,7 +44,15 @@ async def resolve_events(
     A refusal that names no event refuses the request (InvalidArgument "events").
     """
     resolved = Resolved()
-    pending = list(indexes)
+    cache = deps.identity_cache
+    generation = cache.generation(workspace)
+    pending = []
+    for i in indexes:
+        customer_id = cache.get(workspace, _cache_key(identifiers[i]))
+        if customer_id is None:
+            pending.append(i)
+        else:
+            resolved.resolutions[i] = Resolution(customer_id, settled=True, cached=True)
     while pending:
         groups: dict[tuple[Identifier, ...], list[int]] = {}
         for i in pending:
@@ -78,8 +86,24 @@ async def resolve_events(
         for group, answer in zip(members, answers, strict=True):
             for i in group:
                 resolved.resolutions[i] = answer
+        if any(answer.merged_customer_ids for answer in answers):
+            cache.invalidate(workspace)
+        else:
+            cache.put_many(
+                workspace,
+                generation,
+                (
+                    (key, answer.customer_id)
+                    for key, answer in zip(groups, answers, strict=True)
+                    if answer.settled
+                ),
+            )
         break
     return resolved
+
+
+def _cache_key(sourced: Sequence[SourcedIdentifier]) -> tuple[Identifier, ...]:
+    return tuple(s.identifier for s in sourced)
 
 
 def _refusal(err: IdentityRefused, index: int, sourced: Sequence[SourcedIdentifier]) -> Rejection:
