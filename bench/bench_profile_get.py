@@ -11,7 +11,9 @@ this one. Customers are made first by
 IngestEvents (each: an identify with four traits, a group, five tracks), through a real
 identity service in this process; the profiles asked for are drawn at random, after
 one warm-up pass over all of them (the cache: in-process on SQLite, Redis with --redis,
-none on PostgreSQL without it). Printed next to the same server's empty RPC.
+none on PostgreSQL without it). Both processes settle their heaps as every Rapport
+server does when it starts (rapport.grpcserver.settle_heap). Printed next to the same
+server's empty RPC.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import grpc
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_profile_ingest import Traffic, databases, in_batches, send_all  # noqa: E402
 from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
+from rapport.grpcserver import settle_heap  # noqa: E402
 from rapport.grpctesting import serve_in_process  # noqa: E402
 from rapport.identity.bootstrap import build as build_identity  # noqa: E402
 from rapport.identity.settings import IdentitySettings  # noqa: E402
@@ -120,6 +123,9 @@ async def load_from_client(
         stub = pb_grpc.ProfileServiceStub(channel)
         for name in names:  # warm-up pass: every profile read once
             await stub.GetProfile(pb.GetProfileRequest(name=name))
+        # The caller is a long-running service process too: its heap is settled as
+        # the runtime settles every server's (the servers here did it when started).
+        settle_heap()
         empty = await empty_rpc_timing(channel)
         latencies, failures = await offered_load(stub, names, rate, seconds)
     return empty.p50_ms, empty.per_second, latencies, failures

@@ -237,6 +237,7 @@ async def start(parts: ServiceParts, settings: ServiceSettings) -> RunningServer
         await server.stop(0)
         raise
     running._start_background()
+    settle_heap()
     _log.info(
         "serving",
         extra={"port": port, "address": running.address, "service_names": parts.service_names},
@@ -261,7 +262,6 @@ def run(build: Callable[[S], Awaitable[ServiceParts]], settings: S) -> None:
 async def _serve(build: Callable[[S], Awaitable[ServiceParts]], settings: S) -> None:
     parts = await build(settings)
     server = await start(parts, settings)
-    settle_heap()
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

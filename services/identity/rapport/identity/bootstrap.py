@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Collection
 from functools import partial
 from pathlib import Path
@@ -147,7 +146,6 @@ async def build(settings: IdentitySettings) -> ServiceParts:
         await engine.dispose()
         raise
     servicer = IdentityServicer(deps)
-    _freeze_start_up_objects()
     return ServiceParts(
         register=[
             lambda server: identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(
@@ -160,21 +158,3 @@ async def build(settings: IdentitySettings) -> ServiceParts:
         background=[close_at_stop(deps.change_notifier), job_runner.run],
         on_close=[job_runner.close, cache.close, engine.dispose],
     )
-
-
-_start_up_frozen = False
-
-
-def _freeze_start_up_objects() -> None:
-    """Keep what start-up created (modules, descriptors, engine) out of full GC passes.
-
-    Those objects live as long as the process; scanning them made each full
-    collection a ~60 ms pause in the middle of large BatchResolve calls
-    (measured with bench/bench_identity_resolve.py). Once per process: tests
-    build many servers in one.
-    """
-    global _start_up_frozen
-    if not _start_up_frozen:
-        _start_up_frozen = True
-        gc.collect()
-        gc.freeze()
