@@ -384,8 +384,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument(
         "--profile-cache",
         type=float,
-        default=2.0,
-        help="RAPPORT_DELIVERY_PROFILE_CACHE_SECONDS (0: GetProfile for every attempt)",
+        default=0.0,
+        help="RAPPORT_DELIVERY_PROFILE_CACHE_SECONDS (default 0, as the service's: "
+        "GetProfile for every attempt)",
     )
     parser.add_argument("--profile", default=None, help="write a cProfile here")
     return parser.parse_args()
