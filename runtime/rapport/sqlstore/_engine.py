@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,8 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from . import _json as json_columns
 
 # Execution option read by the SQLite "begin" hook: writers ask for IMMEDIATE.
 SQLITE_BEGIN_OPTION = "rapport_sqlite_begin"
@@ -48,25 +49,16 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def create_engine(
-    url: str,
-    *,
-    schema: str | None = None,
-    echo: bool = False,
-    json_serializer: Callable[[Any], str] | None = None,
-    json_deserializer: Callable[[str], Any] | None = None,
-) -> AsyncEngine:
-    """Create an AsyncEngine for SQLite (aiosqlite) or PostgreSQL (asyncpg).
-
-    ``json_serializer`` / ``json_deserializer``: how JSON columns are written and
-    read (default: the json module's dumps and loads)."""
+def create_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
+    """Create an AsyncEngine for SQLite (aiosqlite) or PostgreSQL (asyncpg); JSON
+    columns go through orjson (the json module for what orjson refuses)."""
     sa_url = normalise_url(url)
     backend = sa_url.get_backend_name()
-    options: dict[str, Any] = {"echo": echo}
-    if json_serializer is not None:
-        options["json_serializer"] = json_serializer
-    if json_deserializer is not None:
-        options["json_deserializer"] = json_deserializer
+    options: dict[str, Any] = {
+        "echo": echo,
+        "json_serializer": json_columns.dumps,
+        "json_deserializer": json_columns.loads,
+    }
     if backend == "sqlite":
         return _sqlite_engine(sa_url, options)
     if backend == "postgresql":

@@ -16,7 +16,7 @@ from rapport.eventbus import (
 )
 from rapport.grpcserver import ServiceParts
 from rapport.pagination import PageTokens
-from rapport.profile.adapters import json_codec, profile_cache, tables
+from rapport.profile.adapters import profile_cache, tables
 from rapport.profile.adapters.identity_changes import IdentityChanges
 from rapport.profile.adapters.identity_client import GrpcIdentityClient
 from rapport.profile.entrypoints.converters import ProtobufEncoder
@@ -143,8 +143,6 @@ async def build(settings: ProfileSettings) -> ServiceParts:
     engine = create_engine(
         settings.database_url_or_default(),
         schema=settings.database_schema,
-        json_serializer=json_codec.dumps,
-        json_deserializer=json_codec.loads,
     )
     await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
     identity = GrpcIdentityClient(settings.identity_address, settings)

@@ -1,7 +1,7 @@
-"""The JSON of profile's JSON columns (event documents, signal payloads, trait values):
-orjson, falling back to the json module for what orjson refuses (integers beyond 64
-bits, keys that are not strings, NaN written by an older release), so that what was
-stored and read before reads and writes the same."""
+"""The JSON of every JSON column: orjson (a tenth of the json module's time on event
+documents and decision explanations), falling back to the json module for what orjson
+refuses (integers beyond 64 bits, keys that are not strings, NaN written by an older
+release), so that what was stored and read before reads and writes the same."""
 
 from __future__ import annotations
 
