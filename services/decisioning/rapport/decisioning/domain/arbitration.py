@@ -243,13 +243,13 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def _priority_text(score: ScoreParts, priority: float | None = None) -> str:
+def _priority_text(score: ScoreParts) -> str:
     # One format (the same as _number's) rather than five calls: written for every
     # outranked action of every decision.
     return (
         f"priority = propensity {score.propensity:g} × context weight "
         f"{score.context_weight:g} × value {score.value:g} × lever "
-        f"{score.lever:g} = {score.priority if priority is None else priority:g}"
+        f"{score.lever:g} = {score.priority:g}"
     )
 
 
@@ -270,10 +270,10 @@ def arbitrate(
         ((-item.score.priority, item.candidate.action.name, item) for item in scored),
         key=lambda k: (k[0], k[1]),
     )
-    for negated, _, item in keyed:
+    for _, _, item in keyed:
         action = item.candidate.action
         if len(ranked) == max_actions:
-            text = f"Ranked below the top {max_actions}: {_priority_text(item.score, -negated)}."
+            text = f"Ranked below the top {max_actions}: {_priority_text(item.score)}."
             excluded.append(
                 ExcludedAction(action.name, ExclusionReason.OUTRANKED, text, score=item.score)
             )

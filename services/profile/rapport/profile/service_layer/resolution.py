@@ -46,9 +46,11 @@ async def resolve_events(
     resolved = Resolved()
     cache = deps.identity_cache
     generation = cache.generation(workspace)
+    # Events with the same identifiers share one lookup and one observation.
+    keys = {i: tuple(s.identifier for s in identifiers[i]) for i in indexes}
     pending = []
     for i in indexes:
-        customer_id = cache.get(workspace, _cache_key(identifiers[i]))
+        customer_id = cache.get(workspace, keys[i])
         if customer_id is None:
             pending.append(i)
         else:
@@ -56,7 +58,7 @@ async def resolve_events(
     while pending:
         groups: dict[tuple[Identifier, ...], list[int]] = {}
         for i in pending:
-            groups.setdefault(tuple(s.identifier for s in identifiers[i]), []).append(i)
+            groups.setdefault(keys[i], []).append(i)
         members = list(groups.values())
         observations = [
             Observation(list(key), max(times[i] for i in group))
@@ -100,10 +102,6 @@ async def resolve_events(
             )
         break
     return resolved
-
-
-def _cache_key(sourced: Sequence[SourcedIdentifier]) -> tuple[Identifier, ...]:
-    return tuple(s.identifier for s in sourced)
 
 
 def _refusal(err: IdentityRefused, index: int, sourced: Sequence[SourcedIdentifier]) -> Rejection:
