@@ -7,18 +7,21 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from . import _json as json_columns
+from ._inline_sqlite import inline_connector
 
 # Execution option read by the SQLite "begin" hook: writers ask for IMMEDIATE.
 SQLITE_BEGIN_OPTION = "rapport_sqlite_begin"
 
+# How long a statement waits for another connection's lock before failing.
+SQLITE_LOCK_WAIT_SECONDS = 10.0
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",  # readers never block the writer
-    "PRAGMA busy_timeout=10000",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",  # safe with WAL, much faster than FULL
 )
@@ -98,7 +101,11 @@ def _sqlite_engine(sa_url: URL, options: dict[str, Any]) -> AsyncEngine:
     database = sa_url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(sa_url, **options)
+    # Statements run in the loop's thread (see _inline_sqlite), waiting for locks
+    # by sleeping in the loop; the driver's own busy timeout is then 0.
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(sa_url)
+    connect = inline_connector(args, kwargs, wait_seconds=SQLITE_LOCK_WAIT_SECONDS)
+    engine = create_async_engine(sa_url, async_creator=connect, **options)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
