@@ -1,11 +1,15 @@
 """Profile: GetProfile latency (p50/p99) at an offered load of 1,000 requests/s.
 
     .venv/bin/python bench/bench_profile_get.py [--backend sqlite|postgres] [--redis URL]
-        [--rate 1000] [--seconds 10] [--customers 2000]
+        [--rate 1000] [--seconds 10] [--customers 2000] [--client paced|aio]
 
 Open loop: a request is started every 1/rate seconds whether or not the earlier ones
 answered, and each latency counts from the moment it was due, so a stall is not hidden
-by the client slowing down (no coordinated omission). The load comes from a second
+by the client slowing down (no coordinated omission). The default client paces its
+calls from a thread that sleeps until each is due (time.sleep is microseconds late)
+and starts it with grpc's blocking API as a future; --client aio starts them from
+asyncio timers, which round every wait up to a whole millisecond, so each call leaves
+up to 1 ms late and that lateness counts in its latency. The load comes from a second
 process (its own event loop), which also measures the empty RPC; the servers share
 this one. Customers are made first by
 IngestEvents (each: an identify with four traits, a group, five tracks), through a real
@@ -25,7 +29,9 @@ import os
 import random
 import statistics
 import sys
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -115,8 +121,49 @@ async def run(args: argparse.Namespace) -> None:
                     await measure(channel, profile.address, args)
 
 
-async def load_from_client(
+def paced_load(
     address: str, names: list[str], rate: float, seconds: float
+) -> tuple[list[float], int]:
+    """The offered load from grpc's blocking API: a thread paces the calls with
+    time.sleep (microseconds late, where asyncio's timers round up to the next whole
+    millisecond) and starts each as a future; gRPC's threads time the answers.
+    Same open loop and same measure, from when each call was due."""
+    pick = random.Random(11)
+    latencies: list[float] = []
+    failures = 0
+    total = int(rate * seconds)
+    answered = threading.Semaphore(0)
+
+    def timed(due: float) -> Callable[[grpc.Future], None]:
+        def record(call: grpc.Future) -> None:
+            nonlocal failures
+            if call.exception() is None:
+                latencies.append(time.perf_counter() - due)
+            else:
+                failures += 1
+            answered.release()
+
+        return record
+
+    with grpc.insecure_channel(address) as channel:
+        stub = pb_grpc.ProfileServiceStub(channel)
+        stub.GetProfile(pb.GetProfileRequest(name=names[0]))  # connected
+        interval = 1 / rate
+        start = time.perf_counter()
+        for n in range(total):
+            due = start + n * interval
+            delay = due - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            call = stub.GetProfile.future(pb.GetProfileRequest(name=pick.choice(names)), timeout=5)
+            call.add_done_callback(timed(due))
+        for _ in range(total):
+            answered.acquire()
+    return latencies, failures
+
+
+async def load_from_client(
+    address: str, names: list[str], rate: float, seconds: float, client: str
 ) -> tuple[float, float, list[float], int]:
     """In the client process: warm-up pass, empty RPC, then the offered load."""
     async with grpc.aio.insecure_channel(address) as channel:
@@ -127,12 +174,15 @@ async def load_from_client(
         # the runtime settles every server's (the servers here did it when started).
         settle_heap()
         empty = await empty_rpc_timing(channel)
-        latencies, failures = await offered_load(stub, names, rate, seconds)
+        if client == "aio":
+            latencies, failures = await offered_load(stub, names, rate, seconds)
+    if client == "paced":
+        latencies, failures = await asyncio.to_thread(paced_load, address, names, rate, seconds)
     return empty.p50_ms, empty.per_second, latencies, failures
 
 
-def client_main(address: str, names: list[str], rate: float, seconds: float) -> tuple:
-    return asyncio.run(load_from_client(address, names, rate, seconds))
+def client_main(address: str, names: list[str], rate: float, seconds: float, client: str) -> tuple:
+    return asyncio.run(load_from_client(address, names, rate, seconds, client))
 
 
 async def measure(channel: grpc.aio.Channel, address: str, args: argparse.Namespace) -> None:
@@ -141,13 +191,13 @@ async def measure(channel: grpc.aio.Channel, address: str, args: argparse.Namesp
     loop = asyncio.get_running_loop()
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         empty_p50, empty_rate, latencies, failures = await loop.run_in_executor(
-            pool, client_main, address, names, args.rate, args.seconds
+            pool, client_main, address, names, args.rate, args.seconds, args.client
         )
     p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
     cache = "Redis" if args.redis else ("in-process" if args.backend == "sqlite" else "none")
     print_table(
         f"profile GetProfile on {args.backend}, cache {cache} ({os.cpu_count()} cores, "
-        "client in a second process)",
+        f"{args.client} client in a second process)",
         [
             ("empty RPC (health Check)", f"p50 {empty_p50:.3f} ms, {empty_rate:,.0f}/s"),
             (
@@ -169,6 +219,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument(
+        "--client",
+        choices=["paced", "aio"],
+        default="paced",
+        help="paced: blocking-API futures started on time by a sleeping thread; "
+        "aio: grpc.aio calls started from asyncio timers (whole-millisecond granularity)",
+    )
     args = parser.parse_args()
     asyncio.run(run(args))
 

@@ -7,6 +7,8 @@ import asyncio
 import sqlite3
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -14,16 +16,18 @@ import rapport.sqlstore._engine as engine_module
 from rapport.sqlstore import SqlUnitOfWork, create_engine
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-async def make_table(engine) -> None:
+@asynccontextmanager
+async def locked_by_another_writer(path: Path, seconds: float) -> AsyncIterator[AsyncEngine]:
+    """An engine on a database whose write lock another connection (in another
+    thread, as another process would) holds for ``seconds`` from now, inserting
+    'other'; the engine is disposed and the other writer joined at the end."""
+    engine = create_engine(f"sqlite:///{path}")
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
-
-
-def hold_write_lock(path: Path, seconds: float, taken: threading.Event) -> threading.Thread:
-    """Another connection (another thread, as another process would) holds the
-    database's write lock for ``seconds``."""
+    taken = threading.Event()
 
     def hold() -> None:
         other = sqlite3.connect(path, isolation_level=None)
@@ -34,19 +38,23 @@ def hold_write_lock(path: Path, seconds: float, taken: threading.Event) -> threa
         other.execute("COMMIT")
         other.close()
 
-    thread = threading.Thread(target=hold)
-    thread.start()
-    return thread
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        await asyncio.to_thread(taken.wait)
+        yield engine
+    finally:
+        await asyncio.to_thread(holder.join)
+        await engine.dispose()
+
+
+async def bodies(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as conn:
+        return list((await conn.execute(text("SELECT body FROM notes ORDER BY id"))).scalars())
 
 
 async def test_writer_waits_for_a_lock_without_blocking_the_loop(tmp_path: Path) -> None:
-    path = tmp_path / "svc.db"
-    engine = create_engine(f"sqlite:///{path}")
-    try:
-        await make_table(engine)
-        taken = threading.Event()
-        holder = hold_write_lock(path, 0.4, taken)
-        await asyncio.to_thread(taken.wait)
+    async with locked_by_another_writer(tmp_path / "svc.db", 0.4) as engine:
         ticks = 0
 
         async def tick() -> None:
@@ -62,51 +70,26 @@ async def test_writer_waits_for_a_lock_without_blocking_the_loop(tmp_path: Path)
             await uow.commit()
         waited = time.monotonic() - started
         ticker.cancel()
-        holder.join()
         assert waited >= 0.2  # it did wait for the other writer...
         assert ticks >= 10  # ...while the loop went on running other tasks
-        async with engine.connect() as conn:
-            bodies = (await conn.execute(text("SELECT body FROM notes ORDER BY id"))).scalars()
-            assert list(bodies) == ["other", "mine"]
-    finally:
-        await engine.dispose()
+        assert await bodies(engine) == ["other", "mine"]
 
 
 async def test_a_lock_held_longer_than_the_wait_fails_and_changes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(engine_module, "SQLITE_LOCK_WAIT_SECONDS", 0.1)
-    path = tmp_path / "svc.db"
-    engine = create_engine(f"sqlite:///{path}")
-    try:
-        await make_table(engine)
-        taken = threading.Event()
-        holder = hold_write_lock(path, 0.6, taken)
-        await asyncio.to_thread(taken.wait)
+    async with locked_by_another_writer(tmp_path / "svc.db", 0.6) as engine:
         with pytest.raises(OperationalError, match="locked"):
             async with SqlUnitOfWork(engine) as uow:
                 await uow.connection.execute(text("INSERT INTO notes (body) VALUES ('mine')"))
                 await uow.commit()
-        holder.join()
-        async with engine.connect() as conn:
-            bodies = (await conn.execute(text("SELECT body FROM notes"))).scalars()
-            assert list(bodies) == ["other"]
-    finally:
-        await engine.dispose()
+    assert await bodies(engine) == ["other"]  # the other writer's row only
 
 
 async def test_readers_are_not_held_up_by_a_writer(tmp_path: Path) -> None:
-    path = tmp_path / "svc.db"
-    engine = create_engine(f"sqlite:///{path}")
-    try:
-        await make_table(engine)
-        taken = threading.Event()
-        holder = hold_write_lock(path, 0.5, taken)
-        await asyncio.to_thread(taken.wait)
+    async with locked_by_another_writer(tmp_path / "svc.db", 0.5) as engine:
         started = time.monotonic()
         async with SqlUnitOfWork(engine, readonly=True) as uow:  # WAL: a snapshot read
             rows = (await uow.connection.execute(text("SELECT count(*) FROM notes"))).scalar()
         assert rows == 0 and time.monotonic() - started < 0.3
-        holder.join()
-    finally:
-        await engine.dispose()
