@@ -1,5 +1,5 @@
-"""SQLite through SQLAlchemy's async engine: aiosqlite's worker thread vs statements
-run in the loop's own thread (rapport.sqlstore's engine), per statement.
+"""SQLite through SQLAlchemy's async engine: aiosqlite's worker thread (the default)
+vs statements run in the loop's own thread (create_engine(..., sqlite_in_loop=True)).
 
     .venv/bin/python bench/bench_sqlite_driver.py [--statements 3000] [--rounds 3]
 
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rapport.sqlstore import SqlUnitOfWork, create_engine
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 metadata = MetaData()
 notes = Table(
@@ -71,9 +71,10 @@ async def prepared(engine: AsyncEngine) -> AsyncEngine:
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory)
-        inline = await prepared(create_engine(f"sqlite:///{path / 'inline.db'}"))
-        # The same dialect with aiosqlite's own connection (a worker thread each).
-        threaded = await prepared(create_async_engine(f"sqlite+aiosqlite:///{path / 'thread.db'}"))
+        inline = await prepared(
+            create_engine(f"sqlite:///{path / 'inline.db'}", sqlite_in_loop=True)
+        )
+        threaded = await prepared(create_engine(f"sqlite:///{path / 'thread.db'}"))
         best: dict[tuple[str, str], tuple[float, float]] = {}
         for _ in range(args.rounds):
             for label, engine in (("thread", threaded), ("inline", inline)):

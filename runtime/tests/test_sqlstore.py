@@ -96,9 +96,7 @@ async def test_sqlite_engine_migrate_and_unit_of_work(tmp_path: Path) -> None:
         async with engine.connect() as conn:
             assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
             assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar() == 1
-            # Lock waits happen in the event loop (rapport.sqlstore._inline_sqlite),
-            # never inside SQLite, which would block the loop's thread.
-            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 0
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 10000
 
         async with NotesUow(engine) as uow:
             await uow.connection.execute(insert(notes).values(body="kept"))

@@ -24,7 +24,7 @@ async def locked_by_another_writer(path: Path, seconds: float) -> AsyncIterator[
     """An engine on a database whose write lock another connection (in another
     thread, as another process would) holds for ``seconds`` from now, inserting
     'other'; the engine is disposed and the other writer joined at the end."""
-    engine = create_engine(f"sqlite:///{path}")
+    engine = create_engine(f"sqlite:///{path}", sqlite_in_loop=True)
     async with engine.begin() as conn:
         await conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
     taken = threading.Event()
@@ -45,6 +45,16 @@ async def locked_by_another_writer(path: Path, seconds: float) -> AsyncIterator[
         yield engine
     finally:
         await asyncio.to_thread(holder.join)
+        await engine.dispose()
+
+
+async def test_in_loop_sqlite_waits_for_locks_in_the_loop_not_in_sqlite(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'svc.db'}", sqlite_in_loop=True)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 0
+            assert (await conn.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+    finally:
         await engine.dispose()
 
 

@@ -185,6 +185,9 @@ class ServiceSettings(BaseSettings):
     data_dir: Path = Path(".data")
     database_url: str | None = None
     database_schema: str | None = None
+    # SQLite statements in the event loop's thread (rapport.sqlstore._inline_sqlite):
+    # less CPU per statement, but the loop waits while SQLite works.
+    sqlite_in_loop: bool = False
     redis_url: str | None = None
     # NATS JetStream (rapport.eventbus): set => the service relays its durable log to
     # the bus and runs its consumers there; unset (the embedded default) => no bus.

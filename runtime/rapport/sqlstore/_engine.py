@@ -52,9 +52,16 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def create_engine(url: str, *, schema: str | None = None, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str, *, schema: str | None = None, echo: bool = False, sqlite_in_loop: bool = False
+) -> AsyncEngine:
     """Create an AsyncEngine for SQLite (aiosqlite) or PostgreSQL (asyncpg); JSON
-    columns go through orjson (the json module for what orjson refuses)."""
+    columns go through orjson (the json module for what orjson refuses).
+
+    ``sqlite_in_loop``: SQLite statements run in the event loop's thread instead of
+    aiosqlite's worker thread (see _inline_sqlite). Each costs less CPU, but the
+    loop no longer works while SQLite does: delivery's end-to-end throughput halved
+    with it (its group commits shrank), so it is a service's choice, off by default."""
     sa_url = normalise_url(url)
     backend = sa_url.get_backend_name()
     options: dict[str, Any] = {
@@ -63,7 +70,7 @@ def create_engine(url: str, *, schema: str | None = None, echo: bool = False) ->
         "json_deserializer": json_columns.loads,
     }
     if backend == "sqlite":
-        return _sqlite_engine(sa_url, options)
+        return _sqlite_engine(sa_url, options, in_loop=sqlite_in_loop)
     if backend == "postgresql":
         connect_args: dict[str, Any] = {}
         if schema:
@@ -97,15 +104,20 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
             raise DisconnectionError("pooled connection was closed by the server")
 
 
-def _sqlite_engine(sa_url: URL, options: dict[str, Any]) -> AsyncEngine:
+def _sqlite_engine(sa_url: URL, options: dict[str, Any], *, in_loop: bool) -> AsyncEngine:
     database = sa_url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    # Statements run in the loop's thread (see _inline_sqlite), waiting for locks
-    # by sleeping in the loop; the driver's own busy timeout is then 0.
-    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(sa_url)
-    connect = inline_connector(args, kwargs, wait_seconds=SQLITE_LOCK_WAIT_SECONDS)
-    engine = create_async_engine(sa_url, async_creator=connect, **options)
+    if in_loop:
+        # Lock waits then sleep in the loop (_inline_sqlite): SQLite's own busy
+        # timeout, which would block the loop's thread, is 0.
+        args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(sa_url)
+        connect = inline_connector(args, kwargs, wait_seconds=SQLITE_LOCK_WAIT_SECONDS)
+        engine = create_async_engine(sa_url, async_creator=connect, **options)
+        busy_timeout_ms = 0
+    else:
+        engine = create_async_engine(sa_url, **options)
+        busy_timeout_ms = int(SQLITE_LOCK_WAIT_SECONDS * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -114,7 +126,7 @@ def _sqlite_engine(sa_url: URL, options: dict[str, Any]) -> AsyncEngine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            for pragma in _SQLITE_PRAGMAS:
+            for pragma in (*_SQLITE_PRAGMAS, f"PRAGMA busy_timeout={busy_timeout_ms}"):
                 cursor.execute(pragma)
         finally:
             cursor.close()

@@ -1,12 +1,14 @@
-"""SQLite statements run in the event loop's own thread, behind aiosqlite's interface.
+"""SQLite statements run in the event loop's own thread, behind aiosqlite's interface
+(``create_engine(..., sqlite_in_loop=True)``, a service's SQLITE_IN_LOOP setting).
 
 aiosqlite hands every call (cursor, execute, fetch, close) to a worker thread and
-back: four thread hops per statement, about 40 times the cost of the statement
-itself for the indexed reads and small writes services make (measured by
-bench/bench_sqlite_driver.py). SQLite is a library working on a local file, so a
-statement is short and needs no thread to wait on a network. SQLAlchemy's
-aiosqlite dialect drives this module's connection exactly as it drives
-aiosqlite's (``async_creator``): same dialect, same SQL, same types.
+back: four thread hops per statement, many times the cost of the statement itself
+for the indexed reads and small writes services make (bench/bench_sqlite_driver.py:
+a read-only unit of work ~1.9x and a small write ~4x the CPU). SQLAlchemy's
+aiosqlite dialect drives this module's connection exactly as it drives aiosqlite's
+(``async_creator``): same dialect, same SQL, same types. The price: while SQLite
+works (a commit writing the WAL, a long scan), the loop waits, where the worker
+thread let it go on; a write-heavy service can lose more than it saves.
 
 Waiting for a lock must not block the loop, because the writer holding it may be
 a coroutine of this very loop. So the connection's busy timeout is 0 and a

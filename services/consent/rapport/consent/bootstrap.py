@@ -56,7 +56,11 @@ def _state_cache(settings: ConsentSettings, sqlite: bool) -> StateCache:
 
 
 async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> ServiceParts:
-    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    engine = create_engine(
+        settings.database_url_or_default(),
+        schema=settings.database_schema,
+        sqlite_in_loop=settings.sqlite_in_loop,
+    )
     await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
     cache = _state_cache(settings, is_sqlite(engine))
     _log.info("consent cache ready", extra={"action": type(cache).__name__})

@@ -117,7 +117,11 @@ async def build(
     settings: DecisioningSettings, *, clock: Callable[[], datetime] = utc_now
 ) -> ServiceParts:
     allow_extra_keys("decision")  # a decision's name: an id, no personal data
-    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    engine = create_engine(
+        settings.database_url_or_default(),
+        schema=settings.database_schema,
+        sqlite_in_loop=settings.sqlite_in_loop,
+    )
     channels = []
     contact_store = None
     try:

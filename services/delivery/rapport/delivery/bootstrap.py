@@ -8,14 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rapport.delivery.adapters.cap_store import CapStore, SqlCapStore
 from rapport.delivery.adapters.consent_client import GrpcConsentClient
 from rapport.delivery.adapters.consent_feed import GrpcConsentFeed
 from rapport.delivery.adapters.consent_recorder import GrpcConsentRecorder
 from rapport.delivery.adapters.email_provider import SmtpEmailProvider
 from rapport.delivery.adapters.group_commit import GroupCommit
-from rapport.delivery.adapters.http_provider import new_client
+from rapport.delivery.adapters.http_provider import HttpClient, new_client
 from rapport.delivery.adapters.inbox_provider import InboxProvider
 from rapport.delivery.adapters.profile_client import (
     CachedProfileClient,
@@ -130,7 +129,7 @@ def _email_providers(settings: DeliverySettings) -> list[Provider]:
     ]
 
 
-def _client(provider: HttpProviderSettings) -> httpx.AsyncClient:
+def _client(provider: HttpProviderSettings) -> HttpClient:
     # Its own pool: a slow provider holds only its own connections.
     return new_client(
         timeout_seconds=provider.timeout_seconds, max_connections=provider.max_connections
@@ -296,7 +295,11 @@ async def build(
     settings: DeliverySettings, *, clock: Callable[[], datetime] = utc_now
 ) -> ServiceParts:
     """`clock` is for tests (expiry, holds): every use case and component reads it."""
-    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    engine = create_engine(
+        settings.database_url_or_default(),
+        schema=settings.database_schema,
+        sqlite_in_loop=settings.sqlite_in_loop,
+    )
     await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
 
     def uow_factory(*, readonly: bool = False) -> DeliveryUnitOfWork:

@@ -292,3 +292,14 @@ async def test_a_webhook_for_a_workspace_without_secret_is_not_sent(stand_ins: A
     finally:
         await provider.close()
     assert receiver.received == []
+
+
+@pytest.mark.parametrize("url", ["http://[bad", "ftp://127.0.0.1/hook", "not a url"])
+async def test_a_webhook_to_a_url_no_request_can_go_to_is_unavailable(url: str) -> None:
+    provider = webhook_provider(datetime.now(UTC))
+    try:
+        with pytest.raises(ProviderUnavailable) as caught:
+            await provider.send(OutgoingMessage(**{**WEBHOOK.__dict__, "to": url}))
+    finally:
+        await provider.close()
+    assert caught.value.proves_not_taken is False

@@ -109,7 +109,11 @@ def build_dependencies(
 
 
 async def build(settings: IdentitySettings) -> ServiceParts:
-    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    engine = create_engine(
+        settings.database_url_or_default(),
+        schema=settings.database_schema,
+        sqlite_in_loop=settings.sqlite_in_loop,
+    )
     try:
         await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
         default_rules = load_default_rules(

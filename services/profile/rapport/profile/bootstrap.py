@@ -140,7 +140,11 @@ def _extras(settings: ProfileSettings, engine: AsyncEngine, deps: Dependencies) 
 
 
 async def build(settings: ProfileSettings) -> ServiceParts:
-    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    engine = create_engine(
+        settings.database_url_or_default(),
+        schema=settings.database_schema,
+        sqlite_in_loop=settings.sqlite_in_loop,
+    )
     await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
     identity = GrpcIdentityClient(settings.identity_address, settings)
     notifier = CommitNotifier()

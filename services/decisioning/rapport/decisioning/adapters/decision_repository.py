@@ -10,145 +10,18 @@ import sqlalchemy as sa
 from rapport.decisioning.domain.model import (
     Channel,
     Decision,
-    ExcludedAction,
     ExclusionReason,
     Outcome,
     OutcomeType,
-    RankedAction,
-    ScoreParts,
-    ShadowScore,
 )
 from rapport.sqlstore import as_utc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
+from .decision_json import decision_from_row, decision_row
 
 # A keyset position in a newest-first listing: (create_time, id) of the last row seen.
 Position = tuple[datetime, str]
-
-
-def _ranked_to_json(ranked: RankedAction) -> dict[str, Any]:
-    return {
-        "action": ranked.action,
-        "rank": ranked.rank,
-        "priority": ranked.priority,
-        "propensity": ranked.score.propensity,
-        "context_weight": ranked.score.context_weight,
-        "value": ranked.score.value,
-        "lever": ranked.score.lever,
-        "probability": ranked.probability,
-        "channel": ranked.channel.value,
-        "explanation": ranked.explanation,
-    }
-
-
-def _score_to_json(score: ScoreParts) -> dict[str, float]:
-    return {
-        "propensity": score.propensity,
-        "context_weight": score.context_weight,
-        "value": score.value,
-        "lever": score.lever,
-    }
-
-
-def _score_from_json(item: dict[str, Any]) -> ScoreParts:
-    return ScoreParts(
-        propensity=item["propensity"],
-        context_weight=item["context_weight"],
-        value=item["value"],
-        lever=item["lever"],
-    )
-
-
-def _ranked_from_json(item: dict[str, Any]) -> RankedAction:
-    return RankedAction(
-        action=item["action"],
-        rank=item["rank"],
-        priority=item["priority"],
-        score=_score_from_json(item),
-        probability=item["probability"],
-        channel=Channel(item["channel"]),
-        # Rows written before explanations were stored have none.
-        explanation=item.get("explanation", ""),
-    )
-
-
-def _excluded_to_json(excluded: ExcludedAction) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "action": excluded.action,
-        # The StrEnum's own text (`.value` costs a descriptor call; written 50 times a
-        # decision).
-        "reason": excluded.reason._value_,
-        "explanation": excluded.explanation,
-    }
-    if excluded.score is not None:
-        item["score"] = _score_to_json(excluded.score)
-    return item
-
-
-def _excluded_from_json(item: dict[str, Any]) -> ExcludedAction:
-    score = item.get("score")
-    return ExcludedAction(
-        action=item["action"],
-        reason=ExclusionReason(item["reason"]),
-        explanation=item["explanation"],
-        score=_score_from_json(score) if score is not None else None,
-    )
-
-
-def _scoring_to_json(decision: Decision) -> dict[str, Any] | None:
-    """What the models saw and said (since 0004); None when no model scored."""
-    if not decision.model and not decision.features and not decision.shadow_scores:
-        return None
-    return {
-        "model": decision.model,
-        "features": dict(decision.features),
-        "shadow": [[s.model, s.action, s.propensity] for s in decision.shadow_scores],
-    }
-
-
-def _decision_row(decision: Decision) -> dict[str, Any]:
-    return {
-        "decision_id": decision.decision_id,
-        "workspace": decision.workspace,
-        "customer": decision.customer,
-        "actions": [_ranked_to_json(ranked) for ranked in decision.actions],
-        "excluded_actions": [_excluded_to_json(e) for e in decision.excluded],
-        "channel": decision.channel.value if decision.channel else None,
-        "source": decision.source,
-        "create_time": decision.create_time,
-        "config_version": decision.config_version or None,
-        "experiment_id": decision.experiment_id or None,
-        "arm_id": decision.arm_id or None,
-        "control": decision.control if decision.experiment_id else None,
-        "scoring": _scoring_to_json(decision),
-    }
-
-
-def _decision_from_row(row: Any) -> Decision:
-    scoring = row.scoring or {}
-    return Decision(
-        model=scoring.get("model", ""),
-        features=scoring.get("features", {}),
-        shadow_scores=tuple(ShadowScore(m, a, p) for m, a, p in scoring.get("shadow", ())),
-        decision_id=row.decision_id,
-        workspace=row.workspace,
-        customer=row.customer,
-        actions=tuple(_ranked_from_json(item) for item in row.actions),
-        # NULL in rows written before migration 0002.
-        excluded=tuple(_excluded_from_json(item) for item in row.excluded_actions or ()),
-        channel=Channel(row.channel) if row.channel else None,
-        source=row.source or "",
-        create_time=as_utc(row.create_time),
-        config_version=row.config_version or 0,
-        experiment_id=row.experiment_id or "",
-        arm_id=row.arm_id or "",
-        control=bool(row.control),
-    )
-
-
-# Read by other repositories of the service (model_repository: off-policy evaluation).
-decision_from_row = _decision_from_row
 
 
 def _outcome_from_row(row: Any) -> Outcome:
@@ -182,7 +55,7 @@ class DecisionRepository:
         """Insert decisions in one statement (executemany: one round trip for a batch)."""
         if not decisions:
             return
-        await self._conn.execute(tables.decisions.insert(), [_decision_row(d) for d in decisions])
+        await self._conn.execute(tables.decisions.insert(), [decision_row(d) for d in decisions])
 
     async def get(self, workspace: str, decision_id: str) -> Decision | None:
         row = (
@@ -193,7 +66,7 @@ class DecisionRepository:
                 )
             )
         ).first()
-        return _decision_from_row(row) if row is not None else None
+        return decision_from_row(row) if row is not None else None
 
     async def customer_of(self, workspace: str, decision_id: str) -> str | None:
         """The customer a decision was for; None when there is no such decision."""
@@ -221,7 +94,7 @@ class DecisionRepository:
             query = query.where(_before(t.c.create_time, t.c.decision_id, before))
         query = query.order_by(t.c.create_time.desc(), t.c.decision_id.desc()).limit(limit)
         rows = (await self._conn.execute(query)).all()
-        return [_decision_from_row(row) for row in rows]
+        return [decision_from_row(row) for row in rows]
 
     async def latest_about(
         self, workspace: str, customer: str, action: str, since: datetime, until: datetime
@@ -240,7 +113,7 @@ class DecisionRepository:
             .order_by(t.c.create_time.desc(), t.c.decision_id.desc())
         )
         for row in (await self._conn.execute(query)).all():
-            decision = _decision_from_row(row)
+            decision = decision_from_row(row)
             if any(r.action == action for r in decision.actions) or any(
                 e.action == action and e.reason is ExclusionReason.CONTROL_GROUP
                 for e in decision.excluded

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
-from .decision_repository import decision_from_row
+from .decision_json import decision_from_row
 
 _M = tables.models
 _S = tables.model_statistics

@@ -64,7 +64,8 @@ class Scored(NamedTuple):
     # A named tuple: one per candidate of every decision, built cheaply; never changed.
     candidate: Candidate
     score: ScoreParts
-    note: str
+    # Where the score comes from, in words: fragments joined only for a ranked action.
+    notes: tuple[str, ...]
     # The probability that the action holds its position in the priority order.
     probability: float = GREEDY_PROBABILITY
 
@@ -193,64 +194,74 @@ def score(
         else None
     )
     batch_values = np.asarray(batch.values, dtype=float).tolist() if batch is not None else []
-    batch_note = f"propensity from {batch.source}" if batch is not None else ""
-    items: list[tuple[Candidate, ScoreParts, str]] = []
+    batch_notes = (f"propensity from {batch.source}",) if batch is not None else ()
+    unused_notes = (unused_note,) if unused_note else ()
     weight_rules = _weight_rules(settings) if use_weights else ()
+    scored: list[Scored] = []
     for index, candidate in enumerate(candidates):
         action = candidate.action
         if batch is not None:
-            propensity, source = batch_values[index], batch.source
+            propensity = batch_values[index]
+            notes = batch_notes
         else:
             propensity, source = model.propensity(action)
-        notes = [batch_note if batch is not None else f"propensity from {source}"]
+            notes = (f"propensity from {source}",)
         weight = 1.0
         if use_weights:
             variable = candidate.variable
             if variable is None:
                 variable = action_variable(action, candidate.group)
             weight, weight_notes = _weigh(weight_rules, env, variable)
-            notes.extend(weight_notes)
+            if weight_notes:
+                notes = (*notes, *weight_notes)
+        if unused_notes:
+            notes = (*notes, *unused_notes)
         group_lever = candidate.group.lever if candidate.group is not None else 1.0
-        if unused_note:
-            notes.append(unused_note)
         parts_used = ScoreParts(
             propensity=propensity if use_propensity else 1.0,
             context_weight=weight,
             value=action.value if use_value else 1.0,
             lever=action.lever * group_lever if use_lever else 1.0,
         )
-        items.append((candidate, parts_used, "; ".join(notes)))
+        scored.append(Scored(candidate, parts_used, notes))
     if batch is not None and batch.samples is not None and use_propensity:
-        chances = _position_chances(items, batch.samples)
+        chances = _position_chances(scored, batch.samples)
         return [
-            Scored(candidate, parts_used, note, chance)
-            for (candidate, parts_used, note), chance in zip(items, chances, strict=True)
+            item._replace(probability=chance) for item, chance in zip(scored, chances, strict=True)
         ]
-    return [Scored(candidate, parts_used, note) for candidate, parts_used, note in items]
+    return scored
 
 
-def _position_chances(
-    items: Sequence[tuple[Candidate, ScoreParts, str]], samples: np.ndarray
-) -> list[float]:
+def _position_chances(items: Sequence[Scored], samples: np.ndarray) -> list[float]:
     """Sampled propensities: each action's probability of its position, over the draws."""
-    multipliers = np.array([p.context_weight * p.value * p.lever for _, p, _ in items], dtype=float)
-    acted = np.array([p.propensity for _, p, _ in items], dtype=float)
-    keys = [c.action.name for c, _, _ in items]
-    return [float(x) for x in position_probabilities(acted, samples, multipliers, keys).tolist()]
+    scores = [item.score for item in items]
+    multipliers = np.array([p.context_weight * p.value * p.lever for p in scores], dtype=float)
+    acted = np.array([p.propensity for p in scores], dtype=float)
+    keys = [item.candidate.action.name for item in items]
+    return position_probabilities(acted, samples, multipliers, keys).tolist()
 
 
 def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def _priority_text(score: ScoreParts) -> str:
+def _priority_text(score: ScoreParts, priority: float | None = None) -> str:
     # One format (the same as _number's) rather than five calls: written for every
     # outranked action of every decision.
     return (
         f"priority = propensity {score.propensity:g} × context weight "
         f"{score.context_weight:g} × value {score.value:g} × lever "
-        f"{score.lever:g} = {score.priority:g}"
+        f"{score.lever:g} = {score.priority if priority is None else priority:g}"
     )
+
+
+def outranked_explanation(
+    max_actions: int, score: ScoreParts, priority: float | None = None
+) -> str:
+    """Why an action ranked below the top `max_actions` was left out: it follows from the
+    number asked for and its score parts (so a stored decision can leave it out).
+    `priority`: score.priority when the caller has it already."""
+    return f"Ranked below the top {max_actions}: {_priority_text(score, priority)}."
 
 
 def _consent_note(action: Action, channel: Channel) -> str:
@@ -267,17 +278,16 @@ def arbitrate(
     ranked: list[RankedAction] = []
     excluded: list[ExcludedAction] = []
     keyed = sorted(
-        ((-item.score.priority, item.candidate.action.name, item) for item in scored),
-        key=lambda k: (k[0], k[1]),
+        [(-item.score.priority, item.candidate.action.name, item) for item in scored],
+        key=_rank_key,
     )
-    for _, _, item in keyed:
-        action = item.candidate.action
+    outranked = ExclusionReason.OUTRANKED
+    for negated, name, item in keyed:
         if len(ranked) == max_actions:
-            text = f"Ranked below the top {max_actions}: {_priority_text(item.score)}."
-            excluded.append(
-                ExcludedAction(action.name, ExclusionReason.OUTRANKED, text, score=item.score)
-            )
+            text = outranked_explanation(max_actions, item.score, -negated)
+            excluded.append(ExcludedAction(name, outranked, text, item.score, standard_text=True))
             continue
+        action = item.candidate.action
         chosen = next(
             (c for c in item.candidate.channels if budget.blocking(c, action.purpose) is None),
             None,
@@ -293,7 +303,7 @@ def arbitrate(
             continue
         budget.take(chosen, action.purpose)
         rank = len(ranked) + 1
-        notes = "; ".join([*item.candidate.notes, _consent_note(action, chosen), item.note])
+        notes = "; ".join([*item.candidate.notes, _consent_note(action, chosen), *item.notes])
         ranked.append(
             RankedAction(
                 action=action.name,
@@ -307,3 +317,7 @@ def arbitrate(
             )
         )
     return ranked, excluded
+
+
+def _rank_key(keyed: tuple[float, str, Scored]) -> tuple[float, str]:
+    return keyed[0], keyed[1]

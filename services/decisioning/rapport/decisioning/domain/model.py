@@ -75,11 +75,8 @@ class Treatment:
 
 @dataclass(frozen=True)
 class ActionDraft:
-    """An action as a client or the catalogue file wrote it, before validation.
-
-    A channel is None when it is unspecified or unknown; `group_id` is the group's
-    id (already extracted from its name), empty for none.
-    """
+    """An action as a client or the catalogue file wrote it, before validation. A channel
+    is None when unspecified or unknown; `group_id`: the group's id (from its name) or ''."""
 
     display_name: str = ""
     description: str = ""
@@ -317,8 +314,10 @@ class ExcludedAction:
     action: str
     reason: ExclusionReason
     explanation: str
-    # OUTRANKED only: the parts of its priority.
+    # OUTRANKED only: the parts of its priority, and whether `explanation` is
+    # arbitration.outranked_explanation's (storage may rebuild it).
     score: ScoreParts | None = None
+    standard_text: bool = field(default=False, compare=False, repr=False)
 
     @property
     def priority(self) -> float:

@@ -1,16 +1,17 @@
-"""What the HTTP provider adapters (SMS, push, webhook) share: one POST through httpx,
-and what its outcome means.
+"""What the HTTP provider adapters (SMS, push, webhook) share: one POST through an
+aiohttp session kept per provider, and what its outcome means.
 
-Each provider has its own client (its own connection pool and limits), so a slow
-or failing provider never holds connections the others need. Redirects are not
-followed: a provider that moved is a configuration to fix, not something to
-chase with a customer's message.
+Each provider has its own client (its own connection pool and limits, connections kept
+alive between requests), so a slow or failing provider never holds connections the
+others need. Redirects are not followed: a provider that moved is a configuration to
+fix, not something to chase with a customer's message. Proxies are taken from the
+environment (HTTPS_PROXY, NO_PROXY...), as httpx did, read once per provider host.
 
 Outcomes:
-- no connection (refused, DNS, TLS handshake, connect timeout, pool full):
-  nothing was sent, ProviderUnavailable;
-- the request went out and no answer came (read/write timeout, connection
-  dropped): ProviderOutcomeUnknown;
+- no connection (refused, DNS, TLS handshake, connect timeout, no free connection
+  in time): nothing was sent, ProviderUnavailable;
+- the request went out and no answer came (read timeout, the whole request's
+  timeout, connection dropped): ProviderOutcomeUnknown;
 - 2xx: taken;
 - 401, 403, 404, 407 (the account or endpoint is wrong), 408, 429, 3xx and 5xx:
   ProviderUnavailable;
@@ -27,11 +28,13 @@ come from a gateway in front of the provider, so it proves nothing.
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from .providers import (
     Provider,
@@ -62,12 +65,53 @@ class HttpAnswer:
         return value if isinstance(value, dict) else {}
 
 
-def new_client(*, timeout_seconds: float, max_connections: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
-        limits=httpx.Limits(max_connections=max_connections),
-        follow_redirects=False,
-    )
+class HttpClient:
+    """One provider's HTTP client: an aiohttp session (made on first use, in the running
+    loop) with its own pool of kept-alive connections."""
+
+    def __init__(self, *, timeout_seconds: float, max_connections: int) -> None:
+        connect = min(timeout_seconds, 5.0)
+        # connect: a free connection of the pool and the connection itself; sock_read:
+        # each read of the answer; total: the whole request, writing included.
+        self._timeout = aiohttp.ClientTimeout(
+            total=connect + 2 * timeout_seconds, connect=connect, sock_read=timeout_seconds
+        )
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+        # The environment's proxies, read once (aiohttp's trust_env would read them, and
+        # look for a .netrc in a thread, on every request); per (scheme, host), the proxy.
+        self._env_proxies = urllib.request.getproxies()
+        self._proxies: dict[tuple[str, str], str | None] = {}
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                timeout=self._timeout,
+            )
+        return self._session
+
+    def proxy_for(self, url: str) -> str | None:
+        """The proxy the environment names for `url` (None: straight to it)."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "")
+        if key not in self._proxies:
+            proxy = self._env_proxies.get(parts.scheme)
+            if proxy and parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+                proxy = None
+            if len(self._proxies) >= 1024:
+                self._proxies.clear()
+            self._proxies[key] = proxy or None
+        return self._proxies[key]
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
+def new_client(*, timeout_seconds: float, max_connections: int) -> HttpClient:
+    return HttpClient(timeout_seconds=timeout_seconds, max_connections=max_connections)
 
 
 def classify(answer: HttpAnswer, *, keyed: bool, what: str) -> ProviderError:
@@ -88,9 +132,7 @@ class HttpProvider(Provider):
     # Short name used in failure reasons, e.g. "sms".
     kind = "http"
 
-    def __init__(
-        self, *, name: str, client: httpx.AsyncClient, honours_idempotency_key: bool
-    ) -> None:
+    def __init__(self, *, name: str, client: HttpClient, honours_idempotency_key: bool) -> None:
         self.name = name
         self.honours_idempotency_key = honours_idempotency_key
         self._client = client
@@ -103,26 +145,36 @@ class HttpProvider(Provider):
         self,
         url: str,
         *,
+        body: bytes,
+        headers: Mapping[str, str],
         idempotency_key: str = "",
-        headers: Mapping[str, str] | None = None,
-        **request: Any,
     ) -> HttpAnswer:
-        sent_headers = dict(headers or {})
+        """POST `body` (already encoded; `headers` give its content-type)."""
+        sent_headers = dict(headers)
         if idempotency_key:
             sent_headers[IDEMPOTENCY_HEADER] = idempotency_key
         try:
-            async with self._client.stream("POST", url, headers=sent_headers, **request) as reply:
-                body = await _read_at_most(reply, MAX_ANSWER_BYTES)
-                answer = HttpAnswer(reply.status_code, body)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as err:
+            async with self._client.session().post(
+                url,
+                data=body,
+                headers=sent_headers,
+                allow_redirects=False,
+                proxy=self._client.proxy_for(url),
+            ) as reply:
+                answer = HttpAnswer(reply.status, await _read_at_most(reply, MAX_ANSWER_BYTES))
+        except (
+            aiohttp.ClientConnectorError,
+            aiohttp.ConnectionTimeoutError,
+            aiohttp.NonHttpUrlClientError,
+            ValueError,
+        ) as err:
+            # Nothing was sent: no connection (refused, DNS, TLS, none free in time), or
+            # a request that cannot be written (a URL no request can go to: aiohttp's
+            # InvalidURL is a ValueError, as a header value it refuses).
             raise ProviderUnavailable(
                 f"{self.kind} {type(err).__name__}", proves_not_taken=False
             ) from None
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as err:
-            raise ProviderUnavailable(
-                f"{self.kind} {type(err).__name__}", proves_not_taken=False
-            ) from None
-        except httpx.HTTPError as err:
+        except (aiohttp.ClientError, TimeoutError) as err:
             raise ProviderOutcomeUnknown(f"{self.kind} {type(err).__name__}") from None
         if 200 <= answer.status < 300:
             return answer
@@ -133,18 +185,19 @@ class HttpProvider(Provider):
         await self._client.aclose()
 
 
-async def _read_at_most(reply: httpx.Response, limit: int) -> bytes:
+async def _read_at_most(reply: aiohttp.ClientResponse, limit: int) -> bytes:
     """The answer's body up to `limit` bytes; a 2xx whose body breaks off still counts
     as taken (the status line is the provider's word)."""
     chunks: list[bytes] = []
     size = 0
     try:
-        async for chunk in reply.aiter_bytes():
+        while size < limit:
+            chunk = await reply.content.read(limit - size)
+            if not chunk:
+                break
             chunks.append(chunk)
             size += len(chunk)
-            if size >= limit:
-                break
-    except httpx.HTTPError:
-        if not 200 <= reply.status_code < 300:
+    except (aiohttp.ClientError, TimeoutError):
+        if not 200 <= reply.status < 300:
             raise
-    return b"".join(chunks)[:limit]
+    return b"".join(chunks)

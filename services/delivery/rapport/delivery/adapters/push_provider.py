@@ -20,9 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
-from .http_provider import HttpAnswer, HttpProvider
+from .http_provider import HttpAnswer, HttpClient, HttpProvider
 from .providers import OutgoingMessage, ProviderError, ProviderRejectedError
 
 # Names the message in the data payload, so the app can report opens against it.
@@ -47,7 +45,7 @@ class FcmPushProvider(HttpProvider):
         self,
         *,
         name: str,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         endpoint: str,
         project_id: str,
         access_token: str,
@@ -55,7 +53,10 @@ class FcmPushProvider(HttpProvider):
     ) -> None:
         super().__init__(name=name, client=client, honours_idempotency_key=honours_idempotency_key)
         self._url = f"{endpoint.rstrip('/')}/v1/projects/{project_id}/messages:send"
-        self._headers = {"Authorization": f"Bearer {access_token}"}
+        self._headers = {
+            "Authorization": f"Bearer {access_token}",
+            "Content-Type": "application/json",
+        }
 
     async def send(self, outgoing: OutgoingMessage) -> str:
         notification = {"body": outgoing.text_body}
@@ -72,7 +73,10 @@ class FcmPushProvider(HttpProvider):
             self._url,
             idempotency_key=outgoing.idempotency_key,
             headers=self._headers,
-            json=body,
+            # Compact UTF-8 JSON, as before.
+            body=json.dumps(
+                body, ensure_ascii=False, separators=(",", ":"), allow_nan=False
+            ).encode(),
         )
         name = answer.json_object().get("name")
         return name if isinstance(name, str) else ""

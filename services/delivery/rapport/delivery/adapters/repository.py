@@ -25,7 +25,7 @@ from rapport.delivery.domain.model import (
     StatusChange,
 )
 from rapport.sqlstore import as_utc
-from sqlalchemy import String, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Integer, String, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -179,6 +179,43 @@ def _erased_or(column: str) -> Any:
         else_=bindparam(f"b_{column}"),
     )
 
+
+# The claim's statements, built once (the dispatcher claims many times a second): a
+# message is claimable when pending, on a channel this version knows (or none yet), due,
+# and not leased (or its lease expired) at `c_now`.
+_CLAIM_NOW = bindparam("c_now", type_=messages.c.next_attempt_time.type)
+_CLAIMABLE = and_(
+    messages.c.state.in_(_PENDING),
+    messages.c.channel.in_(_CLAIMABLE_CHANNELS),
+    messages.c.next_attempt_time <= _CLAIM_NOW,
+    or_(messages.c.lease_expire_time.is_(None), messages.c.lease_expire_time <= _CLAIM_NOW),
+)
+_CLAIM_ANY = (
+    select(messages.c.id)
+    .where(_CLAIMABLE)
+    .order_by(messages.c.next_attempt_time)
+    .limit(bindparam("c_room", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM_LANE = (
+    select(messages.c.id)
+    .where(_CLAIMABLE, messages.c.channel == bindparam("c_lane", type_=String))
+    .order_by(messages.c.next_attempt_time)
+    .limit(bindparam("c_room", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+# The UPDATE re-checks the lease condition: of two dispatchers racing, one claims.
+_CLAIM = (
+    update(messages)
+    .where(messages.c.id.in_(bindparam("c_ids", expanding=True)), _CLAIMABLE)
+    .values(
+        lease_token=bindparam("c_token", type_=String),
+        lease_expire_time=bindparam("c_expire", type_=messages.c.lease_expire_time.type),
+        attempt_count=messages.c.attempt_count + 1,
+        state=MessageState.SENDING.value,
+    )
+    .returning(*messages.c)
+)
 
 # One outcome (the columns of _outcome_values), executed with a row per message: the
 # channel and its selection are kept when the row's value is NULL (not chosen yet).
@@ -355,12 +392,6 @@ class MessageRepository:
         once their release time came: the hold is stored, so it survives restarts,
         and the lease makes one replica release it.
         """
-        claimable = and_(
-            messages.c.state.in_(_PENDING),
-            messages.c.channel.in_(_CLAIMABLE_CHANNELS),
-            messages.c.next_attempt_time <= now,
-            or_(messages.c.lease_expire_time.is_(None), messages.c.lease_expire_time <= now),
-        )
         wanted = (
             [(None, limit)]
             if lanes is None
@@ -371,34 +402,23 @@ class MessageRepository:
             room = min(room, limit - len(candidates))
             if room <= 0:
                 break
-            query = select(messages.c.id).where(claimable)
-            if lane is not None:
-                query = query.where(messages.c.channel == lane)
-            candidates += (
-                (
-                    await self._conn.execute(
-                        query.order_by(messages.c.next_attempt_time)
-                        .limit(room)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            if lane is None:
+                query, params = _CLAIM_ANY, {"c_now": now, "c_room": room}
+            else:
+                query, params = _CLAIM_LANE, {"c_now": now, "c_room": room, "c_lane": lane}
+            candidates += (await self._conn.execute(query, params)).scalars().all()
         if not candidates:
             return []
         rows = (
             (
                 await self._conn.execute(
-                    update(messages)
-                    .where(messages.c.id.in_(candidates), claimable)
-                    .values(
-                        lease_token=lease_token,
-                        lease_expire_time=lease_expire_time,
-                        attempt_count=messages.c.attempt_count + 1,
-                        state=MessageState.SENDING.value,
-                    )
-                    .returning(*messages.c)
+                    _CLAIM,
+                    {
+                        "c_now": now,
+                        "c_ids": candidates,
+                        "c_token": lease_token,
+                        "c_expire": lease_expire_time,
+                    },
                 )
             )
             .mappings()

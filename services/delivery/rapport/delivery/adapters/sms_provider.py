@@ -11,9 +11,10 @@ the status and code are kept.
 
 from __future__ import annotations
 
-import httpx
+import base64
+from urllib.parse import urlencode
 
-from .http_provider import HttpAnswer, HttpProvider
+from .http_provider import HttpAnswer, HttpClient, HttpProvider
 from .providers import OutgoingMessage, ProviderError, ProviderRejectedError
 
 # Error codes that refuse the message itself whatever the HTTP status (e.g. the
@@ -28,7 +29,7 @@ class TwilioSmsProvider(HttpProvider):
         self,
         *,
         name: str,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         base_url: str,
         account_sid: str,
         auth_token: str,
@@ -39,7 +40,11 @@ class TwilioSmsProvider(HttpProvider):
     ) -> None:
         super().__init__(name=name, client=client, honours_idempotency_key=honours_idempotency_key)
         self._url = f"{base_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self._auth = httpx.BasicAuth(account_sid, auth_token)
+        credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode("ascii")
+        self._headers = {
+            "Authorization": f"Basic {credentials}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
         self._sender = (
             {"MessagingServiceSid": messaging_service_sid}
             if messaging_service_sid
@@ -50,11 +55,12 @@ class TwilioSmsProvider(HttpProvider):
             self._sender = {**self._sender, "StatusCallback": status_callback_url}
 
     async def send(self, outgoing: OutgoingMessage) -> str:
+        form = {"To": outgoing.to, "Body": outgoing.text_body, **self._sender}
         answer = await self._post(
             self._url,
             idempotency_key=outgoing.idempotency_key,
-            data={"To": outgoing.to, "Body": outgoing.text_body, **self._sender},
-            auth=self._auth,
+            body=urlencode(form).encode(),
+            headers=self._headers,
         )
         sid = answer.json_object().get("sid")
         return sid if isinstance(sid, str) else ""

@@ -20,9 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
-from .http_provider import HttpProvider
+from .http_provider import HttpClient, HttpProvider
 from .providers import OutgoingMessage, ProviderUnavailable
 
 SECRET_PREFIX = "whsec_"
@@ -80,7 +78,7 @@ class WebhookProvider(HttpProvider):
     def __init__(
         self,
         *,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         secrets: Mapping[str, str],
         name: str = "webhook",
         clock: Callable[[], datetime] | None = None,
@@ -106,6 +104,6 @@ class WebhookProvider(HttpProvider):
                 "webhook-timestamp": str(timestamp),
                 "webhook-signature": sign(key, webhook_id, timestamp, body),
             },
-            content=body,
+            body=body,
         )
         return webhook_id

@@ -1,20 +1,197 @@
-"""Multi-row writes: ingestion writes a batch with a few statements, never one per event."""
+"""Multi-row writes: ingestion writes a batch with a few statements, never one per event.
+
+The hot writes skip SQLAlchemy's per-row statement machinery (parameter construction,
+compiled-statement lookup per row): the INSERT text of a shape (table, columns, row
+count, conflict clause, RETURNING) is made once, each value goes through the column
+type's own bind processor for the connection's dialect (the very function SQLAlchemy
+would apply; for SQLite datetimes an equal, quicker one), and the rows go to the driver
+as one multi-row statement per chunk (SQLite without RETURNING: its executemany), on
+the same connection, in the same transaction.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import sqlite3
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import DateTime, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# Bound parameters per statement: PostgreSQL's protocol allows 65535, SQLite (3.32+)
+# 32766; SQLAlchemy's own multi-row inserts stop at 1000 rows.
+_MAX_PARAMS = {
+    "postgresql": 32_000,
+    "sqlite": 32_000 if sqlite3.sqlite_version_info >= (3, 32) else 999,
+}
+_MAX_ROWS = 1000
+_PLACEHOLDERS: dict[str, Callable[[int], str]] = {
+    "qmark": lambda n: "?",
+    "numeric_dollar": lambda n: f"${n}",
+    "numeric": lambda n: f":{n}",
+    "format": lambda n: "%s",
+}
+
+Processor = Callable[[Any], Any] | None
 
 
 def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
     """INSERT with ON CONFLICT (PostgreSQL and SQLite spell it alike)."""
     return _INSERTS[conn.dialect.name](table)
+
+
+def _fast_path(dialect: Dialect, table: Table, columns: Sequence[str]) -> bool:
+    """Whether rows of these columns can go straight to the driver: a known dialect
+    and paramstyle, and no column left out that SQLAlchemy would fill in itself."""
+    if dialect.name not in _MAX_PARAMS or dialect.paramstyle not in _PLACEHOLDERS:
+        return False
+    given = set(columns)
+    return all(
+        c.name in given or (c.default is None and c.onupdate is None) for c in table.columns
+    ) and all(c.onupdate is None for c in table.columns)
+
+
+# SQLAlchemy's SQLite DATETIME storage format (its default, which the tables use).
+_SQLITE_DATETIME = (
+    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
+)
+
+
+def _sqlite_datetime(fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """SQLAlchemy's SQLite DATETIME bind processor, quicker for datetimes (the same
+    text: ISO 8601 with a space and microseconds, the zone dropped), remembering the
+    last value (a batch's rows share their receive time)."""
+    last: list[Any] = [None, None]
+
+    def process(value: Any) -> Any:
+        if value is last[0]:
+            return last[1]
+        if type(value) is datetime:
+            text = value.isoformat(" ", "microseconds")[:26]
+        else:
+            text = fallback(value)
+        last[0], last[1] = value, text
+        return text
+
+    return process
+
+
+@lru_cache(maxsize=256)
+def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[Processor, ...]:
+    found: list[Processor] = []
+    for name in columns:
+        column_type = table.c[name].type
+        process = column_type._cached_bind_processor(dialect)
+        if (
+            process is not None
+            and dialect.name == "sqlite"
+            and isinstance(column_type, DateTime)
+            and getattr(column_type.dialect_impl(dialect), "_storage_format", None)
+            == _SQLITE_DATETIME
+        ):
+            process = _sqlite_datetime(process)
+        found.append(process)
+    return tuple(found)
+
+
+@lru_cache(maxsize=1024)
+def _insert_text(
+    dialect: Dialect,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: int,
+    tail: str,
+) -> str:
+    quote = dialect.identifier_preparer.quote
+    placeholder = _PLACEHOLDERS[dialect.paramstyle]
+    width = len(columns)
+    values = ", ".join(
+        "(" + ", ".join(placeholder(r * width + i + 1) for i in range(width)) + ")"
+        for r in range(rows)
+    )
+    names = ", ".join(quote(c) for c in columns)
+    return f"INSERT INTO {quote(table.name)} ({names}) VALUES {values}{tail}"
+
+
+def _conflict_tail(
+    dialect: Dialect,
+    table: Table,
+    key_columns: Sequence[str],
+    update: Sequence[str] | None,
+    returning: Sequence[str],
+) -> str:
+    """`` ON CONFLICT (keys) DO NOTHING`` (update None) or ``DO UPDATE SET c =
+    excluded.c`` for each column of ``update``; then RETURNING."""
+    quote = dialect.identifier_preparer.quote
+    tail = ""
+    if key_columns:
+        tail = f" ON CONFLICT ({', '.join(quote(c) for c in key_columns)})"
+        if update:
+            sets = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in update)
+            tail += f" DO UPDATE SET {sets}"
+        else:
+            tail += " DO NOTHING"
+    if returning:
+        tail += f" RETURNING {', '.join(quote(c) for c in returning)}"
+    return tail
+
+
+async def insert_rows(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    tail: str = "",
+    returning: bool = False,
+) -> list[tuple[Any, ...]]:
+    """INSERT ``rows`` (tuples in ``columns`` order) with the ``tail`` clause (from
+    ``_conflict_tail``): one multi-row statement per chunk (SQLite without RETURNING:
+    executemany); the returned rows (as the driver returns them: only for columns of
+    types without result processing)."""
+    if not rows:
+        return []
+    dialect = conn.dialect
+    names = tuple(columns)
+    processors = _processors(dialect, table, names)
+    active = [(i, p) for i, p in enumerate(processors) if p is not None]
+    width = len(names)
+    if dialect.name == "sqlite" and not returning:
+        # SQLite's executemany: one statement prepared once, each row bound and run
+        # (no parse of a long statement per chunk).
+        statement = _insert_text(dialect, table, names, 1, tail)
+        if active:
+            rows = [_processed(row, active) for row in rows]
+        await conn.exec_driver_sql(statement, [tuple(row) for row in rows])
+        return []
+    chunk = max(1, min(_MAX_ROWS, _MAX_PARAMS[dialect.name] // width))
+    found: list[tuple[Any, ...]] = []
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk]
+        flat: list[Any] = []
+        if active:
+            for row in part:
+                flat.extend(_processed(row, active))
+        else:
+            for row in part:
+                flat.extend(row)
+        statement = _insert_text(dialect, table, names, len(part), tail)
+        result = await conn.exec_driver_sql(statement, tuple(flat))
+        if returning:
+            found.extend(tuple(row) for row in result)
+    return found
+
+
+def _processed(row: Sequence[Any], active: Sequence[tuple[int, Processor]]) -> list[Any]:
+    values = list(row)
+    for i, process in active:
+        values[i] = process(values[i])  # type: ignore[misc]
+    return values
 
 
 async def upsert(
@@ -23,19 +200,42 @@ async def upsert(
     rows: Sequence[Mapping[str, Any]],
     key_columns: Collection[str],
 ) -> None:
-    """Insert ``rows``, replacing the other columns of rows whose key exists (one
-    executemany: SQLAlchemy sends it as multi-row statements)."""
+    """Insert ``rows``, replacing the other columns of rows whose key exists (multi-row
+    statements)."""
     if not rows:
         return
+    columns = [c.name for c in table.columns if c.name in rows[0]]
+    await upsert_rows(
+        conn, table, columns, [tuple(row[c] for c in columns) for row in rows], key_columns
+    )
+
+
+async def upsert_rows(
+    conn: AsyncConnection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    key_columns: Collection[str],
+) -> None:
+    """``upsert`` of rows given as tuples in ``columns`` order."""
+    if not rows:
+        return
+    keys = list(key_columns)
+    if _fast_path(conn.dialect, table, columns):
+        # Every column not a key is replaced (left out of the rows: its default).
+        replaced = [c.name for c in table.columns if c.name not in key_columns]
+        tail = _conflict_tail(conn.dialect, table, keys, replaced, ())
+        await insert_rows(conn, table, columns, rows, tail=tail)
+        return
     statement = dialect_insert(conn, table)
-    replaced = {
+    replaced_columns = {
         column.name: statement.excluded[column.name]
         for column in table.columns
         if column.name not in key_columns
     }
     await conn.execute(
-        statement.on_conflict_do_update(index_elements=list(key_columns), set_=replaced),
-        list(rows),
+        statement.on_conflict_do_update(index_elements=keys, set_=replaced_columns),
+        [dict(zip(columns, row, strict=True)) for row in rows],
     )
 
 
@@ -49,10 +249,41 @@ async def insert_new(
     """Insert the rows whose key is free; the ``returning`` column of those inserted."""
     if not rows:
         return set()
+    keys = list(key_columns)
+    columns = [c.name for c in table.columns if c.name in rows[0]]
+    if _fast_path(conn.dialect, table, columns) and _plain_result(conn.dialect, table, returning):
+        tail = _conflict_tail(conn.dialect, table, keys, None, (returning,))
+        found = await insert_rows(
+            conn,
+            table,
+            columns,
+            [tuple(row[c] for c in columns) for row in rows],
+            tail=tail,
+            returning=True,
+        )
+        return {row[0] for row in found}
     statement = (
         dialect_insert(conn, table)
-        .on_conflict_do_nothing(index_elements=list(key_columns))
+        .on_conflict_do_nothing(index_elements=keys)
         .returning(table.c[returning])
     )
     result = await conn.execute(statement, list(rows))
     return {row[0] for row in result}
+
+
+def _plain_result(dialect: Dialect, table: Table, *columns: str) -> bool:
+    """Whether the driver's values of these columns are what SQLAlchemy would return."""
+    return all(table.c[c].type._cached_result_processor(dialect, None) is None for c in columns)
+
+
+def can_insert(
+    conn: AsyncConnection, table: Table, columns: Sequence[str], returning: Sequence[str] = ()
+) -> bool:
+    """Whether rows of these columns (returning those) can go through ``insert_rows``."""
+    return _fast_path(conn.dialect, table, columns) and _plain_result(
+        conn.dialect, table, *returning
+    )
+
+
+def returning_clause(conn: AsyncConnection, table: Table, columns: Sequence[str]) -> str:
+    return _conflict_tail(conn.dialect, table, (), None, columns)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from datetime import datetime
 from typing import Any
 
 from rapport.profile.domain.computed import Bucket, ComputedTrait, Kind
@@ -11,15 +10,19 @@ from rapport.sqlstore import as_utc
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .bulk import insert_new, upsert
+from .bucket_rows import (
+    BUCKET_COLUMNS,
+    BUCKET_ROW_COLUMNS,
+    BucketKey,
+    bucket_from_row,
+    bucket_row,
+    keyed_buckets,
+    merge_clause,
+)
+from .bulk import can_insert, insert_new, insert_rows, upsert_rows
 from .tables import backfill_jobs, computed_trait_buckets, computed_traits
 
-BucketKey = tuple[str, str, int]  # (customer id, trait id, day)
 _CHUNK = 500
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else as_utc(moment)
 
 
 def _trait(row: Any) -> ComputedTrait:
@@ -34,20 +37,6 @@ def _trait(row: Any) -> ComputedTrait:
         property=row.property,
         create_time=as_utc(row.create_time),
         job_id=row.job_id,
-    )
-
-
-def _bucket(row: Any) -> Bucket:
-    return Bucket(
-        count=int(row.count),
-        sum=float(row.sum),
-        min=row.min,
-        max=row.max,
-        first_time=_utc(row.first_time),
-        first_value=row.first_value,
-        last_time=_utc(row.last_time),
-        last_value=row.last_value,
-        values=dict(row.vals or {}),
     )
 
 
@@ -175,7 +164,7 @@ class ComputedTraitRepository:
         ids = sorted(customer_ids)
         table = computed_trait_buckets
         for start in range(0, len(ids), _CHUNK):
-            query = select(table).where(
+            query = select(*BUCKET_COLUMNS).where(
                 table.c.workspace == workspace,
                 table.c.customer_id.in_(ids[start : start + _CHUNK]),
                 table.c.day >= since_day,
@@ -183,22 +172,23 @@ class ComputedTraitRepository:
             if trait_ids is not None:
                 query = query.where(table.c.trait_id.in_(sorted(trait_ids)))
             rows = await self._conn.execute(query)
-            for row in rows:
-                found[row.customer_id][(row.trait_id, int(row.day))] = _bucket(row)
+            for customer_id, trait_id, day, bucket in keyed_buckets(rows):
+                found[customer_id][(trait_id, day)] = bucket
         return found
 
     async def buckets_between(
         self, workspace: str, after: str | None, last: str, *, since_day: int
     ) -> dict[str, dict[tuple[str, int], Bucket]]:
         table = computed_trait_buckets
-        query = select(table).where(
+        query = select(*BUCKET_COLUMNS).where(
             table.c.workspace == workspace, table.c.customer_id <= last, table.c.day >= since_day
         )
         if after is not None:
             query = query.where(table.c.customer_id > after)
         found: dict[str, dict[tuple[str, int], Bucket]] = {}
-        for row in await self._conn.execute(query):
-            found.setdefault(row.customer_id, {})[(row.trait_id, int(row.day))] = _bucket(row)
+        rows = await self._conn.execute(query)
+        for customer_id, trait_id, day, bucket in keyed_buckets(rows):
+            found.setdefault(customer_id, {})[(trait_id, day)] = bucket
         return found
 
     async def add_to_buckets(
@@ -207,34 +197,59 @@ class ComputedTraitRepository:
         added: Mapping[BucketKey, Bucket],
         *,
         stored: Mapping[BucketKey, Bucket] | None = None,
+        unread: Collection[BucketKey] = (),
     ) -> dict[BucketKey, Bucket]:
         """Merge ``added`` into the stored buckets (one read, unless ``stored`` holds
-        every stored bucket of those keys; one multi-row upsert); the merged buckets."""
+        every stored bucket of those keys but ``unread``; one multi-row upsert); the
+        merged buckets. Of the ``unread`` keys, those whose buckets count no values are
+        merged by the database itself (one more upsert, nothing read; left out of the
+        answer), the others read first."""
         if not added:
             return {}
+        in_database: list[BucketKey] = []
         if stored is None:
             stored = await self.buckets_at(workspace, added)
+        elif unread:
+            if can_insert(self._conn, computed_trait_buckets, BUCKET_ROW_COLUMNS):
+                in_database = sorted(k for k in unread if not added[k].values)
+            kept = set(in_database)
+            to_read = [k for k in unread if k not in kept]
+            stored = {**stored, **await self.buckets_at(workspace, to_read)}
+        skipped = set(in_database)
         rows_out = []
         merged: dict[BucketKey, Bucket] = {}
         for key in sorted(added):
+            if key in skipped:
+                continue
             bucket = Bucket()
             if (held := stored.get(key)) is not None:
                 bucket.merge(held)
             bucket.merge(added[key])
             merged[key] = bucket
-            rows_out.append(_bucket_row(workspace, key, bucket))
-        await upsert(
+            rows_out.append(bucket_row(workspace, key, bucket))
+        await upsert_rows(
             self._conn,
             computed_trait_buckets,
+            BUCKET_ROW_COLUMNS,
             rows_out,
             ("workspace", "customer_id", "trait_id", "day"),
         )
+        if in_database:
+            await insert_rows(
+                self._conn,
+                computed_trait_buckets,
+                BUCKET_ROW_COLUMNS,
+                [bucket_row(workspace, key, added[key]) for key in in_database],
+                tail=merge_clause(self._conn),
+            )
         return merged
 
     async def buckets_at(
         self, workspace: str, keys: Collection[BucketKey]
     ) -> dict[BucketKey, Bucket]:
         """The stored buckets of these (customer id, trait id, day) keys."""
+        if not keys:
+            return {}
         wanted = set(keys)
         customers = sorted({c for c, _, _ in wanted})
         trait_ids = sorted({t for _, t, _ in wanted})
@@ -245,17 +260,15 @@ class ComputedTraitRepository:
         # asked for are decoded.
         for start in range(0, len(customers), _CHUNK):
             rows = await self._conn.execute(
-                select(table).where(
+                select(*BUCKET_COLUMNS).where(
                     table.c.workspace == workspace,
                     table.c.customer_id.in_(customers[start : start + _CHUNK]),
                     table.c.trait_id.in_(trait_ids),
                     table.c.day.between(min(days), max(days)),
                 )
             )
-            for row in rows:
-                key = (row.customer_id, row.trait_id, int(row.day))
-                if key in wanted:
-                    stored[key] = _bucket(row)
+            for customer_id, trait_id, day, bucket in keyed_buckets(rows, wanted):
+                stored[(customer_id, trait_id, day)] = bucket
         return stored
 
     async def move_buckets(self, workspace: str, merged: str, survivor: str) -> None:
@@ -264,7 +277,7 @@ class ComputedTraitRepository:
         rows = await self._conn.execute(
             select(table).where(table.c.workspace == workspace, table.c.customer_id == merged)
         )
-        theirs = {(survivor, row.trait_id, int(row.day)): _bucket(row) for row in rows}
+        theirs = {(survivor, row.trait_id, int(row.day)): bucket_from_row(row) for row in rows}
         if not theirs:
             return
         await self._conn.execute(
@@ -293,22 +306,3 @@ class ComputedTraitRepository:
             )
         )
         return int(result.rowcount or 0)
-
-
-def _bucket_row(workspace: str, key: BucketKey, bucket: Bucket) -> dict[str, Any]:
-    customer_id, trait_id, day = key
-    return {
-        "workspace": workspace,
-        "customer_id": customer_id,
-        "trait_id": trait_id,
-        "day": day,
-        "count": bucket.count,
-        "sum": bucket.sum,
-        "min": bucket.min,
-        "max": bucket.max,
-        "first_time": _utc(bucket.first_time),
-        "first_value": bucket.first_value,
-        "last_time": _utc(bucket.last_time),
-        "last_value": bucket.last_value,
-        "vals": bucket.values or None,
-    }

@@ -16,7 +16,7 @@ from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
 from sqlalchemy import Text, cast, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .bulk import insert_new
+from .bulk import can_insert, insert_new, insert_rows, returning_clause
 from .keyset import older_than
 from .tables import customer_aliases, events, message_ids, signals
 
@@ -25,6 +25,19 @@ _MAX_ALIAS_HOPS = 16
 _LOCK_NAMESPACE = "profile"
 _PRUNE_KEY = advisory_key(_LOCK_NAMESPACE, "prune-message-ids")
 _TRY_LOCK = text("SELECT pg_try_advisory_xact_lock(:key)")
+_EVENT_COLUMNS = (
+    "workspace",
+    "message_id",
+    "event_id",
+    "customer_id",
+    "type",
+    "event_name",
+    "timestamp",
+    "received_at",
+    "document",
+)
+_EVENT_RETURNING = ("event_id", "seq")
+_SIGNAL_COLUMNS = ("workspace", "kind", "customer_id", "payload", "create_time")
 
 
 def _utc(moment: datetime) -> datetime:
@@ -171,22 +184,33 @@ class ProfileRepository:
         event id -> its seq."""
         if not stored:
             return {}
+        rows = [
+            (
+                event.workspace,
+                event.message_id,
+                event.event_id,
+                event.customer_id,
+                event.type.value,
+                event.event_name,
+                _utc(event.event_time),
+                _utc(event.receive_time),
+                document,
+            )
+            for event, document in zip(stored, documents, strict=True)
+        ]
+        if can_insert(self._conn, events, _EVENT_COLUMNS, _EVENT_RETURNING):
+            found = await insert_rows(
+                self._conn,
+                events,
+                _EVENT_COLUMNS,
+                rows,
+                tail=returning_clause(self._conn, events, _EVENT_RETURNING),
+                returning=True,
+            )
+            return {event_id: int(seq) for event_id, seq in found}
         result = await self._conn.execute(
             insert(events).returning(events.c.event_id, events.c.seq),
-            [
-                {
-                    "workspace": event.workspace,
-                    "message_id": event.message_id,
-                    "event_id": event.event_id,
-                    "customer_id": event.customer_id,
-                    "type": event.type.value,
-                    "event_name": event.event_name,
-                    "timestamp": _utc(event.event_time),
-                    "received_at": _utc(event.receive_time),
-                    "document": document,
-                }
-                for event, document in zip(stored, documents, strict=True)
-            ],
+            [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in rows],
         )
         return {row.event_id: int(row.seq) for row in result}
 
@@ -315,18 +339,15 @@ class ProfileRepository:
         if not appended:
             return
         create_time = _utc(now)
+        rows = [
+            (workspace, kind.value, customer_id, payload, create_time)
+            for kind, customer_id, payload in appended
+        ]
+        if can_insert(self._conn, signals, _SIGNAL_COLUMNS):
+            await insert_rows(self._conn, signals, _SIGNAL_COLUMNS, rows)
+            return
         await self._conn.execute(
-            insert(signals),
-            [
-                {
-                    "workspace": workspace,
-                    "kind": kind.value,
-                    "customer_id": customer_id,
-                    "payload": payload,
-                    "create_time": create_time,
-                }
-                for kind, customer_id, payload in appended
-            ],
+            insert(signals), [dict(zip(_SIGNAL_COLUMNS, row, strict=True)) for row in rows]
         )
 
     async def signals_after(

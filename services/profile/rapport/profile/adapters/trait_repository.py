@@ -12,8 +12,10 @@ from rapport.sqlstore import as_utc
 from sqlalchemy import Table, case, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .bulk import dialect_insert, upsert
+from .bulk import can_insert, dialect_insert, insert_rows, upsert
 from .tables import group_traits, profiles, traits
+
+_SUMMARY_COLUMNS = ("workspace", "customer_id", "event_count", "first_seen_time", "last_seen_time")
 
 # (owner id, key, trait): owner is a customer id or a group key.
 TraitRow = tuple[str, str, Trait]
@@ -126,6 +128,21 @@ class TraitRepository:
         counts add up, first and last seen times widen."""
         if not added:
             return
+        rows = [
+            (
+                workspace,
+                customer_id,
+                summary.event_count,
+                as_utc(summary.first_seen_time),
+                as_utc(summary.last_seen_time),
+            )
+            for customer_id, summary in sorted(added.items())
+        ]
+        if can_insert(self._conn, profiles, _SUMMARY_COLUMNS):
+            await insert_rows(
+                self._conn, profiles, _SUMMARY_COLUMNS, rows, tail=_summary_tail(self._conn)
+            )
+            return
         statement = dialect_insert(self._conn, profiles)
         new = statement.excluded
         await self._conn.execute(
@@ -143,16 +160,7 @@ class TraitRepository:
                     ),
                 },
             ),
-            [
-                {
-                    "workspace": workspace,
-                    "customer_id": customer_id,
-                    "event_count": summary.event_count,
-                    "first_seen_time": as_utc(summary.first_seen_time),
-                    "last_seen_time": as_utc(summary.last_seen_time),
-                }
-                for customer_id, summary in sorted(added.items())
-            ],
+            [dict(zip(_SUMMARY_COLUMNS, row, strict=True)) for row in rows],
         )
 
     async def delete_summaries(self, workspace: str, customer_ids: Collection[str]) -> None:
@@ -161,6 +169,25 @@ class TraitRepository:
                 profiles.c.workspace == workspace, profiles.c.customer_id.in_(list(customer_ids))
             )
         )
+
+
+def _summary_tail(conn: AsyncConnection) -> str:
+    """Counts add up, first and last seen times widen (as add_to_summaries' statement)."""
+    q = conn.dialect.identifier_preparer.quote
+    table, count, first, last = (
+        q(profiles.name),
+        q("event_count"),
+        q("first_seen_time"),
+        q("last_seen_time"),
+    )
+    return (
+        f" ON CONFLICT ({q('workspace')}, {q('customer_id')}) DO UPDATE SET"
+        f" {count} = {table}.{count} + excluded.{count},"
+        f" {first} = CASE WHEN excluded.{first} < {table}.{first}"
+        f" THEN excluded.{first} ELSE {table}.{first} END,"
+        f" {last} = CASE WHEN excluded.{last} > {table}.{last}"
+        f" THEN excluded.{last} ELSE {table}.{last} END"
+    )
 
 
 def first_seen(summary: ProfileSummary | None, moment: datetime) -> ProfileSummary:

@@ -106,6 +106,20 @@ def _affected(rule: Rule, change: Change, stage_changed: bool) -> bool:
     return rule.trait_keys is None or bool(rule.trait_keys & change.keys)
 
 
+def _reads_computed(books: Definitions, change: Change, stages_read_computed: bool) -> bool:
+    """Whether a rule reading computed traits may be evaluated for a customer with this
+    change (a stage judged again may change, and with it the segments reading it)."""
+    stage_judged = bool(books.stages) and (
+        change.everything or bool(change.keys) or (change.computed and stages_read_computed)
+    )
+    if stage_judged and stages_read_computed:
+        return True
+    return any(
+        "computed_traits" in rule.variables and _affected(rule, change, stage_judged)
+        for _, rule in books.segments
+    )
+
+
 @dataclass
 class Outcome:
     signals: list[SignalRow] = field(default_factory=list)
@@ -157,8 +171,17 @@ async def apply_changes(
     )
     computed: dict[str, dict[str, Any]] = dict(known_computed or {})
     if any("computed_traits" in rule.variables for rule in books.rules()):
-        missing = [c for c in customers if c not in computed]
-        computed.update(await values_of(uow, workspace, missing, now))
+        # Only for customers some rule reading computed traits is evaluated against,
+        # and only the traits rules read.
+        missing = [
+            c
+            for c in customers
+            if c not in computed and _reads_computed(books, changes[c], stages_read_computed)
+        ]
+        if missing:
+            computed.update(
+                await values_of(uow, workspace, missing, now, needed_keys=books.computed_keys())
+            )
     memberships = await uow.segments.memberships_of(workspace, customers)
     evaluator = Evaluator(now)
     new_states: dict[str, str] = {}

@@ -230,7 +230,7 @@ async def apply_events(
         held = await uow.computed.buckets_of(
             workspace, customers, since_day=since, trait_ids=valued_ids
         )
-    # The stored buckets added to: those just read, and the others in one more read.
+    # Stored buckets added to: those just read; the database adds to the others.
     stored: dict[BucketKey, Bucket] = {}
     rest: list[BucketKey] = []
     for key in added:
@@ -240,8 +240,7 @@ async def apply_events(
                 stored[key] = found
         else:
             rest.append(key)
-    stored.update(await uow.computed.buckets_at(workspace, rest))
-    merged = await uow.computed.add_to_buckets(workspace, added, stored=stored)
+    merged = await uow.computed.add_to_buckets(workspace, added, stored=stored, unread=rest)
     for (customer, trait_id, day), bucket in merged.items():
         if customer in held:
             held[customer][(trait_id, day)] = bucket
@@ -249,14 +248,19 @@ async def apply_events(
 
 
 async def values_of(
-    uow: ProfileUnitOfWork, workspace: str, customer_ids: Collection[str], now: datetime
-) -> dict[str, dict[str, Any]]:
-    """customer -> {key: value} of the workspace's computed traits at ``now``."""
+    uow: ProfileUnitOfWork, workspace: str, customer_ids: Collection[str], now: datetime,
+    *, needed_keys: Collection[str] | None = None,
+) -> dict[str, dict[str, Any]]:  # fmt: skip
+    """customer -> {key: value} of the computed traits (``needed_keys`` if given) at ``now``."""
     traits = await uow.computed.all_of(workspace)
+    traits = [t for t in traits if needed_keys is None or t.key in needed_keys]
     if not traits:
         return {c: {} for c in customer_ids}
     since = min(first_day(t, now) for t in traits)
-    buckets = await uow.computed.buckets_of(workspace, customer_ids, since_day=since)
+    only = None if needed_keys is None else {t.trait_id for t in traits}
+    buckets = await uow.computed.buckets_of(
+        workspace, customer_ids, since_day=since, trait_ids=only
+    )
     return {c: values_for(traits, buckets.get(c, {}), now) for c in customer_ids}
 
 

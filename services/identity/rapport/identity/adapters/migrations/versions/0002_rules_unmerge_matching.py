@@ -81,9 +81,7 @@ def upgrade() -> None:
         sa.Column("job_id", sa.String(64), nullable=True),
         sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
         sa.Column("review_time", sa.DateTime(timezone=True), nullable=True),
-        sa.UniqueConstraint(
-            "workspace", "customer_a", "customer_b", name="uq_match_reviews_pair"
-        ),
+        sa.UniqueConstraint("workspace", "customer_a", "customer_b", name="uq_match_reviews_pair"),
     )
     op.create_index(
         "ix_match_reviews_workspace_state_probability",
