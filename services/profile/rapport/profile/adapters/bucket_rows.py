@@ -34,24 +34,24 @@ def bucket_from_row(row: Any) -> Bucket:
     )
 
 
-# A bucket's columns after its key, in BUCKET_COLUMNS order (reads of many buckets).
-BUCKET_COLUMNS = tuple(
-    computed_trait_buckets.c[name]
-    for name in (
-        "customer_id",
-        "trait_id",
-        "day",
-        "count",
-        "sum",
-        "min",
-        "max",
-        "first_time",
-        "first_value",
-        "last_time",
-        "last_value",
-        "vals",
-    )
+BUCKET_ROW_COLUMNS = (
+    "workspace",
+    "customer_id",
+    "trait_id",
+    "day",
+    "count",
+    "sum",
+    "min",
+    "max",
+    "first_time",
+    "first_value",
+    "last_time",
+    "last_value",
+    "vals",
 )
+
+# A bucket's columns after its key, in that order (reads of many buckets).
+BUCKET_COLUMNS = tuple(computed_trait_buckets.c[name] for name in BUCKET_ROW_COLUMNS[1:])
 
 
 def keyed_buckets(
@@ -79,23 +79,6 @@ def keyed_buckets(
                 dict(vals) if vals else {},
             ),
         )
-
-
-BUCKET_ROW_COLUMNS = (
-    "workspace",
-    "customer_id",
-    "trait_id",
-    "day",
-    "count",
-    "sum",
-    "min",
-    "max",
-    "first_time",
-    "first_value",
-    "last_time",
-    "last_value",
-    "vals",
-)
 
 
 def merge_clause(conn: AsyncConnection) -> str:
