@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rapport.config import ServiceSettings
-from rapport.grpcserver import start
+from rapport.grpcserver import ServiceParts, start
 from rapport.grpctesting import eventually, serve_in_process
 
 from ._echo import SERVICE, make_build
@@ -76,3 +78,37 @@ async def test_serve_in_process_stops_without_drain_or_grace() -> None:
             assert await channel.unary_unary(f"/{SERVICE}/Echo")(b"x") == b"x"
         began = time.monotonic()
     assert time.monotonic() - began < 5
+
+
+async def test_on_close_waits_for_handlers_still_ending() -> None:
+    """grpc's stop() returns once calls are cancelled, not once their handlers
+    finished: a stream still cleaning up must not find its engine disposed (and a
+    connection opened then would outlive the process's exit)."""
+    events: list[str] = []
+
+    async def watch(request: bytes, context: Any) -> AsyncIterator[bytes]:
+        yield b"open"
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await asyncio.sleep(0.3)  # e.g. a query in flight when cancelled
+            events.append("handler ended")
+
+    async def close() -> None:
+        events.append("closed")
+
+    generic = grpc.method_handlers_generic_handler(
+        "test.Watch", {"Watch": grpc.unary_stream_rpc_method_handler(watch)}
+    )
+    parts = ServiceParts(
+        register=[lambda server: server.add_generic_rpc_handlers((generic,))],
+        service_names=["test.Watch"],
+        error_domain="rapport.test.v1",
+        on_close=[close],
+    )
+    server = await start(parts, ServiceSettings())
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        call = channel.unary_stream("/test.Watch/Watch")(b"")
+        assert await call.read() == b"open"
+        await server.stop(grace=0.1, drain=0)
+    assert events == ["handler ended", "closed"]

@@ -22,6 +22,7 @@ from ._auth import AuthInterceptor
 from ._deadline import DeadlineInterceptor
 from ._error_mapping import ErrorMappingInterceptor
 from ._heap import settle_heap
+from ._in_flight import InFlightInterceptor
 from ._reflection import enable_reflection
 from ._request_decoding import RequestDecodingInterceptor
 from ._response_size import ResponseSizeInterceptor
@@ -34,6 +35,9 @@ _log = logging.getLogger("rapport.grpcserver")
 HealthServicer = health_aio.HealthServicer
 
 S = TypeVar("S", bound=ServiceSettings)
+
+# How long stopping waits for handlers of cancelled calls to end before on_close.
+_HANDLER_SETTLE_SECONDS = 5.0
 
 
 @dataclass
@@ -66,8 +70,10 @@ class RunningServer:
         health: HealthServicer,
         parts: ServiceParts,
         settings: ServiceSettings,
+        in_flight: InFlightInterceptor,
     ) -> None:
         self.server = server
+        self._in_flight = in_flight
         self.port = port
         self.address = f"{_host_for_clients(host)}:{port}"
         self.health = health
@@ -137,6 +143,9 @@ class RunningServer:
         await asyncio.gather(
             self.server.stop(grace), *([self.http.stop(grace)] if self.http else [])
         )
+        # Handlers of calls grpc just cancelled may still be ending (a query in
+        # flight): what they use is closed only after them.
+        await self._in_flight.settle(wait_seconds=_HANDLER_SETTLE_SECONDS)
         for hook in self._parts.on_close:
             try:
                 await hook()
@@ -190,7 +199,8 @@ async def start(parts: ServiceParts, settings: ServiceSettings) -> RunningServer
     """Build, bind and start the server; SERVING once it listens."""
     # Outermost first. The last two raise RapportErrors, so they sit inside
     # ErrorMappingInterceptor, which maps them.
-    interceptors: list[grpc.aio.ServerInterceptor] = [AccessLogInterceptor()]
+    in_flight = InFlightInterceptor()
+    interceptors: list[grpc.aio.ServerInterceptor] = [in_flight, AccessLogInterceptor()]
     if settings.auth_tokens:
         interceptors.append(
             AuthInterceptor(settings.auth_tokens, parts.method_scopes, parts.error_domain)
@@ -228,7 +238,7 @@ async def start(parts: ServiceParts, settings: ServiceSettings) -> RunningServer
         raise RuntimeError(f"could not bind {bind}")
     await server.start()
 
-    running = RunningServer(server, port, settings.host, health, parts, settings)
+    running = RunningServer(server, port, settings.host, health, parts, settings, in_flight)
     for name in ("", *parts.service_names):
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     try:
