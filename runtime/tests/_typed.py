@@ -24,7 +24,7 @@ from google.protobuf import (
 )
 from rapport.config import ServiceSettings
 from rapport.errors import NotFound
-from rapport.grpcserver import ServiceParts
+from rapport.grpcserver import EncodedResponse, ServiceParts
 
 # Our file depends on these: loaded into the default pool before it.
 _DEPENDENCIES = (any_pb2.DESCRIPTOR, struct_pb2.DESCRIPTOR)
@@ -151,6 +151,11 @@ async def sized(request: wrappers_pb2.Int64Value, context: Any) -> wrappers_pb2.
     return wrappers_pb2.BytesValue(value=b"x" * request.value)
 
 
+async def sized_encoded(request: wrappers_pb2.Int64Value, context: Any) -> EncodedResponse:
+    # As a servicer answering from bytes it keeps (e.g. a cache).
+    return EncodedResponse(wrappers_pb2.BytesValue(value=b"x" * request.value).SerializeToString())
+
+
 async def sized_stream(
     request: wrappers_pb2.Int64Value, context: Any
 ) -> AsyncIterator[wrappers_pb2.BytesValue]:
@@ -202,6 +207,7 @@ HANDLERS = {
     "Struct": _unary(struct_echo, struct_pb2.Struct, struct_pb2.Struct),
     "StructStream": _stream(struct_stream, struct_pb2.Struct, struct_pb2.Struct),
     "Sized": _unary(sized, I64, BYTES),
+    "SizedEncoded": _unary(sized_encoded, I64, BYTES),
     "SizedStream": _stream(sized_stream, I64, BYTES),
     "SizedWrites": _stream(sized_writes, I64, BYTES),
     "Abort": _unary(abort, Req, Req),

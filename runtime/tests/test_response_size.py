@@ -30,7 +30,7 @@ async def channel() -> AsyncIterator[grpc.aio.Channel]:
 
 
 def sized(channel: grpc.aio.Channel, name: str) -> Any:
-    make = channel.unary_unary if name == "Sized" else channel.unary_stream
+    make = channel.unary_unary if name in ("Sized", "SizedEncoded") else channel.unary_stream
     return make(
         method(name),
         request_serializer=wrappers_pb2.Int64Value.SerializeToString,
@@ -60,6 +60,18 @@ async def test_unary_response_at_and_over_the_limit(
     check_too_large(info)
     # No transport-level failure inside grpc any more.
     assert not [r for r in caplog.records if r.name.startswith("grpc")]
+
+
+async def test_a_response_encoded_by_the_servicer_is_sent_and_measured(
+    channel: grpc.aio.Channel,
+) -> None:
+    reply = await sized(channel, "SizedEncoded")(wrappers_pb2.Int64Value(value=FITS))
+    assert reply.value == b"x" * FITS
+    info, _ = await expect_error(
+        sized(channel, "SizedEncoded")(wrappers_pb2.Int64Value(value=TOO_BIG)),
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+    )
+    check_too_large(info)
 
 
 @pytest.mark.parametrize("name", ["SizedStream", "SizedWrites"])

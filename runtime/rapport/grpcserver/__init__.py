@@ -3,10 +3,12 @@
 from rapport.deadlines import current_deadline_remaining
 
 from ._heap import settle_heap
+from ._response_size import EncodedResponse
 from ._server import HealthServicer, RunningServer, ServiceParts, run, start
 from ._workspaces import named_workspaces
 
 __all__ = [
+    "EncodedResponse",
     "HealthServicer",
     "RunningServer",
     "ServiceParts",

@@ -16,8 +16,9 @@ from ._wrapping import (
 )
 
 
-class _Encoded:
-    """A response already serialized (and measured) by ResponseSizeInterceptor."""
+class EncodedResponse:
+    """A response already serialized: by ResponseSizeInterceptor, or by a servicer
+    that keeps its answers serialized (e.g. in a cache). Still measured here."""
 
     __slots__ = ("raw",)
 
@@ -48,8 +49,11 @@ class ResponseSizeInterceptor(grpc.aio.ServerInterceptor):
     def _measured(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         serialize = handler.response_serializer
 
-        def encode(response: Any) -> _Encoded:
-            raw = response if serialize is None else serialize(response)
+        def encode(response: Any) -> EncodedResponse:
+            if type(response) is EncodedResponse:
+                raw = response.raw
+            else:
+                raw = response if serialize is None else serialize(response)
             if len(raw) > self._max:
                 raise ResourceExhausted(
                     "RESPONSE_TOO_LARGE",
@@ -57,10 +61,10 @@ class ResponseSizeInterceptor(grpc.aio.ServerInterceptor):
                     "ask for less (e.g. a smaller page_size)",
                     {"size": str(len(raw)), "limit": str(self._max)},
                 )
-            return _Encoded(raw)
+            return response if type(response) is EncodedResponse else EncodedResponse(raw)
 
         def pass_through(response: Any) -> bytes:
-            if type(response) is _Encoded:
+            if type(response) is EncodedResponse:
                 return response.raw
             return encode(response).raw
 

@@ -4,6 +4,7 @@ encoder for the service layer; error expectations for the gRPC tests."""
 from __future__ import annotations
 
 import itertools
+import pickle
 import re
 import uuid
 from collections.abc import Awaitable, Sequence
@@ -19,11 +20,13 @@ from rapport.profile.adapters.identity_client import (
     Observation,
     Resolution,
 )
+from rapport.profile.adapters.profile_cache import EncodedProfile
 from rapport.profile.adapters.tables import signals
 from rapport.profile.domain.model import (
     EventType,
     Identifier,
     IncomingEvent,
+    ProfileView,
     SignalKind,
     StoredEvent,
     WatchedSignal,
@@ -75,6 +78,10 @@ class DomainEncoder:
     def event(self, event: StoredEvent) -> StoredEvent:
         return event
 
+    def profile(self, view: ProfileView) -> bytes:
+        # Bytes, as the GetProfile cache keeps them: decoded_view() reads them back.
+        return pickle.dumps(view)
+
     def event_entry_size(self, encoded: Any) -> int:
         return self.size(encoded)
 
@@ -83,6 +90,13 @@ class DomainEncoder:
 
     def size(self, encoded: Any) -> int:
         return len(repr(encoded).encode())
+
+
+def decoded_view(encoded: EncodedProfile) -> ProfileView:
+    """The view a DomainEncoder encoded into ``encoded``."""
+    view = pickle.loads(encoded[0])  # noqa: S301 - bytes this test process made
+    assert isinstance(view, ProfileView)
+    return view
 
 
 _PHONE = re.compile(r"\+?[0-9][0-9 ().-]{6,}")

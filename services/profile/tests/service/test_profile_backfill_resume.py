@@ -82,7 +82,7 @@ async def test_an_interrupted_backfill_resumes_from_its_stored_position(tmp_path
         for c, u in ((r.customer_id, events[i].user_id) for i, r in enumerate(results))
     }
     assert {c: v["spent"] for c, v in values.items()} == by_customer
-    view = await queries.get_profile(
+    view = await queries.get_profile_view(
         commands.GetProfile(f"{PARENT}/customers/{results[0].customer_id}/profile"), second
     )
     assert view.computed_traits["spent"] == by_customer[results[0].customer_id]

@@ -13,6 +13,7 @@ from rapport.profile.domain.model import EventType, IncomingEvent
 from rapport.profile.service_layer import commands, ingestion, queries, traits
 from rapport.profile.service_layer.dependencies import Dependencies
 
+from .._profile_support import decoded_view
 from .test_profile_handlers import make_deps
 
 PARENT = "workspaces/default"
@@ -42,17 +43,17 @@ async def test_hits_read_no_database_and_writes_invalidate(tmp_path: Path) -> No
         name = profile_name(ann.customer_id)
         await queries.get_profile(commands.GetProfile(name), deps)  # a miss: read, cached
         cached = replace(deps, uow=no_database)
-        view = await queries.get_profile(commands.GetProfile(name), cached)
+        view = decoded_view(await queries.get_profile(commands.GetProfile(name), cached))
         assert view.traits["plan"].value == "free"
 
         await ingest(deps, identify("m2", user_id="ann", traits={"plan": "pro"}))
         with pytest.raises(AssertionError, match="the database was read"):
             await queries.get_profile(commands.GetProfile(name), cached)
-        assert (await queries.get_profile(commands.GetProfile(name), deps)).traits[
-            "plan"
-        ].value == "pro"
+        view = decoded_view(await queries.get_profile(commands.GetProfile(name), deps))
+        assert view.traits["plan"].value == "pro"
         await traits.remove_traits(commands.RemoveTraits(name, ["plan"]), deps)
-        assert (await queries.get_profile(commands.GetProfile(name), deps)).traits == {}
+        view = decoded_view(await queries.get_profile(commands.GetProfile(name), deps))
+        assert view.traits == {}
     finally:
         await engine.dispose()
 
@@ -65,7 +66,7 @@ async def test_a_merged_away_customers_name_is_read_every_time(tmp_path: Path) -
         [visitor] = await ingest(deps, identify("a1", anonymous_id="anon"))
         await ingest(deps, identify("l1", user_id="ann", anonymous_id="anon"))
         name = profile_name(visitor.customer_id)
-        view = await queries.get_profile(commands.GetProfile(name), deps)
+        view = decoded_view(await queries.get_profile(commands.GetProfile(name), deps))
         assert view.customer_id == known.customer_id and view.event_count == 3
         with pytest.raises(AssertionError, match="the database was read"):
             await queries.get_profile(commands.GetProfile(name), replace(deps, uow=no_database))

@@ -1,7 +1,7 @@
 """GetProfile's cache and time: a cached profile with computed traits is served only
 until the next UTC midnight, when days leave the traits' windows and their values move
-without any write (in-process cache, and the Redis codec keeps that moment); a cached
-view is encoded once."""
+without any write (in-process cache, and the Redis codec keeps that moment); a hit
+answers the bytes kept, encoded once."""
 
 from __future__ import annotations
 
@@ -15,11 +15,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rapport.profile.adapters import profile_cache
 from rapport.profile.domain.computed import Kind, next_day_start
-from rapport.profile.domain.model import EventType, IncomingEvent
-from rapport.profile.entrypoints import converters
+from rapport.profile.domain.model import EventType, IncomingEvent, ProfileView
 from rapport.profile.service_layer import commands, computed_traits, ingestion, queries
 from rapport.profile.service_layer.dependencies import Dependencies
 
+from .._profile_support import DomainEncoder, decoded_view
 from .test_profile_handlers import make_deps
 
 PARENT = "workspaces/default"
@@ -65,16 +65,18 @@ async def test_computed_values_move_at_midnight_without_a_write(
     )
     name = f"workspaces/default/customers/{result.customer_id}/profile"
     first = await queries.get_profile(commands.GetProfile(name), deps)
-    assert first.computed_traits == {"orders": 1}
-    assert first.valid_until == datetime(2026, 3, 11, tzinfo=UTC)
+    assert decoded_view(first).computed_traits == {"orders": 1}
+    _, valid_until = first
+    assert valid_until == datetime(2026, 3, 11, tzinfo=UTC)
 
     clock.now += timedelta(hours=1, minutes=59)  # 23:59: still the same day
     assert (await queries.get_profile(commands.GetProfile(name), deps)) is first
 
     clock.now += timedelta(minutes=2)  # 00:01 the next day: the 1-day window moved on
     later = await queries.get_profile(commands.GetProfile(name), deps)
-    assert later.computed_traits == {"orders": 0}
-    assert later.valid_until == datetime(2026, 3, 12, tzinfo=UTC)
+    assert decoded_view(later).computed_traits == {"orders": 0}
+    _, valid_until = later
+    assert valid_until == datetime(2026, 3, 12, tzinfo=UTC)
 
 
 async def test_without_computed_traits_a_profile_does_not_expire(
@@ -86,7 +88,8 @@ async def test_without_computed_traits_a_profile_does_not_expire(
     )
     name = f"workspaces/default/customers/{result.customer_id}/profile"
     first = await queries.get_profile(commands.GetProfile(name), deps)
-    assert first.valid_until is None
+    _, valid_until = first
+    assert valid_until is None
     clock.now += timedelta(days=3)
     assert (await queries.get_profile(commands.GetProfile(name), deps)) is first
 
@@ -113,24 +116,38 @@ async def test_the_redis_codec_keeps_the_moment(timed: tuple[Dependencies, Clock
         commands.IngestEvents(PARENT, [order("m1", clock.now)]), deps
     )
     name = f"workspaces/default/customers/{result.customer_id}/profile"
-    view = await queries.get_profile(commands.GetProfile(name), deps)
-    assert view.valid_until is not None
-    assert profile_cache._loads(profile_cache._dumps(view)) == view
-    plain = replace(view, computed_traits={}, valid_until=None)
+    encoded = await queries.get_profile(commands.GetProfile(name), deps)
+    body, valid_until = encoded
+    assert valid_until is not None
+    assert profile_cache._loads(profile_cache._dumps(encoded)) == encoded
+    plain = (body, None)
     assert profile_cache._loads(profile_cache._dumps(plain)) == plain
 
 
-async def test_a_cached_view_is_encoded_once(timed: tuple[Dependencies, Clock]) -> None:
+@pytest.mark.parametrize("text", ["", "no separator", "2026-03-11T00:00:00+00:00|not base64!"])
+def test_the_redis_codec_refuses_what_it_did_not_write(text: str) -> None:
+    with pytest.raises(ValueError):
+        profile_cache._loads(text)
+
+
+class CountingEncoder(DomainEncoder):
+    def __init__(self) -> None:
+        self.profiles = 0
+
+    def profile(self, view: ProfileView) -> bytes:
+        self.profiles += 1
+        return super().profile(view)
+
+
+async def test_a_hit_answers_the_bytes_kept(timed: tuple[Dependencies, Clock]) -> None:
     deps, clock = timed
+    encoder = CountingEncoder()
+    deps = replace(deps, encoder=encoder)
     [result] = await ingestion.ingest_events(
         commands.IngestEvents(PARENT, [order("m1", clock.now)]), deps
     )
     name = f"workspaces/default/customers/{result.customer_id}/profile"
-    view = await queries.get_profile(commands.GetProfile(name), deps)
-    message = converters.cached_profile_message(view)
-    assert message == converters.profile_message(view)
-    assert converters.cached_profile_message(view) is message
-    # Another view (here: equal but not the same object) is encoded anew.
-    other = replace(view)
-    assert converters.cached_profile_message(other) is not message
-    assert converters.cached_profile_message(other) == message
+    first = await queries.get_profile(commands.GetProfile(name), deps)
+    assert (await queries.get_profile(commands.GetProfile(name), deps)) is first
+    assert encoder.profiles == 1
+    assert decoded_view(first) == await queries.get_profile_view(commands.GetProfile(name), deps)

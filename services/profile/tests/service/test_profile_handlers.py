@@ -66,7 +66,7 @@ async def count_events(deps: Dependencies) -> int:
 
 async def profile_of(deps: Dependencies, customer_id: str) -> Any:
     name = f"workspaces/default/customers/{customer_id}/profile"
-    return await queries.get_profile(commands.GetProfile(name), deps)
+    return await queries.get_profile_view(commands.GetProfile(name), deps)
 
 
 batches = st.lists(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -193,25 +192,6 @@ def event_page_response(page: EventPage) -> pb.ListEventsResponse:
     return pb.ListEventsResponse(events=page.events, next_page_token=page.next_page_token)
 
 
-# GetProfile's cache hits return the same ProfileView object again and again: its
-# message is made once. Bounded; keyed by identity, each entry holding its view (so an
-# id is never reused while its entry lives). Messages are only read once made.
-_MESSAGES: OrderedDict[int, tuple[ProfileView, pb.Profile]] = OrderedDict()
-_MAX_MESSAGES = 4096
-
-
-def cached_profile_message(view: ProfileView) -> pb.Profile:
-    entry = _MESSAGES.get(id(view))
-    if entry is not None and entry[0] is view:
-        _MESSAGES.move_to_end(id(view))
-        return entry[1]
-    message = profile_message(view)
-    _MESSAGES[id(view)] = (view, message)
-    while len(_MESSAGES) > _MAX_MESSAGES:
-        _MESSAGES.popitem(last=False)
-    return message
-
-
 def profile_message(view: ProfileView) -> pb.Profile:
     profile = pb.Profile(
         name=names.profile_name(view.workspace, view.customer_id),
@@ -322,6 +302,9 @@ class ProtobufEncoder:
 
     def event(self, event: StoredEvent) -> pb.Event:
         return event_message(event)
+
+    def profile(self, view: ProfileView) -> bytes:
+        return profile_message(view).SerializeToString()
 
     def event_entry_size(self, encoded: Message) -> int:
         # An entry of a repeated message field: its tag (1 byte for field 1), its

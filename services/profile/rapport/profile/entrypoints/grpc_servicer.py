@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 from google.protobuf import empty_pb2
+from rapport.grpcserver import EncodedResponse
 from rapport.profile.service_layer import (
     commands,
     computed_updates,
@@ -46,9 +47,10 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
 
     async def GetProfile(
         self, request: pb.GetProfileRequest, context: grpc.aio.ServicerContext
-    ) -> pb.Profile:
-        view = await queries.get_profile(commands.GetProfile(name=request.name), self._deps)
-        return converters.cached_profile_message(view)
+    ) -> EncodedResponse:
+        # Serialized by deps.encoder when read, and kept so by the cache.
+        body, _ = await queries.get_profile(commands.GetProfile(name=request.name), self._deps)
+        return EncodedResponse(body)
 
     async def RemoveTraits(
         self, request: pb.RemoveTraitsRequest, context: grpc.aio.ServicerContext

@@ -13,7 +13,7 @@ from rapport.pagination import PageTokens
 from rapport.profile.adapters.identity_client import IdentityClient
 from rapport.profile.adapters.profile_cache import ProfileCache, no_cache
 from rapport.profile.domain.ingestion import IngestLimits
-from rapport.profile.domain.model import StoredEvent, WatchedSignal
+from rapport.profile.domain.model import ProfileView, StoredEvent, WatchedSignal
 
 from .identity_cache import IdentityCache
 from .ordering import ArrivalOrder
@@ -43,6 +43,9 @@ class ResponseEncoder(Protocol):
 
     def event(self, event: StoredEvent) -> Any:
         """An event as ListEvents returns it."""
+
+    def profile(self, view: ProfileView) -> bytes:
+        """A profile as GetProfile answers it, serialized (what its cache keeps)."""
 
     def event_entry_size(self, encoded: Any) -> int:
         """The bytes an encoded event adds to a ListEventsResponse."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from rapport.errors import InvalidArgument, NotFound
 from rapport.pagination import page_size, paginate
+from rapport.profile.adapters.profile_cache import EncodedProfile
 from rapport.profile.domain import names
 from rapport.profile.domain.computed import next_day_start
 from rapport.profile.domain.model import ProfileView, StoredEvent
@@ -31,9 +32,10 @@ class EventPage:
     next_page_token: str
 
 
-async def get_profile(cmd: commands.GetProfile, deps: Dependencies) -> ProfileView:
-    """From the cache when it holds the profile under the customer's current version;
-    otherwise read, and cached under the version taken before reading."""
+async def get_profile(cmd: commands.GetProfile, deps: Dependencies) -> EncodedProfile:
+    """GetProfile's answer, serialized: from the cache when it holds the profile under
+    the customer's current version; otherwise read, and cached under the version taken
+    before reading."""
     ref = names.parse_profile(cmd.name, field="name")
     require_workspace(ref.workspace, deps.workspaces)
     key = (ref.workspace, ref.customer_id)
@@ -41,14 +43,29 @@ async def get_profile(cmd: commands.GetProfile, deps: Dependencies) -> ProfileVi
     [lookup] = await deps.profile_cache.get_many([key], now=now)
     if lookup.value is not None:
         return lookup.value
-    async with deps.uow(readonly=True) as uow:
-        view = await read_profile(uow, ref.workspace, ref.customer_id, now=now)
-    if view is None:
-        raise NotFound(cmd.name)
+    view = await _read_view(cmd.name, ref.workspace, ref.customer_id, deps, now)
+    encoded = (deps.encoder.profile(view), view.valid_until)
     # A merged-away customer's profile is its survivor's: a change of the survivor
     # would not invalidate it under this key, so it is not cached.
     if view.customer_id == ref.customer_id:
-        await deps.profile_cache.put_many([(key, lookup.tag, view)], now=now)
+        await deps.profile_cache.put_many([(key, lookup.tag, encoded)], now=now)
+    return encoded
+
+
+async def get_profile_view(cmd: commands.GetProfile, deps: Dependencies) -> ProfileView:
+    """The profile GetProfile answers with, as the domain sees it (from the database)."""
+    ref = names.parse_profile(cmd.name, field="name")
+    require_workspace(ref.workspace, deps.workspaces)
+    return await _read_view(cmd.name, ref.workspace, ref.customer_id, deps, deps.clock())
+
+
+async def _read_view(
+    name: str, workspace: str, customer_id: str, deps: Dependencies, now: datetime
+) -> ProfileView:
+    async with deps.uow(readonly=True) as uow:
+        view = await read_profile(uow, workspace, customer_id, now=now)
+    if view is None:
+        raise NotFound(name)
     return view
 
 
