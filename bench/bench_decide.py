@@ -64,6 +64,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).parent))
 from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
+from rapport import eventloop  # noqa: E402
 from rapport.consent.v1 import consent_service_pb2 as consent_pb  # noqa: E402
 from rapport.consent.v1 import consent_service_pb2_grpc as consent_grpc  # noqa: E402
 from rapport.decisioning import bootstrap as decisioning_bootstrap  # noqa: E402
@@ -382,7 +383,7 @@ async def load_from_client(address: str, customers: list[str], args: dict) -> di
 
 
 def client_main(address: str, customers: list[str], args: dict) -> dict:
-    return asyncio.run(load_from_client(address, customers, args))
+    return eventloop.run(load_from_client(address, customers, args))
 
 
 async def serve_stand_ins(customers: int, ready: Any, stop: Any) -> None:
@@ -396,7 +397,7 @@ async def serve_stand_ins(customers: int, ready: Any, stop: Any) -> None:
 
 
 def stand_ins_main(customers: int, ready: Any, stop: Any) -> None:
-    asyncio.run(serve_stand_ins(customers, ready, stop))
+    eventloop.run(serve_stand_ins(customers, ready, stop))
 
 
 @asynccontextmanager
@@ -509,7 +510,7 @@ def main() -> None:
         help="the service's profile_cache_seconds: Decide keeps profiles this long while "
         "following profile's signals (0, the default setting: GetProfile on every Decide)",
     )
-    asyncio.run(run(parser.parse_args()))
+    eventloop.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ import grpc
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_profile_ingest import databases  # noqa: E402
 from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
+from rapport import eventloop  # noqa: E402
 from rapport.consent.bootstrap import build as build_consent  # noqa: E402
 from rapport.consent.settings import ConsentSettings  # noqa: E402
 from rapport.consent.v1 import consent_service_pb2 as consent_pb  # noqa: E402
@@ -134,7 +135,7 @@ def sinks_main(mails: Counter, hooks: Counter, smtp_port: int, ready: Any, stop:
         smtp.close()
         http.close()
 
-    asyncio.run(serve())
+    eventloop.run(serve())
 
 
 class Profiles(profile_service_pb2_grpc.ProfileServiceServicer):
@@ -404,4 +405,4 @@ def parse() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse()))
+    eventloop.run(main(parse()))

@@ -24,6 +24,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "runtime" / "tests"))
 from _eventbus_support import SqlLog, delete_stream, make_relay, new_subjects  # noqa: E402
 from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
+from rapport import eventloop  # noqa: E402
 from rapport.config import ServiceSettings  # noqa: E402
 from rapport.eventbus import ConsumerSpec, Delivery, DurableConsumer, NatsBus  # noqa: E402
 from rapport.grpcserver import ServiceParts  # noqa: E402
@@ -129,7 +130,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=256)
     args = parser.parse_args()
-    asyncio.run(run(args.records, args.batch_size))
+    eventloop.run(run(args.records, args.batch_size))
 
 
 if __name__ == "__main__":

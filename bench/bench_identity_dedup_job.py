@@ -27,6 +27,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_identity_matching import generated  # noqa: E402
 from grpc_baseline import print_table  # noqa: E402
+from rapport import eventloop  # noqa: E402
 from rapport.grpctesting import serve_in_process  # noqa: E402
 from rapport.identity.bootstrap import build  # noqa: E402
 from rapport.identity.matching import ATTRIBUTES, MatchModel  # noqa: E402
@@ -148,7 +149,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=50_000)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
     args = parser.parse_args()
-    asyncio.run(run(args.size, args.backend))
+    eventloop.run(run(args.size, args.backend))
 
 
 if __name__ == "__main__":

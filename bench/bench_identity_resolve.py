@@ -10,7 +10,6 @@ a fresh schema is created and dropped.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
 import tempfile
@@ -23,6 +22,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from grpc_baseline import empty_rpc_timing, print_table, time_calls  # noqa: E402
+from rapport import eventloop  # noqa: E402
 from rapport.grpctesting import serve_in_process  # noqa: E402
 from rapport.identity.bootstrap import build  # noqa: E402
 from rapport.identity.settings import IdentitySettings  # noqa: E402
@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=1000)
     args = parser.parse_args()
-    asyncio.run(run(args.backend, args.batches, args.batch_size))
+    eventloop.run(run(args.backend, args.batches, args.batch_size))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 from grpc_baseline import Timing, empty_rpc_timing, print_table, time_calls  # noqa: E402
+from rapport import eventloop  # noqa: E402
 from rapport.grpctesting import serve_in_process  # noqa: E402
 from rapport.identity.bootstrap import build as build_identity  # noqa: E402
 from rapport.identity.settings import IdentitySettings  # noqa: E402
@@ -205,7 +206,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--gzip", action="store_true")
     parser.add_argument("--merges", type=int, default=50)
-    asyncio.run(run(parser.parse_args()))
+    eventloop.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import grpc
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_profile_ingest import Traffic, databases, in_batches, send_all  # noqa: E402
 from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
+from rapport import eventloop  # noqa: E402
 from rapport.grpcserver import settle_heap  # noqa: E402
 from rapport.grpctesting import serve_in_process  # noqa: E402
 from rapport.identity.bootstrap import build as build_identity  # noqa: E402
@@ -182,7 +183,7 @@ async def load_from_client(
 
 
 def client_main(address: str, names: list[str], rate: float, seconds: float, client: str) -> tuple:
-    return asyncio.run(load_from_client(address, names, rate, seconds, client))
+    return eventloop.run(load_from_client(address, names, rate, seconds, client))
 
 
 async def measure(channel: grpc.aio.Channel, address: str, args: argparse.Namespace) -> None:
@@ -227,7 +228,7 @@ def main() -> None:
         "aio: grpc.aio calls started from asyncio timers (whole-millisecond granularity)",
     )
     args = parser.parse_args()
-    asyncio.run(run(args))
+    eventloop.run(run(args))
 
 
 if __name__ == "__main__":

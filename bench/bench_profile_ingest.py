@@ -53,6 +53,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from grpc_baseline import Timing, empty_rpc_timing, print_table  # noqa: E402
+from rapport import eventloop  # noqa: E402
 from rapport.grpctesting import serve_in_process  # noqa: E402
 from rapport.identity.bootstrap import build as build_identity  # noqa: E402
 from rapport.identity.settings import IdentitySettings  # noqa: E402
@@ -185,7 +186,7 @@ def identity_main(settings: dict[str, str | None], ready: Connection, stop: Even
             ready.send(identity.address)
             await asyncio.get_running_loop().run_in_executor(None, stop.wait)
 
-    asyncio.run(serve())
+    eventloop.run(serve())
 
 
 @asynccontextmanager
@@ -270,7 +271,7 @@ class CpuSampler:
 
 
 def client_main(address: str, args: argparse.Namespace) -> tuple:
-    return asyncio.run(client_phase(address, args, None))
+    return eventloop.run(client_phase(address, args, None))
 
 
 COMPUTED_TRAITS = [
@@ -408,7 +409,7 @@ def main() -> None:
     )
     parser.add_argument("--segments", type=int, default=0)
     args = parser.parse_args()
-    asyncio.run(run(args))
+    eventloop.run(run(args))
 
 
 if __name__ == "__main__":

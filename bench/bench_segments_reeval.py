@@ -35,6 +35,7 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).parent))
 from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
+from rapport import eventloop  # noqa: E402
 from rapport.grpctesting import serve_in_process  # noqa: E402
 from rapport.profile.adapters.tables import profiles, traits  # noqa: E402
 from rapport.profile.bootstrap import MIGRATIONS_DIR  # noqa: E402
@@ -184,7 +185,7 @@ def main() -> None:
     parser.add_argument("--profiles", type=int, default=1_000_000)
     parser.add_argument("--chunk-size", type=int, default=5000)
     parser.add_argument("--interval", type=float, default=2.0, help="re-evaluation interval, s")
-    asyncio.run(run(parser.parse_args()))
+    eventloop.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

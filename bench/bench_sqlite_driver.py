@@ -14,12 +14,12 @@ the worker thread's share is part of) and wall time per unit of work, best round
 from __future__ import annotations
 
 import argparse
-import asyncio
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from rapport import eventloop
 from rapport.sqlstore import SqlUnitOfWork, create_engine
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -100,7 +100,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--statements", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=3)
-    asyncio.run(run(parser.parse_args()))
+    eventloop.run(run(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 SCRIPT = Path(__file__).with_name("_run_echo.py")
@@ -28,9 +29,11 @@ def _wait_for_serving(proc: subprocess.Popen[str]) -> tuple[int, list[dict]]:
     raise AssertionError(f"never served: {seen}")
 
 
-def test_run_serves_traces_and_drains_on_sigterm() -> None:
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
+def test_run_serves_traces_and_drains_on_sigterm(event_loop: str) -> None:
     env = {
         **os.environ,
+        "RAPPORT_EVENT_LOOP": event_loop,
         "RAPPORT_SERVICE_NAME": "echo",
         "RAPPORT_TRACING_EXPORTER": "console",
         "RAPPORT_GRACE_SECONDS": "2",

@@ -188,6 +188,8 @@ class ServiceSettings(BaseSettings):
     # SQLite statements in the event loop's thread (rapport.sqlstore._inline_sqlite):
     # less CPU per statement, but the loop waits while SQLite works.
     sqlite_in_loop: bool = False
+    # The process's event loop (rapport.eventloop): uvloop costs less per call.
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
     redis_url: str | None = None
     # NATS JetStream (rapport.eventbus): set => the service relays its durable log to
     # the bus and runs its consumers there; unset (the embedded default) => no bus.

@@ -13,7 +13,7 @@ from typing import TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
-from rapport import httpserver, jsonlogs, tracing
+from rapport import eventloop, httpserver, jsonlogs, tracing
 from rapport.config import ServiceSettings
 from starlette.types import ASGIApp
 
@@ -260,7 +260,7 @@ def run(build: Callable[[S], Awaitable[ServiceParts]], settings: S) -> None:
     jsonlogs.configure(settings.service_name, settings.log_level, settings.log_format)
     tracing.configure(settings.service_name, settings.tracing_exporter, settings.otlp_endpoint)
     try:
-        asyncio.run(_serve(build, settings))
+        eventloop.run(_serve(build, settings), settings.event_loop)
     except Exception:
         # Keep start-up failures (bad settings, unreachable database) in JSON too.
         _log.critical("service failed", exc_info=True)
