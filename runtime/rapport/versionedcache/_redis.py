@@ -127,10 +127,17 @@ class RedisVersionedCache(Generic[K, V]):
             return misses(len(keys))
         scopes = [self._scope_of(key) for key in keys]
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for key, scope in zip(keys, scopes, strict=True):
-                    pipe.mget(self._version_key(scope), self._value_key(key))
-                replies = await pipe.execute()
+            if len(keys) == 1:
+                # One scope (every GetProfile): one MGET without a pipeline's
+                # bookkeeping, about a fifth less CPU.
+                replies = [
+                    await self._client.mget(self._version_key(scopes[0]), self._value_key(keys[0]))
+                ]
+            else:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for key, scope in zip(keys, scopes, strict=True):
+                        pipe.mget(self._version_key(scope), self._value_key(key))
+                    replies = await pipe.execute()
         except _REDIS_FAILURES as exc:
             self._pause_readers(exc)
             return misses(len(keys))
