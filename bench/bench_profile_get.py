@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_profile_get.py [--backend sqlite|postgres] [--redis URL]
         [--rate 1000] [--seconds 10] [--customers 2000] [--client paced|aio]
+        [--identity-process]
 
 Open loop: a request is started every 1/rate seconds whether or not the earlier ones
 answered, and each latency counts from the moment it was due, so a stall is not hidden
@@ -11,13 +12,15 @@ and starts it with grpc's blocking API as a future; --client aio starts them fro
 asyncio timers, which round every wait up to a whole millisecond, so each call leaves
 up to 1 ms late and that lateness counts in its latency. The load comes from a second
 process (its own event loop), which also measures the empty RPC; the servers share
-this one. Customers are made first by
-IngestEvents (each: an identify with four traits, a group, five tracks), through a real
-identity service in this process; the profiles asked for are drawn at random, after
-one warm-up pass over all of them (the cache: in-process on SQLite, Redis with --redis,
-none on PostgreSQL without it). Both processes settle their heaps as every Rapport
-server does when it starts (rapport.grpcserver.settle_heap). Printed next to the same
-server's empty RPC.
+this one. Customers are made first by IngestEvents (each: an identify with four
+traits, a group, five tracks), through a real identity service: in this process, or in
+its own with --identity-process, as deployed (then this process's heap and loop are
+profile's alone). The profiles asked for are drawn at random, after one warm-up pass
+over all of them (the cache: in-process on SQLite, Redis with --redis, none on
+PostgreSQL without it). Both processes settle their heaps as every Rapport server does
+when it starts (rapport.grpcserver.settle_heap). Printed next to the same server's
+empty RPC, with this process's CPU per GetProfile during the load (steadier than
+latency on a shared machine).
 """
 
 from __future__ import annotations
@@ -38,13 +41,17 @@ from pathlib import Path
 import grpc
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_profile_ingest import Traffic, databases, in_batches, send_all  # noqa: E402
+from bench_profile_ingest import (  # noqa: E402
+    Traffic,
+    databases,
+    identity_service,
+    in_batches,
+    send_all,
+)
 from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
 from rapport import eventloop  # noqa: E402
 from rapport.grpcserver import settle_heap  # noqa: E402
 from rapport.grpctesting import serve_in_process  # noqa: E402
-from rapport.identity.bootstrap import build as build_identity  # noqa: E402
-from rapport.identity.settings import IdentitySettings  # noqa: E402
 from rapport.profile.bootstrap import build as build_profile  # noqa: E402
 from rapport.profile.settings import ProfileSettings  # noqa: E402
 from rapport.profile.v1 import profile_service_pb2 as pb  # noqa: E402
@@ -109,11 +116,10 @@ async def offered_load(
 
 async def run(args: argparse.Namespace) -> None:
     async with databases(args.backend) as (identity_db, profile_db):
-        identity_settings = IdentitySettings(log_level="WARNING", **identity_db)
-        async with serve_in_process(build_identity, identity_settings) as identity:
+        async with identity_service(identity_db, args.identity_process) as identity_address:
             profile_settings = ProfileSettings(
                 log_level="WARNING",
-                identity_address=identity.address,
+                identity_address=identity_address,
                 redis_url=args.redis,
                 **profile_db,
             )
@@ -175,26 +181,60 @@ async def load_from_client(
         # the runtime settles every server's (the servers here did it when started).
         settle_heap()
         empty = await empty_rpc_timing(channel)
+        # perf_counter is the system's monotonic clock: the server reads the same one.
+        began = time.perf_counter()
         if client == "aio":
             latencies, failures = await offered_load(stub, names, rate, seconds)
     if client == "paced":
         latencies, failures = await asyncio.to_thread(paced_load, address, names, rate, seconds)
-    return empty.p50_ms, empty.per_second, latencies, failures
+    ended = time.perf_counter()
+    return empty.p50_ms, empty.per_second, latencies, failures, (began, ended)
 
 
 def client_main(address: str, names: list[str], rate: float, seconds: float, client: str) -> tuple:
     return eventloop.run(load_from_client(address, names, rate, seconds, client))
 
 
+class CpuSampler:
+    """This process's CPU time (all threads), read every 50 ms by a thread of its own."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.samples.append((time.perf_counter(), time.process_time()))
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def cpu_share(self, began: float, ended: float) -> tuple[float, float]:
+        """(CPU seconds, wall seconds) between the first and last samples inside."""
+        inside = [s for s in self.samples if began <= s[0] <= ended]
+        return inside[-1][1] - inside[0][1], inside[-1][0] - inside[0][0]
+
+
 async def measure(channel: grpc.aio.Channel, address: str, args: argparse.Namespace) -> None:
     stub = pb_grpc.ProfileServiceStub(channel)
     names = await make_customers(stub, args.customers)
     loop = asyncio.get_running_loop()
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        empty_p50, empty_rate, latencies, failures = await loop.run_in_executor(
+    with (
+        ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool,
+        CpuSampler() as sampler,
+    ):
+        empty_p50, empty_rate, latencies, failures, (began, ended) = await loop.run_in_executor(
             pool, client_main, address, names, args.rate, args.seconds, args.client
         )
+    cpu, wall = sampler.cpu_share(began, ended)
     p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+    identity_where = "in its own process" if args.identity_process else "in this process"
     cache = "Redis" if args.redis else ("in-process" if args.backend == "sqlite" else "none")
     print_table(
         f"profile GetProfile on {args.backend}, cache {cache} ({os.cpu_count()} cores, "
@@ -206,6 +246,11 @@ async def measure(channel: grpc.aio.Channel, address: str, args: argparse.Namesp
                 f"p50 {p50:.3f} ms, p99 {p99:.3f} ms, mean "
                 f"{statistics.fmean(latencies) * 1000:.3f} ms ({len(latencies):,} answered, "
                 f"{failures} failed, {args.customers:,} profiles)",
+            ),
+            (
+                "server process CPU during the load",
+                f"{cpu / (wall * args.rate) * 1e6:,.0f} µs per GetProfile offered "
+                f"({cpu / wall:.0%} of a core; identity {identity_where})",
             ),
             ("p50 ÷ empty RPC p50", f"{p50 / empty_p50:.1f}"),
             ("target (issue 7)", "p99 ≤ 2 ms at 1,000 requests/s"),
@@ -220,6 +265,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument(
+        "--identity-process",
+        action="store_true",
+        help="identity in a process of its own, as deployed (default: in this process)",
+    )
     parser.add_argument(
         "--client",
         choices=["paced", "aio"],
