@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import re
 import uuid
@@ -42,11 +43,15 @@ class FakeIdentity(identity_service_pb2_grpc.IdentityServiceServicer):
         # Rewrites each answer (e.g. into one profile cannot use).
         self.tamper: Callable[[ipb.BatchResolveResponse], None] | None = None
         self.requests: list[ipb.BatchResolveRequest] = []
+        # While set to an event not yet set, answers wait for it (a slow identity).
+        self.hold: asyncio.Event | None = None
 
     async def BatchResolve(
         self, request: ipb.BatchResolveRequest, context: grpc.aio.ServicerContext
     ) -> ipb.BatchResolveResponse:
         self.requests.append(request)
+        if self.hold is not None:
+            await self.hold.wait()
         if self.fail_with is not None:
             trailer = () if self.fail_details is None else ((_DETAILS_KEY, self.fail_details),)
             await context.abort(self.fail_with, "identity is having a bad day", trailer)

@@ -19,6 +19,7 @@ from rapport.pagination import PageTokens
 from rapport.profile.adapters import profile_cache, tables
 from rapport.profile.adapters.identity_changes import IdentityChanges
 from rapport.profile.adapters.identity_client import GrpcIdentityClient
+from rapport.profile.entrypoints.collector_admission import CollectorAdmission
 from rapport.profile.entrypoints.converters import ProtobufEncoder
 from rapport.profile.entrypoints.grpc_servicer import ProfileServicer
 from rapport.profile.entrypoints.http_collector import collector_app
@@ -135,7 +136,11 @@ def _extras(settings: ProfileSettings, engine: AsyncEngine, deps: Dependencies) 
         )
         extras.background.append(relay.run)
         extras.on_close.append(bus.close)
-    extras.http_app = collector_app(deps, settings.collector_write_keys())
+    admission = CollectorAdmission(
+        max_in_flight=settings.collector_max_in_flight,
+        requests_per_second=settings.collector_requests_per_second,
+    )
+    extras.http_app = collector_app(deps, settings.collector_write_keys(), admission)
     return extras
 
 

@@ -73,6 +73,11 @@ class ProfileSettings(ServiceSettings):
     http_port: int = 8052
     write_keys: dict[str, str] = Field(default_factory=dict)
     write_keys_file: Path | None = None
+    # Beyond these the collector answers 429 with Retry-After (Segment's libraries retry
+    # it): requests a second per write key (0: no limit), and requests being ingested
+    # at once.
+    collector_requests_per_second: float = Field(default=1000.0, ge=0, allow_inf_nan=False)
+    collector_max_in_flight: int = Field(default=64, ge=1)
     # Signals relayed to NATS JetStream (with nats_url): rows per read, poll period.
     signal_relay_batch_size: int = Field(default=256, ge=1)
     signal_relay_poll_seconds: float = Field(default=1.0, gt=0)

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from rapport.grpctesting import eventually
 from rapport.profile.v1 import profile_service_pb2 as pb
 from segment.analytics import Client
 from segment.analytics.request import APIError
@@ -200,3 +201,87 @@ async def test_status_codes_limits_and_bodies(collector: Any) -> None:
     assert not {"g-2", "g-3", "g-4", "g-5", "g-7"} & set(stored)
     assert not any(m.startswith("big-") for m in stored)
     assert stored["g-6"].original_time.ToJsonString() == "2026-01-02T03:04:05.678Z"
+
+
+async def test_a_write_key_over_its_rate_gets_429_and_others_go_on(profile_server: Any) -> None:
+    keys = {WRITE_KEY: "default", "wk-other": "default"}
+    async with profile_server(write_keys=keys, collector_requests_per_second=1) as (stub, run):
+        async with httpx.AsyncClient(base_url=f"http://{run.http_address}", timeout=10) as http:
+
+            def track(key: str, message_id: str) -> Any:
+                body = {"userId": "r1", "event": "Viewed", "messageId": message_id}
+                return http.post("/v1/track", json=body, auth=(key, ""))
+
+            assert (await track(WRITE_KEY, "r-1")).status_code == 200
+            refused = await track(WRITE_KEY, "r-2")
+            assert refused.status_code == 429
+            assert refused.headers["retry-after"] == "1"
+            assert refused.json() == {
+                "success": False,
+                "code": "too_many_requests",
+                "message": "Too many requests; retry later",
+            }
+            assert (await track("wk-other", "r-3")).status_code == 200
+            # Authentication comes first: an unknown key is still 401.
+            assert (await track("nope", "r-4")).status_code == 401
+        assert set(await events_of(stub)) == {"r-1", "r-3"}
+
+
+async def test_too_many_requests_in_flight_get_429_at_once(
+    profile_server: Any, identity: Any
+) -> None:
+    fake, _ = identity
+    fake.hold = asyncio.Event()
+    async with profile_server(write_keys={WRITE_KEY: "default"}, collector_max_in_flight=1) as (
+        stub,
+        running,
+    ):
+        async with httpx.AsyncClient(base_url=f"http://{running.http_address}", timeout=10) as http:
+            auth = (WRITE_KEY, "")
+            first = asyncio.ensure_future(
+                http.post(
+                    "/v1/track", json={"userId": "s1", "event": "A", "messageId": "s-1"}, auth=auth
+                )
+            )
+
+            async def ingesting() -> bool:
+                return bool(fake.requests)
+
+            await eventually(ingesting)  # the first request is being ingested
+            second = await http.post(
+                "/v1/track", json={"userId": "s1", "event": "B", "messageId": "s-2"}, auth=auth
+            )
+            assert (second.status_code, second.headers["retry-after"]) == (429, "1")
+            fake.hold.set()
+            assert (await first).status_code == 200
+            again = await http.post(
+                "/v1/track", json={"userId": "s1", "event": "B", "messageId": "s-2"}, auth=auth
+            )
+            assert again.status_code == 200
+        assert set(await events_of(stub)) == {"s-1", "s-2"}
+
+
+async def test_the_segment_library_retries_a_429_and_everything_lands(
+    profile_server: Any,
+) -> None:
+    async with profile_server(
+        write_keys={WRITE_KEY: "default"}, collector_requests_per_second=1
+    ) as (stub, running):
+        errors: list[Exception] = []
+        client = Client(
+            WRITE_KEY,
+            host=f"http://{running.http_address}",
+            max_retries=5,
+            upload_size=1,  # one request per event: the second is over the rate
+            on_error=lambda e, _: errors.append(e),
+        )
+
+        def send() -> None:
+            for n in range(3):
+                client.track("lib-1", "Viewed", {"n": n}, message_id=f"lib-{n}")
+            client.flush()
+            client.join()
+
+        await asyncio.to_thread(send)
+        assert errors == []
+        assert {"lib-0", "lib-1", "lib-2"} <= set(await events_of(stub))

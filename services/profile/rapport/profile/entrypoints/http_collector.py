@@ -7,7 +7,9 @@ libraries send it) names the workspace. As Segment: 200 ``{"success": true}`` fo
 request taken (a batch's invalid events are rejected alone, as IngestEvents does);
 400 for a body that is not JSON, too large (500 KB a request, 32 KB an event) or,
 on the single-event routes, an invalid event; 401 for a missing or unknown write
-key. 503 when the events could not be stored now (identity away): retry.
+key; 429 with Retry-After for a write key over its rate or when too many requests are
+being ingested (CollectorAdmission): retry. 503 when the events could not be stored
+now (identity away): retry.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .collector_admission import CollectorAdmission
+
 _log = logging.getLogger(__name__)
 
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
@@ -54,11 +58,14 @@ class _BadEvent(Exception):
         self.description = description
 
 
-def collector_app(deps: Dependencies, write_keys: Mapping[str, str]) -> Starlette:
+def collector_app(
+    deps: Dependencies, write_keys: Mapping[str, str], admission: CollectorAdmission
+) -> Starlette:
     """The ASGI app (served by rapport.httpserver next to gRPC)."""
-    keys = [(key.encode(), workspace) for key, workspace in write_keys.items()]
+    keys = [(key.encode(), (key, workspace)) for key, workspace in write_keys.items()]
 
-    def workspace_of(request: Request, body: Any) -> str | None:
+    def source_of(request: Request, body: Any) -> tuple[str, str] | None:
+        """(write key, workspace) of a known write key."""
         credentials = basic_credentials(request)
         key = credentials.username if credentials is not None else None
         if key is None and isinstance(body, dict) and isinstance(body.get("writeKey"), str):
@@ -67,9 +74,9 @@ def collector_app(deps: Dependencies, write_keys: Mapping[str, str]) -> Starlett
             return None
         sent = key.encode()
         found = None
-        for known, workspace in keys:  # every key compared: no early exit to time
+        for known, source in keys:  # every key compared: no early exit to time
             if hmac.compare_digest(sent, known):
-                found = workspace
+                found = source
         return found
 
     async def handle(request: Request, event_type: str | None) -> JSONResponse:
@@ -83,11 +90,25 @@ def collector_app(deps: Dependencies, write_keys: Mapping[str, str]) -> Starlett
             body = json.loads(raw, parse_constant=_no_constants)
         except (ValueError, RecursionError):
             body = _INVALID
-        workspace = workspace_of(request, body)
-        if workspace is None:
+        source = source_of(request, body)
+        if source is None:
             return _failure(401, "Invalid write key", {"WWW-Authenticate": "Basic"})
+        write_key, workspace = source
         if body is _INVALID or not isinstance(body, dict):
             return _failure(400, "Invalid JSON")
+        retry_after = admission.admit(write_key)
+        if retry_after is not None:
+            return _failure(
+                429, "Too many requests; retry later", {"Retry-After": str(retry_after)}
+            )
+        try:
+            return await ingest_body(body, workspace, event_type)
+        finally:
+            admission.release()
+
+    async def ingest_body(
+        body: dict[str, Any], workspace: str, event_type: str | None
+    ) -> JSONResponse:
         if event_type is None:
             items = body.get("batch")
             if not isinstance(items, list):
@@ -131,7 +152,12 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-_CODES = {400: "invalid_request", 401: "unauthorized", 503: "unavailable"}
+_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    429: "too_many_requests",
+    503: "unavailable",
+}
 
 
 def _failure(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
