@@ -180,6 +180,28 @@ async def test_flag_accepts_and_counts_and_updates_make_revisions(profile: Stub)
     )
 
 
+async def test_a_catastrophic_pattern_cannot_stall_ingestion(profile: Stub) -> None:
+    # Python's re would backtrack on this for longer than the universe's age; RE2 runs
+    # it in linear time, so the event is simply blocked.
+    schema = {"properties": {"code": {"type": "string", "pattern": "^(a+)+$"}}}
+    await profile.CreateTrackingPlan(
+        pb.CreateTrackingPlanRequest(
+            parent=PARENT,
+            tracking_plan=pb.TrackingPlan(
+                enforcement=pb.TRACKING_PLAN_ENFORCEMENT_BLOCK,
+                event_schemas={"Coupon Applied": struct(schema)},
+            ),
+        )
+    )
+    results = await ingest(
+        profile,
+        track("evil", "Coupon Applied", code="a" * 20_000 + "b"),
+        track("fine", "Coupon Applied", code="aaa"),
+    )
+    assert [r.status for r in results] == [pb.INGEST_STATUS_REJECTED, pb.INGEST_STATUS_ACCEPTED]
+    assert results[0].rejection.field == "events[0].properties.code"
+
+
 async def test_bad_schemas_are_refused_with_their_path(profile: Stub) -> None:
     cases = [
         (
@@ -192,6 +214,10 @@ async def test_bad_schemas_are_refused_with_their_path(profile: Stub) -> None:
         ),
         (
             {"Order Completed": {"properties": {"a": {"pattern": "("}}}},
+            'tracking_plan.event_schemas["Order Completed"].properties.a.pattern',
+        ),
+        (  # a back-reference: RE2 runs patterns in linear time, without them
+            {"Order Completed": {"properties": {"a": {"pattern": "(x)\\1"}}}},
             'tracking_plan.event_schemas["Order Completed"].properties.a.pattern',
         ),
     ]

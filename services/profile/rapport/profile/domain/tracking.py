@@ -16,11 +16,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
+from jsonschema.protocols import Validator
 from rapport.errors import InvalidArgument
 
 from .model import EventType, IncomingEvent
+from .plan_schemas import PlanSchemaValidator, RegexRefused, check_patterns
 
 MAX_EVENT_SCHEMAS = 500
 MAX_SCHEMA_CHARS = 64 * 1024
@@ -115,9 +116,12 @@ def check_schema(schema: dict[str, Any], path: str) -> None:
         if not _resolves(schema, ref):
             raise InvalidArgument(f"{where}.$ref", f"{ref} points nowhere in the schema")
     try:
-        Draft202012Validator.check_schema(schema)
-        # Patterns are compiled by `re` at validation time: refuse bad ones now.
-        Draft202012Validator(schema).is_valid({})
+        PlanSchemaValidator.check_schema(schema)
+        # Patterns run with RE2 (plan_schemas): refuse what it cannot run now.
+        check_patterns(schema, path)
+        PlanSchemaValidator(schema).is_valid({})
+    except RegexRefused as err:
+        raise InvalidArgument(err.where, err.reason) from None
     except SchemaError as err:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
         raise InvalidArgument(f"{path}{where}", f"not a valid JSON Schema: {err.message}") from None
@@ -180,8 +184,8 @@ def _classify(error: ValidationError, prefix: str) -> list[tuple[ViolationKind, 
 @dataclass
 class CompiledPlan:
     plan: TrackingPlan
-    validators: dict[str, Draft202012Validator] = field(default_factory=dict)
-    identify: Draft202012Validator | None = None
+    validators: dict[str, Validator] = field(default_factory=dict)
+    identify: Validator | None = None
 
     def check(self, event: IncomingEvent) -> list[Violation]:
         """The event's violations of this plan (none for events it does not cover)."""
@@ -200,7 +204,7 @@ class CompiledPlan:
         return []
 
     def _run(
-        self, validator: Draft202012Validator, instance: Any, prefix: str, event: IncomingEvent
+        self, validator: Validator, instance: Any, prefix: str, event: IncomingEvent
     ) -> list[Violation]:
         found: list[Violation] = []
         event_type = event.type or EventType.TRACK
@@ -235,10 +239,8 @@ class PlanCompiler:
             return found
         found = CompiledPlan(
             plan,
-            {name: Draft202012Validator(s) for name, s in plan.event_schemas.items()},
-            Draft202012Validator(plan.identify_schema)
-            if plan.identify_schema is not None
-            else None,
+            {name: PlanSchemaValidator(s) for name, s in plan.event_schemas.items()},
+            PlanSchemaValidator(plan.identify_schema) if plan.identify_schema is not None else None,
         )
         self._plans[key] = found
         if len(self._plans) > self._max:
