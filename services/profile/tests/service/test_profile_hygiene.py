@@ -356,10 +356,11 @@ async def test_list_inactive_refuses_foreign_tokens(profile: Stub, page_token: s
     )
 
 
-async def test_an_export_too_large_for_one_response_is_refused_clearly(
+async def test_a_large_export_comes_in_pages_that_each_fit(
     profile_server: Any, event_factory: Any
 ) -> None:
-    settings = {"max_message_bytes": 256 * 1024, "list_page_max_bytes": 64 * 1024}
+    limit = 256 * 1024
+    settings = {"max_message_bytes": limit, "list_page_max_bytes": 64 * 1024}
     async with profile_server(**settings) as (stub, _):
         for batch in range(4):
             results = await ingest(
@@ -369,8 +370,61 @@ async def test_an_export_too_large_for_one_response_is_refused_clearly(
                     for n in range(10)
                 ],
             )
+        name = f"{results[0].customer}/profile"
+
+        async def pages(page_size: int) -> list[dict[str, Any]]:
+            found, token = [], ""
+            while True:
+                page = await stub.ExportProfile(
+                    pb.ExportProfileRequest(name=name, page_size=page_size, page_token=token)
+                )
+                assert page.ByteSize() <= limit and page.name == name
+                found.append(json.loads(page.data_json))
+                token = page.next_page_token
+                if not token:
+                    return found
+
+        by_bytes = await pages(0)  # 40 events of 9 KB: more than one response holds
+        assert len(by_bytes) > 1
+        first, *rest = by_bytes
+        assert first["profile"]["event_count"] == 40
+        assert {"traits", "group_memberships", "merged_customers"} <= set(first)
+        assert all(set(page) == {"customer", "events"} for page in rest)
+        ids = [e["message_id"] for page in by_bytes for e in page["events"]]
+        assert sorted(ids) == sorted(f"big-{b}-{n}" for b in range(4) for n in range(10))
+        assert len(set(ids)) == 40
+
+        by_count = await pages(3)
+        assert [len(page["events"]) for page in by_count] == [3] * 13 + [1]
+        assert [e["message_id"] for page in by_count for e in page["events"]] == ids
+
+        # A token is bound to the profile it was made for.
+        second = await stub.ExportProfile(pb.ExportProfileRequest(name=name, page_size=3))
+        other = (await ingest(stub, event_factory("c-1", user_id="cy")))[0].customer
+        await expect_error(
+            stub.ExportProfile(
+                pb.ExportProfileRequest(name=f"{other}/profile", page_token=second.next_page_token)
+            ),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            field="page_token",
+        )
+        await expect_error(
+            stub.ExportProfile(pb.ExportProfileRequest(name=name, page_size=-1)),
+            grpc.StatusCode.INVALID_ARGUMENT,
+            field="page_size",
+        )
+
+
+async def test_an_export_page_that_cannot_fit_is_refused_clearly(
+    profile_server: Any, event_factory: Any
+) -> None:
+    settings = {"max_message_bytes": 8192, "list_page_max_bytes": 4096}
+    async with profile_server(**settings) as (stub, _):
+        [result] = await ingest(
+            stub, event_factory("huge", user_id="bea", properties={"p": "x" * 6500})
+        )
         info, _ = await expect_error(
-            stub.ExportProfile(pb.ExportProfileRequest(name=f"{results[0].customer}/profile")),
+            stub.ExportProfile(pb.ExportProfileRequest(name=f"{result.customer}/profile")),
             grpc.StatusCode.FAILED_PRECONDITION,
             domain=DOMAIN,
         )

@@ -444,20 +444,26 @@ class WatchSignalsResponse(_message.Message):
     def __init__(self, signal: _Optional[_Union[Signal, _Mapping]] = ..., skipped_signal_count: _Optional[int] = ...) -> None: ...
 
 class ExportProfileRequest(_message.Message):
-    __slots__ = ("name",)
+    __slots__ = ("name", "page_size", "page_token")
     NAME_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     name: str
-    def __init__(self, name: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, name: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ExportProfileResponse(_message.Message):
-    __slots__ = ("name", "data_json", "export_time")
+    __slots__ = ("name", "data_json", "export_time", "next_page_token")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     EXPORT_TIME_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     name: str
     data_json: str
     export_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., data_json: _Optional[str] = ..., export_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    next_page_token: str
+    def __init__(self, name: _Optional[str] = ..., data_json: _Optional[str] = ..., export_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class EraseProfileRequest(_message.Message):
     __slots__ = ("name",)

@@ -502,9 +502,10 @@ class ProfileServiceServicer:
         """Exports everything held on a customer (a data subject access request):
         the profile with its traits and their provenance, every stored event,
         the group memberships and what else profile keeps about the customer,
-        as one JSON object. A customer merged into another exports the
-        survivor. NOT_FOUND when nothing is held; FAILED_PRECONDITION
-        (`EXPORT_TOO_LARGE`) when the export would not fit in one response.
+        as one JSON object, its events in pages (follow `next_page_token`). A
+        customer merged into another exports the survivor. NOT_FOUND when
+        nothing is held; FAILED_PRECONDITION (`EXPORT_TOO_LARGE`) when the first
+        page would not fit in one response even with a single event.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

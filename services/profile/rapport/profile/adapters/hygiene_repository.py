@@ -15,6 +15,7 @@ from sqlalchemy import and_, delete, exists, func, not_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .bulk import upsert
+from .keyset import newer_than
 from .tables import (
     customer_aliases,
     events,
@@ -116,13 +117,26 @@ class HygieneRepository:
 
     # -- a customer's data ------------------------------------------------------
 
-    async def events_of(self, workspace: str, customer_id: str) -> list[EventRow]:
-        """Every event of the customer, oldest first (event time, then seq)."""
-        rows = await self._conn.execute(
+    async def events_of(
+        self,
+        workspace: str,
+        customer_id: str,
+        *,
+        after: tuple[datetime, int] | None = None,
+        limit: int | None = None,
+    ) -> list[EventRow]:
+        """The customer's events, oldest first (event time, then seq): all of them, or
+        at most ``limit`` after the keyset position ``after``."""
+        query = (
             select(events)
             .where(events.c.workspace == workspace, events.c.customer_id == customer_id)
             .order_by(events.c.timestamp, events.c.seq)
         )
+        if after is not None:
+            query = query.where(newer_than(events.c.timestamp, events.c.seq, after))
+        if limit is not None:
+            query = query.limit(limit)
+        rows = await self._conn.execute(query)
         return [
             EventRow(
                 int(row.seq),

@@ -1,4 +1,4 @@
-"""Keyset pagination conditions: rows strictly after a position, newest first."""
+"""Keyset pagination conditions: rows strictly after a position, newest or oldest first."""
 
 from __future__ import annotations
 
@@ -15,3 +15,11 @@ def older_than(
     """Rows after ``position`` in (time, tie) descending order."""
     moment, tie = as_utc(position[0]), position[1]
     return or_(time_column < moment, and_(time_column == moment, tie_column < tie))
+
+
+def newer_than(
+    time_column: Any, tie_column: Any, position: tuple[datetime, Any]
+) -> ColumnElement[bool]:
+    """Rows after ``position`` in (time, tie) ascending order."""
+    moment, tie = as_utc(position[0]), position[1]
+    return or_(time_column > moment, and_(time_column == moment, tie_column > tie))

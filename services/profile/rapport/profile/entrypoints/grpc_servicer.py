@@ -100,7 +100,8 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
     async def ExportProfile(
         self, request: pb.ExportProfileRequest, context: grpc.aio.ServicerContext
     ) -> pb.ExportProfileResponse:
-        export = await hygiene.export_profile(commands.ExportProfile(request.name), self._deps)
+        command = commands.ExportProfile(request.name, request.page_size, request.page_token)
+        export = await hygiene.export_profile(command, self._deps)
         return hygiene_converters.export_response(export)
 
     async def EraseProfile(

@@ -24,6 +24,7 @@ def export_response(export: Export) -> pb.ExportProfileResponse:
         name=names.profile_name(export.workspace, export.customer_id),
         data_json=export.data_json,
         export_time=to_timestamp(export.export_time),
+        next_page_token=export.next_page_token,
     )
 
 

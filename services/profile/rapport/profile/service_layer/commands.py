@@ -73,6 +73,8 @@ class WatchSignals:
 @dataclass(frozen=True)
 class ExportProfile:
     name: str
+    page_size: int = 0
+    page_token: str = ""
 
 
 @dataclass(frozen=True)

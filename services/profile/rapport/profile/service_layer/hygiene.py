@@ -14,7 +14,7 @@ from typing import Any
 
 from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
 from rapport.pagination import page_size, paginate
-from rapport.profile.adapters.hygiene_repository import InactiveRow
+from rapport.profile.adapters.hygiene_repository import EventRow, InactiveRow
 from rapport.profile.adapters.profile_cache import customer_scope
 from rapport.profile.domain import names
 from rapport.profile.domain.documents import format_time
@@ -26,6 +26,7 @@ from rapport.sqlstore import run_with_retries
 from . import commands
 from .customer_state import Erased, derived_export, erase_customer
 from .dependencies import Dependencies
+from .queries import keyset_position
 from .unit_of_work import ProfileUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -35,12 +36,14 @@ UPDATABLE_PATHS = ("default_retention_days", "event_retention_days", "inactivity
 
 @dataclass(frozen=True)
 class Export:
+    """A page of a customer's export."""
+
     workspace: str
     customer_id: str
-    data: dict[str, Any]
-    # ``data`` as JSON text.
+    # The page as a JSON object (the sections, "events").
     data_json: str
     export_time: datetime
+    next_page_token: str
 
 
 @dataclass(frozen=True)
@@ -54,30 +57,74 @@ class InactivePage:
 
 
 async def export_profile(cmd: commands.ExportProfile, deps: Dependencies) -> Export:
+    """A page of the export: every section with the first events, then (following
+    the page token) the next events alone, oldest first. A page ends after
+    ``page_size`` events, or earlier when its response would outgrow a message."""
     ref = names.parse_profile(cmd.name, field="name")
     require_workspace(ref.workspace, deps.workspaces)
+    size = page_size(cmd.page_size)
+    after = keyset_position(deps.page_tokens.decode(cmd.page_token, bound_to=cmd.name), "s", int)
     ws, now = ref.workspace, deps.clock()
     async with deps.uow(readonly=True) as uow:
         customer = await uow.profiles.survivor_of(ws, ref.customer_id)
-        data = await _export(uow, ws, customer, now)
-    if data is None:
-        raise NotFound(cmd.name)
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    if len(text.encode()) > deps.signal_response_max_bytes:
+        rows = await uow.hygiene.events_of(ws, customer, after=after, limit=size + 1)
+        if after is None:
+            data = await _export(uow, ws, customer, now)
+            if data is None:
+                raise NotFound(cmd.name)
+        else:
+            data = {"customer": names.customer_name(ws, customer)}
+    sections = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    # The events go in as many as fit; the page token needs room too.
+    budget = deps.signal_response_max_bytes - _TOKEN_ROOM - len(sections.encode())
+    taken: list[str] = []
+    for row in rows[:size]:
+        encoded = json.dumps(_event(ws, customer, row), ensure_ascii=False, separators=(",", ":"))
+        budget -= len(encoded.encode()) + 1
+        if budget < 0:
+            break
+        taken.append(encoded)
+    if budget < 0 and not taken:
         raise FailedPrecondition(
-            "EXPORT_TOO_LARGE", "the export would not fit in one response message"
+            "EXPORT_TOO_LARGE", "a page of the export would not fit in one response message"
         )
-    return Export(ws, customer, data, text, now)
+    _, token = paginate(
+        rows, len(taken), _event_position, tokens=deps.page_tokens, bound_to=cmd.name
+    )
+    # `"events":[...]` spliced in: each event was encoded once, to measure it.
+    text = f'{sections[:-1]},"events":[{",".join(taken)}]}}'
+    return Export(ws, customer, text, now, token)
+
+
+# Room kept in an export page for the rest of the response (name, time, page token).
+_TOKEN_ROOM = 1024
+
+
+def _event_position(row: EventRow) -> dict[str, Any]:
+    return {"t": row.timestamp.isoformat(), "s": row.seq}
+
+
+def _event(ws: str, customer: str, row: EventRow) -> dict[str, Any]:
+    return {
+        "name": names.event_name(ws, customer, row.event_id),
+        "message_id": row.message_id,
+        "type": row.type,
+        "event": row.event_name,
+        "timestamp": format_time(row.timestamp),
+        "received_at": format_time(row.received_at),
+        "document": row.document,
+    }
 
 
 async def _export(
     uow: ProfileUnitOfWork, ws: str, customer: str, now: datetime
 ) -> dict[str, Any] | None:
+    """Every section but the events (which export_profile pages)."""
     summary = (await uow.traits.summaries_of(ws, [customer])).get(customer)
     traits = (await uow.traits.of_customers.read(ws, [customer]))[customer]
-    events = await uow.hygiene.events_of(ws, customer)
+    has_events = bool(await uow.hygiene.events_of(ws, customer, limit=1))
     memberships = (await uow.groups.memberships_of(ws, [customer]))[customer]
-    if summary is None and not traits and not events and not memberships:
+    if summary is None and not traits and not has_events and not memberships:
         return None
     groups = await uow.groups.groups_of(ws, list(memberships))
     data: dict[str, Any] = {
@@ -90,18 +137,6 @@ async def _export(
             "last_seen_time": format_time(summary.last_seen_time),
         },
         "traits": {key: _trait(t) for key, t in sorted(traits.items())},
-        "events": [
-            {
-                "name": names.event_name(ws, customer, row.event_id),
-                "message_id": row.message_id,
-                "type": row.type,
-                "event": row.event_name,
-                "timestamp": format_time(row.timestamp),
-                "received_at": format_time(row.received_at),
-                "document": row.document,
-            }
-            for row in events
-        ],
         "group_memberships": [
             {
                 "group": names.group_name(ws, key),
