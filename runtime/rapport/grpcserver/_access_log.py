@@ -11,12 +11,7 @@ from typing import Any
 
 import grpc
 
-from ._wrapping import (
-    OPEN_SERVICE_PREFIXES,
-    Continuation,
-    WrappedPerMethod,
-    wrap_handler,
-)
+from ._wrapping import OPEN_SERVICE_PREFIXES, AroundEachCall
 
 _access_log = logging.getLogger("rapport.access")
 
@@ -77,7 +72,7 @@ class _CallRecord:
             )
 
 
-class AccessLogInterceptor(grpc.aio.ServerInterceptor):
+class AccessLogInterceptor(AroundEachCall):
     """One line per call: method, final code, duration_ms. Never payloads or metadata.
 
     The line is written by grpc's done callback, once the call really ended.
@@ -86,19 +81,9 @@ class AccessLogInterceptor(grpc.aio.ServerInterceptor):
     code the behaviour ended with.
     """
 
-    def __init__(self) -> None:
-        self._wrapped = WrappedPerMethod(
-            lambda handler, method: wrap_handler(handler, method, self._around)
-        )
-
-    async def intercept_service(
-        self, continuation: Continuation, details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        return self._wrapped.get(await continuation(details), details.method)
-
     @staticmethod
     @asynccontextmanager
-    async def _around(context: grpc.aio.ServicerContext, method: str) -> AsyncIterator[None]:
+    async def around(context: grpc.aio.ServicerContext, method: str) -> AsyncIterator[None]:
         record = _CallRecord(method)
         context.add_done_callback(record.done)
         try:

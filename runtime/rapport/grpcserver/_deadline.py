@@ -8,29 +8,15 @@ from contextlib import asynccontextmanager
 import grpc
 from rapport.deadlines import reset_deadline, set_deadline
 
-from ._wrapping import (
-    Continuation,
-    WrappedPerMethod,
-    wrap_handler,
-)
+from ._wrapping import AroundEachCall
 
 
-class DeadlineInterceptor(grpc.aio.ServerInterceptor):
+class DeadlineInterceptor(AroundEachCall):
     """Keeps the incoming deadline in a contextvar for outbound calls."""
-
-    def __init__(self) -> None:
-        self._wrapped = WrappedPerMethod(
-            lambda handler, method: wrap_handler(handler, method, self._around)
-        )
-
-    async def intercept_service(
-        self, continuation: Continuation, details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        return self._wrapped.get(await continuation(details), details.method)
 
     @staticmethod
     @asynccontextmanager
-    async def _around(context: grpc.aio.ServicerContext, _method: str) -> AsyncIterator[None]:
+    async def around(context: grpc.aio.ServicerContext, _method: str) -> AsyncIterator[None]:
         remaining = context.time_remaining()
         # Absurdly large values mean "no deadline" on some grpc versions.
         if remaining is not None and remaining > 10**8:

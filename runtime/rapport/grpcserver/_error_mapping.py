@@ -12,31 +12,20 @@ from rapport.errors import (
 )
 
 from ._status import to_grpc_status
-from ._wrapping import (
-    Continuation,
-    WrappedPerMethod,
-    wrap_handler,
-)
+from ._wrapping import AroundEachCall
 
 _error_log = logging.getLogger("rapport.errors")
 
 
-class ErrorMappingInterceptor(grpc.aio.ServerInterceptor):
+class ErrorMappingInterceptor(AroundEachCall):
     """RapportError -> its status with one ErrorInfo; anything else -> INTERNAL."""
 
     def __init__(self, domain: str) -> None:
+        super().__init__()
         self._domain = domain
-        self._wrapped = WrappedPerMethod(
-            lambda handler, method: wrap_handler(handler, method, self._around)
-        )
-
-    async def intercept_service(
-        self, continuation: Continuation, details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        return self._wrapped.get(await continuation(details), details.method)
 
     @asynccontextmanager
-    async def _around(self, context: grpc.aio.ServicerContext, method: str) -> AsyncIterator[None]:
+    async def around(self, context: grpc.aio.ServicerContext, method: str) -> AsyncIterator[None]:
         try:
             yield
         except grpc.aio.AbortError:

@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 
 import grpc
 
-from ._wrapping import Continuation, WrappedPerMethod, wrap_handler
+from ._wrapping import AroundEachCall
 
 _log = logging.getLogger("rapport.grpcserver")
 
 
-class InFlightInterceptor(grpc.aio.ServerInterceptor):
+class InFlightInterceptor(AroundEachCall):
     """Keeps the task of every handler while it runs.
 
     grpc's ``server.stop(grace)`` returns once the remaining calls are cancelled,
@@ -24,20 +24,11 @@ class InFlightInterceptor(grpc.aio.ServerInterceptor):
     """
 
     def __init__(self) -> None:
+        super().__init__()
         self._tasks: set[asyncio.Task[object]] = set()
-        self._wrapped = WrappedPerMethod(
-            lambda handler, method: wrap_handler(handler, method, self._around)
-        )
-
-    async def intercept_service(
-        self, continuation: Continuation, details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler | None:
-        return self._wrapped.get(await continuation(details), details.method)
 
     @asynccontextmanager
-    async def _around(
-        self, _context: grpc.aio.ServicerContext, _method: str
-    ) -> AsyncIterator[None]:
+    async def around(self, _context: grpc.aio.ServicerContext, _method: str) -> AsyncIterator[None]:
         task = asyncio.current_task()
         if task is None:  # not run as a task: nothing to wait for
             yield

@@ -10,6 +10,7 @@ generators stay async generators.
 from __future__ import annotations
 
 import inspect
+from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import dataclass
@@ -175,3 +176,24 @@ def wrap_handler(
             _wrap_stream_response(handler.stream_stream, hooks, True), **ser
         )
     return handler
+
+
+class AroundEachCall(grpc.aio.ServerInterceptor):
+    """An interceptor that runs every call inside ``around(context, method)``, an async
+    context manager (its wrapped handlers built once per method)."""
+
+    def __init__(self) -> None:
+        self._wrapped = WrappedPerMethod(
+            lambda handler, method: wrap_handler(handler, method, self.around)
+        )
+
+    async def intercept_service(
+        self, continuation: Continuation, details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler | None:
+        return self._wrapped.get(await continuation(details), details.method)
+
+    @abstractmethod
+    def around(
+        self, context: grpc.aio.ServicerContext, method: str
+    ) -> AbstractAsyncContextManager[None]:
+        """What surrounds each call."""
