@@ -26,7 +26,9 @@ Open loop at --rate: a request is due every 1/rate seconds whether or not the ea
 ones answered, each latency counted from when it was due; at most --max-in-flight are
 pending (a call due beyond that is shed, not sent, and counted). It reports p50/p99 of
 the answered calls and the rate achieved. Peak: closed loop with --concurrency calls in
-flight for --peak-seconds, for Decide and for the empty RPC.
+flight for --peak-seconds, for Decide and for the empty RPC. The server's process CPU
+per Decide is reported for both (sampled every 50 ms; that process holds only the
+server, and the in-process lookups with --lookups in-process).
 
 `--profile-cache-seconds S` sets the service's profile_cache_seconds: Decide then
 keeps each profile it read for up to S seconds while it follows profile's signals
@@ -50,6 +52,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -327,17 +330,20 @@ async def offered_load(
         pending.add(task)
         task.add_done_callback(pending.discard)
     await asyncio.gather(*pending)
-    elapsed = time.perf_counter() - start
+    ended = time.perf_counter()
     return {
         "latencies": latencies,
         "failures": failures,
         "shed": shed,
-        "achieved": len(latencies) / elapsed,
+        "achieved": len(latencies) / (ended - start),
+        "load_window": (start, ended),
     }
 
 
-async def peak(call: Callable[[], Awaitable[object]], concurrency: int, seconds: float) -> float:
-    """Calls per second with `concurrency` in flight (closed loop)."""
+async def peak(
+    call: Callable[[], Awaitable[object]], concurrency: int, seconds: float
+) -> tuple[float, tuple[float, float]]:
+    """Calls per second with `concurrency` in flight (closed loop), and when it ran."""
     done = 0
     stop = time.perf_counter() + seconds
 
@@ -349,7 +355,8 @@ async def peak(call: Callable[[], Awaitable[object]], concurrency: int, seconds:
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done / (time.perf_counter() - started)
+    ended = time.perf_counter()
+    return done / (ended - started), (started, ended)
 
 
 async def load_from_client(address: str, customers: list[str], args: dict) -> dict:
@@ -363,12 +370,12 @@ async def load_from_client(address: str, customers: list[str], args: dict) -> di
         load = await offered_load(
             stub, customers, args["rate"], args["seconds"], args["max_in_flight"]
         )
-        empty_peak = await peak(
+        empty_peak, _ = await peak(
             lambda: health.Check(health_pb2.HealthCheckRequest()),
             args["concurrency"],
             args["peak_seconds"],
         )
-        decide_peak = await peak(
+        decide_peak, peak_window = await peak(
             lambda: stub.Decide(request(pick.choice(customers), pick)),
             args["concurrency"],
             args["peak_seconds"],
@@ -379,6 +386,7 @@ async def load_from_client(address: str, customers: list[str], args: dict) -> di
         **load,
         "empty_peak": empty_peak,
         "decide_peak": decide_peak,
+        "peak_window": peak_window,
     }
 
 
@@ -414,6 +422,37 @@ async def stand_ins(customers: int) -> AsyncIterator[str]:
         process.join(10)
 
 
+class CpuSampler:
+    """This process's CPU time (all threads), read every 50 ms by a thread of its own:
+    the server's CPU per Decide (this process holds only the server)."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.samples.append((time.perf_counter(), time.process_time()))
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def per_call(self, window: tuple[float, float], rate: float) -> str:
+        """The CPU per call at `rate` calls/s between the first and last samples inside
+        `window` (a perf_counter range: the clock is the same in the client's process)."""
+        inside = [s for s in self.samples if window[0] <= s[0] <= window[1]]
+        if len(inside) < 2 or rate <= 0:
+            return "not measured (too short)"
+        cpu, wall = inside[-1][1] - inside[0][1], inside[-1][0] - inside[0][0]
+        return f"{cpu / (wall * rate) * 1e6:,.0f} µs per Decide ({cpu / wall:.0%} of a core)"
+
+
 async def run(args: argparse.Namespace) -> None:
     customers = list(Profiles(args.customers).traits)
     async with stand_ins(args.customers) as fakes, database(args.backend) as db:
@@ -442,7 +481,10 @@ async def run(args: argparse.Namespace) -> None:
             profiler = cProfile.Profile() if args.profile else None
             if profiler is not None:
                 profiler.enable()
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with (
+                ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool,
+                CpuSampler() as sampler,
+            ):
                 result = await loop.run_in_executor(
                     pool, client_main, server.address, customers, options
                 )
@@ -473,6 +515,12 @@ async def run(args: argparse.Namespace) -> None:
                 f"{args.max_in_flight} in flight); achieved {result['achieved']:,.0f}/s",
             ),
             ("Decide peak", f"{result['decide_peak']:,.0f}/s at {args.concurrency} in flight"),
+            (
+                "server process CPU",
+                f"at {args.rate:,.0f}/s offered: "
+                f"{sampler.per_call(result['load_window'], result['achieved'])}; at peak: "
+                f"{sampler.per_call(result['peak_window'], result['decide_peak'])}",
+            ),
             ("Decide peak ÷ empty RPC peak", f"{result['decide_peak'] / result['empty_peak']:.1%}"),
             ("targets (issue 9)", "p99 ≤ 5 ms at 1,000/s; peak ≥ 50% of the empty RPC's"),
         ],

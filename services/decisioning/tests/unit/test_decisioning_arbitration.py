@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rapport.decisioning.domain import arbitration
@@ -21,7 +22,7 @@ from rapport.decisioning.domain.model import (
 )
 from rapport.decisioning.domain.outbound import CustomerProfile
 from rapport.decisioning.domain.pipeline import DecisionPipeline, DecisionRequest
-from rapport.decisioning.domain.policies import DecisionSettings
+from rapport.decisioning.domain.policies import ArbitrationSettings, ContextWeight, DecisionSettings
 from rapport.decisioning.domain.rule_helpers import UTC_ZONE
 from rapport.decisioning.domain.rules import RuleBook
 
@@ -264,3 +265,42 @@ def test_ranking_invariants(actions, grants, max_actions):
     assert sorted([*ranked_names, *(e.action for e in verdict.excluded)]) == sorted(
         a.name for a in actions
     )
+
+
+@pytest.mark.parametrize("by_action", [False, True])
+def test_context_weights_apply_to_every_candidate_alike_or_by_action(by_action):
+    # Rules not reading `action` are evaluated once and their weight shared by every
+    # candidate; one reading it still weighs each action on its own; a failing one is
+    # noted on each.
+    weights = (
+        ContextWeight("context.placement == 'home'", 1.5),
+        ContextWeight("context.missing.deeper == 1", 3.0),
+    )
+    if by_action:
+        weights += (ContextWeight("action.value > 150.0", 2.0),)
+    settings_ = DecisionSettings(
+        contact_limits=(), arbitration=ArbitrationSettings(context_weights=weights)
+    )
+    actions = [make_action(f"a{i}", value=100.0 + 40 * i) for i in range(4)]
+    config = DecisionConfig("default", actions=tuple(actions), settings=settings_)
+    request = DecisionRequest(
+        customer=CUSTOMER,
+        context={"placement": "home"},
+        requested_channel=None,
+        max_actions=4,
+        now=NOW,
+        zone=UTC_ZONE,
+    )
+    screened = DecisionPipeline(config, request, CustomerProfile(CUSTOMER), RuleBook())
+    verdict = screened.run([], [], all_granted(screened.candidates), "d1")
+    ranked = {r.action.rsplit("/", 1)[1]: r for r in verdict.ranked}
+    doubled = {"a2", "a3"} if by_action else set()
+    assert {a: r.score.context_weight for a, r in ranked.items()} == {
+        a: 3.0 if a in doubled else 1.5 for a in ("a0", "a1", "a2", "a3")
+    }
+    for action, item in ranked.items():
+        assert "context weight 1.5 for `context.placement == 'home'`" in item.explanation
+        assert "context weight rule 2 failed" in item.explanation
+        assert ("context weight 2 for `action.value > 150.0`" in item.explanation) is (
+            action in doubled
+        )

@@ -15,6 +15,7 @@ from rapport.decisioning.domain.learning import (
     ModelKind,
     ModelMode,
     ModelSpec,
+    PositionChances,
     position_probabilities,
     posterior,
 )
@@ -125,3 +126,30 @@ def test_thompson_draws_are_seeded_and_learn():
     scores = learnt.score(["a", "b"], [0.5, 0.5], features, np.random.default_rng(7))
     assert scores.mean[0] > 0.95 and scores.mean[1] < 0.05
     assert np.all(scores.samples[:, 0] > scores.samples[:, 1])
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0]), min_size=1, max_size=7),
+    st.integers(0, 2**32 - 1),
+    st.booleans(),
+)
+def test_position_chances_one_by_one_match_the_full_sort(acted, seed, tied):
+    # Few distinct values so that ties (broken by name) are common.
+    rng = np.random.default_rng(seed)
+    count = len(acted)
+    samples = rng.choice([0.0, 0.25, 0.5, 1.0], size=(30, count))
+    multipliers = np.ones(count) if tied else rng.choice([0.5, 1.0, 2.0], size=count)
+    keys = [f"a{(i * 5) % 7}{i}" for i in range(count)]
+    expected = position_probabilities(np.array(acted), samples, multipliers, keys)
+    chances = PositionChances(np.array(acted), samples, multipliers, keys)
+    assert [chances.of(i) for i in reversed(range(count))] == list(reversed(expected.tolist()))
+
+
+def test_position_chances_with_a_nan_follow_the_sort():
+    acted = np.array([0.5, np.nan, 0.2])
+    samples = np.array([[0.1, 0.3, np.nan], [0.4, 0.4, 0.4]])
+    keys = ["c", "a", "b"]
+    expected = position_probabilities(acted, samples, np.ones(3), keys)
+    chances = PositionChances(acted, samples, np.ones(3), keys)
+    assert [chances.of(i) for i in range(3)] == expected.tolist()

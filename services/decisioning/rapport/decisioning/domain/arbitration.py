@@ -16,10 +16,10 @@ import numpy as np
 from .config import DecisionConfig
 from .contact_policy import ContactBudget
 from .engagement import Candidate, action_variable
-from .learning import position_probabilities
+from .learning import PositionChances
 from .model import Action, Channel, ExcludedAction, ExclusionReason, RankedAction, ScoreParts
 from .policies import ArbitrationSettings, PriorityPart
-from .rules import RuleEnvironment, RuleEvaluationError
+from .rules import ActionVariable, RuleEnvironment, RuleEvaluationError
 
 # Greedy ranking is deterministic: each action is chosen with certainty.
 GREEDY_PROBABILITY = 1.0
@@ -66,8 +66,18 @@ class Scored(NamedTuple):
     score: ScoreParts
     # Where the score comes from, in words: fragments joined only for a ranked action.
     notes: tuple[str, ...]
-    # The probability that the action holds its position in the priority order.
-    probability: float = GREEDY_PROBABILITY
+    # Sampled propensities: the chances of the candidates' positions, computed only for
+    # those asked (ranked); None for a deterministic score.
+    chances: PositionChances | None = None
+    # The candidate's index among those `chances` covers.
+    index: int = 0
+
+    @property
+    def probability(self) -> float:
+        """The probability that the action holds its position in the priority order."""
+        if self.chances is None:
+            return GREEDY_PROBABILITY
+        return self.chances.of(self.index)
 
 
 def consent_pairs(candidates: Iterable[Candidate]) -> list[ConsentPair]:
@@ -153,14 +163,21 @@ def _weight_rules(settings: ArbitrationSettings) -> tuple[tuple[str, float, str,
     )
 
 
+_NOTHING_KEPT: Mapping[str, bool] = {}
+
+
 def _weigh(
     rules: Sequence[tuple[str, float, str, int]], env: RuleEnvironment, variable: Mapping[str, Any]
 ) -> tuple[float, list[str]]:
     weight = 1.0
     notes: list[str] = []
     known = env.results
+    # An action-only rule's result, kept on the action's variable across decisions.
+    kept = variable.only if type(variable) is ActionVariable else _NOTHING_KEPT
     for condition, rule_weight, note, index in rules:
         result = known.get(condition)
+        if result is None:
+            result = kept.get(condition)
         if result is True or result is False:
             if result:
                 weight *= rule_weight
@@ -197,7 +214,10 @@ def score(
     batch_notes = (f"propensity from {batch.source}",) if batch is not None else ()
     unused_notes = (unused_note,) if unused_note else ()
     weight_rules = _weight_rules(settings) if use_weights else ()
-    scored: list[Scored] = []
+    # The weight and notes every candidate gets once the weight rules' results are kept
+    # for the decision (none reads `action`, as with most context weights).
+    shared_weight: tuple[float, list[str]] | None = None
+    parts_of: list[tuple[Candidate, ScoreParts, tuple[str, ...]]] = []
     for index, candidate in enumerate(candidates):
         action = candidate.action
         if batch is not None:
@@ -208,10 +228,15 @@ def score(
             notes = (f"propensity from {source}",)
         weight = 1.0
         if use_weights:
-            variable = candidate.variable
-            if variable is None:
-                variable = action_variable(action, candidate.group)
-            weight, weight_notes = _weigh(weight_rules, env, variable)
+            if shared_weight is not None:
+                weight, weight_notes = shared_weight
+            else:
+                variable = candidate.variable
+                if variable is None:
+                    variable = action_variable(action, candidate.group)
+                weight, weight_notes = _weigh(weight_rules, env, variable)
+                if all(rule[0] in env.results for rule in weight_rules):
+                    shared_weight = weight, weight_notes
             if weight_notes:
                 notes = (*notes, *weight_notes)
         if unused_notes:
@@ -223,22 +248,25 @@ def score(
             value=action.value if use_value else 1.0,
             lever=action.lever * group_lever if use_lever else 1.0,
         )
-        scored.append(Scored(candidate, parts_used, notes))
+        parts_of.append((candidate, parts_used, notes))
     if batch is not None and batch.samples is not None and use_propensity:
-        chances = _position_chances(scored, batch.samples)
+        chances = _position_chances(parts_of, batch.samples)
         return [
-            item._replace(probability=chance) for item, chance in zip(scored, chances, strict=True)
+            Scored(candidate, parts_used, notes, chances, index)
+            for index, (candidate, parts_used, notes) in enumerate(parts_of)
         ]
-    return scored
+    return [Scored(candidate, parts_used, notes) for candidate, parts_used, notes in parts_of]
 
 
-def _position_chances(items: Sequence[Scored], samples: np.ndarray) -> list[float]:
+def _position_chances(
+    items: Sequence[tuple[Candidate, ScoreParts, tuple[str, ...]]], samples: np.ndarray
+) -> PositionChances:
     """Sampled propensities: each action's probability of its position, over the draws."""
-    scores = [item.score for item in items]
+    scores = [score for _, score, _ in items]
     multipliers = np.array([p.context_weight * p.value * p.lever for p in scores], dtype=float)
     acted = np.array([p.propensity for p in scores], dtype=float)
-    keys = [item.candidate.action.name for item in items]
-    return position_probabilities(acted, samples, multipliers, keys).tolist()
+    keys = [candidate.action.name for candidate, _, _ in items]
+    return PositionChances(acted, samples, multipliers, keys)
 
 
 def _number(value: float) -> str:

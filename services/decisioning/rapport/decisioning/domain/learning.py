@@ -296,3 +296,61 @@ def position_probabilities(
     # The action at position p of the acted draw is by_name[order[0, p]].
     result[by_name[order[0]]] = held
     return result
+
+
+class PositionChances:
+    """`position_probabilities`, one action at a time and only when asked: a decision
+    needs the chances of the few actions it ranks, not of every candidate (the full
+    sort of every draw costs more than counting, per ranked action, who beats it)."""
+
+    def __init__(
+        self,
+        acted: np.ndarray,
+        samples: np.ndarray,
+        multipliers: np.ndarray,
+        order_keys: Sequence[str],
+    ) -> None:
+        self._acted = acted
+        self._samples = samples
+        self._multipliers = multipliers
+        self._keys = order_keys
+        self._draws: np.ndarray | None = None
+        self._name_rank: np.ndarray | None = None
+        self._all: np.ndarray | None = None
+        self._found: dict[int, float] = {}
+
+    def of(self, index: int) -> float:
+        """The chance of the action at `index` (of `order_keys`) holding its position."""
+        found = self._found.get(index)
+        if found is None:
+            found = self._found[index] = self._count(index)
+        return found
+
+    def _count(self, index: int) -> float:
+        if self._all is not None:
+            return float(self._all[index])
+        draws = self._draws
+        if draws is None:
+            draws = np.vstack([self._acted[None, :], self._samples]) * self._multipliers[None, :]
+            if not np.isfinite(draws).all():
+                # NaN has no place in an order by comparison: the sort decides it.
+                self._all = position_probabilities(
+                    self._acted, self._samples, self._multipliers, self._keys
+                )
+                return float(self._all[index])
+            self._draws = draws
+            count = len(self._keys)
+            self._name_rank = np.empty(count, dtype=np.intp)
+            self._name_rank[sorted(range(count), key=self._keys.__getitem__)] = np.arange(count)
+        name_rank = self._name_rank
+        assert name_rank is not None
+        # The position of the action in each draw: the actions with a higher priority,
+        # plus those tied with it that come first by name (the sort's tie-break).
+        own = draws[:, index : index + 1]
+        positions = (draws > own).sum(axis=1)
+        equal = draws == own
+        # Each draw equals itself once; more means ties (rare with sampled draws).
+        if np.count_nonzero(equal) > len(draws):
+            tied_first = name_rank < name_rank[index]
+            positions += (equal & tied_first[None, :]).sum(axis=1)
+        return np.count_nonzero(positions == positions[0]) / len(positions)

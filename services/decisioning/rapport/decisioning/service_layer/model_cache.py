@@ -95,7 +95,10 @@ class BoundModels:
 
     def _score(self, model: ScoringModel, actions: Sequence[Action]) -> BanditScores:
         own = restrict_features(self.features, model.spec.features)
-        return model.score_actions(actions, own, np.random.default_rng(self._seed))
+        # default_rng(seed) is this same generator, built without its argument checks
+        # (half its cost, once per model and decision).
+        rng = np.random.Generator(np.random.PCG64(self._seed))
+        return model.score_actions(actions, own, rng)
 
     def propensities(self, actions: Sequence[Action]) -> Propensities:
         bases = [a.base_propensity for a in actions]

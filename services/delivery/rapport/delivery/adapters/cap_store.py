@@ -17,10 +17,11 @@ from datetime import datetime
 from rapport.delivery.domain.frequency_caps import CapRule, CapVerdict, Counted, verdict
 from rapport.delivery.domain.model import Channel
 from rapport.sqlstore import SqlUnitOfWork, advisory_key, advisory_xact_locks, as_utc
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .driver_rows import execute_rows
 from .group_commit import GroupCommit
 from .tables import cap_reservations
 
@@ -60,6 +61,24 @@ class CapStore(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - the database variant holds nothing
         """Release connections (called once at shutdown)."""
+
+
+# The batch's statements, built once (reservations are made many times a second).
+_COUNT_MESSAGES = cap_reservations.insert()
+_FORGET_MESSAGES = delete(cap_reservations).where(
+    cap_reservations.c.message_id.in_(bindparam("r_ids", expanding=True))
+)
+_COUNTED_SINCE = select(
+    cap_reservations.c.customer_id,
+    cap_reservations.c.purpose,
+    cap_reservations.c.channel,
+    cap_reservations.c.reserve_time,
+).where(
+    cap_reservations.c.workspace == bindparam("r_workspace"),
+    cap_reservations.c.customer_id.in_(bindparam("r_customers", expanding=True)),
+    cap_reservations.c.reserve_time
+    > bindparam("r_since", type_=cap_reservations.c.reserve_time.type),
+)
 
 
 class SqlCapStore(CapStore):
@@ -112,11 +131,7 @@ class SqlCapStore(CapStore):
                 conn,
                 [advisory_key("delivery.caps", r.workspace, r.customer_id) for r, _ in batch],
             )
-            await conn.execute(
-                delete(cap_reservations).where(
-                    cap_reservations.c.message_id.in_([r.message_id for r, _ in batch])
-                )
-            )
+            await conn.execute(_FORGET_MESSAGES, {"r_ids": [r.message_id for r, _ in batch]})
             counted: dict[tuple[str, str], list[Counted]] = {}
             if windows:
                 since = min(r.time for r, _ in batch) - max(windows)
@@ -125,16 +140,8 @@ class SqlCapStore(CapStore):
                     customers.setdefault(r.workspace, set()).add(r.customer_id)
                 for workspace, ids in customers.items():
                     rows = await conn.execute(
-                        select(
-                            cap_reservations.c.customer_id,
-                            cap_reservations.c.purpose,
-                            cap_reservations.c.channel,
-                            cap_reservations.c.reserve_time,
-                        ).where(
-                            cap_reservations.c.workspace == workspace,
-                            cap_reservations.c.customer_id.in_(sorted(ids)),
-                            cap_reservations.c.reserve_time > since,
-                        )
+                        _COUNTED_SINCE,
+                        {"r_workspace": workspace, "r_customers": sorted(ids), "r_since": since},
                     )
                     for customer_id, purpose, channel, time in rows:
                         counted.setdefault((workspace, customer_id), []).append(
@@ -159,7 +166,7 @@ class SqlCapStore(CapStore):
                     )
                 verdicts.append(result)
             if rows_to_add:
-                await conn.execute(cap_reservations.insert(), rows_to_add)
+                await execute_rows(conn, _COUNT_MESSAGES, rows_to_add)
             await uow.commit()
         return verdicts
 

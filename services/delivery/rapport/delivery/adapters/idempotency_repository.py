@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from rapport.sqlstore import as_utc
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import bindparam, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .driver_rows import execute_rows
 from .tables import idempotency_keys
 
 
@@ -17,6 +18,18 @@ from .tables import idempotency_keys
 class KeyRecord:
     message_id: str
     create_time: datetime
+
+
+_INSERT_KEY = idempotency_keys.insert()
+# Built once: every accept batch reads its keys with it.
+_KEYS_IN = select(
+    idempotency_keys.c.idempotency_key,
+    idempotency_keys.c.message_id,
+    idempotency_keys.c.create_time,
+).where(
+    idempotency_keys.c.workspace == bindparam("k_workspace"),
+    idempotency_keys.c.idempotency_key.in_(bindparam("k_keys", expanding=True)),
+)
 
 
 class IdempotencyKeys:
@@ -41,16 +54,7 @@ class IdempotencyKeys:
         if not keys:
             return {}
         rows = (
-            await self._conn.execute(
-                select(
-                    idempotency_keys.c.idempotency_key,
-                    idempotency_keys.c.message_id,
-                    idempotency_keys.c.create_time,
-                ).where(
-                    idempotency_keys.c.workspace == workspace,
-                    idempotency_keys.c.idempotency_key.in_(list(keys)),
-                )
-            )
+            await self._conn.execute(_KEYS_IN, {"k_workspace": workspace, "k_keys": list(keys)})
         ).all()
         return {
             row.idempotency_key: KeyRecord(row.message_id, as_utc(row.create_time))  # type: ignore[arg-type]
@@ -61,8 +65,9 @@ class IdempotencyKeys:
         """(workspace, key, message id, time) each, in one statement; IntegrityError (a
         UNIQUE_VIOLATION on PostgreSQL) when one is taken, as add."""
         if records:
-            await self._conn.execute(
-                idempotency_keys.insert(),
+            await execute_rows(
+                self._conn,
+                _INSERT_KEY,
                 [
                     {
                         "workspace": workspace,

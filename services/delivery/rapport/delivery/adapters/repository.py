@@ -29,6 +29,7 @@ from sqlalchemy import Integer, String, and_, bindparam, case, func, or_, select
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .driver_rows import execute_rows
 from .selection_codec import selection_from_text, selection_to_text
 from .status_history import (
     identifiers_from_text,
@@ -217,6 +218,13 @@ _CLAIM = (
     .returning(*messages.c)
 )
 
+# The leases of messages whose outcomes are recorded, locked until they are stored.
+_LEASES_HELD = (
+    select(messages.c.id, messages.c.lease_token)
+    .where(messages.c.id.in_(bindparam("l_ids", expanding=True)))
+    .with_for_update()
+)
+
 # One outcome (the columns of _outcome_values), executed with a row per message: the
 # channel and its selection are kept when the row's value is NULL (not chosen yet).
 _RECORD_OUTCOME = (
@@ -253,6 +261,9 @@ _RECORD_OUTCOME = (
         ),
     )
 )
+
+
+_INSERT_MESSAGE = messages.insert()
 
 
 def _new_row(message: Message) -> dict[str, Any]:
@@ -299,7 +310,7 @@ class MessageRepository:
         each, whatever the number of messages (idempotency keys: IdempotencyKeys)."""
         if not batch:
             return
-        await self._conn.execute(messages.insert(), [_new_row(m) for m in batch])
+        await execute_rows(self._conn, _INSERT_MESSAGE, [_new_row(m) for m in batch])
         queued = [list(m.changes) for m in batch]
         for message in batch:
             message.changes.insert(0, StatusChange(MessageState.QUEUED.value, message.create_time))
@@ -493,13 +504,7 @@ class MessageRepository:
         if not batch:
             return []
         held = dict(
-            (
-                await self._conn.execute(
-                    select(messages.c.id, messages.c.lease_token)
-                    .where(messages.c.id.in_([m.id for m, _ in batch]))
-                    .with_for_update()
-                )
-            ).all()
+            (await self._conn.execute(_LEASES_HELD, {"l_ids": [m.id for m, _ in batch]})).all()
         )
         kept = [held.get(message.id) == token for message, token in batch]
         mine = [message for (message, _), ok in zip(batch, kept, strict=True) if ok]
@@ -516,8 +521,8 @@ class MessageRepository:
                     **{f"b_{column}": value for column, value in values.items()},
                 }
             )
-        result = await self._conn.execute(_RECORD_OUTCOME, rows)
-        if result.rowcount not in (len(rows), -1):
+        result = await execute_rows(self._conn, _RECORD_OUTCOME, rows)
+        if result is None or result.rowcount not in (len(rows), -1):
             raise RuntimeError("a held lease was not found when recording")
         await write_changes_many(self._conn, mine)
         return kept

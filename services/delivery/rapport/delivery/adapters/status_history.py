@@ -16,12 +16,19 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .driver_rows import execute_rows
 from .tables import message_status_history, messages, outbox
 
 _log = logging.getLogger(__name__)
 
 PROFILE_EVENT = "profile_event"
 CONSENT_OPT_OUT = "consent_opt_out"
+# Built once (see driver_rows.py).
+_INSERT_HISTORY = message_status_history.insert()
+_ADD_OUTBOX = {
+    "postgresql": postgresql_insert(outbox).on_conflict_do_nothing(index_elements=["id"]),
+    "sqlite": sqlite_insert(outbox).on_conflict_do_nothing(index_elements=["id"]),
+}
 # History reasons are codes; a longer one is cut rather than refused.
 _MAX_REASON = 256
 
@@ -89,8 +96,9 @@ async def write_changes(conn: AsyncConnection, message: Message, *, now: datetim
     changes, message.changes = message.changes, []
     if not changes:
         return
-    await conn.execute(
-        message_status_history.insert(),
+    await execute_rows(
+        conn,
+        _INSERT_HISTORY,
         [
             {
                 "message_id": message.id,
@@ -136,7 +144,7 @@ async def write_changes_many(
         history += _history_rows(message, message.changes)
         events += _profile_event_rows(message, now or message.update_time)
     if history:
-        await conn.execute(message_status_history.insert(), history)
+        await execute_rows(conn, _INSERT_HISTORY, history)
     if events:
         await add_outbox_rows(conn, events)
     for message in batch:
@@ -148,8 +156,7 @@ async def add_outbox_rows(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
     as it is. One statement on PostgreSQL and SQLite (ON CONFLICT DO NOTHING)."""
     dialect = conn.dialect.name
     if dialect in ("postgresql", "sqlite"):
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        await conn.execute(insert(outbox).on_conflict_do_nothing(index_elements=["id"]), rows)
+        await execute_rows(conn, _ADD_OUTBOX[dialect], rows)
         return
     ids = [row["id"] for row in rows]
     existing = set((await conn.execute(select(outbox.c.id).where(outbox.c.id.in_(ids)))).scalars())

@@ -19,7 +19,7 @@ from rapport.delivery.domain.model import (
     StatusChange,
 )
 from rapport.sqlstore import as_utc
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .repository import _to_message
@@ -29,6 +29,31 @@ from .tables import inbox_messages, message_status_history, messages, outbox
 _log = logging.getLogger(__name__)
 
 _PENDING = [state.value for state in PENDING_STATES]
+
+
+# The relay's statements, built once (it claims and clears items many times a second).
+_OUTBOX_NOW = bindparam("o_now", type_=outbox.c.next_attempt_time.type)
+_OUTBOX_DUE = (
+    select(outbox)
+    .where(outbox.c.next_attempt_time <= _OUTBOX_NOW)
+    .order_by(outbox.c.next_attempt_time, outbox.c.id)
+    .limit(bindparam("o_limit", type_=Integer))
+    .with_for_update(skip_locked=True)
+)
+# The condition is checked again per row: of two replicas racing, one claims an item.
+_OUTBOX_CLAIM = (
+    update(outbox)
+    .where(
+        outbox.c.id.in_(bindparam("o_ids", expanding=True)),
+        outbox.c.next_attempt_time <= _OUTBOX_NOW,
+    )
+    .values(
+        next_attempt_time=bindparam("o_until", type_=outbox.c.next_attempt_time.type),
+        attempt_count=outbox.c.attempt_count + 1,
+    )
+    .returning(outbox.c.id)
+)
+_OUTBOX_DONE = delete(outbox).where(outbox.c.id.in_(bindparam("o_ids", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -162,17 +187,8 @@ class StatusRepository:
     ) -> list[OutboxItem]:
         """Up to `limit` due items, leased until `lease_until` (another replica skips
         them until then); an unreadable payload is dropped with a warning."""
-        due = and_(outbox.c.next_attempt_time <= now)
         rows = (
-            (
-                await self._conn.execute(
-                    select(outbox)
-                    .where(due)
-                    .order_by(outbox.c.next_attempt_time, outbox.c.id)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
-                )
-            )
+            (await self._conn.execute(_OUTBOX_DUE, {"o_now": now, "o_limit": limit}))
             .mappings()
             .all()
         )
@@ -184,10 +200,8 @@ class StatusRepository:
         claimed = set(
             (
                 await self._conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_([row["id"] for row in rows]), due)
-                    .values(next_attempt_time=lease_until, attempt_count=outbox.c.attempt_count + 1)
-                    .returning(outbox.c.id)
+                    _OUTBOX_CLAIM,
+                    {"o_ids": [row["id"] for row in rows], "o_now": now, "o_until": lease_until},
                 )
             ).scalars()
         )
@@ -218,7 +232,7 @@ class StatusRepository:
 
     async def outbox_done(self, item_ids: Sequence[str]) -> None:
         if item_ids:
-            await self._conn.execute(delete(outbox).where(outbox.c.id.in_(list(item_ids))))
+            await self._conn.execute(_OUTBOX_DONE, {"o_ids": list(item_ids)})
 
     async def outbox_retry(self, item_id: str, next_attempt_time: datetime) -> None:
         await self._conn.execute(

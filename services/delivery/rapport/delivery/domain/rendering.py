@@ -82,10 +82,22 @@ class Budget:
     """What one render may still spend; shared by everything the render calls."""
 
     source: str
-    paths: dict[int, tuple[str, ...]] = field(default_factory=dict)
+    # The render's variables. The paths of their values (for undefined-variable errors)
+    # are found only when an error needs one: most renders never do.
+    variables: Mapping[str, Any] = field(default_factory=dict)
     steps: int = MAX_STEPS
     text: int = MAX_TEXT
     deadline: float = field(default_factory=lambda: time.monotonic() + MAX_SECONDS)
+    _paths: dict[int, tuple[str, ...]] | None = field(default=None, repr=False)
+
+    def path_of(self, value: Any) -> tuple[str, ...] | None:
+        """Where `value` is among the variables (`("traits", ".address")`), if it is."""
+        if self._paths is None:
+            # The sandbox is immutable: the variables are as they were when rendering began.
+            self._paths = {}
+            for key, item in self.variables.items():
+                _record_paths(item, (key,), self._paths)
+        return self._paths.get(id(value))
 
     def step(self, count: int = 1) -> None:
         self.steps -= count
@@ -167,7 +179,7 @@ class _Missing(StrictUndefined):
         segment = f"[{name}]" if isinstance(name, int) else f".{name}"
         if self._undefined_obj is missing:
             return _spelled_out(str(name), source)
-        parent = budget.paths.get(id(self._undefined_obj)) if budget is not None else None
+        parent = budget.path_of(self._undefined_obj) if budget is not None else None
         if parent is None:
             kind = type(self._undefined_obj).__name__
             return f"{_spelled_out(str(name), source)} (of a {kind} value)"
@@ -429,9 +441,7 @@ def _syntax_error(source: str, html: bool) -> str | None:
 
 def render(source: str, variables: dict[str, Any], *, html: bool = False) -> str:
     """The rendered text; TemplateRenderError when it cannot be rendered."""
-    budget = Budget(source)
-    for key, value in variables.items():
-        _record_paths(value, (key,), budget.paths)
+    budget = Budget(source, variables)
     token = _budget.set(budget)
     try:
         chunks = []
