@@ -34,3 +34,16 @@ def test_values_are_bound_as_sqlalchemy_binds_them(dialect: object) -> None:
         values = MOMENTS + MOMENTS[:2] if name != "document" else [{"a": [1, 2.5]}, None, "x"]
         for value in values:
             assert process(value) == theirs(value), (name, value)
+
+
+def test_rows_are_processed_column_by_column_in_row_order() -> None:
+    dialect = aiosqlite.dialect()
+    columns = ("workspace", "timestamp", "document", "received_at")
+    processors = bulk._processors(dialect, events, columns)  # type: ignore[arg-type]
+    active = [(i, p) for i, p in enumerate(processors) if p is not None]
+    rows = [("ws", moment, {"n": n}, MOMENTS[0]) for n, moment in enumerate(MOMENTS)]
+    expected = [
+        tuple(value if p is None else p(value) for value, p in zip(row, processors, strict=True))
+        for row in rows
+    ]
+    assert bulk._processed(rows, active) == expected

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rapport.errors import InvalidArgument
 from rapport.profile.domain import names
-from rapport.profile.domain.documents import event_document, event_from_document, parse_time
+from rapport.profile.domain.documents import (
+    event_document,
+    event_from_document,
+    format_time,
+    parse_time,
+)
 from rapport.profile.domain.ingestion import event_time
-from rapport.profile.domain.model import EventType, Identifier, IncomingEvent
+from rapport.profile.domain.model import EventType, Identifier, IncomingEvent, StoredEvent
+from rapport.profile.domain.signals import event_seen_payload
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -117,3 +123,28 @@ def test_a_skew_correction_out_of_range_names_sent_time() -> None:
     with pytest.raises(InvalidArgument) as caught:
         event_time(far, "events[1]", T0)
     assert caught.value.field == "events[1].sent_time"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 7, tzinfo=UTC),
+        datetime(999, 1, 2, tzinfo=UTC),
+        datetime(2026, 5, 5, 1, tzinfo=timezone(timedelta(hours=5))),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-8))),
+    ],
+)
+def test_times_are_written_as_isoformat_in_utc_with_microseconds(moment: datetime) -> None:
+    reference = moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
+    assert format_time(moment) == reference + "Z"
+
+
+def test_event_seen_payloads_give_each_receive_time_its_own_text() -> None:
+    sent = IncomingEvent(type=EventType.TRACK, message_id="m", user_id="u", event="e")
+    at_utc = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    # The same instant in another zone: equal, yet written differently.
+    elsewhere = at_utc.astimezone(timezone(timedelta(hours=2)))
+    for received in (at_utc, at_utc, elsewhere, at_utc):
+        stored = StoredEvent("e1", "ws", "c1", EventType.TRACK, at_utc, received, sent)
+        assert event_seen_payload(stored)["received_at"] == received.isoformat()

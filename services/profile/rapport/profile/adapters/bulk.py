@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import DateTime, Table
@@ -165,21 +166,14 @@ async def insert_rows(
         # SQLite's executemany: one statement prepared once, each row bound and run
         # (no parse of a long statement per chunk).
         statement = _insert_text(dialect, table, names, 1, tail)
-        if active:
-            rows = [_processed(row, active) for row in rows]
-        await conn.exec_driver_sql(statement, [tuple(row) for row in rows])
+        bound = _processed(rows, active) if active else [tuple(row) for row in rows]
+        await conn.exec_driver_sql(statement, bound)
         return []
     chunk = max(1, min(_MAX_ROWS, _MAX_PARAMS[dialect.name] // width))
     found: list[tuple[Any, ...]] = []
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
-        flat: list[Any] = []
-        if active:
-            for row in part:
-                flat.extend(_processed(row, active))
-        else:
-            for row in part:
-                flat.extend(row)
+        flat = tuple(chain.from_iterable(_processed(part, active) if active else part))
         statement = _insert_text(dialect, table, names, len(part), tail)
         result = await conn.exec_driver_sql(statement, tuple(flat))
         if returning:
@@ -187,11 +181,15 @@ async def insert_rows(
     return found
 
 
-def _processed(row: Sequence[Any], active: Sequence[tuple[int, Processor]]) -> list[Any]:
-    values = list(row)
+def _processed(
+    rows: Sequence[Sequence[Any]], active: Sequence[tuple[int, Processor]]
+) -> list[tuple[Any, ...]]:
+    """The rows with each processed column's values run through its processor, column
+    by column (map over a column: no per-row Python loop), in row order."""
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
     for i, process in active:
-        values[i] = process(values[i])  # type: ignore[misc]
-    return values
+        columns[i] = list(map(process, columns[i]))  # type: ignore[arg-type]
+    return list(zip(*columns, strict=True))
 
 
 async def upsert(
@@ -283,6 +281,11 @@ def can_insert(
     return _fast_path(conn.dialect, table, columns) and _plain_result(
         conn.dialect, table, *returning
     )
+
+
+def ignore_conflicts_clause(conn: AsyncConnection, table: Table, key_columns: Sequence[str]) -> str:
+    """`` ON CONFLICT (keys) DO NOTHING``, for ``insert_rows``."""
+    return _conflict_tail(conn.dialect, table, key_columns, None, ())
 
 
 def returning_clause(conn: AsyncConnection, table: Table, columns: Sequence[str]) -> str:

@@ -11,7 +11,14 @@ from rapport.sqlstore import as_utc
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .bulk import dialect_insert, insert_new, upsert
+from .bulk import (
+    can_insert,
+    dialect_insert,
+    ignore_conflicts_clause,
+    insert_new,
+    insert_rows,
+    upsert,
+)
 from .tables import (
     customer_states,
     profiles,
@@ -22,6 +29,8 @@ from .tables import (
 
 # Rows per statement when deleting many (customer) keys at once.
 _DELETE_CHUNK = 500
+_MEMBER_COLUMNS = ("workspace", "segment_id", "customer_id", "enter_time")
+_MEMBER_KEY = ("workspace", "segment_id", "customer_id")
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -246,10 +255,20 @@ class SegmentRepository:
         """(segment id, customer id) pairs; pairs already members are left as they are."""
         if not rows:
             return
-        statement = dialect_insert(self._conn, segment_members).on_conflict_do_nothing(
-            index_elements=["workspace", "segment_id", "customer_id"]
-        )
         moment = as_utc(enter_time)
+        if can_insert(self._conn, segment_members, _MEMBER_COLUMNS):
+            # The ingest hot path: rows straight to the driver (bulk.insert_rows).
+            await insert_rows(
+                self._conn,
+                segment_members,
+                _MEMBER_COLUMNS,
+                [(workspace, s, c, moment) for s, c in rows],
+                tail=ignore_conflicts_clause(self._conn, segment_members, _MEMBER_KEY),
+            )
+            return
+        statement = dialect_insert(self._conn, segment_members).on_conflict_do_nothing(
+            index_elements=list(_MEMBER_KEY)
+        )
         await self._conn.execute(
             statement,
             [

@@ -61,8 +61,21 @@ def event_from_document(
 
 
 def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with a `Z`, as protobuf JSON writes timestamps."""
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    """RFC 3339 in UTC with a `Z`, as protobuf JSON writes timestamps (always with
+    microseconds: the text isoformat(timespec="microseconds") gives, made quicker)."""
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+    return _RFC3339 % (
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
+    )
+
+
+_RFC3339 = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
 
 
 def parse_time(text: str) -> datetime:
