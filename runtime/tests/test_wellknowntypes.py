@@ -367,3 +367,26 @@ def _holder_class() -> type:
 
 
 Holder = _holder_class()
+
+
+@given(st.binary(max_size=300), st.booleans())
+def test_the_fast_conversion_agrees_with_the_checked_one(raw: bytes, ints: bool) -> None:
+    # struct_to_dict converts without building paths and falls back to the checked
+    # conversion (which names the path) only on what it refuses: same answers.
+    from rapport.wellknowntypes import _from_struct
+
+    struct = Struct()
+    try:
+        struct.ParseFromString(raw)
+    except DecodeError:
+        return
+    outcomes = []
+    for convert in (
+        lambda: struct_to_dict(struct, field_path="p", max_depth=3, whole_numbers_as_ints=ints),
+        lambda: _from_struct(struct, "p", 1, 3, ints),
+    ):
+        try:
+            outcomes.append(("ok", convert()))
+        except InvalidArgument as err:
+            outcomes.append(("refused", err.field, err.description))
+    assert outcomes[0] == outcomes[1]
