@@ -52,7 +52,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -66,7 +65,7 @@ from google.protobuf import field_mask_pb2, struct_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 sys.path.insert(0, str(Path(__file__).parent))
-from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
+from grpc_baseline import CpuSampler, empty_rpc_timing, print_table  # noqa: E402
 from rapport import eventloop  # noqa: E402
 from rapport.consent.v1 import consent_service_pb2 as consent_pb  # noqa: E402
 from rapport.consent.v1 import consent_service_pb2_grpc as consent_grpc  # noqa: E402
@@ -422,37 +421,6 @@ async def stand_ins(customers: int) -> AsyncIterator[str]:
         process.join(10)
 
 
-class CpuSampler:
-    """This process's CPU time (all threads), read every 50 ms by a thread of its own:
-    the server's CPU per Decide (this process holds only the server)."""
-
-    def __init__(self) -> None:
-        self.samples: list[tuple[float, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.samples.append((time.perf_counter(), time.process_time()))
-
-    def __enter__(self) -> CpuSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def per_call(self, window: tuple[float, float], rate: float) -> str:
-        """The CPU per call at `rate` calls/s between the first and last samples inside
-        `window` (a perf_counter range: the clock is the same in the client's process)."""
-        inside = [s for s in self.samples if window[0] <= s[0] <= window[1]]
-        if len(inside) < 2 or rate <= 0:
-            return "not measured (too short)"
-        cpu, wall = inside[-1][1] - inside[0][1], inside[-1][0] - inside[0][0]
-        return f"{cpu / (wall * rate) * 1e6:,.0f} µs per Decide ({cpu / wall:.0%} of a core)"
-
-
 async def run(args: argparse.Namespace) -> None:
     customers = list(Profiles(args.customers).traits)
     async with stand_ins(args.customers) as fakes, database(args.backend) as db:
@@ -493,6 +461,8 @@ async def run(args: argparse.Namespace) -> None:
                 profiler.dump_stats(args.profile)
     latencies = result["latencies"] or [float("nan")]
     p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+    at_load = sampler.per_call(result["load_window"], result["achieved"], "Decide")
+    at_peak = sampler.per_call(result["peak_window"], result["decide_peak"], "Decide")
     lookups = (
         "profile and consent answered in-process (no gRPC hop)"
         if args.lookups == "in-process"
@@ -517,9 +487,7 @@ async def run(args: argparse.Namespace) -> None:
             ("Decide peak", f"{result['decide_peak']:,.0f}/s at {args.concurrency} in flight"),
             (
                 "server process CPU",
-                f"at {args.rate:,.0f}/s offered: "
-                f"{sampler.per_call(result['load_window'], result['achieved'])}; at peak: "
-                f"{sampler.per_call(result['peak_window'], result['decide_peak'])}",
+                f"at {args.rate:,.0f}/s offered: {at_load}; at peak: {at_peak}",
             ),
             ("Decide peak ÷ empty RPC peak", f"{result['decide_peak'] / result['empty_peak']:.1%}"),
             ("targets (issue 9)", "p99 ≤ 5 ms at 1,000/s; peak ≥ 50% of the empty RPC's"),

@@ -48,7 +48,7 @@ from bench_profile_ingest import (  # noqa: E402
     in_batches,
     send_all,
 )
-from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
+from grpc_baseline import CpuSampler, empty_rpc_timing, print_table  # noqa: E402
 from rapport import eventloop  # noqa: E402
 from rapport.grpcserver import settle_heap  # noqa: E402
 from rapport.grpctesting import serve_in_process  # noqa: E402
@@ -195,32 +195,6 @@ def client_main(address: str, names: list[str], rate: float, seconds: float, cli
     return eventloop.run(load_from_client(address, names, rate, seconds, client))
 
 
-class CpuSampler:
-    """This process's CPU time (all threads), read every 50 ms by a thread of its own."""
-
-    def __init__(self) -> None:
-        self.samples: list[tuple[float, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            self.samples.append((time.perf_counter(), time.process_time()))
-
-    def __enter__(self) -> CpuSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def cpu_share(self, began: float, ended: float) -> tuple[float, float]:
-        """(CPU seconds, wall seconds) between the first and last samples inside."""
-        inside = [s for s in self.samples if began <= s[0] <= ended]
-        return inside[-1][1] - inside[0][1], inside[-1][0] - inside[0][0]
-
-
 async def measure(channel: grpc.aio.Channel, address: str, args: argparse.Namespace) -> None:
     stub = pb_grpc.ProfileServiceStub(channel)
     names = await make_customers(stub, args.customers)
@@ -232,7 +206,6 @@ async def measure(channel: grpc.aio.Channel, address: str, args: argparse.Namesp
         empty_p50, empty_rate, latencies, failures, (began, ended) = await loop.run_in_executor(
             pool, client_main, address, names, args.rate, args.seconds, args.client
         )
-    cpu, wall = sampler.cpu_share(began, ended)
     p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
     identity_where = "in its own process" if args.identity_process else "in this process"
     cache = "Redis" if args.redis else ("in-process" if args.backend == "sqlite" else "none")
@@ -249,8 +222,8 @@ async def measure(channel: grpc.aio.Channel, address: str, args: argparse.Namesp
             ),
             (
                 "server process CPU during the load",
-                f"{cpu / (wall * args.rate) * 1e6:,.0f} µs per GetProfile offered "
-                f"({cpu / wall:.0%} of a core; identity {identity_where})",
+                f"{sampler.per_call((began, ended), args.rate, 'GetProfile offered')}; "
+                f"identity {identity_where}",
             ),
             ("p50 ÷ empty RPC p50", f"{p50 / empty_p50:.1f}"),
             ("target (issue 7)", "p99 ≤ 2 ms at 1,000 requests/s"),

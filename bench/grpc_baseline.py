@@ -7,6 +7,7 @@ unary call that still crosses the whole gRPC stack (interceptors included).
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -58,3 +59,34 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
     width = max(len(label) for label, _ in rows)
     for label, value in rows:
         print(f"  {label:<{width}}  {value}")
+
+
+class CpuSampler:
+    """This process's CPU time (all threads), read every 50 ms by a thread of its own:
+    a server's CPU per call, in a bench whose process holds only the servers."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            self.samples.append((time.perf_counter(), time.process_time()))
+
+    def __enter__(self) -> CpuSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def per_call(self, window: tuple[float, float], rate: float, call: str) -> str:
+        """The CPU per call at ``rate`` calls/s between the first and last samples inside
+        ``window`` (a perf_counter range: the clock is the same in the client's process)."""
+        inside = [s for s in self.samples if window[0] <= s[0] <= window[1]]
+        if len(inside) < 2 or rate <= 0:
+            return "not measured (too short)"
+        cpu, wall = inside[-1][1] - inside[0][1], inside[-1][0] - inside[0][0]
+        return f"{cpu / (wall * rate) * 1e6:,.0f} µs per {call} ({cpu / wall:.0%} of a core)"

@@ -1,6 +1,7 @@
 """SQLAlchemy (async) storage helpers: engines, Alembic migrations, unit of work,
-retries of units that lost a race, advisory locks."""
+retries of units that lost a race, advisory locks, values converted for the driver."""
 
+from ._binds import BindProcessor, bind_processor
 from ._engine import create_engine, ensure_schema, is_postgres, is_sqlite
 from ._locks import advisory_key, advisory_xact_locks
 from ._migrations import migrate, run_alembic_env, schema_differences
@@ -9,11 +10,13 @@ from ._times import as_utc
 from ._uow import SqlUnitOfWork
 
 __all__ = [
+    "BindProcessor",
     "SqlUnitOfWork",
     "TransientConflict",
     "advisory_key",
     "advisory_xact_locks",
     "as_utc",
+    "bind_processor",
     "create_engine",
     "ensure_schema",
     "is_postgres",

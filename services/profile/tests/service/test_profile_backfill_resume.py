@@ -18,7 +18,7 @@ from rapport.profile.service_layer.dependencies import Dependencies
 from rapport.profile.service_layer.unit_of_work import unit_of_work_factory
 from rapport.sqlstore import create_engine, migrate
 
-from .._profile_support import DomainEncoder, InMemoryIdentityClient
+from .._profile_support import DomainEncoder, InMemoryIdentityClient, decoded_view
 
 PARENT = "workspaces/default"
 
@@ -82,8 +82,10 @@ async def test_an_interrupted_backfill_resumes_from_its_stored_position(tmp_path
         for c, u in ((r.customer_id, events[i].user_id) for i, r in enumerate(results))
     }
     assert {c: v["spent"] for c, v in values.items()} == by_customer
-    view = await queries.get_profile_view(
-        commands.GetProfile(f"{PARENT}/customers/{results[0].customer_id}/profile"), second
+    view = decoded_view(
+        await queries.get_profile(
+            commands.GetProfile(f"{PARENT}/customers/{results[0].customer_id}/profile"), second
+        )
     )
     assert view.computed_traits["spent"] == by_customer[results[0].customer_id]
     await engine.dispose()

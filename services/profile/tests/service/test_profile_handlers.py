@@ -24,7 +24,7 @@ from rapport.profile.service_layer.dependencies import Dependencies
 from rapport.profile.service_layer.unit_of_work import unit_of_work_factory
 from rapport.sqlstore import TransientConflict, create_engine, migrate
 
-from .._profile_support import DomainEncoder, InMemoryIdentityClient
+from .._profile_support import DomainEncoder, InMemoryIdentityClient, decoded_view
 
 PARENT = "workspaces/default"
 ALL = "workspaces/default/customers/-"
@@ -66,7 +66,7 @@ async def count_events(deps: Dependencies) -> int:
 
 async def profile_of(deps: Dependencies, customer_id: str) -> Any:
     name = f"workspaces/default/customers/{customer_id}/profile"
-    return await queries.get_profile_view(commands.GetProfile(name), deps)
+    return decoded_view(await queries.get_profile(commands.GetProfile(name), deps))
 
 
 batches = st.lists(

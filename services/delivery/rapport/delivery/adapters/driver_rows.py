@@ -6,52 +6,20 @@ more than the database itself: the statement is compiled once per dialect and se
 columns, each value goes through the bind processor SQLAlchemy would apply to it (the
 column type's, for the connection's dialect), and the rows go to the driver's
 executemany on the same connection, in the same transaction. Values the statement
-binds itself (literals) keep their compiled value. SQLite datetimes are written by an
-equal, quicker function than SQLAlchemy's (the same text).
+binds itself (literals) keep their compiled value. The conversions are
+rapport.sqlstore.bind_processor's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from rapport.sqlstore import BindProcessor, bind_processor
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable
-
-Processor = Callable[[Any], Any] | None
-
-# SQLAlchemy's SQLite DATETIME storage format (its default, which the tables use).
-_SQLITE_DATETIME = (
-    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
-)
-
-
-def _sqlite_datetime(fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """SQLAlchemy's SQLite DATETIME bind processor, quicker for datetimes: the same text
-    (ISO 8601 with a space and microseconds, the zone dropped as SQLAlchemy drops it)."""
-
-    def process(value: Any) -> Any:
-        if type(value) is datetime:
-            return value.isoformat(" ", "microseconds")[:26]
-        return fallback(value)
-
-    return process
-
-
-def _processor(column_type: Any, dialect: Dialect) -> Processor:
-    process = column_type._cached_bind_processor(dialect)
-    if (
-        process is not None
-        and dialect.name == "sqlite"
-        and isinstance(column_type, DateTime)
-        and getattr(column_type.dialect_impl(dialect), "_storage_format", None) == _SQLITE_DATETIME
-    ):
-        return _sqlite_datetime(process)
-    return process  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -61,7 +29,7 @@ class _Compiled:
     text: str
     # Per placeholder, in order: the row key it takes and its bind processor, or (None,
     # None, the value) for a literal of the statement (processed once).
-    plan: tuple[tuple[str | None, Processor, Any], ...]
+    plan: tuple[tuple[str | None, BindProcessor, Any], ...]
 
 
 # By statement, dialect and driver (their paramstyles differ), and the rows' keys.
@@ -76,9 +44,9 @@ def _compile(statement: Executable, dialect: Dialect, keys: tuple[str, ...]) -> 
     if not compiled.positional or compiled.positiontup is None or compiled.post_compile_params:
         raise ValueError("only statements with plain positional parameters run at driver level")
     values = compiled.construct_params(_check=False)
-    plan: list[tuple[str | None, Processor, Any]] = []
+    plan: list[tuple[str | None, BindProcessor, Any]] = []
     for name in compiled.positiontup:
-        process = _processor(compiled.binds[name].type, dialect)
+        process = bind_processor(compiled.binds[name].type, dialect)
         if name in keys:
             plan.append((name, process, None))
         else:

@@ -4,7 +4,7 @@ The hot writes skip SQLAlchemy's per-row statement machinery (parameter construc
 compiled-statement lookup per row): the INSERT text of a shape (table, columns, row
 count, conflict clause, RETURNING) is made once, each value goes through the column
 type's own bind processor for the connection's dialect (the very function SQLAlchemy
-would apply; for SQLite datetimes an equal, quicker one), and the rows go to the driver
+would apply; rapport.sqlstore.bind_processor), and the rows go to the driver
 as one multi-row statement per chunk (SQLite without RETURNING: its executemany), on
 the same connection, in the same transaction.
 """
@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection, Mapping, Sequence
-from datetime import datetime
 from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import DateTime, Table
+from rapport.sqlstore import BindProcessor, bind_processor
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -38,8 +38,6 @@ _PLACEHOLDERS: dict[str, Callable[[int], str]] = {
     "format": lambda n: "%s",
 }
 
-Processor = Callable[[Any], Any] | None
-
 
 def dialect_insert(conn: AsyncConnection, table: Table) -> Any:
     """INSERT with ON CONFLICT (PostgreSQL and SQLite spell it alike)."""
@@ -57,47 +55,11 @@ def _fast_path(dialect: Dialect, table: Table, columns: Sequence[str]) -> bool:
     ) and all(c.onupdate is None for c in table.columns)
 
 
-# SQLAlchemy's SQLite DATETIME storage format (its default, which the tables use).
-_SQLITE_DATETIME = (
-    "%(year)04d-%(month)02d-%(day)02d %(hour)02d:%(minute)02d:%(second)02d.%(microsecond)06d"
-)
-
-
-def _sqlite_datetime(fallback: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """SQLAlchemy's SQLite DATETIME bind processor, quicker for datetimes (the same
-    text: ISO 8601 with a space and microseconds, the zone dropped), remembering the
-    last value (a batch's rows share their receive time)."""
-    last: list[Any] = [None, None]
-
-    def process(value: Any) -> Any:
-        if value is last[0]:
-            return last[1]
-        if type(value) is datetime:
-            text = value.isoformat(" ", "microseconds")[:26]
-        else:
-            text = fallback(value)
-        last[0], last[1] = value, text
-        return text
-
-    return process
-
-
 @lru_cache(maxsize=256)
-def _processors(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> tuple[Processor, ...]:
-    found: list[Processor] = []
-    for name in columns:
-        column_type = table.c[name].type
-        process = column_type._cached_bind_processor(dialect)
-        if (
-            process is not None
-            and dialect.name == "sqlite"
-            and isinstance(column_type, DateTime)
-            and getattr(column_type.dialect_impl(dialect), "_storage_format", None)
-            == _SQLITE_DATETIME
-        ):
-            process = _sqlite_datetime(process)
-        found.append(process)
-    return tuple(found)
+def _processors(
+    dialect: Dialect, table: Table, columns: tuple[str, ...]
+) -> tuple[BindProcessor, ...]:
+    return tuple(bind_processor(table.c[name].type, dialect) for name in columns)
 
 
 @lru_cache(maxsize=1024)
@@ -182,7 +144,7 @@ async def insert_rows(
 
 
 def _processed(
-    rows: Sequence[Sequence[Any]], active: Sequence[tuple[int, Processor]]
+    rows: Sequence[Sequence[Any]], active: Sequence[tuple[int, BindProcessor]]
 ) -> list[tuple[Any, ...]]:
     """The rows with each processed column's values run through its processor, column
     by column (map over a column: no per-row Python loop), in row order."""

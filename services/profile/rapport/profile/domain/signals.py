@@ -57,24 +57,10 @@ def event_seen_payload(
         "type": event.type.value,
         "event_name": event.event_name,
         "timestamp": event.event_time.isoformat(),
-        "received_at": _isoformat(event.receive_time),
+        "received_at": event.receive_time.isoformat(),
         "seq": event.seq,
         "document": document if document is not None else event_document(event.sent),
     }
-
-
-# The last receive time formatted: a batch's events share one (the same object).
-_last_formatted: tuple[datetime | None, str] = (None, "")
-
-
-def _isoformat(moment: datetime) -> str:
-    global _last_formatted
-    last = _last_formatted
-    if last[0] is moment:
-        return last[1]
-    text = moment.isoformat()
-    _last_formatted = (moment, text)
-    return text
 
 
 def event_from_payload(payload: dict[str, Any], workspace: str, customer_id: str) -> StoredEvent:

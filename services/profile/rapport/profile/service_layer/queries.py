@@ -43,30 +43,16 @@ async def get_profile(cmd: commands.GetProfile, deps: Dependencies) -> EncodedPr
     [lookup] = await deps.profile_cache.get_many([key], now=now)
     if lookup.value is not None:
         return lookup.value
-    view = await _read_view(cmd.name, ref.workspace, ref.customer_id, deps, now)
+    async with deps.uow(readonly=True) as uow:
+        view = await read_profile(uow, ref.workspace, ref.customer_id, now=now)
+    if view is None:
+        raise NotFound(cmd.name)
     encoded = (deps.encoder.profile(view), view.valid_until)
     # A merged-away customer's profile is its survivor's: a change of the survivor
     # would not invalidate it under this key, so it is not cached.
     if view.customer_id == ref.customer_id:
         await deps.profile_cache.put_many([(key, lookup.tag, encoded)], now=now)
     return encoded
-
-
-async def get_profile_view(cmd: commands.GetProfile, deps: Dependencies) -> ProfileView:
-    """The profile GetProfile answers with, as the domain sees it (from the database)."""
-    ref = names.parse_profile(cmd.name, field="name")
-    require_workspace(ref.workspace, deps.workspaces)
-    return await _read_view(cmd.name, ref.workspace, ref.customer_id, deps, deps.clock())
-
-
-async def _read_view(
-    name: str, workspace: str, customer_id: str, deps: Dependencies, now: datetime
-) -> ProfileView:
-    async with deps.uow(readonly=True) as uow:
-        view = await read_profile(uow, workspace, customer_id, now=now)
-    if view is None:
-        raise NotFound(name)
-    return view
 
 
 async def read_profile(
