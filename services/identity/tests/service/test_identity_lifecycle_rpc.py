@@ -278,6 +278,37 @@ async def test_watch_changes_delivers_new_changes_live(slow_poll_stub) -> None:
         call.cancel()
 
 
+async def test_identity_rules_updates_are_streamed_live_and_refused_ones_are_not(
+    slow_poll_stub,
+) -> None:
+    stub, _ = slow_poll_stub
+    await resolve(stub, ("device_id", "one"))
+    [seen] = await read_changes(stub, 1)
+    rules_name = f"{PARENT}/identityRules"
+    rules = await stub.GetIdentityRules(pb.GetIdentityRulesRequest(name=rules_name))
+    call = stub.WatchChanges(pb.WatchChangesRequest(parent=PARENT, start_cursor=seen.cursor))
+    try:
+        reader = asyncio.ensure_future(call.read())
+        refused = pb.IdentityRules()
+        refused.CopyFrom(rules)
+        refused.matching.merge_threshold = 2.0  # a probability: refused
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.UpdateIdentityRules(pb.UpdateIdentityRulesRequest(identity_rules=refused))
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        await asyncio.sleep(0.3)
+        assert not reader.done()
+
+        rules.matching.review_threshold = 0.5
+        await stub.UpdateIdentityRules(pb.UpdateIdentityRulesRequest(identity_rules=rules))
+        response = await asyncio.wait_for(reader, 2)
+        assert response.change.kind == pb.CHANGE_KIND_RULES_UPDATED
+        assert response.change.customer == ""
+        assert list(response.change.other_customers) == []
+        assert int(response.change.cursor) > int(seen.cursor)
+    finally:
+        call.cancel()
+
+
 async def test_watch_changes_ends_with_unavailable_when_the_server_stops(slow_poll_stub) -> None:
     stub, server = slow_poll_stub
     await resolve(stub, ("device_id", "one"))

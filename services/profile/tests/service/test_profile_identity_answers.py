@@ -95,6 +95,32 @@ async def test_an_answer_profile_cannot_use_is_a_definite_error(
     assert len((await ingest(profile, event_factory("m-1"))).results) == 1
 
 
+def _all_blocked(response: ipb.BatchResolveResponse) -> None:
+    """Identity linked none of the second observation's identifiers (blocked)."""
+    answer = response.responses[1]
+    answer.Clear()
+    answer.rejected_identifiers.add(
+        identifier={"type": "user_id", "value": "bob"},
+        reason="BLOCKED_VALUE",
+        description="the value matches a blocked pattern of its identifier type",
+    )
+
+
+async def test_an_event_identity_links_no_identifier_of_is_rejected_alone(
+    profile: Stub, identity: Any, event_factory: Any
+) -> None:
+    identity[0].tamper = _all_blocked
+    answer = await ingest(profile, event_factory("m-1"), event_factory("m-2", user_id="bob"))
+    accepted, refused = answer.results
+    assert accepted.status == pb.INGEST_STATUS_ACCEPTED and accepted.customer
+    assert refused.status == pb.INGEST_STATUS_REJECTED and not refused.customer
+    assert refused.rejection.field == "events[1].user_id"
+    assert refused.rejection.reason == "IDENTIFIER_REFUSED"
+    assert "blocked pattern" in refused.rejection.description
+    assert "BLOCKED_VALUE" in refused.rejection.description
+    assert await stored_count(profile) == 1
+
+
 @pytest.mark.parametrize("details", [b"\xff\xfe not a status", b""], ids=["garbled", "empty"])
 async def test_a_refusal_without_readable_details_refuses_the_batch(
     profile: Stub, identity: Any, event_factory: Any, details: bytes

@@ -319,3 +319,48 @@ async def test_an_unmerge_gives_back_events_by_their_identifiers(tmp_path: Path)
             assert await ids(anon) == (["kv", "v1", "v2"] if survivor == anon else ["v1", "v2"])
             assert (await profile_of(stub, anon)).traits["city"].value.string_value == "Lima"
             assert "city" not in (await profile_of(stub, kai)).traits
+
+
+async def test_identity_rule_changes_reach_the_identity_cache_at_once(tmp_path: Path) -> None:
+    """Identity's answers kept by profile are dropped when the workspace's identity rules
+    change (streamed as CHANGE_KIND_RULES_UPDATED), not only when they expire (60 s)."""
+    async with identity_server(tmp_path) as (identity, address):
+        async with profile_server(tmp_path, address) as stub:
+
+            async def ingest(message_id: str) -> pb.EventResult:
+                answer = await stub.IngestEvents(
+                    pb.IngestEventsRequest(
+                        parent=PARENT, events=[make_event(message_id, user_id="robot-1")]
+                    )
+                )
+                return answer.results[0]
+
+            first = await ingest("m1")
+            assert first.status == pb.INGEST_STATUS_ACCEPTED
+            # Asked again and again: identity's answer is kept from now on.
+            for n in range(2, 5):
+                assert (await ingest(f"m{n}")).customer == first.customer
+
+            rules_name = f"{PARENT}/identityRules"
+            rules = await identity.GetIdentityRules(ipb.GetIdentityRulesRequest(name=rules_name))
+            [user_id_rule] = [r for r in rules.identifier_types if r.type == "user_id"]
+            user_id_rule.blocked_patterns.append("robot-.*")
+            await identity.UpdateIdentityRules(ipb.UpdateIdentityRulesRequest(identity_rules=rules))
+
+            answers = iter(range(5, 1000))
+            results: list[pb.EventResult] = []
+
+            async def refused_now() -> bool:
+                results.append(await ingest(f"m{next(answers)}"))
+                return results[-1].customer != first.customer
+
+            # Well inside the cache's 60 s expiry: the change stream emptied it.
+            await eventually(refused_now, timeout=5)
+            # A batch whose only identifier identity now blocks: that event alone is
+            # rejected, naming the field and identity's reason.
+            refused = results[-1]
+            assert refused.status == pb.INGEST_STATUS_REJECTED
+            assert refused.customer == ""
+            assert refused.rejection.field == "events[0].user_id"
+            assert refused.rejection.reason == "IDENTIFIER_REFUSED"
+            assert "BLOCKED_VALUE" in refused.rejection.description

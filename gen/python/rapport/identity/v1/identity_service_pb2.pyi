@@ -22,6 +22,7 @@ class ChangeKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANGE_KIND_MERGED: _ClassVar[ChangeKind]
     CHANGE_KIND_UNMERGED: _ClassVar[ChangeKind]
     CHANGE_KIND_ERASED: _ClassVar[ChangeKind]
+    CHANGE_KIND_RULES_UPDATED: _ClassVar[ChangeKind]
 
 class Normalization(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -56,6 +57,7 @@ CHANGE_KIND_CREATED: ChangeKind
 CHANGE_KIND_MERGED: ChangeKind
 CHANGE_KIND_UNMERGED: ChangeKind
 CHANGE_KIND_ERASED: ChangeKind
+CHANGE_KIND_RULES_UPDATED: ChangeKind
 NORMALIZATION_UNSPECIFIED: Normalization
 NORMALIZATION_TRIM: Normalization
 NORMALIZATION_EMAIL: Normalization

@@ -73,6 +73,8 @@ class ChangeKind(StrEnum):
     MERGED = "merged"
     UNMERGED = "unmerged"  # customer = the split customer, other = a restored one
     ERASED = "erased"
+    # The workspace's identity rules changed (no customer): kept answers are stale.
+    RULES_UPDATED = "rules_updated"
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ _CHANGE_KIND_NUMBERS = {
     ChangeKind.MERGED: pb.CHANGE_KIND_MERGED,
     ChangeKind.UNMERGED: pb.CHANGE_KIND_UNMERGED,
     ChangeKind.ERASED: pb.CHANGE_KIND_ERASED,
+    ChangeKind.RULES_UPDATED: pb.CHANGE_KIND_RULES_UPDATED,
 }
 _JOB_STATE_NUMBERS = {
     JobState.PENDING: pb.JOB_STATE_PENDING,
@@ -221,7 +222,7 @@ def change_to_pb(change: Change, workspace: str) -> pb.Change:
     return pb.Change(
         cursor=str(change.cursor),
         kind=_CHANGE_KIND_NUMBERS[change.kind],
-        customer=names.customer_name(workspace, change.customer_id),
+        customer=names.customer_name(workspace, change.customer_id) if change.customer_id else "",
         other_customers=[
             names.customer_name(workspace, other) for other in change.other_customer_ids
         ],

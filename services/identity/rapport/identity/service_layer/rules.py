@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from rapport.errors import InvalidArgument
 from rapport.identity.domain import names
+from rapport.identity.domain.model import ChangeKind, IdentityChange
 from rapport.identity.domain.rules import IdentityRules, validate_rules
 from rapport.resourcenames import require_workspace
 
@@ -50,6 +51,11 @@ async def update_identity_rules(
         updated = validate_rules(updated)
         now = deps.clock()
         await uow.rules.put(workspace, updated, now)
+        # Followers (profile's identity cache) drop answers given under the old rules.
+        await uow.lifecycle.append_changes(
+            workspace, [IdentityChange(ChangeKind.RULES_UPDATED, "")], now
+        )
+        uow.changes.record(workspace, (), logged=True)
         return replace(updated, update_time=now)
 
     # Two first updates of a workspace race to insert its row: the loser is redone.

@@ -26,6 +26,8 @@ class ChangeKind(StrEnum):
     MERGED = "merged"
     UNMERGED = "unmerged"
     ERASED = "erased"
+    # The workspace's identity rules changed: no customer; kept answers are stale.
+    RULES_UPDATED = "rules_updated"
 
 
 _KINDS = {
@@ -33,6 +35,7 @@ _KINDS = {
     identity_service_pb2.CHANGE_KIND_MERGED: ChangeKind.MERGED,
     identity_service_pb2.CHANGE_KIND_UNMERGED: ChangeKind.UNMERGED,
     identity_service_pb2.CHANGE_KIND_ERASED: ChangeKind.ERASED,
+    identity_service_pb2.CHANGE_KIND_RULES_UPDATED: ChangeKind.RULES_UPDATED,
 }
 
 
@@ -109,6 +112,8 @@ def _change(response: identity_service_pb2.WatchChangesResponse, workspace: str)
     change = response.change
     skipped = max(0, response.skipped_change_count)
     kind = _KINDS.get(change.kind)
+    if kind is ChangeKind.RULES_UPDATED:
+        return IdentityChange(change.cursor, kind, skipped_before=skipped)
     customer = _customer_id(change.customer, workspace)
     others = [_customer_id(name, workspace) for name in change.other_customers]
     if kind is None or not customer or not all(others):

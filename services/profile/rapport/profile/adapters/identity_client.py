@@ -42,7 +42,18 @@ class Observation:
 
 
 @dataclass(frozen=True)
+class UnlinkedIdentifier:
+    """An identifier identity left unlinked (blocked, erased and blocked, over a limit)."""
+
+    type: str
+    value: str  # as identity normalised it
+    reason: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Resolution:
+    # "" when identity linked none of the identifiers (see ``unlinked``): no customer.
     customer_id: str
     # Customers identity merged into ``customer_id`` because of this observation.
     merged_customer_ids: tuple[str, ...] = ()
@@ -52,6 +63,8 @@ class Resolution:
     settled: bool = False
     # The answer came from profile's cache of such answers, not from identity now.
     cached: bool = False
+    # Identifiers identity left unlinked; all of them when ``customer_id`` is "".
+    unlinked: tuple[UnlinkedIdentifier, ...] = ()
 
 
 class IdentityRefused(Exception):
@@ -137,16 +150,28 @@ def _resolutions(
     """Identity's answer as customer ids of ``workspace``; IdentityBadAnswer otherwise."""
     if len(response.responses) != expected:
         raise _bad_answer(f"{len(response.responses)} answers to {expected} requests")
-    return [
-        Resolution(
-            customer_id=_customer_id(item.customer.name, workspace),
-            merged_customer_ids=tuple(
-                _customer_id(name, workspace) for name in item.merged_customers
-            ),
-            settled=not item.merged_customers and not item.rejected_identifiers,
+    return [_resolution(item, workspace) for item in response.responses]
+
+
+def _resolution(item: identity_service_pb2.ResolveResponse, workspace: str) -> Resolution:
+    unlinked = tuple(
+        UnlinkedIdentifier(
+            rejected.identifier.type,
+            rejected.identifier.value,
+            rejected.reason,
+            rejected.description,
         )
-        for item in response.responses
-    ]
+        for rejected in item.rejected_identifiers
+    )
+    if not item.customer.name and unlinked and not item.merged_customers:
+        # Every identifier was rejected: identity created and changed nothing.
+        return Resolution(customer_id="", unlinked=unlinked)
+    return Resolution(
+        customer_id=_customer_id(item.customer.name, workspace),
+        merged_customer_ids=tuple(_customer_id(name, workspace) for name in item.merged_customers),
+        settled=not item.merged_customers and not unlinked,
+        unlinked=unlinked,
+    )
 
 
 def _bad_answer(problem: str) -> IdentityBadAnswer:

@@ -3,12 +3,12 @@
 Only answers that identity would give again without writing anything are kept: every
 identifier linked to the customer, nothing merged, nothing rejected. Such an answer
 stays true until identity's graph changes around the customer (a merge, an unmerge,
-an erasure), which the identity follower reports: each such change (and anything the
-follower cannot read) empties the workspace's entries. The cache serves a workspace
-only while its follower is following (from the first change it received until its
-stream ends), entries expire after ``ttl_seconds`` whatever happens (rule changes are
-not streamed), and an answer obtained before an invalidation is never stored after it
-(generations).
+an erasure) or its identity rules change, which the identity follower reports: each
+such change (and anything the follower cannot read) empties the workspace's entries.
+The cache serves a workspace only while its follower is following (from the first
+change it received until its stream ends), entries expire after ``ttl_seconds``
+whatever happens (a backstop), and an answer obtained before an invalidation is never
+stored after it (generations).
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ from a cursor stored in profile's database in the transaction that applies a cha
 MERGED: the merged customers' events, traits (newest event time wins), counters and
 group memberships move to the survivor. UNMERGED: each restored customer takes back
 the events carrying its identifiers (as identity split them), traits and memberships
-are rebuilt from the events. ERASED: everything held on the customer goes. Derived
+are rebuilt from the events. ERASED: everything held on the customer goes. RULES_UPDATED:
+only the identity cache is emptied (answers given under the old rules). Derived
 state is brought up to date by ``customer_state.recompute_derived_state``; the cache
 is invalidated after commit, so GetProfile shows the change at once.
 
@@ -122,7 +123,9 @@ class IdentityFollower:
             self.stats.skipped += 1
             await pending.advance(self._deps, workspace, change.cursor, force=True)
             return
-        if change.kind is ChangeKind.CREATED:
+        if change.kind in (ChangeKind.CREATED, ChangeKind.RULES_UPDATED):
+            # Nothing stored changes: a creation touches no profile, and new identity
+            # rules only made the identity cache stale (emptied in _follow).
             await pending.advance(self._deps, workspace, change.cursor)
             return
         for attempt in range(1, _ATTEMPTS + 1):

@@ -87,7 +87,10 @@ async def resolve_events(
             ) from None
         for group, answer in zip(members, answers, strict=True):
             for i in group:
-                resolved.resolutions[i] = answer
+                if answer.customer_id:
+                    resolved.resolutions[i] = answer
+                else:
+                    resolved.refused[i] = _all_unlinked(answer, i, identifiers[i])
         if any(answer.merged_customer_ids for answer in answers):
             cache.invalidate(workspace)
         else:
@@ -102,6 +105,22 @@ async def resolve_events(
             )
         break
     return resolved
+
+
+def _all_unlinked(
+    answer: Resolution, index: int, sourced: Sequence[SourcedIdentifier]
+) -> Rejection:
+    """The event's rejection when identity linked none of its identifiers (all blocked,
+    say): named by the first identifier identity gave a reason for."""
+    first = answer.unlinked[0]
+    same_type = [s for s in sourced if s.identifier.type == first.type]
+    exact = [s for s in same_type if s.identifier.value == first.value]
+    named = (exact or same_type or [None])[0]
+    field_path = named.field if named is not None else f"events[{index}]"
+    description = first.description or "identity left every identifier unlinked"
+    if first.reason:
+        description = f"{description} ({first.reason})"
+    return Rejection(field_path, RejectionReason.IDENTIFIER_REFUSED, description)
 
 
 def _refusal(err: IdentityRefused, index: int, sourced: Sequence[SourcedIdentifier]) -> Rejection:
