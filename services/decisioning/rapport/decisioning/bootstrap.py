@@ -52,7 +52,8 @@ _ADMIN = (
     "DeleteActionGroup", "CreateTrigger", "UpdateTrigger", "DeleteTrigger",
     "UpdateDecisionSettings", "PublishDecisionConfig", "RollbackDecisionConfig",
     "ImportDecisionConfig", "CreateModel", "UpdateModel", "DeleteModel", "SimulateDecisions",
-    "CreateExperiment", "DeleteExperiment", "CreateConversionRule", "DeleteConversionRule",
+    "CreateExperiment", "UpdateExperiment", "DeleteExperiment", "CreateConversionRule",
+    "DeleteConversionRule",
     "ExportCustomerDecisions", "EraseCustomerDecisions",
 )  # fmt: skip
 _READ = (

@@ -4,9 +4,11 @@ through the real gRPC server against the fake profile, consent and delivery."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import grpc
 import pytest
-from google.protobuf import duration_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.grpctesting import eventually, expect_error
 from rapport.type.v1 import channel_pb2, message_content_pb2
@@ -56,6 +58,8 @@ async def create_experiment(stub, **fields) -> pb.Experiment:
         if key in ("arms", "actions"):
             del getattr(experiment, key)[:]
             getattr(experiment, key).extend(value)
+        elif key in ("start_time", "end_time"):
+            getattr(experiment, key).CopyFrom(value)
         else:
             setattr(experiment, key, value)
     return await stub.CreateExperiment(
@@ -402,4 +406,150 @@ async def test_export_pages_and_erase_the_customers_decisions(stub, fake_service
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
         field="customer",
+    )
+
+
+# -- UpdateExperiment ------------------------------------------------------------------
+
+
+def _at(moment: datetime) -> timestamp_pb2.Timestamp:
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+async def update_experiment(stub, paths: list[str], **fields) -> pb.Experiment:
+    experiment = pb.Experiment(name=EXPERIMENT, **fields)
+    return await stub.UpdateExperiment(
+        pb.UpdateExperimentRequest(
+            experiment=experiment, update_mask=field_mask_pb2.FieldMask(paths=paths)
+        )
+    )
+
+
+async def arm_of(stub, customer: str) -> tuple[str, str]:
+    response = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=customer))
+    decision = await stub.GetDecision(pb.GetDecisionRequest(name=response.decision))
+    return decision.experiment, decision.experiment_arm
+
+
+async def test_a_running_experiment_is_renamed_and_stopped_and_keeps_its_report(stub):
+    await catalogue(stub)
+    await create_experiment(stub)
+    assert (await arm_of(stub, CUSTOMERS[0]))[0] == EXPERIMENT
+
+    renamed = await update_experiment(stub, ["display_name"], display_name="Renewal, round 1")
+    assert renamed.display_name == "Renewal, round 1"
+    assert renamed.arms == (await stub.GetExperiment(pb.GetExperimentRequest(name=EXPERIMENT))).arms
+
+    # An end already past stops it now: no new decision is in it, its report stays.
+    before = datetime.now(UTC)
+    stopped = await update_experiment(stub, ["end_time"], end_time=_at(before - timedelta(days=30)))
+    ended = stopped.end_time.ToDatetime(tzinfo=UTC)
+    assert before - timedelta(seconds=1) <= ended <= datetime.now(UTC)
+    assert await stub.GetExperiment(pb.GetExperimentRequest(name=EXPERIMENT)) == stopped
+    assert await arm_of(stub, CUSTOMERS[1]) == ("", "")
+    report = await stub.GetExperimentReport(pb.GetExperimentReportRequest(name=EXPERIMENT))
+    assert sum(arm.reach for arm in report.arms) == 1
+
+    # Ended: its end moves later (it runs again), never into the past.
+    await expect_error(
+        update_experiment(stub, ["end_time"], end_time=_at(before - timedelta(days=60))),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    resumed = await update_experiment(stub, ["end_time"])  # cleared: runs until deleted
+    assert not resumed.HasField("end_time")
+    assert (await arm_of(stub, CUSTOMERS[1]))[0] == EXPERIMENT
+
+
+async def test_arms_actions_and_start_are_fixed_once_the_experiment_starts(stub):
+    await catalogue(stub)
+    created = await create_experiment(stub)
+    changed_arms = arms(("treated", MODEL, 9), ("control", CONTROL, 1))
+    for paths, fields in (
+        (["arms"], {"arms": changed_arms}),
+        (["actions"], {"actions": [OTHER]}),
+        (["start_time"], {"start_time": _at(datetime.now(UTC) + timedelta(days=1))}),
+    ):
+        info, _ = await expect_error(
+            update_experiment(stub, paths, **fields), grpc.StatusCode.FAILED_PRECONDITION
+        )
+        assert info.reason == "EXPERIMENT_STARTED"
+        assert info.metadata["field"] == f"experiment.{paths[0]}"
+    assert await stub.GetExperiment(pb.GetExperimentRequest(name=EXPERIMENT)) == created
+
+    # The whole resource sent back with `*` and the same arms: only the name changes.
+    whole = pb.Experiment()
+    whole.CopyFrom(created)
+    whole.display_name = "Same arms"
+    updated = await stub.UpdateExperiment(
+        pb.UpdateExperimentRequest(
+            experiment=whole, update_mask=field_mask_pb2.FieldMask(paths=["*"])
+        )
+    )
+    assert updated.display_name == "Same arms" and updated.arms == created.arms
+
+
+async def test_an_experiment_not_started_yet_takes_new_arms_and_actions(stub):
+    await catalogue(stub)
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    await create_experiment(stub, start_time=_at(tomorrow))
+    updated = await update_experiment(
+        stub,
+        ["arms", "actions", "start_time"],
+        arms=arms(("a", MODEL, 3), ("b", pb.EXPERIMENT_STRATEGY_RANDOM, 1)),
+        actions=[OTHER],
+        start_time=_at(tomorrow + timedelta(days=1)),
+    )
+    assert [a.arm_id for a in updated.arms] == ["a", "b"]
+    assert list(updated.actions) == [OTHER]
+    assert updated.start_time.ToDatetime(tzinfo=UTC) > tomorrow
+    assert await stub.GetExperiment(pb.GetExperimentRequest(name=EXPERIMENT)) == updated
+
+    await expect_error(
+        update_experiment(stub, ["actions"], actions=["workspaces/default/actions/missing"]),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    await expect_error(
+        update_experiment(stub, ["arms"], arms=arms(("only", MODEL, 1))),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        field="experiment.arms",
+    )
+    await expect_error(
+        update_experiment(stub, ["end_time"], end_time=_at(tomorrow)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        field="experiment.end_time",
+    )
+    assert await stub.GetExperiment(pb.GetExperimentRequest(name=EXPERIMENT)) == updated
+
+
+async def test_update_experiment_refusals(stub):
+    await catalogue(stub)
+    await create_experiment(stub)
+    await expect_error(
+        update_experiment(stub, ["arm_count"]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        field="update_mask.paths[0]",
+    )
+    await expect_error(
+        stub.UpdateExperiment(
+            pb.UpdateExperimentRequest(experiment=pb.Experiment(name="experiments/x"))
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        field="experiment.name",
+    )
+    await expect_error(
+        stub.UpdateExperiment(
+            pb.UpdateExperimentRequest(
+                experiment=pb.Experiment(
+                    name="workspaces/default/experiments/missing", display_name="x"
+                )
+            )
+        ),
+        grpc.StatusCode.NOT_FOUND,
+    )
+    await expect_error(
+        update_experiment(stub, ["display_name"], display_name="x" * 257),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        field="experiment.display_name",
     )

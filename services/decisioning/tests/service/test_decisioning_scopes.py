@@ -63,6 +63,7 @@ WRITES = {
     "DeleteModel": ("decisioning.admin", pb.DeleteModelRequest(name="x")),
     "SimulateDecisions": ("decisioning.admin", pb.SimulateDecisionsRequest(parent=PARENT)),
     "CreateExperiment": ("decisioning.admin", pb.CreateExperimentRequest(parent=PARENT)),
+    "UpdateExperiment": ("decisioning.admin", pb.UpdateExperimentRequest()),
     "DeleteExperiment": ("decisioning.admin", pb.DeleteExperimentRequest(name="x")),
     "CreateConversionRule": ("decisioning.admin", pb.CreateConversionRuleRequest(parent=PARENT)),
     "DeleteConversionRule": ("decisioning.admin", pb.DeleteConversionRuleRequest(name="x")),

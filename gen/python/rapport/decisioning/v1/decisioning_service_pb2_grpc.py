@@ -219,6 +219,11 @@ class DecisioningServiceStub:
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsRequest.SerializeToString,
                 response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsResponse.FromString,
                 _registered_method=True)
+        self.UpdateExperiment = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/UpdateExperiment',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateExperimentRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Experiment.FromString,
+                _registered_method=True)
         self.DeleteExperiment = channel.unary_unary(
                 '/rapport.decisioning.v1.DecisioningService/DeleteExperiment',
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteExperimentRequest.SerializeToString,
@@ -558,6 +563,16 @@ class DecisioningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateExperiment(self, request, context):
+        """Updates an experiment (AIP-134: the fields of `update_mask`). Its display
+        name and its end can change at any time (an `end_time` already past stops
+        a running experiment now, keeping its report); its actions, arms and start
+        only until it starts, so that no customer ever changes arm.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteExperiment(self, request, context):
         """Deletes an experiment; the decisions made in it keep their arm.
         """
@@ -852,6 +867,11 @@ def add_DecisioningServiceServicer_to_server(servicer, server):
                     servicer.ListExperiments,
                     request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsRequest.FromString,
                     response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsResponse.SerializeToString,
+            ),
+            'UpdateExperiment': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateExperiment,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateExperimentRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Experiment.SerializeToString,
             ),
             'DeleteExperiment': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteExperiment,
@@ -1839,6 +1859,33 @@ class DecisioningService:
             '/rapport.decisioning.v1.DecisioningService/ListExperiments',
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsRequest.SerializeToString,
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListExperimentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateExperiment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/UpdateExperiment',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateExperimentRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.Experiment.FromString,
             options,
             channel_credentials,
             insecure,

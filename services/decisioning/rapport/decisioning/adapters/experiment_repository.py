@@ -52,6 +52,23 @@ class ExperimentRepository:
             )
         )
 
+    async def replace(self, experiment: Experiment) -> None:
+        t = tables.experiments
+        await self._conn.execute(
+            t.update()
+            .where(
+                t.c.workspace == experiment.workspace,
+                t.c.experiment_id == experiment.experiment_id,
+            )
+            .values(
+                display_name=experiment.display_name,
+                action_ids=list(experiment.action_ids),
+                arms=[[a.arm_id, a.strategy.value, a.weight] for a in experiment.arms],
+                start_time=experiment.start_time,
+                end_time=experiment.end_time,
+            )
+        )
+
     async def get(self, workspace: str, experiment_id: str) -> Experiment | None:
         t = tables.experiments
         row = (

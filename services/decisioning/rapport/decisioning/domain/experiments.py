@@ -14,11 +14,11 @@ import enum
 import hashlib
 import math
 import random
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from rapport.errors import InvalidArgument
+from rapport.errors import FailedPrecondition, InvalidArgument
 
 from . import names
 from .checks import is_event_name, text, validate_resource_id
@@ -76,9 +76,17 @@ class Experiment:
     def name(self) -> str:
         return names.experiment_name(self.workspace, self.experiment_id)
 
+    @property
+    def starts(self) -> datetime:
+        return self.start_time or self.create_time
+
     def running(self, now: datetime) -> bool:
-        starts = self.start_time or self.create_time
-        return starts <= now and (self.end_time is None or now < self.end_time)
+        return self.starts <= now and (self.end_time is None or now < self.end_time)
+
+    def draft(self) -> ExperimentDraft:
+        return ExperimentDraft(
+            self.display_name, self.action_ids, self.arms, self.start_time, self.end_time
+        )
 
     def covers(self, action: Action) -> bool:
         return not self.action_ids or action.action_id in self.action_ids
@@ -144,6 +152,60 @@ def validate_experiment(draft: ExperimentDraft, prefix: str = "experiment") -> E
         raise InvalidArgument(f"{prefix}.end_time", "must be after start_time")
     return ExperimentDraft(
         display_name, draft.action_ids, draft.arms, draft.start_time, draft.end_time
+    )
+
+
+# What decides a customer's arm and what the experiment is about: fixed once it starts.
+FIXED_ONCE_STARTED = ("actions", "arms", "start_time")
+_DRAFT_ATTRIBUTES = {"actions": "action_ids"}
+
+
+def revise(
+    current: Experiment, update: ExperimentDraft, paths: Collection[str], now: datetime
+) -> Experiment:
+    """``current`` with the fields of ``paths`` taken from ``update``, validated.
+
+    Once the experiment has started, its actions, arms and start stay as they are
+    (FAILED_PRECONDITION when the update would change them): a customer's arm is a
+    hash over the arms, so changing them would move customers between arms mid-way.
+    The end can move at any time, but not into the past: an end already past stops
+    a running experiment now, and an ended experiment's end cannot be moved earlier.
+    """
+    started = current.starts <= now
+    draft = current.draft()
+    changes = {}
+    for path in paths:
+        attribute = _DRAFT_ATTRIBUTES.get(path, path)
+        value = getattr(update, attribute)
+        if value == getattr(draft, attribute):
+            continue
+        if started and path in FIXED_ONCE_STARTED:
+            raise FailedPrecondition(
+                "EXPERIMENT_STARTED",
+                f"experiment.{path} cannot change once the experiment has started "
+                "(customers keep their arms); create a new experiment instead",
+                {"field": f"experiment.{path}"},
+            )
+        changes[attribute] = value
+    end = changes.get("end_time", draft.end_time)
+    if "end_time" in changes and end is not None and end < now:
+        if current.end_time is not None and current.end_time <= now:
+            raise FailedPrecondition(
+                "EXPERIMENT_ENDED",
+                "experiment.end_time: the experiment has ended; its end can be moved "
+                "to a later time, not into the past",
+                {"field": "experiment.end_time"},
+            )
+        if started:
+            changes["end_time"] = now  # stopped now: it ran until this moment
+    revised = validate_experiment(replace(draft, **changes))
+    return replace(
+        current,
+        display_name=revised.display_name,
+        action_ids=revised.action_ids,
+        arms=revised.arms,
+        start_time=revised.start_time,
+        end_time=revised.end_time,
     )
 
 

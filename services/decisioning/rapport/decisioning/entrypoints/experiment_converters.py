@@ -11,7 +11,13 @@ from rapport.decisioning.service_layer.experiments import ExperimentReport
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.wellknowntypes import to_datetime, to_duration, to_timedelta
 
-from .converters import decision_to_proto, outcome_to_proto, outcome_type_to_proto, timestamp
+from .converters import (
+    decision_to_proto,
+    field_mask,
+    outcome_to_proto,
+    outcome_type_to_proto,
+    timestamp,
+)
 
 _PROTO_STRATEGIES = set(pb.ExperimentStrategy.values()) - {pb.EXPERIMENT_STRATEGY_UNSPECIFIED}
 
@@ -40,6 +46,17 @@ def create_experiment_command(request: pb.CreateExperimentRequest) -> commands.C
         ),
         start_time=to_datetime(experiment, "start_time", field_path="experiment.start_time"),
         end_time=to_datetime(experiment, "end_time", field_path="experiment.end_time"),
+    )
+
+
+def update_experiment_command(request: pb.UpdateExperimentRequest) -> commands.UpdateExperiment:
+    # The values ride in a CreateExperiment (its parent and id unused): one conversion.
+    return commands.UpdateExperiment(
+        name=request.experiment.name,
+        experiment=create_experiment_command(
+            pb.CreateExperimentRequest(experiment=request.experiment)
+        ),
+        mask=field_mask(request.experiment, request.update_mask),
     )
 
 

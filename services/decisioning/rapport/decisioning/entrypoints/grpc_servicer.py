@@ -296,6 +296,12 @@ class DecisioningServicer(ModelRpcs, pb_grpc.DecisioningServiceServicer):
             experiments=[xc.experiment_to_proto(e) for e in page], next_page_token=token
         )
 
+    async def UpdateExperiment(
+        self, request: pb.UpdateExperimentRequest, context: Context
+    ) -> pb.Experiment:
+        command = xc.update_experiment_command(request)
+        return xc.experiment_to_proto(await experiments.update_experiment(command, self._deps))
+
     async def DeleteExperiment(
         self, request: pb.DeleteExperimentRequest, context: Context
     ) -> empty_pb2.Empty:

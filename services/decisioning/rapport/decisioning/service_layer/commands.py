@@ -321,6 +321,15 @@ class ListExperiments:
 
 
 @dataclass(frozen=True)
+class UpdateExperiment:
+    """`experiment` carries `name` (the experiment to update) and the new values."""
+
+    name: str
+    experiment: CreateExperiment
+    mask: FieldMask = FieldMask()
+
+
+@dataclass(frozen=True)
 class DeleteExperiment:
     name: str
 

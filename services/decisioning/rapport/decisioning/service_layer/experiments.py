@@ -1,4 +1,4 @@
-"""Use cases of experiments: create, get, list, delete, report.
+"""Use cases of experiments: create, get, list, update, delete, report.
 
 Experiments are not part of the versioned configuration: they take effect at once
 on the replica that created them, on the others within `config_refresh_seconds`.
@@ -7,6 +7,7 @@ on the replica that created them, on the others within `config_refresh_seconds`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,6 +19,7 @@ from rapport.decisioning.domain.experiments import (
     ExperimentDraft,
     Interval,
     Strategy,
+    revise,
     uplift,
     validate_experiment,
     wilson,
@@ -27,8 +29,10 @@ from rapport.errors import AlreadyExists, InvalidArgument, NotFound
 
 from . import commands
 from .dependencies import Dependencies
+from .draft import mask_paths
 from .listing import list_by_id
 from .request_checks import served_name, served_workspace
+from .unit_of_work import DecisioningUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +64,40 @@ def _action_ids(actions: tuple[str, ...], workspace: str) -> tuple[str, ...]:
     return tuple(ids)
 
 
+UPDATABLE = ("display_name", "actions", "arms", "start_time", "end_time")
+
+
+def _draft(
+    cmd: commands.CreateExperiment, workspace: str, paths: Collection[str]
+) -> ExperimentDraft:
+    """The request's values of ``paths`` (the others left empty, unread)."""
+    return ExperimentDraft(
+        display_name=cmd.display_name,
+        action_ids=_action_ids(cmd.actions, workspace) if "actions" in paths else (),
+        arms=_arms(cmd) if "arms" in paths else (),
+        start_time=cmd.start_time,
+        end_time=cmd.end_time,
+    )
+
+
+async def _require_actions(
+    uow: DecisioningUnitOfWork,
+    deps: Dependencies,
+    workspace: str,
+    action_ids: tuple[str, ...],
+    names_given: tuple[str, ...],
+) -> None:
+    """NotFound naming the first action in neither the live configuration nor the draft."""
+    live = await deps.live.get(workspace)
+    for index, action_id in enumerate(action_ids):
+        if live.action(action_id) is None and await uow.actions.get(workspace, action_id) is None:
+            raise NotFound(names_given[index])
+
+
 async def create_experiment(cmd: commands.CreateExperiment, deps: Dependencies) -> Experiment:
     workspace = served_workspace(cmd.parent, deps.workspaces)
     validate_resource_id(cmd.experiment_id, "experiment_id")
-    draft = validate_experiment(
-        ExperimentDraft(
-            display_name=cmd.display_name,
-            action_ids=_action_ids(cmd.actions, workspace),
-            arms=_arms(cmd),
-            start_time=cmd.start_time,
-            end_time=cmd.end_time,
-        )
-    )
-    live = await deps.live.get(workspace)
+    draft = validate_experiment(_draft(cmd, workspace, UPDATABLE))
     experiment = Experiment(
         workspace=workspace,
         experiment_id=cmd.experiment_id,
@@ -84,12 +109,7 @@ async def create_experiment(cmd: commands.CreateExperiment, deps: Dependencies) 
         create_time=deps.clock(),
     )
     async with deps.uow() as uow:
-        for index, action_id in enumerate(draft.action_ids):
-            if (
-                live.action(action_id) is None
-                and await uow.actions.get(workspace, action_id) is None
-            ):
-                raise NotFound(cmd.actions[index])
+        await _require_actions(uow, deps, workspace, draft.action_ids, cmd.actions)
         if await uow.experiments.get(workspace, cmd.experiment_id) is not None:
             raise AlreadyExists(experiment.name)
         if len(await uow.experiments.all(workspace)) >= MAX_EXPERIMENTS:
@@ -116,6 +136,27 @@ async def list_experiments(
     return await list_by_id(
         "ListExperiments", cmd, deps, lambda uow: uow.experiments, lambda e: e.experiment_id
     )
+
+
+async def update_experiment(cmd: commands.UpdateExperiment, deps: Dependencies) -> Experiment:
+    name = served_name(names.parse_experiment, cmd.name, deps.workspaces, "experiment.name")
+    paths = mask_paths(cmd.mask, UPDATABLE, "update_mask")
+    update = _draft(cmd.experiment, name.workspace, paths)
+    async with deps.uow() as uow:
+        current = await uow.experiments.get(name.workspace, name.id)
+        if current is None:
+            raise NotFound(cmd.name)
+        revised = revise(current, update, paths, deps.clock())
+        if revised.action_ids != current.action_ids:
+            await _require_actions(
+                uow, deps, name.workspace, revised.action_ids, cmd.experiment.actions
+            )
+        if revised != current:
+            await uow.experiments.replace(revised)
+            await uow.commit()
+    deps.experiments.forget(name.workspace)
+    log.info("experiment updated", extra={"resource": revised.name})
+    return revised
 
 
 async def delete_experiment(cmd: commands.DeleteExperiment, deps: Dependencies) -> None:
