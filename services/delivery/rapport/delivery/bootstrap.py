@@ -73,6 +73,7 @@ def _method(name: str) -> str:
 # Every RPC of the contract (authorization is default-deny): reads need delivery.read.
 METHOD_SCOPES = {
     _method("SendMessage"): "delivery.send",
+    _method("BatchSendMessages"): "delivery.send",
     _method("GetMessage"): "delivery.read",
     _method("ListMessages"): "delivery.read",
     # Replaying a dead letter sends it: the senders' scope.

@@ -11,10 +11,14 @@ from google.protobuf import struct_pb2
 from rapport.delivery.adapters.profile_client import traits_from_proto
 from rapport.delivery.adapters.upstream import UpstreamUnreadable
 from rapport.delivery.domain.model import Channel, Message, MessageContent
-from rapport.delivery.domain.validation import MAX_DATA_BYTES
-from rapport.delivery.entrypoints.converters import data_from_proto, message_to_proto
+from rapport.delivery.domain.validation import MAX_DATA_BYTES, in_batch, validate_batch_size
+from rapport.delivery.entrypoints.converters import (
+    batch_send_messages_command,
+    data_from_proto,
+    message_to_proto,
+)
 from rapport.delivery.v1 import delivery_service_pb2 as pb
-from rapport.errors import InvalidArgument
+from rapport.errors import FailedPrecondition, InvalidArgument
 from rapport.profile.v1 import profile_service_pb2
 from rapport.type.v1 import channel_pb2
 
@@ -124,3 +128,33 @@ def test_unreadable_profile_traits(value: struct_pb2.Value, field: str) -> None:
     with pytest.raises(UpstreamUnreadable) as caught:
         traits_from_proto(_profile(email=struct_pb2.Value(string_value="a@b.com"), score=value))
     assert (caught.value.service, caught.value.field) == ("profile", field)
+
+
+def test_a_batch_item_error_names_the_item() -> None:
+    request = pb.BatchSendMessagesRequest(
+        parent="workspaces/default",
+        requests=[pb.SendMessageRequest(), pb.SendMessageRequest(channel=42)],  # type: ignore[arg-type]
+    )
+    with pytest.raises(InvalidArgument) as caught:
+        batch_send_messages_command(request)
+    assert caught.value.field == "requests[1].channel"
+    assert caught.value.metadata == {"field": "requests[1].channel"}
+
+
+def test_batch_errors_keep_their_kind() -> None:
+    bare = in_batch(InvalidArgument("", "is odd"), 3)
+    assert isinstance(bare, InvalidArgument) and bare.field == "requests[3]"
+    refused = in_batch(FailedPrecondition("IDEMPOTENCY_KEY_REUSED", "reused", {"m": "x"}), 4)
+    assert isinstance(refused, FailedPrecondition)
+    assert refused.reason == "IDEMPOTENCY_KEY_REUSED"
+    assert refused.metadata == {"m": "x", "request_index": "4"}
+
+
+@pytest.mark.parametrize(("count", "refused"), [(0, True), (1, False), (1000, False), (1001, True)])
+def test_batch_size_bounds(count: int, refused: bool) -> None:
+    if refused:
+        with pytest.raises(InvalidArgument) as caught:
+            validate_batch_size(count)
+        assert caught.value.field == "requests"
+    else:
+        validate_batch_size(count)

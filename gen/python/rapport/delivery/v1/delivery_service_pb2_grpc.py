@@ -72,6 +72,11 @@ class DeliveryServiceStub:
                 request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.SendMessageRequest.SerializeToString,
                 response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Message.FromString,
                 _registered_method=True)
+        self.BatchSendMessages = channel.unary_unary(
+                '/rapport.delivery.v1.DeliveryService/BatchSendMessages',
+                request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.BatchSendMessagesRequest.SerializeToString,
+                response_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.BatchSendMessagesResponse.FromString,
+                _registered_method=True)
         self.GetMessage = channel.unary_unary(
                 '/rapport.delivery.v1.DeliveryService/GetMessage',
                 request_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.GetMessageRequest.SerializeToString,
@@ -190,6 +195,21 @@ class DeliveryServiceServicer:
         Sending again with the same idempotency key returns the same message
         and sends nothing more; the same key with a different payload is
         refused with FAILED_PRECONDITION (reason `IDEMPOTENCY_KEY_REUSED`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchSendMessages(self, request, context):
+        """Accepts up to 1,000 messages in one call (AIP-233), all or nothing:
+        every request is checked first, and a client mistake in one refuses the
+        whole batch, naming it (`requests[2].customer`; FAILED_PRECONDITION and
+        NOT_FOUND errors carry the item's position as metadata `request_index`).
+        The messages are then stored together, in one transaction, before the
+        call answers. Each request keeps SendMessage's idempotency: a key already
+        in force (or used earlier in the same batch) with the same payload
+        answers with the message it made and sends nothing more; with a
+        different payload it refuses the batch (`IDEMPOTENCY_KEY_REUSED`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -343,6 +363,11 @@ def add_DeliveryServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.SendMessageRequest.FromString,
                     response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Message.SerializeToString,
             ),
+            'BatchSendMessages': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchSendMessages,
+                    request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.BatchSendMessagesRequest.FromString,
+                    response_serializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.BatchSendMessagesResponse.SerializeToString,
+            ),
             'GetMessage': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMessage,
                     request_deserializer=rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.GetMessageRequest.FromString,
@@ -478,6 +503,33 @@ class DeliveryService:
             '/rapport.delivery.v1.DeliveryService/SendMessage',
             rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.SendMessageRequest.SerializeToString,
             rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.Message.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchSendMessages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.delivery.v1.DeliveryService/BatchSendMessages',
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.BatchSendMessagesRequest.SerializeToString,
+            rapport_dot_delivery_dot_v1_dot_delivery__service__pb2.BatchSendMessagesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from rapport.errors import InvalidArgument
+from rapport.errors import InvalidArgument, RapportError
 
 from . import rendering
 from .model import Channel, MessageContent
@@ -20,6 +20,26 @@ MAX_BODY_LENGTH = 256 * 1024
 # Template data, in bytes once serialised (protobuf wire format).
 MAX_DATA_BYTES = 64 * 1024
 PURPOSE_RE = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
+# Requests of one BatchSendMessages at most (AIP-233 batches go up to 1,000).
+MAX_BATCH_SEND = 1000
+
+
+def validate_batch_size(count: int, *, field: str = "requests") -> None:
+    if count < 1:
+        raise InvalidArgument(field, "must hold at least one request")
+    if count > MAX_BATCH_SEND:
+        raise InvalidArgument(field, f"holds {count} requests; at most {MAX_BATCH_SEND:,}")
+
+
+def in_batch(err: RapportError, index: int, *, field: str = "requests") -> RapportError:
+    """`err`, raised for one request of a batch, as the batch's error: an InvalidArgument
+    names the request's field (`requests[2].customer`), any other error carries the
+    request's position as metadata `request_index`."""
+    if isinstance(err, InvalidArgument):
+        path = f"{field}[{index}].{err.field}" if err.field else f"{field}[{index}]"
+        return InvalidArgument(path, err.description, err.reason)
+    err.metadata["request_index"] = str(index)
+    return err
 
 
 def validate_idempotency_key(key: str, *, field: str = "idempotency_key") -> None:

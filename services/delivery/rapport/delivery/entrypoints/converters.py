@@ -20,7 +20,7 @@ from rapport.delivery.domain.model import (
     MessageState,
     Priority,
 )
-from rapport.delivery.domain.validation import MAX_DATA_BYTES
+from rapport.delivery.domain.validation import MAX_DATA_BYTES, in_batch
 from rapport.delivery.service_layer import commands
 from rapport.delivery.service_layer.inbox import InboxPage
 from rapport.delivery.service_layer.messages import MessagePage
@@ -109,6 +109,22 @@ def send_message_command(request: pb.SendMessageRequest) -> commands.SendMessage
         ),
         priority=priority_from_proto(request.priority),
     )
+
+
+def batch_send_messages_command(
+    request: pb.BatchSendMessagesRequest,
+) -> commands.BatchSendMessages:
+    items: list[commands.SendMessage] = []
+    for index, item in enumerate(request.requests):
+        try:
+            items.append(send_message_command(item))
+        except InvalidArgument as err:
+            raise in_batch(err, index) from None
+    return commands.BatchSendMessages(parent=request.parent, requests=tuple(items))
+
+
+def batch_send_messages_to_proto(messages: list[Message]) -> pb.BatchSendMessagesResponse:
+    return pb.BatchSendMessagesResponse(messages=[message_to_proto(m) for m in messages])
 
 
 def get_message_command(request: pb.GetMessageRequest) -> commands.GetMessage:

@@ -30,6 +30,14 @@ class DeliveryServicer(pb_grpc.DeliveryServiceServicer):
         command = converters.send_message_command(request)
         return converters.message_to_proto(await messages.send_message(command, self._deps))
 
+    async def BatchSendMessages(
+        self, request: pb.BatchSendMessagesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.BatchSendMessagesResponse:
+        command = converters.batch_send_messages_command(request)
+        return converters.batch_send_messages_to_proto(
+            await messages.batch_send_messages(command, self._deps)
+        )
+
     async def GetMessage(
         self, request: pb.GetMessageRequest, context: grpc.aio.ServicerContext
     ) -> pb.Message:

@@ -32,6 +32,13 @@ class SendMessage:
 
 
 @dataclass(frozen=True)
+class BatchSendMessages:
+    parent: str
+    # Each as SendMessage takes it; an empty parent means the batch's.
+    requests: tuple[SendMessage, ...]
+
+
+@dataclass(frozen=True)
 class GetMessage:
     name: str
     # With the status history (MESSAGE_VIEW_FULL).

@@ -10,6 +10,9 @@ while a batch is being written go together in the next transaction (keys read, t
 keys, messages, QUEUED history inserted with one statement each), each caller answered
 once it committed. A batch that cannot be written is accepted one message at a time,
 so a message that cannot be stored fails alone.
+
+BatchSendMessages is all or nothing instead (AIP-233): its requests are written in one
+transaction of their own, and one request refused refuses them all.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from rapport.delivery.domain import names, validation
 from rapport.delivery.domain.channel_choice import DEFAULT_CANDIDATES
 from rapport.delivery.domain.message_filter import parse_state_filter
 from rapport.delivery.domain.model import Channel, Message, MessageState
-from rapport.errors import FailedPrecondition, InvalidArgument, NotFound
+from rapport.errors import FailedPrecondition, InvalidArgument, NotFound, RapportError
 from rapport.pagination import page_size, paginate
 from rapport.resourcenames import require_workspace
 from rapport.sqlstore import TransientConflict, run_with_retries
@@ -114,7 +117,11 @@ def _check_inline_content(cmd: commands.SendMessage, channels: tuple[Channel, ..
 
 def _new_message(cmd: commands.SendMessage, deps: Dependencies) -> Message:
     """The message `cmd` asks for, fully validated; nothing is written yet."""
-    workspace = _workspace(cmd.parent, deps)
+    return _new_message_in(_workspace(cmd.parent, deps), cmd, deps)
+
+
+def _new_message_in(workspace: str, cmd: commands.SendMessage, deps: Dependencies) -> Message:
+    """`_new_message` in `workspace`, already parsed and allowed (cmd.parent is not read)."""
     validation.validate_idempotency_key(cmd.idempotency_key)
     customer_id = _customer_id(cmd.customer, workspace)
     validation.validate_purpose(cmd.purpose)
@@ -316,6 +323,55 @@ async def send_message(cmd: commands.SendMessage, deps: Dependencies) -> Message
     )
     deps.dispatch_wakeup.set()
     return message
+
+
+async def batch_send_messages(cmd: commands.BatchSendMessages, deps: Dependencies) -> list[Message]:
+    """Every request accepted, or none (AIP-233: the batch is atomic).
+
+    All requests are checked before anything is written; then the keys are resolved and
+    the new messages stored in one transaction (as a group commit batch is), each key
+    answering as it would in SendMessage: a key in force, or used earlier in this batch,
+    answers with its message when the payload is the same. A request that SendMessage
+    would refuse (a reused key, a template not found) refuses the whole batch, naming
+    it, and nothing is stored.
+    """
+    workspace = _workspace(cmd.parent, deps)
+    validation.validate_batch_size(len(cmd.requests))
+    batch: list[Message] = []
+    for index, item in enumerate(cmd.requests):
+        try:
+            if item.parent and item.parent != cmd.parent:
+                raise InvalidArgument("parent", f"must be empty or {cmd.parent}, as the batch's")
+            batch.append(_new_message_in(workspace, item, deps))
+        except RapportError as err:
+            raise validation.in_batch(err, index) from None
+    window = deps.policy.idempotency_window
+    pending = [list(message.changes) for message in batch]
+
+    async def accept(uow: DeliveryUnitOfWork) -> list[Accepted]:
+        # A redone unit writes each message's QUEUED change again.
+        for message, changes in zip(batch, pending, strict=True):
+            message.changes = list(changes)
+        accepted: list[Accepted] = []
+        for index, result in enumerate(await _accept_batch(uow, batch, window)):
+            if isinstance(result, RapportError):
+                # Not committed: the unit of work rolls the whole batch back.
+                raise validation.in_batch(result, index)
+            if isinstance(result, BaseException):
+                raise result
+            accepted.append(result)
+        return accepted
+
+    accepted = await run_with_retries(
+        deps.uow_factory,
+        accept,
+        description="concurrent submissions of these idempotency keys kept conflicting; retry",
+    )
+    queued = [message for message, is_new in accepted if is_new]
+    if queued:
+        _log.info("messages queued", extra={"count": len(queued), "workspace": workspace})
+        deps.dispatch_wakeup.set()
+    return [message for message, _ in accepted]
 
 
 async def get_message(cmd: commands.GetMessage, deps: Dependencies) -> Message:
