@@ -48,6 +48,7 @@ def method_scopes() -> dict[str, str]:
         "IngestEvents": "profile.write",
         "RemoveTraits": "profile.write",
         "GetProfile": "profile.read",
+        "BatchGetProfiles": "profile.read",
         "GetGroup": "profile.read",
         "ListGroups": "profile.read",
         "ListGroupMembers": "profile.read",

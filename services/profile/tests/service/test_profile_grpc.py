@@ -512,6 +512,7 @@ def test_every_method_of_the_contract_has_a_scope() -> None:
     exact = {
         "IngestEvents": "profile.write",
         "RemoveTraits": "profile.write",
+        "BatchGetProfiles": "profile.read",
         "ExportProfile": "profile.export",
         "EraseProfile": "profile.erase",
         "UpdateDataHygienePolicy": "profile.admin",

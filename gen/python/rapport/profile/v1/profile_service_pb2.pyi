@@ -309,6 +309,20 @@ class GetProfileRequest(_message.Message):
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
+class BatchGetProfilesRequest(_message.Message):
+    __slots__ = ("parent", "names")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    NAMES_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, parent: _Optional[str] = ..., names: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class BatchGetProfilesResponse(_message.Message):
+    __slots__ = ("profiles",)
+    PROFILES_FIELD_NUMBER: _ClassVar[int]
+    profiles: _containers.RepeatedCompositeFieldContainer[Profile]
+    def __init__(self, profiles: _Optional[_Iterable[_Union[Profile, _Mapping]]] = ...) -> None: ...
+
 class RemoveTraitsRequest(_message.Message):
     __slots__ = ("name", "keys")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -48,6 +48,11 @@ class ProfileServiceStub:
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.SerializeToString,
                 response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.FromString,
                 _registered_method=True)
+        self.BatchGetProfiles = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/BatchGetProfiles',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesResponse.FromString,
+                _registered_method=True)
         self.RemoveTraits = channel.unary_unary(
                 '/rapport.profile.v1.ProfileService/RemoveTraits',
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.RemoveTraitsRequest.SerializeToString,
@@ -253,6 +258,15 @@ class ProfileServiceServicer:
 
     def GetProfile(self, request, context):
         """Gets the profile of a customer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BatchGetProfiles(self, request, context):
+        """Gets the profiles of up to 1,000 customers of one workspace in one call
+        (AIP-231), in the order asked; all or nothing: NOT_FOUND naming the first
+        customer that has no profile.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -561,6 +575,11 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.FromString,
                     response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.SerializeToString,
             ),
+            'BatchGetProfiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetProfiles,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesResponse.SerializeToString,
+            ),
             'RemoveTraits': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveTraits,
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.RemoveTraitsRequest.FromString,
@@ -794,6 +813,33 @@ class ProfileService:
             '/rapport.profile.v1.ProfileService/GetProfile',
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.GetProfileRequest.SerializeToString,
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.Profile.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetProfiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/BatchGetProfiles',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -31,6 +31,7 @@ from . import (
     hygiene_converters,
     segment_converters,
     tracking_converters,
+    wire,
 )
 
 
@@ -51,6 +52,13 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         # Serialized by deps.encoder when read, and kept so by the cache.
         body, _ = await queries.get_profile(commands.GetProfile(name=request.name), self._deps)
         return EncodedResponse(body)
+
+    async def BatchGetProfiles(
+        self, request: pb.BatchGetProfilesRequest, context: grpc.aio.ServicerContext
+    ) -> EncodedResponse:
+        command = commands.BatchGetProfiles(request.parent, tuple(request.names))
+        answers = await queries.batch_get_profiles(command, self._deps)
+        return EncodedResponse(wire.repeated_message_field(1, (body for body, _ in answers)))
 
     async def RemoveTraits(
         self, request: pb.RemoveTraitsRequest, context: grpc.aio.ServicerContext

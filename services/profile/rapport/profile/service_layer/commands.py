@@ -51,6 +51,12 @@ class GetProfile:
 
 
 @dataclass(frozen=True)
+class BatchGetProfiles:
+    parent: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class GetEvent:
     name: str
 
