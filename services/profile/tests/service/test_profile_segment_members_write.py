@@ -1,5 +1,6 @@
 """Segment members written in bulk (the ingest path): new pairs are added with their
-enter time, pairs already members keep theirs (ON CONFLICT DO NOTHING)."""
+enter time, pairs already members keep theirs (ON CONFLICT DO NOTHING); removed pairs
+leave, the others stay."""
 
 from __future__ import annotations
 
@@ -43,6 +44,13 @@ async def check_members_written(engine: AsyncEngine) -> None:
         )
         entered = {(s, c): as_utc(t) for s, c, t in rows}
     assert entered == {("s1", "c1"): T0, ("s2", "c1"): T0, ("s1", "c2"): later}
+    async with uow() as work:
+        # Exactly the pairs named leave (one not a member: nothing to remove).
+        await work.segments.remove_members(WS, [("s1", "c1"), ("s2", "c2"), ("s1", "c2")])
+        await work.commit()
+    async with uow(readonly=True) as work:
+        assert await work.segments.memberships_of(WS, ["c1", "c2"]) == {"c1": {"s2"}, "c2": set()}
+        await work.segments.remove_members(WS, [])
 
 
 async def test_members_are_added_once_with_their_first_enter_time(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -34,6 +35,15 @@ def test_names_round_trip() -> None:
     event = names.event_name("default", "c1", "e1")
     assert event == "workspaces/default/customers/c1/events/e1"
     assert names.parse_event(event, field="name") == names.EventRef("default", "c1", "e1")
+
+
+@given(st.text(min_size=1, max_size=20), st.text(min_size=1, max_size=20))
+def test_an_event_name_made_from_its_customer_name_is_the_event_name(
+    customer_id: str, event_id: str
+) -> None:
+    customer = names.customer_name("default", customer_id)
+    expected = names.event_name("default", customer_id, event_id)
+    assert names.event_name_under(customer, event_id) == expected
 
 
 def test_events_parent_is_a_customer_or_all_of_them() -> None:
@@ -148,3 +158,11 @@ def test_event_seen_payloads_give_each_receive_time_its_own_text() -> None:
     for received in (at_utc, at_utc, elsewhere, at_utc):
         stored = StoredEvent("e1", "ws", "c1", EventType.TRACK, at_utc, received, sent)
         assert event_seen_payload(stored)["received_at"] == received.isoformat()
+
+
+def test_event_seen_payloads_take_a_known_seq_and_receive_time_text() -> None:
+    sent = IncomingEvent(type=EventType.TRACK, message_id="m", user_id="u", event="e")
+    at = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    stored = StoredEvent("e1", "ws", "c1", EventType.TRACK, at, at, sent)
+    given_payload = event_seen_payload(stored, {}, seq=7, received_at=at.isoformat())
+    assert given_payload == event_seen_payload(replace(stored, seq=7), {})

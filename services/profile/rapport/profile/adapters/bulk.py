@@ -143,6 +143,36 @@ async def insert_rows(
     return found
 
 
+def can_delete(conn: AsyncConnection, table: Table, key_columns: Sequence[str]) -> bool:
+    """Whether rows can be deleted by their keys through ``delete_rows``: SQLite, where
+    an executemany is one statement prepared once (PostgreSQL gets one statement per
+    chunk of keys from SQLAlchemy)."""
+    return conn.dialect.name == "sqlite" and conn.dialect.paramstyle in _PLACEHOLDERS
+
+
+async def delete_rows(
+    conn: AsyncConnection, table: Table, key_columns: Sequence[str], keys: Sequence[Sequence[Any]]
+) -> None:
+    """DELETE the rows of these keys (tuples in ``key_columns`` order), one executemany
+    (see can_delete)."""
+    if not keys:
+        return
+    names = tuple(key_columns)
+    active = [
+        (i, p) for i, p in enumerate(_processors(conn.dialect, table, names)) if p is not None
+    ]
+    bound = _processed(keys, active) if active else [tuple(key) for key in keys]
+    await conn.exec_driver_sql(_delete_text(conn.dialect, table, names), bound)
+
+
+@lru_cache(maxsize=64)
+def _delete_text(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
+    quote = dialect.identifier_preparer.quote
+    placeholder = _PLACEHOLDERS[dialect.paramstyle]
+    where = " AND ".join(f"{quote(c)} = {placeholder(i + 1)}" for i, c in enumerate(columns))
+    return f"DELETE FROM {quote(table.name)} WHERE {where}"
+
+
 def _processed(
     rows: Sequence[Sequence[Any]], active: Sequence[tuple[int, BindProcessor]]
 ) -> list[tuple[Any, ...]]:

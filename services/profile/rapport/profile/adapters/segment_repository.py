@@ -12,7 +12,9 @@ from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .bulk import (
+    can_delete,
     can_insert,
+    delete_rows,
     dialect_insert,
     ignore_conflicts_clause,
     insert_new,
@@ -279,6 +281,10 @@ class SegmentRepository:
 
     async def remove_members(self, workspace: str, rows: Sequence[tuple[str, str]]) -> None:
         """(segment id, customer id) pairs."""
+        if can_delete(self._conn, segment_members, _MEMBER_KEY):
+            keys = [(workspace, s, c) for s, c in rows]
+            await delete_rows(self._conn, segment_members, _MEMBER_KEY, keys)
+            return
         pairs = list(rows)
         for start in range(0, len(pairs), _DELETE_CHUNK):
             chunk = pairs[start : start + _DELETE_CHUNK]

@@ -148,11 +148,12 @@ def extract_identifiers(event: IncomingEvent, path: str) -> list[SourcedIdentifi
         found.append(SourcedIdentifier(identifier, field, structured=True))
     # A group event's traits are the group's: its email is not the customer's.
     person_traits = event.traits if event.type is not EventType.GROUP else None
-    for key, kind in (("email", "email"), ("phone", "phone")):
-        value = _string_at(person_traits, (key,), f"{path}.traits.{key}")
-        if value:
-            found.append(SourcedIdentifier(Identifier(kind, value), f"{path}.traits.{key}"))
-    device_id = _string_at(event.context, ("device", "id"), f"{path}.context.device.id")
+    if person_traits:
+        for key in ("email", "phone"):
+            value = _string_at(person_traits, (key,), path, f".traits.{key}")
+            if value:
+                found.append(SourcedIdentifier(Identifier(key, value), f"{path}.traits.{key}"))
+    device_id = _string_at(event.context, ("device", "id"), path, ".context.device.id")
     if device_id:
         found.append(
             SourcedIdentifier(Identifier("device_id", device_id), f"{path}.context.device.id")
@@ -170,16 +171,21 @@ def extract_identifiers(event: IncomingEvent, path: str) -> list[SourcedIdentifi
     return unique
 
 
-def _string_at(document: Mapping[str, Any] | None, keys: tuple[str, ...], field: str) -> str:
+def _string_at(
+    document: Mapping[str, Any] | None, keys: tuple[str, ...], path: str, suffix: str
+) -> str:
+    """The string at ``keys`` (stripped; empty when absent or null); InvalidArgument
+    naming ``path + suffix`` for another type (the name made only then)."""
     value: Any = document
     for key in keys:
-        if not isinstance(value, Mapping) or key not in value:
+        # Decoded Structs are dicts: the ABC check only for other mappings.
+        if not (type(value) is dict or isinstance(value, Mapping)) or key not in value:
             return ""
         value = value[key]
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise InvalidArgument(field, "must be a string")
+        raise InvalidArgument(path + suffix, "must be a string")
     return value.strip()
 
 

@@ -21,6 +21,9 @@ COMPUTED_TRAIT = "workspaces/{workspace}/computedTraits/{computed_trait}"
 BACKFILL_JOB = "workspaces/{workspace}/computedTraits/{computed_trait}/backfillJobs/{backfill_job}"
 
 _ALL_CUSTOMERS_SUFFIX = "/customers/-"
+# An event's name is its customer's followed by this (IngestEvents' answers name
+# hundreds of events: one format of the customer's name for both).
+_EVENT_UNDER_CUSTOMER = EVENT.removeprefix(CUSTOMER)
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,11 @@ def profile_name(workspace: str, customer_id: str) -> str:
 
 def event_name(workspace: str, customer_id: str, event_id: str) -> str:
     return format_name(EVENT, workspace=workspace, customer=customer_id, event=event_id)
+
+
+def event_name_under(customer: str, event_id: str) -> str:
+    """event_name, from the name of the event's customer (customer_name)."""
+    return customer + _EVENT_UNDER_CUSTOMER.format(event=event_id)
 
 
 def parse_workspace(name: str, *, field: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,12 +25,15 @@ from .dates import value_time
 SEGMENT_VARIABLES = frozenset({"traits", "computed_traits", "life_stage", "now"})
 LIFE_STAGE_VARIABLES = frozenset({"traits", "computed_traits", "now"})
 TIME_FUNCTIONS = frozenset({"days_since", "days_until"})
-_TRAIT_KEY = re.compile(
-    r"(?<![\w.])traits\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(['\"])((?:(?!\2).)*)\2\s*\])"
+# `x.key` or `x["key"]`: a key named. Not a method or macro on the map (`x.exists(k,
+# ...)`, `x.size()`: the whole map), nor a quoted key with an escape (its text is not
+# the key): those count as reading the variable whole.
+_KEY_PATTERN = (
+    r"(?<![\w.]){}\s*(?:\.\s*([A-Za-z_]\w*)\b(?!\s*\()"
+    r"|\[\s*(['\"])((?:(?!\2)[^\\])*)\2\s*\])"
 )
-_COMPUTED_KEY = re.compile(
-    r"(?<![\w.])computed_traits\s*(?:\.\s*([A-Za-z_]\w*)|\[\s*(['\"])((?:(?!\2).)*)\2\s*\])"
-)
+_TRAIT_KEY = re.compile(_KEY_PATTERN.format("traits"))
+_COMPUTED_KEY = re.compile(_KEY_PATTERN.format("computed_traits"))
 _SECONDS_PER_DAY = 86_400
 
 
@@ -45,6 +48,84 @@ class Rule:
     trait_keys: frozenset[str] | None
     # The computed trait keys the rule names (None: it reads `computed_traits` whole).
     computed_keys: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class FactChange:
+    """What changed of one customer's facts, as rules read them."""
+
+    trait_keys: Collection[str] = ()
+    # Whether computed trait values changed; ``computed_keys`` names them (None: any).
+    computed: bool = False
+    computed_keys: Collection[str] | None = None
+    life_stage: bool = False
+    # A customer rules have not seen yet, or one merged: every rule.
+    everything: bool = False
+
+
+class RuleIndex:
+    """The rules of a sequence (segments, stages) by what they name: the trait keys and
+    computed trait keys, the life stage. A change selects only the rules it can affect;
+    a rule reading a variable whole (``"k" in traits``, ``size(computed_traits)``) is
+    selected by any change of that variable. Time alone is not a change here: rules
+    that depend on it are re-evaluated on their schedule."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = tuple(rules)
+        self._all = tuple(range(len(self.rules)))
+        self._by_trait: dict[str, list[int]] = {}
+        self._any_trait: list[int] = []
+        self._by_computed: dict[str, list[int]] = {}
+        self._any_computed: list[int] = []
+        self._computed: list[int] = []
+        self._stage: list[int] = []
+        self._reads: dict[tuple[int, ...], Reads] = {}
+        for i, rule in enumerate(self.rules):
+            if "traits" in rule.variables:
+                _index(i, rule.trait_keys, self._by_trait, self._any_trait)
+            if "computed_traits" in rule.variables:
+                self._computed.append(i)
+                _index(i, rule.computed_keys, self._by_computed, self._any_computed)
+            if "life_stage" in rule.variables:
+                self._stage.append(i)
+
+    def reads(self, positions: Sequence[int]) -> Reads:
+        """What the rules at these positions read (kept: batches repeat a few sets)."""
+        key = tuple(positions)
+        found = self._reads.get(key)
+        if found is None:
+            found = self._reads[key] = Reads.of(self.rules[i] for i in key)
+        return found
+
+    def affected(self, change: FactChange) -> Sequence[int]:
+        """Positions (in order) of the rules the change may give another answer."""
+        if change.everything:
+            return self._all
+        found: set[int] = set()
+        if change.trait_keys:
+            found.update(self._any_trait)
+            for key in change.trait_keys:
+                found.update(self._by_trait.get(key, ()))
+        if change.computed:
+            if change.computed_keys is None:
+                found.update(self._computed)
+            else:
+                found.update(self._any_computed)
+                for key in change.computed_keys:
+                    found.update(self._by_computed.get(key, ()))
+        if change.life_stage:
+            found.update(self._stage)
+        return sorted(found)
+
+
+def _index(
+    position: int, keys: frozenset[str] | None, by_key: dict[str, list[int]], whole: list[int]
+) -> None:
+    if keys is None:
+        whole.append(position)
+        return
+    for key in keys:
+        by_key.setdefault(key, []).append(position)
 
 
 def _named_keys(
@@ -135,6 +216,50 @@ class Facts:
     traits: Mapping[str, Any]
     computed_traits: Mapping[str, Any]
     life_stage: str = ""
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What some rules read of a customer: the variables, and the keys of its traits
+    and computed traits (None: the whole map)."""
+
+    variables: frozenset[str]
+    trait_keys: frozenset[str] | None
+    computed_keys: frozenset[str] | None
+
+    @classmethod
+    def of(cls, rules: Iterable[Rule]) -> Reads:
+        variables: set[str] = set()
+        trait_keys: set[str] | None = set()
+        computed_keys: set[str] | None = set()
+        for rule in rules:
+            variables |= rule.variables
+            if trait_keys is not None and "traits" in rule.variables:
+                trait_keys = None if rule.trait_keys is None else trait_keys | rule.trait_keys
+            if computed_keys is not None and "computed_traits" in rule.variables:
+                computed_keys = (
+                    None if rule.computed_keys is None else computed_keys | rule.computed_keys
+                )
+        return cls(
+            frozenset(variables),
+            None if trait_keys is None else frozenset(trait_keys),
+            None if computed_keys is None else frozenset(computed_keys),
+        )
+
+    def narrowed(self, facts: Facts) -> Facts:
+        """The facts with only the keys these rules name (the same answers: a rule
+        naming its keys reads no other; CEL converts every value it is given)."""
+        return Facts(
+            _only(facts.traits, self.trait_keys),
+            _only(facts.computed_traits, self.computed_keys),
+            facts.life_stage,
+        )
+
+
+def _only(values: Mapping[str, Any], keys: frozenset[str] | None) -> Mapping[str, Any]:
+    if keys is None:
+        return values
+    return {key: values[key] for key in keys if key in values}
 
 
 class Evaluator:

@@ -48,17 +48,23 @@ def decode_signal(record: SignalRecord) -> WatchedSignal:
 
 
 def event_seen_payload(
-    event: StoredEvent, document: dict[str, Any] | None = None
+    event: StoredEvent,
+    document: dict[str, Any] | None = None,
+    *,
+    seq: int | None = None,
+    received_at: str | None = None,
 ) -> dict[str, Any]:
-    """``document``: the event's document when the caller already made it."""
+    """``document``: the event's document when the caller already made it; ``seq``:
+    the event's when known only since ``event`` was made; ``received_at``: its receive
+    time formatted (once for a batch's events)."""
     return {
         "event_id": event.event_id,
         "message_id": event.message_id,
         "type": event.type.value,
         "event_name": event.event_name,
         "timestamp": event.event_time.isoformat(),
-        "received_at": event.receive_time.isoformat(),
-        "seq": event.seq,
+        "received_at": event.receive_time.isoformat() if received_at is None else received_at,
+        "seq": event.seq if seq is None else seq,
         "document": document if document is not None else event_document(event.sent),
     }
 

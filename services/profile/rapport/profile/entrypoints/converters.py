@@ -95,18 +95,20 @@ def _decoded(event: pb.Event, path: str, limits: IngestLimits) -> IncomingEvent 
 
 
 def incoming_event(event: pb.Event, path: str, limits: IngestLimits) -> IncomingEvent:
-    """The fields a sender may set, decoded; output-only fields are not read.
+    """The fields a sender may set, decoded; output-only fields are not read. The
+    caller has checked the event's size (serializing it again costs a microsecond).
 
     A value protobuf holds but the profile cannot keep (NaN in a Struct, a Struct
     nested too deep, a timestamp out of range) is refused here, named by its path.
     """
-    serialized_size(event, max_bytes=limits.max_event_bytes, field_path=path)
     return IncomingEvent(
         type=_EVENT_TYPES.get(event.type),
         message_id=event.message_id,
         user_id=event.user_id,
         anonymous_id=event.anonymous_id,
-        identifiers=tuple(Identifier(i.type, i.value) for i in event.identifiers),
+        identifiers=tuple(Identifier(i.type, i.value) for i in event.identifiers)
+        if event.identifiers
+        else (),
         event=event.event,
         original_time=to_datetime(event, "original_time", field_path=f"{path}.original_time"),
         sent_time=to_datetime(event, "sent_time", field_path=f"{path}.sent_time"),
@@ -140,19 +142,29 @@ def _struct(event: pb.Event, field: str, path: str, limits: IngestLimits) -> dic
 
 
 def ingest_events_response(results: Sequence[EventResult]) -> pb.IngestEventsResponse:
-    return pb.IngestEventsResponse(results=[_event_result(result) for result in results])
+    # A customer's name once per answer (its events name it again).
+    customers: dict[tuple[str, str], str] = {}
+    return pb.IngestEventsResponse(results=[_event_result(r, customers) for r in results])
 
 
-def _event_result(result: EventResult) -> pb.EventResult:
-    message = pb.EventResult(message_id=result.message_id, status=_INGEST_STATUSES[result.status])
-    if result.rejection is not None:
-        message.rejection.field = result.rejection.field
-        message.rejection.reason = result.rejection.reason.value
-        message.rejection.description = result.rejection.description
+def _event_result(result: EventResult, customers: dict[tuple[str, str], str]) -> pb.EventResult:
+    # Every field given to the constructor: quicker than setting each on the message.
+    fields: dict[str, Any] = {
+        "message_id": result.message_id,
+        "status": _INGEST_STATUSES[result.status],
+    }
+    if (rejection := result.rejection) is not None:
+        fields["rejection"] = pb.EventRejection(
+            field=rejection.field, reason=rejection.reason.value, description=rejection.description
+        )
     if result.customer_id:
-        message.customer = names.customer_name(result.workspace, result.customer_id)
-        message.event = names.event_name(result.workspace, result.customer_id, result.event_id)
-    return message
+        key = (result.workspace, result.customer_id)
+        customer = customers.get(key)
+        if customer is None:
+            customer = customers[key] = names.customer_name(*key)
+        fields["customer"] = customer
+        fields["event"] = names.event_name_under(customer, result.event_id)
+    return pb.EventResult(**fields)
 
 
 def event_message(event: StoredEvent) -> pb.Event:

@@ -18,9 +18,12 @@ from rapport.profile.domain.rules import (
     LIFE_STAGE_VARIABLES,
     SEGMENT_VARIABLES,
     Evaluator,
+    FactChange,
     Facts,
+    Reads,
     Rule,
     RuleCompiler,
+    RuleIndex,
     RuleSyntaxError,
 )
 from rapport.profile.domain.segments import LifeStageModel, Segment, first_stage
@@ -41,6 +44,11 @@ class Definitions:
 
     segments: tuple[tuple[Segment, Rule], ...]
     stages: tuple[tuple[str, Rule], ...]
+    # The segments' rules by what they read (which ones a change re-evaluates).
+    index: RuleIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index", RuleIndex([rule for _, rule in self.segments]))
 
     @property
     def empty(self) -> bool:
@@ -90,20 +98,14 @@ class Change:
 
     keys: set[str] = field(default_factory=set)
     everything: bool = False
-    # The customer's computed traits changed.
+    # The customer's computed traits changed: those of ``computed_keys`` (None: any).
     computed: bool = False
+    computed_keys: set[str] | None = None
 
-
-def _affected(rule: Rule, change: Change, stage_changed: bool) -> bool:
-    if change.everything:
-        return True
-    if stage_changed and "life_stage" in rule.variables:
-        return True
-    if change.computed and "computed_traits" in rule.variables:
-        return True
-    if "traits" not in rule.variables or not change.keys:
-        return False
-    return rule.trait_keys is None or bool(rule.trait_keys & change.keys)
+    def of_facts(self, stage_changed: bool) -> FactChange:
+        return FactChange(
+            self.keys, self.computed, self.computed_keys, stage_changed, self.everything
+        )
 
 
 def _reads_computed(books: Definitions, change: Change, stages_read_computed: bool) -> bool:
@@ -114,9 +116,10 @@ def _reads_computed(books: Definitions, change: Change, stages_read_computed: bo
     )
     if stage_judged and stages_read_computed:
         return True
+    rules = books.index.rules
     return any(
-        "computed_traits" in rule.variables and _affected(rule, change, stage_judged)
-        for _, rule in books.segments
+        "computed_traits" in rules[i].variables
+        for i in books.index.affected(change.of_facts(stage_judged))
     )
 
 
@@ -184,6 +187,7 @@ async def apply_changes(
             )
     memberships = await uow.segments.memberships_of(workspace, customers)
     evaluator = Evaluator(now)
+    stage_reads = Reads.of(rule for _, rule in books.stages)
     new_states: dict[str, str] = {}
     entered: list[tuple[str, str]] = []
     exited: list[tuple[str, str]] = []
@@ -195,7 +199,9 @@ async def apply_changes(
         if books.stages and (
             change.everything or change.keys or (change.computed and stages_read_computed)
         ):
-            stage = first_stage(books.stages, evaluator.judge(facts))
+            stage = first_stage(
+                books.stages, evaluator.judge(stage_reads.narrowed(facts), stage_reads.variables)
+            )
         if customer not in stages or stage != old_stage:
             new_states[customer] = stage
         if stage != old_stage:
@@ -203,11 +209,17 @@ async def apply_changes(
                 (SignalKind.LIFE_STAGE_CHANGED, customer, life_stage_payload(old_stage, stage))
             )
             outcome.changed.add(customer)
-        judge = evaluator.judge(Facts(facts.traits, facts.computed_traits, stage))
+        affected = books.index.affected(change.of_facts(stage != old_stage))
+        if not affected:
+            continue
+        # The facts are converted for CEL once, with only what these rules read.
+        reads = books.index.reads(affected)
+        judge = evaluator.judge(
+            reads.narrowed(Facts(facts.traits, facts.computed_traits, stage)), reads.variables
+        )
         held = memberships.get(customer, set())
-        for segment, rule in books.segments:
-            if not _affected(rule, change, stage != old_stage):
-                continue
+        for i in affected:
+            segment, rule = books.segments[i]
             member = judge(rule)
             was = segment.segment_id in held
             if member and not was:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +36,7 @@ from rapport.profile.domain.signals import event_seen_payload, trait_changed_pay
 from rapport.profile.domain.traits import apply_event_traits, merge_traits
 
 from .audiences import Change, apply_changes, definitions
-from .computed_traits import apply_events as apply_computed
+from .computed_batches import apply_events as apply_computed
 from .unit_of_work import ProfileUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -114,17 +114,19 @@ class BatchWrite:
         involved = live | set(self.merges)
         await repo.lock_customers(ws, involved)
         confirmed = {customer_of[i.index] for i in items if not i.resolution.cached}
-        # Answers from profile's identity cache: a customer merged meanwhile (the follower
-        # of another replica applied it first) has an alias, and its events go to the
-        # survivor (then the cache was stale: the caller empties it).
-        moved = await repo.aliases_of(ws, live - confirmed)
+        # A customer that profile merged away (the follower applied identity's merge, here
+        # or on another replica) has an alias, read under the customers' locks: its events
+        # go to the survivor. The answer naming it came from profile's identity cache (then
+        # stale: the caller empties it) or from identity just before the merge. An alias
+        # an unmerge made stale goes when the follower applies that unmerge, which gives
+        # the restored customer back every event carrying its identifiers, these too.
+        moved = await repo.aliases_of(ws, live)
         if moved:
-            self.stale_cache = True
+            self.stale_cache = not set(moved) <= confirmed
             await repo.lock_customers(ws, set(moved.values()) - involved)
             customer_of = {i: moved.get(c, c) for i, c in customer_of.items()}
             live = set(customer_of.values())
-        # Identity names these customers as live: any old alias of theirs is stale.
-        await repo.forget_aliases(ws, confirmed)
+            self.merges = {m: moved.get(s, s) for m, s in self.merges.items()}
         await repo.forget_message_ids(ws, expired)
         event_ids = {item.index: uuid.uuid4().hex for item in items}
         claimed = await repo.claim_message_ids(
@@ -169,21 +171,27 @@ class BatchWrite:
         ]
         documents = [event_document(item.event) for item in accepted]
         seqs = await repo.add_events(stored, documents)
+        received_at = self.now.isoformat()
         for item, event, document in zip(accepted, stored, documents, strict=True):
             self.outcomes[item.index] = Outcome(
                 IngestStatus.ACCEPTED, event.customer_id, event.event_id
             )
-            self._apply(books, item, replace(event, seq=seqs[event.event_id]), document)
+            payload = event_seen_payload(
+                event, document, seq=seqs[event.event_id], received_at=received_at
+            )
+            self._apply(books, item, event.customer_id, payload)
         observed = [
             (e.customer_id, i.event, i.event_time) for i, e in zip(accepted, stored, strict=True)
         ]
         rules = await definitions(uow, ws)
         # Values are worked out only for the computed traits rules read.
-        self._computed = await apply_computed(
+        computed = await apply_computed(
             uow, ws, observed, self.now, needed_keys=rules.computed_keys()
         )
-        for customer in self._computed:
-            self._audience.setdefault(customer, Change()).computed = True
+        self._computed = computed.values
+        for customer, keys in computed.changed_keys.items():
+            change = self._audience.setdefault(customer, Change())
+            change.computed, change.computed_keys = True, keys
         await self._save(uow, books)
         audiences = await apply_changes(
             uow, ws, self.now, self._audience, sorted(self._merged_away), self._computed, rules
@@ -208,15 +216,13 @@ class BatchWrite:
                 IngestStatus.DUPLICATE, self.current(record.customer_id), record.event_id
             )
 
-    def _apply(
-        self, books: _Books, item: NewEvent, stored: StoredEvent, document: dict[str, Any]
-    ) -> None:
-        """An accepted event's effects, in memory (request order)."""
-        event, customer_id = item.event, stored.customer_id
+    def _apply(self, books: _Books, item: NewEvent, customer_id: str, seen: dict[str, Any]) -> None:
+        """An accepted event's effects, in memory (request order); ``seen``: the
+        payload of its EVENT_SEEN signal."""
+        event = item.event
         self.touched.add(customer_id)
         self._audience.setdefault(customer_id, Change())
-        payload = event_seen_payload(stored, document)
-        self._signals.append((SignalKind.EVENT_SEEN, customer_id, payload))
+        self._signals.append((SignalKind.EVENT_SEEN, customer_id, seen))
         books.added[customer_id] = first_seen(books.added.get(customer_id), item.event_time)
         if event.type is EventType.GROUP:
             self._apply_group(books, item, customer_id)

@@ -1,5 +1,5 @@
-"""Computed traits: CRUD, the incremental update of each ingested batch (in its
-transaction), values at read time, and the background backfill of events stored
+"""Computed traits: CRUD, values at read time (the incremental update of each
+ingested batch is computed_batches), and the background backfill of events stored
 before a trait was created (a job resumed from its stored position after a restart)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,19 +22,18 @@ from rapport.profile.domain.computed import (
     Bucket,
     ComputedTrait,
     check,
-    day_number,
     first_day,
-    observation,
     values_for,
     window_start,
 )
 from rapport.profile.domain.documents import event_from_document
-from rapport.profile.domain.model import EventType, IncomingEvent
+from rapport.profile.domain.model import EventType
 from rapport.profile.domain.segments import check_resource_id
 from rapport.resourcenames import require_workspace
 from rapport.sqlstore import as_utc
 
 from . import commands
+from .computed_batches import observe
 from .dependencies import Dependencies
 from .unit_of_work import ProfileUnitOfWork
 
@@ -163,88 +162,7 @@ async def list_backfill_jobs(
     return list(page), token
 
 
-# -- ingestion and reads ------------------------------------------------------------
-
-
-def observe(
-    traits: Sequence[ComputedTrait],
-    items: Iterable[tuple[str, IncomingEvent, datetime]],
-    added: dict[BucketKey, Bucket],
-) -> set[str]:
-    """Add (customer, event, event time) observations to ``added``; the customers whose
-    buckets changed."""
-    changed: set[str] = set()
-    # A trait naming an event only sees events of that name; one naming none, any track.
-    named: dict[str, list[ComputedTrait]] = {}
-    unnamed: list[ComputedTrait] = []
-    for trait in traits:
-        if trait.event:
-            named.setdefault(trait.event, []).append(trait)
-        else:
-            unnamed.append(trait)
-    for customer, event, moment in items:
-        candidates = named.get(event.event, [])
-        if unnamed and event.type is EventType.TRACK:
-            candidates = candidates + unnamed
-        day = None
-        for trait in candidates:
-            counts, value = observation(trait, event)
-            if not counts:
-                continue
-            if day is None:
-                day = day_number(moment)
-            key = (customer, trait.trait_id, day)
-            bucket = added.get(key)
-            if bucket is None:
-                bucket = added[key] = Bucket()
-            bucket.add(trait.kind, value, moment)
-            changed.add(customer)
-    return changed
-
-
-async def apply_events(
-    uow: ProfileUnitOfWork,
-    workspace: str,
-    items: Sequence[tuple[str, IncomingEvent, datetime]],
-    now: datetime,
-    *,
-    needed_keys: Collection[str] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """The batch's events added to the buckets of the workspace's computed traits (in the
-    batch's transaction, one read of the buckets it adds to, one multi-row upsert); the
-    values of the traits rules read (``needed_keys``; None: all) for the customers whose
-    values of those traits may have changed (one more read: their buckets in the window)."""
-    traits = await uow.computed.all_of(workspace) if items else []
-    if not traits:
-        return {}
-    added: dict[BucketKey, Bucket] = {}
-    if not observe(traits, items, added):
-        return {}
-    valued = [t for t in traits if needed_keys is None or t.key in needed_keys]
-    valued_ids = {t.trait_id for t in valued}
-    customers = {c for c, trait_id, _ in added if trait_id in valued_ids}
-    held: dict[str, dict[tuple[str, int], Bucket]] = {}
-    since = 0
-    if customers:
-        since = min(first_day(t, now) for t in valued)
-        held = await uow.computed.buckets_of(
-            workspace, customers, since_day=since, trait_ids=valued_ids
-        )
-    # Stored buckets added to: those just read; the database adds to the others.
-    stored: dict[BucketKey, Bucket] = {}
-    rest: list[BucketKey] = []
-    for key in added:
-        customer, trait_id, day = key
-        if customer in held and trait_id in valued_ids and day >= since:
-            if (found := held[customer].get((trait_id, day))) is not None:
-                stored[key] = found
-        else:
-            rest.append(key)
-    merged = await uow.computed.add_to_buckets(workspace, added, stored=stored, unread=rest)
-    for (customer, trait_id, day), bucket in merged.items():
-        if customer in held:
-            held[customer][(trait_id, day)] = bucket
-    return {c: values_for(valued, held[c], now) for c in customers}
+# -- reads ------------------------------------------------------------------------
 
 
 async def values_of(

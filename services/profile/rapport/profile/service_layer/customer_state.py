@@ -23,7 +23,7 @@ from rapport.profile.domain.model import EventType, GroupMember, Trait
 from rapport.profile.domain.traits import apply_event_traits
 
 from .audiences import Change, apply_changes
-from .computed_traits import apply_events as apply_computed
+from .computed_batches import apply_events as apply_computed
 from .computed_traits import values_of
 from .unit_of_work import ProfileUnitOfWork
 
@@ -59,7 +59,7 @@ async def recompute_derived_state(
                 row.document, type=EventType(row.type), message_id=row.message_id
             )
             items.append((customer_id, event, row.timestamp))
-    changed = await apply_computed(uow, workspace, items, now)
+    changed = (await apply_computed(uow, workspace, items, now)).values
     outcome = await apply_changes(
         uow,
         workspace,
