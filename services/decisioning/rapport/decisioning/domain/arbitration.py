@@ -168,7 +168,7 @@ _NOTHING_KEPT: Mapping[str, bool] = {}
 
 def _weigh(
     rules: Sequence[tuple[str, float, str, int]], env: RuleEnvironment, variable: Mapping[str, Any]
-) -> tuple[float, list[str]]:
+) -> tuple[float, tuple[str, ...]]:
     weight = 1.0
     notes: list[str] = []
     known = env.results
@@ -189,7 +189,13 @@ def _weigh(
                 notes.append(note)
         except RuleEvaluationError as err:
             notes.append(f"context weight rule {index + 1} failed ({err}), not applied")
-    return weight, notes
+    return weight, tuple(notes)
+
+
+def _batch_model(model: PropensityModel) -> BatchPropensityModel | None:
+    """The model as a BatchPropensityModel when it is one: what isinstance against the
+    runtime-checkable protocol decides (the method is there), without its cost."""
+    return model if callable(getattr(model, "propensities", None)) else None  # type: ignore[return-value]
 
 
 def score(
@@ -198,25 +204,23 @@ def score(
     env: RuleEnvironment,
     model: PropensityModel,
 ) -> list[Scored]:
-    parts = set(settings.priority_parts)
+    parts = settings.priority_parts
     use_weights = PriorityPart.CONTEXT_WEIGHT in parts and bool(settings.context_weights)
     unused = [p.value for p in PriorityPart if p not in parts]
     unused_note = f"{', '.join(unused)} not used by the arbitration settings" if unused else ""
     use_propensity = PriorityPart.PROPENSITY in parts
     use_value = PriorityPart.VALUE in parts
     use_lever = PriorityPart.LEVER in parts
-    batch = (
-        model.propensities([c.action for c in candidates])
-        if isinstance(model, BatchPropensityModel)
-        else None
-    )
+    batch_model = _batch_model(model)
+    batch = batch_model.propensities([c.action for c in candidates]) if batch_model else None
     batch_values = np.asarray(batch.values, dtype=float).tolist() if batch is not None else []
     batch_notes = (f"propensity from {batch.source}",) if batch is not None else ()
     unused_notes = (unused_note,) if unused_note else ()
     weight_rules = _weight_rules(settings) if use_weights else ()
-    # The weight and notes every candidate gets once the weight rules' results are kept
-    # for the decision (none reads `action`, as with most context weights).
-    shared_weight: tuple[float, list[str]] | None = None
+    # The weight and notes every candidate gets when no weight rule reads `action` (their
+    # results are then kept for the decision once the first candidate is weighed).
+    shared_weight: tuple[float, tuple[str, ...]] | None = None
+    weighed = False
     parts_of: list[tuple[Candidate, ScoreParts, tuple[str, ...]]] = []
     for index, candidate in enumerate(candidates):
         action = candidate.action
@@ -235,18 +239,24 @@ def score(
                 if variable is None:
                     variable = action_variable(action, candidate.group)
                 weight, weight_notes = _weigh(weight_rules, env, variable)
-                if all(rule[0] in env.results for rule in weight_rules):
-                    shared_weight = weight, weight_notes
+                if not weighed:
+                    # A rule reading `action` is never kept for the decision: whether
+                    # the weight is shared is settled by the first candidate.
+                    weighed = True
+                    if all(rule[0] in env.results for rule in weight_rules):
+                        shared_weight = weight, weight_notes
             if weight_notes:
                 notes = (*notes, *weight_notes)
         if unused_notes:
             notes = (*notes, *unused_notes)
-        group_lever = candidate.group.lever if candidate.group is not None else 1.0
+        group = candidate.group
         parts_used = ScoreParts(
-            propensity=propensity if use_propensity else 1.0,
-            context_weight=weight,
-            value=action.value if use_value else 1.0,
-            lever=action.lever * group_lever if use_lever else 1.0,
+            propensity if use_propensity else 1.0,
+            weight,
+            action.value if use_value else 1.0,
+            (action.lever * group.lever if group is not None else action.lever)
+            if use_lever
+            else 1.0,
         )
         parts_of.append((candidate, parts_used, notes))
     if batch is not None and batch.samples is not None and use_propensity:
@@ -273,14 +283,32 @@ def _number(value: float) -> str:
     return f"{value:g}"
 
 
+# The text of the factors that repeat across decisions (context weight, value, lever),
+# by their values: formatted once. Bounded: cleared when full.
+_FACTOR_TEXTS: dict[tuple[float, ...], str] = {}
+_FACTOR_TEXTS_MAX = 4096
+
+
+def _factors_text(score: ScoreParts) -> str:
+    factors = score[1:]
+    found = _FACTOR_TEXTS.get(factors)
+    if found is None:
+        if len(_FACTOR_TEXTS) >= _FACTOR_TEXTS_MAX:
+            _FACTOR_TEXTS.clear()
+        weight, value, lever = factors
+        found = f" × context weight {weight:g} × value {value:g} × lever {lever:g} = "
+        # Not kept: NaN (never found again, NaN != NaN) and zero (-0.0 and 0.0 are one
+        # key but two texts).
+        if all(factor and factor == factor for factor in factors):
+            _FACTOR_TEXTS[factors] = found
+    return found
+
+
 def _priority_text(score: ScoreParts, priority: float | None = None) -> str:
-    # One format (the same as _number's) rather than five calls: written for every
-    # outranked action of every decision.
-    return (
-        f"priority = propensity {score.propensity:g} × context weight "
-        f"{score.context_weight:g} × value {score.value:g} × lever "
-        f"{score.lever:g} = {score.priority if priority is None else priority:g}"
-    )
+    # The same format as _number's for each part; written for every outranked action of
+    # every decision, so the factors that repeat come from _factors_text.
+    total = score.priority if priority is None else priority
+    return f"priority = propensity {score.propensity:g}{_factors_text(score)}{total:g}"
 
 
 def outranked_explanation(
@@ -305,16 +333,20 @@ def arbitrate(
     still allow once the better-ranked ones took theirs; the others excluded."""
     ranked: list[RankedAction] = []
     excluded: list[ExcludedAction] = []
+    # By priority, then name; names are unique, so the index after them never decides
+    # (it only finds the item again).
     keyed = sorted(
-        [(-item.score.priority, item.candidate.action.name, item) for item in scored],
-        key=_rank_key,
+        [
+            (-item.score.priority, item.candidate.action.name, index)
+            for index, item in enumerate(scored)
+        ]
     )
-    outranked = ExclusionReason.OUTRANKED
-    for negated, name, item in keyed:
+    position = 0
+    for _, _, index in keyed:
         if len(ranked) == max_actions:
-            text = outranked_explanation(max_actions, item.score, -negated)
-            excluded.append(ExcludedAction(name, outranked, text, item.score, standard_text=True))
-            continue
+            break
+        position += 1
+        item = scored[index]
         action = item.candidate.action
         chosen = next(
             (c for c in item.candidate.channels if budget.blocking(c, action.purpose) is None),
@@ -344,8 +376,11 @@ def arbitrate(
                 f"{_priority_text(item.score)}.",
             )
         )
+    # Every action left is outranked: outranked_explanation's text, its head built once.
+    head = f"Ranked below the top {max_actions}: "
+    outranked = ExclusionReason.OUTRANKED
+    for negated, name, index in keyed[position:]:
+        parts = scored[index].score
+        text = f"{head}{_priority_text(parts, -negated)}."
+        excluded.append(ExcludedAction(name, outranked, text, parts, True))
     return ranked, excluded
-
-
-def _rank_key(keyed: tuple[float, str, Scored]) -> tuple[float, str]:
-    return keyed[0], keyed[1]

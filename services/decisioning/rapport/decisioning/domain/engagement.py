@@ -106,6 +106,9 @@ class _Prepared:
     held: str
     # The candidate on the action's own channels (the same for every decision).
     candidate: Candidate
+    # The expressions in evaluation order: actions sharing them (most share their
+    # group's and a few action rules) share the rules' outcome when none reads `action`.
+    expressions: tuple[str, ...]
 
 
 def _prepared(config: DecisionConfig) -> tuple[_Prepared, ...]:
@@ -130,33 +133,49 @@ def _prepared(config: DecisionConfig) -> tuple[_Prepared, ...]:
                 for kind, owner, rule in rules
             )
             candidate = Candidate(action, group, action.channels, (held,), variable)
-            items.append(_Prepared(action, group, variable, falsified, held, candidate))
+            expressions = tuple(rule for _, _, rule in rules)
+            items.append(
+                _Prepared(action, group, variable, falsified, held, candidate, expressions)
+            )
         found = config.derived["engagement"] = tuple(items)
     return found
 
 
-def _screen_rules(
-    action: Action,
-    env: RuleEnvironment,
-    variable: Mapping[str, Any],
-    rules: Iterable[tuple[str, str, str, ExcludedAction]],
-) -> ExcludedAction | None:
-    """The exclusion a rule causes; None when they all held."""
+# The outcome of an action's rules: the position of the first that is not true (-1 when
+# they all hold) and its error when it failed.
+_Outcome = tuple[int, RuleEvaluationError | None]
+_ALL_HELD: _Outcome = (-1, None)
+
+
+def _first_not_true(
+    env: RuleEnvironment, variable: Mapping[str, Any], expressions: tuple[str, ...]
+) -> _Outcome:
     known = env.results
-    for kind, owner, rule, falsified in rules:
+    for position, rule in enumerate(expressions):
         result = known.get(rule)
         if result is True:
             continue
         if result is False:
-            return falsified
+            return position, None
         try:
             result = env.evaluate(rule, variable)
         except RuleEvaluationError as err:
-            text = f"{kind.capitalize()} rule {owner}`{rule}` failed: {err}."
-            return _excluded(action, ExclusionReason.RULE_ERROR, text)
+            return position, err
         if not result:
-            return falsified
-    return None
+            return position, None
+    return _ALL_HELD
+
+
+def _screened(item: _Prepared, outcome: _Outcome) -> ExcludedAction | None:
+    """The exclusion an outcome of the action's rules causes; None when they all held."""
+    position, err = outcome
+    if position < 0:
+        return None
+    kind, owner, rule, falsified = item.rules[position]
+    if err is None:
+        return falsified
+    text = f"{kind.capitalize()} rule {owner}`{rule}` failed: {err}."
+    return _excluded(item.action, ExclusionReason.RULE_ERROR, text)
 
 
 def engage(
@@ -170,6 +189,7 @@ def engage(
     """Every action of `config` as a candidate or an exclusion; `scope` keeps one action id."""
     candidates: list[Candidate] = []
     excluded: list[ExcludedAction] = []
+    shared: dict[tuple[str, ...], _Outcome] = {}
     for item in _prepared(config):
         action = item.action
         if scope is not None and action.action_id != scope:
@@ -190,7 +210,16 @@ def engage(
             excluded.append(_excluded(action, ExclusionReason.CHANNEL_MISMATCH, text))
             continue
         if item.rules:
-            screened = _screen_rules(action, env, item.variable, item.rules)
+            expressions = item.expressions
+            outcome = shared.get(expressions)
+            if outcome is None:
+                outcome = _first_not_true(env, item.variable, expressions)
+                # Decided by rules kept for the decision (none reads `action`): the same
+                # for every action with these expressions.
+                decided_by = expressions[: outcome[0] + 1] if outcome[0] >= 0 else expressions
+                if all(rule in env.results for rule in decided_by):
+                    shared[expressions] = outcome
+            screened = _screened(item, outcome)
             if screened is not None:
                 excluded.append(screened)
                 continue

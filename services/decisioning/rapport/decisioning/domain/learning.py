@@ -323,14 +323,15 @@ class PositionChances:
         """The chance of the action at `index` (of `order_keys`) holding its position."""
         found = self._found.get(index)
         if found is None:
-            found = self._found[index] = self._count(index)
+            # A Python float: stored as JSON, where a numpy scalar costs a slower encoder.
+            found = self._found[index] = float(self._count(index))
         return found
 
     def _count(self, index: int) -> float:
         if self._all is not None:
             return float(self._all[index])
-        draws = self._draws
-        if draws is None:
+        by_action = self._draws
+        if by_action is None:
             draws = np.vstack([self._acted[None, :], self._samples]) * self._multipliers[None, :]
             if not np.isfinite(draws).all():
                 # NaN has no place in an order by comparison: the sort decides it.
@@ -338,19 +339,24 @@ class PositionChances:
                     self._acted, self._samples, self._multipliers, self._keys
                 )
                 return float(self._all[index])
-            self._draws = draws
+            # One row per action (contiguous): each comparison below runs along a row.
+            by_action = self._draws = np.ascontiguousarray(draws.T)
+        # The position of the action in each draw: the actions with a higher priority,
+        # plus those tied with it that come first by name (the sort's tie-break).
+        own = by_action[index]
+        positions = (by_action > own).sum(axis=0)
+        equal = by_action == own
+        # Each draw equals itself once; more means ties (rare with sampled draws).
+        if np.count_nonzero(equal) > len(own):
+            name_rank = self._names_ranked()
+            tied_first = name_rank < name_rank[index]
+            positions += (equal & tied_first[:, None]).sum(axis=0)
+        return np.count_nonzero(positions == positions[0]) / len(positions)
+
+    def _names_ranked(self) -> np.ndarray:
+        """Each action's place in the order of the keys (only ties need it)."""
+        if self._name_rank is None:
             count = len(self._keys)
             self._name_rank = np.empty(count, dtype=np.intp)
             self._name_rank[sorted(range(count), key=self._keys.__getitem__)] = np.arange(count)
-        name_rank = self._name_rank
-        assert name_rank is not None
-        # The position of the action in each draw: the actions with a higher priority,
-        # plus those tied with it that come first by name (the sort's tie-break).
-        own = draws[:, index : index + 1]
-        positions = (draws > own).sum(axis=1)
-        equal = draws == own
-        # Each draw equals itself once; more means ties (rare with sampled draws).
-        if np.count_nonzero(equal) > len(draws):
-            tied_first = name_rank < name_rank[index]
-            positions += (equal & tied_first[None, :]).sum(axis=1)
-        return np.count_nonzero(positions == positions[0]) / len(positions)
+        return self._name_rank

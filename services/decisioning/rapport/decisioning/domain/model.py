@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import NamedTuple
 
 from . import names
 from .signals import Signal as Signal
@@ -269,8 +270,8 @@ class Trigger:
         return f"trigger:{self.trigger_id}:sha256:{digest}"
 
 
-@dataclass(frozen=True)
-class ScoreParts:
+class ScoreParts(NamedTuple):
+    # Immutable; built per candidate of every decision, at a quarter of a dataclass's cost.
     propensity: float
     context_weight: float
     value: float

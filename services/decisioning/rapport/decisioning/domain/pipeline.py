@@ -18,6 +18,7 @@ of the configuration ends ranked or excluded, with its reason.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -135,6 +136,17 @@ class _RandomDraws:
         return self._draws[action.name], "a random draw (experiment arm RANDOM)"
 
 
+def _purposes(config: DecisionConfig) -> dict[str, str]:
+    """Each action's purpose by name, kept with the configuration."""
+    found = config.derived.get("purposes")
+    if found is None:
+        found = config.derived["purposes"] = {a.name: a.purpose for a in config.actions}
+    return found
+
+
+_BY_ACTION = operator.attrgetter("action")
+
+
 class DecisionPipeline:
     def __init__(
         self,
@@ -168,6 +180,8 @@ class DecisionPipeline:
     def needs_contacts(self) -> bool:
         """Whether any candidate could be held back by a contact limit."""
         limits = self.config.settings.contact_limits
+        if not limits:
+            return False
         return any(
             limit.counts(channel, c.action.purpose)
             for c in self.candidates
@@ -179,6 +193,8 @@ class DecisionPipeline:
     @cached_property
     def needs_outcomes(self) -> bool:
         rules = self.config.settings.suppression_rules
+        if not rules:
+            return False
         return any(rule.applies_to(c.action) for c in self.candidates for rule in rules)
 
     def restrict(self, contacts: Sequence[Contact], outcomes: Sequence[PastOutcome]) -> Restricted:
@@ -233,7 +249,7 @@ class DecisionPipeline:
         ]
         return Verdict(
             ranked=tuple(ranked),
-            excluded=tuple(sorted(excluded, key=lambda e: e.action)),
+            excluded=tuple(sorted(excluded, key=_BY_ACTION)),
             contacts=tuple(
                 Contact(r.channel, self._purpose(r.action), r.action, self.request.now, decision_id)
                 for r in ranked
@@ -242,12 +258,8 @@ class DecisionPipeline:
             assignment=assigned.assignment,
         )
 
-    @cached_property
-    def _purposes(self) -> dict[str, str]:
-        return {c.action.name: c.action.purpose for c in self.candidates}
-
     def _purpose(self, action_name: str) -> str:
-        return self._purposes[action_name]
+        return _purposes(self.config)[action_name]
 
     def run(
         self,
