@@ -16,11 +16,13 @@ slots), trained first on 5,000 simulated outcomes. Every Decide asks profile for
 customer's profile and consent for every (purpose, channel) pair left (one batched
 call), scores 50 candidates, arbitrates, and stores the decision (one insert).
 
-Profile and consent are gRPC stand-ins (the same kind the tests use: GetProfile from a
-dictionary, BatchCheckConsent granting all) served from a third process, as the real
-services would be: the calls' cost on the wire is in the figures, their storage is
-not. The load comes from a second process (its own event loop), which also measures
-the empty RPC (health Check) on the decisioning server. All share the machine's cores.
+Profile and consent are gRPC stand-ins (the same kind the tests use: GetProfile and
+BatchGetProfiles from a dictionary, BatchCheckConsent granting all) served from a third
+process, as the real services would be: the calls' cost on the wire is in the figures,
+their storage is not. Concurrent Decides share their profile reads and consent checks
+(one BatchGetProfiles, one BatchCheckConsent for what was asked at the same time).
+The load comes from a second process (its own event loop), which also measures the
+empty RPC (health Check) on the decisioning server. All share the machine's cores.
 
 Open loop at --rate: a request is due every 1/rate seconds whether or not the earlier
 ones answered, each latency counted from when it was due; at most --max-in-flight are
@@ -140,6 +142,14 @@ class Profiles(profile_grpc.ProfileServiceServicer):
         if traits is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, "no such profile")
         return self.profile(customer, traits)
+
+    async def BatchGetProfiles(self, request, context):  # noqa: N802 (gRPC method name)
+        customers = [name.removesuffix("/profile") for name in request.names]
+        if any(customer not in self.traits for customer in customers):
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no such profile")
+        return profile_pb.BatchGetProfilesResponse(
+            profiles=[self.profile(customer, self.traits[customer]) for customer in customers]
+        )
 
 
 class Consents(consent_grpc.ConsentServiceServicer):

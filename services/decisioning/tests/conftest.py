@@ -39,6 +39,9 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
         self.signals: list[profile_service_pb2.Signal] = []
         self.watch_requests: list[profile_service_pb2.WatchSignalsRequest] = []
         self.get_profile_calls = 0
+        self.batch_get_requests: list[profile_service_pb2.BatchGetProfilesRequest] = []
+        # False: BatchGetProfiles answers UNIMPLEMENTED (a profile older than it).
+        self.batch_get = True
         # GetProfile fails with these codes first, one per call.
         self.fail_get_with: list[grpc.StatusCode] = []
         # Abort the stream with this code once, after sending this many signals.
@@ -63,7 +66,28 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
         customer = request.name.removesuffix("/profile")
         if customer not in self.traits:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
-        profile = profile_service_pb2.Profile(name=request.name, customer=customer)
+        return self._profile(request.name)
+
+    async def BatchGetProfiles(
+        self,
+        request: profile_service_pb2.BatchGetProfilesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> profile_service_pb2.BatchGetProfilesResponse:
+        self.batch_get_requests.append(request)
+        if not self.batch_get:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "BatchGetProfiles")
+        if self.fail_get_with:
+            await context.abort(self.fail_get_with.pop(0), "profile failure scripted by the test")
+        for name in request.names:  # all or nothing
+            if name.removesuffix("/profile") not in self.traits:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"{name} not found")
+        return profile_service_pb2.BatchGetProfilesResponse(
+            profiles=[self._profile(name) for name in request.names]
+        )
+
+    def _profile(self, name: str) -> profile_service_pb2.Profile:
+        customer = name.removesuffix("/profile")
+        profile = profile_service_pb2.Profile(name=name, customer=customer)
         for key, value in self.traits[customer].items():
             if not isinstance(value, struct_pb2.Value):
                 value = json_format.ParseDict(value, struct_pb2.Value())

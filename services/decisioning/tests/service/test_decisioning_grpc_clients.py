@@ -198,3 +198,77 @@ async def test_a_response_without_a_cursor_only_adds_to_the_skipped_count(fake_s
     async with aclosing(client.watch_signals("default", "")) as signals:
         signal = await asyncio.wait_for(anext(signals), 5)
     assert (signal.cursor, signal.skipped_before) == (second.cursor, 3)
+
+
+# -- reads and checks asked at the same time go together ---------------------------
+
+
+CUSTOMERS = [f"workspaces/default/customers/c{n}" for n in range(20)]
+
+
+async def test_concurrent_profile_reads_share_one_batch_and_missing_ones_fail_alone(
+    fake_services, channel
+):
+    for n, customer in enumerate(CUSTOMERS):
+        fake_services.profile.traits[customer] = {"n": n}
+    client = GrpcProfileClient(channel)
+    found = await asyncio.gather(*(client.get_profile(c) for c in [*CUSTOMERS, CUSTOMERS[0]]))
+    assert [p.traits["n"] for p in found] == [*range(20), 0]
+    assert [len(r.names) for r in fake_services.profile.batch_get_requests] == [20]
+    assert fake_services.profile.get_profile_calls == 0
+
+    # One customer without profile: the batch is refused whole, then asked one by one.
+    nobody = "workspaces/default/customers/nobody"
+    found = await asyncio.gather(*(client.get_profile(c) for c in [CUSTOMERS[1], nobody]))
+    assert found[0] is not None and found[0].traits["n"] == 1 and found[1] is None
+    assert fake_services.profile.get_profile_calls == 2
+
+    # A transient failure reaches every reader of the batch.
+    fake_services.profile.fail_get_with = [grpc.StatusCode.UNAVAILABLE]
+    failed = await asyncio.gather(
+        *(client.get_profile(c) for c in CUSTOMERS[:3]), return_exceptions=True
+    )
+    assert all(isinstance(f, DependencyError) and f.transient for f in failed)
+
+
+async def test_an_older_profile_without_batch_reads_is_asked_one_by_one(fake_services, channel):
+    for customer in CUSTOMERS[:5]:
+        fake_services.profile.traits[customer] = {"plan": "gold"}
+    fake_services.profile.batch_get = False
+    client = GrpcProfileClient(channel)
+    for _ in range(2):
+        found = await asyncio.gather(*(client.get_profile(c) for c in CUSTOMERS[:5]))
+        assert [p.customer for p in found] == CUSTOMERS[:5]
+    # Asked once, then remembered.
+    assert len(fake_services.profile.batch_get_requests) == 1
+    assert fake_services.profile.get_profile_calls == 10
+
+
+async def test_concurrent_consent_checks_share_one_batch_with_their_own_answers(
+    fake_services, channel
+):
+    for customer in CUSTOMERS[::2]:
+        fake_services.consent.grant(customer, "marketing", channel_pb2.CHANNEL_EMAIL)
+    client = GrpcConsentClient(channel)
+    asks = [
+        [ConsentQuery(c, "marketing", Channel.EMAIL), ConsentQuery(c, "service", Channel.SMS)]
+        for c in CUSTOMERS
+    ]
+    answers = await asyncio.gather(*(client.batch_check("default", q) for q in asks))
+    assert answers == [[n % 2 == 0, False] for n in range(20)]
+    assert [len(r.requests) for r in fake_services.consent.batch_requests] == [40]
+
+
+async def test_a_check_consent_refuses_fails_its_caller_alone(fake_services, channel):
+    fake_services.consent.grant(ALICE, "marketing", channel_pb2.CHANNEL_EMAIL)
+    client = GrpcConsentClient(channel)
+    good = [ConsentQuery(ALICE, "marketing", Channel.EMAIL)]
+    bad = [ConsentQuery(ALICE, "marketing", Channel.INBOUND)]  # consent refuses it
+    answers = await asyncio.gather(
+        client.batch_check("default", good),
+        client.batch_check("default", bad),
+        client.batch_check("default", good),
+        return_exceptions=True,
+    )
+    assert answers[0] == [True] and answers[2] == [True]
+    assert isinstance(answers[1], DependencyError) and not answers[1].transient

@@ -8,6 +8,7 @@ cannot convert comes out unreadable: neither ever escapes as another exception.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
@@ -27,6 +28,7 @@ from rapport.decisioning.domain.outbound import (
 from rapport.decisioning.domain.signals import SignalKind, TraitChange
 from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
 from rapport.errors import InvalidArgument
+from rapport.groupcommit import GroupCommit
 from rapport.grpcclients import error_details
 from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 from rapport.type.v1 import channel_pb2, message_content_pb2
@@ -35,6 +37,7 @@ from rapport.wellknowntypes import dict_to_struct, struct_to_dict, value_to_pyth
 from .profile_answer import customer_profile
 
 MAX_CONSENT_BATCH = 1000  # BatchCheckConsent's documented limit
+MAX_PROFILE_BATCH = 1000  # BatchGetProfiles' documented limit
 
 # A message over a size limit: grpc core says "... larger than max (N vs. M)" (either
 # side's limit); the rapport runtime answers RESPONSE_TOO_LARGE for its own responses.
@@ -144,26 +147,75 @@ def signal_from_bytes(data: bytes) -> Signal:
     return signal_from_proto(signal)
 
 
+ProfileAnswer = CustomerProfile | None | BaseException
+
+
 class GrpcProfileClient:
+    """Profiles asked at the same time (concurrent Decides) go together: each read waits
+    for a call sent after it was asked, one BatchGetProfiles per workspace for two
+    customers or more (GetProfile for one). A batch profile refuses as a whole (a
+    customer without profile: all or nothing) is asked again one customer at a time,
+    as is every batch once profile has answered UNIMPLEMENTED (an older profile)."""
+
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = profile_service_pb2_grpc.ProfileServiceStub(channel)
+        self._reads: GroupCommit[str, CustomerProfile | None] = GroupCommit(MAX_PROFILE_BATCH)
+        self._batch_get = True
 
     async def get_profile(self, customer: str) -> CustomerProfile | None:
         try:
-            name = names.profile_name(customer)
+            names.profile_name(customer)
         except InvalidArgument as err:
             # A customer name profile itself would refuse: the same permanent failure.
             raise DependencyError("profile", "INVALID_ARGUMENT", "BAD_CUSTOMER_NAME") from err
+        return await self._reads.submit(customer, self._read_many)
+
+    async def _read_many(self, customers: Sequence[str]) -> list[ProfileAnswer]:
+        by_workspace: dict[str, list[str]] = {}
+        for customer in dict.fromkeys(customers):  # each customer asked once
+            workspace = names.parse_customer(customer, "customer").workspace
+            by_workspace.setdefault(workspace, []).append(customer)
+        answers: dict[str, ProfileAnswer] = {}
+        for workspace, group in by_workspace.items():
+            answers.update(await self._read_workspace(workspace, group))
+        return [answers[customer] for customer in customers]
+
+    async def _read_workspace(
+        self, workspace: str, customers: list[str]
+    ) -> dict[str, ProfileAnswer]:
+        if len(customers) > 1 and self._batch_get:
+            request = profile_service_pb2.BatchGetProfilesRequest(
+                parent=names.workspace_name(workspace),
+                names=[names.profile_name(c) for c in customers],
+            )
+            try:
+                response = await self._stub.BatchGetProfiles(request)
+            except grpc.aio.AioRpcError as err:
+                if err.code() == grpc.StatusCode.UNIMPLEMENTED:
+                    self._batch_get = False
+                elif err.code() != grpc.StatusCode.NOT_FOUND:
+                    failure = _error("profile", err)
+                    if not failure.definite:
+                        return dict.fromkeys(customers, failure)
+            else:
+                if len(response.profiles) == len(customers):
+                    return {
+                        c: _converted(c, p)
+                        for c, p in zip(customers, response.profiles, strict=True)
+                    }
+        # One at a time: a customer without profile (or a refusal) fails alone.
+        found = await asyncio.gather(*(self._read_one(c) for c in customers))
+        return dict(zip(customers, found, strict=True))
+
+    async def _read_one(self, customer: str) -> ProfileAnswer:
+        request = profile_service_pb2.GetProfileRequest(name=names.profile_name(customer))
         try:
-            profile = await self._stub.GetProfile(profile_service_pb2.GetProfileRequest(name=name))
+            profile = await self._stub.GetProfile(request)
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return None
-            raise _error("profile", err) from err
-        try:
-            return customer_profile(customer, profile)
-        except InvalidArgument as err:
-            raise _unusable("profile", err) from err
+            return _error("profile", err)
+        return _converted(customer, profile)
 
     async def segment_members(self, segment: str, limit: int) -> list[str]:
         """The first `limit` members of a segment, in customer order; NOT_FOUND as a
@@ -220,6 +272,13 @@ def channel_to_proto(channel: Channel) -> int:
     return channel_pb2.Channel.Value(f"CHANNEL_{channel.name}")
 
 
+def _converted(customer: str, profile: profile_service_pb2.Profile) -> ProfileAnswer:
+    try:
+        return customer_profile(customer, profile)
+    except InvalidArgument as err:
+        return _unusable("profile", err)
+
+
 def _check_request(query: ConsentQuery) -> consent_service_pb2.CheckConsentRequest:
     # No check_time: consent in force now.
     return consent_service_pb2.CheckConsentRequest(
@@ -227,9 +286,19 @@ def _check_request(query: ConsentQuery) -> consent_service_pb2.CheckConsentReque
     )
 
 
+# One caller's consent checks: its workspace and queries.
+ConsentAsk = tuple[str, tuple[ConsentQuery, ...]]
+
+
 class GrpcConsentClient:
+    """Checks asked at the same time (concurrent Decides) go together: each caller's
+    checks wait for a BatchCheckConsent sent after they were asked (consent in force at
+    that moment or later), one per workspace; a batch refused for good is asked again
+    one caller at a time, so a caller's bad check fails that caller alone."""
+
     def __init__(self, channel: grpc.aio.Channel) -> None:
         self._stub = consent_service_pb2_grpc.ConsentServiceStub(channel)
+        self._asks: GroupCommit[ConsentAsk, list[bool]] = GroupCommit(MAX_CONSENT_BATCH)
 
     async def check(self, query: ConsentQuery) -> bool:
         try:
@@ -239,6 +308,48 @@ class GrpcConsentClient:
         return response.allowed
 
     async def batch_check(self, workspace: str, queries: Sequence[ConsentQuery]) -> list[bool]:
+        if not queries or len(queries) > MAX_CONSENT_BATCH:
+            return await self._check_alone(workspace, queries)
+        return await self._asks.submit((workspace, tuple(queries)), self._check_together)
+
+    async def _check_together(self, asks: Sequence[ConsentAsk]) -> list[list[bool] | BaseException]:
+        answers: list[list[bool] | BaseException] = [[] for _ in asks]
+        by_workspace: dict[str, list[int]] = {}
+        for index, (workspace, _) in enumerate(asks):
+            by_workspace.setdefault(workspace, []).append(index)
+        for workspace, indexes in by_workspace.items():
+            # Callers taken together up to the call's limit; each gets its own answers.
+            start = 0
+            while start < len(indexes):
+                group, size = [], 0
+                while (
+                    start < len(indexes)
+                    and size + len(asks[indexes[start]][1]) <= MAX_CONSENT_BATCH
+                ):
+                    group.append(indexes[start])
+                    size += len(asks[indexes[start]][1])
+                    start += 1
+                queries = [q for i in group for q in asks[i][1]]
+                try:
+                    allowed = await self._check_alone(workspace, queries)
+                except DependencyError as err:
+                    if len(group) == 1 or not err.definite:
+                        for i in group:
+                            answers[i] = err
+                        continue
+                    for i in group:  # refused for good: whose check was it?
+                        try:
+                            answers[i] = await self._check_alone(workspace, asks[i][1])
+                        except DependencyError as alone:
+                            answers[i] = alone
+                    continue
+                offset = 0
+                for i in group:
+                    answers[i] = allowed[offset : offset + len(asks[i][1])]
+                    offset += len(asks[i][1])
+        return answers
+
+    async def _check_alone(self, workspace: str, queries: Sequence[ConsentQuery]) -> list[bool]:
         answers: list[bool] = []
         for start in range(0, len(queries), MAX_CONSENT_BATCH):
             chunk = queries[start : start + MAX_CONSENT_BATCH]
