@@ -11,8 +11,8 @@ from pathlib import Path
 
 import grpc
 from rapport.decisioning.adapters import catalogue_file
+from rapport.decisioning.adapters.consent_client import GrpcConsentClient
 from rapport.decisioning.adapters.grpc_clients import (
-    GrpcConsentClient,
     GrpcDeliveryClient,
     GrpcProfileClient,
     signal_from_bytes,

@@ -11,8 +11,8 @@ import pytest
 from google.protobuf import struct_pb2, timestamp_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from rapport.decisioning.adapters.consent_client import GrpcConsentClient
 from rapport.decisioning.adapters.grpc_clients import (
-    GrpcConsentClient,
     GrpcDeliveryClient,
     GrpcProfileClient,
     signal_from_proto,

@@ -1,4 +1,4 @@
-"""gRPC implementations of the profile, consent and delivery clients.
+"""gRPC implementations of the profile and delivery clients (consent: consent_client.py).
 
 They implement the service layer's client ports (service_layer.dependencies)
 structurally and speak the other services' v1 contracts. An answer this service
@@ -14,12 +14,10 @@ from datetime import UTC, datetime
 
 import grpc
 from google.protobuf.message import DecodeError
-from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.decisioning.domain import names
 from rapport.decisioning.domain.model import Channel, Signal, TrackedEvent
 from rapport.decisioning.domain.outbound import (
     UNUSABLE_ANSWER,
-    ConsentQuery,
     CustomerProfile,
     DependencyError,
     OutboundMessage,
@@ -36,7 +34,6 @@ from rapport.wellknowntypes import dict_to_struct, struct_to_dict, value_to_pyth
 
 from .profile_answer import customer_profile
 
-MAX_CONSENT_BATCH = 1000  # BatchCheckConsent's documented limit
 MAX_PROFILE_BATCH = 1000  # BatchGetProfiles' documented limit
 
 # A message over a size limit: grpc core says "... larger than max (N vs. M)" (either
@@ -47,7 +44,8 @@ MESSAGE_TOO_LARGE = "MESSAGE_TOO_LARGE"
 UNREADABLE_EVENT = "UNREADABLE_EVENT"
 
 
-def _error(service: str, err: grpc.aio.AioRpcError) -> DependencyError:
+def dependency_error(service: str, err: grpc.aio.AioRpcError) -> DependencyError:
+    """What a failed call to another service means here (its code and ErrorInfo reason)."""
     code = err.code().name if err.code() is not None else "UNKNOWN"
     info, _ = error_details(err)
     reason = info.reason if info is not None else ""
@@ -194,7 +192,7 @@ class GrpcProfileClient:
                 if err.code() == grpc.StatusCode.UNIMPLEMENTED:
                     self._batch_get = False
                 elif err.code() != grpc.StatusCode.NOT_FOUND:
-                    failure = _error("profile", err)
+                    failure = dependency_error("profile", err)
                     if not failure.definite:
                         return dict.fromkeys(customers, failure)
             else:
@@ -214,7 +212,7 @@ class GrpcProfileClient:
         except grpc.aio.AioRpcError as err:
             if err.code() == grpc.StatusCode.NOT_FOUND:
                 return None
-            return _error("profile", err)
+            return dependency_error("profile", err)
         return _converted(customer, profile)
 
     async def segment_members(self, segment: str, limit: int) -> list[str]:
@@ -232,7 +230,7 @@ class GrpcProfileClient:
                     )
                 )
             except grpc.aio.AioRpcError as err:
-                raise _error("profile", err) from err
+                raise dependency_error("profile", err) from err
             customers.extend(m.customer for m in response.members)
             token = response.next_page_token
             if not token:
@@ -256,7 +254,7 @@ class GrpcProfileClient:
                 yield signal_from_proto(response.signal, skipped_before=skipped)
                 skipped = 0
         except grpc.aio.AioRpcError as err:
-            raise _error("profile", err) from err
+            raise dependency_error("profile", err) from err
         finally:
             call.cancel()
 
@@ -277,97 +275,6 @@ def _converted(customer: str, profile: profile_service_pb2.Profile) -> ProfileAn
         return customer_profile(customer, profile)
     except InvalidArgument as err:
         return _unusable("profile", err)
-
-
-def _check_request(query: ConsentQuery) -> consent_service_pb2.CheckConsentRequest:
-    # No check_time: consent in force now.
-    return consent_service_pb2.CheckConsentRequest(
-        customer=query.customer, purpose=query.purpose, channel=channel_to_proto(query.channel)
-    )
-
-
-# One caller's consent checks: its workspace and queries.
-ConsentAsk = tuple[str, tuple[ConsentQuery, ...]]
-
-
-class GrpcConsentClient:
-    """Checks asked at the same time (concurrent Decides) go together: each caller's
-    checks wait for a BatchCheckConsent sent after they were asked (consent in force at
-    that moment or later), one per workspace; a batch refused for good is asked again
-    one caller at a time, so a caller's bad check fails that caller alone."""
-
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self._stub = consent_service_pb2_grpc.ConsentServiceStub(channel)
-        self._asks: GroupCommit[ConsentAsk, list[bool]] = GroupCommit(MAX_CONSENT_BATCH)
-
-    async def check(self, query: ConsentQuery) -> bool:
-        try:
-            response = await self._stub.CheckConsent(_check_request(query))
-        except grpc.aio.AioRpcError as err:
-            raise _error("consent", err) from err
-        return response.allowed
-
-    async def batch_check(self, workspace: str, queries: Sequence[ConsentQuery]) -> list[bool]:
-        if not queries or len(queries) > MAX_CONSENT_BATCH:
-            return await self._check_alone(workspace, queries)
-        return await self._asks.submit((workspace, tuple(queries)), self._check_together)
-
-    async def _check_together(self, asks: Sequence[ConsentAsk]) -> list[list[bool] | BaseException]:
-        answers: list[list[bool] | BaseException] = [[] for _ in asks]
-        by_workspace: dict[str, list[int]] = {}
-        for index, (workspace, _) in enumerate(asks):
-            by_workspace.setdefault(workspace, []).append(index)
-        for workspace, indexes in by_workspace.items():
-            # Callers taken together up to the call's limit; each gets its own answers.
-            start = 0
-            while start < len(indexes):
-                group, size = [], 0
-                while (
-                    start < len(indexes)
-                    and size + len(asks[indexes[start]][1]) <= MAX_CONSENT_BATCH
-                ):
-                    group.append(indexes[start])
-                    size += len(asks[indexes[start]][1])
-                    start += 1
-                queries = [q for i in group for q in asks[i][1]]
-                try:
-                    allowed = await self._check_alone(workspace, queries)
-                except DependencyError as err:
-                    if len(group) == 1 or not err.definite:
-                        for i in group:
-                            answers[i] = err
-                        continue
-                    for i in group:  # refused for good: whose check was it?
-                        try:
-                            answers[i] = await self._check_alone(workspace, asks[i][1])
-                        except DependencyError as alone:
-                            answers[i] = alone
-                    continue
-                offset = 0
-                for i in group:
-                    answers[i] = allowed[offset : offset + len(asks[i][1])]
-                    offset += len(asks[i][1])
-        return answers
-
-    async def _check_alone(self, workspace: str, queries: Sequence[ConsentQuery]) -> list[bool]:
-        answers: list[bool] = []
-        for start in range(0, len(queries), MAX_CONSENT_BATCH):
-            chunk = queries[start : start + MAX_CONSENT_BATCH]
-            try:
-                response = await self._stub.BatchCheckConsent(
-                    consent_service_pb2.BatchCheckConsentRequest(
-                        parent=names.workspace_name(workspace),
-                        requests=[_check_request(q) for q in chunk],
-                    )
-                )
-            except grpc.aio.AioRpcError as err:
-                raise _error("consent", err) from err
-            if len(response.responses) != len(chunk):
-                raise DependencyError(
-                    "consent", UNUSABLE_ANSWER, "BAD_RESPONSE", "answers do not match the checks"
-                )
-            answers.extend(r.allowed for r in response.responses)
-        return answers
 
 
 class GrpcDeliveryClient:
@@ -402,7 +309,7 @@ class GrpcDeliveryClient:
         try:
             sent = await self._stub.SendMessage(request)
         except grpc.aio.AioRpcError as err:
-            raise _error("delivery", err) from err
+            raise dependency_error("delivery", err) from err
         return SentMessage(
             name=sent.name,
             state=delivery_service_pb2.MessageState.Name(sent.state).removeprefix("MESSAGE_STATE_")
