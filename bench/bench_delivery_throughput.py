@@ -5,8 +5,9 @@
         [--batch-size N]
 
 End to end: SendMessage (idempotency key recorded) -> the durable queue (claimed with a
-lease) -> GetProfile -> quiet hours (configured for the workspace, in the customer's
-zone; the window is elsewhere in the day so messages are not held) -> frequency caps
+lease) -> the profile (reads at the same time in one BatchGetProfiles, a lone one in a
+GetProfile) -> quiet hours (configured for the workspace, in the customer's zone; the
+window is elsewhere in the day so messages are not held) -> frequency caps
 (a rule counted per customer, high enough not to cap) -> consent (CheckConsent on the
 real consent service, right before the provider call) -> the provider: SMTP into an
 aiosmtpd sink, or a signed Standard Webhooks POST into a local HTTP receiver, both
@@ -15,16 +16,17 @@ not delivery's; they count every message they get in shared memory). The clock r
 the first SendMessage to the moment the sink or receiver got the last message; the
 figure is messages/s over that span.
 
-The delivery and consent services run in this process (one event loop, as one replica
-of each would); the profile service is a gRPC stand-in answering every customer's
-traits and accepting the status events the closed loop sends (IngestEvents; its own
-cost is measured by bench_profile_get.py / bench_profile_ingest.py). Printed next to the same
-delivery server's empty RPC (health Check), with the CPU time this process spent per message
-(delivery, consent, the profile stand-in and the bench's client; not the sinks): a figure
-that moves less with the machine's load than the rates. --profile FILE writes a cProfile
-of the run. --batch-size N (above 1) then sends each channel's messages again through
-BatchSendMessages, N per call (as many messages in flight as --concurrency, at least two
-calls), and prints those figures after SendMessage's.
+The delivery and consent services run in this process (one event loop, as one replica of
+each would); the profile service is a gRPC stand-in answering every customer's traits
+(GetProfile, BatchGetProfiles) and accepting the status events the closed loop sends
+(IngestEvents; its own cost is measured by bench_profile_get.py /
+bench_profile_ingest.py). Printed next to the same delivery server's empty RPC (health
+Check), with the CPU time this process spent per message (delivery, consent, the profile
+stand-in and the bench's client; not the sinks): a figure that moves less with the
+machine's load than the rates. --profile FILE writes a cProfile of the run. --batch-size
+N (above 1) then sends each channel's messages again through BatchSendMessages, N per
+call (as many messages in flight as --concurrency, at least two calls), and prints those
+figures after SendMessage's.
 """
 
 from __future__ import annotations
@@ -142,20 +144,26 @@ def sinks_main(mails: Counter, hooks: Counter, smtp_port: int, ready: Any, stop:
 
 
 class Profiles(profile_service_pb2_grpc.ProfileServiceServicer):
+    def __init__(self) -> None:
+        # Calls received over the whole run (warm-up included), printed with the figures.
+        self.gets = 0
+        self.batches = 0
+        self.batched = 0
+
     async def GetProfile(  # noqa: N802
         self, request: profile_service_pb2.GetProfileRequest, context: Any
     ) -> profile_service_pb2.Profile:
-        customer = request.name.removesuffix("/profile")
-        cid = customer.rsplit("/", 1)[1]
-        traits = {
-            "email": f"{cid}@example.com",
-            "first_name": "Ada",
-            "timezone": "Europe/Paris",
-        }
-        return profile_service_pb2.Profile(
-            name=request.name,
-            customer=customer,
-            traits={k: profile_service_pb2.Trait(value=_string(v)) for k, v in traits.items()},
+        self.gets += 1
+        return _profile(request.name)
+
+    async def BatchGetProfiles(  # noqa: N802
+        self, request: profile_service_pb2.BatchGetProfilesRequest, context: Any
+    ) -> profile_service_pb2.BatchGetProfilesResponse:
+        self.batches += 1
+        self.batched += len(request.names)
+        # Every customer has a profile here: the batch is never refused.
+        return profile_service_pb2.BatchGetProfilesResponse(
+            profiles=[_profile(name) for name in request.names]
         )
 
     async def IngestEvents(  # noqa: N802
@@ -170,6 +178,21 @@ class Profiles(profile_service_pb2_grpc.ProfileServiceServicer):
                 for event in request.events
             ]
         )
+
+
+def _profile(name: str) -> profile_service_pb2.Profile:
+    customer = name.removesuffix("/profile")
+    cid = customer.rsplit("/", 1)[1]
+    traits = {
+        "email": f"{cid}@example.com",
+        "first_name": "Ada",
+        "timezone": "Europe/Paris",
+    }
+    return profile_service_pb2.Profile(
+        name=name,
+        customer=customer,
+        traits={k: profile_service_pb2.Trait(value=_string(v)) for k, v in traits.items()},
+    )
 
 
 def _string(value: str) -> Any:
@@ -301,13 +324,12 @@ async def main(args: argparse.Namespace) -> None:
     )
     sinks.start()
     receiver_port = await asyncio.get_running_loop().run_in_executor(None, ready.recv)
+    profiles = Profiles()
     async with databases(args.backend) as (consent_db, delivery_db):
         consent_settings = ConsentSettings(**consent_db, log_level="WARNING")
         async with (
             serve_fakes(
-                lambda s: profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(
-                    Profiles(), s
-                )
+                lambda s: profile_service_pb2_grpc.add_ProfileServiceServicer_to_server(profiles, s)
             ) as profile_address,
             serve_in_process(build_consent, consent_settings) as consent,
         ):
@@ -418,6 +440,11 @@ async def main(args: argparse.Namespace) -> None:
             ("  SendMessage accepted", f"{hook_accept:,.0f} messages/s"),
             ("  CPU per message (this process)", f"{hook_cpu:.2f} ms"),
             *batched,
+            (
+                "profile reads (whole run)",
+                f"{profiles.gets:,} GetProfile, {profiles.batches:,} BatchGetProfiles "
+                f"of {profiles.batched / max(profiles.batches, 1):.1f} names on average",
+            ),
             ("target", "2,000 messages/s"),
         ],
     )

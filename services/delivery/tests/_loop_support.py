@@ -66,7 +66,7 @@ class LedgerConsent(FakeConsentService):
 
 
 class EventProfile(FakeProfileService):
-    """GetProfile as the fake does; IngestEvents keeps what it accepts (once per id)."""
+    """Profiles as the fake serves them; IngestEvents keeps what it accepts (once per id)."""
 
     def __init__(self) -> None:
         super().__init__()

@@ -40,13 +40,43 @@ class FakeProfileService(profile_service_pb2_grpc.ProfileServiceServicer):
         self.unavailable = False
         # With `unavailable`: the ErrorInfo reason of the google.rpc.Status it answers.
         self.unavailable_reason: str | None = None
-        # When set, GetProfile waits for it: lets a test act in the middle of a dispatch.
+        # When set, GetProfile and BatchGetProfiles wait for it: lets a test act in the
+        # middle of a dispatch.
         self.gate: asyncio.Event | None = None
         self.entered = asyncio.Event()
+        # An older profile, without BatchGetProfiles (answers UNIMPLEMENTED).
+        self.batch_unimplemented = False
+        # What was asked, in order: GetProfile names, BatchGetProfiles requests.
+        self.gets: list[str] = []
+        self.batches: list[profile_service_pb2.BatchGetProfilesRequest] = []
 
     async def GetProfile(
         self, request: profile_service_pb2.GetProfileRequest, context: grpc.aio.ServicerContext
     ) -> profile_service_pb2.Profile:
+        self.gets.append(request.name)
+        await self._answer_or_abort(context)
+        if request.name.removesuffix("/profile") not in self.traits:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+        return self._profile(request.name)
+
+    async def BatchGetProfiles(
+        self,
+        request: profile_service_pb2.BatchGetProfilesRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> profile_service_pb2.BatchGetProfilesResponse:
+        if self.batch_unimplemented:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "Method not implemented!")
+        self.batches.append(request)
+        await self._answer_or_abort(context)
+        for name in request.names:
+            # All or nothing, as profile: NOT_FOUND for the first name without a profile.
+            if name.removesuffix("/profile") not in self.traits:
+                await context.abort(grpc.StatusCode.NOT_FOUND, f"{name} not found")
+        return profile_service_pb2.BatchGetProfilesResponse(
+            profiles=[self._profile(name) for name in request.names]
+        )
+
+    async def _answer_or_abort(self, context: grpc.aio.ServicerContext) -> None:
         self.entered.set()
         if self.gate is not None:
             await self.gate.wait()
@@ -59,11 +89,11 @@ class FakeProfileService(profile_service_pb2_grpc.ProfileServiceServicer):
             await context.abort_with_status(rpc_status.to_status(status))
         if self.unavailable:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "down for the test")
-        customer = request.name.removesuffix("/profile")
-        if customer not in self.traits:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+
+    def _profile(self, name: str) -> profile_service_pb2.Profile:
+        customer = name.removesuffix("/profile")
         return profile_service_pb2.Profile(
-            name=request.name,
+            name=name,
             customer=customer,
             traits={
                 key: profile_service_pb2.Trait(value=_trait_value(v))

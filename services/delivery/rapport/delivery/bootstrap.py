@@ -13,7 +13,6 @@ from rapport.delivery.adapters.consent_client import GrpcConsentClient
 from rapport.delivery.adapters.consent_feed import GrpcConsentFeed
 from rapport.delivery.adapters.consent_recorder import GrpcConsentRecorder
 from rapport.delivery.adapters.email_provider import SmtpEmailProvider
-from rapport.delivery.adapters.group_commit import GroupCommit
 from rapport.delivery.adapters.http_provider import HttpClient, new_client
 from rapport.delivery.adapters.inbox_provider import InboxProvider
 from rapport.delivery.adapters.profile_client import (
@@ -53,6 +52,7 @@ from rapport.delivery.settings import (
     SmtpProviderSettings,
 )
 from rapport.delivery.v1 import delivery_service_pb2, delivery_service_pb2_grpc
+from rapport.groupcommit import GroupCommit
 from rapport.grpcclients import open_channel
 from rapport.grpcserver import ServiceParts
 from rapport.pagination import PageTokens
@@ -286,7 +286,7 @@ def provider_limits(settings: DeliverySettings) -> ProviderLimits:
 
 
 def profile_client(settings: DeliverySettings, channel: Any) -> ProfileClient:
-    client = GrpcProfileClient(channel)
+    client = GrpcProfileClient(channel, linger=settings.batch_linger_seconds)
     if settings.profile_cache_seconds > 0:
         return CachedProfileClient(client, ttl_seconds=settings.profile_cache_seconds)
     return client

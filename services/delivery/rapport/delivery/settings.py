@@ -296,9 +296,9 @@ class DeliverySettings(ServiceSettings):
     # How long a customer's profile read from profile is used for their next messages
     # (traits changed meanwhile show that much later at most); 0: read for every attempt.
     profile_cache_seconds: float = 0.0
-    # Under load, how long a batch (accepts, claims, cap counts, consent checks, attempt
-    # outcomes) waits for more items before it is written: fewer, larger transactions.
-    # An idle service writes a lone item at once.
+    # Under load, how long a batch (accepts, claims, cap counts, profile reads, consent
+    # checks, attempt outcomes) waits for more items before it is written: fewer, larger
+    # transactions and calls. An idle service writes a lone item at once.
     batch_linger_seconds: float = 0.005
     # One attempt (profile, consent, providers) is cut off after this long...
     attempt_timeout_seconds: float = 60.0

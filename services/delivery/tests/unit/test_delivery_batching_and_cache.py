@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-from rapport.delivery.adapters.group_commit import GroupCommit
 from rapport.delivery.adapters.profile_client import (
     CachedProfileClient,
     CustomerProfile,
     ProfileClient,
     ProfileNotFound,
 )
+from rapport.groupcommit import GroupCommit
 
 
 async def test_a_busy_writer_lingers_so_callers_a_moment_apart_share_a_batch() -> None:

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.delivery.adapters.cap_store import Reservation, SqlCapStore
 from rapport.delivery.adapters.consent_client import GrpcConsentClient
-from rapport.delivery.adapters.group_commit import GroupCommit
 from rapport.delivery.adapters.repository import MessageRepository
 from rapport.delivery.adapters.upstream import UpstreamUnavailable
 from rapport.delivery.bootstrap import MIGRATIONS_DIR
@@ -25,6 +24,7 @@ from rapport.delivery.domain.frequency_caps import CapRule
 from rapport.delivery.domain.model import Channel, MessageContent, MessageState
 from rapport.delivery.service_layer import commands, messages
 from rapport.errors import FailedPrecondition, NotFound
+from rapport.groupcommit import GroupCommit
 from rapport.grpctesting import serve_fakes
 from rapport.sqlstore import create_engine, migrate
 from sqlalchemy.exc import IntegrityError

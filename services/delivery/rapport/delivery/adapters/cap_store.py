@@ -16,13 +16,13 @@ from datetime import datetime
 
 from rapport.delivery.domain.frequency_caps import CapRule, CapVerdict, Counted, verdict
 from rapport.delivery.domain.model import Channel
+from rapport.groupcommit import GroupCommit
 from rapport.sqlstore import SqlUnitOfWork, advisory_key, advisory_xact_locks, as_utc
 from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .driver_rows import execute_rows
-from .group_commit import GroupCommit
 from .tables import cap_reservations
 
 

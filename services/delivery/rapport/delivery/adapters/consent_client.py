@@ -10,9 +10,9 @@ import grpc
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.delivery.domain import names
 from rapport.delivery.domain.model import Channel
+from rapport.groupcommit import GroupCommit
 from rapport.type.v1 import channel_pb2
 
-from .group_commit import GroupCommit
 from .upstream import as_upstream_unavailable
 
 

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rapport.delivery.domain.frequency_caps import CapCheck, CapRule, CapVerdict
+from rapport.groupcommit import GroupCommit
 from redis import asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
 from .cap_store import CapStore, CapStoreUnavailable, Reservation
-from .group_commit import GroupCommit
 
 # KEYS: the rules' sets (n of them), then the sets of the purpose's rules on other
 # channels. ARGV: message id, now (ms), n, then window (ms) and limit per rule.

@@ -12,13 +12,13 @@ from typing import Any
 
 from rapport.delivery.adapters.cap_store import CapStore
 from rapport.delivery.adapters.consent_client import ConsentClient
-from rapport.delivery.adapters.group_commit import GroupCommit
 from rapport.delivery.adapters.profile_client import ProfileClient
 from rapport.delivery.adapters.providers import Provider
 from rapport.delivery.domain.addressing import Addressing
 from rapport.delivery.domain.circuit_breaker import CircuitBreakers
 from rapport.delivery.domain.model import Channel, RetryPolicy
 from rapport.delivery.domain.policy import SendingPolicy
+from rapport.groupcommit import GroupCommit
 from rapport.pagination import PageTokens
 
 from .closed_loop import ClosedLoop

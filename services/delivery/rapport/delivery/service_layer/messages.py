@@ -5,7 +5,7 @@ window (SendingPolicy.idempotency_window) from when it made it; after that the s
 key makes a new message (and answers with that one). Expired keys are pruned in the
 background (maintenance.py), but expiry never waits for the pruning.
 
-Accepting is a group commit (adapters/group_commit.py): SendMessage calls arriving
+Accepting is a group commit (rapport.groupcommit): SendMessage calls arriving
 while a batch is being written go together in the next transaction (keys read, then
 keys, messages, QUEUED history inserted with one statement each), each caller answered
 once it committed. A batch that cannot be written is accepted one message at a time,
