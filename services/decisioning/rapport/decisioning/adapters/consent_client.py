@@ -49,41 +49,39 @@ class GrpcConsentClient:
         return await self._asks.submit((workspace, tuple(queries)), self._check_together)
 
     async def _check_together(self, asks: Sequence[ConsentAsk]) -> list[list[bool] | BaseException]:
-        answers: list[list[bool] | BaseException] = [[] for _ in asks]
         by_workspace: dict[str, list[int]] = {}
         for index, (workspace, _) in enumerate(asks):
             by_workspace.setdefault(workspace, []).append(index)
+        answers: list[list[bool] | BaseException] = [[] for _ in asks]
         for workspace, indexes in by_workspace.items():
-            # Callers taken together up to the call's limit; each gets its own answers.
-            start = 0
-            while start < len(indexes):
-                group, size = [], 0
-                while (
-                    start < len(indexes)
-                    and size + len(asks[indexes[start]][1]) <= MAX_CONSENT_BATCH
-                ):
-                    group.append(indexes[start])
-                    size += len(asks[indexes[start]][1])
-                    start += 1
-                queries = [q for i in group for q in asks[i][1]]
-                try:
-                    allowed = await self._check_alone(workspace, queries)
-                except DependencyError as err:
-                    if len(group) == 1 or not err.definite:
-                        for i in group:
-                            answers[i] = err
-                        continue
-                    for i in group:  # refused for good: whose check was it?
-                        try:
-                            answers[i] = await self._check_alone(workspace, asks[i][1])
-                        except DependencyError as alone:
-                            answers[i] = alone
-                    continue
-                offset = 0
-                for i in group:
-                    answers[i] = allowed[offset : offset + len(asks[i][1])]
-                    offset += len(asks[i][1])
+            mine = [asks[i][1] for i in indexes]
+            for i, answer in zip(indexes, await self._answer(workspace, mine), strict=True):
+                answers[i] = answer
         return answers
+
+    async def _answer(
+        self, workspace: str, callers: list[tuple[ConsentQuery, ...]]
+    ) -> list[list[bool] | BaseException]:
+        """Each caller's answers from one set of calls (_check_alone splits at the limit)."""
+        try:
+            allowed = await self._check_alone(workspace, [q for c in callers for q in c])
+        except DependencyError as err:
+            if len(callers) == 1 or not err.definite:
+                return [err] * len(callers)
+            # Refused for good: asked again per caller, whose check it was fails alone.
+            answers: list[list[bool] | BaseException] = []
+            for queries in callers:
+                try:
+                    answers.append(await self._check_alone(workspace, queries))
+                except DependencyError as alone:
+                    answers.append(alone)
+            return answers
+        split: list[list[bool] | BaseException] = []
+        offset = 0
+        for queries in callers:
+            split.append(allowed[offset : offset + len(queries)])
+            offset += len(queries)
+        return split
 
     async def _check_alone(self, workspace: str, queries: Sequence[ConsentQuery]) -> list[bool]:
         answers: list[bool] = []
