@@ -208,6 +208,9 @@ class FakeDelivery(delivery_service_pb2_grpc.DeliveryServiceServicer):
         self._by_key: dict[str, delivery_service_pb2.Message] = {}
         # best_channel: each customer's preferred channel, else the first candidate.
         self.preferred: dict[str, int] = {}
+        # As the real delivery: a best-channel message is answered before its channel is
+        # chosen (the answer's channel unspecified).
+        self.choose_later = False
 
     @property
     def keys(self) -> list[str]:
@@ -240,7 +243,9 @@ class FakeDelivery(delivery_service_pb2_grpc.DeliveryServiceServicer):
             name=f"{request.parent}/messages/m{len(self._by_key) + 1}",
             customer=request.customer,
             purpose=request.purpose,
-            channel=channel,
+            channel=channel_pb2.CHANNEL_UNSPECIFIED
+            if request.best_channel and self.choose_later
+            else channel,
             idempotency_key=request.idempotency_key,
             state=delivery_service_pb2.MESSAGE_STATE_QUEUED,
             source=request.source,

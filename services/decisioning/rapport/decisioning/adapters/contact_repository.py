@@ -64,6 +64,26 @@ class ContactRepository:
         if rows:
             await self._conn.execute(tables.contacts.insert(), rows)
 
+    async def keep_channel(
+        self, workspace: str, decision_id: str, action: str, channel: Channel
+    ) -> bool:
+        """Of one decision's contacts about `action`, keep only the one on `channel` (the
+        first moved there when none is); True when a row changed."""
+        t = tables.contacts
+        about = sa.and_(
+            t.c.workspace == workspace, t.c.decision_id == decision_id, t.c.action == action
+        )
+        rows = (await self._conn.execute(sa.select(t.c.channel).where(about))).all()
+        held = [row.channel for row in rows]
+        if not held or held == [channel.value]:
+            return False
+        if channel.value not in held:
+            await self._conn.execute(
+                t.update().where(about, t.c.channel == held[0]).values(channel=channel.value)
+            )
+        await self._conn.execute(t.delete().where(about, t.c.channel != channel.value))
+        return True
+
     async def delete_customer(self, workspace: str, customer: str) -> int:
         t = tables.contacts
         result = await self._conn.execute(

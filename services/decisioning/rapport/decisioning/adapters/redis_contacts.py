@@ -2,12 +2,14 @@
 
 One sorted set per customer: members `channel|purpose|decision|action`, scored by
 the contact's time in milliseconds. `reserve` checks every limit a new contact
-counts against and adds the contacts in one Lua script, so two replicas reserving
+counts against (one decision's send of one action counting once, as in ContactBudget)
+and adds the contacts in one Lua script, so two replicas reserving
 for one customer at once never exceed a limit. Kept as long as the longest period.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +42,12 @@ for l = 1, tonumber(ARGV[i]) do
   limits[l] = limit
 end
 i = i + 1
+local function send_of(member)
+  -- One decision's send of one action counts once, on however many channels it holds.
+  local decision, action = string.match(member, '^[^|]*|[^|]*|([^|]*)|(.*)$')
+  if decision == nil or decision == '' then return member end
+  return decision .. '|' .. action
+end
 local new = {}
 for n = 1, tonumber(ARGV[i]) do
   new[n] = {member = ARGV[i + 1], channel = ARGV[i + 2], purpose = ARGV[i + 3]}
@@ -49,15 +57,26 @@ local function counts(limit, channel, purpose)
   return limit.channels[channel] and (limit.any or limit.purposes[purpose])
 end
 for _, limit in ipairs(limits) do
-  local added = 0
+  local mine = false
   for _, contact in ipairs(new) do
-    if counts(limit, contact.channel, contact.purpose) then added = added + 1 end
+    if counts(limit, contact.channel, contact.purpose) then mine = true end
   end
-  if added > 0 then
-    local used = 0
+  if mine then
+    local sends, used, added = {}, 0, 0
     for _, member in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. limit.since, '+inf')) do
       local channel, purpose = string.match(member, '^([^|]*)|([^|]*)|')
-      if counts(limit, channel, purpose) then used = used + 1 end
+      local send = send_of(member)
+      if counts(limit, channel, purpose) and not sends[send] then
+        sends[send] = true
+        used = used + 1
+      end
+    end
+    for _, contact in ipairs(new) do
+      local send = send_of(contact.member)
+      if counts(limit, contact.channel, contact.purpose) and not sends[send] then
+        sends[send] = true
+        added = added + 1
+      end
     end
     if used + added > limit.max then return 0 end
   end
@@ -71,6 +90,10 @@ return 1
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+def _member(contact: Contact) -> str:
+    return "|".join((contact.channel.value, contact.purpose, contact.decision_id, contact.action))
 
 
 class RedisContactLedger:
@@ -115,15 +138,37 @@ class RedisContactLedger:
             args += [len(limit.purposes), *limit.purposes]
         args.append(len(contacts))
         for contact in contacts:
-            member = "|".join(
-                (contact.channel.value, contact.purpose, contact.decision_id, contact.action)
-            )
-            args += [member, contact.channel.value, contact.purpose]
+            args += [_member(contact), contact.channel.value, contact.purpose]
         try:
             added = await self._reserve(keys=[self._key(workspace, customer)], args=args)
         except _FAILURES as err:
             raise DependencyError("redis", "UNAVAILABLE", "CONTACT_STORE_UNAVAILABLE") from err
         return bool(added)
+
+    async def keep_channel(
+        self, workspace: str, customer: str, decision_id: str, action: str, channel: Channel
+    ) -> bool:
+        """Of one decision's contacts about `action`, keep only the one on `channel` (the
+        first moved there when none is); True when a contact changed."""
+        held = [
+            c
+            for c in await self.history(workspace, customer, datetime.fromtimestamp(0, UTC))
+            if c.decision_id == decision_id and c.action == action
+        ]
+        if not held or [c.channel for c in held] == [channel]:
+            return False
+        kept = next((c for c in held if c.channel is channel), None)
+        key = self._key(workspace, customer)
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                if kept is None:
+                    kept = dataclasses.replace(held[0], channel=channel)
+                    pipe.zadd(key, {_member(kept): _ms(kept.time)})
+                pipe.zrem(key, *(_member(c) for c in held if c.channel is not channel))
+                await pipe.execute()
+        except _FAILURES as err:
+            raise DependencyError("redis", "UNAVAILABLE", "CONTACT_STORE_UNAVAILABLE") from err
+        return True
 
     async def forget(self, workspace: str, customer: str) -> int:
         """Delete the customer's contacts (data subject erasure); how many there were."""

@@ -88,7 +88,9 @@ contacts = sa.Table(
     sa.Column("decision_id", sa.String(32), primary_key=True),
     sa.Column("action", sa.String(300), primary_key=True),
     sa.Column("customer", sa.String(300), nullable=False),
-    sa.Column("channel", sa.String(16), nullable=False),
+    # In the key: a best-channel send holds a contact on each channel offered to delivery
+    # until the channel it chose is known (channel_offer.py).
+    sa.Column("channel", sa.String(16), primary_key=True),
     sa.Column("purpose", sa.String(64), nullable=False),
     sa.Column("contact_time", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_contacts_customer_time", "workspace", "customer", "contact_time"),

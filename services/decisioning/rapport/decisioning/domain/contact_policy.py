@@ -37,6 +37,13 @@ def counts_as_contact(channel: Channel) -> bool:
     return channel.can_be_sent
 
 
+def _send_of(contact: Contact) -> object:
+    """What a limit counts once: one decision's send of one action, even while it holds
+    a contact on each channel offered to delivery (best channel)."""
+    # Without a decision (stored before decisions named their contacts): each counts.
+    return (contact.decision_id, contact.action) if contact.decision_id else object()
+
+
 class ContactBudget:
     """How many more contacts each limit allows one customer at one moment."""
 
@@ -46,12 +53,14 @@ class ContactBudget:
         self._limits = tuple(limits)
         recent = list(history)
         self._used = [
-            sum(
-                1
-                for contact in recent
-                # Later than now too: another replica's clock may run ahead.
-                if contact.time > now - limit.period
-                and limit.counts(contact.channel, contact.purpose)
+            len(
+                {
+                    _send_of(contact)
+                    for contact in recent
+                    # Later than now too: another replica's clock may run ahead.
+                    if contact.time > now - limit.period
+                    and limit.counts(contact.channel, contact.purpose)
+                }
             )
             for limit in self._limits
         ]

@@ -24,6 +24,7 @@ from rapport.decisioning.domain.checks import MAX_AMOUNT
 from rapport.decisioning.domain.model import Channel, Decision, Outcome, OutcomeType, TrackedEvent
 
 from .dependencies import Dependencies
+from .channel_offer import settle_channel
 from .models import learn_from_outcome
 from .outcomes import derived_outcome_id
 from .unit_of_work import DecisioningUnitOfWork
@@ -84,11 +85,13 @@ async def attribute_event(
     now = deps.clock()
     happened = event.time or now
     recorded = 0
+    sent_on = None
     async with deps.uow() as uow:
         if status is not None:
             kind, message = status
             sent = await uow.sent_messages.get(workspace, message)
             if sent is not None and sent.customer == customer:
+                sent_on = (sent, _event_channel(event))
                 recorded += await _add_once(
                     uow,
                     {
@@ -129,6 +132,11 @@ async def attribute_event(
             )
         if recorded:
             await uow.commit()
+    if sent_on is not None and sent_on[1] is not None:
+        # The channel delivery chose is known: the contacts a best-channel send held on
+        # the others end (channel_offer.py).
+        link, channel = sent_on
+        await settle_channel(deps, workspace, customer, link.decision_id, link.action, channel)
     if recorded:
         log.info(
             "outcomes attributed",

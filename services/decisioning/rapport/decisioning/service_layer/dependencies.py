@@ -16,7 +16,7 @@ from rapport.decisioning.domain.arbitration import BasePropensity, PropensityMod
 from rapport.decisioning.domain.catalogue import Catalogue
 from rapport.decisioning.domain.config import DecisionConfig
 from rapport.decisioning.domain.contact_policy import Contact
-from rapport.decisioning.domain.model import Signal
+from rapport.decisioning.domain.model import Channel, Signal
 from rapport.decisioning.domain.outbound import (
     ConsentQuery,
     CustomerProfile,
@@ -101,6 +101,12 @@ class ContactStore(Protocol):
         now: datetime,
     ) -> bool:
         """Record the contacts unless that would exceed a limit, atomically; True if recorded."""
+        ...
+
+    async def keep_channel(
+        self, workspace: str, customer: str, decision_id: str, action: str, channel: Channel
+    ) -> bool:
+        """Of one decision's contacts about `action`, keep only the one on `channel`."""
         ...
 
     async def forget(self, workspace: str, customer: str) -> int:

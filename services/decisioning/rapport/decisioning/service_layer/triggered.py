@@ -26,6 +26,7 @@ from rapport.sqlstore import run_with_retries
 
 from . import commands
 from .attribution import attribute_event
+from .channel_offer import hold_offer, settle_channel
 from .decision_making import customer_zone, make_decision, triggered_decision_id
 from .dependencies import Dependencies
 
@@ -175,6 +176,11 @@ async def _fire(
             _skip(trigger, signal, excluded.reason.value if excluded else "NOT_CHOSEN")
             return ""
         chosen = decision.actions[0]
+        offered = (
+            await hold_offer(deps, cmd.workspace, config, decision, action)
+            if trigger.best_channel
+            else ()
+        )
         sent = await deps.delivery.send(
             OutboundMessage(
                 workspace=cmd.workspace,
@@ -188,11 +194,14 @@ async def _fire(
                 source=trigger.name,
                 data={"event": event.properties, "decision": decision.name},
                 best_channel=trigger.best_channel,
-                candidate_channels=tuple(c for c in action.channels if c.can_be_sent)
-                if trigger.best_channel
-                else (),
+                candidate_channels=offered,
             )
         )
+        if offered and sent.channel is not None:
+            await settle_channel(
+                deps, cmd.workspace, signal.customer, decision.decision_id, chosen.action,
+                sent.channel,
+            )  # fmt: skip
         await _link(cmd.workspace, sent.name, decision, sent.channel or chosen.channel, deps)
         if trigger.throttle is not None:
             await run_with_retries(
