@@ -53,7 +53,7 @@ _ADMIN = (
     "UpdateDecisionSettings", "PublishDecisionConfig", "RollbackDecisionConfig",
     "ImportDecisionConfig", "CreateModel", "UpdateModel", "DeleteModel", "SimulateDecisions",
     "CreateExperiment", "UpdateExperiment", "DeleteExperiment", "CreateConversionRule",
-    "DeleteConversionRule",
+    "UpdateConversionRule", "DeleteConversionRule",
     "ExportCustomerDecisions", "EraseCustomerDecisions",
 )  # fmt: skip
 _READ = (

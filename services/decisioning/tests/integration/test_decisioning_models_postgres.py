@@ -115,3 +115,37 @@ async def test_replicas_share_what_the_bandit_learns(serve, pg_settings, fake_se
     finally:
         await engine.dispose()
     assert (int(row[0]), int(row[1])) == (32, 48)
+
+
+async def test_erasure_subtracts_contributions_on_postgres(
+    serve, make_settings, tmp_path, postgres_url, pg_schema, fake_services
+):
+    """Erasure of model contributions on PostgreSQL, and concurrent with learning from
+    another customer's outcomes on another replica: no update is lost either way."""
+    from ..service import test_decisioning_model_erasure_service as erasure
+
+    for customer, plan in ((erasure.ALICE, "gold"), (erasure.BOB, "basic")):
+        fake_services.profile.traits[customer] = {"plan": plan}
+        fake_services.consent.grant(customer, "marketing", channel_pb2.CHANNEL_EMAIL)
+    expected = await erasure.bob_only(serve, make_settings, tmp_path)
+
+    def on_postgres():
+        return make_settings(
+            database_url=postgres_url, database_schema=pg_schema, model_refresh_seconds=0
+        )
+
+    await erasure.erasure_scenario(serve, on_postgres(), expected)
+    async with serve(on_postgres()) as stub:
+        await stub.DeleteModel(pb.DeleteModelRequest(name=erasure.MODEL))
+        await stub.DeleteAction(pb.DeleteActionRequest(name=f"{PARENT}/actions/offer-a"))
+        await stub.DeleteAction(pb.DeleteActionRequest(name=f"{PARENT}/actions/offer-b"))
+    await erasure.reset_scenario(serve, on_postgres(), expected)
+
+    async with serve(on_postgres()) as first, serve(on_postgres()) as second:
+        await erasure.erase(first, erasure.BOB)
+        await erasure.train(first, erasure.ALICE)
+        erased, _ = await asyncio.gather(
+            erasure.erase(first, erasure.ALICE), erasure.train(second, erasure.BOB)
+        )
+        assert erased.model_contribution_count == erasure.ROUNDS * erasure.PER_DECISION
+    erasure.assert_same(await erasure.stored_statistics(on_postgres()), expected)

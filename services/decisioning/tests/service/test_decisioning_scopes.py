@@ -66,6 +66,7 @@ WRITES = {
     "UpdateExperiment": ("decisioning.admin", pb.UpdateExperimentRequest()),
     "DeleteExperiment": ("decisioning.admin", pb.DeleteExperimentRequest(name="x")),
     "CreateConversionRule": ("decisioning.admin", pb.CreateConversionRuleRequest(parent=PARENT)),
+    "UpdateConversionRule": ("decisioning.admin", pb.UpdateConversionRuleRequest()),
     "DeleteConversionRule": ("decisioning.admin", pb.DeleteConversionRuleRequest(name="x")),
     "ExportCustomerDecisions": (
         "decisioning.admin",

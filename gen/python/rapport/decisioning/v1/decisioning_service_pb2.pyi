@@ -359,6 +359,14 @@ class CreateConversionRuleRequest(_message.Message):
     conversion_rule: ConversionRule
     def __init__(self, parent: _Optional[str] = ..., conversion_rule_id: _Optional[str] = ..., conversion_rule: _Optional[_Union[ConversionRule, _Mapping]] = ...) -> None: ...
 
+class UpdateConversionRuleRequest(_message.Message):
+    __slots__ = ("conversion_rule", "update_mask")
+    CONVERSION_RULE_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_MASK_FIELD_NUMBER: _ClassVar[int]
+    conversion_rule: ConversionRule
+    update_mask: _field_mask_pb2.FieldMask
+    def __init__(self, conversion_rule: _Optional[_Union[ConversionRule, _Mapping]] = ..., update_mask: _Optional[_Union[_field_mask_pb2.FieldMask, _Mapping]] = ...) -> None: ...
+
 class GetConversionRuleRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -402,14 +410,34 @@ class ExportCustomerDecisionsRequest(_message.Message):
     def __init__(self, parent: _Optional[str] = ..., customer: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ExportCustomerDecisionsResponse(_message.Message):
-    __slots__ = ("decisions", "outcomes", "next_page_token")
+    __slots__ = ("decisions", "outcomes", "next_page_token", "model_contributions")
     DECISIONS_FIELD_NUMBER: _ClassVar[int]
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    MODEL_CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
     decisions: _containers.RepeatedCompositeFieldContainer[Decision]
     outcomes: _containers.RepeatedCompositeFieldContainer[Outcome]
     next_page_token: str
-    def __init__(self, decisions: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., outcomes: _Optional[_Iterable[_Union[Outcome, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    model_contributions: _containers.RepeatedCompositeFieldContainer[ModelContribution]
+    def __init__(self, decisions: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., outcomes: _Optional[_Iterable[_Union[Outcome, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., model_contributions: _Optional[_Iterable[_Union[ModelContribution, _Mapping]]] = ...) -> None: ...
+
+class ModelContribution(_message.Message):
+    __slots__ = ("model", "action", "decision", "outcome", "exposed", "reward", "create_time")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    EXPOSED_FIELD_NUMBER: _ClassVar[int]
+    REWARD_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    action: str
+    decision: str
+    outcome: str
+    exposed: bool
+    reward: float
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, model: _Optional[str] = ..., action: _Optional[str] = ..., decision: _Optional[str] = ..., outcome: _Optional[str] = ..., exposed: _Optional[bool] = ..., reward: _Optional[float] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class EraseCustomerDecisionsRequest(_message.Message):
     __slots__ = ("parent", "customer")
@@ -420,18 +448,20 @@ class EraseCustomerDecisionsRequest(_message.Message):
     def __init__(self, parent: _Optional[str] = ..., customer: _Optional[str] = ...) -> None: ...
 
 class EraseCustomerDecisionsResponse(_message.Message):
-    __slots__ = ("decision_count", "outcome_count", "contact_count", "sent_message_count", "schedule_count")
+    __slots__ = ("decision_count", "outcome_count", "contact_count", "sent_message_count", "schedule_count", "model_contribution_count")
     DECISION_COUNT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_COUNT_FIELD_NUMBER: _ClassVar[int]
     CONTACT_COUNT_FIELD_NUMBER: _ClassVar[int]
     SENT_MESSAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_CONTRIBUTION_COUNT_FIELD_NUMBER: _ClassVar[int]
     decision_count: int
     outcome_count: int
     contact_count: int
     sent_message_count: int
     schedule_count: int
-    def __init__(self, decision_count: _Optional[int] = ..., outcome_count: _Optional[int] = ..., contact_count: _Optional[int] = ..., sent_message_count: _Optional[int] = ..., schedule_count: _Optional[int] = ...) -> None: ...
+    model_contribution_count: int
+    def __init__(self, decision_count: _Optional[int] = ..., outcome_count: _Optional[int] = ..., contact_count: _Optional[int] = ..., sent_message_count: _Optional[int] = ..., schedule_count: _Optional[int] = ..., model_contribution_count: _Optional[int] = ...) -> None: ...
 
 class Action(_message.Message):
     __slots__ = ("name", "display_name", "description", "channels", "purpose", "value", "lever", "base_propensity", "eligibility", "content", "start_time", "end_time", "create_time", "group", "treatments", "tags", "applicability", "suitability", "update_time")

@@ -249,6 +249,11 @@ class DecisioningServiceStub:
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesRequest.SerializeToString,
                 response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesResponse.FromString,
                 _registered_method=True)
+        self.UpdateConversionRule = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/UpdateConversionRule',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateConversionRuleRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ConversionRule.FromString,
+                _registered_method=True)
         self.DeleteConversionRule = channel.unary_unary(
                 '/rapport.decisioning.v1.DecisioningService/DeleteConversionRule',
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteConversionRuleRequest.SerializeToString,
@@ -610,6 +615,15 @@ class DecisioningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateConversionRule(self, request, context):
+        """Updates a conversion rule (AIP-134): its action, event name or window.
+        Conversions already attributed are kept; events from then on are
+        attributed by the updated rule.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteConversionRule(self, request, context):
         """Deletes a conversion rule; conversions already attributed are kept.
         """
@@ -618,9 +632,10 @@ class DecisioningServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportCustomerDecisions(self, request, context):
-        """Data subject access: the decisions and outcomes held on one customer
-        (with each decision's experiment arm), a page at a time: decisions
-        first, newest first, then outcomes.
+        """Data subject access: the decisions, outcomes and model contributions
+        held on one customer (with each decision's experiment arm), a page at a
+        time: decisions first, newest first, then outcomes, then model
+        contributions.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -629,8 +644,11 @@ class DecisioningServiceServicer:
     def EraseCustomerDecisions(self, request, context):
         """Data subject erasure: deletes the decisions, outcomes, contacts, sent
         message links, scheduled trigger firings and trigger throttle records
-        held on one customer, and the scoring data stored with their decisions. Experiment assignment is a hash of customer and
-        experiment: nothing per customer is stored for it.
+        held on one customer, and the scoring data stored with their decisions;
+        subtracts the customer's model contributions from what the bandit models
+        learnt (the statistics are then those learnt without the customer's
+        outcomes). Experiment assignment is a hash of customer and experiment:
+        nothing per customer is stored for it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -897,6 +915,11 @@ def add_DecisioningServiceServicer_to_server(servicer, server):
                     servicer.ListConversionRules,
                     request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesRequest.FromString,
                     response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesResponse.SerializeToString,
+            ),
+            'UpdateConversionRule': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateConversionRule,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateConversionRuleRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ConversionRule.SerializeToString,
             ),
             'DeleteConversionRule': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteConversionRule,
@@ -2021,6 +2044,33 @@ class DecisioningService:
             '/rapport.decisioning.v1.DecisioningService/ListConversionRules',
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesRequest.SerializeToString,
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListConversionRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateConversionRule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/UpdateConversionRule',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.UpdateConversionRuleRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ConversionRule.FromString,
             options,
             channel_credentials,
             insecure,

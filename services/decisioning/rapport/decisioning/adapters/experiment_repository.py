@@ -147,6 +147,18 @@ class ConversionRuleRepository:
         rows = await self._conn.execute(query.order_by(t.c.rule_id).limit(limit))
         return [_rule_from_row(row) for row in rows]
 
+    async def replace(self, rule: ConversionRule) -> None:
+        t = tables.conversion_rules
+        await self._conn.execute(
+            t.update()
+            .where(t.c.workspace == rule.workspace, t.c.rule_id == rule.rule_id)
+            .values(
+                action_id=rule.action_id,
+                event_name=rule.event_name,
+                window_seconds=int(rule.window.total_seconds()),
+            )
+        )
+
     async def for_event(self, workspace: str, event_name: str) -> list[ConversionRule]:
         t = tables.conversion_rules
         rows = await self._conn.execute(

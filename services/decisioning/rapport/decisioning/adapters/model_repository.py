@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
 from .decision_json import decision_from_row
+from .model_contributions import ModelContributionRepository, Removed
 
 _M = tables.models
 _S = tables.model_statistics
@@ -90,6 +91,8 @@ def _bytes(array: np.ndarray) -> bytes:
 class ModelRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
+        # What each outcome added to the statistics, for erasure.
+        self.contributions = ModelContributionRepository(connection)
 
     def _where(self, workspace: str, model_id: str) -> Any:
         return sa.and_(_M.c.workspace == workspace, _M.c.model_id == model_id)
@@ -192,9 +195,11 @@ class ModelRepository:
         return {row.action_id: _stats_from_row(row, spec.dimensions) for row in rows}
 
     async def reset_statistics(self, workspace: str, model_id: str) -> None:
+        """Forget what the model learnt, and the contributions that made it up."""
         await self._conn.execute(
             _S.delete().where(_S.c.workspace == workspace, _S.c.model_id == model_id)
         )
+        await self.contributions.delete_model(workspace, model_id)
 
     async def lock_statistics(self, workspace: str, keys: Sequence[tuple[str, str]]) -> None:
         """Hold the (model, action) locks until the transaction ends."""
@@ -211,8 +216,9 @@ class ModelRepository:
         exposed: bool,
         reward: float,
         now: datetime,
-    ) -> None:
-        """Add one observation; call lock_statistics for the pair first."""
+    ) -> bool:
+        """Add one observation; call lock_statistics for the pair first. False when the
+        row went away meanwhile (the model's statistics were reset): nothing added."""
         where = sa.and_(
             _S.c.workspace == spec.workspace,
             _S.c.model_id == spec.model_id,
@@ -239,10 +245,43 @@ class ModelRepository:
                     **values,
                 )
             )
-        else:
-            await self._conn.execute(
-                _S.update().where(where).values(revision=_S.c.revision + 1, **values)
+            return True
+        result = await self._conn.execute(
+            _S.update().where(where).values(revision=_S.c.revision + 1, **values)
+        )
+        return result.rowcount > 0
+
+    async def subtract_observations(self, workspace: str, removed: Removed, now: datetime) -> bool:
+        """Take contributions away from the statistics (exact: they only add up); call
+        lock_statistics for the pair first. False when there is nothing they match."""
+        where = sa.and_(
+            _S.c.workspace == workspace,
+            _S.c.model_id == removed.model_id,
+            _S.c.action_id == removed.action_id,
+        )
+        row = (await self._conn.execute(sa.select(_S).where(where))).first()
+        dims = removed.statistics.xr.size
+        if row is None or len(row.xr) != dims * 8:
+            return False  # learnt afresh since (other dimensions)
+        stats, gone = _stats_from_row(row, dims), removed.statistics
+        count = max(stats.count - gone.count, 0)
+        xtx, xsum = stats.xtx - gone.xtx, stats.xsum - gone.xsum
+        if count == 0:
+            # No exposure left: Σ x xᵀ and Σ x are exactly 0, without rounding residue.
+            xtx, xsum = np.zeros_like(xtx), np.zeros_like(xsum)
+        await self._conn.execute(
+            _S.update()
+            .where(where)
+            .values(
+                xtx=_bytes(xtx),
+                xr=_bytes(stats.xr - gone.xr),
+                xsum=_bytes(xsum),
+                count=count,
+                revision=_S.c.revision + 1,
+                update_time=now,
             )
+        )
+        return True
 
     async def logged_decisions(
         self, workspace: str, start: datetime, end: datetime, limit: int

@@ -253,6 +253,26 @@ model_statistics = sa.Table(
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Since 0008: each observation an outcome added to a bandit's statistics, with its x
+# (float64 array, little endian), so that erasing the customer subtracts it exactly.
+# Dropped with the model's statistics (reset or deletion).
+model_contributions = sa.Table(
+    "model_contributions",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("outcome_id", sa.String(32), primary_key=True),
+    sa.Column("model_id", sa.String(63), primary_key=True),
+    sa.Column("action_id", sa.String(63), nullable=False),
+    sa.Column("customer", sa.String(300), nullable=False),
+    sa.Column("decision_id", sa.String(32), nullable=False),
+    sa.Column("x", sa.LargeBinary, nullable=False),
+    sa.Column("exposed", sa.Boolean, nullable=False),
+    sa.Column("reward", sa.Double, nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_model_contributions_customer", "workspace", "customer", "create_time"),
+    sa.Index("ix_model_contributions_model", "workspace", "model_id"),
+)
+
 # Since 0005: the next firing of each time-window trigger per customer, scheduled when a
 # trait-changed signal carries the date; fired_time is set once it fired (or was dropped).
 trigger_schedules = sa.Table(

@@ -122,6 +122,19 @@ def create_conversion_rule_command(
     )
 
 
+def update_conversion_rule_command(
+    request: pb.UpdateConversionRuleRequest,
+) -> commands.UpdateConversionRule:
+    # The values ride in a CreateConversionRule (its parent and id unused): one conversion.
+    return commands.UpdateConversionRule(
+        name=request.conversion_rule.name,
+        rule=create_conversion_rule_command(
+            pb.CreateConversionRuleRequest(conversion_rule=request.conversion_rule)
+        ),
+        mask=field_mask(request.conversion_rule, request.update_mask),
+    )
+
+
 def conversion_rule_to_proto(rule: ConversionRule) -> pb.ConversionRule:
     return pb.ConversionRule(
         name=rule.name,
@@ -137,6 +150,18 @@ def export_to_proto(export: CustomerExport) -> pb.ExportCustomerDecisionsRespons
         decisions=[decision_to_proto(d) for d in export.decisions],
         outcomes=[outcome_to_proto(o) for o in export.outcomes],
         next_page_token=export.next_page_token,
+        model_contributions=[
+            pb.ModelContribution(
+                model=names.model_name(c.workspace, c.model_id),
+                action=names.action_name(c.workspace, c.action_id),
+                decision=names.decision_name(c.workspace, c.decision_id),
+                outcome=names.outcome_name(c.workspace, c.outcome_id),
+                exposed=c.exposed,
+                reward=c.reward,
+                create_time=timestamp(c.create_time),
+            )
+            for c in export.contributions
+        ],
     )
 
 
@@ -147,4 +172,5 @@ def erased_to_proto(erased: Erased) -> pb.EraseCustomerDecisionsResponse:
         contact_count=erased.contacts,
         sent_message_count=erased.sent_messages,
         schedule_count=erased.schedules,
+        model_contribution_count=erased.model_contributions,
     )

@@ -339,6 +339,13 @@ class DecisioningServicer(ModelRpcs, pb_grpc.DecisioningServiceServicer):
             conversion_rules=[xc.conversion_rule_to_proto(r) for r in page], next_page_token=token
         )
 
+    async def UpdateConversionRule(
+        self, request: pb.UpdateConversionRuleRequest, context: Context
+    ) -> pb.ConversionRule:
+        command = xc.update_conversion_rule_command(request)
+        rule = await conversion_rules.update_conversion_rule(command, self._deps)
+        return xc.conversion_rule_to_proto(rule)
+
     async def DeleteConversionRule(
         self, request: pb.DeleteConversionRuleRequest, context: Context
     ) -> empty_pb2.Empty:

@@ -23,8 +23,8 @@ from typing import Any
 from rapport.decisioning.domain.checks import MAX_AMOUNT
 from rapport.decisioning.domain.model import Channel, Decision, Outcome, OutcomeType, TrackedEvent
 
-from .dependencies import Dependencies
 from .channel_offer import settle_channel
+from .dependencies import Dependencies
 from .models import learn_from_outcome
 from .outcomes import derived_outcome_id
 from .unit_of_work import DecisioningUnitOfWork

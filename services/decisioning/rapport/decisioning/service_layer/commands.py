@@ -364,6 +364,15 @@ class ListConversionRules:
 
 
 @dataclass(frozen=True)
+class UpdateConversionRule:
+    """`rule` carries the new values (its parent and id unused)."""
+
+    name: str
+    rule: CreateConversionRule
+    mask: FieldMask = FieldMask()
+
+
+@dataclass(frozen=True)
 class DeleteConversionRule:
     name: str
 

@@ -1,7 +1,9 @@
-"""Use cases of conversion rules: create, get, list, delete (attribution: attribution.py)."""
+"""Use cases of conversion rules: create, get, list, update, delete (attribution:
+attribution.py)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from rapport.decisioning.domain import names
@@ -11,12 +13,14 @@ from rapport.errors import AlreadyExists, InvalidArgument, NotFound
 
 from . import commands
 from .dependencies import Dependencies
+from .draft import mask_paths
 from .listing import list_by_id
 from .request_checks import served_name, served_workspace
 
 log = logging.getLogger(__name__)
 
 MAX_CONVERSION_RULES = 500
+UPDATABLE = ("action", "event_name", "window")
 
 
 async def create_conversion_rule(
@@ -74,6 +78,46 @@ async def list_conversion_rules(
     return await list_by_id(
         "ListConversionRules", cmd, deps, lambda uow: uow.conversion_rules, lambda r: r.rule_id
     )
+
+
+async def update_conversion_rule(
+    cmd: commands.UpdateConversionRule, deps: Dependencies
+) -> ConversionRule:
+    name = served_name(
+        names.parse_conversion_rule, cmd.name, deps.workspaces, "conversion_rule.name"
+    )
+    paths = mask_paths(cmd.mask, UPDATABLE, "update_mask")
+    action_id = None
+    if "action" in paths:
+        field = "conversion_rule.action"
+        if not cmd.rule.action:
+            raise InvalidArgument(field, "is required")
+        parsed = names.parse_action(cmd.rule.action, field)
+        action_id = names.require_same_workspace(parsed, name.workspace, field).id
+    live = await deps.live.get(name.workspace)
+    async with deps.uow() as uow:
+        current = await uow.conversion_rules.get(name.workspace, name.id)
+        if current is None:
+            raise NotFound(cmd.name)
+        event_name = cmd.rule.event_name if "event_name" in paths else current.event_name
+        window = cmd.rule.window if "window" in paths else current.window
+        validate_conversion_rule(event_name, window)
+        assert window is not None  # validated
+        revised = dataclasses.replace(
+            current,
+            action_id=current.action_id if action_id is None else action_id,
+            event_name=event_name,
+            window=window,
+        )
+        if revised.action_id != current.action_id:
+            known = live.action(revised.action_id) is not None
+            if not known and await uow.actions.get(name.workspace, revised.action_id) is None:
+                raise NotFound(cmd.rule.action)
+        if revised != current:
+            await uow.conversion_rules.replace(revised)
+            await uow.commit()
+    log.info("conversion rule updated", extra={"resource": revised.name})
+    return revised
 
 
 async def delete_conversion_rule(cmd: commands.DeleteConversionRule, deps: Dependencies) -> None:

@@ -2,18 +2,22 @@
 
 Held per customer: decisions (with their experiment arm and the score parts and
 probabilities of their actions), outcomes, contacts counted against the contact
-limits, links from sent messages to decisions, scheduled time-window firings and
-trigger throttle records. Experiment assignment is a hash
+limits, links from sent messages to decisions, scheduled time-window firings,
+trigger throttle records, and the model contributions of their outcomes (what each
+outcome added to a bandit's statistics: erasure subtracts them, exactly, since the
+statistics only add up). Experiment assignment is a hash
 of customer and experiment, so nothing per customer is stored for it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from rapport.decisioning.adapters.model_contributions import Contribution
 from rapport.decisioning.domain import names
 from rapport.decisioning.domain.model import Decision, Outcome
 from rapport.decisioning.domain.outbound import DependencyError
@@ -24,10 +28,13 @@ from . import commands
 from .dependencies import Dependencies
 from .listing import PAGE_TOKEN, newest_first_position
 from .request_checks import served_workspace
+from .unit_of_work import DecisioningUnitOfWork
 
 log = logging.getLogger(__name__)
 
-_DECISIONS, _OUTCOMES = "decisions", "outcomes"
+_DECISIONS, _OUTCOMES, _CONTRIBUTIONS = "decisions", "outcomes", "contributions"
+_PHASES = (_DECISIONS, _OUTCOMES, _CONTRIBUTIONS)
+Position = tuple[datetime, str]
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ class CustomerExport:
     decisions: tuple[Decision, ...]
     outcomes: tuple[Outcome, ...]
     next_page_token: str
+    contributions: tuple[Contribution, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class Erased:
     contacts: int
     sent_messages: int
     schedules: int
+    model_contributions: int = 0
 
 
 def _customer(parent: str, customer: str, deps: Dependencies) -> str:
@@ -54,9 +63,9 @@ def _customer(parent: str, customer: str, deps: Dependencies) -> str:
     return workspace
 
 
-def _position(value: dict[str, Any]) -> tuple[str, tuple[datetime, str] | None]:
+def _position(value: dict[str, Any]) -> tuple[str, Position | None]:
     phase = value.get("phase")
-    if phase not in (_DECISIONS, _OUTCOMES):
+    if phase not in _PHASES:
         raise InvalidArgument(PAGE_TOKEN, "is not a token returned by this method")
     if "time" not in value:
         return phase, None
@@ -70,52 +79,77 @@ def _position(value: dict[str, Any]) -> tuple[str, tuple[datetime, str] | None]:
     return phase, (time, id_)
 
 
+async def _rows(
+    uow: DecisioningUnitOfWork,
+    phase: str,
+    workspace: str,
+    customer: str,
+    before: Position | None,
+    limit: int,
+) -> tuple[list[Any], Callable[[Any], Position]]:
+    """One phase's items newest first, and the position of an item."""
+    if phase == _DECISIONS:
+        decisions = await uow.decisions.list_page(
+            workspace, customer=customer, before=before, limit=limit
+        )
+        return decisions, lambda d: (d.create_time, d.decision_id)
+    if phase == _OUTCOMES:
+        outcomes = await uow.outcomes.customer_page(workspace, customer, before=before, limit=limit)
+        return outcomes, lambda o: (o.create_time, o.outcome_id)
+    contributions = await uow.models.contributions.customer_page(
+        workspace, customer, before=before, limit=limit
+    )
+    return contributions, lambda c: (c.create_time, c.key)
+
+
 async def export_customer_decisions(
     cmd: commands.ExportCustomerDecisions, deps: Dependencies
 ) -> CustomerExport:
-    """Decisions newest first, then outcomes newest first, `page_size` items a page."""
+    """Decisions newest first, then outcomes newest first, then model contributions
+    newest first, `page_size` items a page."""
     workspace = _customer(cmd.parent, cmd.customer, deps)
     size = page_size(cmd.page_size)
     bound_to = f"ExportCustomerDecisions:{cmd.parent}:{cmd.customer}"
     decoded = deps.page_tokens.decode(cmd.page_token, bound_to=bound_to)
     phase, before = _position(decoded) if decoded is not None else (_DECISIONS, None)
-    decisions: list[Decision] = []
-    outcomes: list[Outcome] = []
+    found: dict[str, list[Any]] = {p: [] for p in _PHASES}
     token: dict[str, Any] | None = None
+    room = size
     async with deps.uow(readonly=True) as uow:
-        if phase == _DECISIONS:
-            rows = await uow.decisions.list_page(
-                workspace, customer=cmd.customer, before=before, limit=size + 1
-            )
-            if len(rows) > size:
-                decisions = rows[:size]
-                last = decisions[-1]
-                token = {
-                    "phase": _DECISIONS,
-                    **newest_first_position(last.create_time, last.decision_id),
-                }
-            else:
-                decisions = rows
-                phase, before = _OUTCOMES, None
-        if phase == _OUTCOMES and token is None:
-            room = size - len(decisions)
-            rows_o = await uow.outcomes.customer_page(
-                workspace, cmd.customer, before=before, limit=room + 1
-            )
-            if len(rows_o) > room:
-                outcomes = rows_o[:room]
-                if outcomes:
-                    last_o = outcomes[-1]
-                    token = {
-                        "phase": _OUTCOMES,
-                        **newest_first_position(last_o.create_time, last_o.outcome_id),
-                    }
-                else:
-                    token = {"phase": _OUTCOMES}
-            else:
-                outcomes = rows_o
+        for current in _PHASES[_PHASES.index(phase) :]:
+            rows, position = await _rows(uow, current, workspace, cmd.customer, before, room + 1)
+            before = None
+            if len(rows) <= room:
+                found[current], room = rows, room - len(rows)
+                continue
+            found[current] = rows[:room]
+            token = {"phase": current}
+            if found[current]:
+                token.update(newest_first_position(*position(found[current][-1])))
+            break
     next_token = deps.page_tokens.encode(token, bound_to=bound_to) if token is not None else ""
-    return CustomerExport(tuple(decisions), tuple(outcomes), next_token)
+    return CustomerExport(
+        tuple(found[_DECISIONS]),
+        tuple(found[_OUTCOMES]),
+        next_token,
+        tuple(found[_CONTRIBUTIONS]),
+    )
+
+
+async def _erase_contributions(
+    uow: DecisioningUnitOfWork, workspace: str, customer: str, now: datetime
+) -> int:
+    """Subtract the customer's contributions from the bandits' statistics, under the
+    (model, action) locks, and delete them; how many there were. Contributions added
+    to other pairs meanwhile stay, for the next erasure."""
+    pairs = await uow.models.contributions.customer_pairs(workspace, customer)
+    if not pairs:
+        return 0
+    await uow.models.lock_statistics(workspace, pairs)
+    removed = await uow.models.contributions.take_customer(workspace, customer, pairs)
+    for part in removed:
+        await uow.models.subtract_observations(workspace, part, now)
+    return sum(part.rows for part in removed)
 
 
 async def erase_customer_decisions(
@@ -130,6 +164,8 @@ async def erase_customer_decisions(
             # Nothing erased yet: the client retries the whole erasure.
             raise Unavailable("CONTACT_STORE_UNAVAILABLE", "the contact store is down") from err
     async with deps.uow() as uow:
+        # First: the statistics locks before any row the erasure deletes, as learning does.
+        contributions = await _erase_contributions(uow, workspace, cmd.customer, deps.clock())
         erased = Erased(
             decisions=await uow.decisions.delete_customer(workspace, cmd.customer),
             outcomes=await uow.outcomes.delete_customer(workspace, cmd.customer),
@@ -137,16 +173,23 @@ async def erase_customer_decisions(
             sent_messages=await uow.sent_messages.delete_customer(workspace, cmd.customer),
             schedules=await uow.trigger_schedules.delete_customer(workspace, cmd.customer)
             + await uow.trigger_fires.delete_customer(workspace, cmd.customer),
+            model_contributions=contributions,
         )
         await uow.commit()
     if deps.profile_cache is not None:
         deps.profile_cache.forget(cmd.customer)
+    if erased.model_contributions:
+        deps.models.forget(workspace)
     log.info(
         "customer decisions erased",
         extra={
             "workspace": workspace,
             "customer": cmd.customer,
-            "count": erased.decisions + erased.outcomes + erased.contacts + erased.schedules,
+            "count": erased.decisions
+            + erased.outcomes
+            + erased.contacts
+            + erased.schedules
+            + erased.model_contributions,
         },
     )
     return erased

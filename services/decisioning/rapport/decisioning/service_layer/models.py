@@ -4,7 +4,9 @@ Learning (RecordOutcome, in the outcome's transaction): for an action a decision
 returned, with the features the decision recorded, each bandit model of the workspace
 adds one observation. The first exposure outcome (impression or reject) counts the
 action as shown; the first outcome of the model's reward type adds reward 1 (and
-counts as shown when nothing did before). Repeats add nothing.
+counts as shown when nothing did before). Repeats add nothing. Each observation added
+is recorded as a contribution of the customer, so that erasing the customer subtracts
+it again (customer_data.py).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rapport.decisioning.adapters.model_contributions import Contribution
 from rapport.decisioning.adapters.onnx_predictor import OnnxPredictor
 from rapport.decisioning.domain import names
 from rapport.decisioning.domain.features import hashed
@@ -87,10 +90,24 @@ async def learn_from_outcome(uow: DecisioningUnitOfWork, outcome: Outcome, now: 
             continue
         exposed, reward = observed
         x = hashed(restrict_features(decision.features, spec.features), spec.dimensions)
-        await uow.models.add_observation(
-            spec, action_id, x, exposed=exposed, reward=reward, now=now
-        )
         changed = True
+        if not await uow.models.add_observation(
+            spec, action_id, x, exposed=exposed, reward=reward, now=now
+        ):
+            continue  # reset meanwhile: nothing to erase later
+        contribution = Contribution(
+            workspace=outcome.workspace,
+            outcome_id=outcome.outcome_id,
+            model_id=spec.model_id,
+            action_id=action_id,
+            # Whose profile and context the features came from.
+            customer=decision.customer,
+            decision_id=outcome.decision_id,
+            exposed=exposed,
+            reward=reward,
+            create_time=now,
+        )
+        await uow.models.contributions.add(contribution, x)
     return changed
 
 
