@@ -14,6 +14,7 @@ import asyncio
 import os
 import secrets
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -60,6 +61,24 @@ def layout_from_environment() -> SuiteLayout:
         auth_token=secrets.token_urlsafe(24) if auth else None,
         write_key=os.environ.get("RAPPORT_LOCAL_WRITE_KEY") or secrets.token_urlsafe(18),
     )
+
+
+def busy_ports(layout: SuiteLayout, providers_port: int) -> list[str]:
+    """What already listens where this suite would (another `make run`, most often)."""
+    wanted = {f"{s} gRPC": layout.ports[s] for s in SERVICES}
+    wanted |= {f"{s} HTTP": port for s, port in layout.http_ports.items() if port}
+    wanted |= {"SMTP sink": layout.smtp_port, "SMS/push/webhook stand-ins": providers_port}
+    busy = []
+    for what, port in wanted.items():
+        with socket.socket() as probe:
+            # As the servers bind: a just-stopped run's TIME_WAIT does not count, while a
+            # listener does (gRPC's SO_REUSEPORT would otherwise share the port with it).
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(f"127.0.0.1:{port} ({what})")
+    return busy
 
 
 def write_token(layout: SuiteLayout) -> Path | None:
@@ -117,14 +136,18 @@ def banner(
 
 async def main() -> int:
     layout = layout_from_environment()
+    providers_port = int(os.environ.get("RAPPORT_LOCAL_PROVIDERS_PORT", "2580"))
+    if busy := busy_ports(layout, providers_port):
+        print(
+            f"Rapport did not start: in use: {', '.join(busy)}. Is `make run` already "
+            "running? (RAPPORT_LOCAL_<...>_PORT move each port.)",
+            file=sys.stderr,
+        )
+        return 1
     mail_folder = layout.data_dir / "mail"
     sink = MailSink(mail_folder, port=layout.smtp_port)
     sink.start()
-    sinks = ProviderSinks(
-        layout.data_dir,
-        webhook_secret=new_webhook_secret(),
-        port=int(os.environ.get("RAPPORT_LOCAL_PROVIDERS_PORT", "2580")),
-    )
+    sinks = ProviderSinks(layout.data_dir, webhook_secret=new_webhook_secret(), port=providers_port)
     await sinks.start()
     # Delivery's SMS, push and webhook providers point at the stand-ins.
     layout.extra_env.update(sinks.delivery_environment())

@@ -30,6 +30,21 @@ from rapport.type.v1 import channel_pb2, identifier_pb2
 WORKSPACE = "workspaces/default"
 EMAIL = "Ada.Lovelace@Example.com "
 PHONE = "+44 20 7946 0958"
+# Area codes for demo phone numbers (NPA 555 XXXX): with 10,000 numbers each, a run's
+# number is almost never one an earlier run used.
+_AREA_CODES = (201, 212, 213, 305, 312, 415, 617, 646, 702, 713, 786, 818, 917)
+
+
+def fresh_identity(tag: str) -> tuple[str, str]:
+    """An e-mail address and a phone number for a new demo customer, from a hex `tag`.
+
+    `make demo` plays a new customer each time: the first run's customer already got
+    this week's marketing email, so the contact limit (1 a week) would hold a second
+    reminder to them back and the demo would wait in vain."""
+    number = int(tag, 16)
+    area = _AREA_CODES[number % len(_AREA_CODES)]
+    line = number // len(_AREA_CODES) % 10_000
+    return f"Ada.Lovelace.{tag}@Example.com ", f"+1 {area} 555 {line:04d}"
 
 
 @dataclass
@@ -72,6 +87,8 @@ async def play(
     token: str | None = None,
     wait_seconds: float = 30.0,
     say=print,
+    email: str = EMAIL,
+    phone: str = PHONE,
 ) -> DemoResult:
     run = uuid.uuid4().hex[:8]
     async with (
@@ -87,7 +104,7 @@ async def play(
             type=profile_pb.EVENT_TYPE_IDENTIFY,
             message_id=f"demo-{run}-identify-email",
             anonymous_id=f"anon-{run}",
-            traits=_struct({"email": EMAIL, "first_name": "Ada", "last_name": "Lovelace"}),
+            traits=_struct({"email": email, "first_name": "Ada", "last_name": "Lovelace"}),
             original_time=_now(),
             sent_time=_now(),
         )
@@ -100,7 +117,7 @@ async def play(
         second = profile_pb.Event(
             type=profile_pb.EVENT_TYPE_IDENTIFY,
             message_id=f"demo-{run}-identify-phone",
-            traits=_struct({"email": EMAIL.strip().lower(), "phone": PHONE, "plan": "motor"}),
+            traits=_struct({"email": email.strip().lower(), "phone": phone, "plan": "motor"}),
             original_time=_now(),
             sent_time=_now(),
         )
@@ -131,7 +148,7 @@ async def play(
             type=profile_pb.EVENT_TYPE_TRACK,
             message_id=f"demo-{run}-renewal-due",
             event="Policy Renewal Due",
-            identifiers=[identifier_pb2.Identifier(type="phone", value=PHONE)],
+            identifiers=[identifier_pb2.Identifier(type="phone", value=phone)],
             properties=_struct(
                 {"policy_number": "HOME-0042", "days_left": 21, "renewal_date": "2026-12-15"}
             ),
@@ -172,10 +189,14 @@ def main() -> int:
         for s, p in DEFAULT_PORTS.items()
     }
     data_dir = Path(os.environ.get("RAPPORT_LOCAL_DATA_DIR", ".data"))
+    email, phone = fresh_identity(uuid.uuid4().hex[:8])
     try:
-        result = asyncio.run(play(addresses, token=_token(data_dir)))
+        result = asyncio.run(play(addresses, token=_token(data_dir), email=email, phone=phone))
     except grpc.aio.AioRpcError as exc:
         print(f"demo failed: {exc.code().name}: {exc.details()} (is `make run` running?)")
+        return 1
+    except TimeoutError as exc:
+        print(f"demo failed: {exc} (see {data_dir}/logs/decisioning.log and delivery.log)")
         return 1
     if result.message.state != delivery_pb.MESSAGE_STATE_SENT:
         print(f"the reminder was not sent: {result.message.failure_reason}")

@@ -75,9 +75,10 @@ class SuiteLayout:
             # No load balancer to notice NOT_SERVING locally: stop at once, with grace.
             f"{prefix}DRAIN_SECONDS": "0",
         }
-        if service in self.http_ports:
-            env[f"{prefix}HTTP_HOST"] = "127.0.0.1"
-            env[f"{prefix}HTTP_PORT"] = str(self.http_ports[service])
+        # A service left out of http_ports serves HTTP (if it has any) on a free port,
+        # never on its fixed default, which another suite (`make run`) may hold.
+        env[f"{prefix}HTTP_HOST"] = "127.0.0.1"
+        env[f"{prefix}HTTP_PORT"] = str(self.http_ports.get(service, 0))
         if service == "delivery" and service in self.http_ports:
             # Unsubscribe links and provider callbacks point at delivery's HTTP endpoint.
             env[f"{prefix}PUBLIC_BASE_URL"] = f"http://{self.http_address(service)}"

@@ -16,6 +16,7 @@ from .._consent_support import (
     expect_error,
     record,
     run_core_scenario,
+    valid_record,
 )
 
 
@@ -75,3 +76,22 @@ async def test_get_consent_record_on_postgres(
                 stub.GetConsentRecord(pb.GetConsentRecordRequest(name=missing)),
                 grpc.StatusCode.NOT_FOUND,
             )
+
+
+async def test_nul_characters_are_refused_on_postgres(
+    postgres_url: str, pg_schema: str, clock: FakeClock
+) -> None:
+    """PostgreSQL text cannot hold NUL: INVALID_ARGUMENT naming the field, not INTERNAL."""
+    settings = ConsentSettings(database_url=postgres_url, database_schema=pg_schema)
+    async with consent_stub(settings, clock) as stub:
+        customer = customer_name()
+        for field in ("source", "notice_version", "proof"):
+            request = pb.RecordConsentRequest(
+                parent=customer, record=valid_record(**{field: "web\x00form"})
+            )
+            await expect_error(
+                stub.RecordConsent(request),
+                grpc.StatusCode.INVALID_ARGUMENT,
+                field=f"record.{field}",
+            )
+        assert (await check(stub, customer)).reason == "NO_RECORD_DEFAULT_DENY"

@@ -104,6 +104,11 @@ async def test_record_huge_strings(stub: Stub, changes: dict[str, Any], field: s
     await record_refused(stub, valid_record(**changes), field)
 
 
+@pytest.mark.parametrize("field", ["source", "notice_version", "proof"])
+async def test_record_nul_characters(stub: Stub, field: str) -> None:
+    await record_refused(stub, valid_record(**{field: "web\x00form"}), f"record.{field}")
+
+
 @pytest.mark.parametrize("number", UNKNOWN_ENUM_NUMBERS)
 async def test_record_unknown_enum_numbers(stub: Stub, number: int) -> None:
     await record_refused(stub, valid_record(channel=number), "record.channel")

@@ -205,6 +205,22 @@ def test_attributes_latest_observation_wins_and_merge_keeps_the_latest() -> None
     assert latest.customer is not None and latest.customer.attributes == {"family_name": "Li"}
 
 
+def test_attributes_observed_in_the_future_do_not_freeze_later_ones() -> None:
+    ahead = NOW + timedelta(days=365 * 75)  # a client clock decades ahead
+    g = graph(
+        customer("c1", 0, a("a1")),
+        customer("c2", 1, a("a2"), attributes={"given_name": "Old"}, attributes_time=ahead),
+    )
+    wrong = g.resolve(observe(a("a1"), attributes={"given_name": "Wrong"}, at=ahead), NOW, new_id)
+    assert wrong.customer is not None and wrong.customer.attributes == {"given_name": "Wrong"}
+    later = NOW + timedelta(minutes=1)
+    for who, name in (("a1", "Ada"), ("a2", "Grace")):  # stored before this fix, too
+        right = g.resolve(observe(a(who), attributes={"given_name": name}, at=later), later, new_id)
+        assert right.customer is not None and right.customer.attributes == {"given_name": name}
+    stale = g.resolve(observe(a("a1"), attributes={"given_name": "Stale"}, at=NOW), later, new_id)
+    assert stale.customer is not None and stale.customer.attributes == {"given_name": "Ada"}
+
+
 def test_plan_merge_applies_the_same_rules() -> None:
     g = graph(
         customer("c1", 0, u("u1")),

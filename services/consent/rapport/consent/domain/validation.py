@@ -65,6 +65,8 @@ def validate_text(value: str, field: str, *, max_chars: int, required: bool = Fa
         raise InvalidArgument(field, "is required")
     if len(value) > max_chars:
         raise InvalidArgument(field, f"must be at most {max_chars} characters")
+    if "\x00" in value:  # PostgreSQL text cannot hold NUL: refused on every backend alike
+        raise InvalidArgument(field, "must not contain NUL characters")
     return value
 
 

@@ -292,11 +292,14 @@ class IdentityGraph:
         if changed and not plan.create:
             survivor.update_time = now
             self._touch(survivor)
+        # A clock ahead (a client's, or a typo) must not freeze the attributes until that
+        # time: an observation from the future counts as made now, as does a stored one.
+        observed = min(observation.observe_time, now)
         if observation.attributes and (
-            survivor.attributes_time is None or observation.observe_time >= survivor.attributes_time
+            survivor.attributes_time is None or observed >= min(survivor.attributes_time, now)
         ):
             survivor.attributes = dict(observation.attributes)
-            survivor.attributes_time = observation.observe_time
+            survivor.attributes_time = observed
             self._touch(survivor)
         return Outcome(survivor.snapshot(self.workspace), plan.create, plan.absorbed, plan.rejected)
 
