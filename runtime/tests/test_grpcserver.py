@@ -290,3 +290,11 @@ async def test_message_size_limit() -> None:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await call(channel, "Echo")(b"x" * 4096)
     assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_a_taken_port_is_refused_not_shared() -> None:
+    async with serve_in_process(make_build(), ServiceSettings()) as first:
+        settings = ServiceSettings(port=first.port)
+        with pytest.raises(RuntimeError):
+            second = await start(await make_build()(settings), settings)
+            await second.stop(0)  # only reached if it bound: the assertion fails

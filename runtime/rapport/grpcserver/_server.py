@@ -192,6 +192,9 @@ def _options(settings: ServiceSettings) -> list[tuple[str, int]]:
         ("grpc.keepalive_permit_without_calls", 1),
         ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
         ("grpc.http2.max_pings_without_data", 0),
+        # grpc sets SO_REUSEPORT by default: a second process on a taken port would start
+        # and silently split the calls (and their data) with the first.
+        ("grpc.so_reuseport", 0),
     ]
 
 
