@@ -278,3 +278,24 @@ async def test_list_odd_names(
         await expect_error(
             stub.ListMessages(pb.ListMessagesRequest(**values)), INVALID, domain=DOMAIN, field=field
         )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if request.param == "sqlite":
+        return {}
+    return {
+        "database_url": request.getfixturevalue("postgres_url"),
+        "database_schema": request.getfixturevalue("pg_schema"),
+    }
+
+
+@pytest.mark.parametrize("part", ["subject", "text_body", "html_body"])
+async def test_send_nul_in_content_is_refused_on_every_backend(
+    make_settings: Any, database: dict[str, Any], part: str
+) -> None:
+    """PostgreSQL text cannot hold NUL (it was INTERNAL there); SQLite refuses it alike."""
+    content = message_content_pb2.MessageContent(subject="Hi", text_body="b", html_body="<p>h</p>")
+    setattr(content, part, getattr(content, part) + "\x00")
+    async with delivery(make_settings(dispatcher_enabled=False, **database)) as stub:
+        await refused_and_nothing_changed(stub, send_request(content=content), f"content.{part}")

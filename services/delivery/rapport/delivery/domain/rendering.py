@@ -419,6 +419,9 @@ _REMEMBERED_SOURCE = 4096
 
 def template_syntax_error(source: str, *, html: bool = False) -> str | None:
     """None when `source` parses in the sandbox, else a short description of the error."""
+    if "\x00" in source:
+        # PostgreSQL text cannot hold NUL: refused on every backend alike.
+        return "must not contain NUL characters"
     if len(source) <= _REMEMBERED_SOURCE:
         return _remembered_syntax_error(source, html)
     return _syntax_error(source, html)
