@@ -21,13 +21,27 @@ class DocumentError(ValueError):
     """The text is not a YAML document this service reads; the message says why."""
 
 
+# Deeper than any document this service reads; checked while parsing, before building.
+MAX_DEPTH = 64
+# libyaml's parser when PyYAML has it: the pure-Python scanner takes seconds (holding the
+# event loop) on a few kilobytes of nested brackets.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def load(text: str) -> Any:
     """The parsed document; DocumentError for invalid YAML, aliases or absurd nesting."""
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        depth = 0
+        for event in yaml.parse(text, Loader=_LOADER):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise DocumentError("anchors and aliases are not allowed")
-        return yaml.safe_load(text)
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise DocumentError(f"nested too deeply (more than {MAX_DEPTH} levels)")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+        return yaml.load(text, Loader=_LOADER)  # a safe loader (CSafeLoader or SafeLoader)
     except yaml.YAMLError as err:
         raise DocumentError(f"not valid YAML: {err}") from err
     except RecursionError:
