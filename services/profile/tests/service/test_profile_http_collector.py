@@ -122,6 +122,18 @@ async def test_status_codes_limits_and_bodies(collector: Any) -> None:
             "/v1/track", content=b'{"userId": "a", "event": "E", "n": NaN}', auth=auth
         )
         assert nan.status_code == 400
+        # 1e999 parses as infinity: refused as IngestEvents refuses it, never stored as null.
+        overflow = await http.post(
+            "/v1/track",
+            content=b'{"userId": "h3", "event": "E", "messageId": "o-1", "properties": '
+            b'{"n": 1e999}}',
+            auth=auth,
+        )
+        assert overflow.status_code == 400 and "properties" in overflow.json()["message"]
+        overflow_id = await http.post(
+            "/v1/track", content=b'{"userId": -1e999, "event": "E", "messageId": "o-2"}', auth=auth
+        )
+        assert overflow_id.status_code == 400 and "userId" in overflow_id.json()["message"]
 
         # 500 KB a request (after gunzip), 32 KB an event.
         huge = {
@@ -198,7 +210,7 @@ async def test_status_codes_limits_and_bodies(collector: Any) -> None:
 
     stored = await events_of(stub)
     assert {"h-1", "h-2", "g-1", "g-6"} <= set(stored)
-    assert not {"g-2", "g-3", "g-4", "g-5", "g-7"} & set(stored)
+    assert not {"g-2", "g-3", "g-4", "g-5", "g-7", "o-1", "o-2"} & set(stored)
     assert not any(m.startswith("big-") for m in stored)
     assert stored["g-6"].original_time.ToJsonString() == "2026-01-02T03:04:05.678Z"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -266,7 +267,10 @@ def _value(value: Any, field: str, depth: int, max_depth: int) -> Any:
             return float(value)
         except OverflowError:
             raise _BadEvent(field, "holds a number out of range") from None
-    return value  # a float: JSON has no NaN or Infinity (refused by the parser)
+    if not math.isfinite(value):
+        # NaN and Infinity are refused by the parser; 1e999 parses as infinity.
+        raise _BadEvent(field, "holds a number out of range")
+    return value
 
 
 def _id(value: Any, field: str) -> str:
@@ -275,6 +279,8 @@ def _id(value: Any, field: str) -> str:
         return ""
     if isinstance(value, bool):
         raise _BadEvent(field, "must be a string or a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _BadEvent(field, "holds a number out of range")
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, str):
