@@ -31,7 +31,7 @@ DEFAULT_HTTP_PORTS = {
 PEERS = {
     "identity": (),
     "profile": ("identity",),
-    "consent": (),
+    "consent": ("identity",),
     "decisioning": ("profile", "consent", "delivery"),
     "delivery": ("profile", "consent"),
 }

@@ -13,8 +13,10 @@ from rapport.consent.adapters.cache import (
     RedisStateCache,
     StateCache,
 )
+from rapport.consent.adapters.identity_changes import IdentityChanges
 from rapport.consent.entrypoints.grpc_servicer import ConsentServicer
 from rapport.consent.service_layer.dependencies import Clock, Dependencies, utc_now
+from rapport.consent.service_layer.identity_follow import IdentityFollower
 from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
@@ -73,6 +75,19 @@ async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> Service
         watch_poll_seconds=settings.watch_poll_seconds,
     )
     servicer = ConsentServicer(deps)
+    background = [close_at_stop(deps.notifier)]
+    on_close = [cache.close, engine.dispose]
+    if settings.identity_address:
+        # Identity's merges and unmerges: a merged customer answers as the survivor.
+        changes = IdentityChanges(settings.identity_address, settings)
+        follower = IdentityFollower(
+            deps,
+            changes,
+            min_backoff=settings.identity_follow_min_backoff_seconds,
+            max_backoff=settings.identity_follow_max_backoff_seconds,
+        )
+        background.append(follower.run)
+        on_close.insert(0, changes.close)
     return ServiceParts(
         register=[
             lambda server: consent_service_pb2_grpc.add_ConsentServiceServicer_to_server(
@@ -82,6 +97,6 @@ async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> Service
         service_names=[SERVICE_NAME],
         error_domain=ERROR_DOMAIN,
         method_scopes=METHOD_SCOPES,
-        background=[close_at_stop(deps.notifier)],
-        on_close=[cache.close, engine.dispose],
+        background=background,
+        on_close=on_close,
     )

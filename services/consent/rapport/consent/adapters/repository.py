@@ -68,12 +68,25 @@ def _entry(row: Any) -> ConsentEntry:
     )
 
 
-def _key_clause(key: ConsentKey) -> sa.ColumnElement[bool]:
+# Decisions only: a notice (derived_from set) is streamed, never an answer.
+_decision = ledger.c.derived_from.is_(None)
+
+
+def _customers_clause(customer_ids: Sequence[str]) -> sa.ColumnElement[bool]:
+    if len(customer_ids) == 1:
+        return ledger.c.customer_id == customer_ids[0]
+    return ledger.c.customer_id.in_(sorted(customer_ids))
+
+
+def _key_clause(key: ConsentKey, group: Sequence[str] | None) -> sa.ColumnElement[bool]:
+    """The decisions about `key`'s purpose and channel of the customers of `group`
+    (the key's customer and those answering with it; only the key's customer if None)."""
     return sa.and_(
         ledger.c.workspace == key.workspace,
-        ledger.c.customer_id == key.customer_id,
+        _customers_clause(group or [key.customer_id]),
         ledger.c.purpose == key.purpose,
         ledger.c.channel == key.channel.value,
+        _decision,
     )
 
 
@@ -81,8 +94,9 @@ class LedgerRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def add(self, entry: ConsentEntry) -> ConsentEntry:
-        """Append an entry; returns it with its ledger position."""
+    async def add(self, entry: ConsentEntry, *, derived_from: str | None = None) -> ConsentEntry:
+        """Append an entry (a notice when `derived_from` is set); returns it with its
+        ledger position."""
         if entry.channel is None or entry.state is None:
             raise ValueError(f"entry {entry.id} needs a known channel and state to be recorded")
         await advisory_xact_locks(self._connection, [ledger_lock_key(entry.workspace)])
@@ -100,6 +114,7 @@ class LedgerRepository:
                 proof=entry.proof,
                 effective_time=entry.effective_time.astimezone(UTC),
                 record_time=entry.record_time.astimezone(UTC),
+                derived_from=derived_from,
             )
             .returning(ledger.c.seq)
         )
@@ -118,20 +133,28 @@ class LedgerRepository:
         ).first()
         return _entry(row) if row is not None else None
 
-    async def entry_in_force_at(self, key: ConsentKey, at: datetime) -> ConsentEntry | None:
+    async def entry_in_force_at(
+        self, key: ConsentKey, at: datetime, group: Sequence[str] | None = None
+    ) -> ConsentEntry | None:
         """Same rule as domain.model.entry_in_force_at, as one indexed query."""
         at = at.astimezone(UTC)
         row = (
             await self._connection.execute(
                 sa.select(ledger)
-                .where(_key_clause(key), ledger.c.effective_time <= at, ledger.c.record_time <= at)
+                .where(
+                    _key_clause(key, group),
+                    ledger.c.effective_time <= at,
+                    ledger.c.record_time <= at,
+                )
                 .order_by(*_newest_first_in_force)
                 .limit(1)
             )
         ).first()
         return _entry(row) if row is not None else None
 
-    async def current_state(self, key: ConsentKey, now: datetime) -> CurrentState:
+    async def current_state(
+        self, key: ConsentKey, now: datetime, group: Sequence[str] | None = None
+    ) -> CurrentState:
         """Same rule as domain.model.current_state, as two indexed queries."""
         now = now.astimezone(UTC)
         in_force_now = sa.or_(
@@ -140,14 +163,14 @@ class LedgerRepository:
         row = (
             await self._connection.execute(
                 sa.select(ledger)
-                .where(_key_clause(key), in_force_now)
+                .where(_key_clause(key, group), in_force_now)
                 .order_by(*_newest_first_in_force)
                 .limit(1)
             )
         ).first()
         valid_until = await self._connection.scalar(
             sa.select(sa.func.min(ledger.c.effective_time)).where(
-                _key_clause(key), sa.not_(in_force_now)
+                _key_clause(key, group), sa.not_(in_force_now)
             )
         )
         return CurrentState(
@@ -166,6 +189,16 @@ class LedgerRepository:
             sa.select(ledger).where(
                 ledger.c.workspace == workspace,
                 sa.tuple_(ledger.c.customer_id, ledger.c.purpose, ledger.c.channel).in_(distinct),
+                _decision,
+            )
+        )
+        return [_entry(row) for row in rows]
+
+    async def decisions_of(self, workspace: str, customer_ids: Sequence[str]) -> list[ConsentEntry]:
+        """Every decision recorded for these customers."""
+        rows = await self._connection.execute(
+            sa.select(ledger).where(
+                ledger.c.workspace == workspace, _customers_clause(customer_ids), _decision
             )
         )
         return [_entry(row) for row in rows]
@@ -188,16 +221,17 @@ class LedgerRepository:
     async def list_by_customer(
         self,
         workspace: str,
-        customer_id: str,
+        group: Sequence[str],
         *,
         purpose: str | None,
         channel: Channel | None,
         before_seq: int | None,
         limit: int,
     ) -> list[ConsentEntry]:
-        """A customer's entries newest first (by ledger position), keyset-paginated."""
+        """The decisions of a customer's group newest first (by ledger position),
+        keyset-paginated."""
         query = sa.select(ledger).where(
-            ledger.c.workspace == workspace, ledger.c.customer_id == customer_id
+            ledger.c.workspace == workspace, _customers_clause(group), _decision
         )
         if purpose is not None:
             query = query.where(ledger.c.purpose == purpose)

@@ -27,6 +27,11 @@ consent_ledger = sa.Table(
     sa.Column("proof", sa.String(1000), nullable=False),
     sa.Column("effective_time", sa.DateTime(timezone=True), nullable=False),
     sa.Column("record_time", sa.DateTime(timezone=True), nullable=False),
+    # Set on a notice, not a decision: an answer of this customer turned from granted to
+    # denied when identity merged or split customers (the id of the entry answering now,
+    # "" if none). Streamed by WatchConsentRecords (delivery cancels on it), never an
+    # answer: checks and lists read decisions only (migration 0002).
+    sa.Column("derived_from", sa.String(32), nullable=True),
     # Checks: the latest entry per (customer, purpose, channel) by effective time.
     sa.Index(
         "ix_consent_ledger_key_effective",
@@ -39,4 +44,27 @@ consent_ledger = sa.Table(
     ),
     # History: a customer's entries newest first.
     sa.Index("ix_consent_ledger_customer_seq", "workspace", "customer_id", "seq"),
+)
+
+# Customers identity merged into another: `customer_id` answers (and records) as
+# `survivor_id`; the entries stay under the customer they were recorded for, so an
+# unmerge (the alias removed) splits the answers back exactly. Chains resolve
+# transitively (C merged into B, B into A: C answers as A; B split off: C follows B).
+consent_aliases = sa.Table(
+    "consent_aliases",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("customer_id", sa.String(128), primary_key=True),
+    sa.Column("survivor_id", sa.String(128), nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_consent_aliases_survivor", "workspace", "survivor_id"),
+)
+
+# Where following identity's WatchChanges resumes, per workspace.
+identity_cursors = sa.Table(
+    "consent_identity_cursors",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("cursor", sa.String(64), nullable=False),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
 )

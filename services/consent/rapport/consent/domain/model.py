@@ -168,3 +168,15 @@ def decide(entry: ConsentEntry | None) -> ConsentDecision:
     if entry.state is ConsentState.GRANTED:
         return ConsentDecision(True, ConsentState.GRANTED, Reason.GRANTED, entry)
     return ConsentDecision(False, ConsentState.DENIED, Reason.DENIED, entry)
+
+
+def answers_now(
+    entries: Iterable[ConsentEntry], now: datetime
+) -> dict[tuple[str, Channel], ConsentDecision]:
+    """The answer now per (purpose, channel) the entries are about, whoever of a group
+    of customers they were recorded for: the newest decision wins."""
+    by_subject: dict[tuple[str, Channel], list[ConsentEntry]] = {}
+    for entry in entries:
+        if entry.channel is not None:
+            by_subject.setdefault((entry.purpose, entry.channel), []).append(entry)
+    return {subject: decide(current_state(e, now).entry) for subject, e in by_subject.items()}

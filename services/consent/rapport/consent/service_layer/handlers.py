@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rapport.consent.adapters.cache import CacheInvalidationError, VersionTag
@@ -64,6 +64,9 @@ async def record_consent(cmd: commands.RecordConsent, deps: Dependencies) -> Con
     proof = validate_text(cmd.proof, "record.proof", max_chars=MAX_PROOF_CHARS)
 
     async with deps.uow_factory() as uow:
+        # A customer merged into another records as the survivor (identity would now
+        # answer the survivor for it); every customer of the group answers differently.
+        group = await uow.aliases.group(customer.workspace, customer.customer)
         # Read the clock once the write is ours, so record times follow ledger order
         # on SQLite (writers are serialised there).
         record_time = deps.clock()
@@ -74,7 +77,7 @@ async def record_consent(cmd: commands.RecordConsent, deps: Dependencies) -> Con
             ConsentEntry(
                 id=deps.new_id(),
                 workspace=customer.workspace,
-                customer_id=customer.customer,
+                customer_id=group.survivor,
                 purpose=purpose,
                 channel=channel,
                 state=state,
@@ -89,7 +92,8 @@ async def record_consent(cmd: commands.RecordConsent, deps: Dependencies) -> Con
     deps.notifier.notify()
 
     try:
-        await deps.cache.invalidate(customer.workspace, customer.customer)
+        for customer_id in group:
+            await deps.cache.invalidate(customer.workspace, customer_id)
     except CacheInvalidationError as exc:
         # Acknowledging now could let another replica answer from the old state.
         _log.error(
@@ -144,9 +148,10 @@ async def list_consent_records(
     position = deps.page_tokens.decode(cmd.page_token, bound_to=bound_to)
 
     async with deps.uow_factory(readonly=True) as uow:
+        # The decisions of the customer and of those merged into it (or of its survivor).
         entries = await uow.ledger.list_by_customer(
             customer.workspace,
-            customer.customer,
+            await uow.aliases.group(customer.workspace, customer.customer),
             purpose=purpose,
             channel=channel,
             before_seq=position["before_seq"] if position is not None else None,
@@ -190,14 +195,17 @@ async def check_consent(cmd: commands.CheckConsent, deps: Dependencies) -> Conse
     if at is not None:
         # Past states are not cached: reconstructed from the ledger every time.
         async with deps.uow_factory(readonly=True) as uow:
-            return decide(await uow.ledger.entry_in_force_at(key, at))
+            group = await uow.aliases.group(key.workspace, key.customer_id)
+            return decide(await uow.ledger.entry_in_force_at(key, at, group))
 
     now = deps.clock()
     [(cached, version)] = await deps.cache.get_many([key], now)
     if cached is not None:
         return decide(cached.entry)
     async with deps.uow_factory(readonly=True) as uow:
-        state = await uow.ledger.current_state(key, now)
+        # The newest decision of the customer's group (identity's merges) answers.
+        group = await uow.aliases.group(key.workspace, key.customer_id)
+        state = await uow.ledger.current_state(key, now, group)
     await deps.cache.put_many([(key, version, state)], now)
     return decide(state.entry)
 
@@ -229,13 +237,19 @@ async def batch_check_consent(
         # One query for every check the cache could not answer.
         async with deps.uow_factory(readonly=True) as uow:
             keys = [targets[i][0] for i in unanswered]
+            groups = await uow.aliases.groups(workspace, {k.customer_id for k in keys})
             entries = await uow.ledger.entries_for_keys(
-                workspace, [(k.customer_id, k.purpose, k.channel) for k in keys]
+                workspace,
+                [(c, k.purpose, k.channel) for k in keys for c in groups[k.customer_id]],
             )
-        by_key: dict[ConsentKey, list[ConsentEntry]] = defaultdict(list)
+        by_member: dict[ConsentKey, list[ConsentEntry]] = defaultdict(list)
         for entry in entries:
             if entry.channel is not None:  # always: the query names known channels
-                by_key[entry.key].append(entry)
+                by_member[entry.key].append(entry)
+        by_key = {
+            k: [e for c in groups[k.customer_id] for e in by_member[replace(k, customer_id=c)]]
+            for k in keys
+        }
         fresh: dict[ConsentKey, tuple[ConsentKey, VersionTag, CurrentState]] = {}
         for i in unanswered:
             key, at = targets[i]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from rapport.consent.adapters.aliases import AliasRepository
 from rapport.consent.adapters.repository import LedgerRepository
 from rapport.sqlstore import SqlUnitOfWork
 
 
 class ConsentUnitOfWork(SqlUnitOfWork):
     ledger: LedgerRepository
+    aliases: AliasRepository
 
     def _open_repositories(self) -> None:
         self.ledger = LedgerRepository(self.connection)
+        self.aliases = AliasRepository(self.connection)
