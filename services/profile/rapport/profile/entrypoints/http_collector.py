@@ -88,7 +88,7 @@ def collector_app(
                 return _failure(400, "Exceeded payload size limit")
             return _failure(err.status_code, str(err.detail))
         try:
-            body = json.loads(raw, parse_constant=_no_constants)
+            body = json.loads(raw, parse_constant=_non_finite)
         except (ValueError, RecursionError):
             body = _INVALID
         source = source_of(request, body)
@@ -149,8 +149,11 @@ def collector_app(
 _INVALID = object()
 
 
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+def _non_finite(name: str) -> float:
+    """NaN, Infinity and -Infinity are not JSON, but Segment's Python library writes them
+    (json.dumps): read them as numbers, so that the event holding one is rejected alone
+    (naming the field) instead of the whole batch, which the library would not resend."""
+    return float(name)
 
 
 _CODES = {
@@ -268,7 +271,7 @@ def _value(value: Any, field: str, depth: int, max_depth: int) -> Any:
         except OverflowError:
             raise _BadEvent(field, "holds a number out of range") from None
     if not math.isfinite(value):
-        # NaN and Infinity are refused by the parser; 1e999 parses as infinity.
+        # NaN and Infinity as the library writes them, or 1e999 (parsed as infinity).
         raise _BadEvent(field, "holds a number out of range")
     return value
 
