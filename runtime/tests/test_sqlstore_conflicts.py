@@ -15,11 +15,17 @@ from rapport.sqlstore import (
     advisory_key,
     advisory_xact_locks,
     create_engine,
+    database_unreachable,
     run_with_retries,
     transient_conflict,
 )
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 metadata = MetaData()
@@ -264,3 +270,13 @@ async def test_postgres_advisory_locks_exclude_and_never_deadlock(postgres: Asyn
 
     await asyncio.gather(*(lock_and_hold(i, keys[:: 1 if i % 2 else -1]) for i in range(6)))
     assert sorted(order) == list(range(6))
+
+
+def test_database_unreachable_tells_a_database_away_from_a_bad_statement() -> None:
+    away = OperationalError("SELECT 1", {}, ConnectionRefusedError())
+    dropped = DBAPIError("SELECT 1", {}, Exception(), connection_invalidated=True)
+    assert database_unreachable(away) and database_unreachable(dropped)
+    assert database_unreachable(ConnectionResetError())
+    assert not database_unreachable(ProgrammingError("SELEC 1", {}, Exception()))
+    assert not database_unreachable(IntegrityError("INSERT", {}, Exception()))
+    assert not database_unreachable(ValueError("bad value"))

@@ -5,7 +5,7 @@ from ._binds import BindProcessor, bind_processor
 from ._engine import create_engine, ensure_schema, is_postgres, is_sqlite
 from ._locks import advisory_key, advisory_xact_locks
 from ._migrations import migrate, run_alembic_env, schema_differences
-from ._retry import TransientConflict, run_with_retries, transient_conflict
+from ._retry import TransientConflict, database_unreachable, run_with_retries, transient_conflict
 from ._times import as_utc
 from ._uow import SqlUnitOfWork
 
@@ -18,6 +18,7 @@ __all__ = [
     "as_utc",
     "bind_processor",
     "create_engine",
+    "database_unreachable",
     "ensure_schema",
     "is_postgres",
     "is_sqlite",

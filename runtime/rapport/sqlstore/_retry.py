@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Protocol, Self, TypeVar
 
 from rapport.errors import Aborted
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 _log = logging.getLogger(__name__)
 
@@ -52,6 +52,15 @@ def transient_conflict(exc: BaseException) -> str | None:
         code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
         return _TRANSIENT_SQLSTATES.get(code) if isinstance(code, str) else None
     return None
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database could not be reached or could not answer (a
+    dropped connection, a refused one, a locked SQLite file): not the fault of what was
+    being done, so worth waiting for and doing again."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | OSError)
 
 
 class _UnitOfWork(Protocol):

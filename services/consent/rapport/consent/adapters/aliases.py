@@ -130,11 +130,3 @@ def cursor_at_or_before(cursor: str, saved: str) -> bool:
     if not saved or not cursor.isdigit() or not saved.isdigit():
         return False
     return int(cursor) <= int(saved)
-
-
-def storage_unavailable(err: BaseException) -> bool:
-    """Whether ``err`` says the database could not be reached or answer (not the fault
-    of what was being written: worth waiting for)."""
-    if isinstance(err, sa.exc.DBAPIError) and err.connection_invalidated:
-        return True
-    return isinstance(err, sa.exc.OperationalError | sa.exc.InterfaceError | OSError)

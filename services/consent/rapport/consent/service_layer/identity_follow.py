@@ -27,7 +27,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from rapport.consent.adapters.aliases import Group, cursor_at_or_before, storage_unavailable
+from rapport.consent.adapters.aliases import Group, cursor_at_or_before
 from rapport.consent.adapters.identity_changes import (
     ChangeKind,
     IdentityChange,
@@ -41,7 +41,7 @@ from rapport.consent.domain.model import (
     ConsentState,
     answers_now,
 )
-from rapport.sqlstore import run_with_retries
+from rapport.sqlstore import database_unreachable, run_with_retries
 
 from .dependencies import Dependencies
 from .unit_of_work import ConsentUnitOfWork
@@ -126,10 +126,8 @@ class IdentityFollower:
             try:
                 touched = await self._apply(workspace, change)
                 break
-            except _Transient:
-                raise
             except Exception as err:
-                if storage_unavailable(err):
+                if database_unreachable(err):
                     raise _Transient(type(err).__name__) from err
                 _log.warning(
                     "applying an identity change failed",

@@ -90,11 +90,11 @@ async def learn_from_outcome(uow: DecisioningUnitOfWork, outcome: Outcome, now: 
             continue
         exposed, reward = observed
         x = hashed(restrict_features(decision.features, spec.features), spec.dimensions)
-        changed = True
         if not await uow.models.add_observation(
             spec, action_id, x, exposed=exposed, reward=reward, now=now
         ):
-            continue  # reset meanwhile: nothing to erase later
+            continue  # reset meanwhile: nothing added, nothing to erase later
+        changed = True
         contribution = Contribution(
             workspace=outcome.workspace,
             outcome_id=outcome.outcome_id,

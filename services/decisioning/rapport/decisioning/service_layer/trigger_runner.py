@@ -28,8 +28,7 @@ from contextlib import aclosing
 from rapport.decisioning.domain.model import Signal
 from rapport.decisioning.domain.outbound import DependencyError
 from rapport.errors import Aborted
-from rapport.sqlstore import run_with_retries, transient_conflict
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from rapport.sqlstore import database_unreachable, run_with_retries, transient_conflict
 
 from . import commands, trigger_kinds, triggered
 from .dependencies import Dependencies
@@ -74,9 +73,7 @@ def is_transient(exc: Exception) -> bool:
         return exc.transient
     if isinstance(exc, Aborted) or transient_conflict(exc) is not None:
         return True
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return isinstance(exc, OSError | TimeoutError)
+    return database_unreachable(exc) or isinstance(exc, TimeoutError)
 
 
 # (cursor, code, reason) of a failure, to tell when the same one repeats.
