@@ -13,6 +13,7 @@ SERVICES := identity profile consent decisioning delivery
 PY_ROOTS := gen/python runtime localsuite $(addprefix services/,$(SERVICES))
 
 INSTALL_STAMP := $(VENV)/.installed
+BENCH_STAMP   := $(VENV)/.bench-installed
 PROTO_FILES   := $(shell find protos -name '*.proto' | sort)
 # google/api (field_behavior, resource) and google/rpc protos, copied from the
 # installed googleapis-common-protos so buf and protoc find them offline.
@@ -83,7 +84,14 @@ run: install
 demo: install
 	$(BIN)/python -m rapport.localsuite.demo
 
-bench: install
+# The learners bench_learning.py compares with: the `bench` extra, then obp without
+# its declared dependencies and Python range (see the extra in pyproject.toml).
+$(BENCH_STAMP): $(INSTALL_STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt --no-deps --ignore-requires-python obp
+	touch $@
+
+bench: install $(BENCH_STAMP)
 	$(BIN)/python bench/run_all.py
 
 clean:

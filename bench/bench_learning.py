@@ -12,8 +12,8 @@ mean over `--seeds` seeds, for
 - vw-epsilon / vw-squarecb: Vowpal Wabbit's `cb_explore_adf` (package
   `vowpalwabbit`), shared traits × action interactions (-q SA), epsilon-greedy 0.05
   and SquareCB;
-- obp-lints: obp's LinTS (package `obp`) on one-hot contexts, when it can be
-  imported (see the message printed otherwise);
+- obp-lints: obp's LinTS (package `obp`) on one-hot contexts (`make bench` installs
+  obp 0.5.7 beside the `bench` extra: see pyproject.toml);
 - random: a uniformly random action;
 - oracle: the best action knowing the hidden model (the ceiling).
 
@@ -165,12 +165,24 @@ def obp_unavailable() -> str | None:
         import obp.policy  # noqa: F401
     except Exception as err:  # ImportError, or a dependency failing at import
         return (
-            f"obp cannot be used on Python {platform.python_version()}: {type(err).__name__}: "
-            f"{err}. obp 0.5.7, its latest release, declares python >=3.8,<3.11 and pins "
-            "torch 1.12, numpy 1.23.5, scikit-learn 1.1.3 and scipy 1.9.3 (no wheels for "
-            "Python 3.11 / numpy 2 in this environment), so pip refuses to install it"
+            f"obp cannot be imported: {type(err).__name__}: {err}. `make bench` installs it "
+            "(obp 0.5.7 declares Python <3.11 and pins 2022 releases: it is installed "
+            "without them, next to the `bench` extra, which holds what it imports)"
         )
     return None
+
+
+def versions() -> str:
+    """The versions the comparison ran with (obp runs outside its declared range)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = []
+    for package in ("vowpalwabbit", "obp", "torch", "numpy", "scikit-learn"):
+        try:
+            found.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            found.append(f"{package} absent")
+    return f"Python {platform.python_version()}; " + ", ".join(found)
 
 
 def run(make: Callable[[], object], env: Environment, rounds: int) -> tuple[float, float, float]:
@@ -206,7 +218,7 @@ def main() -> None:
     try:
         import vowpalwabbit  # noqa: F401
     except ImportError as err:
-        print(f"vw: not run ({err}); install the `bench` extra: pip install -e '.[bench]'")
+        print(f"vw: not run ({err}); `make bench` installs the `bench` extra")
     else:
         learners["vw-epsilon"] = lambda seed: VowpalWabbit(
             args.actions, seed, "vw-epsilon", "--epsilon 0.05"
@@ -235,6 +247,7 @@ def main() -> None:
         f"{args.rounds} rounds, {args.actions} actions, {len(TRAITS)} categorical traits, "
         f"mean over {args.seeds} seeds; oracle's expected reward {np.mean(oracles):.1f}"
     )
+    print(versions())
     print(f"{'learner':<14}{'cumulative reward':>18}{'± sd':>8}{'% of oracle':>13}{'µs/round':>10}")
     for name, totals in results.items():
         mean = float(np.mean(totals))
