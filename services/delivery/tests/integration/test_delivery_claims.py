@@ -126,3 +126,22 @@ async def test_claims_respect_lanes(engines: tuple[AsyncEngine, AsyncEngine]) ->
     channels = sorted(m.channel.value for m in claimed if m.channel is not None)
     assert channels == ["SMS", "SMS", "WEBHOOK", "WEBHOOK", "WEBHOOK"]
     assert await claim(engines[0], "t2", limit=10, lanes={"WEBHOOK": 10}) == []
+
+
+async def test_lanes_with_room_for_the_whole_claim_give_the_oldest_due_of_them(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    # Webhooks due first, then SMS, then email (a lane not asked for).
+    due = [
+        *(message(i, Channel.WEBHOOK) for i in range(3)),
+        *(message(i, Channel.SMS) for i in range(3, 6)),
+        *(message(i, Channel.EMAIL) for i in range(6, 9)),
+    ]
+    for i, each in enumerate(due):
+        each.next_attempt_time = NOW - timedelta(seconds=len(due) - i)
+    await add(engines[0], due)
+    lanes = {"": 4, "SMS": 4, "WEBHOOK": 5}
+    first = await claim(engines[0], "t", limit=4, lanes=lanes)
+    assert [m.id for m in first] == ["m0000", "m0001", "m0002", "m0003"]
+    rest = await claim(engines[0], "t2", limit=4, lanes=lanes)
+    assert [m.id for m in rest] == ["m0004", "m0005"]

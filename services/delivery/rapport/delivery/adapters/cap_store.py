@@ -10,17 +10,18 @@ twice, and asking for it on another channel (a best channel chosen again) moves 
 from __future__ import annotations
 
 import abc
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from rapport.delivery.domain.frequency_caps import CapRule, CapVerdict, Counted, verdict
 from rapport.delivery.domain.model import Channel
 from rapport.groupcommit import GroupCommit
 from rapport.sqlstore import SqlUnitOfWork, advisory_key, advisory_xact_locks, as_utc
-from sqlalchemy import and_, bindparam, delete, select
+from sqlalchemy import and_, bindparam, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from .driver_rows import execute_rows
 from .tables import cap_reservations
@@ -68,16 +69,22 @@ _COUNT_MESSAGES = cap_reservations.insert()
 _FORGET_MESSAGES = delete(cap_reservations).where(
     cap_reservations.c.message_id.in_(bindparam("r_ids", expanding=True))
 )
+_SINCE = (
+    cap_reservations.c.workspace == bindparam("r_workspace"),
+    cap_reservations.c.customer_id.in_(bindparam("r_customers", expanding=True)),
+    cap_reservations.c.reserve_time
+    > bindparam("r_since", type_=cap_reservations.c.reserve_time.type),
+)
 _COUNTED_SINCE = select(
     cap_reservations.c.customer_id,
     cap_reservations.c.purpose,
     cap_reservations.c.channel,
     cap_reservations.c.reserve_time,
-).where(
-    cap_reservations.c.workspace == bindparam("r_workspace"),
-    cap_reservations.c.customer_id.in_(bindparam("r_customers", expanding=True)),
-    cap_reservations.c.reserve_time
-    > bindparam("r_since", type_=cap_reservations.c.reserve_time.type),
+).where(*_SINCE)
+_HOW_MANY_SINCE = (
+    select(cap_reservations.c.customer_id, func.count())
+    .where(*_SINCE)
+    .group_by(cap_reservations.c.customer_id)
 )
 
 
@@ -121,9 +128,9 @@ class SqlCapStore(CapStore):
         self, batch: Sequence[tuple[Reservation, Sequence[CapRule]]]
     ) -> list[CapVerdict]:
         """_reserve for messages of different ids in one transaction and a few statements:
-        the customers' locks, the messages' earlier counts removed, the customers' counts
-        read, the verdicts made in order (each seeing those before it), the new counts
-        inserted."""
+        the customers' locks, the messages' earlier counts removed, the counts of the
+        customers close to a cap read (_close_to_a_cap), the verdicts made in order (each
+        seeing those before it), the new counts inserted."""
         windows = [rule.window for _, rules in batch for rule in rules]
         async with SqlUnitOfWork(self._engine) as uow:
             conn = uow.connection
@@ -135,17 +142,25 @@ class SqlCapStore(CapStore):
             counted: dict[tuple[str, str], list[Counted]] = {}
             if windows:
                 since = min(r.time for r, _ in batch) - max(windows)
-                customers: dict[str, set[str]] = {}
-                for r, _ in batch:
-                    customers.setdefault(r.workspace, set()).add(r.customer_id)
-                for workspace, ids in customers.items():
+                for workspace, close in (await self._close_to_a_cap(conn, batch, since)).items():
                     rows = await conn.execute(
                         _COUNTED_SINCE,
-                        {"r_workspace": workspace, "r_customers": sorted(ids), "r_since": since},
+                        {"r_workspace": workspace, "r_customers": close, "r_since": since},
                     )
+                    channel_of = _CHANNELS.get
                     for customer_id, purpose, channel, time in rows:
-                        counted.setdefault((workspace, customer_id), []).append(
-                            Counted(purpose, _channel(channel), as_utc(time))  # type: ignore[arg-type]
+                        key = (workspace, customer_id)
+                        found = counted.get(key)
+                        if found is None:
+                            found = counted[key] = []
+                        found.append(
+                            Counted(
+                                purpose,
+                                channel_of(channel),
+                                time.replace(tzinfo=UTC)
+                                if time.tzinfo is None
+                                else time.astimezone(UTC),
+                            )
                         )
             verdicts: list[CapVerdict] = []
             rows_to_add: list[dict[str, object]] = []
@@ -169,6 +184,44 @@ class SqlCapStore(CapStore):
                 await execute_rows(conn, _COUNT_MESSAGES, rows_to_add)
             await uow.commit()
         return verdicts
+
+    @staticmethod
+    async def _close_to_a_cap(
+        conn: AsyncConnection,
+        batch: Sequence[tuple[Reservation, Sequence[CapRule]]],
+        since: datetime,
+    ) -> dict[str, list[str]]:
+        """Per workspace, the batch's customers whose counts must be read: those that may
+        reach a cap here. A rule counts at most the customer's counts stored since `since`
+        plus its messages judged before in this batch, so a customer whose stored counts
+        and messages here stay within the smallest limit of their rules is allowed every
+        one of them without its rows being read (under load most customers are far from
+        their caps, and hold many counts)."""
+        # workspace -> customer -> (its messages here that count, the smallest limit)
+        wanted: dict[str, dict[str, tuple[int, int]]] = {}
+        for r, rules in batch:
+            if rules:
+                mine = wanted.setdefault(r.workspace, {})
+                seen, least = mine.get(r.customer_id, (0, sys.maxsize))
+                mine[r.customer_id] = (seen + 1, min(least, *(rule.limit for rule in rules)))
+        close: dict[str, list[str]] = {}
+        for workspace, customers in wanted.items():
+            stored = dict(
+                (
+                    await conn.execute(
+                        _HOW_MANY_SINCE,
+                        {
+                            "r_workspace": workspace,
+                            "r_customers": sorted(customers),
+                            "r_since": since,
+                        },
+                    )
+                ).all()
+            )
+            near = sorted(c for c, (n, least) in customers.items() if stored.get(c, 0) + n > least)
+            if near:
+                close[workspace] = near
+        return close
 
     async def _reserve(self, reservation: Reservation, rules: Sequence[CapRule]) -> CapVerdict:
         r = reservation
@@ -236,8 +289,9 @@ class SqlCapStore(CapStore):
         return result.rowcount
 
 
+# Stored channel values by name; a channel this version does not know is None.
+_CHANNELS = {channel.value: channel for channel in Channel}
+
+
 def _channel(value: str) -> Channel | None:
-    try:
-        return Channel(value)
-    except ValueError:
-        return None
+    return _CHANNELS.get(value)

@@ -44,6 +44,7 @@ class GrpcProfileEventSink(ProfileEventSink):
     async def ingest(
         self, workspace: str, events: Sequence[ProfileEvent], *, now: datetime
     ) -> list[bool]:
+        sent_time = to_timestamp(now)
         request = profile_service_pb2.IngestEventsRequest(
             parent=names.workspace_name(workspace),
             events=[
@@ -57,7 +58,7 @@ class GrpcProfileEventSink(ProfileEventSink):
                     ],
                     properties=dict_to_struct(dict(event.properties)),
                     original_time=to_timestamp(event.time),
-                    sent_time=to_timestamp(now),
+                    sent_time=sent_time,
                 )
                 for event in events
             ],

@@ -31,10 +31,13 @@ _ADD_OUTBOX = {
 }
 # History reasons are codes; a longer one is cut rather than refused.
 _MAX_REASON = 256
+# json.dumps with options builds an encoder per call; these are built once (same output).
+_compact = json.JSONEncoder(separators=(",", ":")).encode
+_compact_sorted = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
 
 
 def identifiers_to_text(identifiers: Iterable[tuple[str, str]]) -> str:
-    return json.dumps([[kind, value] for kind, value in identifiers], separators=(",", ":"))
+    return _compact([[kind, value] for kind, value in identifiers])
 
 
 def identifiers_from_text(text: str) -> tuple[tuple[str, str], ...]:
@@ -81,7 +84,7 @@ def _profile_event_rows(message: Message, now: datetime) -> list[dict[str, Any]]
                 "kind": PROFILE_EVENT,
                 "workspace": message.workspace,
                 "customer_id": message.customer_id,
-                "payload": json.dumps(payload, separators=(",", ":"), sort_keys=True),
+                "payload": _compact_sorted(payload),
                 "create_time": now,
                 "next_attempt_time": now,
                 "attempt_count": 0,

@@ -12,6 +12,8 @@ from .model import Channel, FailureReason
 
 # FCM registration tokens are ~160 characters, APNs tokens 64 hex digits: this is generous.
 MAX_PUSH_TOKEN_LENGTH = 4096
+# Characters that would add a recipient or break out of an address header.
+_UNSAFE_EMAIL = ',;<>"'
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,9 @@ def email_address(traits: Mapping[str, Any], trait: str = "email") -> str | Fail
     if address is None:
         return FailureReason.NO_ADDRESS
     local, at, domain = address.rpartition("@")
-    # Refuse anything that could smuggle extra headers or recipients.
-    unsafe = any(c.isspace() or not c.isprintable() or c in ',;<>"' for c in address)
+    # Refuse anything that could smuggle extra headers or recipients. Whitespace other
+    # than the space is never printable, so these are whole-string checks, not per character.
+    unsafe = not address.isprintable() or " " in address or any(c in address for c in _UNSAFE_EMAIL)
     if not at or not local or "." not in domain or domain.endswith(".") or unsafe:
         return FailureReason.INVALID_ADDRESS
     return address
