@@ -13,13 +13,14 @@ from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
+from . import score_plan
 from .config import DecisionConfig
 from .contact_policy import ContactBudget
-from .engagement import Candidate, action_variable
+from .engagement import Candidate
 from .learning import PositionChances
 from .model import Action, Channel, ExcludedAction, ExclusionReason, RankedAction, ScoreParts
 from .policies import ArbitrationSettings, PriorityPart
-from .rules import ActionVariable, RuleEnvironment, RuleEvaluationError
+from .rules import RuleEnvironment
 
 # Greedy ranking is deterministic: each action is chosen with certainty.
 GREEDY_PROBABILITY = 1.0
@@ -150,48 +151,6 @@ def filter_consent(
     return kept, excluded
 
 
-def _weight_rules(settings: ArbitrationSettings) -> tuple[tuple[str, float, str, int], ...]:
-    """(condition, weight, the note when it holds, position) of each context weight."""
-    return tuple(
-        (
-            rule.condition,
-            rule.weight,
-            f"context weight {_number(rule.weight)} for `{rule.condition}`",
-            index,
-        )
-        for index, rule in enumerate(settings.context_weights)
-    )
-
-
-_NOTHING_KEPT: Mapping[str, bool] = {}
-
-
-def _weigh(
-    rules: Sequence[tuple[str, float, str, int]], env: RuleEnvironment, variable: Mapping[str, Any]
-) -> tuple[float, tuple[str, ...]]:
-    weight = 1.0
-    notes: list[str] = []
-    known = env.results
-    # An action-only rule's result, kept on the action's variable across decisions.
-    kept = variable.only if type(variable) is ActionVariable else _NOTHING_KEPT
-    for condition, rule_weight, note, index in rules:
-        result = known.get(condition)
-        if result is None:
-            result = kept.get(condition)
-        if result is True or result is False:
-            if result:
-                weight *= rule_weight
-                notes.append(note)
-            continue
-        try:
-            if env.evaluate(condition, variable):
-                weight *= rule_weight
-                notes.append(note)
-        except RuleEvaluationError as err:
-            notes.append(f"context weight rule {index + 1} failed ({err}), not applied")
-    return weight, tuple(notes)
-
-
 def _batch_model(model: PropensityModel) -> BatchPropensityModel | None:
     """The model as a BatchPropensityModel when it is one: what isinstance against the
     runtime-checkable protocol decides (the method is there), without its cost."""
@@ -203,84 +162,67 @@ def score(
     settings: ArbitrationSettings,
     env: RuleEnvironment,
     model: PropensityModel,
+    kept: dict[Any, score_plan.Plan] | None = None,
 ) -> list[Scored]:
-    parts = settings.priority_parts
-    use_weights = PriorityPart.CONTEXT_WEIGHT in parts and bool(settings.context_weights)
-    unused = [p.value for p in PriorityPart if p not in parts]
-    unused_note = f"{', '.join(unused)} not used by the arbitration settings" if unused else ""
-    use_propensity = PriorityPart.PROPENSITY in parts
-    use_value = PriorityPart.VALUE in parts
-    use_lever = PriorityPart.LEVER in parts
+    """Each candidate's score parts and notes. `kept`: the score plans of the candidates'
+    configuration (see score_plan), found there or added."""
+    use_propensity = PriorityPart.PROPENSITY in settings.priority_parts
     batch_model = _batch_model(model)
-    batch = batch_model.propensities([c.action for c in candidates]) if batch_model else None
-    batch_values = np.asarray(batch.values, dtype=float).tolist() if batch is not None else []
-    batch_notes = (f"propensity from {batch.source}",) if batch is not None else ()
-    unused_notes = (unused_note,) if unused_note else ()
-    weight_rules = _weight_rules(settings) if use_weights else ()
-    # The weight and notes every candidate gets when no weight rule reads `action` (their
-    # results are then kept for the decision once the first candidate is weighed).
-    shared_weight: tuple[float, tuple[str, ...]] | None = None
-    weighed = False
-    parts_of: list[tuple[Candidate, ScoreParts, tuple[str, ...]]] = []
-    for index, candidate in enumerate(candidates):
-        action = candidate.action
-        if batch is not None:
-            propensity = batch_values[index]
-            notes = batch_notes
-        else:
-            propensity, source = model.propensity(action)
-            notes = (f"propensity from {source}",)
-        weight = 1.0
-        if use_weights:
-            if shared_weight is not None:
-                weight, weight_notes = shared_weight
-            else:
-                variable = candidate.variable
-                if variable is None:
-                    variable = action_variable(action, candidate.group)
-                weight, weight_notes = _weigh(weight_rules, env, variable)
-                if not weighed:
-                    # A rule reading `action` is never kept for the decision: whether
-                    # the weight is shared is settled by the first candidate.
-                    weighed = True
-                    if all(rule[0] in env.results for rule in weight_rules):
-                        shared_weight = weight, weight_notes
-            if weight_notes:
-                notes = (*notes, *weight_notes)
-        if unused_notes:
-            notes = (*notes, *unused_notes)
-        group = candidate.group
-        parts_used = ScoreParts(
-            propensity if use_propensity else 1.0,
-            weight,
-            action.value if use_value else 1.0,
-            (action.lever * group.lever if group is not None else action.lever)
-            if use_lever
-            else 1.0,
+    samples = None
+    if batch_model is None:
+        found = [model.propensity(c.action) for c in candidates]
+        sources = {source for _, source in found}
+        if len(sources) > 1:
+            fixed = score_plan.plan(candidates, settings, env, ()).parts
+            return [
+                Scored(
+                    candidate,
+                    ScoreParts(
+                        propensity if use_propensity else 1.0,
+                        part.context_weight,
+                        part.value,
+                        part.lever,
+                    ),
+                    (f"propensity from {source}", *part.notes),
+                )
+                for candidate, (propensity, source), part in zip(
+                    candidates, found, fixed, strict=True
+                )
+            ]
+        values = [propensity for propensity, _ in found]
+        head = tuple(f"propensity from {source}" for source in sources)
+    else:
+        batch = batch_model.propensities([c.action for c in candidates])
+        values = np.asarray(batch.values, dtype=float).tolist()
+        head = (f"propensity from {batch.source}",)
+        samples = batch.samples
+    made = score_plan.plan(candidates, settings, env, head, kept)
+    if not use_propensity:
+        values = [1.0] * len(candidates)
+    elif samples is not None:
+        chances = PositionChances(
+            np.array(values, dtype=float), samples, made.multipliers(), list(made.names)
         )
-        parts_of.append((candidate, parts_used, notes))
-    if batch is not None and batch.samples is not None and use_propensity:
-        chances = _position_chances(parts_of, batch.samples)
         return [
-            Scored(candidate, parts_used, notes, chances, index)
-            for index, (candidate, parts_used, notes) in enumerate(parts_of)
+            Scored(
+                candidate,
+                ScoreParts(propensity, part.context_weight, part.value, part.lever),
+                part.notes,
+                chances,
+                index,
+            )
+            for index, (candidate, propensity, part) in enumerate(
+                zip(candidates, values, made.parts, strict=True)
+            )
         ]
-    return [Scored(candidate, parts_used, notes) for candidate, parts_used, notes in parts_of]
-
-
-def _position_chances(
-    items: Sequence[tuple[Candidate, ScoreParts, tuple[str, ...]]], samples: np.ndarray
-) -> PositionChances:
-    """Sampled propensities: each action's probability of its position, over the draws."""
-    scores = [score for _, score, _ in items]
-    multipliers = np.array([p.context_weight * p.value * p.lever for p in scores], dtype=float)
-    acted = np.array([p.propensity for p in scores], dtype=float)
-    keys = [candidate.action.name for candidate, _, _ in items]
-    return PositionChances(acted, samples, multipliers, keys)
-
-
-def _number(value: float) -> str:
-    return f"{value:g}"
+    return [
+        Scored(
+            candidate,
+            ScoreParts(propensity, part.context_weight, part.value, part.lever),
+            part.notes,
+        )
+        for candidate, propensity, part in zip(candidates, values, made.parts, strict=True)
+    ]
 
 
 # The text of the factors that repeat across decisions (context weight, value, lever),
@@ -305,8 +247,8 @@ def _factors_text(score: ScoreParts) -> str:
 
 
 def _priority_text(score: ScoreParts, priority: float | None = None) -> str:
-    # The same format as _number's for each part; written for every outranked action of
-    # every decision, so the factors that repeat come from _factors_text.
+    # Each part in the `:g` format, as in context weight notes; written for every outranked
+    # action of every decision, so the factors that repeat come from _factors_text.
     total = score.priority if priority is None else priority
     return f"priority = propensity {score.propensity:g}{_factors_text(score)}{total:g}"
 
@@ -377,10 +319,24 @@ def arbitrate(
             )
         )
     # Every action left is outranked: outranked_explanation's text, its head built once.
-    head = f"Ranked below the top {max_actions}: "
-    outranked = ExclusionReason.OUTRANKED
+    head = f"Ranked below the top {max_actions}: priority = propensity "
     for negated, name, index in keyed[position:]:
         parts = scored[index].score
-        text = f"{head}{_priority_text(parts, -negated)}."
-        excluded.append(ExcludedAction(name, outranked, text, parts, True))
+        text = f"{head}{parts[0]:g}{_factors_text(parts)}{-negated:g}."
+        excluded.append(outranked_action(name, text, parts))
     return ranked, excluded
+
+
+_new_object = object.__new__
+_OUTRANKED = ExclusionReason.OUTRANKED
+
+
+def outranked_action(name: str, text: str, score: ScoreParts) -> ExcludedAction:
+    """ExcludedAction(name, OUTRANKED, text, score, True): built for most actions of every
+    decision, without the frozen dataclass's __init__ (one object.__setattr__ per field,
+    twice the cost). A test holds the two equal, field for field."""
+    excluded = _new_object(ExcludedAction)
+    excluded.__dict__.update(
+        action=name, reason=_OUTRANKED, explanation=text, score=score, standard_text=True
+    )
+    return excluded

@@ -228,7 +228,11 @@ class DecisionPipeline:
                 arbitration_settings, priority_parts=(PriorityPart.PROPENSITY,)
             )
         scored = arbitration.score(
-            assigned.candidates, arbitration_settings, self.environment, model
+            assigned.candidates,
+            arbitration_settings,
+            self.environment,
+            model,
+            kept=self.config.derived.setdefault("score_plans", {}),
         )
         budget = ContactBudget(settings.contact_limits, contacts, self.request.now)
         ranked, outranked = arbitration.arbitrate(

@@ -288,7 +288,7 @@ def _ranked_to_proto(ranked: RankedAction) -> pb.RankedAction:
 
 
 def _set_score(target: pb.ScoreParts, score: ScoreParts) -> None:
-    target.SetInParent()
+    # Setting a field, zero too, makes the sub-message present: no SetInParent needed.
     target.propensity = score.propensity
     target.context_weight = score.context_weight
     target.value = score.value
