@@ -40,21 +40,46 @@ def trait_values(trait: Trait) -> dict[str, Any]:
 
 
 def trait_from_row(row: Any) -> Trait:
-    event_type = row.source_event_type
     return Trait(
         value=row.value,
         source_message_id=row.source_message_id,
         update_time=as_utc(row.update_time),
         received_at=as_utc(row.received_at),
         batch_index=int(row.batch_index),
-        source=TraitSource(
-            event_type=EventType(event_type) if event_type else None,
-            library_name=row.library_name or "",
-            library_version=row.library_version or "",
-            method=row.method or "",
-        ),
+        source=_source(row.source_event_type, row.library_name, row.library_version, row.method),
         removed=bool(row.removed),
     )
+
+
+def _source(
+    event_type: str | None,
+    library_name: str | None,
+    library_version: str | None,
+    method: str | None,
+) -> TraitSource:
+    return TraitSource(
+        event_type=EventType(event_type) if event_type else None,
+        library_name=library_name or "",
+        library_version=library_version or "",
+        method=method or "",
+    )
+
+
+# The columns ``read`` selects after the owner's, in ``_trait`` order (value_time,
+# derived from the value, is left out: nothing read back needs it).
+_READ_COLUMNS = (
+    "key",
+    "value",
+    "source_message_id",
+    "update_time",
+    "received_at",
+    "batch_index",
+    "source_event_type",
+    "library_name",
+    "library_version",
+    "method",
+    "removed",
+)
 
 
 class _TraitTable:
@@ -72,12 +97,25 @@ class _TraitTable:
             return found
         table = self._table
         rows = await self._conn.execute(
-            select(table).where(
+            select(table.c[self._owner], *(table.c[name] for name in _READ_COLUMNS)).where(
                 table.c.workspace == workspace, table.c[self._owner].in_(list(owners))
             )
         )
-        for row in rows:
-            found[row._mapping[self._owner]][row.key] = trait_from_row(row)
+        # Many traits share a source (a batch, a library): each is made once per read.
+        sources: dict[tuple[Any, ...], TraitSource] = {}
+        for owner, key, value, message_id, updated, received, index, *origin, removed in rows:
+            source = sources.get(origin_key := tuple(origin))
+            if source is None:
+                source = sources[origin_key] = _source(*origin)
+            found[owner][key] = Trait(
+                value=value,
+                source_message_id=message_id,
+                update_time=as_utc(updated),
+                received_at=as_utc(received),
+                batch_index=int(index),
+                source=source,
+                removed=bool(removed),
+            )
         return found
 
     async def save(self, workspace: str, rows: Sequence[TraitRow]) -> None:
