@@ -169,59 +169,45 @@ def score(
     use_propensity = PriorityPart.PROPENSITY in settings.priority_parts
     batch_model = _batch_model(model)
     samples = None
+    # Each candidate's own propensity note, when the model's sources differ between them
+    # (the plan then holds the other notes only).
+    own_heads: list[str] | None = None
     if batch_model is None:
         found = [model.propensity(c.action) for c in candidates]
+        values = [propensity for propensity, _ in found]
         sources = {source for _, source in found}
         if len(sources) > 1:
-            fixed = score_plan.plan(candidates, settings, env, ()).parts
-            return [
-                Scored(
-                    candidate,
-                    ScoreParts(
-                        propensity if use_propensity else 1.0,
-                        part.context_weight,
-                        part.value,
-                        part.lever,
-                    ),
-                    (f"propensity from {source}", *part.notes),
-                )
-                for candidate, (propensity, source), part in zip(
-                    candidates, found, fixed, strict=True
-                )
-            ]
-        values = [propensity for propensity, _ in found]
-        head = tuple(f"propensity from {source}" for source in sources)
+            own_heads = [f"propensity from {source}" for _, source in found]
+            head: tuple[str, ...] = ()
+        else:
+            head = tuple(f"propensity from {source}" for source in sources)
     else:
         batch = batch_model.propensities([c.action for c in candidates])
         values = np.asarray(batch.values, dtype=float).tolist()
         head = (f"propensity from {batch.source}",)
         samples = batch.samples
     made = score_plan.plan(candidates, settings, env, head, kept)
+    notes = [part.notes for part in made.parts]
+    if own_heads is not None:
+        notes = [(own, *rest) for own, rest in zip(own_heads, notes, strict=True)]
+    chances = None
     if not use_propensity:
         values = [1.0] * len(candidates)
     elif samples is not None:
         chances = PositionChances(
             np.array(values, dtype=float), samples, made.multipliers(), list(made.names)
         )
-        return [
-            Scored(
-                candidate,
-                ScoreParts(propensity, part.context_weight, part.value, part.lever),
-                part.notes,
-                chances,
-                index,
-            )
-            for index, (candidate, propensity, part) in enumerate(
-                zip(candidates, values, made.parts, strict=True)
-            )
-        ]
     return [
         Scored(
             candidate,
             ScoreParts(propensity, part.context_weight, part.value, part.lever),
-            part.notes,
+            part_notes,
+            chances,
+            index if chances is not None else 0,
         )
-        for candidate, propensity, part in zip(candidates, values, made.parts, strict=True)
+        for index, (candidate, propensity, part, part_notes) in enumerate(
+            zip(candidates, values, made.parts, notes, strict=True)
+        )
     ]
 
 

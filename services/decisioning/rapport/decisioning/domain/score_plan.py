@@ -9,6 +9,7 @@ decisions scoring the same candidates: most decisions of a workspace do.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -108,10 +109,9 @@ def _decision_results(
     results: list[bool | None] = []
     for condition, _, _, _ in rules:
         if condition not in known:
-            try:
+            # A failure is kept for the decision too when the rule does not read `action`.
+            with suppress(RuleEvaluationError):
                 env.evaluate(condition, _variable(first))
-            except RuleEvaluationError:
-                pass  # kept for the decision when it does not read `action`
         result = known.get(condition)
         if result is not None and result is not True and result is not False:
             return None  # a failure: its text is the decision's own

@@ -13,7 +13,7 @@ import abc
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from rapport.delivery.domain.frequency_caps import CapRule, CapVerdict, Counted, verdict
 from rapport.delivery.domain.model import Channel
@@ -147,20 +147,9 @@ class SqlCapStore(CapStore):
                         _COUNTED_SINCE,
                         {"r_workspace": workspace, "r_customers": close, "r_since": since},
                     )
-                    channel_of = _CHANNELS.get
                     for customer_id, purpose, channel, time in rows:
-                        key = (workspace, customer_id)
-                        found = counted.get(key)
-                        if found is None:
-                            found = counted[key] = []
-                        found.append(
-                            Counted(
-                                purpose,
-                                channel_of(channel),
-                                time.replace(tzinfo=UTC)
-                                if time.tzinfo is None
-                                else time.astimezone(UTC),
-                            )
+                        counted.setdefault((workspace, customer_id), []).append(
+                            Counted(purpose, _channel(channel), as_utc(time))  # type: ignore[arg-type]
                         )
             verdicts: list[CapVerdict] = []
             rows_to_add: list[dict[str, object]] = []

@@ -39,18 +39,6 @@ def trait_values(trait: Trait) -> dict[str, Any]:
     }
 
 
-def trait_from_row(row: Any) -> Trait:
-    return Trait(
-        value=row.value,
-        source_message_id=row.source_message_id,
-        update_time=as_utc(row.update_time),
-        received_at=as_utc(row.received_at),
-        batch_index=int(row.batch_index),
-        source=_source(row.source_event_type, row.library_name, row.library_version, row.method),
-        removed=bool(row.removed),
-    )
-
-
 def _source(
     event_type: str | None,
     library_name: str | None,
