@@ -298,3 +298,29 @@ async def test_a_taken_port_is_refused_not_shared() -> None:
         with pytest.raises(RuntimeError):
             second = await start(await make_build()(settings), settings)
             await second.stop(0)  # only reached if it bound: the assertion fails
+
+
+async def test_methods_are_served_without_registered_method_handlers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # grpc.aio's accept loop waits on one pending call per registered method for
+    # every call it accepts; the runtime serves every method through generic handlers.
+    registered: list[str] = []
+    original = grpc.aio._server.Server.add_registered_method_handlers
+
+    def spy(self: grpc.aio.Server, service_name: str, handlers: dict) -> None:
+        registered.append(service_name)
+        original(self, service_name, handlers)
+
+    monkeypatch.setattr(grpc.aio._server.Server, "add_registered_method_handlers", spy)
+    async with serve_in_process(make_build(), ServiceSettings()) as server:
+        async with grpc.aio.insecure_channel(server.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            reply = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE))
+            assert reply.status == SERVING
+            assert await call(channel, "Echo")(b"hi") == b"hi"
+            stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+            request = reflection_pb2.ServerReflectionRequest(list_services="")
+            replies = [r async for r in stub.ServerReflectionInfo(iter([request]))]
+            assert replies[0].list_services_response.service
+    assert registered == []

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FileDescriptor
 from google.rpc import error_details_pb2
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 ERROR_DETAILS_FILE = error_details_pb2.DESCRIPTOR
 
@@ -55,4 +55,7 @@ def _reflection_pool(service_names: Iterable[str]) -> descriptor_pool.Descriptor
 def enable_reflection(server: object, service_names: list[str]) -> None:
     """Reflection for `service_names` (and everything their files import)."""
     names = [*service_names, reflection.SERVICE_NAME]
-    reflection.enable_server_reflection(names, server, pool=_reflection_pool(names))
+    # The asyncio servicer named directly: the library picks it by isinstance on the
+    # server, and the runtime registers through a wrapper (GenericHandlersOnly).
+    servicer = reflection.aio.ReflectionServicer(names, pool=_reflection_pool(names))
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(servicer, server)

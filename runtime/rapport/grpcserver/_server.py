@@ -44,7 +44,7 @@ _HANDLER_SETTLE_SECONDS = 5.0
 class ServiceParts:
     """What a service's ``build(settings)`` hands to the runtime."""
 
-    register: list[Callable[[grpc.aio.Server], None]]
+    register: list[Callable[[GenericHandlersOnly], None]]
     service_names: list[str]
     error_domain: str
     # Full method name -> scope required. With auth on, a method not listed here
@@ -198,6 +198,31 @@ def _options(settings: ServiceSettings) -> list[tuple[str, int]]:
     ]
 
 
+class GenericHandlersOnly:
+    """The server as servicer registration sees it: methods served by generic handlers.
+
+    grpc.aio keeps one pending call per registered method, and its accept loop runs
+    asyncio.wait over all of them for every call it accepts: each call paid for the
+    size of the contracts on the server (about 30 methods for decisioning). The
+    generated ``add_*_to_server`` adds a generic handler for the same methods before
+    registering them, so skipping the registration serves every method through one
+    pending call.
+    """
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(
+        self, generic_rpc_handlers: tuple[grpc.GenericRpcHandler, ...]
+    ) -> None:
+        self._server.add_generic_rpc_handlers(generic_rpc_handlers)
+
+    def add_registered_method_handlers(
+        self, service_name: str, method_handlers: dict[str, grpc.RpcMethodHandler]
+    ) -> None:
+        """Skipped: the generic handler added just before serves these methods."""
+
+
 async def start(parts: ServiceParts, settings: ServiceSettings) -> RunningServer:
     """Build, bind and start the server; SERVING once it listens."""
     # Outermost first. The last two raise RapportErrors, so they sit inside
@@ -217,16 +242,17 @@ async def start(parts: ServiceParts, settings: ServiceSettings) -> RunningServer
 
     # Looked up at call time so the OpenTelemetry instrumentation can patch it.
     server = grpc.aio.server(interceptors=interceptors, options=_options(settings))
+    registration = GenericHandlersOnly(server)
     for register in parts.register:
-        register(server)
+        register(registration)
 
     health = HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health, registration)
     await health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
     for name in parts.service_names:
         await health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     enable_reflection(
-        server,
+        registration,
         [*parts.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name],
     )
 

@@ -114,7 +114,7 @@ class WrappedPerMethod:
     What an interceptor wraps depends only on the method and the inner handler,
     which is the same object call after call (the registered handler, or the one
     an inner interceptor cached here too); a different inner handler rebuilds.
-    Only registered methods get here, so the memory is bounded by the contract.
+    Only methods a handler serves get here, so the memory is bounded by the contract.
     """
 
     def __init__(
