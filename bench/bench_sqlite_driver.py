@@ -1,5 +1,6 @@
-"""SQLite through SQLAlchemy's async engine: aiosqlite's worker thread (the default)
-vs statements run in the loop's own thread (create_engine(..., sqlite_in_loop=True)).
+"""SQLite through SQLAlchemy's async engine: statements in the connection's worker
+thread, one hop each (the default, rapport.sqlstore._threaded_sqlite) vs statements
+run in the loop's own thread (create_engine(..., sqlite_in_loop=True)).
 
     .venv/bin/python bench/bench_sqlite_driver.py [--statements 3000] [--rounds 3]
 
@@ -90,7 +91,7 @@ async def run(args: argparse.Namespace) -> None:
         thread_cpu, thread_wall = best[("thread", unit)]
         inline_cpu, inline_wall = best[("inline", unit)]
         print(f"  {unit}")
-        print(f"    aiosqlite thread  CPU {thread_cpu:7.1f} µs  wall {thread_wall:7.1f} µs")
+        print(f"    worker thread     CPU {thread_cpu:7.1f} µs  wall {thread_wall:7.1f} µs")
         print(f"    in the loop       CPU {inline_cpu:7.1f} µs  wall {inline_wall:7.1f} µs")
         print(f"    thread ÷ inline   CPU {thread_cpu / inline_cpu:.2f}×  "
               f"wall {thread_wall / inline_wall:.2f}×")  # fmt: skip

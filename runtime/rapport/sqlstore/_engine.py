@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from . import _json as json_columns
 from ._inline_sqlite import inline_connector
+from ._threaded_sqlite import threaded_connector
 
 # Execution option read by the SQLite "begin" hook: writers ask for IMMEDIATE.
 SQLITE_BEGIN_OPTION = "rapport_sqlite_begin"
@@ -24,6 +25,10 @@ _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",  # readers never block the writer
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",  # safe with WAL, much faster than FULL
+    # Checkpoint at ~40 MB of WAL (default ~4 MB, less than one ingest batch writes):
+    # a page rewritten by many commits is copied to the database once per checkpoint,
+    # not once per commit (profile ingest: the commits' CPU about halved).
+    "PRAGMA wal_autocheckpoint=10000",
 )
 
 _DRIVERS = {
@@ -116,7 +121,11 @@ def _sqlite_engine(sa_url: URL, options: dict[str, Any], *, in_loop: bool) -> As
         engine = create_async_engine(sa_url, async_creator=connect, **options)
         busy_timeout_ms = 0
     else:
-        engine = create_async_engine(sa_url, **options)
+        # Statements in a worker thread of the connection's, one hop each (_threaded_sqlite).
+        args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(sa_url)
+        engine = create_async_engine(
+            sa_url, async_creator=threaded_connector(args, kwargs), **options
+        )
         busy_timeout_ms = int(SQLITE_LOCK_WAIT_SECONDS * 1000)
 
     @event.listens_for(engine.sync_engine, "connect")

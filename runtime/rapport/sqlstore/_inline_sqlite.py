@@ -172,6 +172,9 @@ class InlineConnection:
     def cursor(self) -> _CursorOpening:
         return _CursorOpening(self)
 
+    def _new_cursor(self) -> Any:
+        return InlineCursor(self, self._open().cursor())
+
     async def commit(self) -> None:
         connection = self._open()
         await _until_unlocked(connection.commit, self.wait)
@@ -215,17 +218,14 @@ class _CursorOpening:
     def __init__(self, connection: InlineConnection) -> None:
         self._connection = connection
 
-    def _make(self) -> InlineCursor:
-        return InlineCursor(self._connection, self._connection._open().cursor())
-
     def __await__(self) -> Any:
         return self._make_async().__await__()
 
-    async def _make_async(self) -> InlineCursor:
-        return self._make()
+    async def _make_async(self) -> Any:
+        return self._connection._new_cursor()
 
-    async def __aenter__(self) -> InlineCursor:
-        return self._make()
+    async def __aenter__(self) -> Any:
+        return self._connection._new_cursor()
 
     async def __aexit__(self, *_exc: object) -> None:
         return None

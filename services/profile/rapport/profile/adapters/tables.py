@@ -165,7 +165,8 @@ segment_members = Table(
     Column("segment_id", String(63), primary_key=True),
     Column("customer_id", String(128), primary_key=True),
     Column("enter_time", DateTime(timezone=True), nullable=False),
-    Index("ix_segment_members_customer", "workspace", "customer_id"),
+    # Covers a customer's memberships, read on every ingest (0005).
+    Index("ix_segment_members_customer_segment", "workspace", "customer_id", "segment_id"),
 )
 
 # A customer's evaluated state (0003): its life stage; a row means rules have seen it.
