@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from rapport.sqlstore import SqlUnitOfWork, create_engine
+from rapport.sqlstore._threaded_sqlite import threaded_connector
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -136,3 +137,18 @@ async def test_a_unit_of_work_that_writes_nothing_commits_without_the_lock(
                 await conn.execute(text("SELECT * FROM missing_table"))
     finally:
         await engine.dispose()
+
+
+async def test_a_forced_stop_outside_the_loop_closes_the_connection(tmp_path: Path) -> None:
+    connection = await threaded_connector([str(tmp_path / "stop.db")], {})()
+    raw = connection._connection
+    assert raw is not None
+    await asyncio.to_thread(connection.stop)  # as garbage collection would: no loop there
+    for _ in range(100):
+        try:
+            raw.execute("SELECT 1")
+        except sqlite3.ProgrammingError:  # "Cannot operate on a closed database."
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the connection was not closed")

@@ -41,48 +41,62 @@ _HELD = frozenset({"BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"})
 
 class _Worker:
     """The connection's thread: runs calls in the order given, settles their futures
-    on the loop. A plain queue and thread: cheaper per hop than an executor's."""
+    on the loop that gave them. A plain queue and thread: cheaper per hop than an
+    executor's."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._calls: queue.SimpleQueue[tuple[asyncio.Future[Any], Callable[[], Any]] | None]
-        self._calls = queue.SimpleQueue()
+    def __init__(self) -> None:
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self.given = 0
         self.finished = 0  # counted by the thread once a call has returned
         threading.Thread(target=self._serve, name="sqlite", daemon=True).start()
 
     def give(self, call: Callable[[], T]) -> asyncio.Future[T]:
-        future: asyncio.Future[T] = self._loop.create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
         self.given += 1
-        self._calls.put((future, call))
+        self._calls.put((loop, future, call))
         return future
 
     @property
     def idle(self) -> bool:
         return self.finished == self.given
 
-    def stop(self) -> None:
+    def stop(self, last: Callable[[], Any] | None = None) -> None:
+        """End the thread once the calls given are done, and ``last()`` after them."""
+        if last is not None:
+            self.given += 1
+            self._calls.put((None, None, last))
         self._calls.put(None)
 
     def _serve(self) -> None:
         while (item := self._calls.get()) is not None:
-            future, call = item
+            loop, future, call = item
             try:
                 result = call()
             except BaseException as error:  # handed to the caller, whatever it is
                 self.finished += 1
-                self._settle(future, None, error)
+                if loop is not None and future is not None:
+                    _settle(loop, future, None, error)
             else:
                 self.finished += 1
-                self._settle(future, result, None)
+                if loop is not None and future is not None:
+                    _settle(loop, future, result, None)
 
-    def _settle(
-        self, future: asyncio.Future[Any], result: Any, error: BaseException | None
-    ) -> None:
-        try:
-            self._loop.call_soon_threadsafe(_set, future, result, error)
-        except RuntimeError:  # the loop is closed: nobody waits any more
-            return
+
+# (loop, future, call); no loop nor future for a call nobody waits for.
+_Call = tuple[asyncio.AbstractEventLoop | None, asyncio.Future[Any] | None, Callable[[], Any]]
+
+
+def _settle(
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+    result: Any,
+    error: BaseException | None,
+) -> None:
+    try:
+        loop.call_soon_threadsafe(_set, future, result, error)
+    except RuntimeError:  # the loop is closed: nobody waits any more
+        return
 
 
 def _set(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -149,8 +163,7 @@ class ThreadedConnection(InlineConnection):
         """Close without waiting (SQLAlchemy's forced terminate): after any running call."""
         if self._conn is not None:
             connection, self._conn = self._conn, None
-            self._worker.give(connection.close)
-            self._worker.stop()
+            self._worker.stop(last=connection.close)
 
 
 class ThreadedCursor:
@@ -299,7 +312,7 @@ def threaded_connector(args: list[Any], kwargs: dict[str, Any]) -> Callable[[], 
     options = {**kwargs, "check_same_thread": False}
 
     async def connect() -> ThreadedConnection:
-        worker = _Worker(asyncio.get_running_loop())
+        worker = _Worker()
         try:
             connection = await worker.give(lambda: sqlite3.connect(*args, **options))
         except BaseException:
