@@ -145,3 +145,27 @@ async def test_lanes_with_room_for_the_whole_claim_give_the_oldest_due_of_them(
     assert [m.id for m in first] == ["m0000", "m0001", "m0002", "m0003"]
     rest = await claim(engines[0], "t2", limit=4, lanes=lanes)
     assert [m.id for m in rest] == ["m0004", "m0005"]
+
+
+async def test_a_lane_short_of_room_with_fewer_due_still_gives_the_oldest_of_every_lane(
+    engines: tuple[AsyncEngine, AsyncEngine],
+) -> None:
+    # SMS has room for 2 of a claim of 4 and 2 due: one query for the lanes holds (the
+    # oldest due of them all); once 3 SMS are due, SMS gets its 2 and webhooks the rest.
+    due = [
+        message(0, Channel.SMS),
+        *(message(i, Channel.WEBHOOK) for i in range(1, 4)),
+        message(4, Channel.SMS),
+        message(5, Channel.WEBHOOK),
+    ]
+    for i, each in enumerate(due):
+        each.next_attempt_time = NOW - timedelta(seconds=len(due) - i)
+    await add(engines[0], due)
+    lanes = {"SMS": 2, "WEBHOOK": 8}
+    first = await claim(engines[0], "t", limit=4, lanes=lanes)
+    assert [m.id for m in first] == ["m0000", "m0001", "m0002", "m0003"]
+    await add(engines[0], [message(i, Channel.SMS) for i in range(6, 9)])
+    rest = await claim(engines[0], "t2", limit=4, lanes=lanes)
+    channels = sorted(m.channel.value for m in rest if m.channel is not None)
+    assert channels == ["SMS", "SMS", "WEBHOOK"]
+    assert [m.id for m in rest if m.channel is Channel.WEBHOOK] == ["m0005"]

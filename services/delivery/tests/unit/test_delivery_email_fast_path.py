@@ -7,9 +7,10 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from aiosmtplib.email import quote_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rapport.delivery.adapters.email_provider import SmtpEmailProvider, _flatten
+from rapport.delivery.adapters.email_provider import _PLAIN_ADDRESS, SmtpEmailProvider, _flatten
 from rapport.delivery.adapters.providers import OutgoingMessage
 from rapport.delivery.domain.model import Channel
 
@@ -135,3 +136,11 @@ def test_other_mails_go_through_email_message(outgoing: OutgoingMessage) -> None
 def test_a_sender_email_message_rewrites_is_never_on_the_fast_path() -> None:
     assert _provider('"Rapport, Inc." <noreply@example.com>')._fast_raw(_outgoing()) is not None
     assert _provider("Rapport Größe <noreply@example.com>")._fast_raw(_outgoing()) is None
+
+
+@settings(max_examples=300)
+@given(st.from_regex(_PLAIN_ADDRESS, fullmatch=True))
+def test_a_plain_recipient_is_written_as_rcpt_would_write_it(address: str) -> None:
+    # A kept session writes RCPT TO:<address> itself for a plain address: what
+    # aiosmtplib's rcpt() would write after parsing it.
+    assert quote_address(address) == f"<{address}>"

@@ -24,6 +24,7 @@ import sys
 from email.message import EmailMessage
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
 
 from .providers import (
     OutgoingMessage,
@@ -96,6 +97,14 @@ def _text_part(text: str, subtype: str, *, mime_version: bool) -> str:
     )
 
 
+def _quoted(address: str) -> bytes | None:
+    """MAIL's `FROM:<address>` as aiosmtplib's mail() writes it; None when it refuses it."""
+    try:
+        return b"FROM:" + quote_address(address).encode("ascii")
+    except ValueError:  # UnicodeEncodeError included
+        return None
+
+
 def _refusal(code: int, step: str) -> Exception:
     # 4xx: the relay cannot take it now (another relay might); 5xx: it never will.
     if 500 <= code < 600:
@@ -133,6 +142,9 @@ class SmtpEmailProvider(Provider):
         # Given explicitly: make_msgid would otherwise resolve this host's FQDN.
         self._msgid_domain = _sender_domain(email_from)
         self._envelope_from = email.utils.parseaddr(email_from)[1]
+        # MAIL's argument as aiosmtplib's mail() writes it, written once (None: mail()
+        # writes it, or refuses it, each time).
+        self._mail_from = _quoted(self._envelope_from)
         # The fast path writes From as given: only when EmailMessage writes it so too.
         self._plain_from = self._written_from(email_from) == email_from
 
@@ -291,8 +303,28 @@ class SmtpEmailProvider(Provider):
 
     async def _envelope(self, client: aiosmtplib.SMTP, recipient: str) -> None:
         try:
-            await client.mail(self._envelope_from)
-            await client.rcpt(recipient)
+            if (
+                self._mail_from is not None
+                and not client.is_ehlo_or_helo_needed
+                and _PLAIN_ADDRESS.fullmatch(recipient) is not None
+            ):
+                # What mail() and rcpt() send and how they read the replies, without
+                # parsing both addresses again for every mail (rcpt() writes a plain
+                # address as it is: test_delivery_email_fast_path holds them equal).
+                reply = await client.execute_command(b"MAIL", self._mail_from)
+                if reply.code != aiosmtplib.SMTPStatus.completed:
+                    raise aiosmtplib.SMTPSenderRefused(
+                        reply.code, reply.message, self._envelope_from
+                    )
+                reply = await client.execute_command(b"RCPT", b"TO:<" + recipient.encode() + b">")
+                if reply.code not in (
+                    aiosmtplib.SMTPStatus.completed,
+                    aiosmtplib.SMTPStatus.will_forward,
+                ):
+                    raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, recipient)
+            else:
+                await client.mail(self._envelope_from)
+                await client.rcpt(recipient)
         except ValueError:
             # An address SMTP cannot carry (checked by aiosmtplib before sending it).
             raise ProviderRejectedError("smtp address") from None

@@ -205,9 +205,9 @@ _CLAIM_LANE = (
     .limit(bindparam("c_room", type_=Integer))
     .with_for_update(skip_locked=True)
 )
-# Every lane at once, when each has room for the whole claim (the usual case under load).
+# Every lane at once (the usual case under load), with each candidate's lane.
 _CLAIM_LANES = (
-    select(messages.c.id)
+    select(messages.c.id, messages.c.channel)
     .where(_CLAIMABLE, messages.c.channel.in_(bindparam("c_lanes", expanding=True)))
     .order_by(messages.c.next_attempt_time)
     .limit(bindparam("c_room", type_=Integer))
@@ -419,12 +419,20 @@ class MessageRepository:
             else [(lane, min(room, limit)) for lane, room in lanes.items() if room > 0]
         )
         candidates: list[str] = []
-        if len(wanted) > 1 and all(room == limit for _, room in wanted):
-            # No lane can overflow: one query for them all (the oldest due first) instead
-            # of one per lane.
+        if len(wanted) > 1:
+            # One query for every lane (the oldest due first) instead of one per lane,
+            # kept when no lane got more than its room (always so when each has room for
+            # the whole claim; a lane short of room seldom has more due than it takes);
+            # otherwise each lane is asked on its own below.
             every = {"c_now": now, "c_room": limit, "c_lanes": [lane for lane, _ in wanted]}
-            candidates += (await self._conn.execute(_CLAIM_LANES, every)).scalars().all()
-            wanted = []
+            due = (await self._conn.execute(_CLAIM_LANES, every)).all()
+            rooms = dict(wanted)
+            per_lane: dict[str, int] = {}
+            for _, lane in due:
+                per_lane[lane] = per_lane.get(lane, 0) + 1
+            if all(count <= rooms[lane] for lane, count in per_lane.items()):
+                candidates = [message_id for message_id, _ in due]
+                wanted = []
         for lane, room in wanted:
             room = min(room, limit - len(candidates))
             if room <= 0:

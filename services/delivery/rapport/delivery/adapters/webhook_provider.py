@@ -27,6 +27,9 @@ SECRET_PREFIX = "whsec_"
 EVENT_TYPE = "message.sent"
 MIN_SECRET_BYTES, MAX_SECRET_BYTES = 24, 64
 
+# json.dumps with options builds an encoder per call: built once (the same text).
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 
 def decode_secret(secret: str) -> bytes:
     """The HMAC key of a `whsec_<base64>` secret; ValueError when it is not one."""
@@ -69,7 +72,7 @@ def payload(outgoing: OutgoingMessage) -> bytes:
         "timestamp": created.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "data": data,
     }
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+    return _compact(event).encode()
 
 
 class WebhookProvider(HttpProvider):

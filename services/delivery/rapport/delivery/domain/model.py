@@ -108,6 +108,10 @@ class MessageContent:
     html_body: str = ""
 
 
+# json.dumps with options builds an encoder per call: built once (the same text).
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False).encode
+
+
 def payload_fingerprint(
     *,
     customer: str,
@@ -144,7 +148,7 @@ def payload_fingerprint(
         payload["candidate_channels"] = [c.value for c in candidate_channels]
     if priority is not Priority.NORMAL:
         payload["priority"] = priority.value
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    canonical = _canonical(payload)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -57,6 +57,10 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+# json.dumps with options builds an encoder per call: built once (the same text).
+_compact_sorted = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
 class UnsubscribeTokens:
     def __init__(self, key: bytes, ttl: timedelta) -> None:
         if not key:
@@ -69,7 +73,7 @@ class UnsubscribeTokens:
         return hmac.new(self._key, payload, hashlib.sha256).digest()
 
     def issue(self, subject: Unsubscribe) -> str:
-        payload = json.dumps(
+        payload = _compact_sorted(
             {
                 "w": subject.workspace,
                 "c": subject.customer_id,
@@ -77,9 +81,7 @@ class UnsubscribeTokens:
                 "p": subject.purpose,
                 "m": subject.message_id,
                 "t": int(subject.issue_time.timestamp()),
-            },
-            separators=(",", ":"),
-            sort_keys=True,
+            }
         ).encode()
         return f"{_b64(payload)}.{_b64(self._sign(payload))}"
 

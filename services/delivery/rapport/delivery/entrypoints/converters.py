@@ -34,6 +34,32 @@ _STATE_PREFIX = "MESSAGE_STATE_"
 _PRIORITY_PREFIX = "MESSAGE_PRIORITY_"
 
 
+def _known(names: dict[str, int], prefix: str, kind: Any) -> dict[int, Any]:
+    """Number -> domain value, for every name of the contract the domain knows."""
+    known = {}
+    for name, number in names.items():
+        try:
+            known[number] = kind(name.removeprefix(prefix))
+        except ValueError:
+            continue
+    return known
+
+
+# Read on every message: looked up rather than spelled out through the enum wrappers.
+_CHANNELS: dict[int, Channel] = _known(dict(channel_pb2.Channel.items()), _CHANNEL_PREFIX, Channel)
+_CHANNEL_NUMBERS = {channel: number for number, channel in _CHANNELS.items()}
+_STATE_NUMBERS = {
+    state: number
+    for number, state in _known(dict(pb.MessageState.items()), _STATE_PREFIX, MessageState).items()
+}
+_PRIORITY_NUMBERS = {
+    priority: number
+    for number, priority in _known(
+        dict(pb.MessagePriority.items()), _PRIORITY_PREFIX, Priority
+    ).items()
+}
+
+
 def optional_timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     return to_timestamp(value) if value is not None else None
 
@@ -43,24 +69,24 @@ def channel_from_proto(value: int, *, field: str) -> Channel | None:
     define cannot be decoded, and is refused naming the field."""
     if value == channel_pb2.CHANNEL_UNSPECIFIED:
         return None
-    try:
-        return Channel(channel_pb2.Channel.Name(value).removeprefix(_CHANNEL_PREFIX))
-    except ValueError:
-        raise InvalidArgument(field, f"{value} is not a known channel") from None
+    channel = _CHANNELS.get(value)
+    if channel is None:
+        raise InvalidArgument(field, f"{value} is not a known channel")
+    return channel
 
 
 def channel_to_proto(channel: Channel | None) -> channel_pb2.Channel.ValueType:
     """CHANNEL_UNSPECIFIED for a stored channel this version does not know."""
     if channel is None:
         return channel_pb2.CHANNEL_UNSPECIFIED
-    return channel_pb2.Channel.Value(_CHANNEL_PREFIX + channel.value)
+    return _CHANNEL_NUMBERS[channel]  # type: ignore[return-value]
 
 
 def state_to_proto(state: MessageState | None) -> pb.MessageState.ValueType:
     """MESSAGE_STATE_UNSPECIFIED for a stored state this version does not know."""
     if state is None:
         return pb.MESSAGE_STATE_UNSPECIFIED
-    return pb.MessageState.Value(_STATE_PREFIX + state.value)
+    return _STATE_NUMBERS[state]  # type: ignore[return-value]
 
 
 def priority_from_proto(value: int, *, field: str = "priority") -> Priority:
@@ -76,11 +102,13 @@ def priority_from_proto(value: int, *, field: str = "priority") -> Priority:
 def priority_to_proto(priority: Priority | None) -> pb.MessagePriority.ValueType:
     if priority is None:
         return pb.MESSAGE_PRIORITY_UNSPECIFIED
-    return pb.MessagePriority.Value(_PRIORITY_PREFIX + priority.value)
+    return _PRIORITY_NUMBERS[priority]  # type: ignore[return-value]
 
 
 def data_from_proto(data: struct_pb2.Struct, *, field: str = "data") -> dict[str, Any]:
     """Template data: JSON values, whole numbers as ints (templates print 42, not 42.0)."""
+    if not data.fields:
+        return {}  # what the checks below make of an empty Struct, read for most messages
     serialized_size(data, max_bytes=MAX_DATA_BYTES, field_path=field)
     return struct_to_dict(data, field_path=field, whole_numbers_as_ints=True)
 

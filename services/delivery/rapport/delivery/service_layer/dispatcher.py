@@ -177,14 +177,17 @@ class Dispatcher:
             # with backoff (and dead-lettered in the end), the others keep flowing.
             _log.error("delivery attempt crashed", extra={"message_id": message.id, **_error(err)})
             self._retry_unless_final(message, "INTERNAL")
-        # Once the provider took the message, a shutdown must not lose the record of it.
-        recording = asyncio.ensure_future(self._record(message, lease_token))
+        # Once the provider took the message, a shutdown must not lose the record of it:
+        # the outcome is queued for the recorder at once (no task of its own), and a
+        # cancelled attempt still waits until it is stored.
+        recording = self._record(message, lease_token)
         try:
             kept = await asyncio.shield(recording)
         except asyncio.CancelledError:
             await recording
             raise
         if not kept:
+            _log.warning("lease lost before recording", extra={"message_id": message.id})
             return
         outcome = {
             "message_id": message.id,
@@ -202,17 +205,15 @@ class Dispatcher:
         if not message.is_final:
             retry_later(message, why, self._deps)
 
-    async def _record(self, message: Message, lease_token: str) -> bool:
-        """Store the outcome (group commit: the outcomes that finish while one batch is
-        being written go together in the next transaction); False if not kept."""
+    def _record(self, message: Message, lease_token: str) -> asyncio.Future[bool]:
+        """Queue the outcome to be stored (group commit: the outcomes that finish while
+        one batch is being written go together in the next transaction); the future
+        says whether it was kept (False: the lease was lost)."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._to_record.append((message, lease_token, done))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.ensure_future(self._record_batches())
-        kept = await done
-        if not kept:
-            _log.warning("lease lost before recording", extra={"message_id": message.id})
-        return kept
+        return done
 
     async def _record_batches(self) -> None:
         while self._to_record:
