@@ -60,11 +60,12 @@ def quote_ident(name: str) -> str:
 def create_engine(
     url: str, *, schema: str | None = None, echo: bool = False, sqlite_in_loop: bool = False
 ) -> AsyncEngine:
-    """Create an AsyncEngine for SQLite (aiosqlite) or PostgreSQL (asyncpg); JSON
-    columns go through orjson (the json module for what orjson refuses).
+    """Create an AsyncEngine for SQLite (SQLAlchemy's aiosqlite dialect over a worker
+    thread per connection, one hop per statement: _threaded_sqlite) or PostgreSQL
+    (asyncpg); JSON columns go through orjson (the json module for what it refuses).
 
     ``sqlite_in_loop``: SQLite statements run in the event loop's thread instead of
-    aiosqlite's worker thread (see _inline_sqlite). Each costs less CPU, but the
+    the connection's worker thread (see _inline_sqlite). Each costs less CPU, but the
     loop no longer works while SQLite does: delivery's end-to-end throughput halved
     with it (its group commits shrank), so it is a service's choice, off by default."""
     sa_url = normalise_url(url)
