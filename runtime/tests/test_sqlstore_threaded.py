@@ -123,15 +123,30 @@ async def test_the_write_lock_is_taken_before_the_first_statement(tmp_path: Path
         await engine.dispose()
 
 
-async def test_a_unit_of_work_that_writes_nothing_commits_without_the_lock(
+async def test_a_unit_of_work_that_writes_nothing_leaves_the_write_lock_free(
     tmp_path: Path,
 ) -> None:
-    engine = await notes_engine(tmp_path / "empty.db")
+    path = tmp_path / "empty.db"
+    engine = await notes_engine(path)
+
+    def another_writer_gets_the_lock() -> bool:
+        other = sqlite3.connect(path, isolation_level=None, timeout=0)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            return True
+        except sqlite3.OperationalError:
+            return False
+        finally:
+            other.close()
+
     try:
         async with SqlUnitOfWork(engine) as uow:
             await uow.commit()
+            assert await asyncio.to_thread(another_writer_gets_the_lock)
         async with SqlUnitOfWork(engine) as uow:
-            pass  # rolled back
+            await uow.rollback()
+            assert await asyncio.to_thread(another_writer_gets_the_lock)
         with pytest.raises(OperationalError):
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT * FROM missing_table"))

@@ -71,16 +71,14 @@ class _Worker:
     def _serve(self) -> None:
         while (item := self._calls.get()) is not None:
             loop, future, call = item
+            result, error = None, None
             try:
                 result = call()
-            except BaseException as error:  # handed to the caller, whatever it is
-                self.finished += 1
-                if loop is not None and future is not None:
-                    _settle(loop, future, None, error)
-            else:
-                self.finished += 1
-                if loop is not None and future is not None:
-                    _settle(loop, future, result, None)
+            except BaseException as caught:  # handed to the caller, whatever it is
+                error = caught
+            self.finished += 1
+            if loop is not None and future is not None:
+                _settle(loop, future, result, error)
 
 
 # (loop, future, call); no loop nor future for a call nobody waits for.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -427,9 +428,7 @@ class MessageRepository:
             every = {"c_now": now, "c_room": limit, "c_lanes": [lane for lane, _ in wanted]}
             due = (await self._conn.execute(_CLAIM_LANES, every)).all()
             rooms = dict(wanted)
-            per_lane: dict[str, int] = {}
-            for _, lane in due:
-                per_lane[lane] = per_lane.get(lane, 0) + 1
+            per_lane = Counter(lane for _, lane in due)
             if all(count <= rooms[lane] for lane, count in per_lane.items()):
                 candidates = [message_id for message_id, _ in due]
                 wanted = []
