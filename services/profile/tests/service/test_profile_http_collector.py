@@ -324,3 +324,34 @@ async def test_the_segment_library_retries_a_429_and_everything_lands(
         await asyncio.to_thread(send)
         assert errors == []
         assert {"lib-0", "lib-1", "lib-2"} <= set(await events_of(stub))
+
+
+async def test_a_batch_with_refused_events_logs_one_warning_naming_their_fields(
+    collector: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    stub, host = collector
+    secret = "secret-value-7"
+    batch = [
+        {"type": "track", "userId": "w1", "event": "E", "messageId": "w-ok"},
+        {"type": "track", "userId": "w1", "messageId": "w-no-event", "properties": {secret: 1}},
+        {"type": "nope", "userId": "w1", "messageId": "w-bad-type"},
+    ]
+    caplog.set_level("INFO", logger="rapport.profile.entrypoints.http_collector")
+    async with httpx.AsyncClient(base_url=host, timeout=10) as http:
+        reply = await http.post("/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""))
+        clean = await http.post(
+            "/v1/batch",
+            json={"batch": [{"type": "track", "userId": "w2", "event": "E", "messageId": "w-2"}]},
+            auth=(WRITE_KEY, ""),
+        )
+    assert (reply.status_code, clean.status_code) == (200, 200)
+    assert "w-ok" in await events_of(stub)
+    warnings = [r for r in caplog.records if r.getMessage() == "collector events rejected"]
+    assert len(warnings) == 1  # the clean batch logs none
+    warning = warnings[0]
+    assert warning.levelname == "WARNING"
+    assert (warning.count, warning.batch_size, warning.workspace) == (2, 3, "default")
+    named = {r["message_id"]: (r["field"], r["reason"]) for r in warning.rejections}
+    assert named["w-bad-type"] == ("batch[2].type", "INVALID_FIELD")
+    assert named["w-no-event"][0].endswith(".event") and named["w-no-event"][1] == "INVALID_FIELD"
+    assert secret not in repr(warning.__dict__)

@@ -183,7 +183,39 @@ async def _ingest(
         "collector batch",
         extra={"workspace": workspace, "count": accepted, "batch_size": len(results)},
     )
+    _warn_rejected(workspace, results)
     return results
+
+
+# Rejections named in one warning; the rest are counted.
+_REJECTIONS_NAMED = 5
+
+
+def _warn_rejected(workspace: str, results: Sequence[ingestion.EventResult]) -> None:
+    """One warning per request whose events were refused: a batch still answers 200 (as
+    Segment does; its libraries would not resend), so the log is where whoever owns the
+    instrumentation learns which field broke which event. Fields and reasons only: a
+    description may quote the refused identifier."""
+    rejected = [r for r in results if r.rejection is not None]
+    if not rejected:
+        return
+    _log.warning(
+        "collector events rejected",
+        extra={
+            "workspace": workspace,
+            "count": len(rejected),
+            "batch_size": len(results),
+            "rejections": [
+                {
+                    "message_id": r.message_id,
+                    "field": r.rejection.field,
+                    "reason": r.rejection.reason.name,
+                }
+                for r in rejected[:_REJECTIONS_NAMED]
+                if r.rejection is not None
+            ],
+        },
+    )
 
 
 def _decode(
