@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
+from .in_lists import chunks
 
 
 class ContactRepository:
@@ -63,6 +64,23 @@ class ContactRepository:
         ]
         if rows:
             await self._conn.execute(tables.contacts.insert(), rows)
+
+    async def channels_held(
+        self, workspace: str, decision_ids: Collection[str]
+    ) -> dict[tuple[str, str], set[str]]:
+        """(decision id, action) -> the channels its contacts are on, for the decisions
+        that hold any."""
+        t = tables.contacts
+        held: dict[tuple[str, str], set[str]] = {}
+        for chunk in chunks(sorted(decision_ids)):
+            rows = await self._conn.execute(
+                sa.select(t.c.decision_id, t.c.action, t.c.channel).where(
+                    t.c.workspace == workspace, t.c.decision_id.in_(chunk)
+                )
+            )
+            for row in rows:
+                held.setdefault((row.decision_id, row.action), set()).add(row.channel)
+        return held
 
     async def keep_channel(
         self, workspace: str, decision_id: str, action: str, channel: Channel

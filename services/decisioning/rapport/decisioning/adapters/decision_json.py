@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from rapport.decisioning.domain import names
@@ -204,4 +205,26 @@ def decision_from_row(row: Any) -> Decision:
         experiment_id=row.experiment_id or "",
         arm_id=row.arm_id or "",
         control=bool(row.control),
+    )
+
+
+@dataclass(frozen=True)
+class LearningView:
+    """What learning reads of a stored decision: whose it is, the actions it chose, the
+    features the models saw (decoding the actions left out costs more than the rest)."""
+
+    customer: str
+    actions: frozenset[str]
+    features: Mapping[str, float]
+
+
+LEARNING_COLUMNS = ("decision_id", "workspace", "customer", "actions", "scoring")
+
+
+def learning_view(row: Any) -> LearningView:
+    prefix = _actions_prefix(row.workspace)
+    return LearningView(
+        customer=row.customer,
+        actions=frozenset(_ranked_from_json(item, prefix).action for item in row.actions),
+        features=(row.scoring or {}).get("features", {}),
     )

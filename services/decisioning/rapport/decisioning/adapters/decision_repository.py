@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,14 @@ from rapport.sqlstore import as_utc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
-from .decision_json import decision_from_row, decision_row
+from .decision_json import (
+    LEARNING_COLUMNS,
+    LearningView,
+    decision_from_row,
+    decision_row,
+    learning_view,
+)
+from .in_lists import chunks
 
 # A keyset position in a newest-first listing: (create_time, id) of the last row seen.
 Position = tuple[datetime, str]
@@ -37,6 +44,21 @@ def _outcome_from_row(row: Any) -> Outcome:
         create_time=as_utc(row.create_time),
         value=row.value or 0.0,
     )
+
+
+def _outcome_row(outcome: Outcome) -> dict[str, Any]:
+    return {
+        "workspace": outcome.workspace,
+        "outcome_id": outcome.outcome_id,
+        "decision_id": outcome.decision_id or None,
+        "customer": outcome.customer,
+        "action": outcome.action,
+        "type": outcome.type.value,
+        "channel": outcome.channel.value if outcome.channel else None,
+        "outcome_time": outcome.outcome_time,
+        "create_time": outcome.create_time,
+        "value": outcome.value,
+    }
 
 
 def _before(time_column: Any, id_column: Any, position: Position) -> Any:
@@ -67,6 +89,20 @@ class DecisionRepository:
             )
         ).first()
         return decision_from_row(row) if row is not None else None
+
+    async def learning_views(
+        self, workspace: str, decision_ids: Collection[str]
+    ) -> dict[str, LearningView]:
+        """What learning reads of the decisions that exist among `decision_ids`, by id."""
+        t = tables.decisions
+        columns = [t.c[name] for name in LEARNING_COLUMNS]
+        found: dict[str, LearningView] = {}
+        for chunk in chunks(sorted(decision_ids)):
+            rows = await self._conn.execute(
+                sa.select(*columns).where(t.c.workspace == workspace, t.c.decision_id.in_(chunk))
+            )
+            found.update((row.decision_id, learning_view(row)) for row in rows)
+        return found
 
     async def customer_of(self, workspace: str, decision_id: str) -> str | None:
         """The customer a decision was for; None when there is no such decision."""
@@ -146,20 +182,45 @@ class OutcomeRepository:
         self._conn = connection
 
     async def add(self, outcome: Outcome) -> None:
-        await self._conn.execute(
-            tables.outcomes.insert().values(
-                workspace=outcome.workspace,
-                outcome_id=outcome.outcome_id,
-                decision_id=outcome.decision_id or None,
-                customer=outcome.customer,
-                action=outcome.action,
-                type=outcome.type.value,
-                channel=outcome.channel.value if outcome.channel else None,
-                outcome_time=outcome.outcome_time,
-                create_time=outcome.create_time,
-                value=outcome.value,
+        await self._conn.execute(tables.outcomes.insert().values(_outcome_row(outcome)))
+
+    async def add_many(self, outcomes: Sequence[Outcome]) -> None:
+        """Insert outcomes in one statement (executemany)."""
+        if outcomes:
+            await self._conn.execute(tables.outcomes.insert(), [_outcome_row(o) for o in outcomes])
+
+    async def existing_ids(self, workspace: str, outcome_ids: Collection[str]) -> set[str]:
+        """Which of `outcome_ids` are recorded already."""
+        t = tables.outcomes
+        found: set[str] = set()
+        for chunk in chunks(sorted(outcome_ids)):
+            rows = await self._conn.execute(
+                sa.select(t.c.outcome_id).where(
+                    t.c.workspace == workspace, t.c.outcome_id.in_(chunk)
+                )
             )
-        )
+            found.update(row.outcome_id for row in rows)
+        return found
+
+    async def earlier_types(
+        self, workspace: str, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], set[OutcomeType]]:
+        """The outcome types recorded so far for several (decision id, action) at once
+        (ModelRepository.earlier_outcomes); keys without any outcome are left out."""
+        o = tables.outcomes
+        known = {t.value for t in OutcomeType}
+        found: dict[tuple[str, str], set[OutcomeType]] = {}
+        for chunk in chunks(sorted({d for d, _ in keys})):
+            rows = await self._conn.execute(
+                sa.select(o.c.decision_id, o.c.action, o.c.type)
+                .where(o.c.workspace == workspace, o.c.decision_id.in_(chunk))
+                .distinct()
+            )
+            for row in rows:
+                key = (row.decision_id, row.action)
+                if key in keys and row.type in known:
+                    found.setdefault(key, set()).add(OutcomeType(row.type))
+        return found
 
     async def for_customer(self, workspace: str, customer: str, since: datetime) -> list[Outcome]:
         """The customer's outcomes that happened after `since` (suppression rules)."""

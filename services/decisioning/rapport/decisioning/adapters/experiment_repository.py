@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from rapport.sqlstore import as_utc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
+from .in_lists import chunks
 
 
 def _time(value: Any) -> datetime | None:
@@ -168,6 +170,22 @@ class ConversionRuleRepository:
         )
         return [_rule_from_row(row) for row in rows]
 
+    async def for_events(
+        self, workspace: str, event_names: Collection[str]
+    ) -> dict[str, list[ConversionRule]]:
+        """for_event of several names in one query: name -> rules (by id)."""
+        t = tables.conversion_rules
+        found: dict[str, list[ConversionRule]] = {}
+        for chunk in chunks(sorted(event_names)):
+            rows = await self._conn.execute(
+                sa.select(t)
+                .where(t.c.workspace == workspace, t.c.event_name.in_(chunk))
+                .order_by(t.c.rule_id)
+            )
+            for row in rows:
+                found.setdefault(row.event_name, []).append(_rule_from_row(row))
+        return found
+
     async def delete(self, workspace: str, rule_id: str) -> bool:
         t = tables.conversion_rules
         result = await self._conn.execute(
@@ -187,6 +205,18 @@ class SentMessage:
     action: str
     channel: Channel
     create_time: datetime
+
+
+def _sent_from_row(row: Any) -> SentMessage:
+    return SentMessage(
+        workspace=row.workspace,
+        message=row.message,
+        decision_id=row.decision_id,
+        customer=row.customer,
+        action=row.action,
+        channel=Channel(row.channel),
+        create_time=as_utc(row.create_time),
+    )
 
 
 class SentMessageRepository:
@@ -215,17 +245,18 @@ class SentMessageRepository:
                 sa.select(t).where(t.c.workspace == workspace, t.c.message == message)
             )
         ).first()
-        if row is None:
-            return None
-        return SentMessage(
-            workspace=row.workspace,
-            message=row.message,
-            decision_id=row.decision_id,
-            customer=row.customer,
-            action=row.action,
-            channel=Channel(row.channel),
-            create_time=as_utc(row.create_time),
-        )
+        return _sent_from_row(row) if row is not None else None
+
+    async def get_many(self, workspace: str, messages: Collection[str]) -> dict[str, SentMessage]:
+        """The links of the messages that have one, by message (one query per 500)."""
+        t = tables.sent_messages
+        found: dict[str, SentMessage] = {}
+        for chunk in chunks(sorted(messages)):
+            rows = await self._conn.execute(
+                sa.select(t).where(t.c.workspace == workspace, t.c.message.in_(chunk))
+            )
+            found.update((row.message, _sent_from_row(row)) for row in rows)
+        return found
 
     async def delete_customer(self, workspace: str, customer: str) -> int:
         t = tables.sent_messages

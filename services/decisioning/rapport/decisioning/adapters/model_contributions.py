@@ -78,20 +78,28 @@ class ModelContributionRepository:
         x: np.ndarray,
     ) -> None:
         """Record one observation; in the transaction that adds it to the statistics."""
-        await self._conn.execute(
-            _C.insert().values(
-                workspace=contribution.workspace,
-                outcome_id=contribution.outcome_id,
-                model_id=contribution.model_id,
-                action_id=contribution.action_id,
-                customer=contribution.customer,
-                decision_id=contribution.decision_id,
-                x=np.ascontiguousarray(x, dtype="<f8").tobytes(),
-                exposed=contribution.exposed,
-                reward=contribution.reward,
-                create_time=contribution.create_time,
-            )
-        )
+        await self.add_many([(contribution, x)])
+
+    async def add_many(self, contributions: Sequence[tuple[Contribution, np.ndarray]]) -> None:
+        """Record observations in one statement (executemany)."""
+        if not contributions:
+            return
+        rows = [
+            {
+                "workspace": c.workspace,
+                "outcome_id": c.outcome_id,
+                "model_id": c.model_id,
+                "action_id": c.action_id,
+                "customer": c.customer,
+                "decision_id": c.decision_id,
+                "x": np.ascontiguousarray(x, dtype="<f8").tobytes(),
+                "exposed": c.exposed,
+                "reward": c.reward,
+                "create_time": c.create_time,
+            }
+            for c, x in contributions
+        ]
+        await self._conn.execute(_C.insert(), rows)
 
     async def delete_model(self, workspace: str, model_id: str) -> None:
         await self._conn.execute(

@@ -9,7 +9,7 @@ never lose an update. Readers compare revisions to reload only on a change.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -248,6 +248,66 @@ class ModelRepository:
             return True
         result = await self._conn.execute(
             _S.update().where(where).values(revision=_S.c.revision + 1, **values)
+        )
+        return result.rowcount > 0
+
+    async def statistics_of(
+        self, workspace: str, pairs: Collection[tuple[str, str]], dimensions: Mapping[str, int]
+    ) -> dict[tuple[str, str], ActionStatistics]:
+        """The stored statistics of the (model, action) pairs that have a row (call
+        lock_statistics for them first); `dimensions` by model id."""
+        models = sorted({m for m, _ in pairs})
+        actions = sorted({a for _, a in pairs})
+        rows = await self._conn.execute(
+            sa.select(_S).where(
+                _S.c.workspace == workspace, _S.c.model_id.in_(models), _S.c.action_id.in_(actions)
+            )
+        )
+        return {
+            (row.model_id, row.action_id): _stats_from_row(row, dimensions[row.model_id])
+            for row in rows
+            if (row.model_id, row.action_id) in pairs
+        }
+
+    async def save_statistics(
+        self,
+        workspace: str,
+        model_id: str,
+        action_id: str,
+        stats: ActionStatistics,
+        *,
+        stored: bool,
+        observations: int,
+        now: datetime,
+    ) -> bool:
+        """Write statistics that `observations` observations were added to (read with
+        statistics_of under the pair's lock; `stored`: a row was read). The revision
+        moves by one per observation, as add_observation one at a time moves it. False
+        when the row read went away meanwhile (the statistics were reset): nothing added."""
+        values = {
+            "xtx": _bytes(stats.xtx),
+            "xr": _bytes(stats.xr),
+            "xsum": _bytes(stats.xsum),
+            "count": stats.count,
+            "update_time": now,
+        }
+        if not stored:
+            await self._conn.execute(
+                _S.insert().values(
+                    workspace=workspace,
+                    model_id=model_id,
+                    action_id=action_id,
+                    revision=observations,
+                    **values,
+                )
+            )
+            return True
+        result = await self._conn.execute(
+            _S.update()
+            .where(
+                _S.c.workspace == workspace, _S.c.model_id == model_id, _S.c.action_id == action_id
+            )
+            .values(revision=_S.c.revision + observations, **values)
         )
         return result.rowcount > 0
 

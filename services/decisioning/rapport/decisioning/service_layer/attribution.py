@@ -91,7 +91,7 @@ async def attribute_event(
             kind, message = status
             sent = await uow.sent_messages.get(workspace, message)
             if sent is not None and sent.customer == customer:
-                sent_on = (sent, _event_channel(event))
+                sent_on = (sent, event_channel(event))
                 recorded += await _add_once(
                     uow,
                     {
@@ -102,7 +102,7 @@ async def attribute_event(
                         "action": sent.action,
                         "type": kind,
                         # Delivery may choose the channel after the send was asked for.
-                        "channel": _event_channel(event) or sent.channel,
+                        "channel": event_channel(event) or sent.channel,
                         "outcome_time": happened,
                         "create_time": now,
                     },
@@ -124,7 +124,7 @@ async def attribute_event(
                     "customer": customer,
                     "action": rule.action_name,
                     "type": OutcomeType.CONVERSION,
-                    "channel": _channel_of(decision, rule.action_name),
+                    "channel": channel_of(decision, rule.action_name),
                     "outcome_time": happened,
                     "create_time": now,
                     "value": conversion_value(event),
@@ -145,10 +145,10 @@ async def attribute_event(
     return recorded
 
 
-def _event_channel(event: TrackedEvent) -> Channel | None:
+def event_channel(event: TrackedEvent) -> Channel | None:
     value = event.properties.get("channel")
     return Channel.__members__.get(value) if isinstance(value, str) else None
 
 
-def _channel_of(decision: Decision, action: str) -> Channel | None:
+def channel_of(decision: Decision, action: str) -> Channel | None:
     return next((r.channel for r in decision.actions if r.action == action), None)

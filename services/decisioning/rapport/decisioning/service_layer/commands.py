@@ -279,6 +279,8 @@ class HandleSignal:
 
     workspace: str
     signal: Signal
+    # The event's outcomes were recorded already, with its batch (outcome_batch.py).
+    attributed: bool = False
 
 
 # -- catalogue file --------------------------------------------------------------------

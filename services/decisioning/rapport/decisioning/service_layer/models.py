@@ -51,7 +51,7 @@ UPDATABLE = (
 # -- learning ------------------------------------------------------------------------------
 
 
-def _observation(
+def observation(
     spec: ModelSpec, outcome: OutcomeType, earlier: set[OutcomeType]
 ) -> tuple[bool, float] | None:
     """(counts as shown, reward) for this model, None when the outcome adds nothing."""
@@ -85,7 +85,7 @@ async def learn_from_outcome(uow: DecisioningUnitOfWork, outcome: Outcome, now: 
     )
     changed = False
     for spec in specs:
-        observed = _observation(spec, outcome.type, earlier)
+        observed = observation(spec, outcome.type, earlier)
         if observed is None:
             continue
         exposed, reward = observed

@@ -1,9 +1,10 @@
 """The trigger runner: a background component that follows profile signals and fires triggers.
 
-At least once: a signal's cursor is stored only after the signal was fully
-handled (triggered.handle_signal), and every send carries an idempotency key
-derived from the trigger and the event, so a replay after a crash sends
-nothing twice.
+At least once: a signal's cursor is stored only after the signal, and the signals
+read with it, were fully handled (triggered.handle_signal), and every send carries
+an idempotency key derived from the trigger and the event, so a replay after a
+crash sends nothing twice. The signals the stream has delivered are handled as a
+batch, their outcomes recorded in one unit of work (outcome_batch.py).
 
 One signal never stops the triggers of its workspace:
 
@@ -21,16 +22,19 @@ One signal never stops the triggers of its workspace:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
-from contextlib import aclosing
+from collections.abc import AsyncIterator
+from contextlib import aclosing, asynccontextmanager
 
 from rapport.decisioning.domain.model import Signal
 from rapport.decisioning.domain.outbound import DependencyError
+from rapport.decisioning.domain.signals import SignalKind
 from rapport.errors import Aborted
 from rapport.sqlstore import database_unreachable, run_with_retries, transient_conflict
 
-from . import commands, trigger_kinds, triggered
+from . import commands, outcome_batch, trigger_kinds, triggered
 from .dependencies import Dependencies
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,9 @@ STUCK_AFTER = 5
 # Attempts at a signal whose handling fails in a way nobody expected (a bug
 # triggered by its content) before it is recorded and passed over.
 UNEXPECTED_ATTEMPTS = 3
+# Signals read ahead of the one being handled, and handled as one batch at most: the
+# signals already there when a batch starts (one alone when they come slowly).
+BATCH = outcome_batch.MAX_BATCH
 
 
 class Backoff:
@@ -76,6 +83,54 @@ def is_transient(exc: Exception) -> bool:
     return database_unreachable(exc) or isinstance(exc, TimeoutError)
 
 
+_END = object()
+
+
+@asynccontextmanager
+async def read_ahead(
+    signals: AsyncIterator[Signal], size: int
+) -> AsyncIterator[AsyncIterator[list[Signal]]]:
+    """Batches of the signals the stream has delivered (at most `size`, in order); a
+    task reads ahead while a batch is handled. The stream's end or failure comes after
+    the signals before it."""
+    queue: asyncio.Queue[object] = asyncio.Queue(maxsize=size)
+
+    async def pump() -> None:
+        try:
+            async with aclosing(signals) as stream:
+                async for signal in stream:
+                    await queue.put(signal)
+        except Exception as exc:
+            await queue.put(exc)
+        else:
+            await queue.put(_END)
+
+    async def batches() -> AsyncIterator[list[Signal]]:
+        while True:
+            batch: list[Signal] = []
+            item = await queue.get()
+            while isinstance(item, Signal):
+                batch.append(item)
+                if len(batch) >= size or queue.empty():
+                    item = None
+                    break
+                item = queue.get_nowait()
+            if batch:
+                yield batch
+            if isinstance(item, Exception):
+                raise item
+            if item is _END:
+                return
+
+    reader = asyncio.create_task(pump())
+    try:
+        yield batches()
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
 # (cursor, code, reason) of a failure, to tell when the same one repeats.
 _Failure = tuple[str, str, str]
 
@@ -95,6 +150,7 @@ class TriggerRunner:
         # signals profile said it passed over.
         self.skipped: Counter[str] = Counter()
         self.skipped_by_profile: Counter[str] = Counter()
+        self._recorder = outcome_batch.OutcomeRecorder(deps)
 
     def _backoff(self) -> Backoff:
         return Backoff(self._backoff_initial, self._backoff_max)
@@ -115,10 +171,11 @@ class TriggerRunner:
                 async with self._deps.uow(readonly=True) as uow:
                     cursor = await uow.signal_cursors.get(workspace)
                 log.info("watching signals", extra={"workspace": workspace, "cursor": cursor})
-                async with aclosing(self._deps.profile.watch_signals(workspace, cursor)) as signals:
-                    async for signal in signals:
-                        await self._process(workspace, signal)
-                        cursor = signal.cursor
+                signals = self._deps.profile.watch_signals(workspace, cursor)
+                async with read_ahead(signals, BATCH) as batches:
+                    async for batch in batches:
+                        await self._process(workspace, batch)
+                        cursor = batch[-1].cursor
                         backoff.reset()
                 log.info("signal stream ended", extra={"workspace": workspace})
                 failure = (cursor, "ENDED", "")
@@ -163,20 +220,59 @@ class TriggerRunner:
         )
         backoff.hold_at_maximum()
 
-    async def _process(self, workspace: str, signal: Signal) -> None:
-        if signal.skipped_before:
-            self.skipped_by_profile[workspace] += signal.skipped_before
+    async def _process(self, workspace: str, signals: list[Signal]) -> None:
+        for signal in signals:
+            if signal.skipped_before:
+                self.skipped_by_profile[workspace] += signal.skipped_before
+                log.warning(
+                    "profile passed over signals it could not stream",
+                    extra={
+                        "workspace": workspace,
+                        "cursor": signal.cursor,
+                        "count": signal.skipped_before,
+                    },
+                )
+        attributed = await self._attribute(workspace, signals)
+        for n, signal in enumerate(signals):
+            for failure in await self._handle_until_done(workspace, signal, n in attributed):
+                self._record(workspace, signal, failure)
+        # Once per batch: a replay after a crash records and sends nothing twice.
+        await self._save_cursor(workspace, signals[-1].cursor)
+
+    async def _attribute(self, workspace: str, signals: list[Signal]) -> set[int]:
+        """Record the outcomes of the batch's events in one unit of work; the positions
+        of the signals it covered. When that fails, none: each signal is then handled
+        alone (its own attribution, retries and passing over, as ever), so one bad event
+        costs the batch its speed, never its outcomes.
+
+        A signal's triggers fire after the outcomes of the later signals of its batch
+        are recorded, which changes none of them: what a trigger stores now (a
+        decision, a message's link) cannot be what an event that happened before was
+        an outcome of."""
+        events = [
+            (n, signal.customer, event)
+            for n, signal in enumerate(signals)
+            if signal.kind is SignalKind.EVENT_SEEN
+            and (event := triggered.attributable_event(signal)) is not None
+        ]
+        if len(events) < 2:
+            return set()
+        try:
+            await outcome_batch.attribute_events(
+                workspace, [(customer, event) for _, customer, event in events], self._deps
+            )
+        except Exception as exc:
             log.warning(
-                "profile passed over signals it could not stream",
+                "batch of outcomes failed: its signals are handled one at a time",
                 extra={
                     "workspace": workspace,
-                    "cursor": signal.cursor,
-                    "count": signal.skipped_before,
+                    "cursor": signals[0].cursor,
+                    "count": len(events),
+                    "error_reason": type(exc).__name__,
                 },
             )
-        for failure in await self._handle_until_done(workspace, signal):
-            self._record(workspace, signal, failure)
-        await self._save_cursor(workspace, signal.cursor)
+            return set()
+        return {n for n, _, _ in events}
 
     def _record(self, workspace: str, signal: Signal, failure: triggered.Failure) -> None:
         self.skipped[workspace] += 1
@@ -205,22 +301,33 @@ class TriggerRunner:
         good are recorded. Cursors are the consumer's business, not the database's."""
         if workspace not in self._deps.workspaces:
             return
-        for failure in await self.handle(workspace, signal):
+        # Concurrent calls (one per partition) share the unit of work of their outcomes.
+        event = triggered.attributable_event(signal)
+        attributed = (
+            signal.kind is SignalKind.EVENT_SEEN
+            and event is not None
+            and await self._recorder.record(workspace, signal.customer, event)
+        )
+        for failure in await self.handle(workspace, signal, attributed):
             self._record(workspace, signal, failure)
 
-    async def handle(self, workspace: str, signal: Signal) -> list[triggered.Failure]:
+    async def handle(
+        self, workspace: str, signal: Signal, attributed: bool = False
+    ) -> list[triggered.Failure]:
         """Fire every trigger the signal matches, once (see triggered.handle_signal)."""
         return await trigger_kinds.handle_signal(
-            commands.HandleSignal(workspace, signal), self._deps
+            commands.HandleSignal(workspace, signal, attributed), self._deps
         )
 
-    async def _handle_until_done(self, workspace: str, signal: Signal) -> list[triggered.Failure]:
+    async def _handle_until_done(
+        self, workspace: str, signal: Signal, attributed: bool
+    ) -> list[triggered.Failure]:
         """Retry transient failures of this signal until it is handled; the failures for good."""
         backoff = self._backoff()
         unexpected = 0
         while True:
             try:
-                return await self.handle(workspace, signal)
+                return await self.handle(workspace, signal, attributed)
             except Exception as exc:
                 code = exc.code if isinstance(exc, DependencyError) else ""
                 reason = exc.service if isinstance(exc, DependencyError) else type(exc).__name__

@@ -63,6 +63,15 @@ def _reason(err: DependencyError) -> str:
     return f"{err.service}:{err.reason or err.code}"
 
 
+def attributable_event(signal: Signal) -> TrackedEvent | None:
+    """The tracked event of a readable event signal, which handle_signal attributes."""
+    event = signal.event
+    # A name no trigger may have (too long, NUL...) is not even looked up.
+    if signal.unreadable or event is None or event.type != TRACK:
+        return None
+    return event if is_event_name(event.name) else None
+
+
 async def handle_signal(cmd: commands.HandleSignal, deps: Dependencies) -> list[Failure]:
     """Fire every trigger the signal's event matches; returns what failed for good.
 
@@ -75,11 +84,11 @@ async def handle_signal(cmd: commands.HandleSignal, deps: Dependencies) -> list[
     signal = cmd.signal
     if signal.unreadable:
         return [Failure("", signal.unreadable)]
-    event = signal.event
-    # A name no trigger may have (too long, NUL...) is not even looked up.
-    if event is None or event.type != TRACK or not is_event_name(event.name):
+    event = attributable_event(signal)
+    if event is None:
         return []
-    await attribute_event(cmd.workspace, signal.customer, event, deps)
+    if not cmd.attributed:
+        await attribute_event(cmd.workspace, signal.customer, event, deps)
     config = await deps.live.get(cmd.workspace)
     return await fire_all(cmd, config, event, config.triggers_for_event(event.name), deps)
 
