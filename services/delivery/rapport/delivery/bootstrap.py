@@ -33,6 +33,7 @@ from rapport.delivery.domain.frequency_caps import CapPolicy, CapRule, OnExceed
 from rapport.delivery.domain.model import Channel, RetryPolicy
 from rapport.delivery.domain.policy import SendingPolicy
 from rapport.delivery.domain.quiet_hours import QuietHours, QuietHoursPolicy, time_zone
+from rapport.delivery.domain.tracking import EmailTracking
 from rapport.delivery.entrypoints.grpc_servicer import DeliveryServicer
 from rapport.delivery.entrypoints.http_app import build_http_app
 from rapport.delivery.service_layer.closed_loop import ClosedLoop
@@ -159,6 +160,10 @@ def closed_loop(
         event_secrets={
             name: decode_secret(value.get_secret_value())
             for name, value in settings.provider_event_secrets.items()
+        },
+        email_tracking={
+            workspace: EmailTracking(t.opens, t.clicks, t.transactional)
+            for workspace, t in settings.email_tracking.items()
         },
     )
 

@@ -176,6 +176,17 @@ class ProviderLimitSettings(BaseModel):
         return self
 
 
+class EmailTrackingSettings(BaseModel):
+    """Open and click tracking of one workspace's HTML email (domain/tracking.py)."""
+
+    # A 1x1 pixel records OPENED.
+    opens: bool = True
+    # Links go through delivery's HTTP endpoint, which records CLICKED and redirects.
+    clicks: bool = True
+    # Transactional purposes too (their links may carry secrets: off unless asked).
+    transactional: bool = False
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -197,11 +208,16 @@ class DeliverySettings(ServiceSettings):
     # links and provider callback URLs are built from it, and Twilio signatures are
     # checked against it. https:// (http:// only to this machine).
     public_base_url: str = "http://127.0.0.1:8055"
-    # Signs unsubscribe tokens and keys recipient hashes; the same on every replica.
+    # Signs unsubscribe and tracking tokens and keys recipient hashes; the same on every
+    # replica.
     # None: a random key per process (links break on restart; fine for development).
     unsubscribe_secret: SecretStr | None = None
     # How long an unsubscribe link works after the mail went out.
     unsubscribe_token_ttl_seconds: float = 180 * 24 * 3600.0
+    # Per workspace id ("*": every workspace without its own entry), open and click
+    # tracking of HTML email: {"*": {}} tracks opens and clicks of marketing email
+    # everywhere. Needs unsubscribe_secret (it signs the tracked links too).
+    email_tracking: dict[str, EmailTrackingSettings] = {}
     # Per provider name, the shared secret (`whsec_...`, Standard Webhooks) its event
     # callbacks are signed with (POST /v1/providers/{provider}/events); a provider
     # without one has no such endpoint.
@@ -365,6 +381,10 @@ class DeliverySettings(ServiceSettings):
             raise ValueError("outbox_poll_seconds must be positive, outbox_batch_size >= 1")
         if self.unsubscribe_secret is not None and not self.unsubscribe_secret.get_secret_value():
             raise ValueError("unsubscribe_secret must not be empty")
+        tracking = any(t.opens or t.clicks for t in self.email_tracking.values())
+        if tracking and self.unsubscribe_secret is None:
+            # A key per process would break the links of mail sent before a restart.
+            raise ValueError("email_tracking needs unsubscribe_secret (it signs tracked links)")
         return self
 
     @model_validator(mode="after")

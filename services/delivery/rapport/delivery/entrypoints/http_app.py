@@ -4,6 +4,15 @@
   or the page's button) records the opt-out in consent within the request: 200 once
   recorded, 503 when consent could not record it (the link works again later), 400
   for something that is not a token, 403 for a forged or expired one.
+- ``GET /v1/email/open/{token}``: the open pixel of a tracked email: records OPENED
+  (once per message) and always answers a 1x1 GIF, never cached; a token that is not
+  ours or names no message we know records nothing but still gets the GIF (a mail
+  client shows no broken image).
+- ``GET /v1/email/click/{token}``: a tracked link: records CLICKED (and OPENED when it
+  was not) and redirects (302) to the link the token was signed with; 400 for
+  something that is not a token, 403 for a forged one (no redirect: never an open
+  redirect). The redirect is answered even when recording failed: the reader gets to
+  the link either way. HEAD (link scanners, prefetchers) records nothing.
 - ``POST /v1/providers/{provider}/twilio/status``: Twilio-style SMS status callbacks
   (``X-Twilio-Signature`` verified with the provider's auth token).
 - ``POST /v1/providers/{provider}/twilio/inbound``: inbound SMS; STOP opts out.
@@ -25,7 +34,7 @@ from rapport.delivery.domain.callback_signatures import (
     twilio_signature_valid,
 )
 from rapport.delivery.domain.unsubscribe import ONE_CLICK_BODY, TokenMalformed, TokenRefused
-from rapport.delivery.service_layer import provider_events
+from rapport.delivery.service_layer import provider_events, tracking
 from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.httpserver import read_body
 from starlette.applications import Starlette
@@ -38,6 +47,18 @@ _log = logging.getLogger(__name__)
 # Callbacks and unsubscribe posts are small; anything bigger is not one.
 MAX_CALLBACK_BYTES = 256 * 1024
 _TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+# The smallest transparent 1x1 GIF (43 bytes).
+PIXEL_GIF = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9\x04\x01\x00"
+    b"\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
+# Every open must reach us: no cache (the client's, a proxy's) may answer for us.
+_NOT_CACHED = {
+    "cache-control": "no-store, no-cache, must-revalidate, max-age=0, private",
+    "pragma": "no-cache",
+    "expires": "0",
+    "referrer-policy": "no-referrer",
+}
 
 
 def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
@@ -105,6 +126,35 @@ def build_http_app(deps: Dependencies) -> Starlette:
             f"<p>You will no longer receive {html.escape(subject.purpose)} messages by "
             f"{html.escape(subject.channel.value.lower())}.</p>",
         )
+
+    async def tracked_open(request: Request) -> Response:
+        if request.method == "GET":
+            try:
+                tracked = tracking.read_open(request.path_params["token"], deps)
+                await tracking.record_open(tracked, deps)
+            except (TokenMalformed, TokenRefused):
+                _log.info("open pixel with a token that is not ours")
+            except Exception:
+                # Never a broken image in someone's mail: the open is lost, logged.
+                _log.exception("open not recorded")
+        return Response(PIXEL_GIF, 200, media_type="image/gif", headers=_NOT_CACHED)
+
+    async def tracked_click(request: Request) -> Response:
+        try:
+            tracked = tracking.read_click(request.path_params["token"], deps)
+        except TokenMalformed:
+            return _page("Link not recognised", "<p>This link is not valid.</p>", 400)
+        except TokenRefused:
+            return _page("Link not accepted", "<p>This link was not issued by us.</p>", 403)
+        if request.method == "GET":
+            try:
+                await tracking.record_click(tracked, deps)
+            except Exception:
+                # The reader still gets where the link goes: the click is lost, logged.
+                _log.exception("click not recorded")
+        # The URL as signed (printable ASCII, checked again when read): sent as it is,
+        # so the browser goes exactly where the original link pointed.
+        return Response(status_code=302, headers={**_NOT_CACHED, "location": tracked.url})
 
     async def _twilio_params(request: Request) -> dict[str, str] | Response:
         provider = request.path_params["provider"]
@@ -182,6 +232,8 @@ def build_http_app(deps: Dependencies) -> Starlette:
         routes=[
             Route("/v1/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
             Route("/v1/unsubscribe/{token}", unsubscribe_post, methods=["POST"]),
+            Route("/v1/email/open/{token}", tracked_open, methods=["GET"]),
+            Route("/v1/email/click/{token}", tracked_click, methods=["GET"]),
             Route("/v1/providers/{provider}/twilio/status", twilio_status, methods=["POST"]),
             Route("/v1/providers/{provider}/twilio/inbound", twilio_inbound, methods=["POST"]),
             Route("/v1/providers/{provider}/events", signed_events, methods=["POST"]),

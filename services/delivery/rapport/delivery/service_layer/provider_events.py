@@ -120,9 +120,12 @@ async def apply_event(
     time: datetime,
     reason: str = "",
     reporter: str,
+    implied: tuple[ProviderEvent, str] | None = None,
 ) -> EventReport:
     """Record one provider event on the message it names (by id, or by provider id;
-    `workspace` None: any workspace this deployment serves)."""
+    `workspace` None: any workspace this deployment serves). `implied`: (event, reason)
+    recorded first in the same transaction unless it already was (a click shows the
+    mail was opened)."""
     now = deps.clock()
     async with deps.uow_factory() as uow:
         message = await uow.status.find_for_update(
@@ -138,15 +141,25 @@ async def apply_event(
             )
             return EventReport("", EventOutcome.UNKNOWN_MESSAGE)
         history = await uow.status.history([message.id])
+        recorded = frozenset(change.status for change in history[message.id])
+        changed = False
+        if implied is not None:
+            implied_event, implied_reason = implied
+            before = status.apply_provider_event(
+                message,
+                implied_event,
+                time=time,
+                reason=implied_reason,
+                reporter=reporter,
+                recorded=recorded,
+            )
+            if before.outcome is EventOutcome.APPLIED:
+                changed = True
+                recorded |= {implied_event.value}
         applied = status.apply_provider_event(
-            message,
-            event,
-            time=time,
-            reason=reason,
-            reporter=reporter,
-            recorded=frozenset(change.status for change in history[message.id]),
+            message, event, time=time, reason=reason, reporter=reporter, recorded=recorded
         )
-        if applied.outcome is EventOutcome.APPLIED:
+        if applied.outcome is EventOutcome.APPLIED or changed:
             await uow.status.save_event(message, now=now)
             if applied.opt_out_source and message.channel is not None:
                 await uow.status.add_outbox(

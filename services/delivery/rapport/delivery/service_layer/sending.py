@@ -27,6 +27,7 @@ from .fallback import Deferred, Fallback, Refused, Suppressed, Taken
 from .holds import Capped, clear_caps, quiet_until, stop_counting
 from .preparation import NotPrepared, Prepared, prepare
 from .recipients import note_identifiers, note_recipient, with_unsubscribe
+from .tracking import with_tracking
 
 _log = logging.getLogger(__name__)
 
@@ -165,7 +166,8 @@ async def _send(message: Message, prepared: Prepared, deps: Dependencies) -> Non
 
     outcome = await Fallback(
         deps.providers.get(channel, ()),
-        with_unsubscribe(_outgoing(message, prepared), message, deps),
+        # Tracking first: the unsubscribe link added after it is never wrapped.
+        with_unsubscribe(with_tracking(_outgoing(message, prepared), message, deps), message, deps),
         ambiguous_provider=message.ambiguous_provider,
         breakers=deps.breakers,
         clock=deps.clock,
