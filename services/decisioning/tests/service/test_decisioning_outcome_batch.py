@@ -40,6 +40,7 @@ from rapport.decisioning.domain.model import (
 from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.domain.validation import validate_action
 from rapport.decisioning.service_layer import (
+    attribution,
     commands,
     conversion_rules,
     customer_data,
@@ -389,13 +390,32 @@ async def test_the_runner_records_a_batch_as_one_at_a_time_does(stores, monkeypa
     assert await dump(streamed) == await dump(one)
 
 
-async def test_a_poisoned_event_is_passed_over_alone(stores, caplog):
-    """An event of year 1 whose conversion window reaches before year 1 fails however
-    often it is tried: the batch falls back to one at a time, the event is passed
-    over (recorded, logged) and every other event of the batch is recorded."""
+class Poisoned(Exception):
+    """What attribution raises for the poison event, however often it is tried."""
+
+
+@pytest.fixture
+def poison(monkeypatch) -> TrackedEvent:
+    """An event whose attribution always fails (a bug its content triggers), on both
+    paths: one at a time and in a batch."""
+    event = _event("Policy Renewed", "poison")
+    real = attribution.status_outcome
+
+    def status_outcome(tracked: TrackedEvent) -> Any:
+        if tracked.message_id == event.message_id:
+            raise Poisoned(tracked.message_id)
+        return real(tracked)
+
+    monkeypatch.setattr(attribution, "status_outcome", status_outcome)
+    monkeypatch.setattr(outcome_batch, "status_outcome", status_outcome)
+    return event
+
+
+async def test_a_poisoned_event_is_passed_over_alone(stores, caplog, poison):
+    """An event whose attribution fails however often it is tried: the batch falls
+    back to one at a time, the event is passed over (recorded, logged) and every
+    other event of the batch is recorded."""
     one, streamed = await stores(), await stores()
-    poison = _event("Policy Renewed", "ancient")
-    poison = dataclasses.replace(poison, time=datetime(1, 1, 1, tzinfo=UTC))
     events = batch_events()
     events.insert(4, (CUSTOMERS[0], poison))
     for customer, event in batch_events():
@@ -411,7 +431,7 @@ async def test_a_poisoned_event_is_passed_over_alone(stores, caplog):
     assert await dump(streamed) == await dump(one)
 
 
-async def test_concurrent_consumer_calls_share_a_batch(stores, monkeypatch):
+async def test_concurrent_consumer_calls_share_a_batch(stores, monkeypatch, poison):
     """The JetStream path: a handler call per message, several at once (one per
     partition). They share one unit of work; a poisoned event makes its batch fall
     back to one at a time, and fails alone (JetStream delivers it again, then
@@ -432,8 +452,6 @@ async def test_concurrent_consumer_calls_share_a_batch(stores, monkeypatch):
     assert batches == [len(signals)]
     assert await dump(consumed) == await dump(one)
 
-    poison = _event("Policy Renewed", "ancient")
-    poison = dataclasses.replace(poison, time=datetime(1, 1, 1, tzinfo=UTC))
     renewed = _event("Policy Renewed", "r0-later")
     for customer in (CUSTOMERS[0], CUSTOMERS[2]):
         await attribute_event(WS, customer, renewed, one.deps)
@@ -443,6 +461,41 @@ async def test_concurrent_consumer_calls_share_a_batch(stores, monkeypatch):
         runner.consume(WS, _signal(102, CUSTOMERS[2], renewed)),
     ]
     results = await asyncio.gather(*calls, return_exceptions=True)
-    assert [type(r) for r in results] == [OverflowError, type(None), type(None)]
+    assert [type(r) for r in results] == [Poisoned, type(None), type(None)]
     assert batches[1:] == [3]
     assert await dump(consumed) == await dump(one)
+
+
+async def test_odd_events_are_recorded_as_one_at_a_time_never_passed_over(stores):
+    """An event of year 1 (its conversion window reaches before the first
+    representable moment) and a status event naming a message with a NUL, or no
+    message name at all: no outcome, nothing passed over, the rest of the batch
+    recorded, in a batch as one at a time (on PostgreSQL a NUL cannot even be
+    looked up)."""
+    one, streamed = await stores(), await stores()
+    ancient = dataclasses.replace(
+        _event("Policy Renewed", "ancient"), time=datetime(1, 1, 1, tzinfo=UTC)
+    )
+    sent = batch_events()[0][1]
+    odd = [
+        (CUSTOMERS[0], ancient),
+        (CUSTOMERS[1], _with_message(sent, "nul", "workspaces/default/messages/m\x001")),
+        (CUSTOMERS[1], _with_message(sent, "not-a-name", "m1")),
+    ]
+    events = batch_events()
+    events[3:3] = odd
+    for customer, event in odd:
+        assert await attribute_event(WS, customer, event, one.deps) == 0
+    for customer, event in batch_events():
+        await attribute_event(WS, customer, event, one.deps)
+    for n, (customer, event) in enumerate(events):
+        streamed.deps.profile.append(_signal(n, customer, event))
+    runner = await _run_until_stored(streamed.deps, f"c{len(events) - 1:03d}")
+    assert runner.skipped[WS] == 0
+    assert await dump(streamed) == await dump(one)
+
+
+def _with_message(event: TrackedEvent, message_id: str, message: str) -> TrackedEvent:
+    return dataclasses.replace(
+        event, message_id=message_id, properties={**event.properties, "message": message}
+    )

@@ -226,6 +226,14 @@ class ConversionRule:
     def action_name(self) -> str:
         return names.action_name(self.workspace, self.action_id)
 
+    def window_start(self, happened: datetime) -> datetime:
+        """The earliest decision an event at `happened` converts: `window` before it,
+        or the first representable moment for an event that close to year 1."""
+        try:
+            return happened - self.window
+        except OverflowError:
+            return datetime.min.replace(tzinfo=happened.tzinfo)
+
 
 def validate_conversion_rule(
     event_name: str, window: timedelta | None, prefix: str = "conversion_rule"

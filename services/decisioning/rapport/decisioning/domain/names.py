@@ -26,6 +26,8 @@ MODEL = "workspaces/{workspace}/models/{model}"
 CUSTOMER = "workspaces/{workspace}/customers/{customer}"
 PROFILE = "workspaces/{workspace}/customers/{customer}/profile"
 SEGMENT = "workspaces/{workspace}/segments/{segment}"
+# Delivery's messages, named by the status events delivery sends to profile.
+MESSAGE = "workspaces/{workspace}/messages/{message}"
 
 
 class ResourceName(NamedTuple):
@@ -89,6 +91,15 @@ def profile_name(customer: str) -> str:
 
 
 # -- parsing -------------------------------------------------------------------------
+
+
+def is_message_name(value: str) -> bool:
+    """Whether `value` is a name delivery could have given a message."""
+    try:
+        parse_name(MESSAGE, value, field="message")
+    except InvalidArgument:
+        return False
+    return True
 
 
 def parse_workspace(value: str, field: str) -> str:

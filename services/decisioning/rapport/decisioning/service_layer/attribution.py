@@ -20,6 +20,7 @@ import math
 import re
 from typing import Any
 
+from rapport.decisioning.domain import names
 from rapport.decisioning.domain.checks import MAX_AMOUNT
 from rapport.decisioning.domain.model import Channel, Decision, Outcome, OutcomeType, TrackedEvent
 
@@ -52,7 +53,9 @@ def status_outcome(event: TrackedEvent) -> tuple[OutcomeType, str] | None:
     """The outcome type and message name of a delivery status event; None for others."""
     match = STATUS_EVENT.fullmatch(event.name)
     message = event.properties.get("message")
-    if match is None or not isinstance(message, str) or not message:
+    # A value delivery never gives (NUL, an id too long...) names no message we sent:
+    # not even looked up.
+    if match is None or not isinstance(message, str) or not names.is_message_name(message):
         return None
     kind = STATUS_OUTCOMES.get(match.group(2))
     return (kind, message) if kind is not None else None
@@ -109,7 +112,7 @@ async def attribute_event(
                 )
         for rule in await uow.conversion_rules.for_event(workspace, event.name):
             decision = await uow.decisions.latest_about(
-                workspace, customer, rule.action_name, happened - rule.window, happened
+                workspace, customer, rule.action_name, rule.window_start(happened), happened
             )
             if decision is None:
                 continue

@@ -130,7 +130,7 @@ async def _candidates(
             )
         for rule in rules.get(event.name, ()):
             decision = await uow.decisions.latest_about(
-                workspace, customer, rule.action_name, happened - rule.window, happened
+                workspace, customer, rule.action_name, rule.window_start(happened), happened
             )
             if decision is not None:
                 outcomes.append(_conversion(workspace, customer, event, rule, decision, now))
