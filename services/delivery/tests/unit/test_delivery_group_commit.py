@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.delivery.adapters.cap_store import Reservation, SqlCapStore
 from rapport.delivery.adapters.consent_client import GrpcConsentClient
-from rapport.delivery.adapters.repository import MessageRepository
+from rapport.delivery.adapters.message_repository import MessageRepository
 from rapport.delivery.adapters.upstream import UpstreamUnavailable
 from rapport.delivery.bootstrap import MIGRATIONS_DIR
 from rapport.delivery.domain.frequency_caps import CapRule

@@ -11,7 +11,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .repository import stored_data
+from .message_rows import stored_data
 from .tables import inbox_messages
 
 

@@ -22,7 +22,7 @@ from rapport.sqlstore import as_utc
 from sqlalchemy import Integer, and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .repository import _to_message
+from .message_rows import to_message
 from .status_history import PROFILE_EVENT, add_outbox_rows, write_changes
 from .tables import inbox_messages, message_status_history, messages, outbox
 
@@ -118,7 +118,7 @@ class StatusRepository:
             .mappings()
             .first()
         )
-        return _to_message(row) if row is not None else None
+        return to_message(row) if row is not None else None
 
     async def save_event(self, message: Message, *, now: datetime) -> None:
         """Store what a provider event changed on the message, and its status change."""

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from rapport.delivery.adapters.consent_cursor_repository import ConsentCursors
 from rapport.delivery.adapters.idempotency_repository import IdempotencyKeys
 from rapport.delivery.adapters.inbox_repository import InboxRepository
-from rapport.delivery.adapters.repository import MessageRepository
+from rapport.delivery.adapters.message_repository import MessageRepository
 from rapport.delivery.adapters.status_repository import StatusRepository
 from rapport.delivery.adapters.template_repository import TemplateRepository
 from rapport.sqlstore import SqlUnitOfWork
