@@ -7,7 +7,7 @@ from typing import Any
 
 from rapport.profile.domain.computed import Bucket, ComputedTrait, Kind
 from rapport.sqlstore import as_utc
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .bucket_rows import (
@@ -23,6 +23,23 @@ from .bulk import can_insert, insert_new, insert_rows, upsert_rows
 from .tables import backfill_jobs, computed_trait_buckets, computed_traits
 
 _CHUNK = 500
+
+# The per-batch reads, built once (a statement built per call with a list of values
+# costs hundreds of microseconds: every value is coerced); the lists go as expanding
+# parameters, the SQL sent is the same.
+_B = computed_trait_buckets
+_BUCKETS_OF = select(*BUCKET_COLUMNS).where(
+    _B.c.workspace == bindparam("workspace"),
+    _B.c.customer_id.in_(bindparam("customers", expanding=True)),
+    _B.c.day >= bindparam("since"),
+)
+_BUCKETS_OF_TRAITS = _BUCKETS_OF.where(_B.c.trait_id.in_(bindparam("traits", expanding=True)))
+_BUCKETS_AT = select(*BUCKET_COLUMNS).where(
+    _B.c.workspace == bindparam("workspace"),
+    _B.c.customer_id.in_(bindparam("customers", expanding=True)),
+    _B.c.trait_id.in_(bindparam("traits", expanding=True)),
+    _B.c.day.between(bindparam("first"), bindparam("last")),
+)
 
 
 def _trait(row: Any) -> ComputedTrait:
@@ -162,16 +179,13 @@ class ComputedTraitRepository:
         only, when given)."""
         found: dict[str, dict[tuple[str, int], Bucket]] = {c: {} for c in customer_ids}
         ids = sorted(customer_ids)
-        table = computed_trait_buckets
+        query = _BUCKETS_OF if trait_ids is None else _BUCKETS_OF_TRAITS
+        params: dict[str, Any] = {"workspace": workspace, "since": since_day}
+        if trait_ids is not None:
+            params["traits"] = sorted(trait_ids)
         for start in range(0, len(ids), _CHUNK):
-            query = select(*BUCKET_COLUMNS).where(
-                table.c.workspace == workspace,
-                table.c.customer_id.in_(ids[start : start + _CHUNK]),
-                table.c.day >= since_day,
-            )
-            if trait_ids is not None:
-                query = query.where(table.c.trait_id.in_(sorted(trait_ids)))
-            rows = await self._conn.execute(query)
+            params["customers"] = ids[start : start + _CHUNK]
+            rows = await self._conn.execute(query, params)
             for customer_id, trait_id, day, bucket in keyed_buckets(rows):
                 found[customer_id][(trait_id, day)] = bucket
         return found
@@ -254,19 +268,18 @@ class ComputedTraitRepository:
         customers = sorted({c for c, _, _ in wanted})
         trait_ids = sorted({t for _, t, _ in wanted})
         days = [d for _, _, d in wanted]
-        table = computed_trait_buckets
         stored: dict[BucketKey, Bucket] = {}
         # Plain IN lists and a day range (the primary key's order), then only the keys
         # asked for are decoded.
+        params: dict[str, Any] = {
+            "workspace": workspace,
+            "traits": trait_ids,
+            "first": min(days),
+            "last": max(days),
+        }
         for start in range(0, len(customers), _CHUNK):
-            rows = await self._conn.execute(
-                select(*BUCKET_COLUMNS).where(
-                    table.c.workspace == workspace,
-                    table.c.customer_id.in_(customers[start : start + _CHUNK]),
-                    table.c.trait_id.in_(trait_ids),
-                    table.c.day.between(min(days), max(days)),
-                )
-            )
+            params["customers"] = customers[start : start + _CHUNK]
+            rows = await self._conn.execute(_BUCKETS_AT, params)
             for customer_id, trait_id, day, bucket in keyed_buckets(rows, wanted):
                 stored[(customer_id, trait_id, day)] = bucket
         return stored

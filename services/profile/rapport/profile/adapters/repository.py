@@ -13,7 +13,7 @@ from typing import Any
 from rapport.profile.domain.documents import event_from_document
 from rapport.profile.domain.model import EventType, SignalKind, SignalRecord, StoredEvent
 from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
-from sqlalchemy import Text, cast, delete, func, insert, select, text, update
+from sqlalchemy import Text, bindparam, cast, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .bulk import can_insert, insert_new, insert_rows, returning_clause
@@ -38,6 +38,13 @@ _EVENT_COLUMNS = (
 )
 _EVENT_RETURNING = ("event_id", "seq")
 _SIGNAL_COLUMNS = ("workspace", "kind", "customer_id", "payload", "create_time")
+# Read by every batch: built once (built per call, every listed id is coerced again).
+_ALIASES_OF = select(
+    customer_aliases.c.merged_customer_id, customer_aliases.c.survivor_customer_id
+).where(
+    customer_aliases.c.workspace == bindparam("workspace"),
+    customer_aliases.c.merged_customer_id.in_(bindparam("customers", expanding=True)),
+)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -308,12 +315,7 @@ class ProfileRepository:
         if not customer_ids:
             return {}
         rows = await self._conn.execute(
-            select(
-                customer_aliases.c.merged_customer_id, customer_aliases.c.survivor_customer_id
-            ).where(
-                customer_aliases.c.workspace == workspace,
-                customer_aliases.c.merged_customer_id.in_(sorted(customer_ids)),
-            )
+            _ALIASES_OF, {"workspace": workspace, "customers": sorted(customer_ids)}
         )
         return {merged: survivor for merged, survivor in rows if merged != survivor}
 

@@ -11,6 +11,7 @@ from rapport.sqlstore import as_utc
 from sqlalchemy import delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .batch_reads import MEMBERSHIPS_OF, STATES_OF, TRAIT_VALUES_OF
 from .bulk import (
     can_delete,
     can_insert,
@@ -218,10 +219,7 @@ class SegmentRepository:
         if not customer_ids:
             return found
         rows = await self._conn.execute(
-            select(segment_members.c.customer_id, segment_members.c.segment_id).where(
-                segment_members.c.workspace == workspace,
-                segment_members.c.customer_id.in_(list(customer_ids)),
-            )
+            MEMBERSHIPS_OF, {"workspace": workspace, "customers": list(customer_ids)}
         )
         for customer_id, segment_id in rows:
             found[customer_id].add(segment_id)
@@ -347,11 +345,7 @@ class SegmentRepository:
         if not customer_ids:
             return found
         rows = await self._conn.execute(
-            select(traits.c.customer_id, traits.c.key, traits.c.value).where(
-                traits.c.workspace == workspace,
-                traits.c.customer_id.in_(list(customer_ids)),
-                traits.c.removed.is_(None),
-            )
+            TRAIT_VALUES_OF, {"workspace": workspace, "customers": list(customer_ids)}
         )
         for customer_id, key, value in rows:
             found[customer_id][key] = value
@@ -364,10 +358,7 @@ class SegmentRepository:
         if not customer_ids:
             return {}
         rows = await self._conn.execute(
-            select(customer_states.c.customer_id, customer_states.c.life_stage).where(
-                customer_states.c.workspace == workspace,
-                customer_states.c.customer_id.in_(list(customer_ids)),
-            )
+            STATES_OF, {"workspace": workspace, "customers": list(customer_ids)}
         )
         return {customer_id: stage or "" for customer_id, stage in rows}
 

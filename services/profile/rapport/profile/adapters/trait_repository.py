@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from rapport.profile.domain.dates import value_time
 from rapport.profile.domain.model import EventType, ProfileSummary, Trait, TraitSource
 from rapport.sqlstore import as_utc
-from sqlalchemy import Table, case, delete, select
+from sqlalchemy import Select, Table, bindparam, case, delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .bulk import can_insert, dialect_insert, insert_rows, upsert
@@ -70,6 +71,16 @@ _READ_COLUMNS = (
 )
 
 
+@lru_cache(maxsize=8)
+def _read_statement(table: Table, owner: str) -> Select[Any]:
+    """_TraitTable.read's statement, built once (built per call, every listed owner is
+    coerced again); the owners go as an expanding parameter."""
+    return select(table.c[owner], *(table.c[name] for name in _READ_COLUMNS)).where(
+        table.c.workspace == bindparam("workspace"),
+        table.c[owner].in_(bindparam("owners", expanding=True)),
+    )
+
+
 class _TraitTable:
     """Traits of one kind of owner (a column naming it) in one table."""
 
@@ -83,11 +94,9 @@ class _TraitTable:
         found: dict[str, dict[str, Trait]] = {owner: {} for owner in owners}
         if not owners:
             return found
-        table = self._table
         rows = await self._conn.execute(
-            select(table.c[self._owner], *(table.c[name] for name in _READ_COLUMNS)).where(
-                table.c.workspace == workspace, table.c[self._owner].in_(list(owners))
-            )
+            _read_statement(self._table, self._owner),
+            {"workspace": workspace, "owners": list(owners)},
         )
         # Many traits share a source (a batch, a library): each is made once per read.
         sources: dict[tuple[Any, ...], TraitSource] = {}

@@ -177,6 +177,103 @@ def observation(trait: ComputedTrait, event: IncomingEvent) -> tuple[bool, Any]:
     return True, value
 
 
+_MISSING = object()
+_NAMED_TYPES = (EventType.TRACK, EventType.PAGE, EventType.SCREEN)
+
+
+def _find(properties: Any, parts: tuple[str, ...]) -> Any:
+    """_lookup with the path split: the value, or _MISSING."""
+    value = properties
+    for part in parts:
+        if not (type(value) is dict or isinstance(value, Mapping)) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def value_text(value: Any) -> str:
+    """The JSON text a counted value is kept under (a string's is json.dumps' own C
+    encoder's text: json.dumps builds an encoder per call when sort_keys is given)."""
+    if type(value) is str:
+        return _encode_string(value)
+    return json.dumps(value, sort_keys=True)
+
+
+_encode_string = json.encoder.encode_basestring_ascii  # what json.dumps uses for str
+
+
+class Observer:
+    """``observation`` and ``Bucket.add`` for one trait, with its paths split and its
+    kind's branches chosen once (ingestion runs them for every event it counts)."""
+
+    __slots__ = (
+        "trait",
+        "_types",
+        "_event",
+        "_filters",
+        "_property",
+        "_count",
+        "_numeric",
+        "_ends",
+    )
+
+    def __init__(self, trait: ComputedTrait) -> None:
+        self.trait = trait
+        self._types = _NAMED_TYPES if trait.event else (EventType.TRACK,)
+        self._event = trait.event
+        self._filters = tuple(
+            (tuple(path.split(".")), wanted, isinstance(wanted, bool))
+            for path, wanted in trait.filter.items()
+        )
+        self._property = tuple(trait.property.split("."))
+        self._count = trait.kind is Kind.COUNT
+        self._numeric = trait.kind in _NUMERIC
+        self._ends = trait.kind in (Kind.FIRST, Kind.LAST)
+
+    def observation(self, event: IncomingEvent) -> tuple[bool, Any]:
+        """observation(trait, event)."""
+        if event.type not in self._types or (self._event and event.event != self._event):
+            return False, None
+        for parts, wanted, wanted_bool in self._filters:
+            value = _find(event.properties, parts)
+            if value is _MISSING or value != wanted or isinstance(value, bool) != wanted_bool:
+                return False, None
+        if self._count:
+            return True, None
+        value = _find(event.properties, self._property)
+        if value is _MISSING or value is None:
+            return False, None
+        if self._numeric:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return False, None
+            if not math.isfinite(value):
+                return False, None
+            return True, float(value)
+        if isinstance(value, (dict, list)):
+            return False, None
+        return True, value
+
+    def add(self, bucket: Bucket, value: Any, moment: datetime) -> None:
+        """bucket.add(trait.kind, value, moment)."""
+        bucket.count += 1
+        if self._count:
+            return
+        if self._numeric:
+            bucket.sum += value
+            bucket.min = value if bucket.min is None else min(bucket.min, value)
+            bucket.max = value if bucket.max is None else max(bucket.max, value)
+        elif self._ends:
+            if bucket.first_time is None or moment < bucket.first_time:
+                bucket.first_time, bucket.first_value = moment, value
+            if bucket.last_time is None or moment >= bucket.last_time:
+                bucket.last_time, bucket.last_value = moment, value
+        else:
+            text = value_text(value)
+            values = bucket.values
+            if text in values or len(values) < MAX_VALUES_PER_DAY:
+                values[text] = values.get(text, 0) + 1
+
+
 @dataclass
 class Bucket:
     """One customer's matching events of one day, for one trait."""
@@ -204,7 +301,7 @@ class Bucket:
             if self.last_time is None or moment >= self.last_time:
                 self.last_time, self.last_value = moment, value
         if kind in _COUNTED_VALUES:
-            text = json.dumps(value, sort_keys=True)
+            text = value_text(value)
             if text in self.values or len(self.values) < MAX_VALUES_PER_DAY:
                 self.values[text] = self.values.get(text, 0) + 1
 

@@ -14,113 +14,15 @@ from datetime import datetime
 from typing import Any
 
 from rapport.profile.domain.model import SignalKind
-from rapport.profile.domain.rules import (
-    LIFE_STAGE_VARIABLES,
-    SEGMENT_VARIABLES,
-    Evaluator,
-    FactChange,
-    Facts,
-    Reads,
-    Rule,
-    RuleCompiler,
-    RuleIndex,
-    RuleSyntaxError,
-)
-from rapport.profile.domain.segments import LifeStageModel, Segment, first_stage
+from rapport.profile.domain.rules import Evaluator, Facts, Reads, Rule
+from rapport.profile.domain.segments import Segment, first_stage
 from rapport.profile.domain.signals import life_stage_payload, segment_payload
 
 from .computed_traits import values_between, values_of
+from .rule_books import Change, Definitions, covers, definitions, reads_computed
 from .unit_of_work import ProfileUnitOfWork
 
-# Rules compiled once per text for this process (a bounded cache).
-RULES = RuleCompiler()
-
 SignalRow = tuple[SignalKind, str, dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Definitions:
-    """A workspace's compiled segments and stages."""
-
-    segments: tuple[tuple[Segment, Rule], ...]
-    stages: tuple[tuple[str, Rule], ...]
-    # The segments' rules by what they read (which ones a change re-evaluates).
-    index: RuleIndex = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "index", RuleIndex([rule for _, rule in self.segments]))
-
-    @property
-    def empty(self) -> bool:
-        return not self.segments and not self.stages
-
-    def rules(self) -> list[Rule]:
-        return [rule for _, rule in self.segments] + [rule for _, rule in self.stages]
-
-    def computed_keys(self) -> frozenset[str] | None:
-        """The computed trait keys the rules read (None: some rule reads them all)."""
-        keys: set[str] = set()
-        for rule in self.rules():
-            if "computed_traits" in rule.variables:
-                if rule.computed_keys is None:
-                    return None
-                keys |= rule.computed_keys
-        return frozenset(keys)
-
-
-def _compiled(text: str, variables: frozenset[str]) -> Rule | None:
-    try:
-        return RULES.compile(text, variables)
-    except RuleSyntaxError:
-        return None  # saved rules compile; a later release might refuse one: skip it
-
-
-async def definitions(uow: ProfileUnitOfWork, workspace: str) -> Definitions:
-    found = await uow.segments.all_of(workspace)
-    model = await uow.life_stage_models.get_model(workspace)
-    segments = tuple(
-        (s, rule) for s in found if (rule := _compiled(s.rule, SEGMENT_VARIABLES)) is not None
-    )
-    return Definitions(segments, _stage_rules(model))
-
-
-def _stage_rules(model: LifeStageModel) -> tuple[tuple[str, Rule], ...]:
-    return tuple(
-        (stage.stage, rule)
-        for stage in model.stages
-        if (rule := _compiled(stage.rule, LIFE_STAGE_VARIABLES)) is not None
-    )
-
-
-@dataclass
-class Change:
-    """Why a customer is re-evaluated: trait keys changed, or everything (new, merged)."""
-
-    keys: set[str] = field(default_factory=set)
-    everything: bool = False
-    # The customer's computed traits changed: those of ``computed_keys`` (None: any).
-    computed: bool = False
-    computed_keys: set[str] | None = None
-
-    def of_facts(self, stage_changed: bool) -> FactChange:
-        return FactChange(
-            self.keys, self.computed, self.computed_keys, stage_changed, self.everything
-        )
-
-
-def _reads_computed(books: Definitions, change: Change, stages_read_computed: bool) -> bool:
-    """Whether a rule reading computed traits may be evaluated for a customer with this
-    change (a stage judged again may change, and with it the segments reading it)."""
-    stage_judged = bool(books.stages) and (
-        change.everything or bool(change.keys) or (change.computed and stages_read_computed)
-    )
-    if stage_judged and stages_read_computed:
-        return True
-    rules = books.index.rules
-    return any(
-        "computed_traits" in rules[i].variables
-        for i in books.index.affected(change.of_facts(stage_judged))
-    )
 
 
 @dataclass
@@ -138,11 +40,14 @@ async def apply_changes(
     merged_away: Collection[str] = (),
     known_computed: Mapping[str, dict[str, Any]] | None = None,
     books: Definitions | None = None,
+    known_keys: Mapping[str, frozenset[str] | None] | None = None,
 ) -> Outcome:
     """Re-evaluate the customers a batch changed (in its transaction): only the stages
     and segments whose rules read what changed; everything for a customer rules have
-    not seen yet. ``known_computed``: computed trait values already known (at least
-    the keys the rules read); ``books``: the workspace's definitions when read already."""
+    not seen yet. ``known_computed``: computed trait values already known, of the keys
+    ``known_keys`` gives for the customer (absent or None: every key the rules read);
+    read again for a customer whose rules read more; ``books``: the workspace's
+    definitions when read already."""
     outcome = Outcome()
     if merged_away:
         await uow.segments.forget_customers(workspace, merged_away)
@@ -179,7 +84,8 @@ async def apply_changes(
         missing = [
             c
             for c in customers
-            if c not in computed and _reads_computed(books, changes[c], stages_read_computed)
+            if (c not in computed or not covers(books, changes[c], (known_keys or {}).get(c)))
+            and reads_computed(books, changes[c], stages_read_computed)
         ]
         if missing:
             computed.update(

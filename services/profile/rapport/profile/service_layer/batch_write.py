@@ -184,9 +184,23 @@ class BatchWrite:
             (e.customer_id, i.event, i.event_time) for i, e in zip(accepted, stored, strict=True)
         ]
         rules = await definitions(uow, ws)
+
+        known: dict[tuple[frozenset[str], bool, frozenset[str]], frozenset[str] | None] = {}
+
+        def wanted(customer: str, keys: set[str]) -> frozenset[str] | None:
+            # What the rules this batch will judge for the customer read (apply_changes
+            # reads the rest if a customer turns out to need more); customers share a few.
+            change = self._audience.get(customer) or Change()
+            shape = (frozenset(change.keys), change.everything, frozenset(keys))
+            if shape not in known:
+                known[shape] = rules.computed_keys_read(
+                    Change(set(shape[0]), shape[1], computed=True, computed_keys=set(shape[2]))
+                )
+            return known[shape]
+
         # Values are worked out only for the computed traits rules read.
         computed = await apply_computed(
-            uow, ws, observed, self.now, needed_keys=rules.computed_keys()
+            uow, ws, observed, self.now, needed_keys=rules.computed_keys(), wanted=wanted
         )
         self._computed = computed.values
         for customer, keys in computed.changed_keys.items():
@@ -194,7 +208,14 @@ class BatchWrite:
             change.computed, change.computed_keys = True, keys
         await self._save(uow, books)
         audiences = await apply_changes(
-            uow, ws, self.now, self._audience, sorted(self._merged_away), self._computed, rules
+            uow,
+            ws,
+            self.now,
+            self._audience,
+            sorted(self._merged_away),
+            self._computed,
+            rules,
+            known_keys=computed.covered,
         )
         self._signals.extend(audiences.signals)
         self.touched |= audiences.changed

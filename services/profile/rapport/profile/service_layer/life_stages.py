@@ -14,8 +14,9 @@ from rapport.profile.domain.segments import LifeStageModel, check_stages, compil
 from rapport.resourcenames import require_workspace
 
 from . import commands
-from .audiences import RULES, evaluate_stages_chunk
+from .audiences import evaluate_stages_chunk
 from .dependencies import Dependencies
+from .rule_books import RULES
 
 # A replica evaluating holds the model (or a segment) this long, renewed at each chunk.
 LEASE = timedelta(minutes=5)

@@ -26,9 +26,10 @@ from rapport.profile.domain.signals import segment_payload
 from rapport.resourcenames import require_workspace
 
 from . import commands, life_stages
-from .audiences import RULES, evaluate_chunk, preview_matches
+from .audiences import evaluate_chunk, preview_matches
 from .computed_traits import values_between
 from .dependencies import Dependencies
+from .rule_books import RULES
 
 _log = logging.getLogger(__name__)
 
