@@ -1,5 +1,6 @@
 import asyncio
 
+import pytest
 from rapport.commitwatch import CommitNotifier, close_at_stop
 
 
@@ -27,3 +28,16 @@ async def test_close_at_stop_wakes_watchers_when_cancelled() -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert notifier.closed and ticket.is_set()
+
+
+async def test_a_cancel_that_comes_as_the_ticket_is_set_still_cancels() -> None:
+    """Python 3.11's asyncio.wait_for returned normally when its task was cancelled in
+    the moment the awaited event was set: a watching stream cancelled then went on."""
+    notifier = CommitNotifier()
+    ticket = notifier.ticket()
+    waiting = asyncio.create_task(notifier.wait(ticket, 10.0))
+    await asyncio.sleep(0.01)
+    notifier.notify()
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting

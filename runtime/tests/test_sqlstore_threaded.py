@@ -1,5 +1,5 @@
 """SQLite statements in the connection's worker thread, one hop each (the default):
-results of any size, streaming, errors, cancelled callers, and the held-back
+results of any size, streaming, errors, cancelled callers, a forced stop, and the held-back
 BEGIN IMMEDIATE that still takes the write lock before the transaction's first
 statement."""
 
@@ -167,3 +167,15 @@ async def test_a_forced_stop_outside_the_loop_closes_the_connection(tmp_path: Pa
         await asyncio.sleep(0.01)
     else:
         raise AssertionError("the connection was not closed")
+
+
+async def test_a_call_after_a_forced_stop_fails_instead_of_waiting(tmp_path: Path) -> None:
+    path = tmp_path / "stopped.db"
+    await (await notes_engine(path, ROWS)).dispose()
+    connection = await threaded_connector([str(path)], {})()
+    cursor = await connection.cursor()
+    await cursor.execute("SELECT id FROM notes")  # one hop's rows: the cursor stays open
+    connection.stop()  # SQLAlchemy's forced terminate (an invalidated connection)
+    with pytest.raises(ValueError, match="no active connection"):
+        # Before: queued behind the thread's end, never answered.
+        await asyncio.wait_for(cursor.fetchall(), 2)

@@ -51,8 +51,11 @@ class CommitNotifier:
         self.notify()
 
     async def wait(self, ticket: asyncio.Event, seconds: float) -> None:
+        # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that comes as
+        # the ticket is set, and a cancelled stream would go on watching.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(ticket.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await ticket.wait()
 
 
 def close_at_stop(notifier: CommitNotifier) -> Callable[[], Awaitable[None]]:

@@ -48,11 +48,17 @@ class _Worker:
         self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
         self.given = 0
         self.finished = 0  # counted by the thread once a call has returned
+        self.stopped = False
         threading.Thread(target=self._serve, name="sqlite", daemon=True).start()
 
     def give(self, call: Callable[[], T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
+        if self.stopped:
+            # The thread ends after the calls given before: this one would wait forever
+            # (e.g. fetching the rest of a cursor after a forced stop).
+            future.set_exception(ValueError("no active connection"))
+            return future
         self.given += 1
         self._calls.put((loop, future, call))
         return future
@@ -63,6 +69,9 @@ class _Worker:
 
     def stop(self, last: Callable[[], Any] | None = None) -> None:
         """End the thread once the calls given are done, and ``last()`` after them."""
+        if self.stopped:
+            return
+        self.stopped = True
         if last is not None:
             self.given += 1
             self._calls.put((None, None, last))

@@ -4,9 +4,12 @@ the others; opt-outs are recorded through the consent port."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from rapport.delivery.adapters.consent_recorder import ConsentRecorder
@@ -19,6 +22,7 @@ from rapport.delivery.service_layer.closed_loop import ClosedLoop
 from rapport.delivery.service_layer.dependencies import Dependencies
 from rapport.delivery.service_layer.outbox_relay import OutboxRelay
 from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
+from rapport.grpctesting import eventually
 from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate
 
@@ -159,3 +163,33 @@ async def test_opt_outs_are_recorded_and_retried(relay) -> None:  # type: ignore
     assert recorder.recorded == [
         ("workspaces/default/customers/c1", "marketing", Channel.EMAIL, "bounce")
     ]
+
+
+class WatchedWakeup(asyncio.Event):
+    """The relay's wake-up, counting how often it was waited for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits = 0
+
+    async def wait(self) -> Literal[True]:
+        self.waits += 1
+        return await super().wait()
+
+
+async def test_a_stop_that_comes_with_a_wake_up_still_stops_the_relay(relay) -> None:  # type: ignore[no-untyped-def]
+    # Python 3.11's asyncio.wait_for swallowed a cancellation that came as the wake-up
+    # was set: the relay went on polling and the server's stop waited for it forever.
+    _, deps, _, _, _ = relay
+    wakeup = WatchedWakeup()
+    relayer = OutboxRelay(replace(deps, loop=replace(deps.loop, wakeup=wakeup)), poll_seconds=30)
+    running = asyncio.create_task(relayer.run())
+    try:
+        await eventually(lambda: wakeup.waits == 1, timeout=5)  # idle, waiting
+        wakeup.set()
+        running.cancel()
+        done, _ = await asyncio.wait({running}, timeout=2)
+        assert done == {running} and running.cancelled()
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)

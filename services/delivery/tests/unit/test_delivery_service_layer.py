@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -51,15 +51,20 @@ CUSTOMER = "workspaces/default/customers/c1"
 
 
 class CountingEvent(asyncio.Event):
-    """The dispatcher's wake-up, counting how often it was set."""
+    """The dispatcher's wake-up, counting how often it was set and waited for."""
 
     def __init__(self) -> None:
         super().__init__()
         self.sets = 0
+        self.waits = 0
 
     def set(self) -> None:
         self.sets += 1
         super().set()
+
+    async def wait(self) -> Literal[True]:
+        self.waits += 1
+        return await super().wait()
 
 
 @dataclass
@@ -339,6 +344,26 @@ async def test_shutdown_hands_in_flight_messages_back(tmp_path: Path) -> None:
         assert await h.dispatcher.dispatch_due() == 1
         stored = await h.get(message.name)
     assert stored.state is MessageState.SENT and stored.attempt_count == 2
+
+
+async def test_a_stop_that_comes_with_a_wake_up_still_stops_the_dispatcher(
+    tmp_path: Path,
+) -> None:
+    # Python 3.11's asyncio.wait_for swallowed a cancellation that came as the wake-up
+    # was set (a server stopping as an attempt ended): the dispatcher polled on and the
+    # server's stop waited for it forever.
+    async with harness(tmp_path) as h:
+        dispatcher = Dispatcher(h.deps, poll_seconds=30)
+        running = asyncio.create_task(dispatcher.run())
+        try:
+            await eventually(lambda: h.wakeup.waits == 1, timeout=5)  # idle, waiting
+            h.wakeup.set()
+            running.cancel()
+            done, _ = await asyncio.wait({running}, timeout=2)
+            assert done == {running} and running.cancelled()
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
 
 
 async def test_a_slow_send_does_not_block_the_others(tmp_path: Path) -> None:

@@ -103,7 +103,11 @@ class Dispatcher:
                     continue  # maybe more due; a full house waits on `finished` next round
                 polled = False
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+                    # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that
+                    # comes as the wake-up is set (a stop as an attempt ends), and the
+                    # dispatcher would poll on while the server's stop waits for it.
+                    async with asyncio.timeout(self._poll_seconds):
+                        await self._wake.wait()
                 except TimeoutError:
                     polled = True
         finally:

@@ -15,6 +15,7 @@ is logged and dropped, an unreadable one too, and a failure is that item's alone
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -80,10 +81,11 @@ class OutboxRelay:
                 await asyncio.sleep(min(self._poll, GATHER_SECONDS))
                 continue
             wakeup.clear()
-            try:
-                await asyncio.wait_for(wakeup.wait(), self._poll)
-            except TimeoutError:
-                pass
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that comes
+            # as the wake-up is set, and the relay would outlive the server's stop.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await wakeup.wait()
 
     async def relay_due(self) -> int:
         """One round: claim due items, send them; returns how many were claimed."""

@@ -5,6 +5,7 @@ before a trait was created (a job resumed from its stored position after a resta
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection
@@ -308,11 +309,10 @@ def backfill_runner(
                         _log.info("computed trait buckets pruned", extra={"count": count})
             except Exception:
                 _log.exception("backfilling computed traits failed")
-            try:
-                await asyncio.wait_for(
-                    deps.backfill_wakeup.wait(), deps.segment_poll_interval.total_seconds()
-                )
-            except TimeoutError:
-                pass
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that comes
+            # as the wake-up is set, and the loop would outlive the server's stop.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(deps.segment_poll_interval.total_seconds()):
+                    await deps.backfill_wakeup.wait()
 
     return run_forever

@@ -5,6 +5,7 @@ for rules that depend on time)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -360,11 +361,10 @@ def segment_evaluator(deps: Dependencies) -> Callable[[], Awaitable[None]]:
             except Exception:
                 # A failed round (database briefly away) is retried at the next one.
                 _log.exception("evaluating segments failed")
-            try:
-                await asyncio.wait_for(
-                    deps.segment_wakeup.wait(), deps.segment_poll_interval.total_seconds()
-                )
-            except TimeoutError:
-                pass
+            # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that comes
+            # as the wake-up is set, and the loop would outlive the server's stop.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(deps.segment_poll_interval.total_seconds()):
+                    await deps.segment_wakeup.wait()
 
     return evaluate_forever
