@@ -1,10 +1,13 @@
 """Observer (a trait's paths split and its kind's branches chosen once) answers what
-observation() and Bucket.add answer, for any trait and event; value_text is
-json.dumps(value, sort_keys=True)."""
+the plain reading of the rules below (observation, the path walked part by part) and
+Bucket.add answer, for any trait and event; value_text is json.dumps(value,
+sort_keys=True)."""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,10 +19,50 @@ from rapport.profile.domain.computed import (
     ComputedTrait,
     Kind,
     Observer,
-    observation,
     value_text,
 )
 from rapport.profile.domain.model import EventType, IncomingEvent
+
+_NUMERIC = (Kind.SUM, Kind.AVERAGE, Kind.MIN, Kind.MAX)
+
+
+def _lookup(properties: Mapping[str, Any] | None, path: str) -> tuple[bool, Any]:
+    value: Any = properties
+    for part in path.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return False, None
+        value = value[part]
+    return True, value
+
+
+def observation(trait: ComputedTrait, event: IncomingEvent) -> tuple[bool, Any]:
+    """The rules as written: (counts, value)."""
+    if trait.event:
+        if event.type not in (EventType.TRACK, EventType.PAGE, EventType.SCREEN):
+            return False, None
+        if event.event != trait.event:
+            return False, None
+    elif event.type is not EventType.TRACK:
+        return False, None
+    for path, wanted in trait.filter.items():
+        found, value = _lookup(event.properties, path)
+        if not found or value != wanted or isinstance(value, bool) != isinstance(wanted, bool):
+            return False, None
+    if trait.kind is Kind.COUNT:
+        return True, None
+    found, value = _lookup(event.properties, trait.property)
+    if not found or value is None:
+        return False, None
+    if trait.kind in _NUMERIC:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False, None
+        if not math.isfinite(value):
+            return False, None
+        return True, float(value)
+    if isinstance(value, (dict, list)):
+        return False, None
+    return True, value
+
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 NAMES = ["Order Completed", "Viewed", ""]

@@ -139,50 +139,12 @@ def _check_path(path: str, field_: str) -> None:
         raise InvalidArgument(field_, "must be a dot-separated property path")
 
 
-def _lookup(properties: Mapping[str, Any] | None, path: str) -> tuple[bool, Any]:
-    value: Any = properties
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return False, None
-        value = value[part]
-    return True, value
-
-
-def observation(trait: ComputedTrait, event: IncomingEvent) -> tuple[bool, Any]:
-    """(counts, value): whether the event counts for the trait, and the value it brings."""
-    if trait.event:
-        if event.type not in (EventType.TRACK, EventType.PAGE, EventType.SCREEN):
-            return False, None
-        if event.event != trait.event:
-            return False, None
-    elif event.type is not EventType.TRACK:
-        return False, None
-    for path, wanted in trait.filter.items():
-        found, value = _lookup(event.properties, path)
-        if not found or value != wanted or isinstance(value, bool) != isinstance(wanted, bool):
-            return False, None
-    if trait.kind is Kind.COUNT:
-        return True, None
-    found, value = _lookup(event.properties, trait.property)
-    if not found or value is None:
-        return False, None
-    if trait.kind in _NUMERIC:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return False, None
-        if not math.isfinite(value):
-            return False, None
-        return True, float(value)
-    if isinstance(value, (dict, list)):
-        return False, None
-    return True, value
-
-
 _MISSING = object()
 _NAMED_TYPES = (EventType.TRACK, EventType.PAGE, EventType.SCREEN)
 
 
 def _find(properties: Any, parts: tuple[str, ...]) -> Any:
-    """_lookup with the path split: the value, or _MISSING."""
+    """The value at the path (its parts), or _MISSING."""
     value = properties
     for part in parts:
         if not (type(value) is dict or isinstance(value, Mapping)) or part not in value:
@@ -203,8 +165,9 @@ _encode_string = json.encoder.encode_basestring_ascii  # what json.dumps uses fo
 
 
 class Observer:
-    """``observation`` and ``Bucket.add`` for one trait, with its paths split and its
-    kind's branches chosen once (ingestion runs them for every event it counts)."""
+    """Whether an event counts for one trait, the value it brings, and how it adds to a
+    day's bucket, with the trait's paths split and its kind's branches chosen once
+    (ingestion runs it for every event it counts)."""
 
     __slots__ = (
         "trait",
@@ -231,7 +194,8 @@ class Observer:
         self._ends = trait.kind in (Kind.FIRST, Kind.LAST)
 
     def observation(self, event: IncomingEvent) -> tuple[bool, Any]:
-        """observation(trait, event)."""
+        """(counts, value): whether the event counts for the trait, and the value it
+        brings."""
         if event.type not in self._types or (self._event and event.event != self._event):
             return False, None
         for parts, wanted, wanted_bool in self._filters:
