@@ -15,6 +15,7 @@ from rapport.eventbus import (
     relay_lease,
 )
 from rapport.grpcserver import ServiceParts
+from rapport.jsonlogs import allow_extra_keys
 from rapport.pagination import PageTokens
 from rapport.profile.adapters import profile_cache, tables
 from rapport.profile.adapters.identity_changes import IdentityChanges
@@ -146,6 +147,8 @@ def _extras(settings: ProfileSettings, engine: AsyncEngine, deps: Dependencies) 
 
 
 async def build(settings: ProfileSettings) -> ServiceParts:
+    # The collector's refused events: message ids, field paths and reasons, no values.
+    allow_extra_keys("rejections")
     engine = create_engine(
         settings.database_url_or_default(),
         schema=settings.database_schema,

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from rapport.grpctesting import eventually
+from rapport.jsonlogs import JsonFormatter
 from rapport.profile.v1 import profile_service_pb2 as pb
 from segment.analytics import Client
 from segment.analytics.request import APIError
@@ -355,3 +356,7 @@ async def test_a_batch_with_refused_events_logs_one_warning_naming_their_fields(
     assert named["w-bad-type"] == ("batch[2].type", "INVALID_FIELD")
     assert named["w-no-event"][0].endswith(".event") and named["w-no-event"][1] == "INVALID_FIELD"
     assert secret not in repr(warning.__dict__)
+    # What the service's log line says (only allow-listed keys are written).
+    line = json.loads(JsonFormatter("profile").format(warning))
+    assert {r["message_id"] for r in line["rejections"]} == {"w-no-event", "w-bad-type"}
+    assert line["count"] == 2 and secret not in json.dumps(line)
