@@ -39,7 +39,7 @@ PACKAGES = {
 # What each HTTP endpoint is for (the banner).
 HTTP_USES = {
     "profile": "Segment-compatible collector (/v1/batch, /v1/track...)",
-    "delivery": "unsubscribe links, provider callbacks (/v1/providers/...)",
+    "delivery": "unsubscribe links, open/click tracking, provider callbacks (/v1/providers/...)",
 }
 
 

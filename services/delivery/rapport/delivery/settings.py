@@ -12,7 +12,7 @@ from ipaddress import ip_address
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 from rapport.config import ServiceSettings
 from rapport.delivery.adapters.webhook_provider import decode_secret
@@ -178,6 +178,9 @@ class ProviderLimitSettings(BaseModel):
 
 class EmailTrackingSettings(BaseModel):
     """Open and click tracking of one workspace's HTML email (domain/tracking.py)."""
+
+    # A misspelt key ("open": false) would otherwise leave tracking on, unnoticed.
+    model_config = ConfigDict(extra="forbid")
 
     # A 1x1 pixel records OPENED.
     opens: bool = True

@@ -263,6 +263,10 @@ def test_tracking_needs_a_shared_secret(tmp_path: Path, upstreams: LoopUpstreams
         loop_settings(tmp_path, upstreams, 2525, email_tracking={"*": {}}, unsubscribe_secret=None)
     off = {"*": {"opens": False, "clicks": False}}
     assert loop_settings(tmp_path, upstreams, 2525, email_tracking=off, unsubscribe_secret=None)
+    # A misspelt switch is refused, not read as "track everything".
+    misspelt = {"*": {"open": False, "click": False}}
+    with pytest.raises(ValidationError, match="open"):
+        loop_settings(tmp_path, upstreams, 2525, email_tracking=misspelt)
 
 
 async def test_a_long_link_goes_out_and_comes_back_whole(

@@ -246,9 +246,10 @@ class TriggerRunner:
         costs the batch its speed, never its outcomes.
 
         A signal's triggers fire after the outcomes of the later signals of its batch
-        are recorded, which changes none of them: what a trigger stores now (a
-        decision, a message's link) cannot be what an event that happened before was
-        an outcome of."""
+        are recorded. No outcome changes for it: what a trigger stores now (a decision,
+        a message's link) cannot be what an event that happened before was an outcome
+        of. A trigger's decision may see what those outcomes taught the models and
+        which channels they settled, a few signals earlier than one at a time would."""
         events = [
             (n, signal.customer, event)
             for n, signal in enumerate(signals)

@@ -69,6 +69,10 @@ class SignedTokens:
             payload, given = _unb64(encoded), _unb64(signature)
         except (binascii.Error, ValueError):
             raise TokenMalformed(malformed) from None
+        if _b64(payload) != encoded or _b64(given) != signature:
+            # Unused low bits set in a last character: not how issue() wrote it, so
+            # each token has one spelling.
+            raise TokenMalformed(malformed)
         if not hmac.compare_digest(given, self._sign(payload)):
             raise TokenRefused("the token's signature does not match")
         try:

@@ -87,8 +87,11 @@ class TrackingTokens:
     def open_token(self, workspace: str, message_id: str) -> str:
         return self._tokens.issue({"k": _OPEN, "w": workspace, "m": message_id})
 
-    def click_token(self, workspace: str, message_id: str, url: str) -> str:
-        return self._tokens.issue({"k": _CLICK, "w": workspace, "m": message_id, "u": url})
+    def click_token(self, workspace: str, message_id: str, url: str) -> str | None:
+        """None when the token would be longer than the click endpoint reads (a link of
+        many quotes or backslashes, which JSON doubles): that link is not tracked."""
+        token = self._tokens.issue({"k": _CLICK, "w": workspace, "m": message_id, "u": url})
+        return token if len(token) <= _MAX_TOKEN_CHARS else None
 
     def read_open(self, token: str) -> Tracked:
         return self._read(token, _OPEN)
@@ -152,11 +155,12 @@ def tracked_html(
     document: str,
     *,
     pixel_url: str | None,
-    link_url: Callable[[str], str] | None,
+    link_url: Callable[[str], str | None] | None,
     own_prefix: str,
 ) -> str:
-    """`document` with each trackable link rewritten to `link_url(link)` (None: links
-    kept) and the open pixel at the end of the body (`pixel_url` None: none)."""
+    """`document` with each trackable link rewritten to `link_url(link)` (`link_url`
+    None, or its answer None: links kept) and the open pixel at the end of the body
+    (`pixel_url` None: none)."""
     if link_url is not None:
         rewrite = link_url
 

@@ -34,12 +34,13 @@ def with_tracking(
     tokens = deps.loop.tracking_tokens
     base = deps.loop.public_base_url
 
-    signed: dict[str, str] = {}  # a mail often has the same link twice (logo, button)
+    # A mail often has the same link twice (logo, button). None: the link is not tracked.
+    signed: dict[str, str | None] = {}
 
-    def link_url(url: str) -> str:
+    def link_url(url: str) -> str | None:
         if url not in signed:
             token = tokens.click_token(message.workspace, message.id, url)
-            signed[url] = tracking.click_url(base, token)
+            signed[url] = tracking.click_url(base, token) if token is not None else None
         return signed[url]
 
     pixel = tracking.open_url(base, tokens.open_token(message.workspace, message.id))
