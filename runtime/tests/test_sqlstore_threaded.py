@@ -158,15 +158,18 @@ async def test_a_forced_stop_outside_the_loop_closes_the_connection(tmp_path: Pa
     connection = await threaded_connector([str(tmp_path / "stop.db")], {})()
     raw = connection._connection
     assert raw is not None
+    worker = connection._worker
     await asyncio.to_thread(connection.stop)  # as garbage collection would: no loop there
-    for _ in range(100):
-        try:
-            raw.execute("SELECT 1")
-        except sqlite3.ProgrammingError:  # "Cannot operate on a closed database."
+    # Only once the worker has run the close: touching the sqlite3 connection while
+    # another thread closes it can crash the process.
+    for _ in range(200):
+        if worker.idle:
             break
         await asyncio.sleep(0.01)
     else:
-        raise AssertionError("the connection was not closed")
+        raise AssertionError("the worker did not run the close")
+    with pytest.raises(sqlite3.ProgrammingError):  # "Cannot operate on a closed database."
+        raw.execute("SELECT 1")
 
 
 async def test_a_call_after_a_forced_stop_fails_instead_of_waiting(tmp_path: Path) -> None:
