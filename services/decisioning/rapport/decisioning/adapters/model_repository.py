@@ -228,28 +228,15 @@ class ModelRepository:
         dims = spec.dimensions
         stats = _stats_from_row(row, dims) if row is not None else ActionStatistics.empty(dims)
         stats.add(x, exposed=exposed, reward=reward)
-        values = {
-            "xtx": _bytes(stats.xtx),
-            "xr": _bytes(stats.xr),
-            "xsum": _bytes(stats.xsum),
-            "count": stats.count,
-            "update_time": now,
-        }
-        if row is None:
-            await self._conn.execute(
-                _S.insert().values(
-                    workspace=spec.workspace,
-                    model_id=spec.model_id,
-                    action_id=action_id,
-                    revision=1,
-                    **values,
-                )
-            )
-            return True
-        result = await self._conn.execute(
-            _S.update().where(where).values(revision=_S.c.revision + 1, **values)
+        return await self.save_statistics(
+            spec.workspace,
+            spec.model_id,
+            action_id,
+            stats,
+            stored=row is not None,
+            observations=1,
+            now=now,
         )
-        return result.rowcount > 0
 
     async def statistics_of(
         self, workspace: str, pairs: Collection[tuple[str, str]], dimensions: Mapping[str, int]

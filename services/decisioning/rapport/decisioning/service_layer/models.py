@@ -63,6 +63,30 @@ def observation(
     return None
 
 
+def contribution_of(
+    outcome: Outcome,
+    customer: str,
+    spec: ModelSpec,
+    action_id: str,
+    exposed: bool,
+    reward: float,
+    now: datetime,
+) -> Contribution:
+    """What one outcome added to a model's statistics, kept so an erasure can take it
+    back; `customer`: whose profile and context the decision's features came from."""
+    return Contribution(
+        workspace=outcome.workspace,
+        outcome_id=outcome.outcome_id,
+        model_id=spec.model_id,
+        action_id=action_id,
+        customer=customer,
+        decision_id=outcome.decision_id,
+        exposed=exposed,
+        reward=reward,
+        create_time=now,
+    )
+
+
 async def learn_from_outcome(uow: DecisioningUnitOfWork, outcome: Outcome, now: datetime) -> bool:
     """Add the outcome to every bandit of the workspace, before the outcome is stored, in
     its transaction; True when a statistic changed."""
@@ -95,17 +119,8 @@ async def learn_from_outcome(uow: DecisioningUnitOfWork, outcome: Outcome, now: 
         ):
             continue  # reset meanwhile: nothing added, nothing to erase later
         changed = True
-        contribution = Contribution(
-            workspace=outcome.workspace,
-            outcome_id=outcome.outcome_id,
-            model_id=spec.model_id,
-            action_id=action_id,
-            # Whose profile and context the features came from.
-            customer=decision.customer,
-            decision_id=outcome.decision_id,
-            exposed=exposed,
-            reward=reward,
-            create_time=now,
+        contribution = contribution_of(
+            outcome, decision.customer, spec, action_id, exposed, reward, now
         )
         await uow.models.contributions.add(contribution, x)
     return changed

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from rapport.decisioning.adapters.decision_json import LearningView
 from rapport.decisioning.adapters.model_contributions import Contribution
 from rapport.decisioning.domain import names
 from rapport.decisioning.domain.experiments import ConversionRule
@@ -38,7 +37,7 @@ from rapport.sqlstore import run_with_retries
 from .attribution import channel_of, conversion_value, event_channel, status_outcome
 from .dependencies import Dependencies
 from .model_cache import restrict_features
-from .models import observation
+from .models import contribution_of, observation
 from .outcomes import derived_outcome_id
 from .unit_of_work import DecisioningUnitOfWork
 
@@ -204,7 +203,12 @@ async def _learn(
             stats.add(x, exposed=exposed, reward=reward)
             added[key] = (stats, count + 1)
             contributions.setdefault(key, []).append(
-                (_contribution(outcome, decision, spec, action_id, exposed, reward, now), x)
+                (
+                    contribution_of(
+                        outcome, decision.customer, spec, action_id, exposed, reward, now
+                    ),
+                    x,
+                )
             )
         seen.add(outcome.type)
     kept = []
@@ -219,29 +223,6 @@ async def _learn(
 
 def _start(stored: ActionStatistics | None, spec: ModelSpec) -> ActionStatistics:
     return stored if stored is not None else ActionStatistics.empty(spec.dimensions)
-
-
-def _contribution(
-    outcome: Outcome,
-    decision: LearningView,
-    spec: ModelSpec,
-    action_id: str,
-    exposed: bool,
-    reward: float,
-    now: datetime,
-) -> Contribution:
-    return Contribution(
-        workspace=outcome.workspace,
-        outcome_id=outcome.outcome_id,
-        model_id=spec.model_id,
-        action_id=action_id,
-        # Whose profile and context the features came from.
-        customer=decision.customer,
-        decision_id=outcome.decision_id,
-        exposed=exposed,
-        reward=reward,
-        create_time=now,
-    )
 
 
 async def _settle_in(
