@@ -65,7 +65,7 @@ class Receiver:
                 writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            return  # the sender closed its connection
         finally:
             writer.close()
 

@@ -3,6 +3,7 @@ retries of units that lost a race, advisory locks, values converted for the driv
 
 from ._binds import BindProcessor, bind_processor
 from ._engine import create_engine, ensure_schema, is_postgres, is_sqlite
+from ._in_lists import IN_LIST_CHUNK, in_chunks
 from ._locks import advisory_key, advisory_xact_locks
 from ._migrations import migrate, run_alembic_env, schema_differences
 from ._retry import TransientConflict, database_unreachable, run_with_retries, transient_conflict
@@ -10,6 +11,7 @@ from ._times import as_utc
 from ._uow import SqlUnitOfWork
 
 __all__ = [
+    "IN_LIST_CHUNK",
     "BindProcessor",
     "SqlUnitOfWork",
     "TransientConflict",
@@ -20,6 +22,7 @@ __all__ = [
     "create_engine",
     "database_unreachable",
     "ensure_schema",
+    "in_chunks",
     "is_postgres",
     "is_sqlite",
     "migrate",

@@ -8,11 +8,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from rapport.decisioning.domain.contact_policy import Contact
 from rapport.decisioning.domain.model import Channel
-from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc, in_chunks
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
-from .in_lists import chunks
 
 
 class ContactRepository:
@@ -72,7 +71,7 @@ class ContactRepository:
         that hold any."""
         t = tables.contacts
         held: dict[tuple[str, str], set[str]] = {}
-        for chunk in chunks(sorted(decision_ids)):
+        for chunk in in_chunks(sorted(decision_ids)):
             rows = await self._conn.execute(
                 sa.select(t.c.decision_id, t.c.action, t.c.channel).where(
                     t.c.workspace == workspace, t.c.decision_id.in_(chunk)

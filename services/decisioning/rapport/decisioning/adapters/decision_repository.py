@@ -14,7 +14,7 @@ from rapport.decisioning.domain.model import (
     Outcome,
     OutcomeType,
 )
-from rapport.sqlstore import as_utc
+from rapport.sqlstore import as_utc, in_chunks
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
@@ -25,7 +25,6 @@ from .decision_json import (
     decision_row,
     learning_view,
 )
-from .in_lists import chunks
 
 # A keyset position in a newest-first listing: (create_time, id) of the last row seen.
 Position = tuple[datetime, str]
@@ -97,7 +96,7 @@ class DecisionRepository:
         t = tables.decisions
         columns = [t.c[name] for name in LEARNING_COLUMNS]
         found: dict[str, LearningView] = {}
-        for chunk in chunks(sorted(decision_ids)):
+        for chunk in in_chunks(sorted(decision_ids)):
             rows = await self._conn.execute(
                 sa.select(*columns).where(t.c.workspace == workspace, t.c.decision_id.in_(chunk))
             )
@@ -193,7 +192,7 @@ class OutcomeRepository:
         """Which of `outcome_ids` are recorded already."""
         t = tables.outcomes
         found: set[str] = set()
-        for chunk in chunks(sorted(outcome_ids)):
+        for chunk in in_chunks(sorted(outcome_ids)):
             rows = await self._conn.execute(
                 sa.select(t.c.outcome_id).where(
                     t.c.workspace == workspace, t.c.outcome_id.in_(chunk)
@@ -205,12 +204,12 @@ class OutcomeRepository:
     async def earlier_types(
         self, workspace: str, keys: Collection[tuple[str, str]]
     ) -> dict[tuple[str, str], set[OutcomeType]]:
-        """The outcome types recorded so far for several (decision id, action) at once
-        (ModelRepository.earlier_outcomes); keys without any outcome are left out."""
+        """The outcome types recorded so far for each (decision id, action); keys
+        without any outcome are left out."""
         o = tables.outcomes
         known = {t.value for t in OutcomeType}
         found: dict[tuple[str, str], set[OutcomeType]] = {}
-        for chunk in chunks(sorted({d for d, _ in keys})):
+        for chunk in in_chunks(sorted({d for d, _ in keys})):
             rows = await self._conn.execute(
                 sa.select(o.c.decision_id, o.c.action, o.c.type)
                 .where(o.c.workspace == workspace, o.c.decision_id.in_(chunk))

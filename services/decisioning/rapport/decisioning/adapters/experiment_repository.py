@@ -10,11 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from rapport.decisioning.domain.experiments import Arm, ConversionRule, Experiment, Strategy
 from rapport.decisioning.domain.model import Channel
-from rapport.sqlstore import as_utc
+from rapport.sqlstore import as_utc, in_chunks
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
-from .in_lists import chunks
 
 
 def _time(value: Any) -> datetime | None:
@@ -176,7 +175,7 @@ class ConversionRuleRepository:
         """for_event of several names in one query: name -> rules (by id)."""
         t = tables.conversion_rules
         found: dict[str, list[ConversionRule]] = {}
-        for chunk in chunks(sorted(event_names)):
+        for chunk in in_chunks(sorted(event_names)):
             rows = await self._conn.execute(
                 sa.select(t)
                 .where(t.c.workspace == workspace, t.c.event_name.in_(chunk))
@@ -248,10 +247,10 @@ class SentMessageRepository:
         return _sent_from_row(row) if row is not None else None
 
     async def get_many(self, workspace: str, messages: Collection[str]) -> dict[str, SentMessage]:
-        """The links of the messages that have one, by message (one query per 500)."""
+        """The links of the messages that have one, by message."""
         t = tables.sent_messages
         found: dict[str, SentMessage] = {}
-        for chunk in chunks(sorted(messages)):
+        for chunk in in_chunks(sorted(messages)):
             rows = await self._conn.execute(
                 sa.select(t).where(t.c.workspace == workspace, t.c.message.in_(chunk))
             )

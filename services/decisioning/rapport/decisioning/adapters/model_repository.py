@@ -367,19 +367,3 @@ class ModelRepository:
             )
             found.update((row.decision_id, row.action) for row in rows)
         return found
-
-    async def earlier_outcomes(
-        self, workspace: str, decision_id: str, action: str
-    ) -> set[OutcomeType]:
-        """The outcome types recorded so far for one action of one decision."""
-        rows = await self._conn.execute(
-            sa.select(tables.outcomes.c.type)
-            .where(
-                tables.outcomes.c.workspace == workspace,
-                tables.outcomes.c.decision_id == decision_id,
-                tables.outcomes.c.action == action,
-            )
-            .distinct()
-        )
-        known = {t.value for t in OutcomeType}
-        return {OutcomeType(row.type) for row in rows if row.type in known}

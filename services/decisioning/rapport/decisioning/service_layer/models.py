@@ -104,9 +104,8 @@ async def learn_from_outcome(uow: DecisioningUnitOfWork, outcome: Outcome, now: 
     await uow.models.lock_statistics(
         outcome.workspace, [(spec.model_id, action_id) for spec in specs]
     )
-    earlier = await uow.models.earlier_outcomes(
-        outcome.workspace, outcome.decision_id, outcome.action
-    )
+    key = (outcome.decision_id, outcome.action)
+    earlier = (await uow.outcomes.earlier_types(outcome.workspace, {key})).get(key, set())
     changed = False
     for spec in specs:
         observed = observation(spec, outcome.type, earlier)

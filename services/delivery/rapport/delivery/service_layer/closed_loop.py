@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 
 from rapport.delivery.adapters.consent_recorder import ConsentRecorder
 from rapport.delivery.adapters.profile_events_client import ProfileEventSink
@@ -48,11 +49,12 @@ class ClosedLoop:
     # Set when outbox items were written outside the dispatcher: wakes the relay.
     wakeup: asyncio.Event = field(default_factory=asyncio.Event, compare=False, repr=False)
 
-    @property
+    # Built once: each derives its key from the secret (every email sent uses both).
+    @cached_property
     def tokens(self) -> unsubscribe.UnsubscribeTokens:
         return unsubscribe.UnsubscribeTokens(self.secret, self.token_ttl)
 
-    @property
+    @cached_property
     def tracking_tokens(self) -> tracking.TrackingTokens:
         return tracking.TrackingTokens(self.secret)
 

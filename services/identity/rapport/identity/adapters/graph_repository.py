@@ -15,7 +15,7 @@ from typing import Any
 from rapport.identity.domain.model import Identifier
 from rapport.identity.domain.resolution import CustomerState, IdentityGraph, Journal
 from rapport.identity.domain.rules import IdentityRules, erased_digest
-from rapport.sqlstore import as_utc
+from rapport.sqlstore import as_utc, in_chunks
 from sqlalchemy import (
     DateTime,
     Select,
@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .lifecycle_repository import lock_change_log
 from .tables import (
     blocked_identifiers,
-    chunks,
     customers,
     identifiers,
     identity_changes,
@@ -121,7 +120,7 @@ class GraphRepository:
         self, workspace: str, ids: Sequence[str], *, lock: bool
     ) -> list[CustomerState]:
         loaded: list[CustomerState] = []
-        for chunk in chunks(ids):
+        for chunk in in_chunks(ids):
             statement = (
                 select(
                     customers.c.customer_id,
@@ -161,7 +160,7 @@ class GraphRepository:
     ) -> IdentityGraph:
         by_id = {customer.id: customer for customer in loaded}
         live_ids = sorted(c.id for c in loaded if c.merged_into is None)
-        for chunk in chunks(live_ids):
+        for chunk in in_chunks(live_ids):
             rows = await self._connection.execute(
                 select(
                     identifiers.c.customer_id,
@@ -193,7 +192,7 @@ class GraphRepository:
         if len(members) < 2:
             return []
         pairs: set[tuple[str, str]] = set()
-        for chunk in chunks(members):
+        for chunk in in_chunks(members):
             rows = await self._connection.execute(
                 select(separations.c.customer_a, separations.c.customer_b).where(
                     separations.c.workspace == workspace,
@@ -220,7 +219,7 @@ class GraphRepository:
             return set()
         digests = sorted({erased_digest(identifier) for identifier in observed})
         found: set[str] = set()
-        for chunk in chunks(digests):
+        for chunk in in_chunks(digests):
             rows = await self._connection.execute(
                 select(blocked_identifiers.c.value_digest).where(
                     blocked_identifiers.c.workspace == workspace,

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from rapport.identity.domain.model import Identifier, IdentityChange
-from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc, in_chunks
 from sqlalchemy import Row, String, delete, func, insert, or_, select, tuple_, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,7 +16,6 @@ from .repository import LOCK_NAMESPACE
 from .tables import (
     add_pairs,
     blocked_identifiers,
-    chunks,
     customers,
     identifiers,
     identity_changes,
@@ -159,7 +158,7 @@ class LifecycleRepository:
     async def move_identifiers(self, workspace: str, moves: dict[str, list[Identifier]]) -> None:
         """Give each customer id the identifiers listed for it."""
         for customer_id, moved in moves.items():
-            for chunk in chunks(moved, 200):
+            for chunk in in_chunks(moved, 200):
                 await self._connection.execute(
                     update(identifiers)
                     .where(

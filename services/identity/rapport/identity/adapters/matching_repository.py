@@ -7,13 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from rapport.identity.domain.deduplication import ordered_pair
-from rapport.sqlstore import as_utc
+from rapport.sqlstore import as_utc, in_chunks
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import (
     add_pairs,
-    chunks,
     customers,
     match_models,
     put_row,
@@ -88,7 +87,7 @@ class MatchingRepository:
         self, workspace: str, customer_ids: Sequence[str]
     ) -> dict[str, str | None]:
         found: dict[str, str | None] = {}
-        for chunk in chunks(customer_ids):
+        for chunk in in_chunks(customer_ids):
             rows = (
                 await self._connection.execute(
                     select(customers.c.customer_id, customers.c.merged_into).where(

@@ -6,10 +6,11 @@ tables keyed by a pair within a workspace (separations, match reviews, blocked v
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
+from rapport.sqlstore import in_chunks
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -30,16 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 metadata = MetaData()
-
-# Values per IN (...) list: well under SQLite's bound-parameter limit, even for pairs.
-IN_LIST_CHUNK = 400
-
-T = TypeVar("T")
-
-
-def chunks(items: Sequence[T], size: int = IN_LIST_CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 async def put_row(
@@ -69,7 +60,7 @@ async def stored_pairs(
     """Those of ``pairs`` that ``table`` holds in ``columns`` for the workspace."""
     first, second = table.c[columns[0]], table.c[columns[1]]
     found: set[Pair] = set()
-    for chunk in chunks(sorted(pairs)):
+    for chunk in in_chunks(sorted(pairs)):
         rows = await connection.execute(
             select(first, second).where(
                 table.c.workspace == workspace, tuple_(first, second).in_(chunk)

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from rapport.profile.domain.computed import Bucket, ComputedTrait, Kind
-from rapport.sqlstore import as_utc
+from rapport.sqlstore import as_utc, in_chunks
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -183,8 +183,8 @@ class ComputedTraitRepository:
         params: dict[str, Any] = {"workspace": workspace, "since": since_day}
         if trait_ids is not None:
             params["traits"] = sorted(trait_ids)
-        for start in range(0, len(ids), _CHUNK):
-            params["customers"] = ids[start : start + _CHUNK]
+        for chunk in in_chunks(ids, _CHUNK):
+            params["customers"] = chunk
             rows = await self._conn.execute(query, params)
             for customer_id, trait_id, day, bucket in keyed_buckets(rows):
                 found[customer_id][(trait_id, day)] = bucket
@@ -277,8 +277,8 @@ class ComputedTraitRepository:
             "first": min(days),
             "last": max(days),
         }
-        for start in range(0, len(customers), _CHUNK):
-            params["customers"] = customers[start : start + _CHUNK]
+        for chunk in in_chunks(customers, _CHUNK):
+            params["customers"] = chunk
             rows = await self._conn.execute(_BUCKETS_AT, params)
             for customer_id, trait_id, day, bucket in keyed_buckets(rows, wanted):
                 stored[(customer_id, trait_id, day)] = bucket
@@ -301,11 +301,11 @@ class ComputedTraitRepository:
     async def forget_customers(self, workspace: str, customer_ids: Collection[str]) -> None:
         ids = sorted(customer_ids)
         table = computed_trait_buckets
-        for start in range(0, len(ids), _CHUNK):
+        for chunk in in_chunks(ids, _CHUNK):
             await self._conn.execute(
                 delete(table).where(
                     table.c.workspace == workspace,
-                    table.c.customer_id.in_(ids[start : start + _CHUNK]),
+                    table.c.customer_id.in_(chunk),
                 )
             )
 
