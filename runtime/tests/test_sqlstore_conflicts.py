@@ -272,6 +272,28 @@ async def test_postgres_advisory_locks_exclude_and_never_deadlock(postgres: Asyn
     assert sorted(order) == list(range(6))
 
 
+async def test_postgres_shared_advisory_locks_share_and_exclude_the_exclusive(
+    postgres: AsyncEngine,
+) -> None:
+    key = advisory_key("t", "definitions")
+
+    async def try_lock(sql: str) -> bool:
+        async with postgres.connect() as other:
+            got = bool(await other.scalar(text(sql), {"k": key}))
+            await other.rollback()
+            return got
+
+    async with Uow(postgres) as reader, Uow(postgres) as second_reader:
+        await advisory_xact_locks(reader.connection, [key], shared=True)
+        await advisory_xact_locks(second_reader.connection, [key], shared=True)  # no wait
+        assert await try_lock("SELECT pg_try_advisory_xact_lock_shared(:k)")
+        assert not await try_lock("SELECT pg_try_advisory_xact_lock(:k)")
+    assert await try_lock("SELECT pg_try_advisory_xact_lock(:k)")  # released at the end
+    async with Uow(postgres) as writer:
+        await advisory_xact_locks(writer.connection, [key])
+        assert not await try_lock("SELECT pg_try_advisory_xact_lock_shared(:k)")
+
+
 def test_database_unreachable_tells_a_database_away_from_a_bad_statement() -> None:
     away = OperationalError("SELECT 1", {}, ConnectionRefusedError())
     dropped = DBAPIError("SELECT 1", {}, Exception(), connection_invalidated=True)

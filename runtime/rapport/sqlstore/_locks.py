@@ -14,6 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 _LOCK_MANY = text(
     "SELECT pg_advisory_xact_lock(k) FROM (SELECT unnest(:keys) AS k ORDER BY k) AS ordered_keys"
 ).bindparams(bindparam("keys", type_=ARRAY(BigInteger)))
+_SHARE_MANY = text(
+    "SELECT pg_advisory_xact_lock_shared(k)"
+    " FROM (SELECT unnest(:keys) AS k ORDER BY k) AS ordered_keys"
+).bindparams(bindparam("keys", type_=ARRAY(BigInteger)))
 
 
 def advisory_key(*parts: str) -> int:
@@ -24,8 +28,12 @@ def advisory_key(*parts: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-async def advisory_xact_locks(connection: AsyncConnection, keys: Iterable[int]) -> None:
-    """Lock every key until the current transaction ends, in one sorted statement.
+async def advisory_xact_locks(
+    connection: AsyncConnection, keys: Iterable[int], *, shared: bool = False
+) -> None:
+    """Lock every key until the current transaction ends, in one sorted statement;
+    ``shared``: in shared mode (held by many transactions at once, excluding only
+    holders of the exclusive lock: readers of a definition against its writers).
 
     PostgreSQL only; a no-op elsewhere: SQLite already serialises writers (see
     SqlUnitOfWork). Call it inside a transaction (a unit of work), or the locks are
@@ -35,4 +43,4 @@ async def advisory_xact_locks(connection: AsyncConnection, keys: Iterable[int]) 
         return
     ordered = sorted(set(keys))
     if ordered:
-        await connection.execute(_LOCK_MANY, {"keys": ordered})
+        await connection.execute(_SHARE_MANY if shared else _LOCK_MANY, {"keys": ordered})

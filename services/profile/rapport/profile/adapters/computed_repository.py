@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from rapport.profile.domain.computed import Bucket, ComputedTrait, Kind
-from rapport.sqlstore import as_utc, in_chunks
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc, in_chunks
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -57,11 +57,28 @@ def _trait(row: Any) -> ComputedTrait:
     )
 
 
+def _definitions_key(workspace: str) -> int:
+    return advisory_key("profile", "computed-definitions", workspace)
+
+
 class ComputedTraitRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
 
     # -- definitions -----------------------------------------------------------------
+
+    async def share_definitions(self, workspace: str) -> None:
+        """Held by a writer of events until commit (PostgreSQL; SQLite serialises writers):
+        the definitions it reads, and so the traits it counts its events for, cannot
+        change before it commits. Taken before any customer lock."""
+        await advisory_xact_locks(self._conn, [_definitions_key(workspace)], shared=True)
+
+    async def lock_definitions(self, workspace: str) -> None:
+        """Held by a change of definitions until commit: it waits for every writer of
+        events that read the old ones, and writers that start later read the new ones
+        (so a new trait's backfill bound, the last stored event, splits the events
+        exactly between the backfill and the writers counting them as they come)."""
+        await advisory_xact_locks(self._conn, [_definitions_key(workspace)])
 
     async def key_taken(self, workspace: str, key: str) -> bool:
         found = await self._conn.scalar(

@@ -112,6 +112,9 @@ class BatchWrite:
         customer_of = {item.index: self.current(item.resolution.customer_id) for item in items}
         live = set(customer_of.values())
         involved = live | set(self.merges)
+        # Before the customer locks (the order every writer takes them in): the computed
+        # traits this batch counts its events for stay those it reads below until commit.
+        await uow.computed.share_definitions(ws)
         await repo.lock_customers(ws, involved)
         confirmed = {customer_of[i.index] for i in items if not i.resolution.cached}
         # A customer that profile merged away (the follower applied identity's merge, here

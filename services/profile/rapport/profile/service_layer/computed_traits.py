@@ -67,10 +67,10 @@ async def create_computed_trait(
         window, cmd.event, dict(cmd.filter), cmd.property, now, _JOB_ID,
     )  # fmt: skip
     async with deps.uow() as uow:
-        # Writers of events hold the signal log at the end of their transaction: taking
-        # it here orders this creation after every ingest already writing, so the
-        # backfill's bound (the last stored event) covers the events they stored.
-        await uow.profiles.lock_signal_log()
+        # Waits for every ingest that read the definitions without this trait; later
+        # ones count it: the backfill's bound (the last stored event) splits the events
+        # exactly between the backfill and the ingests.
+        await uow.computed.lock_definitions(workspace)
         if await uow.computed.key_taken(workspace, cmd.key):
             raise AlreadyExists(
                 names.computed_trait_name(workspace, trait_id),
@@ -122,6 +122,8 @@ async def delete_computed_trait(cmd: commands.DeleteComputedTrait, deps: Depende
     ref = names.parse_computed_trait(cmd.name, field="name")
     require_workspace(ref.workspace, deps.workspaces)
     async with deps.uow() as uow:
+        # No ingest that read the trait writes its buckets after they are deleted.
+        await uow.computed.lock_definitions(ref.workspace)
         holders = await uow.computed.customers_with(ref.workspace, ref.trait_id)
         if not await uow.computed.delete(ref.workspace, ref.trait_id):
             raise NotFound(cmd.name)

@@ -37,8 +37,8 @@ async def update_computed_trait(
             )
     now = deps.clock()
     async with deps.uow() as uow:
-        # As at creation: ordered after every ingest already writing (see there).
-        await uow.profiles.lock_signal_log()
+        # As at creation: ordered after every ingest that read the old definition.
+        await uow.computed.lock_definitions(ref.workspace)
         trait = await uow.computed.get(ref.workspace, ref.trait_id)
         if trait is None:
             raise NotFound(cmd.name)

@@ -1,0 +1,104 @@
+"""A computed trait created, changed or deleted while an ingest is writing, on PostgreSQL
+(where ingests run side by side): every event is counted once, by the backfill or by
+the ingest, never by neither nor both, and a deleted trait leaves no buckets behind.
+The ingest is held right after it read the definitions."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from rapport.grpctesting import eventually
+from rapport.profile.adapters.computed_repository import ComputedTraitRepository
+from rapport.profile.v1 import profile_service_pb2 as pb
+
+from ..service.test_profile_computed_traits import create, ingest, order
+
+
+async def create_orders_trait_with_its_id(stub: Any) -> pb.ComputedTrait:
+    return await stub.CreateComputedTrait(
+        pb.CreateComputedTraitRequest(
+            parent="workspaces/default",
+            computed_trait_id="orders",
+            computed_trait=pb.ComputedTrait(
+                key="orders", kind=pb.COMPUTED_TRAIT_KIND_COUNT, event="Order Completed"
+            ),
+        )
+    )
+
+
+class HeldAfterReadingDefinitions:
+    """Patches ComputedTraitRepository.all_of: once armed, the next caller is held after
+    its read until released."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.armed = False
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+        original = ComputedTraitRepository.all_of
+
+        async def all_of(repo: ComputedTraitRepository, workspace: str) -> Any:
+            found = await original(repo, workspace)
+            if self.armed:
+                self.armed = False
+                self.reached.set()
+                await self.release.wait()
+            return found
+
+        monkeypatch.setattr(ComputedTraitRepository, "all_of", all_of)
+
+
+@pytest.mark.parametrize("change", ["create", "update", "delete"])
+async def test_a_trait_defined_during_an_ingest_counts_its_events_once(
+    change: str,
+    profile_server: Any,
+    postgres_url: str,
+    pg_schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hold = HeldAfterReadingDefinitions(monkeypatch)
+    async with profile_server(database_url=postgres_url, database_schema=pg_schema) as (stub, _):
+        if change == "update":
+            # Counting another event first: the update changes what is counted.
+            trait = await create(stub, "orders", pb.COMPUTED_TRAIT_KIND_COUNT)
+            trait.event = "Nothing Counted"
+            trait = await stub.UpdateComputedTrait(
+                pb.UpdateComputedTraitRequest(computed_trait=trait)
+            )
+        elif change == "delete":
+            # Deleted while the held ingest counts for it, then made again with its id.
+            trait = await create_orders_trait_with_its_id(stub)
+        (ann, *_) = await ingest(stub, *(order(f"early-{n}", "ann", 1) for n in range(3)))
+
+        hold.armed = True
+        writing = asyncio.create_task(
+            ingest(stub, *(order(f"held-{n}", "ann", 1) for n in range(2)))
+        )
+        await asyncio.wait_for(hold.reached.wait(), 10)
+        if change == "create":
+            defining = asyncio.create_task(create(stub, "orders", pb.COMPUTED_TRAIT_KIND_COUNT))
+        elif change == "delete":
+            defining = asyncio.ensure_future(
+                stub.DeleteComputedTrait(pb.DeleteComputedTraitRequest(name=trait.name))
+            )
+        else:
+            trait.event = "Order Completed"
+            defining = asyncio.ensure_future(
+                stub.UpdateComputedTrait(pb.UpdateComputedTraitRequest(computed_trait=trait))
+            )
+        await asyncio.sleep(0.3)  # the definition waits for the held ingest, or not
+        hold.release.set()
+        await writing
+        trait = await defining
+        if change == "delete":
+            trait = await create_orders_trait_with_its_id(stub)
+        await ingest(stub, order("after", "ann", 1))
+
+        async def backfilled() -> bool:
+            job = await stub.GetBackfillJob(pb.GetBackfillJobRequest(name=trait.backfill_job))
+            return job.state == pb.BACKFILL_JOB_STATE_SUCCEEDED
+
+        await eventually(backfilled, timeout=10)
+        view = await stub.GetProfile(pb.GetProfileRequest(name=f"{ann}/profile"))
+        assert view.computed_traits["orders"].number_value == 6
