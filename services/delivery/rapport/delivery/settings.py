@@ -391,6 +391,26 @@ class DeliverySettings(ServiceSettings):
         return self
 
     @model_validator(mode="after")
+    def _workspace_keys_are_served(self) -> DeliverySettings:
+        # A workspace misspelt, or not served here, would leave its setting silently
+        # unused (quiet hours not held, tracking off, webhooks failing NO_ADDRESS).
+        served = set(self.workspaces)
+        named = {
+            "email_tracking": set(self.email_tracking) - {"*"},
+            "quiet_hours": set(self.quiet_hours) - {"*"},
+            "frequency_caps": {cap.workspace for cap in self.frequency_caps} - {"*"},
+            "webhook_endpoints": set(self.webhook_endpoints),
+        }
+        for setting, workspaces in named.items():
+            if unknown := sorted(workspaces - served):
+                raise ValueError(
+                    f"{setting} names workspaces not served here ({', '.join(unknown)}); "
+                    f"served: {', '.join(sorted(served))}"
+                    + ("" if setting == "webhook_endpoints" else "; '*' means every workspace")
+                )
+        return self
+
+    @model_validator(mode="after")
     def _provider_names_are_unique(self) -> DeliverySettings:
         names = [p.name for p in self.email_providers] or ["smtp"]
         names += [p.name for p in (*self.sms_providers, *self.push_providers)]

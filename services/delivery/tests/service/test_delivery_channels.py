@@ -268,6 +268,7 @@ async def test_channel_specific_bad_requests_change_nothing(
         dispatcher_enabled=False,
         sms_providers=[sms("sms", free_port_url())],
         webhook_endpoints={"brand-b": {"url": "https://hooks.example.com", "secret": SECRET}},
+        workspaces=["default", "brand-b"],
     )
     async with delivery(settings) as stub:
         with pytest.raises(grpc.aio.AioRpcError) as caught:

@@ -6,6 +6,7 @@ erased messages record nothing, and without tracking the body is left as it was.
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
@@ -237,7 +238,9 @@ async def test_without_tracking_the_body_is_left_as_it_was(
     tmp_path: Path, upstreams: LoopUpstreams, smtp: SmtpSink
 ) -> None:
     # Tracking for another workspace only, and a transactional message where it is on.
-    settings = _settings(tmp_path, upstreams, smtp, email_tracking={"other": {}})
+    settings = _settings(
+        tmp_path, upstreams, smtp, email_tracking={"other": {}}, workspaces=["default", "other"]
+    )
     async with serve(settings) as running:
         _, mail = await _send(running, smtp)
     unsubscribe_url = mail["List-Unsubscribe"][1:-1]
@@ -267,6 +270,30 @@ def test_tracking_needs_a_shared_secret(tmp_path: Path, upstreams: LoopUpstreams
     misspelt = {"*": {"open": False, "click": False}}
     with pytest.raises(ValidationError, match="open"):
         loop_settings(tmp_path, upstreams, 2525, email_tracking=misspelt)
+
+
+WHSEC = "whsec_" + base64.b64encode(b"k" * 32).decode()
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"email_tracking": {"defualt": {}}},
+        {"quiet_hours": {"defualt": {"start": "21:00", "end": "08:00", "time_zone": "UTC"}}},
+        {"frequency_caps": [{"limit": 1, "window_seconds": 60, "workspace": "defualt"}]},
+        {"webhook_endpoints": {"*": {"url": "https://hooks.example/in", "secret": WHSEC}}},
+    ],
+    ids=lambda setting: next(iter(setting)),
+)
+def test_a_setting_for_a_workspace_not_served_is_refused(
+    tmp_path: Path, upstreams: LoopUpstreams, setting: dict[str, Any]
+) -> None:
+    # Left unused, it would hold no quiet hours, track nothing, or fail every webhook.
+    (name,) = setting
+    with pytest.raises(ValidationError, match=f"{name} names workspaces not served here"):
+        loop_settings(tmp_path, upstreams, 2525, **setting)
+    served = {key: value for key, value in setting.items() if key != "webhook_endpoints"}
+    assert loop_settings(tmp_path, upstreams, 2525, workspaces=["default", "defualt"], **served)
 
 
 async def test_a_long_link_goes_out_and_comes_back_whole(
