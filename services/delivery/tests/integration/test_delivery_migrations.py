@@ -1,5 +1,6 @@
 """The migrations create exactly the tables of tables.py; messages accepted before 0002
-and 0004 keep answering replays of their key (0004 moves the keys to their own table)."""
+and 0004 keep answering replays of their key (0004 moves the keys to their own table);
+messages opened or clicked before 0007 have those counted."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from rapport.delivery.adapters.tables import message_status_history, metadata
 from rapport.delivery.adapters.tables import messages as messages_table
-from rapport.delivery.adapters.tables import metadata
 from rapport.delivery.bootstrap import MIGRATIONS_DIR
 from rapport.delivery.domain.model import Channel, MessageContent, RetryPolicy
 from rapport.delivery.service_layer import commands, messages
@@ -18,6 +19,7 @@ from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 from rapport.errors import FailedPrecondition
 from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate, schema_differences
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .._delivery_support import FakeEmailProvider, InMemoryConsentClient, InMemoryProfileClient
@@ -146,3 +148,47 @@ async def test_migrations_match_the_tables_on_sqlite(tmp_path: Path) -> None:
 async def test_migrations_match_the_tables_on_postgres(postgres_url: str, pg_schema: str) -> None:
     engine = create_engine(postgres_url, schema=pg_schema)
     assert await _differences(engine, pg_schema) == []
+
+
+async def _counts_scenario(engine: AsyncEngine, schema: str | None) -> dict[str, tuple[int, int]]:
+    await _upgrade_to(engine, "0006", schema)
+    async with engine.begin() as conn:
+        await conn.execute(
+            messages_table.insert(), [_old_row(m, f"key-{m}", "Body") for m in ("m1", "m2", "m3")]
+        )
+        await conn.execute(
+            message_status_history.insert(),
+            [
+                {"message_id": m, "status": s, "reason": "", "reporter": "smtp", "change_time": NOW}
+                for m, s in [("m1", "SENT"), ("m1", "OPENED"), ("m2", "OPENED"), ("m2", "CLICKED")]
+            ],
+        )
+    await migrate(engine, MIGRATIONS_DIR, schema=schema)
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(messages_table.c.id, messages_table.c.open_count, messages_table.c.click_count)
+        )
+        return {m: (opens, clicks) for m, opens, clicks in rows}
+
+
+COUNTED = {"m1": (1, 0), "m2": (1, 1), "m3": (0, 0)}
+
+
+async def test_revision_0007_counts_opens_and_clicks_already_recorded_on_sqlite(
+    tmp_path: Path,
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}")
+    try:
+        assert await _counts_scenario(engine, None) == COUNTED
+    finally:
+        await engine.dispose()
+
+
+async def test_revision_0007_counts_opens_and_clicks_already_recorded_on_postgres(
+    postgres_url: str, pg_schema: str
+) -> None:
+    engine = create_engine(postgres_url, schema=pg_schema)
+    try:
+        assert await _counts_scenario(engine, pg_schema) == COUNTED
+    finally:
+        await engine.dispose()

@@ -104,12 +104,16 @@ async def test_provider_events_move_the_message_and_reach_profile_once_each(
             type=pb.PROVIDER_EVENT_TYPE_OPENED,
         )
         assert opened.outcome == pb.PROVIDER_EVENT_OUTCOME_APPLIED
+        # Opened again: counted, not recorded twice (nor sent to profile twice).
+        reopened = await report(running, message=accepted.name, type=pb.PROVIDER_EVENT_TYPE_OPENED)
+        assert reopened.outcome == pb.PROVIDER_EVENT_OUTCOME_DUPLICATE
         message = await get_full(running, accepted.name)
         assert message.state == pb.MESSAGE_STATE_DELIVERED
         assert statuses(message) == ["QUEUED", "SENT", "DELIVERED", "OPENED"]
         assert message.status_history[3].reporter == "smtp"
         assert message.HasField("delivery_time") and message.HasField("open_time")
         assert not message.HasField("click_time")
+        assert (message.open_count, message.click_count) == (2, 0)
 
         await wait_for(lambda: len(upstreams.profile.events) == 3)
     names = sorted(e.event for e in upstreams.profile.events.values())

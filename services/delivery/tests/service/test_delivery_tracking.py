@@ -104,7 +104,7 @@ async def _history(running: Running, name: str) -> list[tuple[str, str, str]]:
     return [(c.status, c.reason, c.reporter) for c in message.status_history]
 
 
-async def test_opens_and_clicks_are_recorded_once_like_a_provider_reports_them(
+async def test_opens_and_clicks_are_recorded_once_like_a_provider_reports_them_and_counted(
     tmp_path: Path, upstreams: LoopUpstreams, smtp: SmtpSink
 ) -> None:
     async with serve(_settings(tmp_path, upstreams, smtp)) as running:
@@ -144,6 +144,8 @@ async def test_opens_and_clicks_are_recorded_once_like_a_provider_reports_them(
         assert history[3:] == [("CLICKED", "https://shop.example/sale", "delivery")]
         message = await running.stub.GetMessage(pb.GetMessageRequest(name=accepted.name))
         assert message.HasField("open_time") and message.HasField("click_time")
+        # Every open and click is counted, repeats included (the HEAD is not).
+        assert (message.open_count, message.click_count) == (2, 2)
 
         # The stored message is unchanged: the same key and content is the same message.
         again = await running.stub.SendMessage(_request("k-1"))
@@ -164,13 +166,19 @@ async def test_a_click_before_any_open_records_the_open_too(
         accepted, mail = await _send(running, smtp)
         [click] = _click_links(mail)
         assert (await running.http.get(click)).status_code == 302
-        # The pixel, loaded later, adds nothing.
+        assert (await running.http.get(click)).status_code == 302
+        clicked = await running.stub.GetMessage(pb.GetMessageRequest(name=accepted.name))
+        # The pixel, loaded later, adds an open to the count, not to the history.
         assert (await running.http.get(_pixel(mail))).status_code == 200
         history = await _history(running, accepted.name)
+        opened = await running.stub.GetMessage(pb.GetMessageRequest(name=accepted.name))
     assert history[2:] == [
         ("OPENED", "click", "delivery"),
         ("CLICKED", "https://shop.example/sale", "delivery"),
     ]
+    # The first click implied one open; the second click none.
+    assert (clicked.open_count, clicked.click_count) == (1, 2)
+    assert (opened.open_count, opened.click_count) == (2, 2)
 
 
 async def test_forged_and_malformed_tokens_record_nothing_and_never_redirect(
@@ -230,8 +238,10 @@ async def test_after_erasure_the_links_work_and_record_nothing(
         answer = await running.http.get(click)
         assert (answer.status_code, answer.headers["location"]) == (302, SALE)
         history = await _history(running, accepted.name)
+        message = await running.stub.GetMessage(pb.GetMessageRequest(name=accepted.name))
     assert [s for s, *_ in history] == ["QUEUED", "SENT"]
     assert not upstreams.profile.named("Email Opened")
+    assert (message.open_count, message.click_count) == (0, 0)
 
 
 async def test_without_tracking_the_body_is_left_as_it_was(

@@ -122,7 +122,7 @@ class ChannelEvaluation(_message.Message):
     def __init__(self, channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., status: _Optional[str] = ..., preferred: _Optional[bool] = ..., cost_rank: _Optional[int] = ...) -> None: ...
 
 class Message(_message.Message):
-    __slots__ = ("name", "customer", "purpose", "channel", "idempotency_key", "state", "attempt_count", "provider", "provider_message_id", "failure_reason", "source", "create_time", "update_time", "send_time", "template", "locale", "failure_detail", "priority", "channel_selection", "scheduled_time", "schedule_reason", "last_error", "status_history", "delivery_time", "open_time", "click_time", "erase_time")
+    __slots__ = ("name", "customer", "purpose", "channel", "idempotency_key", "state", "attempt_count", "provider", "provider_message_id", "failure_reason", "source", "create_time", "update_time", "send_time", "template", "locale", "failure_detail", "priority", "channel_selection", "scheduled_time", "schedule_reason", "last_error", "status_history", "delivery_time", "open_time", "click_time", "erase_time", "open_count", "click_count")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
@@ -150,6 +150,8 @@ class Message(_message.Message):
     OPEN_TIME_FIELD_NUMBER: _ClassVar[int]
     CLICK_TIME_FIELD_NUMBER: _ClassVar[int]
     ERASE_TIME_FIELD_NUMBER: _ClassVar[int]
+    OPEN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    CLICK_COUNT_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     purpose: str
@@ -177,7 +179,9 @@ class Message(_message.Message):
     open_time: _timestamp_pb2.Timestamp
     click_time: _timestamp_pb2.Timestamp
     erase_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., idempotency_key: _Optional[str] = ..., state: _Optional[_Union[MessageState, str]] = ..., attempt_count: _Optional[int] = ..., provider: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template: _Optional[str] = ..., locale: _Optional[str] = ..., failure_detail: _Optional[str] = ..., priority: _Optional[_Union[MessagePriority, str]] = ..., channel_selection: _Optional[_Union[ChannelSelection, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schedule_reason: _Optional[str] = ..., last_error: _Optional[str] = ..., status_history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., delivery_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., click_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., erase_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    open_count: int
+    click_count: int
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., purpose: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., idempotency_key: _Optional[str] = ..., state: _Optional[_Union[MessageState, str]] = ..., attempt_count: _Optional[int] = ..., provider: _Optional[str] = ..., provider_message_id: _Optional[str] = ..., failure_reason: _Optional[str] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., send_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template: _Optional[str] = ..., locale: _Optional[str] = ..., failure_detail: _Optional[str] = ..., priority: _Optional[_Union[MessagePriority, str]] = ..., channel_selection: _Optional[_Union[ChannelSelection, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., schedule_reason: _Optional[str] = ..., last_error: _Optional[str] = ..., status_history: _Optional[_Iterable[_Union[StatusChange, _Mapping]]] = ..., delivery_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., open_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., click_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., erase_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., open_count: _Optional[int] = ..., click_count: _Optional[int] = ...) -> None: ...
 
 class StatusChange(_message.Message):
     __slots__ = ("status", "reason", "change_time", "reporter")

@@ -321,7 +321,8 @@ class DeliveryServiceServicer:
         provider message id. DELIVERED moves a SENT message to DELIVERED;
         BOUNCED (hard) to BOUNCED and FAILED to FAILED; SOFT_BOUNCED, OPENED,
         CLICKED and COMPLAINED are kept in its status history (and set
-        `open_time` / `click_time`). Each kind is recorded once per message.
+        `open_time` / `click_time`). Each kind is recorded once per message;
+        repeated opens and clicks only add to `open_count` / `click_count`.
         Every change becomes a profile event (`Email Delivered`, `SMS
         Delivered`, `Email Opened`...) sent through an outbox; a hard bounce or
         a complaint also records a consent opt-out for the message's purpose on

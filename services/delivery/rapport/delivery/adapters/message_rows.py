@@ -112,6 +112,8 @@ def to_message(row: RowMapping) -> Message:
         open_time=as_utc(row["open_time"]),
         click_time=as_utc(row["click_time"]),
         erase_time=as_utc(row["erase_time"]),
+        open_count=row["open_count"],
+        click_count=row["click_count"],
     )
 
 

@@ -133,6 +133,8 @@ class StatusRepository:
                 delivery_time=message.delivery_time,
                 open_time=message.open_time,
                 click_time=message.click_time,
+                open_count=message.open_count,
+                click_count=message.click_count,
             )
         )
         await write_changes(self._conn, message, now=now)

@@ -75,6 +75,9 @@ messages = Table(
     Column("open_time", DateTime(timezone=True), nullable=True),
     Column("click_time", DateTime(timezone=True), nullable=True),
     Column("erase_time", DateTime(timezone=True), nullable=True),
+    # Opens and clicks reported, repeats included (the times above are the first).
+    Column("open_count", Integer, nullable=False, server_default="0"),
+    Column("click_count", Integer, nullable=False, server_default="0"),
     Index("ix_messages_provider_id", "provider", "provider_message_id"),
     Index("ix_messages_recipient_key", "recipient_key"),
 )

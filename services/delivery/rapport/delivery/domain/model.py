@@ -253,6 +253,9 @@ class Message:
     open_time: datetime | None = None
     click_time: datetime | None = None
     erase_time: datetime | None = None
+    # Opens and clicks reported, repeats included (open_time, click_time: the first).
+    open_count: int = 0
+    click_count: int = 0
     # Its stored status history, oldest first, when it was read for showing.
     history: tuple[StatusChange, ...] = field(default=(), compare=False, repr=False)
     # Status changes not stored yet (the repository writes them with the message).

@@ -68,15 +68,23 @@ def apply_provider_event(
     reason: str,
     reporter: str,
     recorded: frozenset[str],
+    counted: bool = True,
 ) -> Applied:
     """Record `event` on `message` (mutated; its change appended to `message.changes`).
 
     `recorded`: the statuses already in its history. Each kind of event is recorded
-    once per message; a message no provider took (or an erased one) takes none.
+    once per message; a message no provider took (or an erased one) takes none. An
+    open or a click also adds to its count, a repeated one too (`counted` False: an
+    open only implied by a click adds nothing when an open was already recorded).
     """
     if message.state not in _TAKEN or message.erase_time is not None:
         return Applied(EventOutcome.NOT_APPLICABLE)
-    if event.value in recorded:
+    repeated = event.value in recorded
+    if event is ProviderEvent.OPENED and (counted or not repeated):
+        message.open_count += 1
+    elif event is ProviderEvent.CLICKED and (counted or not repeated):
+        message.click_count += 1
+    if repeated:
         return Applied(EventOutcome.DUPLICATE)
     state: MessageState | None = None
     if event is ProviderEvent.DELIVERED:

@@ -214,6 +214,8 @@ def message_to_proto(message: Message) -> pb.Message:
         open_time=optional_timestamp(message.open_time),
         click_time=optional_timestamp(message.click_time),
         erase_time=optional_timestamp(message.erase_time),
+        open_count=message.open_count,
+        click_count=message.click_count,
     )
 
 

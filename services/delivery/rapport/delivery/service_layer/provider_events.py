@@ -142,6 +142,7 @@ async def apply_event(
             return EventReport("", EventOutcome.UNKNOWN_MESSAGE)
         history = await uow.status.history([message.id])
         recorded = frozenset(change.status for change in history[message.id])
+        counts = (message.open_count, message.click_count)
         changed = False
         if implied is not None:
             implied_event, implied_reason = implied
@@ -152,6 +153,7 @@ async def apply_event(
                 reason=implied_reason,
                 reporter=reporter,
                 recorded=recorded,
+                counted=False,
             )
             if before.outcome is EventOutcome.APPLIED:
                 changed = True
@@ -159,7 +161,8 @@ async def apply_event(
         applied = status.apply_provider_event(
             message, event, time=time, reason=reason, reporter=reporter, recorded=recorded
         )
-        if applied.outcome is EventOutcome.APPLIED or changed:
+        counted = counts != (message.open_count, message.click_count)
+        if applied.outcome is EventOutcome.APPLIED or changed or counted:
             await uow.status.save_event(message, now=now)
             if applied.opt_out_source and message.channel is not None:
                 await uow.status.add_outbox(

@@ -65,8 +65,8 @@ def read_click(token: str, deps: Dependencies) -> tracking.Tracked:
 
 
 async def record_open(tracked: tracking.Tracked, deps: Dependencies) -> EventReport:
-    """OPENED, once per message (a message erased, unknown or of a workspace this
-    deployment does not serve records nothing)."""
+    """OPENED, once per message, and one more open counted, every time (a message
+    erased, unknown or of a workspace this deployment does not serve records nothing)."""
     return await apply_event(
         deps,
         workspace=tracked.workspace,
@@ -78,8 +78,9 @@ async def record_open(tracked: tracking.Tracked, deps: Dependencies) -> EventRep
 
 
 async def record_click(tracked: tracking.Tracked, deps: Dependencies) -> EventReport:
-    """CLICKED with the link (tracking.click_reason), once per message; also OPENED
-    when no open was recorded (images blocked: the click shows it was read)."""
+    """CLICKED with the link (tracking.click_reason), once per message, and one more
+    click counted, every time; also OPENED (and counted) when no open was recorded
+    (images blocked: the click shows it was read)."""
     return await apply_event(
         deps,
         workspace=tracked.workspace,
