@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import nats
 from rapport.commitwatch import CommitNotifier
 from rapport.eventbus import (
+    ConsumerSpec,
     Event,
     LogRelay,
     LogSubjects,
@@ -21,6 +22,7 @@ from rapport.eventbus import (
     relay_positions_table,
 )
 from rapport.eventbus._connection import Backoff
+from rapport.grpctesting import eventually
 from rapport.sqlstore import SqlUnitOfWork, create_engine, ensure_schema
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -141,6 +143,19 @@ async def running(*jobs) -> AsyncIterator[list[asyncio.Task]]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def publish(bus: NatsBus, subjects: LogSubjects, log: SqlLog, count: int) -> None:
+    """Relay the log into the stream until it holds ``count`` messages."""
+    relay = make_relay(bus, subjects, log)
+    async with running(relay.run):
+        await eventually(lambda: relay.stats.published == count)
+
+
+def quick(durable: str, **options) -> ConsumerSpec:
+    options.setdefault("fetch_seconds", 0.5)
+    options.setdefault("retry_delays", (0.05,))
+    return ConsumerSpec(durable, **options)
 
 
 @dataclass(frozen=True)

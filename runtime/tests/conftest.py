@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from rapport.eventbus import LogSubjects
+from rapport.eventbus import LogSubjects, NatsBus
 
 from ._eventbus_support import SqlLog, delete_stream, new_subjects
 
@@ -25,3 +25,12 @@ async def log_subjects(nats_url: str) -> AsyncIterator[LogSubjects]:
     subjects = new_subjects(partitions=4)
     yield subjects
     await delete_stream(nats_url, subjects.stream)
+
+
+@pytest.fixture
+async def buses(nats_url: str) -> AsyncIterator[list[NatsBus]]:
+    """One connection per replica."""
+    buses = [NatsBus(nats_url, name=f"replica-{n}", reconnect_seconds=0.1) for n in range(3)]
+    yield buses
+    for bus in buses:
+        await bus.close()

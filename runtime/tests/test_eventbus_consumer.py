@@ -7,43 +7,17 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator
 
-import pytest
 from rapport.eventbus import (
-    ConsumerSpec,
     Delivery,
     DurableConsumer,
-    LogSubjects,
     NatsBus,
     PermanentFailure,
     Terminated,
 )
 from rapport.grpctesting import eventually
 
-from ._eventbus_support import SqlLog, TcpProxy, make_relay, running
-
-
-@pytest.fixture
-async def buses(nats_url: str) -> AsyncIterator[list[NatsBus]]:
-    """One connection per replica."""
-    buses = [NatsBus(nats_url, name=f"replica-{n}", reconnect_seconds=0.1) for n in range(3)]
-    yield buses
-    for bus in buses:
-        await bus.close()
-
-
-async def publish(bus: NatsBus, subjects: LogSubjects, log: SqlLog, count: int) -> None:
-    """Relay the log into the stream until it holds ``count`` messages."""
-    relay = make_relay(bus, subjects, log)
-    async with running(relay.run):
-        await eventually(lambda: relay.stats.published == count)
-
-
-def quick(durable: str, **options) -> ConsumerSpec:
-    options.setdefault("fetch_seconds", 0.5)
-    options.setdefault("retry_delays", (0.05,))
-    return ConsumerSpec(durable, **options)
+from ._eventbus_support import TcpProxy, publish, quick, running
 
 
 async def test_two_replicas_on_one_durable_consumer_handle_each_message_once(
@@ -52,23 +26,28 @@ async def test_two_replicas_on_one_durable_consumer_handle_each_message_once(
     await event_log.append(200, customers=10)
     await publish(buses[0], log_subjects, event_log, 200)
     handled: dict[str, list[int]] = {"a": [], "b": []}
+    holding = {"a": asyncio.Event(), "b": asyncio.Event()}
 
-    def handler(replica: str):
+    def handler(replica: str, other: str):
         async def handle(delivery: Delivery) -> None:
+            # Each replica holds its messages until the other has one too: whichever
+            # starts first, it cannot take all 200 before the other's first fetch.
+            holding[replica].set()
+            await holding[other].wait()
             await asyncio.sleep(0.001)
             handled[replica].append(delivery.cursor)
 
         return handle
 
     spec = quick("workers", ordered=False, concurrency=2)
-    a = DurableConsumer(buses[1], log_subjects, spec, handler("a"))
-    b = DurableConsumer(buses[2], log_subjects, spec, handler("b"))
+    a = DurableConsumer(buses[1], log_subjects, spec, handler("a", "b"))
+    b = DurableConsumer(buses[2], log_subjects, spec, handler("b", "a"))
     async with running(a.run, b.run):
         await eventually(lambda: len(handled["a"]) + len(handled["b"]) >= 200, timeout=20)
         await asyncio.sleep(0.5)  # room for a duplicate to show up
     everything = handled["a"] + handled["b"]
     assert sorted(everything) == list(range(1, 201))  # each exactly once
-    assert handled["a"] and handled["b"]  # the work was split
+    assert handled["a"] and handled["b"]  # both pulled from the one durable consumer
     assert a.stats.handled + b.stats.handled == 200
 
 

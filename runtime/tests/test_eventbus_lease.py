@@ -107,6 +107,31 @@ async def test_a_leader_whose_database_session_dies_loses_the_lease(
     assert [s.data.decode() for s in stored] == [str(n) for n in range(1, 21)]
 
 
+async def test_a_cancel_as_the_lease_is_let_go_is_not_lost(postgres_url, pg_schema) -> None:
+    """Cancelled in the loop turn the lease stops its watch (the relay stopping as it
+    lost the lease): the cancel ends the task, and the lock is released all the same."""
+    engine = create_engine(postgres_url, schema=pg_schema)
+    lease = PostgresLease(engine, "test", "letgo", retry_seconds=0.1)
+    after_the_lease: list[str] = []
+
+    async def hold_once() -> None:
+        async with lease.hold():
+            asyncio.get_running_loop().call_soon(asyncio.current_task().cancel)
+        after_the_lease.append("ran on")  # what a relay does next: take the lease again
+
+    try:
+        task = asyncio.create_task(hold_once())
+        await asyncio.wait([task], timeout=5)
+        assert task.cancelled() and after_the_lease == []
+        # Released: another session takes it at once.
+        other = PostgresLease(engine, "test", "letgo", retry_seconds=0.1)
+        async with asyncio.timeout(5):
+            async with other.hold():
+                pass
+    finally:
+        await engine.dispose()
+
+
 async def moves_only_forwards(log: SqlLog) -> None:
     position = log.position("signals")
     assert await position.load() == 0

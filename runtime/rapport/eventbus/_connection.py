@@ -6,6 +6,8 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import nats
@@ -23,6 +25,7 @@ jsonlogs.allow_extra_keys("stream", "stream_sequence", "consumer", "subject", "s
 # stretch is enough.
 _LOG_EVERY_SECONDS = 30.0
 _DEFAULT_MAX_PAYLOAD = 1024 * 1024  # nats-server's default
+T = TypeVar("T")
 
 
 def safe_url(url: str) -> str:
@@ -132,6 +135,50 @@ class NatsBus:
     async def _on_reconnected(self) -> None:
         self._last_error_log = 0.0
         _log.info("reconnected to NATS", extra={"server": safe_url(self.url)})
+
+
+async def cancellable(call: Awaitable[T]) -> T:
+    """``await call`` (a nats-py call) so that cancelling the caller always ends it.
+
+    nats-py waits with ``asyncio.wait_for``, which on Python 3.11 returns the result
+    instead of raising when the cancel lands in the loop turn the answer arrives in (a
+    request's reply, a fetch's message or its 408 expiry): awaited directly, the
+    caller's cancel is lost, and a stopping consumer or relay runs on forever. Here the
+    call runs in a task of its own behind a shield, so the cancel raises in the caller
+    at once, and the call is cancelled. A task per call: for set-up calls, not per
+    message (see DurableConsumer._fetch).
+    """
+    task = asyncio.ensure_future(_outcome(call))
+    try:
+        result, error = await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if error is not None:
+        raise error
+    return result
+
+
+async def _outcome(call: Awaitable[T]) -> tuple[T | None, Exception | None]:
+    # The error as a value: asyncio logs a task that ends with one when nobody awaits
+    # it (an abandoned call), at shutdown even when retrieved.
+    try:
+        return await call, None
+    except Exception as exc:
+        return None, exc
+
+
+def cancel_requested() -> bool:
+    """Whether the current task was cancelled, also when something below swallowed the
+    cancel (nats-py's flush catches CancelledError; a handler may)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+def raise_if_cancelled() -> None:
+    """For the head of a loop that runs until cancelled: a swallowed cancel ends it too."""
+    if cancel_requested():
+        raise asyncio.CancelledError
 
 
 class Backoff:

@@ -9,7 +9,6 @@ over within ``retry_seconds`` when it stops or its database session dies.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -69,9 +68,12 @@ class PostgresLease:
             yield lost
         finally:
             watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watch
-            await asyncio.shield(self._release(connection))
+            try:
+                # Not `await watch` under suppress(CancelledError): that swallows a
+                # cancel of this task landing now too, and the relay would run on.
+                await asyncio.wait([watch])
+            finally:
+                await asyncio.shield(self._release(connection))
 
     async def _acquire(self) -> AsyncConnection:
         while True:

@@ -14,7 +14,7 @@ from nats.js.api import PubAck
 from nats.js.errors import APIError, NotFoundError
 from rapport.commitwatch import CommitNotifier
 
-from ._connection import Backoff, NatsBus
+from ._connection import Backoff, NatsBus, cancellable, raise_if_cancelled
 from ._lease import Lease, SoleLease
 from ._positions import RelayPosition
 from ._publisher import Publisher
@@ -137,6 +137,7 @@ class LogRelay(Generic[R]):
     async def run(self) -> None:
         """Relay until cancelled or the notifier closes (a ServiceParts background task)."""
         while not self._notifier.closed:
+            raise_if_cancelled()
             try:
                 async with self._lease.hold() as lost:
                     await self._relay_while_held(lost)
@@ -151,9 +152,11 @@ class LogRelay(Generic[R]):
                 await self._backoff.wait()
 
     async def _relay_while_held(self, lost: asyncio.Event) -> None:
-        js = await self._bus.jetstream()
-        await ensure_stream(js, self._stream)
-        publisher = Publisher(await self._bus.client())
+        # nats-py's waits through cancellable: awaited directly, a cancel that lands
+        # as the answer arrives is lost (see there).
+        js = await cancellable(self._bus.jetstream())
+        await cancellable(ensure_stream(js, self._stream))
+        publisher = Publisher(await cancellable(self._bus.client()))
         await publisher.start()
         try:
             await self._relay_with(js, publisher, lost)
@@ -184,6 +187,7 @@ class LogRelay(Generic[R]):
 
     async def _wait(self, ticket: asyncio.Event, lost: asyncio.Event) -> None:
         """For a commit here, the lease lost, or ``poll_seconds`` (others' commits)."""
+        raise_if_cancelled()  # not idle after a cancel a read or publish swallowed
         waits = [asyncio.ensure_future(ticket.wait()), asyncio.ensure_future(lost.wait())]
         try:
             await asyncio.wait(
@@ -196,10 +200,10 @@ class LogRelay(Generic[R]):
     async def _sync(self, js: JetStreamContext, position: int) -> tuple[int, int]:
         """Position and last sequence from the stream's head: when its newest message is
         a record past the saved position (published, not saved), go on after it."""
-        state = (await js.stream_info(self._stream.name)).state
+        state = (await cancellable(js.stream_info(self._stream.name))).state
         if state.messages:
             with contextlib.suppress(NotFoundError):  # expired or deleted meanwhile
-                newest = await js.get_msg(self._stream.name, seq=state.last_seq)
+                newest = await cancellable(js.get_msg(self._stream.name, seq=state.last_seq))
                 newest_id = (newest.headers or {}).get(MSG_ID_HEADER)
                 cursor = self._subjects.cursor_of_message_id(newest_id)
                 if cursor is not None and cursor > position:
