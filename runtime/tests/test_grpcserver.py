@@ -283,6 +283,39 @@ async def test_background_tasks_and_on_close() -> None:
     assert events == ["cancelled", "closed"]
 
 
+async def test_a_background_task_ignoring_its_cancel_does_not_hang_the_stop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    started = asyncio.Event()
+    closed: list[str] = []
+
+    async def stubborn() -> None:
+        # What a library's swallowed cancel looks like from the runtime's side.
+        started.set()
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                if closed:
+                    raise
+
+    async def close() -> None:
+        closed.append("closed")
+
+    parts = await make_build(background=[stubborn], on_close=[close])(ServiceSettings())
+    server = await start(parts, ServiceSettings())
+    await asyncio.wait_for(started.wait(), 1)
+    with caplog.at_level(logging.WARNING, logger="rapport.grpcserver"):
+        async with asyncio.timeout(10):
+            await server.stop(grace=0.1, drain=0)
+    assert closed == ["closed"]
+    assert any(
+        "did not end" in r.getMessage() and "stubborn" in getattr(r, "action", "")
+        for r in caplog.records
+    )
+    await asyncio.sleep(0)  # the second cancel, taken now that the service is closed
+
+
 async def test_message_size_limit() -> None:
     settings = ServiceSettings(max_message_bytes=1024)
     async with serve_in_process(make_build(), settings) as server:

@@ -135,13 +135,11 @@ class RunningServer:
         await self.health.enter_graceful_shutdown()
         if drain > 0:
             await asyncio.sleep(drain)
-        for task in self._tasks:
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        # Both stop accepting, then give calls and requests in flight the same grace.
+        # Background tasks, gRPC and HTTP stop together, each given the same grace.
         await asyncio.gather(
-            self.server.stop(grace), *([self.http.stop(grace)] if self.http else [])
+            self._stop_background(grace),
+            self.server.stop(grace),
+            *([self.http.stop(grace)] if self.http else []),
         )
         # Handlers of calls grpc just cancelled may still be ending (a query in
         # flight): what they use is closed only after them.
@@ -152,6 +150,23 @@ class RunningServer:
             except Exception:
                 _log.exception("on_close hook failed", extra={"action": repr(hook)})
         _log.info("stopped", extra={"port": self.port})
+
+    async def _stop_background(self, grace: float) -> None:
+        """Cancel the background tasks and wait for them, ``grace`` seconds at most
+        (a floor of one): a task that swallows its cancel (a library's Python 3.11
+        ``wait_for`` may) is logged and left, so the process still stops."""
+        for task in self._tasks:
+            task.cancel()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=max(grace, 1.0))
+        if pending:
+            _log.warning(
+                "background tasks did not end when cancelled; stopping without them",
+                extra={"action": ", ".join(sorted(task.get_name() for task in pending))},
+            )
+            for task in pending:
+                task.cancel()  # once more: a cancel lost once is often taken the next time
 
     async def wait_for_termination(self) -> None:
         await self.server.wait_for_termination()
