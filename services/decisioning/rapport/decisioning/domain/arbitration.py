@@ -157,6 +157,9 @@ def _batch_model(model: PropensityModel) -> BatchPropensityModel | None:
     return model if callable(getattr(model, "propensities", None)) else None  # type: ignore[return-value]
 
 
+_new_tuple = tuple.__new__
+
+
 def score(
     candidates: Sequence[Candidate],
     settings: ArbitrationSettings,
@@ -197,13 +200,18 @@ def score(
         chances = PositionChances(
             np.array(values, dtype=float), samples, made.multipliers(), list(made.names)
         )
+    # Two named tuples per candidate of every decision: built by tuple.__new__, without
+    # their generated __new__ (a Python call each). A test holds them equal.
     return [
-        Scored(
-            candidate,
-            ScoreParts(propensity, part.context_weight, part.value, part.lever),
-            part_notes,
-            chances,
-            index if chances is not None else 0,
+        _new_tuple(
+            Scored,
+            (
+                candidate,
+                _new_tuple(ScoreParts, (propensity, part.context_weight, part.value, part.lever)),
+                part_notes,
+                chances,
+                index if chances is not None else 0,
+            ),
         )
         for index, (candidate, propensity, part, part_notes) in enumerate(
             zip(candidates, values, made.parts, notes, strict=True)

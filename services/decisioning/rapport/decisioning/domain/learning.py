@@ -344,7 +344,9 @@ class PositionChances:
         # The position of the action in each draw: the actions with a higher priority,
         # plus those tied with it that come first by name (the sort's tie-break).
         own = by_action[index]
-        positions = (by_action > own).sum(axis=0)
+        # Counted as int8 (a bool array's bytes are 0 or 1; the sum is int64): several
+        # times faster than summing the bools themselves.
+        positions = (by_action > own).view(np.int8).sum(axis=0)
         equal = by_action == own
         # Each draw equals itself once; more means ties (rare with sampled draws).
         if np.count_nonzero(equal) > len(own):

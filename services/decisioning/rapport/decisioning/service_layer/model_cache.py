@@ -9,6 +9,7 @@ once; the other replicas follow within `refresh_seconds`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -137,14 +138,22 @@ class BoundModels:
         return float(result.values[0]), result.source
 
 
+@functools.lru_cache(maxsize=1024)
+def _matcher(sources: tuple[str, ...]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """A model's sources as (names, prefixes of their named features): built once per
+    set of sources, not per feature and decision."""
+    prefixes = tuple(f"{source}{mark}" for source in sources for mark in ("=", "."))
+    return frozenset(sources), prefixes
+
+
 def restrict_features(features: Mapping[str, float], sources: Sequence[str]) -> dict[str, float]:
-    """The features that come from `sources` (and the bias)."""
+    """The features that come from `sources` (and the bias): named as a source, or
+    starting with `<source>=` or `<source>.`."""
+    names, prefixes = _matcher(tuple(sources))
     out = {BIAS_FEATURE: features.get(BIAS_FEATURE, 1.0)}
     for name, value in features.items():
-        for source in sources:
-            if name == source or name.startswith((f"{source}=", f"{source}.")):
-                out[name] = value
-                break
+        if name in names or name.startswith(prefixes):
+            out[name] = value
     return out
 
 
