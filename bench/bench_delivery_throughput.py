@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_delivery_throughput.py [--messages 2000] [--customers 500]
         [--concurrency 64] [--backend sqlite|postgres] [--redis URL] [--profile FILE]
-        [--batch-size N]
+        [--batch-size N] [--replicas N] [--split]
 
 End to end: SendMessage (idempotency key recorded) -> the durable queue (claimed with a
 lease) -> the profile (reads at the same time in one BatchGetProfiles, a lone one in a
@@ -30,6 +30,16 @@ nor the sinks): a figure that moves less with the machine's load than the rates.
 channel's messages again through BatchSendMessages, N per call (as many messages in
 flight as --concurrency, at least two calls), and prints those figures after
 SendMessage's.
+
+--replicas N (2 or more; PostgreSQL and Redis, which replicas share) runs delivery as a
+platform would: N replicas, each a process of its own built by the service's bootstrap
+with the same settings on its own port, consent and the profile stand-in together in
+another, and the client spreading its calls over the replicas in turn (as a Kubernetes
+Service would). It then prints the CPU per message of all those server processes, how
+many messages each replica sent, and the duplicates the sinks got (a message received
+twice, by its X-Rapport-Message or webhook-id: must be 0), with the CPU of PostgreSQL
+and Redis and of the whole machine beside (not in the servers' sum). --split runs one
+replica so too (the same processes as N replicas: the fair comparison).
 """
 
 from __future__ import annotations
@@ -51,22 +61,27 @@ import grpc
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_profile_ingest import databases  # noqa: E402
-from delivery_stand_ins import Counter, Profiles, sinks_main  # noqa: E402
+from delivery_phases import Servers, grant_all, run_phases, start_client, table  # noqa: E402
+from delivery_stand_ins import (  # noqa: E402
+    Counter,
+    Profiles,
+    cpu_seconds,
+    machine_cpu_seconds,
+    peers_main,
+    replica_main,
+    sinks_main,
+    store_cpu_seconds,
+)
 from grpc_baseline import empty_rpc_timing, print_table  # noqa: E402
 from rapport import eventloop  # noqa: E402
 from rapport.consent.bootstrap import build as build_consent  # noqa: E402
 from rapport.consent.settings import ConsentSettings  # noqa: E402
-from rapport.consent.v1 import consent_service_pb2 as consent_pb  # noqa: E402
 from rapport.consent.v1 import consent_service_pb2_grpc as consent_grpc  # noqa: E402
 from rapport.delivery.bootstrap import build as build_delivery  # noqa: E402
 from rapport.delivery.settings import DeliverySettings  # noqa: E402
-from rapport.delivery.v1 import delivery_service_pb2 as pb  # noqa: E402
-from rapport.delivery.v1 import delivery_service_pb2_grpc as pb_grpc  # noqa: E402
 from rapport.grpctesting import serve_fakes, serve_in_process  # noqa: E402
 from rapport.profile.v1 import profile_service_pb2_grpc  # noqa: E402
-from rapport.type.v1 import channel_pb2, message_content_pb2  # noqa: E402
 
-WORKSPACE = "workspaces/default"
 SECRET = "whsec_" + base64.b64encode(b"b" * 32).decode()
 
 
@@ -84,173 +99,77 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def customer(i: int) -> str:
-    return f"{WORKSPACE}/customers/c{i:06d}"
-
-
-async def grant_all(stub: consent_grpc.ConsentServiceStub, customers: int) -> None:
-    sem = asyncio.Semaphore(32)
-
-    async def grant(i: int, channel: int) -> None:
-        async with sem:
-            await stub.RecordConsent(
-                consent_pb.RecordConsentRequest(
-                    parent=customer(i),
-                    record=consent_pb.ConsentRecord(
-                        purpose="marketing",
-                        channel=channel,  # type: ignore[arg-type]
-                        state=consent_pb.CONSENT_STATE_GRANTED,
-                        source="bench",
-                    ),
-                )
-            )
-
-    await asyncio.gather(
-        *(
-            grant(i, c)
-            for i in range(customers)
-            for c in (channel_pb2.CHANNEL_EMAIL, channel_pb2.CHANNEL_WEBHOOK)
-        )
-    )
-
-
-async def send_all(
-    stub: pb_grpc.DeliveryServiceStub,
-    *,
-    channel: int,
-    messages: int,
-    customers: int,
-    concurrency: int,
-    tag: str,
-    batch_size: int,
-) -> tuple[float, float]:
-    """Every message sent through SendMessage (or BatchSendMessages when batch_size > 1);
-    (perf_counter at the first call, at the last answer)."""
-    content = message_content_pb2.MessageContent(
-        subject="Hello {{ traits.first_name }}", text_body="Hi {{ traits.first_name }}!"
-    )
-
-    def request(i: int) -> pb.SendMessageRequest:
-        return pb.SendMessageRequest(
-            parent=WORKSPACE,
-            idempotency_key=f"{tag}-{i}",
-            customer=customer(i % customers),
-            purpose="marketing",
-            channel=channel,  # type: ignore[arg-type]
-            content=content,
-        )
-
-    # Batches in flight: as many messages as `concurrency` SendMessage calls would
-    # hold, but at least two (one being written while the next is on its way).
-    sem = asyncio.Semaphore(concurrency if batch_size == 1 else max(2, concurrency // batch_size))
-
-    async def send(i: int) -> None:
-        async with sem:
-            await stub.SendMessage(request(i))
-
-    async def send_batch(first: int) -> None:
-        async with sem:
-            await stub.BatchSendMessages(
-                pb.BatchSendMessagesRequest(
-                    parent=WORKSPACE,
-                    requests=[request(i) for i in range(first, min(first + batch_size, messages))],
-                )
-            )
-
-    started = time.perf_counter()
-    if batch_size == 1:
-        await asyncio.gather(*(send(i) for i in range(messages)))
-    else:
-        await asyncio.gather(*(send_batch(i) for i in range(0, messages, batch_size)))
-    return started, time.perf_counter()
-
-
-def client_main(address: str, orders: Any) -> None:
-    """The bench's client, in a process of its own (delivery's callers are elsewhere): runs
-    each phase it is sent (send_all's arguments) and answers (started, accepted, its CPU
-    seconds for the phase); None stops it."""
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        async with grpc.aio.insecure_channel(address) as channel:
-            stub = pb_grpc.DeliveryServiceStub(channel)
-            while (order := await loop.run_in_executor(None, orders.recv)) is not None:
-                cpu = time.process_time()
-                started, accepted = await send_all(stub, **order)
-                orders.send((started, accepted, time.process_time() - cpu))
-
-    eventloop.run(serve())
-
-
-class Client:
-    """This process's end of the client process's pipe."""
-
-    def __init__(self, orders: Any) -> None:
-        self._orders = orders
-
-    async def send_all(self, **order: Any) -> tuple[float, float, float]:
-        self._orders.send(order)
-        loop = asyncio.get_running_loop()
-        answer: tuple[float, float, float] = await loop.run_in_executor(None, self._orders.recv)
-        return answer
-
-
-async def run_phase(
-    client: Client,
-    channel: int,
-    counter: Counter,
-    *,
-    messages: int,
-    customers: int,
-    concurrency: int,
-    tag: str,
-    batch_size: int = 1,
-) -> tuple[float, float, float, float]:
-    """(messages/s end to end, messages/s accepted by SendMessage (or BatchSendMessages
-    when batch_size > 1), CPU ms per message of this process: delivery, consent and the
-    profile stand-in, CPU ms per message of the client's process)."""
-    before = counter.count
-    cpu_started = time.process_time()
-    # The client's clock is this one (perf_counter: one clock for every process here).
-    started, accepted, client_cpu = await client.send_all(
-        channel=channel,
-        messages=messages,
-        customers=customers,
-        concurrency=concurrency,
-        tag=tag,
-        batch_size=batch_size,
-    )
-    deadline = accepted + 300
-    # Polling the counters (the sinks count in their own process): 10 ms of resolution at
-    # most on a span of seconds.
-    while counter.count - before < messages and time.perf_counter() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
-    done = counter.count - before
-    if done < messages:
-        print(f"  only {done} of {messages} arrived within 300 s", flush=True)
-    # The process keeps recording outcomes and status events after the last arrival: a
-    # moment more, so that its CPU counts them (the polling itself costs next to nothing).
-    await asyncio.sleep(0.3)
-    cpu = time.process_time() - cpu_started
-    return (
-        done / (counter.last - started),
-        messages / (accepted - started),
-        1000 * cpu / messages,
-        1000 * client_cpu / messages,
-    )
-
-
-async def main(args: argparse.Namespace) -> None:
-    context = multiprocessing.get_context("spawn")
-    sink, receiver = Counter(context), Counter(context)
-    smtp_port = free_port()
+async def start_sinks(
+    context: Any, sink: Counter, receiver: Counter, smtp_port: int
+) -> tuple[Any, Any, int]:
+    """(the sinks' process, its stop event, the webhook receiver's port)."""
     ready, ready_child = context.Pipe()
     stop = context.Event()
     sinks = context.Process(
         target=sinks_main, args=(sink, receiver, smtp_port, ready_child, stop), daemon=True
     )
     sinks.start()
-    receiver_port = await asyncio.get_running_loop().run_in_executor(None, ready.recv)
+    return sinks, stop, await asyncio.get_running_loop().run_in_executor(None, ready.recv)
+
+
+def delivery_settings(
+    args: argparse.Namespace,
+    delivery_db: dict[str, Any],
+    *,
+    profile_address: str,
+    consent_address: str,
+    smtp_port: int,
+    receiver_port: int,
+) -> dict[str, Any]:
+    """DeliverySettings' values (every replica has the same)."""
+    return dict(
+        **delivery_db,
+        redis_url=args.redis,
+        log_level="WARNING",
+        profile_address=profile_address,
+        consent_address=consent_address,
+        smtp_port=smtp_port,
+        smtp_start_tls=False,
+        webhook_endpoints={
+            "default": {"url": f"http://127.0.0.1:{receiver_port}/hook", "secret": SECRET}
+        },
+        frequency_caps=[{"limit": 1_000_000, "window_seconds": 86_400}],
+        quiet_hours=quiet_window(),
+        dispatch_concurrency=args.workers,
+        provider_default_limit={"max_concurrency": args.workers},
+        # A connection for every call in flight (none waits for the pool).
+        webhook_max_connections=args.workers,
+        dispatch_poll_seconds=0.05,
+        profile_cache_seconds=args.profile_cache,
+        **({"batch_linger_seconds": args.batch_linger} if args.batch_linger >= 0 else {}),
+    )
+
+
+def title(args: argparse.Namespace) -> str:
+    replicas = (
+        f", {args.replicas} delivery replicas in processes of their own" if args.split else ""
+    )
+    return (
+        f"Delivery end to end ({args.messages} messages per channel, {args.customers} "
+        f"customers, {args.backend}{', Redis caps' if args.redis else ''}{replicas}; caps, "
+        "quiet hours, consent, idempotency on)"
+    )
+
+
+def profile_reads(gets: int, batches: int, batched: int) -> tuple[str, str]:
+    return (
+        "profile reads (whole run)",
+        f"{gets:,} GetProfile, {batches:,} BatchGetProfiles "
+        f"of {batched / max(batches, 1):.1f} names on average",
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    """Delivery, consent and the profile stand-in in this process."""
+    context = multiprocessing.get_context("spawn")
+    sink, receiver = Counter(context), Counter(context)
+    smtp_port = free_port()
+    sinks, stop, receiver_port = await start_sinks(context, sink, receiver, smtp_port)
     profiles = Profiles()
     async with databases(args.backend) as (consent_db, delivery_db):
         consent_settings = ConsentSettings(**consent_db, log_level="WARNING")
@@ -261,28 +180,14 @@ async def main(args: argparse.Namespace) -> None:
             serve_in_process(build_consent, consent_settings) as consent,
         ):
             settings = DeliverySettings(
-                **delivery_db,
-                redis_url=args.redis,
-                log_level="WARNING",
-                profile_address=profile_address,
-                consent_address=consent.address,
-                smtp_port=smtp_port,
-                smtp_start_tls=False,
-                webhook_endpoints={
-                    "default": {
-                        "url": f"http://127.0.0.1:{receiver_port}/hook",
-                        "secret": SECRET,
-                    }
-                },
-                frequency_caps=[{"limit": 1_000_000, "window_seconds": 86_400}],
-                quiet_hours=quiet_window(),
-                dispatch_concurrency=args.workers,
-                provider_default_limit={"max_concurrency": args.workers},
-                # A connection for every call in flight (none waits for the pool).
-                webhook_max_connections=args.workers,
-                dispatch_poll_seconds=0.05,
-                profile_cache_seconds=args.profile_cache,
-                **({"batch_linger_seconds": args.batch_linger} if args.batch_linger >= 0 else {}),
+                **delivery_settings(
+                    args,
+                    delivery_db,
+                    profile_address=profile_address,
+                    consent_address=consent.address,
+                    smtp_port=smtp_port,
+                    receiver_port=receiver_port,
+                )
             )
             async with (
                 serve_in_process(build_delivery, settings) as delivery,
@@ -291,66 +196,12 @@ async def main(args: argparse.Namespace) -> None:
             ):
                 await grant_all(consent_grpc.ConsentServiceStub(consent_channel), args.customers)
                 empty = await empty_rpc_timing(channel, 1000)
-                orders, orders_child = context.Pipe()
-                sender = context.Process(
-                    target=client_main, args=(delivery.address, orders_child), daemon=True
-                )
-                sender.start()
-                client = Client(orders)
+                client, orders, sender = start_client(context, [delivery.address])
                 profiler = cProfile.Profile() if args.profile else None
                 if profiler:
                     profiler.enable()
-                # A short warm-up (connections, caches), not counted.
-                await run_phase(
-                    client,
-                    channel_pb2.CHANNEL_EMAIL,
-                    sink,
-                    messages=min(200, args.messages),
-                    customers=args.customers,
-                    concurrency=args.concurrency,
-                    tag="warm",
-                )
-                email, email_accept, email_cpu, email_client = await run_phase(
-                    client,
-                    channel_pb2.CHANNEL_EMAIL,
-                    sink,
-                    messages=args.messages,
-                    customers=args.customers,
-                    concurrency=args.concurrency,
-                    tag="email",
-                )
-                hook, hook_accept, hook_cpu, hook_client = await run_phase(
-                    client,
-                    channel_pb2.CHANNEL_WEBHOOK,
-                    receiver,
-                    messages=args.messages,
-                    customers=args.customers,
-                    concurrency=args.concurrency,
-                    tag="hook",
-                )
-                batched: list[tuple[str, str]] = []
-                if args.batch_size > 1:
-                    for name, channel, counter, tag in (
-                        ("email", channel_pb2.CHANNEL_EMAIL, sink, "batch-email"),
-                        ("webhook", channel_pb2.CHANNEL_WEBHOOK, receiver, "batch-hook"),
-                    ):
-                        rate, accept, cpu, client_cpu = await run_phase(
-                            client,
-                            channel,
-                            counter,
-                            messages=args.messages,
-                            customers=args.customers,
-                            concurrency=args.concurrency,
-                            tag=tag,
-                            batch_size=args.batch_size,
-                        )
-                        batched += [
-                            (f"{name}, BatchSendMessages of {args.batch_size}", ""),
-                            ("  end to end", f"{rate:,.0f} messages/s"),
-                            ("  accepted", f"{accept:,.0f} messages/s"),
-                            ("  CPU per message (this process)", f"{cpu:.2f} ms"),
-                            ("  client CPU per message (its process)", f"{client_cpu:.2f} ms"),
-                        ]
+                servers = Servers({"this process": time.process_time})
+                phases = await run_phases(client, sink, receiver, servers, args)
                 orders.send(None)
                 sender.join(10)
                 if profiler:
@@ -359,29 +210,91 @@ async def main(args: argparse.Namespace) -> None:
                     pstats.Stats(args.profile).sort_stats("cumulative").print_stats(25)
     stop.set()
     sinks.join(10)
-    empty_per_second = empty.per_second
     print_table(
-        f"Delivery end to end ({args.messages} messages per channel, {args.customers} "
-        f"customers, {args.backend}{', Redis caps' if args.redis else ''}; caps, quiet "
-        "hours, consent, idempotency on)",
+        title(args),
         [
-            ("empty RPC (health Check), sequential", f"{empty_per_second:,.0f} calls/s"),
-            ("email into aiosmtpd", f"{email:,.0f} messages/s"),
-            ("  ratio to the empty RPC", f"{email / empty_per_second:.3f}"),
-            ("  SendMessage accepted", f"{email_accept:,.0f} messages/s"),
-            ("  CPU per message (this process)", f"{email_cpu:.2f} ms"),
-            ("  client CPU per message (its process)", f"{email_client:.2f} ms"),
-            ("webhook into the receiver", f"{hook:,.0f} messages/s"),
-            ("  ratio to the empty RPC", f"{hook / empty_per_second:.3f}"),
-            ("  SendMessage accepted", f"{hook_accept:,.0f} messages/s"),
-            ("  CPU per message (this process)", f"{hook_cpu:.2f} ms"),
-            ("  client CPU per message (its process)", f"{hook_client:.2f} ms"),
-            *batched,
-            (
-                "profile reads (whole run)",
-                f"{profiles.gets:,} GetProfile, {profiles.batches:,} BatchGetProfiles "
-                f"of {profiles.batched / max(profiles.batches, 1):.1f} names on average",
-            ),
+            ("empty RPC (health Check), sequential", f"{empty.per_second:,.0f} calls/s"),
+            *table(phases, empty.per_second, None),
+            profile_reads(profiles.gets, profiles.batches, profiles.batched),
+            ("target", "2,000 messages/s"),
+        ],
+    )
+
+
+async def main_replicas(args: argparse.Namespace) -> None:
+    """N delivery replicas, consent with the profile stand-in, each in a process of its own."""
+    context = multiprocessing.get_context("spawn")
+    loop = asyncio.get_running_loop()
+    sink, receiver = Counter(context), Counter(context)
+    smtp_port = free_port()
+    sinks, stop, receiver_port = await start_sinks(context, sink, receiver, smtp_port)
+    # Replicas stop before their peers (whose streams they follow).
+    replicas_stop, peers_stop = context.Event(), context.Event()
+    async with databases(args.backend) as (consent_db, delivery_db):
+        peers_pipe, peers_child = context.Pipe()
+        peers = context.Process(target=peers_main, args=(consent_db, peers_child, peers_stop))
+        peers.start()
+        profile_address, consent_address = await loop.run_in_executor(None, peers_pipe.recv)
+        values = delivery_settings(
+            args,
+            delivery_db,
+            profile_address=profile_address,
+            consent_address=consent_address,
+            smtp_port=smtp_port,
+            receiver_port=receiver_port,
+        )
+        sent = [context.Value("q", 0, lock=False) for _ in range(args.replicas)]
+        replicas, addresses = [], []
+        # Started together, as a rollout would (migrations take an advisory lock).
+        pipes = []
+        for count in sent:
+            ready, ready_child = context.Pipe()
+            replica = context.Process(
+                target=replica_main, args=(values, count, ready_child, replicas_stop)
+            )
+            replica.start()
+            replicas.append(replica)
+            pipes.append(ready)
+        for ready in pipes:
+            addresses.append(await loop.run_in_executor(None, ready.recv))
+        async with (
+            grpc.aio.insecure_channel(consent_address) as consent_channel,
+            grpc.aio.insecure_channel(addresses[0]) as channel,
+        ):
+            await grant_all(consent_grpc.ConsentServiceStub(consent_channel), args.customers)
+            empty = await empty_rpc_timing(channel, 1000)
+        client, orders, sender = start_client(context, addresses)
+        servers = Servers(
+            {
+                **{
+                    f"replica {i + 1}": (lambda pid=p.pid: cpu_seconds(pid))
+                    for i, p in enumerate(replicas)
+                },
+                "consent+profile": lambda: cpu_seconds(peers.pid),
+            },
+            sent,
+            beside={
+                "CPU of PostgreSQL and Redis": store_cpu_seconds,
+                "CPU of the whole machine": machine_cpu_seconds,
+            },
+        )
+        phases = await run_phases(client, sink, receiver, servers, args)
+        orders.send(None)
+        sender.join(10)
+        replicas_stop.set()
+        for replica in replicas:
+            replica.join(20)
+        peers_stop.set()
+        reads = await loop.run_in_executor(None, peers_pipe.recv)
+        peers.join(20)
+    stop.set()
+    sinks.join(10)
+    print_table(
+        title(args),
+        [
+            ("empty RPC (health Check) on one replica", f"{empty.per_second:,.0f} calls/s"),
+            *table(phases, empty.per_second, args.replicas),
+            profile_reads(*reads),
             ("target", "2,000 messages/s"),
         ],
     )
@@ -416,8 +329,32 @@ def parse() -> argparse.Namespace:
         "GetProfile for every attempt)",
     )
     parser.add_argument("--profile", default=None, help="write a cProfile here")
-    return parser.parse_args()
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="delivery replicas, each in a process of its own (2 or more: needs "
+        "--backend postgres and --redis, which replicas share)",
+    )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="processes of their own even for one replica (as --replicas 2 or more runs)",
+    )
+    args = parser.parse_args()
+    if args.replicas < 1:
+        parser.error("--replicas must be at least 1")
+    if args.replicas > 1 and (args.backend != "postgres" or not args.redis):
+        parser.error(
+            "--replicas 2 or more needs --backend postgres and --redis: replicas share "
+            "the queue and the frequency caps (SQLite and in-process caps are one replica's)"
+        )
+    args.split = args.split or args.replicas > 1
+    if args.split and args.profile:
+        parser.error("--profile profiles this process: with --replicas or --split, use py-spy")
+    return args
 
 
 if __name__ == "__main__":
-    eventloop.run(main(parse()))
+    arguments = parse()
+    eventloop.run((main_replicas if arguments.split else main)(arguments))
