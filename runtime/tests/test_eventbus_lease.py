@@ -126,8 +126,8 @@ async def test_a_cancel_as_the_lease_is_let_go_is_not_lost(postgres_url, pg_sche
         # Released: another session takes it at once.
         other = PostgresLease(engine, "test", "letgo", retry_seconds=0.1)
         async with asyncio.timeout(5):
-            async with other.hold():
-                pass
+            async with other.hold() as lost:
+                assert not lost.is_set()
     finally:
         await engine.dispose()
 

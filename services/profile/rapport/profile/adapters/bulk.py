@@ -87,13 +87,23 @@ def _unnest_insert_text(dialect: Dialect, table: Table, columns: tuple[str, ...]
     unnest(...)``): the same text whatever the row count, so asyncpg prepares it once,
     where a VALUES list is parsed and planned anew for every row count."""
     quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(c) for c in columns)
+    arrays = _array_params(dialect, table, columns)
+    return f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest({arrays}){tail}"
+
+
+def _array_params(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
+    """One parameter per column, cast to an array of the column's type (for unnest)."""
     placeholder = _PLACEHOLDERS[dialect.paramstyle]
-    arrays = ", ".join(
+    return ", ".join(
         f"{placeholder(i + 1)}::{table.c[name].type.compile(dialect=dialect)}[]"
         for i, name in enumerate(columns)
     )
-    names = ", ".join(quote(c) for c in columns)
-    return f"INSERT INTO {quote(table.name)} ({names}) SELECT * FROM unnest({arrays}){tail}"
+
+
+def _as_arrays(rows: Sequence[Sequence[Any]]) -> tuple[list[Any], ...]:
+    """Rows as one list per column: the parameters of ``_array_params``."""
+    return tuple(list(column) for column in zip(*rows, strict=True))
 
 
 def _conflict_tail(
@@ -148,9 +158,8 @@ async def insert_rows(
         return []
     if dialect.name == "postgresql":
         bound = _processed(rows, active) if active else rows
-        arrays = tuple(list(column) for column in zip(*bound, strict=True))
         statement = _unnest_insert_text(dialect, table, names, tail)
-        result = await conn.exec_driver_sql(statement, arrays)
+        result = await conn.exec_driver_sql(statement, _as_arrays(bound))
         return [tuple(row) for row in result] if returning else []
     chunk = max(1, min(_MAX_ROWS, _MAX_PARAMS[dialect.name] // width))
     found: list[tuple[Any, ...]] = []
@@ -187,7 +196,7 @@ async def delete_rows(
     bound = _processed(keys, active) if active else [tuple(key) for key in keys]
     statement = _delete_text(conn.dialect, table, names)
     if conn.dialect.name == "postgresql":
-        await conn.exec_driver_sql(statement, tuple(list(c) for c in zip(*bound, strict=True)))
+        await conn.exec_driver_sql(statement, _as_arrays(bound))
         return
     await conn.exec_driver_sql(statement, bound)
 
@@ -197,10 +206,7 @@ def _delete_text(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> st
     quote = dialect.identifier_preparer.quote
     placeholder = _PLACEHOLDERS[dialect.paramstyle]
     if dialect.name == "postgresql":
-        arrays = ", ".join(
-            f"{placeholder(i + 1)}::{table.c[c].type.compile(dialect=dialect)}[]"
-            for i, c in enumerate(columns)
-        )
+        arrays = _array_params(dialect, table, columns)
         keys = ", ".join(f"k{i}" for i in range(len(columns)))
         where = " AND ".join(
             f"{quote(table.name)}.{quote(c)} = doomed.k{i}" for i, c in enumerate(columns)
