@@ -1,7 +1,9 @@
 """A computed trait created, changed or deleted while an ingest is writing, on PostgreSQL
 (where ingests run side by side): every event is counted once, by the backfill or by
 the ingest, never by neither nor both, and a deleted trait leaves no buckets behind.
-The ingest is held right after it read the definitions."""
+The ingest is held right after it read the definitions. And a merge committed while a
+backfill chunk is between reading its events and locking their customers: the merged
+customer's events count for the survivor."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Any
 
 import pytest
 from rapport.grpctesting import eventually
+from rapport.profile.adapters.backfill_repository import BackfillRepository
 from rapport.profile.adapters.computed_repository import ComputedTraitRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
@@ -102,3 +105,44 @@ async def test_a_trait_defined_during_an_ingest_counts_its_events_once(
         await eventually(backfilled, timeout=10)
         view = await stub.GetProfile(pb.GetProfileRequest(name=f"{ann}/profile"))
         assert view.computed_traits["orders"].number_value == 6
+
+
+async def test_a_merge_while_a_backfill_chunk_reads_counts_for_the_survivor(
+    profile_server: Any, postgres_url: str, pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reached, release = asyncio.Event(), asyncio.Event()
+    armed = True
+    original = BackfillRepository.events_after
+
+    async def events_after(repo: BackfillRepository, *args: Any, **kwargs: Any) -> Any:
+        nonlocal armed
+        rows = await original(repo, *args, **kwargs)
+        if armed:  # the first chunk, held after its read, before its customers' locks
+            armed = False
+            reached.set()
+            await release.wait()
+        return rows
+
+    monkeypatch.setattr(BackfillRepository, "events_after", events_after)
+    settings = {"database_url": postgres_url, "database_schema": pg_schema}
+    async with profile_server(**settings, backfill_chunk_size=100) as (stub, _):
+        (kai, *_) = await ingest(stub, *(order(f"k{n}", "kai") for n in range(3)))
+        anonymous = [order(f"a{n}", "") for n in range(3)]
+        for event in anonymous:
+            event.anonymous_id = "anon-k"
+        (anon, *_) = await ingest(stub, *anonymous)
+        trait = await create(stub, "orders", pb.COMPUTED_TRAIT_KIND_COUNT)
+        await asyncio.wait_for(reached.wait(), 10)
+        # Carrying both ids, it merges anon into kai (the older) and counts itself.
+        both = order("kv", "kai")
+        both.anonymous_id = "anon-k"
+        assert await ingest(stub, both) == [kai] != [anon]
+        release.set()
+
+        async def backfilled() -> bool:
+            job = await stub.GetBackfillJob(pb.GetBackfillJobRequest(name=trait.backfill_job))
+            return job.state == pb.BACKFILL_JOB_STATE_SUCCEEDED
+
+        await eventually(backfilled, timeout=10)
+        view = await stub.GetProfile(pb.GetProfileRequest(name=f"{kai}/profile"))
+        assert view.computed_traits["orders"].number_value == 7

@@ -95,6 +95,22 @@ class BackfillRepository:
         )
         return [_job(row) for row in rows]
 
+    async def unfinished_ranges(self, workspace: str) -> dict[str, list[tuple[int, int]]]:
+        """By trait: the events its unfinished jobs have still to count, as (after, upto)
+        ranges of event seqs (what a recount from the events must leave to them)."""
+        rows = await self._conn.execute(
+            select(backfill_jobs.c.trait_id, backfill_jobs.c.cursor_seq, backfill_jobs.c.upto_seq)
+            .where(
+                backfill_jobs.c.workspace == workspace,
+                backfill_jobs.c.state.in_(_UNFINISHED),
+            )
+            .order_by(backfill_jobs.c.trait_id, backfill_jobs.c.job_id)
+        )
+        ranges: dict[str, list[tuple[int, int]]] = {}
+        for row in rows:
+            ranges.setdefault(row.trait_id, []).append((int(row.cursor_seq), int(row.upto_seq)))
+        return ranges
+
     async def cancel_jobs(self, workspace: str, trait_id: str, now: datetime) -> None:
         """Stop the trait's unfinished jobs (a replica running one stops at its next
         chunk: its claim fails)."""

@@ -21,11 +21,17 @@ from rapport.profile.domain.model import EventType, IncomingEvent
 
 from .unit_of_work import ProfileUnitOfWork
 
+# (an item's position among those observed, a trait id) -> whether the item is left out
+# of that trait's buckets (counted by the trait's unfinished backfill instead).
+LeftOut = Callable[[int, str], bool]
+
 
 def observe(
     traits: Sequence[ComputedTrait],
     items: Iterable[tuple[str, IncomingEvent, datetime]],
     added: dict[BucketKey, Bucket],
+    *,
+    left_out: LeftOut | None = None,
 ) -> set[str]:
     """Add (customer, event, event time) observations to ``added``; the customers whose
     buckets changed."""
@@ -39,12 +45,14 @@ def observe(
         else:
             unnamed.append(Observer(trait))
     track = EventType.TRACK
-    for customer, event, moment in items:
+    for position, (customer, event, moment) in enumerate(items):
         candidates = named.get(event.event, ())
         if unnamed and event.type is track:
             candidates = [*candidates, *unnamed]
         day = None
         for observer in candidates:
+            if left_out is not None and left_out(position, observer.trait.trait_id):
+                continue
             counts, value = observer.observation(event)
             if not counts:
                 continue
@@ -84,17 +92,19 @@ async def apply_events(
     *,
     needed_keys: Collection[str] | None = None,
     wanted: KeysWanted | None = None,
+    left_out: LeftOut | None = None,
 ) -> BatchValues:
     """The batch's events added to the buckets of the workspace's computed traits (in the
     batch's transaction, one read of the buckets it adds to, one multi-row upsert); the
     values of the traits rules read (``needed_keys``; None: all) for the customers whose
     values of those traits may have changed (one more read: their buckets in the window;
-    of the keys ``wanted`` names only, when given), and which of those traits changed."""
+    of the keys ``wanted`` names only, when given), and which of those traits changed.
+    ``left_out``: observations not added (see LeftOut)."""
     traits = await uow.computed.all_of(workspace) if items else []
     if not traits:
         return BatchValues({}, {})
     added: dict[BucketKey, Bucket] = {}
-    if not observe(traits, items, added):
+    if not observe(traits, items, added, left_out=left_out):
         return BatchValues({}, {})
     valued = [t for t in traits if needed_keys is None or t.key in needed_keys]
     key_of = {t.trait_id: t.key for t in valued}

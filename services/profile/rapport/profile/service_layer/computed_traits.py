@@ -217,13 +217,7 @@ async def run_backfill(
             if trait is None:
                 return
             now = deps.clock()
-            rows = await uow.backfills.events_after(
-                trait,
-                window_start(trait, now),
-                after_seq=cursor,
-                upto_seq=job.upto_seq,
-                limit=deps.backfill_chunk_size,
-            )
+            rows = await _chunk_of_held_customers(uow, deps, job, trait, cursor, now)
             items = [
                 (
                     row.customer_id,
@@ -234,7 +228,6 @@ async def run_backfill(
                 )
                 for row in rows
             ]
-            await uow.profiles.lock_customers(job.workspace, {c for c, _, _ in items})
             added: dict[BucketKey, Bucket] = {}
             changed = observe([trait], items, added)
             await uow.computed.add_to_buckets(job.workspace, added)
@@ -259,6 +252,34 @@ async def run_backfill(
             )
             return
         await asyncio.sleep(0)
+
+
+async def _chunk_of_held_customers(
+    uow: ProfileUnitOfWork,
+    deps: Dependencies,
+    job: BackfillJob,
+    trait: ComputedTrait,
+    cursor: int,
+    now: datetime,
+) -> list[Any]:
+    """The chunk's events, read again once their customers are locked until they are
+    all held: a merge or unmerge that committed between the read and the locks moved
+    some to another customer (on PostgreSQL; SQLite serialises writers), whose buckets
+    must get them. Locking first is not possible: the chunk names the customers."""
+    held: set[str] = set()
+    while True:
+        rows = await uow.backfills.events_after(
+            trait,
+            window_start(trait, now),
+            after_seq=cursor,
+            upto_seq=job.upto_seq,
+            limit=deps.backfill_chunk_size,
+        )
+        customers = {row.customer_id for row in rows} - held
+        if not customers:
+            return rows
+        await uow.profiles.lock_customers(job.workspace, customers)
+        held |= customers
 
 
 async def run_due_backfills(deps: Dependencies, *, limit: int = 10) -> int:

@@ -43,7 +43,8 @@ async def recompute_derived_state(
     their events moved (an unmerge): the counters (event count, first and last seen),
     the computed traits' buckets (rebuilt from the events stored now), then life stages
     and segment memberships re-evaluated, their signals logged. A customer left without
-    events loses its counters (and so its profile). The number of signals logged."""
+    events loses its counters (and so its profile). The number of signals logged.
+    The caller holds the customers' locks."""
     if not customer_ids:
         return 0
     summaries = await uow.hygiene.event_summaries(workspace, customer_ids)
@@ -53,13 +54,29 @@ async def recompute_derived_state(
     await uow.hygiene.replace_summaries(workspace, summaries)
     await uow.computed.forget_customers(workspace, customer_ids)
     items = []
+    seqs: list[int] = []
     for customer_id in sorted(summaries):
         for row in await uow.hygiene.events_of(workspace, customer_id):
             event = event_from_document(
                 row.document, type=EventType(row.type), message_id=row.message_id
             )
             items.append((customer_id, event, row.timestamp))
-    changed = (await apply_computed(uow, workspace, items, now)).values
+            seqs.append(int(row.seq))
+    # Events a trait's unfinished backfill has still to count are left to it (it counts
+    # them for the customer they belong to when it reaches them), or they would count
+    # twice. Read after the customers' locks: a backfill chunk counting their events
+    # holds them until it commits its position.
+    unfinished = await uow.backfills.unfinished_ranges(workspace)
+
+    def left_to_backfill(position: int, trait_id: str) -> bool:
+        seq = seqs[position]
+        return any(after < seq <= upto for after, upto in unfinished.get(trait_id, ()))
+
+    changed = (
+        await apply_computed(
+            uow, workspace, items, now, left_out=left_to_backfill if unfinished else None
+        )
+    ).values
     outcome = await apply_changes(
         uow,
         workspace,
