@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Collection
@@ -35,6 +36,7 @@ from rapport.sqlstore import as_utc
 
 from . import commands
 from .computed_batches import observe
+from .customer_locks import read_with_customers_locked
 from .dependencies import Dependencies
 from .unit_of_work import ProfileUnitOfWork
 
@@ -217,7 +219,17 @@ async def run_backfill(
             if trait is None:
                 return
             now = deps.clock()
-            rows = await _chunk_of_held_customers(uow, deps, job, trait, cursor, now)
+            chunk = functools.partial(
+                uow.backfills.events_after,
+                trait,
+                window_start(trait, now),
+                after_seq=cursor,
+                upto_seq=job.upto_seq,
+                limit=deps.backfill_chunk_size,
+            )
+            rows = await read_with_customers_locked(
+                uow, job.workspace, chunk, lambda rows: (row.customer_id for row in rows)
+            )
             items = [
                 (
                     row.customer_id,
@@ -252,34 +264,6 @@ async def run_backfill(
             )
             return
         await asyncio.sleep(0)
-
-
-async def _chunk_of_held_customers(
-    uow: ProfileUnitOfWork,
-    deps: Dependencies,
-    job: BackfillJob,
-    trait: ComputedTrait,
-    cursor: int,
-    now: datetime,
-) -> list[Any]:
-    """The chunk's events, read again once their customers are locked until they are
-    all held: a merge or unmerge that committed between the read and the locks moved
-    some to another customer (on PostgreSQL; SQLite serialises writers), whose buckets
-    must get them. Locking first is not possible: the chunk names the customers."""
-    held: set[str] = set()
-    while True:
-        rows = await uow.backfills.events_after(
-            trait,
-            window_start(trait, now),
-            after_seq=cursor,
-            upto_seq=job.upto_seq,
-            limit=deps.backfill_chunk_size,
-        )
-        customers = {row.customer_id for row in rows} - held
-        if not customers:
-            return rows
-        await uow.profiles.lock_customers(job.workspace, customers)
-        held |= customers
 
 
 async def run_due_backfills(deps: Dependencies, *, limit: int = 10) -> int:

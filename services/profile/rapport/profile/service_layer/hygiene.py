@@ -24,6 +24,7 @@ from rapport.resourcenames import require_workspace
 from rapport.sqlstore import run_with_retries
 
 from . import commands
+from .customer_locks import read_with_customers_locked
 from .customer_state import Erased, derived_export, erase_customer
 from .dependencies import Dependencies
 from .queries import keyset_position
@@ -305,11 +306,16 @@ async def _apply_retention(deps: Dependencies, policy: HygienePolicy, chunk: int
     while True:
 
         async def attempt(uow: ProfileUnitOfWork) -> tuple[int, set[str]]:
-            found = await uow.hygiene.expired_events(
-                ws, named, policy.event_retention_days, default, chunk
+            async def expired() -> list[tuple[int, str]]:
+                return await uow.hygiene.expired_events(
+                    ws, named, policy.event_retention_days, default, chunk
+                )
+
+            # The customers whose counters follow are those holding the events now.
+            found = await read_with_customers_locked(
+                uow, ws, expired, lambda found: (customer for _, customer in found)
             )
             customers = {customer for _, customer in found}
-            await uow.profiles.lock_customers(ws, customers)
             deleted = await uow.hygiene.delete_events([seq for seq, _ in found])
             # Counters follow the events kept; a customer left without events keeps its
             # traits, and its profile, with a count of 0.

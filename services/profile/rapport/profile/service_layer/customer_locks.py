@@ -1,0 +1,34 @@
+"""Reads of rows that name their customers, made stable by those customers' locks.
+
+A job that picks its rows first (a backfill chunk, expired events) learns which
+customers to lock only from them. A merge or unmerge that commits between the read and
+the locks (PostgreSQL; SQLite serialises writers) has moved some rows to another
+customer, whose lock the job does not hold: the rows are read again once their
+customers are locked, until every customer they name is held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
+
+from .unit_of_work import ProfileUnitOfWork
+
+Rows = TypeVar("Rows")
+
+
+async def read_with_customers_locked(
+    uow: ProfileUnitOfWork,
+    workspace: str,
+    read: Callable[[], Awaitable[Rows]],
+    customers_of: Callable[[Rows], Iterable[str]],
+) -> Rows:
+    """``read()``'s answer, read with every customer it names locked (until commit)."""
+    held: set[str] = set()
+    while True:
+        rows = await read()
+        customers = set(customers_of(rows)) - held
+        if not customers:
+            return rows
+        await uow.profiles.lock_customers(workspace, customers)
+        held |= customers
