@@ -290,7 +290,6 @@ class HygieneRepository:
     ) -> list[InactiveRow]:
         """Customers after ``after`` (customer order) known since before the rule's cutoff
         with no event of its name since then."""
-        cutoff = as_utc(rule.cutoff(now))
         activity = (
             select(func.max(events.c.timestamp))
             .where(
@@ -300,19 +299,11 @@ class HygieneRepository:
             )
             .scalar_subquery()
         )
-        recent = exists().where(
-            events.c.workspace == profiles.c.workspace,
-            events.c.customer_id == profiles.c.customer_id,
-            events.c.event_name == rule.event_name,
-            events.c.timestamp >= cutoff,
-        )
         rows = await self._conn.execute(
             select(profiles.c.customer_id, profiles.c.last_seen_time, activity.label("activity"))
             .where(
-                profiles.c.workspace == workspace,
+                *_matching(workspace, rule, now),
                 profiles.c.customer_id > after,
-                profiles.c.first_seen_time < cutoff,
-                not_(recent),
             )
             .order_by(profiles.c.customer_id)
             .limit(limit)
@@ -325,6 +316,29 @@ class HygieneRepository:
             )
             for row in rows
         ]
+
+    async def is_inactive(
+        self, workspace: str, rule: InactivityRule, now: datetime, customer_id: str
+    ) -> bool:
+        """Whether the rule matches the customer now (as ``inactive`` would list it)."""
+        found = await self._conn.scalar(
+            select(profiles.c.customer_id).where(
+                *_matching(workspace, rule, now), profiles.c.customer_id == customer_id
+            )
+        )
+        return found is not None
+
+
+def _matching(workspace: str, rule: InactivityRule, now: datetime) -> tuple[Any, ...]:
+    """The conditions on ``profiles`` rows of the customers ``rule`` matches at ``now``."""
+    cutoff = as_utc(rule.cutoff(now))
+    recent = exists().where(
+        events.c.workspace == profiles.c.workspace,
+        events.c.customer_id == profiles.c.customer_id,
+        events.c.event_name == rule.event_name,
+        events.c.timestamp >= cutoff,
+    )
+    return (profiles.c.workspace == workspace, profiles.c.first_seen_time < cutoff, not_(recent))
 
 
 def _named(name: str) -> Any:

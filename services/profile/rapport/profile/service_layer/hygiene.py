@@ -343,12 +343,37 @@ async def _erase_inactive(deps: Dependencies, policy: HygienePolicy, chunk: int)
                 policy.workspace, policy.inactivity, deps.clock(), after, chunk
             )
         for row in rows:
-            await erase_customers(deps, policy.workspace, row.customer_id)
-            erased += 1
+            erased += await _erase_if_inactive(deps, policy, row.customer_id)
         if len(rows) < chunk:
             return erased
         after = rows[-1].customer_id
         await asyncio.sleep(0)
+
+
+async def _erase_if_inactive(deps: Dependencies, policy: HygienePolicy, customer_id: str) -> bool:
+    """Erase the customer if, under its lock, the rule still matches it and it is still
+    a customer of its own: an event (the rule's, as an email opened) or a merge into
+    another customer since the sweep's read saves it, and a merge never makes the sweep
+    erase the survivor instead (as erase_customers, which follows merges, would)."""
+    assert policy.inactivity is not None
+    workspace, rule, now = policy.workspace, policy.inactivity, deps.clock()
+
+    async def attempt(uow: ProfileUnitOfWork) -> list[str] | None:
+        await uow.profiles.lock_customers(workspace, [customer_id])
+        if await uow.profiles.survivor_of(workspace, customer_id) != customer_id:
+            return None
+        if not await uow.hygiene.is_inactive(workspace, rule, now, customer_id):
+            return None
+        merged = await uow.hygiene.merged_into(workspace, customer_id)
+        await erase_customer(uow, workspace, customer_id, now)
+        return [customer_id, *merged]
+
+    scopes = await run_with_retries(deps.uow, attempt)
+    if scopes is None:
+        return False
+    await deps.profile_cache.invalidate({customer_scope(workspace, c) for c in scopes})
+    _log.info("inactive customer erased", extra={"workspace": workspace, "customer": customer_id})
+    return True
 
 
 def hygiene_sweeper(
