@@ -16,6 +16,7 @@ from rapport.profile.adapters.backfill_repository import BackfillRepository
 from rapport.profile.adapters.computed_repository import ComputedTraitRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
+from .._profile_support import HeldAfterRead
 from ..service.test_profile_computed_traits import create, ingest, order
 
 
@@ -31,25 +32,12 @@ async def create_orders_trait_with_its_id(stub: Any) -> pb.ComputedTrait:
     )
 
 
-class HeldAfterReadingDefinitions:
-    """Patches ComputedTraitRepository.all_of: once armed, the next caller is held after
-    its read until released."""
+async def backfilled(stub: Any, trait: pb.ComputedTrait) -> None:
+    async def done() -> bool:
+        job = await stub.GetBackfillJob(pb.GetBackfillJobRequest(name=trait.backfill_job))
+        return job.state == pb.BACKFILL_JOB_STATE_SUCCEEDED
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.armed = False
-        self.reached = asyncio.Event()
-        self.release = asyncio.Event()
-        original = ComputedTraitRepository.all_of
-
-        async def all_of(repo: ComputedTraitRepository, workspace: str) -> Any:
-            found = await original(repo, workspace)
-            if self.armed:
-                self.armed = False
-                self.reached.set()
-                await self.release.wait()
-            return found
-
-        monkeypatch.setattr(ComputedTraitRepository, "all_of", all_of)
+    await eventually(done, timeout=10)
 
 
 @pytest.mark.parametrize("change", ["create", "update", "delete"])
@@ -60,7 +48,9 @@ async def test_a_trait_defined_during_an_ingest_counts_its_events_once(
     pg_schema: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    hold = HeldAfterReadingDefinitions(monkeypatch)
+    hold = HeldAfterRead(
+        monkeypatch, ComputedTraitRepository, "all_of", armed=False, hold_empty=True
+    )
     async with profile_server(database_url=postgres_url, database_schema=pg_schema) as (stub, _):
         if change == "update":
             # Counting another event first: the update changes what is counted.
@@ -98,11 +88,7 @@ async def test_a_trait_defined_during_an_ingest_counts_its_events_once(
             trait = await create_orders_trait_with_its_id(stub)
         await ingest(stub, order("after", "ann", 1))
 
-        async def backfilled() -> bool:
-            job = await stub.GetBackfillJob(pb.GetBackfillJobRequest(name=trait.backfill_job))
-            return job.state == pb.BACKFILL_JOB_STATE_SUCCEEDED
-
-        await eventually(backfilled, timeout=10)
+        await backfilled(stub, trait)
         view = await stub.GetProfile(pb.GetProfileRequest(name=f"{ann}/profile"))
         assert view.computed_traits["orders"].number_value == 6
 
@@ -110,20 +96,8 @@ async def test_a_trait_defined_during_an_ingest_counts_its_events_once(
 async def test_a_merge_while_a_backfill_chunk_reads_counts_for_the_survivor(
     profile_server: Any, postgres_url: str, pg_schema: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reached, release = asyncio.Event(), asyncio.Event()
-    armed = True
-    original = BackfillRepository.events_after
-
-    async def events_after(repo: BackfillRepository, *args: Any, **kwargs: Any) -> Any:
-        nonlocal armed
-        rows = await original(repo, *args, **kwargs)
-        if armed:  # the first chunk, held after its read, before its customers' locks
-            armed = False
-            reached.set()
-            await release.wait()
-        return rows
-
-    monkeypatch.setattr(BackfillRepository, "events_after", events_after)
+    # The first chunk, held after its read, before its customers' locks.
+    hold = HeldAfterRead(monkeypatch, BackfillRepository, "events_after")
     settings = {"database_url": postgres_url, "database_schema": pg_schema}
     async with profile_server(**settings, backfill_chunk_size=100) as (stub, _):
         (kai, *_) = await ingest(stub, *(order(f"k{n}", "kai") for n in range(3)))
@@ -132,17 +106,13 @@ async def test_a_merge_while_a_backfill_chunk_reads_counts_for_the_survivor(
             event.anonymous_id = "anon-k"
         (anon, *_) = await ingest(stub, *anonymous)
         trait = await create(stub, "orders", pb.COMPUTED_TRAIT_KIND_COUNT)
-        await asyncio.wait_for(reached.wait(), 10)
+        await asyncio.wait_for(hold.reached.wait(), 10)
         # Carrying both ids, it merges anon into kai (the older) and counts itself.
         both = order("kv", "kai")
         both.anonymous_id = "anon-k"
         assert await ingest(stub, both) == [kai] != [anon]
-        release.set()
+        hold.release.set()
 
-        async def backfilled() -> bool:
-            job = await stub.GetBackfillJob(pb.GetBackfillJobRequest(name=trait.backfill_job))
-            return job.state == pb.BACKFILL_JOB_STATE_SUCCEEDED
-
-        await eventually(backfilled, timeout=10)
+        await backfilled(stub, trait)
         view = await stub.GetProfile(pb.GetProfileRequest(name=f"{kai}/profile"))
         assert view.computed_traits["orders"].number_value == 7

@@ -12,6 +12,7 @@ from rapport.grpctesting import eventually
 from rapport.profile.adapters.hygiene_repository import HygieneRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
+from .._profile_support import HeldAfterRead
 from ..service.test_profile_hygiene import POLICY, days_ago, ingest
 
 
@@ -22,20 +23,8 @@ async def test_a_merge_while_the_sweep_reads_leaves_the_survivor_counted_right(
     pg_schema: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    reached, release = asyncio.Event(), asyncio.Event()
-    armed = False
-    original = HygieneRepository.expired_events
-
-    async def expired_events(repo: HygieneRepository, *args: Any, **kwargs: Any) -> Any:
-        nonlocal armed
-        found = await original(repo, *args, **kwargs)
-        if armed and found:  # held after its read, before its customers' locks
-            armed = False
-            reached.set()
-            await release.wait()
-        return found
-
-    monkeypatch.setattr(HygieneRepository, "expired_events", expired_events)
+    # Held after its read, before its customers' locks.
+    hold = HeldAfterRead(monkeypatch, HygieneRepository, "expired_events", armed=False)
     settings = {"database_url": postgres_url, "database_schema": pg_schema}
     async with profile_server(**settings, hygiene_sweep_interval=0.2) as (stub, _):
         [kai] = await ingest(stub, event_factory("k", user_id="kai", event="Page Viewed"))
@@ -52,7 +41,7 @@ async def test_a_merge_while_the_sweep_reads_leaves_the_survivor_counted_right(
             ),
             event_factory("new", anonymous_id="anon-r", event="Page Viewed"),
         )
-        armed = True
+        hold.armed = True
         await stub.UpdateDataHygienePolicy(
             pb.UpdateDataHygienePolicyRequest(
                 data_hygiene_policy=pb.DataHygienePolicy(
@@ -60,13 +49,13 @@ async def test_a_merge_while_the_sweep_reads_leaves_the_survivor_counted_right(
                 )
             )
         )
-        await asyncio.wait_for(reached.wait(), 10)
+        await asyncio.wait_for(hold.reached.wait(), 10)
         # Carrying both ids, it merges anon into kai (the older): five events.
         [both] = await ingest(
             stub, event_factory("both", user_id="kai", anonymous_id="anon-r", event="Page Viewed")
         )
         assert both.customer == kai.customer != anonymous[0].customer
-        release.set()
+        hold.release.set()
 
         async def swept() -> bool:
             page = await stub.ListEvents(pb.ListEventsRequest(parent=kai.customer))

@@ -7,27 +7,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-from rapport.commitwatch import CommitNotifier
 from rapport.grpctesting import eventually
-from rapport.pagination import PageTokens
 from rapport.profile.adapters.identity_changes import (
     ChangeKind,
     CustomerIdentity,
     IdentityChange,
 )
-from rapport.profile.bootstrap import MIGRATIONS_DIR
 from rapport.profile.domain.computed import Kind
 from rapport.profile.domain.model import EventType, Identifier, IncomingEvent
 from rapport.profile.service_layer import commands, computed_traits, ingestion
-from rapport.profile.service_layer.dependencies import Dependencies
 from rapport.profile.service_layer.identity_follow import IdentityFollower
-from rapport.profile.service_layer.unit_of_work import unit_of_work_factory
-from rapport.sqlstore import create_engine, migrate
 
-from .._profile_support import DomainEncoder, InMemoryIdentityClient
+from .test_profile_handlers import make_deps
 
 PARENT = "workspaces/default"
 
@@ -55,17 +50,8 @@ def order(message_id: str, **ids: str) -> IncomingEvent:
 
 
 async def test_an_unmerge_during_a_backfill_counts_every_event_once(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'profile.db'}")
-    await migrate(engine, MIGRATIONS_DIR)
-    deps = Dependencies(
-        uow=unit_of_work_factory(engine),
-        identity=InMemoryIdentityClient(),
-        notifier=CommitNotifier(),
-        workspaces=("default",),
-        page_tokens=PageTokens(None),
-        encoder=DomainEncoder(),
-        backfill_chunk_size=2,
-    )
+    deps, engine = await make_deps(tmp_path)
+    deps = replace(deps, backfill_chunk_size=2)
     kai_orders = [order(f"k{n}", user_id="kai") for n in range(3)]
     anon_orders = [order(f"a{n}", anonymous_id="anon-k") for n in range(3)]
     first = await ingestion.ingest_events(commands.IngestEvents(PARENT, kai_orders), deps)
@@ -109,7 +95,7 @@ async def test_an_unmerge_during_a_backfill_counts_every_event_once(tmp_path: Pa
         await asyncio.gather(following, return_exceptions=True)
 
     later = deps.clock() + timedelta(minutes=6)  # the first run's hold has expired
-    finishing = Dependencies(**{**deps.__dict__, "clock": lambda: later})
+    finishing = replace(deps, clock=lambda: later)
     assert await computed_traits.run_due_backfills(finishing) == 1
     async with deps.uow(readonly=True) as uow:
         done = await uow.backfills.get_job("default", trait.trait_id, job.job_id)

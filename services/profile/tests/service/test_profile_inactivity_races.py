@@ -13,6 +13,7 @@ from rapport.grpctesting import eventually
 from rapport.profile.adapters.hygiene_repository import HygieneRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
+from .._profile_support import HeldAfterRead
 from .test_profile_hygiene import POLICY, days_ago, ingest
 
 
@@ -20,22 +21,8 @@ from .test_profile_hygiene import POLICY, days_ago, ingest
 async def test_what_comes_between_the_read_and_the_erasure_is_seen(
     meanwhile: str, profile_server: Any, event_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reached, release = asyncio.Event(), asyncio.Event()
-    armed = True
-    original = HygieneRepository.inactive
-    passes = 0
-
-    async def inactive(repo: HygieneRepository, *args: Any, **kwargs: Any) -> Any:
-        nonlocal armed, passes
-        found = await original(repo, *args, **kwargs)
-        passes += 1
-        if armed and found:  # held after its read, before the erasures
-            armed = False
-            reached.set()
-            await release.wait()
-        return found
-
-    monkeypatch.setattr(HygieneRepository, "inactive", inactive)
+    # Held after its read, before the erasures.
+    hold = HeldAfterRead(monkeypatch, HygieneRepository, "inactive")
     async with profile_server(hygiene_sweep_interval=0.2) as (stub, _):
         [kai] = await ingest(
             stub, event_factory("k", user_id="kai", event="Email Opened", original_time=days_ago(3))
@@ -57,7 +44,7 @@ async def test_what_comes_between_the_read_and_the_erasure_is_seen(
                 data_hygiene_policy=pb.DataHygienePolicy(name=POLICY, inactivity=rule)
             )
         )
-        await asyncio.wait_for(reached.wait(), 10)
+        await asyncio.wait_for(hold.reached.wait(), 10)
         if meanwhile == "opens an email":
             await ingest(stub, event_factory("c3", anonymous_id="anon-c", event="Email Opened"))
             saved = cat.customer
@@ -68,8 +55,8 @@ async def test_what_comes_between_the_read_and_the_erasure_is_seen(
             )
             assert both.customer == kai.customer
             saved = kai.customer
-        release.set()
-        seen = passes
-        await eventually(lambda: passes >= seen + 2, timeout=10)  # two more sweeps
+        hold.release.set()
+        seen = hold.calls
+        await eventually(lambda: hold.calls >= seen + 2, timeout=10)  # two more sweeps
         view = await stub.GetProfile(pb.GetProfileRequest(name=f"{saved}/profile"))
         assert view.event_count == 3 if meanwhile == "opens an email" else 4
