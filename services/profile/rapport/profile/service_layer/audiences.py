@@ -8,6 +8,7 @@ in the same transaction, as the change itself.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from rapport.profile.domain.segments import Segment, first_stage
 from rapport.profile.domain.signals import life_stage_payload, segment_payload
 
 from .computed_traits import values_between, values_of
+from .customer_locks import read_with_customers_locked
 from .rule_books import Change, Definitions, covers, definitions, reads_computed
 from .unit_of_work import ProfileUnitOfWork
 
@@ -155,6 +157,20 @@ class ChunkResult:
     changed: frozenset[str]
 
 
+async def _held_customers_after(
+    uow: ProfileUnitOfWork, workspace: str, after: str | None, size: int
+) -> list[str]:
+    """The next ``size`` customers after ``after``, locked, as they are once locked: one
+    merged away meanwhile is no longer among them (it would be made a member with no
+    facts), one created meanwhile is (its membership read below would count as gone)."""
+    return await read_with_customers_locked(
+        uow,
+        workspace,
+        functools.partial(uow.segments.customers_after, workspace, after, size),
+        lambda customers: customers,
+    )
+
+
 async def evaluate_chunk(
     uow: ProfileUnitOfWork,
     segment: Segment,
@@ -167,11 +183,10 @@ async def evaluate_chunk(
     """Evaluate one segment for the next ``size`` customers after ``after`` (in id
     order), set-based: a few range reads, then bulk writes of the differences."""
     ws = segment.workspace
-    customers = await uow.segments.customers_after(ws, after, size)
+    customers = await _held_customers_after(uow, ws, after, size)
     if not customers:
         return ChunkResult(None, 0, 0, frozenset())
     last = customers[-1]
-    await uow.profiles.lock_customers(ws, customers)
     values = (
         await uow.segments.trait_values_between(ws, after, last, rule.trait_keys)
         if "traits" in rule.variables
@@ -233,11 +248,10 @@ async def evaluate_stages_chunk(
     """Give the next ``size`` customers after ``after`` (in id order) their stage by
     the model, set-based; the customers whose stage changed get their segments
     re-evaluated (apply_changes), all signals logged in this transaction."""
-    customers = await uow.segments.customers_after(workspace, after, size)
+    customers = await _held_customers_after(uow, workspace, after, size)
     if not customers:
         return ChunkResult(None, 0, 0, frozenset())
     last = customers[-1]
-    await uow.profiles.lock_customers(workspace, customers)
     reads = frozenset().union(*(rule.variables for _, rule in stage_rules))
     keys: set[str] | None = set()
     for _, rule in stage_rules:
