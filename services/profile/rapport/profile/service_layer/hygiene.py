@@ -5,6 +5,7 @@ that applies the policy in chunks."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -181,7 +182,14 @@ async def erase_customers(deps: Dependencies, workspace: str, customer_id: str) 
     now = deps.clock()
 
     async def attempt(uow: ProfileUnitOfWork) -> tuple[Erased, list[str]]:
-        customer = await uow.profiles.survivor_of(workspace, customer_id)
+        # The survivor as it is once locked: a merge committed after a first read moved
+        # the customer's data to another survivor, which is the one to erase.
+        customer = await read_with_customers_locked(
+            uow,
+            workspace,
+            functools.partial(uow.profiles.survivor_of, workspace, customer_id),
+            lambda survivor: (survivor,),
+        )
         merged = await uow.hygiene.merged_into(workspace, customer)
         erased = await erase_customer(uow, workspace, customer, now)
         return erased, [customer, customer_id, *merged]

@@ -1,15 +1,17 @@
-"""The retention sweep on PostgreSQL, with a merge committed between its read of the
-expired events and its lock of their customers: the counters that follow the deletion
-are the survivor's, which holds the events by then."""
+"""Data hygiene on PostgreSQL with a merge committed between a first read and the locks:
+the retention sweep's counters that follow a deletion are the survivor's, which holds
+the events by then; EraseProfile erases the survivor that holds the customer's data."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
+import grpc
 import pytest
-from rapport.grpctesting import eventually
+from rapport.grpctesting import eventually, expect_error
 from rapport.profile.adapters.hygiene_repository import HygieneRepository
+from rapport.profile.adapters.repository import ProfileRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
 from .._profile_support import HeldAfterRead
@@ -64,3 +66,37 @@ async def test_a_merge_while_the_sweep_reads_leaves_the_survivor_counted_right(
         await eventually(swept, timeout=10)
         view = await stub.GetProfile(pb.GetProfileRequest(name=f"{kai.customer}/profile"))
         assert view.event_count == 3
+
+
+async def test_an_erasure_with_a_merge_after_its_first_read_erases_the_survivor(
+    profile_server: Any,
+    event_factory: Any,
+    postgres_url: str,
+    pg_schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # EraseProfile held after it read which customer survives, before locking it.
+    hold = HeldAfterRead(monkeypatch, ProfileRepository, "survivor_of", armed=False)
+    settings = {"database_url": postgres_url, "database_schema": pg_schema}
+    async with profile_server(**settings) as (stub, _):
+        [kai] = await ingest(stub, event_factory("k", user_id="kai"))
+        [anon] = await ingest(stub, event_factory("a", anonymous_id="anon-k"))
+        hold.armed = True
+        erasing = asyncio.ensure_future(
+            stub.EraseProfile(pb.EraseProfileRequest(name=f"{anon.customer}/profile"))
+        )
+        await asyncio.wait_for(hold.reached.wait(), 10)
+        # Carrying both ids, it merges anon into kai (the older), with anon's event.
+        [both] = await ingest(stub, event_factory("ka", user_id="kai", anonymous_id="anon-k"))
+        assert both.customer == kai.customer != anon.customer
+        hold.release.set()
+        await erasing
+        # On the old code the erasure deleted nothing (anon's events had moved) and kai
+        # kept them: an erasure acknowledged, the data still held.
+        for customer in (kai.customer, anon.customer):
+            await expect_error(
+                stub.GetProfile(pb.GetProfileRequest(name=f"{customer}/profile")),
+                grpc.StatusCode.NOT_FOUND,
+            )
+        page = await stub.ListEvents(pb.ListEventsRequest(parent=kai.customer))
+        assert list(page.events) == []
