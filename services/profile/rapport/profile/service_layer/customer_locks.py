@@ -9,6 +9,7 @@ customers are locked, until every customer they name is held.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TypeVar
 
@@ -32,3 +33,14 @@ async def read_with_customers_locked(
             return rows
         await uow.profiles.lock_customers(workspace, customers)
         held |= customers
+
+
+async def locked_survivor(uow: ProfileUnitOfWork, workspace: str, customer_id: str) -> str:
+    """The customer ``customer_id`` was merged into (or itself), locked, as it is once
+    locked: a merge that commits after a first read moved its data to another survivor."""
+    return await read_with_customers_locked(
+        uow,
+        workspace,
+        functools.partial(uow.profiles.survivor_of, workspace, customer_id),
+        lambda survivor: (survivor,),
+    )

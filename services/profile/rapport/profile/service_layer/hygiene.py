@@ -5,7 +5,6 @@ that applies the policy in chunks."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -25,7 +24,7 @@ from rapport.resourcenames import require_workspace
 from rapport.sqlstore import run_with_retries
 
 from . import commands
-from .customer_locks import read_with_customers_locked
+from .customer_locks import locked_survivor, read_with_customers_locked
 from .customer_state import Erased, derived_export, erase_customer
 from .dependencies import Dependencies
 from .queries import keyset_position
@@ -182,14 +181,7 @@ async def erase_customers(deps: Dependencies, workspace: str, customer_id: str) 
     now = deps.clock()
 
     async def attempt(uow: ProfileUnitOfWork) -> tuple[Erased, list[str]]:
-        # The survivor as it is once locked: a merge committed after a first read moved
-        # the customer's data to another survivor, which is the one to erase.
-        customer = await read_with_customers_locked(
-            uow,
-            workspace,
-            functools.partial(uow.profiles.survivor_of, workspace, customer_id),
-            lambda survivor: (survivor,),
-        )
+        customer = await locked_survivor(uow, workspace, customer_id)
         merged = await uow.hygiene.merged_into(workspace, customer)
         erased = await erase_customer(uow, workspace, customer, now)
         return erased, [customer, customer_id, *merged]

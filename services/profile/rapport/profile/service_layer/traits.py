@@ -15,6 +15,7 @@ from rapport.sqlstore import run_with_retries
 
 from . import commands
 from .audiences import Change, apply_changes
+from .customer_locks import locked_survivor
 from .dependencies import Dependencies
 from .queries import read_profile
 from .unit_of_work import ProfileUnitOfWork
@@ -31,8 +32,7 @@ async def remove_traits(cmd: commands.RemoveTraits, deps: Dependencies) -> Profi
     workspace, now = ref.workspace, deps.clock()
 
     async def attempt(uow: ProfileUnitOfWork) -> tuple[ProfileView, int]:
-        customer = await uow.profiles.survivor_of(workspace, ref.customer_id)
-        await uow.profiles.lock_customers(workspace, [customer])
+        customer = await locked_survivor(uow, workspace, ref.customer_id)
         traits = (await uow.traits.of_customers.read(workspace, [customer]))[customer]
         written, changes = remove_from(traits, keys, now=now, method=METHOD)
         await uow.traits.of_customers.save(

@@ -1,6 +1,7 @@
-"""Data hygiene on PostgreSQL with a merge committed between a first read and the locks:
-the retention sweep's counters that follow a deletion are the survivor's, which holds
-the events by then; EraseProfile erases the survivor that holds the customer's data."""
+"""Profile on PostgreSQL with a merge committed between a first read and the locks: the
+retention sweep's counters that follow a deletion are the survivor's, which holds the
+events by then; EraseProfile erases, and RemoveTraits changes, the survivor that holds
+the customer's data."""
 
 from __future__ import annotations
 
@@ -100,3 +101,35 @@ async def test_an_erasure_with_a_merge_after_its_first_read_erases_the_survivor(
             )
         page = await stub.ListEvents(pb.ListEventsRequest(parent=kai.customer))
         assert list(page.events) == []
+
+
+async def test_remove_traits_with_a_merge_after_its_first_read_changes_the_survivor(
+    profile_server: Any,
+    event_factory: Any,
+    postgres_url: str,
+    pg_schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hold = HeldAfterRead(monkeypatch, ProfileRepository, "survivor_of", armed=False)
+    settings = {"database_url": postgres_url, "database_schema": pg_schema}
+    async with profile_server(**settings) as (stub, _):
+        [kai] = await ingest(stub, event_factory("k", user_id="kai"))
+        [anon] = await ingest(
+            stub,
+            event_factory(
+                "a", type=pb.EVENT_TYPE_IDENTIFY, anonymous_id="anon-k", traits={"color": "red"}
+            ),
+        )
+        hold.armed = True
+        removing = asyncio.ensure_future(
+            stub.RemoveTraits(
+                pb.RemoveTraitsRequest(name=f"{anon.customer}/profile", keys=["color"])
+            )
+        )
+        await asyncio.wait_for(hold.reached.wait(), 10)
+        [both] = await ingest(stub, event_factory("ka", user_id="kai", anonymous_id="anon-k"))
+        assert both.customer == kai.customer != anon.customer
+        hold.release.set()
+        # On the old code: OK, the trait still there (removed from the customer merged away).
+        view = await removing
+        assert view.customer == kai.customer and "color" not in view.traits
