@@ -6,7 +6,7 @@ import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
@@ -16,6 +16,7 @@ from rapport.grpcclients import unpack_details
 from rapport.grpcserver import RunningServer, ServiceParts, start
 
 __all__ = [
+    "HeldAfterRead",
     "eventually",
     "expect_error",
     "first_responses",
@@ -170,3 +171,45 @@ async def first_responses(call: Any, count: int, *, within: float = 5.0) -> list
     finally:
         call.cancel()
     return received
+
+
+class Patcher(Protocol):
+    """What HeldAfterRead needs of pytest's monkeypatch (undone after the test)."""
+
+    def setattr(self, target: Any, name: str, value: Any) -> None: ...
+
+
+class HeldAfterRead:
+    """Puts a concurrent change between a read and what its caller does next, every time.
+
+    Patches the async method ``name`` of ``owner`` (a repository class) through
+    ``monkeypatch``: once ``armed``, the next call (whose answer is not empty, unless
+    ``hold_empty``) is held after its read until ``release`` is set; ``reached`` is set
+    when it is. ``calls`` counts the calls.
+    """
+
+    def __init__(
+        self,
+        monkeypatch: Patcher,
+        owner: type,
+        name: str,
+        *,
+        armed: bool = True,
+        hold_empty: bool = False,
+    ) -> None:
+        self.armed = armed
+        self.calls = 0
+        self.reached = asyncio.Event()
+        self.release = asyncio.Event()
+        original = getattr(owner, name)
+
+        async def held(repo: Any, *args: Any, **kwargs: Any) -> Any:
+            found = await original(repo, *args, **kwargs)
+            self.calls += 1
+            if self.armed and (found or hold_empty):
+                self.armed = False
+                self.reached.set()
+                await self.release.wait()
+            return found
+
+        monkeypatch.setattr(owner, name, held)

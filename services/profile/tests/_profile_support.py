@@ -3,7 +3,6 @@ encoder for the service layer; error expectations for the gRPC tests."""
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import pickle
 import re
@@ -13,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-import pytest
 from rapport.grpctesting import expect_error, first_responses
 from rapport.profile.adapters.identity_client import (
     IdentityClient,
@@ -40,39 +38,6 @@ from sqlalchemy import Text, insert, type_coerce
 
 DOMAIN = "profile.rapport.dev"
 WORKSPACE = "workspaces/default"
-
-
-class HeldAfterRead:
-    """Patches the async method ``name`` of ``owner`` (a repository class): once armed,
-    the next call (with an answer that is not empty, unless ``hold_empty``) is held after
-    its read until ``release`` is set; ``reached`` is set when it is. ``calls`` counts the
-    calls. Puts a concurrent change between a read and what its caller does next."""
-
-    def __init__(
-        self,
-        monkeypatch: pytest.MonkeyPatch,
-        owner: type,
-        name: str,
-        *,
-        armed: bool = True,
-        hold_empty: bool = False,
-    ) -> None:
-        self.armed = armed
-        self.calls = 0
-        self.reached = asyncio.Event()
-        self.release = asyncio.Event()
-        original = getattr(owner, name)
-
-        async def held(repo: Any, *args: Any, **kwargs: Any) -> Any:
-            found = await original(repo, *args, **kwargs)
-            self.calls += 1
-            if self.armed and (found or hold_empty):
-                self.armed = False
-                self.reached.set()
-                await self.release.wait()
-            return found
-
-        monkeypatch.setattr(owner, name, held)
 
 
 async def watch(stub: Any, count: int, **request: Any) -> list[pb.WatchSignalsResponse]:

@@ -11,12 +11,11 @@ import asyncio
 from typing import Any
 
 import pytest
-from rapport.grpctesting import eventually
+from rapport.grpctesting import HeldAfterRead, eventually
 from rapport.profile.adapters.backfill_repository import BackfillRepository
 from rapport.profile.adapters.computed_repository import ComputedTraitRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
-from .._profile_support import HeldAfterRead
 from ..service.test_profile_computed_traits import create, ingest, order
 
 

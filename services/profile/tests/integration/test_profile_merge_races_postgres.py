@@ -10,12 +10,11 @@ from typing import Any
 
 import grpc
 import pytest
-from rapport.grpctesting import eventually, expect_error
+from rapport.grpctesting import HeldAfterRead, eventually, expect_error
 from rapport.profile.adapters.hygiene_repository import HygieneRepository
 from rapport.profile.adapters.repository import ProfileRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
-from .._profile_support import HeldAfterRead
 from ..service.test_profile_hygiene import POLICY, days_ago, ingest
 
 

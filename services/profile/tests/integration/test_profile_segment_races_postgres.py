@@ -10,12 +10,11 @@ import uuid
 from typing import Any
 
 import pytest
-from rapport.grpctesting import eventually
+from rapport.grpctesting import HeldAfterRead, eventually
 from rapport.profile.adapters.segment_repository import SegmentRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
 from .. import conftest
-from .._profile_support import HeldAfterRead
 from ..service.test_profile_hygiene import ingest
 from ..service.test_profile_segments import members
 

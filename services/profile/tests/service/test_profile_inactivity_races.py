@@ -9,11 +9,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from rapport.grpctesting import eventually
+from rapport.grpctesting import HeldAfterRead, eventually
 from rapport.profile.adapters.hygiene_repository import HygieneRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
-from .._profile_support import HeldAfterRead
 from .test_profile_hygiene import POLICY, days_ago, ingest
 
 
