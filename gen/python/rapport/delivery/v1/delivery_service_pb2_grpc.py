@@ -307,7 +307,8 @@ class DeliveryServiceServicer:
         is queued again with a fresh set of attempts. Consent, quiet hours and
         frequency caps are checked again when it is sent, so a replay after an
         opt-out ends SUPPRESSED. Any other state is FAILED_PRECONDITION (reason
-        `MESSAGE_NOT_DEAD_LETTERED`).
+        `MESSAGE_NOT_DEAD_LETTERED`), and so is a dead letter whose customer's
+        messages were erased (reason `MESSAGE_ERASED`: it would go out redacted).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

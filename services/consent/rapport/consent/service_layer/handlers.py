@@ -92,7 +92,12 @@ async def record_consent(cmd: commands.RecordConsent, deps: Dependencies) -> Con
     deps.notifier.notify()
 
     try:
-        for customer_id in group:
+        # The group is read again once the entry is committed: a merge committed
+        # meanwhile (PostgreSQL) made the survivor answer with this entry too, and a
+        # check that read the survivor before the commit may have cached it.
+        async with deps.uow_factory(readonly=True) as uow:
+            group_now = await uow.aliases.group(customer.workspace, customer.customer)
+        for customer_id in dict.fromkeys((*group, *group_now)):
             await deps.cache.invalidate(customer.workspace, customer_id)
     except CacheInvalidationError as exc:
         # Acknowledging now could let another replica answer from the old state.

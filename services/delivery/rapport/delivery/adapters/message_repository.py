@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from rapport.delivery.domain.model import (
     PENDING_STATES,
@@ -29,6 +30,16 @@ from .tables import messages
 _PENDING = [state.value for state in PENDING_STATES]
 
 _INSERT_MESSAGE = messages.insert()
+
+
+def _pending_of(workspace: str, customer_id: str, purpose: str, channel: Channel) -> Any:
+    return and_(
+        messages.c.workspace == workspace,
+        messages.c.customer_id == customer_id,
+        messages.c.purpose == purpose,
+        messages.c.channel == channel.value,
+        messages.c.state.in_(_PENDING),
+    )
 
 
 class MessageRepository:
@@ -134,13 +145,24 @@ class MessageRepository:
             lanes=lanes,
         )
 
+    async def held_leases(self, message_ids: Sequence[str]) -> dict[str, str | None]:
+        """The lease token each message holds now (None: none; absent: no such message)."""
+        rows = await self._conn.execute(
+            select(messages.c.id, messages.c.lease_token).where(
+                messages.c.id.in_(sorted(set(message_ids)))
+            )
+        )
+        return {row.id: row.lease_token for row in rows}
+
     async def replay(self, message: Message) -> bool:
-        """Store a replayed dead letter (Message.replay); False if it is no longer one."""
+        """Store a replayed dead letter (Message.replay); False if it is no longer one, or
+        was erased meanwhile."""
         result = await self._conn.execute(
             update(messages)
             .where(
                 messages.c.id == message.id,
                 messages.c.state == MessageState.DEAD_LETTERED.value,
+                messages.c.erase_time.is_(None),
             )
             .values(lease_token=None, lease_expire_time=None, **outcome_values(message))
         )
@@ -148,6 +170,15 @@ class MessageRepository:
             return False
         await write_changes(self._conn, message, now=message.update_time)
         return True
+
+    async def pending_ids(
+        self, workspace: str, customer_id: str, purpose: str, channel: Channel
+    ) -> list[str]:
+        """The ids of the customer's pending messages of `purpose` on `channel`."""
+        rows = await self._conn.execute(
+            select(messages.c.id).where(_pending_of(workspace, customer_id, purpose, channel))
+        )
+        return list(rows.scalars())
 
     async def cancel_pending(
         self,
@@ -159,20 +190,22 @@ class MessageRepository:
         now: datetime,
         reason: str,
         identifiers: tuple[tuple[str, str], ...] = (),
+        among: Sequence[str] | None = None,
     ) -> list[str]:
         """Cancel the customer's queued and held messages of `purpose` on `channel` that no
-        dispatcher holds a live lease on (those check consent right before sending);
-        returns the ids cancelled. Their history rows and profile events (`Email
-        Cancelled`...) are written in the caller's transaction, one statement each; a
-        message never attempted (no stored identifiers) is attributed with `identifiers`."""
+        dispatcher holds a live lease on (those check consent right before sending),
+        only those of `among` when given; returns the ids cancelled. Their history rows
+        and profile events (`Email Cancelled`...) are written in the caller's
+        transaction, one statement each; a message never attempted (no stored
+        identifiers) is attributed with `identifiers`."""
         pending = and_(
-            messages.c.workspace == workspace,
-            messages.c.customer_id == customer_id,
-            messages.c.purpose == purpose,
-            messages.c.channel == channel.value,
-            messages.c.state.in_(_PENDING),
+            _pending_of(workspace, customer_id, purpose, channel),
             or_(messages.c.lease_expire_time.is_(None), messages.c.lease_expire_time <= now),
         )
+        if among is not None:
+            if not among:
+                return []
+            pending = and_(pending, messages.c.id.in_(list(among)))
         result = await self._conn.execute(
             update(messages)
             .where(pending)

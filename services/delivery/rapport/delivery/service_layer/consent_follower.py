@@ -6,7 +6,9 @@ events, `Email Cancelled`..., go to the outbox in the same transaction).
 
 An opt-out only cancels while it is still the consent in force (asked of consent when
 it is handled): following an old ledger, e.g. after a restart or from the start, never
-cancels messages of a customer who opted in again since. Messages a dispatcher holds
+cancels messages of a customer who opted in again since. Only the messages queued
+before consent is asked are cancelled: one queued later (maybe after the customer
+opted in again) is left to the check before sending. Messages a dispatcher holds
 at that moment are left to it: consent is asked again right before every provider call
 (sending.py), so they are suppressed instead. The cursor moves in the same transaction
 as the cancellations, so each entry is handled at least once and handling is idempotent.
@@ -80,14 +82,16 @@ class ConsentFollower:
 
     async def handle(self, workspace: str, change: ConsentChange) -> list[str]:
         """Cancel what the opt-out forbids (if it still holds), and move the cursor."""
-        cancel = await self._still_denied(workspace, change)
+        customer_id = self._opted_out(workspace, change)
+        # Read before consent is asked: a message queued after it is not cancelled.
+        queued = await self._queued(workspace, customer_id, change) if customer_id else []
+        cancel = bool(queued) and await self._still_denied(change)
         identifiers = await self._identifiers(change.customer) if cancel else ()
         now = self._deps.clock()
         cancelled: list[str] = []
         async with self._deps.uow_factory() as uow:
             if cancel:
-                assert change.channel is not None
-                _, customer_id = names.parse_customer(change.customer, field="customer")
+                assert change.channel is not None and customer_id is not None
                 cancelled = await uow.messages.cancel_pending(
                     workspace,
                     customer_id,
@@ -96,6 +100,7 @@ class ConsentFollower:
                     now=now,
                     reason=FailureReason.CONSENT_REVOKED.value,
                     identifiers=identifiers,
+                    among=queued,
                 )
             await uow.consent_cursors.advance(workspace, change.cursor, now)
             await uow.commit()
@@ -125,19 +130,32 @@ class ConsentFollower:
             return ()
         return status.identifiers_from(profile.traits, dict(self._deps.loop.identifier_traits))
 
-    async def _still_denied(self, workspace: str, change: ConsentChange) -> bool:
+    def _opted_out(self, workspace: str, change: ConsentChange) -> str | None:
+        """The id of the customer of `workspace` an opt-out entry names; None when it is
+        no opt-out on a channel this version knows, or names no such customer."""
         if not change.denied or change.channel is None:
-            return False
+            return None
         try:
-            customer_workspace, _ = names.parse_customer(change.customer, field="customer")
+            customer_workspace, customer_id = names.parse_customer(
+                change.customer, field="customer"
+            )
         except InvalidArgument:
             _log.warning(
                 "consent entry names no customer of this deployment; passed",
                 extra={"workspace": workspace, "cursor": str(change.cursor)},
             )
-            return False
-        if customer_workspace != workspace:
-            return False
+            return None
+        return customer_id if customer_workspace == workspace else None
+
+    async def _queued(self, workspace: str, customer_id: str, change: ConsentChange) -> list[str]:
+        assert change.channel is not None
+        async with self._deps.uow_factory(readonly=True) as uow:
+            return await uow.messages.pending_ids(
+                workspace, customer_id, change.purpose, change.channel
+            )
+
+    async def _still_denied(self, change: ConsentChange) -> bool:
+        assert change.channel is not None
         # Raises UpstreamUnavailable: the entry is handled again when the stream resumes.
         return not await self._deps.consents.is_allowed(
             change.customer, change.purpose, change.channel

@@ -67,6 +67,9 @@ class Dependencies:
     loop: ClosedLoop = field(default_factory=ClosedLoop)
     # SendMessage's group commit: concurrent accepts written in one transaction.
     accepts: GroupCommit[Any, Any] = field(default_factory=GroupCommit)
+    # The check right before a provider call that the attempt still holds its message
+    # (sending.py): concurrent attempts' checks read in one query.
+    lease_checks: GroupCommit[Any, Any] = field(default_factory=GroupCommit)
 
     @property
     def channels(self) -> frozenset[Channel]:

@@ -156,6 +156,8 @@ class Dispatcher:
                 lanes=room,
             )
             await uow.commit()
+        for message in messages:
+            message.lease_token = token
         return [(message, token) for message in messages]
 
     async def _in_lane(self, message: Message, lease_token: str) -> None:

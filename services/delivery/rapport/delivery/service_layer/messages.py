@@ -406,7 +406,8 @@ async def list_messages(cmd: commands.ListMessages, deps: Dependencies) -> Messa
 
 async def retry_message(cmd: commands.RetryMessage, deps: Dependencies) -> Message:
     """Replay a dead letter: queued again with fresh attempts (consent is asked again
-    right before it is sent, so a replay after an opt-out is suppressed)."""
+    right before it is sent, so a replay after an opt-out is suppressed). An erased one
+    is not replayed: it would go out redacted, to a customer who asked to be erased."""
     workspace, message_id = names.parse_message(cmd.name, field="name")
     require_workspace(workspace, deps.workspaces)
 
@@ -419,6 +420,10 @@ async def retry_message(cmd: commands.RetryMessage, deps: Dependencies) -> Messa
                 "MESSAGE_NOT_DEAD_LETTERED",
                 "only a dead-lettered message can be retried",
                 {"state": str(message.state or "UNKNOWN")},
+            )
+        if message.erase_time is not None:
+            raise FailedPrecondition(
+                "MESSAGE_ERASED", "the customer's messages were erased: it cannot be retried"
             )
         message.replay(deps.clock())
         if not await uow.messages.replay(message):

@@ -3,14 +3,18 @@
 profile -> template (when it names one) -> the channel (chosen now for a best-channel
 message) -> address and rendered content -> quiet hours (hold) -> frequency caps
 (counted, capped or held) -> the channel's providers in order (fallback.py), with
-consent asked immediately before every provider call. Transient failures queue the
-message again with backoff (or dead-letter it once attempts are exhausted); definite
-ones fail it; a message that will not go out stops counting towards its caps.
+consent asked immediately before every provider call, and then whether the message is
+still the attempt's (its lease held: an erasure committed meanwhile cancelled it; it
+is then left as it is, not sent). Transient failures queue the message again with
+backoff (or dead-letter it once attempts are exhausted); definite ones fail it; a
+message that will not go out stops counting towards its caps.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 from rapport.delivery.adapters.cap_store import CapStoreUnavailable
@@ -33,6 +37,26 @@ _log = logging.getLogger(__name__)
 
 # Names the message in every mail, so provider callbacks can be matched to it.
 MESSAGE_HEADER = "X-Rapport-Message"
+
+
+class LeaseLost(Exception):
+    """The message is no longer the attempt's (cancelled by an erasure, or claimed again
+    after its lease expired): nothing more is done with it, nothing is recorded."""
+
+
+async def _still_leased(message: Message, deps: Dependencies) -> bool:
+    if not message.lease_token:  # not claimed by a dispatcher (attempted directly)
+        return True
+    # One query for the attempts checking at the same time (a query each costs more
+    # than the rest of an attempt's own work on the database).
+    held = await deps.lease_checks.submit(message.id, partial(_read_leases, deps))
+    return held == message.lease_token
+
+
+async def _read_leases(deps: Dependencies, message_ids: Sequence[str]) -> list[str | None]:
+    async with deps.uow_factory(readonly=True) as uow:
+        held = await uow.messages.held_leases(message_ids)
+    return [held.get(message_id) for message_id in message_ids]
 
 
 def retry_later(message: Message, why: str, deps: Dependencies) -> None:
@@ -102,6 +126,9 @@ async def attempt_delivery(message: Message, deps: Dependencies) -> None:
         return
     try:
         await _attempt(message, profile.traits, template, deps)
+    except LeaseLost:
+        # Its counts stay (another attempt may hold the message now): caps only stricter.
+        _log.info("message no longer leased: not sent", extra={"message_id": message.id})
     except UpstreamUnavailable as err:
         retry_later(message, err.failure_code, deps)
     except CapStoreUnavailable:
@@ -162,7 +189,12 @@ async def _send(message: Message, prepared: Prepared, deps: Dependencies) -> Non
     async def may_send() -> bool:
         # Asked last, right before each provider call: an opt-out committed before
         # that point is always honoured.
-        return await deps.consents.is_allowed(message.customer, message.purpose, channel)
+        if not await deps.consents.is_allowed(message.customer, message.purpose, channel):
+            return False
+        # Then the message itself: an erasure committed before this point cancelled it.
+        if not await _still_leased(message, deps):
+            raise LeaseLost(message.id)
+        return True
 
     outcome = await Fallback(
         deps.providers.get(channel, ()),
