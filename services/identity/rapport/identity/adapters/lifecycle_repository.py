@@ -12,6 +12,7 @@ from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc, in_chunk
 from sqlalchemy import Row, String, delete, func, insert, or_, select, tuple_, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .matching_repository import erasure_lock_key
 from .repository import LOCK_NAMESPACE
 from .tables import (
     add_pairs,
@@ -193,7 +194,13 @@ class LifecycleRepository:
         )
 
     async def erase(self, workspace: str, customer_ids: Sequence[str]) -> int:
-        """Delete the customers and everything about them; the number of identifiers deleted."""
+        """Delete the customers and everything about them; the number of identifiers deleted.
+
+        Under the workspace's erasure lock: a match model or match reviews derived from
+        records read before this erasure are either stored first (and deleted here) or
+        stored after it, by callers that then find the customers gone (MatchModels.train,
+        the deduplication job's reviews)."""
+        await advisory_xact_locks(self._connection, [erasure_lock_key(workspace)])
         ids = list(customer_ids)
         deleted = await self._connection.execute(
             delete(identifiers).where(

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from rapport.identity.domain.deduplication import ordered_pair
-from rapport.sqlstore import as_utc, in_chunks
-from sqlalchemy import select
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc, in_chunks
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .repository import LOCK_NAMESPACE
 from .tables import (
     add_pairs,
     customers,
@@ -21,6 +22,13 @@ from .tables import (
 )
 
 _PAIR = ("customer_a", "customer_b")
+
+
+def erasure_lock_key(workspace: str) -> int:
+    """The advisory lock key serialising a workspace's erasures with the storing of what
+    is derived from records read earlier: a match model, match reviews (PostgreSQL;
+    SQLite serialises writers)."""
+    return advisory_key(f"{LOCK_NAMESPACE}.erasures", workspace)
 
 
 class MatchingRepository:
@@ -136,6 +144,25 @@ class MatchingRepository:
         if row is None:
             return None
         return dict(row.parameters), as_utc(row.train_time)  # type: ignore[return-value]
+
+    async def lock_erasures(self, workspace: str) -> None:
+        """Hold off the workspace's erasures until the transaction ends: customers found
+        now stay until it commits, and what it stores an erasure then finds."""
+        await advisory_xact_locks(self._connection, [erasure_lock_key(workspace)])
+
+    async def all_exist(self, workspace: str, customer_ids: Collection[str]) -> bool:
+        """Whether every one of the customers still exists (none was erased)."""
+        wanted = sorted(set(customer_ids))
+        found = 0
+        for chunk in in_chunks(wanted):
+            found += (
+                await self._connection.execute(
+                    select(func.count())
+                    .select_from(customers)
+                    .where(customers.c.workspace == workspace, customers.c.customer_id.in_(chunk))
+                )
+            ).scalar_one()
+        return found == len(wanted)
 
     async def save_model(
         self, workspace: str, parameters: dict[str, Any], record_count: int, now: datetime

@@ -274,7 +274,8 @@ class DeduplicationJobRunner:
         model: MatchModel,
         candidates: Mapping[tuple[str, str], tuple[float, int, int]],
     ) -> int:
-        """Queue the pairs whose customers are still apart, not kept apart, not yet queued."""
+        """Queue the pairs whose customers are still apart, not kept apart, not yet queued;
+        how many were queued."""
         if not candidates:
             return 0
         deps, workspace = self._deps, job.workspace
@@ -318,8 +319,21 @@ class DeduplicationJobRunner:
             for (pair, (probability, _, _)), explanation in zip(kept, explanations, strict=True)
         ]
 
-        async def add(uow: IdentityUnitOfWork) -> None:
-            await uow.deduplication.add_reviews(reviews)
+        async def add(uow: IdentityUnitOfWork) -> int:
+            # Looked at again under the lock erasures take: a customer erased since the
+            # pairs were read is not named by a new review (an erasure deletes its
+            # reviews), nor a pair merged meanwhile queued.
+            await uow.matching.lock_erasures(workspace)
+            live = await uow.matching.survivors(
+                workspace, {customer for pair, _ in kept for customer in pair}
+            )
+            still = [
+                review
+                for review in reviews
+                if live.get(review.customer_a) == review.customer_a
+                and live.get(review.customer_b) == review.customer_b
+            ]
+            await uow.deduplication.add_reviews(still)
+            return len(still)
 
-        await with_retries(deps.uow_factory, add)
-        return len(reviews)
+        return await with_retries(deps.uow_factory, add)

@@ -81,15 +81,31 @@ class MatchModels:
             return await self.train(workspace, records)
 
     async def train(self, workspace: str, records: Sequence[PersonRecord]) -> MatchModel:
-        """Train on ``records``, store the model and cache it."""
+        """Train on ``records``, store the model and cache it.
+
+        The model counts the records' attribute values: when one of their customers
+        was erased after they were read, it is used by this caller only, neither
+        stored nor cached (the erasure dropped the stored model; the next caller
+        trains on the data left)."""
         model = await asyncio.to_thread(MatchModel.train, records)
         parameters = await asyncio.to_thread(model.to_dict)
         now = self._clock()
+        record_ids = [record.record_id for record in records]
 
-        async def save(uow: IdentityUnitOfWork) -> None:
+        async def save(uow: IdentityUnitOfWork) -> bool:
+            # Under the lock an erasure takes to drop the model: checked, then stored.
+            await uow.matching.lock_erasures(workspace)
+            if not await uow.matching.all_exist(workspace, record_ids):
+                return False
             await uow.matching.save_model(workspace, parameters, len(records), now)
+            return True
 
-        await with_retries(self._uow_factory, save)
+        if not await with_retries(self._uow_factory, save):
+            _log.info(
+                "match model not stored: a customer it was trained on was erased meanwhile",
+                extra={"workspace": workspace, "count": len(records)},
+            )
+            return model
         self._models[workspace] = (now, model)
         _log.info("match model trained", extra={"workspace": workspace, "count": len(records)})
         return model

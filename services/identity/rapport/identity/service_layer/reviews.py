@@ -13,10 +13,11 @@ from rapport.identity.domain import names
 from rapport.identity.domain.deduplication import MatchReview, ReviewDecision, ReviewState
 from rapport.pagination import page_size, paginate
 from rapport.resourcenames import require_workspace
+from rapport.sqlstore import TransientConflict
 
 from . import commands, resolve
 from .dependencies import Dependencies
-from .unit_of_work import IdentityUnitOfWork, with_retries
+from .unit_of_work import STALE_READ, IdentityUnitOfWork, with_retries
 
 _log = logging.getLogger(__name__)
 
@@ -73,11 +74,7 @@ async def review_match(cmd: commands.ReviewMatch, deps: Dependencies) -> MatchRe
         if review.state is not ReviewState.PENDING:
             raise _already_reviewed(cmd.name)
         survivors = await uow.matching.survivors(workspace, [review.customer_a, review.customer_b])
-    first, second = survivors.get(review.customer_a), survivors.get(review.customer_b)
-    if first is None or second is None:
-        raise FailedPrecondition(
-            "CUSTOMER_ERASED", "one of the customers of this review no longer exists"
-        )
+    first, second = _live_pair(review, survivors)
     if cmd.decision is ReviewDecision.ACCEPT:
         return await _accept(deps, review, cmd.name, first, second)
     return await _reject(deps, review, cmd.name, first, second)
@@ -87,9 +84,13 @@ async def _accept(
     deps: Dependencies, review: MatchReview, name: str, first: str, second: str
 ) -> MatchReview:
     if first != second:
+        # The review's own customers: the merge finds, under its locks, the live
+        # customers they are then (one may have been merged or unmerged since `first`
+        # and `second` were read).
+        pair = (review.customer_a, review.customer_b)
         outcome = await resolve.merge_customers(
             commands.MergeCustomers(
-                review.workspace, (first, second), source=REVIEW_SOURCE, reason=REVIEW_REASON
+                review.workspace, pair, source=REVIEW_SOURCE, reason=REVIEW_REASON
             ),
             deps,
         )
@@ -113,14 +114,15 @@ async def _reject(
     deps: Dependencies, review: MatchReview, name: str, first: str, second: str
 ) -> MatchReview:
     if first == second:
-        raise FailedPrecondition(
-            "ALREADY_MERGED",
-            "the customers were merged meanwhile; unmerge them to keep them apart",
-            {"match_review": name},
-        )
+        raise _already_merged(name)
 
     async def decide(uow: IdentityUnitOfWork) -> MatchReview:
         now = deps.clock()
+        # Read again under the locks: a merge committed since the first read must not
+        # be left standing under a REJECTED review (nor one committed before ours ends).
+        first, second = await _locked_live_pair(uow, review)
+        if first == second:
+            raise _already_merged(name)
         decided = await _decide(uow, review, name, ReviewState.REJECTED, now)
         pairs = [(first, second), (review.customer_a, review.customer_b)]
         await uow.matching.add_separations(review.workspace, pairs, REJECTED_SEPARATION, now)
@@ -140,6 +142,36 @@ async def _decide(
     decided = await uow.deduplication.get_review(review.workspace, review.id)
     assert decided is not None
     return decided
+
+
+def _live_pair(review: MatchReview, survivors: dict[str, str]) -> tuple[str, str]:
+    """The live customers the review's two customers now are; CUSTOMER_ERASED if gone."""
+    first, second = survivors.get(review.customer_a), survivors.get(review.customer_b)
+    if first is None or second is None:
+        raise FailedPrecondition(
+            "CUSTOMER_ERASED", "one of the customers of this review no longer exists"
+        )
+    return first, second
+
+
+async def _locked_live_pair(uow: IdentityUnitOfWork, review: MatchReview) -> tuple[str, str]:
+    """_live_pair with the live customers' rows locked until ``uow`` ends (PostgreSQL: a
+    merge of them waits, then finds the separation; SQLite serialises writers)."""
+    workspace, pair = review.workspace, [review.customer_a, review.customer_b]
+    survivors = await uow.matching.survivors(workspace, pair)
+    for customer_id in sorted(set(survivors.values())):
+        await uow.lifecycle.lock_customer_row(workspace, customer_id)
+    if await uow.matching.survivors(workspace, pair) != survivors:
+        raise TransientConflict(STALE_READ)  # merged or erased before our locks held
+    return _live_pair(review, survivors)
+
+
+def _already_merged(name: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        "ALREADY_MERGED",
+        "the customers were merged meanwhile; unmerge them to keep them apart",
+        {"match_review": name},
+    )
 
 
 def _review_name(name: str, deps: Dependencies) -> names.MatchReviewName:
