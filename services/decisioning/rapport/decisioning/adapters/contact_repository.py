@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -21,8 +21,14 @@ class ContactRepository:
     async def lock_customer(self, workspace: str, customer: str) -> None:
         """Serialise the decisions of one customer until the transaction ends (PostgreSQL;
         SQLite serialises writers already): what one reads, the next one sees."""
-        key = advisory_key("decisioning.contacts", workspace, customer)
-        await advisory_xact_locks(self._conn, [key])
+        await self.lock_customers(workspace, [customer])
+
+    async def lock_customers(self, workspace: str, customers: Iterable[str]) -> None:
+        """lock_customer for several, in the one global key order (no deadlock). Taken
+        first, before the statistics locks, by what writes about a customer and by its
+        erasure: an outcome that read its decision is written before the erasure runs."""
+        keys = [advisory_key("decisioning.contacts", workspace, c) for c in set(customers)]
+        await advisory_xact_locks(self._conn, keys)
 
     async def since(self, workspace: str, customer: str, since: datetime) -> list[Contact]:
         """The customer's contacts after `since` (later ones included)."""

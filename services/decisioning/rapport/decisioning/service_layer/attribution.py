@@ -90,6 +90,8 @@ async def attribute_event(
     recorded = 0
     sent_on = None
     async with deps.uow() as uow:
+        # First: an erasure of the customer then waits, or has deleted its decisions.
+        await uow.contacts.lock_customer(workspace, customer)
         if status is not None:
             kind, message = status
             sent = await uow.sent_messages.get(workspace, message)

@@ -164,7 +164,10 @@ async def erase_customer_decisions(
             # Nothing erased yet: the client retries the whole erasure.
             raise Unavailable("CONTACT_STORE_UNAVAILABLE", "the contact store is down") from err
     async with deps.uow() as uow:
-        # First: the statistics locks before any row the erasure deletes, as learning does.
+        # First the customer's lock, as what records outcomes takes it (an outcome that
+        # read its decision is written before this runs), then the statistics locks
+        # before any row the erasure deletes, as learning does.
+        await uow.contacts.lock_customer(workspace, cmd.customer)
         contributions = await _erase_contributions(uow, workspace, cmd.customer, deps.clock())
         erased = Erased(
             decisions=await uow.decisions.delete_customer(workspace, cmd.customer),

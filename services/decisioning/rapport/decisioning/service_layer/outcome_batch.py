@@ -64,6 +64,8 @@ async def attribute_events(
     now = deps.clock()
 
     async def record(uow: DecisioningUnitOfWork) -> tuple[list[Outcome], list[_Settle]]:
+        # First: an erasure of one of them then waits, or has deleted its decisions.
+        await uow.contacts.lock_customers(workspace, (customer for customer, _ in events))
         candidates, settles = await _candidates(uow, workspace, events, now)
         known = await uow.outcomes.existing_ids(workspace, {o.outcome_id for o in candidates})
         new = []

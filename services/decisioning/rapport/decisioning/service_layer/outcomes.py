@@ -87,6 +87,8 @@ async def record_outcome(cmd: commands.RecordOutcome, deps: Dependencies) -> Out
     live = await deps.live.get(workspace)
 
     async def record(uow: DecisioningUnitOfWork) -> Outcome:
+        # First: an erasure of the customer then waits, or has deleted the decision.
+        await uow.contacts.lock_customer(workspace, cmd.customer)
         if request_id:
             existing = await uow.outcomes.get(workspace, outcome.outcome_id)
             if existing is not None:
