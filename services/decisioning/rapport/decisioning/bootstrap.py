@@ -74,6 +74,7 @@ METHOD_SCOPES = {f"/{SERVICE_NAME}/{method}": scope for method, scope in _METHOD
 
 # The JetStream durable consumer the replicas share (with nats_url).
 TRIGGER_CONSUMER = "decisioning-triggers"
+TRIGGER_CONSUMER_SPEC = ConsumerSpec(TRIGGER_CONSUMER)
 
 
 async def _consume(runner: TriggerRunner, delivery: Delivery) -> None:
@@ -191,7 +192,7 @@ async def build(
             consumer = DurableConsumer(
                 bus,
                 LogSubjects.from_settings(settings, "signals", service="profile"),
-                ConsumerSpec(TRIGGER_CONSUMER),
+                TRIGGER_CONSUMER_SPEC,
                 functools.partial(_consume, runner),
             )
             background.append(consumer.run)

@@ -297,9 +297,16 @@ class TriggerRunner:
         )
 
     async def consume(self, workspace: str, signal: Signal) -> None:
-        """One signal from the JetStream durable consumer (replicas share the work): a
-        transient failure raises, so the signal is delivered again later; failures for
-        good are recorded. Cursors are the consumer's business, not the database's."""
+        """One signal from the JetStream durable consumer (replicas share the work).
+
+        A transient failure is retried here, with backoff, until it passes, as on the
+        cursor's path: raised, it would be nak'ed, and JetStream terminates a message
+        after max_deliver attempts (about a minute), so a dependency away for longer
+        would have the signal's triggers never fire. The consumer keeps the message
+        while it is handled; stopping hands it to another replica. A failure nobody
+        expected raises (JetStream delivers it again, then terminates and reports it);
+        failures for good are recorded. Cursors are the consumer's business, not the
+        database's."""
         if workspace not in self._deps.workspaces:
             return
         # Concurrent calls (one per partition) share the unit of work of their outcomes.
@@ -309,7 +316,9 @@ class TriggerRunner:
             and event is not None
             and await self._recorder.record(workspace, signal.customer, event)
         )
-        for failure in await self.handle(workspace, signal, attributed):
+        for failure in await self._handle_until_done(
+            workspace, signal, attributed, raise_unexpected=True
+        ):
             self._record(workspace, signal, failure)
 
     async def handle(
@@ -321,9 +330,11 @@ class TriggerRunner:
         )
 
     async def _handle_until_done(
-        self, workspace: str, signal: Signal, attributed: bool
+        self, workspace: str, signal: Signal, attributed: bool, *, raise_unexpected: bool = False
     ) -> list[triggered.Failure]:
-        """Retry transient failures of this signal until it is handled; the failures for good."""
+        """Retry transient failures of this signal until it is handled; the failures for
+        good. `raise_unexpected`: a failure that is not transient raises at once (its
+        caller retries it and passes it over) instead of being retried here."""
         backoff = self._backoff()
         unexpected = 0
         while True:
@@ -339,6 +350,8 @@ class TriggerRunner:
                         extra={**where, "error_reason": reason, "attempt": backoff.attempt + 1},
                     )
                 else:
+                    if raise_unexpected:
+                        raise
                     unexpected += 1
                     log.exception(
                         "signal handling failed",
