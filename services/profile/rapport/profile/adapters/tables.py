@@ -41,6 +41,9 @@ events = Table(
     Index("ix_events_workspace_time", "workspace", "timestamp", "seq"),
     # Retention by event name, and the inactivity rule's last activity (0004).
     Index("ix_events_workspace_name_time", "workspace", "event_name", "timestamp"),
+    # A seq is never handed out twice (0006): without it SQLite gives a new event the
+    # seq of the newest one an erasure deleted, inside a running backfill's bound.
+    sqlite_autoincrement=True,
 )
 
 # Message ids seen within the de-duplication window (claimed in the transaction that
@@ -305,6 +308,9 @@ signals = Table(
     Index("ix_signals_workspace_seq", "workspace", "seq"),
     # EraseProfile deletes a customer's signals (0004).
     Index("ix_signals_workspace_customer", "workspace", "customer_id"),
+    # A seq is never handed out twice (0006): without it SQLite gives a new signal the
+    # seq of the newest one an erasure deleted, which readers past it skip.
+    sqlite_autoincrement=True,
 )
 
 # Identity's WatchChanges: where profile has got to, per workspace (identity's cursor).
