@@ -8,7 +8,8 @@ the events carrying its identifiers (as identity split them), traits and members
 are rebuilt from the events. ERASED: everything held on the customer goes. RULES_UPDATED:
 only the identity cache is emptied (answers given under the old rules). Derived
 state is brought up to date by ``customer_state.recompute_derived_state``; the cache
-is invalidated after commit, so GetProfile shows the change at once.
+is invalidated after commit, so GetProfile shows the change at once (an invalidation
+that fails is retried until it succeeds: the change is not applied twice).
 
 A change that cannot be applied (unreadable, or failing again and again) is skipped
 and counted, its cursor kept: it never stops the follower. Identity or the database
@@ -38,6 +39,7 @@ from rapport.profile.domain.documents import event_from_document
 from rapport.profile.domain.ingestion import extract_identifiers
 from rapport.profile.domain.model import EventType, Identifier
 from rapport.sqlstore import run_with_retries
+from rapport.versionedcache import CacheInvalidationError
 
 from .batch_write import BatchWrite
 from .customer_state import erase_customer, rebuild_from_events, recompute_derived_state
@@ -181,9 +183,9 @@ class IdentityFollower:
         async with deps.arrival_order.ticket() as turn:
             await turn.wait()
             touched, signals = await run_with_retries(deps.uow, attempt)
-        await deps.profile_cache.invalidate(customer_scope(workspace, c) for c in touched)
         if signals:
             deps.notifier.notify()
+        await self._invalidate(workspace, touched)
         _log.info(
             "identity change applied",
             extra={
@@ -193,6 +195,25 @@ class IdentityFollower:
                 "action": change.kind.value if change.kind else "",
             },
         )
+
+    async def _invalidate(self, workspace: str, customers: set[str]) -> None:
+        """The cached profiles of the customers a committed change touched, invalidated
+        whatever it takes: the change is not applied again (its cursor is saved), so
+        giving up would leave GetProfile answering from before it until entries expire."""
+        backoff = self._min_backoff
+        while True:
+            try:
+                await self._deps.profile_cache.invalidate(
+                    customer_scope(workspace, c) for c in customers
+                )
+                return
+            except CacheInvalidationError as err:
+                _log.warning(
+                    "profile cache invalidation failed after an identity change: retrying",
+                    extra={"workspace": workspace, "error_reason": err.cause_name},
+                )
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
 
 
 class _PendingCursor:
