@@ -3,16 +3,18 @@ encoder for the service layer; error expectations for the gRPC tests."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import pickle
 import re
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import grpc
 from rapport.grpctesting import expect_error, first_responses
+from rapport.profile.adapters.identity_changes import CustomerIdentity, IdentityChange
 from rapport.profile.adapters.identity_client import (
     IdentityClient,
     IdentityRefused,
@@ -38,6 +40,25 @@ from sqlalchemy import Text, insert, type_coerce
 
 DOMAIN = "profile.rapport.dev"
 WORKSPACE = "workspaces/default"
+
+
+class OneChange:
+    """Identity's WatchChanges and GetCustomer for the follower: one change, then quiet;
+    ``customers``: what GetCustomer answers (an unmerge reads the customers it splits)."""
+
+    def __init__(
+        self, change: IdentityChange, customers: Mapping[str, CustomerIdentity] | None = None
+    ) -> None:
+        self._change = change
+        self._customers = customers or {}
+
+    async def watch(self, workspace: str, start_cursor: str) -> AsyncIterator[IdentityChange]:
+        if start_cursor < self._change.cursor:
+            yield self._change
+        await asyncio.Event().wait()
+
+    async def customer(self, workspace: str, customer_id: str) -> CustomerIdentity | None:
+        return self._customers.get(customer_id)
 
 
 async def watch(stub: Any, count: int, **request: Any) -> list[pb.WatchSignalsResponse]:

@@ -6,7 +6,6 @@ customer it belongs to after the unmerge."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -22,25 +21,10 @@ from rapport.profile.domain.model import EventType, Identifier, IncomingEvent
 from rapport.profile.service_layer import commands, computed_traits, ingestion
 from rapport.profile.service_layer.identity_follow import IdentityFollower
 
+from .._profile_support import OneChange
 from .test_profile_handlers import make_deps
 
 PARENT = "workspaces/default"
-
-
-class OneChange:
-    """Identity's WatchChanges and GetCustomer answering one change, then quiet."""
-
-    def __init__(self, change: IdentityChange, customers: Mapping[str, CustomerIdentity]) -> None:
-        self._change = change
-        self._customers = customers
-
-    async def watch(self, workspace: str, start_cursor: str) -> AsyncIterator[IdentityChange]:
-        if start_cursor < self._change.cursor:
-            yield self._change
-        await asyncio.Event().wait()
-
-    async def customer(self, workspace: str, customer_id: str) -> CustomerIdentity | None:
-        return self._customers.get(customer_id)
 
 
 def order(message_id: str, **ids: str) -> IncomingEvent:

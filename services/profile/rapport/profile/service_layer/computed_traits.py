@@ -35,6 +35,7 @@ from rapport.resourcenames import require_workspace
 from rapport.sqlstore import as_utc
 
 from . import commands
+from .cache_invalidation import invalidate_after_commit
 from .computed_batches import observe
 from .customer_locks import read_with_customers_locked
 from .dependencies import Dependencies
@@ -255,8 +256,7 @@ async def run_backfill(
                 now=now,
             )
             await uow.commit()
-        if changed:
-            await deps.profile_cache.invalidate(customer_scope(job.workspace, c) for c in changed)
+        await invalidate_after_commit(deps, job.workspace, changed)
         if done:
             _log.info(
                 "computed trait backfilled",

@@ -24,6 +24,7 @@ from rapport.resourcenames import require_workspace
 from rapport.sqlstore import run_with_retries
 
 from . import commands
+from .cache_invalidation import invalidate_after_commit
 from .customer_locks import locked_survivor, read_with_customers_locked
 from .customer_state import Erased, derived_export, erase_customer
 from .dependencies import Dependencies
@@ -325,8 +326,7 @@ async def _apply_retention(deps: Dependencies, policy: HygienePolicy, chunk: int
             return deleted, customers
 
         deleted, customers = await run_with_retries(deps.uow, attempt)
-        if customers:
-            await deps.profile_cache.invalidate(customer_scope(ws, c) for c in customers)
+        await invalidate_after_commit(deps, ws, customers)
         total += deleted
         if deleted < chunk:
             return total
@@ -371,7 +371,7 @@ async def _erase_if_inactive(deps: Dependencies, policy: HygienePolicy, customer
     scopes = await run_with_retries(deps.uow, attempt)
     if scopes is None:
         return False
-    await deps.profile_cache.invalidate({customer_scope(workspace, c) for c in scopes})
+    await invalidate_after_commit(deps, workspace, scopes)
     _log.info("inactive customer erased", extra={"workspace": workspace, "customer": customer_id})
     return True
 

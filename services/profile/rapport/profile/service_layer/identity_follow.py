@@ -34,14 +34,13 @@ from rapport.profile.adapters.identity_changes import (
     IdentityChanges,
 )
 from rapport.profile.adapters.identity_client import IdentityUnavailable
-from rapport.profile.adapters.profile_cache import customer_scope
 from rapport.profile.domain.documents import event_from_document
 from rapport.profile.domain.ingestion import extract_identifiers
 from rapport.profile.domain.model import EventType, Identifier
 from rapport.sqlstore import run_with_retries
-from rapport.versionedcache import CacheInvalidationError
 
 from .batch_write import BatchWrite
+from .cache_invalidation import invalidate_after_commit
 from .customer_state import erase_customer, rebuild_from_events, recompute_derived_state
 from .dependencies import Dependencies
 from .unit_of_work import ProfileUnitOfWork
@@ -185,7 +184,13 @@ class IdentityFollower:
             touched, signals = await run_with_retries(deps.uow, attempt)
         if signals:
             deps.notifier.notify()
-        await self._invalidate(workspace, touched)
+        await invalidate_after_commit(
+            deps,
+            workspace,
+            touched,
+            min_backoff=self._min_backoff,
+            max_backoff=self._max_backoff,
+        )
         _log.info(
             "identity change applied",
             extra={
@@ -195,25 +200,6 @@ class IdentityFollower:
                 "action": change.kind.value if change.kind else "",
             },
         )
-
-    async def _invalidate(self, workspace: str, customers: set[str]) -> None:
-        """The cached profiles of the customers a committed change touched, invalidated
-        whatever it takes: the change is not applied again (its cursor is saved), so
-        giving up would leave GetProfile answering from before it until entries expire."""
-        backoff = self._min_backoff
-        while True:
-            try:
-                await self._deps.profile_cache.invalidate(
-                    customer_scope(workspace, c) for c in customers
-                )
-                return
-            except CacheInvalidationError as err:
-                _log.warning(
-                    "profile cache invalidation failed after an identity change: retrying",
-                    extra={"workspace": workspace, "error_reason": err.cause_name},
-                )
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self._max_backoff)
 
 
 class _PendingCursor:

@@ -8,13 +8,13 @@ import asyncio
 from datetime import timedelta
 
 from rapport.errors import InvalidArgument
-from rapport.profile.adapters.profile_cache import customer_scope
 from rapport.profile.domain import names
 from rapport.profile.domain.segments import LifeStageModel, check_stages, compile_rule
 from rapport.resourcenames import require_workspace
 
 from . import commands
 from .audiences import evaluate_stages_chunk
+from .cache_invalidation import invalidate_after_commit
 from .dependencies import Dependencies
 from .rule_books import RULES
 
@@ -76,10 +76,7 @@ async def evaluate_stage_model(deps: Dependencies, model: LifeStageModel) -> int
                 uow, model.workspace, rules, now, after=after, size=deps.segment_chunk_size
             )
             await uow.commit()
-        if result.changed:
-            await deps.profile_cache.invalidate(
-                customer_scope(model.workspace, c) for c in result.changed
-            )
+        await invalidate_after_commit(deps, model.workspace, result.changed)
         if result.signals:
             deps.notifier.notify()
         signals += result.signals

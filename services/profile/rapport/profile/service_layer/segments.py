@@ -28,6 +28,7 @@ from rapport.resourcenames import require_workspace
 
 from . import commands, life_stages
 from .audiences import evaluate_chunk, preview_matches
+from .cache_invalidation import invalidate_after_commit
 from .computed_traits import values_between
 from .dependencies import Dependencies
 from .rule_books import RULES
@@ -292,10 +293,7 @@ async def evaluate_segment(deps: Dependencies, segment: Segment) -> int:
                 uow, segment, rule, now, after=after, size=deps.segment_chunk_size
             )
             await uow.commit()
-        if result.changed:
-            await deps.profile_cache.invalidate(
-                customer_scope(segment.workspace, c) for c in result.changed
-            )
+        await invalidate_after_commit(deps, segment.workspace, result.changed)
         if result.signals:
             deps.notifier.notify()
         signals += result.signals

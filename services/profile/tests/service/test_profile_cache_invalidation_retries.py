@@ -1,16 +1,17 @@
-"""An identity change the follower applied leaves no stale GetProfile answer behind,
-even when the cache could not be invalidated at the first try (Redis away for a
-moment): the follower retries the invalidation of the customers the change touched.
+"""Background work leaves no stale GetProfile answer behind, even when the cache could
+not be invalidated at the first try (Redis away for a moment): after its commit, the
+invalidation of the customers it changed is retried until it succeeds.
 
-It used to retry the whole change instead; the change was committed, so the retry
-found its cursor saved, did nothing and invalidated nothing: the cache went on
-answering the profile from before the change (an erased one too) until it expired.
+The identity follower used to retry the whole change instead; the change was committed,
+so the retry found its cursor saved, did nothing and invalidated nothing: the cache went
+on answering the profile from before the change (an erased one too) until it expired.
+A segment's evaluation failed, and its rerun found no membership left to change.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,10 +21,11 @@ from rapport.grpctesting import eventually
 from rapport.profile.adapters.identity_changes import ChangeKind, IdentityChange
 from rapport.profile.adapters.profile_cache import ProfileCache, in_process_cache
 from rapport.profile.domain.model import EventType, IncomingEvent
-from rapport.profile.service_layer import commands, ingestion, queries
+from rapport.profile.service_layer import commands, ingestion, queries, segments
 from rapport.profile.service_layer.identity_follow import IdentityFollower
 from rapport.versionedcache import CacheInvalidationError
 
+from .._profile_support import OneChange
 from .test_profile_handlers import make_deps, profile_of
 
 PARENT = "workspaces/default"
@@ -54,21 +56,6 @@ class FailingInvalidations:
 
     async def close(self) -> None:
         await self._cache.close()
-
-
-class OneChange:
-    """Identity's WatchChanges answering one change, then quiet."""
-
-    def __init__(self, change: IdentityChange) -> None:
-        self._change = change
-
-    async def watch(self, workspace: str, start_cursor: str) -> AsyncIterator[IdentityChange]:
-        if start_cursor < self._change.cursor:
-            yield self._change
-        await asyncio.Event().wait()
-
-    async def customer(self, workspace: str, customer_id: str) -> None:
-        return None
 
 
 def track(message_id: str, user_id: str) -> IncomingEvent:
@@ -127,4 +114,28 @@ async def test_a_merge_whose_first_invalidation_failed_shows_in_the_survivor(
 
     assert cache.failed
     assert (await profile_of(deps, ann.customer_id)).event_count == 3
+    await engine.dispose()
+
+
+async def test_a_segment_evaluation_whose_first_invalidation_failed_shows_in_profiles(
+    tmp_path: Path,
+) -> None:
+    deps, engine = await make_deps(tmp_path)
+    cache = FailingInvalidations(in_process_cache(100))
+    deps = replace(deps, profile_cache=cache)  # type: ignore[arg-type]
+    [ann] = await ingestion.ingest_events(commands.IngestEvents(PARENT, [track("a1", "ann")]), deps)
+    assert (await profile_of(deps, ann.customer_id)).segment_ids == ()  # cached now
+
+    await segments.create_segment(
+        commands.CreateSegment(PARENT, "Everyone", "true", segment_id="everyone"), deps
+    )
+    cache.failures = 1
+    for _ in range(2):  # as the background runner would: again after a failure
+        try:
+            await segments.evaluate_due_segments(deps)
+        except CacheInvalidationError:
+            continue
+
+    assert cache.failed
+    assert (await profile_of(deps, ann.customer_id)).segment_ids == ("everyone",)
     await engine.dispose()

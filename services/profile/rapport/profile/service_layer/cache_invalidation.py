@@ -1,0 +1,47 @@
+"""Cached profiles invalidated after a background job's commit, whatever it takes.
+
+A job (identity's changes, segment and life-stage evaluation, backfills, the hygiene
+sweeps) does not run its committed work again: if it gave up on an invalidation that
+failed (Redis away a moment), GetProfile would answer from before the change until the
+entries expire. So it waits, retrying with backoff, until the invalidation succeeds.
+(A request's own invalidation failing fails the request instead: its client retries.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+from rapport.profile.adapters.profile_cache import customer_scope
+from rapport.versionedcache import CacheInvalidationError
+
+from .dependencies import Dependencies
+
+_log = logging.getLogger(__name__)
+
+
+async def invalidate_after_commit(
+    deps: Dependencies,
+    workspace: str,
+    customers: Iterable[str],
+    *,
+    min_backoff: float = 0.2,
+    max_backoff: float = 30.0,
+) -> None:
+    """Invalidate the customers' cached profiles, retrying until it succeeds."""
+    scopes = {customer_scope(workspace, c) for c in customers}
+    if not scopes:
+        return
+    backoff = min_backoff
+    while True:
+        try:
+            await deps.profile_cache.invalidate(scopes)
+            return
+        except CacheInvalidationError as err:
+            _log.warning(
+                "profile cache invalidation failed after a commit: retrying",
+                extra={"workspace": workspace, "error_reason": err.cause_name},
+            )
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, max_backoff)
