@@ -61,6 +61,18 @@ class OneChange:
         return self._customers.get(customer_id)
 
 
+async def merge_into(stub: Any, make_event: Any, user_id: str, anonymous_id: str) -> str:
+    """Ingest one event carrying both ids, which merges the anonymous customer into the
+    user's (the older); the survivor's name."""
+    event = make_event(
+        f"merge-{user_id}-{anonymous_id}", user_id=user_id, anonymous_id=anonymous_id
+    )
+    answer = await stub.IngestEvents(pb.IngestEventsRequest(parent=WORKSPACE, events=[event]))
+    [result] = answer.results
+    assert result.status == pb.INGEST_STATUS_ACCEPTED, result
+    return result.customer
+
+
 async def watch(stub: Any, count: int, **request: Any) -> list[pb.WatchSignalsResponse]:
     """The first ``count`` WatchSignals responses (of workspace default unless ``parent``)."""
     request.setdefault("parent", WORKSPACE)

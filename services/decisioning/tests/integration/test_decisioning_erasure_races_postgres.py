@@ -11,9 +11,9 @@ import pytest
 from rapport.decisioning.adapters.decision_repository import DecisionRepository
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.grpctesting import HeldAfterRead
-from rapport.type.v1 import channel_pb2, message_content_pb2
+from rapport.type.v1 import channel_pb2
 
-from .._decisioning_support import without_contact_limits
+from ..service.test_decisioning_model_erasure_service import prepare
 
 PARENT = "workspaces/default"
 CUSTOMER = "workspaces/default/customers/c1"
@@ -30,32 +30,7 @@ async def test_an_outcome_recorded_during_an_erasure_does_not_outlive_it(
     fake_services.profile.traits[CUSTOMER] = {"plan": "gold"}
     fake_services.consent.grant(CUSTOMER, "marketing", channel_pb2.CHANNEL_EMAIL)
     async with serve(pg_settings) as stub:
-        await stub.CreateAction(
-            pb.CreateActionRequest(
-                parent=PARENT,
-                action_id="offer",
-                action=pb.Action(
-                    channels=[channel_pb2.CHANNEL_EMAIL],
-                    purpose="marketing",
-                    value=10.0,
-                    base_propensity=0.2,
-                    content=message_content_pb2.MessageContent(subject="s", text_body="b"),
-                ),
-            )
-        )
-        await without_contact_limits(stub)
-        await stub.CreateModel(
-            pb.CreateModelRequest(
-                parent=PARENT,
-                model_id="nba",
-                model=pb.Model(
-                    kind=pb.MODEL_KIND_BANDIT,
-                    mode=pb.MODEL_MODE_ACTIVE,
-                    features=["traits.plan"],
-                    reward_outcome=pb.OUTCOME_TYPE_CLICK,
-                ),
-            )
-        )
+        await prepare(stub)  # two actions and an active bandit
         decided = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=CUSTOMER))
         # RecordOutcome held once it has read which customer the decision is for.
         hold = HeldAfterRead(monkeypatch, DecisionRepository, "customer_of")

@@ -15,6 +15,7 @@ from rapport.profile.adapters.hygiene_repository import HygieneRepository
 from rapport.profile.adapters.repository import ProfileRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
+from .._profile_support import merge_into
 from ..service.test_profile_hygiene import POLICY, days_ago, ingest
 
 
@@ -86,9 +87,9 @@ async def test_an_erasure_with_a_merge_after_its_first_read_erases_the_survivor(
             stub.EraseProfile(pb.EraseProfileRequest(name=f"{anon.customer}/profile"))
         )
         await asyncio.wait_for(hold.reached.wait(), 10)
-        # Carrying both ids, it merges anon into kai (the older), with anon's event.
-        [both] = await ingest(stub, event_factory("ka", user_id="kai", anonymous_id="anon-k"))
-        assert both.customer == kai.customer != anon.customer
+        assert (
+            await merge_into(stub, event_factory, "kai", "anon-k") == kai.customer != anon.customer
+        )
         hold.release.set()
         await erasing
         # On the old code the erasure deleted nothing (anon's events had moved) and kai
@@ -126,8 +127,9 @@ async def test_remove_traits_with_a_merge_after_its_first_read_changes_the_survi
             )
         )
         await asyncio.wait_for(hold.reached.wait(), 10)
-        [both] = await ingest(stub, event_factory("ka", user_id="kai", anonymous_id="anon-k"))
-        assert both.customer == kai.customer != anon.customer
+        assert (
+            await merge_into(stub, event_factory, "kai", "anon-k") == kai.customer != anon.customer
+        )
         hold.release.set()
         # On the old code: OK, the trait still there (removed from the customer merged away).
         view = await removing

@@ -15,6 +15,7 @@ from rapport.profile.adapters.segment_repository import SegmentRepository
 from rapport.profile.v1 import profile_service_pb2 as pb
 
 from .. import conftest
+from .._profile_support import merge_into
 from ..service.test_profile_hygiene import ingest
 from ..service.test_profile_segments import members
 
@@ -41,9 +42,9 @@ async def test_a_merge_while_a_segment_chunk_reads_leaves_no_member_behind(
             )
         )
         await asyncio.wait_for(hold.reached.wait(), 10)
-        # Carrying both ids, it merges anon into kai (the older).
-        [both] = await ingest(stub, event_factory("ka", user_id="kai", anonymous_id="anon-k"))
-        assert both.customer == kai.customer != anon.customer
+        assert (
+            await merge_into(stub, event_factory, "kai", "anon-k") == kai.customer != anon.customer
+        )
         hold.release.set()
 
         async def evaluated() -> bool:
