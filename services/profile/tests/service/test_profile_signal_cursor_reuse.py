@@ -8,13 +8,14 @@ cursor; an event fell inside a running backfill's bound and was counted twice.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
 from rapport.profile.bootstrap import MIGRATIONS_DIR
 from rapport.profile.domain.computed import Kind
 from rapport.profile.domain.model import EventType, IncomingEvent
-from rapport.profile.service_layer import commands, computed_traits, hygiene, ingestion
+from rapport.profile.service_layer import commands, computed_traits, hygiene, ingestion, signals
 from rapport.profile.v1 import profile_service_pb2 as pb
 from rapport.sqlstore import create_engine, migrate
 from sqlalchemy import TextClause, text
@@ -156,3 +157,27 @@ async def test_the_upgrade_keeps_the_rows_and_never_reuses_a_seq(tmp_path: Path)
             } <= set(indexes)
     finally:
         await engine.dispose()
+
+
+async def test_a_reader_past_erased_signals_may_resume_before_the_next_one(
+    tmp_path: Path,
+) -> None:
+    deps, engine = await make_deps(tmp_path)
+    await ingestion.ingest_events(commands.IngestEvents(PARENT, [viewed("a1", "ann")]), deps)
+    [kim] = await ingestion.ingest_events(
+        commands.IngestEvents(PARENT, [viewed("k1", "kim")]), deps
+    )
+    async with deps.uow(readonly=True) as uow:
+        last = await uow.signal_log.last_seq()  # a reader has read up to kim's
+    await hygiene.erase_profile(
+        commands.EraseProfile(f"{PARENT}/customers/{kim.customer_id}/profile"), deps
+    )
+    # Every stored signal is now before the reader's cursor. It used to be refused
+    # (INVALID_ARGUMENT) until a new signal was logged.
+    stream = await signals.watch_signals(commands.WatchSignals(PARENT, str(last)), deps)
+    [lee] = await ingestion.ingest_events(
+        commands.IngestEvents(PARENT, [viewed("l1", "lee")]), deps
+    )
+    first = await asyncio.wait_for(anext(aiter(stream)), 5)
+    assert first.signal.customer_id == lee.customer_id and first.signal.seq > last
+    await engine.dispose()

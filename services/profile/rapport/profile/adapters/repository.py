@@ -380,9 +380,6 @@ class ProfileRepository:
             for row in await self._conn.execute(query)
         ]
 
-    async def last_signal_seq(self) -> int:
-        return int(await self._conn.scalar(select(func.max(signals.c.seq))) or 0)
-
 
 def _stored_event(row: Any) -> StoredEvent:
     event_type = EventType(row.type)

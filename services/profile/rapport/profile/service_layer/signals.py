@@ -47,7 +47,8 @@ async def watch_signals(cmd: commands.WatchSignals, deps: Dependencies) -> Async
             raise InvalidArgument("start_cursor", "is not a cursor returned by WatchSignals")
         after = int(cmd.start_cursor)
         async with deps.uow(readonly=True) as uow:
-            if after > await uow.profiles.last_signal_seq():
+            # Not the newest stored: a reader may have read signals erased since.
+            if after > await uow.signal_log.handed_out():
                 raise InvalidArgument("start_cursor", "is not a cursor returned by WatchSignals")
 
     async def read_after(seq: int, limit: int) -> list[SignalRecord]:
