@@ -6,9 +6,12 @@ They implement the client ports of rapport.decisioning.service_layer.dependencie
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
 from typing import Any
 
+from rapport.decisioning.adapters.catalogue_file import YamlConfigDocuments
 from rapport.decisioning.domain.model import Channel, Signal
 from rapport.decisioning.domain.outbound import (
     ConsentQuery,
@@ -17,6 +20,10 @@ from rapport.decisioning.domain.outbound import (
     OutboundMessage,
     SentMessage,
 )
+from rapport.decisioning.domain.rules import RuleBook
+from rapport.decisioning.service_layer.dependencies import Dependencies
+from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
+from rapport.pagination import PageTokens
 
 
 class FakeProfileClient:
@@ -106,3 +113,19 @@ class FakeDeliveryClient:
         )
         self._by_key[message.idempotency_key] = sent
         return sent
+
+
+def fake_dependencies(engine: Any, now: datetime, workspace: str = "default") -> Dependencies:
+    """Dependencies on ``engine`` (migrated) with the fake profile, consent and delivery
+    clients and a clock stopped at ``now``."""
+    return Dependencies(
+        uow=functools.partial(DecisioningUnitOfWork, engine),
+        profile=FakeProfileClient(),
+        consent=FakeConsentClient(),
+        delivery=FakeDeliveryClient(),
+        workspaces=(workspace,),
+        rules=RuleBook(),
+        page_tokens=PageTokens(None),
+        documents=YamlConfigDocuments(),
+        clock=lambda: now,
+    )

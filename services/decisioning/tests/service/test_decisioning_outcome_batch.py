@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +17,6 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from rapport.decisioning.adapters import tables
-from rapport.decisioning.adapters.catalogue_file import YamlConfigDocuments
 from rapport.decisioning.adapters.experiment_repository import SentMessage
 from rapport.decisioning.bootstrap import MIGRATIONS
 from rapport.decisioning.domain.contact_policy import Contact
@@ -37,7 +35,6 @@ from rapport.decisioning.domain.model import (
     Signal,
     TrackedEvent,
 )
-from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.domain.validation import validate_action
 from rapport.decisioning.service_layer import (
     attribution,
@@ -54,12 +51,10 @@ from rapport.decisioning.service_layer.attribution import attribute_event
 from rapport.decisioning.service_layer.dependencies import Dependencies
 from rapport.decisioning.service_layer.outcome_batch import attribute_events
 from rapport.decisioning.service_layer.trigger_runner import TriggerRunner
-from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
 from rapport.grpctesting import eventually
-from rapport.pagination import PageTokens
 from rapport.sqlstore import create_engine, migrate
 
-from .._decisioning_fakes import FakeConsentClient, FakeDeliveryClient, FakeProfileClient
+from .._decisioning_fakes import fake_dependencies
 
 WS = "default"
 PARENT = "workspaces/default"
@@ -94,17 +89,7 @@ async def stores(backend, tmp_path) -> AsyncIterator[Callable[[], Any]]:
         engine = create_engine(url, schema=schema)
         made.append((engine, schema, url))
         await migrate(engine, MIGRATIONS, schema=schema)
-        deps = Dependencies(
-            uow=functools.partial(DecisioningUnitOfWork, engine),
-            profile=FakeProfileClient(),
-            consent=FakeConsentClient(),
-            delivery=FakeDeliveryClient(),
-            workspaces=(WS,),
-            rules=RuleBook(),
-            page_tokens=PageTokens(None),
-            documents=YamlConfigDocuments(),
-            clock=lambda: NOW,
-        )
+        deps = fake_dependencies(engine, NOW, WS)
         await _set_up(deps)
         return Store(deps, engine)
 

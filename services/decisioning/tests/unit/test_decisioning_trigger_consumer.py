@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from google.protobuf import struct_pb2
 from rapport.decisioning import bootstrap
-from rapport.decisioning.adapters.catalogue_file import YamlConfigDocuments
 from rapport.decisioning.domain.model import (
     ActionDraft,
     Channel,
@@ -28,18 +27,15 @@ from rapport.decisioning.domain.model import (
 )
 from rapport.decisioning.domain.outbound import DependencyError
 from rapport.decisioning.domain.policies import DecisionSettings
-from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.domain.validation import validate_action, validate_trigger
 from rapport.decisioning.service_layer import commands, versions
 from rapport.decisioning.service_layer.dependencies import Dependencies
 from rapport.decisioning.service_layer.trigger_runner import TriggerRunner
-from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
 from rapport.eventbus import CURSOR_HEADER, DurableConsumer, LogSubjects, Terminated
-from rapport.pagination import PageTokens
 from rapport.profile.v1 import profile_service_pb2 as profile_pb
 from rapport.sqlstore import create_engine, migrate
 
-from .._decisioning_fakes import FakeConsentClient, FakeDeliveryClient, FakeProfileClient
+from .._decisioning_fakes import fake_dependencies
 
 ALICE = "workspaces/default/customers/alice"
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
@@ -50,17 +46,7 @@ SUBJECTS = LogSubjects("profile", "signals", partitions=4)
 async def deps(tmp_path) -> AsyncIterator[Dependencies]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
     await migrate(engine, bootstrap.MIGRATIONS)
-    dependencies = Dependencies(
-        uow=functools.partial(DecisioningUnitOfWork, engine),
-        profile=FakeProfileClient(),
-        consent=FakeConsentClient(),
-        delivery=FakeDeliveryClient(),
-        workspaces=("default",),
-        rules=RuleBook(),
-        page_tokens=PageTokens(None),
-        documents=YamlConfigDocuments(),
-        clock=lambda: NOW,
-    )
+    dependencies = fake_dependencies(engine, NOW)
     action = validate_action(
         "default",
         "reminder",
@@ -149,7 +135,7 @@ class StandInMessage:
         self.answers.append("term")
 
     async def in_progress(self) -> None:
-        pass
+        """The consumer's keep-alive: nothing the test counts."""
 
 
 async def deliver_until_answered(consumer: DurableConsumer, data: bytes) -> list[str]:

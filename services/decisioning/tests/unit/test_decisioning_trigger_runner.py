@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from rapport.decisioning.adapters.catalogue_file import YamlConfigDocuments
 from rapport.decisioning.bootstrap import MIGRATIONS
 from rapport.decisioning.domain.model import (
     ActionDraft,
@@ -22,7 +20,6 @@ from rapport.decisioning.domain.model import (
 )
 from rapport.decisioning.domain.outbound import UNUSABLE_ANSWER, DependencyError
 from rapport.decisioning.domain.policies import DecisionSettings
-from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.domain.validation import validate_action, validate_trigger
 from rapport.decisioning.service_layer import commands, versions
 from rapport.decisioning.service_layer.dependencies import Dependencies
@@ -34,14 +31,12 @@ from rapport.decisioning.service_layer.trigger_runner import (
     is_transient,
 )
 from rapport.decisioning.service_layer.triggered import Failure
-from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
 from rapport.errors import Aborted
 from rapport.grpctesting import eventually
-from rapport.pagination import PageTokens
 from rapport.sqlstore import TransientConflict, create_engine, migrate
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from .._decisioning_fakes import FakeConsentClient, FakeDeliveryClient, FakeProfileClient
+from .._decisioning_fakes import FakeProfileClient, fake_dependencies
 
 ALICE = "workspaces/default/customers/alice"
 RUNNER = "rapport.decisioning.service_layer.trigger_runner"
@@ -52,17 +47,7 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 async def deps(tmp_path) -> AsyncIterator[Dependencies]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'd.db'}")
     await migrate(engine, MIGRATIONS)
-    dependencies = Dependencies(
-        uow=functools.partial(DecisioningUnitOfWork, engine),
-        profile=FakeProfileClient(),
-        consent=FakeConsentClient(),
-        delivery=FakeDeliveryClient(),
-        workspaces=("default",),
-        rules=RuleBook(),
-        page_tokens=PageTokens(None),
-        documents=YamlConfigDocuments(),
-        clock=lambda: NOW,
-    )
+    dependencies = fake_dependencies(engine, NOW)
     action = validate_action(
         "default",
         "reminder",

@@ -93,12 +93,11 @@ async def test_a_trait_defined_during_an_ingest_counts_its_events_once(
 
 
 async def test_a_merge_while_a_backfill_chunk_reads_counts_for_the_survivor(
-    profile_server: Any, postgres_url: str, pg_schema: str, monkeypatch: pytest.MonkeyPatch
+    pg_profile_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The first chunk, held after its read, before its customers' locks.
     hold = HeldAfterRead(monkeypatch, BackfillRepository, "events_after")
-    settings = {"database_url": postgres_url, "database_schema": pg_schema}
-    async with profile_server(**settings, backfill_chunk_size=100) as (stub, _):
+    async with pg_profile_server(backfill_chunk_size=100) as (stub, _):
         (kai, *_) = await ingest(stub, *(order(f"k{n}", "kai") for n in range(3)))
         anonymous = [order(f"a{n}", "") for n in range(3)]
         for event in anonymous:

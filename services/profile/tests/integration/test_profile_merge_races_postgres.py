@@ -20,16 +20,13 @@ from ..service.test_profile_hygiene import POLICY, days_ago, ingest
 
 
 async def test_a_merge_while_the_sweep_reads_leaves_the_survivor_counted_right(
-    profile_server: Any,
+    pg_profile_server: Any,
     event_factory: Any,
-    postgres_url: str,
-    pg_schema: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Held after its read, before its customers' locks.
     hold = HeldAfterRead(monkeypatch, HygieneRepository, "expired_events", armed=False)
-    settings = {"database_url": postgres_url, "database_schema": pg_schema}
-    async with profile_server(**settings, hygiene_sweep_interval=0.2) as (stub, _):
+    async with pg_profile_server(hygiene_sweep_interval=0.2) as (stub, _):
         [kai] = await ingest(stub, event_factory("k", user_id="kai", event="Page Viewed"))
         anonymous = await ingest(
             stub,
@@ -70,16 +67,13 @@ async def test_a_merge_while_the_sweep_reads_leaves_the_survivor_counted_right(
 
 
 async def test_an_erasure_with_a_merge_after_its_first_read_erases_the_survivor(
-    profile_server: Any,
+    pg_profile_server: Any,
     event_factory: Any,
-    postgres_url: str,
-    pg_schema: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # EraseProfile held after it read which customer survives, before locking it.
     hold = HeldAfterRead(monkeypatch, ProfileRepository, "survivor_of", armed=False)
-    settings = {"database_url": postgres_url, "database_schema": pg_schema}
-    async with profile_server(**settings) as (stub, _):
+    async with pg_profile_server() as (stub, _):
         [kai] = await ingest(stub, event_factory("k", user_id="kai"))
         [anon] = await ingest(stub, event_factory("a", anonymous_id="anon-k"))
         hold.armed = True
@@ -104,15 +98,12 @@ async def test_an_erasure_with_a_merge_after_its_first_read_erases_the_survivor(
 
 
 async def test_remove_traits_with_a_merge_after_its_first_read_changes_the_survivor(
-    profile_server: Any,
+    pg_profile_server: Any,
     event_factory: Any,
-    postgres_url: str,
-    pg_schema: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hold = HeldAfterRead(monkeypatch, ProfileRepository, "survivor_of", armed=False)
-    settings = {"database_url": postgres_url, "database_schema": pg_schema}
-    async with profile_server(**settings) as (stub, _):
+    async with pg_profile_server() as (stub, _):
         [kai] = await ingest(stub, event_factory("k", user_id="kai"))
         [anon] = await ingest(
             stub,

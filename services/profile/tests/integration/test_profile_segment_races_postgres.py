@@ -23,16 +23,13 @@ PARENT = "workspaces/default"
 
 
 async def test_a_merge_while_a_segment_chunk_reads_leaves_no_member_behind(
-    profile_server: Any,
+    pg_profile_server: Any,
     event_factory: Any,
-    postgres_url: str,
-    pg_schema: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The fill's first chunk, held after its read, before its customers' locks.
     hold = HeldAfterRead(monkeypatch, SegmentRepository, "customers_after", armed=False)
-    settings = {"database_url": postgres_url, "database_schema": pg_schema}
-    async with profile_server(**settings) as (stub, _):
+    async with pg_profile_server() as (stub, _):
         [kai] = await ingest(stub, event_factory("k", user_id="kai"))
         [anon] = await ingest(stub, event_factory("a", anonymous_id="anon-k"))
         hold.armed = True
@@ -57,15 +54,12 @@ async def test_a_merge_while_a_segment_chunk_reads_leaves_no_member_behind(
 
 
 async def test_a_customer_created_while_a_segment_chunk_reads_stays_a_member(
-    profile_server: Any,
+    pg_profile_server: Any,
     event_factory: Any,
-    postgres_url: str,
-    pg_schema: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hold = HeldAfterRead(monkeypatch, SegmentRepository, "customers_after", armed=False)
-    settings = {"database_url": postgres_url, "database_schema": pg_schema}
-    async with profile_server(**settings) as (stub, _):
+    async with pg_profile_server() as (stub, _):
         known = await ingest(stub, *(event_factory(f"e{n}", user_id=f"u{n}") for n in range(3)))
         hold.armed = True
         segment = await stub.CreateSegment(

@@ -16,10 +16,9 @@ PARENT = "workspaces/default"
 
 
 async def test_a_reader_past_erased_signals_resumes(
-    profile_server: Any, event_factory: Any, postgres_url: str, pg_schema: str
+    pg_profile_server: Any, event_factory: Any
 ) -> None:
-    settings = {"database_url": postgres_url, "database_schema": pg_schema}
-    async with profile_server(**settings) as (stub, _):
+    async with pg_profile_server() as (stub, _):
         await ingest(stub, event_factory("a1", user_id="ann"))
         [kim] = await ingest(stub, event_factory("k1", user_id="kim"))
         _, last = await watch(stub, 2)

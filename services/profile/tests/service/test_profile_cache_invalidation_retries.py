@@ -11,9 +11,10 @@ A segment's evaluation failed, and its rerun found no membership left to change.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rapport.errors import NotFound
@@ -22,6 +23,7 @@ from rapport.profile.adapters.identity_changes import ChangeKind, IdentityChange
 from rapport.profile.adapters.profile_cache import ProfileCache, in_process_cache
 from rapport.profile.domain.model import EventType, IncomingEvent
 from rapport.profile.service_layer import commands, ingestion, queries, segments
+from rapport.profile.service_layer.dependencies import Dependencies
 from rapport.profile.service_layer.identity_follow import IdentityFollower
 from rapport.versionedcache import CacheInvalidationError
 
@@ -62,6 +64,20 @@ def track(message_id: str, user_id: str) -> IncomingEvent:
     return IncomingEvent(EventType.TRACK, message_id, user_id=user_id, event="Viewed")
 
 
+@pytest.fixture
+async def with_ann(tmp_path: Path) -> AsyncIterator[tuple[Dependencies, FailingInvalidations, Any]]:
+    """Dependencies whose profile cache fails invalidations on demand, and ann's ingest
+    result (one event)."""
+    deps, engine = await make_deps(tmp_path)
+    cache = FailingInvalidations(in_process_cache(100))
+    deps = replace(deps, profile_cache=cache)  # type: ignore[arg-type]
+    [ann] = await ingestion.ingest_events(commands.IngestEvents(PARENT, [track("a1", "ann")]), deps)
+    try:
+        yield deps, cache, ann
+    finally:
+        await engine.dispose()
+
+
 async def follow_until_applied(follower: IdentityFollower) -> None:
     following = asyncio.create_task(follower.run())
     try:
@@ -72,12 +88,9 @@ async def follow_until_applied(follower: IdentityFollower) -> None:
 
 
 async def test_an_erasure_whose_first_invalidation_failed_is_not_answered_from_the_cache(
-    tmp_path: Path,
+    with_ann: tuple[Dependencies, FailingInvalidations, Any],
 ) -> None:
-    deps, engine = await make_deps(tmp_path)
-    cache = FailingInvalidations(in_process_cache(100))
-    deps = replace(deps, profile_cache=cache)  # type: ignore[arg-type]
-    [ann] = await ingestion.ingest_events(commands.IngestEvents(PARENT, [track("a1", "ann")]), deps)
+    deps, cache, ann = with_ann
     assert (await profile_of(deps, ann.customer_id)).event_count == 1  # cached now
 
     cache.failures = 1
@@ -92,16 +105,12 @@ async def test_an_erasure_whose_first_invalidation_failed_is_not_answered_from_t
         await queries.get_profile(
             commands.GetProfile(f"{PARENT}/customers/{ann.customer_id}/profile"), deps
         )
-    await engine.dispose()
 
 
 async def test_a_merge_whose_first_invalidation_failed_shows_in_the_survivor(
-    tmp_path: Path,
+    with_ann: tuple[Dependencies, FailingInvalidations, Any],
 ) -> None:
-    deps, engine = await make_deps(tmp_path)
-    cache = FailingInvalidations(in_process_cache(100))
-    deps = replace(deps, profile_cache=cache)  # type: ignore[arg-type]
-    [ann] = await ingestion.ingest_events(commands.IngestEvents(PARENT, [track("a1", "ann")]), deps)
+    deps, cache, ann = with_ann
     bob, _ = await ingestion.ingest_events(
         commands.IngestEvents(PARENT, [track("b1", "bob"), track("b2", "bob")]), deps
     )
@@ -114,16 +123,12 @@ async def test_a_merge_whose_first_invalidation_failed_shows_in_the_survivor(
 
     assert cache.failed
     assert (await profile_of(deps, ann.customer_id)).event_count == 3
-    await engine.dispose()
 
 
 async def test_a_segment_evaluation_whose_first_invalidation_failed_shows_in_profiles(
-    tmp_path: Path,
+    with_ann: tuple[Dependencies, FailingInvalidations, Any],
 ) -> None:
-    deps, engine = await make_deps(tmp_path)
-    cache = FailingInvalidations(in_process_cache(100))
-    deps = replace(deps, profile_cache=cache)  # type: ignore[arg-type]
-    [ann] = await ingestion.ingest_events(commands.IngestEvents(PARENT, [track("a1", "ann")]), deps)
+    deps, cache, ann = with_ann
     assert (await profile_of(deps, ann.customer_id)).segment_ids == ()  # cached now
 
     await segments.create_segment(
@@ -138,4 +143,3 @@ async def test_a_segment_evaluation_whose_first_invalidation_failed_shows_in_pro
 
     assert cache.failed
     assert (await profile_of(deps, ann.customer_id)).segment_ids == ("everyone",)
-    await engine.dispose()

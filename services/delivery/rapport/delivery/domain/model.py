@@ -256,8 +256,9 @@ class Message:
     # Opens and clicks reported, repeats included (open_time, click_time: the first).
     open_count: int = 0
     click_count: int = 0
-    # The lease of the dispatcher attempting it (set when claimed): the attempt checks
-    # it still holds it before calling a provider (an erasure cancels a claimed message).
+    # The lease of the dispatcher attempting it (set when claimed): the dispatcher
+    # records the attempt under it, and the attempt checks it still holds it before
+    # calling a provider (an erasure cancels a claimed message).
     lease_token: str = field(default="", compare=False, repr=False)
     # Its stored status history, oldest first, when it was read for showing.
     history: tuple[StatusChange, ...] = field(default=(), compare=False, repr=False)

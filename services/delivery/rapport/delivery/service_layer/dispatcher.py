@@ -60,7 +60,7 @@ class Dispatcher:
         self._attempt_timeout = attempt_timeout_seconds
         self._lease = timedelta(seconds=lease_seconds)
         # Outcomes waiting to be stored, and the task storing them (group commit).
-        self._to_record: list[tuple[Message, str, asyncio.Future[bool]]] = []
+        self._to_record: list[tuple[Message, asyncio.Future[bool]]] = []
         self._recorder: asyncio.Future[None] | None = None
         # Messages in flight per lane (a channel's value; "" for a channel not chosen yet).
         self._lanes: dict[str, int] = {}
@@ -84,7 +84,7 @@ class Dispatcher:
             while True:
                 self._wake.clear()
                 free = self._concurrency - len(in_flight)
-                claimed: list[tuple[Message, str]] = []
+                claimed: list[Message] = []
                 if free > 0 and (free >= floor or polled or not in_flight):
                     if self._linger and in_flight and not polled:
                         # Woken by a new message while busy: let the next few join it.
@@ -94,8 +94,8 @@ class Dispatcher:
                         claimed = await self._claim(free)
                     except Exception as err:
                         _log.error("claiming due messages failed", extra=_error(err))
-                for message, token in claimed:
-                    task = asyncio.create_task(self._in_lane(message, token))
+                for message in claimed:
+                    task = asyncio.create_task(self._in_lane(message))
                     in_flight.add(task)
                     task.add_done_callback(finished)
                 if claimed and len(claimed) == free:
@@ -121,7 +121,7 @@ class Dispatcher:
         """Claim and attempt everything due now, once; returns how many were attempted."""
         attempted = 0
         while claimed := await self._claim(self._concurrency):
-            await asyncio.gather(*(self._in_lane(m, t) for m, t in claimed))
+            await asyncio.gather(*(self._in_lane(m) for m in claimed))
             attempted += len(claimed)
         return attempted
 
@@ -141,7 +141,8 @@ class Dispatcher:
         room = {lane: self.lane_capacity(lane) - self._lanes.get(lane, 0) for lane in lanes}
         return {lane: free for lane, free in room.items() if free > 0}
 
-    async def _claim(self, limit: int) -> list[tuple[Message, str]]:
+    async def _claim(self, limit: int) -> list[Message]:
+        """Due messages leased to this dispatcher (each carries its lease_token)."""
         room = self._room()
         if not room or limit < 1:
             return []
@@ -158,17 +159,17 @@ class Dispatcher:
             await uow.commit()
         for message in messages:
             message.lease_token = token
-        return [(message, token) for message in messages]
+        return messages
 
-    async def _in_lane(self, message: Message, lease_token: str) -> None:
+    async def _in_lane(self, message: Message) -> None:
         lane = message.channel.value if message.channel is not None else ""
         self._lanes[lane] = self._lanes.get(lane, 0) + 1
         try:
-            await self._attempt(message, lease_token)
+            await self._attempt(message)
         finally:
             self._lanes[lane] -= 1
 
-    async def _attempt(self, message: Message, lease_token: str) -> None:
+    async def _attempt(self, message: Message) -> None:
         try:
             async with asyncio.timeout(self._attempt_timeout):
                 await attempt_delivery(message, self._deps)
@@ -176,7 +177,7 @@ class Dispatcher:
             self._retry_unless_final(message, "ATTEMPT_TIMEOUT")
         except asyncio.CancelledError:
             # Shutting down: hand the message back now rather than when the lease expires.
-            await self._release(message, lease_token)
+            await self._release(message)
             raise
         except Exception as err:
             # One message's unexpected failure is that message's alone: it is retried
@@ -186,7 +187,7 @@ class Dispatcher:
         # Once the provider took the message, a shutdown must not lose the record of it:
         # the outcome is queued for the recorder at once (no task of its own), and a
         # cancelled attempt still waits until it is stored.
-        recording = self._record(message, lease_token)
+        recording = self._record(message)
         try:
             kept = await asyncio.shield(recording)
         except asyncio.CancelledError:
@@ -211,12 +212,12 @@ class Dispatcher:
         if not message.is_final:
             retry_later(message, why, self._deps)
 
-    def _record(self, message: Message, lease_token: str) -> asyncio.Future[bool]:
+    def _record(self, message: Message) -> asyncio.Future[bool]:
         """Queue the outcome to be stored (group commit: the outcomes that finish while
         one batch is being written go together in the next transaction); the future
         says whether it was kept (False: the lease was lost)."""
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._to_record.append((message, lease_token, done))
+        self._to_record.append((message, done))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.ensure_future(self._record_batches())
         return done
@@ -243,30 +244,30 @@ class Dispatcher:
                             extra={"message_id": one[0].id, **_error(err)},
                         )
                         kept.append(False)
-            for (_, _, done), was_kept in zip(batch, kept, strict=True):
+            for (_, done), was_kept in zip(batch, kept, strict=True):
                 if not done.done():
                     done.set_result(was_kept)
 
-    async def _write(self, batch: list[tuple[Message, str, asyncio.Future[bool]]]) -> list[bool]:
+    async def _write(self, batch: list[tuple[Message, asyncio.Future[bool]]]) -> list[bool]:
         # Storing takes each message's pending status changes: a batch that does not
         # commit gives them back, so a retry stores them.
-        pending = [list(m.changes) for m, _, _ in batch]
+        pending = [list(m.changes) for m, _ in batch]
         try:
             async with self._deps.uow_factory() as uow:
-                kept = await uow.messages.record_attempts([(m, token) for m, token, _ in batch])
+                kept = await uow.messages.record_attempts([(m, m.lease_token) for m, _ in batch])
                 await uow.commit()
         except BaseException:
-            for (message, _, _), changes in zip(batch, pending, strict=True):
+            for (message, _), changes in zip(batch, pending, strict=True):
                 message.changes = changes
             raise
         return kept
 
-    async def _release(self, message: Message, lease_token: str) -> None:
+    async def _release(self, message: Message) -> None:
         message.unclaim()
         try:
             async with asyncio.timeout(2):
                 async with self._deps.uow_factory() as uow:
-                    await uow.messages.record_attempt(message, lease_token)
+                    await uow.messages.record_attempt(message, message.lease_token)
                     await uow.commit()
         except Exception:
             _log.warning("could not release a lease", extra={"message_id": message.id})
