@@ -294,6 +294,32 @@ async def test_postgres_shared_advisory_locks_share_and_exclude_the_exclusive(
         assert not await try_lock("SELECT pg_try_advisory_xact_lock_shared(:k)")
 
 
+async def reads_during_a_commit(engine: AsyncEngine) -> dict[str, list[int]]:
+    """Per mode, the rows a unit of work counts before and after another commits."""
+
+    async def count(uow: Uow) -> int:
+        return len((await uow.connection.execute(select(counters))).all())
+
+    seen: dict[str, list[int]] = {}
+    for mode in ("readonly", "snapshot"):
+        async with Uow(engine, **{mode: True}) as reader:
+            first = await count(reader)
+            async with Uow(engine) as writer:
+                await writer.connection.execute(insert(counters).values(id=mode, n=1))
+                await writer.commit()
+            seen[mode] = [first, await count(reader)]
+    return seen
+
+
+async def test_a_snapshot_unit_reads_one_moment_on_postgres(postgres: AsyncEngine) -> None:
+    # READ COMMITTED sees the commit: why exports ask for the snapshot.
+    assert await reads_during_a_commit(postgres) == {"readonly": [0, 1], "snapshot": [1, 1]}
+
+
+async def test_a_read_unit_reads_one_moment_on_sqlite(sqlite: AsyncEngine) -> None:
+    assert await reads_during_a_commit(sqlite) == {"readonly": [0, 0], "snapshot": [1, 1]}
+
+
 def test_database_unreachable_tells_a_database_away_from_a_bad_statement() -> None:
     away = OperationalError("SELECT 1", {}, ConnectionRefusedError())
     dropped = DBAPIError("SELECT 1", {}, Exception(), connection_invalidated=True)

@@ -10,7 +10,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ._engine import SQLITE_BEGIN_OPTION, is_sqlite
+from ._engine import SQLITE_BEGIN_OPTION, is_postgres, is_sqlite
 
 # One writer at a time per SQLite database (each service is one process per
 # file), so writers queue in-process instead of failing with "database is locked".
@@ -30,13 +30,22 @@ class SqlUnitOfWork:
     Subclasses override :meth:`_open_repositories` to build their repositories
     on ``self.connection``. Not re-entrant: on SQLite, nesting two writing
     units of work on the same engine would wait on itself.
+
+    ``snapshot=True`` (implies ``readonly``): every statement reads the database as
+    it was at the first one, for answers assembled from several reads (a data
+    subject's export) that a concurrent commit must not split. PostgreSQL runs the
+    transaction REPEATABLE READ (read-only transactions there never fail to
+    serialise); SQLite's deferred read transaction already keeps one snapshot.
     """
 
     connection: AsyncConnection
 
-    def __init__(self, engine: AsyncEngine, *, readonly: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, readonly: bool = False, snapshot: bool = False
+    ) -> None:
         self.engine = engine
-        self.readonly = readonly
+        self.readonly = readonly or snapshot
+        self.snapshot = snapshot
         self._lock: asyncio.Lock | None = None
 
     async def __aenter__(self) -> Self:
@@ -51,6 +60,8 @@ class SqlUnitOfWork:
                     # Take the write lock up front: a deferred transaction that
                     # upgrades from read to write can fail with SQLITE_BUSY.
                     await connection.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+                if self.snapshot and is_postgres(self.engine):
+                    await connection.execution_options(isolation_level="REPEATABLE READ")
                 await connection.begin()
             except BaseException:
                 await connection.close()

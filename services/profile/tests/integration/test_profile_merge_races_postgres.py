@@ -1,11 +1,12 @@
 """Profile on PostgreSQL with a merge committed between a first read and the locks: the
 retention sweep's counters that follow a deletion are the survivor's, which holds the
 events by then; EraseProfile erases, and RemoveTraits changes, the survivor that holds
-the customer's data."""
+the customer's data; ExportProfile answers from one moment of a merge."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import grpc
@@ -125,3 +126,35 @@ async def test_remove_traits_with_a_merge_after_its_first_read_changes_the_survi
         # On the old code: OK, the trait still there (removed from the customer merged away).
         view = await removing
         assert view.customer == kai.customer and "color" not in view.traits
+
+
+async def test_an_export_with_a_merge_after_its_first_read_exports_one_moment(
+    pg_profile_server: Any,
+    event_factory: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ExportProfile held after it read which customer survives, before the sections.
+    hold = HeldAfterRead(monkeypatch, ProfileRepository, "survivor_of", armed=False)
+    async with pg_profile_server() as (stub, _):
+        [kai] = await ingest(stub, event_factory("k", user_id="kai"))
+        [anon] = await ingest(
+            stub,
+            event_factory(
+                "a", type=pb.EVENT_TYPE_IDENTIFY, anonymous_id="anon-x", traits={"color": "red"}
+            ),
+        )
+        hold.armed = True
+        exporting = asyncio.ensure_future(
+            stub.ExportProfile(pb.ExportProfileRequest(name=f"{anon.customer}/profile"))
+        )
+        await asyncio.wait_for(hold.reached.wait(), 10)
+        assert (
+            await merge_into(stub, event_factory, "kai", "anon-x") == kai.customer != anon.customer
+        )
+        hold.release.set()
+        # On the old code: NOT_FOUND, anon's data read after it had moved to kai.
+        data = json.loads((await exporting).data_json)
+        assert data["customer"] == anon.customer
+        assert [event["message_id"] for event in data["events"]] == ["a"]
+        assert data["traits"]["color"]["value"] == "red"
+        assert data["merged_customers"] == []

@@ -67,7 +67,9 @@ async def export_profile(cmd: commands.ExportProfile, deps: Dependencies) -> Exp
     size = page_size(cmd.page_size)
     after = keyset_position(deps.page_tokens.decode(cmd.page_token, bound_to=cmd.name), "s", int)
     ws, now = ref.workspace, deps.clock()
-    async with deps.uow(readonly=True) as uow:
+    # One snapshot: a merge committing mid-export would otherwise move the data
+    # between the survivor's read and the sections' reads.
+    async with deps.uow(snapshot=True) as uow:
         customer = await uow.profiles.survivor_of(ws, ref.customer_id)
         rows = await uow.hygiene.events_of(ws, customer, after=after, limit=size + 1)
         if after is None:

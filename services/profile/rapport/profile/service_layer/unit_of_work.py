@@ -47,9 +47,10 @@ UnitOfWorkFactory = Callable[..., ProfileUnitOfWork]
 
 
 def unit_of_work_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
-    """``factory()`` for writes, ``factory(readonly=True)`` for reads."""
+    """``factory()`` for writes, ``factory(readonly=True)`` for reads,
+    ``factory(snapshot=True)`` for reads that must see one moment (exports)."""
 
-    def factory(*, readonly: bool = False) -> ProfileUnitOfWork:
-        return ProfileUnitOfWork(engine, readonly=readonly)
+    def factory(*, readonly: bool = False, snapshot: bool = False) -> ProfileUnitOfWork:
+        return ProfileUnitOfWork(engine, readonly=readonly, snapshot=snapshot)
 
     return factory
