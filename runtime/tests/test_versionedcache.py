@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -250,6 +251,65 @@ async def test_redis_values_expire_at_their_own_validity(
     assert not await raw.exists(f"{prefix}{{a}}:2")
 
 
+async def test_redis_a_writer_dying_after_its_commit_leaves_nothing_stale_trusted(
+    replicas: list[RedisVersionedCache], raw: redis_asyncio.Redis, prefix: str
+) -> None:
+    a, b = replicas
+    await a.get_many([A1], now=NOW)
+    await store(a, A1, Price(1))
+    # B fences, a reader reads the database before B's commit, B commits and dies.
+    await b.fence(["a"])
+    [(hit, tag)] = await a.get_many([A1], now=NOW)
+    assert hit is None and tag is None  # a fenced scope: a miss, nothing to store under
+    await a.put_many([(A1, tag, Price(1))], now=NOW)
+    assert (await a.get_many([A1], now=NOW))[0].value is None
+    assert 0 < await raw.pttl(f"{prefix}{{a}}:v") <= 30_000  # gone with its writer
+    # Without the fence the old value (or one read just before the commit) was
+    # served until its TTL. Once the fence lapses, values are stored again.
+    await raw.delete(f"{prefix}{{a}}:v")
+    await a.get_many([A1], now=NOW)
+    await store(a, A1, Price(2))
+    assert (await b.get_many([A1], now=NOW))[0].value == Price(2)
+
+
+async def test_redis_fences_of_concurrent_writers_hold_until_each_invalidates(
+    replicas: list[RedisVersionedCache], raw: redis_asyncio.Redis, prefix: str
+) -> None:
+    a, b = replicas
+    first = await a.fence(["a"])
+    second = await b.fence(["a"])
+    await a.invalidate(["a"], fence=first)
+    # The second writer has not committed: its fence still stands.
+    assert (await a.get_many([A1], now=NOW))[0] == Lookup(None, None)
+    await b.invalidate(["a"], fence=second)
+    [(hit, tag)] = await a.get_many([A1], now=NOW)
+    assert hit is None and isinstance(tag, str) and not tag.startswith("f:")
+    await a.put_many([(A1, tag, Price(3))], now=NOW)
+    assert (await b.get_many([A1], now=NOW))[0].value == Price(3)
+    # A plain invalidation (no fence of its own) leaves a writer's fence in place.
+    third = await a.fence(["a"])
+    await b.invalidate(["a"])
+    assert (await a.get_many([A1], now=NOW))[0] == Lookup(None, None)
+    await a.invalidate(["a"], fence=third)
+    assert (await a.get_many([A1], now=NOW))[0].tag is not None
+
+
+async def test_redis_a_lapsed_fence_stops_counting(
+    redis_url: str, raw: redis_asyncio.Redis, prefix: str
+) -> None:
+    cache = redis_cache(redis_url, prefix, fence_seconds=0.05)
+    try:
+        await cache.fence(["a"])  # its writer dies
+        await asyncio.sleep(0.1)
+        live = await cache.fence(["a"])
+        stored = await raw.get(f"{prefix}{{a}}:v")
+        assert stored.startswith("f:") and stored.count(",") == 0  # the dead one dropped
+        await cache.invalidate(["a"], fence=live)
+        assert not (await raw.get(f"{prefix}{{a}}:v")).startswith("f:")
+    finally:
+        await cache.close()
+
+
 async def test_redis_down_reads_miss_and_invalidation_fails_distinctly() -> None:
     # Nothing listens on port 1.
     cache = redis_cache("redis://127.0.0.1:1/0", "down:", timeout_seconds=0.2)
@@ -259,6 +319,8 @@ async def test_redis_down_reads_miss_and_invalidation_fails_distinctly() -> None
         with pytest.raises(CacheInvalidationError) as raised:
             await cache.invalidate(["a"])
         assert raised.value.cause_name in {"ConnectionError", "TimeoutError", "OSError"}
+        with pytest.raises(CacheInvalidationError):
+            await cache.fence(["a"])
     finally:
         await cache.close()
 

@@ -27,8 +27,9 @@ class Lookup(NamedTuple, Generic[V]):
 class CacheInvalidationError(Unavailable):
     """A writer could not move the versions: other replicas may still trust old values.
 
-    Raised after the write committed: the caller decides whether acknowledging is
-    safe (a caller that re-checks every hit) or the client must retry.
+    Raised by ``invalidate`` after the write committed: the caller decides whether
+    acknowledging is safe (a caller that re-checks every hit) or the client must
+    retry. Raised by ``fence`` before the commit: the write should not be made.
     """
 
     def __init__(self, cause: BaseException | None) -> None:
@@ -44,7 +45,9 @@ class VersionedCache(Protocol[K_contra, V]):
 
     Protocol: ``get_many`` BEFORE reading the database, ``put_many`` with the tags it
     returned AFTER; writers call ``invalidate`` with the scopes they changed after
-    their commit and before acknowledging.
+    their commit and before acknowledging. A writer whose commit must not be
+    followed by stale answers even if it dies before invalidating calls ``fence``
+    before its commit and hands the fence to ``invalidate``.
     """
 
     async def get_many(
@@ -55,7 +58,9 @@ class VersionedCache(Protocol[K_contra, V]):
         self, items: Sequence[tuple[K_contra, VersionTag, V]], *, now: datetime | None = None
     ) -> None: ...
 
-    async def invalidate(self, scopes: Iterable[str]) -> None: ...
+    async def fence(self, scopes: Iterable[str]) -> str | None: ...
+
+    async def invalidate(self, scopes: Iterable[str], *, fence: str | None = None) -> None: ...
 
     async def close(self) -> None: ...
 

@@ -73,7 +73,11 @@ class InProcessVersionedCache(Generic[HK, V]):
             while len(self._values) > self._max_entries:
                 self._values.popitem(last=False)  # least recently used
 
-    async def invalidate(self, scopes: Iterable[str]) -> None:
+    async def fence(self, scopes: Iterable[str]) -> str | None:
+        # A writer that dies takes this memory with it: nothing to fence.
+        return None
+
+    async def invalidate(self, scopes: Iterable[str], *, fence: str | None = None) -> None:
         for scope in scopes:
             self._versions[self._stripe(scope)] += 1
 
@@ -93,7 +97,10 @@ class NoVersionedCache(Generic[HK, V]):
     ) -> None:
         return None
 
-    async def invalidate(self, scopes: Iterable[str]) -> None:
+    async def fence(self, scopes: Iterable[str]) -> str | None:
+        return None
+
+    async def invalidate(self, scopes: Iterable[str], *, fence: str | None = None) -> None:
         return None
 
     async def close(self) -> None:

@@ -6,7 +6,7 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, Generic, NotRequired, Required, TypedDict
 
@@ -27,6 +27,58 @@ from ._common import (
 
 _log = logging.getLogger(__name__)
 
+# A fenced scope's version key holds "f:" and its writers' fences, each
+# "<expiry in ms since the epoch>.<random>", comma-separated. Readers miss and store
+# nothing under it; a fence past its expiry (its writer died) no longer counts.
+_FENCE_PREFIX = "f:"
+
+# KEYS[1] the version key; ARGV[1] the new fence; ARGV[2] its lifetime in ms.
+_FENCE_SCRIPT = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local fences = {}
+local latest = now_ms + tonumber(ARGV[2])
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, 2) == 'f:' then
+  for fence in string.gmatch(string.sub(current, 3), '[^,]+') do
+    local expiry = tonumber(string.match(fence, '^(%d+)%.'))
+    if expiry and expiry > now_ms then
+      table.insert(fences, fence)
+      if expiry > latest then latest = expiry end
+    end
+  end
+end
+table.insert(fences, tostring(now_ms + tonumber(ARGV[2])) .. '.' .. ARGV[1])
+redis.call('SET', KEYS[1], 'f:' .. table.concat(fences, ','), 'PX', latest - now_ms)
+return fences[#fences]
+"""
+
+# KEYS[1] the version key; ARGV[1] the caller's fence ('' for none), ARGV[2] the new
+# version, ARGV[3] its lifetime in ms. Other writers' live fences stay in place.
+_INVALIDATE_SCRIPT = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local fences = {}
+local latest = 0
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, 2) == 'f:' then
+  for fence in string.gmatch(string.sub(current, 3), '[^,]+') do
+    local expiry, token = string.match(fence, '^(%d+)%.(.+)$')
+    expiry = tonumber(expiry)
+    if token ~= ARGV[1] and expiry and expiry > now_ms then
+      table.insert(fences, fence)
+      if expiry > latest then latest = expiry end
+    end
+  end
+end
+if #fences == 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], 'f:' .. table.concat(fences, ','), 'PX', latest - now_ms)
+end
+return #fences
+"""
+
 # What a Redis call that failed raises (a timeout is an OSError subclass on some paths).
 _REDIS_FAILURES = (TimeoutError, RedisError, OSError)
 
@@ -38,6 +90,7 @@ class RedisOptions(TypedDict):
     version_ttl_seconds: NotRequired[float]
     reader_backoff_seconds: NotRequired[float]
     invalidation_attempts: NotRequired[int]
+    fence_seconds: NotRequired[float]
 
 
 def redis_client(url: str, *, timeout_seconds: float) -> redis_asyncio.Redis:
@@ -61,8 +114,14 @@ class RedisVersionedCache(Generic[K, V]):
 
     Reads never fail: on a Redis error they miss, and misses are answered
     without calling Redis for ``reader_backoff_seconds`` (instead of every request
-    waiting for a timeout). Only :meth:`invalidate` raises, after
+    waiting for a timeout). Only :meth:`fence` and :meth:`invalidate` raise, after
     ``invalidation_attempts``: :class:`CacheInvalidationError`.
+
+    A writer that could die between its commit and its invalidation (kill -9) fences
+    its scopes before committing: until its invalidation, or ``fence_seconds`` if it
+    never comes, the scopes' lookups miss and store nothing, so no value read before
+    the commit can be trusted after it. Fences of concurrent writers add up: one
+    writer's invalidation leaves the others' in place (Lua scripts, one key each).
     """
 
     def __init__(
@@ -77,11 +136,14 @@ class RedisVersionedCache(Generic[K, V]):
         version_ttl_seconds: float = 86_400,
         reader_backoff_seconds: float = 1.0,
         invalidation_attempts: int = 3,
+        fence_seconds: float = 30.0,
         valid_until: Callable[[V], datetime | None] | None = None,
         name: str = "versioned",
     ) -> None:
         if invalidation_attempts < 1:
             raise ValueError("invalidation_attempts must be at least 1")
+        if fence_seconds <= 0:
+            raise ValueError("fence_seconds must be positive")
         self._client = client
         self._prefix = key_prefix
         self._scope_of = scope_of
@@ -95,6 +157,9 @@ class RedisVersionedCache(Generic[K, V]):
         self._valid_until = valid_until
         self._name = name
         self._readers_paused_until = 0.0
+        self._fence_ms = max(1, int(fence_seconds * 1000))
+        self._fence_script = client.register_script(_FENCE_SCRIPT)
+        self._invalidate_script = client.register_script(_INVALIDATE_SCRIPT)
 
     @classmethod
     def from_url(
@@ -150,6 +215,9 @@ class RedisVersionedCache(Generic[K, V]):
                 unversioned.add(scope)
                 answers.append(Lookup(None, None))
                 continue
+            if version.startswith(_FENCE_PREFIX):
+                answers.append(Lookup(None, None))  # a write is under way
+                continue
             value = self._codec.decode(raw, version)
             if value is not None and (
                 moment is None or still_valid(value, self._valid_until, moment)
@@ -199,18 +267,39 @@ class RedisVersionedCache(Generic[K, V]):
         except _REDIS_FAILURES as exc:
             self._pause_readers(exc)
 
-    async def invalidate(self, scopes: Iterable[str]) -> None:
+    async def fence(self, scopes: Iterable[str]) -> str | None:
+        """Before a writer's commit: the fence to hand back to :meth:`invalidate`."""
+        ordered = sorted(set(scopes))
+        if not ordered:
+            return None
+        token = uuid.uuid4().hex
+        await self._each_scope(
+            ordered, lambda key, pipe: self._fence_script([key], [token, self._fence_ms], pipe)
+        )
+        return token
+
+    async def invalidate(self, scopes: Iterable[str], *, fence: str | None = None) -> None:
         ordered = sorted(set(scopes))
         if not ordered:
             return
+        await self._each_scope(
+            ordered,
+            lambda key, pipe: self._invalidate_script(
+                [key],
+                [fence or "", uuid.uuid4().hex, self._version_ttl_ms],
+                pipe,
+            ),
+        )
+
+    async def _each_scope(
+        self, scopes: Sequence[str], call: Callable[[str, Any], Awaitable[Any]]
+    ) -> None:
         last_error: BaseException | None = None
         for _attempt in range(self._invalidation_attempts):
             try:
                 async with self._client.pipeline(transaction=False) as pipe:
-                    for scope in ordered:
-                        pipe.set(
-                            self._version_key(scope), uuid.uuid4().hex, px=self._version_ttl_ms
-                        )
+                    for scope in scopes:
+                        await call(self._version_key(scope), pipe)  # queued
                     await pipe.execute()
                 return
             except _REDIS_FAILURES as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+import grpc
+import pytest
 from rapport.consent.adapters.cache import RedisStateCache
 from rapport.consent.domain.model import Channel, ConsentKey, CurrentState
 from rapport.consent.settings import ConsentSettings
@@ -55,6 +57,40 @@ async def test_a_write_on_one_replica_is_seen_by_the_other(
         clock.advance(seconds=1)
         granted = await record(a, customer, pb.CONSENT_STATE_GRANTED)
         assert (await check(b, customer)).record.name == granted.name
+
+
+async def test_a_replica_dying_between_its_commit_and_its_invalidation_leaves_no_stale_answer(
+    postgres_url: str,
+    pg_schema: str,
+    redis_url: str,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = ConsentSettings(
+        database_url=postgres_url,
+        database_schema=pg_schema,
+        redis_url=redis_url,
+        cache_key_prefix=f"test:{uuid.uuid4().hex}:",
+    )
+    customer = customer_name()
+    async with consent_stub(settings, clock) as a, consent_stub(settings, clock) as b:
+        await record(a, customer, pb.CONSENT_STATE_GRANTED)
+        for _ in range(3):  # A answers from Redis from now on
+            assert (await check(a, customer)).allowed
+
+        async def killed(*_args: object, **_kwargs: object) -> None:
+            raise RuntimeError("killed after its commit")  # what kill -9 leaves undone
+
+        with monkeypatch.context() as patched:
+            patched.setattr(RedisStateCache, "invalidate", killed)
+            clock.advance(seconds=1)
+            with pytest.raises(grpc.aio.AioRpcError):
+                await record(b, customer, pb.CONSENT_STATE_DENIED)
+        # The opt-out committed. On the old code A went on answering GRANTED from
+        # Redis until the entry's TTL (60 s).
+        for replica in (a, b):
+            answer = await check(replica, customer)
+            assert (answer.allowed, answer.reason) == (False, "DENIED")
 
 
 def _cache(redis_url: str, prefix: str) -> RedisStateCache:

@@ -49,7 +49,12 @@ class StateCache(Protocol):
         self, items: Sequence[tuple[ConsentKey, VersionTag, CurrentState]], now: datetime
     ) -> None: ...
 
-    async def invalidate(self, workspace: str, customer_id: str) -> None:
+    async def fence(self, workspace: str, customer_ids: Sequence[str]) -> str | None:
+        """Called before a write commits: until the write's invalidation (or a few
+        seconds if its process dies first), the customers' checks read the database."""
+        ...
+
+    async def invalidate(self, workspace: str, customer_id: str, fence: str | None = None) -> None:
         """Called after a write committed and before it is acknowledged."""
         ...
 
@@ -88,8 +93,11 @@ class _ByCustomer:
     ) -> None:
         await self._cache.put_many(items, now=now)
 
-    async def invalidate(self, workspace: str, customer_id: str) -> None:
-        await self._cache.invalidate([_customer_scope(workspace, customer_id)])
+    async def fence(self, workspace: str, customer_ids: Sequence[str]) -> str | None:
+        return await self._cache.fence(_customer_scope(workspace, c) for c in customer_ids)
+
+    async def invalidate(self, workspace: str, customer_id: str, fence: str | None = None) -> None:
+        await self._cache.invalidate([_customer_scope(workspace, customer_id)], fence=fence)
 
     async def close(self) -> None:
         await self._cache.close()

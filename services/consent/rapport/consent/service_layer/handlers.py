@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -88,6 +89,9 @@ async def record_consent(cmd: commands.RecordConsent, deps: Dependencies) -> Con
                 record_time=record_time,
             )
         )
+        # Fenced before the commit: were this process killed between the commit and
+        # the invalidation below, no replica could answer from the old state.
+        fence = await _fence_or_refuse(deps, customer.workspace, group)
         await uow.commit()
     deps.notifier.notify()
 
@@ -98,7 +102,7 @@ async def record_consent(cmd: commands.RecordConsent, deps: Dependencies) -> Con
         async with deps.uow_factory(readonly=True) as uow:
             group_now = await uow.aliases.group(customer.workspace, customer.customer)
         for customer_id in dict.fromkeys((*group, *group_now)):
-            await deps.cache.invalidate(customer.workspace, customer_id)
+            await deps.cache.invalidate(customer.workspace, customer_id, fence)
     except CacheInvalidationError as exc:
         # Acknowledging now could let another replica answer from the old state.
         _log.error(
@@ -126,6 +130,19 @@ async def record_consent(cmd: commands.RecordConsent, deps: Dependencies) -> Con
         },
     )
     return entry
+
+
+async def _fence_or_refuse(
+    deps: Dependencies, workspace: str, customers: Sequence[str]
+) -> str | None:
+    try:
+        return await deps.cache.fence(workspace, customers)
+    except CacheInvalidationError as exc:
+        raise Unavailable(
+            "CACHE_INVALIDATION_FAILED",
+            f"the consent cache could not be fenced ({exc.cause_name}); nothing was "
+            "recorded, retry the call",
+        ) from exc
 
 
 async def get_consent_record(cmd: commands.GetConsentRecord, deps: Dependencies) -> ConsentEntry:
