@@ -21,6 +21,7 @@ from rapport.profile.adapters.identity_client import (
     IdentityUnavailable,
     Observation,
     Resolution,
+    UnlinkedIdentifier,
 )
 from rapport.profile.adapters.profile_cache import EncodedProfile
 from rapport.profile.adapters.tables import signals
@@ -151,6 +152,9 @@ class InMemoryIdentityClient(IdentityClient):
         self._types = _KNOWN_TYPES | set(extra_types)
         self.unavailable = False
         self.calls = 0
+        # Answers that merged nothing are settled (profile's identity cache keeps them).
+        self.settles = False
+        self._blocked: set[tuple[str, str, str]] = set()
 
     async def batch_resolve(
         self, workspace: str, observations: Sequence[Observation]
@@ -168,6 +172,13 @@ class InMemoryIdentityClient(IdentityClient):
 
     def _resolve(self, workspace: str, observation: Observation) -> Resolution:
         keys = [(workspace, i.type, _normalise(i)) for i in observation.identifiers]
+        unlinked = tuple(
+            UnlinkedIdentifier(t, v, "BLOCKED", "blocked")
+            for _, t, v in (k for k in keys if k in self._blocked)
+        )
+        keys = [k for k in keys if k not in self._blocked]
+        if not keys:
+            return Resolution("", unlinked=unlinked)
         customers: list[str] = []
         for key in keys:
             owner = self._owner.get(key)
@@ -183,7 +194,17 @@ class InMemoryIdentityClient(IdentityClient):
             self._merged_into[customer] = survivor
         for key in keys:
             self._owner[key] = survivor
-        return Resolution(survivor, merged)
+        settled = self.settles and not merged and not unlinked
+        return Resolution(survivor, merged, settled=settled, unlinked=unlinked)
+
+    def erase(self, customer_id: str, *, block: bool = False) -> None:
+        """Identity's EraseCustomer: the customer's identifiers go (seen again, they
+        make a new customer, or, with ``block``, are left unlinked); the customer is
+        never answered again."""
+        erased = {k for k, c in self._owner.items() if self._root(c) == customer_id}
+        self._owner = {k: c for k, c in self._owner.items() if k not in erased}
+        if block:
+            self._blocked |= erased
 
     def _root(self, customer: str) -> str:
         while customer in self._merged_into:

@@ -12,8 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
+from rapport.errors import Aborted, Unavailable
 from rapport.grpctesting import eventually
 from rapport.jsonlogs import JsonFormatter
+from rapport.profile.entrypoints import http_collector
 from rapport.profile.v1 import profile_service_pb2 as pb
 from segment.analytics import Client
 from segment.analytics.request import APIError
@@ -105,6 +107,33 @@ async def test_wrong_write_key_is_401_for_the_library(collector: Any) -> None:
     with pytest.raises(APIError) as raised:
         await asyncio.to_thread(client.track, "u", "Viewed")
     assert raised.value.status == 401
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Unavailable("IDENTITY_UNAVAILABLE", "identity away"),
+        Aborted("CONCURRENT_UPDATE", "customers of the batch kept being erased; retry"),
+    ],
+)
+async def test_events_not_stored_now_are_503_for_the_library_to_retry(
+    collector: Any, monkeypatch: pytest.MonkeyPatch, failure: Exception
+) -> None:
+    stub, host = collector
+
+    async def refused(*_args: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(http_collector.ingestion, "ingest_events", refused)
+    async with httpx.AsyncClient(auth=(WRITE_KEY, "")) as http:
+        answer = await http.post(
+            f"{host}/v1/track", json={"userId": "u", "event": "Viewed", "messageId": "r-1"}
+        )
+    # Segment's libraries retry a 5xx; an ABORTED was a logged 500 "internal error".
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["code"] == "unavailable"
+    monkeypatch.undo()
+    assert await events_of(stub) == {}
 
 
 async def test_status_codes_limits_and_bodies(collector: Any) -> None:

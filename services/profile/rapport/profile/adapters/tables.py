@@ -322,6 +322,17 @@ identity_cursors = Table(
     Column("update_time", DateTime(timezone=True), nullable=False),
 )
 
+# Customers profile erased (identity's erasure, EraseProfile, the inactivity sweep), and
+# those merged into them (0007): an ingest that resolved its events before the erasure
+# finds them under the customers' locks and asks identity again (ingestion.py).
+erased_customers = Table(
+    "erased_customers",
+    metadata,
+    Column("workspace", String(128), primary_key=True),
+    Column("customer_id", String(128), primary_key=True),
+    Column("erased_time", DateTime(timezone=True), nullable=False),
+)
+
 # The data hygiene policy of a workspace (retention per event name, inactivity rule).
 hygiene_policies = Table(
     "hygiene_policies",

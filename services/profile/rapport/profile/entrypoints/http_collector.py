@@ -9,7 +9,7 @@ request taken (a batch's invalid events are rejected alone, as IngestEvents does
 on the single-event routes, an invalid event; 401 for a missing or unknown write
 key; 429 with Retry-After for a write key over its rate or when too many requests are
 being ingested (CollectorAdmission): retry. 503 when the events could not be stored
-now (identity away): retry.
+now (identity away, or a batch that kept racing merges and erasures): retry.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from rapport.errors import InvalidArgument, RapportError, Unavailable
+from rapport.errors import Aborted, InvalidArgument, RapportError, Unavailable
 from rapport.httpserver import basic_credentials, read_body
 from rapport.profile.domain import names
 from rapport.profile.domain.ingestion import rejection
@@ -125,7 +125,9 @@ def collector_app(
             results = await _ingest(workspace, events, deps)
         except InvalidArgument as err:
             return _failure(400, err.description)
-        except Unavailable:
+        except (Unavailable, Aborted):
+            # Identity away, or writes that kept losing races (customers erased or
+            # merged meanwhile): nothing was stored, and the message ids make a retry safe.
             return _failure(503, "The events could not be stored now; retry later")
         except RapportError:
             _log.exception("collector ingest failed", extra={"workspace": workspace})

@@ -37,6 +37,7 @@ from rapport.profile.domain.traits import apply_event_traits, merge_traits
 
 from .audiences import Change, apply_changes, definitions
 from .computed_batches import apply_events as apply_computed
+from .customer_locks import erased_meanwhile
 from .unit_of_work import ProfileUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -86,6 +87,12 @@ class BatchWrite:
     signal_count: int = 0
     # An answer of the identity cache named a customer merged since.
     stale_cache: bool = False
+    # In: customers identity named afresh after their erasure (-> its time, as seen).
+    revived: dict[str, datetime] = field(default_factory=dict)
+    # Out: customers the batch resolved to that profile erased since (-> when), and the
+    # indexes of their events; nothing was written (ingestion resolves those again).
+    erased: dict[str, datetime] = field(default_factory=dict)
+    erased_items: set[int] = field(default_factory=set)
     _signals: list[tuple[SignalKind, str, dict[str, Any]]] = field(default_factory=list)
     # What segments and life stages must look at again (audiences.apply_changes).
     _audience: dict[str, Change] = field(default_factory=dict)
@@ -130,6 +137,11 @@ class BatchWrite:
             customer_of = {i: moved.get(c, c) for i, c in customer_of.items()}
             live = set(customer_of.values())
             self.merges = {m: moved.get(s, s) for m, s in self.merges.items()}
+        # Erased (a tombstone) since the answer: the erasure committed before these locks.
+        self.erased = await erased_meanwhile(uow, ws, live, self.revived)
+        if self.erased:
+            self.erased_items = {i for i, c in customer_of.items() if c in self.erased}
+            return
         await repo.forget_message_ids(ws, expired)
         event_ids = {item.index: uuid.uuid4().hex for item in items}
         claimed = await repo.claim_message_ids(

@@ -10,7 +10,8 @@ customers are locked, until every customer they name is held.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from datetime import datetime
 from typing import TypeVar
 
 from .unit_of_work import ProfileUnitOfWork
@@ -44,3 +45,22 @@ async def locked_survivor(uow: ProfileUnitOfWork, workspace: str, customer_id: s
         functools.partial(uow.profiles.survivor_of, workspace, customer_id),
         lambda survivor: (survivor,),
     )
+
+
+async def erased_meanwhile(
+    uow: ProfileUnitOfWork,
+    workspace: str,
+    customer_ids: Collection[str],
+    revived: Mapping[str, datetime],
+) -> dict[str, datetime]:
+    """Those of the customers (locked by the caller) that profile erased (customer -> when),
+    in one statement: a batch resolved to them before the erasure committed.
+
+    ``revived``: customers identity named again after their erasure seen then (its
+    time): identity holds them still (an erasure of profile's own), and their tombstone
+    goes once nothing else of the batch is erased (the batch writes then)."""
+    found = await uow.erasures.among(workspace, customer_ids)
+    erased = {c: when for c, when in found.items() if revived.get(c) != when}
+    if found and not erased:
+        await uow.erasures.forget(workspace, list(found))
+    return erased

@@ -34,6 +34,8 @@ class Erased:
     customer_id: str
     event_count: int
     trait_count: int
+    # The customers merged into it (their aliases went with it).
+    merged_customer_ids: tuple[str, ...] = ()
 
 
 async def recompute_derived_state(
@@ -117,14 +119,20 @@ async def erase_customer(
     uow: ProfileUnitOfWork, workspace: str, customer_id: str, now: datetime
 ) -> Erased:
     """Delete everything held on the customer (its events, message ids, traits,
-    counters, memberships, signals, merge records); idempotent."""
+    counters, memberships, signals, merge records); idempotent. It and the customers
+    merged into it get a tombstone: an ingest that resolved its events to one of them
+    before this commits finds it under the customer's lock (ingestion.py)."""
     await uow.profiles.lock_customers(workspace, [customer_id])
+    merged = tuple(await uow.hygiene.merged_into(workspace, customer_id))
+    await uow.erasures.record(workspace, [customer_id, *merged], now)
     traits = (await uow.traits.of_customers.read(workspace, [customer_id]))[customer_id]
     await uow.traits.of_customers.delete(workspace, [customer_id])
     await _leave_groups(uow, workspace, customer_id, set(), now)
     events = await uow.hygiene.delete_customer_records(workspace, customer_id)
     await erase_derived_state(uow, workspace, customer_id)
-    return Erased(workspace, customer_id, events, sum(not t.removed for t in traits.values()))
+    return Erased(
+        workspace, customer_id, events, sum(not t.removed for t in traits.values()), merged
+    )
 
 
 async def rebuild_from_events(

@@ -185,9 +185,8 @@ async def erase_customers(deps: Dependencies, workspace: str, customer_id: str) 
 
     async def attempt(uow: ProfileUnitOfWork) -> tuple[Erased, list[str]]:
         customer = await locked_survivor(uow, workspace, customer_id)
-        merged = await uow.hygiene.merged_into(workspace, customer)
         erased = await erase_customer(uow, workspace, customer, now)
-        return erased, [customer, customer_id, *merged]
+        return erased, [customer, customer_id, *erased.merged_customer_ids]
 
     erased, scopes = await run_with_retries(deps.uow, attempt)
     await deps.profile_cache.invalidate({customer_scope(workspace, c) for c in scopes})
@@ -366,9 +365,8 @@ async def _erase_if_inactive(deps: Dependencies, policy: HygienePolicy, customer
             return None
         if not await uow.hygiene.is_inactive(workspace, rule, now, customer_id):
             return None
-        merged = await uow.hygiene.merged_into(workspace, customer_id)
-        await erase_customer(uow, workspace, customer_id, now)
-        return [customer_id, *merged]
+        erased = await erase_customer(uow, workspace, customer_id, now)
+        return [customer_id, *erased.merged_customer_ids]
 
     scopes = await run_with_retries(deps.uow, attempt)
     if scopes is None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from rapport.errors import InvalidArgument
+from rapport.errors import Aborted, InvalidArgument
 from rapport.profile.adapters.profile_cache import customer_scope
 from rapport.profile.adapters.repository import StoredMessage
 from rapport.profile.domain import names
@@ -46,6 +46,9 @@ _log = logging.getLogger(__name__)
 # The write transaction is redone at most this many times after a lost race.
 _WRITE_RETRIES = 4
 _RETRY_BACKOFF_SECONDS = 0.05
+# A batch whose customers profile erased after identity named them is resolved again at
+# most this many times (once is enough unless another erasure comes meanwhile).
+_ERASED_REDOS = 2
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[
         write = BatchWrite(workspace, receive_time)
         if items:
             await turn.wait()
-            write = await _write(write, items, expired, deps)
+            write = await _write_to_live_customers(write, items, expired, checked, rejected, deps)
 
     if write.stale_cache:
         deps.identity_cache.invalidate(workspace)
@@ -166,13 +169,65 @@ async def _write(
     concurrent writer (a safety net: lock ordering avoids the known deadlocks)."""
 
     async def attempt(uow: ProfileUnitOfWork) -> BatchWrite:
-        fresh = BatchWrite(write.workspace, write.now)
+        fresh = BatchWrite(write.workspace, write.now, revived=write.revived)
         await fresh.run(uow, items, expired)
         return fresh
 
     return await run_with_retries(
         deps.uow, attempt, retries=_WRITE_RETRIES, backoff_seconds=_RETRY_BACKOFF_SECONDS
     )
+
+
+async def _write_to_live_customers(
+    write: BatchWrite,
+    items: Sequence[NewEvent],
+    expired: Sequence[str],
+    checked: _Checked,
+    rejected: dict[int, Rejection],
+    deps: Dependencies,
+) -> BatchWrite:
+    """The batch written to customers profile has not erased since identity named them.
+
+    An erasure (identity's, applied by the follower of this or another replica;
+    EraseProfile; the inactivity sweep) may commit between the batch's resolution (by
+    identity or from the identity cache) and its customers' locks. Written anyway, the
+    events, traits, counters, buckets, memberships and signals of the erased customer
+    would be back for good. So the write reads its customers' tombstones under their
+    locks and, if one is erased, writes nothing; the events resolved to erased customers
+    are resolved again by identity itself (the cache may predate the erasure). Identity
+    now names a new customer, or refuses the identifiers (the event is rejected, as any
+    refused one), or, if it still holds the customer (an erasure of profile's own), the
+    same one: an answer given after the tombstone was seen stands, as for an event sent
+    after the erasure. Then the batch is written again, still in its turn (every event
+    stays in arrival order). Should customers keep being erased: ABORTED, as for a write
+    that keeps losing races; nothing is written, and message ids make the retry safe.
+    """
+    workspace = write.workspace
+    for _ in range(_ERASED_REDOS):
+        write = await _write(write, items, expired, deps)
+        if not write.erased:
+            return write
+        redo = write.erased_items
+        _log.info("customers erased meanwhile", extra={"workspace": workspace, "count": len(redo)})
+        deps.identity_cache.invalidate(workspace)
+        again = await resolve_events(
+            workspace, sorted(redo), checked.identifiers, checked.times, deps, use_cache=False
+        )
+        rejected.update(again.refused)
+        items = [
+            replace(item, resolution=again.resolutions[item.index]) if item.index in redo else item
+            for item in items
+            if item.index not in again.refused
+        ]
+        write = BatchWrite(workspace, write.now, revived={**write.revived, **write.erased})
+        if not items:
+            return write
+    write = await _write(write, items, expired, deps)
+    if write.erased:
+        raise Aborted(
+            "CONCURRENT_UPDATE", "customers of the batch kept being erased; retry the call"
+        )
+    return write
 
 
 def _results(

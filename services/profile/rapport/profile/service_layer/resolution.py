@@ -35,9 +35,12 @@ async def resolve_events(
     identifiers: Mapping[int, Sequence[SourcedIdentifier]],
     times: Mapping[int, datetime],
     deps: Dependencies,
+    *,
+    use_cache: bool = True,
 ) -> Resolved:
     """Resolve the events at ``indexes`` (in that order). Events that carry the same
     identifiers are one observation: a customer's many events cost identity one.
+    Without ``use_cache``, identity answers every event (its cached answers are not read).
 
     Identity refuses a whole call for one bad identifier; the event it names is
     rejected and the call made again without it (each refusal costs one call).
@@ -50,7 +53,7 @@ async def resolve_events(
     keys = {i: tuple(s.identifier for s in identifiers[i]) for i in indexes}
     pending = []
     for i in indexes:
-        customer_id = cache.get(workspace, keys[i])
+        customer_id = cache.get(workspace, keys[i]) if use_cache else None
         if customer_id is None:
             pending.append(i)
         else:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from rapport.profile.adapters.backfill_repository import BackfillRepository
 from rapport.profile.adapters.computed_repository import ComputedTraitRepository
+from rapport.profile.adapters.erased_customers import ErasedCustomers
 from rapport.profile.adapters.group_repository import GroupRepository
 from rapport.profile.adapters.hygiene_repository import HygieneRepository
 from rapport.profile.adapters.life_stage_repository import LifeStageModelRepository
@@ -28,6 +29,7 @@ class ProfileUnitOfWork(SqlUnitOfWork):
     backfills: BackfillRepository
     tracking_plans: TrackingPlanRepository
     hygiene: HygieneRepository
+    erasures: ErasedCustomers
     signal_log: SignalLog
 
     def _open_repositories(self) -> None:
@@ -40,6 +42,7 @@ class ProfileUnitOfWork(SqlUnitOfWork):
         self.backfills = BackfillRepository(self.connection)
         self.tracking_plans = TrackingPlanRepository(self.connection)
         self.hygiene = HygieneRepository(self.connection)
+        self.erasures = ErasedCustomers(self.connection)
         self.signal_log = SignalLog(self.connection)
 
 
