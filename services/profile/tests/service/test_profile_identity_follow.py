@@ -1,12 +1,14 @@
 """Profile follows identity's WatchChanges: a merge, an unmerge and an erasure made in
 identity by another client show in GetProfile (real identity server, in process); the
 cursor is stored, so a change made while profile was down is applied after a restart;
-a change profile cannot read is skipped and counted, never stopping the follower."""
+a change profile cannot read is skipped and counted, never stopping the follower, and
+one the database could not take waits for it."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 from rapport.grpctesting import eventually, serve_fakes, serve_in_process
 from rapport.identity.bootstrap import build as build_identity
@@ -21,10 +24,12 @@ from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as ipb
 from rapport.identity.v1 import identity_service_pb2_grpc
 from rapport.profile.bootstrap import build as build_profile
+from rapport.profile.service_layer import identity_follow
 from rapport.profile.settings import ProfileSettings
 from rapport.profile.v1 import profile_service_pb2 as pb
 from rapport.profile.v1 import profile_service_pb2_grpc
 from rapport.type.v1 import identifier_pb2
+from sqlalchemy.exc import OperationalError
 
 from ..conftest import FakeIdentity, make_event
 
@@ -364,3 +369,42 @@ async def test_identity_rule_changes_reach_the_identity_cache_at_once(tmp_path: 
             assert refused.rejection.field == "events[0].user_id"
             assert refused.rejection.reason == "IDENTIFIER_REFUSED"
             assert "BLOCKED_VALUE" in refused.rejection.description
+
+
+async def test_an_erasure_the_database_cannot_take_for_a_while_is_applied_not_skipped(
+    tmp_path: Path, event_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = ScriptedIdentity()
+    original = identity_follow._erase
+    failures = 0
+
+    async def database_away(*args: Any) -> Any:
+        nonlocal failures
+        if failures < 4:  # more than the attempts one change gets
+            failures += 1
+            raise OperationalError("DELETE ...", None, sqlite3.OperationalError("disk I/O error"))
+        return await original(*args)
+
+    async with serve_fakes(
+        lambda server: identity_service_pb2_grpc.add_IdentityServiceServicer_to_server(fake, server)
+    ) as address:
+
+        @asynccontextmanager
+        async def profile() -> AsyncIterator[Stub]:
+            settings = ProfileSettings(data_dir=tmp_path, identity_address=address)
+            async with serve_in_process(build_profile, settings) as running:
+                async with grpc.aio.insecure_channel(running.address) as channel:
+                    yield profile_service_pb2_grpc.ProfileServiceStub(channel)
+
+        async with profile() as stub:
+            ingested = await stub.IngestEvents(
+                pb.IngestEventsRequest(parent=PARENT, events=[event_factory("e1", user_id="x")])
+            )
+            [x] = (r.customer for r in ingested.results)
+        fake.changes = [ipb.Change(cursor="1", kind=ipb.CHANGE_KIND_ERASED, customer=x)]
+        monkeypatch.setattr(identity_follow, "_erase", database_away)
+        async with profile() as stub:
+            # On the old code the erasure was skipped for good after three attempts:
+            # the erased customer's profile stayed.
+            await shows(stub, x, lambda p: p is None)
+            assert failures == 4

@@ -37,7 +37,7 @@ from rapport.profile.adapters.identity_client import IdentityUnavailable
 from rapport.profile.domain.documents import event_from_document
 from rapport.profile.domain.ingestion import extract_identifiers
 from rapport.profile.domain.model import EventType, Identifier
-from rapport.sqlstore import run_with_retries
+from rapport.sqlstore import database_unreachable, run_with_retries
 
 from .batch_write import BatchWrite
 from .cache_invalidation import invalidate_after_commit
@@ -135,6 +135,10 @@ class IdentityFollower:
             except IdentityUnavailable:
                 raise
             except Exception as err:
+                if database_unreachable(err):
+                    # Not the change's fault: never skipped for it (an erasure or a
+                    # merge lost for good). Followed again from the saved cursor.
+                    raise
                 _log.warning(
                     "applying an identity change failed",
                     extra={
@@ -256,9 +260,8 @@ async def _erase(
     uow: ProfileUnitOfWork, workspace: str, change: IdentityChange, now: datetime
 ) -> tuple[set[str], int]:
     customer = change.customer_id
-    merged = await uow.hygiene.merged_into(workspace, customer)
-    await erase_customer(uow, workspace, customer, now)
-    return {customer, *merged}, 0
+    erased = await erase_customer(uow, workspace, customer, now)
+    return {customer, *erased.merged_customer_ids}, 0
 
 
 async def _unmerge(
