@@ -51,6 +51,9 @@ class StandIn:
     default: Callable[[Received], Reply] = lambda _: Reply(200, {})
     script: list[Reply] = field(default_factory=list)
     honour_idempotency_keys: bool = True
+    # When given, every answer waits until it is set: the provider has the message,
+    # delivery does not have the provider's answer yet.
+    gate: asyncio.Event | None = None
     received: list[Received] = field(default_factory=list)
     # Requests taken for the first time under their key: what a customer would receive.
     taken: list[Received] = field(default_factory=list)
@@ -75,6 +78,8 @@ class StandIn:
                 if key:
                     # A repeat is answered at once from what was stored.
                     self._answers[key] = replace(reply, delay=0.0)
+        if self.gate is not None:
+            await self.gate.wait()
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.body is None:

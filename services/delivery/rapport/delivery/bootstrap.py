@@ -150,6 +150,7 @@ def closed_loop(
     return ClosedLoop(
         **({"secret": secret.get_secret_value().encode()} if secret is not None else {}),
         token_ttl=timedelta(seconds=settings.unsubscribe_token_ttl_seconds),
+        early_event_window=timedelta(seconds=settings.early_provider_event_window_seconds),
         public_base_url=settings.public_base_url,
         identifier_traits=dict(settings.event_identifier_traits),
         opt_outs=GrpcConsentRecorder(consent_channel),
@@ -308,8 +309,8 @@ async def build(
     )
     await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
 
-    def uow_factory(*, readonly: bool = False) -> DeliveryUnitOfWork:
-        return DeliveryUnitOfWork(engine, readonly=readonly)
+    def uow_factory(*, readonly: bool = False, snapshot: bool = False) -> DeliveryUnitOfWork:
+        return DeliveryUnitOfWork(engine, readonly=readonly, snapshot=snapshot)
 
     profile_channel = open_channel(settings.profile_address, settings)
     consent_channel = open_channel(settings.consent_address, settings)

@@ -232,6 +232,9 @@ class DeliverySettings(ServiceSettings):
         "email": "email",
         "phone": "phone",
     }
+    # How long a provider event for a message whose SENT is not recorded yet (or for a
+    # provider id no message carries yet) is held for it before it is dropped.
+    early_provider_event_window_seconds: float = 24 * 3600.0
     # The outbox relay (profile events, bounce and complaint opt-outs).
     outbox_enabled: bool = True
     outbox_poll_seconds: float = 1.0
@@ -382,6 +385,8 @@ class DeliverySettings(ServiceSettings):
             raise ValueError("unsubscribe_token_ttl_seconds must be at least 86400 (a day)")
         if self.outbox_poll_seconds <= 0 or self.outbox_batch_size < 1:
             raise ValueError("outbox_poll_seconds must be positive, outbox_batch_size >= 1")
+        if not 0 < self.early_provider_event_window_seconds < float("inf"):
+            raise ValueError("early_provider_event_window_seconds must be a positive number")
         if self.unsubscribe_secret is not None and not self.unsubscribe_secret.get_secret_value():
             raise ValueError("unsubscribe_secret must not be empty")
         tracking = any(t.opens or t.clicks for t in self.email_tracking.values())

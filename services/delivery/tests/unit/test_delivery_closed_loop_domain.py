@@ -170,3 +170,50 @@ def test_identifiers_come_from_configured_string_traits() -> None:
     assert status.identifiers_from(
         traits, {"email": "email", "phone": "phone", "user_id": "user_id"}
     ) == (("email", "a@b.c"),)
+
+
+def _early(event: ProviderEvent, seconds: float, received: float = 0.0) -> status.EarlyEvent:
+    return status.EarlyEvent(
+        event,
+        NOW + timedelta(seconds=seconds),
+        "r",
+        "smtp",
+        receive_time=NOW + timedelta(seconds=received),
+    )
+
+
+def test_held_events_apply_in_provider_time_order_never_before_the_send() -> None:
+    message = _sent()
+    message.send_time = message.update_time = NOW + timedelta(seconds=10)
+    results = status.apply_early_events(
+        message,
+        [
+            _early(ProviderEvent.BOUNCED, 12),
+            # Reported before the send was recorded: recorded at the send time.
+            _early(ProviderEvent.DELIVERED, 5),
+            _early(ProviderEvent.DELIVERED, 6, received=1),  # the provider's retry
+        ],
+    )
+    assert [(early.event, applied.outcome) for early, applied in results] == [
+        (ProviderEvent.DELIVERED, EventOutcome.APPLIED),
+        (ProviderEvent.DELIVERED, EventOutcome.DUPLICATE),
+        (ProviderEvent.BOUNCED, EventOutcome.APPLIED),
+    ]
+    assert [(c.status, c.time - NOW) for c in message.changes] == [
+        ("DELIVERED", timedelta(seconds=10)),
+        ("BOUNCED", timedelta(seconds=12)),
+    ]
+    assert message.state is MessageState.BOUNCED and results[2][1].opt_out_source == "bounce"
+
+
+def test_events_are_held_only_while_a_provider_may_have_the_message() -> None:
+    message = _sent()
+    assert not status.awaits_provider(message)
+    message.state = MessageState.SENDING
+    assert status.awaits_provider(message)
+    message.state = MessageState.QUEUED
+    assert not status.awaits_provider(message)  # never attempted: no provider has it
+    message.ambiguous_provider = "smtp"
+    assert status.awaits_provider(message)
+    message.erase_time = NOW
+    assert not status.awaits_provider(message)

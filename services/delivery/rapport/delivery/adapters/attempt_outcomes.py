@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from rapport.delivery.domain.model import Message
-from sqlalchemy import String, bindparam, case, func, select, update
+from rapport.delivery.domain.model import Message, MessageState
+from sqlalchemy import String, bindparam, case, exists, func, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .driver_rows import execute_rows
+from .early_event_repository import MESSAGE_KEY_PREFIX, provider_key
 from .message_rows import outcome_values
 from .status_history import unless_erased, write_changes, write_changes_many
-from .tables import messages
+from .tables import early_provider_events, messages
 
 
 def _erased_or(column: str) -> Any:
@@ -30,6 +31,16 @@ _LEASES_HELD = (
     .where(messages.c.id.in_(bindparam("l_ids", expanding=True)))
     .with_for_update()
 )
+# On SQLite (one writer at a time: no callback commits while this transaction runs), the
+# same read says whether provider events are held for any of the messages, under their
+# ids or the provider ids just recorded: most batches then need no statement more.
+_HELD = early_provider_events.c.match_key
+_LEASES_AND_HELD_EVENTS = select(
+    messages.c.id,
+    messages.c.lease_token,
+    exists().where(_HELD == literal(MESSAGE_KEY_PREFIX, String) + messages.c.id),
+    exists().where(_HELD.in_(bindparam("l_provider_keys", expanding=True))),
+).where(messages.c.id.in_(bindparam("l_ids", expanding=True)))
 
 # One outcome (the columns of outcome_values), executed with a row per message: the
 # channel and its selection are kept when the row's value is NULL (not chosen yet).
@@ -71,19 +82,37 @@ _RECORD_OUTCOME = (
 
 async def record_attempts(
     conn: AsyncConnection, batch: Sequence[tuple[Message, str]]
-) -> list[bool]:
+) -> tuple[list[bool], bool]:
     """record_attempt for many (message, lease token) pairs in a few statements: the
     leases are read (and locked on PostgreSQL; SQLite's writer holds the database),
     the outcomes of those still held stored with one UPDATE executed for all, and
     their status changes in one statement (plus one for their profile events).
-    Per pair: False if the lease was lost."""
+    Per pair: False if the lease was lost; and whether provider events may be held
+    for the messages (exact on SQLite; always True on PostgreSQL, where a callback
+    that committed while the lease read waited for a row is not seen by that read)."""
     if not batch:
-        return []
-    held = dict((await conn.execute(_LEASES_HELD, {"l_ids": [m.id for m, _ in batch]})).all())
+        return [], False
+    ids = [m.id for m, _ in batch]
+    if conn.dialect.name == "sqlite":
+        provider_keys = [
+            provider_key(m.provider, m.provider_message_id)
+            for m, _ in batch
+            if m.state is MessageState.SENT and m.provider_message_id
+        ]
+        rows = (
+            await conn.execute(
+                _LEASES_AND_HELD_EVENTS, {"l_ids": ids, "l_provider_keys": provider_keys}
+            )
+        ).all()
+        held = {row[0]: row[1] for row in rows}
+        events_held = any(row[2] or row[3] for row in rows)
+    else:
+        held = dict((await conn.execute(_LEASES_HELD, {"l_ids": ids})).all())
+        events_held = True
     kept = [held.get(message.id) == token for message, token in batch]
     mine = [message for (message, _), ok in zip(batch, kept, strict=True) if ok]
     if not mine:
-        return kept
+        return kept, False
     rows = []
     for message in mine:
         values = outcome_values(message)
@@ -99,7 +128,7 @@ async def record_attempts(
     if result is None or result.rowcount not in (len(rows), -1):
         raise RuntimeError("a held lease was not found when recording")
     await write_changes_many(conn, mine)
-    return kept
+    return kept, events_held
 
 
 async def record_attempt(conn: AsyncConnection, message: Message, lease_token: str) -> bool:

@@ -45,6 +45,8 @@ def _pending_of(workspace: str, customer_id: str, purpose: str, channel: Channel
 class MessageRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
+        # Set by record_attempts.
+        self.early_events_held = False
 
     async def add(self, message: Message) -> None:
         """Insert a new message (its idempotency key is recorded apart: IdempotencyKeys)."""
@@ -227,8 +229,11 @@ class MessageRepository:
 
     async def record_attempts(self, batch: Sequence[tuple[Message, str]]) -> list[bool]:
         """record_attempt for many (message, lease token) pairs in a few statements; per
-        pair: False if the lease was lost (see attempt_outcomes.record_attempts)."""
-        return await attempt_outcomes.record_attempts(self._conn, batch)
+        pair: False if the lease was lost (see attempt_outcomes.record_attempts). Sets
+        early_events_held: whether provider events may be held for the messages
+        (uow.early_events.take is needed)."""
+        kept, self.early_events_held = await attempt_outcomes.record_attempts(self._conn, batch)
+        return kept
 
     async def record_attempt(self, message: Message, lease_token: str) -> bool:
         """Store the attempt's outcome and release the lease; False if the lease was lost."""

@@ -19,7 +19,7 @@ from rapport.delivery.domain.model import (
     StatusChange,
 )
 from rapport.sqlstore import as_utc
-from sqlalchemy import Integer, and_, bindparam, delete, select, update
+from sqlalchemy import Integer, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .message_rows import to_message
@@ -143,13 +143,14 @@ class StatusRepository:
         self, recipient_key: str, provider: str, *, limit: int = 100
     ) -> list[tuple[str, str, str]]:
         """(workspace, customer, purpose) of the SMS messages a provider sent to the
-        number whose keyed hash is `recipient_key`."""
+        number whose keyed hash is `recipient_key`, or may have sent (an ambiguous
+        attempt: its SENT not recorded, the reply may come first)."""
         rows = await self._conn.execute(
             select(messages.c.workspace, messages.c.customer_id, messages.c.purpose)
             .where(
                 messages.c.recipient_key == recipient_key,
                 messages.c.channel == Channel.SMS.value,
-                messages.c.provider == provider,
+                or_(messages.c.provider == provider, messages.c.ambiguous_provider == provider),
             )
             .distinct()
             .limit(limit)

@@ -114,6 +114,31 @@ outbox = Table(
     Index("ix_outbox_customer", "workspace", "customer_id"),
 )
 
+# Provider events for a message whose SENT is not recorded yet (the callback beat the
+# dispatcher's commit, or the send was ambiguous): applied in the transaction that records
+# SENT, pruned after a window. match_key is "m:<message id>", or "p:<provider>\x1f<the
+# provider's id>" while no message is known by that id; one row per key and event, so a
+# provider's retry of the same callback is stored once.
+early_provider_events = Table(
+    "early_provider_events",
+    metadata,
+    Column("match_key", String(330), nullable=False),
+    Column("event", String(32), nullable=False),
+    # Empty when any workspace served may match (callbacks naming no workspace).
+    Column("workspace", String(128), nullable=False),
+    # The message's customer when the message was known (erased with the customer).
+    Column("customer_id", String(128), nullable=False),
+    Column("event_time", DateTime(timezone=True), nullable=False),
+    Column("reason", String(256), nullable=False),
+    Column("reporter", String(64), nullable=False),
+    # 1 when the opt-out the event leads to was written when it came (the message known).
+    Column("opted_out", Integer, nullable=False),
+    Column("receive_time", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("match_key", "event", name="pk_early_provider_events"),
+    Index("ix_early_provider_events_receive", "receive_time"),
+    Index("ix_early_provider_events_customer", "workspace", "customer_id"),
+)
+
 # The in-app inbox: one row per CHANNEL_IN_APP message sent (same id as the message).
 inbox_messages = Table(
     "inbox_messages",

@@ -3,12 +3,13 @@ and opt-outs each status change leads to."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from .model import Channel, FailureReason, Message, MessageState, StatusChange
+from .model import PENDING_STATES, Channel, FailureReason, Message, MessageState, StatusChange
 
 # Who records the changes delivery makes itself (StatusChange.reporter).
 DELIVERY = "delivery"
@@ -108,6 +109,54 @@ def apply_provider_event(
     message.update_time = max(message.update_time, time)
     message.changes.append(StatusChange(event.value, time, reason, reporter))
     return Applied(EventOutcome.APPLIED, OPT_OUT_SOURCES.get(event, ""))
+
+
+@dataclass(frozen=True)
+class EarlyEvent:
+    """A provider event for a message whose SENT was not recorded yet when it came:
+    held, and applied once it is (apply_early_events)."""
+
+    event: ProviderEvent
+    time: datetime
+    reason: str
+    reporter: str
+    # When delivery received it (orders events of the same provider time).
+    receive_time: datetime
+    # The opt-out it leads to was written when it came (the message was known then).
+    opted_out: bool = False
+
+
+def awaits_provider(message: Message) -> bool:
+    """Whether a provider may have the message while its SENT is not recorded: an attempt
+    is in flight, or an ambiguous one left it queued (events for it are then held)."""
+    if message.state not in PENDING_STATES or message.erase_time is not None:
+        return False
+    return message.state is MessageState.SENDING or bool(message.ambiguous_provider)
+
+
+def apply_early_events(
+    message: Message, events: Sequence[EarlyEvent]
+) -> list[tuple[EarlyEvent, Applied]]:
+    """Apply events held for `message`, just recorded SENT, in provider time order, as
+    if each came now. A provider cannot report on a message before it took it: an event
+    timed before the recorded send time is recorded at it (history and profile events
+    stay in order)."""
+    recorded = frozenset(change.status for change in message.changes)
+    results = []
+    for early in sorted(events, key=lambda e: (e.time, e.receive_time)):
+        time = max(early.time, message.send_time) if message.send_time else early.time
+        applied = apply_provider_event(
+            message,
+            early.event,
+            time=time,
+            reason=early.reason,
+            reporter=early.reporter,
+            recorded=recorded,
+        )
+        if applied.outcome is EventOutcome.APPLIED:
+            recorded |= {early.event.value}
+        results.append((early, applied))
+    return results
 
 
 def event_name(channel: Channel | None, status: str) -> str | None:

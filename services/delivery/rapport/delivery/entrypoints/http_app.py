@@ -19,7 +19,9 @@
 - ``POST /v1/providers/{provider}/events``: provider events as JSON, signed per
   Standard Webhooks with the provider's shared secret (``provider_event_secrets``).
 
-Callbacks for unknown messages are answered 200 and change nothing.
+Callbacks are answered 200 whatever they name. One for a message whose SENT is not
+recorded yet (or for a provider id no message carries yet) is held and applied when it
+is (service_layer/early_events.py); one for a message never sent changes nothing.
 """
 
 from __future__ import annotations

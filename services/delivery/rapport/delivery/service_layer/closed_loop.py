@@ -31,6 +31,9 @@ class ClosedLoop:
     # every replica).
     secret: bytes = field(default_factory=lambda: os.urandom(32), repr=False)
     token_ttl: timedelta = timedelta(days=180)
+    # How long a provider event for a message not recorded SENT yet is held for it
+    # (early_events.py); past it, the event is dropped.
+    early_event_window: timedelta = timedelta(hours=24)
     # Where delivery's HTTP endpoint is reached from outside (links, Twilio callbacks).
     public_base_url: str = DEFAULT_PUBLIC_BASE_URL
     # Profile trait -> identifier type, for the profile events of status changes.

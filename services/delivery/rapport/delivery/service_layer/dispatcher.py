@@ -15,6 +15,8 @@ One message never stops the loop or blocks the queue: a message whose stored val
 cannot be read fails with STORED_MESSAGE_UNREADABLE, one whose profile cannot be read
 with PROFILE_UNREADABLE, a template that does not render with TEMPLATE_ERROR, and an
 unexpected error in an attempt is retried with backoff like any transient failure.
+Provider events held for a message until its SENT was recorded are applied in the
+transaction that records it (early_events.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from datetime import timedelta
 from rapport.delivery.domain.model import Channel, Message
 
 from .dependencies import Dependencies
+from .early_events import apply_on_sent
 from .sending import attempt_delivery, retry_later
 
 _log = logging.getLogger(__name__)
@@ -255,11 +258,18 @@ class Dispatcher:
         try:
             async with self._deps.uow_factory() as uow:
                 kept = await uow.messages.record_attempts([(m, m.lease_token) for m, _ in batch])
+                opted_out = False
+                if uow.messages.early_events_held:
+                    # Provider events that came before SENT was recorded: applied with it.
+                    ended = [m for (m, _), ok in zip(batch, kept, strict=True) if ok and m.is_final]
+                    opted_out = await apply_on_sent(uow, ended, self._deps)
                 await uow.commit()
         except BaseException:
             for (message, _), changes in zip(batch, pending, strict=True):
                 message.changes = changes
             raise
+        if opted_out:
+            self._deps.loop.wakeup.set()
         return kept
 
     async def _release(self, message: Message) -> None:

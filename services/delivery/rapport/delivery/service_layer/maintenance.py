@@ -1,6 +1,6 @@
-"""Background upkeep: forget idempotency keys past their window and frequency-cap counts
-past every window. Every replica may run it: deleting what is expired is the same
-whoever does it first."""
+"""Background upkeep: forget idempotency keys past their window, frequency-cap counts
+past every window, and provider events held past theirs (early_events.py). Every
+replica may run it: deleting what is expired is the same whoever does it first."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 from dataclasses import dataclass
 
 from .dependencies import Dependencies
+from .early_events import prune_expired_events
 
 _log = logging.getLogger(__name__)
 
@@ -20,10 +21,12 @@ PRUNE_BATCH = 1000
 class Pruned:
     idempotency_keys: int
     cap_counts: int
+    early_events: int = 0
 
 
 async def prune_expired(deps: Dependencies) -> Pruned:
-    """Once: delete every expired idempotency key (in batches) and cap count."""
+    """Once: delete every expired idempotency key (in batches), cap count and held
+    provider event."""
     now = deps.clock()
     made_before = now - deps.policy.idempotency_window
     keys = 0
@@ -38,7 +41,8 @@ async def prune_expired(deps: Dependencies) -> Pruned:
     longest = deps.policy.caps.longest_window
     if deps.caps is not None and longest:
         counts = await deps.caps.prune(now - longest)
-    return Pruned(idempotency_keys=keys, cap_counts=counts)
+    events = await prune_expired_events(deps)
+    return Pruned(idempotency_keys=keys, cap_counts=counts, early_events=events)
 
 
 class Maintenance:
@@ -61,6 +65,7 @@ class Maintenance:
                 for resource, count in (
                     ("idempotency_keys", pruned.idempotency_keys),
                     ("cap_counts", pruned.cap_counts),
+                    ("early_provider_events", pruned.early_events),
                 ):
                     if count:
                         _log.info("pruned expired", extra={"resource": resource, "count": count})

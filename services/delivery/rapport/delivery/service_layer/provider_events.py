@@ -1,11 +1,12 @@
 """The closed loop's use cases: provider events (RPC and HTTP callbacks), one-click
 unsubscribe, and SMS STOP replies.
 
-A provider event for a message delivery does not know, or one that does not apply,
-changes nothing and is answered (logged), never refused: one bad callback never stops
-anything. Hard bounces and complaints lead to consent opt-outs through the outbox, in
-the same transaction as the change; an unsubscribe is recorded in consent within the
-request (the link's answer says whether it was).
+Every provider event is answered (logged), never refused: one bad callback never stops
+anything. One for a message a provider may have but whose SENT is not recorded yet (or
+for a provider id no message carries yet) is held until it is (early_events.py); one
+that cannot apply (a message never sent, an unknown message) changes nothing. Hard
+bounces and complaints lead to consent opt-outs through the outbox, in the same
+transaction; an unsubscribe is recorded in consent within the request.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from rapport.delivery.adapters.status_history import CONSENT_OPT_OUT
 from rapport.delivery.adapters.upstream import UpstreamUnavailable
 from rapport.delivery.domain import names, status
 from rapport.delivery.domain.addressing import phone_number
@@ -25,7 +25,7 @@ from rapport.delivery.domain.unsubscribe import TokenRefused, Unsubscribe
 from rapport.errors import InvalidArgument
 from rapport.resourcenames import require_workspace
 
-from . import commands
+from . import commands, early_events
 from .dependencies import Dependencies
 
 _log = logging.getLogger(__name__)
@@ -109,6 +109,10 @@ async def report_provider_event(
     )
 
 
+def _storable_id(value: str, limit: int) -> bool:
+    return len(value) <= limit and value.isprintable()
+
+
 async def apply_event(
     deps: Dependencies,
     *,
@@ -127,19 +131,49 @@ async def apply_event(
     recorded first in the same transaction unless it already was (a click shows the
     mail was opened)."""
     now = deps.clock()
+    if not _storable_id(provider, _MAX_PROVIDER) or not _storable_id(
+        provider_message_id, _MAX_PROVIDER_ID
+    ):
+        # A callback's ids no message can carry (NUL bytes, which PostgreSQL text
+        # cannot hold, or any other control character): answered, not refused.
+        _log.info("provider event with an unusable id", extra={"provider": reporter[:64]})
+        return EventReport("", EventOutcome.UNKNOWN_MESSAGE)
+    planned = [*([implied] if implied is not None else []), (event, reason)]
     async with deps.uow_factory() as uow:
+        if provider_message_id:
+            # Before the look-up: a recording of this id either is seen or waits.
+            await uow.early_events.lock_provider_id(provider, provider_message_id)
         message = await uow.status.find_for_update(
             workspace=workspace,
             message_id=message_id,
             provider=provider,
             provider_message_id=provider_message_id,
         )
+        if message is None and provider_message_id:
+            # The provider may have answered faster than delivery recorded its answer.
+            held = (provider, provider_message_id)
+            await early_events.hold_for_provider_id(
+                uow, workspace, held, planned, time=time, reporter=reporter, now=now
+            )
+            await uow.commit()
         if message is None or message.workspace not in deps.workspaces:
             _log.info(
                 "provider event for an unknown message",
                 extra={"provider": reporter, "status": event.value},
             )
             return EventReport("", EventOutcome.UNKNOWN_MESSAGE)
+        if status.awaits_provider(message):
+            opted = await early_events.hold_for_message(
+                uow, message, planned, time=time, reporter=reporter, now=now
+            )
+            await uow.commit()
+            _log.info(
+                "provider event held until the message is sent",
+                extra={"message_id": message.id, "status": event.value},
+            )
+            if opted:
+                deps.loop.wakeup.set()
+            return EventReport(message.name, EventOutcome.NOT_APPLICABLE)
         history = await uow.status.history([message.id])
         recorded = frozenset(change.status for change in history[message.id])
         counts = (message.open_count, message.click_count)
@@ -164,20 +198,9 @@ async def apply_event(
         counted = counts != (message.open_count, message.click_count)
         if applied.outcome is EventOutcome.APPLIED or changed or counted:
             await uow.status.save_event(message, now=now)
-            if applied.opt_out_source and message.channel is not None:
-                await uow.status.add_outbox(
-                    item_id=f"opt-out-{message.id}-{event.value.lower()}",
-                    kind=CONSENT_OPT_OUT,
-                    workspace=message.workspace,
-                    customer_id=message.customer_id,
-                    payload={
-                        "purpose": message.purpose,
-                        "channel": message.channel.value,
-                        "source": applied.opt_out_source,
-                        "proof": message.name,
-                        "time": time.isoformat(),
-                    },
-                    now=now,
+            if applied.opt_out_source:
+                await early_events.add_opt_out(
+                    uow, message, event, source=applied.opt_out_source, time=time, now=now
                 )
             await uow.commit()
     _log.info(

@@ -51,7 +51,9 @@ async def export_customer_messages(
     size = page_size(cmd.page_size)
     bound_to = f"ExportCustomerMessages|{cmd.parent}"
     before = newest_first.continue_after(deps.page_tokens, cmd.page_token, bound_to=bound_to)
-    async with deps.uow_factory(readonly=True) as uow:
+    # One moment: messages, their histories and inbox entries read by separate
+    # statements must agree (a status recorded meanwhile would split them).
+    async with deps.uow_factory(snapshot=True) as uow:
         rows = await uow.messages.list(
             workspace, customer_id=customer_id, before=before, limit=size + 1
         )
@@ -80,6 +82,9 @@ async def erase_customer_messages(
         erased, cancelled = await uow.status.erase_customer(
             workspace, customer_id, now=deps.clock()
         )
+        # Provider events held for its messages go too (their messages, cancelled now,
+        # are never sent).
+        await uow.early_events.erase_customer(workspace, customer_id)
         await uow.commit()
     _log.info(
         "customer messages erased",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rapport.delivery.adapters.consent_cursor_repository import ConsentCursors
+from rapport.delivery.adapters.early_event_repository import EarlyEvents
 from rapport.delivery.adapters.idempotency_repository import IdempotencyKeys
 from rapport.delivery.adapters.inbox_repository import InboxRepository
 from rapport.delivery.adapters.message_repository import MessageRepository
@@ -20,6 +21,7 @@ class DeliveryUnitOfWork(SqlUnitOfWork):
     templates: TemplateRepository
     status: StatusRepository
     consent_cursors: ConsentCursors
+    early_events: EarlyEvents
 
     def _open_repositories(self) -> None:
         self.messages = MessageRepository(self.connection)
@@ -28,7 +30,9 @@ class DeliveryUnitOfWork(SqlUnitOfWork):
         self.templates = TemplateRepository(self.connection)
         self.status = StatusRepository(self.connection)
         self.consent_cursors = ConsentCursors(self.connection)
+        self.early_events = EarlyEvents(self.connection)
 
 
-# uow_factory(readonly=...) -> a fresh unit of work.
+# uow_factory(readonly=..., snapshot=...) -> a fresh unit of work (snapshot: reads of
+# one moment, rapport.sqlstore.SqlUnitOfWork).
 UnitOfWorkFactory = Callable[..., DeliveryUnitOfWork]
