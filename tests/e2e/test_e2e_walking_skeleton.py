@@ -195,10 +195,13 @@ async def test_demo_scenario_delivers_the_renewal_reminder(tmp_path, smtp_inbox)
         assert recipients == ["ada.lovelace@example.com"]
         mail = message_from_bytes(raw, policy=policy.default)
         assert mail["To"] == "ada.lovelace@example.com"
-        assert "renews in 21 days" in mail["Subject"]
-        body = mail.get_body(preferencelist=("plain",)).get_content()
-        assert "Hello Ada" in body
-        assert "HOME-0042" in body
+        # The renewal date is counted from today; the 30-day window fired for it.
+        assert f"HOME-0042 renews on {result.renewal_date}" in mail["Subject"]
+        for part in ("plain", "html"):
+            body = mail.get_body(preferencelist=(part,)).get_content()
+            assert "Hello Ada" in body
+            assert result.renewal_date in body
+            assert "Renew now to stay covered without a gap." in body
     finally:
         codes = await asyncio.to_thread(suite.stop)
     # SIGTERM drains: every service exits cleanly, none had to be killed.

@@ -1,9 +1,11 @@
 """`make demo`: the seed scenario against a running suite.
 
 A customer is identified first by email, then by phone; grants email marketing
-consent; a `Policy Renewal Due` event arrives (carrying only the phone); the
-renewal trigger decides, delivery re-checks consent and the reminder lands in
-the SMTP sink addressed to them.
+consent; their policy's renewal date arrives (identified by the phone only), 21 days
+from today; the catalogue's time-window trigger (30 days before `policy_renewal_date`)
+fires, delivery re-checks consent and the reminder lands in the SMTP sink addressed to
+them. Dates are counted from today (UTC, the customer's clock without a `timezone`
+trait), so the mail is true whenever the demo runs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -33,6 +36,10 @@ PHONE = "+44 20 7946 0958"
 # Area codes for demo phone numbers (NPA 555 XXXX): with 10,000 numbers each, a run's
 # number is almost never one an earlier run used.
 _AREA_CODES = (201, 212, 213, 305, 312, 415, 617, 646, 702, 713, 786, 818, 917)
+POLICY_NUMBER = "HOME-0042"
+# Inside the 30 days before the renewal date (the catalogue's time window): the firing's
+# day has passed, the renewal date has not, so the trigger fires at once.
+RENEWS_IN_DAYS = 21
 
 
 def fresh_identity(tag: str) -> tuple[str, str]:
@@ -47,10 +54,17 @@ def fresh_identity(tag: str) -> tuple[str, str]:
     return f"Ada.Lovelace.{tag}@Example.com ", f"+1 {area} 555 {line:04d}"
 
 
+def renewal_traits(today: date) -> dict[str, str]:
+    """The policy traits the demo sets: a renewal RENEWS_IN_DAYS after `today`."""
+    renewal = today + timedelta(days=RENEWS_IN_DAYS)
+    return {"policy_number": POLICY_NUMBER, "policy_renewal_date": renewal.isoformat()}
+
+
 @dataclass
 class DemoResult:
     customer: str
     message: delivery_pb.Message
+    renewal_date: str
 
 
 def _struct(values: dict) -> struct_pb2.Struct:
@@ -89,8 +103,10 @@ async def play(
     say=print,
     email: str = EMAIL,
     phone: str = PHONE,
+    today: date | None = None,
 ) -> DemoResult:
     run = uuid.uuid4().hex[:8]
+    policy = renewal_traits(today or datetime.now(UTC).date())
     async with (
         _channel(addresses["profile"], token) as profile_channel,
         _channel(addresses["consent"], token) as consent_channel,
@@ -145,33 +161,36 @@ async def play(
         say(f"3. email marketing consent       -> {record.name}")
 
         renewal = profile_pb.Event(
-            type=profile_pb.EVENT_TYPE_TRACK,
-            message_id=f"demo-{run}-renewal-due",
-            event="Policy Renewal Due",
+            type=profile_pb.EVENT_TYPE_IDENTIFY,
+            message_id=f"demo-{run}-renewal-date",
             identifiers=[identifier_pb2.Identifier(type="phone", value=phone)],
-            properties=_struct(
-                {"policy_number": "HOME-0042", "days_left": 21, "renewal_date": "2026-12-15"}
-            ),
+            traits=_struct(policy),
             original_time=_now(),
             sent_time=_now(),
         )
         await profile.IngestEvents(
             profile_pb.IngestEventsRequest(parent=WORKSPACE, events=[renewal]), timeout=10
         )
-        say("4. 'Policy Renewal Due' ingested (identified by phone only)")
+        say(
+            f"4. policy {policy['policy_number']} renews on {policy['policy_renewal_date']} "
+            "(identified by phone only)"
+        )
 
         deadline = time.monotonic() + wait_seconds
         while True:
             listing = await delivery.ListMessages(
                 delivery_pb.ListMessagesRequest(parent=WORKSPACE, customer=customer), timeout=10
             )
-            mine = [m for m in listing.messages if run in m.idempotency_key]
+            # The window's firing is keyed by trigger, customer and renewal date.
+            mine = [
+                m for m in listing.messages if policy["policy_renewal_date"] in m.idempotency_key
+            ]
             done = [m for m in mine if m.state != delivery_pb.MESSAGE_STATE_QUEUED]
             if done:
                 message = done[0]
                 state = delivery_pb.MessageState.Name(message.state)
-                say(f"5. renewal reminder              -> {message.name} {state}")
-                return DemoResult(customer=customer, message=message)
+                say(f"5. reminder (30-day window)      -> {message.name} {state}")
+                return DemoResult(customer, message, policy["policy_renewal_date"])
             if time.monotonic() > deadline:
                 raise TimeoutError("no renewal reminder was sent in time")
             await asyncio.sleep(0.3)

@@ -38,6 +38,11 @@ PEERS = {
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
 # `make run` writes its bearer token here, under the data folder; `make demo` reads it.
 TOKEN_FILE = "token"
+# `make run` keeps these here, under the data folder, from one run to the next: the
+# collector's write key (configured into Segment libraries) and the secret delivery signs
+# unsubscribe links with (in mails already sent).
+WRITE_KEY_FILE = "write_key"
+UNSUBSCRIBE_SECRET_FILE = "unsubscribe_secret"
 
 
 @dataclass
@@ -55,6 +60,8 @@ class SuiteLayout:
     auth_token: str | None = None
     # Profile's Segment-compatible collector: this write key sends to workspace "default".
     write_key: str | None = None
+    # Delivery's unsubscribe signing secret (None: delivery makes one per process).
+    unsubscribe_secret: str | None = None
 
     def address(self, service: str) -> str:
         return f"127.0.0.1:{self.ports[service]}"
@@ -82,6 +89,8 @@ class SuiteLayout:
         if service == "delivery" and service in self.http_ports:
             # Unsubscribe links and provider callbacks point at delivery's HTTP endpoint.
             env[f"{prefix}PUBLIC_BASE_URL"] = f"http://{self.http_address(service)}"
+        if service == "delivery" and self.unsubscribe_secret:
+            env[f"{prefix}UNSUBSCRIBE_SECRET"] = self.unsubscribe_secret
         if service == "profile" and self.write_key:
             env[f"{prefix}WRITE_KEYS"] = json.dumps({self.write_key: "default"})
         if self.auth_token:
@@ -99,20 +108,69 @@ class SuiteLayout:
         return env
 
 
+def service_command(service: str) -> list[str]:
+    """The command line of one service's process."""
+    return [sys.executable, "-m", f"rapport.{service}"]
+
+
+def how_it_ended(returncode: int) -> str:
+    """`exited with code 3`, `was killed by SIGKILL`: a child's end in words."""
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"was killed by {name}"
+    return f"exited with code {returncode}"
+
+
+class ServiceExited(RuntimeError):
+    """A service's process ended while the suite needed it."""
+
+    def __init__(self, service: str, returncode: int, log_file: Path, log_tail: list[str]):
+        self.service = service
+        self.returncode = returncode
+        self.log_file = log_file
+        self.log_tail = log_tail
+        lines = [f"{service} {how_it_ended(returncode)}; its log is {log_file}"]
+        if log_tail:
+            lines.append(f"last lines of {service}'s log:")
+            lines += [f"  {line}" for line in log_tail]
+        super().__init__("\n".join(lines))
+
+
+class NotServing(TimeoutError):
+    """Some services were not SERVING within the start-up time."""
+
+    def __init__(self, services: list[str], within_seconds: float, log_files: list[Path]):
+        self.services = services
+        logs = ", ".join(str(f) for f in log_files)
+        super().__init__(
+            f"not SERVING within {within_seconds:g} s: {', '.join(services)} (see {logs})"
+        )
+
+
 class Suite:
     """The five services as child processes; logs go to files under data_dir/logs."""
+
+    # How much of a service's log is shown when it ends unexpectedly.
+    LOG_TAIL_LINES = 15
 
     def __init__(self, layout: SuiteLayout) -> None:
         self.layout = layout
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        # Where this run's part of each (appended) log starts.
+        self._log_starts: dict[str, int] = {}
 
     def start(self) -> None:
         (self.layout.data_dir / "logs").mkdir(parents=True, exist_ok=True)
         for service in SERVICES:
             env = {**os.environ, **self.layout.extra_env, **self.layout.environment(service)}
-            log = self.layout.log_file(service).open("ab")
+            log_file = self.layout.log_file(service)
+            self._log_starts[service] = log_file.stat().st_size if log_file.exists() else 0
+            log = log_file.open("ab")
             self.processes[service] = subprocess.Popen(
-                [sys.executable, "-m", f"rapport.{service}"],
+                service_command(service),
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -120,33 +178,59 @@ class Suite:
             )
             log.close()
 
-    async def wait_until_serving(self, within_seconds: float = 30.0) -> None:
-        """Wait for every service's standard health check to say SERVING."""
-        deadline = asyncio.get_running_loop().time() + within_seconds
-        await asyncio.gather(*(self._wait_one(s, deadline) for s in SERVICES))
+    def log_tail(self, service: str, lines: int = LOG_TAIL_LINES) -> list[str]:
+        """The last `lines` lines this run wrote to the service's log."""
+        try:
+            with self.layout.log_file(service).open("rb") as log:
+                log.seek(self._log_starts.get(service, 0))
+                written = log.read()
+        except OSError:
+            return []
+        return written.decode(errors="replace").splitlines()[-lines:]
 
-    async def _wait_one(self, service: str, deadline: float) -> None:
+    def exited(self) -> ServiceExited | None:
+        """The first service (in SERVICES order) whose process has ended, if any."""
+        for service, process in self.processes.items():
+            if process.poll() is not None:
+                return ServiceExited(
+                    service,
+                    process.returncode,
+                    self.layout.log_file(service),
+                    self.log_tail(service),
+                )
+        return None
+
+    async def first_exit(self, poll_seconds: float = 0.2) -> ServiceExited:
+        """Wait until any service's process ends (a crash, a kill) and say which and how."""
+        # A child's end sets no event: its status is polled (as Popen.wait does).
+        while (ended := self.exited()) is None:  # noqa: ASYNC110
+            await asyncio.sleep(poll_seconds)
+        return ended
+
+    async def wait_until_serving(self, within_seconds: float = 30.0) -> None:
+        """Wait for every service's standard health check to say SERVING.
+
+        Raises ServiceExited as soon as a process ends, NotServing naming every service
+        still not SERVING when the time is up."""
         loop = asyncio.get_running_loop()
-        async with grpc.aio.insecure_channel(self.layout.address(service)) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
+        deadline = loop.time() + within_seconds
+        channels = {s: grpc.aio.insecure_channel(self.layout.address(s)) for s in SERVICES}
+        try:
+            waiting = list(SERVICES)
             while True:
-                process = self.processes.get(service)
-                if process is not None and process.poll() is not None:
-                    raise RuntimeError(
-                        f"{service} exited with code {process.returncode}; "
-                        f"see {self.layout.log_file(service)}"
-                    )
-                try:
-                    reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
-                    if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                        return
-                except grpc.aio.AioRpcError:
-                    pass
+                if (ended := self.exited()) is not None:
+                    raise ended
+                ready = await asyncio.gather(*(_serving(channels[s]) for s in waiting))
+                waiting = [s for s, ok in zip(waiting, ready, strict=True) if not ok]
+                if not waiting:
+                    return
                 if loop.time() > deadline:
-                    raise TimeoutError(
-                        f"{service} not SERVING in time; see {self.layout.log_file(service)}"
-                    )
+                    logs = [self.layout.log_file(s) for s in waiting]
+                    raise NotServing(waiting, within_seconds, logs)
                 await asyncio.sleep(0.2)
+        finally:
+            for channel in channels.values():
+                await channel.close()
 
     def stop(self, grace: float = 10.0) -> dict[str, int | None]:
         """SIGTERM every service (they drain), then kill what is still running."""
@@ -162,3 +246,12 @@ class Suite:
                 codes[service] = process.wait()
         self.processes.clear()
         return codes
+
+
+async def _serving(channel: grpc.aio.Channel) -> bool:
+    stub = health_pb2_grpc.HealthStub(channel)
+    try:
+        reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+    except grpc.aio.AioRpcError:
+        return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
