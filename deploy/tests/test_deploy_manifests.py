@@ -97,3 +97,11 @@ def test_every_service_reads_the_one_workspaces_file(tmp_path: Path) -> None:
         volumes = {v["name"]: v for v in pod["volumes"]}
         assert env["RAPPORT_WORKSPACES_FILE"]["value"].startswith(mounted["workspaces"])
         assert volumes["workspaces"]["configMap"]["name"] == "rapport-workspaces", service
+
+
+def test_the_local_overlay_serves_the_catalogue_make_run_serves() -> None:
+    # Two copies (kustomize cannot reach outside deploy/): they drifted once, and the
+    # cluster's demo then lacked the seeds' 30-days-before renewal trigger.
+    local = (K8S / "overlays" / "local" / "catalogue.yaml").read_text()
+    suite = (DEPLOY.parent / "localsuite" / "rapport" / "localsuite" / "catalogue.yaml").read_text()
+    assert local == suite
