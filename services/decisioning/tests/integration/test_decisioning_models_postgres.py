@@ -13,7 +13,7 @@ from rapport.grpctesting import eventually
 from rapport.sqlstore import create_engine
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
-from .._decisioning_support import without_contact_limits
+from .._decisioning_support import forget_erasures, without_contact_limits
 
 PARENT = "workspaces/default"
 CUSTOMERS = [f"workspaces/default/customers/c{i}" for i in range(4)]
@@ -124,7 +124,7 @@ async def test_erasure_subtracts_contributions_on_postgres(
     another customer's outcomes on another replica: no update is lost either way."""
     from ..service import test_decisioning_model_erasure_service as erasure
 
-    for customer, plan in ((erasure.ALICE, "gold"), (erasure.BOB, "basic")):
+    for customer, plan in ((erasure.ALICE, "gold"), (erasure.BOB, "basic"), (erasure.CAROL, "")):
         fake_services.profile.traits[customer] = {"plan": plan}
         fake_services.consent.grant(customer, "marketing", channel_pb2.CHANNEL_EMAIL)
     expected = await erasure.bob_only(serve, make_settings, tmp_path)
@@ -136,13 +136,16 @@ async def test_erasure_subtracts_contributions_on_postgres(
 
     await erasure.erasure_scenario(serve, on_postgres(), expected)
     async with serve(on_postgres()) as stub:
+        await erasure.erase(stub, erasure.CAROL)  # decided last in the first scenario
         await stub.DeleteModel(pb.DeleteModelRequest(name=erasure.MODEL))
         await stub.DeleteAction(pb.DeleteActionRequest(name=f"{PARENT}/actions/offer-a"))
         await stub.DeleteAction(pb.DeleteActionRequest(name=f"{PARENT}/actions/offer-b"))
+    await forget_erasures(on_postgres())
     await erasure.reset_scenario(serve, on_postgres(), expected)
 
     async with serve(on_postgres()) as first, serve(on_postgres()) as second:
         await erasure.erase(first, erasure.BOB)
+        await forget_erasures(on_postgres())
         await erasure.train(first, erasure.ALICE)
         erased, _ = await asyncio.gather(
             erasure.erase(first, erasure.ALICE), erasure.train(second, erasure.BOB)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import grpc
 import pytest
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
-from rapport.grpctesting import eventually
+from rapport.grpctesting import eventually, expect_error
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
-from .._decisioning_support import publish
+from .._decisioning_support import forget_erasures, publish
 
 PARENT = "workspaces/default"
 ALICE = "workspaces/default/customers/alice"
@@ -229,6 +229,7 @@ async def test_trigger_schedule_and_throttle_on_postgres(
         serve, settings, fake_services, kinds.Clock(kinds.START)
     )
     fake_services.delivery.accepted.clear()
+    await forget_erasures(settings)  # Bob, erased by the scenario before, decides again
     await kinds.test_throttle_sends_at_most_once_per_period(
         serve, settings, fake_services, kinds.Clock(kinds.START)
     )
@@ -270,4 +271,9 @@ async def test_erasure_forgets_the_customers_contacts_in_redis(
         )
         assert erased.contact_count == 1
         assert erased.decision_count == 2
-        assert await chosen() == [f"{PARENT}/actions/offer"]
+        # Erased: a Decide now is refused, and what it reserved in Redis is forgotten.
+        await expect_error(chosen(), grpc.StatusCode.NOT_FOUND)
+        again = await stub.EraseCustomerDecisions(
+            pb.EraseCustomerDecisionsRequest(parent=PARENT, customer=customer)
+        )
+        assert (again.contact_count, again.decision_count) == (0, 0)

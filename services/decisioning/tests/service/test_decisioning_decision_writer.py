@@ -12,16 +12,17 @@ from rapport.decisioning.domain.contact_policy import Contact
 from rapport.decisioning.domain.model import Channel, Decision
 from rapport.decisioning.service_layer.decision_writer import DecisionWriter
 from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
+from rapport.errors import NotFound
 from rapport.sqlstore import create_engine, migrate
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
-def decision(decision_id: str) -> Decision:
+def decision(decision_id: str, customer: str = "workspaces/default/customers/c") -> Decision:
     return Decision(
         decision_id=decision_id,
         workspace="default",
-        customer="workspaces/default/customers/c",
+        customer=customer,
         actions=(),
         excluded=(),
         channel=None,
@@ -71,3 +72,24 @@ async def test_one_bad_record_fails_only_its_own_call(uow):
     assert isinstance(results[1], Exception)
     assert await stored(uow, "fresh-1") is not None
     assert await stored(uow, "fresh-2") is not None
+
+
+async def test_a_decision_for_an_erased_customer_fails_only_its_own_call(uow):
+    gone = "workspaces/default/customers/gone"
+    async with uow() as work:
+        await work.erased_customers.record("default", gone, NOW)
+        await work.commit()
+    writer = DecisionWriter(uow)
+    contact = Contact(Channel.EMAIL, "marketing", "workspaces/default/actions/a", NOW, "late")
+    results = await asyncio.gather(
+        writer.write(decision("kept-1"), []),
+        writer.write(decision("late", gone), [contact]),  # refused, its contact too
+        writer.write(decision("kept-2"), []),
+        return_exceptions=True,
+    )
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], NotFound) and results[1].resource == gone
+    assert await stored(uow, "late") is None
+    assert await stored(uow, "kept-1") is not None and await stored(uow, "kept-2") is not None
+    async with uow(readonly=True) as work:
+        assert await work.contacts.since("default", gone, NOW - timedelta(minutes=1)) == []

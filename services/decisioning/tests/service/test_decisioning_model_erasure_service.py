@@ -18,6 +18,8 @@ from .._decisioning_support import without_contact_limits
 PARENT = "workspaces/default"
 ALICE = "workspaces/default/customers/alice"
 BOB = "workspaces/default/customers/bob"
+# Decides after Alice (and Bob) are erased: Decide refuses an erased customer.
+CAROL = "workspaces/default/customers/carol"
 MODEL = f"{PARENT}/models/nba"
 ROUNDS = 3
 # Per decision: an impression of each of the two actions and a click on offer-a.
@@ -28,7 +30,7 @@ Statistics = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, int]]
 
 @pytest.fixture(autouse=True)
 def known_customers(fake_services):
-    for customer, plan in ((ALICE, "gold"), (BOB, "basic")):
+    for customer, plan in ((ALICE, "gold"), (BOB, "basic"), (CAROL, "basic")):
         fake_services.profile.traits[customer] = {"plan": plan}
         fake_services.consent.grant(customer, "marketing", channel_pb2.CHANNEL_EMAIL)
 
@@ -185,7 +187,7 @@ async def erasure_scenario(serve, settings, expected_bob: Statistics) -> None:
             assert count == 0 and not xtx.any() and not xsum.any()
             assert np.allclose(xr, 0, rtol=0, atol=1e-12)
         # The bandit decides on (no longer learns from what Alice and Bob did).
-        response = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=BOB, max_actions=2))
+        response = await stub.Decide(pb.DecideRequest(parent=PARENT, customer=CAROL, max_actions=2))
         assert response.model == MODEL
 
 
@@ -219,8 +221,8 @@ async def reset_scenario(serve, settings, expected: Statistics) -> None:
         assert_same(await stored_statistics(settings), expected)
 
         # Deleting the model drops its contributions too: a model of the same id made
-        # afterwards has nothing of Alice's to subtract.
-        await train(stub, ALICE)
+        # afterwards has nothing of Carol's to subtract (Alice, erased, is refused now).
+        await train(stub, CAROL)
         await stub.DeleteModel(pb.DeleteModelRequest(name=MODEL))
         await stub.CreateModel(
             pb.CreateModelRequest(
@@ -236,7 +238,7 @@ async def reset_scenario(serve, settings, expected: Statistics) -> None:
             )
         )
         await train(stub, BOB)
-        erased = await erase(stub, ALICE)
+        erased = await erase(stub, CAROL)
         assert (erased.model_contribution_count, erased.decision_count) == (0, ROUNDS)
         assert_same(await stored_statistics(settings), expected)
 

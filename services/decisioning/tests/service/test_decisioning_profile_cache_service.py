@@ -3,9 +3,10 @@ followed; a signal of the customer (or an erasure here) makes Decide read it aga
 
 from __future__ import annotations
 
+import grpc
 import pytest
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
-from rapport.grpctesting import eventually
+from rapport.grpctesting import eventually, expect_error
 from rapport.profile.v1 import profile_service_pb2
 from rapport.type.v1 import channel_pb2, message_content_pb2
 
@@ -74,5 +75,8 @@ async def test_erasure_here_drops_the_kept_profile(cached, fake_services):
     await cached.EraseCustomerDecisions(
         pb.EraseCustomerDecisionsRequest(parent=PARENT, customer=ALICE)
     )
-    assert await decided(cached) == ["gold-offer"]
+    # Profile is asked again (the fake still knows Alice); the decision is refused all
+    # the same, as the customer was erased here.
+    info, _ = await expect_error(decided(cached), grpc.StatusCode.NOT_FOUND)
+    assert info.metadata["resource"] == ALICE
     assert profile.get_profile_calls == calls + 1

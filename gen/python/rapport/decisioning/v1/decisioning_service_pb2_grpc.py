@@ -648,7 +648,11 @@ class DecisioningServiceServicer:
         subtracts the customer's model contributions from what the bandit models
         learnt (the statistics are then those learnt without the customer's
         outcomes). Experiment assignment is a hash of customer and experiment:
-        nothing per customer is stored for it.
+        nothing per customer is stored for it. The customer's id is kept as
+        erased (nothing else): a Decide, trigger or outcome for it that was under
+        way stores nothing, and later ones answer NOT_FOUND. Identity never gives
+        an id out twice: a person who comes back after an erasure in identity is a
+        new customer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

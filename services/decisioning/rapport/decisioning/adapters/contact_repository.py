@@ -8,10 +8,14 @@ from datetime import datetime
 import sqlalchemy as sa
 from rapport.decisioning.domain.contact_policy import Contact
 from rapport.decisioning.domain.model import Channel
-from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc, in_chunks
+from rapport.sqlstore import advisory_xact_locks, as_utc, in_chunks
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
+from .erased_customers import customer_lock_key, guard_values, unless_erased
+
+# Refused for an erased customer: the customer column is unless_erased's.
+_INSERT_CONTACTS = tables.contacts.insert().values(customer=unless_erased())
 
 
 class ContactRepository:
@@ -27,7 +31,7 @@ class ContactRepository:
         """lock_customer for several, in the one global key order (no deadlock). Taken
         first, before the statistics locks, by what writes about a customer and by its
         erasure: an outcome that read its decision is written before the erasure runs."""
-        keys = [advisory_key("decisioning.contacts", workspace, c) for c in set(customers)]
+        keys = [customer_lock_key(workspace, c) for c in set(customers)]
         await advisory_xact_locks(self._conn, keys)
 
     async def since(self, workspace: str, customer: str, since: datetime) -> list[Contact]:
@@ -53,13 +57,15 @@ class ContactRepository:
         await self.add_many([(workspace, customer, contacts)])
 
     async def add_many(self, batches: Sequence[tuple[str, str, Sequence[Contact]]]) -> None:
-        """Insert the contacts of several (workspace, customer) in one statement."""
+        """Insert the contacts of several (workspace, customer) in one statement.
+        IntegrityError when a customer was erased: on PostgreSQL the caller holds the
+        customer's lock (or stores a decision with the contacts, which takes it)."""
         rows = [
-            {
+            guard_values(workspace, customer)
+            | {
                 "workspace": workspace,
                 "decision_id": contact.decision_id,
                 "action": contact.action,
-                "customer": customer,
                 "channel": contact.channel.value,
                 "purpose": contact.purpose,
                 "contact_time": contact.time,
@@ -68,7 +74,7 @@ class ContactRepository:
             for contact in contacts
         ]
         if rows:
-            await self._conn.execute(tables.contacts.insert(), rows)
+            await self._conn.execute(_INSERT_CONTACTS, rows)
 
     async def channels_held(
         self, workspace: str, decision_ids: Collection[str]

@@ -25,9 +25,13 @@ from .decision_json import (
     decision_row,
     learning_view,
 )
+from .erased_customers import guard_values, share_customers, unless_erased
 
 # A keyset position in a newest-first listing: (create_time, id) of the last row seen.
 Position = tuple[datetime, str]
+# Refused for an erased customer; the customer column is unless_erased's (each row's
+# own value is the same).
+_INSERT_DECISIONS = tables.decisions.insert().values(customer=unless_erased())
 
 
 def _outcome_from_row(row: Any) -> Outcome:
@@ -73,10 +77,17 @@ class DecisionRepository:
         await self.add_many([decision])
 
     async def add_many(self, decisions: Sequence[Decision]) -> None:
-        """Insert decisions in one statement (executemany: one round trip for a batch)."""
+        """Insert decisions in one statement (executemany: one round trip for a batch),
+        after their customers' locks in shared mode (one statement more on PostgreSQL).
+        IntegrityError when a customer was erased (erased_customers.py): the transaction
+        is then to be rolled back."""
         if not decisions:
             return
-        await self._conn.execute(tables.decisions.insert(), [decision_row(d) for d in decisions])
+        await share_customers(self._conn, {(d.workspace, d.customer) for d in decisions})
+        await self._conn.execute(
+            _INSERT_DECISIONS,
+            [decision_row(d) | guard_values(d.workspace, d.customer) for d in decisions],
+        )
 
     async def get(self, workspace: str, decision_id: str) -> Decision | None:
         row = (

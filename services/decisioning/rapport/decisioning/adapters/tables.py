@@ -303,3 +303,13 @@ trigger_fires = sa.Table(
     sa.Column("customer", sa.String(300), primary_key=True),
     sa.Column("fire_time", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Since 0009: the customers erased (EraseCustomerDecisions), kept so that a write that
+# read the customer before the erasure refuses them (erased_customers.py).
+erased_customers = sa.Table(
+    "erased_customers",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("customer", sa.String(300), primary_key=True),
+    sa.Column("erase_time", sa.DateTime(timezone=True), nullable=False),
+)

@@ -20,6 +20,7 @@ from rapport.decisioning.domain.model import Action, Channel, Decision
 from rapport.sqlstore import run_with_retries
 
 from .dependencies import Dependencies
+from .erasure_guard import no_profile
 from .unit_of_work import DecisioningUnitOfWork
 
 
@@ -35,7 +36,8 @@ async def hold_offer(
     deps: Dependencies, workspace: str, config: DecisionConfig, decision: Decision, action: Action
 ) -> tuple[Channel, ...]:
     """The channels to offer delivery for the decision's first action, each holding a
-    contact (the chosen one holds the decision's own); in the action's order."""
+    contact (the chosen one holds the decision's own); in the action's order. NotFound
+    when the customer was erased since the decision."""
     sendable = [c for c in action.channels if c.can_be_sent]
     limits = config.settings.contact_limits
     if not limits:
@@ -58,10 +60,19 @@ async def hold_offer(
             if channel in held
             or await store.reserve(workspace, customer, [contact(channel)], limits, now)
         ]
+        # Reserved, then checked: an erasure committed before the check is seen here,
+        # one committed after it forgets these reservations itself.
+        async with deps.uow(readonly=True) as uow:
+            erased = await uow.erased_customers.erased(workspace, customer)
+        if erased:
+            await store.forget(workspace, customer)
+            raise no_profile(customer)
     else:
 
         async def hold(uow: DecisioningUnitOfWork) -> list[Channel]:
             await uow.contacts.lock_customer(workspace, customer)
+            if await uow.erased_customers.erased(workspace, customer):
+                raise no_profile(customer)  # erased since the decision: nothing to send
             history = await uow.contacts.since(workspace, customer, since)
             held = _held(history, decision, action)
             # The send counts once whatever it holds: would it fit on this channel alone?

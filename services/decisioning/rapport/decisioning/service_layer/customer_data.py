@@ -11,6 +11,7 @@ of customer and experiment, so nothing per customer is stored for it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -155,34 +156,42 @@ async def _erase_contributions(
 async def erase_customer_decisions(
     cmd: commands.EraseCustomerDecisions, deps: Dependencies
 ) -> Erased:
+    """Delete what is held on the customer and tombstone them (erased_customers.py), in
+    one transaction: a Decide, trigger or outcome that read the customer before then
+    writes nothing after it."""
     workspace = _customer(cmd.parent, cmd.customer, deps)
-    in_store = 0
-    if deps.contact_store is not None:
-        try:
-            in_store = await deps.contact_store.forget(workspace, cmd.customer)
-        except DependencyError as err:
-            # Nothing erased yet: the client retries the whole erasure.
-            raise Unavailable("CONTACT_STORE_UNAVAILABLE", "the contact store is down") from err
+    now = deps.clock()
     async with deps.uow() as uow:
-        # First the customer's lock, as what records outcomes takes it (an outcome that
-        # read its decision is written before this runs), then the statistics locks
-        # before any row the erasure deletes, as learning does.
+        # First the customer's lock, as what records outcomes and decisions takes it (an
+        # outcome that read its decision is written before this runs), then the
+        # statistics locks before any row the erasure deletes, as learning does.
         await uow.contacts.lock_customer(workspace, cmd.customer)
-        contributions = await _erase_contributions(uow, workspace, cmd.customer, deps.clock())
+        contributions = await _erase_contributions(uow, workspace, cmd.customer, now)
         erased = Erased(
             decisions=await uow.decisions.delete_customer(workspace, cmd.customer),
             outcomes=await uow.outcomes.delete_customer(workspace, cmd.customer),
-            contacts=in_store + await uow.contacts.delete_customer(workspace, cmd.customer),
+            contacts=await uow.contacts.delete_customer(workspace, cmd.customer),
             sent_messages=await uow.sent_messages.delete_customer(workspace, cmd.customer),
             schedules=await uow.trigger_schedules.delete_customer(workspace, cmd.customer)
             + await uow.trigger_fires.delete_customer(workspace, cmd.customer),
             model_contributions=contributions,
         )
+        await uow.erased_customers.record(workspace, cmd.customer, now)
         await uow.commit()
     if deps.profile_cache is not None:
         deps.profile_cache.forget(cmd.customer)
     if erased.model_contributions:
         deps.models.forget(workspace)
+    if deps.contact_store is not None:
+        # After the tombstone: a Decide that reserves in Redis from now on has its
+        # decision refused and forgets its reservation (decision_making.py); one that
+        # reserved earlier is forgotten here.
+        try:
+            in_store = await deps.contact_store.forget(workspace, cmd.customer)
+        except DependencyError as err:
+            # The client retries the erasure, which then finishes here.
+            raise Unavailable("CONTACT_STORE_UNAVAILABLE", "the contact store is down") from err
+        erased = dataclasses.replace(erased, contacts=erased.contacts + in_store)
     log.info(
         "customer decisions erased",
         extra={

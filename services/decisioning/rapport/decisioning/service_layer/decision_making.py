@@ -29,6 +29,7 @@ from rapport.errors import Aborted
 from rapport.sqlstore import run_with_retries
 
 from .dependencies import Dependencies
+from .erasure_guard import refusal
 from .model_cache import BoundModels
 from .unit_of_work import DecisioningUnitOfWork
 
@@ -184,9 +185,15 @@ async def make_decision(
             await uow.decisions.add(decision)
             return decision
 
-        return await run_with_retries(
-            deps.uow, store, description="the customer's contacts kept changing; retry"
-        )
+        try:
+            return await run_with_retries(
+                deps.uow, store, description="the customer's contacts kept changing; retry"
+            )
+        except Exception as err:
+            refused = await refusal(deps.uow, workspace, customer, err)
+            if refused is err:
+                raise
+            raise refused from err
 
     limits = config.settings.contact_limits
     for _ in range(RESERVE_ATTEMPTS):
@@ -194,12 +201,21 @@ async def make_decision(
             workspace, customer, verdict.contacts, limits, request.now
         ):
             decision = decision_of(verdict)
-            async with deps.uow() as uow:
-                existing = await uow.decisions.get(workspace, decision_id)
-                if existing is not None:
-                    return existing
-                await uow.decisions.add(decision)
-                await uow.commit()
+            try:
+                async with deps.uow() as uow:
+                    existing = await uow.decisions.get(workspace, decision_id)
+                    if existing is not None:
+                        return existing
+                    await uow.decisions.add(decision)
+                    await uow.commit()
+            except Exception as err:
+                refused = await refusal(deps.uow, workspace, customer, err)
+                if refused is err:
+                    raise
+                # Erased meanwhile: the contacts just reserved go too (the erasure's
+                # own forgetting may have come before the reservation).
+                await deps.contact_store.forget(workspace, customer)
+                raise refused from err
             return decision
         fresh = await deps.contact_store.history(workspace, customer, since)
         verdict = pipeline.run(fresh, outcomes, consent, decision_id)

@@ -5,7 +5,9 @@ the transaction holding it has committed, so an answered Decide is always stored
 nothing acknowledged is lost. Decisions arriving while a transaction is being written
 go into the next one, so batches grow with the load and a lone call waits for no
 timer. If a batch fails, its decisions are written one by one, so that one record
-cannot fail the others; each caller then gets its own outcome.
+cannot fail the others; each caller then gets its own outcome. A decision for a
+customer erased meanwhile is refused by its insert (adapters/erased_customers.py): its
+caller gets NOT_FOUND, as Decide answers for an erased customer.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from rapport.decisioning.domain.contact_policy import Contact
 from rapport.decisioning.domain.model import Decision
 from rapport.sqlstore import run_with_retries
 
+from .erasure_guard import refusal
 from .unit_of_work import DecisioningUnitOfWork
 
 MAX_BATCH = 200
@@ -55,7 +58,13 @@ class DecisionWriter:
                     try:
                         await self._commit([item])
                     except Exception as err:
-                        _settle(item, err)
+                        # Refused when the customer was erased after Decide read the
+                        # profile: answered as Decide answers for an erased customer.
+                        decision = item.decision
+                        _settle(
+                            item,
+                            await refusal(self._uow, decision.workspace, decision.customer, err),
+                        )
                     else:
                         _settle(item, None)
             else:

@@ -20,6 +20,7 @@ from rapport.pagination import page_size, paginate
 from . import commands
 from .decision_making import consent_answers, customer_zone, make_decision
 from .dependencies import Dependencies
+from .erasure_guard import no_profile
 from .listing import newest_first_position, page_before
 from .request_checks import known_channel, served_name, served_workspace
 
@@ -59,7 +60,7 @@ async def customer_profile(
     except DependencyError as err:
         raise dependency_failure(err) from err
     if profile is None:
-        raise NotFound(customer, f"{customer} has no profile (unknown or erased)")
+        raise no_profile(customer)
     return profile
 
 

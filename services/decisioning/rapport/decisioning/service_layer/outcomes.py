@@ -15,6 +15,7 @@ from rapport.sqlstore import run_with_retries
 
 from . import commands
 from .dependencies import Dependencies
+from .erasure_guard import no_profile
 from .listing import newest_first_position, page_before
 from .models import learn_from_outcome
 from .request_checks import known_channel, served_name, served_workspace
@@ -89,6 +90,8 @@ async def record_outcome(cmd: commands.RecordOutcome, deps: Dependencies) -> Out
     async def record(uow: DecisioningUnitOfWork) -> Outcome:
         # First: an erasure of the customer then waits, or has deleted the decision.
         await uow.contacts.lock_customer(workspace, cmd.customer)
+        if await uow.erased_customers.erased(workspace, cmd.customer):
+            raise no_profile(cmd.customer)
         if request_id:
             existing = await uow.outcomes.get(workspace, outcome.outcome_id)
             if existing is not None:

@@ -96,6 +96,8 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> None:
     now = deps.clock()
 
     async def put(uow: DecisioningUnitOfWork) -> None:
+        if await uow.erased_customers.erased_under_lock(workspace, signal.customer):
+            return  # the signal was read before the customer's erasure
         for trigger in triggers:
             when = firing(trigger, trait.value, timing, zone)
             if when is None:

@@ -22,6 +22,7 @@ from rapport.decisioning.domain.outbound import CustomerProfile, DependencyError
 from rapport.decisioning.domain.pipeline import DecisionRequest
 from rapport.decisioning.domain.rule_helpers import helper_functions
 from rapport.decisioning.domain.rules import RuleEvaluationError
+from rapport.errors import NotFound
 from rapport.sqlstore import run_with_retries
 
 from . import commands
@@ -29,6 +30,7 @@ from .attribution import attribute_event
 from .channel_offer import hold_offer, settle_channel
 from .decision_making import customer_zone, make_decision, triggered_decision_id
 from .dependencies import Dependencies
+from .unit_of_work import DecisioningUnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -213,17 +215,16 @@ async def _fire(
             )  # fmt: skip
         await _link(cmd.workspace, sent.name, decision, sent.channel or chosen.channel, deps)
         if trigger.throttle is not None:
-            await run_with_retries(
-                deps.uow,
-                lambda uow: uow.trigger_fires.record(
-                    cmd.workspace, trigger.trigger_id, signal.customer, decision.create_time
-                ),
-                description="the trigger's throttle kept conflicting",
-            )
+            await _record_fire(cmd.workspace, trigger, signal.customer, decision, deps)
     except DependencyError as err:
         if err.transient:
             raise
         return _reason(err)
+    except NotFound:
+        # Erased since the profile was read: the decision (or the offer's contacts) was
+        # refused, nothing stored and nothing sent.
+        _skip(trigger, signal, "PROFILE_NOT_FOUND")
+        return ""
     log.info(
         "trigger sent",
         extra={
@@ -269,11 +270,27 @@ async def _link(
         channel=channel,
         create_time=deps.clock(),
     )
-    await run_with_retries(
-        deps.uow,
-        lambda uow: uow.sent_messages.add_if_absent(sent),
-        description="the sent message link kept conflicting",
-    )
+
+    async def add(uow: DecisioningUnitOfWork) -> None:
+        # Not for a customer erased since the send (delivery erases its message).
+        if not await uow.erased_customers.erased_under_lock(workspace, decision.customer):
+            await uow.sent_messages.add_if_absent(sent)
+
+    await run_with_retries(deps.uow, add, description="the sent message link kept conflicting")
+
+
+async def _record_fire(
+    workspace: str, trigger: Trigger, customer: str, decision: Decision, deps: Dependencies
+) -> None:
+    """Remember when the trigger sent to the customer (its throttle); not once erased."""
+
+    async def record(uow: DecisioningUnitOfWork) -> None:
+        if not await uow.erased_customers.erased_under_lock(workspace, customer):
+            await uow.trigger_fires.record(
+                workspace, trigger.trigger_id, customer, decision.create_time
+            )
+
+    await run_with_retries(deps.uow, record, description="the trigger's throttle kept conflicting")
 
 
 def _skip(trigger: Trigger, signal: Signal, reason: str) -> None:

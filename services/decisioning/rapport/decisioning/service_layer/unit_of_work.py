@@ -10,6 +10,7 @@ from rapport.decisioning.adapters.decision_repository import (
     OutcomeRepository,
 )
 from rapport.decisioning.adapters.draft_repository import ActionGroupRepository, DraftRepository
+from rapport.decisioning.adapters.erased_customers import ErasedCustomerRepository
 from rapport.decisioning.adapters.experiment_repository import (
     ConversionRuleRepository,
     ExperimentRepository,
@@ -40,6 +41,7 @@ class DecisioningUnitOfWork(SqlUnitOfWork):
     sent_messages: SentMessageRepository
     trigger_schedules: TriggerScheduleRepository
     trigger_fires: TriggerFireRepository
+    erased_customers: ErasedCustomerRepository
 
     def _open_repositories(self) -> None:
         self.actions = ActionRepository(self.connection)
@@ -57,3 +59,4 @@ class DecisioningUnitOfWork(SqlUnitOfWork):
         self.sent_messages = SentMessageRepository(self.connection)
         self.trigger_schedules = TriggerScheduleRepository(self.connection)
         self.trigger_fires = TriggerFireRepository(self.connection)
+        self.erased_customers = ErasedCustomerRepository(self.connection)
