@@ -256,29 +256,9 @@ def test_delivery_reaches_its_providers_and_not_the_cluster_on_https() -> None:
     assert not can_connect(policies, service_pod("profile"), Address("34.226.0.1"), 443)
 
 
-def test_production_requires_the_unsubscribe_secret() -> None:
-    overlay = K8S / "overlays" / "production"
-    kustomization = yaml.safe_load((overlay / "kustomization.yaml").read_text())
-    refs = []
-    for patch in kustomization.get("patches") or []:
-        if "path" not in patch or patch.get("target"):
-            continue
-        for doc in yaml.safe_load_all((overlay / patch["path"]).read_text()):
-            if doc and doc["kind"] == "Deployment" and doc["metadata"]["name"] == "delivery":
-                for container in doc["spec"]["template"]["spec"]["containers"]:
-                    refs += [
-                        e["valueFrom"]["secretKeyRef"]
-                        for e in container.get("env") or []
-                        if e["name"] == "RAPPORT_DELIVERY_UNSUBSCRIBE_SECRET"
-                    ]
-    assert refs == [{"name": "rapport-delivery-unsubscribe", "key": "secret", "optional": False}]
-    readme = (K8S / "README.md").read_text()
-    assert "| Secret `rapport-delivery-unsubscribe` | `secret`" in readme
-
-
 def test_built_overlays(tmp_path: Path) -> None:
     """What kubectl applies: the production overlay keeps the client and public rules
-    and requires the unsubscribe and page-token secrets; components/client-namespaces
+    and requires the page-token secret; components/client-namespaces
     narrows clients to labelled namespaces."""
     production = kustomize_build(K8S / "overlays" / "production")
     policies = network_policies(production)
@@ -286,10 +266,6 @@ def test_built_overlays(tmp_path: Path) -> None:
         assert can_connect(policies, client(service), service_pod(service), port)
     for service, port in PUBLIC_HTTP_PORTS.items():
         assert can_connect(policies, INGRESS_CONTROLLER, service_pod(service), port)
-    delivery = named(production, "Deployment", "delivery")
-    env = {e["name"]: e for e in delivery["spec"]["template"]["spec"]["containers"][0]["env"]}
-    ref = env["RAPPORT_DELIVERY_UNSUBSCRIBE_SECRET"]["valueFrom"]["secretKeyRef"]
-    assert ref["optional"] is False
     # Page tokens made by one replica are read by the other: one key, required.
     for service in GRPC_PORTS:
         deployment = named(production, "Deployment", service)

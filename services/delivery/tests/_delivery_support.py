@@ -20,6 +20,7 @@ from rapport.delivery.adapters.profile_client import (
 from rapport.delivery.adapters.providers import OutgoingMessage, Provider
 from rapport.delivery.adapters.upstream import UpstreamUnavailable
 from rapport.delivery.bootstrap import build
+from rapport.delivery.domain.consent import ConsentAnswer
 from rapport.delivery.domain.model import Channel
 from rapport.delivery.settings import DeliverySettings
 from rapport.delivery.v1 import delivery_service_pb2 as pb
@@ -34,7 +35,7 @@ OTHER_CUSTOMER = "workspaces/default/customers/beef01"
 
 
 class InMemoryConsentClient(ConsentClient):
-    """Decisions by (customer, purpose, channel); default deny."""
+    """Decisions by (customer, purpose, channel); NO_RECORD when none is set."""
 
     def __init__(self) -> None:
         self.decisions: dict[tuple[str, str, Channel], bool] = {}
@@ -44,19 +45,25 @@ class InMemoryConsentClient(ConsentClient):
     def set(self, customer: str, purpose: str, channel: Channel, allowed: bool) -> None:
         self.decisions[(customer, purpose, channel)] = allowed
 
-    async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
-        self.calls += 1
-        if self.unavailable:
-            raise UpstreamUnavailable("consent", "UNAVAILABLE")
-        return self.decisions.get((customer, purpose, channel), False)
+    def _answer(self, customer: str, purpose: str, channel: Channel) -> ConsentAnswer:
+        allowed = self.decisions.get((customer, purpose, channel))
+        if allowed is None:
+            return ConsentAnswer.NO_RECORD
+        return ConsentAnswer.GRANTED if allowed else ConsentAnswer.DENIED
 
-    async def allowed_channels(
-        self, customer: str, purpose: str, channels: Sequence[Channel]
-    ) -> dict[Channel, bool]:
+    async def check(self, customer: str, purpose: str, channel: Channel) -> ConsentAnswer:
         self.calls += 1
         if self.unavailable:
             raise UpstreamUnavailable("consent", "UNAVAILABLE")
-        return {c: self.decisions.get((customer, purpose, c), False) for c in channels}
+        return self._answer(customer, purpose, channel)
+
+    async def check_channels(
+        self, customer: str, purpose: str, channels: Sequence[Channel]
+    ) -> dict[Channel, ConsentAnswer]:
+        self.calls += 1
+        if self.unavailable:
+            raise UpstreamUnavailable("consent", "UNAVAILABLE")
+        return {c: self._answer(customer, purpose, c) for c in channels}
 
 
 class InMemoryProfileClient(ProfileClient):

@@ -187,13 +187,28 @@ class FakeConsentService(consent_service_pb2_grpc.ConsentServiceServicer):
     def _answer(
         self, request: consent_service_pb2.CheckConsentRequest
     ) -> consent_service_pb2.CheckConsentResponse:
-        allowed = self.allowed.get((request.customer, request.purpose, request.channel), False)
+        # As consent answers: nothing recorded is NO_RECORD_DEFAULT_DENY without a record.
+        allowed = self.allowed.get((request.customer, request.purpose, request.channel))
+        if allowed is None:
+            return consent_service_pb2.CheckConsentResponse(
+                allowed=False,
+                state=consent_service_pb2.CONSENT_STATE_DENIED,
+                reason="NO_RECORD_DEFAULT_DENY",
+            )
+        state = consent_service_pb2.CONSENT_STATE_DENIED
+        if allowed:
+            state = consent_service_pb2.CONSENT_STATE_GRANTED
         return consent_service_pb2.CheckConsentResponse(
             allowed=allowed,
-            state=consent_service_pb2.CONSENT_STATE_GRANTED
-            if allowed
-            else consent_service_pb2.CONSENT_STATE_DENIED,
-            reason="GRANTED" if allowed else "NO_RECORD_DEFAULT_DENY",
+            state=state,
+            record=consent_service_pb2.ConsentRecord(
+                customer=request.customer,
+                purpose=request.purpose,
+                channel=request.channel,
+                state=state,
+                source="test",
+            ),
+            reason="GRANTED" if allowed else "DENIED",
         )
 
 

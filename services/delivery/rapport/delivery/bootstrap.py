@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from rapport.delivery.domain.quiet_hours import QuietHours, QuietHoursPolicy, ti
 from rapport.delivery.domain.tracking import EmailTracking
 from rapport.delivery.entrypoints.grpc_servicer import DeliveryServicer
 from rapport.delivery.entrypoints.http_app import build_http_app
-from rapport.delivery.service_layer.closed_loop import ClosedLoop
+from rapport.delivery.service_layer.closed_loop import ClosedLoop, closed_loop_secret
 from rapport.delivery.service_layer.consent_follower import ConsentFollower
 from rapport.delivery.service_layer.dependencies import Dependencies, utc_now
 from rapport.delivery.service_layer.dispatcher import Dispatcher
@@ -312,6 +313,7 @@ async def build(
     def uow_factory(*, readonly: bool = False, snapshot: bool = False) -> DeliveryUnitOfWork:
         return DeliveryUnitOfWork(engine, readonly=readonly, snapshot=snapshot)
 
+    loop_secret = await closed_loop_secret(settings.unsubscribe_secret, uow_factory, clock())
     profile_channel = open_channel(settings.profile_address, settings)
     consent_channel = open_channel(settings.consent_address, settings)
     providers = build_providers(settings, engine, clock)
@@ -340,8 +342,10 @@ async def build(
         policy=sending_policy(settings),
         caps=caps,
         limits=provider_limits(settings),
-        loop=closed_loop(
-            settings, consent_channel=consent_channel, profile_channel=profile_channel
+        # The configured secret, else the one kept in the database (not a random one).
+        loop=replace(
+            closed_loop(settings, consent_channel=consent_channel, profile_channel=profile_channel),
+            secret=loop_secret,
         ),
         accepts=GroupCommit(linger=settings.batch_linger_seconds),
     )

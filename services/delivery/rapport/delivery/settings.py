@@ -212,14 +212,14 @@ class DeliverySettings(ServiceSettings):
     # checked against it. https:// (http:// only to this machine).
     public_base_url: str = "http://127.0.0.1:8055"
     # Signs unsubscribe and tracking tokens and keys recipient hashes; the same on every
-    # replica.
-    # None: a random key per process (links break on restart; fine for development).
+    # replica. None: a key generated once and kept in delivery's database (signing_keys),
+    # shared by every replica on that database and kept across restarts.
     unsubscribe_secret: SecretStr | None = None
     # How long an unsubscribe link works after the mail went out.
     unsubscribe_token_ttl_seconds: float = 180 * 24 * 3600.0
     # Per workspace id ("*": every workspace without its own entry), open and click
     # tracking of HTML email: {"*": {}} tracks opens and clicks of marketing email
-    # everywhere. Needs unsubscribe_secret (it signs the tracked links too).
+    # everywhere. Tracked links are signed with unsubscribe_secret (or the kept key).
     email_tracking: dict[str, EmailTrackingSettings] = {}
     # Per provider name, the shared secret (`whsec_...`, Standard Webhooks) its event
     # callbacks are signed with (POST /v1/providers/{provider}/events); a provider
@@ -389,10 +389,6 @@ class DeliverySettings(ServiceSettings):
             raise ValueError("early_provider_event_window_seconds must be a positive number")
         if self.unsubscribe_secret is not None and not self.unsubscribe_secret.get_secret_value():
             raise ValueError("unsubscribe_secret must not be empty")
-        tracking = any(t.opens or t.clicks for t in self.email_tracking.values())
-        if tracking and self.unsubscribe_secret is None:
-            # A key per process would break the links of mail sent before a restart.
-            raise ValueError("email_tracking needs unsubscribe_secret (it signs tracked links)")
         return self
 
     @model_validator(mode="after")

@@ -15,9 +15,11 @@ from rapport.delivery.adapters.providers import (
     ProviderTransientError,
 )
 from rapport.delivery.adapters.upstream import UpstreamUnavailable, UpstreamUnreadable
+from rapport.delivery.domain.consent import ConsentAnswer
 from rapport.delivery.domain.model import Channel
 from rapport.delivery.settings import DeliverySettings
 from rapport.grpcclients import open_channel
+from rapport.type.v1 import channel_pb2
 
 CUSTOMER = "workspaces/default/customers/c0ffee"
 
@@ -49,12 +51,16 @@ async def test_consent_client(upstreams: Any) -> None:
     upstreams.consent.grant(CUSTOMER, "renewals")
     async with open_channel(upstreams.address, DeliverySettings()) as channel:
         client = GrpcConsentClient(channel)
-        assert await client.is_allowed(CUSTOMER, "renewals", Channel.EMAIL) is True
-        assert await client.is_allowed(CUSTOMER, "marketing", Channel.EMAIL) is False
-        assert await client.is_allowed(CUSTOMER, "renewals", Channel.SMS) is False
+        assert await client.check(CUSTOMER, "renewals", Channel.EMAIL) is ConsentAnswer.GRANTED
+        assert await client.check(CUSTOMER, "marketing", Channel.EMAIL) is ConsentAnswer.NO_RECORD
+        assert await client.check(CUSTOMER, "renewals", Channel.SMS) is ConsentAnswer.NO_RECORD
+        upstreams.consent.grant(
+            CUSTOMER, "renewals", allowed=False, channel=channel_pb2.CHANNEL_SMS
+        )
+        assert await client.check(CUSTOMER, "renewals", Channel.SMS) is ConsentAnswer.DENIED
         upstreams.consent.unavailable = True
         with pytest.raises(UpstreamUnavailable):
-            await client.is_allowed(CUSTOMER, "renewals", Channel.EMAIL)
+            await client.check(CUSTOMER, "renewals", Channel.EMAIL)
 
 
 def provider(port: int) -> SmtpEmailProvider:

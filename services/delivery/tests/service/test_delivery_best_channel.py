@@ -129,6 +129,40 @@ async def test_preference_consent_and_reachability_choose_and_the_message_says_w
     assert "bob" not in bob.channel_selection.explanation.lower()
 
 
+async def test_a_transactional_best_channel_message_needs_no_record_but_not_a_denial(
+    sms_settings: Any, smtp: Any, upstreams: Any
+) -> None:
+    # Both prefer SMS and nothing is recorded for the service purpose: Ada gets it by
+    # SMS; Bob denied it on SMS, so he gets email (on which nothing is recorded either).
+    for customer in (CUSTOMER, OTHER_CUSTOMER):
+        upstreams.profile.traits[customer] = {
+            "email": "someone@example.com",
+            "phone": "+44 7911 123456",
+            "preferred_channel": "sms",
+            "first_name": "Ada",
+        }
+    upstreams.consent.grant(OTHER_CUSTOMER, "transactional", allowed=False, channel=SMS)
+    async with delivery(sms_settings()) as stub:
+        sms_or_email = (SMS, EMAIL)
+        ada = await stub.SendMessage(best("a", CUSTOMER, sms_or_email, purpose="transactional"))
+        ada = await final(stub, ada.name)
+        bob = await stub.SendMessage(
+            best("b", OTHER_CUSTOMER, sms_or_email, purpose="transactional")
+        )
+        await final(stub, bob.name)
+        bob = await stub.GetMessage(pb.GetMessageRequest(name=bob.name, view=pb.MESSAGE_VIEW_FULL))
+
+    assert (ada.state, ada.channel, ada.channel_selection.reason) == (
+        pb.MESSAGE_STATE_SENT,
+        SMS,
+        "PREFERRED_CHANNEL",
+    )
+    assert (bob.state, bob.channel) == (pb.MESSAGE_STATE_SENT, EMAIL)
+    assert bob.channel_selection.explanation.startswith("preferred SMS has no consent")
+    assert bob.status_history[-1].reason == "TRANSACTIONAL_NO_CONSENT_RECORD"
+    assert len(sms_settings.sms_api.received) == 1 and len(smtp.received) == 1
+
+
 async def test_the_configured_cost_order_and_the_candidates_decide_without_a_preference(
     sms_settings: Any, smtp: Any, upstreams: Any
 ) -> None:

@@ -308,19 +308,23 @@ async def test_twilio_status_callbacks_are_verified_and_applied(
         await wait_for(lambda: upstreams.profile.named("SMS Delivered"))
 
 
-async def test_a_stop_reply_opts_the_number_out_of_marketing_sms(
+async def test_a_stop_reply_opts_the_number_out_of_every_sms(
     tmp_path: Path, upstreams: LoopUpstreams, smtp: SmtpSink, stand_ins: Any
 ) -> None:
     api = await stand_ins(default=_twilio_created)
     settings = loop_settings(tmp_path, upstreams, smtp.port, sms_providers=[_sms_settings(api.url)])
+
+    def receipt(key: str) -> pb.SendMessageRequest:
+        request = _sms_request(key)
+        request.purpose = "transactional"
+        return request
+
     async with serve(settings) as running:
-        upstreams.consent.grant(CUSTOMER, purpose="transactional", channel=SMS)
         accepted = await running.stub.SendMessage(_sms_request("k-1"))
         assert (await settled(running.stub, accepted.name)).state == pb.MESSAGE_STATE_SENT
-        receipt = _sms_request("k-0")
-        receipt.purpose = "transactional"
-        receipt = await running.stub.SendMessage(receipt)
-        assert (await settled(running.stub, receipt.name)).state == pb.MESSAGE_STATE_SENT
+        # A service message needs no consent recorded for it.
+        sent = await settled(running.stub, (await running.stub.SendMessage(receipt("k-0"))).name)
+        assert sent.state == pb.MESSAGE_STATE_SENT
         path = "/v1/providers/sms/twilio/inbound"
         chat = {"From": PHONE, "To": "+15005550006", "Body": "hello?", "MessageSid": "SMin1"}
         assert (await _signed_form(running, path, chat)).status_code == 200
@@ -330,11 +334,17 @@ async def test_a_stop_reply_opts_the_number_out_of_marketing_sms(
 
         answer = await _signed_form(running, path, {**chat, "Body": " Stop "})
         assert answer.status_code == 200 and "<Response>" in answer.text
-        # Marketing only: service messages need no marketing consent and keep going.
-        assert upstreams.consent.opt_outs() == [(CUSTOMER, "marketing", SMS, "unsubscribe")]
+        # Every purpose it got SMS for, and every transactional one: carriers require
+        # STOP to end all messages, and a service message needs no grant to go out.
+        assert sorted(upstreams.consent.opt_outs()) == [
+            (CUSTOMER, "marketing", SMS, "unsubscribe"),
+            (CUSTOMER, "transactional", SMS, "unsubscribe"),
+        ]
 
         again = await running.stub.SendMessage(_sms_request("k-2"))
         assert (await settled(running.stub, again.name)).state == pb.MESSAGE_STATE_SUPPRESSED
+        service = await settled(running.stub, (await running.stub.SendMessage(receipt("k-3"))).name)
+        assert service.state == pb.MESSAGE_STATE_SUPPRESSED
     assert len(api.taken) == 2
 
 

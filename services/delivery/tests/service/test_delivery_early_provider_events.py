@@ -355,5 +355,9 @@ async def test_a_stop_reply_while_an_ambiguous_send_is_retried_opts_out(
             },
         )
         assert answer.status_code == 200
-        assert upstreams.consent.opt_outs() == [(CUSTOMER, "marketing", SMS, "unsubscribe")]
+        # Its purpose, and every transactional one (a STOP ends all SMS).
+        assert upstreams.consent.opt_outs() == [
+            (CUSTOMER, "marketing", SMS, "unsubscribe"),
+            (CUSTOMER, "transactional", SMS, "unsubscribe"),
+        ]
         api.gate.set()  # type: ignore[union-attr]

@@ -96,6 +96,39 @@ async def test_consent_denied_at_send_time_suppresses_without_mail(
     assert not check.HasField("check_time")  # the consent in force now
 
 
+async def test_a_transactional_message_needs_no_consent_record_but_a_denial_stops_it(
+    make_settings: Any, smtp: Any, upstreams: Any
+) -> None:
+    # Nothing recorded for the customer: marketing is opt-in, a service message rests on
+    # the contract and goes out, saying why; a recorded denial of it is honoured.
+    upstreams.profile.traits[CUSTOMER] = {"email": ADDRESS, "first_name": "Ada"}
+    async with delivery(make_settings()) as stub:
+
+        async def sent(key: str, purpose: str) -> pb.Message:
+            accepted = await stub.SendMessage(send_request(key, purpose=purpose))
+            await final_state(stub, accepted.name)
+            return await stub.GetMessage(
+                pb.GetMessageRequest(name=accepted.name, view=pb.MESSAGE_VIEW_FULL)
+            )
+
+        receipt = await sent("receipt", "transactional")
+        offer = await sent("offer", "marketing")
+        upstreams.consent.grant(CUSTOMER, "transactional", allowed=False)
+        refused = await sent("refused", "transactional")
+        upstreams.consent.grant(CUSTOMER, "transactional")
+        granted = await sent("granted", "transactional")
+
+    assert receipt.state == SENT, receipt.failure_reason
+    assert [(c.status, c.reason) for c in receipt.status_history] == [
+        ("QUEUED", ""),
+        ("SENT", "TRANSACTIONAL_NO_CONSENT_RECORD"),
+    ]
+    assert (offer.state, offer.failure_reason) == (SUPPRESSED, "CONSENT_DENIED")
+    assert (refused.state, refused.failure_reason) == (SUPPRESSED, "CONSENT_DENIED")
+    assert (granted.state, granted.status_history[-1].reason) == (SENT, "")
+    assert len(smtp.received) == 2
+
+
 async def test_opt_out_committed_after_queueing_is_honoured(
     make_settings: Any, smtp: Any, upstreams: Any, known_customer: None
 ) -> None:

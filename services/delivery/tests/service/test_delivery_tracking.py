@@ -271,9 +271,10 @@ async def test_without_tracking_the_body_is_left_as_it_was(
         assert 'href="https://shop.example/sale?utm_source=mail&amp;ref=ada"' in _html(mail)
 
 
-def test_tracking_needs_a_shared_secret(tmp_path: Path, upstreams: LoopUpstreams) -> None:
-    with pytest.raises(ValidationError, match="email_tracking needs unsubscribe_secret"):
-        loop_settings(tmp_path, upstreams, 2525, email_tracking={"*": {}}, unsubscribe_secret=None)
+def test_tracking_settings(tmp_path: Path, upstreams: LoopUpstreams) -> None:
+    # No secret configured: tracked links are signed with the key kept in the database.
+    on = {"*": {}}
+    assert loop_settings(tmp_path, upstreams, 2525, email_tracking=on, unsubscribe_secret=None)
     off = {"*": {"opens": False, "clicks": False}}
     assert loop_settings(tmp_path, upstreams, 2525, email_tracking=off, unsubscribe_secret=None)
     # A misspelt switch is refused, not read as "track everything".

@@ -1,5 +1,6 @@
 """The closed loop's pure parts: unsubscribe tokens, callback signatures, provider events
-on a message, and the profile events status changes make."""
+on a message, the profile events status changes make, what a consent answer allows and
+what an SMS STOP opts out of."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from rapport.delivery.domain import status, unsubscribe
+from rapport.delivery.domain import consent, status, unsubscribe
 from rapport.delivery.domain.callback_signatures import (
     standard_webhook_signature,
     standard_webhook_valid,
@@ -217,3 +218,32 @@ def test_events_are_held_only_while_a_provider_may_have_the_message() -> None:
     assert status.awaits_provider(message)
     message.erase_time = NOW
     assert not status.awaits_provider(message)
+
+
+def test_a_transactional_purpose_needs_no_record_but_honours_a_denial() -> None:
+    answers = list(consent.ConsentAnswer)
+    assert [consent.allows(a, transactional=False) for a in answers] == [True, False, False]
+    assert [consent.allows(a, transactional=True) for a in answers] == [True, False, True]
+    assert [consent.sent_reason(a, transactional=True) for a in answers] == [
+        "",
+        "",
+        "TRANSACTIONAL_NO_CONSENT_RECORD",
+    ]
+    assert consent.sent_reason(consent.ConsentAnswer.NO_RECORD, transactional=False) == ""
+
+
+def test_a_stop_opts_out_of_every_purpose_sent_and_every_transactional_one() -> None:
+    sent = [
+        ("default", "c1", "marketing"),
+        ("default", "c1", "receipts"),
+        ("default", "c2", "news"),
+        ("other", "c3", "marketing"),  # a workspace this deployment does not serve
+    ]
+    assert unsubscribe.stop_subjects(sent, {"default"}, {"receipts", "resets"}) == [
+        ("default", "c1", "marketing"),
+        ("default", "c1", "receipts"),
+        ("default", "c2", "news"),
+        ("default", "c1", "resets"),
+        ("default", "c2", "receipts"),
+        ("default", "c2", "resets"),
+    ]

@@ -20,6 +20,7 @@ from rapport.delivery.adapters.consent_client import GrpcConsentClient
 from rapport.delivery.adapters.message_repository import MessageRepository
 from rapport.delivery.adapters.upstream import UpstreamUnavailable
 from rapport.delivery.bootstrap import MIGRATIONS_DIR
+from rapport.delivery.domain.consent import ConsentAnswer
 from rapport.delivery.domain.frequency_caps import CapRule
 from rapport.delivery.domain.model import Channel, MessageContent, MessageState
 from rapport.delivery.service_layer import commands, messages
@@ -259,6 +260,9 @@ async def test_concurrent_reservations_of_one_customer_count_in_order(tmp_path: 
 # --- consent checks ---------------------------------------------------------------------
 
 
+GRANTED, DENIED = ConsentAnswer.GRANTED, ConsentAnswer.DENIED
+
+
 class Consents(consent_service_pb2_grpc.ConsentServiceServicer):
     """Allows customers whose id ends in an even digit; counts the calls."""
 
@@ -303,19 +307,19 @@ async def test_concurrent_consent_checks_go_in_batches_with_the_same_answers() -
             customers = [f"workspaces/default/customers/c{i}" for i in range(9)]
             customers.append("workspaces/other/customers/c4")
             answers = await asyncio.gather(
-                *(client.is_allowed(c, "marketing", Channel.EMAIL) for c in customers)
+                *(client.check(c, "marketing", Channel.EMAIL) for c in customers)
             )
             # One check that consent refuses fails alone (as it would asked alone).
             fake.batches.clear()
             mixed = await asyncio.gather(
                 *(
-                    client.is_allowed(f"workspaces/default/customers/c{i}", "m", Channel.EMAIL)
+                    client.check(f"workspaces/default/customers/c{i}", "m", Channel.EMAIL)
                     for i in (1, 9, 2, 4)
                 ),
                 return_exceptions=True,
             )
-    assert answers == [i % 2 == 0 for i in range(9)] + [True]
-    assert mixed[0] is False and mixed[2] is True and mixed[3] is True
+    assert answers == [GRANTED if i % 2 == 0 else DENIED for i in range(9)] + [GRANTED]
+    assert mixed[0] is DENIED and mixed[2] is GRANTED and mixed[3] is GRANTED
     assert isinstance(mixed[1], UpstreamUnavailable)
     assert fake.batches and fake.singles >= 1
 
@@ -326,7 +330,7 @@ async def test_consent_unavailable_is_every_waiting_checks_answer() -> None:
         client = GrpcConsentClient(channel)
         results = await asyncio.gather(
             *(
-                client.is_allowed(f"workspaces/default/customers/c{i}", "m", Channel.EMAIL)
+                client.check(f"workspaces/default/customers/c{i}", "m", Channel.EMAIL)
                 for i in range(4)
             ),
             return_exceptions=True,

@@ -63,9 +63,7 @@ async def test_an_opt_out_cancels_no_message_queued_after_consent_was_asked(
         before = await h.send(command("before"))
         h.consents.set(CUSTOMER, "marketing", Channel.EMAIL, False)
         follower = ConsentFollower(h.deps, NoFeed())
-        consent_read = HeldAfterRead(
-            monkeypatch, InMemoryConsentClient, "is_allowed", hold_empty=True
-        )
+        consent_read = HeldAfterRead(monkeypatch, InMemoryConsentClient, "check", hold_empty=True)
         opt_out = ConsentChange(
             cursor=1, customer=CUSTOMER, purpose="marketing", channel=Channel.EMAIL, denied=True
         )

@@ -22,6 +22,7 @@ from rapport.delivery.adapters.providers import (
 )
 from rapport.delivery.adapters.tables import messages as messages_table
 from rapport.delivery.bootstrap import MIGRATIONS_DIR
+from rapport.delivery.domain.consent import ConsentAnswer
 from rapport.delivery.domain.frequency_caps import CapPolicy, CapRule
 from rapport.delivery.domain.model import (
     Channel,
@@ -398,10 +399,10 @@ class ExplodingConsents(InMemoryConsentClient):
         super().__init__()
         self.broken_for = broken_for
 
-    async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
+    async def check(self, customer: str, purpose: str, channel: Channel) -> ConsentAnswer:
         if customer == self.broken_for:
             raise RuntimeError("a bug")
-        return await super().is_allowed(customer, purpose, channel)
+        return await super().check(customer, purpose, channel)
 
 
 async def test_an_unexpected_error_is_retried_for_that_message_alone(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Outbound port to the consent service: may we contact this customer now?"""
+"""Outbound port to the consent service: what is recorded for contacting this customer
+now (granted, denied, or nothing recorded: domain/consent.py decides what that allows)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Awaitable, Sequence
 import grpc
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
 from rapport.delivery.domain import names
+from rapport.delivery.domain.consent import ConsentAnswer
 from rapport.delivery.domain.model import Channel
 from rapport.groupcommit import GroupCommit
 from rapport.type.v1 import channel_pb2
@@ -18,14 +20,28 @@ from .upstream import as_upstream_unavailable
 
 class ConsentClient(abc.ABC):
     @abc.abstractmethod
-    async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
+    async def check(self, customer: str, purpose: str, channel: Channel) -> ConsentAnswer:
         """Consent in force now; raises UpstreamUnavailable when it cannot be known."""
 
     @abc.abstractmethod
-    async def allowed_channels(
+    async def check_channels(
         self, customer: str, purpose: str, channels: Sequence[Channel]
-    ) -> dict[Channel, bool]:
+    ) -> dict[Channel, ConsentAnswer]:
         """Consent in force now on each channel, in one call; raises UpstreamUnavailable."""
+
+
+# CheckConsentResponse.reason when nothing is recorded and the opt-in default answered.
+_NO_RECORD = "NO_RECORD_DEFAULT_DENY"
+
+
+def _answer(reply: consent_service_pb2.CheckConsentResponse) -> ConsentAnswer:
+    if reply.allowed:
+        return ConsentAnswer.GRANTED
+    # Only consent's own "nothing recorded" (no entry in force named) is NO_RECORD: a
+    # denial, an unreadable entry or a reason this version does not know stays a no.
+    if reply.reason == _NO_RECORD and not reply.HasField("record"):
+        return ConsentAnswer.NO_RECORD
+    return ConsentAnswer.DENIED
 
 
 def _check(
@@ -43,30 +59,31 @@ def _check(
 CHECK_BATCH = 500
 
 Check = tuple[str, str, Channel]
+Answer = ConsentAnswer | BaseException
 
 
 class GrpcConsentClient(ConsentClient):
-    """Checks asked at the same time go together: each is_allowed waits for a
+    """Checks asked at the same time go together: each check waits for a
     BatchCheckConsent sent after it was asked (so the answer is the consent in force
     at that moment or later, never an older one), one per workspace; a batch consent
     refuses as a whole is asked again one check at a time."""
 
     def __init__(self, channel: grpc.aio.Channel, *, linger: float = 0.0) -> None:
         self._stub = consent_service_pb2_grpc.ConsentServiceStub(channel)
-        self._checks: GroupCommit[Check, bool] = GroupCommit(CHECK_BATCH, linger=linger)
+        self._checks: GroupCommit[Check, ConsentAnswer] = GroupCommit(CHECK_BATCH, linger=linger)
 
-    async def is_allowed(self, customer: str, purpose: str, channel: Channel) -> bool:
+    async def check(self, customer: str, purpose: str, channel: Channel) -> ConsentAnswer:
         return await self._checks.submit((customer, purpose, channel), self._check_batch)
 
-    async def _check_one(self, customer: str, purpose: str, channel: Channel) -> bool:
+    async def _check_one(self, customer: str, purpose: str, channel: Channel) -> ConsentAnswer:
         try:
             reply = await self._stub.CheckConsent(_check(customer, purpose, channel))
         except grpc.aio.AioRpcError as err:
             # Whatever the error, no answer means no send (yet).
             raise as_upstream_unavailable("consent", err) from None
-        return reply.allowed
+        return _answer(reply)
 
-    async def _check_batch(self, checks: Sequence[Check]) -> list[bool | BaseException]:
+    async def _check_batch(self, checks: Sequence[Check]) -> list[Answer]:
         if len(checks) == 1:
             return [await _settle(self._check_one(*checks[0]))]
         by_workspace: dict[str, list[int]] = {}
@@ -76,7 +93,7 @@ class GrpcConsentClient(ConsentClient):
             except Exception:
                 workspace = ""  # asked alone below: its own error
             by_workspace.setdefault(workspace, []).append(index)
-        answers: list[bool | BaseException] = [False] * len(checks)
+        answers: list[Answer] = [ConsentAnswer.DENIED] * len(checks)
 
         async def ask(workspace: str, indexes: list[int]) -> None:
             group = [checks[i] for i in indexes]
@@ -89,9 +106,7 @@ class GrpcConsentClient(ConsentClient):
         await asyncio.gather(*(ask(w, indexes) for w, indexes in by_workspace.items()))
         return answers
 
-    async def _batch_or_none(
-        self, workspace: str, checks: Sequence[Check]
-    ) -> list[bool | BaseException] | None:
+    async def _batch_or_none(self, workspace: str, checks: Sequence[Check]) -> list[Answer] | None:
         """The answers of one BatchCheckConsent; None when consent refused the batch as
         a whole for what one check holds (each is then asked alone)."""
         if not workspace:
@@ -113,11 +128,11 @@ class GrpcConsentClient(ConsentClient):
         if len(reply.responses) != len(checks):
             # An answer that does not fit the question is no answer: no send (yet).
             return [as_upstream_unavailable("consent", None) for _ in checks]
-        return [response.allowed for response in reply.responses]
+        return [_answer(response) for response in reply.responses]
 
-    async def allowed_channels(
+    async def check_channels(
         self, customer: str, purpose: str, channels: Sequence[Channel]
-    ) -> dict[Channel, bool]:
+    ) -> dict[Channel, ConsentAnswer]:
         workspace, _ = names.parse_customer(customer, field="customer")
         request = consent_service_pb2.BatchCheckConsentRequest(
             parent=names.workspace_name(workspace),
@@ -130,10 +145,10 @@ class GrpcConsentClient(ConsentClient):
         if len(reply.responses) != len(channels):
             # An answer that does not fit the question is no answer: no send (yet).
             raise as_upstream_unavailable("consent", None)
-        return {c: r.allowed for c, r in zip(channels, reply.responses, strict=True)}
+        return {c: _answer(r) for c, r in zip(channels, reply.responses, strict=True)}
 
 
-async def _settle(asking: Awaitable[bool]) -> bool | BaseException:
+async def _settle(asking: Awaitable[ConsentAnswer]) -> Answer:
     try:
         return await asking
     except Exception as err:

@@ -207,3 +207,14 @@ consent_cursors = Table(
     Column("cursor", BigInteger, nullable=False),
     Column("update_time", DateTime(timezone=True), nullable=False),
 )
+
+# Keys delivery generated for itself and every replica shares: the first replica to
+# start stores one, every other reads it (e.g. the closed loop's signing key when
+# UNSUBSCRIBE_SECRET is not set). `secret` is hex.
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("secret", String(128), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+)

@@ -343,8 +343,12 @@ class Message:
         """Whether `other` (a new submission of the same key) says the same as this message."""
         return self.payload_fingerprint == other.payload_fingerprint
 
-    def mark_sent(self, provider: str, provider_message_id: str, now: datetime) -> None:
-        self._finish(MessageState.SENT, "", now)
+    def mark_sent(
+        self, provider: str, provider_message_id: str, now: datetime, *, why: str = ""
+    ) -> None:
+        """`why`: its status history's reason, when it went out on something worth
+        naming (a transactional purpose with no consent recorded)."""
+        self._finish(MessageState.SENT, "", now, note=why)
         self.provider = provider
         self.provider_message_id = provider_message_id
         self.send_time = now
@@ -424,10 +428,10 @@ class Message:
         self.next_attempt_time = now
         self.changes.append(StatusChange(MessageState.QUEUED.value, now, "REPLAYED"))
 
-    def _finish(self, state: MessageState, reason: str, now: datetime) -> None:
+    def _finish(self, state: MessageState, reason: str, now: datetime, note: str = "") -> None:
         if self.is_final:
             raise ValueError(f"message {self.id} is already {self.state}")
         self.state = state
         self.failure_reason = str(reason)
         self.update_time = now
-        self.changes.append(StatusChange(state.value, now, str(reason)))
+        self.changes.append(StatusChange(state.value, now, note or str(reason)))

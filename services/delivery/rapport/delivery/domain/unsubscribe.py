@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import html
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -118,3 +119,19 @@ def recipient_key(key: bytes, channel: Channel, address: str) -> str:
     STOP without storing a searchable plain address."""
     derived = hmac.new(key, b"rapport.delivery.recipient.v1", hashlib.sha256).digest()
     return hmac.new(derived, f"{channel.value}:{address}".encode(), hashlib.sha256).hexdigest()
+
+
+def stop_subjects(
+    sent: Sequence[tuple[str, str, str]],
+    workspaces: Collection[str],
+    transactional_purposes: Collection[str],
+) -> list[tuple[str, str, str]]:
+    """(workspace, customer id, purpose) an SMS STOP opts out of on SMS, once each: every
+    purpose the number got SMS for (`sent`, in served `workspaces`), then every
+    transactional purpose of the same customers. Carriers require STOP to end all
+    messages, and a transactional purpose with nothing recorded would still be sent
+    (domain/consent.py)."""
+    customers = dict.fromkeys((w, c) for w, c, _ in sent if w in workspaces)
+    subjects = [(w, c, p) for w, c, p in sent if (w, c) in customers]
+    subjects += [(w, c, p) for w, c in customers for p in sorted(transactional_purposes)]
+    return list(dict.fromkeys(subjects))

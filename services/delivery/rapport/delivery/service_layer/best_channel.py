@@ -1,16 +1,18 @@
 """Ranking a best-channel message's candidates (domain/channel_choice.py) with what it
-takes: the profile's addresses, one BatchCheckConsent, the content per channel."""
+takes: the profile's addresses, one BatchCheckConsent (read as domain/consent.py says:
+for a transactional purpose nothing recorded allows), the content per channel."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rapport.delivery.domain import channel_choice
+from rapport.delivery.domain import channel_choice, consent
 from rapport.delivery.domain.model import Channel, FailureReason, Message
 from rapport.delivery.domain.templates import Template
 
 from .dependencies import Dependencies
 from .preparation import can_carry
+from .recipients import is_marketing
 
 
 async def rank_channels(
@@ -29,11 +31,13 @@ async def rank_channels(
         return address if isinstance(address, FailureReason) else None
 
     reachable = [c for c in candidates if reachability(c) is None]
-    consents = (
-        await deps.consents.allowed_channels(message.customer, message.purpose, reachable)
+    answers = (
+        await deps.consents.check_channels(message.customer, message.purpose, reachable)
         if reachable
         else {}
     )
+    transactional = not is_marketing(message, deps)
+    consents = {c: consent.allows(a, transactional=transactional) for c, a in answers.items()}
     return channel_choice.choose(
         candidates,
         traits=traits,

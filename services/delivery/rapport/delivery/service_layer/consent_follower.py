@@ -24,7 +24,7 @@ import logging
 from rapport.delivery.adapters.consent_feed import ConsentChange, ConsentFeed
 from rapport.delivery.adapters.profile_client import ProfileNotFound
 from rapport.delivery.adapters.upstream import UpstreamUnavailable, UpstreamUnreadable
-from rapport.delivery.domain import names, status
+from rapport.delivery.domain import consent, names, status
 from rapport.delivery.domain.model import FailureReason
 from rapport.errors import InvalidArgument
 
@@ -157,6 +157,6 @@ class ConsentFollower:
     async def _still_denied(self, change: ConsentChange) -> bool:
         assert change.channel is not None
         # Raises UpstreamUnavailable: the entry is handled again when the stream resumes.
-        return not await self._deps.consents.is_allowed(
-            change.customer, change.purpose, change.channel
-        )
+        answer = await self._deps.consents.check(change.customer, change.purpose, change.channel)
+        transactional = change.purpose in self._deps.policy.caps.transactional_purposes
+        return not consent.allows(answer, transactional=transactional)

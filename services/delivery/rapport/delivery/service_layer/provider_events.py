@@ -21,7 +21,7 @@ from rapport.delivery.domain import names, status
 from rapport.delivery.domain.addressing import phone_number
 from rapport.delivery.domain.model import Channel, FailureReason
 from rapport.delivery.domain.status import EventOutcome, ProviderEvent
-from rapport.delivery.domain.unsubscribe import TokenRefused, Unsubscribe
+from rapport.delivery.domain.unsubscribe import TokenRefused, Unsubscribe, stop_subjects
 from rapport.errors import InvalidArgument
 from rapport.resourcenames import require_workspace
 
@@ -256,9 +256,10 @@ async def twilio_status(provider: str, params: dict[str, str], deps: Dependencie
 
 
 async def sms_reply(provider: str, params: dict[str, str], deps: Dependencies) -> int:
-    """An inbound SMS: STOP (and the other stop words) opts the sender out of every
-    non-transactional purpose delivery sent it SMS for, through `provider`. Returns the
-    opt-outs recorded; raises OptOutNotRecorded when consent could not record them."""
+    """An inbound SMS: STOP (and the other stop words) opts the sender out of SMS for
+    each purpose delivery sent it SMS for through `provider`, and each transactional
+    purpose (domain/unsubscribe.stop_subjects). Returns the opt-outs recorded; raises
+    OptOutNotRecorded when consent could not record them."""
     if params.get("Body", "").strip().upper() not in STOP_WORDS:
         return 0
     number = phone_number({"phone": params.get("From", "")})
@@ -270,9 +271,7 @@ async def sms_reply(provider: str, params: dict[str, str], deps: Dependencies) -
         subjects = await uow.status.sms_subjects(key, provider)
     recorded = 0
     transactional = deps.policy.caps.transactional_purposes
-    for workspace, customer_id, purpose in subjects:
-        if workspace not in deps.workspaces or purpose in transactional:
-            continue
+    for workspace, customer_id, purpose in stop_subjects(subjects, deps.workspaces, transactional):
         await _opt_out(
             deps,
             customer=names.customer_name(workspace, customer_id),

@@ -3,7 +3,9 @@
 profile -> template (when it names one) -> the channel (chosen now for a best-channel
 message) -> address and rendered content -> quiet hours (hold) -> frequency caps
 (counted, capped or held) -> the channel's providers in order (fallback.py), with
-consent asked immediately before every provider call, and then whether the message is
+consent asked immediately before every provider call (a grant is needed; for a
+transactional purpose nothing recorded is enough, and SENT then says so in its history:
+domain/consent.py), and then whether the message is
 still the attempt's (its lease held: an erasure committed meanwhile cancelled it; it
 is then left as it is, not sent). Transient failures queue the message again with
 backoff (or dead-letter it once attempts are exhausted); definite ones fail it; a
@@ -21,7 +23,7 @@ from rapport.delivery.adapters.cap_store import CapStoreUnavailable
 from rapport.delivery.adapters.profile_client import ProfileNotFound
 from rapport.delivery.adapters.providers import OutgoingMessage
 from rapport.delivery.adapters.upstream import UpstreamUnavailable, UpstreamUnreadable
-from rapport.delivery.domain import channel_choice
+from rapport.delivery.domain import channel_choice, consent
 from rapport.delivery.domain.model import Channel, FailureReason, HoldReason, Message
 from rapport.delivery.domain.templates import Template
 
@@ -30,7 +32,7 @@ from .dependencies import Dependencies
 from .fallback import Deferred, Fallback, Refused, Suppressed, Taken
 from .holds import Capped, clear_caps, quiet_until, stop_counting
 from .preparation import NotPrepared, Prepared, prepare
-from .recipients import note_identifiers, note_recipient, with_unsubscribe
+from .recipients import is_marketing, note_identifiers, note_recipient, with_unsubscribe
 from .tracking import with_tracking
 
 _log = logging.getLogger(__name__)
@@ -185,12 +187,17 @@ async def _attempt(
 
 async def _send(message: Message, prepared: Prepared, deps: Dependencies) -> None:
     channel = prepared.channel
+    transactional = not is_marketing(message, deps)
+    why_sent = ""
 
     async def may_send() -> bool:
+        nonlocal why_sent
         # Asked last, right before each provider call: an opt-out committed before
         # that point is always honoured.
-        if not await deps.consents.is_allowed(message.customer, message.purpose, channel):
+        answer = await deps.consents.check(message.customer, message.purpose, channel)
+        if not consent.allows(answer, transactional=transactional):
             return False
+        why_sent = consent.sent_reason(answer, transactional=transactional)
         # Then the message itself: an erasure committed before this point cancelled it.
         if not await _still_leased(message, deps):
             raise LeaseLost(message.id)
@@ -207,7 +214,12 @@ async def _send(message: Message, prepared: Prepared, deps: Dependencies) -> Non
         limits=deps.limits,
     ).run()
     if isinstance(outcome, Taken):
-        message.mark_sent(outcome.provider, outcome.provider_message_id, deps.clock())
+        if why_sent:
+            _log.info(
+                "transactional message sent with no consent recorded",
+                extra={"message_id": message.id, "purpose": message.purpose},
+            )
+        message.mark_sent(outcome.provider, outcome.provider_message_id, deps.clock(), why=why_sent)
     elif isinstance(outcome, Suppressed):
         await stop_counting(message, deps)
         message.suppress(FailureReason.CONSENT_DENIED, deps.clock())

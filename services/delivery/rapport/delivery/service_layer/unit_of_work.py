@@ -9,6 +9,7 @@ from rapport.delivery.adapters.early_event_repository import EarlyEvents
 from rapport.delivery.adapters.idempotency_repository import IdempotencyKeys
 from rapport.delivery.adapters.inbox_repository import InboxRepository
 from rapport.delivery.adapters.message_repository import MessageRepository
+from rapport.delivery.adapters.signing_key_repository import SigningKeys
 from rapport.delivery.adapters.status_repository import StatusRepository
 from rapport.delivery.adapters.template_repository import TemplateRepository
 from rapport.sqlstore import SqlUnitOfWork
@@ -22,6 +23,7 @@ class DeliveryUnitOfWork(SqlUnitOfWork):
     status: StatusRepository
     consent_cursors: ConsentCursors
     early_events: EarlyEvents
+    signing_keys: SigningKeys
 
     def _open_repositories(self) -> None:
         self.messages = MessageRepository(self.connection)
@@ -31,6 +33,7 @@ class DeliveryUnitOfWork(SqlUnitOfWork):
         self.status = StatusRepository(self.connection)
         self.consent_cursors = ConsentCursors(self.connection)
         self.early_events = EarlyEvents(self.connection)
+        self.signing_keys = SigningKeys(self.connection)
 
 
 # uow_factory(readonly=..., snapshot=...) -> a fresh unit of work (snapshot: reads of
