@@ -170,6 +170,12 @@ class InMemoryIdentityClient(IdentityClient):
                     raise IdentityRefused("not a phone number", k, j, ".value")
         return [self._resolve(workspace, observation) for observation in observations]
 
+    async def lookup_customer(self, workspace: str, identifier: Identifier) -> str | None:
+        if self.unavailable:
+            raise IdentityUnavailable("UNAVAILABLE")
+        owner = self._owner.get((workspace, identifier.type, _normalise(identifier)))
+        return None if owner is None else self._root(owner)
+
     def _resolve(self, workspace: str, observation: Observation) -> Resolution:
         keys = [(workspace, i.type, _normalise(i)) for i in observation.identifiers]
         unlinked = tuple(

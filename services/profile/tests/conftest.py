@@ -43,6 +43,7 @@ class FakeIdentity(identity_service_pb2_grpc.IdentityServiceServicer):
         # Rewrites each answer (e.g. into one profile cannot use).
         self.tamper: Callable[[ipb.BatchResolveResponse], None] | None = None
         self.requests: list[ipb.BatchResolveRequest] = []
+        self.lookups: list[ipb.LookupCustomerRequest] = []
         # While set to an event not yet set, answers wait for it (a slow identity).
         self.hold: asyncio.Event | None = None
 
@@ -69,6 +70,20 @@ class FakeIdentity(identity_service_pb2_grpc.IdentityServiceServicer):
         if self.tamper is not None:
             self.tamper(response)
         return response
+
+    async def LookupCustomer(
+        self, request: ipb.LookupCustomerRequest, context: grpc.aio.ServicerContext
+    ) -> ipb.Customer:
+        self.lookups.append(request)
+        if self.fail_with is not None:
+            await context.abort(self.fail_with, "identity is having a bad day")
+        workspace = request.parent.split("/")[1]
+        found = request.identifier
+        value = found.value.strip().lower() if found.type == "email" else found.value.strip()
+        owner = self.owner.get((workspace, found.type, value))
+        if owner is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, "no customer has this identifier")
+        return ipb.Customer(name=f"workspaces/{workspace}/customers/{self.root(owner)}")
 
     def _resolve(self, workspace: str, item: ipb.ResolveRequest) -> ipb.ResolveResponse:
         keys = [

@@ -15,6 +15,7 @@ from rapport.config import ServiceSettings
 from rapport.profile.domain.ingestion import (
     MAX_BATCH_BYTES,
     MAX_EVENT_BYTES,
+    MAX_EVENT_TIME_AHEAD,
     MAX_STRUCT_DEPTH,
     IngestLimits,
 )
@@ -39,6 +40,10 @@ class ProfileSettings(ServiceSettings):
     max_event_bytes: int = Field(default=MAX_EVENT_BYTES, ge=1)
     max_batch_bytes: int = Field(default=MAX_BATCH_BYTES, ge=1)
     max_struct_depth: int = Field(default=MAX_STRUCT_DEPTH, ge=1, le=MAX_STRUCT_DEPTH)
+    # An event whose time, corrected for clock skew with its sent time, is still more
+    # than this after its receive time is rejected, naming original_time (seconds or
+    # ISO 8601, e.g. PT1H): it would move the profile's times into the future.
+    max_event_time_ahead: timedelta = Field(default=MAX_EVENT_TIME_AHEAD, ge=timedelta(0))
     # ListEvents: a page also ends before its response would exceed this many bytes.
     list_page_max_bytes: int = Field(default=DEFAULT_LIST_PAGE_MAX_BYTES, ge=1)
     # A message id replayed within this window is a DUPLICATE (seconds or ISO 8601, e.g.
@@ -94,7 +99,12 @@ class ProfileSettings(ServiceSettings):
         return keys
 
     def ingest_limits(self) -> IngestLimits:
-        return IngestLimits(self.max_event_bytes, self.max_batch_bytes, self.max_struct_depth)
+        return IngestLimits(
+            self.max_event_bytes,
+            self.max_batch_bytes,
+            self.max_struct_depth,
+            self.max_event_time_ahead,
+        )
 
     @model_validator(mode="after")
     def _pages_fit_in_a_message(self) -> ProfileSettings:

@@ -293,3 +293,35 @@ def test_validators_are_compiled_once_per_revision() -> None:
     from dataclasses import replace
 
     assert compiler.compiled(replace(first, revision_id=2)) is not compiler.compiled(first)
+
+
+async def test_a_plan_created_again_under_its_id_is_enforced_with_its_new_schemas(
+    profile: Stub,
+) -> None:
+    first = await profile.CreateTrackingPlan(
+        pb.CreateTrackingPlanRequest(
+            parent=PARENT,
+            tracking_plan_id="shop",
+            tracking_plan=plan(pb.TRACKING_PLAN_ENFORCEMENT_BLOCK),
+        )
+    )
+    [refused] = await ingest(profile, track("m1", "Order Completed", price=1))
+    assert refused.status == pb.INGEST_STATUS_REJECTED  # sku is required
+    await profile.DeleteTrackingPlan(pb.DeleteTrackingPlanRequest(name=first.name))
+    lenient = {"type": "object", "properties": {"price": {"type": "number"}}}
+    again = await profile.CreateTrackingPlan(
+        pb.CreateTrackingPlanRequest(
+            parent=PARENT,
+            tracking_plan_id="shop",
+            tracking_plan=pb.TrackingPlan(
+                display_name="Shop",
+                enforcement=pb.TRACKING_PLAN_ENFORCEMENT_BLOCK,
+                event_schemas={"Order Completed": struct(lenient)},
+            ),
+        )
+    )
+    assert again.revision_id == first.revision_id  # revisions start again
+    # On the old code the deleted plan's compiled schema (same id and revision) was
+    # still applied: rejected for the missing sku.
+    [accepted] = await ingest(profile, track("m2", "Order Completed", price=1))
+    assert accepted.status == pb.INGEST_STATUS_ACCEPTED, accepted

@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from rapport.errors import InvalidArgument
 from rapport.profile.domain.ingestion import (
     corrected_event_time,
+    event_time,
     extract_identifiers,
     plan_batch,
+    previous_id_as,
     trait_source,
     validate_batch_size,
     validate_event,
@@ -140,6 +142,45 @@ def test_event_time_falls_back_to_original_then_received() -> None:
     assert corrected_event_time(T0, original, None) == original
     assert corrected_event_time(T0, None, T0 + timedelta(hours=1)) == T0
     assert corrected_event_time(T0, None, None) == T0
+
+
+def test_an_event_still_ahead_after_skew_correction_is_refused_naming_its_time() -> None:
+    bound = timedelta(hours=1)
+    soon = event(original_time=T0 + timedelta(minutes=59))
+    assert event_time(soon, "events[0]", T0, bound) == T0 + timedelta(minutes=59)
+    # A sender's clock a year fast: its sent time corrects it.
+    skewed = event(
+        original_time=T0 + timedelta(days=365),
+        sent_time=T0 + timedelta(days=365, seconds=5),
+    )
+    assert event_time(skewed, "events[0]", T0, bound) == T0 - timedelta(seconds=5)
+    for far in (
+        event(original_time=datetime(2099, 1, 1, tzinfo=UTC)),
+        # Dated after it was sent, by more than the bound: no correction brings it back.
+        event(original_time=T0 + timedelta(hours=3), sent_time=T0),
+    ):
+        with pytest.raises(InvalidArgument) as caught:
+            event_time(far, "events[2]", T0, bound)
+        assert caught.value.field == "events[2].original_time"
+        assert "1 hour after" in caught.value.description
+
+
+def test_an_alias_previous_id_can_be_a_previous_user_id() -> None:
+    alias = event(type=EventType.ALIAS, user_id="new-login", previous_id="old-login")
+    found = extract_identifiers(alias, "events[0]")
+    assert [s.identifier for s in found] == [
+        Identifier("user_id", "new-login"),
+        Identifier("anonymous_id", "old-login"),
+    ]
+    as_user = previous_id_as(found, "user_id")
+    assert [(s.identifier, s.field) for s in as_user] == [
+        (Identifier("user_id", "new-login"), "events[0].user_id"),
+        (Identifier("user_id", "old-login"), "events[0].previous_id"),
+    ]
+    # The same id twice is sent once.
+    same = event(type=EventType.ALIAS, user_id="x", previous_id="x")
+    [only] = previous_id_as(extract_identifiers(same, "events[0]"), "user_id")
+    assert only.field == "events[0].user_id"
 
 
 def test_plan_separates_new_stored_and_repeated_events() -> None:

@@ -112,6 +112,11 @@ class IdentityClient(ABC):
     ) -> list[Resolution]:
         """Resolve observations in order, one Resolution per observation."""
 
+    @abstractmethod
+    async def lookup_customer(self, workspace: str, identifier: Identifier) -> str | None:
+        """The customer ``identifier`` is linked to, creating nothing; None when it is
+        linked to none (or is no value of its type identity could link)."""
+
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
 
@@ -139,6 +144,20 @@ class GrpcIdentityClient(IdentityClient):
             _log.warning("identity BatchResolve failed", extra={"code": err.code().name})
             raise IdentityUnavailable(err.code().name) from None
         return _resolutions(response, workspace, len(observations))
+
+    async def lookup_customer(self, workspace: str, identifier: Identifier) -> str | None:
+        request = identity_service_pb2.LookupCustomerRequest(parent=names.workspace_name(workspace))
+        request.identifier.type = identifier.type
+        request.identifier.value = identifier.value
+        try:
+            customer = await self._stub.LookupCustomer(request)
+        except grpc.aio.AioRpcError as err:
+            # NOT_FOUND: linked to nobody; INVALID_ARGUMENT: not a value of the type.
+            if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            _log.warning("identity LookupCustomer failed", extra={"code": err.code().name})
+            raise IdentityUnavailable(err.code().name) from None
+        return _customer_id(customer.name, workspace)
 
     async def close(self) -> None:
         await self._channel.close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from rapport.errors import InvalidArgument
@@ -35,6 +35,8 @@ MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 # How deep the Structs of an event (properties, traits, context) may nest.
 MAX_STRUCT_DEPTH = 32
+# How far after its receive time an event's time (corrected for clock skew) may be.
+MAX_EVENT_TIME_AHEAD = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class IngestLimits:
     max_event_bytes: int = MAX_EVENT_BYTES
     max_batch_bytes: int = MAX_BATCH_BYTES
     max_struct_depth: int = MAX_STRUCT_DEPTH
+    max_event_time_ahead: timedelta = MAX_EVENT_TIME_AHEAD
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,10 @@ def rejection(err: InvalidArgument, reason: RejectionReason) -> Rejection:
 
 
 def validate_event(event: IncomingEvent, path: str) -> list[SourcedIdentifier]:
-    """The event's identifiers; InvalidArgument naming the field of its first problem."""
+    """The event's identifiers; InvalidArgument naming the field of its first problem.
+
+    An alias's previous_id comes as an anonymous_id: whether it is rather a previous
+    user_id only identity knows (see ``previous_id_as``)."""
     if event.type is None:
         raise InvalidArgument(f"{path}.type", "is required (identify, track, page, ...)")
     if not event.message_id:
@@ -128,8 +134,11 @@ def _text(value: Any) -> str:
     return value[:MAX_LIBRARY_TEXT] if isinstance(value, str) else ""
 
 
-def extract_identifiers(event: IncomingEvent, path: str) -> list[SourcedIdentifier]:
-    """The identifiers an event carries, each with its field; duplicates dropped."""
+def extract_identifiers(
+    event: IncomingEvent, path: str, previous_id_type: str = "anonymous_id"
+) -> list[SourcedIdentifier]:
+    """The identifiers an event carries, each with its field; duplicates dropped. An
+    alias's previous_id is of ``previous_id_type``."""
     found: list[SourcedIdentifier] = []
     if event.user_id:
         found.append(SourcedIdentifier(Identifier("user_id", event.user_id), f"{path}.user_id"))
@@ -160,8 +169,14 @@ def extract_identifiers(event: IncomingEvent, path: str) -> list[SourcedIdentifi
         )
     if event.type is EventType.ALIAS and event.previous_id:
         found.append(
-            SourcedIdentifier(Identifier("anonymous_id", event.previous_id), f"{path}.previous_id")
+            SourcedIdentifier(
+                Identifier(previous_id_type, event.previous_id), f"{path}.previous_id"
+            )
         )
+    return _unique(found)
+
+
+def _unique(found: Sequence[SourcedIdentifier]) -> list[SourcedIdentifier]:
     unique: list[SourcedIdentifier] = []
     seen: set[Identifier] = set()
     for sourced in found:
@@ -169,6 +184,28 @@ def extract_identifiers(event: IncomingEvent, path: str) -> list[SourcedIdentifi
             seen.add(sourced.identifier)
             unique.append(sourced)
     return unique
+
+
+def is_previous_id(sourced: SourcedIdentifier) -> bool:
+    """True for the identifier an alias event's previous_id gave."""
+    return sourced.field.endswith(".previous_id")
+
+
+def previous_id_as(
+    identifiers: Sequence[SourcedIdentifier], identifier_type: str
+) -> list[SourcedIdentifier]:
+    """An alias's identifiers with its previous_id of ``identifier_type``.
+
+    Segment's previousId is the user's previous id, "an anonymousId or a previous
+    userId": it names the customer to merge with whichever it is."""
+    return _unique(
+        [
+            SourcedIdentifier(Identifier(identifier_type, s.identifier.value), s.field)
+            if is_previous_id(s)
+            else s
+            for s in identifiers
+        ]
+    )
 
 
 def _string_at(
@@ -203,16 +240,48 @@ def corrected_event_time(
     return receive_time
 
 
-def event_time(event: IncomingEvent, path: str, receive_time: datetime) -> datetime:
-    """The event's corrected time; InvalidArgument when the correction leaves the calendar."""
+def event_time(
+    event: IncomingEvent,
+    path: str,
+    receive_time: datetime,
+    max_ahead: timedelta = MAX_EVENT_TIME_AHEAD,
+) -> datetime:
+    """The event's corrected time; InvalidArgument when the correction leaves the
+    calendar, or when the time is still more than ``max_ahead`` after the receive time.
+
+    Clock skew is corrected with sent_time, so a sender's clock set ahead is no
+    reason for an event from the future. One still dated ahead (a timestamp set by hand,
+    a time zone taken for UTC, 2099) is refused, naming original_time, rather than kept:
+    its time would move the profile's last seen time into the future, its traits would
+    win every later write (last writer wins by event time) until then, and its windows
+    would count it late or never. Refused, it is seen and fixed at the source; rewritten
+    to the receive time, it would be stored with a time nobody sent.
+    """
     try:
-        return corrected_event_time(receive_time, event.original_time, event.sent_time)
+        corrected = corrected_event_time(receive_time, event.original_time, event.sent_time)
     except OverflowError:
         raise InvalidArgument(
             f"{path}.sent_time",
             "is too far from original_time: the event time corrected for the clock skew "
             "is out of range",
         ) from None
+    if corrected - receive_time > max_ahead:
+        skew = " after correcting the clock skew with sent_time" if event.sent_time else ""
+        raise InvalidArgument(
+            f"{path}.original_time",
+            f"is in the future{skew}: more than {_spoken(max_ahead)} after the time the "
+            "event was received",
+        )
+    return corrected
+
+
+def _spoken(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count > 1 else ''}"
+    return f"{span.total_seconds():g} seconds"
 
 
 @dataclass(frozen=True)

@@ -225,7 +225,9 @@ class CompiledPlan:
 
 
 class PlanCompiler:
-    """Compiled plans, one per (workspace, plan, revision), bounded."""
+    """Compiled plans, one per (workspace, plan, revision), bounded. An entry serves only
+    the plan it was compiled from: a plan deleted and created again under its id starts
+    again at revision 1 with other schemas."""
 
     def __init__(self, max_plans: int = 256) -> None:
         self._plans: OrderedDict[tuple[str, str, int], CompiledPlan] = OrderedDict()
@@ -234,7 +236,7 @@ class PlanCompiler:
     def compiled(self, plan: TrackingPlan) -> CompiledPlan:
         key = (plan.workspace, plan.plan_id, plan.revision_id)
         found = self._plans.get(key)
-        if found is not None:
+        if found is not None and found.plan == plan:
             self._plans.move_to_end(key)
             return found
         found = CompiledPlan(

@@ -10,6 +10,15 @@ on the single-event routes, an invalid event; 401 for a missing or unknown write
 key; 429 with Retry-After for a write key over its rate or when too many requests are
 being ingested (CollectorAdmission): retry. 503 when the events could not be stored
 now (identity away, or a batch that kept racing merges and erasures): retry.
+
+Rejections name fields as the sender sent them (``batch[3].userId``,
+``batch[0].traits.score``; ``userId`` on a single-event route), in the 400's message
+and in the warning a batch with rejected events logs; IngestEvents keeps its own names
+(``events[3].user_id``). Events are checked as IngestEvents checks them: an event whose
+time, corrected for clock skew with ``sentAt`` (Segment's rule, applied when
+``originalTimestamp`` is sent), is still more than ``max_event_time_ahead`` (1 hour by
+default) after its receive time is rejected, naming ``timestamp`` or
+``originalTimestamp``; an alias's ``previousId`` may be a previous ``userId``.
 """
 
 from __future__ import annotations
@@ -17,23 +26,14 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import math
-import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from rapport.errors import Aborted, InvalidArgument, RapportError, Unavailable
 from rapport.httpserver import basic_credentials, read_body
 from rapport.profile.domain import names
-from rapport.profile.domain.ingestion import rejection
-from rapport.profile.domain.model import (
-    EventType,
-    IncomingEvent,
-    IngestStatus,
-    RejectedEvent,
-    RejectionReason,
-)
+from rapport.profile.domain.model import IncomingEvent, IngestStatus, RejectedEvent, Rejection
 from rapport.profile.service_layer import commands, ingestion
 from rapport.profile.service_layer.dependencies import Dependencies
 from starlette.applications import Starlette
@@ -43,20 +43,23 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from .collector_admission import CollectorAdmission
+from .segment_messages import TYPES, decode, segment_description, segment_field
 
 _log = logging.getLogger(__name__)
 
 SEGMENT_MAX_BATCH_BYTES = 500 * 1024
 # IngestEvents takes at most this many events a call: a larger batch goes in parts.
 _CHUNK = 1000
-_TYPES = {kind.value: kind for kind in EventType}
 
 
-class _BadEvent(Exception):
-    def __init__(self, field: str, description: str) -> None:
-        super().__init__(description)
-        self.field = field
-        self.description = description
+@dataclass(frozen=True)
+class _Refused:
+    """An event's rejection in the sender's words (Segment's field names and paths)."""
+
+    message_id: str
+    field: str
+    reason: str
+    description: str
 
 
 def collector_app(
@@ -117,9 +120,11 @@ def collector_app(
             paths = [f"batch[{i}]" for i in range(len(items))]
             shared = body
         else:
-            items, paths, shared = [{**body, "type": event_type}], ["event"], {}
+            # The body is the message: its fields are named as sent (``userId``).
+            items, paths, shared = [{**body, "type": event_type}], [""], {}
+        limits = deps.ingest_limits
         events = [
-            _decode(item, path, shared, deps) for item, path in zip(items, paths, strict=True)
+            decode(item, path, shared, limits) for item, path in zip(items, paths, strict=True)
         ]
         try:
             results = await _ingest(workspace, events, deps)
@@ -132,9 +137,12 @@ def collector_app(
         except RapportError:
             _log.exception("collector ingest failed", extra={"workspace": workspace})
             return _failure(500, "internal error")
-        if event_type is not None and results and results[0].rejection is not None:
-            bad = results[0].rejection
-            return _failure(400, f"{bad.field}: {bad.description}")
+        refused = _in_senders_words(results, events, items, paths)
+        _warn_rejected(workspace, refused, len(results))
+        if event_type is not None and refused:
+            [bad] = refused
+            message = f"{bad.field}: {bad.description}" if bad.field else bad.description
+            return _failure(400, message)
         return JSONResponse({"success": True})
 
     def route(path: str, event_type: str | None) -> Route:
@@ -144,7 +152,7 @@ def collector_app(
         return Route(path, endpoint, methods=["POST"])
 
     routes = [route("/v1/batch", None), route("/v1/import", None)]
-    routes += [route(f"/v1/{name}", name) for name in _TYPES]
+    routes += [route(f"/v1/{name}", name) for name in TYPES]
     return Starlette(routes=routes)
 
 
@@ -185,172 +193,50 @@ async def _ingest(
         "collector batch",
         extra={"workspace": workspace, "count": accepted, "batch_size": len(results)},
     )
-    _warn_rejected(workspace, results)
     return results
+
+
+def _in_senders_words(
+    results: Sequence[ingestion.EventResult],
+    events: Sequence[IncomingEvent | RejectedEvent],
+    items: Sequence[Any],
+    paths: Sequence[str],
+) -> list[_Refused]:
+    """The rejected events, their fields named as the sender named them: the use case
+    says ``events[i].user_id`` (IngestEvents' names, i counted in its chunk), the sender
+    sent ``batch[3].userId``."""
+    refused: list[_Refused] = []
+    for result, event, item, path in zip(results, events, items, paths, strict=True):
+        bad: Rejection | None = result.rejection
+        if bad is None:
+            continue
+        kind = event.type if isinstance(event, IncomingEvent) else None
+        field = segment_field(bad.field, path, item, kind)
+        description = segment_description(bad.description, item)
+        refused.append(_Refused(result.message_id, field, bad.reason.name, description))
+    return refused
 
 
 # Rejections named in one warning; the rest are counted.
 _REJECTIONS_NAMED = 5
 
 
-def _warn_rejected(workspace: str, results: Sequence[ingestion.EventResult]) -> None:
+def _warn_rejected(workspace: str, refused: Sequence[_Refused], batch_size: int) -> None:
     """One warning per request whose events were refused: a batch still answers 200 (as
     Segment does; its libraries would not resend), so the log is where whoever owns the
     instrumentation learns which field broke which event. Fields and reasons only: a
     description may quote the refused identifier."""
-    rejected = [r for r in results if r.rejection is not None]
-    if not rejected:
+    if not refused:
         return
     _log.warning(
         "collector events rejected",
         extra={
             "workspace": workspace,
-            "count": len(rejected),
-            "batch_size": len(results),
+            "count": len(refused),
+            "batch_size": batch_size,
             "rejections": [
-                {
-                    "message_id": r.message_id,
-                    "field": r.rejection.field,
-                    "reason": r.rejection.reason.name,
-                }
-                for r in rejected[:_REJECTIONS_NAMED]
-                if r.rejection is not None
+                {"message_id": r.message_id, "field": r.field, "reason": r.reason}
+                for r in refused[:_REJECTIONS_NAMED]
             ],
         },
     )
-
-
-def _decode(
-    item: Any, path: str, shared: Mapping[str, Any], deps: Dependencies
-) -> IncomingEvent | RejectedEvent:
-    """One Segment message as the use case's IncomingEvent (straight from JSON: no
-    protobuf round trip), or rejected alone with the field and why."""
-    message_id = ""
-    try:
-        if not isinstance(item, dict):
-            raise _BadEvent(path, "must be an object")
-        message_id = _id(item.get("messageId"), f"{path}.messageId") or uuid.uuid4().hex
-        limits = deps.ingest_limits
-        if len(json.dumps(item, ensure_ascii=False).encode()) > limits.max_event_bytes:
-            err = InvalidArgument(path, f"is larger than {limits.max_event_bytes} bytes")
-            return RejectedEvent(message_id, rejection(err, RejectionReason.EVENT_TOO_LARGE))
-        return _event(item, path, shared, message_id, limits.max_struct_depth)
-    except _BadEvent as bad:
-        err = InvalidArgument(bad.field, bad.description)
-        return RejectedEvent(message_id, rejection(err, RejectionReason.INVALID_FIELD))
-
-
-def _event(
-    item: dict[str, Any], path: str, shared: Mapping[str, Any], message_id: str, depth: int
-) -> IncomingEvent:
-    kind = item.get("type")
-    if not isinstance(kind, str) or kind.lower() not in _TYPES:
-        raise _BadEvent(f"{path}.type", "must be identify, track, page, screen, group or alias")
-    kind = kind.lower()
-    name_field = "event" if kind == "track" else "name"
-    name = _text(item.get(name_field), f"{path}.{name_field}")
-    if kind in ("page", "screen") and not name:
-        name = _text(item.get("category"), f"{path}.category")
-    context = _object(item.get("context"), f"{path}.context")
-    batch_context = _object(shared.get("context"), "context")
-    if batch_context:
-        context = {**batch_context, **(context or {})}
-    original_time = sent_time = None
-    if (original := item.get("originalTimestamp")) is not None:
-        original_time = _time(original, f"{path}.originalTimestamp")
-        if (sent := item.get("sentAt", shared.get("sentAt"))) is not None:
-            sent_time = _time(sent, f"{path}.sentAt")
-    elif item.get("timestamp") is not None:
-        original_time = _time(item["timestamp"], f"{path}.timestamp")
-    return IncomingEvent(
-        type=_TYPES[kind],
-        message_id=message_id,
-        user_id=_id(item.get("userId"), f"{path}.userId"),
-        anonymous_id=_id(item.get("anonymousId"), f"{path}.anonymousId"),
-        event=name,
-        properties=_struct(item.get("properties"), f"{path}.properties", depth),
-        traits=_struct(item.get("traits"), f"{path}.traits", depth),
-        context=_struct(context, f"{path}.context", depth),
-        previous_id=_id(item.get("previousId"), f"{path}.previousId"),
-        group_id=_id(item.get("groupId"), f"{path}.groupId"),
-        original_time=original_time,
-        sent_time=sent_time,
-    )
-
-
-def _struct(value: Any, field: str, max_depth: int) -> dict[str, Any] | None:
-    """A JSON object as IngestEvents' Structs hold it: numbers as floats (as
-    google.protobuf.Value), nested at most ``max_depth`` levels."""
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise _BadEvent(field, "must be an object")
-    return _value(value, field, 1, max_depth)  # type: ignore[no-any-return]
-
-
-def _value(value: Any, field: str, depth: int, max_depth: int) -> Any:
-    if isinstance(value, dict):
-        if depth > max_depth:
-            raise _BadEvent(field, f"is nested deeper than {max_depth} levels")
-        return {k: _value(v, field, depth + 1, max_depth) for k, v in value.items()}
-    if isinstance(value, list):
-        if depth > max_depth:
-            raise _BadEvent(field, f"is nested deeper than {max_depth} levels")
-        return [_value(v, field, depth + 1, max_depth) for v in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int):
-        try:
-            return float(value)
-        except OverflowError:
-            raise _BadEvent(field, "holds a number out of range") from None
-    if not math.isfinite(value):
-        # NaN and Infinity as the library writes them, or 1e999 (parsed as infinity).
-        raise _BadEvent(field, "holds a number out of range")
-    return value
-
-
-def _id(value: Any, field: str) -> str:
-    """Segment ids are strings or numbers; null is absent."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        raise _BadEvent(field, "must be a string or a number")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _BadEvent(field, "holds a number out of range")
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, str):
-        return value
-    raise _BadEvent(field, "must be a string or a number")
-
-
-def _text(value: Any, field: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _BadEvent(field, "must be a string")
-    return value
-
-
-def _object(value: Any, field: str) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise _BadEvent(field, "must be an object")
-    return value
-
-
-def _time(value: Any, path: str) -> datetime:
-    if not isinstance(value, str):
-        raise _BadEvent(path, "must be an ISO 8601 date and time")
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise _BadEvent(path, "must be an ISO 8601 date and time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise _BadEvent(path, "is out of range") from None

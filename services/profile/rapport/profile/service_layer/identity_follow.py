@@ -324,6 +324,9 @@ def _keys(identifiers: Sequence[Identifier]) -> set[tuple[str, str]]:
 def _event_keys(event_type: str, message_id: str, document: dict[str, Any]) -> set[tuple[str, str]]:
     try:
         event = event_from_document(document, type=EventType(event_type), message_id=message_id)
-        return {_normal(s.identifier) for s in extract_identifiers(event, "event")}
+        # An alias's previous_id was sent to identity as a user_id or an anonymous_id.
+        kinds = ("anonymous_id", "user_id") if event.type is EventType.ALIAS else ("anonymous_id",)
+        carried = (extract_identifiers(event, "event", kind) for kind in kinds)
+        return {_normal(s.identifier) for found in carried for s in found}
     except Exception:  # a stored event this version cannot read stays where it is
         return set()

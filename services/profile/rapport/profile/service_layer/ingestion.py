@@ -3,6 +3,15 @@
 One result per event: ACCEPTED, DUPLICATE (message id seen within the window) or
 REJECTED (with the field and reason). A rejected event changes nothing and never
 sinks the others; only request-level problems refuse the whole call.
+
+An event's time is ``original_time`` corrected for the sender's clock skew with
+``sent_time`` (Segment's rule); one still more than ``max_event_time_ahead`` (a
+setting, 1 hour by default) after the receive time is REJECTED naming
+``original_time``: kept, it would move the profile's last seen time into the future
+and win every later trait write until then. An alias's ``previous_id`` names the
+customer to merge with as a previous user_id when identity (or an earlier event of the
+batch) knows it as one, as an anonymous_id otherwise; an alias identity would not merge
+(its rules: one user_id per customer by default) is REJECTED with identity's reason.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from rapport.errors import Aborted, InvalidArgument
 from rapport.profile.adapters.profile_cache import customer_scope
@@ -37,7 +46,7 @@ from rapport.sqlstore import run_with_retries
 from . import commands
 from .batch_write import BatchWrite, NewEvent, Outcome
 from .dependencies import Dependencies
-from .resolution import resolve_events
+from .resolution import resolve_events, settle_previous_ids
 from .tracking_plans import check_events, count_violations
 from .unit_of_work import ProfileUnitOfWork
 
@@ -68,7 +77,7 @@ async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[
     validate_batch_size(len(cmd.events))
     receive_time = deps.clock()
 
-    checked = _check_each(cmd.events, receive_time)
+    checked = _check_each(cmd.events, receive_time, deps.ingest_limits.max_event_time_ahead)
     events, rejected = checked.events, checked.rejected
 
     async with deps.arrival_order.ticket() as turn:
@@ -86,6 +95,7 @@ async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[
         expired = sorted(set(recorded) - set(stored))
         plan = plan_batch(cmd.events, stored, indexes=sorted(events))
 
+        await settle_previous_ids(workspace, plan.new_indexes, events, checked.identifiers, deps)
         resolved = await resolve_events(
             workspace, plan.new_indexes, checked.identifiers, checked.times, deps
         )
@@ -144,7 +154,9 @@ class _Checked:
     times: dict[int, datetime] = field(default_factory=dict)
 
 
-def _check_each(sent: Sequence[IncomingEvent | RejectedEvent], receive_time: datetime) -> _Checked:
+def _check_each(
+    sent: Sequence[IncomingEvent | RejectedEvent], receive_time: datetime, max_ahead: timedelta
+) -> _Checked:
     """Each event alone: a bad one is rejected, the others go on."""
     checked = _Checked()
     for i, item in enumerate(sent):
@@ -154,7 +166,7 @@ def _check_each(sent: Sequence[IncomingEvent | RejectedEvent], receive_time: dat
         path = f"events[{i}]"
         try:
             checked.identifiers[i] = validate_event(item, path)
-            checked.times[i] = event_time(item, path, receive_time)
+            checked.times[i] = event_time(item, path, receive_time, max_ahead)
         except InvalidArgument as err:
             checked.rejected[i] = rejection(err, RejectionReason.INVALID_FIELD)
             continue

@@ -3,7 +3,8 @@ event rejected alone (the call is made again without it)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,8 +16,14 @@ from rapport.profile.adapters.identity_client import (
     Observation,
     Resolution,
 )
-from rapport.profile.domain.ingestion import SourcedIdentifier
-from rapport.profile.domain.model import Identifier, Rejection, RejectionReason
+from rapport.profile.domain.ingestion import SourcedIdentifier, is_previous_id, previous_id_as
+from rapport.profile.domain.model import (
+    EventType,
+    Identifier,
+    IncomingEvent,
+    Rejection,
+    RejectionReason,
+)
 
 from .dependencies import Dependencies
 
@@ -78,22 +85,17 @@ async def resolve_events(
             pending = [i for i in pending if i not in resolved.refused]
             continue
         except IdentityUnavailable as err:
-            raise Unavailable(
-                "IDENTITY_UNAVAILABLE",
-                f"the identity service could not resolve the events ({err.code}); retry later",
-            ) from None
+            raise _unavailable(err) from None
         except IdentityBadAnswer as err:
-            # Identity answered, with something profile cannot use: retrying will not help.
-            raise FailedPrecondition(
-                "IDENTITY_BAD_RESPONSE",
-                f"the identity service gave an answer profile cannot use ({err.problem})",
-            ) from None
+            raise _bad_answer(err) from None
         for group, answer in zip(members, answers, strict=True):
             for i in group:
-                if answer.customer_id:
-                    resolved.resolutions[i] = answer
-                else:
+                if not answer.customer_id:
                     resolved.refused[i] = _all_unlinked(answer, i, identifiers[i])
+                elif (refusal := _alias_not_merged(answer, identifiers[i])) is not None:
+                    resolved.refused[i] = refusal
+                else:
+                    resolved.resolutions[i] = answer
         if any(answer.merged_customer_ids for answer in answers):
             cache.invalidate(workspace)
         else:
@@ -108,6 +110,94 @@ async def resolve_events(
             )
         break
     return resolved
+
+
+async def settle_previous_ids(
+    workspace: str,
+    indexes: Sequence[int],
+    events: Mapping[int, IncomingEvent],
+    identifiers: MutableMapping[int, list[SourcedIdentifier]],
+    deps: Dependencies,
+) -> None:
+    """The previous_id of each alias at ``indexes`` as the id it is: a user_id when an
+    earlier event of the batch carries it as one or identity has it linked as one (asked
+    without creating anything), an anonymous_id otherwise (``identifiers`` updated).
+
+    Segment's previousId is "an anonymousId or a previous userId": taken always as an
+    anonymous id, an alias from a previous user id linked a new anonymous id to the new
+    user id and merged nothing.
+    """
+    aliases = [i for i in indexes if events[i].type is EventType.ALIAS]
+    if not aliases:
+        return
+    batch_user_ids: dict[str, int] = {}
+    for j in sorted(events):
+        for sourced in identifiers.get(j, ()):
+            if sourced.identifier.type == "user_id" and not is_previous_id(sourced):
+                batch_user_ids.setdefault(sourced.identifier.value, j)
+    asked = sorted(
+        {
+            events[i].previous_id
+            for i in aliases
+            if batch_user_ids.get(events[i].previous_id, i) >= i
+        }
+    )
+    try:
+        found = await asyncio.gather(
+            *(deps.identity.lookup_customer(workspace, Identifier("user_id", p)) for p in asked)
+        )
+    except IdentityUnavailable as err:
+        raise _unavailable(err) from None
+    except IdentityBadAnswer as err:
+        raise _bad_answer(err) from None
+    known = {p for p, customer_id in zip(asked, found, strict=True) if customer_id}
+    for i in aliases:
+        previous = events[i].previous_id
+        if previous in known or batch_user_ids.get(previous, i) < i:
+            identifiers[i] = previous_id_as(identifiers[i], "user_id")
+
+
+def _unavailable(err: IdentityUnavailable) -> Unavailable:
+    return Unavailable(
+        "IDENTITY_UNAVAILABLE",
+        f"the identity service could not resolve the events ({err.code}); retry later",
+    )
+
+
+def _bad_answer(err: IdentityBadAnswer) -> FailedPrecondition:
+    # Identity answered, with something profile cannot use: retrying will not help.
+    return FailedPrecondition(
+        "IDENTITY_BAD_RESPONSE",
+        f"the identity service gave an answer profile cannot use ({err.problem})",
+    )
+
+
+def _alias_not_merged(answer: Resolution, sourced: Sequence[SourcedIdentifier]) -> Rejection | None:
+    """An alias merges the customer of its previous_id with the customer of its current
+    id (user_id...). When identity left either unlinked (the workspace's rules allow one
+    user_id per customer, the customers are kept apart, the value is blocked), nothing
+    was merged: the alias is rejected, named by the identifier left out, rather than
+    stored on a customer that holds one of the two ids only."""
+    if not answer.unlinked:
+        return None
+    previous = next((s for s in sourced if is_previous_id(s)), None)
+    current = next((s for s in sourced if not is_previous_id(s)), None)
+    for side in (previous, current):
+        if side is None:
+            continue
+        value = side.identifier.value.strip().casefold()
+        for left_out in answer.unlinked:
+            if left_out.type == side.identifier.type and left_out.value.casefold() == value:
+                why = left_out.description or "identity left it unlinked"
+                if left_out.reason:
+                    why = f"{why} ({left_out.reason})"
+                return Rejection(
+                    side.field,
+                    RejectionReason.IDENTIFIER_REFUSED,
+                    "the alias merged nothing: identity did not link this id to the "
+                    f"customer of the other: {why}",
+                )
+    return None
 
 
 def _all_unlinked(
