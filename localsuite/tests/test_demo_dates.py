@@ -1,17 +1,19 @@
 """`make demo`'s reminder is true whenever it runs: the renewal date is counted from today,
 the catalogue's time-window trigger (30 days before `policy_renewal_date`, the seeds'
-renewal window) fires for it at once, and the text and HTML parts of the mail say the
+renewal window, at 09:00 on the customer's clock) fires for it at once whatever the hour
+(the demo's customer lives where it is 09:xx), and the text and HTML parts of the mail say the
 same thing, with that date."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from rapport.decisioning.adapters.catalogue_file import read_catalogue
 from rapport.decisioning.domain.model import Trigger, TriggerKind
-from rapport.decisioning.domain.schedule import firing, too_late
+from rapport.decisioning.domain.schedule import WindowTiming, firing, send_time, too_late
 from rapport.delivery.domain.rendering import render
 from rapport.localsuite import demo
 from rapport.localsuite.suite import CATALOGUE_FILE
@@ -57,23 +59,32 @@ def reminder_content() -> dict[str, str]:
 def test_the_renewal_date_is_counted_from_today() -> None:
     assert demo.renewal_traits(date(2026, 12, 20)) == {
         "policy_number": "HOME-0042",
-        "policy_renewal_date": "2027-01-10",
+        "policy_renewal_date": "2027-01-19",
     }
 
 
+@pytest.mark.parametrize("hour", range(24))
 @pytest.mark.parametrize("today", TODAYS, ids=str)
-def test_the_seeds_30_day_window_fires_at_once_on_any_day(today: date) -> None:
+def test_the_seeds_30_day_window_fires_at_once_at_any_hour(today: date, hour: int) -> None:
+    now = datetime.combine(today, time(hour, 59, 30), tzinfo=UTC)
+    zone_name, local_today = demo.customer_clock(now)
+    zone = ZoneInfo(zone_name)
+    assert now.astimezone(zone).hour == demo.SEND_HOUR
+
     trigger = window_trigger()
     assert trigger.offset_days == -30
-    traits = demo.renewal_traits(today)
-    when = firing(trigger, traits[trigger.date_trait])
-
+    traits = demo.renewal_traits(local_today)
+    timing = WindowTiming(late_after=timedelta(seconds=7200))  # make run's
+    when = firing(trigger, traits[trigger.date_trait], timing, zone)
     assert when is not None
-    assert when.anchor == today + timedelta(days=demo.RENEWS_IN_DAYS)
-    start_of_day = datetime.combine(today, time(0), tzinfo=UTC)
-    end_of_day = datetime.combine(today, time(23, 59, 59), tzinfo=UTC)
-    assert when.fire_time <= start_of_day  # due whatever the time the demo runs
-    assert not too_late(when.anchor, end_of_day)  # and not dropped as late
+    assert when.anchor == local_today + timedelta(days=demo.RENEWS_IN_DAYS)
+    # Due this hour on the customer's clock, sent at once (not at the next 09:00)...
+    assert when.fire_time <= now
+    assert send_time(when.fire_time, when.anchor, now, timing, zone) == when.fire_time
+    # ...even a few minutes later, past the hour.
+    later = now + timedelta(minutes=5)
+    assert send_time(when.fire_time, when.anchor, later, timing, zone) == when.fire_time
+    assert not too_late(when.anchor, later, zone)
 
 
 @pytest.mark.parametrize("today", TODAYS, ids=str)

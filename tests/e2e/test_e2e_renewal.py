@@ -124,9 +124,12 @@ async def test_renewal_scenario_end_to_end(tmp_path, smtp_inbox):  # noqa: F811
         extra_env={
             **sinks.delivery_environment(),
             "RAPPORT_DECISIONING_TRIGGER_SCHEDULE_POLL_SECONDS": "0.5",
-            # Firings at midnight (UTC, the default zone): today's are due whatever the
-            # time of day the test runs (at 09:00, the default, they wait until then).
+            # Firings at midnight (UTC, the default zone), and sent at once all that day:
+            # today's are due whatever the time of day the test runs (at 09:00, the
+            # default, they would wait until then; found over an hour late, until the
+            # next day's fire time).
             "RAPPORT_DECISIONING_TIME_WINDOW_FIRE_TIME": "00:00",
+            "RAPPORT_DECISIONING_TIME_WINDOW_LATE_AFTER_SECONDS": "86400",
         },
     )
     suite = Suite(layout)

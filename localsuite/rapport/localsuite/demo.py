@@ -1,11 +1,12 @@
 """`make demo`: the seed scenario against a running suite.
 
-A customer is identified first by email, then by phone; grants email marketing
-consent; their policy's renewal date arrives (identified by the phone only), 21 days
-from today; the catalogue's time-window trigger (30 days before `policy_renewal_date`)
-fires, delivery re-checks consent and the reminder lands in the SMTP sink addressed to
-them. Dates are counted from today (UTC, the customer's clock without a `timezone`
-trait), so the mail is true whenever the demo runs.
+A customer is identified first by email, then by phone (with the time zone they live
+in); grants email marketing consent; their policy's renewal date arrives (identified by
+the phone only), 30 days from their today; the catalogue's time-window trigger (30 days
+before `policy_renewal_date`, at 09:00 on the customer's clock) fires, delivery
+re-checks consent and the reminder lands in the SMTP sink addressed to them. The
+customer lives where it is 09:xx when the demo runs (customer_clock), so the reminder
+is due at once and the mail's date is true whenever the demo runs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import grpc
 from google.protobuf import struct_pb2, timestamp_pb2
@@ -37,9 +39,13 @@ PHONE = "+44 20 7946 0958"
 # number is almost never one an earlier run used.
 _AREA_CODES = (201, 212, 213, 305, 312, 415, 617, 646, 702, 713, 786, 818, 917)
 POLICY_NUMBER = "HOME-0042"
-# Inside the 30 days before the renewal date (the catalogue's time window): the firing's
-# day has passed, the renewal date has not, so the trigger fires at once.
-RENEWS_IN_DAYS = 21
+# The catalogue's time window opens 30 days before the renewal date, and decisioning
+# sends at 09:00 on the customer's clock (never hours after it: a firing found later
+# waits for the next 09:00). So the demo's customer lives where it is 09:xx now
+# (customer_clock), and their renewal is 30 days from their today: the reminder is due
+# this very hour, and goes out at once.
+RENEWS_IN_DAYS = 30
+SEND_HOUR = 9
 
 
 def fresh_identity(tag: str) -> tuple[str, str]:
@@ -58,6 +64,17 @@ def renewal_traits(today: date) -> dict[str, str]:
     """The policy traits the demo sets: a renewal RENEWS_IN_DAYS after `today`."""
     renewal = today + timedelta(days=RENEWS_IN_DAYS)
     return {"policy_number": POLICY_NUMBER, "policy_renewal_date": renewal.isoformat()}
+
+
+def customer_clock(now: datetime) -> tuple[str, date]:
+    """A time zone where it is SEND_HOUR (09:xx) at `now`, and the date there: an
+    `Etc/GMT` zone (whole hours, UTC-12 to UTC+14, no daylight saving; note the
+    inverted sign: Etc/GMT-10 is UTC+10)."""
+    offset = (SEND_HOUR - now.astimezone(UTC).hour) % 24
+    if offset > 14:
+        offset -= 24
+    name = "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+    return name, now.astimezone(ZoneInfo(name)).date()
 
 
 @dataclass
@@ -106,7 +123,8 @@ async def play(
     today: date | None = None,
 ) -> DemoResult:
     run = uuid.uuid4().hex[:8]
-    policy = renewal_traits(today or datetime.now(UTC).date())
+    zone, local_today = customer_clock(datetime.now(UTC))
+    policy = renewal_traits(today or local_today)
     async with (
         _channel(addresses["profile"], token) as profile_channel,
         _channel(addresses["consent"], token) as consent_channel,
@@ -133,7 +151,14 @@ async def play(
         second = profile_pb.Event(
             type=profile_pb.EVENT_TYPE_IDENTIFY,
             message_id=f"demo-{run}-identify-phone",
-            traits=_struct({"email": email.strip().lower(), "phone": phone, "plan": "motor"}),
+            traits=_struct(
+                {
+                    "email": email.strip().lower(),
+                    "phone": phone,
+                    "plan": "motor",
+                    "timezone": zone,
+                }
+            ),
             original_time=_now(),
             sent_time=_now(),
         )
@@ -143,6 +168,7 @@ async def play(
         if reply.results[0].customer != customer:
             raise RuntimeError("the phone identify did not resolve to the same customer")
         say(f"2. identified by email and phone -> {reply.results[0].customer} (same customer)")
+        say(f"   lives in {zone}, where it is now {datetime.now(ZoneInfo(zone)):%H:%M}")
 
         record = await consent.RecordConsent(
             consent_pb.RecordConsentRequest(

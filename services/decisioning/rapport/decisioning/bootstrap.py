@@ -18,6 +18,7 @@ from rapport.decisioning.adapters.grpc_clients import (
     signal_from_bytes,
 )
 from rapport.decisioning.adapters.redis_contacts import RedisContactLedger
+from rapport.decisioning.domain import names
 from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.domain.schedule import WindowTiming
 from rapport.decisioning.entrypoints.grpc_servicer import DecisioningServicer
@@ -103,16 +104,26 @@ async def _close(
 
 async def _load_catalogue(path: Path, deps: Dependencies) -> None:
     try:
-        catalogue = catalogue_file.read_catalogue(path)
-        actions, triggers = await load_catalogue(commands.LoadCatalogue(catalogue), deps)
+        catalogue, digest = catalogue_file.read_catalogue_and_digest(path)
+        loaded = await load_catalogue(commands.LoadCatalogue(catalogue, digest), deps)
     except catalogue_file.CatalogueFileError as err:
         raise StartupError(str(err)) from err
     except RapportError as err:
         raise StartupError(f"catalogue file {path}: {err.message}") from err
-    log.info(
-        "catalogue loaded",
-        extra={"workspace": catalogue.workspace, "count": actions + triggers},
-    )
+    extra = {"workspace": catalogue.workspace, "count": loaded.actions + loaded.triggers}
+    if not loaded.applied:
+        log.info("catalogue file unchanged since it was applied: nothing done", extra=extra)
+        return
+    if loaded.draft_kept:
+        # The reason names items and fields of the file, never customer data.
+        log.warning(
+            "catalogue file applied to the live version but not to the draft: publishing "
+            "the draft would undo it",
+            extra={**extra, "error_reason": loaded.draft_kept},
+        )
+    if loaded.version is not None:
+        extra["resource"] = names.version_name(catalogue.workspace, loaded.version)
+    log.info("catalogue file applied", extra=extra)
 
 
 async def build(
@@ -160,6 +171,7 @@ async def build(
                 settings.time_window_fire_time,
                 settings.time_zone_trait,
                 settings.default_time_zone,
+                timedelta(seconds=settings.time_window_late_after_seconds),
             ),
             profile_cache=profile_cache,
         )

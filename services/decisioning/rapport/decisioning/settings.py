@@ -18,7 +18,10 @@ class DecisioningSettings(ServiceSettings):
     profile_address: str = "127.0.0.1:50052"
     consent_address: str = "127.0.0.1:50053"
     delivery_address: str = "127.0.0.1:50055"
-    # Actions and triggers created or replaced at start-up (YAML).
+    # A YAML configuration applied at start-up when its content changed since the last
+    # start: its items created or replaced in the live version (published as a new
+    # version) and in the draft, unpublished draft edits kept in the draft; the same
+    # file again changes nothing (service_layer/config_io.py has the whole rule).
     catalogue_file: Path | None = None
     # Run the trigger runner (profile signals -> sends) in this process.
     triggers_enabled: bool = True
@@ -33,6 +36,11 @@ class DecisioningSettings(ServiceSettings):
     # (an unknown zone name means UTC). Decisions' rules see the same customer clock
     # (context.local_time, date helpers) unless Decide names a time_zone.
     time_window_fire_time: time = time(9)
+    # A firing found due more than this long after its local fire time (the date trait
+    # came when the window was already open, the service was down) waits for the next
+    # local fire time, or is dropped (TOO_LATE) when the window ends before it; 86400:
+    # sent whenever found on its day (domain/schedule.py).
+    time_window_late_after_seconds: float = Field(default=3600.0, gt=0, le=86400)
     # The same trait delivery reads for quiet hours (Segment's `timezone`).
     time_zone_trait: str = "timezone"
     default_time_zone: str = "UTC"

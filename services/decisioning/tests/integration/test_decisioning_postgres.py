@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import grpc
 import pytest
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
@@ -277,3 +279,31 @@ async def test_erasure_forgets_the_customers_contacts_in_redis(
             pb.EraseCustomerDecisionsRequest(parent=PARENT, customer=customer)
         )
         assert (again.contact_count, again.decision_count) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        "test_a_restart_with_the_same_file_publishes_nothing_and_keeps_the_draft",
+        "test_a_changed_file_publishes_live_and_file_and_keeps_the_draft_edits",
+        "test_a_published_api_edit_of_an_item_the_file_does_not_name_survives",
+        "test_replicas_starting_together_apply_a_changed_file_once",
+        "test_a_draft_that_cannot_take_the_changed_file_is_kept_and_said",
+    ],
+)
+async def test_catalogue_file_restarts_on_postgres(
+    scenario, serve, make_settings, postgres_url, pg_schema, tmp_path, monkeypatch, caplog
+):
+    """Restarts with the same or a changed catalogue file (and two replicas starting
+    together) on PostgreSQL: the remembered digest and the draft's advisory lock."""
+    from ..service import test_decisioning_catalogue_service as files
+
+    path = tmp_path / "catalogue-file.yaml"
+    path.write_text(files.CATALOGUE)
+    settings = make_settings(
+        database_url=postgres_url, database_schema=pg_schema, catalogue_file=path
+    )
+    test = getattr(files, scenario)
+    fixtures = {"monkeypatch": monkeypatch, "caplog": caplog}
+    wanted = list(inspect.signature(test).parameters)[2:]  # after serve and the settings
+    await test(serve, settings, *(fixtures[name] for name in wanted))

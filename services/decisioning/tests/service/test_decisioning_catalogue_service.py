@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import textwrap
 from datetime import UTC, datetime
 
 import pytest
+import yaml
+from google.protobuf import field_mask_pb2
+from rapport.decisioning import bootstrap
 from rapport.decisioning.adapters.catalogue_file import (
     CatalogueFileError,
     parse_catalogue,
     read_catalogue,
 )
+from rapport.decisioning.adapters.catalogue_load_repository import CatalogueLoadRepository
 from rapport.decisioning.bootstrap import StartupError, build
 from rapport.decisioning.domain.model import Channel
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.errors import InvalidArgument
+from rapport.grpctesting import HeldAfterRead
 from rapport.type.v1 import channel_pb2
+
+from .._decisioning_support import publish
+
+PARENT = "workspaces/default"
 
 CATALOGUE = """
 workspace: default
@@ -194,3 +205,186 @@ async def test_triggers_may_refer_to_actions_already_stored(tmp_path, serve, mak
     async with serve(make_settings(catalogue_file=second)) as stub:
         triggers = await stub.ListTriggers(pb.ListTriggersRequest(parent="workspaces/default"))
     assert [t.channel for t in triggers.triggers] == [channel_pb2.CHANNEL_SMS]
+
+
+# -- a restart applies a changed file on top of the live version, keeps the draft ------
+
+
+@pytest.fixture
+def file_settings(tmp_path, make_settings):
+    path = tmp_path / "catalogue.yaml"
+    path.write_text(CATALOGUE)
+    return make_settings(catalogue_file=path)
+
+
+async def _versions(stub) -> list[pb.DecisionConfigVersion]:
+    """Every version, newest first."""
+    listed = await stub.ListDecisionConfigVersions(
+        pb.ListDecisionConfigVersionsRequest(parent=PARENT, page_size=100)
+    )
+    return list(listed.decision_config_versions)
+
+
+async def _content(stub, version: str = "") -> dict:
+    """A version's configuration (the draft's without one), by kind and id."""
+    exported = await stub.ExportDecisionConfig(
+        pb.ExportDecisionConfigRequest(parent=PARENT, version=version)
+    )
+    document = yaml.safe_load(exported.content)
+    return {
+        kind: {item["id"]: item for item in document.get(kind, [])}
+        for kind in ("actions", "triggers")
+    }
+
+
+async def _set_value(stub, action_id: str, value: float) -> None:
+    await stub.UpdateAction(
+        pb.UpdateActionRequest(
+            action=pb.Action(name=f"{PARENT}/actions/{action_id}", value=value),
+            update_mask=field_mask_pb2.FieldMask(paths=["value"]),
+        )
+    )
+
+
+async def _create_trigger(stub, trigger_id: str, channel=channel_pb2.CHANNEL_EMAIL) -> None:
+    await stub.CreateTrigger(
+        pb.CreateTriggerRequest(
+            parent=PARENT,
+            trigger_id=trigger_id,
+            trigger=pb.Trigger(
+                event_name="Work In Progress",
+                action=f"{PARENT}/actions/renewal-reminder",
+                channel=channel,
+            ),
+        )
+    )
+
+
+async def _create_inbound_action(stub, action_id: str, value: float) -> None:
+    action = pb.Action(channels=[channel_pb2.CHANNEL_INBOUND], purpose="service", value=value)
+    await stub.CreateAction(
+        pb.CreateActionRequest(parent=PARENT, action_id=action_id, action=action)
+    )
+
+
+async def test_a_restart_with_the_same_file_publishes_nothing_and_keeps_the_draft(
+    serve, file_settings
+):
+    async with serve(file_settings) as stub:
+        await _set_value(stub, "renewal-reminder", 999.0)
+        published = await publish(stub)
+        await _create_trigger(stub, "wip-unpublished")
+        before = await _versions(stub)
+    assert before[0].name == published.name
+    async with serve(file_settings) as stub:
+        after = await _versions(stub)
+        live = await _content(stub, after[0].name)
+        draft = await _content(stub)
+    assert [v.name for v in after] == [v.name for v in before]
+    assert live["actions"]["renewal-reminder"]["value"] == 999.0
+    assert "wip-unpublished" not in live["triggers"]
+    assert "wip-unpublished" in draft["triggers"]
+    assert draft["actions"]["renewal-reminder"]["value"] == 999.0
+
+
+async def test_a_changed_file_publishes_live_and_file_and_keeps_the_draft_edits(
+    serve, file_settings
+):
+    async with serve(file_settings) as stub:
+        await _create_inbound_action(stub, "api-offer", 10.0)
+        await publish(stub)
+        await _set_value(stub, "banner", 6.0)  # unpublished, on an item the file names
+        await _create_trigger(stub, "wip-unpublished")
+        before = await _versions(stub)
+    file_settings.catalogue_file.write_text(CATALOGUE.replace("value: 120", "value: 99"))
+    async with serve(file_settings) as stub:
+        after = await _versions(stub)
+        live = await _content(stub, after[0].name)
+        draft = await _content(stub)
+    assert len(after) == len(before) + 1
+    assert after[0].live
+    assert after[0].description.startswith("catalogue file changed")
+    number = before[0].name.rsplit("/", 1)[1]
+    assert after[0].description.endswith(f"applied on top of version {number}")
+    # Live: the live version plus the file; nothing of the draft.
+    assert live["actions"]["renewal-reminder"]["value"] == 99.0
+    assert live["actions"]["api-offer"]["value"] == 10.0
+    assert live["actions"]["banner"]["value"] == 5.0
+    assert set(live["triggers"]) == {"renewal-due"}
+    # The draft: its own edits, with the file's items (publishing it keeps the file).
+    assert draft["actions"]["renewal-reminder"]["value"] == 99.0
+    assert "wip-unpublished" in draft["triggers"]
+    assert draft["actions"]["banner"]["value"] == 5.0  # the file's word on its items
+
+
+async def test_a_published_api_edit_of_an_item_the_file_does_not_name_survives(
+    serve, file_settings
+):
+    async with serve(file_settings) as stub:
+        await _create_inbound_action(stub, "api-offer", 10.0)
+        await publish(stub)
+        await _set_value(stub, "api-offer", 20.0)
+        await publish(stub)
+        await _set_value(stub, "api-offer", 30.0)  # not published
+    file_settings.catalogue_file.write_text(CATALOGUE.replace("value: 5", "value: 7"))
+    async with serve(file_settings) as stub:
+        versions = await _versions(stub)
+        live = await _content(stub, versions[0].name)
+        draft = await _content(stub)
+    assert live["actions"]["banner"]["value"] == 7.0
+    assert live["actions"]["api-offer"]["value"] == 20.0
+    assert draft["actions"]["api-offer"]["value"] == 30.0
+    assert draft["actions"]["banner"]["value"] == 7.0
+
+
+async def test_a_draft_that_cannot_take_the_changed_file_is_kept_and_said(
+    serve, file_settings, caplog
+):
+    caplog.set_level(logging.WARNING, logger="rapport.decisioning")
+    async with serve(file_settings) as stub:
+        await _create_trigger(stub, "wip-sms", channel_pb2.CHANNEL_SMS)  # unpublished
+    # The file drops SMS from the action the draft's trigger sends by SMS.
+    file_settings.catalogue_file.write_text(_broken("channels: [email, sms]", "channels: [email]"))
+    async with serve(file_settings) as stub:
+        versions = await _versions(stub)
+        live = await _content(stub, versions[0].name)
+        draft = await _content(stub)
+    assert versions[0].description.startswith("catalogue file changed")
+    assert live["actions"]["renewal-reminder"]["channels"] == ["email"]
+    assert draft["actions"]["renewal-reminder"]["channels"] == ["email", "sms"]
+    assert "wip-sms" in draft["triggers"]
+    (warning,) = [r for r in caplog.records if "publishing the draft would undo" in r.getMessage()]
+    assert "wip-sms" in warning.error_reason
+
+
+async def test_replicas_starting_together_apply_a_changed_file_once(
+    serve, file_settings, monkeypatch
+):
+    async with serve(file_settings):
+        pass
+    file_settings.catalogue_file.write_text(CATALOGUE.replace("value: 120", "value: 99"))
+    # Migrations run one at a time in this one process (alembic's context is global;
+    # replicas are processes); the catalogue file is what the replicas race on.
+    migrating = asyncio.Lock()
+    migrate = bootstrap.migrate
+
+    async def one_migration_at_a_time(*args, **kwargs):
+        async with migrating:
+            return await migrate(*args, **kwargs)
+
+    monkeypatch.setattr(bootstrap, "migrate", one_migration_at_a_time)
+    # The first replica holds after reading the digest last applied, the second starts.
+    held = HeldAfterRead(monkeypatch, CatalogueLoadRepository, "digest")
+    first = asyncio.ensure_future(build(file_settings))
+    await held.reached.wait()
+    second = asyncio.ensure_future(build(file_settings))
+    await asyncio.sleep(0.3)  # the second waits for the draft's lock (or to migrate)
+    held.release.set()
+    for parts in await asyncio.gather(first, second):
+        for close in parts.on_close:
+            await close()
+    assert held.calls == 2  # each replica read the digest once
+    async with serve(file_settings) as stub:
+        versions = await _versions(stub)
+    assert len(versions) == 2
+    assert versions[0].description.startswith("catalogue file changed")

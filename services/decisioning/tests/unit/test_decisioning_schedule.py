@@ -14,6 +14,7 @@ from rapport.decisioning.domain.schedule import (
     add_years,
     firing,
     local_fire_time,
+    send_time,
     too_late,
     trait_date,
 )
@@ -188,3 +189,66 @@ def test_too_late_is_on_the_customer_clock():
     moment = datetime(2027, 1, 2, 4, tzinfo=UTC)
     assert not too_late(anchor, moment, NEW_YORK)
     assert too_late(anchor, moment, PARIS)
+
+
+LONDON = ZoneInfo("Europe/London")
+TOKYO = ZoneInfo("Asia/Tokyo")
+
+
+def test_a_firing_is_sent_at_its_time_or_within_the_hour_after():
+    at = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    anchor = date(2026, 12, 31)
+    for now in (at - timedelta(days=3), at, at + timedelta(minutes=59), at + timedelta(hours=1)):
+        assert send_time(at, anchor, now, WindowTiming(), LONDON) == at
+
+
+def test_a_late_firing_waits_for_the_next_local_fire_time():
+    at = datetime(2026, 12, 1, 9, tzinfo=UTC)  # 09:00 in London
+    anchor = date(2026, 12, 31)
+    evening = datetime(2026, 12, 1, 21, 30, tzinfo=UTC)
+    assert send_time(at, anchor, evening, WindowTiming(), LONDON) == datetime(
+        2026, 12, 2, 9, tzinfo=UTC
+    )
+    # Days late, before today's fire time: today's.
+    early = datetime(2026, 12, 5, 7, tzinfo=UTC)
+    assert send_time(at, anchor, early, WindowTiming(), LONDON) == datetime(
+        2026, 12, 5, 9, tzinfo=UTC
+    )
+    # On the customer's clock: 21:30 UTC is 06:30 the next day in Tokyo, 09:00 is to come.
+    assert send_time(at, anchor, evening, WindowTiming(), TOKYO) == datetime(
+        2026, 12, 2, 0, tzinfo=UTC
+    )
+
+
+def test_the_lateness_allowed_is_a_setting():
+    at = datetime(2026, 12, 1, 9, tzinfo=UTC)
+    evening = datetime(2026, 12, 1, 21, 30, tzinfo=UTC)
+    all_day = WindowTiming.of(time(9), "timezone", "UTC", timedelta(days=1))
+    assert send_time(at, date(2026, 12, 31), evening, all_day, LONDON) == at
+
+
+def test_a_late_firing_whose_window_ends_first_is_dropped():
+    at = datetime(2026, 11, 1, 9, tzinfo=UTC)
+    evening = datetime(2026, 12, 1, 21, 30, tzinfo=UTC)
+    assert send_time(at, date(2026, 12, 1), evening, WindowTiming(), LONDON) is None
+    assert send_time(at, date(2026, 11, 30), evening, WindowTiming(), LONDON) is None
+    morning = datetime(2026, 12, 1, 7, tzinfo=UTC)
+    assert send_time(at, date(2026, 12, 1), morning, WindowTiming(), LONDON) == datetime(
+        2026, 12, 1, 9, tzinfo=UTC
+    )
+
+
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2090, 1, 1)),
+    st.integers(min_value=0, max_value=3 * 24 * 60),
+    st.sampled_from(ZONES),
+)
+def test_a_late_firing_goes_at_the_local_fire_time_within_a_day(fire, late_minutes, name):
+    zone = ZoneInfo(name)
+    at = fire.replace(tzinfo=UTC)
+    now = at + timedelta(minutes=late_minutes)
+    sent = send_time(at, date(2100, 1, 1), now, WindowTiming(), zone)
+    assert sent is not None
+    if sent != at:
+        assert now <= sent <= now + timedelta(days=1, hours=3)
+        assert sent == local_fire_time(sent.astimezone(zone).date(), time(9), zone)

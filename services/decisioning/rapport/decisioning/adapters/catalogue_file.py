@@ -9,6 +9,7 @@ back to the same configuration.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -234,12 +235,21 @@ def parse_catalogue(data: Any) -> Catalogue:
 
 def read_catalogue(path: Path) -> Catalogue:
     """Read and parse the file; CatalogueFileError with a clear message when unusable."""
+    return read_catalogue_and_digest(path)[0]
+
+
+def read_catalogue_and_digest(path: Path) -> tuple[Catalogue, str]:
+    """The file's catalogue and the SHA-256 (hex) of its content, read once (so the two
+    agree); CatalogueFileError with a clear message when unusable."""
     try:
-        text = path.read_text(encoding="utf-8")
+        content = path.read_bytes()
+        text = content.decode("utf-8")
     except OSError as err:
         raise CatalogueFileError(f"catalogue file {path}: cannot be read: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise CatalogueFileError(f"catalogue file {path}: is not UTF-8 text") from err
     try:
-        return parse_catalogue(doc.load(text))
+        return parse_catalogue(doc.load(text)), hashlib.sha256(content).hexdigest()
     except doc.DocumentError as err:
         raise CatalogueFileError(f"catalogue file {path}: {err}") from err
     except InvalidArgument as err:

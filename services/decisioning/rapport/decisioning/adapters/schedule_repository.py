@@ -104,6 +104,20 @@ class TriggerScheduleRepository:
             .values(fire_time=fire_time, time_zone=time_zone or None, update_time=now)
         )
 
+    async def postpone(self, firing: ScheduledFiring, fire_time: datetime, now: datetime) -> None:
+        """Move a claimed firing found late to its next send time, and release the claim
+        (the firing is due again only then)."""
+        t = tables.trigger_schedules
+        await self._conn.execute(
+            t.update()
+            .where(
+                self._key(firing.workspace, firing.trigger_id, firing.customer),
+                t.c.anchor_date == firing.anchor.isoformat(),
+                t.c.fired_time.is_(None),
+            )
+            .values(fire_time=fire_time, claimed_until=None, update_time=now)
+        )
+
     async def remove(self, workspace: str, trigger_id: str, customer: str) -> None:
         t = tables.trigger_schedules
         await self._conn.execute(t.delete().where(self._key(workspace, trigger_id, customer)))

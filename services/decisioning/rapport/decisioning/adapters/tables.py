@@ -313,3 +313,15 @@ erased_customers = sa.Table(
     sa.Column("customer", sa.String(300), primary_key=True),
     sa.Column("erase_time", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Since 0010: the catalogue file last applied to each workspace at start-up (the SHA-256
+# of its content): a start with the same file changes nothing (config_io.load_catalogue).
+catalogue_loads = sa.Table(
+    "catalogue_loads",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("digest", sa.String(64), nullable=False),
+    # The version that applying it published (NULL: it changed nothing live).
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("load_time", sa.DateTime(timezone=True), nullable=False),
+)

@@ -6,6 +6,13 @@ is at a configured local time (WindowTiming.fire_at, 09:00 by default) of that d
 the customer's clock: the zone their time-zone trait names, else the workspace default
 zone. Once the anchor date (date + years) has passed on that clock, a firing that could
 not happen in time is dropped rather than sent late.
+
+A firing is sent at its local time, never hours after it: one found more than an hour
+(WindowTiming.late_after, a setting) past its time (the date trait arrived when the
+window was already open, or the service was down then) waits for the next local fire
+time, today's if it is still to come, else tomorrow's (send_time). If that next fire
+time falls after the anchor date, the window is over: the firing is dropped (TOO_LATE),
+like one found after its anchor date, rather than sent outside the local fire time.
 """
 
 from __future__ import annotations
@@ -19,6 +26,11 @@ from zoneinfo import ZoneInfo
 from .model import Trigger, TriggerKind
 from .rule_helpers import UTC_ZONE, time_zone
 
+# By default, how long after its local fire time a firing is still sent at once: the
+# scheduler's polls, a claim's lease after a transient failure. Later, it waits for the
+# next local fire time (WindowTiming.late_after; 24 hours: sent at once all day).
+LATE_AFTER = timedelta(hours=1)
+
 
 @dataclass(frozen=True)
 class WindowTiming:
@@ -30,11 +42,20 @@ class WindowTiming:
     zone_trait: str = "time_zone"
     # The zone of customers without a (valid) zone trait.
     default_zone: ZoneInfo = field(default=UTC_ZONE)
+    # How long after its fire time a firing found due is still sent at once (send_time).
+    late_after: timedelta = LATE_AFTER
 
     @classmethod
-    def of(cls, fire_at: time, zone_trait: str, default_zone: str) -> WindowTiming:
+    def of(
+        cls,
+        fire_at: time,
+        zone_trait: str,
+        default_zone: str,
+        late_after: timedelta = LATE_AFTER,
+    ) -> WindowTiming:
         """From settings: an unknown default zone name means UTC (never a crash)."""
-        return cls(fire_at.replace(tzinfo=None), zone_trait, time_zone(default_zone) or UTC_ZONE)
+        zone = time_zone(default_zone) or UTC_ZONE
+        return cls(fire_at.replace(tzinfo=None), zone_trait, zone, late_after)
 
     def zone_of(self, value: Any) -> ZoneInfo:
         """The zone a trait value names; the default zone for anything else."""
@@ -133,3 +154,25 @@ def too_late(anchor: date, now: datetime, zone: ZoneInfo = UTC_ZONE) -> bool:
         return now.astimezone(zone).date() > anchor
     except OverflowError:
         return now.astimezone(UTC).date() > anchor
+
+
+def send_time(
+    fire_time: datetime, anchor: date, now: datetime, timing: WindowTiming, zone: ZoneInfo
+) -> datetime | None:
+    """When a firing scheduled at `fire_time` is sent, seen at `now`: at `fire_time` while
+    that is not more than `timing.late_after` past; else at the next `timing.fire_at` on the
+    customer's clock at or after `now` (today's, else tomorrow's). None when that day is
+    after `anchor`: the window is over and the firing is dropped."""
+    if now - fire_time <= timing.late_after:
+        return fire_time
+    try:
+        today = now.astimezone(zone).date()
+        for day in (today, today + timedelta(days=1)):
+            if day > anchor:
+                return None
+            candidate = local_fire_time(day, timing.fire_at, zone)
+            if candidate >= now:
+                return candidate
+    except (OverflowError, ValueError):
+        pass
+    return None

@@ -288,10 +288,13 @@ class HandleSignal:
 
 @dataclass(frozen=True)
 class LoadCatalogue:
-    """Create or replace every item of the catalogue file in the draft, all or nothing,
-    and publish the draft when it then differs from the live version."""
+    """Apply the catalogue file at start-up unless it is the one last applied: its items
+    created or replaced in the live version (published) and in the draft, all or nothing
+    (config_io.load_catalogue)."""
 
     catalogue: Catalogue
+    # The SHA-256 of the file's content: the same digest as last time changes nothing.
+    digest: str
 
 
 # -- experiments -----------------------------------------------------------------------

@@ -1,5 +1,26 @@
 """Use cases of whole configurations as documents: import into the draft, export, and the
-catalogue file loaded at start-up (merged into the draft, then published)."""
+catalogue file applied at start-up.
+
+The catalogue file ("configuration as a file") sits next to an API with a draft and
+versions. Its rule, per workspace, under the draft's lock (replicas starting together
+queue; the later ones find the file already applied):
+
+- The SHA-256 of the file's content is remembered (catalogue_loads). A start with the
+  same file as last time changes nothing: no version, the draft as it is, API edits
+  (published or not) kept.
+- A changed file (or the first one) is applied on top of the LIVE version: each group,
+  action and trigger it names is created or replaced whole, its settings (when it has
+  some) replace the live ones, everything it does not name stays as published. That is
+  published as a new version ("catalogue file changed ...") when it differs from the
+  live one. Unpublished draft edits are never published by a start.
+- The same items are merged into the draft too, so that publishing the draft later does
+  not silently undo the file. The draft's other edits stay unpublished in the draft; a
+  draft edit of an item the file names is replaced by the file's item (the file is the
+  newer word on the items it names). When the draft cannot take the file (a draft
+  trigger would lose its action or channel, the draft too large...), the draft is left
+  as it is and a warning says that publishing it would undo the file.
+- A file that is invalid against the live version fails the start and changes nothing.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +44,7 @@ from .dependencies import Dependencies
 from .draft import check_size, edit_draft, read_draft, replace_draft
 from .request_checks import served_workspace
 from .unit_of_work import DecisioningUnitOfWork
-from .versions import config_at, publish_draft
+from .versions import config_at, live_config, publish_content
 
 log = logging.getLogger(__name__)
 
@@ -134,9 +155,22 @@ async def export_config(cmd: commands.ExportDecisionConfig, deps: Dependencies) 
     return deps.documents.dump(config)
 
 
-async def load_catalogue(cmd: commands.LoadCatalogue, deps: Dependencies) -> tuple[int, int]:
-    """Merge the file into the draft (all or nothing) and publish the draft if it then
-    differs from the live version; returns the file's (actions, triggers) counts."""
+@dataclasses.dataclass(frozen=True)
+class CatalogueLoad:
+    """What a start did with the catalogue file."""
+
+    # False: the same file as last time, nothing changed.
+    applied: bool
+    # The version published, if the file changed the live configuration.
+    version: int | None = None
+    # Why the draft could not take the file (it was left as it was); '' when it did.
+    draft_kept: str = ""
+    actions: int = 0
+    triggers: int = 0
+
+
+async def load_catalogue(cmd: commands.LoadCatalogue, deps: Dependencies) -> CatalogueLoad:
+    """Apply the file unless it is the one last applied (the rule: the module's docstring)."""
     catalogue = cmd.catalogue
     if catalogue.workspace not in deps.workspaces:
         raise InvalidArgument(
@@ -144,12 +178,42 @@ async def load_catalogue(cmd: commands.LoadCatalogue, deps: Dependencies) -> tup
         )
     workspace = catalogue.workspace
 
-    async def work(uow: DecisioningUnitOfWork) -> bool:
-        current = await read_draft(uow, workspace)
-        await replace_draft(uow, merged_config(catalogue, current, deps, merge=True))
-        return await publish_draft(uow, deps, workspace, "catalogue file at start-up") is not None
+    async def work(uow: DecisioningUnitOfWork) -> CatalogueLoad:
+        if await uow.catalogue_loads.digest(workspace) == cmd.digest:
+            return CatalogueLoad(applied=False)
+        live = await live_config(uow, workspace)
+        published = merged_config(catalogue, live, deps, merge=True)
+        version = None
+        if not live.version or diff(live, published):
+            description = (
+                f"catalogue file changed (sha256 {cmd.digest[:12]}), applied on top of "
+                f"version {live.version}"
+                if live.version
+                else f"catalogue file (sha256 {cmd.digest[:12]}), first version"
+            )
+            version = (await publish_content(uow, deps, published, description)).version
+        draft_kept = await _merge_into_draft(uow, catalogue, deps)
+        await uow.catalogue_loads.record(workspace, cmd.digest, version, deps.clock())
+        return CatalogueLoad(applied=True, version=version, draft_kept=draft_kept)
 
-    # Replicas starting together write the same rows: the lock serialises them.
-    if await edit_draft(deps, workspace, work):
+    # Replicas starting together queue on the draft's lock: the first applies the file,
+    # the others find its digest recorded and change nothing.
+    loaded = await edit_draft(deps, workspace, work)
+    if loaded.version is not None:
         deps.live.forget(workspace)
-    return len(catalogue.actions), len(catalogue.triggers)
+    return dataclasses.replace(
+        loaded, actions=len(catalogue.actions), triggers=len(catalogue.triggers)
+    )
+
+
+async def _merge_into_draft(
+    uow: DecisioningUnitOfWork, catalogue: Catalogue, deps: Dependencies
+) -> str:
+    """The file's items into the draft; why the draft was left as it was, else ''."""
+    draft = await read_draft(uow, catalogue.workspace)
+    try:
+        merged = merged_config(catalogue, draft, deps, merge=True)
+    except InvalidArgument as err:
+        return err.message
+    await replace_draft(uow, merged)
+    return ""

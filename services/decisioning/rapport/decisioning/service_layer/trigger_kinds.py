@@ -6,7 +6,10 @@
 - TRAIT_CHANGED: the firing of each TIME_WINDOW trigger on that trait is scheduled
   (a row per trigger and customer, in the database: it survives restarts), moved
   when the date changes, removed when the trait is removed or holds no date.
-  `fire_due` (the TriggerScheduler's step) fires the rows whose time came.
+  `fire_due` (the TriggerScheduler's step) fires the rows whose time came. A firing
+  whose local fire time is long past (schedule.send_time) is stored, or found due, at
+  the next local fire time instead, and dropped (TOO_LATE) when the window is over by
+  then: a 09:00 firing never goes out at 21:30.
 
 Every firing goes through triggered.fire_all: the one pipeline, a stored decision,
 an idempotency key of trigger and signal (for a window: trigger, customer and date).
@@ -23,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from rapport.decisioning.domain.model import Signal, TrackedEvent, TriggerKind
 from rapport.decisioning.domain.rule_helpers import UTC_ZONE, time_zone
-from rapport.decisioning.domain.schedule import fire_time_of, firing, too_late
+from rapport.decisioning.domain.schedule import fire_time_of, firing, send_time, too_late
 from rapport.decisioning.domain.signals import SignalKind
 from rapport.sqlstore import run_with_retries
 
@@ -103,14 +106,11 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> None:
             if when is None:
                 await uow.trigger_schedules.remove(workspace, trigger.trigger_id, signal.customer)
             else:
+                # Already late: stored at its next send time (a window already over keeps
+                # its time, and the next pass drops it).
+                at = send_time(when.fire_time, when.anchor, now, timing, zone) or when.fire_time
                 await uow.trigger_schedules.put(
-                    workspace,
-                    trigger.trigger_id,
-                    signal.customer,
-                    when.anchor,
-                    when.fire_time,
-                    now,
-                    zone.key,
+                    workspace, trigger.trigger_id, signal.customer, when.anchor, at, now, zone.key
                 )
 
     await run_with_retries(deps.uow, put, description="the trigger schedule kept conflicting")
@@ -128,7 +128,8 @@ async def _move_to_zone(workspace: str, customer: str, zone: ZoneInfo, deps: Dep
                 continue
             when = fire_time_of(row.anchor, trigger.offset_days, deps.window_timing, zone)
             if when is not None:
-                await uow.trigger_schedules.move(row, when, zone.key, now)
+                at = send_time(when, row.anchor, now, deps.window_timing, zone) or when
+                await uow.trigger_schedules.move(row, at, zone.key, now)
 
     await run_with_retries(deps.uow, move, description="the trigger schedule kept conflicting")
 
@@ -158,10 +159,26 @@ async def fire_due(
     for row in due:
         trigger = config.trigger(row.trigger_id)
         reason = ""
+        zone = time_zone(row.time_zone) or UTC_ZONE
+        at = send_time(row.fire_time, row.anchor, now, deps.window_timing, zone)
         if trigger is None or trigger.kind is not TriggerKind.TIME_WINDOW:
             reason = "TRIGGER_GONE"
-        elif too_late(row.anchor, now, time_zone(row.time_zone) or UTC_ZONE):
-            reason = "TOO_LATE"
+        elif too_late(row.anchor, now, zone) or at is None:
+            reason = "TOO_LATE"  # the window is over before its next local fire time
+        elif at > now:
+            # Found long after its local fire time (a pass delayed, the service down):
+            # it waits for the next one rather than sending at any hour.
+            await run_with_retries(
+                deps.uow,
+                lambda uow, row=row, at=at: uow.trigger_schedules.postpone(row, at, now),
+                description="the trigger schedule kept conflicting",
+            )
+            log.info(
+                "scheduled trigger postponed to its next local fire time",
+                extra={"workspace": workspace, "customer": row.customer, "trigger": trigger.name},
+            )
+            handled += 1
+            continue
         else:
             event = _event(
                 WINDOW_EVENT,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rapport.decisioning.adapters.catalogue_load_repository import CatalogueLoadRepository
 from rapport.decisioning.adapters.catalogue_repository import ActionRepository, TriggerRepository
 from rapport.decisioning.adapters.contact_repository import ContactRepository
 from rapport.decisioning.adapters.cursor_repository import SignalCursorRepository
@@ -42,6 +43,7 @@ class DecisioningUnitOfWork(SqlUnitOfWork):
     trigger_schedules: TriggerScheduleRepository
     trigger_fires: TriggerFireRepository
     erased_customers: ErasedCustomerRepository
+    catalogue_loads: CatalogueLoadRepository
 
     def _open_repositories(self) -> None:
         self.actions = ActionRepository(self.connection)
@@ -60,3 +62,4 @@ class DecisioningUnitOfWork(SqlUnitOfWork):
         self.trigger_schedules = TriggerScheduleRepository(self.connection)
         self.trigger_fires = TriggerFireRepository(self.connection)
         self.erased_customers = ErasedCustomerRepository(self.connection)
+        self.catalogue_loads = CatalogueLoadRepository(self.connection)

@@ -33,13 +33,14 @@ async def live_config(uow: DecisioningUnitOfWork, workspace: str) -> DecisionCon
     return config or DecisionConfig(workspace)
 
 
-async def _publish(
+async def publish_content(
     uow: DecisioningUnitOfWork,
     deps: Dependencies,
     content: DecisionConfig,
     description: str,
     source_version: int | None = None,
 ) -> ConfigVersion:
+    """Publish `content` as the next version (under the draft's lock)."""
     number = await uow.versions.live_number(content.workspace) + 1
     version = dataclasses.replace(content, version=number)
     info = await uow.versions.add(
@@ -56,7 +57,7 @@ async def publish_draft(
     live = await live_config(uow, workspace)
     if live.version and not diff(live, draft):
         return None
-    return await _publish(uow, deps, draft, description)
+    return await publish_content(uow, deps, draft, description)
 
 
 def _published(deps: Dependencies, info: ConfigVersion) -> ConfigVersion:
@@ -88,7 +89,7 @@ async def publish_if_never_published(deps: Dependencies, workspace: str) -> None
         draft = await read_draft(uow, workspace)
         if not (draft.actions or draft.groups or draft.triggers):
             return None
-        return await _publish(uow, deps, draft, "the draft at start-up (first version)")
+        return await publish_content(uow, deps, draft, "the draft at start-up (first version)")
 
     info = await edit_draft(deps, workspace, work)
     if info is not None:
@@ -114,7 +115,7 @@ async def rollback(cmd: commands.RollbackDecisionConfig, deps: Dependencies) -> 
         if content is None:
             raise NotFound(cmd.name)
         await replace_draft(uow, content)
-        return await _publish(uow, deps, content, description, source_version=number)
+        return await publish_content(uow, deps, content, description, source_version=number)
 
     return _published(deps, await edit_draft(deps, name.workspace, work))
 
