@@ -93,20 +93,17 @@ class TriggerScheduleRepository:
         self, firing: ScheduledFiring, fire_time: datetime, time_zone: str, now: datetime
     ) -> None:
         """Move a firing not yet done to another time (the customer's zone changed)."""
-        t = tables.trigger_schedules
-        await self._conn.execute(
-            t.update()
-            .where(
-                self._key(firing.workspace, firing.trigger_id, firing.customer),
-                t.c.anchor_date == firing.anchor.isoformat(),
-                t.c.fired_time.is_(None),
-            )
-            .values(fire_time=fire_time, time_zone=time_zone or None, update_time=now)
+        await self._update_pending(
+            firing, fire_time=fire_time, time_zone=time_zone or None, update_time=now
         )
 
     async def postpone(self, firing: ScheduledFiring, fire_time: datetime, now: datetime) -> None:
         """Move a claimed firing found late to its next send time, and release the claim
         (the firing is due again only then)."""
+        await self._update_pending(firing, fire_time=fire_time, claimed_until=None, update_time=now)
+
+    async def _update_pending(self, firing: ScheduledFiring, **values: object) -> None:
+        """Set ``values`` on the firing's row unless it was done meanwhile."""
         t = tables.trigger_schedules
         await self._conn.execute(
             t.update()
@@ -115,7 +112,7 @@ class TriggerScheduleRepository:
                 t.c.anchor_date == firing.anchor.isoformat(),
                 t.c.fired_time.is_(None),
             )
-            .values(fire_time=fire_time, claimed_until=None, update_time=now)
+            .values(**values)
         )
 
     async def remove(self, workspace: str, trigger_id: str, customer: str) -> None:
