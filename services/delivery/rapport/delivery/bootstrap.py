@@ -34,6 +34,7 @@ from rapport.delivery.domain.frequency_caps import CapPolicy, CapRule, OnExceed
 from rapport.delivery.domain.model import Channel, RetryPolicy
 from rapport.delivery.domain.policy import SendingPolicy
 from rapport.delivery.domain.quiet_hours import QuietHours, QuietHoursPolicy, time_zone
+from rapport.delivery.domain.sms_opt_out import SmsOptOutPolicy
 from rapport.delivery.domain.tracking import EmailTracking
 from rapport.delivery.entrypoints.grpc_servicer import DeliveryServicer
 from rapport.delivery.entrypoints.http_app import build_http_app
@@ -260,6 +261,7 @@ def sending_policy(settings: DeliverySettings) -> SendingPolicy:
         ),
         locale_trait=settings.locale_trait,
         idempotency_window=timedelta(seconds=settings.idempotency_window_seconds),
+        sms_opt_out=SmsOptOutPolicy({ws: o.notice for ws, o in settings.sms_opt_out.items()}),
     )
 
 

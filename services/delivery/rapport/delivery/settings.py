@@ -19,6 +19,7 @@ from rapport.delivery.adapters.webhook_provider import decode_secret
 from rapport.delivery.domain.channel_choice import DEFAULT_COST_ORDER, parse_channel_name
 from rapport.delivery.domain.model import Channel
 from rapport.delivery.domain.quiet_hours import DEFAULT_QUIET_CHANNELS, time_zone
+from rapport.delivery.domain.sms_opt_out import DEFAULT_NOTICE, notice_problem
 
 # Names the built-in providers take (recorded on the messages they send).
 WEBHOOK_PROVIDER = "webhook"
@@ -190,6 +191,28 @@ class EmailTrackingSettings(BaseModel):
     transactional: bool = False
 
 
+class SmsOptOutSettings(BaseModel):
+    """The opt-out notice of one workspace's marketing SMS (domain/sms_opt_out.py)."""
+
+    # A misspelt key ("enable": false) would otherwise leave the default, unnoticed.
+    model_config = ConfigDict(extra="forbid")
+
+    # False: none is added (the workspace's own templates say how to opt out).
+    enabled: bool = True
+    text: str = DEFAULT_NOTICE
+
+    @field_validator("text")
+    @classmethod
+    def _tells_how(cls, text: str) -> str:
+        if problem := notice_problem(text):
+            raise ValueError(problem)
+        return text
+
+    @property
+    def notice(self) -> str:
+        return self.text if self.enabled else ""
+
+
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -289,6 +312,9 @@ class DeliverySettings(ServiceSettings):
     redis_timeout_seconds: float = 1.0
     # Per workspace id ("*": every workspace without its own entry).
     quiet_hours: dict[str, QuietHoursSettings] = {}
+    # Per workspace id ("*": every workspace without its own entry), the notice appended
+    # to marketing SMS that do not say how to opt out; unset: "Reply STOP to opt out.".
+    sms_opt_out: dict[str, SmsOptOutSettings] = {}
     # An idempotency key answers with its message this long (at least 24 hours).
     idempotency_window_seconds: float = 7 * 24 * 3600.0
     # How often expired idempotency keys and cap counts are pruned.
@@ -399,6 +425,7 @@ class DeliverySettings(ServiceSettings):
         named = {
             "email_tracking": set(self.email_tracking) - {"*"},
             "quiet_hours": set(self.quiet_hours) - {"*"},
+            "sms_opt_out": set(self.sms_opt_out) - {"*"},
             "frequency_caps": {cap.workspace for cap in self.frequency_caps} - {"*"},
             "webhook_endpoints": set(self.webhook_endpoints),
         }

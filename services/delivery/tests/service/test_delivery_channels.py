@@ -112,7 +112,7 @@ async def test_sms_push_and_webhook_go_out_through_their_providers(
         channel_pb2.CHANNEL_WEBHOOK: (SENT, "webhook"),
     }
     [text] = sms_api.received
-    assert parse_qs(text.body.decode())["Body"] == ["Hi Ada: 10% off"]
+    assert parse_qs(text.body.decode())["Body"] == ["Hi Ada: 10% off\nReply STOP to opt out."]
     assert parse_qs(text.body.decode())["To"] == ["+447911123456"]  # E.164
     assert (
         sent[channel_pb2.CHANNEL_SMS].provider_message_id == "SM" + text.headers["idempotency-key"]

@@ -51,7 +51,9 @@ class DeliveryServiceStub:
     (a signed token naming workspace, customer, channel and purpose) lands on
     delivery's HTTP endpoint, which records the opt-out in consent (source
     `unsubscribe`) before it answers. SMS STOP replies do the same through the
-    SMS provider's inbound callback. Transactional messages carry none.
+    SMS provider's inbound callback. Every marketing SMS whose text does not
+    already say how to opt out ends with an opt-out notice ("Reply STOP to opt
+    out.", per workspace: SMS_OPT_OUT). Transactional messages carry none.
 
     After sending, providers report what became of a message (HTTP callbacks,
     or ReportProviderEvent): its status history (GetMessage, MESSAGE_VIEW_FULL)
@@ -179,7 +181,9 @@ class DeliveryServiceServicer:
     (a signed token naming workspace, customer, channel and purpose) lands on
     delivery's HTTP endpoint, which records the opt-out in consent (source
     `unsubscribe`) before it answers. SMS STOP replies do the same through the
-    SMS provider's inbound callback. Transactional messages carry none.
+    SMS provider's inbound callback. Every marketing SMS whose text does not
+    already say how to opt out ends with an opt-out notice ("Reply STOP to opt
+    out.", per workspace: SMS_OPT_OUT). Transactional messages carry none.
 
     After sending, providers report what became of a message (HTTP callbacks,
     or ReportProviderEvent): its status history (GetMessage, MESSAGE_VIEW_FULL)
@@ -478,7 +482,9 @@ class DeliveryService:
     (a signed token naming workspace, customer, channel and purpose) lands on
     delivery's HTTP endpoint, which records the opt-out in consent (source
     `unsubscribe`) before it answers. SMS STOP replies do the same through the
-    SMS provider's inbound callback. Transactional messages carry none.
+    SMS provider's inbound callback. Every marketing SMS whose text does not
+    already say how to opt out ends with an opt-out notice ("Reply STOP to opt
+    out.", per workspace: SMS_OPT_OUT). Transactional messages carry none.
 
     After sending, providers report what became of a message (HTTP callbacks,
     or ReportProviderEvent): its status history (GetMessage, MESSAGE_VIEW_FULL)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from .channel_choice import ChannelRanking
 from .frequency_caps import CapPolicy
 from .quiet_hours import QuietHoursPolicy
+from .sms_opt_out import SmsOptOutPolicy
 
 MIN_IDEMPOTENCY_WINDOW = timedelta(hours=24)
 
@@ -21,6 +22,8 @@ class SendingPolicy:
     locale_trait: str = "locale"
     # How long an idempotency key keeps answering with the message it made.
     idempotency_window: timedelta = timedelta(days=7)
+    # The opt-out notice marketing SMS carry, per workspace.
+    sms_opt_out: SmsOptOutPolicy = field(default_factory=SmsOptOutPolicy)
 
     def __post_init__(self) -> None:
         if self.idempotency_window < MIN_IDEMPOTENCY_WINDOW:

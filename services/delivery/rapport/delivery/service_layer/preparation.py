@@ -1,9 +1,10 @@
 """What a message says on one channel: its address there, and its content rendered in
-the customer's locale (a saved template) or as given (inline content)."""
+the customer's locale (a saved template) or as given (inline content); a marketing SMS
+with its workspace's opt-out notice (domain/sms_opt_out.py)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rapport.delivery.domain import validation
@@ -12,6 +13,7 @@ from rapport.delivery.domain.rendering import TemplateRenderError
 from rapport.delivery.domain.templates import RenderedContent, Template, as_sent_on, render_content
 
 from .dependencies import Dependencies
+from .recipients import is_marketing
 
 
 @dataclass(frozen=True)
@@ -83,4 +85,7 @@ def prepare(
         )
     except TemplateRenderError as err:
         return NotPrepared(FailureReason.TEMPLATE_ERROR, err.describe())
+    if channel is Channel.SMS and is_marketing(message, deps):
+        text = deps.policy.sms_opt_out.applied(rendered.text_body, message.workspace)
+        rendered = replace(rendered, text_body=text)
     return Prepared(channel, address, rendered, locale)

@@ -20,6 +20,7 @@ from rapport.delivery.adapters.upstream import UpstreamUnavailable
 from rapport.delivery.domain import names, status
 from rapport.delivery.domain.addressing import phone_number
 from rapport.delivery.domain.model import Channel, FailureReason
+from rapport.delivery.domain.sms_opt_out import STOP_WORDS
 from rapport.delivery.domain.status import EventOutcome, ProviderEvent
 from rapport.delivery.domain.unsubscribe import TokenRefused, Unsubscribe, stop_subjects
 from rapport.errors import InvalidArgument
@@ -35,10 +36,6 @@ _MAX_AHEAD = timedelta(minutes=5)
 _MAX_REASON = 200
 _MAX_PROVIDER = 64
 _MAX_PROVIDER_ID = 255
-# What an SMS reply says to opt out (the carriers' and Twilio's standard keywords).
-STOP_WORDS = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
-)
 
 
 class OptOutNotRecorded(Exception):
