@@ -35,6 +35,8 @@ class FakeProfileClient:
         self.watch_cursors: list[str] = []  # start cursor of each watch, in order
         self.fail_get_with: DependencyError | None = None
         self.get_profile_calls = 0
+        # The segments profile has (segment_exists).
+        self.segments: set[str] = set()
         self._changed = asyncio.Event()
 
     def append(self, signal: Signal) -> None:
@@ -47,6 +49,9 @@ class FakeProfileClient:
             raise self.fail_get_with
         traits = self.traits.get(customer)
         return CustomerProfile(customer, dict(traits)) if traits is not None else None
+
+    async def segment_exists(self, segment: str) -> bool:
+        return segment in self.segments
 
     async def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
         self.watch_cursors.append(start_cursor)

@@ -50,6 +50,11 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
         self.skipped_before: dict[str, int] = {}
         # Segment name -> member customer names (ListSegmentMembers).
         self.segment_members: dict[str, list[str]] = {}
+        # Segments GetSegment finds (besides those of segment_members).
+        self.segments: set[str] = set()
+        # GetSegment fails with these codes first, one per call.
+        self.fail_get_segment_with: list[grpc.StatusCode] = []
+        self.get_segment_requests: list[str] = []
         self._changed = asyncio.Condition()
 
     async def add_signal(self, signal: profile_service_pb2.Signal) -> None:
@@ -93,6 +98,17 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
                 value = json_format.ParseDict(value, struct_pb2.Value())
             profile.traits[key].value.CopyFrom(value)
         return profile
+
+    async def GetSegment(
+        self, request: profile_service_pb2.GetSegmentRequest, context: grpc.aio.ServicerContext
+    ) -> profile_service_pb2.Segment:
+        self.get_segment_requests.append(request.name)
+        if self.fail_get_segment_with:
+            code = self.fail_get_segment_with.pop(0)
+            await context.abort(code, "profile failure scripted by the test")
+        if request.name not in self.segments and request.name not in self.segment_members:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"{request.name} not found")
+        return profile_service_pb2.Segment(name=request.name, rule="true")
 
     async def ListSegmentMembers(
         self,

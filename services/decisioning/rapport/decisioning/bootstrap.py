@@ -129,7 +129,8 @@ async def _load_catalogue(path: Path, deps: Dependencies) -> None:
 async def build(
     settings: DecisioningSettings, *, clock: Callable[[], datetime] = utc_now
 ) -> ServiceParts:
-    allow_extra_keys("decision")  # a decision's name: an id, no personal data
+    # A decision's name: an id; a trait's key (never its value): no personal data.
+    allow_extra_keys("decision", "trait")
     engine = create_engine(
         settings.database_url_or_default(),
         schema=settings.database_schema,

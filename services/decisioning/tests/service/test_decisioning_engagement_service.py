@@ -214,6 +214,8 @@ async def test_rules_see_the_action(clocked):
         ("profile.traits.age >", 1, 21, "Syntax error"),
         ("profile.traits.age > 18 &&\n  profle.traits.x", 2, 3, "undeclared reference to 'profle'"),
         ("nope(profile.traits.age)", 1, 1, "unknown function 'nope'"),
+        ('"abc"', 1, 1, "is a string, never true or false"),
+        ("profile.traits.age\n  + 2", 2, 3, "has '+' at its top level"),
     ],
 )
 async def test_a_broken_rule_is_refused_with_its_position(stub, rule, line, column, text):

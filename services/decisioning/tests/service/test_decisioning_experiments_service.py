@@ -100,6 +100,15 @@ async def test_experiment_crud_and_refusals(stub):
         ({"arms": arms(("a", 99, 1), ("b", CONTROL, 1))}, "experiment.arms[0].strategy"),
         ({"arms": arms(("A", MODEL, 1), ("b", CONTROL, 1))}, "experiment.arms[0].arm_id"),
         ({"actions": ["workspaces/other/actions/renewal"]}, "experiment.actions[0]"),
+        # An experiment that could never run: ended already, or ending before it starts.
+        ({"end_time": _at(datetime(2020, 1, 1, tzinfo=UTC))}, "experiment.end_time"),
+        (
+            {
+                "start_time": _at(datetime.now(UTC) + timedelta(days=2)),
+                "end_time": _at(datetime.now(UTC) + timedelta(days=1)),
+            },
+            "experiment.end_time",
+        ),
     ]
     for fields, field in refusals:
         await stub.DeleteExperiment(pb.DeleteExperimentRequest(name=EXPERIMENT))

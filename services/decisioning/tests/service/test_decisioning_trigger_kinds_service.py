@@ -403,6 +403,8 @@ async def test_trigger_kinds_through_the_api_and_refusals(stub):
             {"kind": pb.TRIGGER_KIND_LIFE_STAGE_CHANGED, "life_stage": "x" * 65},
             "trigger.life_stage",
         ),
+        # A condition that can never be true or false (a string), told without types.
+        ({"event_name": "E", "condition": 'event.properties.x + "a"'}, "trigger.condition"),
     ]
     for fields, field in refusals:
         trigger = pb.Trigger(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,10 +13,12 @@ from rapport.decisioning.domain.config import DecisionConfig
 from rapport.decisioning.domain.experiments import (
     Arm,
     Experiment,
+    ExperimentDraft,
     Strategy,
     assign,
     random_order,
     uplift,
+    validate_new_experiment,
     wilson,
 )
 from rapport.decisioning.domain.model import Action, Channel, ExclusionReason, MessageContent
@@ -24,6 +27,7 @@ from rapport.decisioning.domain.pipeline import DecisionPipeline, DecisionReques
 from rapport.decisioning.domain.policies import DecisionSettings
 from rapport.decisioning.domain.rule_helpers import UTC_ZONE
 from rapport.decisioning.domain.rules import RuleBook
+from rapport.errors import InvalidArgument
 
 from .test_decisioning_pipeline_properties import actions as catalogues
 
@@ -84,6 +88,19 @@ def test_only_a_running_experiment_applies_and_the_first_by_id_wins():
     scoped = experiment("a", action_ids=("y",))
     found = assign([scoped, also], "workspaces/default/customers/x", [action], NOW)
     assert found is not None and found.experiment.experiment_id == "d"
+
+
+def test_a_new_experiment_must_end_after_the_clock():
+    draft = ExperimentDraft(
+        arms=(Arm("treated", Strategy.MODEL, 1), Arm("control", Strategy.CONTROL, 1))
+    )
+    for end in (datetime(2020, 1, 1, tzinfo=UTC), NOW):
+        with pytest.raises(InvalidArgument) as refused:
+            validate_new_experiment(replace(draft, end_time=end), NOW)
+        assert refused.value.field == "experiment.end_time"
+    later = replace(draft, end_time=NOW + timedelta(seconds=1))
+    assert validate_new_experiment(later, NOW).end_time == NOW + timedelta(seconds=1)
+    assert validate_new_experiment(draft, NOW).end_time is None
 
 
 def test_random_order_is_reproducible_per_seed():

@@ -13,6 +13,7 @@ from rapport.decisioning.domain.rule_helpers import (
     time_zone,
     to_date,
 )
+from rapport.decisioning.domain.rule_shape import check_may_be_bool
 from rapport.decisioning.domain.rules import (
     CONDITION_VARIABLES,
     ENGAGEMENT_VARIABLES,
@@ -78,6 +79,66 @@ def test_unknown_functions_are_refused_where_they_are():
 )
 def test_what_rules_may_use_is_accepted(expression):
     check(expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "line", "column", "why"),
+    [
+        ('profile.traits.x + "a"', 1, 18, "has '+' at its top level"),
+        ("1 + 2", 1, 3, "has '+' at its top level"),
+        ("(profile.traits.age\n  * 2)", 2, 3, "has '*' at its top level"),
+        ("profile.traits.a - -1", 1, 18, "has '-' at its top level"),
+        ("profile.traits.a % 2", 1, 18, "has '%' at its top level"),
+        ("-profile.traits.a", 1, 1, "is a negated number"),
+        ('"abc"', 1, 1, "is a string"),
+        ("((r'a\\')) // note", 1, 3, "is a string"),
+        ("b'abc'", 1, 1, "is bytes"),
+        ("42", 1, 1, "is a number"),
+        ("1.5e3", 1, 1, "is a number"),
+        ("null", 1, 1, "is null"),
+        ("[true]", 1, 1, "is a list"),
+        ("{'a': true}", 1, 1, "is a map"),
+        ("has(profile.traits.a) ? 1 : true", 1, 25, "is a number"),
+        ("profile.traits.a ? true : profile.traits.b ? false : 'x'", 1, 54, "is a string"),
+    ],
+)
+def test_a_rule_that_can_never_be_a_bool_is_refused_where_it_is(expression, line, column, why):
+    with pytest.raises(RuleSyntaxError) as caught:
+        check(expression)
+    assert (caught.value.line, caught.value.column) == (line, column)
+    assert why in str(caught.value) and "never true or false" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "true",
+        "profile.traits.vip",
+        "profile.traits.a + 1 > 2 || profile.traits.b",
+        "profile.traits.a - 1 == 0",
+        "-profile.traits.a < 0",
+        "'a' + 'b' in profile.traits.tags",
+        "!profile.traits.opted_out",
+        "(profile.traits.vip)",
+        "[true, false][1]",
+        "[1, 2].exists(x, x > 1)",
+        "{'a': true}['a']",
+        "'abc'.startsWith('a')",
+        "'1 + 2' == profile.traits.s",
+        "has(profile.traits.a) ? profile.traits.a : false",
+        "dyn(profile.traits.flag)",
+        "profile.traits.x ? 1 < 2 : (true)",
+    ],
+)
+def test_a_rule_that_may_be_a_bool_is_accepted(expression):
+    check(expression)
+
+
+def test_the_shape_check_does_not_recurse_on_nesting():
+    # The parser stops at 96 levels; the check itself is bounded by the rule's length only.
+    check_may_be_bool("(" * 1500 + "profile.traits.vip" + ")" * 1500)
+    with pytest.raises(RuleSyntaxError, match="is a number"):
+        check_may_be_bool("profile.traits.x ? true : " * 1500 + "1")
 
 
 def test_a_rule_reading_no_action_is_evaluated_once_per_decision():

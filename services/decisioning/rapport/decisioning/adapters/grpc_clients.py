@@ -237,6 +237,16 @@ class GrpcProfileClient:
                 break
         return customers[:limit]
 
+    async def segment_exists(self, segment: str) -> bool:
+        """GetSegment: False on NOT_FOUND, a DependencyError for any other failure."""
+        try:
+            await self._stub.GetSegment(profile_service_pb2.GetSegmentRequest(name=segment))
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return False
+            raise dependency_error("profile", err) from err
+        return True
+
     async def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
         call = self._stub.WatchSignals(
             profile_service_pb2.WatchSignalsRequest(

@@ -155,6 +155,20 @@ def validate_experiment(draft: ExperimentDraft, prefix: str = "experiment") -> E
     )
 
 
+def validate_new_experiment(draft: ExperimentDraft, now: datetime) -> ExperimentDraft:
+    """A new experiment's fields, validated: it must still have a moment to run.
+
+    An end already past would create an experiment that never assigns anyone (an
+    update may still stop a running one by moving its end into the past: see revise).
+    """
+    validated = validate_experiment(draft)
+    if validated.end_time is not None and validated.end_time <= now:
+        raise InvalidArgument(
+            "experiment.end_time", "is already past: a new experiment must end in the future"
+        )
+    return validated
+
+
 # What decides a customer's arm and what the experiment is about: fixed once it starts.
 FIXED_ONCE_STARTED = ("actions", "arms", "start_time")
 _DRAFT_ATTRIBUTES = {"actions": "action_ids"}

@@ -24,6 +24,8 @@ from rapport.celrules import (
     is_panic,
 )
 
+from .rule_shape import check_may_be_bool
+
 MAX_EXPRESSION_CHARS = MAX_RULE_CHARS
 
 # What each kind of rule may name at its top level.
@@ -117,9 +119,11 @@ class RuleBook:
 
         `variables`: the top-level names it may read; `functions`: the helpers it may
         call besides the native ones. Names bound by a macro (`x` in
-        `list.exists(x, ...)`) are allowed.
+        `list.exists(x, ...)`) are allowed. A rule that can never be true or false
+        (`1 + 2`, `"abc"`) is refused too.
         """
         check_names(expression, self.compile(expression), variables, functions)
+        check_may_be_bool(expression)
 
     def environment(
         self, variables: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]]

@@ -46,6 +46,11 @@ class ProfileClient(Protocol):
         no such segment) when profile cannot answer."""
         ...
 
+    async def segment_exists(self, segment: str) -> bool:
+        """Whether profile has the segment (its resource name); DependencyError when
+        profile cannot answer."""
+        ...
+
     def watch_signals(self, workspace: str, start_cursor: str) -> AsyncIterator[Signal]:
         """Event-seen signals after `start_cursor`, then new ones as they come.
 

@@ -21,7 +21,7 @@ from rapport.decisioning.domain.experiments import (
     Strategy,
     revise,
     uplift,
-    validate_experiment,
+    validate_new_experiment,
     wilson,
 )
 from rapport.decisioning.domain.model import OutcomeType
@@ -97,7 +97,8 @@ async def _require_actions(
 async def create_experiment(cmd: commands.CreateExperiment, deps: Dependencies) -> Experiment:
     workspace = served_workspace(cmd.parent, deps.workspaces)
     validate_resource_id(cmd.experiment_id, "experiment_id")
-    draft = validate_experiment(_draft(cmd, workspace, UPDATABLE))
+    now = deps.clock()
+    draft = validate_new_experiment(_draft(cmd, workspace, UPDATABLE), now)
     experiment = Experiment(
         workspace=workspace,
         experiment_id=cmd.experiment_id,
@@ -106,7 +107,7 @@ async def create_experiment(cmd: commands.CreateExperiment, deps: Dependencies) 
         arms=draft.arms,
         start_time=draft.start_time,
         end_time=draft.end_time,
-        create_time=deps.clock(),
+        create_time=now,
     )
     async with deps.uow() as uow:
         await _require_actions(uow, deps, workspace, draft.action_ids, cmd.actions)

@@ -5,7 +5,9 @@
 - LIFE_STAGE_CHANGED: the triggers of any change or of the new stage.
 - TRAIT_CHANGED: the firing of each TIME_WINDOW trigger on that trait is scheduled
   (a row per trigger and customer, in the database: it survives restarts), moved
-  when the date changes, removed when the trait is removed or holds no date.
+  when the date changes, removed when the trait is removed or holds no date. A value
+  present but not a date (`31/12/2026`, `20261231`: no format is guessed) comes back
+  as one NOT_A_DATE failure naming the triggers, which the runner counts and warns of.
   `fire_due` (the TriggerScheduler's step) fires the rows whose time came. A firing
   whose local fire time is long past (schedule.send_time) is stored, or found due, at
   the next local fire time instead, and dropped (TOO_LATE) when the window is over by
@@ -26,7 +28,13 @@ from zoneinfo import ZoneInfo
 
 from rapport.decisioning.domain.model import Signal, TrackedEvent, TriggerKind
 from rapport.decisioning.domain.rule_helpers import UTC_ZONE, time_zone
-from rapport.decisioning.domain.schedule import fire_time_of, firing, send_time, too_late
+from rapport.decisioning.domain.schedule import (
+    fire_time_of,
+    firing,
+    send_time,
+    too_late,
+    trait_date,
+)
 from rapport.decisioning.domain.signals import SignalKind
 from rapport.sqlstore import run_with_retries
 
@@ -46,6 +54,8 @@ _KIND_NAMES = {
     SignalKind.LIFE_STAGE_CHANGED: ("Life Stage Changed", TriggerKind.LIFE_STAGE_CHANGED),
 }
 WINDOW_EVENT = "Time Window"
+# A time window's date trait changed to a value that is present but not a date.
+NOT_A_DATE = "DATE_TRAIT_NOT_A_DATE"
 
 
 def _event(name: str, message_id: str, properties: dict[str, Any]) -> TrackedEvent:
@@ -61,8 +71,7 @@ async def handle_signal(cmd: commands.HandleSignal, deps: Dependencies) -> list[
     if signal.unreadable or signal.kind is SignalKind.EVENT_SEEN:
         return await triggered.handle_signal(cmd, deps)
     if signal.kind is SignalKind.TRAIT_CHANGED:
-        await _schedule(cmd.workspace, signal, deps)
-        return []
+        return await _schedule(cmd.workspace, signal, deps)
     if signal.kind not in _KIND_NAMES:
         return []
     name, kind = _KIND_NAMES[signal.kind]
@@ -82,10 +91,19 @@ async def handle_signal(cmd: commands.HandleSignal, deps: Dependencies) -> list[
     return await triggered.fire_all(cmd, config, event, triggers, deps)
 
 
-async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> None:
+def _not_a_date(value: Any) -> bool:
+    """Present (not removed, not blank) yet no date trait_date reads."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return False
+    return trait_date(value) is None
+
+
+async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> list[triggered.Failure]:
+    """Schedule, move or remove the time windows on the changed trait; one NOT_A_DATE
+    failure naming the triggers when the trait holds a value that is not a date."""
     trait = signal.trait
     if trait is None:
-        return
+        return []
     timing = deps.window_timing
     config = await deps.live.get(workspace)
     windows = config.triggers_of_kind(TriggerKind.TIME_WINDOW)
@@ -93,14 +111,14 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> None:
         await _move_to_zone(workspace, signal.customer, timing.zone_of(trait.value), deps)
     triggers = [t for t in windows if t.date_trait == trait.key]
     if not triggers:
-        return
+        return []
     profile = await deps.profile.get_profile(signal.customer)
     zone = timing.zone_of(profile.traits.get(timing.zone_trait) if profile else None)
     now = deps.clock()
 
-    async def put(uow: DecisioningUnitOfWork) -> None:
+    async def put(uow: DecisioningUnitOfWork) -> bool:
         if await uow.erased_customers.erased_under_lock(workspace, signal.customer):
-            return  # the signal was read before the customer's erasure
+            return False  # the signal was read before the customer's erasure
         for trigger in triggers:
             when = firing(trigger, trait.value, timing, zone)
             if when is None:
@@ -112,8 +130,14 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> None:
                 await uow.trigger_schedules.put(
                     workspace, trigger.trigger_id, signal.customer, when.anchor, at, now, zone.key
                 )
+        return True
 
-    await run_with_retries(deps.uow, put, description="the trigger schedule kept conflicting")
+    done = await run_with_retries(
+        deps.uow, put, description="the trigger schedule kept conflicting"
+    )
+    if done and _not_a_date(trait.value):
+        return [triggered.Failure(", ".join(t.name for t in triggers), NOT_A_DATE)]
+    return []
 
 
 async def _move_to_zone(workspace: str, customer: str, zone: ZoneInfo, deps: Dependencies) -> None:

@@ -16,7 +16,8 @@ One signal never stops the triggers of its workspace:
 - a stream that keeps failing at one position cannot be skipped from here (the
   next cursor is unknown): after STUCK_AFTER identical failures each further one is
   an error, retried at the longest pause. Profile itself passes over the signals
-  it cannot stream and says how many; that count is logged.
+  it cannot stream and says how many; that count is logged. A date trait changed to
+  a value that is no date is counted and warned of once per signal (never the value).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 
@@ -47,6 +48,8 @@ UNEXPECTED_ATTEMPTS = 3
 # Signals read ahead of the one being handled, and handled as one batch at most: the
 # signals already there when a batch starts (one alone when they come slowly).
 BATCH = outcome_batch.MAX_BATCH
+# Signals remembered as already warned of (a date trait holding no date), per runner.
+WARNED_SIGNALS = 4096
 
 
 class Backoff:
@@ -150,6 +153,9 @@ class TriggerRunner:
         # signals profile said it passed over.
         self.skipped: Counter[str] = Counter()
         self.skipped_by_profile: Counter[str] = Counter()
+        # Per workspace: date traits of time windows that changed to a value not a date.
+        self.not_a_date: Counter[str] = Counter()
+        self._warned: OrderedDict[tuple[str, str], None] = OrderedDict()
         self._recorder = outcome_batch.OutcomeRecorder(deps)
 
     def _backoff(self) -> Backoff:
@@ -276,6 +282,9 @@ class TriggerRunner:
         return {n for n, _, _ in events}
 
     def _record(self, workspace: str, signal: Signal, failure: triggered.Failure) -> None:
+        if failure.reason == trigger_kinds.NOT_A_DATE:
+            self._record_not_a_date(workspace, signal, failure)
+            return
         self.skipped[workspace] += 1
         log.warning(
             "signal passed over",
@@ -285,6 +294,32 @@ class TriggerRunner:
                 "cursor": signal.cursor,
                 "error_reason": failure.reason,
                 "count": self.skipped[workspace],
+            },
+        )
+
+    def _record_not_a_date(
+        self, workspace: str, signal: Signal, failure: triggered.Failure
+    ) -> None:
+        """Count and warn once per signal (a replayed batch repeats neither)."""
+        if signal.cursor:
+            key = (workspace, signal.cursor)
+            if key in self._warned:
+                return
+            self._warned[key] = None
+            if len(self._warned) > WARNED_SIGNALS:
+                self._warned.popitem(last=False)
+        self.not_a_date[workspace] += 1
+        log.warning(
+            "date trait holds a value that is not a date (YYYY-MM-DD or RFC 3339): "
+            "the time window is not scheduled for the customer",
+            extra={
+                "workspace": workspace,
+                "customer": signal.customer,
+                "trigger": failure.trigger,
+                "trait": signal.trait.key if signal.trait else "",
+                "cursor": signal.cursor,
+                "error_reason": failure.reason,
+                "count": self.not_a_date[workspace],
             },
         )
 

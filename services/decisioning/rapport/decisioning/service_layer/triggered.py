@@ -54,7 +54,8 @@ def condition_variables(event: TrackedEvent, profile: CustomerProfile) -> dict[s
 class Failure:
     """A trigger that cannot act on a signal, however often it is retried.
 
-    `trigger` is the trigger's name; empty when the signal itself cannot be used.
+    `trigger` is the trigger's name (names, comma-separated, when one cause stops several
+    triggers); empty when the signal itself cannot be used.
     """
 
     trigger: str

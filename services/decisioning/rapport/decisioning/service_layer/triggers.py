@@ -16,6 +16,7 @@ from .dependencies import Dependencies
 from .draft import apply_paths, check_room, edit_draft, mask_paths
 from .listing import list_by_id
 from .request_checks import served_name, served_workspace
+from .segment_checks import SegmentCheck, edit_draft_with_segments
 from .unit_of_work import DecisioningUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ async def create_trigger(cmd: commands.CreateTrigger, deps: Dependencies) -> Tri
     validate_resource_id(cmd.trigger_id, "trigger_id")
     draft = dataclasses.replace(cmd.draft, action_id=_action_id(cmd.action, workspace))
 
-    async def create(uow: DecisioningUnitOfWork) -> Trigger:
+    async def create(uow: DecisioningUnitOfWork, segments: SegmentCheck) -> Trigger:
         action = await uow.actions.get(workspace, draft.action_id)
         trigger = validate_trigger(
             workspace, cmd.trigger_id, draft, action, deps.rules, create_time=deps.clock()
@@ -59,10 +60,11 @@ async def create_trigger(cmd: commands.CreateTrigger, deps: Dependencies) -> Tri
         if await uow.triggers.get(workspace, trigger.trigger_id) is not None:
             raise AlreadyExists(trigger.name)
         check_room(len(await uow.triggers.list_all(workspace)), MAX_TRIGGERS, "triggers")
+        segments.require([trigger], "trigger.segment")
         await uow.triggers.add(trigger)
         return trigger
 
-    trigger = await edit_draft(deps, workspace, create)
+    trigger = await edit_draft_with_segments(deps, workspace, create)
     log.info("trigger created", extra={"trigger": trigger.name})
     return trigger
 
@@ -90,7 +92,7 @@ async def update_trigger(cmd: commands.UpdateTrigger, deps: Dependencies) -> Tri
     action_id = _action_id(cmd.action, name.workspace) if "action" in paths else ""
     update = dataclasses.replace(cmd.draft, action_id=action_id)
 
-    async def change(uow: DecisioningUnitOfWork) -> Trigger:
+    async def change(uow: DecisioningUnitOfWork, segments: SegmentCheck) -> Trigger:
         current = await uow.triggers.get(name.workspace, name.id)
         if current is None:
             raise NotFound(cmd.name)
@@ -104,10 +106,11 @@ async def update_trigger(cmd: commands.UpdateTrigger, deps: Dependencies) -> Tri
             create_time=current.create_time,
             update_time=deps.clock(),
         )
+        segments.require([trigger], "trigger.segment")
         await uow.triggers.put(trigger)
         return trigger
 
-    trigger = await edit_draft(deps, name.workspace, change)
+    trigger = await edit_draft_with_segments(deps, name.workspace, change)
     log.info("trigger updated", extra={"trigger": trigger.name})
     return trigger
 

@@ -15,6 +15,7 @@ from . import commands
 from .dependencies import Dependencies
 from .draft import edit_draft, read_draft, replace_draft
 from .request_checks import served_name, served_workspace
+from .segment_checks import SegmentCheck, edit_draft_with_segments
 from .unit_of_work import DecisioningUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -50,13 +51,19 @@ async def publish_content(
 
 
 async def publish_draft(
-    uow: DecisioningUnitOfWork, deps: Dependencies, workspace: str, description: str
+    uow: DecisioningUnitOfWork,
+    deps: Dependencies,
+    workspace: str,
+    description: str,
+    segments: SegmentCheck,
 ) -> ConfigVersion | None:
-    """Publish the draft (under the draft's lock); None when it equals the live version."""
+    """Publish the draft (under the draft's lock); None when it equals the live version.
+    Every segment its triggers name must be one of profile's."""
     draft = await read_draft(uow, workspace)
     live = await live_config(uow, workspace)
     if live.version and not diff(live, draft):
         return None
+    segments.require(draft.triggers, "trigger.segment")
     return await publish_content(uow, deps, draft, description)
 
 
@@ -70,13 +77,13 @@ async def publish(cmd: commands.PublishDecisionConfig, deps: Dependencies) -> Co
     workspace = served_workspace(cmd.parent, deps.workspaces)
     description = _description(cmd.description)
 
-    async def work(uow: DecisioningUnitOfWork) -> ConfigVersion:
-        info = await publish_draft(uow, deps, workspace, description)
+    async def work(uow: DecisioningUnitOfWork, segments: SegmentCheck) -> ConfigVersion:
+        info = await publish_draft(uow, deps, workspace, description, segments)
         if info is None:
             raise FailedPrecondition(NO_CHANGES, "the draft is the same as the live version")
         return info
 
-    return _published(deps, await edit_draft(deps, workspace, work))
+    return _published(deps, await edit_draft_with_segments(deps, workspace, work))
 
 
 async def publish_if_never_published(deps: Dependencies, workspace: str) -> None:
