@@ -1,5 +1,6 @@
 """CEL rules checked when saved: compiled with the `common-expression-language` binding,
-errors located (line, column), names a rule could never resolve refused.
+errors located (line, column), names a rule could never resolve and shapes that can
+never be true or false (`"abc"`, `1 + 2`: _shape.py) refused.
 
 Services keep their own variables, helpers and caches; this package is only what every
 rule of every service needs to be safe to save.
@@ -13,10 +14,14 @@ from typing import Any
 
 import cel
 
+from ._errors import RuleSyntaxError
+from ._shape import check_may_be_bool
+
 __all__ = [
     "MAX_RULE_CHARS",
     "NATIVE_FUNCTIONS",
     "RuleSyntaxError",
+    "check_may_be_bool",
     "check_names",
     "compile_checked",
     "compile_located",
@@ -47,16 +52,6 @@ _STRING = re.compile(
     r"""[rRbB]{0,2}('''.*?'''|\"\"\".*?\"\"\"|'(?:\\.|[^'\\\n])*'|"(?:\\.|[^"\\\n])*")""",
     re.DOTALL,
 )
-
-
-class RuleSyntaxError(ValueError):
-    """The rule cannot be used; `line` and `column` (1-based) locate it when known."""
-
-    def __init__(self, message: str, line: int = 0, column: int = 0) -> None:
-        self.line = line
-        self.column = column
-        where = f"line {line}, column {column}: " if line else ""
-        super().__init__(f"{where}{message}")
 
 
 def is_panic(err: BaseException) -> bool:
@@ -110,7 +105,9 @@ def compile_located(text: str) -> Any:
 
 
 def compile_checked(text: str, variables: Collection[str], functions: Collection[str] = ()) -> Any:
-    """Compile and refuse names the rule could never resolve, with their position.
+    """Compile a rule (an expression that must be true or false) and refuse names it
+    could never resolve, and a shape that can never be true or false, with their
+    position.
 
     `variables`: the top-level names it may read; `functions`: the helpers it may call
     besides the native ones. Names bound by a macro (`x` in `list.exists(x, ...)`) are
@@ -118,6 +115,7 @@ def compile_checked(text: str, variables: Collection[str], functions: Collection
     """
     program = compile_located(text)
     check_names(text, program, variables, functions)
+    check_may_be_bool(text)
     return program
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from rapport.celrules import check_may_be_bool
 from rapport.decisioning.domain.rule_helpers import (
     HELPER_FUNCTIONS,
     helper_functions,
@@ -13,7 +14,6 @@ from rapport.decisioning.domain.rule_helpers import (
     time_zone,
     to_date,
 )
-from rapport.decisioning.domain.rule_shape import check_may_be_bool
 from rapport.decisioning.domain.rules import (
     CONDITION_VARIABLES,
     ENGAGEMENT_VARIABLES,

@@ -135,6 +135,10 @@ async def test_rules_are_checked_when_saved(profile: Stub) -> None:
         ("plan == 1", "undeclared reference to 'plan'"),
         ("shout(traits.a)", "unknown function 'shout'"),
         ("", "is empty"),
+        # Rules that can never be true or false (saved, then failing for everyone, on
+        # the old code).
+        ('"abc"', "line 1, column 1: the rule is a string, never true or false"),
+        ("traits.age + 1", "line 1, column 12: the rule has '+' at its top level"),
     ]:
         _, bad = await expect_error(
             profile.CreateSegment(

@@ -18,13 +18,12 @@ import cel
 from rapport.celrules import (
     MAX_RULE_CHARS,
     RuleSyntaxError,
+    check_may_be_bool,
     check_names,
     compile_located,
     describe,
     is_panic,
 )
-
-from .rule_shape import check_may_be_bool
 
 MAX_EXPRESSION_CHARS = MAX_RULE_CHARS
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rapport.celrules import RuleSyntaxError
+from ._errors import RuleSyntaxError
 
 _TOKEN = re.compile(
     r"""
