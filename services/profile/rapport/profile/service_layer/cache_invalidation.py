@@ -21,22 +21,35 @@ from .dependencies import Dependencies
 _log = logging.getLogger(__name__)
 
 
+async def fence_before_commit(
+    deps: Dependencies, workspace: str, customers: Iterable[str]
+) -> str | None:
+    """Called in the job's transaction, before its commit: until the invalidation after
+    it (or the fence's lapse, if the process dies in between: kill -9), the customers'
+    cached profiles are not served. Raises CacheInvalidationError (nothing committed:
+    the job's work is done again later)."""
+    scopes = {customer_scope(workspace, c) for c in customers}
+    return await deps.profile_cache.fence(scopes) if scopes else None
+
+
 async def invalidate_after_commit(
     deps: Dependencies,
     workspace: str,
     customers: Iterable[str],
     *,
+    fence: str | None = None,
     min_backoff: float = 0.2,
     max_backoff: float = 30.0,
 ) -> None:
-    """Invalidate the customers' cached profiles, retrying until it succeeds."""
+    """Invalidate the customers' cached profiles, retrying until it succeeds (`fence`:
+    the one fence_before_commit gave)."""
     scopes = {customer_scope(workspace, c) for c in customers}
     if not scopes:
         return
     backoff = min_backoff
     while True:
         try:
-            await deps.profile_cache.invalidate(scopes)
+            await deps.profile_cache.invalidate(scopes, fence=fence)
             return
         except CacheInvalidationError as err:
             _log.warning(

@@ -38,9 +38,10 @@ from rapport.profile.domain.documents import event_from_document
 from rapport.profile.domain.ingestion import extract_identifiers
 from rapport.profile.domain.model import EventType, Identifier
 from rapport.sqlstore import database_unreachable, run_with_retries
+from rapport.versionedcache import CacheInvalidationError
 
 from .batch_write import BatchWrite
-from .cache_invalidation import invalidate_after_commit
+from .cache_invalidation import fence_before_commit, invalidate_after_commit
 from .customer_state import erase_customer, rebuild_from_events, recompute_derived_state
 from .dependencies import Dependencies
 from .unit_of_work import ProfileUnitOfWork
@@ -135,9 +136,10 @@ class IdentityFollower:
             except IdentityUnavailable:
                 raise
             except Exception as err:
-                if database_unreachable(err):
-                    # Not the change's fault: never skipped for it (an erasure or a
-                    # merge lost for good). Followed again from the saved cursor.
+                if database_unreachable(err) or isinstance(err, CacheInvalidationError):
+                    # Not the change's fault (the database, or the cache it must fence,
+                    # away): never skipped for it (an erasure or a merge lost for
+                    # good). Followed again from the saved cursor.
                     raise
                 _log.warning(
                     "applying an identity change failed",
@@ -167,12 +169,12 @@ class IdentityFollower:
                 restored[other] = await self._changes.customer(workspace, other)
         now = deps.clock()
 
-        async def attempt(uow: ProfileUnitOfWork) -> tuple[set[str], int]:
+        async def attempt(uow: ProfileUnitOfWork) -> tuple[set[str], int, str | None]:
             # One replica at a time applies a workspace's changes, each once: another
             # replica that already applied this one moved the cursor past it.
             await uow.hygiene.lock_identity_follow(workspace)
             if cursor_at_or_before(change.cursor, await uow.hygiene.identity_cursor(workspace)):
-                return set(), 0
+                return set(), 0, None
             if change.kind is ChangeKind.MERGED:
                 touched, signals = await _merge(uow, workspace, change, now)
             elif change.kind is ChangeKind.UNMERGED:
@@ -180,18 +182,22 @@ class IdentityFollower:
             else:
                 touched, signals = await _erase(uow, workspace, change, now)
             await uow.hygiene.save_identity_cursor(workspace, change.cursor, now)
-            return touched, signals
+            # The cursor moves with this commit: a process killed before the invalidation
+            # below would never apply the change again, and replicas would go on serving
+            # the profiles from before it (an erased one included) until they expire.
+            return touched, signals, await fence_before_commit(deps, workspace, touched)
 
         # After the batches that arrived before: their events are written first.
         async with deps.arrival_order.ticket() as turn:
             await turn.wait()
-            touched, signals = await run_with_retries(deps.uow, attempt)
+            touched, signals, fence = await run_with_retries(deps.uow, attempt)
         if signals:
             deps.notifier.notify()
         await invalidate_after_commit(
             deps,
             workspace,
             touched,
+            fence=fence,
             min_backoff=self._min_backoff,
             max_backoff=self._max_backoff,
         )
