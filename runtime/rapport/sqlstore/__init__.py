@@ -1,9 +1,11 @@
 """SQLAlchemy (async) storage helpers: engines, Alembic migrations, unit of work,
-retries of units that lost a race, advisory locks, values converted for the driver."""
+retries of units that lost a race, advisory locks, inserts that keep an existing row,
+values converted for the driver."""
 
 from ._binds import BindProcessor, bind_processor
 from ._engine import create_engine, ensure_schema, is_postgres, is_sqlite
 from ._in_lists import IN_LIST_CHUNK, in_chunks
+from ._inserts import insert_if_absent
 from ._locks import advisory_key, advisory_xact_locks
 from ._migrations import migrate, run_alembic_env, schema_differences
 from ._retry import TransientConflict, database_unreachable, run_with_retries, transient_conflict
@@ -23,6 +25,7 @@ __all__ = [
     "database_unreachable",
     "ensure_schema",
     "in_chunks",
+    "insert_if_absent",
     "is_postgres",
     "is_sqlite",
     "migrate",

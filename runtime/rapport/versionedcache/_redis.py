@@ -32,30 +32,10 @@ _log = logging.getLogger(__name__)
 # nothing under it; a fence past its expiry (its writer died) no longer counts.
 _FENCE_PREFIX = "f:"
 
-# KEYS[1] the version key; ARGV[1] the new fence; ARGV[2] its lifetime in ms.
-_FENCE_SCRIPT = """
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local fences = {}
-local latest = now_ms + tonumber(ARGV[2])
-local current = redis.call('GET', KEYS[1])
-if current and string.sub(current, 1, 2) == 'f:' then
-  for fence in string.gmatch(string.sub(current, 3), '[^,]+') do
-    local expiry = tonumber(string.match(fence, '^(%d+)%.'))
-    if expiry and expiry > now_ms then
-      table.insert(fences, fence)
-      if expiry > latest then latest = expiry end
-    end
-  end
-end
-table.insert(fences, tostring(now_ms + tonumber(ARGV[2])) .. '.' .. ARGV[1])
-redis.call('SET', KEYS[1], 'f:' .. table.concat(fences, ','), 'PX', latest - now_ms)
-return fences[#fences]
-"""
-
-# KEYS[1] the version key; ARGV[1] the caller's fence ('' for none), ARGV[2] the new
-# version, ARGV[3] its lifetime in ms. Other writers' live fences stay in place.
-_INVALIDATE_SCRIPT = """
+# The live fences in KEYS[1] but ARGV[1]'s (`fences`, each "<expiry>.<token>"), the
+# latest expiry among them (`latest`, 0 for none) and the time (`now_ms`): the start of
+# both scripts below.
+_LIVE_FENCES = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local fences = {}
@@ -71,6 +51,25 @@ if current and string.sub(current, 1, 2) == 'f:' then
     end
   end
 end
+"""
+
+# KEYS[1] the version key; ARGV[1] the new fence; ARGV[2] its lifetime in ms.
+_FENCE_SCRIPT = (
+    _LIVE_FENCES
+    + """
+local expiry = now_ms + tonumber(ARGV[2])
+table.insert(fences, tostring(expiry) .. '.' .. ARGV[1])
+if expiry > latest then latest = expiry end
+redis.call('SET', KEYS[1], 'f:' .. table.concat(fences, ','), 'PX', latest - now_ms)
+return fences[#fences]
+"""
+)
+
+# KEYS[1] the version key; ARGV[1] the caller's fence ('' for none), ARGV[2] the new
+# version, ARGV[3] its lifetime in ms. Other writers' live fences stay in place.
+_INVALIDATE_SCRIPT = (
+    _LIVE_FENCES
+    + """
 if #fences == 0 then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 else
@@ -78,6 +77,7 @@ else
 end
 return #fences
 """
+)
 
 # What a Redis call that failed raises (a timeout is an OSError subclass on some paths).
 _REDIS_FAILURES = (TimeoutError, RedisError, OSError)

@@ -30,11 +30,12 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 
 import sqlalchemy as sa
-from rapport.sqlstore import advisory_key, advisory_xact_locks, in_chunks
+from rapport.sqlstore import advisory_key, advisory_xact_locks, in_chunks, insert_if_absent
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import tables
 
+_RECORD = insert_if_absent(tables.erased_customers, "workspace", "customer")
 # The bind parameters `unless_erased` reads: each row written with it carries them.
 GUARD_WORKSPACE, GUARD_CUSTOMER = "guard_workspace", "guard_customer"
 
@@ -79,10 +80,8 @@ class ErasedCustomerRepository:
 
     async def record(self, workspace: str, customer: str, erase_time: datetime) -> None:
         """Tombstone the customer (an erasure run again keeps the first time)."""
-        if await self.among([(workspace, customer)]):
-            return
         await self._conn.execute(
-            tables.erased_customers.insert().values(
+            _RECORD[self._conn.dialect.name].values(
                 workspace=workspace, customer=customer, erase_time=erase_time
             )
         )

@@ -174,5 +174,5 @@ def send_time(
             if candidate >= now:
                 return candidate
     except (OverflowError, ValueError):
-        pass
+        return None  # a day beyond the calendar: the window is over
     return None

@@ -17,10 +17,8 @@ from datetime import datetime
 
 from rapport.delivery.domain.model import Message, MessageState
 from rapport.delivery.domain.status import EarlyEvent, ProviderEvent
-from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
+from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc, insert_if_absent
 from sqlalchemy import bindparam, delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import early_provider_events as held
@@ -29,12 +27,7 @@ _log = logging.getLogger(__name__)
 
 _LOCK_NAMESPACE = "delivery-provider-message-id"
 _MAX_REASON = 256
-_HOLD = {
-    "postgresql": postgresql_insert(held).on_conflict_do_nothing(
-        index_elements=["match_key", "event"]
-    ),
-    "sqlite": sqlite_insert(held).on_conflict_do_nothing(index_elements=["match_key", "event"]),
-}
+_HOLD = insert_if_absent(held, "match_key", "event")
 # Built once: the recording of attempts runs it for every batch of outcomes.
 _TAKE = (
     delete(held).where(held.c.match_key.in_(bindparam("e_keys", expanding=True))).returning(*held.c)

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rapport.sqlstore import insert_if_absent
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .tables import signing_keys
 
-_INSERT_IF_ABSENT = {
-    "postgresql": postgresql_insert(signing_keys).on_conflict_do_nothing(index_elements=["name"]),
-    "sqlite": sqlite_insert(signing_keys).on_conflict_do_nothing(index_elements=["name"]),
-}
+_INSERT_IF_ABSENT = insert_if_absent(signing_keys, "name")
 
 
 class SigningKeys:

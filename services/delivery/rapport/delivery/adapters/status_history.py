@@ -11,9 +11,8 @@ from typing import Any
 
 from rapport.delivery.domain import status
 from rapport.delivery.domain.model import Message, StatusChange
+from rapport.sqlstore import insert_if_absent
 from sqlalchemy import case, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .driver_rows import execute_rows
@@ -25,10 +24,7 @@ PROFILE_EVENT = "profile_event"
 CONSENT_OPT_OUT = "consent_opt_out"
 # Built once (see driver_rows.py).
 _INSERT_HISTORY = message_status_history.insert()
-_ADD_OUTBOX = {
-    "postgresql": postgresql_insert(outbox).on_conflict_do_nothing(index_elements=["id"]),
-    "sqlite": sqlite_insert(outbox).on_conflict_do_nothing(index_elements=["id"]),
-}
+_ADD_OUTBOX = insert_if_absent(outbox, "id")
 # History reasons are codes; a longer one is cut rather than refused.
 _MAX_REASON = 256
 # json.dumps with options builds an encoder per call; these are built once (same output).

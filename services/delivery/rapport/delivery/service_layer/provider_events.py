@@ -83,9 +83,9 @@ async def report_provider_event(
         raise InvalidArgument("message", "give message, or provider and provider_message_id")
     elif not cmd.provider_message_id:
         raise InvalidArgument("provider_message_id", "is required with provider")
-    if len(cmd.provider) > _MAX_PROVIDER or not cmd.provider.isprintable():
+    if not _storable_id(cmd.provider, _MAX_PROVIDER):
         raise InvalidArgument("provider", f"must be at most {_MAX_PROVIDER} printable characters")
-    if len(cmd.provider_message_id) > _MAX_PROVIDER_ID or not cmd.provider_message_id.isprintable():
+    if not _storable_id(cmd.provider_message_id, _MAX_PROVIDER_ID):
         raise InvalidArgument(
             "provider_message_id", f"must be at most {_MAX_PROVIDER_ID} printable characters"
         )
