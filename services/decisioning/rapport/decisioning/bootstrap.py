@@ -23,7 +23,11 @@ from rapport.decisioning.domain.rules import RuleBook
 from rapport.decisioning.domain.schedule import WindowTiming
 from rapport.decisioning.entrypoints.grpc_servicer import DecisioningServicer
 from rapport.decisioning.service_layer import commands
-from rapport.decisioning.service_layer.config_io import load_catalogue
+from rapport.decisioning.service_layer.config_io import (
+    CatalogueLoad,
+    load_catalogue,
+    load_catalogue_when_reachable,
+)
 from rapport.decisioning.service_layer.dependencies import Dependencies, utc_now
 from rapport.decisioning.service_layer.profile_read_model import ProfileReadModel
 from rapport.decisioning.service_layer.trigger_kinds import TriggerScheduler
@@ -32,7 +36,7 @@ from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
 from rapport.decisioning.service_layer.versions import publish_if_never_published
 from rapport.decisioning.settings import DecisioningSettings
 from rapport.decisioning.v1 import decisioning_service_pb2, decisioning_service_pb2_grpc
-from rapport.errors import RapportError
+from rapport.errors import RapportError, Unavailable
 from rapport.eventbus import ConsumerSpec, Delivery, DurableConsumer, LogSubjects, NatsBus
 from rapport.grpcclients import open_channel
 from rapport.grpcserver import ServiceParts
@@ -102,15 +106,40 @@ async def _close(
     await engine.dispose()
 
 
-async def _load_catalogue(path: Path, deps: Dependencies) -> None:
+def _catalogue_error(path: Path, workspace: str, err: RapportError) -> str:
+    return f"catalogue file {path} (workspace {workspace}): {err.message}"
+
+
+async def _load_catalogue(path: Path, deps: Dependencies) -> commands.LoadCatalogue | None:
+    """Apply the file at start-up: StartupError when it cannot be applied (unreadable,
+    invalid, a trigger naming a segment profile does not have); the command to apply
+    later when profile could not be reached to confirm its triggers' segments."""
     try:
         catalogue, digest = catalogue_file.read_catalogue_and_digest(path)
-        loaded = await load_catalogue(commands.LoadCatalogue(catalogue, digest), deps)
     except catalogue_file.CatalogueFileError as err:
         raise StartupError(str(err)) from err
+    command = commands.LoadCatalogue(catalogue, digest)
+    try:
+        loaded = await load_catalogue(command, deps)
+    except Unavailable as err:
+        # As for every peer: decisioning starts without profile (with the live version)
+        # rather than waiting for it; the file follows once profile answers.
+        log.warning(
+            "catalogue file %s not applied yet: profile could not be reached to confirm "
+            "the segments its triggers name; deciding with the live version, the file is "
+            "applied once profile answers",
+            path,
+            extra={"workspace": catalogue.workspace, "error_reason": err.reason},
+        )
+        return command
     except RapportError as err:
-        raise StartupError(f"catalogue file {path}: {err.message}") from err
-    extra = {"workspace": catalogue.workspace, "count": loaded.actions + loaded.triggers}
+        raise StartupError(_catalogue_error(path, catalogue.workspace, err)) from err
+    _log_loaded(catalogue.workspace, loaded)
+    return None
+
+
+def _log_loaded(workspace: str, loaded: CatalogueLoad) -> None:
+    extra = {"workspace": workspace, "count": loaded.actions + loaded.triggers}
     if not loaded.applied:
         log.info("catalogue file unchanged since it was applied: nothing done", extra=extra)
         return
@@ -122,8 +151,37 @@ async def _load_catalogue(path: Path, deps: Dependencies) -> None:
             extra={**extra, "error_reason": loaded.draft_kept},
         )
     if loaded.version is not None:
-        extra["resource"] = names.version_name(catalogue.workspace, loaded.version)
+        extra["resource"] = names.version_name(workspace, loaded.version)
     log.info("catalogue file applied", extra=extra)
+
+
+async def _load_catalogue_later(
+    path: Path, command: commands.LoadCatalogue, deps: Dependencies, settings: DecisioningSettings
+) -> None:
+    """The background half of a start-up that could not reach profile: the file applied
+    once profile (and the database) answer. A file refused then cannot fail the start
+    any more: it is logged as an error and left unapplied (its digest is not recorded,
+    so the next start tries it again and refuses to start if it is still refused)."""
+    workspace = command.catalogue.workspace
+    try:
+        loaded = await load_catalogue_when_reachable(
+            command,
+            deps,
+            first_wait=settings.trigger_backoff_initial_seconds,
+            max_wait=settings.trigger_backoff_max_seconds,
+        )
+    except RapportError as err:
+        log.error(
+            "%s; not applied (the live version is kept)",
+            _catalogue_error(path, workspace, err),
+            extra={
+                "workspace": workspace,
+                "error_reason": err.reason,
+                **{k: v for k, v in err.metadata.items() if k in ("trigger", "segment")},
+            },
+        )
+        return
+    _log_loaded(workspace, loaded)
 
 
 async def build(
@@ -178,8 +236,12 @@ async def build(
         )
         for workspace in deps.workspaces:
             await publish_if_never_published(deps, workspace)
+        # The catalogue file to apply once profile answers (None: applied or unchanged).
+        pending_catalogue: tuple[Path, commands.LoadCatalogue] | None = None
         if settings.catalogue_file is not None:
-            await _load_catalogue(settings.catalogue_file, deps)
+            command = await _load_catalogue(settings.catalogue_file, deps)
+            if command is not None:
+                pending_catalogue = (settings.catalogue_file, command)
     except BaseException:
         await _close(channels, contact_store, engine)
         raise
@@ -191,6 +253,10 @@ async def build(
 
     background = []
     on_close = [close]
+    if pending_catalogue is not None:
+        background.append(
+            functools.partial(_load_catalogue_later, *pending_catalogue, deps, settings)
+        )
     if profile_cache is not None:
         background.append(functools.partial(profile_cache.run, functools.partial(_cursor, deps)))
     if settings.triggers_enabled:

@@ -21,7 +21,14 @@ class DecisioningSettings(ServiceSettings):
     # A YAML configuration applied at start-up when its content changed since the last
     # start: its items created or replaced in the live version (published as a new
     # version) and in the draft, unpublished draft edits kept in the draft; the same
-    # file again changes nothing (service_layer/config_io.py has the whole rule).
+    # file again changes nothing (service_layer/config_io.py has the whole rule). A file
+    # that cannot be applied stops the start-up, naming the file, the workspace and the
+    # place: invalid, or a segment trigger whose segment profile does not have (naming the
+    # trigger and the segment). When profile cannot be reached to confirm those segments,
+    # the service starts anyway (as it does without any peer), deciding with the live
+    # version, and applies the file once profile answers (retried as the trigger runner
+    # retries, trigger_backoff_*); refused then, it is logged as an error and left
+    # unapplied until the next start.
     catalogue_file: Path | None = None
     # Run the trigger runner (profile signals -> sends) in this process.
     triggers_enabled: bool = True

@@ -217,6 +217,7 @@ async def test_trigger_schedule_and_throttle_on_postgres(
 
     path = tmp_path / "kinds.yaml"
     path.write_text(kinds.CATALOGUE)
+    fake_services.profile.segments.add(kinds.VIP)  # the catalogue's segment triggers name it
     for customer in (kinds.ALICE, kinds.BOB):
         fake_services.profile.traits[customer] = {}
         fake_services.consent.grant(customer, "marketing", channel_pb2.CHANNEL_EMAIL)

@@ -89,6 +89,7 @@ def clock() -> Clock:
 def settings(tmp_path, make_settings, fake_services):
     path = tmp_path / "catalogue.yaml"
     path.write_text(CATALOGUE)
+    fake_services.profile.segments.add(VIP)  # the catalogue's segment triggers name it
     for customer in (ALICE, BOB):
         fake_services.profile.traits[customer] = {}
         fake_services.consent.grant(customer, "marketing", channel_pb2.CHANNEL_EMAIL)

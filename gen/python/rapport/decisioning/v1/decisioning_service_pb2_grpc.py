@@ -504,6 +504,9 @@ class DecisioningServiceServicer:
     def RollbackDecisionConfig(self, request, context):
         """Publishes the content of an earlier version as a new version, live at
         once, and makes it the draft (unpublished draft changes are discarded).
+        Its segment triggers' segments must still exist in profile (see
+        Trigger.segment): FAILED_PRECONDITION `SEGMENT_NOT_FOUND` otherwise, with
+        nothing changed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -533,7 +536,10 @@ class DecisioningServiceServicer:
 
     def ImportDecisionConfig(self, request, context):
         """Imports a decision configuration in YAML (the format ExportDecisionConfig
-        writes) into the draft, all or nothing.
+        writes) into the draft, all or nothing. The segments of the segment
+        triggers it names must exist in profile (see Trigger.segment):
+        FAILED_PRECONDITION `SEGMENT_NOT_FOUND`, the metadata `field` giving the
+        place in the content (`triggers[2].segment`), otherwise.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -20,16 +20,24 @@ queue; the later ones find the file already applied):
   trigger would lose its action or channel, the draft too large...), the draft is left
   as it is and a warning says that publishing it would undo the file.
 - A file that is invalid against the live version fails the start and changes nothing.
+- The segments of the SEGMENT_ENTERED/EXITED triggers the file names must be profile's
+  (GetSegment, asked outside the draft's lock, and only when the file changed): a
+  missing one fails the start (SEGMENT_NOT_FOUND, naming the trigger and the segment)
+  and changes nothing. Profile unreachable is UNAVAILABLE with nothing changed; the
+  start-up then goes on without the file (bootstrap applies it once profile answers).
+  ImportDecisionConfig checks the triggers its document names the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from typing import Any
 
 from rapport.decisioning.domain.catalogue import Catalogue
 from rapport.decisioning.domain.config import ConfigChange, DecisionConfig, diff
+from rapport.decisioning.domain.model import Trigger
 from rapport.decisioning.domain.policies import DecisionSettings
 from rapport.decisioning.domain.settings_validation import validate_settings
 from rapport.decisioning.domain.validation import (
@@ -37,12 +45,14 @@ from rapport.decisioning.domain.validation import (
     validate_group,
     validate_trigger,
 )
-from rapport.errors import InvalidArgument
+from rapport.errors import Aborted, InvalidArgument, Unavailable
+from rapport.sqlstore import database_unreachable
 
 from . import commands
 from .dependencies import Dependencies
-from .draft import check_size, edit_draft, read_draft, replace_draft
+from .draft import check_size, read_draft, replace_draft
 from .request_checks import served_workspace
+from .segment_checks import SegmentCheck, edit_draft_with_segments
 from .unit_of_work import DecisioningUnitOfWork
 from .versions import config_at, live_config, publish_content
 
@@ -120,6 +130,13 @@ def merged_config(
     return config
 
 
+def _named_triggers(catalogue: Catalogue, config: DecisionConfig) -> list[tuple[str, Trigger]]:
+    """The triggers of `config` the document names, each with its place in the document
+    (`triggers[2].segment`): those the document created or replaced."""
+    places = {t.trigger_id: t.fields("segment") for t in catalogue.triggers}
+    return [(places[t.trigger_id], t) for t in config.triggers if t.trigger_id in places]
+
+
 def _check_workspace(catalogue: Catalogue, workspace: str) -> None:
     if catalogue.workspace_given and catalogue.workspace != workspace:
         raise InvalidArgument("content", f"workspace: must be {workspace} (the parent's)")
@@ -132,7 +149,7 @@ async def import_config(
     catalogue = deps.documents.parse(cmd.content)
     _check_workspace(catalogue, workspace)
 
-    async def work(uow: DecisioningUnitOfWork) -> list[ConfigChange]:
+    async def work(uow: DecisioningUnitOfWork, segments: SegmentCheck) -> list[ConfigChange]:
         current = await read_draft(uow, workspace)
         try:
             config = merged_config(catalogue, current, deps, merge=cmd.merge)
@@ -140,10 +157,11 @@ async def import_config(
             wrapped = InvalidArgument("content", err.message)
             wrapped.metadata.update({k: v for k, v in err.metadata.items() if k != "field"})
             raise wrapped from err
+        segments.require_placed(_named_triggers(catalogue, config))
         await replace_draft(uow, config)
         return diff(current, config)
 
-    changes = await edit_draft(deps, workspace, work)
+    changes = await edit_draft_with_segments(deps, workspace, work)
     log.info("configuration imported", extra={"workspace": workspace, "count": len(changes)})
     return changes
 
@@ -178,11 +196,12 @@ async def load_catalogue(cmd: commands.LoadCatalogue, deps: Dependencies) -> Cat
         )
     workspace = catalogue.workspace
 
-    async def work(uow: DecisioningUnitOfWork) -> CatalogueLoad:
+    async def work(uow: DecisioningUnitOfWork, segments: SegmentCheck) -> CatalogueLoad:
         if await uow.catalogue_loads.digest(workspace) == cmd.digest:
             return CatalogueLoad(applied=False)
         live = await live_config(uow, workspace)
         published = merged_config(catalogue, live, deps, merge=True)
+        segments.require_placed(_named_triggers(catalogue, published))
         version = None
         if not live.version or diff(live, published):
             description = (
@@ -198,12 +217,32 @@ async def load_catalogue(cmd: commands.LoadCatalogue, deps: Dependencies) -> Cat
 
     # Replicas starting together queue on the draft's lock: the first applies the file,
     # the others find its digest recorded and change nothing.
-    loaded = await edit_draft(deps, workspace, work)
+    loaded = await edit_draft_with_segments(deps, workspace, work)
     if loaded.version is not None:
         deps.live.forget(workspace)
     return dataclasses.replace(
         loaded, actions=len(catalogue.actions), triggers=len(catalogue.triggers)
     )
+
+
+async def load_catalogue_when_reachable(
+    cmd: commands.LoadCatalogue, deps: Dependencies, *, first_wait: float, max_wait: float
+) -> CatalogueLoad:
+    """load_catalogue, after a pause, again and again (the pause doubling from `first_wait`
+    up to `max_wait`) while profile or the database cannot be reached; any other error
+    (a segment missing, the file invalid against a live version changed meanwhile) is
+    raised with nothing changed."""
+    wait = first_wait
+    while True:
+        await asyncio.sleep(wait)
+        try:
+            return await load_catalogue(cmd, deps)
+        except (Unavailable, Aborted):
+            pass
+        except Exception as err:
+            if not database_unreachable(err):
+                raise
+        wait = min(wait * 2, max_wait)
 
 
 async def _merge_into_draft(

@@ -47,9 +47,14 @@ class SegmentCheck:
     def require(self, triggers: Iterable[Trigger], field: str) -> None:
         """Inside the edit: stop it unless every segment the triggers name is confirmed.
         `field` names the segment in the error (`trigger.segment`)."""
+        self.require_placed((field, trigger) for trigger in triggers)
+
+    def require_placed(self, placed: Iterable[tuple[str, Trigger]]) -> None:
+        """`require`, each trigger with its own field (its place in a document:
+        `triggers[2].segment`)."""
         wanted = [
             (field, trigger)
-            for trigger in triggers
+            for field, trigger in placed
             if trigger.kind in SEGMENT_KINDS and trigger.segment not in self._confirmed
         ]
         if wanted:

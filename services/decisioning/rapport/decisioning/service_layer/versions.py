@@ -117,14 +117,16 @@ async def rollback(cmd: commands.RollbackDecisionConfig, deps: Dependencies) -> 
     number = _version(cmd.name, name.workspace, "name")
     description = _description(cmd.description) or f"rollback to version {number}"
 
-    async def work(uow: DecisioningUnitOfWork) -> ConfigVersion:
+    async def work(uow: DecisioningUnitOfWork, segments: SegmentCheck) -> ConfigVersion:
         content = await uow.versions.config(name.workspace, number)
         if content is None:
             raise NotFound(cmd.name)
+        # Segments deleted in profile since that version was live would never fire.
+        segments.require(content.triggers, "trigger.segment")
         await replace_draft(uow, content)
         return await publish_content(uow, deps, content, description, source_version=number)
 
-    return _published(deps, await edit_draft(deps, name.workspace, work))
+    return _published(deps, await edit_draft_with_segments(deps, name.workspace, work))
 
 
 async def get_version(cmd: commands.GetDecisionConfigVersion, deps: Dependencies) -> ConfigVersion:
