@@ -209,11 +209,55 @@ def test_peers_still_reach_one_another() -> None:
         ("decisioning", "delivery"),
         ("delivery", "profile"),
         ("delivery", "consent"),
+        # Data subject requests: consent exports and erases in every other service.
+        ("consent", "profile"),
+        ("consent", "decisioning"),
+        ("consent", "delivery"),
     ]
     for caller, callee in calls:
         source, target = service_pod(caller), service_pod(callee)
         assert can_connect(policies, source, target, GRPC_PORTS[callee]), (caller, callee)
     assert not can_connect(policies, service_pod("identity"), service_pod("profile"), 50052)
+    # Only consent was given the new ways in: profile and identity still never call it
+    # nor delivery.
+    for caller in ("profile", "identity"):
+        for callee in ("consent", "delivery"):
+            source, target = service_pod(caller), service_pod(callee)
+            assert not can_connect(policies, source, target, GRPC_PORTS[callee]), (caller, callee)
+
+
+def peer_addresses(objects: list[dict]) -> list[tuple[str, str, int]]:
+    """(caller, callee, port) for every RAPPORT_<CALLER>_<CALLEE>_ADDRESS in the
+    services' ConfigMaps."""
+    found = []
+    for caller in GRPC_PORTS:
+        data = named(objects, "ConfigMap", f"rapport-{caller}-config")["data"]
+        for callee in GRPC_PORTS:
+            address = data.get(f"RAPPORT_{caller.upper()}_{callee.upper()}_ADDRESS")
+            if address:
+                host, port = address.rsplit(":", 1)
+                assert host == callee, (caller, address)
+                found.append((caller, callee, int(port)))
+    return found
+
+
+def test_every_peer_address_a_service_is_given_is_open_to_it() -> None:
+    objects = base_resources()
+    policies = network_policies(objects)
+    addresses = peer_addresses(objects)
+
+    assert {(c, d) for c, d, _ in addresses if c == "consent"} == {
+        ("consent", "identity"),
+        ("consent", "profile"),
+        ("consent", "decisioning"),
+        ("consent", "delivery"),
+    }
+    for caller, callee, port in addresses:
+        assert port == GRPC_PORTS[callee], (caller, callee)
+        assert can_connect(policies, service_pod(caller), service_pod(callee), port), (
+            caller,
+            callee,
+        )
 
 
 @pytest.mark.parametrize("service", sorted(PUBLIC_HTTP_PORTS))

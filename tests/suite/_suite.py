@@ -290,14 +290,24 @@ def _dependencies(settings_cls: type[ServiceSettings]) -> set[str]:
 
 
 def start_order(modules: Iterable[ServiceModules]) -> list[ServiceModules]:
-    """Services ordered so that each starts after those it calls (its `<svc>_address`)."""
+    """Services ordered so that each starts after those it calls (its `<svc>_address`)
+    where it can. Calls going both ways (consent <-> delivery: data subject requests)
+    cannot all be met: then the service waiting for the fewest others starts first, and
+    start_suite gives those others a port before they start."""
     pending = {m.name: m for m in modules}
     ordered: list[ServiceModules] = []
+
+    def by_name(m: ServiceModules) -> int:
+        return SERVICE_NAMES.index(m.name)
+
     while pending:
         ready = [m for m in pending.values() if not (_dependencies(m.settings_cls) & set(pending))]
         if not ready:
-            raise RuntimeError(f"services call each other in a cycle: {sorted(pending)}")
-        for m in sorted(ready, key=lambda m: SERVICE_NAMES.index(m.name)):
+            waiting = {
+                m.name: len(_dependencies(m.settings_cls) & set(pending)) for m in pending.values()
+            }
+            ready = [min(pending.values(), key=lambda m: (waiting[m.name], by_name(m)))]
+        for m in sorted(ready, key=by_name):
             ordered.append(m)
             del pending[m.name]
     return ordered
@@ -389,20 +399,29 @@ async def start_suite(
     servers: dict[str, RunningServer] = {}
     channels: dict[str, grpc.aio.Channel] = {}
     ordered = start_order(all_service_modules())
+    # Services called by one started before them: their port is chosen up front.
+    reserved: dict[str, int] = {}
     try:
         for modules in ordered:
             data_dir = tmp_path / modules.name
             data_dir.mkdir(parents=True, exist_ok=True)
+            for dep in sorted(_dependencies(modules.settings_cls) - set(servers)):
+                reserved.setdefault(dep, unused_local_port())
+            addresses = {name: f"127.0.0.1:{port}" for name, port in reserved.items()}
+            addresses.update({name: server.address for name, server in servers.items()})
+            extra = dict((extra_settings or {}).get(modules.name) or {})
+            if modules.name in reserved:
+                extra.setdefault("port", reserved[modules.name])
             settings = settings_for(
                 modules,
                 data_dir,
-                {name: server.address for name, server in servers.items()},
+                addresses,
                 workspaces=workspaces,
                 auth_tokens=auth_tokens,
                 outbound_token=outbound_token,
                 smtp_port=smtp_port,
                 background=background,
-                extra=(extra_settings or {}).get(modules.name),
+                extra=extra,
             )
             parts = await modules.build(settings)
             try:

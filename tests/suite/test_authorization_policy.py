@@ -30,7 +30,10 @@ SERVICES = all_service_modules()
 
 def _settings(modules: ServiceModules, tmp_path: Path, auth: bool):
     # Services it calls are never reached here: any address will do.
-    addresses = {name: "127.0.0.1:9" for name in ("identity", "profile", "consent", "delivery")}
+    addresses = {
+        name: "127.0.0.1:9"
+        for name in ("identity", "profile", "consent", "decisioning", "delivery")
+    }
     return settings_for(
         modules,
         tmp_path,

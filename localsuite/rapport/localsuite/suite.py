@@ -27,11 +27,14 @@ DEFAULT_HTTP_PORTS = {
     "profile": 8052,
     "delivery": 8055,
 }
-# Which peers each service calls (see DESIGN.md, "The main path").
+# Which peers each service calls (see DESIGN.md, "The main path"); consent also calls
+# every other service for data subject requests. Not a start order: calls go both ways
+# (consent <-> decisioning, consent <-> delivery), so all start at once and each waits
+# for its peers (retries, backoff) rather than for a process started before it.
 PEERS = {
     "identity": (),
     "profile": ("identity",),
-    "consent": ("identity",),
+    "consent": ("identity", "profile", "decisioning", "delivery"),
     "decisioning": ("profile", "consent", "delivery"),
     "delivery": ("profile", "consent"),
 }

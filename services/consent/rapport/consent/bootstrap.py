@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -14,9 +15,12 @@ from rapport.consent.adapters.cache import (
     StateCache,
 )
 from rapport.consent.adapters.identity_changes import IdentityChanges
+from rapport.consent.adapters.subject_rights import subject_rights_peers
+from rapport.consent.domain.subject_requests import RetryPolicy, Service
 from rapport.consent.entrypoints.grpc_servicer import ConsentServicer
 from rapport.consent.service_layer.dependencies import Clock, Dependencies, utc_now
 from rapport.consent.service_layer.identity_follow import IdentityFollower
+from rapport.consent.service_layer.subject_request_worker import SubjectRequestWorker
 from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2, consent_service_pb2_grpc
@@ -38,6 +42,11 @@ METHOD_SCOPES = {
     f"/{SERVICE_NAME}/BatchCheckConsent": "consent.read",
     # Streams every decision of a workspace (delivery cancels queued messages on opt-outs).
     f"/{SERVICE_NAME}/WatchConsentRecords": "consent.watch",
+    # Data subject requests: an erasure reaches every service, and an access's results
+    # hold personal data from all of them, hence scopes of their own.
+    f"/{SERVICE_NAME}/CreateDataSubjectRequest": "consent.subject_requests.write",
+    f"/{SERVICE_NAME}/GetDataSubjectRequest": "consent.subject_requests.read",
+    f"/{SERVICE_NAME}/ListDataSubjectRequests": "consent.subject_requests.read",
 }
 
 
@@ -66,6 +75,17 @@ async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> Service
     await migrate(engine, MIGRATIONS_DIR, schema=settings.database_schema)
     cache = _state_cache(settings, is_sqlite(engine))
     _log.info("consent cache ready", extra={"action": type(cache).__name__})
+    # Data subject requests reach the services this deployment names.
+    peers = subject_rights_peers(
+        {
+            Service.IDENTITY: settings.identity_address,
+            Service.PROFILE: settings.profile_address,
+            Service.DECISIONING: settings.decisioning_address,
+            Service.DELIVERY: settings.delivery_address,
+        },
+        settings,
+        settings.subject_request_call_deadline_seconds,
+    )
     deps = Dependencies(
         uow_factory=partial(ConsentUnitOfWork, engine),
         cache=cache,
@@ -73,10 +93,21 @@ async def build(settings: ConsentSettings, *, clock: Clock = utc_now) -> Service
         page_tokens=PageTokens(settings.page_token_key),
         clock=clock,
         watch_poll_seconds=settings.watch_poll_seconds,
+        subject_rights=peers,
+        subject_request_retry=RetryPolicy(
+            min_backoff=timedelta(seconds=settings.subject_request_min_backoff_seconds),
+            max_backoff=timedelta(seconds=settings.subject_request_max_backoff_seconds),
+        ),
+        access_retention=timedelta(seconds=settings.subject_request_access_retention_seconds),
     )
     servicer = ConsentServicer(deps)
-    background = [close_at_stop(deps.notifier)]
-    on_close = [cache.close, engine.dispose]
+    worker = SubjectRequestWorker(
+        deps,
+        poll_seconds=settings.subject_request_poll_seconds,
+        lease=timedelta(seconds=settings.subject_request_lease_seconds),
+    )
+    background = [close_at_stop(deps.notifier), worker.run]
+    on_close = [*(peer.close for peer in peers), cache.close, engine.dispose]
     if settings.identity_address:
         # Identity's merges and unmerges: a merged customer answers as the survivor.
         changes = IdentityChanges(settings.identity_address, settings)

@@ -196,6 +196,10 @@ def test_every_rpc_of_the_contract_has_a_scope() -> None:
     special = {
         f"/{SERVICE_NAME}/RecordConsent": "consent.write",
         f"/{SERVICE_NAME}/WatchConsentRecords": "consent.watch",
+        # Exports hold personal data from every service: not plain consent.read.
+        f"/{SERVICE_NAME}/CreateDataSubjectRequest": "consent.subject_requests.write",
+        f"/{SERVICE_NAME}/GetDataSubjectRequest": "consent.subject_requests.read",
+        f"/{SERVICE_NAME}/ListDataSubjectRequests": "consent.subject_requests.read",
     }
     for method, scope in METHOD_SCOPES.items():
         assert scope == special.get(method, "consent.read"), method

@@ -3,6 +3,7 @@ import datetime
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.api import resource_pb2 as _resource_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.rpc import status_pb2 as _status_pb2
 from rapport.type.v1 import channel_pb2 as _channel_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -18,9 +19,27 @@ class ConsentState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CONSENT_STATE_UNSPECIFIED: _ClassVar[ConsentState]
     CONSENT_STATE_GRANTED: _ClassVar[ConsentState]
     CONSENT_STATE_DENIED: _ClassVar[ConsentState]
+
+class DataSubjectRequestType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATA_SUBJECT_REQUEST_TYPE_UNSPECIFIED: _ClassVar[DataSubjectRequestType]
+    DATA_SUBJECT_REQUEST_TYPE_ACCESS: _ClassVar[DataSubjectRequestType]
+    DATA_SUBJECT_REQUEST_TYPE_ERASURE: _ClassVar[DataSubjectRequestType]
+
+class DataSubjectRequestView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DATA_SUBJECT_REQUEST_VIEW_UNSPECIFIED: _ClassVar[DataSubjectRequestView]
+    DATA_SUBJECT_REQUEST_VIEW_BASIC: _ClassVar[DataSubjectRequestView]
+    DATA_SUBJECT_REQUEST_VIEW_FULL: _ClassVar[DataSubjectRequestView]
 CONSENT_STATE_UNSPECIFIED: ConsentState
 CONSENT_STATE_GRANTED: ConsentState
 CONSENT_STATE_DENIED: ConsentState
+DATA_SUBJECT_REQUEST_TYPE_UNSPECIFIED: DataSubjectRequestType
+DATA_SUBJECT_REQUEST_TYPE_ACCESS: DataSubjectRequestType
+DATA_SUBJECT_REQUEST_TYPE_ERASURE: DataSubjectRequestType
+DATA_SUBJECT_REQUEST_VIEW_UNSPECIFIED: DataSubjectRequestView
+DATA_SUBJECT_REQUEST_VIEW_BASIC: DataSubjectRequestView
+DATA_SUBJECT_REQUEST_VIEW_FULL: DataSubjectRequestView
 
 class ConsentRecord(_message.Message):
     __slots__ = ("name", "customer", "purpose", "channel", "state", "source", "notice_version", "proof", "effective_time", "record_time")
@@ -137,3 +156,97 @@ class WatchConsentRecordsResponse(_message.Message):
     cursor: str
     skipped_record_count: int
     def __init__(self, consent_record: _Optional[_Union[ConsentRecord, _Mapping]] = ..., cursor: _Optional[str] = ..., skipped_record_count: _Optional[int] = ...) -> None: ...
+
+class DataSubjectRequest(_message.Message):
+    __slots__ = ("name", "customer", "type", "block_identifiers", "state", "steps", "create_time", "complete_time", "expire_time")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[DataSubjectRequest.State]
+        STATE_RUNNING: _ClassVar[DataSubjectRequest.State]
+        STATE_SUCCEEDED: _ClassVar[DataSubjectRequest.State]
+    STATE_UNSPECIFIED: DataSubjectRequest.State
+    STATE_RUNNING: DataSubjectRequest.State
+    STATE_SUCCEEDED: DataSubjectRequest.State
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    customer: str
+    type: DataSubjectRequestType
+    block_identifiers: bool
+    state: DataSubjectRequest.State
+    steps: _containers.RepeatedCompositeFieldContainer[DataSubjectRequestStep]
+    create_time: _timestamp_pb2.Timestamp
+    complete_time: _timestamp_pb2.Timestamp
+    expire_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., type: _Optional[_Union[DataSubjectRequestType, str]] = ..., block_identifiers: _Optional[bool] = ..., state: _Optional[_Union[DataSubjectRequest.State, str]] = ..., steps: _Optional[_Iterable[_Union[DataSubjectRequestStep, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DataSubjectRequestStep(_message.Message):
+    __slots__ = ("service", "state", "attempt_count", "last_error", "next_attempt_time", "complete_time", "data_json")
+    class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        STATE_UNSPECIFIED: _ClassVar[DataSubjectRequestStep.State]
+        STATE_PENDING: _ClassVar[DataSubjectRequestStep.State]
+        STATE_SUCCEEDED: _ClassVar[DataSubjectRequestStep.State]
+    STATE_UNSPECIFIED: DataSubjectRequestStep.State
+    STATE_PENDING: DataSubjectRequestStep.State
+    STATE_SUCCEEDED: DataSubjectRequestStep.State
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_TIME_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DATA_JSON_FIELD_NUMBER: _ClassVar[int]
+    service: str
+    state: DataSubjectRequestStep.State
+    attempt_count: int
+    last_error: _status_pb2.Status
+    next_attempt_time: _timestamp_pb2.Timestamp
+    complete_time: _timestamp_pb2.Timestamp
+    data_json: str
+    def __init__(self, service: _Optional[str] = ..., state: _Optional[_Union[DataSubjectRequestStep.State, str]] = ..., attempt_count: _Optional[int] = ..., last_error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., next_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data_json: _Optional[str] = ...) -> None: ...
+
+class CreateDataSubjectRequestRequest(_message.Message):
+    __slots__ = ("parent", "data_subject_request", "request_id")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    DATA_SUBJECT_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    data_subject_request: DataSubjectRequest
+    request_id: str
+    def __init__(self, parent: _Optional[str] = ..., data_subject_request: _Optional[_Union[DataSubjectRequest, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class GetDataSubjectRequestRequest(_message.Message):
+    __slots__ = ("name", "view")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    view: DataSubjectRequestView
+    def __init__(self, name: _Optional[str] = ..., view: _Optional[_Union[DataSubjectRequestView, str]] = ...) -> None: ...
+
+class ListDataSubjectRequestsRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token", "customer")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    customer: str
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., customer: _Optional[str] = ...) -> None: ...
+
+class ListDataSubjectRequestsResponse(_message.Message):
+    __slots__ = ("data_subject_requests", "next_page_token")
+    DATA_SUBJECT_REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    data_subject_requests: _containers.RepeatedCompositeFieldContainer[DataSubjectRequest]
+    next_page_token: str
+    def __init__(self, data_subject_requests: _Optional[_Iterable[_Union[DataSubjectRequest, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -68,6 +68,21 @@ class ConsentServiceStub:
                 request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsRequest.SerializeToString,
                 response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsResponse.FromString,
                 _registered_method=True)
+        self.CreateDataSubjectRequest = channel.unary_unary(
+                '/rapport.consent.v1.ConsentService/CreateDataSubjectRequest',
+                request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.CreateDataSubjectRequestRequest.SerializeToString,
+                response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.DataSubjectRequest.FromString,
+                _registered_method=True)
+        self.GetDataSubjectRequest = channel.unary_unary(
+                '/rapport.consent.v1.ConsentService/GetDataSubjectRequest',
+                request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.GetDataSubjectRequestRequest.SerializeToString,
+                response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.DataSubjectRequest.FromString,
+                _registered_method=True)
+        self.ListDataSubjectRequests = channel.unary_unary(
+                '/rapport.consent.v1.ConsentService/ListDataSubjectRequests',
+                request_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListDataSubjectRequestsRequest.SerializeToString,
+                response_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListDataSubjectRequestsResponse.FromString,
+                _registered_method=True)
 
 
 class ConsentServiceServicer:
@@ -123,6 +138,34 @@ class ConsentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateDataSubjectRequest(self, request, context):
+        """Starts a data subject request (GDPR articles 15 and 17, CCPA): an access
+        or an erasure of everything the suite holds on one customer. It runs in
+        the background, one step per service (identity, profile, decisioning,
+        delivery, consent), each retried with backoff until it succeeds, so no
+        request is ever left stuck; follow it with GetDataSubjectRequest. The
+        same `request_id` again returns the request it created.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDataSubjectRequest(self, request, context):
+        """Gets a data subject request with the state of each service's step (and,
+        with `DATA_SUBJECT_REQUEST_VIEW_FULL`, what an access request found).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDataSubjectRequests(self, request, context):
+        """Lists a workspace's data subject requests, newest first, without what
+        access requests found.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ConsentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +198,21 @@ def add_ConsentServiceServicer_to_server(servicer, server):
                     servicer.WatchConsentRecords,
                     request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsRequest.FromString,
                     response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsResponse.SerializeToString,
+            ),
+            'CreateDataSubjectRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateDataSubjectRequest,
+                    request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.CreateDataSubjectRequestRequest.FromString,
+                    response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.DataSubjectRequest.SerializeToString,
+            ),
+            'GetDataSubjectRequest': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDataSubjectRequest,
+                    request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.GetDataSubjectRequestRequest.FromString,
+                    response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.DataSubjectRequest.SerializeToString,
+            ),
+            'ListDataSubjectRequests': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDataSubjectRequests,
+                    request_deserializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListDataSubjectRequestsRequest.FromString,
+                    response_serializer=rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListDataSubjectRequestsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -323,6 +381,87 @@ class ConsentService:
             '/rapport.consent.v1.ConsentService/WatchConsentRecords',
             rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsRequest.SerializeToString,
             rapport_dot_consent_dot_v1_dot_consent__service__pb2.WatchConsentRecordsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateDataSubjectRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.consent.v1.ConsentService/CreateDataSubjectRequest',
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.CreateDataSubjectRequestRequest.SerializeToString,
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.DataSubjectRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDataSubjectRequest(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.consent.v1.ConsentService/GetDataSubjectRequest',
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.GetDataSubjectRequestRequest.SerializeToString,
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.DataSubjectRequest.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDataSubjectRequests(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.consent.v1.ConsentService/ListDataSubjectRequests',
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListDataSubjectRequestsRequest.SerializeToString,
+            rapport_dot_consent_dot_v1_dot_consent__service__pb2.ListDataSubjectRequestsResponse.FromString,
             options,
             channel_credentials,
             insecure,

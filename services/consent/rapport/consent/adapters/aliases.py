@@ -90,6 +90,16 @@ class AliasRepository:
             )
         )
 
+    async def erase_customers(self, workspace: str, customer_ids: Sequence[str]) -> None:
+        """Forget every alias from or to these customers (a data subject's erasure)."""
+        ids = sorted(customer_ids)
+        await self._connection.execute(
+            sa.delete(aliases).where(
+                aliases.c.workspace == workspace,
+                sa.or_(aliases.c.customer_id.in_(ids), aliases.c.survivor_id.in_(ids)),
+            )
+        )
+
     async def lock_follow(self, workspace: str) -> None:
         """One replica at a time applies a workspace's identity changes (PostgreSQL)."""
         key = advisory_key("consent", "identity-follow", workspace)

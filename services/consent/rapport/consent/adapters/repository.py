@@ -1,4 +1,5 @@
-"""The consent ledger on SQLAlchemy Core: append and read, never update or delete.
+"""The consent ledger on SQLAlchemy Core: append and read, never update; entries are
+deleted only by a data subject's erasure (``erase_customers``).
 
 Entries are read back leniently: a channel or state this version does not know
 (written by a newer one) becomes None, with a warning naming the entry, so one such
@@ -8,6 +9,7 @@ entry never makes a read fail (domain.model.ConsentEntry says what it means).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -27,6 +29,10 @@ from rapport.sqlstore import advisory_key, advisory_xact_locks, as_utc
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _log = logging.getLogger(__name__)
+
+# The workspace of the placeholders keeping an erased last position (no workspace id
+# is empty, so no read of a workspace ever sees one).
+ERASED_PLACEHOLDER_WORKSPACE = ""
 
 _newest_first_in_force = (ledger.c.effective_time.desc(), ledger.c.seq.desc())
 
@@ -202,6 +208,55 @@ class LedgerRepository:
             )
         )
         return [_entry(row) for row in rows]
+
+    async def entries_of_customers(
+        self, workspace: str, customer_ids: Sequence[str]
+    ) -> list[tuple[ConsentEntry, str | None]]:
+        """Every entry recorded for these customers, decisions and notices (with the id
+        a notice derives from; None for a decision), in ledger order."""
+        rows = await self._connection.execute(
+            sa.select(ledger)
+            .where(ledger.c.workspace == workspace, _customers_clause(customer_ids))
+            .order_by(ledger.c.seq)
+        )
+        return [(_entry(row), row.derived_from) for row in rows]
+
+    async def erase_customers(
+        self, workspace: str, customer_ids: Sequence[str], now: datetime
+    ) -> int:
+        """Delete every entry of these customers (a data subject's erasure); how many.
+
+        Ledger positions must never be given out twice nor go back (watchers hold them
+        as cursors; SQLite would reuse the highest rowid once deleted): when the
+        ledger's last entry goes, a placeholder outside every workspace keeps its
+        position, holding nothing about anyone."""
+        await advisory_xact_locks(self._connection, [ledger_lock_key(workspace)])
+        last = await self.last_seq()
+        erased = sa.and_(ledger.c.workspace == workspace, _customers_clause(customer_ids))
+        holds_last = await self._connection.scalar(
+            sa.select(ledger.c.seq).where(erased, ledger.c.seq == last)
+        )
+        result = await self._connection.execute(sa.delete(ledger).where(erased))
+        if holds_last is not None:
+            at = now.astimezone(UTC)
+            await self._connection.execute(
+                sa.insert(ledger).values(
+                    seq=last,
+                    id=uuid.uuid4().hex,
+                    workspace=ERASED_PLACEHOLDER_WORKSPACE,
+                    customer_id="",
+                    purpose="",
+                    channel="",
+                    state="",
+                    source="",
+                    notice_version="",
+                    proof="",
+                    effective_time=at,
+                    record_time=at,
+                    derived_from="",
+                )
+            )
+        return int(result.rowcount or 0)
 
     async def last_seq(self) -> int:
         value = await self._connection.scalar(sa.select(sa.func.max(ledger.c.seq)))

@@ -1,6 +1,7 @@
 """SQLAlchemy Core tables of the consent service.
 
-The ledger is append-only: the code has no UPDATE or DELETE path on it.
+The ledger is append-only: the code never updates an entry, and deletes entries only
+when a data subject's erasure asks for it (data_subject_requests.py).
 """
 
 from __future__ import annotations
@@ -67,4 +68,51 @@ identity_cursors = sa.Table(
     sa.Column("workspace", sa.String(128), primary_key=True),
     sa.Column("cursor", sa.String(64), nullable=False),
     sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Data subject requests (access, erasure), kept after they complete as the audit trail
+# (customer id, type, times, each service's status); what an access found is in the
+# steps' data_json until expire_time (migration 0003).
+data_subject_requests = sa.Table(
+    "consent_data_subject_requests",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("workspace", sa.String(128), nullable=False),
+    sa.Column("customer_id", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("block_identifiers", sa.Boolean(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    # AIP-155: the same id again returns this request (NULL: none given; NULLs never
+    # collide in the unique index).
+    sa.Column("request_id", sa.String(36), nullable=True),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("complete_time", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("expire_time", sa.DateTime(timezone=True), nullable=True),
+    # When a step is next due (NULL once the request succeeded): the worker's claim.
+    sa.Column("next_attempt_time", sa.DateTime(timezone=True), nullable=True),
+    # The replica working on the request, until leased_until (then another may).
+    sa.Column("lease_token", sa.String(32), nullable=True),
+    sa.Column("leased_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_consent_dsr_due", "next_attempt_time"),
+    sa.Index("ix_consent_dsr_list", "workspace", "create_time", "id"),
+    sa.Index("ix_consent_dsr_customer", "workspace", "customer_id", "create_time"),
+    sa.Index("ix_consent_dsr_expire", "expire_time"),
+    sa.Index("ux_consent_dsr_request_id", "workspace", "request_id", unique=True),
+)
+
+# One row per service taking part in a request.
+data_subject_request_steps = sa.Table(
+    "consent_data_subject_request_steps",
+    metadata,
+    sa.Column("request_id", sa.String(32), primary_key=True),
+    sa.Column("service", sa.String(16), primary_key=True),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempt_count", sa.Integer(), nullable=False),
+    # The last failure's google.rpc.Status code and message (NULL once it succeeded).
+    sa.Column("error_code", sa.Integer(), nullable=True),
+    sa.Column("error_message", sa.Text(), nullable=True),
+    sa.Column("next_attempt_time", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("complete_time", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("data_json", sa.Text(), nullable=True),
 )

@@ -15,6 +15,7 @@ CUSTOMER_PATTERN = "workspaces/{workspace}/customers/{customer}"
 CONSENT_RECORD_PATTERN = (
     "workspaces/{workspace}/customers/{customer}/consentRecords/{consent_record}"
 )
+DATA_SUBJECT_REQUEST_PATTERN = "workspaces/{workspace}/dataSubjectRequests/{data_subject_request}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,12 @@ class ConsentRecordName:
     workspace: str
     customer: str
     consent_record: str
+
+
+@dataclass(frozen=True, slots=True)
+class DataSubjectRequestName:
+    workspace: str
+    data_subject_request: str
 
 
 def workspace_name(workspace: str) -> str:
@@ -47,6 +54,19 @@ def consent_record_name(workspace: str, customer: str, consent_record: str) -> s
     )
 
 
+def data_subject_request_name(workspace: str, data_subject_request: str) -> str:
+    return format_name(
+        DATA_SUBJECT_REQUEST_PATTERN,
+        workspace=workspace,
+        data_subject_request=data_subject_request,
+    )
+
+
+def profile_name(workspace: str, customer: str) -> str:
+    """Profile's name of a customer's profile (its EraseProfile and ExportProfile)."""
+    return f"{customer_name(workspace, customer)}/profile"
+
+
 def parse_workspace(value: str, *, field: str) -> str:
     """The workspace id of `workspaces/{workspace}`."""
     return parse_name(WORKSPACE_PATTERN, value, field=field)["workspace"]
@@ -60,3 +80,8 @@ def parse_customer(value: str, *, field: str) -> CustomerName:
 def parse_consent_record(value: str, *, field: str) -> ConsentRecordName:
     ids = parse_name(CONSENT_RECORD_PATTERN, value, field=field)
     return ConsentRecordName(ids["workspace"], ids["customer"], ids["consent_record"])
+
+
+def parse_data_subject_request(value: str, *, field: str) -> DataSubjectRequestName:
+    ids = parse_name(DATA_SUBJECT_REQUEST_PATTERN, value, field=field)
+    return DataSubjectRequestName(ids["workspace"], ids["data_subject_request"])

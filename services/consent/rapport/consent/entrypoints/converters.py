@@ -8,9 +8,18 @@ validated by the service layer.
 
 from __future__ import annotations
 
+from google.rpc import status_pb2
 from rapport.consent.domain.model import Channel, ConsentDecision, ConsentEntry, ConsentState
+from rapport.consent.domain.subject_requests import (
+    RequestState,
+    RequestType,
+    Step,
+    StepState,
+    SubjectRequest,
+)
 from rapport.consent.service_layer import commands
 from rapport.consent.service_layer.handlers import ConsentRecordsPage
+from rapport.consent.service_layer.subject_requests import SubjectRequestsPage
 from rapport.consent.service_layer.watch import WatchedEntry
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.errors import InvalidArgument
@@ -173,4 +182,111 @@ def watch_consent_records_response(watched: WatchedEntry) -> pb.WatchConsentReco
         consent_record=consent_record(watched.entry),
         cursor=str(watched.cursor),
         skipped_record_count=min(watched.skipped, 2**31 - 1),
+    )
+
+
+# --- data subject requests ----------------------------------------------------------------
+
+_REQUEST_TYPES = {
+    pb.DATA_SUBJECT_REQUEST_TYPE_ACCESS: RequestType.ACCESS,
+    pb.DATA_SUBJECT_REQUEST_TYPE_ERASURE: RequestType.ERASURE,
+}
+_REQUEST_TYPE_NUMBERS = {value: number for number, value in _REQUEST_TYPES.items()}
+_REQUEST_STATE_NUMBERS = {
+    RequestState.RUNNING: pb.DataSubjectRequest.STATE_RUNNING,
+    RequestState.SUCCEEDED: pb.DataSubjectRequest.STATE_SUCCEEDED,
+}
+_STEP_STATE_NUMBERS = {
+    StepState.PENDING: pb.DataSubjectRequestStep.STATE_PENDING,
+    StepState.SUCCEEDED: pb.DataSubjectRequestStep.STATE_SUCCEEDED,
+}
+_VIEWS = {
+    pb.DATA_SUBJECT_REQUEST_VIEW_UNSPECIFIED: False,
+    pb.DATA_SUBJECT_REQUEST_VIEW_BASIC: False,
+    pb.DATA_SUBJECT_REQUEST_VIEW_FULL: True,
+}
+
+
+def _request_type(number: int, field: str) -> RequestType | None:
+    if number == pb.DATA_SUBJECT_REQUEST_TYPE_UNSPECIFIED:
+        return None
+    try:
+        return _REQUEST_TYPES[number]
+    except KeyError:
+        raise InvalidArgument(field, f"unknown data subject request type {number}") from None
+
+
+def create_data_subject_request_command(
+    request: pb.CreateDataSubjectRequestRequest,
+) -> commands.CreateDataSubjectRequest:
+    subject = request.data_subject_request
+    return commands.CreateDataSubjectRequest(
+        parent=request.parent,
+        customer=subject.customer,
+        type=_request_type(subject.type, "data_subject_request.type"),
+        block_identifiers=subject.block_identifiers,
+        request_id=request.request_id,
+    )
+
+
+def get_data_subject_request_command(
+    request: pb.GetDataSubjectRequestRequest,
+) -> commands.GetDataSubjectRequest:
+    if request.view not in _VIEWS:
+        raise InvalidArgument("view", f"unknown view {request.view}")
+    return commands.GetDataSubjectRequest(name=request.name, full=_VIEWS[request.view])
+
+
+def list_data_subject_requests_command(
+    request: pb.ListDataSubjectRequestsRequest,
+) -> commands.ListDataSubjectRequests:
+    return commands.ListDataSubjectRequests(
+        parent=request.parent,
+        page_size=request.page_size,
+        page_token=request.page_token,
+        customer=request.customer,
+    )
+
+
+def _step(step: Step, full: bool) -> pb.DataSubjectRequestStep:
+    message = pb.DataSubjectRequestStep(
+        service=step.service.value,
+        state=_STEP_STATE_NUMBERS[step.state],
+        attempt_count=min(step.attempt_count, 2**31 - 1),
+        data_json=step.data_json if full else "",
+    )
+    if step.last_error is not None:
+        message.last_error.CopyFrom(
+            status_pb2.Status(code=step.last_error.code, message=step.last_error.message)
+        )
+    if step.next_attempt_time is not None:
+        message.next_attempt_time.CopyFrom(to_timestamp(step.next_attempt_time))
+    if step.complete_time is not None:
+        message.complete_time.CopyFrom(to_timestamp(step.complete_time))
+    return message
+
+
+def data_subject_request(request: SubjectRequest, *, full: bool = False) -> pb.DataSubjectRequest:
+    message = pb.DataSubjectRequest(
+        name=request.name,
+        customer=request.customer_name,
+        type=_REQUEST_TYPE_NUMBERS[request.type],
+        block_identifiers=request.block_identifiers,
+        state=_REQUEST_STATE_NUMBERS[request.state],
+        steps=[_step(step, full) for step in request.steps],
+        create_time=to_timestamp(request.create_time),
+    )
+    if request.complete_time is not None:
+        message.complete_time.CopyFrom(to_timestamp(request.complete_time))
+    if request.expire_time is not None:
+        message.expire_time.CopyFrom(to_timestamp(request.expire_time))
+    return message
+
+
+def list_data_subject_requests_response(
+    page: SubjectRequestsPage,
+) -> pb.ListDataSubjectRequestsResponse:
+    return pb.ListDataSubjectRequestsResponse(
+        data_subject_requests=[data_subject_request(r) for r in page.requests],
+        next_page_token=page.next_page_token,
     )

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 from rapport.consent.entrypoints import converters
-from rapport.consent.service_layer import handlers, watch
+from rapport.consent.service_layer import handlers, subject_requests, watch
 from rapport.consent.service_layer.dependencies import Dependencies
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.consent.v1 import consent_service_pb2_grpc as pb_grpc
@@ -57,3 +57,24 @@ class ConsentServicer(pb_grpc.ConsentServiceServicer):
         command = converters.watch_consent_records_command(request)
         async for watched in await watch.watch_consent_records(command, self._deps):
             yield converters.watch_consent_records_response(watched)
+
+    async def CreateDataSubjectRequest(  # noqa: N802
+        self, request: pb.CreateDataSubjectRequestRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DataSubjectRequest:
+        command = converters.create_data_subject_request_command(request)
+        created = await subject_requests.create_data_subject_request(command, self._deps)
+        return converters.data_subject_request(created)
+
+    async def GetDataSubjectRequest(  # noqa: N802
+        self, request: pb.GetDataSubjectRequestRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DataSubjectRequest:
+        command = converters.get_data_subject_request_command(request)
+        found = await subject_requests.get_data_subject_request(command, self._deps)
+        return converters.data_subject_request(found, full=command.full)
+
+    async def ListDataSubjectRequests(  # noqa: N802
+        self, request: pb.ListDataSubjectRequestsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListDataSubjectRequestsResponse:
+        command = converters.list_data_subject_requests_command(request)
+        page = await subject_requests.list_data_subject_requests(command, self._deps)
+        return converters.list_data_subject_requests_response(page)

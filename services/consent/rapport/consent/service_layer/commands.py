@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from rapport.consent.domain.model import Channel, ConsentState
+from rapport.consent.domain.subject_requests import RequestType
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +53,27 @@ class CheckConsent:
 class BatchCheckConsent:
     parent: str
     requests: tuple[CheckConsent, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateDataSubjectRequest:
+    parent: str
+    customer: str
+    type: RequestType | None
+    block_identifiers: bool = False
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GetDataSubjectRequest:
+    name: str
+    # The FULL view: with what access requests found.
+    full: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ListDataSubjectRequests:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+    customer: str = ""

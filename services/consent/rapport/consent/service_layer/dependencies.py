@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from rapport.commitwatch import CommitNotifier
 from rapport.consent.adapters.cache import StateCache
+from rapport.consent.adapters.subject_rights import SubjectRightsPeer
+from rapport.consent.domain.subject_requests import RetryPolicy
 from rapport.consent.service_layer.unit_of_work import ConsentUnitOfWork
 from rapport.pagination import PageTokens
 
@@ -42,3 +46,12 @@ class Dependencies:
     # are looked for.
     watch_batch_size: int = 500
     watch_poll_seconds: float = 1.0
+    # Data subject requests: the other services of this deployment (one step each, plus
+    # consent's own), the backoff of failed steps, how long what an access found is
+    # kept after it completed, the jitter's random draw (a test fixes it).
+    subject_rights: Sequence[SubjectRightsPeer] = ()
+    subject_request_retry: RetryPolicy = field(default_factory=RetryPolicy)
+    access_retention: timedelta = timedelta(days=30)
+    uniform: Callable[[float, float], float] = random.uniform
+    # Set when a request is created: the worker looks for work at once.
+    subject_request_created: asyncio.Event = field(default_factory=asyncio.Event)

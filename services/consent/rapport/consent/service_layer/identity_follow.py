@@ -4,7 +4,8 @@ workspace, from a cursor stored in consent's database.
 MERGED: each merged customer answers as the survivor from then on (an alias; its
 entries stay where they were recorded). UNMERGED: the restored customers' aliases go,
 so the answers split back exactly. CREATED, ERASED and RULES_UPDATED change nothing
-here (the ledger is the proof of what each customer said, kept through an erasure).
+here (the ledger is the proof of what each customer said, kept through identity's own
+erasure; a data subject request's erasure deletes it: subject_request_worker.py).
 
 When a merge or an unmerge turns a customer's answer for a (purpose, channel) from
 granted to denied, a notice is appended to the ledger for that customer (an entry with

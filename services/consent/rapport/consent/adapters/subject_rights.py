@@ -1,0 +1,267 @@
+"""The other services' erase and export methods, as one small port per service
+(contracts rapport.<service>.v1 only), for data subject requests.
+
+NOT_FOUND from a service (the customer is unknown to it, or already erased) means it
+holds nothing: an erasure is done, an export is the service's sections, empty. Any
+other failure is raised as PeerCallFailed with the service's status code and message,
+for the step to be tried again later. Every call has its own deadline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from rapport.config import ServiceSettings
+from rapport.consent.domain import names
+from rapport.consent.domain.subject_requests import Service, StepError
+from rapport.decisioning.v1 import decisioning_service_pb2 as decisioning_pb
+from rapport.decisioning.v1 import decisioning_service_pb2_grpc as decisioning_grpc
+from rapport.delivery.v1 import delivery_service_pb2 as delivery_pb
+from rapport.delivery.v1 import delivery_service_pb2_grpc as delivery_grpc
+from rapport.grpcclients import open_channel
+from rapport.identity.v1 import identity_service_pb2 as identity_pb
+from rapport.identity.v1 import identity_service_pb2_grpc as identity_grpc
+from rapport.profile.v1 import profile_service_pb2 as profile_pb
+from rapport.profile.v1 import profile_service_pb2_grpc as profile_grpc
+
+R = TypeVar("R")
+
+# google.rpc.Code INTERNAL: what a service answered that consent cannot use.
+_INTERNAL = grpc.StatusCode.INTERNAL.value[0]
+# Export pages asked for at once (the contracts' maximum).
+_PAGE_SIZE = 1000
+
+
+class PeerCallFailed(Exception):
+    """A service's call failed other than with NOT_FOUND: try the step again later."""
+
+    def __init__(self, error: StepError) -> None:
+        super().__init__(f"{error.code}: {error.message}")
+        self.error = error
+
+
+class SubjectRightsPeer(Protocol):
+    """One service's part of data subject requests."""
+
+    service: Service
+
+    async def erase(self, workspace: str, customer_id: str, block_identifiers: bool) -> None:
+        """Everything the service holds on the customer erased (done if it holds nothing)."""
+        ...
+
+    async def export(self, workspace: str, customer_id: str) -> dict[str, Any]:
+        """Everything the service holds on the customer, as one JSON object."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def _as_json(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+class _GrpcPeer:
+    """A channel to one service, and its calls' error handling."""
+
+    service: Service
+
+    def __init__(self, address: str, settings: ServiceSettings, deadline_seconds: float) -> None:
+        self._channel = open_channel(address, settings)
+        self._deadline = deadline_seconds
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def _call(self, method: Callable[..., Awaitable[R]], request: Message) -> R | None:
+        """The response; None for NOT_FOUND; PeerCallFailed for anything else."""
+        try:
+            return await method(request, timeout=self._deadline)
+        except grpc.aio.AioRpcError as err:
+            if err.code() is grpc.StatusCode.NOT_FOUND:
+                return None
+            raise PeerCallFailed(StepError(err.code().value[0], err.details() or "")) from None
+
+    async def _pages(
+        self, fetch: Callable[[str], Awaitable[Message | None]]
+    ) -> list[Message] | None:
+        """Every page of an export (None for NOT_FOUND on the first page)."""
+        pages: list[Message] = []
+        token, seen = "", set()
+        while True:
+            page = await fetch(token)
+            if page is None:
+                # Also on a later page: erased meanwhile, what was read is held no more.
+                return None
+            pages.append(page)
+            token = page.next_page_token  # type: ignore[attr-defined]
+            if not token:
+                return pages
+            if token in seen:
+                raise PeerCallFailed(
+                    StepError(_INTERNAL, f"{self.service} repeated an export page token")
+                )
+            seen.add(token)
+
+
+class IdentitySubjectRights(_GrpcPeer):
+    service = Service.IDENTITY
+
+    def __init__(self, address: str, settings: ServiceSettings, deadline_seconds: float) -> None:
+        super().__init__(address, settings, deadline_seconds)
+        self._stub = identity_grpc.IdentityServiceStub(self._channel)
+
+    async def erase(self, workspace: str, customer_id: str, block_identifiers: bool) -> None:
+        await self._call(
+            self._stub.EraseCustomer,
+            identity_pb.EraseCustomerRequest(
+                name=names.customer_name(workspace, customer_id),
+                block_identifiers=block_identifiers,
+            ),
+        )
+
+    async def export(self, workspace: str, customer_id: str) -> dict[str, Any]:
+        customer = await self._call(
+            self._stub.GetCustomer,
+            identity_pb.GetCustomerRequest(name=names.customer_name(workspace, customer_id)),
+        )
+        return {"customer": _as_json(customer) if customer is not None else {}}
+
+
+class ProfileSubjectRights(_GrpcPeer):
+    service = Service.PROFILE
+
+    def __init__(self, address: str, settings: ServiceSettings, deadline_seconds: float) -> None:
+        super().__init__(address, settings, deadline_seconds)
+        self._stub = profile_grpc.ProfileServiceStub(self._channel)
+
+    async def erase(self, workspace: str, customer_id: str, block_identifiers: bool) -> None:
+        await self._call(
+            self._stub.EraseProfile,
+            profile_pb.EraseProfileRequest(name=names.profile_name(workspace, customer_id)),
+        )
+
+    async def export(self, workspace: str, customer_id: str) -> dict[str, Any]:
+        name = names.profile_name(workspace, customer_id)
+        pages = await self._pages(
+            lambda token: self._call(
+                self._stub.ExportProfile,
+                profile_pb.ExportProfileRequest(name=name, page_size=_PAGE_SIZE, page_token=token),
+            )
+        )
+        if pages is None:
+            return {
+                "profile": {},
+                "traits": {},
+                "events": [],
+                "group_memberships": [],
+                "merged_customers": [],
+            }
+        # The first page holds every section; later ones more events.
+        merged: dict[str, Any] | None = None
+        for page in pages:
+            data = self._page_json(page)
+            if merged is None:
+                merged = data
+                merged.setdefault("events", [])
+            else:
+                merged["events"].extend(data.get("events") or [])
+        return merged or {}
+
+    def _page_json(self, page: Message) -> dict[str, Any]:
+        try:
+            data = json.loads(page.data_json)  # type: ignore[attr-defined]
+        except ValueError:
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("events", []), list):
+            raise PeerCallFailed(StepError(_INTERNAL, "profile's export is not a JSON object"))
+        return data
+
+
+class DecisioningSubjectRights(_GrpcPeer):
+    service = Service.DECISIONING
+
+    def __init__(self, address: str, settings: ServiceSettings, deadline_seconds: float) -> None:
+        super().__init__(address, settings, deadline_seconds)
+        self._stub = decisioning_grpc.DecisioningServiceStub(self._channel)
+
+    async def erase(self, workspace: str, customer_id: str, block_identifiers: bool) -> None:
+        await self._call(
+            self._stub.EraseCustomerDecisions,
+            decisioning_pb.EraseCustomerDecisionsRequest(
+                parent=names.workspace_name(workspace),
+                customer=names.customer_name(workspace, customer_id),
+            ),
+        )
+
+    async def export(self, workspace: str, customer_id: str) -> dict[str, Any]:
+        parent = names.workspace_name(workspace)
+        customer = names.customer_name(workspace, customer_id)
+        pages = await self._pages(
+            lambda token: self._call(
+                self._stub.ExportCustomerDecisions,
+                decisioning_pb.ExportCustomerDecisionsRequest(
+                    parent=parent, customer=customer, page_size=_PAGE_SIZE, page_token=token
+                ),
+            )
+        )
+        exported: dict[str, list[Any]] = {
+            "decisions": [],
+            "outcomes": [],
+            "model_contributions": [],
+        }
+        for page in pages or []:
+            for section, items in exported.items():
+                items.extend(_as_json(item) for item in getattr(page, section))
+        return exported
+
+
+class DeliverySubjectRights(_GrpcPeer):
+    service = Service.DELIVERY
+
+    def __init__(self, address: str, settings: ServiceSettings, deadline_seconds: float) -> None:
+        super().__init__(address, settings, deadline_seconds)
+        self._stub = delivery_grpc.DeliveryServiceStub(self._channel)
+
+    async def erase(self, workspace: str, customer_id: str, block_identifiers: bool) -> None:
+        await self._call(
+            self._stub.EraseCustomerMessages,
+            delivery_pb.EraseCustomerMessagesRequest(
+                parent=names.customer_name(workspace, customer_id)
+            ),
+        )
+
+    async def export(self, workspace: str, customer_id: str) -> dict[str, Any]:
+        customer = names.customer_name(workspace, customer_id)
+        pages = await self._pages(
+            lambda token: self._call(
+                self._stub.ExportCustomerMessages,
+                delivery_pb.ExportCustomerMessagesRequest(
+                    parent=customer, page_size=_PAGE_SIZE, page_token=token
+                ),
+            )
+        )
+        return {"messages": [_as_json(m) for page in pages or [] for m in page.messages]}
+
+
+_PEER_KINDS: dict[Service, Callable[[str, ServiceSettings, float], SubjectRightsPeer]] = {
+    Service.IDENTITY: IdentitySubjectRights,
+    Service.PROFILE: ProfileSubjectRights,
+    Service.DECISIONING: DecisioningSubjectRights,
+    Service.DELIVERY: DeliverySubjectRights,
+}
+
+
+def subject_rights_peers(
+    addresses: dict[Service, str], settings: ServiceSettings, deadline_seconds: float
+) -> list[SubjectRightsPeer]:
+    """The ports of the services this deployment names (an empty address: not part of it)."""
+    return [
+        _PEER_KINDS[service](address, settings, deadline_seconds)
+        for service, address in addresses.items()
+        if address
+    ]

@@ -1,0 +1,280 @@
+"""Carrying out data subject requests: a background task of every consent replica.
+
+Each pass claims due requests with a lease (so two replicas never work on one request
+at once, and a replica killed mid-step leaves it to another once the lease lapsed),
+attempts their due steps (the services' erase or export methods, and consent's own
+ledger), and records each step's result under that lease. A failed step stays pending
+with its error and its next attempt time (exponential backoff, full jitter): it is
+retried forever, never dropped. Each step ends within a bound shorter than the lease.
+A stored request this version cannot read is logged and skipped; it never stops the
+worker, nor does the database being away (the pass is tried again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from rapport.consent.adapters.cache import CacheInvalidationError
+from rapport.consent.adapters.data_subject_requests import Claimed
+from rapport.consent.adapters.subject_rights import PeerCallFailed, SubjectRightsPeer
+from rapport.consent.domain.subject_requests import (
+    CODE_DEADLINE_EXCEEDED,
+    CODE_INTERNAL,
+    CODE_UNAVAILABLE,
+    RequestType,
+    Service,
+    Step,
+    StepError,
+    SubjectRequest,
+    consent_export,
+)
+from rapport.sqlstore import database_unreachable, run_with_retries
+
+from .dependencies import Dependencies
+from .unit_of_work import ConsentUnitOfWork
+
+_log = logging.getLogger(__name__)
+
+# Requests claimed by one pass (their due steps run concurrently).
+CLAIM_BATCH = 20
+# A step must end within this share of the lease: the rest is the margin for recording
+# its result before another replica could take the request over.
+_STEP_SHARE_OF_LEASE = 0.8
+
+
+class SubjectRequestWorker:
+    """A ServiceParts background task (``run``)."""
+
+    def __init__(
+        self,
+        deps: Dependencies,
+        *,
+        poll_seconds: float = 1.0,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self._deps = deps
+        self._poll = poll_seconds
+        self._lease = lease
+        self._step_timeout = lease.total_seconds() * _STEP_SHARE_OF_LEASE
+        self._peers: dict[Service, SubjectRightsPeer] = {p.service: p for p in deps.subject_rights}
+
+    async def run(self) -> None:
+        created = self._deps.subject_request_created
+        while True:
+            created.clear()
+            try:
+                claimed = await self.pass_once()
+            except Exception as err:  # the database away...: the next pass tries again
+                claimed = 0
+                _log.warning(
+                    "data subject request pass failed: trying again",
+                    extra={"error_reason": type(err).__name__},
+                )
+            if claimed:
+                continue  # more may be due (an erasure's steps after identity's)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await created.wait()
+
+    async def pass_once(self) -> int:
+        """Prune expired access results, claim due requests and work on them; how many
+        requests were claimed."""
+        deps = self._deps
+        now = deps.clock()
+        token = uuid.uuid4().hex
+
+        async def prune_and_claim(uow: ConsentUnitOfWork) -> tuple[int, list[Claimed]]:
+            # One transaction for both: on SQLite every write takes the one write lock.
+            pruned = await uow.subject_requests.prune_expired(now)
+            claimed = await uow.subject_requests.claim_due(
+                deps.workspaces,
+                now,
+                CLAIM_BATCH,
+                lease_token=token,
+                leased_until=now + self._lease,
+            )
+            return pruned, claimed
+
+        pruned, claimed = await run_with_retries(deps.uow_factory, prune_and_claim)
+        if pruned:
+            _log.info("expired access results deleted", extra={"count": pruned})
+        readable: list[SubjectRequest] = []
+        for item in claimed:
+            if item.request is None:
+                # Left leased: it is claimed again (and skipped again) once the lease
+                # lapsed, or read by a newer replica.
+                _log.warning(
+                    "data subject request skipped: this version cannot read it",
+                    extra={
+                        "resource": item.id,
+                        "error_reason": item.error.why if item.error else "",
+                    },
+                )
+            else:
+                readable.append(item.request)
+        outcomes = await asyncio.gather(
+            *(self._work(request, token) for request in readable), return_exceptions=True
+        )
+        for request, outcome in zip(readable, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                # Its lease lapses and the request is claimed again: nothing is lost.
+                _log.warning(
+                    "data subject request left for a later pass",
+                    extra={"resource": request.name, "error_reason": type(outcome).__name__},
+                )
+            elif isinstance(outcome, BaseException):
+                raise outcome
+        return len(claimed)
+
+    async def _work(self, request: SubjectRequest, token: str) -> None:
+        """Attempt the request's due steps together, each result recorded as soon as
+        it is known; then end the lease (steps that became due meanwhile, an erasure's
+        after identity's, are claimed by the next pass at once)."""
+        deps = self._deps
+        due = request.due_steps(deps.clock())
+        outcomes = await asyncio.gather(
+            *(self._attempt_and_record(request, step, token) for step in due),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                # A result that could not be recorded (the database away): the step
+                # runs again once the lease lapsed; the others were recorded.
+                raise outcome
+        released = await run_with_retries(
+            deps.uow_factory, lambda uow: uow.subject_requests.release(request.id, token)
+        )
+        if not released:
+            _log.warning(
+                "data subject request taken over by another replica meanwhile",
+                extra={"resource": request.name},
+            )
+
+    async def _attempt_and_record(self, request: SubjectRequest, step: Step, token: str) -> None:
+        deps = self._deps
+        result = await self._attempt(request, step)
+
+        async def record(uow: ConsentUnitOfWork) -> tuple[bool, bool]:
+            """(recorded, the request completed with it)."""
+            current = await uow.subject_requests.leased(request.id, token)
+            if current is None:
+                return False, False  # the lease lapsed and another replica took over
+            updated = current.with_steps([result], deps.access_retention)
+            await uow.subject_requests.save_step(updated, result)
+            return True, current.complete_time is None and updated.complete_time is not None
+
+        recorded, completed = await run_with_retries(deps.uow_factory, record)
+        if not recorded:
+            _log.warning(
+                "data subject request step result dropped: the lease lapsed",
+                extra={"resource": request.name, "action": step.service.value},
+            )
+        elif completed:
+            _log.info(
+                "data subject request succeeded",
+                extra={
+                    "resource": request.name,
+                    "customer": request.customer_id,
+                    "action": request.type.value,
+                },
+            )
+
+    async def _attempt(self, request: SubjectRequest, step: Step) -> Step:
+        deps = self._deps
+        try:
+            async with asyncio.timeout(self._step_timeout):
+                data = await self._run(request, step.service)
+        except PeerCallFailed as failure:
+            error = failure.error
+        except TimeoutError:
+            error = StepError(
+                CODE_DEADLINE_EXCEEDED, f"the step did not end within {self._step_timeout:g}s"
+            )
+        except CacheInvalidationError as exc:
+            error = StepError(
+                CODE_UNAVAILABLE, f"consent's cache could not be invalidated ({exc.cause_name})"
+            )
+        except Exception as exc:
+            # Never a reason to stop: the step shows it and is tried again.
+            code = CODE_UNAVAILABLE if database_unreachable(exc) else CODE_INTERNAL
+            if code == CODE_INTERNAL:
+                _log.exception(
+                    "data subject request step failed unexpectedly",
+                    extra={"resource": request.name, "action": step.service.value},
+                )
+            error = StepError(code, f"consent: {type(exc).__name__}")
+        else:
+            text = json.dumps(data, separators=(",", ":")) if data is not None else ""
+            return step.succeeded(deps.clock(), text)
+        attempts = step.attempt_count + 1
+        delay = deps.subject_request_retry.delay(attempts, deps.uniform)
+        _log.warning(
+            "data subject request step will be retried",
+            extra={
+                "resource": request.name,
+                "action": step.service.value,
+                "attempt": attempts,
+                "error_reason": str(error.code),
+            },
+        )
+        return step.failed(deps.clock(), error, delay)
+
+    async def _run(self, request: SubjectRequest, service: Service) -> dict[str, Any] | None:
+        """The step's work: the export for an access, None for an erasure."""
+        if service is Service.CONSENT:
+            if request.type is RequestType.ACCESS:
+                return await export_consent(request, self._deps)
+            await erase_consent(request, self._deps)
+            return None
+        peer = self._peers.get(service)
+        if peer is None:
+            # A step planned when this deployment called the service; it no longer does.
+            raise PeerCallFailed(
+                StepError(CODE_UNAVAILABLE, f"{service.value} is not configured in consent")
+            )
+        if request.type is RequestType.ACCESS:
+            return await peer.export(request.workspace, request.customer_id)
+        await peer.erase(request.workspace, request.customer_id, request.block_identifiers)
+        return None
+
+
+async def export_consent(request: SubjectRequest, deps: Dependencies) -> dict[str, Any]:
+    """Consent's part of an access: the ledger of the customer's group, in one snapshot."""
+    async with deps.uow_factory(snapshot=True) as uow:
+        group = await uow.aliases.group(request.workspace, request.customer_id)
+        members = sorted({*group, request.customer_id})
+        entries = await uow.ledger.entries_of_customers(request.workspace, members)
+    return consent_export(request.workspace, request.customer_id, members, entries)
+
+
+async def erase_consent(request: SubjectRequest, deps: Dependencies) -> Sequence[str]:
+    """Consent's part of an erasure: the ledger entries and aliases of the customer's
+    group, and what earlier access requests for them found; then their cached states
+    (fenced before the commit, as RecordConsent does, so no replica answers from a
+    state cached before). Doing it again changes nothing more."""
+    workspace = request.workspace
+
+    async def attempt(uow: ConsentUnitOfWork) -> tuple[list[str], str | None, int]:
+        group = await uow.aliases.group(workspace, request.customer_id)
+        members = sorted({*group, request.customer_id})
+        erased = await uow.ledger.erase_customers(workspace, members, deps.clock())
+        await uow.aliases.erase_customers(workspace, members)
+        await uow.subject_requests.erase_access_results(workspace, members)
+        fence = await deps.cache.fence(workspace, members)
+        return members, fence, erased
+
+    members, fence, erased = await run_with_retries(deps.uow_factory, attempt)
+    for customer_id in members:
+        await deps.cache.invalidate(workspace, customer_id, fence)
+    _log.info(
+        "consent ledger erased for a data subject request",
+        extra={"resource": request.name, "customer": request.customer_id, "count": erased},
+    )
+    return members
