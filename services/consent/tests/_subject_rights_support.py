@@ -69,6 +69,9 @@ class FakeIdentity(_Fake, ipb_grpc.IdentityServiceServicer):
     def __init__(self, journal: Journal) -> None:
         super().__init__(journal)
         self.blocked: list[bool] = []
+        # Customer name -> (the survivor GetCustomer answers, the customers merged into
+        # it); a customer absent here is its own survivor with one `-old` merged in.
+        self.merges: dict[str, tuple[str, list[str]]] = {}
 
     async def EraseCustomer(self, request: ipb.EraseCustomerRequest, context: Any):  # noqa: N802
         await self._enter("EraseCustomer", request.name, context)
@@ -83,7 +86,8 @@ class FakeIdentity(_Fake, ipb_grpc.IdentityServiceServicer):
 
     async def GetCustomer(self, request: ipb.GetCustomerRequest, context: Any):  # noqa: N802
         await self._enter("GetCustomer", request.name, context)
-        return ipb.Customer(name=request.name, merged_customers=[f"{request.name}-old"])
+        survivor, merged = self.merges.get(request.name, (request.name, [f"{request.name}-old"]))
+        return ipb.Customer(name=survivor, merged_customers=merged)
 
 
 class FakeProfile(_Fake, ppb_grpc.ProfileServiceServicer):

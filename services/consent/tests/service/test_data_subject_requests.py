@@ -68,12 +68,22 @@ async def test_erasure_runs_identity_first_then_every_other_service(
     assert all(s.state == STEP_PENDING for s in created.steps)
 
     done = await until_succeeded(dsr_stub, created.name)
-    assert peers.journal.calls[0] == ("identity", "EraseCustomer", customer)
-    assert sorted(s for s, _m, _c in peers.journal.calls[1:]) == [
-        "decisioning",
-        "delivery",
-        "profile",
+    merged = f"{customer}-old"  # the fake identity's merge into the customer
+    assert peers.journal.calls[:2] == [
+        ("identity", "GetCustomer", customer),
+        ("identity", "EraseCustomer", customer),
     ]
+    # Each covered id is asked about: decisioning and delivery do not follow merges.
+    assert sorted(peers.journal.calls[2:]) == sorted(
+        (service, method, name)
+        for service, method in [
+            ("profile", "EraseProfile"),
+            ("decisioning", "EraseCustomerDecisions"),
+            ("delivery", "EraseCustomerMessages"),
+        ]
+        for name in (customer, merged)
+    )
+    assert list(done.covered_customers) == [customer, merged]
     assert peers.identity.blocked == [True]
     assert all(s.state == STEP_SUCCEEDED and s.attempt_count == 1 for s in done.steps)
     assert done.complete_time.ToDatetime(tzinfo=UTC) == clock.now
@@ -107,7 +117,54 @@ async def test_erasure_waits_for_identity_while_identity_fails(
     identity = step(done, "identity")
     assert identity.attempt_count == 2 and not identity.HasField("last_error")
     assert not identity.HasField("next_attempt_time")
-    assert len(peers.journal.calls) == 5
+    # GetCustomer failed, then GetCustomer and EraseCustomer, then three services
+    # asked about the customer and the one merged into it.
+    assert len(peers.journal.calls) == 9
+
+
+async def test_erasure_of_a_merged_away_customer_covers_the_whole_person(
+    dsr_stub: pb_grpc.ConsentServiceStub, peers: Peers
+) -> None:
+    # c_old was merged into the survivor, which also absorbed c_other: identity refuses
+    # to erase a merged-away customer (CUSTOMER_MERGED), and decisioning and delivery
+    # keep what they hold under each old id.
+    old, survivor, other = customer_name(), customer_name(), customer_name()
+    peers.identity.merges[old] = (survivor, [old, other])
+    for name in (old, survivor, other):
+        peers.hold_everywhere(name)
+    created = await create(dsr_stub, old, ERASURE)
+
+    done = await until_succeeded(dsr_stub, created.name)
+    assert list(done.covered_customers) == [survivor, old, other]
+    assert peers.journal.of("identity", "EraseCustomer") == [survivor]
+    for service, method in [
+        ("profile", "EraseProfile"),
+        ("decisioning", "EraseCustomerDecisions"),
+        ("delivery", "EraseCustomerMessages"),
+    ]:
+        assert sorted(peers.journal.of(service, method)) == sorted([old, survivor, other])
+        fake = getattr(peers, service)
+        assert not fake.held & {old, survivor, other}
+
+
+async def test_access_of_a_merged_customer_exports_every_id(
+    dsr_stub: pb_grpc.ConsentServiceStub, peers: Peers
+) -> None:
+    old, survivor = customer_name(), customer_name()
+    peers.identity.merges[old] = (survivor, [old])
+    for name in (old, survivor):
+        peers.hold_everywhere(name)
+    created = await create(dsr_stub, old, ACCESS)
+
+    done = await until_succeeded(dsr_stub, created.name, FULL)
+    assert list(done.covered_customers) == [survivor, old]
+    # Identity first (it finds whom the request covers), then the others.
+    assert peers.journal.calls[0] == ("identity", "GetCustomer", old)
+    assert sorted(peers.journal.of("delivery")) == sorted([old, survivor])
+    assert len(step_data(done, "delivery")["messages"]) == 2
+    assert len(step_data(done, "decisioning")["decisions"]) == 4
+    # Profile keeps the person under the survivor: asked once.
+    assert peers.journal.of("profile", "ExportProfile")[0] == survivor
 
 
 async def test_not_found_from_a_service_means_it_holds_nothing(

@@ -77,9 +77,23 @@ def test_erasure_without_identity_runs_everything_at_once() -> None:
     assert _services(request.due_steps(NOW)) == [Service.PROFILE, Service.CONSENT]
 
 
-def test_access_steps_are_independent() -> None:
+def test_access_runs_identity_first_then_the_others_together() -> None:
     request = _request(RequestType.ACCESS)
-    assert _services(request.due_steps(NOW)) == _services(request.steps)
+    assert _services(request.due_steps(NOW)) == [Service.IDENTITY]
+    identity = request.step(Service.IDENTITY)
+    assert identity is not None
+    done = request.with_steps([identity.succeeded(NOW, "{}")], RETENTION)
+    assert _services(done.due_steps(NOW)) == _services(request.steps)[1:]
+
+
+def test_covering_keeps_what_was_found_and_puts_the_live_customer_first() -> None:
+    request = _request(RequestType.ERASURE)
+    assert request.customers == (request.customer_id,)
+    first = request.covering(["live", request.customer_id, "merged"])
+    assert first.customers == ("live", request.customer_id, "merged")
+    # Merged again meanwhile into another survivor: it leads, nothing is forgotten.
+    again = first.covering(["newer", "live"])
+    assert again.customers == ("newer", "live", request.customer_id, "merged")
 
 
 def test_a_request_completes_when_every_step_succeeded() -> None:

@@ -158,7 +158,7 @@ class WatchConsentRecordsResponse(_message.Message):
     def __init__(self, consent_record: _Optional[_Union[ConsentRecord, _Mapping]] = ..., cursor: _Optional[str] = ..., skipped_record_count: _Optional[int] = ...) -> None: ...
 
 class DataSubjectRequest(_message.Message):
-    __slots__ = ("name", "customer", "type", "block_identifiers", "state", "steps", "create_time", "complete_time", "expire_time")
+    __slots__ = ("name", "customer", "type", "block_identifiers", "state", "steps", "create_time", "complete_time", "expire_time", "covered_customers")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[DataSubjectRequest.State]
@@ -176,6 +176,7 @@ class DataSubjectRequest(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
     EXPIRE_TIME_FIELD_NUMBER: _ClassVar[int]
+    COVERED_CUSTOMERS_FIELD_NUMBER: _ClassVar[int]
     name: str
     customer: str
     type: DataSubjectRequestType
@@ -185,7 +186,8 @@ class DataSubjectRequest(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     complete_time: _timestamp_pb2.Timestamp
     expire_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., type: _Optional[_Union[DataSubjectRequestType, str]] = ..., block_identifiers: _Optional[bool] = ..., state: _Optional[_Union[DataSubjectRequest.State, str]] = ..., steps: _Optional[_Iterable[_Union[DataSubjectRequestStep, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    covered_customers: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., type: _Optional[_Union[DataSubjectRequestType, str]] = ..., block_identifiers: _Optional[bool] = ..., state: _Optional[_Union[DataSubjectRequest.State, str]] = ..., steps: _Optional[_Iterable[_Union[DataSubjectRequestStep, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., covered_customers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DataSubjectRequestStep(_message.Message):
     __slots__ = ("service", "state", "attempt_count", "last_error", "next_attempt_time", "complete_time", "data_json")

@@ -10,6 +10,7 @@ result is written as soon as it is known.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -80,6 +81,18 @@ def _step(request_id: str, row: Any, *, with_data: bool) -> Step:
     )
 
 
+def _covered(request_id: str, text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    try:
+        ids = json.loads(text)
+    except ValueError:
+        ids = None
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise UnreadableSubjectRequest(request_id, "UNREADABLE_COVERED_CUSTOMERS")
+    return tuple(ids)
+
+
 def _request(row: Any, step_rows: Sequence[Any], *, with_data: bool) -> SubjectRequest:
     try:
         request_type = RequestType(row.type)
@@ -96,6 +109,7 @@ def _request(row: Any, step_rows: Sequence[Any], *, with_data: bool) -> SubjectR
         request_id=row.request_id or "",
         complete_time=_read_utc(row.complete_time),
         expire_time=_read_utc(row.expire_time),
+        covered_customer_ids=_covered(row.id, row.covered_customer_ids),
     )
 
 
@@ -105,6 +119,9 @@ def _request_values(request: SubjectRequest) -> dict[str, Any]:
         "complete_time": _utc(request.complete_time),
         "expire_time": _utc(request.expire_time),
         "next_attempt_time": _utc(request.next_attempt_time()),
+        "covered_customer_ids": json.dumps(list(request.covered_customer_ids))
+        if request.covered_customer_ids
+        else None,
     }
 
 
@@ -294,13 +311,17 @@ class SubjectRequestRepository:
         [request] = await self._load([row], with_data=False)
         return request
 
-    async def save_step(self, request: SubjectRequest, step: Step) -> None:
-        """Write one step's result and the request's state that follows from it."""
+    async def save(self, request: SubjectRequest) -> None:
+        """Write the request's own state (its covered customers...), not its steps."""
         await self._connection.execute(
             sa.update(requests_table)
             .where(requests_table.c.id == request.id)
             .values(**_request_values(request))
         )
+
+    async def save_step(self, request: SubjectRequest, step: Step) -> None:
+        """Write one step's result and the request's state that follows from it."""
+        await self.save(request)
         await self._connection.execute(
             sa.update(steps_table)
             .where(

@@ -10,7 +10,6 @@ from enum import StrEnum
 import grpc
 from rapport.config import ServiceSettings
 from rapport.consent.domain import names
-from rapport.errors import InvalidArgument
 from rapport.grpcclients import open_channel
 from rapport.identity.v1 import identity_service_pb2, identity_service_pb2_grpc
 
@@ -86,8 +85,8 @@ def change_from_proto(change: identity_service_pb2.Change, workspace: str) -> Id
     kind = _KINDS.get(change.kind)
     if kind is ChangeKind.RULES_UPDATED:
         return IdentityChange(change.cursor, kind)
-    customer = _customer_id(change.customer, workspace)
-    others = [_customer_id(name, workspace) for name in change.other_customers]
+    customer = names.customer_id_in(change.customer, workspace)
+    others = [names.customer_id_in(name, workspace) for name in change.other_customers]
     if kind is None or not customer or not all(others):
         _log.warning(
             "identity change consent cannot read",
@@ -95,12 +94,3 @@ def change_from_proto(change: identity_service_pb2.Change, workspace: str) -> Id
         )
         return IdentityChange(change.cursor, None)
     return IdentityChange(change.cursor, kind, customer, tuple(others))
-
-
-def _customer_id(name: str, workspace: str) -> str:
-    """The customer id of a name of ``workspace``; "" for anything else."""
-    try:
-        ref = names.parse_customer(name, field="customer")
-    except InvalidArgument:
-        return ""
-    return ref.customer if ref.workspace == workspace else ""

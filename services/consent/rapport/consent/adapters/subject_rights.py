@@ -1,6 +1,11 @@
 """The other services' erase and export methods, as one small port per service
 (contracts rapport.<service>.v1 only), for data subject requests.
 
+Each port is given every customer id the request covers, the live one first (identity
+finds them: ``IdentitySubjectRights.subject``). Profile follows merges itself (asked
+about each id to erase, about the first it holds to export); decisioning and delivery
+keep what they hold under the id it was recorded with, so each id is asked about.
+
 NOT_FOUND from a service (the customer is unknown to it, or already erased) means it
 holds nothing: an erasure is done, an export is the service's sections, empty. Any
 other failure is raised as PeerCallFailed with the service's status code and message,
@@ -10,7 +15,8 @@ for the step to be tried again later. Every call has its own deadline.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -50,12 +56,15 @@ class SubjectRightsPeer(Protocol):
 
     service: Service
 
-    async def erase(self, workspace: str, customer_id: str, block_identifiers: bool) -> None:
-        """Everything the service holds on the customer erased (done if it holds nothing)."""
+    async def erase(
+        self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
+    ) -> None:
+        """Everything the service holds on the customers erased (done if it holds
+        nothing); ``customer_ids``: the live one first."""
         ...
 
-    async def export(self, workspace: str, customer_id: str) -> dict[str, Any]:
-        """Everything the service holds on the customer, as one JSON object."""
+    async def export(self, workspace: str, customer_ids: Sequence[str]) -> dict[str, Any]:
+        """Everything the service holds on the customers, as one JSON object."""
         ...
 
     async def close(self) -> None: ...
@@ -108,6 +117,16 @@ class _GrpcPeer:
             seen.add(token)
 
 
+@dataclass(frozen=True, slots=True)
+class IdentitySubject:
+    """Who identity holds under a customer id: the live customer (a merge's survivor)
+    and the customers merged into it."""
+
+    live_id: str
+    merged_ids: tuple[str, ...]
+    customer_json: dict[str, Any]
+
+
 class IdentitySubjectRights(_GrpcPeer):
     service = Service.IDENTITY
 
@@ -115,21 +134,38 @@ class IdentitySubjectRights(_GrpcPeer):
         super().__init__(address, settings, deadline_seconds)
         self._stub = identity_grpc.IdentityServiceStub(self._channel)
 
-    async def erase(self, workspace: str, customer_id: str, block_identifiers: bool) -> None:
-        await self._call(
-            self._stub.EraseCustomer,
-            identity_pb.EraseCustomerRequest(
-                name=names.customer_name(workspace, customer_id),
-                block_identifiers=block_identifiers,
-            ),
-        )
-
-    async def export(self, workspace: str, customer_id: str) -> dict[str, Any]:
+    async def subject(self, workspace: str, customer_id: str) -> IdentitySubject | None:
+        """The person behind the id (GetCustomer follows a merge to its survivor); None
+        when identity holds nothing under it (never seen, or erased)."""
         customer = await self._call(
             self._stub.GetCustomer,
             identity_pb.GetCustomerRequest(name=names.customer_name(workspace, customer_id)),
         )
-        return {"customer": _as_json(customer) if customer is not None else {}}
+        if customer is None:
+            return None
+        live = names.customer_id_in(customer.name, workspace)
+        merged = tuple(names.customer_id_in(name, workspace) for name in customer.merged_customers)
+        if not live or not all(merged):
+            raise PeerCallFailed(
+                StepError(_INTERNAL, "identity answered a customer name of another workspace")
+            )
+        return IdentitySubject(live, merged, _as_json(customer))
+
+    async def erase(
+        self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
+    ) -> None:
+        """Identity erases the live customer with the customers merged into it."""
+        await self._call(
+            self._stub.EraseCustomer,
+            identity_pb.EraseCustomerRequest(
+                name=names.customer_name(workspace, customer_ids[0]),
+                block_identifiers=block_identifiers,
+            ),
+        )
+
+    async def export(self, workspace: str, customer_ids: Sequence[str]) -> dict[str, Any]:
+        subject = await self.subject(workspace, customer_ids[0])
+        return {"customer": subject.customer_json if subject is not None else {}}
 
 
 class ProfileSubjectRights(_GrpcPeer):
@@ -139,20 +175,31 @@ class ProfileSubjectRights(_GrpcPeer):
         super().__init__(address, settings, deadline_seconds)
         self._stub = profile_grpc.ProfileServiceStub(self._channel)
 
-    async def erase(self, workspace: str, customer_id: str, block_identifiers: bool) -> None:
-        await self._call(
-            self._stub.EraseProfile,
-            profile_pb.EraseProfileRequest(name=names.profile_name(workspace, customer_id)),
-        )
-
-    async def export(self, workspace: str, customer_id: str) -> dict[str, Any]:
-        name = names.profile_name(workspace, customer_id)
-        pages = await self._pages(
-            lambda token: self._call(
-                self._stub.ExportProfile,
-                profile_pb.ExportProfileRequest(name=name, page_size=_PAGE_SIZE, page_token=token),
+    async def erase(
+        self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
+    ) -> None:
+        for customer_id in customer_ids:
+            await self._call(
+                self._stub.EraseProfile,
+                profile_pb.EraseProfileRequest(name=names.profile_name(workspace, customer_id)),
             )
-        )
+
+    async def export(self, workspace: str, customer_ids: Sequence[str]) -> dict[str, Any]:
+        # Profile keeps a merged person under the survivor: the first id it holds
+        # answers for all of them.
+        pages = None
+        for customer_id in customer_ids:
+            name = names.profile_name(workspace, customer_id)
+            pages = await self._pages(
+                lambda token, name=name: self._call(
+                    self._stub.ExportProfile,
+                    profile_pb.ExportProfileRequest(
+                        name=name, page_size=_PAGE_SIZE, page_token=token
+                    ),
+                )
+            )
+            if pages is not None:
+                break
         if pages is None:
             return {
                 "profile": {},
@@ -189,34 +236,38 @@ class DecisioningSubjectRights(_GrpcPeer):
         super().__init__(address, settings, deadline_seconds)
         self._stub = decisioning_grpc.DecisioningServiceStub(self._channel)
 
-    async def erase(self, workspace: str, customer_id: str, block_identifiers: bool) -> None:
-        await self._call(
-            self._stub.EraseCustomerDecisions,
-            decisioning_pb.EraseCustomerDecisionsRequest(
-                parent=names.workspace_name(workspace),
-                customer=names.customer_name(workspace, customer_id),
-            ),
-        )
-
-    async def export(self, workspace: str, customer_id: str) -> dict[str, Any]:
-        parent = names.workspace_name(workspace)
-        customer = names.customer_name(workspace, customer_id)
-        pages = await self._pages(
-            lambda token: self._call(
-                self._stub.ExportCustomerDecisions,
-                decisioning_pb.ExportCustomerDecisionsRequest(
-                    parent=parent, customer=customer, page_size=_PAGE_SIZE, page_token=token
+    async def erase(
+        self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
+    ) -> None:
+        for customer_id in customer_ids:
+            await self._call(
+                self._stub.EraseCustomerDecisions,
+                decisioning_pb.EraseCustomerDecisionsRequest(
+                    parent=names.workspace_name(workspace),
+                    customer=names.customer_name(workspace, customer_id),
                 ),
             )
-        )
+
+    async def export(self, workspace: str, customer_ids: Sequence[str]) -> dict[str, Any]:
+        parent = names.workspace_name(workspace)
         exported: dict[str, list[Any]] = {
             "decisions": [],
             "outcomes": [],
             "model_contributions": [],
         }
-        for page in pages or []:
-            for section, items in exported.items():
-                items.extend(_as_json(item) for item in getattr(page, section))
+        for customer_id in customer_ids:
+            customer = names.customer_name(workspace, customer_id)
+            pages = await self._pages(
+                lambda token, customer=customer: self._call(
+                    self._stub.ExportCustomerDecisions,
+                    decisioning_pb.ExportCustomerDecisionsRequest(
+                        parent=parent, customer=customer, page_size=_PAGE_SIZE, page_token=token
+                    ),
+                )
+            )
+            for page in pages or []:
+                for section, items in exported.items():
+                    items.extend(_as_json(item) for item in getattr(page, section))
         return exported
 
 
@@ -227,25 +278,31 @@ class DeliverySubjectRights(_GrpcPeer):
         super().__init__(address, settings, deadline_seconds)
         self._stub = delivery_grpc.DeliveryServiceStub(self._channel)
 
-    async def erase(self, workspace: str, customer_id: str, block_identifiers: bool) -> None:
-        await self._call(
-            self._stub.EraseCustomerMessages,
-            delivery_pb.EraseCustomerMessagesRequest(
-                parent=names.customer_name(workspace, customer_id)
-            ),
-        )
-
-    async def export(self, workspace: str, customer_id: str) -> dict[str, Any]:
-        customer = names.customer_name(workspace, customer_id)
-        pages = await self._pages(
-            lambda token: self._call(
-                self._stub.ExportCustomerMessages,
-                delivery_pb.ExportCustomerMessagesRequest(
-                    parent=customer, page_size=_PAGE_SIZE, page_token=token
+    async def erase(
+        self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
+    ) -> None:
+        for customer_id in customer_ids:
+            await self._call(
+                self._stub.EraseCustomerMessages,
+                delivery_pb.EraseCustomerMessagesRequest(
+                    parent=names.customer_name(workspace, customer_id)
                 ),
             )
-        )
-        return {"messages": [_as_json(m) for page in pages or [] for m in page.messages]}
+
+    async def export(self, workspace: str, customer_ids: Sequence[str]) -> dict[str, Any]:
+        messages: list[Any] = []
+        for customer_id in customer_ids:
+            customer = names.customer_name(workspace, customer_id)
+            pages = await self._pages(
+                lambda token, customer=customer: self._call(
+                    self._stub.ExportCustomerMessages,
+                    delivery_pb.ExportCustomerMessagesRequest(
+                        parent=customer, page_size=_PAGE_SIZE, page_token=token
+                    ),
+                )
+            )
+            messages.extend(_as_json(m) for page in pages or [] for m in page.messages)
+        return {"messages": messages}
 
 
 _PEER_KINDS: dict[Service, Callable[[str, ServiceSettings, float], SubjectRightsPeer]] = {

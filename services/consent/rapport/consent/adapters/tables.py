@@ -93,6 +93,9 @@ data_subject_requests = sa.Table(
     # The replica working on the request, until leased_until (then another may).
     sa.Column("lease_token", sa.String(32), nullable=True),
     sa.Column("leased_until", sa.DateTime(timezone=True), nullable=True),
+    # The customer ids the request covers (a JSON array, the live one first; NULL until
+    # identity's step found them).
+    sa.Column("covered_customer_ids", sa.Text(), nullable=True),
     sa.Index("ix_consent_dsr_due", "next_attempt_time"),
     sa.Index("ix_consent_dsr_list", "workspace", "create_time", "id"),
     sa.Index("ix_consent_dsr_customer", "workspace", "customer_id", "create_time"),

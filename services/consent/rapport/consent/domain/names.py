@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rapport.errors import InvalidArgument
 from rapport.resourcenames import format_name, parse_name
 
 WORKSPACE_PATTERN = "workspaces/{workspace}"
@@ -75,6 +76,16 @@ def parse_workspace(value: str, *, field: str) -> str:
 def parse_customer(value: str, *, field: str) -> CustomerName:
     ids = parse_name(CUSTOMER_PATTERN, value, field=field)
     return CustomerName(ids["workspace"], ids["customer"])
+
+
+def customer_id_in(name: str, workspace: str) -> str:
+    """The id of a customer name of ``workspace`` answered by a peer; "" for anything
+    else (another workspace, not a customer name)."""
+    try:
+        ref = parse_customer(name, field="customer")
+    except InvalidArgument:
+        return ""
+    return ref.customer if ref.workspace == workspace else ""
 
 
 def parse_consent_record(value: str, *, field: str) -> ConsentRecordName:

@@ -2,11 +2,13 @@
 service, their order, their retries. Pure: the service layer calls the services and
 stores what these rules decide.
 
-ERASURE: identity's step runs first, so that nothing new is linked to the customer
-while the others erase; the others run only once it succeeded, and together. ACCESS:
-every step is independent. A failed step stays PENDING and is tried again after an
-exponential backoff with full jitter, forever: a request is never left stuck, and its
-steps show why it waits.
+Identity's step runs first: it finds the customers the request covers (the survivor of
+a merge, the customers merged into it), which decisioning and delivery, which do not
+follow merges, are each asked about; for an erasure it also erases the person in
+identity first, so that nothing new is linked to them while the others erase. The other
+steps run together once it succeeded. A failed step stays PENDING and is tried again
+after an exponential backoff with full jitter, forever: a request is never left stuck,
+and its steps show why it waits.
 """
 
 from __future__ import annotations
@@ -114,6 +116,9 @@ class SubjectRequest:
     request_id: str = ""
     complete_time: datetime | None = None
     expire_time: datetime | None = None
+    # The customer ids the request covers, the live one (a merge's survivor) first;
+    # empty until identity's step (or, without identity, the worker) found them.
+    covered_customer_ids: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -141,14 +146,24 @@ class SubjectRequest:
             other.block_identifiers,
         )
 
+    @property
+    def customers(self) -> tuple[str, ...]:
+        """The customer ids each step acts on, the live one first."""
+        return self.covered_customer_ids or (self.customer_id,)
+
+    def covering(self, customer_ids: Iterable[str]) -> SubjectRequest:
+        """The request covering these customers too (the first given becomes the live
+        one): a merge found on a later attempt adds to what an earlier one found."""
+        ordered = dict.fromkeys([*customer_ids, *self.covered_customer_ids, self.customer_id])
+        return replace(self, covered_customer_ids=tuple(ordered))
+
     def runnable_steps(self) -> list[Step]:
         """The pending steps whose turn has come (whether or not their next attempt is
-        due yet): for an erasure, only identity's until it succeeded."""
+        due yet): only identity's until it succeeded."""
         pending = [s for s in self.steps if s.state is StepState.PENDING]
-        if self.type is RequestType.ERASURE:
-            identity = self.step(Service.IDENTITY)
-            if identity is not None and identity.state is StepState.PENDING:
-                return [identity]
+        identity = self.step(Service.IDENTITY)
+        if identity is not None and identity.state is StepState.PENDING:
+            return [identity]
         return pending
 
     def due_steps(self, now: datetime) -> list[Step]:

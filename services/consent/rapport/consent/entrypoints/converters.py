@@ -9,6 +9,7 @@ validated by the service layer.
 from __future__ import annotations
 
 from google.rpc import status_pb2
+from rapport.consent.domain import names
 from rapport.consent.domain.model import Channel, ConsentDecision, ConsentEntry, ConsentState
 from rapport.consent.domain.subject_requests import (
     RequestState,
@@ -275,6 +276,9 @@ def data_subject_request(request: SubjectRequest, *, full: bool = False) -> pb.D
         state=_REQUEST_STATE_NUMBERS[request.state],
         steps=[_step(step, full) for step in request.steps],
         create_time=to_timestamp(request.create_time),
+        covered_customers=[
+            names.customer_name(request.workspace, c) for c in request.covered_customer_ids
+        ],
     )
     if request.complete_time is not None:
         message.complete_time.CopyFrom(to_timestamp(request.complete_time))

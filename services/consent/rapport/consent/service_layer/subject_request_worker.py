@@ -3,7 +3,10 @@
 Each pass claims due requests with a lease (so two replicas never work on one request
 at once, and a replica killed mid-step leaves it to another once the lease lapsed),
 attempts their due steps (the services' erase or export methods, and consent's own
-ledger), and records each step's result under that lease. A failed step stays pending
+ledger), and records each step's result under that lease. Identity's step first finds
+the customers the request covers (identity's merges and consent's record of them) and
+records them before anything is erased, so that a retry after identity erased the
+person still knows every id to ask the other services about. A failed step stays pending
 with its error and its next attempt time (exponential backoff, full jitter): it is
 retried forever, never dropped. Each step ends within a bound shorter than the lease.
 A stored request this version cannot read is logged and skipped; it never stops the
@@ -23,7 +26,11 @@ from typing import Any
 
 from rapport.consent.adapters.cache import CacheInvalidationError
 from rapport.consent.adapters.data_subject_requests import Claimed
-from rapport.consent.adapters.subject_rights import PeerCallFailed, SubjectRightsPeer
+from rapport.consent.adapters.subject_rights import (
+    IdentitySubjectRights,
+    PeerCallFailed,
+    SubjectRightsPeer,
+)
 from rapport.consent.domain.subject_requests import (
     CODE_DEADLINE_EXCEEDED,
     CODE_INTERNAL,
@@ -138,6 +145,13 @@ class SubjectRequestWorker:
         it is known; then end the lease (steps that became due meanwhile, an erasure's
         after identity's, are claimed by the next pass at once)."""
         deps = self._deps
+        if not request.covered_customer_ids and request.step(Service.IDENTITY) is None:
+            # No identity in this deployment: consent's record of merges alone.
+            covered = await covered_customers(request, [request.customer_id], deps)
+            scoped = await self._save_scope(request, token, covered)
+            if scoped is None:
+                return
+            request = scoped
         due = request.due_steps(deps.clock())
         outcomes = await asyncio.gather(
             *(self._attempt_and_record(request, step, token) for step in due),
@@ -157,15 +171,33 @@ class SubjectRequestWorker:
                 extra={"resource": request.name},
             )
 
+    async def _save_scope(
+        self, request: SubjectRequest, token: str, covered: Sequence[str]
+    ) -> SubjectRequest | None:
+        """The request with the customers it covers, recorded under the lease (None:
+        the lease lapsed, another replica has it)."""
+
+        async def save(uow: ConsentUnitOfWork) -> SubjectRequest | None:
+            current = await uow.subject_requests.leased(request.id, token)
+            if current is None:
+                return None
+            scoped = current.covering(covered)
+            await uow.subject_requests.save(scoped)
+            return scoped
+
+        return await run_with_retries(self._deps.uow_factory, save)
+
     async def _attempt_and_record(self, request: SubjectRequest, step: Step, token: str) -> None:
         deps = self._deps
-        result = await self._attempt(request, step)
+        result, covered = await self._attempt(request, step, token)
 
         async def record(uow: ConsentUnitOfWork) -> tuple[bool, bool]:
             """(recorded, the request completed with it)."""
             current = await uow.subject_requests.leased(request.id, token)
             if current is None:
                 return False, False  # the lease lapsed and another replica took over
+            if covered:
+                current = current.covering(covered)
             updated = current.with_steps([result], deps.access_retention)
             await uow.subject_requests.save_step(updated, result)
             return True, current.complete_time is None and updated.complete_time is not None
@@ -186,17 +218,26 @@ class SubjectRequestWorker:
                 },
             )
 
-    async def _attempt(self, request: SubjectRequest, step: Step) -> Step:
+    async def _attempt(
+        self, request: SubjectRequest, step: Step, token: str
+    ) -> tuple[Step, Sequence[str]]:
+        """The step after this attempt, and the customers identity's step found."""
         deps = self._deps
+        covered: Sequence[str] = ()
         try:
             async with asyncio.timeout(self._step_timeout):
-                data = await self._run(request, step.service)
+                if step.service is Service.IDENTITY:
+                    data, covered = await self._run_identity(request, token)
+                else:
+                    data = await self._run(request, step.service)
         except PeerCallFailed as failure:
             error = failure.error
         except TimeoutError:
             error = StepError(
                 CODE_DEADLINE_EXCEEDED, f"the step did not end within {self._step_timeout:g}s"
             )
+        except LeaseLapsed:
+            raise
         except CacheInvalidationError as exc:
             error = StepError(
                 CODE_UNAVAILABLE, f"consent's cache could not be invalidated ({exc.cause_name})"
@@ -212,7 +253,7 @@ class SubjectRequestWorker:
             error = StepError(code, f"consent: {type(exc).__name__}")
         else:
             text = json.dumps(data, separators=(",", ":")) if data is not None else ""
-            return step.succeeded(deps.clock(), text)
+            return step.succeeded(deps.clock(), text), covered
         attempts = step.attempt_count + 1
         delay = deps.subject_request_retry.delay(attempts, deps.uniform)
         _log.warning(
@@ -224,7 +265,32 @@ class SubjectRequestWorker:
                 "error_reason": str(error.code),
             },
         )
-        return step.failed(deps.clock(), error, delay)
+        return step.failed(deps.clock(), error, delay), covered
+
+    async def _run_identity(
+        self, request: SubjectRequest, token: str
+    ) -> tuple[dict[str, Any] | None, Sequence[str]]:
+        """Identity's step: who the request covers (recorded before an erasure), then
+        the person's identity erased, or what identity holds on them."""
+        peer = self._peers.get(Service.IDENTITY)
+        if not isinstance(peer, IdentitySubjectRights):
+            raise PeerCallFailed(
+                StepError(CODE_UNAVAILABLE, "identity is not configured in consent")
+            )
+        subject = await peer.subject(request.workspace, request.customer_id)
+        found = [request.customer_id]
+        if subject is not None:
+            found = [subject.live_id, request.customer_id, *subject.merged_ids]
+        covered = await covered_customers(request, found, self._deps)
+        if request.type is RequestType.ACCESS:
+            return {"customer": subject.customer_json if subject is not None else {}}, covered
+        if subject is not None:
+            # Recorded first: once identity erased the person, it cannot name them again.
+            scoped = await self._save_scope(request, token, covered)
+            if scoped is None:
+                raise LeaseLapsed(request.name)
+            await peer.erase(request.workspace, scoped.customers, request.block_identifiers)
+        return None, covered
 
     async def _run(self, request: SubjectRequest, service: Service) -> dict[str, Any] | None:
         """The step's work: the export for an access, None for an erasure."""
@@ -240,16 +306,40 @@ class SubjectRequestWorker:
                 StepError(CODE_UNAVAILABLE, f"{service.value} is not configured in consent")
             )
         if request.type is RequestType.ACCESS:
-            return await peer.export(request.workspace, request.customer_id)
-        await peer.erase(request.workspace, request.customer_id, request.block_identifiers)
+            return await peer.export(request.workspace, request.customers)
+        await peer.erase(request.workspace, request.customers, request.block_identifiers)
         return None
 
 
+class LeaseLapsed(Exception):
+    """Another replica took the request over: this one stops working on it."""
+
+
+async def covered_customers(
+    request: SubjectRequest, found: Sequence[str], deps: Dependencies
+) -> list[str]:
+    """``found`` (the live customer first) with every customer consent's record of
+    identity's merges groups with them; without a live customer from identity
+    (``found`` is the request's customer alone), their group's survivor first."""
+    async with deps.uow_factory(readonly=True) as uow:
+        groups = await uow.aliases.groups(request.workspace, sorted(set(found)))
+    first = list(found)
+    if found == [request.customer_id]:
+        first = [groups[request.customer_id].survivor, request.customer_id]
+    members = {m for group in groups.values() for m in group}
+    return list(dict.fromkeys([*first, *sorted(members - set(first))]))
+
+
+async def _consent_members(uow: ConsentUnitOfWork, request: SubjectRequest) -> list[str]:
+    """The customers whose ledger entries the request covers."""
+    groups = await uow.aliases.groups(request.workspace, request.customers)
+    return sorted({*request.customers, *(m for group in groups.values() for m in group)})
+
+
 async def export_consent(request: SubjectRequest, deps: Dependencies) -> dict[str, Any]:
-    """Consent's part of an access: the ledger of the customer's group, in one snapshot."""
+    """Consent's part of an access: the ledger of the customers covered, in one snapshot."""
     async with deps.uow_factory(snapshot=True) as uow:
-        group = await uow.aliases.group(request.workspace, request.customer_id)
-        members = sorted({*group, request.customer_id})
+        members = await _consent_members(uow, request)
         entries = await uow.ledger.entries_of_customers(request.workspace, members)
     return consent_export(request.workspace, request.customer_id, members, entries)
 
@@ -262,8 +352,7 @@ async def erase_consent(request: SubjectRequest, deps: Dependencies) -> Sequence
     workspace = request.workspace
 
     async def attempt(uow: ConsentUnitOfWork) -> tuple[list[str], str | None, int]:
-        group = await uow.aliases.group(workspace, request.customer_id)
-        members = sorted({*group, request.customer_id})
+        members = await _consent_members(uow, request)
         erased = await uow.ledger.erase_customers(workspace, members, deps.clock())
         await uow.aliases.erase_customers(workspace, members)
         await uow.subject_requests.erase_access_results(workspace, members)

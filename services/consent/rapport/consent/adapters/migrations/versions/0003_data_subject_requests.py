@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lease_token", sa.String(32), nullable=True),
         sa.Column("leased_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("covered_customer_ids", sa.Text(), nullable=True),
     )
     op.create_index("ix_consent_dsr_due", "consent_data_subject_requests", ["next_attempt_time"])
     op.create_index(
