@@ -355,7 +355,8 @@ class DeliveryServiceServicer:
         events. The messages stay as redacted tombstones (state, times,
         provider, idempotency key), so counts and idempotency keep working;
         messages not sent yet are CANCELLED (`failure_reason`
-        `CUSTOMER_ERASED`). Erasing again changes nothing more.
+        `CUSTOMER_ERASED`). Erasing again changes nothing more. Delivery's part
+        only: consent's CreateDataSubjectRequest erases a person in every service.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -187,7 +187,8 @@ class IdentityServiceServicer:
     def EraseCustomer(self, request, context):
         """Deletes a customer's identifiers, attributes and merge records. With
         `block_identifiers`, those identifiers can never be linked again (only a
-        one-way digest of each is kept).
+        one-way digest of each is kept). Identity's part only (profile follows
+        it): consent's CreateDataSubjectRequest erases a person in every service.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

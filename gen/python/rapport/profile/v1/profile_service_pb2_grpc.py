@@ -528,7 +528,9 @@ class ProfileServiceServicer:
     def EraseProfile(self, request, context):
         """Erases everything held on a customer: profile, traits, events, group
         memberships, de-duplication records and signals. Idempotent: erasing a
-        customer profile holds nothing about succeeds with zero counts.
+        customer profile holds nothing about succeeds with zero counts. Profile's
+        part only: consent's CreateDataSubjectRequest erases a person in every
+        service.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
