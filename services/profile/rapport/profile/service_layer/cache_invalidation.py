@@ -5,6 +5,13 @@ sweeps) does not run its committed work again: if it gave up on an invalidation 
 failed (Redis away a moment), GetProfile would answer from before the change until the
 entries expire. So it waits, retrying with backoff, until the invalidation succeeds.
 (A request's own invalidation failing fails the request instead: its client retries.)
+
+Nor can a job whose process dies between its commit and that invalidation (kill -9,
+OOM) invalidate later: each fences the customers it changed in its transaction, one
+fence per transaction (a chunk's), and hands the fence to the invalidation. A fence
+that cannot be taken rolls the transaction back: the job does the work at its next
+round (segments, life stages and backfills are due again at once, the hygiene sweep
+finds the same events and customers again).
 """
 
 from __future__ import annotations
@@ -28,8 +35,10 @@ async def fence_before_commit(
     it (or the fence's lapse, if the process dies in between: kill -9), the customers'
     cached profiles are not served. Raises CacheInvalidationError (nothing committed:
     the job's work is done again later)."""
-    scopes = {customer_scope(workspace, c) for c in customers}
-    return await deps.profile_cache.fence(scopes) if scopes else None
+    # Scopes made lazily: the in-process cache and no cache never read them (nothing to
+    # fence there), so a chunk of a million customers costs them nothing; Redis reads
+    # them once and calls no script when there are none.
+    return await deps.profile_cache.fence(customer_scope(workspace, c) for c in customers)
 
 
 async def invalidate_after_commit(

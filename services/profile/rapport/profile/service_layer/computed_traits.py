@@ -33,9 +33,10 @@ from rapport.profile.domain.model import EventType
 from rapport.profile.domain.segments import check_resource_id
 from rapport.resourcenames import require_workspace
 from rapport.sqlstore import as_utc
+from rapport.versionedcache import CacheInvalidationError
 
 from . import commands
-from .cache_invalidation import invalidate_after_commit
+from .cache_invalidation import fence_before_commit, invalidate_after_commit
 from .computed_batches import observe
 from .customer_locks import read_with_customers_locked
 from .dependencies import Dependencies
@@ -130,8 +131,13 @@ async def delete_computed_trait(cmd: commands.DeleteComputedTrait, deps: Depende
         holders = await uow.computed.customers_with(ref.workspace, ref.trait_id)
         if not await uow.computed.delete(ref.workspace, ref.trait_id):
             raise NotFound(cmd.name)
+        # Killed after the commit, a retry would find no trait and invalidate nothing:
+        # the fence keeps the holders' cached profiles from being served meanwhile.
+        fence = await fence_before_commit(deps, ref.workspace, holders)
         await uow.commit()
-    await deps.profile_cache.invalidate(customer_scope(ref.workspace, c) for c in holders)
+    await deps.profile_cache.invalidate(
+        (customer_scope(ref.workspace, c) for c in holders), fence=fence
+    )
 
 
 async def get_backfill_job(cmd: commands.GetBackfillJob, deps: Dependencies) -> BackfillJob:
@@ -211,59 +217,83 @@ async def run_backfill(
     chunks = 0
     while max_chunks is None or chunks < max_chunks:
         chunks += 1
-        async with deps.uow() as uow:
-            if not await uow.backfills.claim_job(
-                job, now=deps.clock(), until=deps.clock() + _LEASE, renew=True
-            ):
-                return  # deleted meanwhile
-            trait = await uow.computed.get(job.workspace, job.trait_id)
-            if trait is None:
-                return
-            now = deps.clock()
-            chunk = functools.partial(
-                uow.backfills.events_after,
-                trait,
-                window_start(trait, now),
-                after_seq=cursor,
-                upto_seq=job.upto_seq,
-                limit=deps.backfill_chunk_size,
-            )
-            rows = await read_with_customers_locked(
-                uow, job.workspace, chunk, lambda rows: (row.customer_id for row in rows)
-            )
-            items = [
-                (
-                    row.customer_id,
-                    event_from_document(
-                        row.document, type=EventType(row.type), message_id=row.message_id
-                    ),
-                    as_utc(row.timestamp),
-                )
-                for row in rows
-            ]
-            added: dict[BucketKey, Bucket] = {}
-            changed = observe([trait], items, added)
-            await uow.computed.add_to_buckets(job.workspace, added)
-            if rows:
-                cursor = int(rows[-1].seq)
-                processed += len(rows)
-            done = len(rows) < deps.backfill_chunk_size
-            await uow.backfills.progress(
-                job,
-                cursor_seq=cursor,
-                processed=processed,
-                state="succeeded" if done else "running",
-                now=now,
-            )
-            await uow.commit()
-        await invalidate_after_commit(deps, job.workspace, changed)
-        if done:
+        try:
+            done, changed, fence = await _backfill_chunk(deps, job, cursor, processed)
+        except CacheInvalidationError:
+            # The chunk was rolled back: the job is runnable again at the runner's next
+            # round (from its stored position), not when the hold lapses.
+            async with deps.uow() as uow:
+                await uow.backfills.claim_job(job, now=deps.clock(), until=deps.clock(), renew=True)
+                await uow.commit()
+            raise
+        if done is None:
+            return  # deleted meanwhile
+        cursor, processed, finished = done
+        await invalidate_after_commit(deps, job.workspace, changed, fence=fence)
+        if finished:
             _log.info(
                 "computed trait backfilled",
                 extra={"workspace": job.workspace, "count": processed},
             )
             return
         await asyncio.sleep(0)
+
+
+async def _backfill_chunk(
+    deps: Dependencies, job: BackfillJob, cursor: int, processed: int
+) -> tuple[tuple[int, int, bool] | None, set[str], str | None]:
+    """One chunk in one transaction: ((cursor, processed, finished) or None when the job
+    or its trait is gone, the customers whose buckets changed, their fence)."""
+    async with deps.uow() as uow:
+        if not await uow.backfills.claim_job(
+            job, now=deps.clock(), until=deps.clock() + _LEASE, renew=True
+        ):
+            return None, set(), None
+        trait = await uow.computed.get(job.workspace, job.trait_id)
+        if trait is None:
+            return None, set(), None
+        now = deps.clock()
+        chunk = functools.partial(
+            uow.backfills.events_after,
+            trait,
+            window_start(trait, now),
+            after_seq=cursor,
+            upto_seq=job.upto_seq,
+            limit=deps.backfill_chunk_size,
+        )
+        rows = await read_with_customers_locked(
+            uow, job.workspace, chunk, lambda rows: (row.customer_id for row in rows)
+        )
+        items = [
+            (
+                row.customer_id,
+                event_from_document(
+                    row.document, type=EventType(row.type), message_id=row.message_id
+                ),
+                as_utc(row.timestamp),
+            )
+            for row in rows
+        ]
+        added: dict[BucketKey, Bucket] = {}
+        changed = observe([trait], items, added)
+        await uow.computed.add_to_buckets(job.workspace, added)
+        if rows:
+            cursor = int(rows[-1].seq)
+            processed += len(rows)
+        finished = len(rows) < deps.backfill_chunk_size
+        await uow.backfills.progress(
+            job,
+            cursor_seq=cursor,
+            processed=processed,
+            state="succeeded" if finished else "running",
+            now=now,
+        )
+        # The stored position moves with this commit: should this process die before
+        # the invalidation, the fence keeps every replica from serving the profiles
+        # from before the chunk (one fence for the chunk's customers).
+        fence = await fence_before_commit(deps, job.workspace, changed)
+        await uow.commit()
+    return (cursor, processed, finished), changed, fence
 
 
 async def run_due_backfills(deps: Dependencies, *, limit: int = 10) -> int:

@@ -13,6 +13,7 @@ from rapport.profile.domain.computed import BackfillJob, ComputedTrait, check, w
 from rapport.resourcenames import require_workspace
 
 from . import commands
+from .cache_invalidation import fence_before_commit
 from .dependencies import Dependencies
 
 _log = logging.getLogger(__name__)
@@ -75,6 +76,13 @@ async def update_computed_trait(
             )
         if not await uow.computed.update(updated):
             raise NotFound(cmd.name)
+        # Values shown in profiles change (a new key, or recounted buckets). Killed
+        # after the commit, a retry would find the trait updated and invalidate
+        # nothing: the fence keeps those cached profiles from being served meanwhile.
+        shown = holders
+        if not recount and updated.key != trait.key:
+            shown = await uow.computed.customers_with(ref.workspace, ref.trait_id)
+        fence = await fence_before_commit(deps, ref.workspace, shown)
         await uow.commit()
     if recount:
         deps.backfill_wakeup.set()
@@ -82,9 +90,8 @@ async def update_computed_trait(
             "computed trait redefined",
             extra={"workspace": ref.workspace, "resource": cmd.name},
         )
-    # Values shown in profiles change (a new key, or recounted buckets).
-    if holders or updated.key != trait.key:
-        async with deps.uow(readonly=True) as uow:
-            shown = holders or await uow.computed.customers_with(ref.workspace, ref.trait_id)
-        await deps.profile_cache.invalidate(customer_scope(ref.workspace, c) for c in shown)
+    if shown:
+        await deps.profile_cache.invalidate(
+            (customer_scope(ref.workspace, c) for c in shown), fence=fence
+        )
     return updated

@@ -24,10 +24,11 @@ from rapport.resourcenames import require_workspace
 from rapport.sqlstore import run_with_retries
 
 from . import commands
-from .cache_invalidation import invalidate_after_commit
+from .cache_invalidation import fence_before_commit, invalidate_after_commit
 from .customer_locks import locked_survivor, read_with_customers_locked
 from .customer_state import Erased, derived_export, erase_customer
 from .dependencies import Dependencies
+from .inactivity import erase_inactive
 from .queries import keyset_position
 from .unit_of_work import ProfileUnitOfWork
 
@@ -183,13 +184,15 @@ async def erase_customers(deps: Dependencies, workspace: str, customer_id: str) 
     """Erase the customer (its survivor when merged), then drop it from the cache."""
     now = deps.clock()
 
-    async def attempt(uow: ProfileUnitOfWork) -> tuple[Erased, list[str]]:
+    async def attempt(uow: ProfileUnitOfWork) -> tuple[Erased, list[str], str | None]:
         customer = await locked_survivor(uow, workspace, customer_id)
         erased = await erase_customer(uow, workspace, customer, now)
-        return erased, [customer, customer_id, *erased.merged_customer_ids]
+        scopes = [customer, customer_id, *erased.merged_customer_ids]
+        # Killed before invalidating, and never retried: the fence still holds.
+        return erased, scopes, await fence_before_commit(deps, workspace, scopes)
 
-    erased, scopes = await run_with_retries(deps.uow, attempt)
-    await deps.profile_cache.invalidate({customer_scope(workspace, c) for c in scopes})
+    erased, scopes, fence = await run_with_retries(deps.uow, attempt)
+    await deps.profile_cache.invalidate({customer_scope(workspace, c) for c in scopes}, fence=fence)
     _log.info(
         "customer erased",
         extra={"workspace": workspace, "customer": erased.customer_id, "count": erased.event_count},
@@ -296,7 +299,7 @@ async def sweep(deps: Dependencies, *, chunk: int, stats: SweepStats | None = No
         stats.events_deleted += await _apply_retention(deps, policy, chunk)
         rule = policy.inactivity
         if rule is not None and rule.action is InactivityAction.DELETE:
-            stats.customers_erased += await _erase_inactive(deps, policy, chunk)
+            stats.customers_erased += await erase_inactive(deps, policy, chunk)
     stats.rounds += 1
     return stats
 
@@ -307,7 +310,7 @@ async def _apply_retention(deps: Dependencies, policy: HygienePolicy, chunk: int
     total = 0
     while True:
 
-        async def attempt(uow: ProfileUnitOfWork) -> tuple[int, set[str]]:
+        async def attempt(uow: ProfileUnitOfWork) -> tuple[int, set[str], str | None]:
             async def expired() -> list[tuple[int, str]]:
                 return await uow.hygiene.expired_events(
                     ws, named, policy.event_retention_days, default, chunk
@@ -324,56 +327,16 @@ async def _apply_retention(deps: Dependencies, policy: HygienePolicy, chunk: int
             summaries = await uow.hygiene.event_summaries(ws, customers)
             await uow.hygiene.replace_summaries(ws, summaries)
             await uow.hygiene.set_event_counts(ws, dict.fromkeys(customers - set(summaries), 0))
-            return deleted, customers
+            # Nothing deletes these events again: one fence for the chunk (a fence that
+            # cannot be taken fails the round; the next finds the events still expired).
+            return deleted, customers, await fence_before_commit(deps, ws, customers)
 
-        deleted, customers = await run_with_retries(deps.uow, attempt)
-        await invalidate_after_commit(deps, ws, customers)
+        deleted, customers, fence = await run_with_retries(deps.uow, attempt)
+        await invalidate_after_commit(deps, ws, customers, fence=fence)
         total += deleted
         if deleted < chunk:
             return total
         await asyncio.sleep(0)  # let requests in between chunks
-
-
-async def _erase_inactive(deps: Dependencies, policy: HygienePolicy, chunk: int) -> int:
-    assert policy.inactivity is not None
-    erased = 0
-    after = ""
-    while True:
-        async with deps.uow(readonly=True) as uow:
-            rows = await uow.hygiene.inactive(
-                policy.workspace, policy.inactivity, deps.clock(), after, chunk
-            )
-        for row in rows:
-            erased += await _erase_if_inactive(deps, policy, row.customer_id)
-        if len(rows) < chunk:
-            return erased
-        after = rows[-1].customer_id
-        await asyncio.sleep(0)
-
-
-async def _erase_if_inactive(deps: Dependencies, policy: HygienePolicy, customer_id: str) -> bool:
-    """Erase the customer if, under its lock, the rule still matches it and it is still
-    a customer of its own: an event (the rule's, as an email opened) or a merge into
-    another customer since the sweep's read saves it, and a merge never makes the sweep
-    erase the survivor instead (as erase_customers, which follows merges, would)."""
-    assert policy.inactivity is not None
-    workspace, rule, now = policy.workspace, policy.inactivity, deps.clock()
-
-    async def attempt(uow: ProfileUnitOfWork) -> list[str] | None:
-        await uow.profiles.lock_customers(workspace, [customer_id])
-        if await uow.profiles.survivor_of(workspace, customer_id) != customer_id:
-            return None
-        if not await uow.hygiene.is_inactive(workspace, rule, now, customer_id):
-            return None
-        erased = await erase_customer(uow, workspace, customer_id, now)
-        return [customer_id, *erased.merged_customer_ids]
-
-    scopes = await run_with_retries(deps.uow, attempt)
-    if scopes is None:
-        return False
-    await invalidate_after_commit(deps, workspace, scopes)
-    _log.info("inactive customer erased", extra={"workspace": workspace, "customer": customer_id})
-    return True
 
 
 def hygiene_sweeper(

@@ -11,10 +11,11 @@ from rapport.errors import InvalidArgument
 from rapport.profile.domain import names
 from rapport.profile.domain.segments import LifeStageModel, check_stages, compile_rule
 from rapport.resourcenames import require_workspace
+from rapport.versionedcache import CacheInvalidationError
 
 from . import commands
 from .audiences import evaluate_stages_chunk
-from .cache_invalidation import invalidate_after_commit
+from .cache_invalidation import fence_before_commit, invalidate_after_commit
 from .dependencies import Dependencies
 from .rule_books import RULES
 
@@ -64,19 +65,26 @@ async def evaluate_stage_model(deps: Dependencies, model: LifeStageModel) -> int
     after: str | None = None
     signals = 0
     while True:
-        async with deps.uow() as uow:
-            if not await uow.life_stage_models.claim_model(
-                model.workspace,
-                version=model.update_time,
-                due_by=None,
-                until=deps.clock() + LEASE,
-            ):
-                return signals  # updated meanwhile: the new version is due
-            result = await evaluate_stages_chunk(
-                uow, model.workspace, rules, now, after=after, size=deps.segment_chunk_size
-            )
-            await uow.commit()
-        await invalidate_after_commit(deps, model.workspace, result.changed)
+        try:
+            async with deps.uow() as uow:
+                if not await uow.life_stage_models.claim_model(
+                    model.workspace,
+                    version=model.update_time,
+                    due_by=None,
+                    until=deps.clock() + LEASE,
+                ):
+                    return signals  # updated meanwhile: the new version is due
+                result = await evaluate_stages_chunk(
+                    uow, model.workspace, rules, now, after=after, size=deps.segment_chunk_size
+                )
+                # One fence for the chunk's changed customers: should this process die
+                # after the commit, no replica serves their cached profiles from before.
+                fence = await fence_before_commit(deps, model.workspace, result.changed)
+                await uow.commit()
+        except CacheInvalidationError:
+            await _release_model(deps, model)  # the chunk was rolled back
+            raise
+        await invalidate_after_commit(deps, model.workspace, result.changed, fence=fence)
         if result.signals:
             deps.notifier.notify()
         signals += result.signals
@@ -94,6 +102,17 @@ async def evaluate_stage_model(deps: Dependencies, model: LifeStageModel) -> int
         )
         await uow.commit()
     return signals
+
+
+async def _release_model(deps: Dependencies, model: LifeStageModel) -> None:
+    """Due again at once (the evaluator's next round, from the first customer), not
+    when the hold lapses: the chunk that could not be fenced was not committed."""
+    assert model.update_time is not None
+    async with deps.uow() as uow:
+        await uow.life_stage_models.claim_model(
+            model.workspace, version=model.update_time, due_by=None, until=deps.clock()
+        )
+        await uow.commit()
 
 
 async def evaluate_due_models(deps: Dependencies, *, limit: int = 10) -> int:

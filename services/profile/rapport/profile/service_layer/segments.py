@@ -25,10 +25,11 @@ from rapport.profile.domain.segments import (
 )
 from rapport.profile.domain.signals import segment_payload
 from rapport.resourcenames import require_workspace
+from rapport.versionedcache import CacheInvalidationError
 
 from . import commands, life_stages
 from .audiences import evaluate_chunk, preview_matches
-from .cache_invalidation import invalidate_after_commit
+from .cache_invalidation import fence_before_commit, invalidate_after_commit
 from .computed_traits import values_between
 from .dependencies import Dependencies
 from .rule_books import RULES
@@ -186,10 +187,15 @@ async def delete_segment(cmd: commands.DeleteSegment, deps: Dependencies) -> Non
                 [(SignalKind.SEGMENT_EXITED, c, dict(payload)) for c in customers],
                 deps.clock(),
             )
+        # Killed after the commit, a retry would find no segment and invalidate
+        # nothing: the fence keeps the members' cached profiles from being served.
+        fence = await fence_before_commit(deps, ref.workspace, customers)
         await uow.commit()
     if customers:
         deps.notifier.notify()
-        await deps.profile_cache.invalidate(customer_scope(ref.workspace, c) for c in customers)
+        await deps.profile_cache.invalidate(
+            (customer_scope(ref.workspace, c) for c in customers), fence=fence
+        )
 
 
 async def list_segment_members(
@@ -279,21 +285,28 @@ async def evaluate_segment(deps: Dependencies, segment: Segment) -> int:
     after: str | None = None
     signals = 0
     while True:
-        async with deps.uow() as uow:
-            # Renew the hold first: a segment deleted (or replaced) meanwhile stops here.
-            if not await uow.segments.claim(
-                segment.workspace,
-                segment.segment_id,
-                rule=segment.rule,
-                due_by=None,
-                until=deps.clock() + _LEASE,
-            ):
-                return signals
-            result = await evaluate_chunk(
-                uow, segment, rule, now, after=after, size=deps.segment_chunk_size
-            )
-            await uow.commit()
-        await invalidate_after_commit(deps, segment.workspace, result.changed)
+        try:
+            async with deps.uow() as uow:
+                # Renew the hold first: a segment deleted (or replaced) meanwhile stops.
+                if not await uow.segments.claim(
+                    segment.workspace,
+                    segment.segment_id,
+                    rule=segment.rule,
+                    due_by=None,
+                    until=deps.clock() + _LEASE,
+                ):
+                    return signals
+                result = await evaluate_chunk(
+                    uow, segment, rule, now, after=after, size=deps.segment_chunk_size
+                )
+                # One fence for the chunk's changed members: should this process die
+                # after the commit, no replica serves their cached profiles from before.
+                fence = await fence_before_commit(deps, segment.workspace, result.changed)
+                await uow.commit()
+        except CacheInvalidationError:
+            await _release_segment(deps, segment)  # the chunk was rolled back
+            raise
+        await invalidate_after_commit(deps, segment.workspace, result.changed, fence=fence)
         if result.signals:
             deps.notifier.notify()
         signals += result.signals
@@ -312,6 +325,20 @@ async def evaluate_segment(deps: Dependencies, segment: Segment) -> int:
         )
         await uow.commit()
     return signals
+
+
+async def _release_segment(deps: Dependencies, segment: Segment) -> None:
+    """Due again at once (the evaluator's next round, from the first customer), not
+    when the hold lapses: the chunk that could not be fenced was not committed."""
+    async with deps.uow() as uow:
+        await uow.segments.claim(
+            segment.workspace,
+            segment.segment_id,
+            rule=segment.rule,
+            due_by=None,
+            until=deps.clock(),
+        )
+        await uow.commit()
 
 
 async def evaluate_due_segments(deps: Dependencies, *, limit: int = 10) -> int:
