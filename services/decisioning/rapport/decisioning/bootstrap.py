@@ -30,6 +30,7 @@ from rapport.decisioning.service_layer.config_io import (
 )
 from rapport.decisioning.service_layer.dependencies import Dependencies, utc_now
 from rapport.decisioning.service_layer.profile_read_model import ProfileReadModel
+from rapport.decisioning.service_layer.trigger_activities import TriggerActivityPruner
 from rapport.decisioning.service_layer.trigger_kinds import TriggerScheduler
 from rapport.decisioning.service_layer.trigger_runner import TriggerRunner, is_transient
 from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
@@ -67,7 +68,7 @@ _READ = (
     "GetDecisionSettings", "GetDecisionConfigVersion", "ListDecisionConfigVersions",
     "DiffDecisionConfig", "ExportDecisionConfig", "GetModel", "ListModels", "EvaluatePolicy",
     "GetExperiment", "ListExperiments", "GetExperimentReport", "GetConversionRule",
-    "ListConversionRules",
+    "ListConversionRules", "GetTriggerActivity", "ListTriggerActivities",
 )  # fmt: skip
 _METHOD_SCOPES = {
     **{method: "decisioning.decide" for method in _DECIDE},
@@ -251,7 +252,13 @@ async def build(
     async def close() -> None:
         await _close(channels, contact_store, engine)
 
-    background = []
+    # Every replica prunes (with or without triggers): activities expire all the same.
+    pruner = TriggerActivityPruner(
+        deps,
+        retention=settings.trigger_activity_retention,
+        interval_seconds=settings.trigger_activity_prune_seconds,
+    )
+    background = [pruner.run]
     on_close = [close]
     if pending_catalogue is not None:
         background.append(

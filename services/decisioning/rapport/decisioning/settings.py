@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 
 from pydantic import Field
@@ -66,3 +66,8 @@ class DecisioningSettings(ServiceSettings):
     # by the replicas) under this prefix; without, in the database.
     redis_key_prefix: str = "rapport:decisioning:"
     redis_timeout_seconds: float = Field(default=0.5, gt=0)
+    # Trigger activities (what each trigger did for each customer: sent, skipped, failed,
+    # and why) are kept this long (seconds, or ISO 8601 such as P30D), then pruned by a
+    # background job every `trigger_activity_prune_seconds`, in short batches.
+    trigger_activity_retention: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
+    trigger_activity_prune_seconds: float = Field(default=3600.0, gt=0)

@@ -34,6 +34,12 @@ READS = {
     "GetExperimentReport": pb.GetExperimentReportRequest(name="workspaces/default/experiments/e"),
     "GetConversionRule": pb.GetConversionRuleRequest(name="workspaces/default/conversionRules/c"),
     "ListConversionRules": pb.ListConversionRulesRequest(parent=PARENT),
+    "GetTriggerActivity": pb.GetTriggerActivityRequest(
+        name="workspaces/default/triggers/t/activities/a"
+    ),
+    "ListTriggerActivities": pb.ListTriggerActivitiesRequest(
+        parent="workspaces/default/triggers/-"
+    ),
     "GetModel": pb.GetModelRequest(name="workspaces/default/models/m"),
     "ListModels": pb.ListModelsRequest(parent=PARENT),
     "EvaluatePolicy": pb.EvaluatePolicyRequest(

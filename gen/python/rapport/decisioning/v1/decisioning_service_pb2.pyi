@@ -60,6 +60,23 @@ class TriggerKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRIGGER_KIND_LIFE_STAGE_CHANGED: _ClassVar[TriggerKind]
     TRIGGER_KIND_TIME_WINDOW: _ClassVar[TriggerKind]
 
+class TriggerSignalKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRIGGER_SIGNAL_KIND_UNSPECIFIED: _ClassVar[TriggerSignalKind]
+    TRIGGER_SIGNAL_KIND_EVENT_SEEN: _ClassVar[TriggerSignalKind]
+    TRIGGER_SIGNAL_KIND_TRAIT_CHANGED: _ClassVar[TriggerSignalKind]
+    TRIGGER_SIGNAL_KIND_SEGMENT_ENTERED: _ClassVar[TriggerSignalKind]
+    TRIGGER_SIGNAL_KIND_SEGMENT_EXITED: _ClassVar[TriggerSignalKind]
+    TRIGGER_SIGNAL_KIND_LIFE_STAGE_CHANGED: _ClassVar[TriggerSignalKind]
+    TRIGGER_SIGNAL_KIND_TIME_WINDOW: _ClassVar[TriggerSignalKind]
+
+class TriggerActivityOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRIGGER_ACTIVITY_OUTCOME_UNSPECIFIED: _ClassVar[TriggerActivityOutcome]
+    TRIGGER_ACTIVITY_OUTCOME_SENT: _ClassVar[TriggerActivityOutcome]
+    TRIGGER_ACTIVITY_OUTCOME_SKIPPED: _ClassVar[TriggerActivityOutcome]
+    TRIGGER_ACTIVITY_OUTCOME_FAILED: _ClassVar[TriggerActivityOutcome]
+
 class PriorityPart(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     PRIORITY_PART_UNSPECIFIED: _ClassVar[PriorityPart]
@@ -101,6 +118,17 @@ TRIGGER_KIND_SEGMENT_ENTERED: TriggerKind
 TRIGGER_KIND_SEGMENT_EXITED: TriggerKind
 TRIGGER_KIND_LIFE_STAGE_CHANGED: TriggerKind
 TRIGGER_KIND_TIME_WINDOW: TriggerKind
+TRIGGER_SIGNAL_KIND_UNSPECIFIED: TriggerSignalKind
+TRIGGER_SIGNAL_KIND_EVENT_SEEN: TriggerSignalKind
+TRIGGER_SIGNAL_KIND_TRAIT_CHANGED: TriggerSignalKind
+TRIGGER_SIGNAL_KIND_SEGMENT_ENTERED: TriggerSignalKind
+TRIGGER_SIGNAL_KIND_SEGMENT_EXITED: TriggerSignalKind
+TRIGGER_SIGNAL_KIND_LIFE_STAGE_CHANGED: TriggerSignalKind
+TRIGGER_SIGNAL_KIND_TIME_WINDOW: TriggerSignalKind
+TRIGGER_ACTIVITY_OUTCOME_UNSPECIFIED: TriggerActivityOutcome
+TRIGGER_ACTIVITY_OUTCOME_SENT: TriggerActivityOutcome
+TRIGGER_ACTIVITY_OUTCOME_SKIPPED: TriggerActivityOutcome
+TRIGGER_ACTIVITY_OUTCOME_FAILED: TriggerActivityOutcome
 PRIORITY_PART_UNSPECIFIED: PriorityPart
 PRIORITY_PART_PROPENSITY: PriorityPart
 PRIORITY_PART_CONTEXT_WEIGHT: PriorityPart
@@ -410,16 +438,18 @@ class ExportCustomerDecisionsRequest(_message.Message):
     def __init__(self, parent: _Optional[str] = ..., customer: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ExportCustomerDecisionsResponse(_message.Message):
-    __slots__ = ("decisions", "outcomes", "next_page_token", "model_contributions")
+    __slots__ = ("decisions", "outcomes", "next_page_token", "model_contributions", "trigger_activities")
     DECISIONS_FIELD_NUMBER: _ClassVar[int]
     OUTCOMES_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     MODEL_CONTRIBUTIONS_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_ACTIVITIES_FIELD_NUMBER: _ClassVar[int]
     decisions: _containers.RepeatedCompositeFieldContainer[Decision]
     outcomes: _containers.RepeatedCompositeFieldContainer[Outcome]
     next_page_token: str
     model_contributions: _containers.RepeatedCompositeFieldContainer[ModelContribution]
-    def __init__(self, decisions: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., outcomes: _Optional[_Iterable[_Union[Outcome, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., model_contributions: _Optional[_Iterable[_Union[ModelContribution, _Mapping]]] = ...) -> None: ...
+    trigger_activities: _containers.RepeatedCompositeFieldContainer[TriggerActivity]
+    def __init__(self, decisions: _Optional[_Iterable[_Union[Decision, _Mapping]]] = ..., outcomes: _Optional[_Iterable[_Union[Outcome, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., model_contributions: _Optional[_Iterable[_Union[ModelContribution, _Mapping]]] = ..., trigger_activities: _Optional[_Iterable[_Union[TriggerActivity, _Mapping]]] = ...) -> None: ...
 
 class ModelContribution(_message.Message):
     __slots__ = ("model", "action", "decision", "outcome", "exposed", "reward", "create_time")
@@ -448,20 +478,22 @@ class EraseCustomerDecisionsRequest(_message.Message):
     def __init__(self, parent: _Optional[str] = ..., customer: _Optional[str] = ...) -> None: ...
 
 class EraseCustomerDecisionsResponse(_message.Message):
-    __slots__ = ("decision_count", "outcome_count", "contact_count", "sent_message_count", "schedule_count", "model_contribution_count")
+    __slots__ = ("decision_count", "outcome_count", "contact_count", "sent_message_count", "schedule_count", "model_contribution_count", "trigger_activity_count")
     DECISION_COUNT_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_COUNT_FIELD_NUMBER: _ClassVar[int]
     CONTACT_COUNT_FIELD_NUMBER: _ClassVar[int]
     SENT_MESSAGE_COUNT_FIELD_NUMBER: _ClassVar[int]
     SCHEDULE_COUNT_FIELD_NUMBER: _ClassVar[int]
     MODEL_CONTRIBUTION_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_ACTIVITY_COUNT_FIELD_NUMBER: _ClassVar[int]
     decision_count: int
     outcome_count: int
     contact_count: int
     sent_message_count: int
     schedule_count: int
     model_contribution_count: int
-    def __init__(self, decision_count: _Optional[int] = ..., outcome_count: _Optional[int] = ..., contact_count: _Optional[int] = ..., sent_message_count: _Optional[int] = ..., schedule_count: _Optional[int] = ..., model_contribution_count: _Optional[int] = ...) -> None: ...
+    trigger_activity_count: int
+    def __init__(self, decision_count: _Optional[int] = ..., outcome_count: _Optional[int] = ..., contact_count: _Optional[int] = ..., sent_message_count: _Optional[int] = ..., schedule_count: _Optional[int] = ..., model_contribution_count: _Optional[int] = ..., trigger_activity_count: _Optional[int] = ...) -> None: ...
 
 class Action(_message.Message):
     __slots__ = ("name", "display_name", "description", "channels", "purpose", "value", "lever", "base_propensity", "eligibility", "content", "start_time", "end_time", "create_time", "group", "treatments", "tags", "applicability", "suitability", "update_time")
@@ -856,6 +888,58 @@ class DeleteTriggerRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class TriggerActivity(_message.Message):
+    __slots__ = ("name", "customer", "signal_kind", "signal_cursor", "event_message_id", "outcome", "reason", "decision", "message", "create_time")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_KIND_FIELD_NUMBER: _ClassVar[int]
+    SIGNAL_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    EVENT_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    customer: str
+    signal_kind: TriggerSignalKind
+    signal_cursor: str
+    event_message_id: str
+    outcome: TriggerActivityOutcome
+    reason: str
+    decision: str
+    message: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., signal_kind: _Optional[_Union[TriggerSignalKind, str]] = ..., signal_cursor: _Optional[str] = ..., event_message_id: _Optional[str] = ..., outcome: _Optional[_Union[TriggerActivityOutcome, str]] = ..., reason: _Optional[str] = ..., decision: _Optional[str] = ..., message: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetTriggerActivityRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class ListTriggerActivitiesRequest(_message.Message):
+    __slots__ = ("parent", "page_size", "page_token", "customer", "outcome")
+    PARENT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CUSTOMER_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    parent: str
+    page_size: int
+    page_token: str
+    customer: str
+    outcome: TriggerActivityOutcome
+    def __init__(self, parent: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., customer: _Optional[str] = ..., outcome: _Optional[_Union[TriggerActivityOutcome, str]] = ...) -> None: ...
+
+class ListTriggerActivitiesResponse(_message.Message):
+    __slots__ = ("trigger_activities", "next_page_token")
+    TRIGGER_ACTIVITIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    trigger_activities: _containers.RepeatedCompositeFieldContainer[TriggerActivity]
+    next_page_token: str
+    def __init__(self, trigger_activities: _Optional[_Iterable[_Union[TriggerActivity, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class ActionGroup(_message.Message):
     __slots__ = ("name", "display_name", "description", "issue", "eligibility", "applicability", "suitability", "lever", "create_time", "update_time")

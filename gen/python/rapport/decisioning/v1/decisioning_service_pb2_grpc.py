@@ -159,6 +159,16 @@ class DecisioningServiceStub:
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteTriggerRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.GetTriggerActivity = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/GetTriggerActivity',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetTriggerActivityRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.TriggerActivity.FromString,
+                _registered_method=True)
+        self.ListTriggerActivities = channel.unary_unary(
+                '/rapport.decisioning.v1.DecisioningService/ListTriggerActivities',
+                request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggerActivitiesRequest.SerializeToString,
+                response_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggerActivitiesResponse.FromString,
+                _registered_method=True)
         self.GetDecisionSettings = channel.unary_unary(
                 '/rapport.decisioning.v1.DecisioningService/GetDecisionSettings',
                 request_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetDecisionSettingsRequest.SerializeToString,
@@ -478,6 +488,21 @@ class DecisioningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetTriggerActivity(self, request, context):
+        """Gets what a trigger did for one customer on one signal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTriggerActivities(self, request, context):
+        """Lists what a trigger (or, with `workspaces/{workspace}/triggers/-`, every
+        trigger) did, newest first: why a customer got a message or did not.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetDecisionSettings(self, request, context):
         """Gets the draft's decision settings (contact policies, arbitration).
         """
@@ -638,10 +663,10 @@ class DecisioningServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportCustomerDecisions(self, request, context):
-        """Data subject access: the decisions, outcomes and model contributions
-        held on one customer (with each decision's experiment arm), a page at a
-        time: decisions first, newest first, then outcomes, then model
-        contributions.
+        """Data subject access: the decisions, outcomes, model contributions and
+        trigger activities held on one customer (with each decision's experiment
+        arm), a page at a time: decisions first, newest first, then outcomes,
+        then model contributions, then trigger activities.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -649,8 +674,9 @@ class DecisioningServiceServicer:
 
     def EraseCustomerDecisions(self, request, context):
         """Data subject erasure: deletes the decisions, outcomes, contacts, sent
-        message links, scheduled trigger firings and trigger throttle records
-        held on one customer, and the scoring data stored with their decisions;
+        message links, scheduled trigger firings, trigger throttle records and
+        trigger activities held on one customer, and the scoring data stored with
+        their decisions;
         subtracts the customer's model contributions from what the bandit models
         learnt (the statistics are then those learnt without the customer's
         outcomes). Experiment assignment is a hash of customer and experiment:
@@ -835,6 +861,16 @@ def add_DecisioningServiceServicer_to_server(servicer, server):
                     servicer.DeleteTrigger,
                     request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteTriggerRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'GetTriggerActivity': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetTriggerActivity,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetTriggerActivityRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.TriggerActivity.SerializeToString,
+            ),
+            'ListTriggerActivities': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTriggerActivities,
+                    request_deserializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggerActivitiesRequest.FromString,
+                    response_serializer=rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggerActivitiesResponse.SerializeToString,
             ),
             'GetDecisionSettings': grpc.unary_unary_rpc_method_handler(
                     servicer.GetDecisionSettings,
@@ -1568,6 +1604,60 @@ class DecisioningService:
             '/rapport.decisioning.v1.DecisioningService/DeleteTrigger',
             rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.DeleteTriggerRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetTriggerActivity(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/GetTriggerActivity',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.GetTriggerActivityRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.TriggerActivity.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTriggerActivities(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.decisioning.v1.DecisioningService/ListTriggerActivities',
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggerActivitiesRequest.SerializeToString,
+            rapport_dot_decisioning_dot_v1_dot_decisioning__service__pb2.ListTriggerActivitiesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -104,6 +104,14 @@ class ErasedCustomerRepository:
         lock (as `erased_under_lock` does)."""
         return bool(await self.among([(workspace, customer)]))
 
+    async def among_under_lock(
+        self, customers: Collection[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """Take the customers' locks in shared mode, then tell which were erased (as
+        `erased_under_lock`, for several customers in two statements)."""
+        await share_customers(self._conn, customers)
+        return await self.among(customers)
+
     async def erased_under_lock(self, workspace: str, customer: str) -> bool:
         """Take the customer's lock in shared mode, then tell whether they were erased:
         what this transaction writes about them after a False cannot outlive an erasure."""

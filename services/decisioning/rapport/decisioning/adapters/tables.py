@@ -325,3 +325,33 @@ catalogue_loads = sa.Table(
     sa.Column("version", sa.Integer, nullable=True),
     sa.Column("load_time", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Since 0011: what each trigger did for each customer on each signal whose condition held
+# (or failed), and on each time-window firing (trigger_activity.py); pruned after the
+# retention. Reasons are codes: no personal values.
+trigger_activities = sa.Table(
+    "trigger_activities",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("trigger_id", sa.String(63), primary_key=True),
+    sa.Column("activity_id", sa.String(32), primary_key=True),
+    sa.Column("customer", sa.String(300), nullable=False),
+    sa.Column("signal_kind", sa.String(24), nullable=False),
+    sa.Column("signal_cursor", sa.Text, nullable=False),
+    sa.Column("event_message_id", sa.Text, nullable=False),
+    sa.Column("outcome", sa.String(8), nullable=False),
+    sa.Column("reason", sa.String(128), nullable=False),
+    # NULL when no decision was made / no message accepted.
+    sa.Column("decision_id", sa.String(32), nullable=True),
+    sa.Column("message", sa.String(300), nullable=True),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    # Newest first: every trigger of a workspace (and the retention's pruning), one
+    # trigger, one customer (and erasure, export).
+    sa.Index("ix_trigger_activities_time", "workspace", "create_time", "activity_id"),
+    sa.Index(
+        "ix_trigger_activities_trigger", "workspace", "trigger_id", "create_time", "activity_id"
+    ),
+    sa.Index(
+        "ix_trigger_activities_customer", "workspace", "customer", "create_time", "activity_id"
+    ),
+)

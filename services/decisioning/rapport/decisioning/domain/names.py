@@ -14,6 +14,9 @@ from rapport.resourcenames import format_name, parse_name
 WORKSPACE = "workspaces/{workspace}"
 ACTION = "workspaces/{workspace}/actions/{action}"
 TRIGGER = "workspaces/{workspace}/triggers/{trigger}"
+TRIGGER_ACTIVITY = "workspaces/{workspace}/triggers/{trigger}/activities/{activity}"
+# AIP-159: the trigger id `-` in a parent stands for every trigger of the workspace.
+ALL_TRIGGERS = "-"
 DECISION = "workspaces/{workspace}/decisions/{decision}"
 OUTCOME = "workspaces/{workspace}/outcomes/{outcome}"
 ACTION_GROUP = "workspaces/{workspace}/actionGroups/{action_group}"
@@ -37,6 +40,14 @@ class ResourceName(NamedTuple):
     id: str
 
 
+class ActivityName(NamedTuple):
+    """A parsed trigger activity name."""
+
+    workspace: str
+    trigger_id: str
+    activity_id: str
+
+
 # -- formatting ----------------------------------------------------------------------
 
 
@@ -50,6 +61,12 @@ def action_name(workspace: str, action_id: str) -> str:
 
 def trigger_name(workspace: str, trigger_id: str) -> str:
     return format_name(TRIGGER, workspace=workspace, trigger=trigger_id)
+
+
+def trigger_activity_name(workspace: str, trigger_id: str, activity_id: str) -> str:
+    return format_name(
+        TRIGGER_ACTIVITY, workspace=workspace, trigger=trigger_id, activity=activity_id
+    )
 
 
 def decision_name(workspace: str, decision_id: str) -> str:
@@ -117,6 +134,25 @@ def parse_action(value: str, field: str) -> ResourceName:
 
 def parse_trigger(value: str, field: str) -> ResourceName:
     return _parse(TRIGGER, "trigger", value, field)
+
+
+def parse_trigger_activity(value: str, field: str) -> ActivityName:
+    ids = parse_name(TRIGGER_ACTIVITY, value, field=field)
+    return ActivityName(ids["workspace"], ids["trigger"], ids["activity"])
+
+
+def parse_activity_parent(value: str, field: str) -> ResourceName:
+    """A trigger's name, or `workspaces/{workspace}/triggers/-` (id ALL_TRIGGERS)."""
+    prefix, _, last = value.rpartition("/")
+    if last == ALL_TRIGGERS and prefix.endswith("/triggers"):
+        try:
+            workspace = parse_workspace(prefix.removesuffix("/triggers"), field)
+        except InvalidArgument as err:
+            raise InvalidArgument(
+                field, f"must be a resource name like {TRIGGER} (trigger `-`: every trigger)"
+            ) from err
+        return ResourceName(workspace, ALL_TRIGGERS)
+    return parse_trigger(value, field)
 
 
 def parse_decision(value: str, field: str) -> ResourceName:

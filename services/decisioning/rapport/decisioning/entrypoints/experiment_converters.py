@@ -11,6 +11,7 @@ from rapport.decisioning.service_layer.experiments import ExperimentReport
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.wellknowntypes import to_datetime, to_duration, to_timedelta
 
+from .activity_converters import trigger_activity_to_proto
 from .converters import (
     decision_to_proto,
     field_mask,
@@ -162,6 +163,7 @@ def export_to_proto(export: CustomerExport) -> pb.ExportCustomerDecisionsRespons
             )
             for c in export.contributions
         ],
+        trigger_activities=[trigger_activity_to_proto(a) for a in export.trigger_activities],
     )
 
 
@@ -173,4 +175,5 @@ def erased_to_proto(erased: Erased) -> pb.EraseCustomerDecisionsResponse:
         sent_message_count=erased.sent_messages,
         schedule_count=erased.schedules,
         model_contribution_count=erased.model_contributions,
+        trigger_activity_count=erased.trigger_activities,
     )

@@ -15,13 +15,16 @@ from rapport.decisioning.service_layer import (
     experiments,
     groups,
     outcomes,
+    trigger_activities,
     triggers,
     versions,
 )
 from rapport.decisioning.service_layer.dependencies import Dependencies
+from rapport.decisioning.service_layer.trigger_activity_commands import GetTriggerActivity
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.decisioning.v1 import decisioning_service_pb2_grpc as pb_grpc
 
+from . import activity_converters as ac
 from . import config_converters as cc
 from . import converters as conv
 from . import experiment_converters as xc
@@ -198,6 +201,24 @@ class DecisioningServicer(ModelRpcs, pb_grpc.DecisioningServiceServicer):
     ) -> empty_pb2.Empty:
         await triggers.delete_trigger(commands.DeleteTrigger(name=request.name), self._deps)
         return empty_pb2.Empty()
+
+    async def GetTriggerActivity(
+        self, request: pb.GetTriggerActivityRequest, context: Context
+    ) -> pb.TriggerActivity:
+        command = GetTriggerActivity(name=request.name)
+        activity = await trigger_activities.get_trigger_activity(command, self._deps)
+        return ac.trigger_activity_to_proto(activity)
+
+    async def ListTriggerActivities(
+        self, request: pb.ListTriggerActivitiesRequest, context: Context
+    ) -> pb.ListTriggerActivitiesResponse:
+        page, token = await trigger_activities.list_trigger_activities(
+            ac.list_trigger_activities_command(request), self._deps
+        )
+        return pb.ListTriggerActivitiesResponse(
+            trigger_activities=[ac.trigger_activity_to_proto(a) for a in page],
+            next_page_token=token,
+        )
 
     # -- settings, versions, documents -------------------------------------------------
 

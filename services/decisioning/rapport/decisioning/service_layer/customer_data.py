@@ -3,7 +3,8 @@
 Held per customer: decisions (with their experiment arm and the score parts and
 probabilities of their actions), outcomes, contacts counted against the contact
 limits, links from sent messages to decisions, scheduled time-window firings,
-trigger throttle records, and the model contributions of their outcomes (what each
+trigger throttle records, trigger activities, and the model contributions of their
+outcomes (what each
 outcome added to a bandit's statistics: erasure subtracts them, exactly, since the
 statistics only add up). Experiment assignment is a hash
 of customer and experiment, so nothing per customer is stored for it.
@@ -22,6 +23,7 @@ from rapport.decisioning.adapters.model_contributions import Contribution
 from rapport.decisioning.domain import names
 from rapport.decisioning.domain.model import Decision, Outcome
 from rapport.decisioning.domain.outbound import DependencyError
+from rapport.decisioning.domain.trigger_activity import TriggerActivity
 from rapport.errors import InvalidArgument, Unavailable
 from rapport.pagination import page_size
 
@@ -34,7 +36,10 @@ from .unit_of_work import DecisioningUnitOfWork
 log = logging.getLogger(__name__)
 
 _DECISIONS, _OUTCOMES, _CONTRIBUTIONS = "decisions", "outcomes", "contributions"
-_PHASES = (_DECISIONS, _OUTCOMES, _CONTRIBUTIONS)
+_ACTIVITIES = "trigger_activities"
+# The export's order; a page token names the phase it resumes in (tokens of the phases
+# before trigger activities existed resume as ever).
+_PHASES = (_DECISIONS, _OUTCOMES, _CONTRIBUTIONS, _ACTIVITIES)
 Position = tuple[datetime, str]
 
 
@@ -44,6 +49,7 @@ class CustomerExport:
     outcomes: tuple[Outcome, ...]
     next_page_token: str
     contributions: tuple[Contribution, ...] = ()
+    trigger_activities: tuple[TriggerActivity, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,7 @@ class Erased:
     sent_messages: int
     schedules: int
     model_contributions: int = 0
+    trigger_activities: int = 0
 
 
 def _customer(parent: str, customer: str, deps: Dependencies) -> str:
@@ -97,17 +104,22 @@ async def _rows(
     if phase == _OUTCOMES:
         outcomes = await uow.outcomes.customer_page(workspace, customer, before=before, limit=limit)
         return outcomes, lambda o: (o.create_time, o.outcome_id)
-    contributions = await uow.models.contributions.customer_page(
-        workspace, customer, before=before, limit=limit
+    if phase == _CONTRIBUTIONS:
+        contributions = await uow.models.contributions.customer_page(
+            workspace, customer, before=before, limit=limit
+        )
+        return contributions, lambda c: (c.create_time, c.key)
+    activities = await uow.trigger_activities.list_page(
+        workspace, customer=customer, before=before, limit=limit
     )
-    return contributions, lambda c: (c.create_time, c.key)
+    return activities, lambda a: (a.create_time, a.activity_id)
 
 
 async def export_customer_decisions(
     cmd: commands.ExportCustomerDecisions, deps: Dependencies
 ) -> CustomerExport:
     """Decisions newest first, then outcomes newest first, then model contributions
-    newest first, `page_size` items a page."""
+    newest first, then trigger activities newest first, `page_size` items a page."""
     workspace = _customer(cmd.parent, cmd.customer, deps)
     size = page_size(cmd.page_size)
     bound_to = f"ExportCustomerDecisions:{cmd.parent}:{cmd.customer}"
@@ -134,6 +146,7 @@ async def export_customer_decisions(
         tuple(found[_OUTCOMES]),
         next_token,
         tuple(found[_CONTRIBUTIONS]),
+        tuple(found[_ACTIVITIES]),
     )
 
 
@@ -175,6 +188,9 @@ async def erase_customer_decisions(
             schedules=await uow.trigger_schedules.delete_customer(workspace, cmd.customer)
             + await uow.trigger_fires.delete_customer(workspace, cmd.customer),
             model_contributions=contributions,
+            trigger_activities=await uow.trigger_activities.delete_customer(
+                workspace, cmd.customer
+            ),
         )
         await uow.erased_customers.record(workspace, cmd.customer, now)
         await uow.commit()
@@ -201,7 +217,8 @@ async def erase_customer_decisions(
             + erased.outcomes
             + erased.contacts
             + erased.schedules
-            + erased.model_contributions,
+            + erased.model_contributions
+            + erased.trigger_activities,
         },
     )
     return erased

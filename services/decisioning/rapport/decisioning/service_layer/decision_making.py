@@ -10,7 +10,7 @@ and added by one script; a lost race re-decides on the fresh history).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +25,7 @@ from rapport.decisioning.domain.pipeline import (
     Verdict,
     context_variable,
 )
+from rapport.decisioning.domain.trigger_activity import TriggerActivity
 from rapport.errors import Aborted
 from rapport.sqlstore import run_with_retries
 
@@ -103,6 +104,17 @@ def _shadow_of(models: BoundModels | None, final: Verdict) -> tuple[ShadowScore,
     return tuple(s for s in models.shadow_scores if s.action in returned)
 
 
+async def _add_activity(
+    uow: DecisioningUnitOfWork,
+    activity: Callable[[Decision], TriggerActivity | None] | None,
+    decision: Decision,
+) -> None:
+    """The decision's insert refused an erased customer already: no check more."""
+    settled = activity(decision) if activity is not None else None
+    if settled is not None:
+        await uow.trigger_activities.add_if_absent(settled)
+
+
 async def make_decision(
     deps: Dependencies,
     workspace: str,
@@ -114,12 +126,14 @@ async def make_decision(
     source: str = "",
     store: bool = True,
     prefetched_consent: Awaitable[dict[ConsentPair, bool]] | None = None,
+    activity: Callable[[Decision], TriggerActivity | None] | None = None,
 ) -> Decision:
     """Decide and store; DependencyError from consent (or Redis) propagates. A decision
     stored under `decision_id` already (a replayed trigger) is returned as it is.
     `store=False` (a simulation): the decision only, nothing stored or counted.
     `prefetched_consent`: consent's answers asked for ahead (see `configured_pairs`),
-    awaited only when a candidate needs consent."""
+    awaited only when a candidate needs consent. `activity` (a trigger's decision): the
+    trigger activity the decision settles, if any, stored in the decision's transaction."""
     running = await deps.experiments.get(workspace)
     # The scoring step's models, bound to this decision (features, seeded draws).
     models = (await deps.models.get(workspace)).bind(
@@ -183,6 +197,7 @@ async def make_decision(
                 await uow.contacts.add(workspace, customer, final.contacts)
             decision = decision_of(final)
             await uow.decisions.add(decision)
+            await _add_activity(uow, activity, decision)
             return decision
 
         try:
@@ -207,6 +222,7 @@ async def make_decision(
                     if existing is not None:
                         return existing
                     await uow.decisions.add(decision)
+                    await _add_activity(uow, activity, decision)
                     await uow.commit()
             except Exception as err:
                 refused = await refusal(deps.uow, workspace, customer, err)

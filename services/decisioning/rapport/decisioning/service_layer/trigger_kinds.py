@@ -36,9 +36,10 @@ from rapport.decisioning.domain.schedule import (
     trait_date,
 )
 from rapport.decisioning.domain.signals import SignalKind
+from rapport.decisioning.domain.trigger_activity import ActivityOutcome
 from rapport.sqlstore import run_with_retries
 
-from . import commands, triggered
+from . import commands, trigger_activities, triggered
 from .dependencies import Dependencies
 from .unit_of_work import DecisioningUnitOfWork
 
@@ -115,6 +116,7 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> list[
     profile = await deps.profile.get_profile(signal.customer)
     zone = timing.zone_of(profile.traits.get(timing.zone_trait) if profile else None)
     now = deps.clock()
+    not_a_date = _not_a_date(trait.value)
 
     async def put(uow: DecisioningUnitOfWork) -> bool:
         if await uow.erased_customers.erased_under_lock(workspace, signal.customer):
@@ -130,12 +132,19 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> list[
                 await uow.trigger_schedules.put(
                     workspace, trigger.trigger_id, signal.customer, when.anchor, at, now, zone.key
                 )
+            if not_a_date:
+                # With the schedule's change (the erasure check above covers it).
+                await uow.trigger_activities.add_if_absent(
+                    trigger_activities.not_a_date_activity(
+                        workspace, trigger, signal, NOT_A_DATE, deps
+                    )
+                )
         return True
 
     done = await run_with_retries(
         deps.uow, put, description="the trigger schedule kept conflicting"
     )
-    if done and _not_a_date(trait.value):
+    if done and not_a_date:
         return [triggered.Failure(", ".join(t.name for t in triggers), NOT_A_DATE)]
     return []
 
@@ -183,12 +192,22 @@ async def fire_due(
     for row in due:
         trigger = config.trigger(row.trigger_id)
         reason = ""
+        # The firing's key: a replayed firing derives the same decision, send and activity.
+        window_key = f"window:{row.customer}:{row.anchor.isoformat()}"
+        # Set when the firing ends before the trigger's pipeline (which records its own).
+        activity = None
         zone = time_zone(row.time_zone) or UTC_ZONE
         at = send_time(row.fire_time, row.anchor, now, deps.window_timing, zone)
         if trigger is None or trigger.kind is not TriggerKind.TIME_WINDOW:
             reason = "TRIGGER_GONE"
+            activity = trigger_activities.window_activity(
+                workspace, row.trigger_id, row.customer, window_key, reason, deps
+            )
         elif too_late(row.anchor, now, zone) or at is None:
             reason = "TOO_LATE"  # the window is over before its next local fire time
+            activity = trigger_activities.window_activity(
+                workspace, row.trigger_id, row.customer, window_key, reason, deps
+            )
         elif at > now:
             # Found long after its local fire time (a pass delayed, the service down):
             # it waits for the next one rather than sending at any hour.
@@ -206,7 +225,7 @@ async def fire_due(
         else:
             event = _event(
                 WINDOW_EVENT,
-                f"window:{row.customer}:{row.anchor.isoformat()}",
+                window_key,
                 {"trait": trigger.date_trait, "date": row.anchor.isoformat()},
             )
             signal = Signal(cursor="", customer=row.customer, event=event)
@@ -223,6 +242,10 @@ async def fire_due(
                     continue
                 log.exception("scheduled trigger failed", extra={"workspace": workspace})
                 failures = [triggered.Failure(trigger.name, f"UNEXPECTED:{type(exc).__name__}")]
+                activity = trigger_activities.window_activity(
+                    workspace, row.trigger_id, row.customer, window_key, failures[0].reason,
+                    deps, ActivityOutcome.FAILED,
+                )  # fmt: skip
             reason = ",".join(f.reason for f in failures)
         if reason:
             log.warning(
@@ -233,11 +256,13 @@ async def fire_due(
                     "error_reason": reason,
                 },
             )
-        await run_with_retries(
-            deps.uow,
-            lambda uow, row=row: uow.trigger_schedules.mark_fired(row, now),
-            description="the trigger schedule kept conflicting",
-        )
+
+        async def done(uow: DecisioningUnitOfWork, row=row, activity=activity) -> None:
+            await uow.trigger_schedules.mark_fired(row, now)
+            if activity is not None:
+                await trigger_activities.add_unless_erased(uow, activity)
+
+        await run_with_retries(deps.uow, done, description="the trigger schedule kept conflicting")
         handled += 1
     return handled
 

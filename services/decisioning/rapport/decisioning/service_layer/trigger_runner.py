@@ -33,9 +33,9 @@ from rapport.decisioning.domain.model import Signal
 from rapport.decisioning.domain.outbound import DependencyError
 from rapport.decisioning.domain.signals import SignalKind
 from rapport.errors import Aborted
-from rapport.sqlstore import database_unreachable, run_with_retries, transient_conflict
+from rapport.sqlstore import database_unreachable, transient_conflict
 
-from . import commands, outcome_batch, trigger_kinds, triggered
+from . import commands, outcome_batch, trigger_activities, trigger_kinds, triggered
 from .dependencies import Dependencies
 
 log = logging.getLogger(__name__)
@@ -239,11 +239,15 @@ class TriggerRunner:
                     },
                 )
         attributed = await self._attribute(workspace, signals)
-        for n, signal in enumerate(signals):
-            for failure in await self._handle_until_done(workspace, signal, n in attributed):
-                self._record(workspace, signal, failure)
+        # The activities that write nothing else are stored with the cursor.
+        with trigger_activities.collecting() as activities:
+            for n, signal in enumerate(signals):
+                for failure in await self._handle_until_done(workspace, signal, n in attributed):
+                    self._record(workspace, signal, failure)
         # Once per batch: a replay after a crash records and sends nothing twice.
-        await self._save_cursor(workspace, signals[-1].cursor)
+        await trigger_activities.store_with_cursor(
+            self._deps, workspace, signals[-1].cursor, activities
+        )
 
     async def _attribute(self, workspace: str, signals: list[Signal]) -> set[int]:
         """Record the outcomes of the batch's events in one unit of work; the positions
@@ -321,14 +325,6 @@ class TriggerRunner:
                 "error_reason": failure.reason,
                 "count": self.not_a_date[workspace],
             },
-        )
-
-    async def _save_cursor(self, workspace: str, cursor: str) -> None:
-        now = self._deps.clock()
-        await run_with_retries(
-            self._deps.uow,
-            lambda uow: uow.signal_cursors.save(workspace, cursor, now),
-            description="the signal cursor kept conflicting with another replica",
         )
 
     async def consume(self, workspace: str, signal: Signal) -> None:

@@ -6,6 +6,9 @@ all apply) and stores the decision, `source` = the trigger. Only when the action
 chosen is it sent, with an idempotency key of trigger and event. The decision's id
 derives from trigger, customer and event too: a replayed signal finds its decision
 and sends the same message again, which delivery deduplicates.
+
+Every trigger whose condition held (or could not be evaluated) leaves a trigger activity
+(trigger_activities.py): sent, skipped or failed, and why.
 """
 
 from __future__ import annotations
@@ -22,10 +25,15 @@ from rapport.decisioning.domain.outbound import CustomerProfile, DependencyError
 from rapport.decisioning.domain.pipeline import DecisionRequest
 from rapport.decisioning.domain.rule_helpers import helper_functions
 from rapport.decisioning.domain.rules import RuleEvaluationError
+from rapport.decisioning.domain.trigger_activity import (
+    ActivityOutcome,
+    TriggerActivity,
+    skip_reason,
+)
 from rapport.errors import NotFound
 from rapport.sqlstore import run_with_retries
 
-from . import commands
+from . import commands, trigger_activities
 from .attribution import attribute_event
 from .channel_offer import hold_offer, settle_channel
 from .decision_making import customer_zone, make_decision, triggered_decision_id
@@ -112,11 +120,13 @@ async def fire_all(
     except DependencyError as err:
         if err.transient:
             raise
+        for trigger in triggers:
+            await _note(cmd, event, trigger, ActivityOutcome.FAILED, _reason(err), deps)
         return [Failure(trigger.name, _reason(err)) for trigger in triggers]
     if profile is None:
         # Unknown or erased: nobody to decide for, nobody to contact.
         for trigger in triggers:
-            _skip(trigger, signal, "PROFILE_NOT_FOUND")
+            await _skip(cmd, event, trigger, "PROFILE_NOT_FOUND", deps)
         return []
     failures = []
     for trigger in triggers:
@@ -133,13 +143,15 @@ async def _decide(
     trigger: Trigger,
     profile: CustomerProfile,
     deps: Dependencies,
-) -> Decision:
+) -> tuple[Decision, bool]:
+    """The trigger's decision on the signal, and whether it was made now (False: a
+    replay found it stored)."""
     customer = cmd.signal.customer
     decision_id = triggered_decision_id(trigger.trigger_id, customer, event.message_id)
     async with deps.uow(readonly=True) as uow:
         existing = await uow.decisions.get(cmd.workspace, decision_id)
     if existing is not None:
-        return existing
+        return existing, False
     request = DecisionRequest(
         customer=customer,
         context={},
@@ -151,9 +163,28 @@ async def _decide(
         scope=trigger.action_id,
         signal=event,
     )
-    return await make_decision(
-        deps, cmd.workspace, config, profile, request, decision_id=decision_id, source=trigger.name
+    action = trigger.action_name
+
+    def skipped(decision: Decision) -> TriggerActivity | None:
+        reason = skip_reason(decision, action)
+        if reason is None:
+            return None  # chosen: the activity follows the send
+        return trigger_activities.activity_of(
+            cmd.workspace, trigger, cmd.signal, event, ActivityOutcome.SKIPPED, reason, deps,
+            decision_id=decision.decision_id,
+        )  # fmt: skip
+
+    decision = await make_decision(
+        deps,
+        cmd.workspace,
+        config,
+        profile,
+        request,
+        decision_id=decision_id,
+        source=trigger.name,
+        activity=skipped,
     )
+    return decision, True
 
 
 async def _fire(
@@ -165,27 +196,36 @@ async def _fire(
     deps: Dependencies,
 ) -> str:
     """Decide about the trigger's action and send it if chosen; the reason it failed for
-    good, or ''."""
+    good, or ''. Whatever came of it, unless the condition was false, is an activity."""
     signal = cmd.signal
     action = config.action(trigger.action_id)
     if action is None:
-        return "ACTION_MISSING"  # a published version always holds its triggers' actions
+        # A published version always holds its triggers' actions.
+        await _note(cmd, event, trigger, ActivityOutcome.FAILED, "ACTION_MISSING", deps)
+        return "ACTION_MISSING"
     zone = customer_zone(deps, profile)
     helpers = helper_functions(deps.clock().astimezone(zone).date(), zone)
     try:
         if not deps.rules.evaluate(trigger.condition, condition_variables(event, profile), helpers):
             return ""
     except RuleEvaluationError:
-        # The error text may quote values: the reason alone is logged.
+        # The error text may quote values: the reason alone is logged and recorded.
+        await _note(cmd, event, trigger, ActivityOutcome.FAILED, "RULE_ERROR", deps)
         return "RULE_ERROR"
     if await _throttled(cmd, event, trigger, deps):
-        _skip(trigger, signal, "THROTTLED")
+        await _skip(cmd, event, trigger, "THROTTLED", deps)
         return ""
+    decision: Decision | None = None
     try:
-        decision = await _decide(cmd, config, event, trigger, profile, deps)
+        decision, made_now = await _decide(cmd, config, event, trigger, profile, deps)
         if not decision.actions:
-            excluded = next((e for e in decision.excluded if e.action == action.name), None)
-            _skip(trigger, signal, excluded.reason.value if excluded else "NOT_CHOSEN")
+            reason = skip_reason(decision, action.name) or "NOT_CHOSEN"
+            # Made now: its activity was stored with it. Found again (a replay): stored
+            # unless it was then too.
+            await _skip(
+                cmd, event, trigger, reason, deps,
+                decision_id=decision.decision_id, store=not made_now,
+            )  # fmt: skip
             return ""
         chosen = decision.actions[0]
         offered = (
@@ -214,17 +254,27 @@ async def _fire(
                 deps, cmd.workspace, signal.customer, decision.decision_id, chosen.action,
                 sent.channel,
             )  # fmt: skip
-        await _link(cmd.workspace, sent.name, decision, sent.channel or chosen.channel, deps)
+        activity = trigger_activities.activity_of(
+            cmd.workspace, trigger, signal, event, ActivityOutcome.SENT, "", deps,
+            decision_id=decision.decision_id, message=sent.name,
+        )  # fmt: skip
+        await _link(
+            cmd.workspace, sent.name, decision, sent.channel or chosen.channel, activity, deps
+        )
         if trigger.throttle is not None:
             await _record_fire(cmd.workspace, trigger, signal.customer, decision, deps)
     except DependencyError as err:
         if err.transient:
             raise
+        await _note(
+            cmd, event, trigger, ActivityOutcome.FAILED, _reason(err), deps,
+            decision_id=decision.decision_id if decision is not None else "",
+        )  # fmt: skip
         return _reason(err)
     except NotFound:
         # Erased since the profile was read: the decision (or the offer's contacts) was
-        # refused, nothing stored and nothing sent.
-        _skip(trigger, signal, "PROFILE_NOT_FOUND")
+        # refused, nothing stored and nothing sent (nor is the activity: erased).
+        await _skip(cmd, event, trigger, "PROFILE_NOT_FOUND", deps)
         return ""
     log.info(
         "trigger sent",
@@ -257,11 +307,15 @@ async def _throttled(
 
 
 async def _link(
-    workspace: str, message: str, decision: Decision, channel: Channel, deps: Dependencies
+    workspace: str,
+    message: str,
+    decision: Decision,
+    channel: Channel,
+    activity: TriggerActivity,
+    deps: Dependencies,
 ) -> None:
-    """Remember which decision had `message` sent, so its status events become outcomes."""
-    if not message:
-        return
+    """Remember which decision had `message` sent, so its status events become outcomes,
+    and the trigger's activity, in one transaction."""
     sent = SentMessage(
         workspace=workspace,
         message=message,
@@ -275,7 +329,9 @@ async def _link(
     async def add(uow: DecisioningUnitOfWork) -> None:
         # Not for a customer erased since the send (delivery erases its message).
         if not await uow.erased_customers.erased_under_lock(workspace, decision.customer):
-            await uow.sent_messages.add_if_absent(sent)
+            if message:
+                await uow.sent_messages.add_if_absent(sent)
+            await uow.trigger_activities.add_if_absent(activity)
 
     await run_with_retries(deps.uow, add, description="the sent message link kept conflicting")
 
@@ -294,8 +350,40 @@ async def _record_fire(
     await run_with_retries(deps.uow, record, description="the trigger's throttle kept conflicting")
 
 
-def _skip(trigger: Trigger, signal: Signal, reason: str) -> None:
-    """The trigger does not send (a business rule, not a failure)."""
+async def _note(
+    cmd: commands.HandleSignal,
+    event: TrackedEvent,
+    trigger: Trigger,
+    outcome: ActivityOutcome,
+    reason: str,
+    deps: Dependencies,
+    *,
+    decision_id: str = "",
+) -> None:
+    """Store the trigger's activity on the signal (gathered with the runner's cursor, or
+    a small transaction of its own: trigger_activities.record)."""
+    await trigger_activities.record(
+        deps,
+        trigger_activities.activity_of(
+            cmd.workspace, trigger, cmd.signal, event, outcome, reason, deps,
+            decision_id=decision_id,
+        ),
+    )  # fmt: skip
+
+
+async def _skip(
+    cmd: commands.HandleSignal,
+    event: TrackedEvent,
+    trigger: Trigger,
+    reason: str,
+    deps: Dependencies,
+    *,
+    decision_id: str = "",
+    store: bool = True,
+) -> None:
+    """The trigger does not send (a business rule, not a failure): logged, and its
+    activity stored (unless `store` is False: stored already)."""
+    signal = cmd.signal
     log.info(
         "trigger not sent",
         extra={
@@ -305,3 +393,7 @@ def _skip(trigger: Trigger, signal: Signal, reason: str) -> None:
             "error_reason": reason,
         },
     )
+    if store:
+        await _note(
+            cmd, event, trigger, ActivityOutcome.SKIPPED, reason, deps, decision_id=decision_id
+        )

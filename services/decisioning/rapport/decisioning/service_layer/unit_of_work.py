@@ -22,6 +22,7 @@ from rapport.decisioning.adapters.schedule_repository import (
     TriggerFireRepository,
     TriggerScheduleRepository,
 )
+from rapport.decisioning.adapters.trigger_activity_repository import TriggerActivityRepository
 from rapport.decisioning.adapters.version_repository import ConfigVersionRepository
 from rapport.sqlstore import SqlUnitOfWork
 
@@ -44,6 +45,7 @@ class DecisioningUnitOfWork(SqlUnitOfWork):
     trigger_fires: TriggerFireRepository
     erased_customers: ErasedCustomerRepository
     catalogue_loads: CatalogueLoadRepository
+    trigger_activities: TriggerActivityRepository
 
     def _open_repositories(self) -> None:
         self.actions = ActionRepository(self.connection)
@@ -63,3 +65,4 @@ class DecisioningUnitOfWork(SqlUnitOfWork):
         self.trigger_fires = TriggerFireRepository(self.connection)
         self.erased_customers = ErasedCustomerRepository(self.connection)
         self.catalogue_loads = CatalogueLoadRepository(self.connection)
+        self.trigger_activities = TriggerActivityRepository(self.connection)
