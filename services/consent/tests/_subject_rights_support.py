@@ -53,13 +53,15 @@ class _Fake:
 
     async def _enter(self, method: str, customer: str, context: Any) -> None:
         self.journal.calls.append((self.service, method, customer))
+        # What the service holds is read when the call starts, answered after a hold.
+        holds_it = customer in self.held
         self.received.set()
         if self.hold is not None:
             await self.hold.wait()
         if self.failures:
             code = self.failures.pop(0)
             await context.abort(code, f"{self.service} says {code.name.lower()}")
-        if customer not in self.held:
+        if not holds_it:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"{customer} not found")
 
 

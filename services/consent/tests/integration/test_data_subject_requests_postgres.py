@@ -6,6 +6,8 @@ import asyncio
 import uuid
 from collections import Counter
 
+import pytest
+from rapport.consent.service_layer.subject_request_worker import SubjectRequestWorker
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.grpctesting import eventually
@@ -60,9 +62,14 @@ async def test_two_replicas_never_run_the_same_step_twice(
         assert min(others) > identity_at
 
 
+async def _killed(self: SubjectRequestWorker, working: object) -> None:
+    """A replica killed (kill -9) gives nothing back: its leases must lapse."""
+
+
 async def test_a_lapsed_lease_is_taken_over_by_another_replica(
-    postgres_url: str, pg_schema: str, clock: FakeClock
+    postgres_url: str, pg_schema: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(SubjectRequestWorker, "_give_back", _killed)
     base = ConsentSettings(database_url=postgres_url, database_schema=pg_schema)
     async with fake_peers() as peers:
         settings = peers.settings(
@@ -104,6 +111,29 @@ async def test_a_lapsed_lease_is_taken_over_by_another_replica(
             # What the first replica recorded is kept: those steps did not run again.
             assert peers.journal.of("identity") == [customer]
             assert peers.journal.of("profile") == [customer, customer]  # two export pages
+
+
+async def test_a_stopping_replica_gives_its_requests_back_at_once(
+    postgres_url: str, pg_schema: str, clock: FakeClock
+) -> None:
+    base = ConsentSettings(database_url=postgres_url, database_schema=pg_schema)
+    async with fake_peers() as peers:
+        settings = peers.settings(base, subject_request_lease_seconds=600.0)
+        customer = customer_name()
+        peers.identity.merges[customer] = (customer, [])
+        peers.hold_everywhere(customer)
+        hold = peers.delivery.hold = asyncio.Event()  # delivery's export hangs
+        async with consent_stub(settings, clock) as first:
+            created = await create(first, customer, ACCESS)
+            async with asyncio.timeout(5):
+                await peers.delivery.received.wait()
+        # Stopped (SIGTERM) mid-step: the lease is released, not left for 10 minutes.
+        peers.delivery.hold = None
+        hold.set()
+        async with consent_stub(settings, clock) as second:
+            done = await until_succeeded(second, created.name, FULL)  # the clock never moved
+            assert step(done, "delivery").state == STEP_SUCCEEDED
+            assert peers.journal.of("delivery") == [customer, customer]
 
 
 async def test_concurrent_creations_with_one_request_id_make_one_request(

@@ -376,7 +376,7 @@ async def test_list_is_newest_first_paged_and_basic(
 
 
 async def test_erasure_erases_consent_ledger_cache_and_earlier_access_results(
-    dsr_stub: pb_grpc.ConsentServiceStub, peers: Peers
+    dsr_stub: pb_grpc.ConsentServiceStub, peers: Peers, clock: FakeClock
 ) -> None:
     customer = customer_name()
     peers.hold_everywhere(customer)
@@ -394,6 +394,7 @@ async def test_erasure_erases_consent_ledger_cache_and_earlier_access_results(
     # What the earlier access found is gone; the request itself stays as the audit trail.
     kept = await get(dsr_stub, earlier.name, FULL)
     assert kept.state == SUCCEEDED and all(s.data_json == "" for s in kept.steps)
+    assert kept.expire_time.ToDatetime(tzinfo=UTC) <= clock.now  # says it is gone
 
     # The invariant: an access after the erasure finds nothing anywhere.
     after = await until_succeeded(dsr_stub, (await create(dsr_stub, customer, ACCESS)).name, FULL)
@@ -402,6 +403,39 @@ async def test_erasure_erases_consent_ledger_cache_and_earlier_access_results(
     assert step_data(after, "profile")["events"] == []
     assert step_data(after, "decisioning")["decisions"] == []
     assert step_data(after, "delivery") == {"messages": []}
+
+
+async def test_an_access_overtaken_by_an_erasure_keeps_nothing_it_collected_before(
+    dsr_stub: pb_grpc.ConsentServiceStub, peers: Peers, clock: FakeClock
+) -> None:
+    # Found by a privacy walkthrough: an access whose delivery step was slow collected
+    # the messages before the erasure reached delivery, and recorded them after the
+    # erasure had deleted every access result: a finished erasure left a copy.
+    customer = customer_name()
+    peers.identity.merges[customer] = (customer, [])
+    peers.hold_everywhere(customer)
+    hold = peers.delivery.hold = asyncio.Event()
+    access = await create(dsr_stub, customer, ACCESS)
+    async with asyncio.timeout(5):
+        await peers.delivery.received.wait()  # delivery read the messages; not answered
+    peers.delivery.hold = None  # the erasure's calls go through
+    clock.advance(seconds=1)
+
+    # Not held up by the access waiting on delivery, and consent's step last.
+    erasure = await until_succeeded(dsr_stub, (await create(dsr_stub, customer, ERASURE)).name)
+    consent_done = step(erasure, "consent").complete_time.ToDatetime(tzinfo=UTC)
+    assert all(
+        step(erasure, s).complete_time.ToDatetime(tzinfo=UTC) <= consent_done for s in SERVICES[:-1]
+    )
+    hold.set()  # delivery answers what it read before the erasure
+
+    done = await until_succeeded(dsr_stub, access.name, FULL)
+    delivery = step(done, "delivery")
+    assert step_data(done, "delivery") == {"messages": []}
+    assert delivery.attempt_count == 2  # collected again, after the erasure
+    # What the other steps collected before the erasure was deleted by it.
+    assert [s.service for s in done.steps if s.data_json] == ["delivery"]
+    assert "workspaces/default/messages/1" not in str(done)
 
 
 async def test_erasing_the_last_ledger_entry_keeps_watch_cursors_valid(

@@ -52,7 +52,7 @@ def test_plan_lists_the_configured_services_in_their_order() -> None:
     assert all(s.state is StepState.PENDING and s.attempt_count == 0 for s in plan(EVERY_SERVICE))
 
 
-def test_erasure_runs_identity_alone_first_then_the_others_together() -> None:
+def test_erasure_runs_identity_alone_first_then_the_others_together_then_consent() -> None:
     request = _request(RequestType.ERASURE)
     assert _services(request.due_steps(NOW)) == [Service.IDENTITY]
 
@@ -67,14 +67,32 @@ def test_erasure_runs_identity_alone_first_then_the_others_together() -> None:
 
     later = NOW + timedelta(seconds=4)
     done = failed.with_steps([identity.succeeded(later, "")], RETENTION)
-    assert _services(done.due_steps(later)) == [Service.PROFILE, Service.DELIVERY, Service.CONSENT]
+    assert _services(done.due_steps(later)) == [Service.PROFILE, Service.DELIVERY]
     assert done.next_attempt_time() == NOW  # their turn came: due at once
     assert done.state is RequestState.RUNNING
 
+    # Consent's step (it deletes what access requests collected) comes last.
+    profile, delivery = done.step(Service.PROFILE), done.step(Service.DELIVERY)
+    assert profile is not None and delivery is not None
+    half = done.with_steps([profile.succeeded(later, "")], RETENTION)
+    assert _services(half.due_steps(later)) == [Service.DELIVERY]
+    rest = half.with_steps([delivery.succeeded(later, "")], RETENTION)
+    assert _services(rest.due_steps(later)) == [Service.CONSENT]
 
-def test_erasure_without_identity_runs_everything_at_once() -> None:
+
+def test_erasure_without_identity_runs_consent_last() -> None:
     request = _request(RequestType.ERASURE, [Service.PROFILE, Service.CONSENT])
-    assert _services(request.due_steps(NOW)) == [Service.PROFILE, Service.CONSENT]
+    assert _services(request.due_steps(NOW)) == [Service.PROFILE]
+
+
+def test_an_access_step_overtaken_by_an_erasure_is_collected_again() -> None:
+    request = _request(RequestType.ACCESS, [Service.PROFILE])
+    [profile] = request.steps
+    later = NOW + timedelta(seconds=1)
+    again = profile.collect_again(later)
+    assert again.state is StepState.PENDING and again.data_json == ""
+    assert again.attempt_count == 1 and again.next_attempt_time == later
+    assert again.last_error is not None and again.last_error.code == 10
 
 
 def test_access_runs_identity_first_then_the_others_together() -> None:

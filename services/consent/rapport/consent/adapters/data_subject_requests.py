@@ -341,9 +341,11 @@ class SubjectRequestRepository:
         )
         return bool(result.rowcount)
 
-    async def erase_access_results(self, workspace: str, customer_ids: Sequence[str]) -> int:
-        """Delete what earlier access requests for these customers found; how many
-        steps held something."""
+    async def erase_access_results(
+        self, workspace: str, customer_ids: Sequence[str], now: datetime
+    ) -> int:
+        """Delete what earlier access requests for these customers found, and end their
+        expire time now (what they found is gone); how many steps held something."""
         t = requests_table
         ids = sa.select(t.c.id).where(
             t.c.workspace == workspace,
@@ -355,7 +357,40 @@ class SubjectRequestRepository:
             .where(steps_table.c.request_id.in_(ids), steps_table.c.data_json.is_not(None))
             .values(data_json=None)
         )
+        now = now.astimezone(UTC)
+        await self._connection.execute(
+            sa.update(t)
+            .where(t.c.id.in_(ids), sa.or_(t.c.expire_time.is_(None), t.c.expire_time > now))
+            .where(t.c.complete_time.is_not(None))
+            .values(expire_time=now)
+        )
         return int(result.rowcount or 0)
+
+    async def erased_since(
+        self, workspace: str, customer_ids: Collection[str], since: datetime
+    ) -> bool:
+        """Whether an erasure covering one of these customers deleted access results
+        (its consent step succeeded) after ``since``."""
+        t, s = requests_table, steps_table
+        rows = await self._connection.execute(
+            sa.select(t.c.id, t.c.customer_id, t.c.covered_customer_ids)
+            .join(s, s.c.request_id == t.c.id)
+            .where(
+                s.c.service == Service.CONSENT.value,
+                s.c.complete_time > since.astimezone(UTC),
+                t.c.workspace == workspace,
+                t.c.type == RequestType.ERASURE.value,
+            )
+        )
+        wanted = set(customer_ids)
+        for row in rows:
+            try:
+                covered = {row.customer_id, *_covered(row.id, row.covered_customer_ids)}
+            except UnreadableSubjectRequest:
+                return True  # cannot tell what it covered: collect again, to be safe
+            if covered & wanted:
+                return True
+        return False
 
     async def prune_expired(self, now: datetime) -> int:
         """Delete what access requests found once their expire time passed; how many

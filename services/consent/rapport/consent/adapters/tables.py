@@ -118,4 +118,6 @@ data_subject_request_steps = sa.Table(
     sa.Column("next_attempt_time", sa.DateTime(timezone=True), nullable=True),
     sa.Column("complete_time", sa.DateTime(timezone=True), nullable=True),
     sa.Column("data_json", sa.Text(), nullable=True),
+    # An access attempt asks which erasures' consent steps succeeded since it began.
+    sa.Index("ix_consent_dsr_steps_done", "service", "complete_time"),
 )

@@ -6,9 +6,12 @@ Identity's step runs first: it finds the customers the request covers (the survi
 a merge, the customers merged into it), which decisioning and delivery, which do not
 follow merges, are each asked about; for an erasure it also erases the person in
 identity first, so that nothing new is linked to them while the others erase. The other
-steps run together once it succeeded. A failed step stays PENDING and is tried again
-after an exponential backoff with full jitter, forever: a request is never left stuck,
-and its steps show why it waits.
+steps run together once it succeeded, but for an erasure's consent step, which runs
+last: it deletes what access requests collected, and an access running meanwhile may
+still collect from a service that has not erased yet (an access attempt that began
+before it is collected again: see ``Step.collect_again``). A failed step stays PENDING
+and is tried again after an exponential backoff with full jitter, forever: a request is
+never left stuck, and its steps show why it waits.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ SERVICE_ORDER: tuple[Service, ...] = tuple(Service)
 
 # google.rpc.Code numbers of the failures consent gives an attempt itself.
 CODE_DEADLINE_EXCEEDED = 4
+CODE_ABORTED = 10
 CODE_INTERNAL = 13
 CODE_UNAVAILABLE = 14
 
@@ -91,6 +95,20 @@ class Step:
             next_attempt_time=None,
             complete_time=now,
             data_json=data_json,
+        )
+
+    def collect_again(self, now: datetime) -> Step:
+        """An access step whose attempt an erasure of the customer overtook: what it
+        collected may predate the erasure, so it is dropped and collected again now."""
+        return replace(
+            self,
+            attempt_count=self.attempt_count + 1,
+            last_error=StepError(
+                CODE_ABORTED,
+                "an erasure of the customer completed during this attempt: collected again",
+            ),
+            next_attempt_time=now,
+            data_json="",
         )
 
     def failed(self, now: datetime, error: StepError, delay: timedelta) -> Step:
@@ -159,11 +177,16 @@ class SubjectRequest:
 
     def runnable_steps(self) -> list[Step]:
         """The pending steps whose turn has come (whether or not their next attempt is
-        due yet): only identity's until it succeeded."""
+        due yet): only identity's until it succeeded; for an erasure, consent's only
+        once every other service erased (it deletes what access requests collected, so
+        it must come after anything they could still collect)."""
         pending = [s for s in self.steps if s.state is StepState.PENDING]
         identity = self.step(Service.IDENTITY)
         if identity is not None and identity.state is StepState.PENDING:
             return [identity]
+        if self.type is RequestType.ERASURE:
+            others = [s for s in pending if s.service is not Service.CONSENT]
+            return others or pending
         return pending
 
     def due_steps(self, now: datetime) -> list[Step]:

@@ -16,7 +16,6 @@ worker, nor does the database being away (the pass is tried again).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import uuid
@@ -39,6 +38,7 @@ from rapport.consent.domain.subject_requests import (
     Service,
     Step,
     StepError,
+    StepState,
     SubjectRequest,
     consent_export,
 )
@@ -49,11 +49,25 @@ from .unit_of_work import ConsentUnitOfWork
 
 _log = logging.getLogger(__name__)
 
-# Requests claimed by one pass (their due steps run concurrently).
+# Requests worked on at once by one replica (each its own task; its due steps together).
 CLAIM_BATCH = 20
 # A step must end within this share of the lease: the rest is the margin for recording
 # its result before another replica could take the request over.
 _STEP_SHARE_OF_LEASE = 0.8
+
+
+# How long a stopping worker tries to release the leases of the requests it held.
+_GIVE_BACK_SECONDS = 2.0
+
+
+def _report(request: SubjectRequest, task: asyncio.Task[None]) -> None:
+    if task.cancelled() or task.exception() is None:
+        return
+    # Its lease lapses and the request is claimed again: nothing is lost.
+    _log.warning(
+        "data subject request left for a later pass",
+        extra={"resource": request.name, "error_reason": type(task.exception()).__name__},
+    )
 
 
 class SubjectRequestWorker:
@@ -73,27 +87,50 @@ class SubjectRequestWorker:
         self._peers: dict[Service, SubjectRightsPeer] = {p.service: p for p in deps.subject_rights}
 
     async def run(self) -> None:
+        """Claim due requests and work on each as a task of its own, so that a request
+        waiting on a slow service never holds up the others nor new ones; at shutdown,
+        the requests in hand are given back (their leases released) for any replica to
+        take at once."""
         created = self._deps.subject_request_created
-        while True:
-            created.clear()
-            try:
-                claimed = await self.pass_once()
-            except Exception as err:  # the database away...: the next pass tries again
-                claimed = 0
-                _log.warning(
-                    "data subject request pass failed: trying again",
-                    extra={"error_reason": type(err).__name__},
-                )
-            if claimed:
-                continue  # more may be due (an erasure's steps after identity's)
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll):
-                    await created.wait()
+        working: dict[asyncio.Task[None], tuple[SubjectRequest, str]] = {}
+        try:
+            while True:
+                created.clear()
+                try:
+                    claimed = await self._claim_and_start(working)
+                except Exception as err:  # the database away...: the next pass tries again
+                    claimed = 0
+                    _log.warning(
+                        "data subject request pass failed: trying again",
+                        extra={"error_reason": type(err).__name__},
+                    )
+                if claimed:
+                    continue  # more may be due
+                new_request = asyncio.ensure_future(created.wait())
+                try:
+                    # A new request, a request done (its next steps may be due), or the poll.
+                    await asyncio.wait(
+                        {new_request, *working},
+                        timeout=self._poll,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    new_request.cancel()
+                for task in [t for t in working if t.done()]:
+                    request, _token = working.pop(task)
+                    _report(request, task)
+        finally:
+            await self._give_back(working)
 
-    async def pass_once(self) -> int:
-        """Prune expired access results, claim due requests and work on them; how many
-        requests were claimed."""
+    async def _claim_and_start(
+        self, working: dict[asyncio.Task[None], tuple[SubjectRequest, str]]
+    ) -> int:
+        """Prune expired access results, claim due requests (as many as there is room
+        for) and start working on each; how many were claimed."""
         deps = self._deps
+        room = CLAIM_BATCH - len(working)
+        if room <= 0:
+            return 0
         now = deps.clock()
         token = uuid.uuid4().hex
 
@@ -103,7 +140,7 @@ class SubjectRequestWorker:
             claimed = await uow.subject_requests.claim_due(
                 deps.workspaces,
                 now,
-                CLAIM_BATCH,
+                room,
                 lease_token=token,
                 leased_until=now + self._lease,
             )
@@ -112,7 +149,6 @@ class SubjectRequestWorker:
         pruned, claimed = await run_with_retries(deps.uow_factory, prune_and_claim)
         if pruned:
             _log.info("expired access results deleted", extra={"count": pruned})
-        readable: list[SubjectRequest] = []
         for item in claimed:
             if item.request is None:
                 # Left leased: it is claimed again (and skipped again) once the lease
@@ -124,21 +160,34 @@ class SubjectRequestWorker:
                         "error_reason": item.error.why if item.error else "",
                     },
                 )
-            else:
-                readable.append(item.request)
-        outcomes = await asyncio.gather(
-            *(self._work(request, token) for request in readable), return_exceptions=True
-        )
-        for request, outcome in zip(readable, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                # Its lease lapses and the request is claimed again: nothing is lost.
-                _log.warning(
-                    "data subject request left for a later pass",
-                    extra={"resource": request.name, "error_reason": type(outcome).__name__},
-                )
-            elif isinstance(outcome, BaseException):
-                raise outcome
+                continue
+            task = asyncio.create_task(self._work(item.request, token))
+            working[task] = (item.request, token)
         return len(claimed)
+
+    async def _give_back(
+        self, working: dict[asyncio.Task[None], tuple[SubjectRequest, str]]
+    ) -> None:
+        """Stop the requests in hand and release their leases (best effort, briefly:
+        a lease not released lapses anyway)."""
+        for task in working:
+            task.cancel()
+        await asyncio.gather(*working, return_exceptions=True)
+        if not working:
+            return
+
+        async def release(uow: ConsentUnitOfWork) -> None:
+            for request, token in working.values():
+                await uow.subject_requests.release(request.id, token)
+
+        try:
+            async with asyncio.timeout(_GIVE_BACK_SECONDS):
+                await run_with_retries(self._deps.uow_factory, release)
+        except Exception as err:
+            _log.warning(
+                "data subject requests not given back at shutdown: their leases lapse",
+                extra={"count": len(working), "error_reason": type(err).__name__},
+            )
 
     async def _work(self, request: SubjectRequest, token: str) -> None:
         """Attempt the request's due steps together, each result recorded as soon as
@@ -189,6 +238,7 @@ class SubjectRequestWorker:
 
     async def _attempt_and_record(self, request: SubjectRequest, step: Step, token: str) -> None:
         deps = self._deps
+        started = deps.clock()
         result, covered = await self._attempt(request, step, token)
 
         async def record(uow: ConsentUnitOfWork) -> tuple[bool, bool]:
@@ -198,8 +248,18 @@ class SubjectRequestWorker:
                 return False, False  # the lease lapsed and another replica took over
             if covered:
                 current = current.covering(covered)
-            updated = current.with_steps([result], deps.access_retention)
-            await uow.subject_requests.save_step(updated, result)
+            outcome = result
+            if (
+                current.type is RequestType.ACCESS
+                and result.state is StepState.SUCCEEDED
+                and await uow.subject_requests.erased_since(
+                    current.workspace, current.customers, started
+                )
+            ):
+                # What it collected may predate the erasure: never kept.
+                outcome = step.collect_again(deps.clock())
+            updated = current.with_steps([outcome], deps.access_retention)
+            await uow.subject_requests.save_step(updated, outcome)
             return True, current.complete_time is None and updated.complete_time is not None
 
         recorded, completed = await run_with_retries(deps.uow_factory, record)
@@ -355,7 +415,7 @@ async def erase_consent(request: SubjectRequest, deps: Dependencies) -> Sequence
         members = await _consent_members(uow, request)
         erased = await uow.ledger.erase_customers(workspace, members, deps.clock())
         await uow.aliases.erase_customers(workspace, members)
-        await uow.subject_requests.erase_access_results(workspace, members)
+        await uow.subject_requests.erase_access_results(workspace, members, deps.clock())
         fence = await deps.cache.fence(workspace, members)
         return members, fence, erased
 

@@ -63,9 +63,15 @@ def upgrade() -> None:
         sa.Column("complete_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("data_json", sa.Text(), nullable=True),
     )
+    op.create_index(
+        "ix_consent_dsr_steps_done",
+        "consent_data_subject_request_steps",
+        ["service", "complete_time"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_consent_dsr_steps_done", table_name="consent_data_subject_request_steps")
     op.drop_table("consent_data_subject_request_steps")
     op.drop_index("ux_consent_dsr_request_id", table_name="consent_data_subject_requests")
     op.drop_index("ix_consent_dsr_expire", table_name="consent_data_subject_requests")
