@@ -167,6 +167,12 @@ async def scenario(stubs: Stubs, inbox) -> None:
     assert erasure.block_identifiers
     assert not erasure.HasField("expire_time")
     assert all(step.data_json == "" for step in erasure.steps)
+    # The receipt: every service erased something of this customer (profile follows
+    # identity's erasure on its own, and may have done it before its step came).
+    assert all(
+        step.record_count > 0 for step in erasure.steps if step.service != "profile"
+    ), erasure.steps
+    assert all(step.record_count > 0 for step in access.steps), access.steps
 
     # 3. A new access request finds nothing in any service.
     after = await run_request(stubs, customer, consent_pb.DATA_SUBJECT_REQUEST_TYPE_ACCESS)
@@ -180,6 +186,15 @@ async def scenario(stubs: Stubs, inbox) -> None:
             # key): counts and idempotency keep working, its content and address go.
             continue
         assert non_empty_lists(data) == [], step.service
+
+    # Nothing left anywhere but delivery's tombstone.
+    assert {s.service: s.record_count for s in after.steps} == {
+        "identity": 0,
+        "profile": 0,
+        "decisioning": 0,
+        "delivery": 1,
+        "consent": 0,
+    }
 
     # ... and what the first access request collected went with the erasure.
     first = await stubs.consent.GetDataSubjectRequest(

@@ -211,7 +211,7 @@ async def play(
             mine = [
                 m for m in listing.messages if policy["policy_renewal_date"] in m.idempotency_key
             ]
-            done = [m for m in mine if m.state != delivery_pb.MESSAGE_STATE_QUEUED]
+            done = [m for m in mine if m.state not in _ON_ITS_WAY]
             if done:
                 message = done[0]
                 state = delivery_pb.MessageState.Name(message.state)
@@ -220,6 +220,14 @@ async def play(
             if time.monotonic() > deadline:
                 raise TimeoutError("no renewal reminder was sent in time")
             await asyncio.sleep(0.3)
+
+
+# A message in these states has not been handed to a provider yet (or is being now).
+_ON_ITS_WAY = (
+    delivery_pb.MESSAGE_STATE_QUEUED,
+    delivery_pb.MESSAGE_STATE_SCHEDULED,
+    delivery_pb.MESSAGE_STATE_SENDING,
+)
 
 
 def _token(data_dir: Path) -> str | None:

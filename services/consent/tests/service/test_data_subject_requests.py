@@ -85,6 +85,15 @@ async def test_erasure_runs_identity_first_then_every_other_service(
     )
     assert list(done.covered_customers) == [customer, merged]
     assert peers.identity.blocked == [True]
+    # The receipt: what each service said it erased (the fakes: one decision, one
+    # message for the customer, nothing under the merged id).
+    assert {s.service: s.record_count for s in done.steps} == {
+        "identity": 0,
+        "profile": 0,
+        "decisioning": 1,
+        "delivery": 1,
+        "consent": 0,
+    }
     assert all(s.state == STEP_SUCCEEDED and s.attempt_count == 1 for s in done.steps)
     assert done.complete_time.ToDatetime(tzinfo=UTC) == clock.now
     assert not done.HasField("expire_time")  # an erasure keeps nothing to expire
@@ -163,6 +172,7 @@ async def test_access_of_a_merged_customer_exports_every_id(
     assert sorted(peers.journal.of("delivery")) == sorted([old, survivor])
     assert len(step_data(done, "delivery")["messages"]) == 2
     assert len(step_data(done, "decisioning")["decisions"]) == 4
+    assert (step(done, "delivery").record_count, step(done, "decisioning").record_count) == (2, 4)
     # Profile keeps the person under the survivor: asked once.
     assert peers.journal.of("profile", "ExportProfile")[0] == survivor
 
@@ -187,9 +197,13 @@ async def test_not_found_from_a_service_means_it_holds_nothing(
         "decisions": [],
         "outcomes": [],
         "model_contributions": [],
+        "trigger_activities": [],
     }
     assert step_data(access, "delivery") == {"messages": []}
-    assert step_data(access, "consent") == {"consent_records": [], "merged_customers": []}
+    assert step_data(access, "consent") == {"consent_records": []}
+    # The receipt of a mistyped or long-erased id: nothing anywhere.
+    assert [s.record_count for s in erasure.steps] == [0] * len(SERVICES)
+    assert [s.record_count for s in access.steps] == [0] * len(SERVICES)
 
 
 async def test_a_failing_service_is_retried_with_its_error_shown_until_it_succeeds(
@@ -249,7 +263,7 @@ async def test_access_collects_every_service_and_full_view_shows_it(
     assert len(step_data(full, "delivery")["messages"]) == 1
     records = step_data(full, "consent")["consent_records"]
     assert [r["name"] for r in records] == [consent_record.name]
-    assert records[0]["state"] == "granted"
+    assert records[0]["state"] == "CONSENT_STATE_GRANTED"
     assert peers.journal.of("profile", "ExportProfile") == [customer, customer]
 
 
@@ -398,7 +412,7 @@ async def test_erasure_erases_consent_ledger_cache_and_earlier_access_results(
 
     # The invariant: an access after the erasure finds nothing anywhere.
     after = await until_succeeded(dsr_stub, (await create(dsr_stub, customer, ACCESS)).name, FULL)
-    assert step_data(after, "consent") == {"consent_records": [], "merged_customers": []}
+    assert step_data(after, "consent") == {"consent_records": []}
     assert step_data(after, "identity") == {"customer": {}}
     assert step_data(after, "profile")["events"] == []
     assert step_data(after, "decisioning")["decisions"] == []

@@ -78,6 +78,7 @@ def _step(request_id: str, row: Any, *, with_data: bool) -> Step:
         next_attempt_time=_read_utc(row.next_attempt_time),
         complete_time=_read_utc(row.complete_time),
         data_json=(row.data_json or "") if with_data else "",
+        record_count=int(row.record_count or 0),
     )
 
 
@@ -134,6 +135,7 @@ def _step_values(step: Step) -> dict[str, Any]:
         "next_attempt_time": _utc(step.next_attempt_time),
         "complete_time": _utc(step.complete_time),
         "data_json": step.data_json or None,
+        "record_count": step.record_count,
     }
 
 

@@ -58,13 +58,16 @@ class SubjectRightsPeer(Protocol):
 
     async def erase(
         self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
-    ) -> None:
+    ) -> int:
         """Everything the service holds on the customers erased (done if it holds
-        nothing); ``customer_ids``: the live one first."""
+        nothing); ``customer_ids``: the live one first. How many records it erased."""
         ...
 
-    async def export(self, workspace: str, customer_ids: Sequence[str]) -> dict[str, Any]:
-        """Everything the service holds on the customers, as one JSON object."""
+    async def export(
+        self, workspace: str, customer_ids: Sequence[str]
+    ) -> tuple[dict[str, Any], int]:
+        """Everything the service holds on the customers, as one JSON object, and how
+        many records that is."""
         ...
 
     async def close(self) -> None: ...
@@ -125,6 +128,7 @@ class IdentitySubject:
     live_id: str
     merged_ids: tuple[str, ...]
     customer_json: dict[str, Any]
+    identifier_count: int
 
 
 class IdentitySubjectRights(_GrpcPeer):
@@ -149,23 +153,28 @@ class IdentitySubjectRights(_GrpcPeer):
             raise PeerCallFailed(
                 StepError(_INTERNAL, "identity answered a customer name of another workspace")
             )
-        return IdentitySubject(live, merged, _as_json(customer))
+        return IdentitySubject(live, merged, _as_json(customer), len(customer.identifiers))
 
     async def erase(
         self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
-    ) -> None:
+    ) -> int:
         """Identity erases the live customer with the customers merged into it."""
-        await self._call(
+        erased = await self._call(
             self._stub.EraseCustomer,
             identity_pb.EraseCustomerRequest(
                 name=names.customer_name(workspace, customer_ids[0]),
                 block_identifiers=block_identifiers,
             ),
         )
+        return erased.erased_identifier_count if erased is not None else 0
 
-    async def export(self, workspace: str, customer_ids: Sequence[str]) -> dict[str, Any]:
+    async def export(
+        self, workspace: str, customer_ids: Sequence[str]
+    ) -> tuple[dict[str, Any], int]:
         subject = await self.subject(workspace, customer_ids[0])
-        return {"customer": subject.customer_json if subject is not None else {}}
+        if subject is None:
+            return {"customer": {}}, 0
+        return {"customer": subject.customer_json}, subject.identifier_count
 
 
 class ProfileSubjectRights(_GrpcPeer):
@@ -177,14 +186,20 @@ class ProfileSubjectRights(_GrpcPeer):
 
     async def erase(
         self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
-    ) -> None:
+    ) -> int:
+        count = 0
         for customer_id in customer_ids:
-            await self._call(
+            erased = await self._call(
                 self._stub.EraseProfile,
                 profile_pb.EraseProfileRequest(name=names.profile_name(workspace, customer_id)),
             )
+            if erased is not None:
+                count += erased.erased_event_count + erased.erased_trait_count
+        return count
 
-    async def export(self, workspace: str, customer_ids: Sequence[str]) -> dict[str, Any]:
+    async def export(
+        self, workspace: str, customer_ids: Sequence[str]
+    ) -> tuple[dict[str, Any], int]:
         # Profile keeps a merged person under the survivor: the first id it holds
         # answers for all of them.
         pages = None
@@ -201,13 +216,14 @@ class ProfileSubjectRights(_GrpcPeer):
             if pages is not None:
                 break
         if pages is None:
-            return {
+            empty = {
                 "profile": {},
                 "traits": {},
                 "events": [],
                 "group_memberships": [],
                 "merged_customers": [],
             }
+            return empty, 0
         # The first page holds every section; later ones more events.
         merged: dict[str, Any] | None = None
         for page in pages:
@@ -217,7 +233,10 @@ class ProfileSubjectRights(_GrpcPeer):
                 merged.setdefault("events", [])
             else:
                 merged["events"].extend(data.get("events") or [])
-        return merged or {}
+        exported = merged or {}
+        traits = exported.get("traits")
+        count = len(exported.get("events") or []) + (len(traits) if isinstance(traits, dict) else 0)
+        return exported, count
 
     def _page_json(self, page: Message) -> dict[str, Any]:
         try:
@@ -238,22 +257,33 @@ class DecisioningSubjectRights(_GrpcPeer):
 
     async def erase(
         self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
-    ) -> None:
+    ) -> int:
+        count = 0
         for customer_id in customer_ids:
-            await self._call(
+            erased = await self._call(
                 self._stub.EraseCustomerDecisions,
                 decisioning_pb.EraseCustomerDecisionsRequest(
                     parent=names.workspace_name(workspace),
                     customer=names.customer_name(workspace, customer_id),
                 ),
             )
+            if erased is not None:
+                count += sum(
+                    getattr(erased, field.name)
+                    for field in erased.DESCRIPTOR.fields
+                    if field.name.endswith("_count")
+                )
+        return count
 
-    async def export(self, workspace: str, customer_ids: Sequence[str]) -> dict[str, Any]:
+    async def export(
+        self, workspace: str, customer_ids: Sequence[str]
+    ) -> tuple[dict[str, Any], int]:
         parent = names.workspace_name(workspace)
         exported: dict[str, list[Any]] = {
             "decisions": [],
             "outcomes": [],
             "model_contributions": [],
+            "trigger_activities": [],
         }
         for customer_id in customer_ids:
             customer = names.customer_name(workspace, customer_id)
@@ -268,7 +298,7 @@ class DecisioningSubjectRights(_GrpcPeer):
             for page in pages or []:
                 for section, items in exported.items():
                     items.extend(_as_json(item) for item in getattr(page, section))
-        return exported
+        return exported, sum(len(items) for items in exported.values())
 
 
 class DeliverySubjectRights(_GrpcPeer):
@@ -280,16 +310,22 @@ class DeliverySubjectRights(_GrpcPeer):
 
     async def erase(
         self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
-    ) -> None:
+    ) -> int:
+        count = 0
         for customer_id in customer_ids:
-            await self._call(
+            erased = await self._call(
                 self._stub.EraseCustomerMessages,
                 delivery_pb.EraseCustomerMessagesRequest(
                     parent=names.customer_name(workspace, customer_id)
                 ),
             )
+            if erased is not None:
+                count += erased.erased_message_count
+        return count
 
-    async def export(self, workspace: str, customer_ids: Sequence[str]) -> dict[str, Any]:
+    async def export(
+        self, workspace: str, customer_ids: Sequence[str]
+    ) -> tuple[dict[str, Any], int]:
         messages: list[Any] = []
         for customer_id in customer_ids:
             customer = names.customer_name(workspace, customer_id)
@@ -302,7 +338,7 @@ class DeliverySubjectRights(_GrpcPeer):
                 )
             )
             messages.extend(_as_json(m) for page in pages or [] for m in page.messages)
-        return {"messages": messages}
+        return {"messages": messages}, len(messages)
 
 
 _PEER_KINDS: dict[Service, Callable[[str, ServiceSettings, float], SubjectRightsPeer]] = {

@@ -118,6 +118,8 @@ data_subject_request_steps = sa.Table(
     sa.Column("next_attempt_time", sa.DateTime(timezone=True), nullable=True),
     sa.Column("complete_time", sa.DateTime(timezone=True), nullable=True),
     sa.Column("data_json", sa.Text(), nullable=True),
+    # Once succeeded: the records the service exported or erased (the receipt).
+    sa.Column("record_count", sa.BigInteger(), nullable=True),
     # An access attempt asks which erasures' consent steps succeeded since it began.
     sa.Index("ix_consent_dsr_steps_done", "service", "complete_time"),
 )

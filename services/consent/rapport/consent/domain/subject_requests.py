@@ -17,9 +17,9 @@ never left stuck, and its steps show why it waits.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -85,8 +85,10 @@ class Step:
     complete_time: datetime | None = None
     # ACCESS: what the service holds (one JSON object); "" otherwise, or once pruned.
     data_json: str = ""
+    # Once succeeded: how many records the service exported or erased (the receipt).
+    record_count: int = 0
 
-    def succeeded(self, now: datetime, data_json: str) -> Step:
+    def succeeded(self, now: datetime, data_json: str, record_count: int = 0) -> Step:
         return replace(
             self,
             state=StepState.SUCCEEDED,
@@ -95,6 +97,7 @@ class Step:
             next_attempt_time=None,
             complete_time=now,
             data_json=data_json,
+            record_count=record_count,
         )
 
     def collect_again(self, now: datetime) -> Step:
@@ -268,36 +271,32 @@ def customer_in_workspace(customer: names.CustomerName, workspace: str, field: s
         raise InvalidArgument(field, f"must be a customer of {names.workspace_name(workspace)}")
 
 
-def consent_export(
-    workspace: str,
-    customer_id: str,
-    group: Sequence[str],
-    entries: Iterable[tuple[ConsentEntry, str | None]],
-) -> dict[str, Any]:
-    """Consent's part of an access request: every ledger entry of the customer and of
-    the customers answering with it (identity's merges); a notice names the entry it
-    derives from."""
+def consent_export(entries: Iterable[tuple[ConsentEntry, str | None]]) -> dict[str, Any]:
+    """Consent's part of an access request: every ledger entry of the customers covered
+    (the request's covered customers and those answering with them through identity's
+    merges), each naming its customer; a notice names the entry it derives from. Written
+    as the other services' exports are (the contract's JSON: enum names, UTC times ending
+    in Z)."""
 
     def record(entry: ConsentEntry, derived_from: str | None) -> dict[str, Any]:
         item: dict[str, Any] = {
             "name": entry.name,
             "customer": entry.customer_name,
             "purpose": entry.purpose,
-            "channel": entry.channel.value if entry.channel is not None else None,
-            "state": entry.state.value if entry.state is not None else None,
+            "channel": f"CHANNEL_{entry.channel.value.upper()}" if entry.channel else None,
+            "state": f"CONSENT_STATE_{entry.state.value.upper()}" if entry.state else None,
             "source": entry.source,
             "notice_version": entry.notice_version,
             "proof": entry.proof,
-            "effective_time": entry.effective_time.isoformat(),
-            "record_time": entry.record_time.isoformat(),
+            "effective_time": _json_time(entry.effective_time),
+            "record_time": _json_time(entry.record_time),
         }
         if derived_from is not None:
             item["notice_of"] = derived_from
         return item
 
-    return {
-        "consent_records": [record(entry, derived) for entry, derived in entries],
-        "merged_customers": [
-            names.customer_name(workspace, c) for c in sorted(group) if c != customer_id
-        ],
-    }
+    return {"consent_records": [record(entry, derived) for entry, derived in entries]}
+
+
+def _json_time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")

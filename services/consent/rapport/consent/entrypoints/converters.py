@@ -255,6 +255,7 @@ def _step(step: Step, full: bool) -> pb.DataSubjectRequestStep:
         state=_STEP_STATE_NUMBERS[step.state],
         attempt_count=min(step.attempt_count, 2**31 - 1),
         data_json=step.data_json if full else "",
+        record_count=step.record_count,
     )
     if step.last_error is not None:
         message.last_error.CopyFrom(

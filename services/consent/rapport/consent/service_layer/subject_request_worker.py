@@ -20,6 +20,7 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -287,9 +288,10 @@ class SubjectRequestWorker:
         try:
             async with asyncio.timeout(self._step_timeout):
                 if step.service is Service.IDENTITY:
-                    data, covered = await self._run_identity(request, token)
+                    work = await self._run_identity(request, token)
                 else:
-                    data = await self._run(request, step.service)
+                    work = await self._run(request, step.service)
+                covered = work.covered
         except PeerCallFailed as failure:
             error = failure.error
         except TimeoutError:
@@ -312,8 +314,9 @@ class SubjectRequestWorker:
                 )
             error = StepError(code, f"consent: {type(exc).__name__}")
         else:
+            data = work.data
             text = json.dumps(data, separators=(",", ":")) if data is not None else ""
-            return step.succeeded(deps.clock(), text), covered
+            return step.succeeded(deps.clock(), text, work.record_count), covered
         attempts = step.attempt_count + 1
         delay = deps.subject_request_retry.delay(attempts, deps.uniform)
         _log.warning(
@@ -327,9 +330,7 @@ class SubjectRequestWorker:
         )
         return step.failed(deps.clock(), error, delay), covered
 
-    async def _run_identity(
-        self, request: SubjectRequest, token: str
-    ) -> tuple[dict[str, Any] | None, Sequence[str]]:
+    async def _run_identity(self, request: SubjectRequest, token: str) -> StepWork:
         """Identity's step: who the request covers (recorded before an erasure), then
         the person's identity erased, or what identity holds on them."""
         peer = self._peers.get(Service.IDENTITY)
@@ -343,22 +344,25 @@ class SubjectRequestWorker:
             found = [subject.live_id, request.customer_id, *subject.merged_ids]
         covered = await covered_customers(request, found, self._deps)
         if request.type is RequestType.ACCESS:
-            return {"customer": subject.customer_json if subject is not None else {}}, covered
-        if subject is not None:
-            # Recorded first: once identity erased the person, it cannot name them again.
-            scoped = await self._save_scope(request, token, covered)
-            if scoped is None:
-                raise LeaseLapsed(request.name)
-            await peer.erase(request.workspace, scoped.customers, request.block_identifiers)
-        return None, covered
+            if subject is None:
+                return StepWork({"customer": {}}, 0, covered)
+            return StepWork({"customer": subject.customer_json}, subject.identifier_count, covered)
+        if subject is None:
+            return StepWork(None, 0, covered)
+        # Recorded first: once identity erased the person, it cannot name them again.
+        scoped = await self._save_scope(request, token, covered)
+        if scoped is None:
+            raise LeaseLapsed(request.name)
+        erased = await peer.erase(request.workspace, scoped.customers, request.block_identifiers)
+        return StepWork(None, erased, covered)
 
-    async def _run(self, request: SubjectRequest, service: Service) -> dict[str, Any] | None:
-        """The step's work: the export for an access, None for an erasure."""
+    async def _run(self, request: SubjectRequest, service: Service) -> StepWork:
+        """The step's work: the export for an access (None for an erasure), and how many
+        records it exported or erased."""
         if service is Service.CONSENT:
             if request.type is RequestType.ACCESS:
-                return await export_consent(request, self._deps)
-            await erase_consent(request, self._deps)
-            return None
+                return StepWork(*await export_consent(request, self._deps))
+            return StepWork(None, await erase_consent(request, self._deps))
         peer = self._peers.get(service)
         if peer is None:
             # A step planned when this deployment called the service; it no longer does.
@@ -366,9 +370,19 @@ class SubjectRequestWorker:
                 StepError(CODE_UNAVAILABLE, f"{service.value} is not configured in consent")
             )
         if request.type is RequestType.ACCESS:
-            return await peer.export(request.workspace, request.customers)
-        await peer.erase(request.workspace, request.customers, request.block_identifiers)
-        return None
+            return StepWork(*await peer.export(request.workspace, request.customers))
+        erased = await peer.erase(request.workspace, request.customers, request.block_identifiers)
+        return StepWork(None, erased)
+
+
+@dataclass(frozen=True, slots=True)
+class StepWork:
+    """What an attempt did: the export (an access; None for an erasure), how many
+    records it exported or erased, and (identity's step) the customers covered."""
+
+    data: dict[str, Any] | None
+    record_count: int
+    covered: Sequence[str] = ()
 
 
 class LeaseLapsed(Exception):
@@ -396,19 +410,21 @@ async def _consent_members(uow: ConsentUnitOfWork, request: SubjectRequest) -> l
     return sorted({*request.customers, *(m for group in groups.values() for m in group)})
 
 
-async def export_consent(request: SubjectRequest, deps: Dependencies) -> dict[str, Any]:
-    """Consent's part of an access: the ledger of the customers covered, in one snapshot."""
+async def export_consent(request: SubjectRequest, deps: Dependencies) -> tuple[dict[str, Any], int]:
+    """Consent's part of an access: the ledger of the customers covered, in one snapshot;
+    how many entries."""
     async with deps.uow_factory(snapshot=True) as uow:
         members = await _consent_members(uow, request)
         entries = await uow.ledger.entries_of_customers(request.workspace, members)
-    return consent_export(request.workspace, request.customer_id, members, entries)
+    exported = consent_export(entries)
+    return exported, len(entries)
 
 
-async def erase_consent(request: SubjectRequest, deps: Dependencies) -> Sequence[str]:
+async def erase_consent(request: SubjectRequest, deps: Dependencies) -> int:
     """Consent's part of an erasure: the ledger entries and aliases of the customer's
     group, and what earlier access requests for them found; then their cached states
     (fenced before the commit, as RecordConsent does, so no replica answers from a
-    state cached before). Doing it again changes nothing more."""
+    state cached before). Doing it again changes nothing more. How many entries went."""
     workspace = request.workspace
 
     async def attempt(uow: ConsentUnitOfWork) -> tuple[list[str], str | None, int]:
@@ -426,4 +442,4 @@ async def erase_consent(request: SubjectRequest, deps: Dependencies) -> Sequence
         "consent ledger erased for a data subject request",
         extra={"resource": request.name, "customer": request.customer_id, "count": erased},
     )
-    return members
+    return erased

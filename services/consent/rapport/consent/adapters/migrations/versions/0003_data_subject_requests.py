@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("complete_time", sa.DateTime(timezone=True), nullable=True),
         sa.Column("data_json", sa.Text(), nullable=True),
+        sa.Column("record_count", sa.BigInteger(), nullable=True),
     )
     op.create_index(
         "ix_consent_dsr_steps_done",
