@@ -45,6 +45,7 @@ from rapport.delivery.service_layer.dispatcher import Dispatcher
 from rapport.delivery.service_layer.limits import ProviderLimit, ProviderLimits
 from rapport.delivery.service_layer.maintenance import Maintenance
 from rapport.delivery.service_layer.outbox_relay import OutboxRelay
+from rapport.delivery.service_layer.subject_requests import kept_erased_keys
 from rapport.delivery.service_layer.unit_of_work import DeliveryUnitOfWork
 from rapport.delivery.settings import (
     INBOX_PROVIDER,
@@ -316,6 +317,7 @@ async def build(
         return DeliveryUnitOfWork(engine, readonly=readonly, snapshot=snapshot)
 
     loop_secret = await closed_loop_secret(settings.unsubscribe_secret, uow_factory, clock())
+    erased_keys = await kept_erased_keys(uow_factory, clock())
     profile_channel = open_channel(settings.profile_address, settings)
     consent_channel = open_channel(settings.consent_address, settings)
     providers = build_providers(settings, engine, clock)
@@ -350,6 +352,7 @@ async def build(
             secret=loop_secret,
         ),
         accepts=GroupCommit(linger=settings.batch_linger_seconds),
+        erased_keys=erased_keys,
     )
     relay = OutboxRelay(
         deps, poll_seconds=settings.outbox_poll_seconds, batch_size=settings.outbox_batch_size

@@ -353,10 +353,15 @@ class DeliveryServiceServicer:
         """Data subject erasure: removes the content, data and addresses of one
         customer's messages, their in-app inbox and their pending profile
         events. The messages stay as redacted tombstones (state, times,
-        provider, idempotency key), so counts and idempotency keep working;
-        messages not sent yet are CANCELLED (`failure_reason`
-        `CUSTOMER_ERASED`). Erasing again changes nothing more. Delivery's part
-        only: consent's CreateDataSubjectRequest erases a person in every service.
+        provider), so counts and idempotency keep working; their idempotency
+        keys, which may hold personal data, are replaced by a one-way keyed
+        digest (`erased-hmac-sha256:` and 64 hex digits) that no method ever
+        turns back into the key. A resubmission of the original key within its
+        window is still answered with the erased message (showing the digest),
+        and nothing is sent again. Messages not sent yet are CANCELLED
+        (`failure_reason` `CUSTOMER_ERASED`). Erasing again changes nothing more.
+        Delivery's part only: consent's CreateDataSubjectRequest erases a person
+        in every service.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from rapport.delivery.domain import status
+from rapport.delivery.domain.erased_keys import ErasedKeys
 from rapport.delivery.domain.model import (
     PENDING_STATES,
     Channel,
@@ -22,6 +23,7 @@ from rapport.sqlstore import as_utc
 from sqlalchemy import Integer, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .idempotency_repository import IdempotencyKeys
 from .message_rows import to_message
 from .status_history import PROFILE_EVENT, add_outbox_rows, write_changes
 from .tables import inbox_messages, message_status_history, messages, outbox
@@ -54,6 +56,22 @@ _OUTBOX_CLAIM = (
     .returning(outbox.c.id)
 )
 _OUTBOX_DONE = delete(outbox).where(outbox.c.id.in_(bindparam("o_ids", expanding=True)))
+# Erasure: the customer's data out of one message, its key replaced by its erased form.
+_REDACT_MESSAGE = (
+    update(messages)
+    .where(messages.c.id == bindparam("r_id"))
+    .values(
+        idempotency_key=bindparam("r_key"),
+        subject="",
+        text_body="",
+        html_body="",
+        data="{}",
+        recipient="",
+        recipient_key="",
+        identifiers="[]",
+        erase_time=bindparam("r_now", type_=messages.c.erase_time.type),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -248,21 +266,23 @@ class StatusRepository:
     # --- data subject requests -------------------------------------------------------
 
     async def erase_customer(
-        self, workspace: str, customer_id: str, *, now: datetime
+        self, workspace: str, customer_id: str, *, now: datetime, erased_keys: ErasedKeys
     ) -> tuple[list[str], list[str]]:
-        """Redact the customer's messages (those not erased yet), cancel the pending ones,
-        delete their inbox entries and pending profile events; returns (erased ids,
-        cancelled ids)."""
+        """Redact the customer's messages (those not erased yet), their idempotency keys
+        replaced by their erased form (in the messages and in the keys in force), cancel
+        the pending ones, delete their inbox entries and pending profile events; returns
+        (erased ids, cancelled ids)."""
         mine = and_(messages.c.workspace == workspace, messages.c.customer_id == customer_id)
         rows = (
             await self._conn.execute(
-                select(messages.c.id, messages.c.state)
+                select(messages.c.id, messages.c.state, messages.c.idempotency_key)
                 .where(mine, messages.c.erase_time.is_(None))
                 .with_for_update()
             )
         ).all()
         erased = [row[0] for row in rows]
         cancelled = [row[0] for row in rows if row[1] in _PENDING]
+        keys = [(row[0], row[2], erased_keys.digest(workspace, row[2])) for row in rows]
         if cancelled:
             await self._conn.execute(
                 update(messages)
@@ -290,19 +310,13 @@ class StatusRepository:
             )
         if erased:
             await self._conn.execute(
-                update(messages)
-                .where(messages.c.id.in_(erased))
-                .values(
-                    subject="",
-                    text_body="",
-                    html_body="",
-                    data="{}",
-                    recipient="",
-                    recipient_key="",
-                    identifiers="[]",
-                    erase_time=now,
-                )
+                _REDACT_MESSAGE,
+                [
+                    {"r_id": message_id, "r_key": erased_key, "r_now": now}
+                    for message_id, _, erased_key in keys
+                ],
             )
+            await IdempotencyKeys(self._conn).erase(workspace, keys)
         await self._conn.execute(
             delete(inbox_messages).where(
                 inbox_messages.c.workspace == workspace, inbox_messages.c.customer_id == customer_id

@@ -10,6 +10,7 @@ from typing import Any
 from rapport.errors import InvalidArgument, RapportError
 
 from . import rendering
+from .erased_keys import ERASED_KEY_PREFIX, is_erased_key
 from .model import Channel, MessageContent
 
 MAX_IDEMPOTENCY_KEY_LENGTH = 200
@@ -49,6 +50,9 @@ def validate_idempotency_key(key: str, *, field: str = "idempotency_key") -> Non
         raise InvalidArgument(field, f"must be at most {MAX_IDEMPOTENCY_KEY_LENGTH} characters")
     if not key.isprintable():
         raise InvalidArgument(field, "must contain only printable characters")
+    if is_erased_key(key):
+        # Reserved for the digests erasure leaves: one could otherwise collide with them.
+        raise InvalidArgument(field, f"must not start with {ERASED_KEY_PREFIX!r} (reserved)")
 
 
 def validate_purpose(purpose: str, *, field: str = "purpose") -> None:

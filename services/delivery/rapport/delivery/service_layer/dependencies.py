@@ -16,6 +16,7 @@ from rapport.delivery.adapters.profile_client import ProfileClient
 from rapport.delivery.adapters.providers import Provider
 from rapport.delivery.domain.addressing import Addressing
 from rapport.delivery.domain.circuit_breaker import CircuitBreakers
+from rapport.delivery.domain.erased_keys import ErasedKeys
 from rapport.delivery.domain.model import Channel, RetryPolicy
 from rapport.delivery.domain.policy import SendingPolicy
 from rapport.groupcommit import GroupCommit
@@ -65,6 +66,9 @@ class Dependencies:
     caps: CapStore | None = None
     # Unsubscribe links, provider callbacks, profile events and opt-outs (closed_loop.py).
     loop: ClosedLoop = field(default_factory=ClosedLoop)
+    # What erasure turns idempotency keys into (a keyed digest); bootstrap gives the one
+    # kept in the database, so every replica finds an erased key again.
+    erased_keys: ErasedKeys = field(default_factory=ErasedKeys)
     # SendMessage's group commit: concurrent accepts written in one transaction.
     accepts: GroupCommit[Any, Any] = field(default_factory=GroupCommit)
     # The check right before a provider call that the attempt still holds its message

@@ -13,6 +13,10 @@ so a message that cannot be stored fails alone.
 
 BatchSendMessages is all or nothing instead (AIP-233): its requests are written in one
 transaction of their own, and one request refused refuses them all.
+
+A key whose message's customer was erased is stored in its erased form (a digest,
+domain.erased_keys): each key is looked up as given and in that form, in the same
+statement, so a resubmission still finds its (redacted) message and answers with it.
 """
 
 from __future__ import annotations
@@ -168,10 +172,11 @@ async def _accept_one(message: Message, deps: Dependencies) -> tuple[Message, bo
     whether it is `message`, queued now)."""
     window = deps.policy.idempotency_window
     changes = list(message.changes)
+    erased_key = deps.erased_keys.digest(message.workspace, message.idempotency_key)
 
     async def accept(uow: DeliveryUnitOfWork) -> tuple[Message, bool]:
         message.changes = list(changes)
-        key = await uow.idempotency_keys.get(message.workspace, message.idempotency_key)
+        key = await uow.idempotency_keys.get(message.workspace, message.idempotency_key, erased_key)
         if key is not None and key.create_time + window > message.create_time:
             existing = await uow.messages.get(message.workspace, key.message_id)
             if existing is not None:
@@ -207,8 +212,18 @@ async def _accept_one(message: Message, deps: Dependencies) -> tuple[Message, bo
 Accepted = tuple[Message, bool]
 
 
+def _erased_forms(batch: Sequence[Message], deps: Dependencies) -> dict[tuple[str, str], str]:
+    """Each (workspace, key) of `batch` -> the key's erased form: what it became if its
+    customer was erased (the erased message still answers a resubmission of the key)."""
+    digest = deps.erased_keys.digest
+    return {(m.workspace, m.idempotency_key): digest(m.workspace, m.idempotency_key) for m in batch}
+
+
 async def _accept_batch(
-    uow: DeliveryUnitOfWork, batch: Sequence[Message], window: timedelta
+    uow: DeliveryUnitOfWork,
+    batch: Sequence[Message],
+    window: timedelta,
+    erased_forms: dict[tuple[str, str], str],
 ) -> list[Accepted | BaseException]:
     """The accept of each message of `batch` in one unit of work (not committed here).
 
@@ -221,9 +236,10 @@ async def _accept_batch(
     """
     stored: dict[tuple[str, str], KeyRecord] = {}
     existing: dict[str, Message] = {}
-    by_workspace: dict[str, list[str]] = defaultdict(list)
+    by_workspace: dict[str, dict[str, str]] = defaultdict(dict)
     for message in batch:
-        by_workspace[message.workspace].append(message.idempotency_key)
+        key = (message.workspace, message.idempotency_key)
+        by_workspace[message.workspace][message.idempotency_key] = erased_forms[key]
     for workspace, keys in by_workspace.items():
         records = await uow.idempotency_keys.get_many(workspace, keys)
         stored.update({(workspace, key): record for key, record in records.items()})
@@ -278,9 +294,10 @@ def _batch_writer(deps: Dependencies) -> Callable[[Sequence[Message]], Awaitable
     async def write(batch: Sequence[Message]) -> list[Accepted | BaseException]:
         window = deps.policy.idempotency_window
         pending = [list(message.changes) for message in batch]
+        erased_forms = _erased_forms(batch, deps)
         try:
             async with deps.uow_factory() as uow:
-                results = await _accept_batch(uow, batch, window)
+                results = await _accept_batch(uow, batch, window, erased_forms)
                 await uow.commit()
             return results
         except Exception as err:
@@ -347,13 +364,14 @@ async def batch_send_messages(cmd: commands.BatchSendMessages, deps: Dependencie
             raise validation.in_batch(err, index) from None
     window = deps.policy.idempotency_window
     pending = [list(message.changes) for message in batch]
+    erased_forms = _erased_forms(batch, deps)
 
     async def accept(uow: DeliveryUnitOfWork) -> list[Accepted]:
         # A redone unit writes each message's QUEUED change again.
         for message, changes in zip(batch, pending, strict=True):
             message.changes = list(changes)
         accepted: list[Accepted] = []
-        for index, result in enumerate(await _accept_batch(uow, batch, window)):
+        for index, result in enumerate(await _accept_batch(uow, batch, window, erased_forms)):
             if isinstance(result, RapportError):
                 # Not committed: the unit of work rolls the whole batch back.
                 raise validation.in_batch(result, index)

@@ -1,13 +1,16 @@
 """Data subject requests: export everything delivery holds on one customer, and erase
 their content, data and addresses (the messages stay as redacted tombstones so counts
-and idempotency keep working)."""
+and idempotency keep working; their idempotency keys, often built from personal data,
+are replaced by a keyed digest that a resubmission of the key still finds)."""
 
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
+from datetime import datetime
 
-from rapport.delivery.domain import names
+from rapport.delivery.domain import erased_keys, names
 from rapport.delivery.domain.inbox import InboxMessage
 from rapport.delivery.domain.model import Channel, Message
 from rapport.pagination import page_size, paginate
@@ -15,6 +18,7 @@ from rapport.resourcenames import require_workspace
 
 from . import commands, newest_first
 from .dependencies import Dependencies
+from .unit_of_work import UnitOfWorkFactory
 
 _log = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ async def erase_customer_messages(
     workspace, customer_id = _customer(cmd.parent, deps)
     async with deps.uow_factory() as uow:
         erased, cancelled = await uow.status.erase_customer(
-            workspace, customer_id, now=deps.clock()
+            workspace, customer_id, now=deps.clock(), erased_keys=deps.erased_keys
         )
         # Provider events held for its messages go too (their messages, cancelled now,
         # are never sent).
@@ -91,3 +95,13 @@ async def erase_customer_messages(
         extra={"customer": customer_id, "count": len(erased), "batch_size": len(cancelled)},
     )
     return Erasure(len(erased), len(cancelled))
+
+
+async def kept_erased_keys(uow_factory: UnitOfWorkFactory, now: datetime) -> erased_keys.ErasedKeys:
+    """The digest of erased keys under the secret kept in delivery's database, generated
+    by the first replica ever to start (or by migration 0010): the same for every replica
+    and restart, as a resubmission must find the digest an erasure stored."""
+    async with uow_factory() as uow:
+        secret = await uow.signing_keys.kept(erased_keys.SECRET_NAME, os.urandom(32), now)
+        await uow.commit()
+    return erased_keys.ErasedKeys(secret)
