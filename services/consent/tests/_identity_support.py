@@ -9,12 +9,15 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
+import sqlalchemy as sa
+from rapport.consent.adapters.tables import identity_cursors
 from rapport.consent.settings import ConsentSettings
 from rapport.consent.v1 import consent_service_pb2 as pb
 from rapport.consent.v1 import consent_service_pb2_grpc as pb_grpc
 from rapport.grpctesting import eventually, serve_fakes
 from rapport.identity.v1 import identity_service_pb2 as ipb
 from rapport.identity.v1 import identity_service_pb2_grpc as ipb_grpc
+from rapport.sqlstore import create_engine
 
 from ._consent_support import (
     FakeClock,
@@ -91,6 +94,26 @@ async def following(
 
 async def allowed(stub: pb_grpc.ConsentServiceStub, customer: str) -> bool:
     return (await check(stub, customer)).allowed
+
+
+async def cursor_saved(settings: ConsentSettings, cursor: str) -> None:
+    """Until the follower stored `cursor` for workspaces/default: it saves it after the
+    change's commit and invalidation, so a check may see the change a moment before."""
+    engine = create_engine(settings.database_url_or_default(), schema=settings.database_schema)
+    try:
+
+        async def saved() -> bool:
+            async with engine.connect() as connection:
+                stored = await connection.scalar(
+                    sa.select(identity_cursors.c.cursor).where(
+                        identity_cursors.c.workspace == "default"
+                    )
+                )
+            return stored == cursor
+
+        await eventually(saved, timeout=10)
+    finally:
+        await engine.dispose()
 
 
 async def becomes(stub: pb_grpc.ConsentServiceStub, customer: str, expected: bool) -> None:
@@ -181,6 +204,9 @@ async def restart_resumes_from_the_stored_cursor(
         await record(stub, b, DENIED)
         merged = fake.add(ipb.CHANGE_KIND_MERGED, a, b)
         await becomes(stub, a, False)
+        # The check sees the merge a moment before the cursor is stored: stopped in
+        # between, consent would rightly start again from the start.
+        await cursor_saved(settings, merged)
     # Made while consent is down: applied after the restart, from the stored cursor.
     fake.add(ipb.CHANGE_KIND_UNMERGED, a, b)
     async with following(settings, address, clock) as stub:
