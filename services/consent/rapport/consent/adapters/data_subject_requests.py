@@ -111,6 +111,7 @@ def _request(row: Any, step_rows: Sequence[Any], *, with_data: bool) -> SubjectR
         complete_time=_read_utc(row.complete_time),
         expire_time=_read_utc(row.expire_time),
         covered_customer_ids=_covered(row.id, row.covered_customer_ids),
+        erasure_epoch=int(row.erasure_epoch or 0),
     )
 
 
@@ -346,53 +347,45 @@ class SubjectRequestRepository:
     async def erase_access_results(
         self, workspace: str, customer_ids: Sequence[str], now: datetime
     ) -> int:
-        """Delete what earlier access requests for these customers found, and end their
-        expire time now (what they found is gone); how many steps held something."""
+        """Delete what access requests covering any of these customers collected (by the
+        customer they name or any id they covered: a merge split since included), end
+        the expire time of those completed (what they found is gone), and bump every
+        one's erasure epoch, so that an attempt of theirs still in flight collects again
+        rather than record what it read before the erasure. How many steps held data."""
         t = requests_table
-        ids = sa.select(t.c.id).where(
-            t.c.workspace == workspace,
-            t.c.customer_id.in_(sorted(customer_ids)),
-            t.c.type == RequestType.ACCESS.value,
-        )
-        result = await self._connection.execute(
-            sa.update(steps_table)
-            .where(steps_table.c.request_id.in_(ids), steps_table.c.data_json.is_not(None))
-            .values(data_json=None)
-        )
-        now = now.astimezone(UTC)
-        await self._connection.execute(
-            sa.update(t)
-            .where(t.c.id.in_(ids), sa.or_(t.c.expire_time.is_(None), t.c.expire_time > now))
-            .where(t.c.complete_time.is_not(None))
-            .values(expire_time=now)
-        )
-        return int(result.rowcount or 0)
-
-    async def erased_since(
-        self, workspace: str, customer_ids: Collection[str], since: datetime
-    ) -> bool:
-        """Whether an erasure covering one of these customers deleted access results
-        (its consent step succeeded) after ``since``."""
-        t, s = requests_table, steps_table
+        erased = set(customer_ids)
         rows = await self._connection.execute(
-            sa.select(t.c.id, t.c.customer_id, t.c.covered_customer_ids)
-            .join(s, s.c.request_id == t.c.id)
-            .where(
-                s.c.service == Service.CONSENT.value,
-                s.c.complete_time > since.astimezone(UTC),
-                t.c.workspace == workspace,
-                t.c.type == RequestType.ERASURE.value,
+            sa.select(t.c.id, t.c.customer_id, t.c.covered_customer_ids).where(
+                t.c.workspace == workspace, t.c.type == RequestType.ACCESS.value
             )
         )
-        wanted = set(customer_ids)
+        ids = []
         for row in rows:
             try:
                 covered = {row.customer_id, *_covered(row.id, row.covered_customer_ids)}
             except UnreadableSubjectRequest:
-                return True  # cannot tell what it covered: collect again, to be safe
-            if covered & wanted:
-                return True
-        return False
+                covered = {row.customer_id}
+            if covered & erased:
+                ids.append(row.id)
+        now = now.astimezone(UTC)
+        held = 0
+        for chunk in in_chunks(sorted(ids)):
+            result = await self._connection.execute(
+                sa.update(steps_table)
+                .where(steps_table.c.request_id.in_(chunk), steps_table.c.data_json.is_not(None))
+                .values(data_json=None)
+            )
+            held += int(result.rowcount or 0)
+            await self._connection.execute(
+                sa.update(t).where(t.c.id.in_(chunk)).values(erasure_epoch=t.c.erasure_epoch + 1)
+            )
+            await self._connection.execute(
+                sa.update(t)
+                .where(t.c.id.in_(chunk), t.c.complete_time.is_not(None))
+                .where(sa.or_(t.c.expire_time.is_(None), t.c.expire_time > now))
+                .values(expire_time=now)
+            )
+        return held
 
     async def prune_expired(self, now: datetime) -> int:
         """Delete what access requests found once their expire time passed; how many

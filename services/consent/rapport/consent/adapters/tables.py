@@ -96,6 +96,10 @@ data_subject_requests = sa.Table(
     # The customer ids the request covers (a JSON array, the live one first; NULL until
     # identity's step found them).
     sa.Column("covered_customer_ids", sa.Text(), nullable=True),
+    # Access: bumped by each erasure that deletes what it collected (in the erasure's
+    # transaction, under the row's lock); an attempt that began under another value
+    # collects again instead of recording what it read before the erasure.
+    sa.Column("erasure_epoch", sa.Integer(), nullable=False, server_default="0"),
     sa.Index("ix_consent_dsr_due", "next_attempt_time"),
     sa.Index("ix_consent_dsr_list", "workspace", "create_time", "id"),
     sa.Index("ix_consent_dsr_customer", "workspace", "customer_id", "create_time"),
@@ -120,6 +124,4 @@ data_subject_request_steps = sa.Table(
     sa.Column("data_json", sa.Text(), nullable=True),
     # Once succeeded: the records the service exported or erased (the receipt).
     sa.Column("record_count", sa.BigInteger(), nullable=True),
-    # An access attempt asks which erasures' consent steps succeeded since it began.
-    sa.Index("ix_consent_dsr_steps_done", "service", "complete_time"),
 )

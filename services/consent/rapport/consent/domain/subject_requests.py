@@ -9,9 +9,9 @@ identity first, so that nothing new is linked to them while the others erase. Th
 steps run together once it succeeded, but for an erasure's consent step, which runs
 last: it deletes what access requests collected, and an access running meanwhile may
 still collect from a service that has not erased yet (an access attempt that began
-before it is collected again: see ``Step.collect_again``). A failed step stays PENDING
-and is tried again after an exponential backoff with full jitter, forever: a request is
-never left stuck, and its steps show why it waits.
+before it is collected again: see ``Step.collect_again`` and ``erasure_epoch``). A
+failed step stays PENDING and is tried again after an exponential backoff with full
+jitter, forever: a request is never left stuck, and its steps show why it waits.
 """
 
 from __future__ import annotations
@@ -140,6 +140,9 @@ class SubjectRequest:
     # The customer ids the request covers, the live one (a merge's survivor) first;
     # empty until identity's step (or, without identity, the worker) found them.
     covered_customer_ids: tuple[str, ...] = ()
+    # Access: how many erasures deleted what it collected; an attempt that began under
+    # another value read data from before an erasure (Step.collect_again).
+    erasure_epoch: int = 0
 
     @property
     def name(self) -> str:

@@ -239,7 +239,6 @@ class SubjectRequestWorker:
 
     async def _attempt_and_record(self, request: SubjectRequest, step: Step, token: str) -> None:
         deps = self._deps
-        started = deps.clock()
         result, covered = await self._attempt(request, step, token)
 
         async def record(uow: ConsentUnitOfWork) -> tuple[bool, bool]:
@@ -253,11 +252,11 @@ class SubjectRequestWorker:
             if (
                 current.type is RequestType.ACCESS
                 and result.state is StepState.SUCCEEDED
-                and await uow.subject_requests.erased_since(
-                    current.workspace, current.customers, started
-                )
+                and current.erasure_epoch != request.erasure_epoch
             ):
-                # What it collected may predate the erasure: never kept.
+                # An erasure of the customer deleted this access's results since the
+                # request was claimed (its transaction bumped the epoch under this row's
+                # lock): what the attempt collected may predate it, and is never kept.
                 outcome = step.collect_again(deps.clock())
             updated = current.with_steps([outcome], deps.access_retention)
             await uow.subject_requests.save_step(updated, outcome)

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("lease_token", sa.String(32), nullable=True),
         sa.Column("leased_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("covered_customer_ids", sa.Text(), nullable=True),
+        sa.Column("erasure_epoch", sa.Integer(), nullable=False, server_default="0"),
     )
     op.create_index("ix_consent_dsr_due", "consent_data_subject_requests", ["next_attempt_time"])
     op.create_index(
@@ -64,15 +65,9 @@ def upgrade() -> None:
         sa.Column("data_json", sa.Text(), nullable=True),
         sa.Column("record_count", sa.BigInteger(), nullable=True),
     )
-    op.create_index(
-        "ix_consent_dsr_steps_done",
-        "consent_data_subject_request_steps",
-        ["service", "complete_time"],
-    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_consent_dsr_steps_done", table_name="consent_data_subject_request_steps")
     op.drop_table("consent_data_subject_request_steps")
     op.drop_index("ux_consent_dsr_request_id", table_name="consent_data_subject_requests")
     op.drop_index("ix_consent_dsr_expire", table_name="consent_data_subject_requests")
