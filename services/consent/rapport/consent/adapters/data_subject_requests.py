@@ -352,11 +352,18 @@ class SubjectRequestRepository:
         the expire time of those completed (what they found is gone), and bump every
         one's erasure epoch, so that an attempt of theirs still in flight collects again
         rather than record what it read before the erasure. How many steps held data."""
-        t = requests_table
+        t, steps = requests_table, steps_table
         erased = set(customer_ids)
+        # Only those an erasure can still change: running, or holding what they found
+        # (not the whole history of the workspace's access requests).
         rows = await self._connection.execute(
             sa.select(t.c.id, t.c.customer_id, t.c.covered_customer_ids).where(
-                t.c.workspace == workspace, t.c.type == RequestType.ACCESS.value
+                t.c.workspace == workspace,
+                t.c.type == RequestType.ACCESS.value,
+                sa.or_(
+                    t.c.complete_time.is_(None),
+                    sa.exists().where(steps.c.request_id == t.c.id, steps.c.data_json.is_not(None)),
+                ),
             )
         )
         ids = []
@@ -371,8 +378,8 @@ class SubjectRequestRepository:
         held = 0
         for chunk in in_chunks(sorted(ids)):
             result = await self._connection.execute(
-                sa.update(steps_table)
-                .where(steps_table.c.request_id.in_(chunk), steps_table.c.data_json.is_not(None))
+                sa.update(steps)
+                .where(steps.c.request_id.in_(chunk), steps.c.data_json.is_not(None))
                 .values(data_json=None)
             )
             held += int(result.rowcount or 0)

@@ -15,8 +15,9 @@ for the step to be tried again later. Every call has its own deadline.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import grpc
@@ -97,6 +98,33 @@ class _GrpcPeer:
             if err.code() is grpc.StatusCode.NOT_FOUND:
                 return None
             raise PeerCallFailed(StepError(err.code().value[0], err.details() or "")) from None
+
+    async def _each(
+        self, method: Callable[..., Awaitable[R]], requests: Iterable[Message]
+    ) -> list[R]:
+        """One call per request (a covered customer each), in order: the answers of
+        those the service holds something on (NOT_FOUND answers nothing)."""
+        answers = []
+        for request in requests:
+            answer = await self._call(method, request)
+            if answer is not None:
+                answers.append(answer)
+        return answers
+
+    async def _export(
+        self, method: Callable[..., Awaitable[Any]], request: Callable[..., Message]
+    ) -> list[Message] | None:
+        """Every page of one export (``request(page_token=...)``: a page's request)."""
+        return await self._pages(lambda token: self._call(method, request(page_token=token)))
+
+    async def _exports(
+        self, method: Callable[..., Awaitable[Any]], requests: Iterable[Callable[..., Message]]
+    ) -> list[Message]:
+        """Every page of each export (one a covered customer; NOT_FOUND adds none)."""
+        pages: list[Message] = []
+        for request in requests:
+            pages.extend(await self._export(method, request) or [])
+        return pages
 
     async def _pages(
         self, fetch: Callable[[str], Awaitable[Message | None]]
@@ -187,15 +215,14 @@ class ProfileSubjectRights(_GrpcPeer):
     async def erase(
         self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
     ) -> int:
-        count = 0
-        for customer_id in customer_ids:
-            erased = await self._call(
-                self._stub.EraseProfile,
-                profile_pb.EraseProfileRequest(name=names.profile_name(workspace, customer_id)),
-            )
-            if erased is not None:
-                count += erased.erased_event_count + erased.erased_trait_count
-        return count
+        answers = await self._each(
+            self._stub.EraseProfile,
+            (
+                profile_pb.EraseProfileRequest(name=names.profile_name(workspace, customer_id))
+                for customer_id in customer_ids
+            ),
+        )
+        return sum(a.erased_event_count + a.erased_trait_count for a in answers)
 
     async def export(
         self, workspace: str, customer_ids: Sequence[str]
@@ -205,13 +232,9 @@ class ProfileSubjectRights(_GrpcPeer):
         pages = None
         for customer_id in customer_ids:
             name = names.profile_name(workspace, customer_id)
-            pages = await self._pages(
-                lambda token, name=name: self._call(
-                    self._stub.ExportProfile,
-                    profile_pb.ExportProfileRequest(
-                        name=name, page_size=_PAGE_SIZE, page_token=token
-                    ),
-                )
+            pages = await self._export(
+                self._stub.ExportProfile,
+                partial(profile_pb.ExportProfileRequest, name=name, page_size=_PAGE_SIZE),
             )
             if pages is not None:
                 break
@@ -258,22 +281,23 @@ class DecisioningSubjectRights(_GrpcPeer):
     async def erase(
         self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
     ) -> int:
-        count = 0
-        for customer_id in customer_ids:
-            erased = await self._call(
-                self._stub.EraseCustomerDecisions,
+        answers = await self._each(
+            self._stub.EraseCustomerDecisions,
+            (
                 decisioning_pb.EraseCustomerDecisionsRequest(
                     parent=names.workspace_name(workspace),
                     customer=names.customer_name(workspace, customer_id),
-                ),
-            )
-            if erased is not None:
-                count += sum(
-                    getattr(erased, field.name)
-                    for field in erased.DESCRIPTOR.fields
-                    if field.name.endswith("_count")
                 )
-        return count
+                for customer_id in customer_ids
+            ),
+        )
+        # Every count it answers (decisions, outcomes, contacts...): what it erased.
+        return sum(
+            getattr(answer, field.name)
+            for answer in answers
+            for field in answer.DESCRIPTOR.fields
+            if field.name.endswith("_count")
+        )
 
     async def export(
         self, workspace: str, customer_ids: Sequence[str]
@@ -285,19 +309,21 @@ class DecisioningSubjectRights(_GrpcPeer):
             "model_contributions": [],
             "trigger_activities": [],
         }
-        for customer_id in customer_ids:
-            customer = names.customer_name(workspace, customer_id)
-            pages = await self._pages(
-                lambda token, customer=customer: self._call(
-                    self._stub.ExportCustomerDecisions,
-                    decisioning_pb.ExportCustomerDecisionsRequest(
-                        parent=parent, customer=customer, page_size=_PAGE_SIZE, page_token=token
-                    ),
+        pages = await self._exports(
+            self._stub.ExportCustomerDecisions,
+            (
+                partial(
+                    decisioning_pb.ExportCustomerDecisionsRequest,
+                    parent=parent,
+                    customer=names.customer_name(workspace, customer_id),
+                    page_size=_PAGE_SIZE,
                 )
-            )
-            for page in pages or []:
-                for section, items in exported.items():
-                    items.extend(_as_json(item) for item in getattr(page, section))
+                for customer_id in customer_ids
+            ),
+        )
+        for page in pages:
+            for section, items in exported.items():
+                items.extend(_as_json(item) for item in getattr(page, section))
         return exported, sum(len(items) for items in exported.values())
 
 
@@ -311,33 +337,32 @@ class DeliverySubjectRights(_GrpcPeer):
     async def erase(
         self, workspace: str, customer_ids: Sequence[str], block_identifiers: bool
     ) -> int:
-        count = 0
-        for customer_id in customer_ids:
-            erased = await self._call(
-                self._stub.EraseCustomerMessages,
+        answers = await self._each(
+            self._stub.EraseCustomerMessages,
+            (
                 delivery_pb.EraseCustomerMessagesRequest(
                     parent=names.customer_name(workspace, customer_id)
-                ),
-            )
-            if erased is not None:
-                count += erased.erased_message_count
-        return count
+                )
+                for customer_id in customer_ids
+            ),
+        )
+        return sum(answer.erased_message_count for answer in answers)
 
     async def export(
         self, workspace: str, customer_ids: Sequence[str]
     ) -> tuple[dict[str, Any], int]:
-        messages: list[Any] = []
-        for customer_id in customer_ids:
-            customer = names.customer_name(workspace, customer_id)
-            pages = await self._pages(
-                lambda token, customer=customer: self._call(
-                    self._stub.ExportCustomerMessages,
-                    delivery_pb.ExportCustomerMessagesRequest(
-                        parent=customer, page_size=_PAGE_SIZE, page_token=token
-                    ),
+        pages = await self._exports(
+            self._stub.ExportCustomerMessages,
+            (
+                partial(
+                    delivery_pb.ExportCustomerMessagesRequest,
+                    parent=names.customer_name(workspace, customer_id),
+                    page_size=_PAGE_SIZE,
                 )
-            )
-            messages.extend(_as_json(m) for page in pages or [] for m in page.messages)
+                for customer_id in customer_ids
+            ),
+        )
+        messages = [_as_json(m) for page in pages for m in page.messages]
         return {"messages": messages}, len(messages)
 
 
