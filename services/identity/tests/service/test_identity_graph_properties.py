@@ -1,8 +1,8 @@
 """Property: the graph after any sequence of observations matches the "accepted together" graph.
 
-Identifiers an observation links (all but the rejected ones) end in one live
-customer; no live customer ever exceeds a limit of the rules; blocked values
-are never linked.
+Identifiers an observation links (all but the rejected ones, or none of them when
+it is all or nothing and one is rejected) end in one live customer; no live
+customer ever exceeds a limit of the rules; blocked values are never linked.
 
 Runs the real handlers and repository on SQLite; every Hypothesis example uses a
 fresh workspace of one migrated database, so examples never see each other.
@@ -69,7 +69,10 @@ RAW_IDENTIFIERS = [
     ("anonymous_id", "0000"),
 ]
 
-observation = st.lists(st.sampled_from(RAW_IDENTIFIERS), min_size=1, max_size=4)
+# The identifiers, and whether the observation is all or nothing (an alias).
+observation = st.tuples(
+    st.lists(st.sampled_from(RAW_IDENTIFIERS), min_size=1, max_size=4), st.booleans()
+)
 # Several observations may share one batch (one unit of work), to cover both paths.
 step = st.lists(observation, min_size=1, max_size=3)
 
@@ -114,7 +117,7 @@ def engine(loop: asyncio.AbstractEventLoop, tmp_path_factory: pytest.TempPathFac
     loop.run_until_complete(sql_engine.dispose())
 
 
-async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> None:
+async def _run_and_check(engine, steps: list[list[tuple[list[tuple[str, str]], bool]]]) -> None:
     workspace = f"w{next(_workspace_numbers)}"
     parent = f"workspaces/{workspace}"
     ctx = build_dependencies(engine, workspaces={workspace}, default_rules=RULES)
@@ -127,8 +130,9 @@ async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> No
                 parent=parent,
                 identifiers=tuple(commands.RawIdentifier(t, v) for t, v in raw),
                 source="property",
+                link_all_or_nothing=all_or_nothing,
             )
-            for raw in batch
+            for raw, all_or_nothing in batch
         )
         if len(requests) == 1:
             results = [await resolve.resolve(requests[0], ctx)]
@@ -140,6 +144,9 @@ async def _run_and_check(engine, steps: list[list[list[tuple[str, str]]]]) -> No
             )
             rejected = {rejection.identifier for rejection in result.rejected}
             accepted = [i for i in normalised if i not in rejected]
+            if request.link_all_or_nothing and rejected:
+                assert result.customer is None  # refused whole: nothing linked
+                continue
             assert all(not RULES.is_blocked(i) for i in accepted)
             if result.customer is None:
                 assert not accepted  # nothing is created when everything is rejected

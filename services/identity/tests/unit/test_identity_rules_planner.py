@@ -8,7 +8,13 @@ from datetime import UTC, datetime, timedelta
 
 from rapport.identity.adapters.rules_repository import load_default_rules
 from rapport.identity.domain.model import Identifier, Observation
-from rapport.identity.domain.resolution import CustomerState, IdentityGraph, RejectReason
+from rapport.identity.domain.resolution import (
+    CustomerState,
+    IdentityGraph,
+    Outcome,
+    Rejection,
+    RejectReason,
+)
 from rapport.identity.domain.rules import IdentityRules, erased_digest
 
 RULES = load_default_rules(None, default_phone_region="US")
@@ -169,6 +175,16 @@ def test_everything_rejected_creates_nothing() -> None:
     assert outcome.customer is None and not outcome.created
     assert len(outcome.rejected) == 2
     assert not g.journal.changed and not g.journal.changes
+
+
+def test_one_rejection_refuses_an_all_or_nothing_observation_whole() -> None:
+    # An alias of a1 (u1's visitor) to u2: without the option u2 joins a2's customer c2.
+    g = graph(customer("c1", 0, u("u1"), a("a1")), customer("c2", 1, a("a2")))
+    alias = Observation((u("u2"), a("a1"), a("a2")), "test", T0, {}, link_all_or_nothing=True)
+    outcome = g.resolve(alias, NOW, new_id)
+    assert outcome == Outcome(None, False, (), (Rejection(a("a1"), RejectReason.LIMIT_EXCEEDED),))
+    assert not g.journal.changed and not g.journal.changes
+    assert g.links == {u("u1"): "c1", a("a1"): "c1", a("a2"): "c2"}
 
 
 def test_new_links_remember_their_origin_and_merges_do_not_change_it() -> None:

@@ -125,18 +125,20 @@ class RejectedIdentifier(_message.Message):
     def __init__(self, identifier: _Optional[_Union[_identifier_pb2.Identifier, _Mapping]] = ..., reason: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class ResolveRequest(_message.Message):
-    __slots__ = ("parent", "identifiers", "source", "observe_time", "attributes")
+    __slots__ = ("parent", "identifiers", "source", "observe_time", "attributes", "link_all_or_nothing")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     OBSERVE_TIME_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    LINK_ALL_OR_NOTHING_FIELD_NUMBER: _ClassVar[int]
     parent: str
     identifiers: _containers.RepeatedCompositeFieldContainer[_identifier_pb2.Identifier]
     source: str
     observe_time: _timestamp_pb2.Timestamp
     attributes: PersonAttributes
-    def __init__(self, parent: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[_identifier_pb2.Identifier, _Mapping]]] = ..., source: _Optional[str] = ..., observe_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Union[PersonAttributes, _Mapping]] = ...) -> None: ...
+    link_all_or_nothing: bool
+    def __init__(self, parent: _Optional[str] = ..., identifiers: _Optional[_Iterable[_Union[_identifier_pb2.Identifier, _Mapping]]] = ..., source: _Optional[str] = ..., observe_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attributes: _Optional[_Union[PersonAttributes, _Mapping]] = ..., link_all_or_nothing: _Optional[bool] = ...) -> None: ...
 
 class ResolveResponse(_message.Message):
     __slots__ = ("customer", "created", "merged_customers", "rejected_identifiers")

@@ -64,6 +64,8 @@ class Observation:
     observe_time: datetime
     # PersonAttributes seen with the identifiers (non-empty fields only).
     attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # The identifiers assert one person (an alias): link all of them or change nothing.
+    link_all_or_nothing: bool = False
 
 
 class ChangeKind(StrEnum):

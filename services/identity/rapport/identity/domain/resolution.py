@@ -113,7 +113,7 @@ class NewLink:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of one observation: ``customer`` None when everything was rejected."""
+    """The result of one observation: ``customer`` None when nothing was linked."""
 
     customer: Customer | None
     created: bool
@@ -262,8 +262,11 @@ class IdentityGraph:
     ) -> Outcome:
         """Plan and apply one observation."""
         plan = self.plan(observation, now)
-        if plan.survivor is None and not plan.create:
-            # Every identifier was rejected: no customer is created or changed.
+        if (plan.survivor is None and not plan.create) or (
+            plan.rejected and observation.link_all_or_nothing
+        ):
+            # Every identifier was rejected, or one was and the observation is all or
+            # nothing: no customer is created or changed.
             return Outcome(None, False, (), plan.rejected)
         if plan.create:
             survivor = self._create(new_id(), now)

@@ -94,6 +94,7 @@ def resolve_command(request: pb.ResolveRequest, *, prefix: str = "") -> commands
             if request.HasField("attributes")
             else {}
         ),
+        link_all_or_nothing=request.link_all_or_nothing,
     )
 
 
@@ -173,7 +174,7 @@ def customer_to_pb(customer: Customer) -> pb.Customer:
 
 
 def resolve_response(result: ResolveResult) -> pb.ResolveResponse:
-    # No customer when every identifier was rejected (see rejected_identifiers).
+    # No customer when nothing was linked (see rejected_identifiers).
     return pb.ResolveResponse(
         customer=None if result.customer is None else customer_to_pb(result.customer),
         created=result.created,

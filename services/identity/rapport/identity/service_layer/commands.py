@@ -32,6 +32,8 @@ class Resolve:
     observe_time: datetime | None = None  # None: the time of the call
     # PersonAttributes as sent: attribute name -> value (empty means unknown).
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # Link every identifier or change nothing (an alias); default: link what can be.
+    link_all_or_nothing: bool = False
 
 
 @dataclass(frozen=True)

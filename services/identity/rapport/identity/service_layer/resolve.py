@@ -39,8 +39,9 @@ ONE_MICROSECOND = timedelta(microseconds=1)
 @dataclass(frozen=True)
 class ResolveResult:
     workspace: str
-    # None when every identifier was rejected: nothing was created or changed,
-    # and that is an answer (with ``rejected``), not an error.
+    # None when every identifier was rejected, or one was in an all-or-nothing
+    # observation: nothing was created or changed, and that is an answer (with
+    # ``rejected``), not an error.
     customer: Customer | None
     created: bool
     merged_customer_ids: tuple[str, ...]
@@ -130,7 +131,13 @@ def _observation(
         raise InvalidArgument(f"{prefix}source", "must not contain NUL characters")
     attributes = validate_attributes(cmd.attributes, field=f"{prefix}attributes")
     observe_time = cmd.observe_time or deps.clock()
-    return Observation(identifiers, cmd.source, observe_time.astimezone(UTC), attributes)
+    return Observation(
+        identifiers,
+        cmd.source,
+        observe_time.astimezone(UTC),
+        attributes,
+        link_all_or_nothing=cmd.link_all_or_nothing,
+    )
 
 
 async def _cached_resolve(
