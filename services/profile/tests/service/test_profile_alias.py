@@ -80,6 +80,15 @@ async def owner(identity: Stub, type_: str, value: str) -> str:
     return str(found.name)
 
 
+async def no_owner(identity: Stub, type_: str, value: str) -> None:
+    try:
+        found = await owner(identity, type_, value)
+    except grpc.aio.AioRpcError as err:
+        assert err.code() == grpc.StatusCode.NOT_FOUND, err
+    else:
+        raise AssertionError(f"{type_} {value} belongs to {found}")
+
+
 def identify(message_id: str, user_id: str) -> pb.Event:
     return make_event(
         message_id, type=pb.EVENT_TYPE_IDENTIFY, user_id=user_id, traits={"plan": "pro"}
@@ -136,6 +145,8 @@ async def test_an_alias_identity_refuses_to_merge_is_rejected_with_the_reason(
         )
         assert [e.message_id for e in listed.events] == ["id-1"]
         assert await owner(identity, "user_id", "old-login") == first.customer
+        # Nothing of the alias reached identity either: no customer holds new-login alone.
+        await no_owner(identity, "user_id", "new-login")
 
         # Segment's library, in sync mode: /v1/alias answers 400 naming the field as sent.
         async with httpx.AsyncClient(base_url=host, auth=(WRITE_KEY, "")) as http:
@@ -168,3 +179,27 @@ async def test_the_segment_library_alias_merges_a_previous_user_id(tmp_path: Pat
         listed = await profile.ListEvents(pb.ListEventsRequest(parent=customer, page_size=50))
         assert {e.message_id for e in listed.events} == {"s-1", "s-2", "s-3"}
         assert {e.customer for e in listed.events} == {customer}
+
+
+async def test_a_refused_alias_from_a_known_visitor_creates_no_customer(tmp_path: Path) -> None:
+    """The visitor anon-1 is ann's; aliasing anon-1 to bob would give ann's customer a
+    second user_id (one per customer by default). Linked piecemeal, identity made a
+    customer holding bob alone (anon-1 left out) and announced it; all or nothing, the
+    alias changes nothing and is rejected."""
+    async with services(tmp_path) as (profile, identity, _):
+        [ann] = await ingest(
+            profile,
+            make_event("id-1", type=pb.EVENT_TYPE_IDENTIFY, user_id="ann", anonymous_id="anon-1"),
+        )
+        [refused] = await ingest(profile, alias("al-1", "anon-1", "bob"))
+        assert refused.status == pb.INGEST_STATUS_REJECTED, refused
+        assert refused.rejection.reason == "IDENTIFIER_REFUSED"
+        assert "LIMIT_EXCEEDED" in refused.rejection.description
+        await no_owner(identity, "user_id", "bob")
+        assert await owner(identity, "anonymous_id", "anon-1") == ann.customer
+        # The same identifiers in an identify still link what they can (bob alone).
+        [seen] = await ingest(
+            profile,
+            make_event("id-2", type=pb.EVENT_TYPE_IDENTIFY, user_id="bob", anonymous_id="anon-1"),
+        )
+        assert seen.status == pb.INGEST_STATUS_ACCEPTED and seen.customer != ann.customer

@@ -187,18 +187,34 @@ class EventRejection(_message.Message):
     def __init__(self, field: _Optional[str] = ..., reason: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class EventResult(_message.Message):
-    __slots__ = ("message_id", "status", "customer", "rejection", "event")
+    __slots__ = ("message_id", "status", "customer", "rejection", "event", "warnings")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_FIELD_NUMBER: _ClassVar[int]
     REJECTION_FIELD_NUMBER: _ClassVar[int]
     EVENT_FIELD_NUMBER: _ClassVar[int]
+    WARNINGS_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     status: IngestStatus
     customer: str
     rejection: EventRejection
     event: str
-    def __init__(self, message_id: _Optional[str] = ..., status: _Optional[_Union[IngestStatus, str]] = ..., customer: _Optional[str] = ..., rejection: _Optional[_Union[EventRejection, _Mapping]] = ..., event: _Optional[str] = ...) -> None: ...
+    warnings: _containers.RepeatedCompositeFieldContainer[EventWarning]
+    def __init__(self, message_id: _Optional[str] = ..., status: _Optional[_Union[IngestStatus, str]] = ..., customer: _Optional[str] = ..., rejection: _Optional[_Union[EventRejection, _Mapping]] = ..., event: _Optional[str] = ..., warnings: _Optional[_Iterable[_Union[EventWarning, _Mapping]]] = ...) -> None: ...
+
+class EventWarning(_message.Message):
+    __slots__ = ("field", "reason", "identifier_type", "identity_reason", "description")
+    FIELD_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    IDENTIFIER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_REASON_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    field: str
+    reason: str
+    identifier_type: str
+    identity_reason: str
+    description: str
+    def __init__(self, field: _Optional[str] = ..., reason: _Optional[str] = ..., identifier_type: _Optional[str] = ..., identity_reason: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
 
 class IngestEventsResponse(_message.Message):
     __slots__ = ("results",)

@@ -243,14 +243,16 @@ class ProfileServiceServicer:
         (stored now), DUPLICATE (its `message_id` was stored within the
         de-duplication window, 7 days by default; nothing changed) or REJECTED
         (the event is invalid or too large, or identity refused one of its
-        identifiers: `rejection` names the field; nothing of it was stored). One
-        bad event never refuses the others. Only problems of the request itself
-        refuse it whole with INVALID_ARGUMENT and store nothing: a bad `parent`,
-        no events or more than 1,000, a request over the batch size limit (500
-        KiB), bytes that do not decode. A customer's events are applied, and
-        their signals logged, in the order the server received them, within a
-        batch and across batches. A result is sent only once what it reports is
-        committed.
+        identifiers: `rejection` names the field; nothing of it was stored). An
+        accepted event's `traits.email` or `traits.phone` that identity left
+        unlinked (another customer's, say) is left out of it, and `warnings`
+        names it. One bad event never refuses the others. Only problems of the
+        request itself refuse it whole with INVALID_ARGUMENT and store nothing: a
+        bad `parent`, no events or more than 1,000, a request over the batch size
+        limit (500 KiB), bytes that do not decode. A customer's events are
+        applied, and their signals logged, in the order the server received them,
+        within a batch and across batches. A result is sent only once what it
+        reports is committed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -39,6 +39,9 @@ class Observation:
 
     identifiers: Sequence[Identifier]
     observe_time: datetime | None = None
+    # The identifiers assert one person (an alias): identity links them all or changes
+    # nothing, so a refused alias leaves no customer holding one of its ids alone.
+    link_all_or_nothing: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,7 +134,9 @@ class GrpcIdentityClient(IdentityClient):
     ) -> list[Resolution]:
         request = identity_service_pb2.BatchResolveRequest(parent=names.workspace_name(workspace))
         for observation in observations:
-            item = request.requests.add(source=SOURCE)
+            item = request.requests.add(
+                source=SOURCE, link_all_or_nothing=observation.link_all_or_nothing
+            )
             for identifier in observation.identifiers:
                 item.identifiers.add(type=identifier.type, value=identifier.value)
             if observation.observe_time is not None:

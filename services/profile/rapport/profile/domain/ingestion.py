@@ -24,6 +24,7 @@ from .model import (
     RejectionReason,
     TraitSource,
 )
+from .refused_traits import IDENTIFIER_TRAITS
 
 MAX_EVENTS_PER_BATCH = 1000
 MAX_MESSAGE_ID_LENGTH = 200
@@ -158,7 +159,7 @@ def extract_identifiers(
     # A group event's traits are the group's: its email is not the customer's.
     person_traits = event.traits if event.type is not EventType.GROUP else None
     if person_traits:
-        for key in ("email", "phone"):
+        for key in IDENTIFIER_TRAITS:
             value = _string_at(person_traits, (key,), path, f".traits.{key}")
             if value:
                 found.append(SourcedIdentifier(Identifier(key, value), f"{path}.traits.{key}"))

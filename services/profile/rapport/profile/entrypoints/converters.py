@@ -164,6 +164,17 @@ def _event_result(result: EventResult, customers: dict[tuple[str, str], str]) ->
             customer = customers[key] = names.customer_name(*key)
         fields["customer"] = customer
         fields["event"] = names.event_name_under(customer, result.event_id)
+    if result.warnings:
+        fields["warnings"] = [
+            pb.EventWarning(
+                field=w.field,
+                reason=w.reason,
+                identifier_type=w.identifier_type,
+                identity_reason=w.identity_reason,
+                description=w.description,
+            )
+            for w in result.warnings
+        ]
     return pb.EventResult(**fields)
 
 

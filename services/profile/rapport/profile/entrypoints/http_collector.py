@@ -139,6 +139,7 @@ def collector_app(
             return _failure(500, "internal error")
         refused = _in_senders_words(results, events, items, paths)
         _warn_rejected(workspace, refused, len(results))
+        _note_withheld(workspace, results)
         if event_type is not None and refused:
             [bad] = refused
             message = f"{bad.field}: {bad.description}" if bad.field else bad.description
@@ -219,6 +220,24 @@ def _in_senders_words(
 
 # Rejections named in one warning; the rest are counted.
 _REJECTIONS_NAMED = 5
+
+
+def _note_withheld(workspace: str, results: Sequence[ingestion.EventResult]) -> None:
+    """Traits of accepted events that were not stored (an identifier identity refused):
+    Segment's answer has no room for them, so the log tells, without their values."""
+    withheld = [(r.message_id, w) for r in results for w in r.warnings]
+    if withheld:
+        _log.info(
+            "collector traits withheld",
+            extra={
+                "workspace": workspace,
+                "count": len(withheld),
+                "withheld": [
+                    {"message_id": m, "trait": w.identifier_type, "reason": w.identity_reason}
+                    for m, w in withheld[:_REJECTIONS_NAMED]
+                ],
+            },
+        )
 
 
 def _warn_rejected(workspace: str, refused: Sequence[_Refused], batch_size: int) -> None:

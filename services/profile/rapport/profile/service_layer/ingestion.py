@@ -12,16 +12,19 @@ and win every later trait write until then. An alias's ``previous_id`` names the
 customer to merge with as a previous user_id when identity (or an earlier event of the
 batch) knows it as one, as an anonymous_id otherwise; an alias identity would not merge
 (its rules: one user_id per customer by default) is REJECTED with identity's reason.
+An accepted event whose traits.email or traits.phone identity left unlinked is stored
+without that trait, and its result says so (``warnings``; domain/refused_traits.py).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from rapport.errors import Aborted, InvalidArgument
+from rapport.profile.adapters.identity_client import Resolution
 from rapport.profile.adapters.profile_cache import customer_scope
 from rapport.profile.adapters.repository import StoredMessage
 from rapport.profile.domain import names
@@ -40,6 +43,7 @@ from rapport.profile.domain.model import (
     Rejection,
     RejectionReason,
 )
+from rapport.profile.domain.refused_traits import WithheldTrait, withhold_refused_traits
 from rapport.resourcenames import require_workspace
 from rapport.sqlstore import run_with_retries
 
@@ -69,6 +73,8 @@ class EventResult:
     customer_id: str = ""
     event_id: str = ""
     rejection: Rejection | None = None
+    # For an accepted event: its traits that were not stored, and why.
+    warnings: tuple[WithheldTrait, ...] = ()
 
 
 async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[EventResult]:
@@ -101,7 +107,7 @@ async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[
         )
         rejected.update(resolved.refused)
         items = [
-            NewEvent(i, events[i], checked.times[i], resolved.resolutions[i])
+            _new_event(i, checked, resolved.resolutions[i])
             for i in plan.new_indexes
             if i in resolved.resolutions
         ]
@@ -132,7 +138,9 @@ async def ingest_events(cmd: commands.IngestEvents, deps: Dependencies) -> list[
         await deps.profile_cache.invalidate(customer_scope(workspace, c) for c in scopes)
     if write.signal_count:
         deps.notifier.notify()
-    results = _results(cmd.events, workspace, outcomes, rejected, plan.batch_duplicates)
+    results = _results(
+        cmd.events, workspace, outcomes, rejected, plan.batch_duplicates, checked.withheld
+    )
     _log.info(
         "events ingested",
         extra={
@@ -152,6 +160,8 @@ class _Checked:
     rejected: dict[int, Rejection] = field(default_factory=dict)
     identifiers: dict[int, list[SourcedIdentifier]] = field(default_factory=dict)
     times: dict[int, datetime] = field(default_factory=dict)
+    # The traits withheld from each event given to the write (see _new_event).
+    withheld: dict[int, tuple[WithheldTrait, ...]] = field(default_factory=dict)
 
 
 def _check_each(
@@ -172,6 +182,15 @@ def _check_each(
             continue
         checked.events[i] = item
     return checked
+
+
+def _new_event(index: int, checked: _Checked, resolution: Resolution) -> NewEvent:
+    """The event as written: without the traits carrying an identifier identity left
+    unlinked (refused now; a later answer for the same event may differ)."""
+    event, checked.withheld[index] = withhold_refused_traits(
+        checked.events[index], resolution.unlinked, f"events[{index}]"
+    )
+    return NewEvent(index, event, checked.times[index], resolution)
 
 
 async def _write(
@@ -227,7 +246,9 @@ async def _write_to_live_customers(
         )
         rejected.update(again.refused)
         items = [
-            replace(item, resolution=again.resolutions[item.index]) if item.index in redo else item
+            _new_event(item.index, checked, again.resolutions[item.index])
+            if item.index in redo
+            else item
             for item in items
             if item.index not in again.refused
         ]
@@ -248,6 +269,7 @@ def _results(
     outcomes: dict[int, Outcome],
     rejected: dict[int, Rejection],
     batch_duplicates: dict[int, int],
+    withheld: dict[int, tuple[WithheldTrait, ...]],
 ) -> list[EventResult]:
     results: list[EventResult] = []
     for i, item in enumerate(sent):
@@ -274,7 +296,11 @@ def _results(
             )
         else:
             o = outcomes[i]
+            # A duplicate (a concurrent ingest stored it first) stored nothing now.
+            warnings = withheld.get(i, ()) if o.status is IngestStatus.ACCEPTED else ()
             results.append(
-                EventResult(item.message_id, o.status, workspace, o.customer_id, o.event_id)
+                EventResult(
+                    item.message_id, o.status, workspace, o.customer_id, o.event_id, None, warnings
+                )
             )
     return results

@@ -65,14 +65,17 @@ async def resolve_events(
             pending.append(i)
         else:
             resolved.resolutions[i] = Resolution(customer_id, settled=True, cached=True)
+    # An alias (it carries a previous_id) is all or nothing: never one observation with
+    # another event of the same identifiers, which links what it can.
+    aliases = {i for i in indexes if any(is_previous_id(s) for s in identifiers[i])}
     while pending:
-        groups: dict[tuple[Identifier, ...], list[int]] = {}
+        groups: dict[tuple[tuple[Identifier, ...], bool], list[int]] = {}
         for i in pending:
-            groups.setdefault(keys[i], []).append(i)
+            groups.setdefault((keys[i], i in aliases), []).append(i)
         members = list(groups.values())
         observations = [
-            Observation(list(key), max(times[i] for i in group))
-            for key, group in zip(groups, members, strict=True)
+            Observation(list(key), max(times[i] for i in group), link_all_or_nothing=alias)
+            for (key, alias), group in zip(groups, members, strict=True)
         ]
         try:
             answers = await deps.identity.batch_resolve(workspace, observations)
@@ -91,7 +94,9 @@ async def resolve_events(
         for group, answer in zip(members, answers, strict=True):
             for i in group:
                 if not answer.customer_id:
-                    resolved.refused[i] = _all_unlinked(answer, i, identifiers[i])
+                    resolved.refused[i] = _alias_not_merged(
+                        answer, identifiers[i]
+                    ) or _all_unlinked(answer, i, identifiers[i])
                 elif (refusal := _alias_not_merged(answer, identifiers[i])) is not None:
                     resolved.refused[i] = refusal
                 else:
@@ -104,7 +109,7 @@ async def resolve_events(
                 generation,
                 (
                     (key, answer.customer_id)
-                    for key, answer in zip(groups, answers, strict=True)
+                    for (key, _), answer in zip(groups, answers, strict=True)
                     if answer.settled
                 ),
             )
