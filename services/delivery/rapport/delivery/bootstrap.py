@@ -263,6 +263,7 @@ def sending_policy(settings: DeliverySettings) -> SendingPolicy:
         locale_trait=settings.locale_trait,
         idempotency_window=timedelta(seconds=settings.idempotency_window_seconds),
         sms_opt_out=SmsOptOutPolicy({ws: o.notice for ws, o in settings.sms_opt_out.items()}),
+        max_sms_segments=settings.max_sms_segments,
     )
 
 

@@ -19,6 +19,8 @@ from rapport.delivery.adapters.webhook_provider import decode_secret
 from rapport.delivery.domain.channel_choice import DEFAULT_COST_ORDER, parse_channel_name
 from rapport.delivery.domain.model import Channel
 from rapport.delivery.domain.quiet_hours import DEFAULT_QUIET_CHANNELS, time_zone
+from rapport.delivery.domain.sms_length import DEFAULT_MAX_SEGMENTS as DEFAULT_MAX_SMS_SEGMENTS
+from rapport.delivery.domain.sms_length import MAX_SEGMENTS as MAX_SMS_SEGMENTS
 from rapport.delivery.domain.sms_opt_out import DEFAULT_NOTICE, notice_problem
 
 # Names the built-in providers take (recorded on the messages they send).
@@ -315,6 +317,10 @@ class DeliverySettings(ServiceSettings):
     # Per workspace id ("*": every workspace without its own entry), the notice appended
     # to marketing SMS that do not say how to opt out; unset: "Reply STOP to opt out.".
     sms_opt_out: dict[str, SmsOptOutSettings] = {}
+    # An SMS whose final text (opt-out notice included) takes more segments than this
+    # fails SMS_TOO_LONG instead of going out (160 GSM-7 / 70 UCS-2 characters in one
+    # segment, 153 / 67 in each of several; carriers cap near 10, Twilio's 1,600).
+    max_sms_segments: int = DEFAULT_MAX_SMS_SEGMENTS
     # An idempotency key answers with its message this long (at least 24 hours).
     idempotency_window_seconds: float = 7 * 24 * 3600.0
     # How often expired idempotency keys and cap counts are pruned.
@@ -365,6 +371,8 @@ class DeliverySettings(ServiceSettings):
             raise ValueError("batch_linger_seconds must be between 0 and 0.04")
         if self.breaker_failure_threshold < 1:
             raise ValueError("breaker_failure_threshold must be at least 1")
+        if not 1 <= self.max_sms_segments <= MAX_SMS_SEGMENTS:
+            raise ValueError(f"max_sms_segments must be between 1 and {MAX_SMS_SEGMENTS}")
         return self
 
     @field_validator("channel_cost_order", mode="before")

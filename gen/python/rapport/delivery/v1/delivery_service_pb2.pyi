@@ -63,6 +63,12 @@ class MessageView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MESSAGE_VIEW_UNSPECIFIED: _ClassVar[MessageView]
     MESSAGE_VIEW_BASIC: _ClassVar[MessageView]
     MESSAGE_VIEW_FULL: _ClassVar[MessageView]
+
+class SmsEncoding(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SMS_ENCODING_UNSPECIFIED: _ClassVar[SmsEncoding]
+    SMS_ENCODING_GSM_7: _ClassVar[SmsEncoding]
+    SMS_ENCODING_UCS_2: _ClassVar[SmsEncoding]
 MESSAGE_STATE_UNSPECIFIED: MessageState
 MESSAGE_STATE_QUEUED: MessageState
 MESSAGE_STATE_SENT: MessageState
@@ -94,6 +100,9 @@ PROVIDER_EVENT_OUTCOME_NOT_APPLICABLE: ProviderEventOutcome
 MESSAGE_VIEW_UNSPECIFIED: MessageView
 MESSAGE_VIEW_BASIC: MessageView
 MESSAGE_VIEW_FULL: MessageView
+SMS_ENCODING_UNSPECIFIED: SmsEncoding
+SMS_ENCODING_GSM_7: SmsEncoding
+SMS_ENCODING_UCS_2: SmsEncoding
 
 class ChannelSelection(_message.Message):
     __slots__ = ("candidate_channels", "reason", "explanation", "evaluations", "select_time")
@@ -491,7 +500,7 @@ class DeleteTemplateRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class RenderTemplateRequest(_message.Message):
-    __slots__ = ("parent", "template", "inline_template", "customer", "traits", "data", "locale", "channel")
+    __slots__ = ("parent", "template", "inline_template", "customer", "traits", "data", "locale", "channel", "purpose")
     PARENT_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_FIELD_NUMBER: _ClassVar[int]
     INLINE_TEMPLATE_FIELD_NUMBER: _ClassVar[int]
@@ -500,6 +509,7 @@ class RenderTemplateRequest(_message.Message):
     DATA_FIELD_NUMBER: _ClassVar[int]
     LOCALE_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
     parent: str
     template: str
     inline_template: Template
@@ -508,14 +518,29 @@ class RenderTemplateRequest(_message.Message):
     data: _struct_pb2.Struct
     locale: str
     channel: _channel_pb2.Channel
-    def __init__(self, parent: _Optional[str] = ..., template: _Optional[str] = ..., inline_template: _Optional[_Union[Template, _Mapping]] = ..., customer: _Optional[str] = ..., traits: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., locale: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ...) -> None: ...
+    purpose: str
+    def __init__(self, parent: _Optional[str] = ..., template: _Optional[str] = ..., inline_template: _Optional[_Union[Template, _Mapping]] = ..., customer: _Optional[str] = ..., traits: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., locale: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., purpose: _Optional[str] = ...) -> None: ...
 
 class RenderTemplateResponse(_message.Message):
-    __slots__ = ("locale", "content", "channel")
+    __slots__ = ("locale", "content", "channel", "sms")
     LOCALE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    SMS_FIELD_NUMBER: _ClassVar[int]
     locale: str
     content: _message_content_pb2.MessageContent
     channel: _channel_pb2.Channel
-    def __init__(self, locale: _Optional[str] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ...) -> None: ...
+    sms: SmsLength
+    def __init__(self, locale: _Optional[str] = ..., content: _Optional[_Union[_message_content_pb2.MessageContent, _Mapping]] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., sms: _Optional[_Union[SmsLength, _Mapping]] = ...) -> None: ...
+
+class SmsLength(_message.Message):
+    __slots__ = ("encoding", "unit_count", "segment_count", "max_segment_count")
+    ENCODING_FIELD_NUMBER: _ClassVar[int]
+    UNIT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MAX_SEGMENT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    encoding: SmsEncoding
+    unit_count: int
+    segment_count: int
+    max_segment_count: int
+    def __init__(self, encoding: _Optional[_Union[SmsEncoding, str]] = ..., unit_count: _Optional[int] = ..., segment_count: _Optional[int] = ..., max_segment_count: _Optional[int] = ...) -> None: ...

@@ -259,7 +259,12 @@ class DeliveryServiceServicer:
         """Creates a template. Every part of every locale is rendered against the
         template's sample profile and data (or a built-in sample): a variable
         they do not define is refused with INVALID_ARGUMENT naming the part and
-        the variable, as is a template that runs too long.
+        the variable, as is a template that runs too long. So is an `sms_body`
+        whose sample render takes more SMS segments than the deployment sends
+        (`max_sms_segments`, 10 unless set otherwise), reason `SMS_TOO_LONG`:
+        such a message would fail when sent. A marketing message's opt-out notice
+        is not counted here (its purpose is not known yet): RenderTemplate with
+        `purpose` shows the final length.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -300,7 +305,11 @@ class DeliveryServiceServicer:
         customer (their profile traits and locale) or for sample traits; nothing
         is sent or stored. A variable the traits and data do not define is
         FAILED_PRECONDITION with reason `TEMPLATE_ERROR` (metadata `part`,
-        `locale` and `variable`), as a send would fail.
+        `locale` and `variable`), as a send would fail. For CHANNEL_SMS the
+        response also gives the SMS's encoding and segments (`sms`), counted on
+        the text as it would go out (with the opt-out notice for a marketing
+        `purpose`); a text longer than the deployment sends is shown, not
+        refused (`sms.max_segment_count`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -19,7 +19,7 @@ from rapport.delivery.domain.model import (
     MessageState,
     StatusChange,
 )
-from rapport.sqlstore import as_utc
+from rapport.sqlstore import as_utc, in_chunks
 from sqlalchemy import Integer, and_, bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -56,21 +56,43 @@ _OUTBOX_CLAIM = (
     .returning(outbox.c.id)
 )
 _OUTBOX_DONE = delete(outbox).where(outbox.c.id.in_(bindparam("o_ids", expanding=True)))
-# Erasure: the customer's data out of one message, its key replaced by its erased form.
+# Erasure: the customer's data out of one message, its key and payload fingerprint
+# replaced by their erased forms. Also gone: the sender's free-text source, the
+# provider's failure text (it may quote the address), the channel choice (the
+# customer's preferred channels, consents and reachability) and the locale (from traits).
 _REDACT_MESSAGE = (
     update(messages)
     .where(messages.c.id == bindparam("r_id"))
     .values(
         idempotency_key=bindparam("r_key"),
+        payload_fingerprint=bindparam("r_fingerprint"),
         subject="",
         text_body="",
         html_body="",
         data="{}",
+        source="",
+        failure_detail="",
+        channel_selection="",
+        locale="",
         recipient="",
         recipient_key="",
         identifiers="[]",
         erase_time=bindparam("r_now", type_=messages.c.erase_time.type),
     )
+)
+# Erasure: the status reasons that may quote personal data, in the erased messages'
+# histories: those providers (or RecordProviderEvent's callers) wrote, and the links of
+# clicks. Delivery's own reasons are codes, kept.
+_REDACT_HISTORY = (
+    update(message_status_history)
+    .where(
+        message_status_history.c.message_id.in_(bindparam("h_ids", expanding=True)),
+        or_(
+            message_status_history.c.reporter != status.DELIVERY,
+            message_status_history.c.status == status.ProviderEvent.CLICKED.value,
+        ),
+    )
+    .values(reason="")
 )
 
 
@@ -251,6 +273,23 @@ class StatusRepository:
             await self.outbox_done(unreadable)
         return items
 
+    async def lock_outbox(self, item_ids: Sequence[str]) -> set[str]:
+        """Those of `item_ids` still in the outbox, locked until the transaction ends (in
+        id order, as an erasure locks the items it deletes): the relay sends them under
+        this lock, so an erasure either deleted them first or waits for the send."""
+        if not item_ids:
+            return set()
+        return set(
+            (
+                await self._conn.execute(
+                    select(outbox.c.id)
+                    .where(outbox.c.id.in_(list(item_ids)))
+                    .order_by(outbox.c.id)
+                    .with_for_update()
+                )
+            ).scalars()
+        )
+
     async def outbox_done(self, item_ids: Sequence[str]) -> None:
         if item_ids:
             await self._conn.execute(_OUTBOX_DONE, {"o_ids": list(item_ids)})
@@ -268,21 +307,30 @@ class StatusRepository:
     async def erase_customer(
         self, workspace: str, customer_id: str, *, now: datetime, erased_keys: ErasedKeys
     ) -> tuple[list[str], list[str]]:
-        """Redact the customer's messages (those not erased yet), their idempotency keys
-        replaced by their erased form (in the messages and in the keys in force), cancel
-        the pending ones, delete their inbox entries and pending profile events; returns
-        (erased ids, cancelled ids)."""
+        """Redact the customer's messages (those not erased yet) and the reasons in their
+        histories that may quote personal data, their idempotency keys and payload
+        fingerprints replaced by their erased forms (the keys in the messages and in the
+        keys in force), cancel the pending ones, delete their inbox entries and pending
+        profile events; returns (erased ids, cancelled ids)."""
         mine = and_(messages.c.workspace == workspace, messages.c.customer_id == customer_id)
         rows = (
             await self._conn.execute(
-                select(messages.c.id, messages.c.state, messages.c.idempotency_key)
+                select(
+                    messages.c.id,
+                    messages.c.state,
+                    messages.c.idempotency_key,
+                    messages.c.payload_fingerprint,
+                )
                 .where(mine, messages.c.erase_time.is_(None))
                 .with_for_update()
             )
         ).all()
-        erased = [row[0] for row in rows]
-        cancelled = [row[0] for row in rows if row[1] in _PENDING]
-        keys = [(row[0], row[2], erased_keys.digest(workspace, row[2])) for row in rows]
+        erased = [row.id for row in rows]
+        cancelled = [row.id for row in rows if row.state in _PENDING]
+        keys = [
+            (row.id, row.idempotency_key, erased_keys.digest(workspace, row.idempotency_key))
+            for row in rows
+        ]
         if cancelled:
             await self._conn.execute(
                 update(messages)
@@ -312,21 +360,42 @@ class StatusRepository:
             await self._conn.execute(
                 _REDACT_MESSAGE,
                 [
-                    {"r_id": message_id, "r_key": erased_key, "r_now": now}
-                    for message_id, _, erased_key in keys
+                    {
+                        "r_id": row.id,
+                        "r_key": erased_key,
+                        "r_fingerprint": erased_keys.fingerprint(
+                            workspace, row.payload_fingerprint
+                        ),
+                        "r_now": now,
+                    }
+                    for row, (_, _, erased_key) in zip(rows, keys, strict=True)
                 ],
             )
+            for chunk in in_chunks(erased):
+                await self._conn.execute(_REDACT_HISTORY, {"h_ids": list(chunk)})
             await IdempotencyKeys(self._conn).erase(workspace, keys)
         await self._conn.execute(
             delete(inbox_messages).where(
                 inbox_messages.c.workspace == workspace, inbox_messages.c.customer_id == customer_id
             )
         )
-        await self._conn.execute(
-            delete(outbox).where(
-                outbox.c.workspace == workspace,
-                outbox.c.customer_id == customer_id,
-                outbox.c.kind == PROFILE_EVENT,
+        # Locked first, in id order as the relay locks what it sends (no deadlock): an
+        # event being sent now is waited for, one not sent yet is never sent.
+        events = (
+            (
+                await self._conn.execute(
+                    select(outbox.c.id)
+                    .where(
+                        outbox.c.workspace == workspace,
+                        outbox.c.customer_id == customer_id,
+                        outbox.c.kind == PROFILE_EVENT,
+                    )
+                    .order_by(outbox.c.id)
+                    .with_for_update()
+                )
             )
+            .scalars()
+            .all()
         )
+        await self.outbox_done(events)
         return erased, cancelled

@@ -7,6 +7,10 @@ plain hash because such keys are guessable: with a plain hash, anyone reading a 
 (ListMessages, an export) could confirm a guessed address by hashing it. The digest still
 lets a resubmission of the raw key within its window find the erased message: the key is
 looked up as given and as its digest, in one statement.
+
+The erased message's payload fingerprint (a plain sha256 of what it said: guessable for
+a short payload) becomes an HMAC under the same secret too: a resubmission's fingerprint,
+put through it, still tells the duplicate from a reuse of the key with other content.
 """
 
 from __future__ import annotations
@@ -37,3 +41,11 @@ class ErasedKeys:
         # "\x1f" cannot be in either (names and printable keys): the pair is unambiguous.
         mac = hmac.digest(self.secret, f"{workspace}\x1f{key}".encode(), "sha256")
         return ERASED_KEY_PREFIX + mac.hex()
+
+    def fingerprint(self, workspace: str, fingerprint: str) -> str:
+        """The erased form of a payload fingerprint: 64 hex digits, as the plain one (the
+        column's size), and never equal to a key's digest (another label)."""
+        mac = hmac.digest(
+            self.secret, f"payload\x1f{workspace}\x1f{fingerprint}".encode(), "sha256"
+        )
+        return mac.hex()

@@ -71,6 +71,8 @@ class FailureReason(StrEnum):
     NO_ADDRESS = "NO_ADDRESS"
     INVALID_ADDRESS = "INVALID_ADDRESS"
     TEMPLATE_ERROR = "TEMPLATE_ERROR"
+    # The SMS's final text (opt-out notice included) takes more segments than allowed.
+    SMS_TOO_LONG = "SMS_TOO_LONG"
     # The message names a template that was deleted before it was sent.
     TEMPLATE_NOT_FOUND = "TEMPLATE_NOT_FOUND"
     FREQUENCY_CAPPED = "FREQUENCY_CAPPED"

@@ -8,6 +8,7 @@ from datetime import timedelta
 from .channel_choice import ChannelRanking
 from .frequency_caps import CapPolicy
 from .quiet_hours import QuietHoursPolicy
+from .sms_length import DEFAULT_MAX_SEGMENTS, MAX_SEGMENTS
 from .sms_opt_out import SmsOptOutPolicy
 
 MIN_IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -24,7 +25,11 @@ class SendingPolicy:
     idempotency_window: timedelta = timedelta(days=7)
     # The opt-out notice marketing SMS carry, per workspace.
     sms_opt_out: SmsOptOutPolicy = field(default_factory=SmsOptOutPolicy)
+    # An SMS whose final text (opt-out notice included) takes more segments is not sent.
+    max_sms_segments: int = DEFAULT_MAX_SEGMENTS
 
     def __post_init__(self) -> None:
         if self.idempotency_window < MIN_IDEMPOTENCY_WINDOW:
             raise ValueError("the idempotency window must be at least 24 hours")
+        if not 1 <= self.max_sms_segments <= MAX_SEGMENTS:
+            raise ValueError(f"the SMS segment limit must be between 1 and {MAX_SEGMENTS}")

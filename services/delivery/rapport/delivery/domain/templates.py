@@ -4,7 +4,9 @@ message's content (saved or inline) for one channel.
 A template is checked when it is saved: every part of every locale must parse and
 render against the template's sample traits and data (or the built-in sample), so a
 variable they do not define is refused then, not found when a customer's message
-goes out half empty.
+goes out half empty; an `sms_body` whose sample render is already longer than an SMS
+may be (domain/sms_length.py) is refused too: every send of it would fail. (A
+`text_body` SMS fall back to is not: it is also an email's text, of any length.)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from rapport.errors import InvalidArgument
 
-from . import names, rendering
+from . import names, rendering, sms_length
 from .model import Channel, MessageContent
 from .validation import MAX_BODY_LENGTH, MAX_SUBJECT_LENGTH
 
@@ -193,9 +195,12 @@ def check_content(content: TemplateContent, *, field: str) -> None:
             raise InvalidArgument(f"{field}.{part}", problem)
 
 
-def check_against_sample(template: Template, *, field: str) -> None:
+def check_against_sample(
+    template: Template, *, field: str, max_sms_segments: int = sms_length.DEFAULT_MAX_SEGMENTS
+) -> None:
     """Every part of every locale renders with the template's sample (or the built-in
-    one); InvalidArgument naming the part and the variable otherwise."""
+    one), and each `sms_body` fits in `max_sms_segments`; InvalidArgument naming the
+    part (and the variable) otherwise."""
     variables = {
         "traits": template.sample_traits or BUILT_IN_SAMPLE_TRAITS,
         "data": template.sample_data,
@@ -206,7 +211,7 @@ def check_against_sample(template: Template, *, field: str) -> None:
             if not source:
                 continue
             try:
-                rendering.render(source, variables, html=part == "html_body")
+                rendered = rendering.render(source, variables, html=part == "html_body")
             except rendering.TemplateRenderError as err:
                 if err.kind == "UNDEFINED_VARIABLE":
                     why = (
@@ -216,6 +221,14 @@ def check_against_sample(template: Template, *, field: str) -> None:
                 else:
                     why = f"does not render: {err.detail}"
                 raise InvalidArgument(content_field(field, locale, part), why) from None
+            if part == "sms_body" and (
+                problem := sms_length.length_problem(rendered, max_sms_segments)
+            ):
+                raise InvalidArgument(
+                    content_field(field, locale, part),
+                    f"renders too long with the sample: {problem}",
+                    reason="SMS_TOO_LONG",
+                )
 
 
 # --- rendering a message ------------------------------------------------------------------

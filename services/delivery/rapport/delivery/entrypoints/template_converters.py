@@ -4,6 +4,7 @@ field)."""
 
 from __future__ import annotations
 
+from rapport.delivery.domain.sms_length import SmsEncoding
 from rapport.delivery.domain.templates import Template, TemplateContent
 from rapport.delivery.service_layer import commands
 from rapport.delivery.service_layer.templates import RenderedPreview, TemplatePage
@@ -103,12 +104,13 @@ def render_template_command(request: pb.RenderTemplateRequest) -> commands.Rende
         data=data_from_proto(request.data, field="data") if request.HasField("data") else None,
         locale=request.locale,
         channel=channel_from_proto(request.channel, field="channel"),
+        purpose=request.purpose,
     )
 
 
 def rendered_to_proto(preview: RenderedPreview) -> pb.RenderTemplateResponse:
     rendered = preview.content
-    return pb.RenderTemplateResponse(
+    response = pb.RenderTemplateResponse(
         locale=preview.locale,
         channel=channel_to_proto(preview.channel),
         content=message_content_pb2.MessageContent(
@@ -117,3 +119,19 @@ def rendered_to_proto(preview: RenderedPreview) -> pb.RenderTemplateResponse:
             html_body=rendered.html_body or "",
         ),
     )
+    if preview.sms is not None:
+        response.sms.CopyFrom(
+            pb.SmsLength(
+                encoding=_SMS_ENCODINGS[preview.sms.encoding],
+                unit_count=preview.sms.units,
+                segment_count=preview.sms.segments,
+                max_segment_count=preview.max_sms_segments,
+            )
+        )
+    return response
+
+
+_SMS_ENCODINGS = {
+    SmsEncoding.GSM_7: pb.SMS_ENCODING_GSM_7,
+    SmsEncoding.UCS_2: pb.SMS_ENCODING_UCS_2,
+}

@@ -135,6 +135,8 @@ class RenderTemplate:
     data: dict[str, Any] | None = None
     locale: str = ""
     channel: Channel | None = None
+    # The message's consent purpose: a marketing SMS shows its opt-out notice; "" none.
+    purpose: str = ""
 
 
 @dataclass(frozen=True)

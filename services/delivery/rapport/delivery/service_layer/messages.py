@@ -31,6 +31,7 @@ from typing import Any
 from rapport.delivery.adapters.idempotency_repository import KeyRecord
 from rapport.delivery.domain import names, validation
 from rapport.delivery.domain.channel_choice import DEFAULT_CANDIDATES
+from rapport.delivery.domain.erased_keys import ErasedKeys
 from rapport.delivery.domain.message_filter import parse_state_filter
 from rapport.delivery.domain.model import Channel, Message, MessageState
 from rapport.errors import FailedPrecondition, InvalidArgument, NotFound, RapportError
@@ -157,13 +158,21 @@ def _new_message_in(workspace: str, cmd: commands.SendMessage, deps: Dependencie
     )
 
 
-def _replay(existing: Message, submitted: Message) -> Message:
-    if existing.same_payload(submitted):
+def _replay(existing: Message, submitted: Message, erased: ErasedKeys) -> Message:
+    if existing.same_payload(submitted) or _same_erased_payload(existing, submitted, erased):
         return existing
     raise FailedPrecondition(
         "IDEMPOTENCY_KEY_REUSED",
         "this idempotency key was already used with a different payload",
         {"message": existing.name},
+    )
+
+
+def _same_erased_payload(existing: Message, submitted: Message, erased: ErasedKeys) -> bool:
+    """Whether `submitted` says what `existing`, erased, said: an erasure keeps its
+    fingerprint only in erased form (domain.erased_keys)."""
+    return existing.erase_time is not None and existing.payload_fingerprint == erased.fingerprint(
+        existing.workspace, submitted.payload_fingerprint
     )
 
 
@@ -180,7 +189,7 @@ async def _accept_one(message: Message, deps: Dependencies) -> tuple[Message, bo
         if key is not None and key.create_time + window > message.create_time:
             existing = await uow.messages.get(message.workspace, key.message_id)
             if existing is not None:
-                return _replay(existing, message), False
+                return _replay(existing, message, deps.erased_keys), False
         if message.template_id and not await uow.templates.exists(
             message.workspace, message.template_id
         ):
@@ -224,6 +233,7 @@ async def _accept_batch(
     batch: Sequence[Message],
     window: timedelta,
     erased_forms: dict[tuple[str, str], str],
+    erased_keys: ErasedKeys,
 ) -> list[Accepted | BaseException]:
     """The accept of each message of `batch` in one unit of work (not committed here).
 
@@ -263,7 +273,7 @@ async def _accept_batch(
         if earlier is not None:
             answers[key] = earlier
             try:
-                results.append((_replay(earlier, message), False))
+                results.append((_replay(earlier, message, erased_keys), False))
             except FailedPrecondition as err:
                 results.append(err)
             continue
@@ -297,7 +307,7 @@ def _batch_writer(deps: Dependencies) -> Callable[[Sequence[Message]], Awaitable
         erased_forms = _erased_forms(batch, deps)
         try:
             async with deps.uow_factory() as uow:
-                results = await _accept_batch(uow, batch, window, erased_forms)
+                results = await _accept_batch(uow, batch, window, erased_forms, deps.erased_keys)
                 await uow.commit()
             return results
         except Exception as err:
@@ -371,7 +381,9 @@ async def batch_send_messages(cmd: commands.BatchSendMessages, deps: Dependencie
         for message, changes in zip(batch, pending, strict=True):
             message.changes = list(changes)
         accepted: list[Accepted] = []
-        for index, result in enumerate(await _accept_batch(uow, batch, window, erased_forms)):
+        for index, result in enumerate(
+            await _accept_batch(uow, batch, window, erased_forms, deps.erased_keys)
+        ):
             if isinstance(result, RapportError):
                 # Not committed: the unit of work rolls the whole batch back.
                 raise validation.in_batch(result, index)

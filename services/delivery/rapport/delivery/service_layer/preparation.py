@@ -1,19 +1,20 @@
 """What a message says on one channel: its address there, and its content rendered in
 the customer's locale (a saved template) or as given (inline content); a marketing SMS
-with its workspace's opt-out notice (domain/sms_opt_out.py)."""
+with its workspace's opt-out notice (domain/sms_opt_out.py). An SMS whose final text
+takes more segments than the deployment allows (domain/sms_length.py) is not prepared:
+it fails SMS_TOO_LONG rather than going out as a costly string of fragments."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rapport.delivery.domain import validation
+from rapport.delivery.domain import sms_length, validation
 from rapport.delivery.domain.model import Channel, FailureReason, Message, MessageContent
 from rapport.delivery.domain.rendering import TemplateRenderError
 from rapport.delivery.domain.templates import RenderedContent, Template, as_sent_on, render_content
 
 from .dependencies import Dependencies
-from .recipients import is_marketing
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,17 @@ def prepare(
         )
     except TemplateRenderError as err:
         return NotPrepared(FailureReason.TEMPLATE_ERROR, err.describe())
-    if channel is Channel.SMS and is_marketing(message, deps):
-        text = deps.policy.sms_opt_out.applied(rendered.text_body, message.workspace)
+    if channel is Channel.SMS:
+        text = sms_text(rendered.text_body, message.workspace, message.purpose, deps)
+        if problem := sms_length.length_problem(text, deps.policy.max_sms_segments):
+            return NotPrepared(FailureReason.SMS_TOO_LONG, problem)
         rendered = replace(rendered, text_body=text)
     return Prepared(channel, address, rendered, locale)
+
+
+def sms_text(rendered: str, workspace: str, purpose: str, deps: Dependencies) -> str:
+    """The text an SMS for `purpose` ("": unknown, none) goes out with: a marketing one
+    (a purpose not listed as transactional) with its workspace's opt-out notice."""
+    if not purpose or purpose in deps.policy.caps.transactional_purposes:
+        return rendered
+    return deps.policy.sms_opt_out.applied(rendered, workspace)

@@ -13,9 +13,10 @@ from typing import Any
 
 from rapport.delivery.adapters.profile_client import ProfileNotFound
 from rapport.delivery.adapters.upstream import UpstreamUnavailable, UpstreamUnreadable
-from rapport.delivery.domain import names, validation
+from rapport.delivery.domain import names, sms_length, validation
 from rapport.delivery.domain.model import Channel
 from rapport.delivery.domain.rendering import TemplateRenderError
+from rapport.delivery.domain.sms_length import SmsLength
 from rapport.delivery.domain.templates import (
     BUILT_IN_SAMPLE_TRAITS,
     MAX_DISPLAY_NAME_LENGTH,
@@ -39,6 +40,7 @@ from rapport.sqlstore import run_with_retries
 
 from . import commands
 from .dependencies import Dependencies
+from .preparation import sms_text
 from .unit_of_work import DeliveryUnitOfWork
 
 UPDATABLE_PATHS = ("display_name", "default_locale", "contents", "sample_traits", "sample_data")
@@ -57,6 +59,9 @@ class RenderedPreview:
     locale: str
     channel: Channel
     content: RenderedContent
+    # For SMS: the length of `content.text_body` on the air, and the most segments sent.
+    sms: SmsLength | None = None
+    max_sms_segments: int = 0
 
 
 def _workspace(parent: str, deps: Dependencies) -> str:
@@ -105,11 +110,16 @@ def _built(
 
 
 def _checked(
-    draft: commands.TemplateDraft, *, workspace: str, template_id: str, field: str
+    draft: commands.TemplateDraft,
+    deps: Dependencies,
+    *,
+    workspace: str,
+    template_id: str,
+    field: str,
 ) -> Template:
     """The template `draft` describes, checked as a save checks it."""
     template = _built(draft, workspace=workspace, template_id=template_id, field=field)
-    check_against_sample(template, field=field)
+    check_against_sample(template, field=field, max_sms_segments=deps.policy.max_sms_segments)
     return template
 
 
@@ -122,7 +132,7 @@ async def create_template(cmd: commands.CreateTemplate, deps: Dependencies) -> T
             "template_id", "must be 1 to 128 lower-case letters, digits, '-' or '_'"
         )
     template = _checked(
-        cmd.draft, workspace=workspace, template_id=cmd.template_id, field="template"
+        cmd.draft, deps, workspace=workspace, template_id=cmd.template_id, field="template"
     )
     now = deps.clock()
     template.create_time = template.update_time = now
@@ -184,7 +194,9 @@ async def update_template(cmd: commands.UpdateTemplate, deps: Dependencies) -> T
                 for path in UPDATABLE_PATHS
             }
         )
-        updated = _checked(merged, workspace=workspace, template_id=template_id, field="template")
+        updated = _checked(
+            merged, deps, workspace=workspace, template_id=template_id, field="template"
+        )
         updated = dataclasses.replace(
             updated, create_time=current.create_time, update_time=deps.clock()
         )
@@ -254,6 +266,8 @@ async def render_template(cmd: commands.RenderTemplate, deps: Dependencies) -> R
     channel = validation.require_send_channel(cmd.channel or Channel.EMAIL)
     if cmd.locale and normalise_locale(cmd.locale) is None:
         raise InvalidArgument("locale", "is not a locale tag (e.g. en, fr-CA)")
+    if cmd.purpose:
+        validation.validate_purpose(cmd.purpose)
     template = await _template_to_render(cmd, workspace, deps)
     traits = await _traits(cmd, workspace, template, deps)
     data = cmd.data if cmd.data is not None else template.sample_data
@@ -270,4 +284,14 @@ async def render_template(cmd: commands.RenderTemplate, deps: Dependencies) -> R
             f"the template does not render: {err.describe()}",
             {"part": err.part, "locale": locale, "variable": err.variable},
         ) from None
-    return RenderedPreview(locale=locale, channel=channel, content=rendered)
+    if channel is not Channel.SMS:
+        return RenderedPreview(locale=locale, channel=channel, content=rendered)
+    # As a send prepares it (preparation.py): the notice, then the length.
+    text = sms_text(rendered.text_body, workspace, cmd.purpose, deps)
+    return RenderedPreview(
+        locale=locale,
+        channel=channel,
+        content=dataclasses.replace(rendered, text_body=text),
+        sms=sms_length.measure(text),
+        max_sms_segments=deps.policy.max_sms_segments,
+    )
