@@ -25,7 +25,7 @@ from rapport.identity.v1 import identity_service_pb2_grpc as ipb_grpc
 from rapport.profile.v1 import profile_service_pb2 as ppb
 from rapport.profile.v1 import profile_service_pb2_grpc as ppb_grpc
 
-from ._consent_support import customer_name, record
+from ._consent_support import FakeClock, customer_name, record
 
 
 @dataclass
@@ -218,6 +218,7 @@ FULL = pb.DATA_SUBJECT_REQUEST_VIEW_FULL
 SUCCEEDED = pb.DataSubjectRequest.STATE_SUCCEEDED
 STEP_PENDING = pb.DataSubjectRequestStep.STATE_PENDING
 STEP_SUCCEEDED = pb.DataSubjectRequestStep.STATE_SUCCEEDED
+STEP_RUNNING = pb.DataSubjectRequestStep.STATE_RUNNING
 
 
 async def create(
@@ -280,3 +281,49 @@ async def erasing_the_last_entry_keeps_cursors(stub: pb_grpc.ConsentServiceStub)
     [resumed] = await first_responses(stub.WatchConsentRecords(resume), 1, within=2.0)
     assert resumed.consent_record.name == newer.name
     assert int(resumed.cursor) > int(cursor)
+
+
+async def listed_for(stub: pb_grpc.ConsentServiceStub, customer: str, page_size: int) -> list[str]:
+    """The names ListDataSubjectRequests gives for ``customer``, every page read."""
+    names, token = [], ""
+    while True:
+        page = await stub.ListDataSubjectRequests(
+            pb.ListDataSubjectRequestsRequest(
+                parent="workspaces/default",
+                customer=customer,
+                page_size=page_size,
+                page_token=token,
+            )
+        )
+        names += [r.name for r in page.data_subject_requests]
+        if not (token := page.next_page_token):
+            return names
+
+
+async def listing_finds_requests_under_every_id_they_covered(
+    stub: pb_grpc.ConsentServiceStub, peers: Peers, clock: FakeClock
+) -> None:
+    """A privacy officer looking for a merged-away id finds the requests made for the
+    person under another id, newest first and paged, and only those."""
+    survivor, merged_away, unrelated = customer_name(), customer_name(), customer_name()
+    for name in (survivor, merged_away):
+        peers.identity.merges[name] = (survivor, [merged_away])
+    peers.identity.merges[unrelated] = (unrelated, [])
+    for name in (survivor, merged_away, unrelated):
+        peers.identity.held.add(name)
+    made = []
+    for customer in (survivor, merged_away, survivor, unrelated):
+        clock.advance(seconds=1)
+        made.append(await create(stub, customer, ACCESS))
+    # Two more at one time: the page boundary falls between equal create times.
+    made += [await create(stub, survivor, ERASURE), await create(stub, merged_away, ACCESS)]
+    for request in made:
+        await until_succeeded(stub, request.name)
+    ties = sorted([made[4].name, made[5].name], reverse=True)  # equal times: by id
+    person = [*ties, made[2].name, made[1].name, made[0].name]
+
+    for customer in (merged_away, survivor):
+        for page_size in (1, 2, 50):
+            assert await listed_for(stub, customer, page_size) == person, (customer, page_size)
+    assert await listed_for(stub, unrelated, 1) == [made[3].name]
+    assert await listed_for(stub, customer_name(), 1) == []

@@ -9,7 +9,9 @@ a unique label, so what an access collected can be traced to the record it came 
 After every step:
 - once an ERASURE succeeded, no access request (before or after it) and no service
   holds a record of the customers it covered that existed when it was created;
-- every step's state, attempt count, error and times agree, and only move forward;
+- every step's state, attempt count, error and times agree, and only move forward; a
+  step shows RUNNING only within the worker's lease from its attempt's start (a stalled
+  call never leaves it RUNNING for ever);
 - identity's step runs first, and an erasure's consent step only after every other.
 At the end, failures stop, an erasure of each access caught in flight overtakes it, and
 then held calls answer what they read before: every request succeeds, and a new access
@@ -30,7 +32,7 @@ import json
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,7 @@ from .._subject_rights_support import (
 
 STEP_SUCCEEDED = pb.DataSubjectRequestStep.STATE_SUCCEEDED
 STEP_PENDING = pb.DataSubjectRequestStep.STATE_PENDING
+STEP_RUNNING = pb.DataSubjectRequestStep.STATE_RUNNING
 OTHERS_THAN_IDENTITY = ("profile", "decisioning", "delivery", "consent")
 # google.rpc.Code numbers a step may show: the fakes' injected UNAVAILABLE, and ABORTED
 # for an access attempt an erasure overtook (anything else would be a bug).
@@ -85,6 +88,7 @@ ADVANCES = [
     {"seconds": 6},  # past a failed step's backoff (5 s)
     {"minutes": 6},  # past the worker's lease (5 min)
 ]
+LEASE = timedelta(minutes=5)
 
 
 class TickingClock(FakeClock):
@@ -413,10 +417,17 @@ class ErasureInvariant(RuleBasedStateMachine):
                     assert s.attempt_count >= 1 and s.last_error.code == 0, s
                     assert s.HasField("complete_time") and not s.HasField("next_attempt_time"), s
                 else:
-                    assert s.state == STEP_PENDING, s
+                    assert s.state in (STEP_PENDING, STEP_RUNNING), s
                     assert not s.HasField("complete_time") and s.data_json == "", s
                     assert (s.attempt_count == 0) == (s.last_error.code == 0), s
+                if s.state == STEP_PENDING:
                     assert (s.attempt_count == 0) or s.HasField("next_attempt_time"), s
+                if s.state == STEP_RUNNING:
+                    started = s.attempt_start_time.ToDatetime(tzinfo=UTC)
+                    assert started <= self.clock.now < started + LEASE, (s, self.clock.now)
+                    assert not s.HasField("next_attempt_time"), s
+                else:
+                    assert not s.HasField("attempt_start_time"), s
                 assert s.last_error.code in (0, ABORTED, UNAVAILABLE), s
                 if s.last_error.code == ABORTED:
                     assert request.type == ACCESS, s
@@ -428,10 +439,14 @@ class ErasureInvariant(RuleBasedStateMachine):
             assert (request.state == SUCCEEDED) == done, request
             assert request.HasField("complete_time") == done, request
             # Identity's step first: no other service is asked before it succeeded.
-            if any(steps[name].attempt_count for name in OTHERS_THAN_IDENTITY):
+            if any(
+                steps[name].attempt_count or steps[name].state == STEP_RUNNING
+                for name in OTHERS_THAN_IDENTITY
+            ):
                 assert steps["identity"].state == STEP_SUCCEEDED, request
             # An erasure's consent step (deleting access results) after every other.
-            if request.type == ERASURE and steps["consent"].attempt_count:
+            consent = steps["consent"]
+            if request.type == ERASURE and (consent.attempt_count or consent.state == STEP_RUNNING):
                 assert all(s.state == STEP_SUCCEEDED for s in request.steps[:-1]), request
             if done:
                 last = steps["consent"].complete_time.ToDatetime()

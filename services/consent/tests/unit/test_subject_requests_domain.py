@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -198,3 +199,55 @@ def test_idempotency_compares_what_was_asked() -> None:
     assert not access.same_content(_request(RequestType.ERASURE))
     assert access.name == "workspaces/default/dataSubjectRequests/r1"
     assert names.parse_data_subject_request(access.name, field="name").data_subject_request == "r1"
+
+
+def test_a_claim_begins_the_due_attempts_and_their_results_end_them() -> None:
+    later = NOW + timedelta(seconds=1)
+    identity = _request(RequestType.ERASURE).step(Service.IDENTITY)
+    assert identity is not None
+    # A stale start (a worker that died mid-attempt) is dropped by the next claim.
+    stale = _request(RequestType.ERASURE).with_steps(
+        [
+            identity.succeeded(NOW, ""),
+            *(replace(s, attempt_start_time=NOW) for s in plan([Service.PROFILE, Service.CONSENT])),
+        ],
+        RETENTION,
+    )
+    started = stale.starting_due_attempts(later)
+    assert _services(started.attempts_under_way()) == [Service.PROFILE, Service.DELIVERY]
+    assert {s.service: s.attempt_start_time for s in started.steps} == {
+        Service.IDENTITY: None,
+        Service.PROFILE: later,
+        Service.DELIVERY: later,
+        Service.CONSENT: None,  # its turn has not come
+    }
+    profile, delivery = started.step(Service.PROFILE), started.step(Service.DELIVERY)
+    assert profile is not None and delivery is not None and profile.running
+    ended = started.with_steps(
+        [
+            profile.succeeded(later, ""),
+            delivery.failed(later, StepError(14, "down"), timedelta(seconds=3)),
+        ],
+        RETENTION,
+    )
+    assert ended.attempts_under_way() == []
+    assert all(s.attempt_start_time is None for s in ended.steps)
+    again = delivery.collect_again(later)
+    assert again.attempt_start_time is None and not again.running
+
+
+def test_an_attempt_shows_running_only_while_its_lease_holds() -> None:
+    lease_end = NOW + timedelta(minutes=5)
+    claimed = replace(
+        _request(RequestType.ACCESS).starting_due_attempts(NOW), leased_until=lease_end
+    )
+    just_before = claimed.as_seen_at(lease_end - timedelta(microseconds=1))
+    assert _services(just_before.attempts_under_way()) == [Service.IDENTITY]
+    # The worker died or stalled: once its lease lapsed, the step waits for another.
+    for lapsed in (
+        claimed.as_seen_at(lease_end),
+        replace(claimed, leased_until=None).as_seen_at(NOW),  # given back
+    ):
+        assert lapsed.attempts_under_way() == []
+        assert all(s.attempt_start_time is None for s in lapsed.steps)
+        assert _services(lapsed.due_steps(lease_end)) == [Service.IDENTITY]  # still due

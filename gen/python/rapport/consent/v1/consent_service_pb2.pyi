@@ -190,15 +190,17 @@ class DataSubjectRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ..., customer: _Optional[str] = ..., type: _Optional[_Union[DataSubjectRequestType, str]] = ..., block_identifiers: _Optional[bool] = ..., state: _Optional[_Union[DataSubjectRequest.State, str]] = ..., steps: _Optional[_Iterable[_Union[DataSubjectRequestStep, _Mapping]]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., covered_customers: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DataSubjectRequestStep(_message.Message):
-    __slots__ = ("service", "state", "attempt_count", "last_error", "next_attempt_time", "complete_time", "data_json", "record_count")
+    __slots__ = ("service", "state", "attempt_count", "last_error", "next_attempt_time", "complete_time", "data_json", "record_count", "attempt_start_time")
     class State(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         STATE_UNSPECIFIED: _ClassVar[DataSubjectRequestStep.State]
         STATE_PENDING: _ClassVar[DataSubjectRequestStep.State]
         STATE_SUCCEEDED: _ClassVar[DataSubjectRequestStep.State]
+        STATE_RUNNING: _ClassVar[DataSubjectRequestStep.State]
     STATE_UNSPECIFIED: DataSubjectRequestStep.State
     STATE_PENDING: DataSubjectRequestStep.State
     STATE_SUCCEEDED: DataSubjectRequestStep.State
+    STATE_RUNNING: DataSubjectRequestStep.State
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     ATTEMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +209,7 @@ class DataSubjectRequestStep(_message.Message):
     COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
     DATA_JSON_FIELD_NUMBER: _ClassVar[int]
     RECORD_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_START_TIME_FIELD_NUMBER: _ClassVar[int]
     service: str
     state: DataSubjectRequestStep.State
     attempt_count: int
@@ -215,7 +218,8 @@ class DataSubjectRequestStep(_message.Message):
     complete_time: _timestamp_pb2.Timestamp
     data_json: str
     record_count: int
-    def __init__(self, service: _Optional[str] = ..., state: _Optional[_Union[DataSubjectRequestStep.State, str]] = ..., attempt_count: _Optional[int] = ..., last_error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., next_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data_json: _Optional[str] = ..., record_count: _Optional[int] = ...) -> None: ...
+    attempt_start_time: _timestamp_pb2.Timestamp
+    def __init__(self, service: _Optional[str] = ..., state: _Optional[_Union[DataSubjectRequestStep.State, str]] = ..., attempt_count: _Optional[int] = ..., last_error: _Optional[_Union[_status_pb2.Status, _Mapping]] = ..., next_attempt_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., data_json: _Optional[str] = ..., record_count: _Optional[int] = ..., attempt_start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateDataSubjectRequestRequest(_message.Message):
     __slots__ = ("parent", "data_subject_request", "request_id")

@@ -160,7 +160,8 @@ class ConsentServiceServicer:
 
     def ListDataSubjectRequests(self, request, context):
         """Lists a workspace's data subject requests, newest first, without what
-        access requests found.
+        access requests found; `customer` finds those covering one customer
+        under any of the ids they covered.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -4,43 +4,39 @@ Work is claimed with a lease: a due request is taken by one replica (PostgreSQL:
 another transaction is claiming are skipped, FOR UPDATE SKIP LOCKED; SQLite: one
 process, writers serialised) until ``leased_until``. Results are written only under the
 lease that claimed the request, so a replica whose lease lapsed (it was killed, or
-stalled) never overwrites what the replica that took over recorded. Each step's
-result is written as soon as it is known.
+stalled) never overwrites what the replica that took over recorded. The claim records
+when the attempts it starts began; each step's result is written as soon as it is known.
+Every customer id a request covers is a row of its own, so that listing a customer's
+requests is one indexed range whichever of its ids a request was made for.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from rapport.consent.adapters.data_subject_request_rows import (
+    UnreadableSubjectRequest,
+    covered_ids,
+    request_from_row,
+    request_values,
+    step_values,
+    stored_utc,
+)
+from rapport.consent.adapters.tables import data_subject_request_customers as customers_table
 from rapport.consent.adapters.tables import data_subject_request_steps as steps_table
 from rapport.consent.adapters.tables import data_subject_requests as requests_table
-from rapport.consent.domain.subject_requests import (
-    RequestType,
-    Service,
-    Step,
-    StepError,
-    StepState,
-    SubjectRequest,
-)
-from rapport.sqlstore import as_utc, in_chunks
+from rapport.consent.domain.subject_requests import RequestType, Step, SubjectRequest
+from rapport.sqlstore import in_chunks, insert_if_absent
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 _log = logging.getLogger(__name__)
 
-
-class UnreadableSubjectRequest(Exception):
-    """A stored request holds a value this version cannot read (a newer one wrote it)."""
-
-    def __init__(self, request_id: str, why: str) -> None:
-        super().__init__(f"{request_id}: {why}")
-        self.request_id = request_id
-        self.why = why
+_ADD_CUSTOMER = insert_if_absent(customers_table, "request_id", "customer_id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,94 +46,6 @@ class Claimed:
     id: str
     request: SubjectRequest | None
     error: UnreadableSubjectRequest | None = None
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(UTC) if value is not None else None
-
-
-def _read_utc(value: datetime | None) -> datetime | None:
-    return as_utc(value) if value is not None else None
-
-
-def _step(request_id: str, row: Any, *, with_data: bool) -> Step:
-    try:
-        service, state = Service(row.service), StepState(row.state)
-    except ValueError:
-        raise UnreadableSubjectRequest(request_id, "UNKNOWN_STEP_VALUE") from None
-    error = (
-        StepError(int(row.error_code), row.error_message or "")
-        if row.error_code is not None
-        else None
-    )
-    return Step(
-        service=service,
-        state=state,
-        attempt_count=int(row.attempt_count),
-        last_error=error,
-        next_attempt_time=_read_utc(row.next_attempt_time),
-        complete_time=_read_utc(row.complete_time),
-        data_json=(row.data_json or "") if with_data else "",
-        record_count=int(row.record_count or 0),
-    )
-
-
-def _covered(request_id: str, text: str | None) -> tuple[str, ...]:
-    if not text:
-        return ()
-    try:
-        ids = json.loads(text)
-    except ValueError:
-        ids = None
-    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
-        raise UnreadableSubjectRequest(request_id, "UNREADABLE_COVERED_CUSTOMERS")
-    return tuple(ids)
-
-
-def _request(row: Any, step_rows: Sequence[Any], *, with_data: bool) -> SubjectRequest:
-    try:
-        request_type = RequestType(row.type)
-    except ValueError:
-        raise UnreadableSubjectRequest(row.id, "UNKNOWN_TYPE") from None
-    return SubjectRequest(
-        id=row.id,
-        workspace=row.workspace,
-        customer_id=row.customer_id,
-        type=request_type,
-        block_identifiers=bool(row.block_identifiers),
-        steps=tuple(_step(row.id, s, with_data=with_data) for s in step_rows),
-        create_time=as_utc(row.create_time),
-        request_id=row.request_id or "",
-        complete_time=_read_utc(row.complete_time),
-        expire_time=_read_utc(row.expire_time),
-        covered_customer_ids=_covered(row.id, row.covered_customer_ids),
-        erasure_epoch=int(row.erasure_epoch or 0),
-    )
-
-
-def _request_values(request: SubjectRequest) -> dict[str, Any]:
-    return {
-        "state": request.state.value,
-        "complete_time": _utc(request.complete_time),
-        "expire_time": _utc(request.expire_time),
-        "next_attempt_time": _utc(request.next_attempt_time()),
-        "covered_customer_ids": json.dumps(list(request.covered_customer_ids))
-        if request.covered_customer_ids
-        else None,
-    }
-
-
-def _step_values(step: Step) -> dict[str, Any]:
-    return {
-        "state": step.state.value,
-        "attempt_count": step.attempt_count,
-        "error_code": step.last_error.code if step.last_error is not None else None,
-        "error_message": step.last_error.message if step.last_error is not None else None,
-        "next_attempt_time": _utc(step.next_attempt_time),
-        "complete_time": _utc(step.complete_time),
-        "data_json": step.data_json or None,
-        "record_count": step.record_count,
-    }
 
 
 _BASIC_STEP_COLUMNS = [c for c in steps_table.c if c.name != "data_json"]
@@ -156,21 +64,39 @@ class SubjectRequestRepository:
                 type=request.type.value,
                 block_identifiers=request.block_identifiers,
                 request_id=request.request_id or None,
-                create_time=_utc(request.create_time),
+                create_time=stored_utc(request.create_time),
                 lease_token=None,
                 leased_until=None,
-                **_request_values(request),
+                **request_values(request),
             )
         )
+        await self._add_customers(request, [request.customer_id, *request.covered_customer_ids])
         if request.steps:
             await self._connection.execute(
                 sa.insert(steps_table),
                 [
                     {"request_id": request.id, "service": s.service.value, "position": i}
-                    | _step_values(s)
+                    | step_values(s)
                     for i, s in enumerate(request.steps)
                 ],
             )
+
+    async def _add_customers(self, request: SubjectRequest, customer_ids: Sequence[str]) -> None:
+        """Rows for these ids the request covers (those it has already are kept)."""
+        if not customer_ids:
+            return
+        await self._connection.execute(
+            _ADD_CUSTOMER[self._connection.dialect.name],
+            [
+                {
+                    "request_id": request.id,
+                    "customer_id": customer_id,
+                    "workspace": request.workspace,
+                    "create_time": stored_utc(request.create_time),
+                }
+                for customer_id in dict.fromkeys(customer_ids)
+            ],
+        )
 
     async def _steps_of(self, ids: Sequence[str], *, with_data: bool) -> dict[str, list[Any]]:
         found: dict[str, list[Any]] = {i: [] for i in ids}
@@ -187,7 +113,7 @@ class SubjectRequestRepository:
 
     async def _load(self, rows: Sequence[Any], *, with_data: bool) -> list[SubjectRequest]:
         step_rows = await self._steps_of([r.id for r in rows], with_data=with_data)
-        return [_request(r, step_rows[r.id], with_data=with_data) for r in rows]
+        return [request_from_row(r, step_rows[r.id], with_data=with_data) for r in rows]
 
     async def get(
         self, workspace: str, request_id: str, *, with_data: bool = False
@@ -228,27 +154,34 @@ class SubjectRequestRepository:
         before: tuple[datetime, str] | None,
         limit: int,
     ) -> list[SubjectRequest]:
-        """Newest first (create time, then id), keyset-paginated, without data_json; a
-        request this version cannot read is logged and left out."""
+        """Newest first (create time, then id), keyset-paginated, without data_json; with
+        ``customer_id``, those covering that customer (made for it, or covering it under
+        another id). A request this version cannot read is logged and left out."""
         t = requests_table
         query = sa.select(t).where(t.c.workspace == workspace)
+        # The keyset's columns: with a customer, its rows' copies (their index's order).
+        create_time, request_id = t.c.create_time, t.c.id
         if customer_id is not None:
-            query = query.where(t.c.customer_id == customer_id)
+            c = customers_table
+            query = query.join(c, c.c.request_id == t.c.id).where(
+                c.c.workspace == workspace, c.c.customer_id == customer_id
+            )
+            create_time, request_id = c.c.create_time, c.c.request_id
         if before is not None:
             time, last_id = before[0].astimezone(UTC), before[1]
             query = query.where(
-                sa.or_(t.c.create_time < time, sa.and_(t.c.create_time == time, t.c.id < last_id))
+                sa.or_(create_time < time, sa.and_(create_time == time, request_id < last_id))
             )
         rows = list(
             await self._connection.execute(
-                query.order_by(t.c.create_time.desc(), t.c.id.desc()).limit(limit)
+                query.order_by(create_time.desc(), request_id.desc()).limit(limit)
             )
         )
         step_rows = await self._steps_of([r.id for r in rows], with_data=False)
         found: list[SubjectRequest] = []
         for row in rows:
             try:
-                found.append(_request(row, step_rows[row.id], with_data=False))
+                found.append(request_from_row(row, step_rows[row.id], with_data=False))
             except UnreadableSubjectRequest as exc:
                 _log.warning(
                     "data subject request skipped: this version cannot read it",
@@ -293,7 +226,8 @@ class SubjectRequestRepository:
         claimed: list[Claimed] = []
         for row in rows:
             try:
-                claimed.append(Claimed(row.id, _request(row, step_rows[row.id], with_data=False)))
+                request = request_from_row(row, step_rows[row.id], with_data=False)
+                claimed.append(Claimed(row.id, replace(request, leased_until=leased_until)))
             except UnreadableSubjectRequest as exc:
                 claimed.append(Claimed(row.id, None, exc))
         return claimed
@@ -319,8 +253,37 @@ class SubjectRequestRepository:
         await self._connection.execute(
             sa.update(requests_table)
             .where(requests_table.c.id == request.id)
-            .values(**_request_values(request))
+            .values(**request_values(request))
         )
+        await self._add_customers(request, request.covered_customer_ids)
+
+    async def save_attempt_starts(self, requests: Sequence[SubjectRequest]) -> None:
+        """Write when each step's attempt under way began (None: none runs), in one
+        statement for every step of these requests."""
+        steps = steps_table
+        rows = [
+            {
+                "key_request_id": request.id,
+                "key_service": step.service.value,
+                "start_time": stored_utc(step.attempt_start_time),
+            }
+            for request in requests
+            for step in request.steps
+        ]
+        if rows:
+            await self._connection.execute(
+                sa.update(steps)
+                .where(
+                    steps.c.request_id == sa.bindparam("key_request_id"),
+                    steps.c.service == sa.bindparam("key_service"),
+                )
+                .values(
+                    attempt_start_time=sa.bindparam(
+                        "start_time", type_=steps.c.attempt_start_time.type
+                    )
+                ),
+                rows,
+            )
 
     async def save_step(self, request: SubjectRequest, step: Step) -> None:
         """Write one step's result and the request's state that follows from it."""
@@ -331,7 +294,7 @@ class SubjectRequestRepository:
                 steps_table.c.request_id == request.id,
                 steps_table.c.service == step.service.value,
             )
-            .values(**_step_values(step))
+            .values(**step_values(step))
         )
 
     async def release(self, request_id: str, lease_token: str) -> bool:
@@ -355,7 +318,9 @@ class SubjectRequestRepository:
         t, steps = requests_table, steps_table
         erased = set(customer_ids)
         # Only those an erasure can still change: running, or holding what they found
-        # (not the whole history of the workspace's access requests).
+        # (not the whole history of the workspace's access requests). Read from the JSON
+        # column, not the customer rows, which a replica older than migration 0004 (in a
+        # rolling upgrade) does not write.
         rows = await self._connection.execute(
             sa.select(t.c.id, t.c.customer_id, t.c.covered_customer_ids).where(
                 t.c.workspace == workspace,
@@ -369,7 +334,7 @@ class SubjectRequestRepository:
         ids = []
         for row in rows:
             try:
-                covered = {row.customer_id, *_covered(row.id, row.covered_customer_ids)}
+                covered = {row.customer_id, *covered_ids(row.id, row.covered_customer_ids)}
             except UnreadableSubjectRequest:
                 covered = {row.customer_id}
             if covered & erased:

@@ -102,7 +102,6 @@ data_subject_requests = sa.Table(
     sa.Column("erasure_epoch", sa.Integer(), nullable=False, server_default="0"),
     sa.Index("ix_consent_dsr_due", "next_attempt_time"),
     sa.Index("ix_consent_dsr_list", "workspace", "create_time", "id"),
-    sa.Index("ix_consent_dsr_customer", "workspace", "customer_id", "create_time"),
     sa.Index("ix_consent_dsr_expire", "expire_time"),
     sa.Index("ux_consent_dsr_request_id", "workspace", "request_id", unique=True),
 )
@@ -124,4 +123,23 @@ data_subject_request_steps = sa.Table(
     sa.Column("data_json", sa.Text(), nullable=True),
     # Once succeeded: the records the service exported or erased (the receipt).
     sa.Column("record_count", sa.BigInteger(), nullable=True),
+    # When the attempt under way began (under the request's lease; NULL when none runs:
+    # a reader ignores it once the lease lapsed). Migration 0004.
+    sa.Column("attempt_start_time", sa.DateTime(timezone=True), nullable=True),
+)
+
+# Every customer id a request covers (the one it was made for, and those identity's
+# step found: the JSON covered_customer_ids as rows), so that listing a customer's
+# requests finds those covering it under another id, in the list's order (create_time
+# copied from the request) through the index. Migration 0004.
+data_subject_request_customers = sa.Table(
+    "consent_data_subject_request_customers",
+    metadata,
+    sa.Column("request_id", sa.String(32), primary_key=True),
+    sa.Column("customer_id", sa.String(128), primary_key=True),
+    sa.Column("workspace", sa.String(128), nullable=False),
+    sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
+    sa.Index(
+        "ix_consent_dsr_customers_list", "workspace", "customer_id", "create_time", "request_id"
+    ),
 )

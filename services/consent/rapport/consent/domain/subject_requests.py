@@ -11,7 +11,11 @@ last: it deletes what access requests collected, and an access running meanwhile
 still collect from a service that has not erased yet (an access attempt that began
 before it is collected again: see ``Step.collect_again`` and ``erasure_epoch``). A
 failed step stays PENDING and is tried again after an exponential backoff with full
-jitter, forever: a request is never left stuck, and its steps show why it waits.
+jitter, forever: a request is never left stuck, and its steps show why it waits. An
+attempt records when it began (``Step.attempt_start_time``), so that a reader tells a step
+being done now from one waiting; only while the worker's lease on the request holds
+(``SubjectRequest.as_seen_at``): a worker that died mid-attempt never leaves a step looking
+as if it ran.
 """
 
 from __future__ import annotations
@@ -87,6 +91,15 @@ class Step:
     data_json: str = ""
     # Once succeeded: how many records the service exported or erased (the receipt).
     record_count: int = 0
+    # When the attempt under way began (set when a worker claims the request, cleared by
+    # the attempt's result); None when no attempt runs.
+    attempt_start_time: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        """An attempt is under way (as far as the stored state says: see
+        ``SubjectRequest.as_seen_at`` for one whose worker stopped)."""
+        return self.state is StepState.PENDING and self.attempt_start_time is not None
 
     def succeeded(self, now: datetime, data_json: str, record_count: int = 0) -> Step:
         return replace(
@@ -98,6 +111,7 @@ class Step:
             complete_time=now,
             data_json=data_json,
             record_count=record_count,
+            attempt_start_time=None,
         )
 
     def collect_again(self, now: datetime) -> Step:
@@ -112,6 +126,7 @@ class Step:
             ),
             next_attempt_time=now,
             data_json="",
+            attempt_start_time=None,
         )
 
     def failed(self, now: datetime, error: StepError, delay: timedelta) -> Step:
@@ -120,6 +135,7 @@ class Step:
             attempt_count=self.attempt_count + 1,
             last_error=error,
             next_attempt_time=now + delay,
+            attempt_start_time=None,
         )
 
 
@@ -143,6 +159,8 @@ class SubjectRequest:
     # Access: how many erasures deleted what it collected; an attempt that began under
     # another value read data from before an erasure (Step.collect_again).
     erasure_epoch: int = 0
+    # While a worker holds the request: when its lease ends (another may take it then).
+    leased_until: datetime | None = None
 
     @property
     def name(self) -> str:
@@ -202,6 +220,32 @@ class SubjectRequest:
             for s in self.runnable_steps()
             if s.next_attempt_time is None or s.next_attempt_time <= now
         ]
+
+    def starting_due_attempts(self, now: datetime) -> SubjectRequest:
+        """The request with an attempt of each step due at ``now`` begun (its worker
+        claimed it at ``now``), and none other running (an attempt of a worker that
+        stopped ended with its lease)."""
+        due = {s.service for s in self.due_steps(now)}
+        return replace(
+            self,
+            steps=tuple(
+                replace(s, attempt_start_time=now if s.service in due else None) for s in self.steps
+            ),
+        )
+
+    def attempts_under_way(self) -> list[Step]:
+        """The steps whose attempt began (``starting_due_attempts``) and has not ended."""
+        return [s for s in self.steps if s.running]
+
+    def as_seen_at(self, now: datetime) -> SubjectRequest:
+        """The request as a reader sees it at ``now``: once the worker's lease lapsed
+        (the worker stopped, or died mid-attempt), no attempt of it still runs; its steps
+        wait for another worker."""
+        if self.leased_until is not None and self.leased_until > now:
+            return self
+        if all(s.attempt_start_time is None for s in self.steps):
+            return self
+        return replace(self, steps=tuple(replace(s, attempt_start_time=None) for s in self.steps))
 
     def next_attempt_time(self) -> datetime | None:
         """When a step is next due; None once every step succeeded."""

@@ -250,9 +250,12 @@ def list_data_subject_requests_command(
 
 
 def _step(step: Step, full: bool) -> pb.DataSubjectRequestStep:
+    running = step.running
     message = pb.DataSubjectRequestStep(
         service=step.service.value,
-        state=_STEP_STATE_NUMBERS[step.state],
+        state=pb.DataSubjectRequestStep.STATE_RUNNING
+        if running
+        else _STEP_STATE_NUMBERS[step.state],
         attempt_count=min(step.attempt_count, 2**31 - 1),
         data_json=step.data_json if full else "",
         record_count=step.record_count,
@@ -261,7 +264,10 @@ def _step(step: Step, full: bool) -> pb.DataSubjectRequestStep:
         message.last_error.CopyFrom(
             status_pb2.Status(code=step.last_error.code, message=step.last_error.message)
         )
-    if step.next_attempt_time is not None:
+    if running and step.attempt_start_time is not None:
+        # Being tried now: when it was due no longer says anything.
+        message.attempt_start_time.CopyFrom(to_timestamp(step.attempt_start_time))
+    elif step.next_attempt_time is not None:
         message.next_attempt_time.CopyFrom(to_timestamp(step.next_attempt_time))
     if step.complete_time is not None:
         message.complete_time.CopyFrom(to_timestamp(step.complete_time))

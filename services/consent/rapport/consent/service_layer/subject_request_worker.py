@@ -2,11 +2,13 @@
 
 Each pass claims due requests with a lease (so two replicas never work on one request
 at once, and a replica killed mid-step leaves it to another once the lease lapsed),
-attempts their due steps (the services' erase or export methods, and consent's own
-ledger), and records each step's result under that lease. Identity's step first finds
-the customers the request covers (identity's merges and consent's record of them) and
-records them before anything is erased, so that a retry after identity erased the
-person still knows every id to ask the other services about. A failed step stays pending
+recording in the claim's transaction that an attempt of each due step began (a reader
+sees it RUNNING while the lease holds), attempts those steps (the services' erase or
+export methods, and consent's own ledger: consent_subject_rights.py), and records each
+step's result under that lease. Identity's step first finds the customers the request
+covers (identity's merges and consent's record of them) and records them before
+anything is erased, so that a retry after identity erased the person still knows every
+id to ask the other services about. A failed step stays pending
 with its error and its next attempt time (exponential backoff, full jitter): it is
 retried forever, never dropped. Each step ends within a bound shorter than the lease.
 A stored request this version cannot read is logged and skipped; it never stops the
@@ -20,7 +22,7 @@ import json
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -41,10 +43,10 @@ from rapport.consent.domain.subject_requests import (
     StepError,
     StepState,
     SubjectRequest,
-    consent_export,
 )
 from rapport.sqlstore import database_unreachable, run_with_retries
 
+from .consent_subject_rights import covered_customers, erase_consent, export_consent
 from .dependencies import Dependencies
 from .unit_of_work import ConsentUnitOfWork
 
@@ -136,7 +138,7 @@ class SubjectRequestWorker:
         token = uuid.uuid4().hex
 
         async def prune_and_claim(uow: ConsentUnitOfWork) -> tuple[int, list[Claimed]]:
-            # One transaction for both: on SQLite every write takes the one write lock.
+            # One transaction for all: on SQLite every write takes the one write lock.
             pruned = await uow.subject_requests.prune_expired(now)
             claimed = await uow.subject_requests.claim_due(
                 deps.workspaces,
@@ -144,6 +146,16 @@ class SubjectRequestWorker:
                 room,
                 lease_token=token,
                 leased_until=now + self._lease,
+            )
+            # The attempts begin now, under the lease just taken.
+            claimed = [
+                replace(item, request=item.request.starting_due_attempts(now))
+                if item.request is not None
+                else item
+                for item in claimed
+            ]
+            await uow.subject_requests.save_attempt_starts(
+                [item.request for item in claimed if item.request is not None]
             )
             return pruned, claimed
 
@@ -191,7 +203,7 @@ class SubjectRequestWorker:
             )
 
     async def _work(self, request: SubjectRequest, token: str) -> None:
-        """Attempt the request's due steps together, each result recorded as soon as
+        """Attempt the steps the claim began together, each result recorded as soon as
         it is known; then end the lease (steps that became due meanwhile, an erasure's
         after identity's, are claimed by the next pass at once)."""
         deps = self._deps
@@ -202,9 +214,11 @@ class SubjectRequestWorker:
             if scoped is None:
                 return
             request = scoped
-        due = request.due_steps(deps.clock())
         outcomes = await asyncio.gather(
-            *(self._attempt_and_record(request, step, token) for step in due),
+            *(
+                self._attempt_and_record(request, step, token)
+                for step in request.attempts_under_way()
+            ),
             return_exceptions=True,
         )
         for outcome in outcomes:
@@ -386,59 +400,3 @@ class StepWork:
 
 class LeaseLapsed(Exception):
     """Another replica took the request over: this one stops working on it."""
-
-
-async def covered_customers(
-    request: SubjectRequest, found: Sequence[str], deps: Dependencies
-) -> list[str]:
-    """``found`` (the live customer first) with every customer consent's record of
-    identity's merges groups with them; without a live customer from identity
-    (``found`` is the request's customer alone), their group's survivor first."""
-    async with deps.uow_factory(readonly=True) as uow:
-        groups = await uow.aliases.groups(request.workspace, sorted(set(found)))
-    first = list(found)
-    if found == [request.customer_id]:
-        first = [groups[request.customer_id].survivor, request.customer_id]
-    members = {m for group in groups.values() for m in group}
-    return list(dict.fromkeys([*first, *sorted(members - set(first))]))
-
-
-async def _consent_members(uow: ConsentUnitOfWork, request: SubjectRequest) -> list[str]:
-    """The customers whose ledger entries the request covers."""
-    groups = await uow.aliases.groups(request.workspace, request.customers)
-    return sorted({*request.customers, *(m for group in groups.values() for m in group)})
-
-
-async def export_consent(request: SubjectRequest, deps: Dependencies) -> tuple[dict[str, Any], int]:
-    """Consent's part of an access: the ledger of the customers covered, in one snapshot;
-    how many entries."""
-    async with deps.uow_factory(snapshot=True) as uow:
-        members = await _consent_members(uow, request)
-        entries = await uow.ledger.entries_of_customers(request.workspace, members)
-    exported = consent_export(entries)
-    return exported, len(entries)
-
-
-async def erase_consent(request: SubjectRequest, deps: Dependencies) -> int:
-    """Consent's part of an erasure: the ledger entries and aliases of the customer's
-    group, and what earlier access requests for them found; then their cached states
-    (fenced before the commit, as RecordConsent does, so no replica answers from a
-    state cached before). Doing it again changes nothing more. How many entries went."""
-    workspace = request.workspace
-
-    async def attempt(uow: ConsentUnitOfWork) -> tuple[list[str], str | None, int]:
-        members = await _consent_members(uow, request)
-        erased = await uow.ledger.erase_customers(workspace, members, deps.clock())
-        await uow.aliases.erase_customers(workspace, members)
-        await uow.subject_requests.erase_access_results(workspace, members, deps.clock())
-        fence = await deps.cache.fence(workspace, members)
-        return members, fence, erased
-
-    members, fence, erased = await run_with_retries(deps.uow_factory, attempt)
-    for customer_id in members:
-        await deps.cache.invalidate(workspace, customer_id, fence)
-    _log.info(
-        "consent ledger erased for a data subject request",
-        extra={"resource": request.name, "customer": request.customer_id, "count": erased},
-    )
-    return erased

@@ -86,8 +86,8 @@ async def create_data_subject_request(
         return new
 
     # A concurrent creation with the same request_id loses on the unique index and is
-    # redone: it then finds the winner's request.
-    request = await run_with_retries(deps.uow_factory, attempt)
+    # redone: it then finds the winner's request (as Get shows it now).
+    request = (await run_with_retries(deps.uow_factory, attempt)).as_seen_at(deps.clock())
     if request.id == new.id:
         deps.subject_request_created.set()
         _log.info(
@@ -116,7 +116,8 @@ async def get_data_subject_request(
             raise _unreadable(cmd.name, exc) from exc
     if request is None:
         raise NotFound(cmd.name)
-    return _without_expired_data(request, deps.clock())
+    now = deps.clock()
+    return _without_expired_data(request, now).as_seen_at(now)
 
 
 def _unreadable(what: str, exc: UnreadableSubjectRequest) -> FailedPrecondition:
@@ -156,7 +157,8 @@ async def list_data_subject_requests(
     page, next_page_token = paginate(
         found, size, _list_position, tokens=deps.page_tokens, bound_to=bound_to
     )
-    return SubjectRequestsPage(page, next_page_token)
+    now = deps.clock()
+    return SubjectRequestsPage([r.as_seen_at(now) for r in page], next_page_token)
 
 
 def _list_position(request: SubjectRequest) -> dict[str, Any]:
