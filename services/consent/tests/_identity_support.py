@@ -169,6 +169,35 @@ async def merge_then_unmerge(
     assert [r.name for r in listed.consent_records] == [granted.name]
 
 
+async def past_check_ignores_a_later_merge(
+    stub: pb_grpc.ConsentServiceStub, fake: ScriptedIdentity, clock: FakeClock
+) -> None:
+    """A granted, B denied; B merged into A later: a check of A at a moment before the
+    merge answers A's grant (what consent answered then), after it B's newer denial."""
+    a, b = customer_name(), customer_name()
+    await record(stub, a, GRANTED)
+    clock.advance(minutes=1)
+    await record(stub, b, DENIED)
+    before_merge = clock.advance(minutes=1)
+    clock.advance(minutes=1)
+    fake.add(ipb.CHANGE_KIND_MERGED, a, b)
+    await becomes(stub, a, False)
+    after_merge = clock.advance(minutes=1)
+
+    assert (await check(stub, a, at=before_merge)).allowed
+    assert not (await check(stub, b, at=before_merge)).allowed
+    assert not (await check(stub, a, at=after_merge)).allowed
+    answers = await batch_check(
+        stub,
+        check_request(a, at=before_merge),
+        check_request(a, at=after_merge),
+        check_request(a),
+        check_request(b, at=before_merge),
+    )
+    assert [r.allowed for r in answers] == [True, False, False, False]
+    assert answers[0].record.customer == a and answers[1].record.customer == b
+
+
 async def merge_newest_grant_wins(
     stub: pb_grpc.ConsentServiceStub, fake: ScriptedIdentity, clock: FakeClock
 ) -> None:

@@ -10,6 +10,7 @@ from .._identity_support import (
     following,
     merge_newest_grant_wins,
     merge_then_unmerge,
+    past_check_ignores_a_later_merge,
     restart_resumes_from_the_stored_cursor,
     scripted_identity,
     unreadable_changes_are_skipped,
@@ -50,3 +51,11 @@ async def test_unreadable_changes_are_skipped_and_identity_away_is_waited_for(
     async with scripted_identity() as (fake, address):
         settings = _settings(postgres_url, pg_schema)
         await unreadable_changes_are_skipped(settings, fake, address, clock)
+
+
+async def test_a_check_before_a_merge_answers_without_the_merged_customer(
+    postgres_url: str, pg_schema: str, clock: FakeClock
+) -> None:
+    async with scripted_identity() as (fake, address):
+        async with following(_settings(postgres_url, pg_schema), address, clock) as stub:
+            await past_check_ignores_a_later_merge(stub, fake, clock)

@@ -1,7 +1,8 @@
 """Consent follows identity's merges (SQLite): a merged customer's decisions answer for
 the survivor, the newest decision of the group wins, an unmerge splits the answers
 back, and a merge that turns an answer to denied is streamed for delivery. The
-follower resumes from its stored cursor and skips what it cannot read."""
+follower resumes from its stored cursor and skips what it cannot read. A check at a
+past moment counts only the merges consent had applied by then."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from .._identity_support import (
     following,
     merge_newest_grant_wins,
     merge_then_unmerge,
+    past_check_ignores_a_later_merge,
     restart_resumes_from_the_stored_cursor,
     scripted_identity,
     streamed,
@@ -74,3 +76,11 @@ async def test_customers_merged_into_a_merged_customer_follow_it(
             # C's answer turned from granted to denied with B's: a notice each.
             notices = [r for r in await streamed(stub, 4) if r.source == "identity_unmerged"]
             assert sorted(r.customer for r in notices) == sorted([b, c])
+
+
+async def test_a_check_before_a_merge_answers_without_the_merged_customer(
+    sqlite_settings: ConsentSettings, clock: FakeClock
+) -> None:
+    async with scripted_identity() as (fake, address):
+        async with following(sqlite_settings, address, clock) as stub:
+            await past_check_ignores_a_later_merge(stub, fake, clock)

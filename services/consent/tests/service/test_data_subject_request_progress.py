@@ -5,6 +5,7 @@ under any id."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, timedelta
@@ -149,3 +150,27 @@ async def test_listing_by_customer_finds_requests_under_every_id_they_covered(
     # made for the person under their surviving id.
     async with consent_stub(peers.settings(sqlite_settings), clock) as stub:
         await listing_finds_requests_under_every_id_they_covered(stub, peers, clock)
+
+
+async def test_a_failed_step_is_logged_with_the_name_of_its_status_code(
+    sqlite_settings: ConsentSettings,
+    clock: FakeClock,
+    peers: Peers,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The retry's log said `"error_reason": "4"`: operators read code names elsewhere.
+    customer = customer_name()
+    peers.identity.merges[customer] = (customer, [])
+    peers.identity.failures = [grpc.StatusCode.DEADLINE_EXCEEDED]
+    caplog.set_level(logging.WARNING, logger="rapport.consent.service_layer")
+    async with consent_stub(peers.settings(sqlite_settings), clock) as stub:
+        created = await create(stub, customer, ACCESS)
+
+        async def failed_once() -> bool:
+            return step(await get(stub, created.name), "identity").attempt_count == 1
+
+        await eventually(failed_once)
+        clock.advance(seconds=5)
+        await until_succeeded(stub, created.name)
+    retried = [r for r in caplog.records if r.getMessage().endswith("will be retried")]
+    assert [(r.action, r.error_reason) for r in retried] == [("identity", "DEADLINE_EXCEEDED")]

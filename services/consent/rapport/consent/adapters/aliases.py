@@ -33,12 +33,28 @@ class AliasRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def groups(self, workspace: str, customer_ids: Collection[str]) -> dict[str, Group]:
-        """The group of each customer (one query when none of them has an alias)."""
-        parent: dict[str, str] = {}
-        children: dict[str, set[str]] = defaultdict(set)
+    async def groups(
+        self, workspace: str, customer_ids: Collection[str], *, at: datetime | None = None
+    ) -> dict[str, Group]:
+        """The group of each customer (one query when none of them has an alias).
+
+        With `at`, the groups as consent held them then (see `groups_at`).
+        """
+        found = await self.groups_at(workspace, [(c, at) for c in customer_ids])
+        return {c: found[(c, at)] for c in customer_ids}
+
+    async def groups_at(
+        self, workspace: str, checks: Collection[tuple[str, datetime | None]]
+    ) -> dict[tuple[str, datetime | None], Group]:
+        """The group of each (customer, moment): now for None, else as consent held it
+        then. An alias made after the moment (a later merge) is left out; one removed
+        since (an unmerge) is no longer known, so that merge counts at no moment.
+
+        One traversal of every alias reachable now, the moments applied in memory.
+        """
+        aliased: dict[str, tuple[str, datetime]] = {}
         seen: set[str] = set()
-        frontier = set(customer_ids)
+        frontier = {customer_id for customer_id, _ in checks}
         for _ in range(_MAX_DEPTH):
             frontier -= seen
             if not frontier:
@@ -46,20 +62,30 @@ class AliasRepository:
             seen |= frontier
             ids = sorted(frontier)
             rows = await self._connection.execute(
-                sa.select(aliases.c.customer_id, aliases.c.survivor_id).where(
+                sa.select(
+                    aliases.c.customer_id, aliases.c.survivor_id, aliases.c.create_time
+                ).where(
                     aliases.c.workspace == workspace,
                     sa.or_(aliases.c.customer_id.in_(ids), aliases.c.survivor_id.in_(ids)),
                 )
             )
             frontier = set()
-            for customer_id, survivor_id in rows:
-                parent[customer_id] = survivor_id
-                children[survivor_id].add(customer_id)
+            for customer_id, survivor_id, create_time in rows:
+                aliased[customer_id] = (survivor_id, _utc(create_time))
                 frontier |= {customer_id, survivor_id}
-        return {c: _group(c, parent, children) for c in customer_ids}
+        by_moment: dict[datetime | None, tuple[dict[str, str], dict[str, set[str]]]] = {}
+        for at in {at for _, at in checks}:
+            parent: dict[str, str] = {}
+            children: dict[str, set[str]] = defaultdict(set)
+            for customer_id, (survivor_id, create_time) in aliased.items():
+                if at is None or create_time <= at:
+                    parent[customer_id] = survivor_id
+                    children[survivor_id].add(customer_id)
+            by_moment[at] = (parent, children)
+        return {(c, at): _group(c, *by_moment[at]) for c, at in checks}
 
-    async def group(self, workspace: str, customer_id: str) -> Group:
-        return (await self.groups(workspace, [customer_id]))[customer_id]
+    async def group(self, workspace: str, customer_id: str, *, at: datetime | None = None) -> Group:
+        return (await self.groups(workspace, [customer_id], at=at))[customer_id]
 
     async def merge(
         self, workspace: str, merged: Sequence[str], survivor: str, now: datetime
@@ -118,6 +144,11 @@ class AliasRepository:
         )
         if result.rowcount == 0:
             await self._connection.execute(sa.insert(cursors).values(workspace=workspace, **values))
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite returns the stored UTC time without its zone.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _group(customer_id: str, parent: dict[str, str], children: dict[str, set[str]]) -> Group:

@@ -215,9 +215,11 @@ def _check_target(
 async def check_consent(cmd: commands.CheckConsent, deps: Dependencies) -> ConsentDecision:
     key, at = _check_target(cmd, deps)
     if at is not None:
-        # Past states are not cached: reconstructed from the ledger every time.
+        # Past states are not cached: reconstructed from the ledger every time, with
+        # the merges consent had applied by then (a later merge's entries never
+        # answered for this customer at that moment).
         async with deps.uow_factory(readonly=True) as uow:
-            group = await uow.aliases.group(key.workspace, key.customer_id)
+            group = await uow.aliases.group(key.workspace, key.customer_id, at=at)
             return decide(await uow.ledger.entry_in_force_at(key, at, group))
 
     now = deps.clock()
@@ -258,27 +260,34 @@ async def batch_check_consent(
     if unanswered:
         # One query for every check the cache could not answer.
         async with deps.uow_factory(readonly=True) as uow:
-            keys = [targets[i][0] for i in unanswered]
-            groups = await uow.aliases.groups(workspace, {k.customer_id for k in keys})
+            # The groups now, and for past checks as they were at each check's moment.
+            groups = await uow.aliases.groups_at(
+                workspace, {(targets[i][0].customer_id, targets[i][1]) for i in unanswered}
+            )
             entries = await uow.ledger.entries_for_keys(
                 workspace,
-                [(c, k.purpose, k.channel) for k in keys for c in groups[k.customer_id]],
+                [
+                    (c, key.purpose, key.channel)
+                    for key, at in (targets[i] for i in unanswered)
+                    for c in groups[(key.customer_id, at)]
+                ],
             )
         by_member: dict[ConsentKey, list[ConsentEntry]] = defaultdict(list)
         for entry in entries:
             if entry.channel is not None:  # always: the query names known channels
                 by_member[entry.key].append(entry)
-        by_key = {
-            k: [e for c in groups[k.customer_id] for e in by_member[replace(k, customer_id=c)]]
-            for k in keys
-        }
+
+        def group_entries(key: ConsentKey, at: datetime | None) -> list[ConsentEntry]:
+            group = groups[(key.customer_id, at)]
+            return [e for c in group for e in by_member[replace(key, customer_id=c)]]
+
         fresh: dict[ConsentKey, tuple[ConsentKey, VersionTag, CurrentState]] = {}
         for i in unanswered:
             key, at = targets[i]
             if at is not None:
-                decisions[i] = decide(entry_in_force_at(by_key[key], at))
+                decisions[i] = decide(entry_in_force_at(group_entries(key, at), at))
             else:
-                state = current_state(by_key[key], now)
+                state = current_state(group_entries(key, None), now)
                 decisions[i] = decide(state.entry)
                 fresh[key] = (key, versions[i], state)
         await deps.cache.put_many(list(fresh.values()), now)

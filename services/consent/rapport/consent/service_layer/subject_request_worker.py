@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
+import grpc
 from rapport.consent.adapters.cache import CacheInvalidationError
 from rapport.consent.adapters.data_subject_requests import Claimed
 from rapport.consent.adapters.subject_rights import (
@@ -61,6 +62,10 @@ _STEP_SHARE_OF_LEASE = 0.8
 
 # How long a stopping worker tries to release the leases of the requests it held.
 _GIVE_BACK_SECONDS = 2.0
+
+
+# google.rpc.Code numbers to their names: logs say DEADLINE_EXCEEDED, not 4.
+_CODE_NAMES = {status.value[0]: status.name for status in grpc.StatusCode}
 
 
 def _report(request: SubjectRequest, task: asyncio.Task[None]) -> None:
@@ -338,7 +343,7 @@ class SubjectRequestWorker:
                 "resource": request.name,
                 "action": step.service.value,
                 "attempt": attempts,
-                "error_reason": str(error.code),
+                "error_reason": _CODE_NAMES.get(error.code, str(error.code)),
             },
         )
         return step.failed(deps.clock(), error, delay), covered
