@@ -117,6 +117,13 @@ def test_wilson_known_values():
     assert wilson(0, 0).estimate == 0.0
 
 
+@pytest.mark.parametrize("trials", [1, 7, 24, 1000])
+def test_wilson_bounds_are_exact_at_no_and_all_successes(trials):
+    # A control arm without conversions reported a lower bound of 1.4e-17, not 0.
+    assert wilson(0, trials).lower == 0.0
+    assert wilson(trials, trials).upper == 1.0
+
+
 def test_newcombe_known_values():
     # Newcombe (1998) example: 56/70 vs 48/80 -> 0.2 with (0.0524, 0.3339).
     lift = uplift((56, 70), (48, 80))

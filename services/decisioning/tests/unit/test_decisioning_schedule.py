@@ -13,6 +13,7 @@ from rapport.decisioning.domain.schedule import (
     WindowTiming,
     add_years,
     firing,
+    last_day,
     local_fire_time,
     send_time,
     too_late,
@@ -60,6 +61,13 @@ def test_thirty_days_before_renewal_and_sixty_before_the_26th_birthday():
     assert birthday.anchor == date(2030, 2, 28)  # 29 February in a common year
     assert birthday.fire_time == datetime(2029, 12, 30, 9, tzinfo=UTC)
     assert firing(window(0, 150), "9990-01-01") is None
+
+
+def test_a_firing_after_its_date_may_be_sent_until_its_own_day():
+    assert last_day(date(2027, 1, 31), -30) == date(2027, 1, 31)
+    assert last_day(date(2027, 1, 31), 0) == date(2027, 1, 31)
+    assert last_day(date(2027, 1, 31), 7) == date(2027, 2, 7)
+    assert last_day(date(9999, 12, 30), 7) == date.max
 
 
 def test_a_firing_is_too_late_once_its_anchor_day_is_over():

@@ -284,11 +284,13 @@ class OutcomeRepository:
         return [_outcome_from_row(row) for row in (await self._conn.execute(query)).all()]
 
     async def experiment_counts(
-        self, workspace: str, experiment_id: str
+        self, workspace: str, experiment_id: str, actions: Collection[str]
     ) -> list[tuple[str, OutcomeType, int, int, float]]:
         """Per arm and outcome type of the experiment's decisions: (arm, type, distinct
-        customers, outcomes, value)."""
+        customers, outcomes, value), counting only outcomes of `actions` (action names;
+        empty means every action)."""
         o, d = tables.outcomes, tables.decisions
+        about_actions = o.c.action.in_(sorted(actions)) if actions else sa.true()
         rows = await self._conn.execute(
             sa.select(
                 d.c.arm_id,
@@ -302,6 +304,7 @@ class OutcomeRepository:
                 o.c.workspace == workspace,
                 d.c.workspace == workspace,
                 d.c.experiment_id == experiment_id,
+                about_actions,
             )
             .group_by(d.c.arm_id, o.c.type)
         )

@@ -280,7 +280,10 @@ def wilson(successes: int, trials: int, z: float = Z_95) -> Interval:
     denominator = 1 + z * z / trials
     centre = (p + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return Interval(p, max(0.0, centre - half), min(1.0, centre + half))
+    # At 0 or all successes the bound is exactly 0 or 1; rounding would report 1e-17.
+    lower = 0.0 if successes == 0 else max(0.0, centre - half)
+    upper = 1.0 if successes == trials else min(1.0, centre + half)
+    return Interval(p, lower, upper)
 
 
 def uplift(treated: tuple[int, int], control: tuple[int, int], z: float = Z_95) -> Interval:

@@ -147,6 +147,17 @@ def firing(
     return Firing(anchor, fire_time, zone)
 
 
+def last_day(anchor: date, offset_days: int) -> date:
+    """The last day a firing may still be sent: its anchor date, or its own day when the
+    trigger fires after the date (a positive offset), else it would always be too late."""
+    if offset_days <= 0:
+        return anchor
+    try:
+        return anchor + timedelta(days=offset_days)
+    except OverflowError:
+        return date.max
+
+
 def too_late(anchor: date, now: datetime, zone: ZoneInfo = UTC_ZONE) -> bool:
     """Whether the anchor date is over on the customer's clock: a firing not sent by then
     is dropped."""

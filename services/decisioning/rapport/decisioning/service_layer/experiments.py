@@ -206,7 +206,10 @@ async def get_experiment_report(
         if experiment is None:
             raise NotFound(cmd.name)
         reach = await uow.decisions.experiment_reach(name.workspace, name.id)
-        counts = await uow.outcomes.experiment_counts(name.workspace, name.id)
+        # Outcomes of the other actions a decision returned say nothing of the experiment:
+        # counted, they would credit a treated arm with another action's conversions.
+        actions = [names.action_name(name.workspace, a) for a in experiment.action_ids]
+        counts = await uow.outcomes.experiment_counts(name.workspace, name.id, actions)
     by_arm: dict[str, list[tuple[OutcomeType, int, int, float]]] = {}
     for arm_id, kind, customers, count, value in counts:
         by_arm.setdefault(arm_id, []).append((kind, customers, count, value))

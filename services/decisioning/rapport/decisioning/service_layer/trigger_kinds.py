@@ -22,15 +22,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from rapport.decisioning.adapters.schedule_repository import ScheduledFiring
 from rapport.decisioning.domain.model import Signal, TrackedEvent, TriggerKind
 from rapport.decisioning.domain.rule_helpers import UTC_ZONE, time_zone
 from rapport.decisioning.domain.schedule import (
     fire_time_of,
     firing,
+    last_day,
     send_time,
     too_late,
     trait_date,
@@ -128,7 +130,8 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> list[
             else:
                 # Already late: stored at its next send time (a window already over keeps
                 # its time, and the next pass drops it).
-                at = send_time(when.fire_time, when.anchor, now, timing, zone) or when.fire_time
+                deadline = last_day(when.anchor, trigger.offset_days)
+                at = send_time(when.fire_time, deadline, now, timing, zone) or when.fire_time
                 await uow.trigger_schedules.put(
                     workspace, trigger.trigger_id, signal.customer, when.anchor, at, now, zone.key
                 )
@@ -161,10 +164,26 @@ async def _move_to_zone(workspace: str, customer: str, zone: ZoneInfo, deps: Dep
                 continue
             when = fire_time_of(row.anchor, trigger.offset_days, deps.window_timing, zone)
             if when is not None:
-                at = send_time(when, row.anchor, now, deps.window_timing, zone) or when
+                deadline = last_day(row.anchor, trigger.offset_days)
+                at = send_time(when, deadline, now, deps.window_timing, zone) or when
                 await uow.trigger_schedules.move(row, at, zone.key, now)
 
     await run_with_retries(deps.uow, move, description="the trigger schedule kept conflicting")
+
+
+async def _postpone(
+    row: ScheduledFiring, at: datetime, now: datetime, deps: Dependencies, how: str
+) -> None:
+    """Release the claimed firing until `at`."""
+    await run_with_retries(
+        deps.uow,
+        lambda uow: uow.trigger_schedules.postpone(row, at, now),
+        description="the trigger schedule kept conflicting",
+    )
+    log.info(
+        f"scheduled trigger {how}",
+        extra={"workspace": row.workspace, "customer": row.customer, "trigger": row.trigger_id},
+    )
 
 
 async def fire_due(
@@ -197,13 +216,24 @@ async def fire_due(
         # Set when the firing ends before the trigger's pipeline (which records its own).
         activity = None
         zone = time_zone(row.time_zone) or UTC_ZONE
-        at = send_time(row.fire_time, row.anchor, now, deps.window_timing, zone)
-        if trigger is None or trigger.kind is not TriggerKind.TIME_WINDOW:
+        timing = deps.window_timing
+        window = trigger if trigger and trigger.kind is TriggerKind.TIME_WINDOW else None
+        # A firing after the date (a positive offset) may still be sent until its own day.
+        deadline = last_day(row.anchor, window.offset_days) if window else row.anchor
+        at = send_time(row.fire_time, deadline, now, timing, zone)
+        # Scheduled before the offset (or the fire time of day) changed: the published
+        # trigger's time, when later, is the one kept.
+        planned = fire_time_of(row.anchor, window.offset_days, timing, zone) if window else None
+        if window is None:
             reason = "TRIGGER_GONE"
             activity = trigger_activities.window_activity(
                 workspace, row.trigger_id, row.customer, window_key, reason, deps
             )
-        elif too_late(row.anchor, now, zone) or at is None:
+        elif planned is not None and planned > now:
+            await _postpone(row, planned, now, deps, "moved to its redefined fire time")
+            handled += 1
+            continue
+        elif too_late(deadline, now, zone) or at is None:
             reason = "TOO_LATE"  # the window is over before its next local fire time
             activity = trigger_activities.window_activity(
                 workspace, row.trigger_id, row.customer, window_key, reason, deps
@@ -211,37 +241,29 @@ async def fire_due(
         elif at > now:
             # Found long after its local fire time (a pass delayed, the service down):
             # it waits for the next one rather than sending at any hour.
-            await run_with_retries(
-                deps.uow,
-                lambda uow, row=row, at=at: uow.trigger_schedules.postpone(row, at, now),
-                description="the trigger schedule kept conflicting",
-            )
-            log.info(
-                "scheduled trigger postponed to its next local fire time",
-                extra={"workspace": workspace, "customer": row.customer, "trigger": trigger.name},
-            )
+            await _postpone(row, at, now, deps, "postponed to its next local fire time")
             handled += 1
             continue
         else:
             event = _event(
                 WINDOW_EVENT,
                 window_key,
-                {"trait": trigger.date_trait, "date": row.anchor.isoformat()},
+                {"trait": window.date_trait, "date": row.anchor.isoformat()},
             )
             signal = Signal(cursor="", customer=row.customer, event=event)
             try:
                 failures = await triggered.fire_all(
-                    commands.HandleSignal(workspace, signal), config, event, [trigger], deps
+                    commands.HandleSignal(workspace, signal), config, event, [window], deps
                 )
             except Exception as exc:
                 if is_transient(exc):
                     log.warning(
                         "scheduled trigger will be retried",
-                        extra={"workspace": workspace, "trigger": trigger.name},
+                        extra={"workspace": workspace, "trigger": window.name},
                     )
                     continue
                 log.exception("scheduled trigger failed", extra={"workspace": workspace})
-                failures = [triggered.Failure(trigger.name, f"UNEXPECTED:{type(exc).__name__}")]
+                failures = [triggered.Failure(window.name, f"UNEXPECTED:{type(exc).__name__}")]
                 activity = trigger_activities.window_activity(
                     workspace, row.trigger_id, row.customer, window_key, failures[0].reason,
                     deps, ActivityOutcome.FAILED,
