@@ -16,6 +16,7 @@ from rapport.delivery.adapters.consent_recorder import GrpcConsentRecorder
 from rapport.delivery.adapters.email_provider import SmtpEmailProvider
 from rapport.delivery.adapters.http_provider import HttpClient, new_client
 from rapport.delivery.adapters.inbox_provider import InboxProvider
+from rapport.delivery.adapters.outbox_locks import outbox_locks_for
 from rapport.delivery.adapters.profile_client import (
     CachedProfileClient,
     GrpcProfileClient,
@@ -354,6 +355,7 @@ async def build(
         ),
         accepts=GroupCommit(linger=settings.batch_linger_seconds),
         erased_keys=erased_keys,
+        outbox_locks=outbox_locks_for(engine),
     )
     relay = OutboxRelay(
         deps, poll_seconds=settings.outbox_poll_seconds, batch_size=settings.outbox_batch_size

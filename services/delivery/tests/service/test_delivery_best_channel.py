@@ -1,5 +1,6 @@
 """Best channel through the real gRPC server: the customer's preference, consent (one
-BatchCheckConsent), reachability and the cost order choose; the message says why."""
+BatchCheckConsent), reachability, the content (an SMS too long to send is not usable)
+and the cost order choose; the message says why."""
 
 from __future__ import annotations
 
@@ -207,6 +208,42 @@ async def test_when_no_channel_is_usable_the_message_ends_with_the_reason(
     )
     assert unreachable.failure_detail == "no candidate channel is usable: EMAIL is not reachable"
     assert smtp.received == []
+
+
+async def test_an_sms_too_long_to_send_is_passed_over_for_the_next_channel(
+    sms_settings: Any, smtp: Any, upstreams: Any
+) -> None:
+    upstreams.profile.traits[CUSTOMER] = {
+        "email": "ada@example.com",
+        "phone": "+44 7911 123456",
+        "preferred_channel": "sms",
+        "first_name": "Ada",
+    }
+    upstreams.consent.grant(CUSTOMER, channel=SMS)
+    upstreams.consent.grant(CUSTOMER, channel=EMAIL)
+    # 317 septets rendered, and the opt-out notice: three segments; two are sent.
+    long = message_content_pb2.MessageContent(
+        subject="Hello", text_body="Hi {{ traits.first_name }} " + "x" * 310
+    )
+    requests = [best("a", candidate_channels=(SMS, EMAIL)), best("b", candidate_channels=(SMS,))]
+    for request in requests:
+        request.content.CopyFrom(long)
+    async with delivery(sms_settings(max_sms_segments=2)) as stub:
+        moved, failed = [
+            await final(stub, (await stub.SendMessage(request)).name) for request in requests
+        ]
+    assert (moved.state, moved.channel, moved.provider) == (pb.MESSAGE_STATE_SENT, EMAIL, "smtp")
+    assert moved.channel_selection.reason == "LOWEST_COST"
+    assert moved.channel_selection.explanation == (
+        "preferred SMS is too long; EMAIL is the lowest-cost usable channel"
+    )
+    assert [(e.channel, e.status) for e in moved.channel_selection.evaluations] == [
+        (SMS, "SMS_TOO_LONG"),
+        (EMAIL, "USABLE"),
+    ]
+    assert (failed.state, failed.failure_reason) == (pb.MESSAGE_STATE_FAILED, "SMS_TOO_LONG")
+    assert failed.failure_detail == "no candidate channel is usable: preferred SMS is too long"
+    assert sms_settings.sms_api.received == [] and len(smtp.received) == 1
 
 
 @pytest.mark.parametrize(

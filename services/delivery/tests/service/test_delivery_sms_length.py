@@ -1,7 +1,8 @@
 """SMS length through the real gRPC server: RenderTemplate shows the SMS as it would go
 out (the opt-out notice for a marketing purpose) with its encoding and segments; a save
 whose `sms_body` is already too long is refused; a send whose final text is too long
-fails SMS_TOO_LONG and never reaches the provider."""
+fails SMS_TOO_LONG and never reaches the provider; an inline SMS without template markup
+that is already too long is refused when accepted."""
 
 from __future__ import annotations
 
@@ -115,13 +116,16 @@ async def test_an_sms_too_long_to_send_fails_and_never_reaches_the_provider(
     api = await stand_ins(default=twilio_created)
     settings = make_settings(sms_providers=[sms("sms", api.url)], max_sms_segments=2)
     ten = "x" * 306  # two segments exactly
+    # Markup: only the render tells how long it is (a text without any is refused when
+    # accepted, below).
+    markup = "{{ 'x' }}"
     async with delivery(settings) as stub:
         outcomes = {}
         for key, request in (
             ("fits", text(ten, "k-1", purpose="transactional")),
-            ("too-long", text(ten + "x", "k-2", purpose="transactional")),
+            ("too-long", text(markup + ten, "k-2", purpose="transactional")),
             # Only the opt-out notice of a marketing SMS takes it over the limit.
-            ("with-notice", text(ten, "k-3")),
+            ("with-notice", text(markup + ten[1:], "k-3")),
             # A saved template's text_body, which SMS fall back to, is checked at send
             # (400 characters and the notice).
             ("template", None),
@@ -148,6 +152,56 @@ async def test_an_sms_too_long_to_send_fails_and_never_reaches_the_provider(
             f"the SMS takes 3 segments ({units} septets, GSM_7); at most 2 are sent"
         )
     assert bodies(api.received) == [ten]
+
+
+async def test_an_inline_sms_already_too_long_is_refused_when_accepted(
+    make_settings: Any, stand_ins: Any, reachable: None
+) -> None:
+    api = await stand_ins(default=twilio_created)
+    settings = make_settings(
+        sms_providers=[sms("sms", api.url)], max_sms_segments=2, dispatcher_enabled=False
+    )
+    ten = "x" * 306  # two segments exactly
+    refused = [
+        text(ten + "x", "k-1", purpose="transactional"),
+        # The opt-out notice a marketing SMS gets takes it over.
+        text(ten, "k-2"),
+        # UCS-2 (the emoji): 136 code units, in segments of 67 at most.
+        text("é" * 134 + "🎉", "k-3", purpose="transactional"),
+    ]
+    accepted = [
+        # Markup: what it renders to is known only at send (a condition, a variable).
+        text("{% if false %}" + ten + "x{% endif %}", "k-4", purpose="transactional"),
+        text("{{ 'x' }}" + ten, "k-5", purpose="transactional"),
+        # Its line breaks render as LF: 300 + 4 septets, not 308.
+        text("x" * 300 + "\r\n" * 4, "k-6", purpose="transactional"),
+        # Already says how to opt out: no notice added, two segments.
+        text("x" * 284 + " Reply STOP to opt out", "k-7"),
+        # Transactional: no notice.
+        text(ten, "k-8", purpose="transactional"),
+    ]
+    async with delivery(settings) as stub:
+        for request in refused:
+            with pytest.raises(grpc.aio.AioRpcError) as err:
+                await stub.SendMessage(request)
+            assert_refused(err.value, "INVALID_ARGUMENT", "SMS_TOO_LONG", "content.text_body")
+            assert "3 segments" in err.value.details() and "at most 2" in err.value.details()
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await stub.BatchSendMessages(
+                pb.BatchSendMessagesRequest(parent=PARENT, requests=[accepted[0], refused[1]])
+            )
+        assert_refused(
+            err.value, "INVALID_ARGUMENT", "SMS_TOO_LONG", "requests[1].content.text_body"
+        )
+        listed = await stub.ListMessages(pb.ListMessagesRequest(parent=PARENT))
+        assert list(listed.messages) == []
+        for request in accepted:
+            assert (await stub.SendMessage(request)).state == pb.MESSAGE_STATE_QUEUED
+        # A best-channel message is not refused: another candidate may carry it.
+        best = text(ten + "x", "k-9")
+        best.channel, best.best_channel = channel_pb2.CHANNEL_UNSPECIFIED, True
+        best.candidate_channels.extend([channel_pb2.CHANNEL_SMS, channel_pb2.CHANNEL_EMAIL])
+        assert (await stub.SendMessage(best)).state == pb.MESSAGE_STATE_QUEUED
 
 
 @pytest.mark.parametrize("limit", [0, 256])

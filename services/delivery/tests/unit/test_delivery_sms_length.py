@@ -1,15 +1,20 @@
 """SMS encoding and segments (domain/sms_length.py): GSM-7 with its extension table,
 UCS-2 with surrogate pairs, single and concatenated segment sizes, no character split
-across segments; the segment limit of the deployment's policy."""
+across segments; the segment limit of the deployment's policy. What a text without
+template markup renders to, known before rendering; an SMS too long in best channel."""
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from rapport.delivery.domain import channel_choice
+from rapport.delivery.domain.model import Channel, FailureReason
 from rapport.delivery.domain.policy import SendingPolicy
+from rapport.delivery.domain.rendering import render, rendered_without_variables
 from rapport.delivery.domain.sms_length import (
     GSM_7_BASIC,
     GSM_7_EXTENSION,
@@ -140,3 +145,55 @@ def test_the_policy_refuses_a_segment_limit_no_sms_can_have(limit: int) -> None:
     with pytest.raises(ValueError, match="between 1 and 255"):
         SendingPolicy(max_sms_segments=limit)
     assert SendingPolicy().max_sms_segments == 10
+
+
+# --- what is known before rendering; best channel ---------------------------------------------
+
+# Text with the characters Jinja's markup and line breaks are made of, but no markup.
+_MARKUP_FREE = st.text(
+    alphabet=st.sampled_from(["{", "}", "%", "#", "\r", "\n", "-", "+", " ", "x", "é", "🎉"]),
+    max_size=40,
+).filter(lambda text: not any(start in text for start in ("{{", "{%", "{#")))
+
+
+@given(_MARKUP_FREE)
+def test_text_without_markup_renders_as_known_before_rendering(text: str) -> None:
+    assert rendered_without_variables(text) == render(text, {"traits": {}, "data": {}})
+
+
+@pytest.mark.parametrize("text", ["Hi {{ name }}", "{% if x %}a{% endif %}", "a {# note #}"])
+def test_text_with_markup_is_known_only_when_rendered(text: str) -> None:
+    assert rendered_without_variables(text) is None
+
+
+def test_rendering_folds_line_breaks_as_jinja_does() -> None:
+    assert rendered_without_variables("a\r\nb\rc\n") == "a\nb\nc\n"
+
+
+def _choice(too_long: set[Channel]) -> channel_choice.Choice:
+    candidates = (Channel.SMS, Channel.EMAIL)
+    return channel_choice.choose(
+        candidates,
+        traits={"preferred_channel": "sms"},
+        ranking=channel_choice.ChannelRanking(),
+        reachability=lambda channel: None,
+        consents={channel: True for channel in candidates},
+        carries=lambda channel: True,
+        now=datetime(2030, 1, 1, tzinfo=UTC),
+        too_long=lambda channel: channel in too_long,
+    )
+
+
+def test_an_sms_too_long_is_not_usable_and_the_choice_says_so() -> None:
+    choice = _choice({Channel.SMS})
+    assert choice.ranked == (Channel.EMAIL,)
+    record = channel_choice.chosen(choice, Channel.EMAIL)
+    assert record.explanation == (
+        "preferred SMS is too long; EMAIL is the lowest-cost usable channel"
+    )
+    assert [e.status for e in record.evaluations] == ["SMS_TOO_LONG", "USABLE"]
+    nothing = _choice({Channel.SMS, Channel.EMAIL})
+    assert (nothing.ranked, nothing.failure) == ((), FailureReason.SMS_TOO_LONG)
+    assert nothing.selection.explanation == (
+        "no candidate channel is usable: preferred SMS is too long, EMAIL is too long"
+    )

@@ -273,22 +273,15 @@ class StatusRepository:
             await self.outbox_done(unreadable)
         return items
 
-    async def lock_outbox(self, item_ids: Sequence[str]) -> set[str]:
-        """Those of `item_ids` still in the outbox, locked until the transaction ends (in
-        id order, as an erasure locks the items it deletes): the relay sends them under
-        this lock, so an erasure either deleted them first or waits for the send."""
+    async def present_in_outbox(self, item_ids: Sequence[str], *, lock: bool) -> set[str]:
+        """Those of `item_ids` still in the outbox; with `lock`, locked until the
+        transaction ends (in id order, as an erasure locks the items it deletes): the
+        relay sends them under this lock, so an erasure either deleted them first or
+        waits for the send (adapters/outbox_locks.py)."""
         if not item_ids:
             return set()
-        return set(
-            (
-                await self._conn.execute(
-                    select(outbox.c.id)
-                    .where(outbox.c.id.in_(list(item_ids)))
-                    .order_by(outbox.c.id)
-                    .with_for_update()
-                )
-            ).scalars()
-        )
+        query = select(outbox.c.id).where(outbox.c.id.in_(list(item_ids))).order_by(outbox.c.id)
+        return set((await self._conn.execute(query.with_for_update() if lock else query)).scalars())
 
     async def outbox_done(self, item_ids: Sequence[str]) -> None:
         if item_ids:

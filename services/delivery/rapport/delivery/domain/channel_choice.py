@@ -2,7 +2,8 @@
 
 Usable channels are those the customer can be reached on (an address, a phone
 number, a push token; the inbox always), with consent for the message's purpose,
-and for which the message has content. They are ranked: first the customer's
+and for which the message has content (for SMS, content not too long to send once
+rendered: domain/sms_length.py). They are ranked: first the customer's
 stated preference (a profile trait holding a channel, or a list of them in order),
 then the rest in the configured cost order (cheapest first). The message goes out
 on the first ranked channel that frequency caps allow (see sending.py).
@@ -20,6 +21,8 @@ from .model import Channel, ChannelEvaluation, ChannelSelection, FailureReason
 USABLE = "USABLE"
 NO_CONSENT = "NO_CONSENT"
 NO_CONTENT = "NO_CONTENT"
+# The SMS's final text takes more segments than are sent (as FailureReason.SMS_TOO_LONG).
+SMS_TOO_LONG = "SMS_TOO_LONG"
 CAPPED = "CAPPED"
 PREFERRED_CHANNEL = "PREFERRED_CHANNEL"
 LOWEST_COST = "LOWEST_COST"
@@ -92,10 +95,13 @@ def choose(
     consents: Mapping[Channel, bool],
     carries: Callable[[Channel], bool],
     now: datetime,
+    too_long: Callable[[Channel], bool] = lambda channel: False,
 ) -> Choice:
     """Rank `candidates` (see the module doc). `reachability` gives None for a channel
     the customer can be reached on, else why not; `consents` holds the consent check
-    per channel; `carries` says whether the message has content for the channel."""
+    per channel; `carries` says whether the message has content for the channel, and
+    `too_long` whether that content is too long to send on it (asked only of a channel
+    that is reachable and carries it: it may have to render the content)."""
     preferred = stated_preference(traits, ranking.preference_trait)
 
     def order(channel: Channel) -> tuple[int, int]:
@@ -109,6 +115,8 @@ def choose(
             status = unreachable.value
         elif not carries(channel):
             status = NO_CONTENT
+        elif too_long(channel):
+            status = SMS_TOO_LONG
         elif not consents.get(channel, False):
             status = NO_CONSENT
         else:
@@ -122,11 +130,13 @@ def choose(
     )
     if ranked:
         return Choice(ranked, selection)
-    failure = (
-        FailureReason.CONSENT_DENIED
-        if any(e.status == NO_CONSENT for e in evaluations)
-        else FailureReason.NO_ADDRESS
-    )
+    statuses = {e.status for e in evaluations}
+    if NO_CONSENT in statuses:
+        failure = FailureReason.CONSENT_DENIED
+    elif SMS_TOO_LONG in statuses:
+        failure = FailureReason.SMS_TOO_LONG
+    else:
+        failure = FailureReason.NO_ADDRESS
     explanation = "no candidate channel is usable: " + _statuses(evaluations)
     return Choice((), _with(selection, "", explanation), failure)
 
@@ -168,6 +178,7 @@ def _statuses(evaluations: Sequence[ChannelEvaluation]) -> str:
     words = {
         NO_CONSENT: "has no consent",
         NO_CONTENT: "has no content",
+        SMS_TOO_LONG: "is too long",
         CAPPED: "is capped",
         FailureReason.NO_ADDRESS.value: "is not reachable",
         FailureReason.INVALID_ADDRESS.value: "has an invalid address",

@@ -177,7 +177,8 @@ class RetryPolicy:
 @dataclass(frozen=True)
 class ChannelEvaluation:
     channel: Channel
-    # USABLE, NO_CONSENT, NO_ADDRESS, INVALID_ADDRESS, NO_CONTENT or CAPPED.
+    # USABLE, NO_CONSENT, NO_ADDRESS, INVALID_ADDRESS, NO_CONTENT, SMS_TOO_LONG or
+    # CAPPED.
     status: str
     preferred: bool
     cost_rank: int

@@ -442,6 +442,25 @@ def _syntax_error(source: str, html: bool) -> str | None:
     return None
 
 
+# Jinja's line breaks: each (CR LF, CR, LF) becomes LF in what a template renders.
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def rendered_without_variables(source: str) -> str | None:
+    """What `source` renders to whatever the variables, when it holds no template
+    markup: itself, its line breaks made LF as Jinja makes them. None when it holds
+    markup (`{{`, `{%`, `{#`): only a render with the variables tells."""
+    environment = _environment(False)
+    for start in (
+        environment.variable_start_string,
+        environment.block_start_string,
+        environment.comment_start_string,
+    ):
+        if start in source:
+            return None
+    return _LINE_BREAK.sub("\n", source)
+
+
 def render(source: str, variables: dict[str, Any], *, html: bool = False) -> str:
     """The rendered text; TemplateRenderError when it cannot be rendered."""
     budget = Budget(source, variables)

@@ -1,6 +1,7 @@
 """Ranking a best-channel message's candidates (domain/channel_choice.py) with what it
 takes: the profile's addresses, one BatchCheckConsent (read as domain/consent.py says:
-for a transactional purpose nothing recorded allows), the content per channel."""
+for a transactional purpose nothing recorded allows), the content per channel (an SMS
+candidate's rendered, to know whether it is too long to send)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from rapport.delivery.domain.model import Channel, FailureReason, Message
 from rapport.delivery.domain.templates import Template
 
 from .dependencies import Dependencies
-from .preparation import can_carry
+from .preparation import can_carry, sms_length_problem
 from .recipients import is_marketing
 
 
@@ -46,4 +47,8 @@ async def rank_channels(
         consents=consents,
         carries=lambda channel: can_carry(message, channel, traits, template, deps),
         now=deps.clock(),
+        too_long=lambda channel: (
+            channel is Channel.SMS
+            and sms_length_problem(message, traits, template, deps) is not None
+        ),
     )

@@ -12,6 +12,7 @@ from typing import Any
 
 from rapport.delivery.adapters.cap_store import CapStore
 from rapport.delivery.adapters.consent_client import ConsentClient
+from rapport.delivery.adapters.outbox_locks import OutboxLocks, RowLockedOutbox
 from rapport.delivery.adapters.profile_client import ProfileClient
 from rapport.delivery.adapters.providers import Provider
 from rapport.delivery.domain.addressing import Addressing
@@ -74,6 +75,10 @@ class Dependencies:
     # The check right before a provider call that the attempt still holds its message
     # (sending.py): concurrent attempts' checks read in one query.
     lease_checks: GroupCommit[Any, Any] = field(default_factory=GroupCommit)
+    # What the outbox relay sends under and an erasure takes (adapters/outbox_locks.py);
+    # bootstrap gives the one its database needs (row locks hold on any database, but
+    # on SQLite they hold its write lock during the send).
+    outbox_locks: OutboxLocks = field(default_factory=RowLockedOutbox)
 
     @property
     def channels(self) -> frozenset[Channel]:

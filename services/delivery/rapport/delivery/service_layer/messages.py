@@ -41,6 +41,7 @@ from rapport.sqlstore import TransientConflict, run_with_retries
 
 from . import commands, newest_first
 from .dependencies import Dependencies
+from .preparation import refuse_too_long_inline_sms
 from .unit_of_work import DeliveryUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -136,6 +137,8 @@ def _new_message_in(workspace: str, cmd: commands.SendMessage, deps: Dependencie
     sendable = (channel,) if channel is not None else candidates
     if not template_id:
         _check_inline_content(cmd, sendable)
+        if channel is Channel.SMS:
+            refuse_too_long_inline_sms(cmd.content, workspace, cmd.purpose, deps)
     validation.validate_data(cmd.data)
     for each in sendable:
         validation.validate_data_for_channel(cmd.data, each)

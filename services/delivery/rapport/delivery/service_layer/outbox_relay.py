@@ -8,10 +8,10 @@ outbox to the services it is for, with retries, so nothing is lost while they ar
 
 Items are leased while they are sent (replicas sharing the database skip them), removed
 once the other service took (or definitely refused) them, and otherwise tried again
-after an exponential backoff. They are sent under their rows' lock, so a customer's
-erasure either removed them first or waits until they went. One item never stops the
-others: an item profile rejects is logged and dropped, an unreadable one too, and a
-failure is that item's alone.
+after an exponential backoff. They are sent under a lock a customer's erasure takes
+too (adapters/outbox_locks.py), so the erasure either removed them first or waits
+until they went. One item never stops the others: an item profile rejects is logged
+and dropped, an unreadable one too, and a failure is that item's alone.
 """
 
 from __future__ import annotations
@@ -99,28 +99,30 @@ class OutboxRelay:
             await uow.commit()
         if not items:
             return 0
-        # Sent under the lock of the items still there, removed or rescheduled in the same
-        # transaction: an erasure (EraseCustomerMessages) that deleted a claimed item
-        # meanwhile keeps it from being sent, and one that comes during the send waits
-        # for it, so no event of an erased customer leaves after the erasure returned.
-        # (On SQLite the transaction holds the database's write lock for the send.)
-        async with self._deps.uow_factory() as uow:
-            present = await uow.status.lock_outbox([item.id for item in items])
-            done, retry = await self._send([item for item in items if item.id in present], now)
-            await uow.status.outbox_done(done)
-            for item in retry:
-                if item.attempt_count >= MAX_ATTEMPTS:
-                    _log.error(
-                        "outbox item given up",
-                        extra={"customer": item.customer_id, "attempt": item.attempt_count},
+        # Sent under a lock an erasure (EraseCustomerMessages) takes too, over the check
+        # of which items are still there, the send and the recording of its outcome: an
+        # erasure that deleted a claimed item meanwhile keeps it from being sent, and one
+        # that comes during the send waits for it, so no event of an erased customer
+        # leaves after the erasure returned (adapters/outbox_locks.py: row locks, or on
+        # SQLite a lock in this process, the write lock not held during the send).
+        ids = [item.id for item in items]
+        async with self._deps.outbox_locks.sending(self._deps.uow_factory, ids) as sending:
+            done, retry = await self._send([i for i in items if i.id in sending.present], now)
+            async with sending.recording() as uow:
+                await uow.status.outbox_done(done)
+                for item in retry:
+                    if item.attempt_count >= MAX_ATTEMPTS:
+                        _log.error(
+                            "outbox item given up",
+                            extra={"customer": item.customer_id, "attempt": item.attempt_count},
+                        )
+                        self.dropped += 1
+                        await uow.status.outbox_done([item.id])
+                        continue
+                    await uow.status.outbox_retry(
+                        item.id, now + backoff(item.attempt_count, self._base)
                     )
-                    self.dropped += 1
-                    await uow.status.outbox_done([item.id])
-                    continue
-                await uow.status.outbox_retry(
-                    item.id, now + backoff(item.attempt_count, self._base)
-                )
-            await uow.commit()
+                await uow.commit()
         self.sent += len(done)
         self.retried += len(retry)
         return len(items)

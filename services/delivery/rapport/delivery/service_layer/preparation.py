@@ -2,17 +2,19 @@
 the customer's locale (a saved template) or as given (inline content); a marketing SMS
 with its workspace's opt-out notice (domain/sms_opt_out.py). An SMS whose final text
 takes more segments than the deployment allows (domain/sms_length.py) is not prepared:
-it fails SMS_TOO_LONG rather than going out as a costly string of fragments."""
+it fails SMS_TOO_LONG rather than going out as a costly string of fragments; inline
+SMS content known to be too long before it is rendered is refused when accepted."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rapport.delivery.domain import sms_length, validation
+from rapport.delivery.domain import rendering, sms_length, validation
 from rapport.delivery.domain.model import Channel, FailureReason, Message, MessageContent
 from rapport.delivery.domain.rendering import TemplateRenderError
 from rapport.delivery.domain.templates import RenderedContent, Template, as_sent_on, render_content
+from rapport.errors import InvalidArgument
 
 from .dependencies import Dependencies
 
@@ -94,9 +96,42 @@ def prepare(
     return Prepared(channel, address, rendered, locale)
 
 
+def sms_length_problem(
+    message: Message, traits: dict[str, Any], template: Template | None, deps: Dependencies
+) -> str | None:
+    """Why the SMS `message` would send is too long, or None: also when there is none
+    or it cannot be rendered (preparing it says why)."""
+    content = content_for(message, Channel.SMS, traits, template, deps)[1]
+    assert message.data is not None  # checked before any preparation
+    try:
+        rendered = render_content(
+            content, traits=traits, data=message.data, customer=message.customer
+        )
+    except TemplateRenderError:
+        return None
+    text = sms_text(rendered.text_body, message.workspace, message.purpose, deps)
+    return sms_length.length_problem(text, deps.policy.max_sms_segments)
+
+
 def sms_text(rendered: str, workspace: str, purpose: str, deps: Dependencies) -> str:
     """The text an SMS for `purpose` ("": unknown, none) goes out with: a marketing one
     (a purpose not listed as transactional) with its workspace's opt-out notice."""
     if not purpose or purpose in deps.policy.caps.transactional_purposes:
         return rendered
     return deps.policy.sms_opt_out.applied(rendered, workspace)
+
+
+def refuse_too_long_inline_sms(
+    content: MessageContent, workspace: str, purpose: str, deps: Dependencies
+) -> None:
+    """InvalidArgument (SMS_TOO_LONG) on `content.text_body` when the SMS it sends is
+    already too long: only when its text holds no template markup, so that what it
+    renders to is known now (a variable or a condition could make it shorter)."""
+    text = rendering.rendered_without_variables(content.text_body)
+    if text is None:
+        return
+    problem = sms_length.length_problem(
+        sms_text(text, workspace, purpose, deps), deps.policy.max_sms_segments
+    )
+    if problem is not None:
+        raise InvalidArgument("content.text_body", problem, reason="SMS_TOO_LONG")

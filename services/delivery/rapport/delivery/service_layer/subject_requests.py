@@ -82,7 +82,9 @@ async def erase_customer_messages(
     cmd: commands.EraseCustomerMessages, deps: Dependencies
 ) -> Erasure:
     workspace, customer_id = _customer(cmd.parent, deps)
-    async with deps.uow_factory() as uow:
+    # Under the lock the outbox relay sends under (adapters/outbox_locks.py): a profile
+    # event of the customer being sent now is waited for, one not sent yet never is.
+    async with deps.outbox_locks.erasing(), deps.uow_factory() as uow:
         erased, cancelled = await uow.status.erase_customer(
             workspace, customer_id, now=deps.clock(), erased_keys=deps.erased_keys
         )
