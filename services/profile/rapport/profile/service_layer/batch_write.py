@@ -324,6 +324,8 @@ class BatchWrite:
                 books.added[survivor] = summary if kept is None else kept.including(summary)
         await uow.traits.delete_summaries(ws, [merged])
         await self._merge_memberships(uow, books, merged, survivor)
+        # Whether or not the merged customer belonged to any group.
+        await uow.computed.move_buckets(ws, merged, survivor)
         await uow.profiles.record_merge(ws, merged, survivor, self.now)
         self.touched |= {merged, survivor}
         self._audience.pop(merged, None)
@@ -359,7 +361,6 @@ class BatchWrite:
             )
             books.dirty_groups.add(key)
         await uow.groups.delete_memberships(self.workspace, [merged])
-        await uow.computed.move_buckets(self.workspace, merged, survivor)
 
     async def _save(self, uow: ProfileUnitOfWork, books: _Books) -> None:
         ws = self.workspace

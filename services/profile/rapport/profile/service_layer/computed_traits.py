@@ -40,6 +40,7 @@ from .cache_invalidation import fence_before_commit, invalidate_after_commit
 from .computed_batches import observe
 from .customer_locks import read_with_customers_locked
 from .dependencies import Dependencies
+from .rule_books import evaluate_again_reading
 from .unit_of_work import ProfileUnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -88,8 +89,14 @@ async def create_computed_trait(
         await uow.backfills.create_job(
             BackfillJob(workspace, trait_id, _JOB_ID, state, upto, 0, 0, total, now, now)
         )
+        # With events to count, rules reading it are evaluated again once they are.
+        again = state == "succeeded" and await evaluate_again_reading(
+            uow, workspace, [cmd.key], now
+        )
         await uow.commit()
     deps.backfill_wakeup.set()
+    if again:
+        deps.segment_wakeup.set()
     return trait
 
 
@@ -128,13 +135,17 @@ async def delete_computed_trait(cmd: commands.DeleteComputedTrait, deps: Depende
     async with deps.uow() as uow:
         # No ingest that read the trait writes its buckets after they are deleted.
         await uow.computed.lock_definitions(ref.workspace)
+        trait = await uow.computed.get(ref.workspace, ref.trait_id)
         holders = await uow.computed.customers_with(ref.workspace, ref.trait_id)
-        if not await uow.computed.delete(ref.workspace, ref.trait_id):
+        if trait is None or not await uow.computed.delete(ref.workspace, ref.trait_id):
             raise NotFound(cmd.name)
+        again = await evaluate_again_reading(uow, ref.workspace, [trait.key], deps.clock())
         # Killed after the commit, a retry would find no trait and invalidate nothing:
         # the fence keeps the holders' cached profiles from being served meanwhile.
         fence = await fence_before_commit(deps, ref.workspace, holders)
         await uow.commit()
+    if again:
+        deps.segment_wakeup.set()
     await deps.profile_cache.invalidate(
         (customer_scope(ref.workspace, c) for c in holders), fence=fence
     )
@@ -231,6 +242,7 @@ async def run_backfill(
         cursor, processed, finished = done
         await invalidate_after_commit(deps, job.workspace, changed, fence=fence)
         if finished:
+            deps.segment_wakeup.set()  # the rules reading the trait are due (the last chunk)
             _log.info(
                 "computed trait backfilled",
                 extra={"workspace": job.workspace, "count": processed},
@@ -288,6 +300,9 @@ async def _backfill_chunk(
             state="succeeded" if finished else "running",
             now=now,
         )
+        if finished:
+            # Values changed for many customers at once, which no event re-evaluates.
+            await evaluate_again_reading(uow, job.workspace, [trait.key], now)
         # The stored position moves with this commit: should this process die before
         # the invalidation, the fence keeps every replica from serving the profiles
         # from before the chunk (one fence for the chunk's customers).

@@ -15,6 +15,7 @@ from rapport.resourcenames import require_workspace
 from . import commands
 from .cache_invalidation import fence_before_commit
 from .dependencies import Dependencies
+from .rule_books import evaluate_again_reading
 
 _log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ async def update_computed_trait(
             )
         recount = any(getattr(updated, f) != getattr(trait, f) for f in _COUNTED)
         holders: list[str] = []
+        state = "succeeded"
         if recount:
             holders = await uow.computed.customers_with(ref.workspace, ref.trait_id)
             await uow.backfills.cancel_jobs(ref.workspace, ref.trait_id, now)
@@ -82,8 +84,16 @@ async def update_computed_trait(
         shown = holders
         if not recount and updated.key != trait.key:
             shown = await uow.computed.customers_with(ref.workspace, ref.trait_id)
+        # Rules reading the old key see it gone now; those reading the new one see its
+        # values now, or once a recount has counted them (its backfill's end).
+        again_keys = {trait.key} if updated.key != trait.key else set()
+        if state == "succeeded" and (recount or updated.key != trait.key):
+            again_keys.add(updated.key)
+        again = await evaluate_again_reading(uow, ref.workspace, again_keys, now)
         fence = await fence_before_commit(deps, ref.workspace, shown)
         await uow.commit()
+    if again:
+        deps.segment_wakeup.set()
     if recount:
         deps.backfill_wakeup.set()
         _log.info(

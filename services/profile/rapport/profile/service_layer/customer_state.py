@@ -130,6 +130,9 @@ async def erase_customer(
     await _leave_groups(uow, workspace, customer_id, set(), now)
     events = await uow.hygiene.delete_customer_records(workspace, customer_id)
     await erase_derived_state(uow, workspace, customer_id)
+    # A merge used to leave the merged customer's buckets behind when it belonged to no
+    # group: they hold its property values (unique lists, first and last values).
+    await uow.computed.forget_customers(workspace, merged)
     return Erased(
         workspace, customer_id, events, sum(not t.removed for t in traits.values()), merged
     )

@@ -5,7 +5,6 @@ run by the segment evaluator (service_layer.segments)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from rapport.errors import InvalidArgument
 from rapport.profile.domain import names
@@ -17,10 +16,10 @@ from . import commands
 from .audiences import evaluate_stages_chunk
 from .cache_invalidation import fence_before_commit, invalidate_after_commit
 from .dependencies import Dependencies
-from .rule_books import RULES
+from .rule_books import EVALUATION_LEASE, RULES
 
 # A replica evaluating holds the model (or a segment) this long, renewed at each chunk.
-LEASE = timedelta(minutes=5)
+LEASE = EVALUATION_LEASE
 
 
 async def get_life_stage_model(

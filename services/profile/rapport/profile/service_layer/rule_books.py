@@ -3,7 +3,9 @@ a customer makes them read (which rules, which computed traits)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from rapport.profile.domain.rules import (
     LIFE_STAGE_VARIABLES,
@@ -21,6 +23,8 @@ from .unit_of_work import ProfileUnitOfWork
 
 # Rules compiled once per text for this process (a bounded cache).
 RULES = RuleCompiler()
+# How long an evaluation of every customer holds its segment or life stage model.
+EVALUATION_LEASE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -136,3 +140,29 @@ def covers(books: Definitions, change: Change, known: frozenset[str] | None) -> 
         return True
     wanted = books.computed_keys_read(change)
     return wanted is not None and wanted <= known
+
+
+def _reads_any(rule: Rule, keys: Collection[str]) -> bool:
+    if "computed_traits" not in rule.variables:
+        return False
+    return rule.computed_keys is None or not rule.computed_keys.isdisjoint(keys)
+
+
+async def evaluate_again_reading(
+    uow: ProfileUnitOfWork, workspace: str, keys: Collection[str], now: datetime
+) -> bool:
+    """Make the segments and the life stage model whose rules read any of these computed
+    trait keys due for an evaluation of every customer now: their values changed for
+    many customers at once (a backfill, a renamed or deleted trait), which no ingested
+    event re-evaluates. Whether any was; set ``segment_wakeup`` after the commit."""
+    if not keys:
+        return False
+    books = await definitions(uow, workspace)
+    segment_ids = [s.segment_id for s, rule in books.segments if _reads_any(rule, keys)]
+    stages = any(_reads_any(rule, keys) for _, rule in books.stages)
+    # One held by an evaluation under way (until now + the lease at most) is left to it.
+    held_until = now + EVALUATION_LEASE
+    await uow.schedules.segments_due(workspace, segment_ids, now=now, unless_by=held_until)
+    if stages:
+        await uow.schedules.life_stage_model_due(workspace, now=now, unless_by=held_until)
+    return bool(segment_ids) or stages

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from rapport.profile.adapters.backfill_repository import BackfillRepository
 from rapport.profile.adapters.computed_repository import ComputedTraitRepository
 from rapport.profile.adapters.erased_customers import ErasedCustomers
+from rapport.profile.adapters.evaluation_schedules import EvaluationSchedules
 from rapport.profile.adapters.group_repository import GroupRepository
 from rapport.profile.adapters.hygiene_repository import HygieneRepository
 from rapport.profile.adapters.life_stage_repository import LifeStageModelRepository
@@ -25,6 +26,7 @@ class ProfileUnitOfWork(SqlUnitOfWork):
     groups: GroupRepository
     segments: SegmentRepository
     life_stage_models: LifeStageModelRepository
+    schedules: EvaluationSchedules
     computed: ComputedTraitRepository
     backfills: BackfillRepository
     tracking_plans: TrackingPlanRepository
@@ -38,6 +40,7 @@ class ProfileUnitOfWork(SqlUnitOfWork):
         self.groups = GroupRepository(self.connection)
         self.segments = SegmentRepository(self.connection)
         self.life_stage_models = LifeStageModelRepository(self.connection)
+        self.schedules = EvaluationSchedules(self.connection)
         self.computed = ComputedTraitRepository(self.connection)
         self.backfills = BackfillRepository(self.connection)
         self.tracking_plans = TrackingPlanRepository(self.connection)
