@@ -97,3 +97,19 @@ def test_http_client_request_lines_stay_out_of_the_logs(stream: io.StringIO) -> 
     logging.getLogger("httpx").warning("connection pool is full")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 1 and "connection pool is full" in lines[0]
+
+
+def test_a_rule_helper_failing_is_not_logged_by_the_rule_engine(stream: io.StringIO) -> None:
+    """The caller answers a failed helper (a rule error); the engine's own warning, one
+    per customer and quoting the helper's message (a trait's value), is not logged.
+    (An error of the engine's own still is.)"""
+    import cel
+
+    def days_until(value: str) -> int:
+        raise ValueError(f"{value!r} is not a date")
+
+    context = cel.Context()
+    context.add_function("days_until", days_until)
+    with pytest.raises(RuntimeError):
+        cel.evaluate("days_until('1990-13-45') > 1", context)
+    assert [r for r in lines(stream) if r["logger"] == "cel"] == []

@@ -38,6 +38,11 @@ _PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s\-.()]?\d){6,}(?!\w)")
 
 _HANDLER_MARK = "_rapport_jsonlogs"
 QUIET_LIBRARY_LOGGERS = ("httpx", "httpcore", "hpack", "nats")
+# The CEL engine warns on every failed helper call (days_until of a value that is no
+# date...), with the helper's message, which may quote a trait's value: one line per
+# customer per evaluation over a million profiles. Callers answer such failures
+# themselves (a rule error, a non-member); only the engine's errors reach our logs.
+RULE_ENGINE_LOGGERS = ("cel",)
 
 
 def redact(text: str) -> str:
@@ -142,3 +147,5 @@ def configure(
     # API keys, phone numbers...): only their warnings and errors reach our logs.
     for chatty in QUIET_LIBRARY_LOGGERS:
         logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
+    for engine in RULE_ENGINE_LOGGERS:
+        logging.getLogger(engine).setLevel(max(logging.ERROR, root.level))
