@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -18,6 +18,13 @@ from typing import Any
 import phonenumbers
 from rapport.errors import InvalidArgument
 
+from .blocked_patterns import (
+    BlockedMatcher,
+    PatternRefused,
+    blocked_matcher,
+    check_runnable,
+    translate,
+)
 from .model import Identifier
 
 MAX_VALUE_LENGTH = 512
@@ -58,15 +65,17 @@ class IdentifierTypeRule:
     blocked_patterns: tuple[str, ...] = ()
 
     @cached_property
-    def _blocked(self) -> tuple[re.Pattern[str], ...]:
-        return combine_patterns(self.blocked_patterns)
+    def _blocked(self) -> BlockedMatcher:
+        return blocked_matcher(self.blocked_patterns)
+
+    @property
+    def unusable_patterns(self) -> tuple[tuple[int, str], ...]:
+        """(index, reason) of stored patterns RE2 cannot run: ignored when matching."""
+        return self._blocked.unusable
 
     def is_blocked(self, value: str) -> bool:
-        """True when the normalised value matches a blocked pattern in full."""
-        blocked = self._blocked
-        if len(blocked) == 1:  # the usual case: patterns combined into one
-            return blocked[0].fullmatch(value) is not None
-        return any(pattern.fullmatch(value) for pattern in blocked)
+        """True when the normalised value matches a blocked pattern in full (RE2: linear)."""
+        return self._blocked.fullmatch(value)
 
     def normalise(self, value: str, *, field: str) -> str:
         """The normalised value, or InvalidArgument on ``field`` (never quoting the value)."""
@@ -152,30 +161,6 @@ class IdentityRules:
         return tuple(rule for rule in self.identifier_types if rule.limit > 0)
 
 
-_LEADING_FLAGS = re.compile(r"\(\?([aiLmsux]+)\)")
-
-
-def combine_patterns(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
-    """One regular expression matching (in full) what any of the patterns matches.
-
-    Leading global flags such as ``(?i)`` become scoped groups ``(?i:...)`` so the
-    alternatives can be joined; one compiled pattern is much faster than many.
-    """
-    if not patterns:
-        return ()
-    parts = []
-    for pattern in patterns:
-        flags = _LEADING_FLAGS.match(pattern)
-        if flags is not None:
-            pattern = f"(?{flags.group(1)}:{pattern[flags.end() :]})"
-        parts.append(f"(?:{pattern})")
-    try:
-        return (re.compile("|".join(parts)),)
-    except re.error:
-        # Flags the scoped form does not allow: match the patterns one by one.
-        return tuple(re.compile(pattern) for pattern in patterns)
-
-
 def erased_digest(identifier: Identifier) -> str:
     """The one-way digest kept for an erased, blocked identifier."""
     return hashlib.sha256(f"{identifier.type}:{identifier.value}".encode()).hexdigest()
@@ -221,8 +206,15 @@ def normalise_phone(value: str, region: str, field: str) -> str:
 # --- validation ---------------------------------------------------------------
 
 
-def validate_rules(rules: IdentityRules, *, prefix: str = "identity_rules") -> IdentityRules:
-    """The rules with defaults filled in (thresholds), or InvalidArgument naming the field."""
+def validate_rules(
+    rules: IdentityRules, *, prefix: str = "identity_rules", check_patterns: bool = True
+) -> IdentityRules:
+    """The rules with defaults filled in (thresholds), or InvalidArgument naming the field.
+
+    ``check_patterns=False`` for rules already stored: a pattern RE2 cannot run is then
+    kept (and ignored when matching, see ``unusable_patterns``) rather than failing every
+    Resolve of the workspace.
+    """
     types_field = f"{prefix}.identifier_types"
     if not rules.identifier_types:
         raise InvalidArgument(types_field, "at least one identifier type is required")
@@ -230,11 +222,15 @@ def validate_rules(rules: IdentityRules, *, prefix: str = "identity_rules") -> I
         raise InvalidArgument(types_field, f"at most {MAX_IDENTIFIER_TYPES} identifier types")
     seen: set[str] = set()
     for index, rule in enumerate(rules.identifier_types):
-        _validate_type_rule(rule, f"{types_field}[{index}]", seen)
+        _validate_type_rule(rule, f"{types_field}[{index}]", seen, check_patterns)
+    if check_patterns:
+        _check_patterns_run_in_re2(rules, types_field)
     return replace(rules, matching=validate_thresholds(rules.matching, f"{prefix}.matching"))
 
 
-def _validate_type_rule(rule: IdentifierTypeRule, field: str, seen: set[str]) -> None:
+def _validate_type_rule(
+    rule: IdentifierTypeRule, field: str, seen: set[str], check_patterns: bool
+) -> None:
     if not TYPE_NAME.fullmatch(rule.type):
         raise InvalidArgument(
             f"{field}.type", "must be 1-64 lower-case letters, digits or _, starting with a letter"
@@ -266,10 +262,21 @@ def _validate_type_rule(rule: IdentifierTypeRule, field: str, seen: set[str]) ->
         pattern_field = f"{field}.blocked_patterns[{index}]"
         if len(pattern) > MAX_PATTERN_LENGTH:
             raise InvalidArgument(pattern_field, f"longer than {MAX_PATTERN_LENGTH} characters")
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise InvalidArgument(pattern_field, f"is not a regular expression: {exc}") from exc
+        if check_patterns:
+            try:
+                translate(pattern)
+            except PatternRefused as refused:
+                raise InvalidArgument(pattern_field, f"cannot be used: {refused}") from None
+
+
+def _check_patterns_run_in_re2(rules: IdentityRules, types_field: str) -> None:
+    check_runnable(
+        [
+            (f"{types_field}[{type_index}].blocked_patterns[{index}]", pattern)
+            for type_index, rule in enumerate(rules.identifier_types)
+            for index, pattern in enumerate(rule.blocked_patterns)
+        ]
+    )
 
 
 class InvalidThresholds(ValueError):
@@ -369,7 +376,7 @@ def rules_from_data(data: Mapping[str, Any], *, default_phone_region: str = "US"
         ),
     )
     try:
-        return validate_rules(rules)
+        return validate_rules(rules, check_patterns=False)
     except InvalidArgument as exc:
         raise ValueError(f"invalid identity rules: {exc.field}: {exc.description}") from exc
 

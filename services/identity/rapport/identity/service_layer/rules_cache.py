@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from rapport.identity.domain.deduplication import Thresholds
 from rapport.identity.domain.rules import IdentityRules
 
 from .unit_of_work import IdentityUnitOfWork
+
+_log = logging.getLogger(__name__)
 
 # Replicas pick up another replica's update within this many seconds.
 MAX_AGE_SECONDS = 2.0
@@ -33,6 +37,8 @@ class RulesCache:
         self._max_age = max_age
         self._monotonic = monotonic
         self._entries: dict[str, tuple[float, IdentityRules]] = {}
+        self._warned: set[tuple[str, datetime | None]] = set()
+        warn_unusable_patterns(defaults, workspace="")
 
     async def get(self, workspace: str) -> IdentityRules:
         entry = self._entries.get(workspace)
@@ -47,6 +53,9 @@ class RulesCache:
     async def read(self, uow: IdentityUnitOfWork, workspace: str) -> IdentityRules:
         """The workspace's rules as stored in ``uow`` (the defaults if it has none)."""
         stored = await uow.rules.get(workspace, default_phone_region=self._region)
+        if stored is not None and (workspace, stored.update_time) not in self._warned:
+            self._warned.add((workspace, stored.update_time))  # once per stored version
+            warn_unusable_patterns(stored, workspace=workspace)
         return stored or self.defaults
 
     def put(self, workspace: str, rules: IdentityRules) -> None:
@@ -60,3 +69,18 @@ class RulesCache:
             merge=matching.merge_threshold or defaults.merge,
             review=matching.review_threshold or defaults.review,
         )
+
+
+def warn_unusable_patterns(rules: IdentityRules, *, workspace: str) -> None:
+    """Log each blocked pattern RE2 cannot run (stored before RE2): it blocks nothing
+    until an administrator replaces it with UpdateIdentityRules."""
+    for rule in rules.identifier_types:
+        for index, reason in rule.unusable_patterns:
+            _log.warning(
+                "blocked pattern ignored: RE2 cannot run it",
+                extra={
+                    "workspace": workspace or "(defaults)",
+                    "field": f"identifier_types[{rule.type}].blocked_patterns[{index}]",
+                    "error_reason": reason,
+                },
+            )
