@@ -50,6 +50,7 @@ def method_scopes() -> dict[str, str]:
         "RemoveTraits": "profile.write",
         "GetProfile": "profile.read",
         "BatchGetProfiles": "profile.read",
+        "ListProfiles": "profile.read",
         "GetGroup": "profile.read",
         "ListGroups": "profile.read",
         "ListGroupMembers": "profile.read",

@@ -53,6 +53,11 @@ class ProfileServiceStub:
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesRequest.SerializeToString,
                 response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesResponse.FromString,
                 _registered_method=True)
+        self.ListProfiles = channel.unary_unary(
+                '/rapport.profile.v1.ProfileService/ListProfiles',
+                request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListProfilesRequest.SerializeToString,
+                response_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListProfilesResponse.FromString,
+                _registered_method=True)
         self.RemoveTraits = channel.unary_unary(
                 '/rapport.profile.v1.ProfileService/RemoveTraits',
                 request_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.RemoveTraitsRequest.SerializeToString,
@@ -269,6 +274,18 @@ class ProfileServiceServicer:
         """Gets the profiles of up to 1,000 customers of one workspace in one call
         (AIP-231), in the order asked; all or nothing: NOT_FOUND naming the first
         customer that has no profile.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListProfiles(self, request, context):
+        """Lists the profiles of a workspace in customer id order (AIP-132; the
+        profile is a singleton under its customer, so the parent is
+        `workspaces/{workspace}/customers/-`), for readers that must go over every
+        customer holding a trait (decisioning schedules its time windows this
+        way). A customer merged into another or erased has no profile of its own
+        and is not listed. Each profile holds what `read_mask` selects.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -584,6 +601,11 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesRequest.FromString,
                     response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesResponse.SerializeToString,
             ),
+            'ListProfiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListProfiles,
+                    request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListProfilesRequest.FromString,
+                    response_serializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListProfilesResponse.SerializeToString,
+            ),
             'RemoveTraits': grpc.unary_unary_rpc_method_handler(
                     servicer.RemoveTraits,
                     request_deserializer=rapport_dot_profile_dot_v1_dot_profile__service__pb2.RemoveTraitsRequest.FromString,
@@ -844,6 +866,33 @@ class ProfileService:
             '/rapport.profile.v1.ProfileService/BatchGetProfiles',
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesRequest.SerializeToString,
             rapport_dot_profile_dot_v1_dot_profile__service__pb2.BatchGetProfilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListProfiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/rapport.profile.v1.ProfileService/ListProfiles',
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListProfilesRequest.SerializeToString,
+            rapport_dot_profile_dot_v1_dot_profile__service__pb2.ListProfilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -99,6 +99,8 @@ traits = Table(
     Column("workspace", String(128), primary_key=True),
     Column("customer_id", String(128), primary_key=True),
     *_trait_columns(),
+    # The customers holding a key, in customer order: ListProfiles' has_trait (0008).
+    Index("ix_traits_key_customer", "workspace", "key", "customer_id"),
 )
 
 # Groups (Segment's group call), by group key (names.group_key of the sender's id).

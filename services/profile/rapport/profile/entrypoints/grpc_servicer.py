@@ -13,6 +13,7 @@ from rapport.profile.service_layer import (
     groups,
     hygiene,
     ingestion,
+    profile_listing,
     queries,
     signals,
     traits,
@@ -29,6 +30,7 @@ from . import (
     computed_converters,
     converters,
     hygiene_converters,
+    listing_converters,
     segment_converters,
     tracking_converters,
     wire,
@@ -59,6 +61,19 @@ class ProfileServicer(profile_service_pb2_grpc.ProfileServiceServicer):
         command = commands.BatchGetProfiles(request.parent, tuple(request.names))
         answers = await queries.batch_get_profiles(command, self._deps)
         return EncodedResponse(wire.repeated_message_field(1, (body for body, _ in answers)))
+
+    async def ListProfiles(
+        self, request: pb.ListProfilesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListProfilesResponse:
+        command = commands.ListProfiles(
+            request.parent,
+            request.page_size,
+            request.page_token,
+            request.has_trait,
+            tuple(request.read_mask.paths),
+        )
+        page = await profile_listing.list_profiles(command, self._deps)
+        return listing_converters.list_profiles_response(page)
 
     async def RemoveTraits(
         self, request: pb.RemoveTraitsRequest, context: grpc.aio.ServicerContext

@@ -102,6 +102,17 @@ class UpdateDataHygienePolicy:
 
 
 @dataclass(frozen=True)
+class ListProfiles:
+    parent: str
+    page_size: int = 0
+    page_token: str = ""
+    # Only the profiles holding this trait; empty: every profile.
+    has_trait: str = ""
+    # The read_mask's paths; empty: every listable field.
+    read_mask: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
 class ListInactiveProfiles:
     parent: str
     page_size: int = 0
