@@ -26,11 +26,13 @@ from rapport.profile.v1 import profile_service_pb2, profile_service_pb2_grpc
 from rapport.sqlstore import create_engine
 from rapport.type.v1 import channel_pb2
 
+from ._profile_listing_fake import ProfileListingFake
+
 # Channels consent and delivery refuse (rapport.type.v1.Channel).
 _UNSENDABLE = frozenset({channel_pb2.CHANNEL_UNSPECIFIED, channel_pb2.CHANNEL_INBOUND})
 
 
-class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
+class FakeProfile(ProfileListingFake, profile_service_pb2_grpc.ProfileServiceServicer):
     """Traits by customer and a scripted signal log that can grow while watched."""
 
     def __init__(self) -> None:
@@ -55,6 +57,9 @@ class FakeProfile(profile_service_pb2_grpc.ProfileServiceServicer):
         # GetSegment fails with these codes first, one per call.
         self.fail_get_segment_with: list[grpc.StatusCode] = []
         self.get_segment_requests: list[str] = []
+        self.list_profiles_requests: list[profile_service_pb2.ListProfilesRequest] = []
+        # ListProfiles fails UNAVAILABLE for these page tokens (while they are here).
+        self.unavailable_tokens: set[str] = set()
         self._changed = asyncio.Condition()
 
     async def add_signal(self, signal: profile_service_pb2.Signal) -> None:

@@ -35,6 +35,7 @@ from rapport.decisioning.service_layer.trigger_kinds import TriggerScheduler
 from rapport.decisioning.service_layer.trigger_runner import TriggerRunner, is_transient
 from rapport.decisioning.service_layer.unit_of_work import DecisioningUnitOfWork
 from rapport.decisioning.service_layer.versions import publish_if_never_published
+from rapport.decisioning.service_layer.window_backfill import WindowBackfiller
 from rapport.decisioning.settings import DecisioningSettings
 from rapport.decisioning.v1 import decisioning_service_pb2, decisioning_service_pb2_grpc
 from rapport.errors import RapportError, Unavailable
@@ -292,6 +293,15 @@ async def build(
             lease=timedelta(seconds=settings.trigger_schedule_lease_seconds),
         )
         background.append(scheduler.run)
+        # Windows published after customers got their date: scheduled from profile.
+        backfiller = WindowBackfiller(
+            deps,
+            poll_seconds=settings.trigger_schedule_poll_seconds,
+            lease=timedelta(seconds=settings.trigger_schedule_lease_seconds),
+            backoff_initial_seconds=settings.trigger_backoff_initial_seconds,
+            backoff_max_seconds=settings.trigger_backoff_max_seconds,
+        )
+        background.append(backfiller.run)
 
     return ServiceParts(
         register=[

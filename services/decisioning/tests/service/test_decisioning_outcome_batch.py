@@ -103,18 +103,19 @@ async def stores(backend, tmp_path) -> AsyncIterator[Callable[[], Any]]:
             await dropper.dispose()
 
 
-def _decision(n: int, *, control: bool = False, features: bool = True) -> Decision:
+def _decision(
+    n: int, *, control: bool = False, features: bool = True, outranked: bool = False
+) -> Decision:
     ranked = RankedAction(
         RENEWAL, 1, 1.0, ScoreParts(0.1, 1.0, 10.0, 1.0), 1.0, Channel.EMAIL, "chosen"
     )
+    left_out = ExclusionReason.CONTROL_GROUP if control else ExclusionReason.OUTRANKED
     return Decision(
         decision_id=f"d{n}",
         workspace=WS,
         customer=CUSTOMERS[n],
-        actions=() if control else (ranked,),
-        excluded=(ExcludedAction(RENEWAL, ExclusionReason.CONTROL_GROUP, "control"),)
-        if control
-        else (),
+        actions=() if control or outranked else (ranked,),
+        excluded=(ExcludedAction(RENEWAL, left_out, "left out"),) if control or outranked else (),
         channel=None,
         source="",
         create_time=NOW - timedelta(days=1),
@@ -127,8 +128,9 @@ def _decision(n: int, *, control: bool = False, features: bool = True) -> Decisi
 
 async def _set_up(deps: Dependencies) -> None:
     """Two bandits (rewarded by clicks, by conversions), an experiment, a conversion
-    rule; decisions d0..d5 (d1 a control, d5 without features), each with a sent
-    message m<n>; d2 holds contacts on email and push (a best-channel send)."""
+    rule; decisions d0..d5 and d7 (d1 a control, d5 without features, d7 treated but
+    renewal outranked), each with a sent message m<n>; d2 holds contacts on email and
+    push (a best-channel send)."""
     action = validate_action(
         WS,
         "renewal",
@@ -182,7 +184,10 @@ async def _set_up(deps: Dependencies) -> None:
         ),
         deps,
     )
-    decisions = [_decision(n, control=n == 1, features=n != 5) for n in range(6)]
+    decisions = [
+        *(_decision(n, control=n == 1, features=n != 5) for n in range(6)),
+        _decision(7, outranked=True),
+    ]
     async with deps.uow() as uow:
         await uow.decisions.add_many(decisions)
         for d in decisions:
@@ -236,6 +241,8 @@ def batch_events() -> list[tuple[str, TrackedEvent]]:
         (c[5], _status("Email Clicked", 5, "k5")),  # a decision without features
         (c[6], _event("Policy Renewed", "r6")),  # no decision to convert
         (c[6], _event("Page Viewed", "p6")),
+        # A conversion, treated by intent: renewal lost arbitration in d7.
+        (c[7], _event("Policy Renewed", "r7")),
     ]
 
 
@@ -275,7 +282,11 @@ async def test_a_batch_stores_what_one_at_a_time_stores(stores):
     # Not trivially equal: everything the batch should do happened.
     assert new == len(expected["outcomes"]) - 2  # all but the two recorded before
     types = sorted(row[5] for row in expected["outcomes"])
-    assert types.count("conversion") == 2 and types.count("click") == 4
+    assert types.count("conversion") == 3 and types.count("click") == 4
+    arms = {arm.arm.arm_id: arm for arm in (await report(one)).arms}
+    assert (arms["treated"].reach, arms["treated"].conversions) == (6, 2)
+    assert (arms["treated"].exposed_reach, arms["treated"].exposed_conversions) == (5, 1)
+    assert (arms["control"].reach, arms["control"].conversions) == (1, 1)
     assert [(row[1], row[4]) for row in expected["contacts"]] == [("d2", "push")]
     assert {row[2] for row in expected["model_contributions"]} == {"clicks", "renewals"}
     assert {row[0] for row in expected["model_statistics"]} == {WS}

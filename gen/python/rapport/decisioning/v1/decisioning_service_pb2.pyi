@@ -51,6 +51,13 @@ class OutcomeType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     OUTCOME_TYPE_OPENED: _ClassVar[OutcomeType]
     OUTCOME_TYPE_BOUNCED: _ClassVar[OutcomeType]
 
+class TriggerBackfillState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRIGGER_BACKFILL_STATE_UNSPECIFIED: _ClassVar[TriggerBackfillState]
+    TRIGGER_BACKFILL_STATE_PENDING: _ClassVar[TriggerBackfillState]
+    TRIGGER_BACKFILL_STATE_RUNNING: _ClassVar[TriggerBackfillState]
+    TRIGGER_BACKFILL_STATE_SUCCEEDED: _ClassVar[TriggerBackfillState]
+
 class TriggerKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TRIGGER_KIND_UNSPECIFIED: _ClassVar[TriggerKind]
@@ -112,6 +119,10 @@ OUTCOME_TYPE_SENT: OutcomeType
 OUTCOME_TYPE_DELIVERED: OutcomeType
 OUTCOME_TYPE_OPENED: OutcomeType
 OUTCOME_TYPE_BOUNCED: OutcomeType
+TRIGGER_BACKFILL_STATE_UNSPECIFIED: TriggerBackfillState
+TRIGGER_BACKFILL_STATE_PENDING: TriggerBackfillState
+TRIGGER_BACKFILL_STATE_RUNNING: TriggerBackfillState
+TRIGGER_BACKFILL_STATE_SUCCEEDED: TriggerBackfillState
 TRIGGER_KIND_UNSPECIFIED: TriggerKind
 TRIGGER_KIND_EVENT: TriggerKind
 TRIGGER_KIND_SEGMENT_ENTERED: TriggerKind
@@ -332,7 +343,7 @@ class OutcomeCount(_message.Message):
     def __init__(self, type: _Optional[_Union[OutcomeType, str]] = ..., customers: _Optional[int] = ..., count: _Optional[int] = ...) -> None: ...
 
 class ArmReport(_message.Message):
-    __slots__ = ("arm_id", "strategy", "reach", "decisions", "outcomes", "conversions", "conversion_rate", "conversion_value", "uplift")
+    __slots__ = ("arm_id", "strategy", "reach", "decisions", "outcomes", "conversions", "conversion_rate", "conversion_value", "uplift", "exposed_reach", "exposed_conversions")
     ARM_ID_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     REACH_FIELD_NUMBER: _ClassVar[int]
@@ -342,6 +353,8 @@ class ArmReport(_message.Message):
     CONVERSION_RATE_FIELD_NUMBER: _ClassVar[int]
     CONVERSION_VALUE_FIELD_NUMBER: _ClassVar[int]
     UPLIFT_FIELD_NUMBER: _ClassVar[int]
+    EXPOSED_REACH_FIELD_NUMBER: _ClassVar[int]
+    EXPOSED_CONVERSIONS_FIELD_NUMBER: _ClassVar[int]
     arm_id: str
     strategy: ExperimentStrategy
     reach: int
@@ -351,7 +364,9 @@ class ArmReport(_message.Message):
     conversion_rate: Proportion
     conversion_value: float
     uplift: Proportion
-    def __init__(self, arm_id: _Optional[str] = ..., strategy: _Optional[_Union[ExperimentStrategy, str]] = ..., reach: _Optional[int] = ..., decisions: _Optional[int] = ..., outcomes: _Optional[_Iterable[_Union[OutcomeCount, _Mapping]]] = ..., conversions: _Optional[int] = ..., conversion_rate: _Optional[_Union[Proportion, _Mapping]] = ..., conversion_value: _Optional[float] = ..., uplift: _Optional[_Union[Proportion, _Mapping]] = ...) -> None: ...
+    exposed_reach: int
+    exposed_conversions: int
+    def __init__(self, arm_id: _Optional[str] = ..., strategy: _Optional[_Union[ExperimentStrategy, str]] = ..., reach: _Optional[int] = ..., decisions: _Optional[int] = ..., outcomes: _Optional[_Iterable[_Union[OutcomeCount, _Mapping]]] = ..., conversions: _Optional[int] = ..., conversion_rate: _Optional[_Union[Proportion, _Mapping]] = ..., conversion_value: _Optional[float] = ..., uplift: _Optional[_Union[Proportion, _Mapping]] = ..., exposed_reach: _Optional[int] = ..., exposed_conversions: _Optional[int] = ...) -> None: ...
 
 class ExperimentReport(_message.Message):
     __slots__ = ("experiment", "arms", "compute_time")
@@ -808,7 +823,7 @@ class ListOutcomesResponse(_message.Message):
     def __init__(self, outcomes: _Optional[_Iterable[_Union[Outcome, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class Trigger(_message.Message):
-    __slots__ = ("name", "event_name", "condition", "action", "channel", "create_time", "update_time", "kind", "segment", "life_stage", "date_trait", "offset_days", "years_after", "throttle", "best_channel")
+    __slots__ = ("name", "event_name", "condition", "action", "channel", "create_time", "update_time", "kind", "segment", "life_stage", "date_trait", "offset_days", "years_after", "throttle", "best_channel", "backfill_state", "backfill_profile_count", "backfill_complete_time")
     NAME_FIELD_NUMBER: _ClassVar[int]
     EVENT_NAME_FIELD_NUMBER: _ClassVar[int]
     CONDITION_FIELD_NUMBER: _ClassVar[int]
@@ -824,6 +839,9 @@ class Trigger(_message.Message):
     YEARS_AFTER_FIELD_NUMBER: _ClassVar[int]
     THROTTLE_FIELD_NUMBER: _ClassVar[int]
     BEST_CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_STATE_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_PROFILE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_COMPLETE_TIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     event_name: str
     condition: str
@@ -839,7 +857,10 @@ class Trigger(_message.Message):
     years_after: int
     throttle: _duration_pb2.Duration
     best_channel: bool
-    def __init__(self, name: _Optional[str] = ..., event_name: _Optional[str] = ..., condition: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[TriggerKind, str]] = ..., segment: _Optional[str] = ..., life_stage: _Optional[str] = ..., date_trait: _Optional[str] = ..., offset_days: _Optional[int] = ..., years_after: _Optional[int] = ..., throttle: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., best_channel: _Optional[bool] = ...) -> None: ...
+    backfill_state: TriggerBackfillState
+    backfill_profile_count: int
+    backfill_complete_time: _timestamp_pb2.Timestamp
+    def __init__(self, name: _Optional[str] = ..., event_name: _Optional[str] = ..., condition: _Optional[str] = ..., action: _Optional[str] = ..., channel: _Optional[_Union[_channel_pb2.Channel, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[TriggerKind, str]] = ..., segment: _Optional[str] = ..., life_stage: _Optional[str] = ..., date_trait: _Optional[str] = ..., offset_days: _Optional[int] = ..., years_after: _Optional[int] = ..., throttle: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., best_channel: _Optional[bool] = ..., backfill_state: _Optional[_Union[TriggerBackfillState, str]] = ..., backfill_profile_count: _Optional[int] = ..., backfill_complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class CreateTriggerRequest(_message.Message):
     __slots__ = ("parent", "trigger_id", "trigger")

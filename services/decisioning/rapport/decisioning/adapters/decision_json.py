@@ -222,9 +222,14 @@ LEARNING_COLUMNS = ("decision_id", "workspace", "customer", "actions", "scoring"
 
 
 def learning_view(row: Any) -> LearningView:
-    prefix = _actions_prefix(row.workspace)
     return LearningView(
         customer=row.customer,
-        actions=frozenset(_ranked_from_json(item, prefix).action for item in row.actions),
+        actions=returned_actions(row.workspace, row.actions),
         features=(row.scoring or {}).get("features", {}),
     )
+
+
+def returned_actions(workspace: str, stored: Sequence[Any]) -> frozenset[str]:
+    """The names of the actions a stored decision returned (its `actions` column)."""
+    prefix = _actions_prefix(workspace)
+    return frozenset(_ranked_from_json(item, prefix).action for item in stored)

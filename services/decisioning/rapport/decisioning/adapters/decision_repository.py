@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from rapport.decisioning.domain.experiments import converts
 from rapport.decisioning.domain.model import (
     Channel,
     Decision,
-    ExclusionReason,
     Outcome,
     OutcomeType,
 )
@@ -24,6 +24,7 @@ from .decision_json import (
     decision_from_row,
     decision_row,
     learning_view,
+    returned_actions,
 )
 from .erased_customers import guard_values, share_customers, unless_erased
 
@@ -143,10 +144,17 @@ class DecisionRepository:
         return [decision_from_row(row) for row in rows]
 
     async def latest_about(
-        self, workspace: str, customer: str, action: str, since: datetime, until: datetime
+        self,
+        workspace: str,
+        customer: str,
+        action: str,
+        since: datetime,
+        until: datetime,
+        experiments_about_action: Collection[str],
     ) -> Decision | None:
-        """The customer's newest decision made in (since, until] that chose `action` or held
-        it back for a control group (conversion attribution)."""
+        """The customer's newest decision made in (since, until] a conversion of `action`
+        may be credited to (experiments.converts: it returned the action, or assigned the
+        customer to an arm of one of `experiments_about_action`)."""
         t = tables.decisions
         query = (
             sa.select(t)
@@ -160,10 +168,7 @@ class DecisionRepository:
         )
         for row in (await self._conn.execute(query)).all():
             decision = decision_from_row(row)
-            if any(r.action == action for r in decision.actions) or any(
-                e.action == action and e.reason is ExclusionReason.CONTROL_GROUP
-                for e in decision.excluded
-            ):
+            if converts(decision, action, experiments_about_action):
                 return decision
         return None
 
@@ -178,6 +183,28 @@ class DecisionRepository:
             .group_by(t.c.arm_id)
         )
         return {row[0]: (int(row[1]), int(row[2])) for row in rows}
+
+    async def experiment_exposed(
+        self, workspace: str, experiment_id: str, actions: Collection[str]
+    ) -> dict[str, set[str]]:
+        """Per arm: the customers to whom one of the experiment's decisions returned one
+        of `actions` (action names; empty means any action)."""
+        t = tables.decisions
+        rows = await self._conn.execute(
+            sa.select(t.c.arm_id, t.c.customer, t.c.actions).where(
+                t.c.workspace == workspace,
+                t.c.experiment_id == experiment_id,
+                # A control arm returns none of the experiment's actions: not read.
+                sa.or_(t.c.control.is_(None), t.c.control.is_(False)),
+            )
+        )
+        wanted = frozenset(actions)
+        found: dict[str, set[str]] = {}
+        for row in rows:
+            returned = returned_actions(workspace, row.actions)
+            if returned and (not wanted or returned & wanted):
+                found.setdefault(row.arm_id, set()).add(row.customer)
+        return found
 
     async def delete_customer(self, workspace: str, customer: str) -> int:
         t = tables.decisions
@@ -311,6 +338,30 @@ class OutcomeRepository:
         return [
             (row[0], OutcomeType(row[1]), int(row[2]), int(row[3]), float(row[4])) for row in rows
         ]
+
+    async def experiment_converted(
+        self, workspace: str, experiment_id: str, actions: Collection[str]
+    ) -> dict[str, set[str]]:
+        """Per arm: the customers with a conversion of one of `actions` (action names;
+        empty means any action) credited to one of the experiment's decisions."""
+        o, d = tables.outcomes, tables.decisions
+        about_actions = o.c.action.in_(sorted(actions)) if actions else sa.true()
+        rows = await self._conn.execute(
+            sa.select(d.c.arm_id, o.c.customer)
+            .select_from(o.join(d, o.c.decision_id == d.c.decision_id))
+            .where(
+                o.c.workspace == workspace,
+                d.c.workspace == workspace,
+                d.c.experiment_id == experiment_id,
+                o.c.type == OutcomeType.CONVERSION.value,
+                about_actions,
+            )
+            .distinct()
+        )
+        found: dict[str, set[str]] = {}
+        for arm_id, customer in rows:
+            found.setdefault(arm_id, set()).add(customer)
+        return found
 
     async def delete_customer(self, workspace: str, customer: str) -> int:
         t = tables.outcomes

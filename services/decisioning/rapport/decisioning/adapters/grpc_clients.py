@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 
 import grpc
+from google.protobuf import field_mask_pb2
 from google.protobuf.message import DecodeError
 from rapport.decisioning.domain import names
 from rapport.decisioning.domain.model import Channel, Signal, TrackedEvent
@@ -21,6 +22,7 @@ from rapport.decisioning.domain.outbound import (
     CustomerProfile,
     DependencyError,
     OutboundMessage,
+    ProfilePage,
     SentMessage,
 )
 from rapport.decisioning.domain.signals import SignalKind, TraitChange
@@ -236,6 +238,35 @@ class GrpcProfileClient:
             if not token:
                 break
         return customers[:limit]
+
+    async def list_profiles(
+        self,
+        workspace: str,
+        has_trait: str,
+        trait_keys: Sequence[str],
+        page_token: str,
+        page_size: int,
+    ) -> ProfilePage:
+        """ListProfiles: the profiles holding ``has_trait``, with only ``trait_keys``; a
+        DependencyError when profile cannot answer or a profile cannot be converted."""
+        request = profile_service_pb2.ListProfilesRequest(
+            parent=f"{names.workspace_name(workspace)}/customers/-",
+            page_size=page_size,
+            page_token=page_token,
+            has_trait=has_trait,
+            read_mask=field_mask_pb2.FieldMask(paths=[f"traits.{key}" for key in trait_keys]),
+        )
+        try:
+            response = await self._stub.ListProfiles(request)
+        except grpc.aio.AioRpcError as err:
+            raise dependency_error("profile", err) from err
+        profiles = []
+        for profile in response.profiles:
+            converted = _converted(profile.customer, profile)
+            if isinstance(converted, BaseException):
+                raise converted
+            profiles.append(converted)
+        return ProfilePage(profiles, response.next_page_token)
 
     async def segment_exists(self, segment: str) -> bool:
         """GetSegment: False on NOT_FOUND, a DependencyError for any other failure."""

@@ -37,6 +37,10 @@ def _firing(row: sa.Row[Any]) -> ScheduledFiring:
     )
 
 
+def _changed_since(update_time: datetime, moment: datetime | None) -> bool:
+    return moment is not None and as_utc(update_time) > moment
+
+
 class TriggerScheduleRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._conn = connection
@@ -56,11 +60,18 @@ class TriggerScheduleRepository:
         fire_time: datetime,
         now: datetime,
         time_zone: str = "",
+        unless_changed_since: datetime | None = None,
     ) -> None:
-        """Schedule (or re-schedule) a firing; the same anchor keeps its fired state."""
+        """Schedule (or re-schedule) a firing; the same anchor keeps its fired state. With
+        ``unless_changed_since`` (when the date was read), a row written after that is
+        newer than the date and stays."""
         t = tables.trigger_schedules
         key = self._key(workspace, trigger_id, customer)
-        row = (await self._conn.execute(sa.select(t.c.anchor_date).where(key))).first()
+        row = (
+            await self._conn.execute(sa.select(t.c.anchor_date, t.c.update_time).where(key))
+        ).first()
+        if row is not None and _changed_since(row.update_time, unless_changed_since):
+            return
         if row is None:
             await self._conn.execute(
                 t.insert().values(
@@ -115,9 +126,19 @@ class TriggerScheduleRepository:
             .values(**values)
         )
 
-    async def remove(self, workspace: str, trigger_id: str, customer: str) -> None:
+    async def remove(
+        self,
+        workspace: str,
+        trigger_id: str,
+        customer: str,
+        unless_changed_since: datetime | None = None,
+    ) -> None:
+        """Remove a firing; with ``unless_changed_since``, not one written after it."""
         t = tables.trigger_schedules
-        await self._conn.execute(t.delete().where(self._key(workspace, trigger_id, customer)))
+        where = [self._key(workspace, trigger_id, customer)]
+        if unless_changed_since is not None:
+            where.append(t.c.update_time <= unless_changed_since)
+        await self._conn.execute(t.delete().where(*where))
 
     async def claim_due(
         self, workspace: str, now: datetime, limit: int, lease: timedelta

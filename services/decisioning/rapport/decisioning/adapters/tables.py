@@ -355,3 +355,24 @@ trigger_activities = sa.Table(
         "ix_trigger_activities_customer", "workspace", "customer", "create_time", "activity_id"
     ),
 )
+
+# Since 0012: each TIME_WINDOW trigger's backfill (the customers holding its date trait
+# before it was live, scheduled from profile's ListProfiles): the definition it ran for,
+# where it stands (profile's page token, so a restart resumes), and the replica holding
+# it (claimed_by until claimed_until: one replica at a time).
+trigger_backfills = sa.Table(
+    "trigger_backfills",
+    metadata,
+    sa.Column("workspace", sa.String(128), primary_key=True),
+    sa.Column("trigger_id", sa.String(63), primary_key=True),
+    # date_trait, years_after, offset_days (window_backfill.definition_of).
+    sa.Column("definition", sa.Text, nullable=False),
+    sa.Column("page_token", sa.Text, nullable=False),
+    sa.Column("profile_count", sa.BigInteger, nullable=False),
+    sa.Column("start_time", sa.DateTime(timezone=True), nullable=False),
+    # NULL while running.
+    sa.Column("complete_time", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("update_time", sa.DateTime(timezone=True), nullable=False),
+)

@@ -14,7 +14,7 @@ import enum
 import hashlib
 import math
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -22,7 +22,7 @@ from rapport.errors import FailedPrecondition, InvalidArgument
 
 from . import names
 from .checks import is_event_name, text, validate_resource_id
-from .model import Action
+from .model import Action, Decision, ExclusionReason
 
 MAX_ARMS = 20
 MIN_ARMS = 2
@@ -89,7 +89,10 @@ class Experiment:
         )
 
     def covers(self, action: Action) -> bool:
-        return not self.action_ids or action.action_id in self.action_ids
+        return self.covers_id(action.action_id)
+
+    def covers_id(self, action_id: str) -> bool:
+        return not self.action_ids or action_id in self.action_ids
 
     def arm_for(self, customer: str) -> Arm:
         """The customer's arm: a hash of experiment and customer, by the arms' weights."""
@@ -247,6 +250,29 @@ class ConversionRule:
             return happened - self.window
         except OverflowError:
             return datetime.min.replace(tzinfo=happened.tzinfo)
+
+    def experiments_about(self, experiments: Iterable[Experiment]) -> frozenset[str]:
+        """The ids of those of `experiments` about the rule's action (see `converts`)."""
+        return frozenset(e.experiment_id for e in experiments if e.covers_id(self.action_id))
+
+
+def converts(decision: Decision, action: str, experiments_about_action: Collection[str]) -> bool:
+    """Whether a conversion of `action` (its name) may be credited to `decision`.
+
+    Intent to treat: a decision that assigned the customer to an arm of an experiment
+    about the action (`experiments_about_action`: those experiments' ids) counts in
+    every arm alike, whatever the arm did with the action (returned, held back for
+    control, outranked, left out by a contact limit). Crediting only the decisions
+    that returned it would leave the treated arm's losers of arbitration in its reach
+    with no conversions, while the control arm keeps all of its own. Outside an
+    experiment, only a decision that returned the action converts; a decision of a
+    since deleted experiment still converts where it held the action back.
+    """
+    if decision.experiment_id and decision.experiment_id in experiments_about_action:
+        return True
+    return any(r.action == action for r in decision.actions) or any(
+        e.action == action and e.reason is ExclusionReason.CONTROL_GROUP for e in decision.excluded
+    )
 
 
 def validate_conversion_rule(

@@ -106,3 +106,12 @@ class CustomerProfile:
             "segments": list(self.segments),
             "life_stage": self.life_stage,
         }
+
+
+@dataclass(frozen=True)
+class ProfilePage:
+    """A page of profile's ListProfiles: the profiles (with the traits asked) and the
+    token of the next page ('' after the last)."""
+
+    profiles: list[CustomerProfile]
+    next_page_token: str

@@ -25,6 +25,7 @@ from rapport.decisioning.domain.model import (
     TriggerKind,
 )
 from rapport.decisioning.service_layer import commands
+from rapport.decisioning.service_layer.window_backfill import BackfillView
 from rapport.decisioning.v1 import decisioning_service_pb2 as pb
 from rapport.errors import InvalidArgument
 from rapport.type.v1 import channel_pb2, message_content_pb2
@@ -246,7 +247,19 @@ def action_to_proto(action: Action) -> pb.Action:
     )
 
 
-def trigger_to_proto(trigger: Trigger) -> pb.Trigger:
+def trigger_to_proto(trigger: Trigger, backfill: BackfillView | None = None) -> pb.Trigger:
+    message = _trigger_message(trigger)
+    if backfill is not None:
+        message.backfill_state = pb.TriggerBackfillState.Value(
+            f"TRIGGER_BACKFILL_STATE_{backfill.state.name}"
+        )
+        message.backfill_profile_count = backfill.profile_count
+        if backfill.complete_time is not None:
+            message.backfill_complete_time.CopyFrom(timestamp(backfill.complete_time))
+    return message
+
+
+def _trigger_message(trigger: Trigger) -> pb.Trigger:
     return pb.Trigger(
         name=trigger.name,
         event_name=trigger.event_name,

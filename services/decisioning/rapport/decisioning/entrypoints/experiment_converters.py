@@ -103,6 +103,8 @@ def report_to_proto(report: ExperimentReport) -> pb.ExperimentReport:
                 conversion_rate=_proportion(arm.conversion_rate),
                 conversion_value=arm.conversion_value,
                 uplift=_proportion(arm.uplift) if arm.uplift is not None else None,
+                exposed_reach=arm.exposed_reach,
+                exposed_conversions=arm.exposed_conversions,
             )
             for arm in report.arms
         ],

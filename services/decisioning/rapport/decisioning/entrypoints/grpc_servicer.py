@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 from google.protobuf import empty_pb2
+from rapport.decisioning.domain.model import Trigger
 from rapport.decisioning.service_layer import (
     actions,
     commands,
@@ -18,6 +19,7 @@ from rapport.decisioning.service_layer import (
     trigger_activities,
     triggers,
     versions,
+    window_backfill,
 )
 from rapport.decisioning.service_layer.dependencies import Dependencies
 from rapport.decisioning.service_layer.trigger_activity_commands import GetTriggerActivity
@@ -171,11 +173,15 @@ class DecisioningServicer(ModelRpcs, pb_grpc.DecisioningServiceServicer):
 
     async def CreateTrigger(self, request: pb.CreateTriggerRequest, context: Context) -> pb.Trigger:
         trigger = await triggers.create_trigger(conv.create_trigger_command(request), self._deps)
-        return conv.trigger_to_proto(trigger)
+        return await self._trigger_message(trigger)
 
     async def GetTrigger(self, request: pb.GetTriggerRequest, context: Context) -> pb.Trigger:
         trigger = await triggers.get_trigger(commands.GetTrigger(name=request.name), self._deps)
-        return conv.trigger_to_proto(trigger)
+        return await self._trigger_message(trigger)
+
+    async def _trigger_message(self, trigger: Trigger) -> pb.Trigger:
+        backfills = await window_backfill.backfill_views([trigger], self._deps)
+        return conv.trigger_to_proto(trigger, backfills.get(trigger.name))
 
     async def ListTriggers(
         self, request: pb.ListTriggersRequest, context: Context
@@ -188,13 +194,13 @@ class DecisioningServicer(ModelRpcs, pb_grpc.DecisioningServiceServicer):
             ),
             self._deps,
         )
-        return pb.ListTriggersResponse(
-            triggers=[conv.trigger_to_proto(t) for t in page], next_page_token=token
-        )
+        views = await window_backfill.backfill_views(page, self._deps)
+        messages = [conv.trigger_to_proto(t, views.get(t.name)) for t in page]
+        return pb.ListTriggersResponse(triggers=messages, next_page_token=token)
 
     async def UpdateTrigger(self, request: pb.UpdateTriggerRequest, context: Context) -> pb.Trigger:
         trigger = await triggers.update_trigger(conv.update_trigger_command(request), self._deps)
-        return conv.trigger_to_proto(trigger)
+        return await self._trigger_message(trigger)
 
     async def DeleteTrigger(
         self, request: pb.DeleteTriggerRequest, context: Context

@@ -6,8 +6,9 @@
   message's name) become outcomes of the decision whose trigger had the message
   sent (the link is stored when it is sent).
 - A conversion rule's event (e.g. `Policy Renewed`) becomes a CONVERSION of the
-  customer's latest decision about the rule's action within the rule's window,
-  whether the action was chosen or held back by a control group.
+  customer's latest decision within the rule's window that returned the rule's
+  action or assigned the customer to an arm of an experiment about it, whatever
+  the arm did with the action (intent to treat: experiments.converts).
 
 Outcome ids derive from the event's message id, so a replayed signal records
 nothing twice.
@@ -112,9 +113,16 @@ async def attribute_event(
                         "create_time": now,
                     },
                 )
-        for rule in await uow.conversion_rules.for_event(workspace, event.name):
+        rules = await uow.conversion_rules.for_event(workspace, event.name)
+        experiments = await uow.experiments.all(workspace) if rules else []
+        for rule in rules:
             decision = await uow.decisions.latest_about(
-                workspace, customer, rule.action_name, rule.window_start(happened), happened
+                workspace,
+                customer,
+                rule.action_name,
+                rule.window_start(happened),
+                happened,
+                rule.experiments_about(experiments),
             )
             if decision is None:
                 continue

@@ -21,6 +21,7 @@ from rapport.decisioning.domain.outbound import (
     ConsentQuery,
     CustomerProfile,
     OutboundMessage,
+    ProfilePage,
     SentMessage,
 )
 from rapport.decisioning.domain.policies import ContactLimit
@@ -44,6 +45,18 @@ class ProfileClient(Protocol):
     async def segment_members(self, segment: str, limit: int) -> list[str]:
         """The first `limit` customers of a segment; DependencyError (code NOT_FOUND for
         no such segment) when profile cannot answer."""
+        ...
+
+    async def list_profiles(
+        self,
+        workspace: str,
+        has_trait: str,
+        trait_keys: Sequence[str],
+        page_token: str,
+        page_size: int,
+    ) -> ProfilePage:
+        """A page of the workspace's profiles holding `has_trait` (customer order), each
+        with only the traits of `trait_keys`; DependencyError when profile cannot answer."""
         ...
 
     async def segment_exists(self, segment: str) -> bool:

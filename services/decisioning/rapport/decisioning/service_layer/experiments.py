@@ -179,15 +179,25 @@ class OutcomeTally:
 
 @dataclass(frozen=True)
 class ArmReport:
+    """One arm's figures, by intent to treat: every customer the arm was assigned to
+    counts, whether or not its decisions returned the experiment's actions."""
+
     arm: Arm
+    # Customers assigned to the arm by at least one decision (see experiments.converts).
     reach: int
     decisions: int
     outcomes: tuple[OutcomeTally, ...]
+    # Customers of `reach` with a conversion of one of the experiment's actions.
     conversions: int
     conversion_rate: Interval
     conversion_value: float
     # None for the control arm and when there is none.
     uplift: Interval | None
+    # Secondary, not comparable across arms (arbitration decides who is shown): customers
+    # to whom a decision of the arm returned one of the experiment's actions, and those
+    # of them with a conversion.
+    exposed_reach: int
+    exposed_conversions: int
 
 
 @dataclass(frozen=True)
@@ -210,6 +220,10 @@ async def get_experiment_report(
         # counted, they would credit a treated arm with another action's conversions.
         actions = [names.action_name(name.workspace, a) for a in experiment.action_ids]
         counts = await uow.outcomes.experiment_counts(name.workspace, name.id, actions)
+        exposed = await uow.decisions.experiment_exposed(name.workspace, name.id, actions)
+        converted_customers = await uow.outcomes.experiment_converted(
+            name.workspace, name.id, actions
+        )
     by_arm: dict[str, list[tuple[OutcomeType, int, int, float]]] = {}
     for arm_id, kind, customers, count, value in counts:
         by_arm.setdefault(arm_id, []).append((kind, customers, count, value))
@@ -248,6 +262,10 @@ async def get_experiment_report(
                 conversion_rate=wilson(converted, customers),
                 conversion_value=value,
                 uplift=lift,
+                exposed_reach=len(exposed.get(arm.arm_id, ())),
+                exposed_conversions=len(
+                    exposed.get(arm.arm_id, set()) & converted_customers.get(arm.arm_id, set())
+                ),
             )
         )
     return ExperimentReport(experiment, tuple(arms), deps.clock())

@@ -107,6 +107,7 @@ async def _candidates(
         workspace, {status[1] for status in statuses if status is not None}
     )
     rules = await uow.conversion_rules.for_events(workspace, {e.name for _, e in events})
+    experiments = await uow.experiments.all(workspace) if rules else []
     outcomes: list[Outcome] = []
     settles: list[_Settle] = []
     for (customer, event), status in zip(events, statuses, strict=True):
@@ -131,7 +132,12 @@ async def _candidates(
             )
         for rule in rules.get(event.name, ()):
             decision = await uow.decisions.latest_about(
-                workspace, customer, rule.action_name, rule.window_start(happened), happened
+                workspace,
+                customer,
+                rule.action_name,
+                rule.window_start(happened),
+                happened,
+                rule.experiments_about(experiments),
             )
             if decision is not None:
                 outcomes.append(_conversion(workspace, customer, event, rule, decision, now))

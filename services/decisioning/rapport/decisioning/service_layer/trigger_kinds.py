@@ -21,15 +21,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from rapport.decisioning.adapters.schedule_repository import ScheduledFiring
-from rapport.decisioning.domain.model import Signal, TrackedEvent, TriggerKind
+from rapport.decisioning.domain.model import Signal, TrackedEvent, Trigger, TriggerKind
 from rapport.decisioning.domain.rule_helpers import UTC_ZONE, time_zone
 from rapport.decisioning.domain.schedule import (
+    WindowTiming,
     fire_time_of,
     firing,
     last_day,
@@ -121,21 +122,13 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> list[
     not_a_date = _not_a_date(trait.value)
 
     async def put(uow: DecisioningUnitOfWork) -> bool:
-        if await uow.erased_customers.erased_under_lock(workspace, signal.customer):
-            return False  # the signal was read before the customer's erasure
-        for trigger in triggers:
-            when = firing(trigger, trait.value, timing, zone)
-            if when is None:
-                await uow.trigger_schedules.remove(workspace, trigger.trigger_id, signal.customer)
-            else:
-                # Already late: stored at its next send time (a window already over keeps
-                # its time, and the next pass drops it).
-                deadline = last_day(when.anchor, trigger.offset_days)
-                at = send_time(when.fire_time, deadline, now, timing, zone) or when.fire_time
-                await uow.trigger_schedules.put(
-                    workspace, trigger.trigger_id, signal.customer, when.anchor, at, now, zone.key
-                )
-            if not_a_date:
+        # False: the signal was read before the customer's erasure.
+        if not await schedule_windows(
+            uow, workspace, signal.customer, triggers, trait.value, zone, now, timing
+        ):
+            return False
+        if not_a_date:
+            for trigger in triggers:
                 # With the schedule's change (the erasure check above covers it).
                 await uow.trigger_activities.add_if_absent(
                     trigger_activities.not_a_date_activity(
@@ -150,6 +143,39 @@ async def _schedule(workspace: str, signal: Signal, deps: Dependencies) -> list[
     if done and not_a_date:
         return [triggered.Failure(", ".join(t.name for t in triggers), NOT_A_DATE)]
     return []
+
+
+async def schedule_windows(
+    uow: DecisioningUnitOfWork,
+    workspace: str,
+    customer: str,
+    triggers: Sequence[Trigger],
+    value: Any,
+    zone: ZoneInfo,
+    now: datetime,
+    timing: WindowTiming,
+    read_at: datetime | None = None,
+) -> bool:
+    """Schedule, move or remove the customer's firings of the TIME_WINDOW `triggers` for
+    their date trait's `value` (a trait-changed signal, or the backfill of a trigger);
+    False, changing nothing, when the customer was erased. The same date again changes
+    nothing (a firing done stays done). `read_at`: when `value` was read (a backfill's
+    page); a firing written since came from a newer value and stays."""
+    if await uow.erased_customers.erased_under_lock(workspace, customer):
+        return False
+    for trigger in triggers:
+        when = firing(trigger, value, timing, zone)
+        if when is None:
+            await uow.trigger_schedules.remove(workspace, trigger.trigger_id, customer, read_at)
+        else:
+            # Already late: stored at its next send time (a window already over keeps
+            # its time, and the next pass drops it).
+            deadline = last_day(when.anchor, trigger.offset_days)
+            at = send_time(when.fire_time, deadline, now, timing, zone) or when.fire_time
+            await uow.trigger_schedules.put(
+                workspace, trigger.trigger_id, customer, when.anchor, at, now, zone.key, read_at
+            )
+    return True
 
 
 async def _move_to_zone(workspace: str, customer: str, zone: ZoneInfo, deps: Dependencies) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rapport.decisioning.adapters.backfill_repository import TriggerBackfillRepository
 from rapport.decisioning.adapters.catalogue_load_repository import CatalogueLoadRepository
 from rapport.decisioning.adapters.catalogue_repository import ActionRepository, TriggerRepository
 from rapport.decisioning.adapters.contact_repository import ContactRepository
@@ -46,6 +47,7 @@ class DecisioningUnitOfWork(SqlUnitOfWork):
     erased_customers: ErasedCustomerRepository
     catalogue_loads: CatalogueLoadRepository
     trigger_activities: TriggerActivityRepository
+    trigger_backfills: TriggerBackfillRepository
 
     def _open_repositories(self) -> None:
         self.actions = ActionRepository(self.connection)
@@ -66,3 +68,4 @@ class DecisioningUnitOfWork(SqlUnitOfWork):
         self.erased_customers = ErasedCustomerRepository(self.connection)
         self.catalogue_loads = CatalogueLoadRepository(self.connection)
         self.trigger_activities = TriggerActivityRepository(self.connection)
+        self.trigger_backfills = TriggerBackfillRepository(self.connection)
