@@ -7,25 +7,18 @@ customer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import grpc
 import httpx
-from rapport.grpctesting import serve_in_process
-from rapport.identity.bootstrap import build as build_identity
-from rapport.identity.settings import IdentitySettings
 from rapport.identity.v1 import identity_service_pb2 as ipb
-from rapport.identity.v1 import identity_service_pb2_grpc
-from rapport.profile.bootstrap import build as build_profile
-from rapport.profile.settings import ProfileSettings
 from rapport.profile.v1 import profile_service_pb2 as pb
-from rapport.profile.v1 import profile_service_pb2_grpc
 from rapport.type.v1 import identifier_pb2
 from segment.analytics import Client
 
+from .._with_identity import profile_with_identity
 from ..conftest import make_event
 
 PARENT = "workspaces/default"
@@ -33,28 +26,9 @@ WRITE_KEY = "wk-alias"
 Stub = Any
 
 
-@asynccontextmanager
-async def services(tmp_path: Path) -> AsyncIterator[tuple[Stub, Stub, str]]:
+def services(tmp_path: Path) -> AbstractAsyncContextManager[tuple[Stub, Stub, str]]:
     """(profile stub, identity stub, collector URL): both services real, in process."""
-    identity_settings = IdentitySettings(data_dir=tmp_path / "identity", workspaces=["default"])
-    async with serve_in_process(build_identity, identity_settings) as identity:
-        settings = ProfileSettings(
-            data_dir=tmp_path / "profile",
-            identity_address=identity.address,
-            workspaces=["default"],
-            follow_identity=False,
-            write_keys={WRITE_KEY: "default"},
-        )
-        async with serve_in_process(build_profile, settings) as profile:
-            async with (
-                grpc.aio.insecure_channel(identity.address) as identity_channel,
-                grpc.aio.insecure_channel(profile.address) as profile_channel,
-            ):
-                yield (
-                    profile_service_pb2_grpc.ProfileServiceStub(profile_channel),
-                    identity_service_pb2_grpc.IdentityServiceStub(identity_channel),
-                    f"http://{profile.http_address}",
-                )
+    return profile_with_identity(tmp_path, WRITE_KEY)
 
 
 async def allow_user_ids(identity: Stub, limit: int) -> None:
