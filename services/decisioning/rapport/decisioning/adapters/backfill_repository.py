@@ -28,6 +28,10 @@ class TriggerBackfill:
     start_time: datetime
     complete_time: datetime | None
 
+    def done_for(self, definition: str) -> bool:
+        """Whether it completed for ``definition`` (a trigger redefined since is not)."""
+        return self.definition == definition and self.complete_time is not None
+
 
 def _backfill(row: sa.Row[Any]) -> TriggerBackfill:
     return TriggerBackfill(
@@ -70,7 +74,7 @@ class TriggerBackfillRepository:
         t = tables.trigger_backfills
         key = self._key(workspace, trigger_id)
         row = (await self._conn.execute(sa.select(t).where(key))).first()
-        if row is not None and row.definition == definition and row.complete_time is not None:
+        if row is not None and _backfill(row).done_for(definition):
             return None  # done: the usual answer, read without writing
         await self._conn.execute(
             _INSERT[self._conn.dialect.name].values(

@@ -116,13 +116,20 @@ class WindowBackfiller:
             config = await self._deps.live.get(workspace)
             windows = config.triggers_of_kind(TriggerKind.TIME_WINDOW)
             live = [t.trigger_id for t in windows]
-            await run_with_retries(
-                self._deps.uow,
-                lambda uow, w=workspace, ids=live: uow.trigger_backfills.forget_others(w, ids),
-                description="the trigger backfill kept conflicting",
-            )
+            # One read per pass; a write only when there is something to do (once every
+            # backfill is done, a pass holds no write lock).
+            async with self._deps.uow(readonly=True) as uow:
+                records = await uow.trigger_backfills.of_workspace(workspace)
+            if records.keys() - set(live):
+                await run_with_retries(
+                    self._deps.uow,
+                    lambda uow, w=workspace, ids=live: uow.trigger_backfills.forget_others(w, ids),
+                    description="the trigger backfill kept conflicting",
+                )
             for trigger in windows:
-                scheduled += await self._backfill(workspace, trigger)
+                record = records.get(trigger.trigger_id)
+                if record is None or not record.done_for(definition_of(trigger)):
+                    scheduled += await self._backfill(workspace, trigger)
         return scheduled
 
     async def _backfill(self, workspace: str, trigger: Trigger) -> int:

@@ -17,6 +17,7 @@ from rapport.delivery.domain.templates import RenderedContent, Template, as_sent
 from rapport.errors import InvalidArgument
 
 from .dependencies import Dependencies
+from .recipients import is_marketing_purpose
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def sms_length_problem(
 def sms_text(rendered: str, workspace: str, purpose: str, deps: Dependencies) -> str:
     """The text an SMS for `purpose` ("": unknown, none) goes out with: a marketing one
     (a purpose not listed as transactional) with its workspace's opt-out notice."""
-    if not purpose or purpose in deps.policy.caps.transactional_purposes:
+    if not purpose or not is_marketing_purpose(purpose, deps):
         return rendered
     return deps.policy.sms_opt_out.applied(rendered, workspace)
 

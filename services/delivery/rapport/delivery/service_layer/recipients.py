@@ -25,7 +25,12 @@ def note_recipient(message: Message, channel: Channel, address: str, deps: Depen
 
 
 def is_marketing(message: Message, deps: Dependencies) -> bool:
-    return message.purpose not in deps.policy.caps.transactional_purposes
+    return is_marketing_purpose(message.purpose, deps)
+
+
+def is_marketing_purpose(purpose: str, deps: Dependencies) -> bool:
+    """A purpose not listed as transactional (of service messages)."""
+    return purpose not in deps.policy.caps.transactional_purposes
 
 
 def with_unsubscribe(

@@ -72,13 +72,16 @@ _READ_COLUMNS = (
 
 
 @lru_cache(maxsize=8)
-def _read_statement(table: Table, owner: str) -> Select[Any]:
+def _read_statement(table: Table, owner: str, by_key: bool = False) -> Select[Any]:
     """_TraitTable.read's statement, built once (built per call, every listed owner is
-    coerced again); the owners go as an expanding parameter."""
-    return select(table.c[owner], *(table.c[name] for name in _READ_COLUMNS)).where(
+    coerced again); the owners (and keys) go as expanding parameters."""
+    statement = select(table.c[owner], *(table.c[name] for name in _READ_COLUMNS)).where(
         table.c.workspace == bindparam("workspace"),
         table.c[owner].in_(bindparam("owners", expanding=True)),
     )
+    if by_key:
+        statement = statement.where(table.c.key.in_(bindparam("keys", expanding=True)))
+    return statement
 
 
 class _TraitTable:
@@ -89,14 +92,20 @@ class _TraitTable:
         self._table = table
         self._owner = owner
 
-    async def read(self, workspace: str, owners: Collection[str]) -> dict[str, dict[str, Trait]]:
-        """Every trait (removals too) of each owner; an empty dict for owners without."""
+    async def read(
+        self, workspace: str, owners: Collection[str], keys: Collection[str] | None = None
+    ) -> dict[str, dict[str, Trait]]:
+        """Every trait (removals too) of each owner, or only those of ``keys`` (so a page
+        wanting two traits of customers holding hundreds reads two rows each); an empty
+        dict for owners without."""
         found: dict[str, dict[str, Trait]] = {owner: {} for owner in owners}
-        if not owners:
+        if not owners or (keys is not None and not keys):
             return found
+        parameters: dict[str, Any] = {"workspace": workspace, "owners": list(owners)}
+        if keys is not None:
+            parameters["keys"] = list(keys)
         rows = await self._conn.execute(
-            _read_statement(self._table, self._owner),
-            {"workspace": workspace, "owners": list(owners)},
+            _read_statement(self._table, self._owner, keys is not None), parameters
         )
         # Many traits share a source (a batch, a library): each is made once per read.
         sources: dict[tuple[Any, ...], TraitSource] = {}

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from rapport.errors import InvalidArgument
 from rapport.pagination import page_size, paginate
-from rapport.profile.adapters.profile_listing import ProfileListing
 from rapport.profile.domain import names
 from rapport.profile.domain.model import ProfileView
 from rapport.profile.domain.profile_selection import ProfileSelection, parse_read_mask
@@ -51,18 +50,17 @@ async def list_profiles(cmd: commands.ListProfiles, deps: Dependencies) -> Profi
         if not isinstance(after, str):
             raise InvalidArgument("page_token", "is not a token returned by this method")
     async with deps.uow(readonly=True) as uow:
-        listing = ProfileListing(uow.connection)
-        rows = await listing.profiles_after(workspace, after, size + 1, has_trait)
+        rows = await uow.listing.profiles_after(workspace, after, size + 1, has_trait)
         page, token = paginate(
             rows, size, lambda r: {"c": r.customer_id}, tokens=deps.page_tokens, bound_to=bound_to
         )
         keys = selection.trait_keys_to_read
-        held = await listing.traits_of(workspace, [r.customer_id for r in page], keys)
+        held = await uow.traits.of_customers.read(workspace, [r.customer_id for r in page], keys)
     views = [
         ProfileView(
             workspace,
             row.customer_id,
-            held[row.customer_id],
+            {key: trait for key, trait in held[row.customer_id].items() if not trait.removed},
             row.summary.event_count,
             row.summary.first_seen_time,
             row.summary.last_seen_time,

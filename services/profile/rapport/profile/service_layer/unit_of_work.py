@@ -11,6 +11,7 @@ from rapport.profile.adapters.evaluation_schedules import EvaluationSchedules
 from rapport.profile.adapters.group_repository import GroupRepository
 from rapport.profile.adapters.hygiene_repository import HygieneRepository
 from rapport.profile.adapters.life_stage_repository import LifeStageModelRepository
+from rapport.profile.adapters.profile_listing import ProfileListing
 from rapport.profile.adapters.repository import ProfileRepository
 from rapport.profile.adapters.segment_repository import SegmentRepository
 from rapport.profile.adapters.signal_log import SignalLog
@@ -27,6 +28,7 @@ class ProfileUnitOfWork(SqlUnitOfWork):
     segments: SegmentRepository
     life_stage_models: LifeStageModelRepository
     schedules: EvaluationSchedules
+    listing: ProfileListing
     computed: ComputedTraitRepository
     backfills: BackfillRepository
     tracking_plans: TrackingPlanRepository
@@ -41,6 +43,7 @@ class ProfileUnitOfWork(SqlUnitOfWork):
         self.segments = SegmentRepository(self.connection)
         self.life_stage_models = LifeStageModelRepository(self.connection)
         self.schedules = EvaluationSchedules(self.connection)
+        self.listing = ProfileListing(self.connection)
         self.computed = ComputedTraitRepository(self.connection)
         self.backfills = BackfillRepository(self.connection)
         self.tracking_plans = TrackingPlanRepository(self.connection)
